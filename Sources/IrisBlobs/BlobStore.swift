@@ -1,0 +1,49 @@
+public import Foundation
+
+/// The name of a stored object. Originals are content-addressed by SHA-256;
+/// derivatives are named by what they derive from.
+public struct BlobKey: Sendable, Hashable, CustomStringConvertible {
+    /// Slash-separated path inside the store, e.g. `originals/ab/cd/abcd…`.
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// The original bytes of an image, sharded by the first two byte pairs of its hash
+    /// so no directory holds more than 65,536 shards of files.
+    public static func original(_ sha256: String) -> BlobKey {
+        BlobKey(path: "originals/\(shard(sha256))/\(sha256)")
+    }
+
+    /// A JPEG thumbnail no larger than `size` on its longest side.
+    public static func thumbnail(_ sha256: String, size: Int) -> BlobKey {
+        BlobKey(path: "thumbnails/\(size)/\(shard(sha256))/\(sha256).jpg")
+    }
+
+    private static func shard(_ sha256: String) -> String {
+        let characters = Array(sha256)
+        guard characters.count >= 4 else { return "00/00" }
+        return "\(characters[0])\(characters[1])/\(characters[2])\(characters[3])"
+    }
+
+    public var description: String { path }
+}
+
+/// Where blobs live. The disk store is the embedded default; an S3 store joins it later.
+///
+/// Writes are all-or-nothing: after `put` returns, the blob is durable and complete;
+/// a crash before that leaves at most a temporary file that `ScratchSpace` cleans.
+public protocol BlobStore: Sendable {
+    /// Moves a finished local file into the store under `key`. When the key already
+    /// exists the file is discarded: same key, same bytes.
+    func put(_ key: BlobKey, movingFileAt file: URL) async throws
+    /// Stores bytes under `key`, replacing nothing that exists.
+    func put(_ key: BlobKey, data: Data) async throws
+    /// The blob's size in bytes, or nil when it does not exist.
+    func size(of key: BlobKey) async throws -> Int64?
+    /// A path on the local file system when the store has one (lets the server use sendfile-style reads).
+    func localPath(for key: BlobKey) -> String?
+    /// The whole blob, for small objects such as thumbnails.
+    func data(for key: BlobKey) async throws -> Data?
+    /// Removes the blob; removing a missing blob is not an error.
+    func delete(_ key: BlobKey) async throws
+}

@@ -1,0 +1,54 @@
+/// Every setting Iris reads, in one place. Each key is namespaced (`http.port`) and
+/// read from, in order: a command-line flag, the environment (`IRIS_HTTP_PORT`),
+/// the JSON config file, then the default here. `iris config` prints this table and
+/// the README's settings section is generated from it.
+public struct ConfigurationKey: Sendable, Hashable {
+    public let name: String
+    public let defaultValue: String
+    public let help: String
+
+    public init(_ name: String, default defaultValue: String, help: String) {
+        self.name = name
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+
+    /// `http.port` → `IRIS_HTTP_PORT`.
+    public var environmentName: String {
+        "IRIS_" + name.uppercased().map { $0 == "." ? "_" : $0 }.map(String.init).joined()
+    }
+}
+
+extension ConfigurationKey {
+    public static let httpHost = ConfigurationKey("http.host", default: "127.0.0.1", help: "Address the HTTP server listens on.")
+    public static let httpPort = ConfigurationKey("http.port", default: "8080", help: "Port the HTTP server listens on.")
+    public static let dataDirectory = ConfigurationKey(
+        "data.dir", default: "./data", help: "Folder for the SQLite database, blobs, derivatives and temporary files.")
+    public static let databaseURL = ConfigurationKey(
+        "db.url", default: "",
+        help: "`sqlite:///absolute/path.sqlite` or `postgres://user[:password]@host[:port]/database`. Empty means `sqlite://` + `DATA/iris.sqlite`.")
+    public static let databasePoolSize = ConfigurationKey(
+        "db.pool_size", default: "4", help: "Database connections per event loop (PostgreSQL).")
+    public static let uploadMaxBytes = ConfigurationKey(
+        "upload.max_bytes", default: "536870912", help: "Largest request body accepted for an upload or import, in bytes (512 MiB). Larger bodies get 413 before they are read.")
+    public static let imageMaxPixels = ConfigurationKey(
+        "image.max_pixels", default: "100000000", help: "Images with more pixels than this (width × height, read from the header) are refused before decoding.")
+    public static let thumbnailQuality = ConfigurationKey(
+        "thumbnail.quality", default: "82", help: "JPEG quality (1–100) of thumbnails.")
+    public static let importMaxEntries = ConfigurationKey(
+        "import.max_entries", default: "100000", help: "Most entries a zip import may hold.")
+    public static let importMaxTotalBytes = ConfigurationKey(
+        "import.max_total_bytes", default: "21474836480", help: "Most uncompressed bytes a zip import may expand to (20 GiB).")
+    public static let importMaxRatio = ConfigurationKey(
+        "import.max_ratio", default: "100", help: "Highest compression ratio allowed for any zip entry; images barely compress, so more is a zip bomb.")
+    public static let logLevel = ConfigurationKey(
+        "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
+    public static let logFormat = ConfigurationKey(
+        "log.format", default: "json", help: "`json` (one object per line) or `text`.")
+
+    /// Every key, in the order the documentation lists them.
+    public static let all: [ConfigurationKey] = [
+        .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
+        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .logLevel, .logFormat,
+    ]
+}

@@ -1,0 +1,73 @@
+public import Foundation
+
+/// Resolves settings in layers: flags → `IRIS_*` environment → JSON config file → defaults.
+///
+/// The config file is JSON, nested or flat: `{"http": {"port": 9000}}` and
+/// `{"http.port": 9000}` mean the same. Unknown keys in the file are an error, so a
+/// typo never silently falls back to a default.
+public struct ConfigurationReader: Sendable {
+    public let flags: [String: String]
+    public let environment: [String: String]
+    public let file: [String: String]
+
+    public init(flags: [String: String] = [:], environment: [String: String] = [:], file: [String: String] = [:]) {
+        self.flags = flags
+        self.environment = environment
+        self.file = file
+    }
+
+    /// Reads the config file at `path`, or `IRIS_CONFIG`, if either names one.
+    public static func load(flags: [String: String], configPath: String?, environment: [String: String]) throws -> ConfigurationReader {
+        let path = configPath ?? environment["IRIS_CONFIG"]
+        var file: [String: String] = [:]
+        if let path, !path.isEmpty {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw Problem.badRequest("config file \(path) cannot be read", field: "config")
+            }
+            file = try parseFile(data, path: path)
+        }
+        return ConfigurationReader(flags: flags, environment: environment, file: file)
+    }
+
+    static func parseFile(_ data: Data, path: String) throws -> [String: String] {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Problem.badRequest("config file \(path) is not a JSON object", field: "config")
+        }
+        var flat: [String: String] = [:]
+        func walk(_ value: Any, prefix: String) {
+            if let dictionary = value as? [String: Any] {
+                for (key, child) in dictionary { walk(child, prefix: prefix.isEmpty ? key : "\(prefix).\(key)") }
+            } else if let number = value as? NSNumber {
+                flat[prefix] = number.stringValue
+            } else {
+                flat[prefix] = "\(value)"
+            }
+        }
+        walk(object, prefix: "")
+        let known = Set(ConfigurationKey.all.map(\.name))
+        if let unknown = flat.keys.sorted().first(where: { !known.contains($0) }) {
+            throw Problem.badRequest("config file \(path) has unknown key \(unknown)", field: unknown)
+        }
+        return flat
+    }
+
+    public func string(_ key: ConfigurationKey) -> String {
+        flags[key.name] ?? environment[key.environmentName] ?? file[key.name] ?? key.defaultValue
+    }
+
+    public func int(_ key: ConfigurationKey) throws -> Int {
+        let text = string(key)
+        guard let value = Int(text) else {
+            throw Problem.badRequest("setting \(key.name) must be a whole number, not \"\(text)\"", field: key.name)
+        }
+        return value
+    }
+
+    public func int(_ key: ConfigurationKey, in range: ClosedRange<Int>) throws -> Int {
+        let value = try int(key)
+        guard range.contains(value) else {
+            throw Problem.badRequest("setting \(key.name) must be in \(range.lowerBound)...\(range.upperBound), not \(value)", field: key.name)
+        }
+        return value
+    }
+}

@@ -1,0 +1,42 @@
+public import Foundation
+
+/// A collection of images with its own labels: the unit teams collect, label and train on.
+public struct Project: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var name: String
+    public var description: String
+    /// When set, human labels in this project must come from this list.
+    public var labelSet: [String]?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: Int64, name: String, description: String, labelSet: [String]?, createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.labelSet = labelSet
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// Validation rules for names users type, shared by projects and labels.
+public enum NameRules {
+    public static let maxProjectName = 200
+    public static let maxDescription = 10_000
+    public static let maxLabel = 100
+    public static let maxLabelSet = 10_000
+
+    /// Trims a name and checks its length and characters; throws a 400 naming `field`.
+    public static func validated(_ raw: String, field: String, maxLength: Int) throws -> String {
+        let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty else { throw Problem.badRequest("\(field) must not be empty", field: field) }
+        guard name.count <= maxLength else {
+            throw Problem.badRequest("\(field) is \(name.count) characters; the limit is \(maxLength)", field: field)
+        }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Problem.badRequest("\(field) must not contain control characters", field: field)
+        }
+        return name
+    }
+}

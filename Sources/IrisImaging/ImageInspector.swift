@@ -1,0 +1,110 @@
+import CVips
+public import Foundation
+public import IrisCore
+
+/// What an image's header says, read without decoding its pixels.
+public struct ImageProbe: Sendable, Equatable {
+    public var format: ImageFormat
+    /// Displayed size: EXIF orientations 5–8 swap the stored width and height.
+    public var width: Int
+    public var height: Int
+    public var orientation: Int
+    public var capturedAt: Date?
+}
+
+/// Reads image headers and makes metadata-free JPEG thumbnails, with libvips.
+///
+/// Every function here blocks while libvips works; call them off the event loop.
+public struct ImageInspector: Sendable {
+    public let maxPixels: Int64
+    public let thumbnailQuality: Int
+
+    public init(maxPixels: Int64 = 100_000_000, thumbnailQuality: Int = 82) throws {
+        try Vips.start()
+        self.maxPixels = maxPixels
+        self.thumbnailQuality = thumbnailQuality
+    }
+
+    /// Sniffs the format from magic bytes, then reads the header (no pixels are decoded).
+    /// Throws a 415 `Problem` for formats Iris does not accept and a 422 for images
+    /// over the pixel limit or with an unreadable header.
+    public func probe(path: String) throws -> ImageProbe {
+        guard let format = try Self.sniff(path: path) else {
+            throw Problem.unsupportedMediaType(
+                "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)", field: "file")
+        }
+        guard let pointer = iris_vips_open(path) else {
+            let error = VipsError.take("open")
+            throw Problem.unprocessable("unreadable-image", "the \(format.rawValue) header cannot be read: \(error.message)", field: "file")
+        }
+        let image = VipsImageHandle(pointer)
+        let pixels = Int64(image.width) * Int64(image.height)
+        guard pixels <= maxPixels else {
+            throw Problem.unprocessable(
+                "too-many-pixels", "the image is \(image.width)×\(image.height) = \(pixels) pixels; the limit is \(maxPixels)", field: "file")
+        }
+        let orientation = image.orientation
+        let swapped = (5...8).contains(orientation)
+        return ImageProbe(
+            format: format,
+            width: swapped ? image.height : image.width,
+            height: swapped ? image.width : image.height,
+            orientation: orientation,
+            capturedAt: Self.captureDate(image)
+        )
+    }
+
+    /// Makes one JPEG per size (longest side ≤ size, never enlarged), EXIF orientation
+    /// applied, all metadata stripped. Decoding the whole file here is also the check that
+    /// it is not truncated or corrupt (422).
+    public func thumbnails(path: String, sizes: [Int]) throws -> [Int: Data] {
+        let ordered = sizes.sorted(by: >)
+        guard let largest = ordered.first else { return [:] }
+        do {
+            // Shrink-on-load straight to the largest size, then each smaller one from that in memory.
+            let loaded = try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_file(path, $0, Int32(largest)) }
+            let base = try VipsImageHandle.make("copy") { iris_vips_copy_memory(loaded.pointer, $0) }
+            var result: [Int: Data] = [:]
+            for size in ordered {
+                let sized = size == largest ? base : try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_image(base.pointer, $0, Int32(size)) }
+                result[size] = try jpeg(sized)
+            }
+            return result
+        } catch let error as VipsError {
+            throw Problem.unprocessable("corrupt-image", "the image data is corrupt or truncated: \(error.message)", field: "file")
+        }
+    }
+
+    private func jpeg(_ image: VipsImageHandle) throws -> Data {
+        let opaque = image.hasAlpha ? try VipsImageHandle.make("flatten") { iris_vips_flatten_white(image.pointer, $0) } : image
+        return try opaque.encode("jpegsave") { iris_vips_jpeg_stripped(opaque.pointer, $0, $1, Int32(thumbnailQuality)) }
+    }
+
+    /// Reads the first bytes of a file and recognises its format.
+    public static func sniff(path: String) throws -> ImageFormat? {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw Problem.badRequest("the uploaded file cannot be read back", field: "file")
+        }
+        defer { try? handle.close() }
+        let head = try handle.read(upToCount: ImageFormat.sniffLength) ?? Data()
+        return ImageFormat.sniff(head)
+    }
+
+    /// EXIF DateTimeOriginal (or DateTime) as a date; EXIF has no zone, so it is read as UTC.
+    static func captureDate(_ image: VipsImageHandle) -> Date? {
+        for field in ["exif-ifd2-DateTimeOriginal", "exif-ifd0-DateTime"] {
+            guard let text = image.string(field), text.count >= 19 else { continue }
+            // libvips renders "2021:06:01 10:20:30 (2021:06:01 10:20:30, ASCII, 20 components, 20 bytes)".
+            let stamp = String(text.prefix(19))
+            let digits = stamp.split(whereSeparator: { $0 == ":" || $0 == " " }).compactMap { Int($0) }
+            guard digits.count == 6, digits[0] > 1800 else { continue }
+            var components = DateComponents()
+            components.calendar = Calendar(identifier: .gregorian)
+            components.timeZone = TimeZone(identifier: "UTC")
+            (components.year, components.month, components.day) = (digits[0], digits[1], digits[2])
+            (components.hour, components.minute, components.second) = (digits[3], digits[4], digits[5])
+            if let date = components.date { return date }
+        }
+        return nil
+    }
+}

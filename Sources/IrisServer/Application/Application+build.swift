@@ -1,0 +1,80 @@
+import Foundation
+public import Hummingbird
+public import IrisBlobs
+import IrisCore
+import IrisImaging
+public import IrisStore
+public import Logging
+import ServiceLifecycle
+
+/// The parts an Iris application is built from. Tests pass their own; `iris serve`
+/// opens the real ones from settings.
+public struct IrisDependencies: Sendable {
+    public var store: IrisStore
+    public var blobs: any BlobStore
+    public var scratch: ScratchSpace
+    public var metrics: IrisMetrics
+
+    public init(store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics()) {
+        self.store = store
+        self.blobs = blobs
+        self.scratch = scratch
+        self.metrics = metrics
+    }
+
+    /// Opens the database (migrating it), the disk blob store and scratch space in the data folder,
+    /// and removes whatever an earlier crash left in scratch space.
+    public static func open(_ settings: IrisSettings, logger: Logger) async throws -> IrisDependencies {
+        try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
+        let scratch = try ScratchSpace(directory: settings.scratchDirectory)
+        let leftovers = try scratch.removeLeftovers()
+        if leftovers > 0 { logger.notice("removed files an earlier run left unfinished", metadata: ["count": "\(leftovers)"]) }
+        let blobs = try DiskBlobStore(root: settings.blobsDirectory, scratch: scratch)
+        let store = try await IrisStore.open(settings.database, poolSize: settings.poolSize, logger: logger)
+        return IrisDependencies(store: store, blobs: blobs, scratch: scratch)
+    }
+}
+
+/// Builds the whole application: routes, middleware and the services that run beside the server.
+public func buildApplication(settings: IrisSettings, dependencies: IrisDependencies, logger: Logger) async throws -> some ApplicationProtocol {
+    let router = try await buildRouter(settings: settings, dependencies: dependencies)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
+        services: [DatabaseService(database: dependencies.store.database)],
+        logger: logger
+    )
+}
+
+/// The router alone, for tests that drive it without a socket.
+public func buildRouter(settings: IrisSettings, dependencies: IrisDependencies) async throws -> Router<IrisRequestContext> {
+    let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+    let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, metrics: dependencies.metrics)
+    let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+    let resources = try ServerResources.load()
+
+    let router = Router(context: IrisRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
+    router.add(middleware: LogRequestsMiddleware(.debug))
+
+    OperationsController(store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics, openAPI: resources.openAPI)
+        .addRoutes(to: router)
+    let api = router.group("api/v1")
+    ProjectController(store: dependencies.store, ingestor: ingestor).addRoutes(to: api)
+    ImageController(store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+        .addRoutes(to: api)
+    ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits).addRoutes(to: api)
+    WebController(store: dependencies.store, resources: resources, limits: settings.limits).addRoutes(to: router)
+    return router
+}
+
+/// Closes the database pool after the HTTP server has stopped.
+struct DatabaseService: Service {
+    let database: IrisDatabase
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await database.shutdown()
+    }
+}

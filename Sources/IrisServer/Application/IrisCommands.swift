@@ -1,0 +1,122 @@
+import Foundation
+import Hummingbird
+import IrisBlobs
+import IrisCore
+import IrisImaging
+import IrisStore
+import Logging
+import Metrics
+import Prometheus
+
+/// What each `iris` subcommand does, kept out of the executable so it stays thin and
+/// so tests can call the same code.
+public enum IrisCommands {
+    public static func serve(_ settings: IrisSettings) async throws {
+        let logger = settings.makeLogger()
+        let metrics = IrisMetrics()
+        // Process-wide, once: libraries that report through swift-metrics land in the same /metrics.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
+        var dependencies = try await IrisDependencies.open(settings, logger: logger)
+        dependencies.metrics = metrics
+        logger.info("starting", metadata: [
+            "address": "\(settings.host):\(settings.port)", "database": "\(settings.database)",
+            "data": "\(settings.dataDirectory.path)", "libvips": "\(Vips.version)",
+        ])
+        do {
+            let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: logger)
+            try await app.runService()
+        } catch {
+            await dependencies.store.database.shutdown()
+            throw error
+        }
+        logger.info("stopped")
+    }
+
+    public static func migrate(_ settings: IrisSettings) async throws {
+        let logger = settings.makeLogger()
+        try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
+        let database = try IrisDatabase(location: settings.database, poolSize: 1, logger: logger)
+        defer { Task { await database.shutdown() } }
+        let applied = try await Migrator(database: database).migrate()
+        print(applied.isEmpty ? "The database schema is up to date." : "Applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
+        await database.shutdown()
+    }
+
+    public static func importImages(_ settings: IrisSettings, path: String, projectName: String, labelFromFolders: Bool) async throws {
+        let logger = settings.makeLogger()
+        let dependencies = try await IrisDependencies.open(settings, logger: logger)
+        do {
+            let name = try NameRules.validated(projectName, field: "project", maxLength: NameRules.maxProjectName)
+            var project = try await dependencies.store.projects.find(name: name)
+            if project == nil { project = try await dependencies.store.projects.create(name: name, description: "", labelSet: nil) }
+            guard let project else { return }
+            let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+            let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector)
+            let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+            let url = URL(fileURLWithPath: path)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+                throw Problem.badRequest("\(path) does not exist", field: "path")
+            }
+            let bar = ProgressBar()
+            let report = isDirectory.boolValue
+                ? try await importer.importFolder(at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
+                : try await importer.importZip(at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
+            bar.finish()
+            print("Project \"\(project.name)\" (id \(project.id)): \(report.imported) imported, \(report.duplicates) already stored, \(report.skipped.count) skipped.")
+            for (label, count) in report.labels.sorted(by: { $0.key < $1.key }) { print("  \(label): \(count)") }
+            for skipped in report.skipped { print("  skipped \(skipped.path): \(skipped.reason)") }
+        } catch {
+            await dependencies.store.database.shutdown()
+            if let problem = error as? Problem { throw CommandFailure(message: problem.detail) }
+            throw error
+        }
+        await dependencies.store.database.shutdown()
+    }
+
+    /// The settings table: `iris config`, and the README's settings section.
+    public static func settingsTable(markdown: Bool) -> String {
+        if markdown {
+            var lines = ["| key | environment | default | meaning |", "|---|---|---|---|"]
+            for key in ConfigurationKey.all {
+                lines.append("| `\(key.name)` | `\(key.environmentName)` | `\(key.defaultValue)` | \(key.help) |")
+            }
+            return lines.joined(separator: "\n")
+        }
+        return ConfigurationKey.all.map { "\($0.name)  (\($0.environmentName), default \"\($0.defaultValue)\")\n    \($0.help)" }
+            .joined(separator: "\n")
+    }
+}
+
+/// A failure to report to the terminal as one line.
+public struct CommandFailure: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// A one-line progress bar on standard error: `[=====>    ] 120/500  24.1 files/s`.
+final class ProgressBar: @unchecked Sendable {
+    private let start = Date()
+    private let lock = NSLock()
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private var lastDraw = Date.distantPast
+
+    func update(done: Int, total: Int, report: ImportReport) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard done == total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = now
+        let width = 30
+        let filled = total == 0 ? width : width * done / total
+        let rate = Double(done) / max(now.timeIntervalSince(start), 0.001)
+        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
+        let line = String(format: "[%@] %d/%d  %.1f files/s  (%d new, %d duplicate, %d skipped)", bar, done, total, rate,
+                          report.imported, report.duplicates, report.skipped.count)
+        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

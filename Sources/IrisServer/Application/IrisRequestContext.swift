@@ -1,0 +1,113 @@
+public import Hummingbird
+import Foundation
+import IrisCore
+import Logging
+import NIOCore
+
+/// The context every Iris route sees. Accounts (a later issue) add the caller's identity here.
+public struct IrisRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+    }
+
+    /// Uploads are streamed, never collected, so collecting is only for small JSON bodies.
+    public var maxUploadSize: Int { 1 << 20 }
+
+    public var requestDecoder: IrisJSONDecoder { IrisJSONDecoder() }
+    public var responseEncoder: IrisJSONEncoder { IrisJSONEncoder() }
+}
+
+/// JSON as Iris speaks it: snake_case keys, ISO 8601 dates.
+public struct IrisJSONEncoder: ResponseEncoder {
+    public init() {}
+
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+        let data = try Self.makeEncoder().encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentLength] = String(data.count)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Decodes JSON request bodies and turns decoding failures into 400s naming the field.
+public struct IrisJSONDecoder: RequestDecoder {
+    public init() {}
+
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+            throw Problem.unsupportedMediaType("send the body as application/json, not \(contentType)", field: "Content-Type")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw Problem.contentTooLarge("JSON bodies are limited to \(context.maxUploadSize) bytes")
+        }
+        return try Self.decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw Problem.badRequest(Self.describe(error), field: Self.field(error))
+        }
+    }
+
+    static func field(_ error: DecodingError) -> String? {
+        let path: [any CodingKey]
+        switch error {
+        case .keyNotFound(let key, let context): path = context.codingPath + [key]
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): path = context.codingPath
+        @unknown default: return nil
+        }
+        let names = path.map { key in key.intValue.map { "[\($0)]" } ?? Self.snakeCase(key.stringValue) }
+        return names.isEmpty ? nil : names.joined(separator: ".")
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        let field = Self.field(error) ?? "body"
+        switch error {
+        case .keyNotFound: return "\(field) is required"
+        case .typeMismatch(let type, _): return "\(field) must be \(Self.jsonName(type))"
+        case .valueNotFound(let type, _): return "\(field) must be \(Self.jsonName(type)), not null"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "the body is not valid JSON" : "\(field) is not valid: \(context.debugDescription)"
+        @unknown default: return "the body is not valid"
+        }
+    }
+
+    static func jsonName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: type is any Collection.Type ? "an array" : "an object"
+        }
+    }
+
+    static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { result, character in
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+    }
+}

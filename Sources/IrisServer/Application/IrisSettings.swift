@@ -1,0 +1,71 @@
+public import Foundation
+public import IrisCore
+public import IrisStore
+public import Logging
+
+/// Every setting `iris serve` needs, resolved from the layered configuration.
+public struct IrisSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var dataDirectory: URL
+    public var database: DatabaseLocation
+    public var poolSize: Int
+    public var limits: IngestLimits
+    public var thumbnailQuality: Int
+    public var logLevel: Logger.Level
+    public var jsonLogs: Bool
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
+        limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.database = database ?? .default(dataDirectory: dataDirectory)
+        self.poolSize = poolSize
+        self.limits = limits
+        self.thumbnailQuality = thumbnailQuality
+        self.logLevel = logLevel
+        self.jsonLogs = jsonLogs
+    }
+
+    public init(_ reader: ConfigurationReader) throws {
+        let data = URL(fileURLWithPath: reader.string(.dataDirectory)).standardizedFileURL
+        let url = reader.string(.databaseURL)
+        let levelName = reader.string(.logLevel)
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw Problem.badRequest("setting log.level must be one of trace, debug, info, notice, warning, error, critical; not \(levelName)", field: "log.level")
+        }
+        let format = reader.string(.logFormat)
+        guard format == "json" || format == "text" else {
+            throw Problem.badRequest("setting log.format must be json or text, not \(format)", field: "log.format")
+        }
+        self.init(
+            host: reader.string(.httpHost),
+            port: try reader.int(.httpPort, in: 0...65535),
+            dataDirectory: data,
+            database: url.isEmpty ? nil : try DatabaseLocation(url: url),
+            poolSize: try reader.int(.databasePoolSize, in: 1...64),
+            limits: try IngestLimits(reader),
+            thumbnailQuality: try reader.int(.thumbnailQuality, in: 1...100),
+            logLevel: level,
+            jsonLogs: format == "json"
+        )
+    }
+
+    public var blobsDirectory: URL { dataDirectory.appendingPathComponent("blobs") }
+    public var scratchDirectory: URL { dataDirectory.appendingPathComponent("tmp") }
+
+    /// The logger every command uses: JSON lines or plain text on standard error.
+    public func makeLogger(label: String = "iris") -> Logger {
+        let level = logLevel
+        let json = jsonLogs
+        return Logger(label: label) { label in
+            if json { return JSONLogHandler(label: label, level: level) }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

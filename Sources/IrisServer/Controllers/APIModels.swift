@@ -1,0 +1,153 @@
+import Foundation
+import Hummingbird
+import IrisCore
+import IrisStore
+
+/// JSON shapes of `/api/v1`, in Swift; `openapi.yaml` describes the same shapes.
+enum APIModel {
+    struct ProjectBody: ResponseEncodable {
+        var id: Int64
+        var name: String
+        var description: String
+        var labelSet: [String]?
+        var createdAt: Date
+        var updatedAt: Date
+
+        init(_ project: Project) {
+            (id, name, description, labelSet) = (project.id, project.name, project.description, project.labelSet)
+            (createdAt, updatedAt) = (project.createdAt, project.updatedAt)
+        }
+    }
+
+    struct Page<Item: Encodable & Sendable>: ResponseEncodable {
+        var items: [Item]
+        var nextCursor: String?
+    }
+
+    struct ImageURLs: Codable, Sendable {
+        var original: String
+        var thumbnail256: String
+        var thumbnail1024: String
+
+        enum CodingKeys: String, CodingKey {
+            case original
+            case thumbnail256 = "thumbnail_256"
+            case thumbnail1024 = "thumbnail_1024"
+        }
+
+        init(sha256: String) {
+            original = "/api/v1/images/\(sha256)/original"
+            thumbnail256 = "/api/v1/images/\(sha256)/thumbnail?size=256"
+            thumbnail1024 = "/api/v1/images/\(sha256)/thumbnail?size=1024"
+        }
+    }
+
+    struct LabelBody: Codable, Sendable {
+        var name: String
+        var source: String
+        var confidence: Double?
+
+        init(_ label: Label) { (name, source, confidence) = (label.name, label.source, label.confidence) }
+    }
+
+    struct MembershipBody: Codable, Sendable {
+        var projectId: Int64
+        var projectName: String
+        var labels: [LabelBody]
+        var addedAt: Date
+    }
+
+    /// An image; the project fields are present when it is shown as a member of one project.
+    struct ImageBody: ResponseEncodable {
+        var sha256: String
+        var format: String
+        var mediaType: String
+        var width: Int
+        var height: Int
+        var bytes: Int64
+        var capturedAt: Date?
+        var createdAt: Date
+        var urls: ImageURLs
+        var projectId: Int64?
+        var labels: [LabelBody]?
+        var originalName: String?
+        var addedAt: Date?
+        var projects: [MembershipBody]?
+
+        init(_ image: ImageRecord) {
+            sha256 = image.sha256
+            format = image.format.rawValue
+            mediaType = image.format.mediaType
+            (width, height, bytes) = (image.width, image.height, image.bytes)
+            (capturedAt, createdAt) = (image.capturedAt, image.createdAt)
+            urls = ImageURLs(sha256: image.sha256)
+        }
+
+        init(_ member: ProjectImage) {
+            self.init(member.image)
+            projectId = member.projectID
+            labels = member.labels.map(LabelBody.init)
+            originalName = member.originalName
+            addedAt = member.addedAt
+        }
+    }
+
+    struct UploadBody: ResponseEncodable {
+        var sha256: String
+        var duplicate: Bool
+        var image: ImageBody
+    }
+
+    struct ImportBody: ResponseEncodable {
+        var imported: Int
+        var duplicates: Int
+        var skipped: [ImportReport.Skipped]
+        var labels: [String: Int]
+
+        init(_ report: ImportReport) {
+            (imported, duplicates, skipped, labels) = (report.imported, report.duplicates, report.skipped, report.labels)
+        }
+    }
+}
+
+/// Parsing of path and query parameters into 400s that name the parameter.
+enum Parameters {
+    static func projectID(_ context: some RequestContext) throws -> Int64 {
+        let raw = context.parameters.get("id") ?? ""
+        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("project id must be a positive integer, not \"\(raw)\"", field: "id") }
+        return id
+    }
+
+    static func sha256(_ context: some RequestContext) throws -> String {
+        let raw = context.parameters.get("sha256") ?? ""
+        guard ImageRecord.isValidSHA256(raw) else {
+            throw Problem.badRequest("sha256 must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: "sha256")
+        }
+        return raw
+    }
+
+    static func limit(_ request: Request, default value: Int = 50, max: Int = 500) throws -> Int {
+        guard let raw = request.uri.queryParameters.get("limit") else { return value }
+        guard let limit = Int(raw), (1...max).contains(limit) else {
+            throw Problem.badRequest("limit must be a whole number from 1 to \(max), not \"\(raw.prefix(40))\"", field: "limit")
+        }
+        return limit
+    }
+
+    /// Cursors are opaque to clients: base64url of a row position.
+    static func cursor(_ request: Request) throws -> Int64? {
+        guard let raw = request.uri.queryParameters.get("cursor"), !raw.isEmpty else { return nil }
+        var base64 = raw.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
+            text.hasPrefix("p:"), let position = Int64(text.dropFirst(2)), position >= 0
+        else { throw Problem.badRequest("cursor is not one this server issued", field: "cursor") }
+        return position
+    }
+
+    static func encodeCursor(_ position: Int64?) -> String? {
+        guard let position else { return nil }
+        return Data("p:\(position)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}

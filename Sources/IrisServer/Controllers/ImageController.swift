@@ -1,0 +1,148 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IrisBlobs
+import IrisCore
+import IrisStore
+import NIOCore
+
+/// Uploading, listing, reading and removing images.
+struct ImageController {
+    let store: IrisStore
+    let blobs: any BlobStore
+    let ingestor: ImageIngestor
+    let scratch: ScratchSpace
+    let limits: IngestLimits
+
+    func addRoutes(to group: RouterGroup<IrisRequestContext>) {
+        group.post("projects/{id}/images", use: upload)
+        group.get("projects/{id}/images", use: list)
+        group.delete("projects/{id}/images/{sha256}", use: remove)
+        group.get("images/{sha256}", use: show)
+        group.get("images/{sha256}/original", use: original)
+        group.get("images/{sha256}/thumbnail", use: thumbnail)
+    }
+
+    /// Multipart upload: part `file` (streamed to disk while hashed), optional repeated `label`.
+    @Sendable func upload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.UploadBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
+        let boundary = try MultipartReceiver.boundary(request)
+        let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file").receive(request.body, boundary: boundary)
+        guard let file = received.file else {
+            throw Problem.badRequest("the request has no part named \"file\"", field: "file")
+        }
+        let outcome: IngestOutcome
+        do {
+            guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
+            let labels = try ImageIngestor.humanLabels(received.fields["label", default: []], for: project)
+            outcome = try await ingestor.ingest(file, into: project, labels: labels)
+        } catch {
+            try? FileManager.default.removeItem(at: file.url)
+            throw error
+        }
+        let body = APIModel.UploadBody(sha256: outcome.member.image.sha256, duplicate: outcome.duplicate, image: .init(outcome.member))
+        let location = "/api/v1/images/\(outcome.member.image.sha256)"
+        return EditedResponse(status: outcome.alreadyInProject ? .ok : .created, headers: [.location: location], response: body)
+    }
+
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ImageBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let label = request.uri.queryParameters.get("label").map { String($0) }
+        let page = try await store.images.list(
+            projectID: project.id, label: label?.isEmpty == false ? label : nil, after: try Parameters.cursor(request), limit: try Parameters.limit(request))
+        return .init(items: page.items.map(APIModel.ImageBody.init), nextCursor: Parameters.encodeCursor(page.nextCursor))
+    }
+
+    @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        try await ingestor.remove(sha256: try Parameters.sha256(context), from: project.id)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> APIModel.ImageBody {
+        let image = try await record(context)
+        var body = APIModel.ImageBody(image)
+        body.projects = try await store.images.memberships(sha256: image.sha256).map {
+            .init(projectId: $0.projectID, projectName: $0.projectName, labels: $0.labels.map(APIModel.LabelBody.init), addedAt: $0.addedAt)
+        }
+        return body
+    }
+
+    /// The original bytes, with a strong ETag (the hash) and single byte-range support.
+    @Sendable func original(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let image = try await record(context)
+        let key = BlobKey.original(image.sha256)
+        guard let path = blobs.localPath(for: key), let size = try await blobs.size(of: key) else {
+            throw Problem.notFound("the original of \(image.sha256) is missing from the blob store")
+        }
+        var headers: HTTPFields = [
+            .contentType: image.format.mediaType, .eTag: "\"\(image.sha256)\"", .acceptRanges: "bytes",
+            .cacheControl: "public, max-age=31536000, immutable", .init("X-Content-Type-Options")!: "nosniff",
+        ]
+        if Self.matches(request.headers[.ifNoneMatch], etag: image.sha256) {
+            return Response(status: .notModified, headers: headers)
+        }
+        if let rangeHeader = request.headers[.range], let range = try Self.byteRange(rangeHeader, size: size) {
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
+            headers[.contentLength] = String(range.count)
+            let body = try await FileIO().loadFile(path: path, range: Int(range.lowerBound)...Int(range.upperBound), context: context)
+            return Response(status: .partialContent, headers: headers, body: body)
+        }
+        headers[.contentLength] = String(size)
+        return Response(status: .ok, headers: headers, body: try await FileIO().loadFile(path: path, context: context))
+    }
+
+    @Sendable func thumbnail(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let image = try await record(context)
+        let sizeText = request.uri.queryParameters.get("size") ?? "256"
+        guard let size = Int(sizeText), ImageIngestor.thumbnailSizes.contains(size) else {
+            throw Problem.badRequest("size must be 256 or 1024, not \"\(sizeText.prefix(40))\"", field: "size")
+        }
+        let etag = "\(image.sha256)-\(size)"
+        var headers: HTTPFields = [.contentType: "image/jpeg", .eTag: "\"\(etag)\"", .cacheControl: "public, max-age=31536000, immutable"]
+        if Self.matches(request.headers[.ifNoneMatch], etag: etag) { return Response(status: .notModified, headers: headers) }
+        guard let data = try await ingestor.thumbnail(sha256: image.sha256, size: size) else {
+            throw Problem.notFound("the original of \(image.sha256) is missing, so no thumbnail can be made")
+        }
+        headers[.contentLength] = String(data.count)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func record(_ context: IrisRequestContext) async throws -> ImageRecord {
+        let sha256 = try Parameters.sha256(context)
+        guard let image = try await store.images.find(sha256: sha256) else { throw Problem.notFound("no image has sha256 \(sha256)") }
+        return image
+    }
+
+    static func matches(_ ifNoneMatch: String?, etag: String) -> Bool {
+        guard let ifNoneMatch else { return false }
+        return ifNoneMatch.split(separator: ",").contains { tag in
+            let trimmed = tag.trimmingCharacters(in: .whitespaces)
+            return trimmed == "*" || trimmed == "\"\(etag)\"" || trimmed == "W/\"\(etag)\""
+        }
+    }
+
+    /// One `bytes=` range (RFC 9110 §14.1.2): `a-b`, `a-` or `-n`. Multiple ranges and
+    /// other units are ignored (the whole file is sent, as the RFC allows); a range
+    /// that starts past the end is a 416.
+    static func byteRange(_ header: String, size: Int64) throws -> ClosedRange<Int64>? {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
+        let spec = header.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 else { return nil }
+        let unsatisfiable = Problem(
+            status: 416, slug: "range-not-satisfiable", title: "Range not satisfiable",
+            detail: "the range \(spec) is outside the \(size)-byte file", field: "Range", headers: ["Content-Range": "bytes */\(size)"])
+        if parts[0].isEmpty {
+            guard let suffix = Int64(parts[1]) else { return nil }
+            guard suffix > 0, size > 0 else { throw unsatisfiable }
+            return max(0, size - suffix)...(size - 1)
+        }
+        guard let start = Int64(parts[0]) else { return nil }
+        let end = parts[1].isEmpty ? size - 1 : (Int64(parts[1]) ?? -1)
+        guard end >= start else { return nil }
+        guard start < size else { throw unsatisfiable }
+        return start...min(end, size - 1)
+    }
+}

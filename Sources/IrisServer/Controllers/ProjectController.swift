@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import IrisCore
+import IrisStore
+
+/// `/api/v1/projects`: create, list, read, change and delete projects.
+struct ProjectController {
+    let store: IrisStore
+    let ingestor: ImageIngestor
+
+    struct CreateRequest: Decodable {
+        var name: String
+        var description: String?
+        var labelSet: [String]?
+    }
+
+    /// A PATCH body: absent fields stay as they are; `"label_set": null` clears the set.
+    struct PatchRequest: Decodable {
+        var name: String?
+        var description: String?
+        var labelSet: [String]??
+
+        enum CodingKeys: String, CodingKey { case name, description, labelSet }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            description = try container.decodeIfPresent(String.self, forKey: .description)
+            if container.contains(.labelSet) {
+                labelSet = try container.decodeNil(forKey: .labelSet) ? .some(nil) : .some(try container.decode([String].self, forKey: .labelSet))
+            }
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<IrisRequestContext>) {
+        group.post("projects", use: create)
+        group.get("projects", use: list)
+        group.get("projects/{id}", use: show)
+        group.patch("projects/{id}", use: update)
+        group.delete("projects/{id}", use: delete)
+    }
+
+    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.ProjectBody> {
+        let body = try await request.decode(as: CreateRequest.self, context: context)
+        let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)
+        let description = try Self.description(body.description ?? "")
+        let project = try await store.projects.create(name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet))
+        return EditedResponse(status: .created, headers: [.location: "/api/v1/projects/\(project.id)"], response: .init(project))
+    }
+
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ProjectBody> {
+        let limit = try Parameters.limit(request)
+        let projects = try await store.projects.list(after: try Parameters.cursor(request), limit: limit + 1)
+        let page = projects.prefix(limit)
+        let next = projects.count > limit ? page.last?.id : nil
+        return .init(items: page.map(APIModel.ProjectBody.init), nextCursor: Parameters.encodeCursor(next))
+    }
+
+    @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> APIModel.ProjectBody {
+        .init(try await Self.project(Parameters.projectID(context), in: store))
+    }
+
+    @Sendable func update(_ request: Request, context: IrisRequestContext) async throws -> APIModel.ProjectBody {
+        let id = try Parameters.projectID(context)
+        let body = try await request.decode(as: PatchRequest.self, context: context)
+        var patch = ProjectPatch()
+        patch.name = try body.name.map { try NameRules.validated($0, field: "name", maxLength: NameRules.maxProjectName) }
+        patch.description = try body.description.map(Self.description)
+        if let labelSet = body.labelSet { patch.labelSet = .some(try labelSet.map(Self.labelSet)) }
+        return .init(try await store.projects.update(id: id, patch))
+    }
+
+    @Sendable func delete(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        try await ingestor.deleteProject(id: try Parameters.projectID(context))
+        return Response(status: .noContent)
+    }
+
+    static func project(_ id: Int64, in store: IrisStore) async throws -> Project {
+        guard let project = try await store.projects.find(id: id) else { throw Problem.notFound("no project has id \(id)") }
+        return project
+    }
+
+    static func description(_ text: String) throws -> String {
+        guard text.count <= NameRules.maxDescription else {
+            throw Problem.badRequest("description is \(text.count) characters; the limit is \(NameRules.maxDescription)", field: "description")
+        }
+        return text
+    }
+
+    static func labelSet(_ names: [String]) throws -> [String] {
+        guard names.count <= NameRules.maxLabelSet else {
+            throw Problem.badRequest("label_set has \(names.count) labels; the limit is \(NameRules.maxLabelSet)", field: "label_set")
+        }
+        var seen = Set<String>()
+        return try names.map { try NameRules.validated($0, field: "label_set", maxLength: NameRules.maxLabel) }.filter { seen.insert($0).inserted }
+    }
+}

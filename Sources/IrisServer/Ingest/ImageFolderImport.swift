@@ -1,0 +1,207 @@
+public import Foundation
+public import IrisBlobs
+public import IrisCore
+import IrisImaging
+import ZIPFoundation
+
+/// One file found in an ImageFolder layout (one sub-folder per class).
+struct ImportItem: Sendable {
+    /// Path inside the zip or folder, with `/` separators.
+    var path: String
+    /// The class folder's name, when the file sits in one.
+    var label: String?
+    var declaredBytes: Int64
+}
+
+/// What an import did, file by file.
+public struct ImportReport: Sendable, Codable, Equatable {
+    public struct Skipped: Sendable, Codable, Equatable {
+        public var path: String
+        public var reason: String
+    }
+
+    public var imported = 0
+    public var duplicates = 0
+    public var skipped: [Skipped] = []
+    /// How many files each label was given to.
+    public var labels: [String: Int] = [:]
+
+    public init() {}
+}
+
+/// Imports an ImageFolder layout from a zip or a folder into a project.
+///
+/// The whole archive is checked before anything is stored: unsafe paths (zip slip),
+/// too many entries, too many bytes, or a compression ratio no image reaches (zip bomb)
+/// refuse the import and leave nothing behind. Then each file is streamed into scratch
+/// space and ingested; files that are not acceptable images are skipped and reported.
+public struct ImageFolderImport: Sendable {
+    public let ingestor: ImageIngestor
+    public let scratch: ScratchSpace
+    public let limits: IngestLimits
+
+    public init(ingestor: ImageIngestor, scratch: ScratchSpace, limits: IngestLimits) {
+        self.ingestor = ingestor
+        self.scratch = scratch
+        self.limits = limits
+    }
+
+    public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ report: ImportReport) -> Void
+
+    // MARK: - Zip
+
+    public func importZip(at url: URL, into project: Project, labelFromFolders: Bool = true, progress: Progress? = nil) async throws -> ImportReport {
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw Problem.unprocessable("invalid-zip", "the file is not a readable zip archive", field: "file")
+        }
+        var entries: [String: Entry] = [:]
+        var items: [ImportItem] = []
+        var total: Int64 = 0
+        var count = 0
+        for entry in archive {
+            count += 1
+            guard count <= limits.maxZipEntries else {
+                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "the zip has more than \(limits.maxZipEntries) entries", field: "file")
+            }
+            let path = try Self.safePath(entry.path)
+            guard entry.type == .file else { continue }
+            let size = Int64(clamping: entry.uncompressedSize)
+            let packed = max(Int64(clamping: entry.compressedSize), 1)
+            total += size
+            guard total <= limits.maxZipTotalBytes else {
+                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "the zip expands to more than \(limits.maxZipTotalBytes) bytes", field: "file")
+            }
+            guard size <= limits.maxUploadBytes else {
+                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "\(path) expands to \(size) bytes; one file may be at most \(limits.maxUploadBytes)", field: "file")
+            }
+            guard size / packed <= limits.maxZipRatio else {
+                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "\(path) is compressed \(size / packed):1; more than \(limits.maxZipRatio):1 is refused as a zip bomb", field: "file")
+            }
+            if Self.isIgnorable(path) { continue }
+            entries[path] = entry
+            items.append(ImportItem(path: path, label: nil, declaredBytes: size))
+        }
+        items = try Self.labelled(items, labelFromFolders: labelFromFolders, project: project)
+        return try await run(items, into: project, progress: progress) { item, staged in
+            guard let entry = entries[item.path] else { return }
+            var written: Int64 = 0
+            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                written += Int64(chunk.count)
+                // The header's size can lie; the bytes actually inflated cannot.
+                guard written <= item.declaredBytes else {
+                    throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "\(item.path) inflates past its declared size", field: "file")
+                }
+                try staged.write(chunk)
+            }
+        }
+    }
+
+    // MARK: - Folder
+
+    public func importFolder(at root: URL, into project: Project, labelFromFolders: Bool, progress: Progress? = nil) async throws -> ImportReport {
+        let rootPath = root.standardizedFileURL.path
+        guard let enumerator = FileManager.default.enumerator(atPath: rootPath) else {
+            throw Problem.badRequest("\(rootPath) is not a readable folder", field: "path")
+        }
+        var items: [ImportItem] = []
+        while let relative = enumerator.nextObject() as? String {
+            let full = rootPath + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if Self.isIgnorable(relative) { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
+            items.append(ImportItem(path: relative, label: nil, declaredBytes: size))
+        }
+        items.sort { $0.path < $1.path }
+        items = try Self.labelled(items, labelFromFolders: labelFromFolders, project: project)
+        return try await run(items, into: project, progress: progress) { item, staged in
+            guard item.declaredBytes <= limits.maxUploadBytes else { throw StagedFile.TooLarge(limit: limits.maxUploadBytes) }
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: rootPath + "/" + item.path))
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try staged.write(chunk)
+            }
+        }
+    }
+
+    // MARK: - Shared
+
+    private func run(
+        _ items: [ImportItem], into project: Project, progress: Progress?,
+        copy: (ImportItem, StagedFile) throws -> Void
+    ) async throws -> ImportReport {
+        var report = ImportReport()
+        for (index, item) in items.enumerated() {
+            defer { progress?(index + 1, items.count, report) }
+            let staged = try StagedFile(in: scratch, limit: limits.maxUploadBytes)
+            let upload: StagedUpload
+            do {
+                try copy(item, staged)
+                let sha256 = try staged.finish()
+                upload = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: String(item.path.split(separator: "/").last ?? ""))
+            } catch is StagedFile.TooLarge {
+                staged.discard()
+                report.skipped.append(.init(path: item.path, reason: "larger than \(limits.maxUploadBytes) bytes"))
+                continue
+            } catch {
+                staged.discard()
+                throw error
+            }
+            guard upload.byteCount > 0 else {
+                try? FileManager.default.removeItem(at: upload.url)
+                report.skipped.append(.init(path: item.path, reason: "the file is empty"))
+                continue
+            }
+            let labels = item.label.map { [Label(name: $0)] } ?? []
+            do {
+                let outcome = try await ingestor.ingest(upload, into: project, labels: labels)
+                if outcome.duplicate { report.duplicates += 1 } else { report.imported += 1 }
+                if let label = item.label { report.labels[label, default: 0] += 1 }
+            } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
+                report.skipped.append(.init(path: item.path, reason: problem.detail))
+            }
+        }
+        return report
+    }
+
+    /// Refuses absolute paths and any `..` component: the zip-slip attack.
+    static func safePath(_ raw: String) throws -> String {
+        let path = raw.replacingOccurrences(of: "\\", with: "/")
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        if path.hasPrefix("/") || components.contains("..") || raw.contains("\0") || (components.first?.hasSuffix(":") ?? false) {
+            throw Problem.badRequest("the zip entry \"\(raw)\" points outside the archive (zip slip); nothing was imported", field: "file")
+        }
+        return components.joined(separator: "/")
+    }
+
+    /// macOS resource forks, hidden files and the like, which are never images.
+    static func isIgnorable(_ path: String) -> Bool {
+        path.split(separator: "/").contains { $0.hasPrefix(".") || $0 == "__MACOSX" || $0 == "Thumbs.db" }
+    }
+
+    /// Gives each item its class label from its folder. A single top folder wrapping
+    /// everything (how most zips of a dataset look) is not a class.
+    static func labelled(_ items: [ImportItem], labelFromFolders: Bool, project: Project) throws -> [ImportItem] {
+        guard labelFromFolders else { return items }
+        let split = items.map { $0.path.split(separator: "/").map(String.init) }
+        let tops = Set(split.compactMap(\.first))
+        let wrapped = tops.count == 1 && split.allSatisfy { $0.count >= 3 }
+        var result: [ImportItem] = []
+        for (item, components) in zip(items, split) {
+            var copy = item
+            let folders = components.dropLast().dropFirst(wrapped ? 1 : 0)
+            if let folder = folders.last {
+                copy.label = try NameRules.validated(folder, field: "label", maxLength: NameRules.maxLabel)
+                if let allowed = project.labelSet, !allowed.contains(copy.label!) {
+                    throw Problem.badRequest(
+                        "folder \"\(folder)\" is not a label in project \(project.name)'s label set; nothing was imported", field: "label")
+                }
+            }
+            result.append(copy)
+        }
+        return result
+    }
+}

@@ -1,0 +1,149 @@
+public import Foundation
+public import IrisBlobs
+public import IrisCore
+public import IrisImaging
+public import IrisStore
+import Logging
+import NIOPosix
+
+/// A file fully received into scratch space and hashed, ready to be ingested.
+public struct StagedUpload: Sendable {
+    public var url: URL
+    public var sha256: String
+    public var byteCount: Int64
+    public var originalName: String?
+
+    public init(url: URL, sha256: String, byteCount: Int64, originalName: String?) {
+        self.url = url
+        self.sha256 = sha256
+        self.byteCount = byteCount
+        self.originalName = originalName
+    }
+}
+
+/// The result of ingesting one file.
+public struct IngestOutcome: Sendable {
+    public var member: ProjectImage
+    /// The bytes were already stored in Iris.
+    public var duplicate: Bool
+    /// The image was already in this project.
+    public var alreadyInProject: Bool
+}
+
+/// Turns a staged file into a stored image in a project: the one path every upload,
+/// import and CLI import takes.
+///
+/// Order matters for crash safety: the original blob is made durable first, then the
+/// thumbnails, and only then the database row, so a row never points to a missing blob.
+/// A crash in between leaves an unreferenced blob at worst, never a broken row.
+public struct ImageIngestor: Sendable {
+    public static let thumbnailSizes = [1024, 256]
+
+    public let store: IrisStore
+    public let blobs: any BlobStore
+    public let inspector: ImageInspector
+    let locks: KeyedLock
+    let metrics: IrisMetrics
+
+    public init(store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, metrics: IrisMetrics = IrisMetrics()) {
+        self.store = store
+        self.blobs = blobs
+        self.inspector = inspector
+        self.locks = KeyedLock()
+        self.metrics = metrics
+    }
+
+    /// Checks human labels against the project's label set and normalises them.
+    public static func humanLabels(_ names: [String], for project: Project) throws -> [Label] {
+        var seen = Set<String>()
+        var labels: [Label] = []
+        for raw in names {
+            let name = try NameRules.validated(raw, field: "label", maxLength: NameRules.maxLabel)
+            if let allowed = project.labelSet, !allowed.contains(name) {
+                throw Problem.badRequest("label \"\(name)\" is not in project \(project.name)'s label set: \(allowed.joined(separator: ", "))", field: "label")
+            }
+            if seen.insert(name).inserted { labels.append(Label(name: name)) }
+        }
+        return labels
+    }
+
+    /// Ingests `staged` into `project`. The staged file is always consumed: moved into
+    /// the store, or deleted when the bytes are a duplicate or are refused.
+    public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label]) async throws -> IngestOutcome {
+        defer { try? FileManager.default.removeItem(at: staged.url) }
+        do {
+            let outcome = try await locks.withLock(staged.sha256) {
+                if let existing = try await store.images.find(sha256: staged.sha256) {
+                    // Same bytes, already known: repair the blob if it was lost, then join the project.
+                    if try await blobs.size(of: .original(staged.sha256)) == nil {
+                        try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
+                    }
+                    let addition = try await store.images.add(existing, to: project.id, labels: labels, originalName: staged.originalName)
+                    return IngestOutcome(member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject)
+                }
+                return try await ingestNew(staged, into: project, labels: labels)
+            }
+            metrics.upload(outcome: outcome.duplicate ? "duplicate" : "created")
+            return outcome
+        } catch {
+            metrics.upload(outcome: "rejected")
+            throw error
+        }
+    }
+
+    private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label]) async throws -> IngestOutcome {
+        let inspector = self.inspector
+        let path = staged.url.path
+        // libvips blocks while it decodes: keep it off the event loops and the cooperative pool.
+        let (probe, thumbnails) = try await NIOThreadPool.singleton.runIfActive {
+            let probe = try inspector.probe(path: path)
+            return (probe, try inspector.thumbnails(path: path, sizes: Self.thumbnailSizes))
+        }
+        try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
+        for (size, data) in thumbnails {
+            try await blobs.put(.thumbnail(staged.sha256, size: size), data: data)
+        }
+        metrics.stored(bytes: staged.byteCount)
+        let record = ImageRecord(
+            sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height,
+            bytes: staged.byteCount, capturedAt: probe.capturedAt, createdAt: Date())
+        let addition = try await store.images.add(record, to: project.id, labels: labels, originalName: staged.originalName)
+        return IngestOutcome(member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
+    }
+
+    /// Removes an image from a project, and its blobs when no project holds it any more.
+    public func remove(sha256: String, from projectID: Int64) async throws {
+        try await locks.withLock(sha256) {
+            if try await store.images.remove(sha256: sha256, from: projectID) {
+                try await deleteBlobs(sha256)
+            }
+        }
+    }
+
+    /// Deletes a project; blobs of images no other project holds go with it.
+    public func deleteProject(id: Int64) async throws {
+        let orphans = try await store.projects.delete(id: id)
+        for sha256 in orphans {
+            try await locks.withLock(sha256) {
+                // Re-check under the lock: the same bytes may have been uploaded again meanwhile.
+                if try await store.images.find(sha256: sha256) == nil { try await deleteBlobs(sha256) }
+            }
+        }
+    }
+
+    func deleteBlobs(_ sha256: String) async throws {
+        try await blobs.delete(.original(sha256))
+        for size in Self.thumbnailSizes { try await blobs.delete(.thumbnail(sha256, size: size)) }
+    }
+
+    /// The JPEG thumbnail, made from the original and cached if it is missing.
+    public func thumbnail(sha256: String, size: Int) async throws -> Data? {
+        if let data = try await blobs.data(for: .thumbnail(sha256, size: size)) { return data }
+        guard let path = blobs.localPath(for: .original(sha256)), FileManager.default.fileExists(atPath: path) else { return nil }
+        let inspector = self.inspector
+        let made = try await NIOThreadPool.singleton.runIfActive { try inspector.thumbnails(path: path, sizes: [size]) }
+        guard let data = made[size] else { return nil }
+        try await blobs.put(.thumbnail(sha256, size: size), data: data)
+        return data
+    }
+}

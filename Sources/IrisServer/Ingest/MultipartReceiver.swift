@@ -1,0 +1,173 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IrisBlobs
+import IrisCore
+import MultipartKit
+import NIOCore
+
+/// A multipart/form-data upload received into scratch space: the file part streamed to
+/// disk while hashed, small text parts kept in memory.
+struct ReceivedMultipart {
+    var file: StagedUpload?
+    var fields: [String: [String]] = [:]
+}
+
+/// Streams a multipart/form-data body: the part named `filePart` goes to a `StagedFile`
+/// chunk by chunk (never whole in memory); every other part must be small text.
+///
+/// MultipartKit's parser calls back synchronously; its callbacks only record events,
+/// and the file writes happen here between chunks.
+struct MultipartReceiver {
+    static let maxFieldBytes = 64 * 1024
+    static let maxParts = 1_000
+
+    let scratch: ScratchSpace
+    let limit: Int64
+    let filePart: String
+
+    /// The boundary from a `multipart/form-data; boundary=…` header, or a 415.
+    static func boundary(_ request: Request) throws -> String {
+        guard let contentType = request.headers[.contentType] else {
+            throw Problem.unsupportedMediaType("send the body as multipart/form-data", field: "Content-Type")
+        }
+        let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first?.lowercased() == "multipart/form-data" else {
+            throw Problem.unsupportedMediaType("send the body as multipart/form-data, not \(contentType)", field: "Content-Type")
+        }
+        for parameter in parts.dropFirst() where parameter.lowercased().hasPrefix("boundary=") {
+            let value = parameter.dropFirst("boundary=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            if !value.isEmpty && value.count <= 70 { return value }
+        }
+        throw Problem.badRequest("the multipart/form-data Content-Type has no valid boundary", field: "Content-Type")
+    }
+
+    /// Refuses an announced body over the limit before reading a byte of it.
+    static func checkDeclaredLength(_ request: Request, limit: Int64) throws {
+        if let length = request.headers[.contentLength].flatMap(Int64.init), length > limit {
+            throw Problem.contentTooLarge("the body is \(length) bytes; the limit is \(limit)")
+        }
+    }
+
+    private enum Event {
+        case header(String, String)
+        case body(ByteBuffer)
+        case partEnd
+    }
+
+    private final class EventLog {
+        var events: [Event] = []
+    }
+
+    private struct Part {
+        var name: String?
+        var fileName: String?
+        var staged: StagedFile?
+        var text: [UInt8] = []
+    }
+
+    func receive(_ body: RequestBody, boundary: String) async throws -> ReceivedMultipart {
+        let parser = MultipartParser(boundary: boundary)
+        let log = EventLog()
+        parser.onHeader = { log.events.append(.header($0, $1)) }
+        parser.onBody = { log.events.append(.body($0)) }
+        parser.onPartComplete = { log.events.append(.partEnd) }
+
+        var result = ReceivedMultipart()
+        var current: Part?
+        var partCount = 0
+        var received: Int64 = 0
+        var sawAnything = false
+        do {
+            for try await chunk in body {
+                received += Int64(chunk.readableBytes)
+                guard received <= limit else { throw Problem.contentTooLarge("the body is over the \(limit)-byte limit") }
+                sawAnything = true
+                do {
+                    try parser.execute(chunk)
+                } catch {
+                    throw Problem.badRequest("the multipart body is malformed", field: "body")
+                }
+                for event in log.events {
+                    switch event {
+                    case .header(let name, let value):
+                        if current == nil {
+                            partCount += 1
+                            guard partCount <= Self.maxParts else { throw Problem.badRequest("a request may have at most \(Self.maxParts) parts") }
+                            current = Part()
+                        }
+                        if name.lowercased() == "content-disposition" {
+                            current?.name = Self.parameter("name", in: value)
+                            current?.fileName = Self.parameter("filename", in: value)
+                        }
+                    case .body(let buffer):
+                        if current == nil { current = Part() }
+                        try write(buffer, into: &current!)
+                    case .partEnd:
+                        if var part = current { try finish(&part, into: &result) }
+                        current = nil
+                    }
+                }
+                log.events.removeAll(keepingCapacity: true)
+            }
+        } catch {
+            current?.staged?.discard()
+            result.file.map { try? FileManager.default.removeItem(at: $0.url) }
+            if error is StagedFile.TooLarge { throw Problem.contentTooLarge("the file is over the \(limit)-byte limit", field: filePart) }
+            throw error
+        }
+        if let open = current {
+            open.staged?.discard()
+            result.file.map { try? FileManager.default.removeItem(at: $0.url) }
+            throw Problem.badRequest("the multipart body ended before its closing boundary", field: "body")
+        }
+        if !sawAnything { throw Problem.badRequest("the body is empty; send multipart/form-data with a part named \"\(filePart)\"", field: filePart) }
+        return result
+    }
+
+    private func write(_ buffer: ByteBuffer, into part: inout Part) throws {
+        if part.name == filePart {
+            if part.staged == nil { part.staged = try StagedFile(in: scratch, limit: limit) }
+            try buffer.withUnsafeReadableBytes { try part.staged!.write($0) }
+        } else {
+            part.text.append(contentsOf: buffer.readableBytesView)
+            guard part.text.count <= Self.maxFieldBytes else {
+                throw Problem.contentTooLarge("part \"\(part.name ?? "")\" is over \(Self.maxFieldBytes) bytes", field: part.name)
+            }
+        }
+    }
+
+    private func finish(_ part: inout Part, into result: inout ReceivedMultipart) throws {
+        guard let name = part.name else { return }
+        if name == filePart {
+            guard result.file == nil else {
+                part.staged?.discard()
+                throw Problem.badRequest("send one part named \"\(filePart)\" per request", field: filePart)
+            }
+            if part.staged == nil { part.staged = try StagedFile(in: scratch, limit: limit) }
+            let staged = part.staged!
+            let sha256 = try staged.finish()
+            result.file = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: part.fileName.map(Self.baseName))
+        } else {
+            result.fields[name, default: []].append(String(decoding: part.text, as: UTF8.self))
+        }
+    }
+
+    /// `name="value"` from a Content-Disposition header.
+    static func parameter(_ key: String, in header: String) -> String? {
+        for piece in header.split(separator: ";") {
+            let pair = piece.trimmingCharacters(in: .whitespaces)
+            guard pair.lowercased().hasPrefix(key + "=") else { continue }
+            var value = String(pair.dropFirst(key.count + 1))
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+        return nil
+    }
+
+    /// The last path component of a client-supplied file name, clipped to 255 characters.
+    static func baseName(_ name: String) -> String {
+        let last = name.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? name
+        return String(last.prefix(255))
+    }
+}

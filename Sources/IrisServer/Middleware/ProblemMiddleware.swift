@@ -1,0 +1,73 @@
+import Foundation
+public import Hummingbird
+public import IrisCore
+import HTTPTypes
+import Logging
+import NIOCore
+
+/// Turns every error that reaches the edge into an `application/problem+json`
+/// response (RFC 9457). Unexpected errors become a 500 whose body names no internals;
+/// the details go to the log with the request id.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return Self.response(problem, path: request.uri.path)
+        } catch let error as HTTPError {
+            let problem = Problem(
+                status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase,
+                detail: error.body ?? Self.detail(error.status, request: request))
+            return Self.response(problem, path: request.uri.path, extraHeaders: error.headers)
+        } catch let error as any HTTPResponseError {
+            let problem = Problem(status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase, detail: "\(error)")
+            return Self.response(problem, path: request.uri.path)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": .string(String(reflecting: error))])
+            let problem = Problem(
+                status: 500, slug: "internal-error", title: "Internal server error",
+                detail: "the server failed to handle this request; the log has details under request id \(context.id)")
+            return Self.response(problem, path: request.uri.path)
+        }
+    }
+
+    static func slug(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 404: "not-found"
+        case 405: "method-not-allowed"
+        case 413: "content-too-large"
+        default: status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "-")
+        }
+    }
+
+    static func detail(_ status: HTTPResponse.Status, request: Request) -> String {
+        switch status.code {
+        case 404: "nothing is at \(request.method) \(request.uri.path)"
+        case 405: "\(request.method) is not allowed on \(request.uri.path)"
+        default: status.reasonPhrase
+        }
+    }
+
+    /// The problem document for `problem`, as a response.
+    public static func response(_ problem: Problem, path: String, extraHeaders: HTTPFields = [:]) -> Response {
+        var body: [String: String] = [
+            "type": "/problems/\(problem.slug)",
+            "title": problem.title,
+            "detail": problem.detail,
+            "instance": path,
+        ]
+        if let field = problem.field { body["field"] = field }
+        var object: [String: Any] = body
+        object["status"] = problem.status
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var headers = extraHeaders
+        headers[.contentType] = "application/problem+json"
+        headers[.contentLength] = String(data.count)
+        for (name, value) in problem.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,103 @@
+// Iris web UI: small, dependency-free. Every action goes through /api/v1.
+"use strict";
+
+function toast(message, isError) {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const item = document.createElement("div");
+  item.className = "toast" + (isError ? " error" : "");
+  item.textContent = message;
+  box.appendChild(item);
+  setTimeout(() => item.remove(), 6000);
+}
+
+async function problemText(response) {
+  try {
+    const body = await response.json();
+    return body.detail || body.title || response.statusText;
+  } catch (_) {
+    return response.statusText;
+  }
+}
+
+function setUpCreateProject() {
+  const form = document.getElementById("create-project");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const body = { name: data.get("name"), description: data.get("description") || "" };
+    const labels = String(data.get("label_set") || "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (labels.length) body.label_set = labels;
+    const response = await fetch("/api/v1/projects", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (response.ok) {
+      const project = await response.json();
+      location.href = "/projects/" + project.id;
+    } else {
+      toast(await problemText(response), true);
+    }
+  });
+}
+
+// XMLHttpRequest rather than fetch: it reports upload progress per file.
+function uploadOne(projectId, file, label, row) {
+  return new Promise((resolve) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    if (label) form.append("label", label);
+    const request = new XMLHttpRequest();
+    const bar = row.querySelector("progress");
+    const status = row.querySelector(".status");
+    request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
+    request.onload = () => {
+      let body = {};
+      try { body = JSON.parse(request.responseText); } catch (_) {}
+      if (request.status >= 200 && request.status < 300) {
+        bar.value = 1;
+        status.textContent = body.duplicate ? "already stored" : "uploaded";
+        resolve(true);
+      } else {
+        status.textContent = body.detail || request.statusText;
+        status.className = "status error";
+        resolve(false);
+      }
+    };
+    request.onerror = () => { status.textContent = "network error"; status.className = "status error"; resolve(false); };
+    request.open("POST", "/api/v1/projects/" + projectId + "/images");
+    request.send(form);
+  });
+}
+
+function setUpUpload() {
+  const zone = document.getElementById("upload");
+  if (!zone) return;
+  const input = document.getElementById("files");
+  const list = document.getElementById("progress");
+  const projectId = zone.dataset.project;
+  async function send(files) {
+    const label = (document.getElementById("label") || {}).value || "";
+    let ok = 0;
+    for (const file of files) {
+      const row = document.createElement("li");
+      row.innerHTML = "<span class=name></span><progress max=1 value=0></progress><span class=status>waiting</span>";
+      row.querySelector(".name").textContent = file.name;
+      list.appendChild(row);
+      if (await uploadOne(projectId, file, label, row)) ok += 1;
+    }
+    toast(ok + " of " + files.length + " uploaded", ok !== files.length);
+    if (ok > 0) setTimeout(() => location.reload(), 600);
+  }
+  document.getElementById("upload-button").addEventListener("click", () => send(Array.from(input.files)));
+  input.addEventListener("change", () => { if (input.files.length) send(Array.from(input.files)); });
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    send(Array.from(event.dataTransfer.files));
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { setUpCreateProject(); setUpUpload(); });

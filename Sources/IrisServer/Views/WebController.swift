@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import IrisCore
+import IrisStore
+import Mustache
+import NIOCore
+
+/// Server-rendered pages: the project list and a project's gallery with its upload form.
+/// The pages call the same `/api/v1` as every other client.
+struct WebController {
+    let store: IrisStore
+    let resources: ServerResources
+    let limits: IngestLimits
+
+    func addRoutes(to router: Router<IrisRequestContext>) {
+        router.get("/", use: index)
+        router.get("projects/{id}", use: project)
+        router.get("static/{file}", use: staticFile)
+    }
+
+    @Sendable func index(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let projects = try await store.projects.list(after: nil, limit: 500)
+        let items: [[String: Any]] = projects.map { project in
+            ["id": project.id, "name": project.name, "description": project.description, "labels": project.labelSet?.joined(separator: ", ") ?? ""]
+        }
+        return try page("index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty])
+    }
+
+    @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let label = request.uri.queryParameters.get("label").map { String($0) }.flatMap { $0.isEmpty ? nil : $0 }
+        let images = try await store.images.list(projectID: project.id, label: label, after: try Parameters.cursor(request), limit: 60)
+        let tiles: [[String: Any]] = images.items.map { member in
+            let labels: [[String: Any]] = member.labels.map { label in
+                ["name": label.name, "source": label.source, "human": label.source == Label.humanSource]
+            }
+            var tile: [String: Any] = [:]
+            tile["sha256"] = member.image.sha256
+            tile["name"] = member.originalName ?? String(member.image.sha256.prefix(12))
+            tile["size"] = "\(member.image.width)×\(member.image.height)"
+            tile["labels"] = labels
+            return tile
+        }
+        var values: [String: Any] = [
+            "title": project.name, "project": ["id": project.id, "name": project.name, "description": project.description],
+            "images": tiles, "hasImages": !tiles.isEmpty, "labelChoices": project.labelSet ?? [], "hasLabelSet": project.labelSet != nil,
+            "maxUploadMB": limits.maxUploadBytes >> 20, "filter": label ?? "",
+        ]
+        if let next = Parameters.encodeCursor(images.nextCursor) {
+            values["next"] = "/projects/\(project.id)?cursor=\(next)" + (label.map { "&label=\($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryAllowed) ?? "")" } ?? "")
+        }
+        return try page("project", values)
+    }
+
+    @Sendable func staticFile(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let name = context.parameters.get("file") ?? ""
+        guard let file = resources.staticFiles[name] else { throw Problem.notFound("no static file \(name)") }
+        return Response(
+            status: .ok, headers: [.contentType: file.mediaType, .cacheControl: "public, max-age=300"],
+            body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
+    }
+
+    private func page(_ template: String, _ values: [String: Any]) throws -> Response {
+        guard let html = resources.templates.render(values, withTemplate: template) else {
+            throw Problem.unavailable("template \(template) is missing")
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8", .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}

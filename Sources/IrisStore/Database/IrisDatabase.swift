@@ -1,0 +1,122 @@
+@preconcurrency import AsyncKit
+public import IrisCore
+public import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+public import SQLKit
+import SQLiteKit
+
+/// The SQL dialect in use; raw SQL differs where the two databases do.
+public enum SQLDialectKind: String, Sendable {
+    case sqlite, postgres
+}
+
+/// A pool of connections to SQLite or PostgreSQL, used through SQLKit.
+///
+/// Each operation borrows one connection for its whole duration; `transaction`
+/// wraps the body in BEGIN/COMMIT (SQLite: `BEGIN IMMEDIATE`, so writers queue on
+/// the lock at the start instead of failing to upgrade it later).
+public final class IrisDatabase: Sendable {
+    public let dialect: SQLDialectKind
+    public let location: DatabaseLocation
+    private let pool: any ConnectionPoolHandle
+    private let logger: Logger
+
+    public init(location: DatabaseLocation, poolSize: Int = 4, logger: Logger) throws {
+        self.location = location
+        self.logger = logger
+        let group = MultiThreadedEventLoopGroup.singleton
+        switch location {
+        case .sqlite(let path):
+            dialect = .sqlite
+            let source = SQLiteConnectionSource(
+                configuration: SQLiteConfiguration(storage: .file(path: path), enableForeignKeys: true),
+                threadPool: NIOThreadPool.singleton)
+            // SQLite serialises writers; a few readers per loop is all that helps.
+            pool = Pool(EventLoopGroupConnectionPool(source: TunedSQLiteSource(inner: source), maxConnectionsPerEventLoop: 2, on: group)) {
+                $0.sql()
+            }
+        case .postgres(let url):
+            dialect = .postgres
+            let configuration = try SQLPostgresConfiguration(url: url)
+            pool = Pool(
+                EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: poolSize, on: group)
+            ) { $0.sql() }
+        }
+    }
+
+    /// Runs `body` with one connection from the pool.
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await pool.withConnection(logger: logger, body)
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let begin: SQLQueryString = dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        return try await withConnection { db in
+            try await db.raw(begin).run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    /// Answers whether the database takes a trivial query (for `/readyz`).
+    public func ping() async -> Bool {
+        (try? await withConnection { db in try await db.raw("SELECT 1 AS ok").first() }) != nil
+    }
+
+    public func shutdown() async {
+        try? await pool.shutdown()
+    }
+}
+
+/// Type-erases the two connection pools.
+private protocol ConnectionPoolHandle: Sendable {
+    func withConnection<T: Sendable>(logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func shutdown() async throws
+}
+
+/// AsyncKit's pool guards its state with a lock but is not annotated `Sendable`.
+private struct Pool<Source: ConnectionPoolSource>: ConnectionPoolHandle, @unchecked Sendable {
+    let pool: EventLoopGroupConnectionPool<Source>
+    let database: @Sendable (Source.Connection) -> any SQLDatabase
+
+    init(_ pool: EventLoopGroupConnectionPool<Source>, database: @escaping @Sendable (Source.Connection) -> any SQLDatabase) {
+        self.pool = pool
+        self.database = database
+    }
+
+    func withConnection<T: Sendable>(logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let connection = try await pool.requestConnection(logger: logger).get()
+        defer { pool.releaseConnection(connection, logger: logger) }
+        return try await body(database(connection))
+    }
+
+    func shutdown() async throws {
+        try await pool.shutdownAsync()
+    }
+}
+
+/// Opens SQLite connections in WAL mode with a busy timeout, so concurrent writers
+/// wait for each other (up to 30 s) instead of failing with SQLITE_BUSY.
+private struct TunedSQLiteSource: ConnectionPoolSource {
+    let inner: SQLiteConnectionSource
+
+    func makeConnection(logger: Logger, on eventLoop: any EventLoop) -> EventLoopFuture<SQLiteConnection> {
+        inner.makeConnection(logger: logger, on: eventLoop).flatMap { connection in
+            connection.query("PRAGMA journal_mode=WAL").flatMap { _ in
+                connection.query("PRAGMA busy_timeout=30000")
+            }.flatMap { _ in
+                // FULL: a committed upload survives power loss, not only a crashed process.
+                connection.query("PRAGMA synchronous=FULL")
+            }.map { _ in connection }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+public import IrisCore
+public import Logging
+
+/// The database and its repositories, opened together.
+public struct IrisStore: Sendable {
+    public let database: IrisDatabase
+    public let projects: any ProjectRepository
+    public let images: any ImageRepository
+
+    public init(database: IrisDatabase) {
+        self.database = database
+        self.projects = SQLProjectRepository(database: database)
+        self.images = SQLImageRepository(database: database)
+    }
+
+    /// Opens the database at `location` and brings its schema up to date.
+    public static func open(_ location: DatabaseLocation, poolSize: Int = 4, logger: Logger) async throws -> IrisStore {
+        let database = try IrisDatabase(location: location, poolSize: poolSize, logger: logger)
+        do {
+            let applied = try await Migrator(database: database).migrate()
+            if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": .string(applied.joined(separator: ","))]) }
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        return IrisStore(database: database)
+    }
+}

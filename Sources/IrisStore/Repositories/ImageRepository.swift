@@ -1,0 +1,219 @@
+public import Foundation
+public import IrisCore
+import SQLKit
+
+/// What adding an image to a project changed.
+public struct ImageAddition: Sendable {
+    public var member: ProjectImage
+    /// The bytes were already stored in Iris before this upload (in any project).
+    public var imageExisted: Bool
+    /// The image was already in this project before this upload.
+    public var alreadyInProject: Bool
+}
+
+/// A page of a project's images, newest first.
+public struct ImagePage: Sendable {
+    public var items: [ProjectImage]
+    /// Pass as `after` to get the next page; nil on the last page.
+    public var nextCursor: Int64?
+}
+
+/// Which projects hold an image, with their labels on it.
+public struct ImageMembership: Sendable, Equatable {
+    public var projectID: Int64
+    public var projectName: String
+    public var labels: [Label]
+    public var addedAt: Date
+}
+
+/// Images, their project memberships and labels.
+public protocol ImageRepository: Sendable {
+    func find(sha256: String) async throws -> ImageRecord?
+    /// Records the image (once, whatever the project) and its membership of `projectID`,
+    /// with `labels`, all in one transaction. Labels already present are kept.
+    func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?) async throws -> ImageAddition
+    func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
+    func list(projectID: Int64, label: String?, after cursor: Int64?, limit: Int) async throws -> ImagePage
+    func memberships(sha256: String) async throws -> [ImageMembership]
+    /// Takes the image out of the project. Returns whether the image row itself was
+    /// deleted because no project holds it any more (its blobs are then the caller's to remove).
+    func remove(sha256: String, from projectID: Int64) async throws -> Bool
+    /// Every stored image's hash: for consistency checks and tools.
+    func allSHA256() async throws -> [String]
+}
+
+/// `ImageRepository` in SQL, for SQLite and PostgreSQL alike.
+public struct SQLImageRepository: ImageRepository {
+    let database: IrisDatabase
+
+    public init(database: IrisDatabase) { self.database = database }
+
+    static let imageColumns = "i.sha256, i.format, i.width, i.height, i.bytes, i.captured_at, i.created_at"
+
+    public func find(sha256: String) async throws -> ImageRecord? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT \(unsafeRaw: Self.imageColumns) FROM images i WHERE i.sha256 = \(bind: sha256)").first().map(Self.image)
+        }
+    }
+
+    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?) async throws -> ImageAddition {
+        try await database.transaction { db in
+            guard try await db.raw("SELECT id FROM projects WHERE id = \(bind: projectID)").first() != nil else {
+                throw Problem.notFound("no project has id \(projectID)")
+            }
+            let now = Clock.nowMilliseconds()
+            let existing = try await db.raw("SELECT \(unsafeRaw: Self.imageColumns) FROM images i WHERE i.sha256 = \(bind: image.sha256)").first()
+            if existing == nil {
+                try await db.raw("""
+                    INSERT INTO images (sha256, format, width, height, bytes, captured_at, created_at)
+                    VALUES (\(bind: image.sha256), \(bind: image.format.rawValue), \(bind: Int64(image.width)), \(bind: Int64(image.height)),
+                    \(bind: image.bytes), \(bind: image.capturedAt.map(Clock.milliseconds)), \(bind: now))
+                    """).run()
+            }
+            let wasMember = try await db.raw(
+                "SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: image.sha256)"
+            ).first() != nil
+            if !wasMember {
+                try await db.raw("""
+                    INSERT INTO project_images (project_id, sha256, original_name, added_at)
+                    VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now))
+                    """).run()
+            }
+            for label in labels {
+                try await db.raw("""
+                    INSERT INTO labels (project_id, sha256, name, source, confidence, created_at)
+                    VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: label.name), \(bind: label.source), \(bind: label.confidence), \(bind: now))
+                    ON CONFLICT (project_id, sha256, name, source) DO NOTHING
+                    """).run()
+            }
+            guard let member = try await Self.member(sha256: image.sha256, of: projectID, on: db) else {
+                throw Problem.unavailable("the image vanished while it was being added")
+            }
+            return ImageAddition(member: member, imageExisted: existing != nil, alreadyInProject: wasMember)
+        }
+    }
+
+    public func member(sha256: String, of projectID: Int64) async throws -> ProjectImage? {
+        try await database.withConnection { db in try await Self.member(sha256: sha256, of: projectID, on: db) }
+    }
+
+    static func member(sha256: String, of projectID: Int64, on db: any SQLDatabase) async throws -> ProjectImage? {
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: imageColumns), p.project_id, p.original_name, p.added_at
+            FROM project_images p JOIN images i ON i.sha256 = p.sha256
+            WHERE p.project_id = \(bind: projectID) AND p.sha256 = \(bind: sha256)
+            """).first()
+        else { return nil }
+        let labels = try await Self.labels(projectID: projectID, sha256s: [sha256], on: db)
+        return try Self.projectImage(row, labels: labels[sha256] ?? [])
+    }
+
+    public func list(projectID: Int64, label: String?, after cursor: Int64?, limit: Int) async throws -> ImagePage {
+        try await database.withConnection { db in
+            var query: SQLQueryString = """
+                SELECT \(unsafeRaw: Self.imageColumns), p.id AS member_id, p.project_id, p.original_name, p.added_at
+                FROM project_images p JOIN images i ON i.sha256 = p.sha256
+                WHERE p.project_id = \(bind: projectID)
+                """
+            if let cursor { query += " AND p.id < \(bind: cursor)" }
+            if let label {
+                query += " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
+            }
+            query += " ORDER BY p.id DESC LIMIT \(bind: limit + 1)"
+            let rows = try await db.raw(query).all()
+            let page = Array(rows.prefix(limit))
+            let sha256s = try page.map { try $0.decode(column: "sha256", as: String.self) }
+            let labels = try await Self.labels(projectID: projectID, sha256s: sha256s, on: db)
+            let items = try page.map { row in
+                try Self.projectImage(row, labels: labels[try row.decode(column: "sha256", as: String.self)] ?? [])
+            }
+            let next = rows.count > limit ? try page.last?.decode(column: "member_id", as: Int64.self) : nil
+            return ImagePage(items: items, nextCursor: next)
+        }
+    }
+
+    public func memberships(sha256: String) async throws -> [ImageMembership] {
+        try await database.withConnection { db in
+            let rows = try await db.raw("""
+                SELECT p.project_id, pr.name, p.added_at FROM project_images p JOIN projects pr ON pr.id = p.project_id
+                WHERE p.sha256 = \(bind: sha256) ORDER BY p.project_id
+                """).all()
+            var result: [ImageMembership] = []
+            for row in rows {
+                let projectID = try row.decode(column: "project_id", as: Int64.self)
+                let labels = try await Self.labels(projectID: projectID, sha256s: [sha256], on: db)
+                result.append(ImageMembership(
+                    projectID: projectID, projectName: try row.decode(column: "name", as: String.self), labels: labels[sha256] ?? [],
+                    addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self))))
+            }
+            return result
+        }
+    }
+
+    public func remove(sha256: String, from projectID: Int64) async throws -> Bool {
+        try await database.transaction { db in
+            guard try await db.raw("SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)").first() != nil
+            else { throw Problem.notFound("project \(projectID) holds no image \(sha256)") }
+            try await db.raw("DELETE FROM labels WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)").run()
+            try await db.raw("DELETE FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)").run()
+            return try await Self.deleteIfUnreferenced(sha256, on: db)
+        }
+    }
+
+    public func allSHA256() async throws -> [String] {
+        try await database.withConnection { db in
+            try await db.raw("SELECT sha256 FROM images ORDER BY sha256").all().map { try $0.decode(column: "sha256", as: String.self) }
+        }
+    }
+
+    /// Deletes the image row when no project holds the image; answers whether it did.
+    static func deleteIfUnreferenced(_ sha256: String, on db: any SQLDatabase) async throws -> Bool {
+        guard try await db.raw("SELECT id FROM project_images WHERE sha256 = \(bind: sha256)").first() == nil else { return false }
+        try await db.raw("DELETE FROM images WHERE sha256 = \(bind: sha256)").run()
+        return true
+    }
+
+    static func labels(projectID: Int64, sha256s: [String], on db: any SQLDatabase) async throws -> [String: [Label]] {
+        guard !sha256s.isEmpty else { return [:] }
+        let rows = try await db.raw("""
+            SELECT sha256, name, source, confidence FROM labels
+            WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: sha256s))
+            ORDER BY name, source
+            """).all()
+        var result: [String: [Label]] = [:]
+        for row in rows {
+            let label = Label(
+                name: try row.decode(column: "name", as: String.self),
+                source: try row.decode(column: "source", as: String.self),
+                confidence: try row.decode(column: "confidence", as: Double?.self))
+            result[try row.decode(column: "sha256", as: String.self), default: []].append(label)
+        }
+        return result
+    }
+
+    static func image(_ row: any SQLRow) throws -> ImageRecord {
+        let formatName = try row.decode(column: "format", as: String.self)
+        guard let format = ImageFormat(rawValue: formatName) else {
+            throw Problem.unavailable("the database holds an unknown image format \(formatName)")
+        }
+        return ImageRecord(
+            sha256: try row.decode(column: "sha256", as: String.self),
+            format: format,
+            width: Int(try row.decode(column: "width", as: Int64.self)),
+            height: Int(try row.decode(column: "height", as: Int64.self)),
+            bytes: try row.decode(column: "bytes", as: Int64.self),
+            capturedAt: try row.decode(column: "captured_at", as: Int64?.self).map(Clock.date(milliseconds:)),
+            createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self))
+        )
+    }
+
+    static func projectImage(_ row: any SQLRow, labels: [Label]) throws -> ProjectImage {
+        ProjectImage(
+            image: try image(row),
+            projectID: try row.decode(column: "project_id", as: Int64.self),
+            labels: labels,
+            originalName: try row.decode(column: "original_name", as: String?.self),
+            addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self))
+        )
+    }
+}

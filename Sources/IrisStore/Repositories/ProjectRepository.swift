@@ -1,0 +1,137 @@
+public import Foundation
+public import IrisCore
+import SQLKit
+
+/// Changes to a project; nil fields are left as they are. `labelSet: .some(nil)` clears it.
+public struct ProjectPatch: Sendable {
+    public var name: String?
+    public var description: String?
+    public var labelSet: [String]??
+
+    public init(name: String? = nil, description: String? = nil, labelSet: [String]?? = nil) {
+        self.name = name
+        self.description = description
+        self.labelSet = labelSet
+    }
+}
+
+/// Projects: create, list, read, change, delete.
+public protocol ProjectRepository: Sendable {
+    /// Creates a project; a taken name is a 409.
+    func create(name: String, description: String, labelSet: [String]?) async throws -> Project
+    /// Projects in id order, after `cursor` when given.
+    func list(after cursor: Int64?, limit: Int) async throws -> [Project]
+    func find(id: Int64) async throws -> Project?
+    func find(name: String) async throws -> Project?
+    /// Applies a patch; a missing project is a 404, a taken name a 409.
+    func update(id: Int64, _ patch: ProjectPatch) async throws -> Project
+    /// Deletes the project with its memberships and labels. Returns the SHA-256 of images
+    /// no project holds any more: their rows are gone and their blobs are the caller's to remove.
+    func delete(id: Int64) async throws -> [String]
+}
+
+/// `ProjectRepository` in SQL, for SQLite and PostgreSQL alike.
+public struct SQLProjectRepository: ProjectRepository {
+    let database: IrisDatabase
+
+    public init(database: IrisDatabase) { self.database = database }
+
+    public func create(name: String, description: String, labelSet: [String]?) async throws -> Project {
+        let now = Clock.nowMilliseconds()
+        let labels = try Self.encode(labelSet)
+        return try await database.transaction { db in
+            if try await db.raw("SELECT id FROM projects WHERE name = \(bind: name)").first() != nil {
+                throw Problem.conflict("a project named \"\(name)\" already exists", field: "name")
+            }
+            guard let row = try await db.raw("""
+                INSERT INTO projects (name, description, label_set, created_at, updated_at)
+                VALUES (\(bind: name), \(bind: description), \(bind: labels), \(bind: now), \(bind: now))
+                RETURNING id, name, description, label_set, created_at, updated_at
+                """).first()
+            else { throw Problem.unavailable("the database returned no row for the new project") }
+            return try Self.project(row)
+        }
+    }
+
+    public func list(after cursor: Int64?, limit: Int) async throws -> [Project] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT id, name, description, label_set, created_at, updated_at FROM projects
+                WHERE id > \(bind: cursor ?? 0) ORDER BY id LIMIT \(bind: limit)
+                """).all().map(Self.project)
+        }
+    }
+
+    public func find(id: Int64) async throws -> Project? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE id = \(bind: id)")
+                .first().map(Self.project)
+        }
+    }
+
+    public func find(name: String) async throws -> Project? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE name = \(bind: name)")
+                .first().map(Self.project)
+        }
+    }
+
+    public func update(id: Int64, _ patch: ProjectPatch) async throws -> Project {
+        try await database.transaction { db in
+            guard let row = try await db.raw("SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE id = \(bind: id)").first()
+            else { throw Problem.notFound("no project has id \(id)") }
+            var project = try Self.project(row)
+            if let name = patch.name, name != project.name {
+                if try await db.raw("SELECT id FROM projects WHERE name = \(bind: name)").first() != nil {
+                    throw Problem.conflict("a project named \"\(name)\" already exists", field: "name")
+                }
+                project.name = name
+            }
+            if let description = patch.description { project.description = description }
+            if let labelSet = patch.labelSet { project.labelSet = labelSet }
+            let now = Clock.nowMilliseconds()
+            try await db.raw("""
+                UPDATE projects SET name = \(bind: project.name), description = \(bind: project.description),
+                label_set = \(bind: try Self.encode(project.labelSet)), updated_at = \(bind: now) WHERE id = \(bind: id)
+                """).run()
+            project.updatedAt = Clock.date(milliseconds: now)
+            return project
+        }
+    }
+
+    public func delete(id: Int64) async throws -> [String] {
+        try await database.transaction { db in
+            guard try await db.raw("SELECT id FROM projects WHERE id = \(bind: id)").first() != nil else {
+                throw Problem.notFound("no project has id \(id)")
+            }
+            let held = try await db.raw("SELECT sha256 FROM project_images WHERE project_id = \(bind: id)").all()
+                .map { try $0.decode(column: "sha256", as: String.self) }
+            try await db.raw("DELETE FROM labels WHERE project_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM project_images WHERE project_id = \(bind: id)").run()
+            try await db.raw("DELETE FROM projects WHERE id = \(bind: id)").run()
+            var orphans: [String] = []
+            for sha256 in held where try await SQLImageRepository.deleteIfUnreferenced(sha256, on: db) {
+                orphans.append(sha256)
+            }
+            return orphans
+        }
+    }
+
+    static func encode(_ labelSet: [String]?) throws -> String? {
+        guard let labelSet else { return nil }
+        return String(decoding: try JSONEncoder().encode(labelSet), as: UTF8.self)
+    }
+
+    static func project(_ row: any SQLRow) throws -> Project {
+        let labelText = try row.decode(column: "label_set", as: String?.self)
+        let labelSet = try labelText.map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        return Project(
+            id: try row.decode(column: "id", as: Int64.self),
+            name: try row.decode(column: "name", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            labelSet: labelSet,
+            createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self))
+        )
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import IrisCore
+import IrisServer
+
+/// `iris`: one binary for the server and its tools. Subcommands only parse and delegate.
+@main
+struct Iris: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iris",
+        abstract: "Iris, the self-hosted image intelligence platform.",
+        discussion: "Settings come from flags, then IRIS_* environment variables, then a JSON config file (--config or IRIS_CONFIG), then defaults. `iris config` lists them.",
+        version: "0.1.0",
+        subcommands: [Serve.self, Migrate.self, Import.self, Config.self]
+    )
+}
+
+/// Options every command that touches the data shares.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "JSON config file (also IRIS_CONFIG).")
+    var config: String?
+
+    @Option(help: "Data folder for the SQLite database, blobs and temporary files (data.dir).")
+    var data: String?
+
+    @Option(help: "Database URL: sqlite:///path or postgres://user@host/db (db.url).")
+    var database: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (log.level).")
+    var logLevel: String?
+
+    /// Flags as configuration keys; only the ones given.
+    func flags(_ extra: [ConfigurationKey: String?] = [:]) -> [String: String] {
+        var flags: [String: String] = [:]
+        let given: [ConfigurationKey: String?] = [.dataDirectory: data, .databaseURL: database, .logLevel: logLevel]
+        for (key, value) in given.merging(extra, uniquingKeysWith: { $1 }) {
+            if let value { flags[key.name] = value }
+        }
+        return flags
+    }
+
+    func settings(_ extra: [ConfigurationKey: String?] = [:]) throws -> IrisSettings {
+        do {
+            let reader = try ConfigurationReader.load(flags: flags(extra), configPath: config, environment: ProcessInfo.processInfo.environment)
+            return try IrisSettings(reader)
+        } catch let problem as Problem {
+            throw ValidationError(problem.detail)
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the web UI and /api/v1 until SIGTERM or SIGINT.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on (http.host).")
+    var host: String?
+
+    @Option(help: "Port to listen on (http.port).")
+    var port: Int?
+
+    func run() async throws {
+        let settings = try common.settings([.httpHost: host, .httpPort: port.map(String.init)])
+        try await IrisCommands.serve(settings)
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or update the database schema, then exit.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await IrisCommands.migrate(try common.settings())
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Import a folder or zip of images into a project (created if missing).",
+        discussion: "ImageFolder layout: one sub-folder per class, e.g. cats/1.jpg, dogs/2.jpg. Files that are not acceptable images are skipped and listed.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "A folder or a .zip file.")
+    var path: String
+
+    @Option(help: "Name of the project to import into.")
+    var project: String
+
+    @Flag(help: "Label each image with the name of the folder it is in.")
+    var labelFromFolders = false
+
+    func run() async throws {
+        try await IrisCommands.importImages(
+            try common.settings(), path: path, projectName: project, labelFromFolders: labelFromFolders)
+    }
+}
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every setting with its environment variable, default and meaning.")
+
+    @Flag(help: "Print a Markdown table (as in the README).")
+    var markdown = false
+
+    func run() {
+        print(IrisCommands.settingsTable(markdown: markdown))
+    }
+}
