@@ -90,8 +90,11 @@ let package = Package(
         .target(
             name: "IrisTesting",
             dependencies: [
-                "IrisServer", "IrisImaging", "IrisStore",
+                "IrisServer", "IrisImaging", "IrisStore", "IrisBlobs",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             path: "Tests/IrisTesting",
             swiftSettings: swiftSettings

@@ -16,7 +16,7 @@ static inline int iris_vips_start(void) {
     vips_operation_block_set("VipsForeignLoadPng", FALSE);
     vips_operation_block_set("VipsForeignLoadWebp", FALSE);
     vips_operation_block_set("VipsForeignLoadHeif", FALSE);
-    vips_operation_block_set("VipsForeignLoadGif", FALSE);
+    vips_operation_block_set("VipsForeignLoadNsgif", FALSE);  // libvips names its GIF loader after libnsgif
     vips_operation_block_set("VipsForeignLoadTiff", FALSE);
     // Ingest touches each file once; an operation cache only holds memory.
     vips_cache_set_max(0);
@@ -67,6 +67,19 @@ static inline int iris_vips_jpeg_stripped(VipsImage *in, void **buffer, size_t *
 /// Encoders used by tests and tools to make fixtures in every accepted format.
 static inline int iris_vips_save_buffer(VipsImage *in, const char *suffix, void **buffer, size_t *length) {
     return vips_image_write_to_buffer(in, suffix, buffer, length, NULL);
+}
+
+/// PNG at a chosen bit depth (1 makes tiny files of huge dimensions: pixel-bomb fixtures).
+static inline int iris_vips_png_bitdepth(VipsImage *in, int bitdepth, void **buffer, size_t *length) {
+    return vips_pngsave_buffer(in, buffer, length, "bitdepth", bitdepth, "compression", 9, NULL);
+}
+
+/// Decodes an in-memory image (tests and tools inspect derivatives this way).
+static inline int iris_vips_load_buffer(const void *data, size_t length, VipsImage **out) {
+    VipsImage *image = vips_image_new_from_buffer(data, length, "", NULL);
+    if (image == NULL) return -1;
+    *out = image;
+    return 0;
 }
 
 static inline int iris_vips_black(VipsImage **out, int width, int height, int bands) {

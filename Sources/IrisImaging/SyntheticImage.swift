@@ -31,4 +31,37 @@ public enum SyntheticImage {
         }
         return try rgb.encode("save \(suffix)") { iris_vips_save_buffer(rgb.pointer, suffix, $0, $1) }
     }
+
+    /// A black 1-bit PNG: a few kilobytes on disk, `width × height` pixels once decoded.
+    public static func pixelBombPNG(width: Int, height: Int) throws -> Data {
+        try Vips.start()
+        let black = try VipsImageHandle.make("black") { iris_vips_black($0, Int32(width), Int32(height), 1) }
+        return try black.encode("pngsave") { iris_vips_png_bitdepth(black.pointer, 1, $0, $1) }
+    }
+
+    /// Width and height of encoded image bytes as libvips reads them (before EXIF orientation).
+    public static func dimensions(of data: Data) throws -> (width: Int, height: Int) {
+        try Vips.start()
+        let image = try data.withUnsafeBytes { buffer in
+            try VipsImageHandle.make("load") { iris_vips_load_buffer(buffer.baseAddress, buffer.count, $0) }
+        }
+        return (image.width, image.height)
+    }
+
+    /// Every metadata field name libvips sees in encoded image bytes (EXIF, XMP, ICC, ...).
+    public static func metadataFields(of data: Data) throws -> [String] {
+        try Vips.start()
+        let image = try data.withUnsafeBytes { buffer in
+            try VipsImageHandle.make("load") { iris_vips_load_buffer(buffer.baseAddress, buffer.count, $0) }
+        }
+        guard let names = vips_image_get_fields(image.pointer) else { return [] }
+        defer { g_strfreev(names) }
+        var result: [String] = []
+        var index = 0
+        while let name = names[index] {
+            result.append(String(cString: name))
+            index += 1
+        }
+        return result
+    }
 }

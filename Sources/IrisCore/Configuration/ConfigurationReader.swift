@@ -29,6 +29,11 @@ public struct ConfigurationReader: Sendable {
         return ConfigurationReader(flags: flags, environment: environment, file: file)
     }
 
+    /// Parses config-file text as `load` would (for tests and `iris config --check`).
+    public static func parseFileForTesting(_ text: String) throws -> [String: String] {
+        try parseFile(Data(text.utf8), path: "<text>")
+    }
+
     static func parseFile(_ data: Data, path: String) throws -> [String: String] {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw Problem.badRequest("config file \(path) is not a JSON object", field: "config")

@@ -140,9 +140,9 @@ struct ImageController {
             return max(0, size - suffix)...(size - 1)
         }
         guard let start = Int64(parts[0]) else { return nil }
+        guard start < size else { throw unsatisfiable }
         let end = parts[1].isEmpty ? size - 1 : (Int64(parts[1]) ?? -1)
         guard end >= start else { return nil }
-        guard start < size else { throw unsatisfiable }
         return start...min(end, size - 1)
     }
 }

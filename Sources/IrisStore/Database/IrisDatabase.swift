@@ -22,6 +22,13 @@ public final class IrisDatabase: Sendable {
     public let location: DatabaseLocation
     private let pool: any ConnectionPoolHandle
     private let logger: Logger
+    /// SQLite allows one writer. Queueing writers here, in-process, keeps them from
+    /// busy-waiting on SQLite's lock while holding the threads the lock holder needs
+    /// to finish (with 2 threads that deadlocks until the busy timeout).
+    private let writers = KeyedLock()
+    /// SQLite's blocking calls get their own threads, so image decoding on the shared
+    /// pool can never starve the database (and the other way round).
+    private let threads: NIOThreadPool?
 
     public init(location: DatabaseLocation, poolSize: Int = 4, logger: Logger) throws {
         self.location = location
@@ -30,15 +37,19 @@ public final class IrisDatabase: Sendable {
         switch location {
         case .sqlite(let path):
             dialect = .sqlite
+            let threads = NIOThreadPool(numberOfThreads: 4)
+            threads.start()
+            self.threads = threads
             let source = SQLiteConnectionSource(
                 configuration: SQLiteConfiguration(storage: .file(path: path), enableForeignKeys: true),
-                threadPool: NIOThreadPool.singleton)
+                threadPool: threads)
             // SQLite serialises writers; a few readers per loop is all that helps.
             pool = Pool(EventLoopGroupConnectionPool(source: TunedSQLiteSource(inner: source), maxConnectionsPerEventLoop: 2, on: group)) {
                 $0.sql()
             }
         case .postgres(let url):
             dialect = .postgres
+            threads = nil
             let configuration = try SQLPostgresConfiguration(url: url)
             pool = Pool(
                 EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: poolSize, on: group)
@@ -53,8 +64,14 @@ public final class IrisDatabase: Sendable {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let begin: SQLQueryString = dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
-        return try await withConnection { db in
+        if dialect == .sqlite {
+            return try await writers.withLock("write") { try await self.run(transaction: body, begin: "BEGIN IMMEDIATE") }
+        }
+        return try await run(transaction: body, begin: "BEGIN")
+    }
+
+    private func run<T: Sendable>(transaction body: @Sendable (any SQLDatabase) async throws -> T, begin: SQLQueryString) async throws -> T {
+        try await withConnection { db in
             try await db.raw(begin).run()
             do {
                 let result = try await body(db)
@@ -74,6 +91,7 @@ public final class IrisDatabase: Sendable {
 
     public func shutdown() async {
         try? await pool.shutdown()
+        try? await threads?.shutdownGracefully()
     }
 }
 

@@ -62,23 +62,19 @@ public struct SQLImageRepository: ImageRepository {
                 throw Problem.notFound("no project has id \(projectID)")
             }
             let now = Clock.nowMilliseconds()
-            let existing = try await db.raw("SELECT \(unsafeRaw: Self.imageColumns) FROM images i WHERE i.sha256 = \(bind: image.sha256)").first()
-            if existing == nil {
-                try await db.raw("""
-                    INSERT INTO images (sha256, format, width, height, bytes, captured_at, created_at)
-                    VALUES (\(bind: image.sha256), \(bind: image.format.rawValue), \(bind: Int64(image.width)), \(bind: Int64(image.height)),
-                    \(bind: image.bytes), \(bind: image.capturedAt.map(Clock.milliseconds)), \(bind: now))
-                    """).run()
-            }
-            let wasMember = try await db.raw(
-                "SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: image.sha256)"
-            ).first() != nil
-            if !wasMember {
-                try await db.raw("""
-                    INSERT INTO project_images (project_id, sha256, original_name, added_at)
-                    VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now))
-                    """).run()
-            }
+            // ON CONFLICT DO NOTHING ... RETURNING answers "did this insert?" atomically: two
+            // uploads of the same bytes at once both succeed, and exactly one creates the row.
+            let insertedImage = try await db.raw("""
+                INSERT INTO images (sha256, format, width, height, bytes, captured_at, created_at)
+                VALUES (\(bind: image.sha256), \(bind: image.format.rawValue), \(bind: Int64(image.width)), \(bind: Int64(image.height)),
+                \(bind: image.bytes), \(bind: image.capturedAt.map(Clock.milliseconds)), \(bind: now))
+                ON CONFLICT (sha256) DO NOTHING RETURNING sha256
+                """).first()
+            let insertedMember = try await db.raw("""
+                INSERT INTO project_images (project_id, sha256, original_name, added_at)
+                VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now))
+                ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id
+                """).first()
             for label in labels {
                 try await db.raw("""
                     INSERT INTO labels (project_id, sha256, name, source, confidence, created_at)
@@ -89,7 +85,7 @@ public struct SQLImageRepository: ImageRepository {
             guard let member = try await Self.member(sha256: image.sha256, of: projectID, on: db) else {
                 throw Problem.unavailable("the image vanished while it was being added")
             }
-            return ImageAddition(member: member, imageExisted: existing != nil, alreadyInProject: wasMember)
+            return ImageAddition(member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil)
         }
     }
 

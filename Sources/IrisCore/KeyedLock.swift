@@ -1,10 +1,13 @@
-/// Mutual exclusion per key (here: per SHA-256), so an upload of some bytes and the
-/// deletion of the same bytes never interleave between "blob exists" and "row exists".
-actor KeyedLock {
+/// Mutual exclusion per key for async code, first come first served. Iris uses it per
+/// SHA-256 (an upload and a deletion of the same bytes never interleave between "blob
+/// exists" and "row exists") and for SQLite's single writer.
+public actor KeyedLock {
+    public init() {}
+
     private var held: Set<String> = []
     private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
-    func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async rethrows -> T {
+    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async rethrows -> T {
         await acquire(key)
         do {
             let result = try await body()

@@ -1,0 +1,124 @@
+public import Foundation
+public import HTTPTypes
+public import HummingbirdTesting
+public import IrisBlobs
+public import IrisCore
+public import IrisServer
+public import IrisStore
+public import NIOCore
+import SQLKit
+
+/// A running Iris server on a free loopback port, with its data folder and database,
+/// as a test sees it.
+public struct TestServer: Sendable {
+    public let client: any TestClientProtocol
+    public let settings: IrisSettings
+    public let dependencies: IrisDependencies
+
+    public var store: IrisStore { dependencies.store }
+    public var dataDirectory: URL { settings.dataDirectory }
+
+    /// Starts the real application (the same `buildApplication` as `iris serve`) on a
+    /// fresh data folder and database, runs `body`, and stops it.
+    public static func with(
+        _ database: TestDatabase, limits: IngestLimits = IngestLimits(), _ body: @Sendable (TestServer) async throws -> Void
+    ) async throws {
+        try await TemporaryFolder.with { folder in
+            try await database.withFreshDatabase(in: folder) { location in
+                let settings = IrisSettings(port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2, limits: limits)
+                let dependencies = try await IrisDependencies.open(settings, logger: TestDatabase.logger)
+                let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: TestDatabase.logger)
+                do {
+                    try await app.test(.live) { client in
+                        try await body(TestServer(client: client, settings: settings, dependencies: dependencies))
+                    }
+                } catch {
+                    await dependencies.store.database.shutdown()
+                    throw error
+                }
+                await dependencies.store.database.shutdown()
+            }
+        }
+    }
+
+    // MARK: - Requests
+
+    public func get(_ path: String, headers: HTTPFields = [:]) async throws -> TestResponse {
+        try await client.execute(uri: path, method: .get, headers: headers, body: nil) { $0 }
+    }
+
+    public func delete(_ path: String) async throws -> TestResponse {
+        try await client.execute(uri: path, method: .delete, headers: [:], body: nil) { $0 }
+    }
+
+    public func send(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]) async throws -> TestResponse {
+        let data = try JSONSerialization.data(withJSONObject: json)
+        return try await client.execute(
+            uri: path, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: data)) { $0 }
+    }
+
+    public func post(_ path: String, body: ByteBuffer, contentType: String) async throws -> TestResponse {
+        try await client.execute(uri: path, method: .post, headers: [.contentType: contentType], body: body) { $0 }
+    }
+
+    /// Uploads one file (and labels) the way a browser's form would.
+    public func upload(_ data: Data, to projectID: Int64, name: String = "photo.jpg", labels: [String] = []) async throws -> TestResponse {
+        var form = MultipartForm()
+        form.addFile("file", fileName: name, data: data)
+        for label in labels { form.addField("label", label) }
+        return try await post("/api/v1/projects/\(projectID)/images", body: form.body, contentType: form.contentType)
+    }
+
+    /// Creates a project through the API and returns its id.
+    public func createProject(_ name: String, labelSet: [String]? = nil) async throws -> Int64 {
+        var json: [String: Any] = ["name": name]
+        if let labelSet { json["label_set"] = labelSet }
+        let response = try await send(.post, "/api/v1/projects", json: json)
+        guard response.status == .created, let id = try response.json()["id"] as? Int else {
+            throw Problem.unavailable("creating project \(name) answered \(response.status): \(response.text)")
+        }
+        return Int64(id)
+    }
+
+    // MARK: - What is on disk and in the database
+
+    /// Every file under the data folder's blob store.
+    public func blobFiles() -> [String] {
+        Self.files(under: settings.blobsDirectory)
+    }
+
+    /// Every file in scratch space (should be none between requests).
+    public func scratchFiles() -> [String] {
+        Self.files(under: settings.scratchDirectory)
+    }
+
+    public func rowCount(_ table: String) async throws -> Int {
+        try await store.database.withConnection { db in
+            let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
+            return Int(try row?.decode(column: "n", as: Int64.self) ?? -1)
+        }
+    }
+
+    static func files(under root: URL) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return [] }
+        var files: [String] = []
+        while let path = enumerator.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: root.appendingPathComponent(path).path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files.append(path)
+            }
+        }
+        return files.sorted()
+    }
+}
+
+extension TestResponse {
+    public var text: String { String(buffer: body) }
+
+    /// The body as a JSON object (empty when it is not one).
+    public func json() throws -> [String: Any] {
+        (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
+    }
+
+    public var data: Data { Data(body.readableBytesView) }
+}
