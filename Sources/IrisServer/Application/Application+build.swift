@@ -47,25 +47,28 @@ public func buildApplication(settings: IrisSettings, dependencies: IrisDependenc
 }
 
 /// The router alone, for tests that drive it without a socket.
-public func buildRouter(settings: IrisSettings, dependencies: IrisDependencies) async throws -> Router<IrisRequestContext> {
+public func buildRouter(
+    settings: IrisSettings, dependencies: IrisDependencies, catalog: RouteCatalog = RouteCatalog()
+) async throws -> Router<IrisRequestContext> {
     let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
     let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, metrics: dependencies.metrics)
     let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
     let resources = try ServerResources.load()
 
     let router = Router(context: IrisRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(catalog: catalog))
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
 
+    let root = Routes(methods: router, prefix: "", catalog: catalog)
+    let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog)
     OperationsController(store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics, openAPI: resources.openAPI)
-        .addRoutes(to: router)
-    let api = router.group("api/v1")
+        .addRoutes(to: root)
     ProjectController(store: dependencies.store, ingestor: ingestor).addRoutes(to: api)
     ImageController(store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
         .addRoutes(to: api)
     ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits).addRoutes(to: api)
-    WebController(store: dependencies.store, resources: resources, limits: settings.limits).addRoutes(to: router)
+    WebController(store: dependencies.store, resources: resources, limits: settings.limits).addRoutes(to: root)
     return router
 }
 

@@ -110,6 +110,18 @@ enum APIModel {
     }
 }
 
+extension KeyedDecodingContainer {
+    /// Like `decodeIfPresent`, but an explicit `null` is an error naming the field rather
+    /// than silently meaning "absent".
+    func decodeIfPresentNotNull<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key) else { return nil }
+        if try decodeNil(forKey: key) {
+            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath + [key], debugDescription: "null is not allowed"))
+        }
+        return try decode(type, forKey: key)
+    }
+}
+
 /// Parsing of path and query parameters into 400s that name the parameter.
 enum Parameters {
     static func projectID(_ context: some RequestContext) throws -> Int64 {
@@ -134,20 +146,17 @@ enum Parameters {
         return limit
     }
 
-    /// Cursors are opaque to clients: base64url of a row position.
+    /// A cursor is a row position as decimal digits. Clients should treat it as opaque;
+    /// it is plain so that every well-formed cursor is a valid one (any digits page from there).
     static func cursor(_ request: Request) throws -> Int64? {
-        guard let raw = request.uri.queryParameters.get("cursor"), !raw.isEmpty else { return nil }
-        var base64 = raw.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8),
-            text.hasPrefix("p:"), let position = Int64(text.dropFirst(2)), position >= 0
-        else { throw Problem.badRequest("cursor is not one this server issued", field: "cursor") }
+        guard let raw = request.uri.queryParameters.get("cursor") else { return nil }
+        guard !raw.isEmpty, raw.count <= 18, raw.allSatisfy(\.isASCII), let position = Int64(raw), position >= 0 else {
+            throw Problem.badRequest("cursor must be the next_cursor of an earlier page, not \"\(raw.prefix(40))\"", field: "cursor")
+        }
         return position
     }
 
     static func encodeCursor(_ position: Int64?) -> String? {
-        guard let position else { return nil }
-        return Data("p:\(position)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        position.map(String.init)
     }
 }

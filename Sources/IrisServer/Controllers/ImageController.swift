@@ -14,7 +14,7 @@ struct ImageController {
     let scratch: ScratchSpace
     let limits: IngestLimits
 
-    func addRoutes(to group: RouterGroup<IrisRequestContext>) {
+    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects/{id}/images", use: upload)
         group.get("projects/{id}/images", use: list)
         group.delete("projects/{id}/images/{sha256}", use: remove)

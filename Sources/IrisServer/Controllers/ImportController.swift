@@ -12,7 +12,7 @@ struct ImportController {
     let scratch: ScratchSpace
     let limits: IngestLimits
 
-    func addRoutes(to group: RouterGroup<IrisRequestContext>) {
+    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects/{id}/imports", use: create)
     }
 

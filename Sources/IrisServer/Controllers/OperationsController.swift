@@ -17,7 +17,7 @@ struct OperationsController {
         var checks: [String: String]?
     }
 
-    func addRoutes(to router: Router<IrisRequestContext>) {
+    func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
         router.get("healthz") { _, _ in Status(status: "ok") }
         router.get("readyz", use: ready)
         router.get("metrics") { _, _ in

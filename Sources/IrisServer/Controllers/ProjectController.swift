@@ -8,10 +8,20 @@ struct ProjectController {
     let store: IrisStore
     let ingestor: ImageIngestor
 
+    /// `label_set` may be null (no label set); other fields may be absent but not null.
     struct CreateRequest: Decodable {
         var name: String
         var description: String?
         var labelSet: [String]?
+
+        enum CodingKeys: String, CodingKey { case name, description, labelSet }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            description = try container.decodeIfPresentNotNull(String.self, forKey: .description)
+            labelSet = try container.decodeIfPresent([String].self, forKey: .labelSet)
+        }
     }
 
     /// A PATCH body: absent fields stay as they are; `"label_set": null` clears the set.
@@ -24,15 +34,15 @@ struct ProjectController {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
-            name = try container.decodeIfPresent(String.self, forKey: .name)
-            description = try container.decodeIfPresent(String.self, forKey: .description)
+            name = try container.decodeIfPresentNotNull(String.self, forKey: .name)
+            description = try container.decodeIfPresentNotNull(String.self, forKey: .description)
             if container.contains(.labelSet) {
                 labelSet = try container.decodeNil(forKey: .labelSet) ? .some(nil) : .some(try container.decode([String].self, forKey: .labelSet))
             }
         }
     }
 
-    func addRoutes(to group: RouterGroup<IrisRequestContext>) {
+    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects", use: create)
         group.get("projects", use: list)
         group.get("projects/{id}", use: show)

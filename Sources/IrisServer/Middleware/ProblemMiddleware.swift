@@ -9,12 +9,26 @@ import NIOCore
 /// response (RFC 9457). Unexpected errors become a 500 whose body names no internals;
 /// the details go to the log with the request id.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    let catalog: RouteCatalog
+
+    public init(catalog: RouteCatalog) { self.catalog = catalog }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
+            return Self.response(problem, path: request.uri.path)
+        } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
+            // No route matched. If the path exists for other methods, the method is what is wrong.
+            let allowed = catalog.methods(matching: request.uri.path)
+            guard !allowed.isEmpty else {
+                return Self.response(
+                    Problem(status: 404, slug: "not-found", title: "Not Found", detail: Self.detail(.notFound, request: request)), path: request.uri.path)
+            }
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            let problem = Problem(
+                status: 405, slug: "method-not-allowed", title: "Method Not Allowed",
+                detail: "\(request.method) is not allowed on \(request.uri.path); use \(allow)", headers: ["Allow": allow])
             return Self.response(problem, path: request.uri.path)
         } catch let error as HTTPError {
             let problem = Problem(

@@ -12,7 +12,7 @@ struct WebController {
     let resources: ServerResources
     let limits: IngestLimits
 
-    func addRoutes(to router: Router<IrisRequestContext>) {
+    func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
         router.get("/", use: index)
         router.get("projects/{id}", use: project)
         router.get("static/{file}", use: staticFile)

@@ -1,0 +1,69 @@
+import Foundation
+public import HTTPTypes
+import Hummingbird
+import NIOConcurrencyHelpers
+
+/// Every route Iris serves, as (method, pattern), recorded as routes are registered.
+///
+/// Hummingbird's router does not list its routes, and Iris needs them: to answer 405
+/// with `Allow` for a known path, and (with accounts) so the authorization matrix test
+/// walks every route without a hand-kept list.
+public final class RouteCatalog: Sendable {
+    public struct Route: Sendable, Hashable, CustomStringConvertible {
+        public let method: HTTPRequest.Method
+        /// Path pattern with `{name}` parameters, e.g. `/api/v1/projects/{id}`.
+        public let pattern: String
+        public var description: String { "\(method) \(pattern)" }
+    }
+
+    private let entries = NIOLockedValueBox<[Route]>([])
+
+    public init() {}
+
+    public var routes: [Route] { entries.withLockedValue { $0 } }
+
+    func add(_ method: HTTPRequest.Method, _ pattern: String) {
+        entries.withLockedValue { $0.append(Route(method: method, pattern: pattern)) }
+    }
+
+    /// The methods registered for patterns that match `path`.
+    func methods(matching path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.filter { route in
+            let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: true)
+            return pattern.count == segments.count
+                && zip(pattern, segments).allSatisfy { expected, actual in expected.hasPrefix("{") || expected == actual }
+        }.map(\.method)
+    }
+}
+
+/// Registers routes on a router or group and records each in the catalog.
+struct Routes<Methods: RouterMethods> where Methods.Context == IrisRequestContext {
+    let methods: Methods
+    let prefix: String
+    let catalog: RouteCatalog
+
+    typealias Handler<Output: ResponseGenerator> = @Sendable (Request, IrisRequestContext) async throws -> Output
+
+    func get<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
+        add(.get, path, handler)
+    }
+
+    func post<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
+        add(.post, path, handler)
+    }
+
+    func patch<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
+        add(.patch, path, handler)
+    }
+
+    func delete<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
+        add(.delete, path, handler)
+    }
+
+    private func add<Output: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler<Output>) {
+        methods.on(RouterPath(path), method: method, use: handler)
+        let full = "/" + [prefix, path].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }.filter { !$0.isEmpty }.joined(separator: "/")
+        catalog.add(method, full)
+    }
+}
