@@ -79,7 +79,8 @@ public enum IrisCommands {
         if markdown {
             var lines = ["| key | environment | default | meaning |", "|---|---|---|---|"]
             for key in ConfigurationKey.all {
-                lines.append("| `\(key.name)` | `\(key.environmentName)` | `\(key.defaultValue)` | \(key.help) |")
+                let value = key.defaultValue.isEmpty ? "*(empty)*" : "`\(key.defaultValue)`"
+                lines.append("| `\(key.name)` | `\(key.environmentName)` | \(value) | \(key.help) |")
             }
             return lines.joined(separator: "\n")
         }

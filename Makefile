@@ -1,0 +1,29 @@
+# Iris: the two commands a new machine needs are `make run` and `make test`.
+.PHONY: run test bench build release clean
+
+DATA ?= ./data
+
+## Install what is missing, build in release mode, serve on http://127.0.0.1:8080 with SQLite in ./data.
+run:
+	scripts/setup-debian.sh run
+	swift build -c release --product iris
+	.build/release/iris serve --data $(DATA)
+
+## Install and start what the tests need (PostgreSQL, Chromium), run every test on SQLite and PostgreSQL.
+test:
+	scripts/test.sh
+
+## Benchmarks, each printed as a ratio against a baseline measured in the same run.
+bench:
+	scripts/bench.sh
+
+build:
+	scripts/setup-debian.sh run
+	swift build
+
+release:
+	scripts/setup-debian.sh run
+	swift build -c release --product iris
+
+clean:
+	rm -rf .build .venv-test

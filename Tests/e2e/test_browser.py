@@ -1,0 +1,66 @@
+"""A real browser (Debian's headless Chromium) loads the pages and uploads a file."""
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+@pytest.fixture
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_create_a_project_and_upload_through_the_page(server, browser, workdir, base_jpeg):
+    # act: create a project from the home page form
+    browser.get(server.url("/"))
+    assert "No projects yet" in browser.page_source
+    form = browser.find_element(By.ID, "create-project")
+    form.find_element(By.NAME, "name").send_keys("Garden birds")
+    form.find_element(By.NAME, "label_set").send_keys("robin, wren")
+    form.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "upload")))
+    assert browser.find_element(By.ID, "project-name").text == "Garden birds"
+
+    # act: pick a label and a file; choosing the file starts the upload
+    photo = workdir / "robin.jpg"
+    photo.write_bytes(base_jpeg)
+    browser.find_element(By.CSS_SELECTOR, "#label option[value='robin']").click()
+    browser.find_element(By.ID, "files").send_keys(str(photo))
+
+    # check: the page reloads with the image in the gallery, its thumbnail loaded, labelled
+    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#gallery .tile img")))
+    image = browser.find_element(By.CSS_SELECTOR, "#gallery .tile img")
+    WebDriverWait(browser, 15).until(lambda driver: driver.execute_script("return arguments[0].naturalWidth", image) > 0)
+    assert browser.execute_script("return arguments[0].naturalWidth", image) == 256
+    assert browser.find_element(By.CSS_SELECTOR, "#gallery .label").text == "robin"
+    browser.save_screenshot(str(Path(server.data_dir).parent / "project-page.png"))
+
+    project_id = browser.current_url.rstrip("/").split("/")[-1]
+    items = requests.get(server.url(f"/api/v1/projects/{project_id}/images"), timeout=10).json()["items"]
+    assert [label["name"] for label in items[0]["labels"]] == ["robin"]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_refused_upload_is_shown_to_the_user(server, browser, workdir):
+    project = server.create_project("Docs")
+    note = workdir / "notes.jpg"
+    note.write_text("this is not a photo")
+    browser.get(server.url(f"/projects/{project}"))
+    browser.find_element(By.ID, "files").send_keys(str(note))
+    status = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#progress .status.error")))
+    assert "not an image Iris accepts" in status.text
+    assert requests.get(server.url(f"/api/v1/projects/{project}/images"), timeout=10).json()["items"] == []

@@ -1,0 +1,69 @@
+"""Graceful shutdown on SIGTERM and SIGINT, and the `iris import` command."""
+
+import signal
+import subprocess
+import zipfile
+
+import requests
+
+from conftest import IRIS_BIN, IrisServer, variant
+
+
+def test_sigterm_and_sigint_stop_gracefully(server):
+    # act
+    code = server.stop(signal.SIGTERM)
+    # check
+    assert code == 0
+    assert '"msg":"stopped"' in server.logs()
+    server.start()
+    assert server.stop(signal.SIGINT) == 0
+
+
+def test_cli_imports_a_folder_with_labels_from_folders(workdir, database, base_jpeg):
+    # setup: cats/ and dogs/ folders, plus a stray text file
+    root = workdir / "dataset"
+    for index, label in enumerate(["cats", "cats", "dogs"]):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        (root / label / f"{index}.jpg").write_bytes(variant(base_jpeg, index))
+    (root / "dogs" / "readme.txt").write_text("not an image")
+    args = [IRIS_BIN, "import", str(root), "--project", "Pets", "--label-from-folders", "--data", str(workdir / "data")]
+    if database:
+        args += ["--database", database]
+    # act
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    # check
+    assert result.returncode == 0, result.stderr
+    assert "3 imported" in result.stdout and "1 skipped" in result.stdout
+    assert "3/3" in result.stderr or "4/4" in result.stderr  # the progress bar
+    server = IrisServer(workdir / "data", database).start()
+    try:
+        projects = requests.get(server.url("/api/v1/projects"), timeout=10).json()["items"]
+        pets = next(p for p in projects if p["name"] == "Pets")
+        cats = requests.get(server.url(f"/api/v1/projects/{pets['id']}/images"), params={"label": "cats"}, timeout=10).json()
+        assert len(cats["items"]) == 2
+    finally:
+        server.stop()
+
+
+def test_cli_imports_a_zip_and_refuses_zip_slip(workdir, database, base_jpeg):
+    good = workdir / "good.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("birds/robin.jpg", variant(base_jpeg, 1))
+    evil = workdir / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../../escape.jpg", variant(base_jpeg, 2))
+    common = ["--project", "Birds", "--label-from-folders", "--data", str(workdir / "data")] + (["--database", database] if database else [])
+    ok = subprocess.run([IRIS_BIN, "import", str(good)] + common, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "1 imported" in ok.stdout
+    bad = subprocess.run([IRIS_BIN, "import", str(evil)] + common, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0
+    assert "zip slip" in bad.stderr
+    assert not (workdir / "escape.jpg").exists() and not (workdir.parent / "escape.jpg").exists()
+
+
+def test_bad_configuration_is_reported_clearly(workdir):
+    result = subprocess.run([IRIS_BIN, "serve", "--data", str(workdir), "--database", "mysql://x"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "db.url must start with sqlite:// or postgres://" in result.stderr

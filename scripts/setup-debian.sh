@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Iris needs, only those missing.
+#   scripts/setup-debian.sh run     libvips for building and serving
+#   scripts/setup-debian.sh test    + PostgreSQL, Chromium and its driver, vips tools
+#   scripts/setup-debian.sh bench   + vips tools (vipsthumbnail is the baseline)
+set -euo pipefail
+purpose="${1:-run}"
+packages=(libvips-dev pkg-config zlib1g-dev)
+case "$purpose" in
+  run) ;;
+  test) packages+=(postgresql chromium chromium-driver libvips-tools python3-venv) ;;
+  bench) packages+=(libvips-tools python3-venv) ;;
+  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "Installing Debian packages: ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

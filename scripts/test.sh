@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: installs and starts what it needs, runs every test against
+# SQLite and PostgreSQL, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-debian.sh test
+venv=$(scripts/python-env.sh)
+
+postgres_url=$(scripts/postgres-test-server.sh start)
+trap 'scripts/postgres-test-server.sh stop' EXIT
+export IRIS_TEST_POSTGRES_URL="$postgres_url"
+export IRIS_TEST_REQUIRE_POSTGRES=1
+
+echo "== Swift tests (SQLite and PostgreSQL at $postgres_url)"
+swift build --build-tests
+swift test
+
+echo "== End-to-end tests: the iris binary, schemathesis, Chromium"
+export IRIS_BIN="$(swift build --show-bin-path)/iris"
+"$venv/bin/python" -m pytest Tests/e2e -q -p no:cacheprovider
