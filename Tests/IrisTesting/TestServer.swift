@@ -33,10 +33,10 @@ public struct TestServer: Sendable {
                         try await body(TestServer(client: client, settings: settings, dependencies: dependencies))
                     }
                 } catch {
-                    await dependencies.store.database.shutdown()
+                    await dependencies.close()
                     throw error
                 }
-                await dependencies.store.database.shutdown()
+                await dependencies.close()
             }
         }
     }

@@ -3,6 +3,8 @@ public import Hummingbird
 public import IrisBlobs
 import IrisCore
 import IrisImaging
+import NIOCore
+public import NIOPosix
 public import IrisStore
 public import Logging
 import ServiceLifecycle
@@ -14,12 +16,26 @@ public struct IrisDependencies: Sendable {
     public var blobs: any BlobStore
     public var scratch: ScratchSpace
     public var metrics: IrisMetrics
+    /// Threads for libvips work, apart from the shared pool that serves files, so that
+    /// decoding big images never stalls downloads.
+    public let imagingThreads: NIOThreadPool
 
-    public init(store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics()) {
+    public init(
+        store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics(),
+        imagingThreads: Int = System.coreCount
+    ) {
         self.store = store
         self.blobs = blobs
         self.scratch = scratch
         self.metrics = metrics
+        self.imagingThreads = NIOThreadPool(numberOfThreads: max(imagingThreads, 1))
+        self.imagingThreads.start()
+    }
+
+    /// Closes the database pool and stops the imaging threads.
+    public func close() async {
+        await store.database.shutdown()
+        try? await imagingThreads.shutdownGracefully()
     }
 
     /// Opens the database (migrating it), the disk blob store and scratch space in the data folder,
@@ -41,7 +57,7 @@ public func buildApplication(settings: IrisSettings, dependencies: IrisDependenc
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
-        services: [DatabaseService(database: dependencies.store.database)],
+        services: [DependenciesService(dependencies: dependencies)],
         logger: logger
     )
 }
@@ -51,7 +67,8 @@ public func buildRouter(
     settings: IrisSettings, dependencies: IrisDependencies, catalog: RouteCatalog = RouteCatalog()
 ) async throws -> Router<IrisRequestContext> {
     let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-    let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, metrics: dependencies.metrics)
+    let ingestor = ImageIngestor(
+        store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads, metrics: dependencies.metrics)
     let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
     let resources = try ServerResources.load()
 
@@ -72,12 +89,12 @@ public func buildRouter(
     return router
 }
 
-/// Closes the database pool after the HTTP server has stopped.
-struct DatabaseService: Service {
-    let database: IrisDatabase
+/// Closes the database pool and imaging threads after the HTTP server has stopped.
+struct DependenciesService: Service {
+    let dependencies: IrisDependencies
 
     func run() async throws {
         try? await gracefulShutdown()
-        await database.shutdown()
+        await dependencies.close()
     }
 }

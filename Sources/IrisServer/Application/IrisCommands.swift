@@ -26,7 +26,7 @@ public enum IrisCommands {
             let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: logger)
             try await app.runService()
         } catch {
-            await dependencies.store.database.shutdown()
+            await dependencies.close()
             throw error
         }
         logger.info("stopped")
@@ -51,7 +51,7 @@ public enum IrisCommands {
             if project == nil { project = try await dependencies.store.projects.create(name: name, description: "", labelSet: nil) }
             guard let project else { return }
             let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-            let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector)
+            let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads)
             let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
             let url = URL(fileURLWithPath: path)
             var isDirectory: ObjCBool = false
@@ -67,11 +67,11 @@ public enum IrisCommands {
             for (label, count) in report.labels.sorted(by: { $0.key < $1.key }) { print("  \(label): \(count)") }
             for skipped in report.skipped { print("  skipped \(skipped.path): \(skipped.reason)") }
         } catch {
-            await dependencies.store.database.shutdown()
+            await dependencies.close()
             if let problem = error as? Problem { throw CommandFailure(message: problem.detail) }
             throw error
         }
-        await dependencies.store.database.shutdown()
+        await dependencies.close()
     }
 
     /// The settings table: `iris config`, and the README's settings section.

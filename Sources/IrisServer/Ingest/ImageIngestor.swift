@@ -4,7 +4,7 @@ public import IrisCore
 public import IrisImaging
 public import IrisStore
 import Logging
-import NIOPosix
+public import NIOPosix
 
 /// A file fully received into scratch space and hashed, ready to be ingested.
 public struct StagedUpload: Sendable {
@@ -42,13 +42,15 @@ public struct ImageIngestor: Sendable {
     public let store: IrisStore
     public let blobs: any BlobStore
     public let inspector: ImageInspector
+    let threads: NIOThreadPool
     let locks: KeyedLock
     let metrics: IrisMetrics
 
-    public init(store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, metrics: IrisMetrics = IrisMetrics()) {
+    public init(store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics()) {
         self.store = store
         self.blobs = blobs
         self.inspector = inspector
+        self.threads = threads
         self.locks = KeyedLock()
         self.metrics = metrics
     }
@@ -95,7 +97,7 @@ public struct ImageIngestor: Sendable {
         let inspector = self.inspector
         let path = staged.url.path
         // libvips blocks while it decodes: keep it off the event loops and the cooperative pool.
-        let (probe, thumbnails) = try await NIOThreadPool.singleton.runIfActive {
+        let (probe, thumbnails) = try await threads.runIfActive {
             let probe = try inspector.probe(path: path)
             return (probe, try inspector.thumbnails(path: path, sizes: Self.thumbnailSizes))
         }
@@ -141,7 +143,7 @@ public struct ImageIngestor: Sendable {
         if let data = try await blobs.data(for: .thumbnail(sha256, size: size)) { return data }
         guard let path = blobs.localPath(for: .original(sha256)), FileManager.default.fileExists(atPath: path) else { return nil }
         let inspector = self.inspector
-        let made = try await NIOThreadPool.singleton.runIfActive { try inspector.thumbnails(path: path, sizes: [size]) }
+        let made = try await threads.runIfActive { try inspector.thumbnails(path: path, sizes: [size]) }
         guard let data = made[size] else { return nil }
         try await blobs.put(.thumbnail(sha256, size: size), data: data)
         return data
