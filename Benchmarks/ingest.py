@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Iris ingest benchmarks. Every figure is printed with a baseline measured in the same run.
+
+1. Ingest throughput: real photos (4 MP JPEGs from Debian's plasma-workspace-wallpapers)
+   uploaded over HTTP to a release `iris serve` (hashing, storage, both thumbnails), against
+   `vipsthumbnail` making the same two thumbnails from the same files, both with 2 workers.
+2. Memory: a 200 MB upload, and 64 concurrent uploads, each on a fresh server; the peak
+   resident memory (VmHWM) against the 300 MB budget and the idle server's own.
+
+Usage: Benchmarks/ingest.py IRIS_BIN PHOTO_DIR WORK_DIR
+"""
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+WORKERS = 2          # the machine's cores
+VARIANTS = 8         # distinct copies of each photo, so nothing is deduplicated
+ROUNDS = 3           # best of three, for each side
+BUDGET_MB = 300
+
+
+def variant(jpeg, index):
+    comment = f"iris bench {index}".encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, binary, data):
+        self.port = free_port()
+        self.data = data
+        self.process = subprocess.Popen(
+            [binary, "serve", "--port", str(self.port), "--data", str(data), "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                if self.request("GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        self.project = self.request("POST", "/api/v1/projects", json.dumps({"name": "bench"}).encode(),
+                                    {"Content-Type": "application/json"})[1]["id"]
+
+    def request(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, (json.loads(data) if data[:1] == b"{" else data)
+
+    def status(self, field):
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # MB
+        return 0.0
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def upload(port, project, path, connection=None):
+    """Streams a multipart upload from disk (never the whole file in memory)."""
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = path.stat().st_size
+    own = connection is None
+    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    connection.putrequest("POST", f"/api/v1/projects/{project}/images")
+    connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+    connection.putheader("Content-Length", str(len(head) + size + len(tail)))
+    connection.endheaders()
+    connection.send(head)
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            connection.send(chunk)
+    connection.send(tail)
+    response = connection.getresponse()
+    response.read()
+    if own:
+        connection.close()
+    if response.status not in (200, 201):
+        raise RuntimeError(f"upload of {path.name} answered {response.status}")
+
+
+def split(items, parts):
+    return [items[index::parts] for index in range(parts)]
+
+
+def time_iris(binary, files, work):
+    data = work / f"iris-data-{uuid.uuid4().hex[:6]}"
+    server = Server(binary, data)
+    try:
+        def worker(chunk):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+            for path in chunk:
+                upload(server.port, server.project, path, connection)
+            connection.close()
+        threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in split(files, WORKERS)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - start
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def time_vipsthumbnail(files, work):
+    out = work / "vips-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+
+    def worker(chunk):
+        names = [str(path) for path in chunk]
+        for size in (1024, 256):
+            subprocess.run(["vipsthumbnail", "-s", f"{size}x{size}", "-o", f"{out}/%s-{size}.jpg[Q=82,strip]"] + names,
+                           check=True, stderr=subprocess.DEVNULL)
+    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in split(files, WORKERS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def memory_run(binary, work, label, action):
+    data = work / f"mem-{uuid.uuid4().hex[:6]}"
+    server = Server(binary, data)
+    try:
+        idle = server.status("VmRSS")
+        action(server)
+        peak = server.status("VmHWM")
+        return idle, peak
+    finally:
+        server.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def main():
+    binary, photo_dir, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    work.mkdir(parents=True, exist_ok=True)
+    photos = sorted(photo_dir.glob("*.jpg"))
+    files = []
+    inputs = work / "inputs"
+    inputs.mkdir(exist_ok=True)
+    for photo in photos:
+        data = photo.read_bytes()
+        for index in range(VARIANTS):
+            path = inputs / f"{photo.stem}-{index}.jpg"
+            path.write_bytes(variant(data, index))
+            files.append(path)
+    megapixels = []
+    for photo in photos:
+        header = subprocess.run(["vipsheader", str(photo)], capture_output=True, text=True).stdout
+        width, height = header.split(":")[1].split()[0].split("x")
+        megapixels.append(int(width) * int(height) / 1e6)
+    print(f"inputs: {len(photos)} photos ({min(megapixels):.1f}–{max(megapixels):.1f} MP), {VARIANTS} variants each = {len(files)} files, "
+          f"{WORKERS} workers, best of {ROUNDS}")
+
+    vips = min(time_vipsthumbnail(files, work) for _ in range(ROUNDS))
+    iris = min(time_iris(binary, files, work) for _ in range(ROUNDS))
+    ratio = (len(files) / iris) / (len(files) / vips)
+    print(f"ingest: iris {len(files) / iris:.1f} images/s (HTTP upload + SHA-256 + fsync'd storage + 1024 and 256 px thumbnails + DB row); "
+          f"vipsthumbnail {len(files) / vips:.1f} images/s (same two thumbnails) → ratio {ratio:.2f} (target ≥ 0.70) {'PASS' if ratio >= 0.7 else 'FAIL'}")
+
+    big = work / "big.tif"
+    if not big.exists():
+        subprocess.run(["vips", "black", str(big), "8200", "8200", "--bands", "3"], check=True)
+    size_mb = big.stat().st_size / 1e6
+    idle, peak = memory_run(binary, work, "200MB", lambda server: upload(server.port, server.project, big))
+    print(f"memory: one {size_mb:.0f} MB upload (8200×8200 TIFF, ingested with thumbnails): peak RSS {peak:.0f} MB "
+          f"(idle {idle:.0f} MB) → {peak / BUDGET_MB:.2f} of the {BUDGET_MB} MB budget {'PASS' if peak < BUDGET_MB else 'FAIL'}")
+
+    concurrent = files[:64] if len(files) >= 64 else (files * 2)[:64]
+
+    def sixty_four(server):
+        threads = [threading.Thread(target=upload, args=(server.port, server.project, path)) for path in concurrent]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        count = server.request("GET", f"/api/v1/projects/{server.project}/images?limit=500")[1]["items"]
+        assert len(count) == len(set(concurrent)), f"{len(count)} stored of {len(set(concurrent))}"
+    idle, peak = memory_run(binary, work, "64", sixty_four)
+    print(f"memory: 64 concurrent uploads of 4 MP photos: peak RSS {peak:.0f} MB (idle {idle:.0f} MB) → "
+          f"{peak / BUDGET_MB:.2f} of the {BUDGET_MB} MB budget {'PASS' if peak < BUDGET_MB else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
