@@ -100,6 +100,17 @@ def upload(port, project, path, connection=None):
         raise RuntimeError(f"upload of {path.name} answered {response.status}")
 
 
+def timed_in_parallel(worker, chunks):
+    """Runs worker(chunk) for every chunk, each in its own thread; returns the wall time."""
+    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 def split(items, parts):
     return [items[index::parts] for index in range(parts)]
 
@@ -113,13 +124,7 @@ def time_iris(binary, files, work):
             for path in chunk:
                 upload(server.port, server.project, path, connection)
             connection.close()
-        threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in split(files, WORKERS)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return time.perf_counter() - start
+        return timed_in_parallel(worker, split(files, WORKERS))
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
@@ -135,13 +140,7 @@ def time_vipsthumbnail(files, work):
         for size in (1024, 256):
             subprocess.run(["vipsthumbnail", "-s", f"{size}x{size}", "-o", f"{out}/%s-{size}.jpg[Q=82,strip]"] + names,
                            check=True, stderr=subprocess.DEVNULL)
-    threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in split(files, WORKERS)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - start
+    return timed_in_parallel(worker, split(files, WORKERS))
 
 
 def memory_run(binary, work, label, action):
@@ -151,7 +150,8 @@ def memory_run(binary, work, label, action):
         idle = server.status("VmRSS")
         action(server)
         peak = server.status("VmHWM")
-        return idle, peak
+        print(f"memory: {label}: peak RSS {peak:.0f} MB (idle {idle:.0f} MB) → {peak / BUDGET_MB:.2f} of the "
+              f"{BUDGET_MB} MB budget {'PASS' if peak < BUDGET_MB else 'FAIL'}")
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
@@ -188,23 +188,16 @@ def main():
     if not big.exists():
         subprocess.run(["vips", "black", str(big), "8200", "8200", "--bands", "3"], check=True)
     size_mb = big.stat().st_size / 1e6
-    idle, peak = memory_run(binary, work, "200MB", lambda server: upload(server.port, server.project, big))
-    print(f"memory: one {size_mb:.0f} MB upload (8200×8200 TIFF, ingested with thumbnails): peak RSS {peak:.0f} MB "
-          f"(idle {idle:.0f} MB) → {peak / BUDGET_MB:.2f} of the {BUDGET_MB} MB budget {'PASS' if peak < BUDGET_MB else 'FAIL'}")
+    memory_run(binary, work, f"one {size_mb:.0f} MB upload (8200×8200 TIFF, ingested with thumbnails)",
+               lambda server: upload(server.port, server.project, big))
 
     concurrent = files[:64] if len(files) >= 64 else (files * 2)[:64]
 
     def sixty_four(server):
-        threads = [threading.Thread(target=upload, args=(server.port, server.project, path)) for path in concurrent]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        timed_in_parallel(lambda path: upload(server.port, server.project, path), concurrent)
         count = server.request("GET", f"/api/v1/projects/{server.project}/images?limit=500")[1]["items"]
         assert len(count) == len(set(concurrent)), f"{len(count)} stored of {len(set(concurrent))}"
-    idle, peak = memory_run(binary, work, "64", sixty_four)
-    print(f"memory: 64 concurrent uploads of 4 MP photos: peak RSS {peak:.0f} MB (idle {idle:.0f} MB) → "
-          f"{peak / BUDGET_MB:.2f} of the {BUDGET_MB} MB budget {'PASS' if peak < BUDGET_MB else 'FAIL'}")
+    memory_run(binary, work, "64 concurrent uploads of 4 MP photos", sixty_four)
 
 
 if __name__ == "__main__":
