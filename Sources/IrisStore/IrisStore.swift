@@ -6,11 +6,15 @@ public struct IrisStore: Sendable {
     public let database: IrisDatabase
     public let projects: any ProjectRepository
     public let images: any ImageRepository
+    public let accounts: any AccountRepository
+    public let events: any EventRepository
 
     public init(database: IrisDatabase) {
         self.database = database
         self.projects = SQLProjectRepository(database: database)
         self.images = SQLImageRepository(database: database)
+        self.accounts = SQLAccountRepository(database: database)
+        self.events = SQLEventRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -14,6 +14,20 @@ public struct TestServer: Sendable {
     public let client: any TestClientProtocol
     public let settings: IrisSettings
     public let dependencies: IrisDependencies
+    public let catalog: RouteCatalog
+    /// An administrator's token with every scope: the identity requests use unless told otherwise.
+    public let adminToken: String
+    /// Headers sent with every request (by default, the admin token).
+    public var identity: HTTPFields
+
+    /// The same server, with requests made as someone else (or as nobody: `[:]`).
+    public func acting(as headers: HTTPFields) -> TestServer {
+        var copy = self
+        copy.identity = headers
+        return copy
+    }
+
+    public static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
 
     public var store: IrisStore { dependencies.store }
     public var dataDirectory: URL { settings.dataDirectory }
@@ -25,12 +39,17 @@ public struct TestServer: Sendable {
     ) async throws {
         try await TemporaryFolder.with { folder in
             try await database.withFreshDatabase(in: folder) { location in
-                let settings = IrisSettings(port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2, limits: limits)
+                let settings = IrisSettings(
+                    port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2, limits: limits, bcryptCost: 10)
                 let dependencies = try await IrisDependencies.open(settings, logger: TestDatabase.logger)
-                let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: TestDatabase.logger)
+                let catalog = RouteCatalog()
+                let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: TestDatabase.logger, catalog: catalog)
                 do {
+                    let admin = try await Accounts(store: dependencies.store, bcryptCost: 10).create(username: "admin", password: "admin-password", isAdmin: true)
+                    let token = try await TestAccounts.token(for: admin, scopes: [.read, .write, .admin], in: dependencies.store)
                     try await app.test(.live) { client in
-                        try await body(TestServer(client: client, settings: settings, dependencies: dependencies))
+                        try await body(TestServer(
+                            client: client, settings: settings, dependencies: dependencies, catalog: catalog, adminToken: token, identity: Self.bearer(token)))
                     }
                 } catch {
                     await dependencies.close()
@@ -43,22 +62,28 @@ public struct TestServer: Sendable {
 
     // MARK: - Requests
 
+    /// Any request, with this server's identity headers added.
+    public func request(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: ByteBuffer? = nil) async throws -> TestResponse {
+        var all = identity
+        for field in headers { all[field.name] = field.value }
+        return try await client.execute(uri: path, method: method, headers: all, body: body) { $0 }
+    }
+
     public func get(_ path: String, headers: HTTPFields = [:]) async throws -> TestResponse {
-        try await client.execute(uri: path, method: .get, headers: headers, body: nil) { $0 }
+        try await request(.get, path, headers: headers)
     }
 
     public func delete(_ path: String) async throws -> TestResponse {
-        try await client.execute(uri: path, method: .delete, headers: [:], body: nil) { $0 }
+        try await request(.delete, path)
     }
 
     public func send(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]) async throws -> TestResponse {
         let data = try JSONSerialization.data(withJSONObject: json)
-        return try await client.execute(
-            uri: path, method: method, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: data)) { $0 }
+        return try await request(method, path, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: data))
     }
 
     public func post(_ path: String, body: ByteBuffer, contentType: String) async throws -> TestResponse {
-        try await client.execute(uri: path, method: .post, headers: [.contentType: contentType], body: body) { $0 }
+        try await request(.post, path, headers: [.contentType: contentType], body: body)
     }
 
     /// Uploads one file (and labels) the way a browser's form would.

@@ -41,6 +41,10 @@ extension ConfigurationKey {
         "import.max_total_bytes", default: "21474836480", help: "Most uncompressed bytes a zip import may expand to (20 GiB).")
     public static let importMaxRatio = ConfigurationKey(
         "import.max_ratio", default: "100", help: "Highest compression ratio allowed for any zip entry; images barely compress, so more is a zip bomb.")
+    public static let bcryptCost = ConfigurationKey(
+        "auth.bcrypt_cost", default: "12", help: "bcrypt work factor for passwords (10–16); each step doubles the time to check one.")
+    public static let secureCookies = ConfigurationKey(
+        "auth.secure_cookies", default: "false", help: "`true` marks session cookies Secure: set it when Iris is served over HTTPS (behind a TLS proxy).")
     public static let logLevel = ConfigurationKey(
         "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = ConfigurationKey(
@@ -49,6 +53,6 @@ extension ConfigurationKey {
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
-        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .logLevel, .logFormat,
+        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .bcryptCost, .secureCookies, .logLevel, .logFormat,
     ]
 }

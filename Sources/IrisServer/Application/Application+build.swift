@@ -52,8 +52,10 @@ public struct IrisDependencies: Sendable {
 }
 
 /// Builds the whole application: routes, middleware and the services that run beside the server.
-public func buildApplication(settings: IrisSettings, dependencies: IrisDependencies, logger: Logger) async throws -> some ApplicationProtocol {
-    let router = try await buildRouter(settings: settings, dependencies: dependencies)
+public func buildApplication(
+    settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog()
+) async throws -> some ApplicationProtocol {
+    let router = try await buildRouter(settings: settings, dependencies: dependencies, catalog: catalog, logger: logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
@@ -64,7 +66,7 @@ public func buildApplication(settings: IrisSettings, dependencies: IrisDependenc
 
 /// The router alone, for tests that drive it without a socket.
 public func buildRouter(
-    settings: IrisSettings, dependencies: IrisDependencies, catalog: RouteCatalog = RouteCatalog()
+    settings: IrisSettings, dependencies: IrisDependencies, catalog: RouteCatalog = RouteCatalog(), logger: Logger = Logger(label: "iris")
 ) async throws -> Router<IrisRequestContext> {
     let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
     let ingestor = ImageIngestor(
@@ -77,15 +79,22 @@ public func buildRouter(
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
 
-    let root = Routes(methods: router, prefix: "", catalog: catalog)
-    let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog)
+    router.add(middleware: AuthMiddleware(store: dependencies.store))
+    let guardian = AccessGuard(store: dependencies.store)
+    let audit = AuditLog(store: dependencies.store, logger: logger)
+    let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
+    let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
     OperationsController(store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics, openAPI: resources.openAPI)
         .addRoutes(to: root)
-    ProjectController(store: dependencies.store, ingestor: ingestor).addRoutes(to: api)
-    ImageController(store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
-        .addRoutes(to: api)
-    ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits).addRoutes(to: api)
-    WebController(store: dependencies.store, resources: resources, limits: settings.limits).addRoutes(to: root)
+    ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(to: api)
+    ImageController(
+        store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits, audit: audit
+    ).addRoutes(to: api)
+    ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
+    AccountController(
+        store: dependencies.store, audit: audit, guardian: guardian, resources: resources, bcryptCost: settings.bcryptCost, secureCookies: settings.secureCookies
+    ).addRoutes(web: root, api: api)
+    WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
     return router
 }
 

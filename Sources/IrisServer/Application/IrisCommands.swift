@@ -23,6 +23,23 @@ public enum IrisCommands {
             "data": "\(settings.dataDirectory.path)", "libvips": "\(Vips.version)",
         ])
         do {
+            // First start: an administrator with a one-time password, shown here only (never logged).
+            if let password = try await Accounts(store: dependencies.store, bcryptCost: settings.bcryptCost).bootstrapAdmin() {
+                let banner = """
+
+                    ================================================================
+                     Iris created the administrator "admin". Its password, shown once:
+
+                         \(password)
+
+                     Sign in at http://\(settings.host):\(settings.port)/login and change it
+                     with `iris user reset-password admin`.
+                    ================================================================
+
+                    """
+                // Straight to standard output, unbuffered: never through the logger.
+                FileHandle.standardOutput.write(Data(banner.utf8))
+            }
             let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: logger)
             try await app.runService()
         } catch {

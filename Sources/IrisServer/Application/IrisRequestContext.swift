@@ -1,12 +1,14 @@
 public import Hummingbird
 import Foundation
-import IrisCore
+public import IrisCore
 import Logging
 import NIOCore
 
 /// The context every Iris route sees. Accounts (a later issue) add the caller's identity here.
 public struct IrisRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// Who is calling, set by `AuthMiddleware` before any route runs.
+    public var caller: Caller = .anonymous
 
     public init(source: Source) {
         self.coreContext = .init(source: source)

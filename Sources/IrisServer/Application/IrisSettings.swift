@@ -14,11 +14,16 @@ public struct IrisSettings: Sendable {
     public var thumbnailQuality: Int
     public var logLevel: Logger.Level
     public var jsonLogs: Bool
+    public var bcryptCost: UInt8
+    public var secureCookies: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
-        limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true
+        limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
+        bcryptCost: UInt8 = 12, secureCookies: Bool = false
     ) {
+        self.bcryptCost = bcryptCost
+        self.secureCookies = secureCookies
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -50,8 +55,18 @@ public struct IrisSettings: Sendable {
             limits: try IngestLimits(reader),
             thumbnailQuality: try reader.int(.thumbnailQuality, in: 1...100),
             logLevel: level,
-            jsonLogs: format == "json"
+            jsonLogs: format == "json",
+            bcryptCost: UInt8(try reader.int(.bcryptCost, in: 10...16)),
+            secureCookies: try Self.bool(reader, .secureCookies)
         )
+    }
+
+    static func bool(_ reader: ConfigurationReader, _ key: ConfigurationKey) throws -> Bool {
+        switch reader.string(key).lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw Problem.badRequest("setting \(key.name) must be true or false", field: key.name)
+        }
     }
 
     public var blobsDirectory: URL { dataDirectory.appendingPathComponent("blobs") }

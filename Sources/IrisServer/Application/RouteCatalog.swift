@@ -13,6 +13,8 @@ public final class RouteCatalog: Sendable {
         public let method: HTTPRequest.Method
         /// Path pattern with `{name}` parameters, e.g. `/api/v1/projects/{id}`.
         public let pattern: String
+        /// Who may call it.
+        public let access: Access
         public var description: String { "\(method) \(pattern)" }
     }
 
@@ -22,8 +24,8 @@ public final class RouteCatalog: Sendable {
 
     public var routes: [Route] { entries.withLockedValue { $0 } }
 
-    func add(_ method: HTTPRequest.Method, _ pattern: String) {
-        entries.withLockedValue { $0.append(Route(method: method, pattern: pattern)) }
+    func add(_ method: HTTPRequest.Method, _ pattern: String, _ access: Access) {
+        entries.withLockedValue { $0.append(Route(method: method, pattern: pattern, access: access)) }
     }
 
     /// The methods registered for patterns that match `path`.
@@ -37,33 +39,43 @@ public final class RouteCatalog: Sendable {
     }
 }
 
-/// Registers routes on a router or group and records each in the catalog.
+/// Registers routes on a router or group, each with the `Access` it requires, checks
+/// that access before the handler runs, and records the route in the catalog.
 struct Routes<Methods: RouterMethods> where Methods.Context == IrisRequestContext {
     let methods: Methods
     let prefix: String
     let catalog: RouteCatalog
+    let guardian: AccessGuard
 
     typealias Handler<Output: ResponseGenerator> = @Sendable (Request, IrisRequestContext) async throws -> Output
 
-    func get<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
-        add(.get, path, handler)
+    func get<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.get, path, access, handler)
     }
 
-    func post<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
-        add(.post, path, handler)
+    func post<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.post, path, access, handler)
     }
 
-    func patch<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
-        add(.patch, path, handler)
+    func put<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.put, path, access, handler)
     }
 
-    func delete<Output: ResponseGenerator>(_ path: String, use handler: @escaping Handler<Output>) {
-        add(.delete, path, handler)
+    func patch<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.patch, path, access, handler)
     }
 
-    private func add<Output: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler<Output>) {
-        methods.on(RouterPath(path), method: method, use: handler)
+    func delete<Output: ResponseGenerator>(_ path: String, _ access: Access, use handler: @escaping Handler<Output>) {
+        add(.delete, path, access, handler)
+    }
+
+    private func add<Output: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler<Output>) {
+        let guardian = self.guardian
+        methods.on(RouterPath(path), method: method) { request, context in
+            try await guardian.check(access, request, context)
+            return try await handler(request, context)
+        }
         let full = "/" + [prefix, path].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }.filter { !$0.isEmpty }.joined(separator: "/")
-        catalog.add(method, full)
+        catalog.add(method, full, access)
     }
 }

@@ -13,14 +13,15 @@ struct ImageController {
     let ingestor: ImageIngestor
     let scratch: ScratchSpace
     let limits: IngestLimits
+    let audit: AuditLog
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
-        group.post("projects/{id}/images", use: upload)
-        group.get("projects/{id}/images", use: list)
-        group.delete("projects/{id}/images/{sha256}", use: remove)
-        group.get("images/{sha256}", use: show)
-        group.get("images/{sha256}/original", use: original)
-        group.get("images/{sha256}/thumbnail", use: thumbnail)
+        group.post("projects/{id}/images", .project(.contributor), use: upload)
+        group.get("projects/{id}/images", .project(.viewer), use: list)
+        group.delete("projects/{id}/images/{sha256}", .project(.editor), use: remove)
+        group.get("images/{sha256}", .image, use: show)
+        group.get("images/{sha256}/original", .image, use: original)
+        group.get("images/{sha256}/thumbnail", .image, use: thumbnail)
     }
 
     /// Multipart upload: part `file` (streamed to disk while hashed), optional repeated `label`.
@@ -41,6 +42,9 @@ struct ImageController {
             try? FileManager.default.removeItem(at: file.url)
             throw error
         }
+        await audit.record(
+            context.caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
+            detail: ["duplicate": String(outcome.duplicate), "labels": outcome.member.labels.map(\.name).joined(separator: ",")])
         let body = APIModel.UploadBody(sha256: outcome.member.image.sha256, duplicate: outcome.duplicate, image: .init(outcome.member))
         let location = "/api/v1/images/\(outcome.member.image.sha256)"
         return EditedResponse(status: outcome.alreadyInProject ? .ok : .created, headers: [.location: location], response: body)
@@ -56,7 +60,9 @@ struct ImageController {
 
     @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        try await ingestor.remove(sha256: try Parameters.sha256(context), from: project.id)
+        let sha256 = try Parameters.sha256(context)
+        try await ingestor.remove(sha256: sha256, from: project.id)
+        await audit.record(context.caller, "image.removed", project: project.id, subject: sha256)
         return Response(status: .noContent)
     }
 

@@ -11,9 +11,10 @@ struct ImportController {
     let importer: ImageFolderImport
     let scratch: ScratchSpace
     let limits: IngestLimits
+    let audit: AuditLog
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
-        group.post("projects/{id}/imports", use: create)
+        group.post("projects/{id}/imports", .project(.editor), use: create)
     }
 
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.ImportBody> {
@@ -22,6 +23,9 @@ struct ImportController {
         let zipURL = try await receiveZip(request)
         defer { try? FileManager.default.removeItem(at: zipURL) }
         let report = try await importer.importZip(at: zipURL, into: project)
+        await audit.record(
+            context.caller, "import.completed", project: project.id, subject: "zip",
+            detail: ["imported": String(report.imported), "duplicates": String(report.duplicates), "skipped": String(report.skipped.count)])
         return EditedResponse(status: report.imported > 0 ? .created : .ok, response: .init(report))
     }
 

@@ -18,15 +18,15 @@ struct OperationsController {
     }
 
     func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
-        router.get("healthz") { _, _ in Status(status: "ok") }
-        router.get("readyz", use: ready)
-        router.get("metrics") { _, _ in
+        router.get("healthz", .open) { _, _ in Status(status: "ok") }
+        router.get("readyz", .open, use: ready)
+        router.get("metrics", .admin) { _, _ in
             let text = metrics.render()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
-        router.get("api/v1/openapi.yaml") { _, _ in
+        router.get("api/v1/openapi.yaml", .open) { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
         }
     }

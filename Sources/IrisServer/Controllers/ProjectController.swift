@@ -7,6 +7,8 @@ import IrisStore
 struct ProjectController {
     let store: IrisStore
     let ingestor: ImageIngestor
+    let guardian: AccessGuard
+    let audit: AuditLog
 
     /// `label_set` may be null (no label set); other fields may be absent but not null.
     struct CreateRequest: Decodable {
@@ -43,24 +45,31 @@ struct ProjectController {
     }
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
-        group.post("projects", use: create)
-        group.get("projects", use: list)
-        group.get("projects/{id}", use: show)
-        group.patch("projects/{id}", use: update)
-        group.delete("projects/{id}", use: delete)
+        group.post("projects", .signedIn, use: create)
+        group.get("projects", .signedIn, use: list)
+        group.get("projects/{id}", .project(.viewer), use: show)
+        group.patch("projects/{id}", .project(.owner), use: update)
+        group.delete("projects/{id}", .project(.owner), use: delete)
     }
 
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.ProjectBody> {
         let body = try await request.decode(as: CreateRequest.self, context: context)
         let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)
         let description = try Self.description(body.description ?? "")
+        if case .token(_, let token) = context.caller, token.projectID != nil {
+            throw AccessGuard.forbidden("a token limited to one project cannot create projects")
+        }
         let project = try await store.projects.create(name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet))
+        // The creator owns what they create.
+        if let user = context.caller.user { try await store.accounts.setRole(projectID: project.id, userID: user.id, .owner) }
+        await audit.record(context.caller, "project.created", project: project.id, subject: project.name)
         return EditedResponse(status: .created, headers: [.location: "/api/v1/projects/\(project.id)"], response: .init(project))
     }
 
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ProjectBody> {
         let limit = try Parameters.limit(request)
-        let projects = try await store.projects.list(after: try Parameters.cursor(request), limit: limit + 1)
+        let visible = try await guardian.visibleProjects(context.caller)
+        let projects = try await store.projects.list(after: try Parameters.cursor(request), limit: limit + 1, only: visible.map { Array($0) })
         let page = projects.prefix(limit)
         let next = projects.count > limit ? page.last?.id : nil
         return .init(items: page.map(APIModel.ProjectBody.init), nextCursor: Parameters.encodeCursor(next))
@@ -77,11 +86,15 @@ struct ProjectController {
         patch.name = try body.name.map { try NameRules.validated($0, field: "name", maxLength: NameRules.maxProjectName) }
         patch.description = try body.description.map(Self.description)
         if let labelSet = body.labelSet { patch.labelSet = .some(try labelSet.map(Self.labelSet)) }
-        return .init(try await store.projects.update(id: id, patch))
+        let project = try await store.projects.update(id: id, patch)
+        await audit.record(context.caller, "project.updated", project: id, subject: project.name)
+        return .init(project)
     }
 
     @Sendable func delete(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        try await ingestor.deleteProject(id: try Parameters.projectID(context))
+        let id = try Parameters.projectID(context)
+        try await ingestor.deleteProject(id: id)
+        await audit.record(context.caller, "project.deleted", project: id, subject: "project \(id)")
         return Response(status: .noContent)
     }
 

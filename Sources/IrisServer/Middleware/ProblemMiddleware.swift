@@ -16,6 +16,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let redirect as SignInRedirect {
+            return try redirect.response(from: request, context: context)
         } catch let problem as Problem {
             return Self.response(problem, path: request.uri.path)
         } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {

@@ -11,19 +11,21 @@ struct WebController {
     let store: IrisStore
     let resources: ServerResources
     let limits: IngestLimits
+    let guardian: AccessGuard
 
     func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
-        router.get("/", use: index)
-        router.get("projects/{id}", use: project)
-        router.get("static/{file}", use: staticFile)
+        router.get("/", .signedIn, use: index)
+        router.get("projects/{id}", .project(.viewer), use: project)
+        router.get("static/{file}", .open, use: staticFile)
     }
 
     @Sendable func index(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let projects = try await store.projects.list(after: nil, limit: 500)
+        let visible = try await guardian.visibleProjects(context.caller)
+        let projects = try await store.projects.list(after: nil, limit: 500, only: visible.map { Array($0) })
         let items: [[String: Any]] = projects.map { project in
             ["id": project.id, "name": project.name, "description": project.description, "labels": project.labelSet?.joined(separator: ", ") ?? ""]
         }
-        return try page("index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty])
+        return try page("index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty], context)
     }
 
     @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -49,7 +51,7 @@ struct WebController {
         if let next = Parameters.encodeCursor(images.nextCursor) {
             values["next"] = "/projects/\(project.id)?cursor=\(next)" + (label.map { "&label=\($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryAllowed) ?? "")" } ?? "")
         }
-        return try page("project", values)
+        return try page("project", values, context)
     }
 
     @Sendable func staticFile(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -60,7 +62,12 @@ struct WebController {
             body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
     }
 
-    private func page(_ template: String, _ values: [String: Any]) throws -> Response {
+    private func page(_ template: String, _ values: [String: Any], _ context: IrisRequestContext) throws -> Response {
+        var values = values
+        if case .session(let user, let csrf) = context.caller {
+            values["csrf"] = csrf
+            values["username"] = user.username
+        }
         guard let html = resources.templates.render(values, withTemplate: template) else {
             throw Problem.unavailable("template \(template) is missing")
         }

@@ -19,8 +19,8 @@ public struct ProjectPatch: Sendable {
 public protocol ProjectRepository: Sendable {
     /// Creates a project; a taken name is a 409.
     func create(name: String, description: String, labelSet: [String]?) async throws -> Project
-    /// Projects in id order, after `cursor` when given.
-    func list(after cursor: Int64?, limit: Int) async throws -> [Project]
+    /// Projects in id order, after `cursor` when given; only those in `only` when it is given.
+    func list(after cursor: Int64?, limit: Int, only: [Int64]?) async throws -> [Project]
     func find(id: Int64) async throws -> Project?
     func find(name: String) async throws -> Project?
     /// Applies a patch; a missing project is a 404, a taken name a 409.
@@ -53,12 +53,13 @@ public struct SQLProjectRepository: ProjectRepository {
         }
     }
 
-    public func list(after cursor: Int64?, limit: Int) async throws -> [Project] {
-        try await database.withConnection { db in
-            try await db.raw("""
-                SELECT id, name, description, label_set, created_at, updated_at FROM projects
-                WHERE id > \(bind: cursor ?? 0) ORDER BY id LIMIT \(bind: limit)
-                """).all().map(Self.project)
+    public func list(after cursor: Int64?, limit: Int, only: [Int64]?) async throws -> [Project] {
+        if let only, only.isEmpty { return [] }
+        return try await database.withConnection { db in
+            var query: SQLQueryString = "SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE id > \(bind: cursor ?? 0)"
+            if let only { query += " AND id IN (\(binds: only))" }
+            query += " ORDER BY id LIMIT \(bind: limit)"
+            return try await db.raw(query).all().map(Self.project)
         }
     }
 

@@ -1,6 +1,12 @@
 // Iris web UI: small, dependency-free. Every action goes through /api/v1.
 "use strict";
 
+// Every change made from a signed-in page carries the session's CSRF token.
+function csrfHeaders(extra) {
+  const meta = document.querySelector("meta[name=csrf-token]");
+  return Object.assign(meta ? { "X-CSRF-Token": meta.content } : {}, extra || {});
+}
+
 function toast(message, isError) {
   const box = document.getElementById("toasts");
   if (!box) return;
@@ -30,7 +36,7 @@ function setUpCreateProject() {
     const labels = String(data.get("label_set") || "").split(",").map((s) => s.trim()).filter(Boolean);
     if (labels.length) body.label_set = labels;
     const response = await fetch("/api/v1/projects", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      method: "POST", headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify(body),
     });
     if (response.ok) {
       const project = await response.json();
@@ -66,6 +72,7 @@ function uploadOne(projectId, file, label, row) {
     };
     request.onerror = () => { status.textContent = "network error"; status.className = "status error"; resolve(false); };
     request.open("POST", "/api/v1/projects/" + projectId + "/images");
+    for (const [name, value] of Object.entries(csrfHeaders())) request.setRequestHeader(name, value);
     request.send(form);
   });
 }

@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IrisCore
+import IrisStore
+
+/// Decides whether the caller may use a route, from the route's declared `Access`,
+/// the caller's role in the project and, for tokens, their scopes and project.
+///
+/// Outcomes: 401 when nobody is signed in (web pages redirect to the sign-in page);
+/// 404 when the caller may not even see the project or image (existence is not leaked);
+/// 403 when they may see it but not do this.
+struct AccessGuard: Sendable {
+    let store: IrisStore
+
+    func check(_ access: Access, _ request: Request, _ context: IrisRequestContext) async throws {
+        if access == .open { return }
+        guard let user = context.caller.user else {
+            if !request.uri.path.hasPrefix("/api/") && AuthMiddleware.isSafe(request.method) {
+                let next = request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
+                throw SignInRedirect(location: "/login?next=\(next)")
+            }
+            throw AuthMiddleware.unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\"")
+        }
+        let token: APIToken? = if case .token(_, let token) = context.caller { token } else { nil }
+        if let token {
+            let scopes = Set(token.scopes)
+            let unsafe = !AuthMiddleware.isSafe(request.method)
+            if unsafe && scopes.isDisjoint(with: [.write, .admin]) { throw Self.forbidden("this token may only read (scope read)") }
+            if access == .admin && !scopes.contains(.admin) { throw Self.forbidden("this token lacks the admin scope") }
+            if token.projectID != nil && access == .admin { throw Self.forbidden("a token limited to one project cannot administer the instance") }
+        }
+        switch access {
+        case .open, .signedIn:
+            return
+        case .admin:
+            guard user.isAdmin else { throw Self.forbidden("only an administrator may do this") }
+        case .project(let needed):
+            let projectID = try Parameters.projectID(context)
+            if let limited = token?.projectID, limited != projectID { throw Problem.notFound("no project has id \(projectID)") }
+            guard try await store.projects.find(id: projectID) != nil else { throw Problem.notFound("no project has id \(projectID)") }
+            if user.isAdmin { return }
+            guard let role = try await store.accounts.role(projectID: projectID, userID: user.id) else {
+                throw Problem.notFound("no project has id \(projectID)")
+            }
+            guard role >= needed else {
+                throw Self.forbidden("this needs the \(needed.rawValue) role in project \(projectID); you are \(role.rawValue)")
+            }
+        case .image:
+            let sha256 = try Parameters.sha256(context)
+            let holders = try await store.images.memberships(sha256: sha256).map(\.projectID)
+            if let limited = token?.projectID, !holders.contains(limited) { throw Problem.notFound("no image has sha256 \(sha256)") }
+            if user.isAdmin { return }
+            for projectID in holders where try await store.accounts.role(projectID: projectID, userID: user.id) != nil {
+                return
+            }
+            throw Problem.notFound("no image has sha256 \(sha256)")
+        }
+    }
+
+    /// The projects a caller may list: nil means all of them (an administrator).
+    func visibleProjects(_ caller: Caller) async throws -> Set<Int64>? {
+        guard let user = caller.user else { return [] }
+        let limited: Int64? = if case .token(_, let token) = caller { token.projectID } else { nil }
+        if user.isAdmin { return limited.map { [$0] } }
+        let mine = try await store.accounts.projectIDs(userID: user.id)
+        return limited.map { mine.contains($0) ? [$0] : [] } ?? Set(mine)
+    }
+
+    static func forbidden(_ detail: String) -> Problem {
+        Problem(status: 403, slug: "forbidden", title: "Forbidden", detail: detail)
+    }
+}
+
+/// Anonymous visitors of web pages are sent to the sign-in page instead of getting a 401.
+struct SignInRedirect: Error, HTTPResponseError {
+    let location: String
+    var status: HTTPResponse.Status { .seeOther }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: .seeOther, headers: [.location: location])
+    }
+}

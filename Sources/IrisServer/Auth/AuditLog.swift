@@ -1,0 +1,28 @@
+import Foundation
+import IrisCore
+import IrisStore
+import Logging
+
+/// Appends events to the audit log on behalf of the caller. Failing to record an event
+/// never fails the request that caused it; it is logged instead.
+struct AuditLog: Sendable {
+    let store: IrisStore
+    let logger: Logger
+
+    func record(_ caller: Caller, _ action: String, project: Int64? = nil, subject: String? = nil, detail: [String: String] = [:]) async {
+        let (kind, id, name): (String, Int64?, String) = switch caller {
+        case .anonymous: ("anonymous", nil, "anonymous")
+        case .session(let user, _): ("user", user.id, user.username)
+        case .token(let user, let token): ("token", token.id, "\(user.username) (token \(token.name))")
+        }
+        await record(Event(actorKind: kind, actorID: id, actorName: name, action: action, projectID: project, subject: subject, detail: detail))
+    }
+
+    func record(_ event: Event) async {
+        do {
+            try await store.events.append(event)
+        } catch {
+            logger.error("could not record an event", metadata: ["action": .string(event.action), "error": .string("\(error)")])
+        }
+    }
+}

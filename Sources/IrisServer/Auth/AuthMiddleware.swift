@@ -1,0 +1,64 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import IrisCore
+import IrisStore
+
+/// Names the caller of every request from its credentials: `Authorization: Bearer
+/// iris_…` or the `iris_session` cookie. Credentials that are present but malformed,
+/// unknown, expired, revoked or of a disabled user are a 401, never a silent downgrade
+/// to anonymous (except a stale session cookie, which just means "signed out").
+/// A web session must send its CSRF token (`X-CSRF-Token`) with every change.
+public struct AuthMiddleware: RouterMiddleware {
+    public typealias Context = IrisRequestContext
+
+    static let sessionCookie = "iris_session"
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+    /// Form posts that carry their CSRF token in the form, checked by their handler.
+    static let formPosts: Set<String> = ["/login", "/logout"]
+
+    let store: IrisStore
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let authorization = request.headers[.authorization] {
+            context.caller = try await bearer(authorization)
+        } else if let cookie = request.cookies[Self.sessionCookie]?.value {
+            guard Secrets.isWellFormed(cookie) else { throw Self.unauthorized("the session cookie is malformed; sign in again") }
+            if let (user, csrf) = try await store.accounts.session(idHash: Secrets.hash(cookie)) {
+                context.caller = .session(user, csrfToken: csrf)
+                if !Self.isSafe(request.method) && !Self.formPosts.contains(request.uri.path) {
+                    guard let sent = request.headers[Self.csrfHeader], Secrets.equal(sent, csrf) else {
+                        throw Problem(status: 403, slug: "csrf", title: "Forbidden", detail: "the request lacks its CSRF token (X-CSRF-Token)", field: "X-CSRF-Token")
+                    }
+                }
+            }
+        }
+        return try await next(request, context)
+    }
+
+    private func bearer(_ header: String) async throws -> Caller {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw Self.unauthorized("the Authorization header must be \"Bearer <token>\"")
+        }
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        guard Secrets.isWellFormedToken(token) else { throw Self.unauthorized("the token is malformed") }
+        guard let (user, record) = try await store.accounts.token(hash: Secrets.hash(token)) else {
+            throw Self.unauthorized("the token is not known")
+        }
+        if record.revokedAt != nil { throw Self.unauthorized("the token was revoked") }
+        if let expiry = record.expiresAt, expiry <= Date() { throw Self.unauthorized("the token expired") }
+        if user.disabled { throw Self.unauthorized("the token's user is disabled") }
+        try? await store.accounts.touchToken(id: record.id)
+        return .token(user, record)
+    }
+
+    static func isSafe(_ method: HTTPRequest.Method) -> Bool {
+        method == .get || method == .head || method == .options
+    }
+
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(status: 401, slug: "unauthorized", title: "Unauthorized", detail: detail, field: "Authorization", headers: ["WWW-Authenticate": "Bearer"])
+    }
+}

@@ -1,0 +1,63 @@
+public import Foundation
+public import IrisCore
+import SQLKit
+
+/// The append-only audit log.
+public protocol EventRepository: Sendable {
+    @discardableResult
+    func append(_ event: Event) async throws -> Event
+    /// Events after `afterID`, oldest first; `projectIDs` nil means every event (admins),
+    /// otherwise only events of those projects.
+    func list(afterID: Int64, projectIDs: [Int64]?, limit: Int) async throws -> [Event]
+}
+
+/// `EventRepository` in SQL, for SQLite and PostgreSQL alike.
+public struct SQLEventRepository: EventRepository {
+    let database: IrisDatabase
+
+    public init(database: IrisDatabase) { self.database = database }
+
+    public func append(_ event: Event) async throws -> Event {
+        let detail = event.detail.isEmpty ? nil : String(decoding: try JSONEncoder().encode(event.detail), as: UTF8.self)
+        let now = Clock.nowMilliseconds()
+        return try await database.transaction { db in
+            guard let row = try await db.raw("""
+                INSERT INTO events (actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at)
+                VALUES (\(bind: event.actorKind), \(bind: event.actorID), \(bind: event.actorName), \(bind: event.action),
+                \(bind: event.projectID), \(bind: event.subject), \(bind: detail), \(bind: now))
+                RETURNING id
+                """).first()
+            else { throw Problem.unavailable("the event was not recorded") }
+            var stored = event
+            stored.id = try row.decode(column: "id", as: Int64.self)
+            stored.createdAt = Clock.date(milliseconds: now)
+            return stored
+        }
+    }
+
+    public func list(afterID: Int64, projectIDs: [Int64]?, limit: Int) async throws -> [Event] {
+        if let projectIDs, projectIDs.isEmpty { return [] }
+        return try await database.withConnection { db in
+            var query: SQLQueryString = """
+                SELECT id, actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at FROM events
+                WHERE id > \(bind: afterID)
+                """
+            if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
+            query += " ORDER BY id LIMIT \(bind: limit)"
+            return try await db.raw(query).all().map { row in
+                let detail = try row.decode(column: "detail", as: String?.self)
+                    .map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+                return Event(
+                    actorKind: try row.decode(column: "actor_kind", as: String.self),
+                    actorID: try row.decode(column: "actor_id", as: Int64?.self),
+                    actorName: try row.decode(column: "actor_name", as: String.self),
+                    action: try row.decode(column: "action", as: String.self),
+                    projectID: try row.decode(column: "project_id", as: Int64?.self),
+                    subject: try row.decode(column: "subject", as: String?.self),
+                    detail: detail,
+                    id: try row.decode(column: "id", as: Int64.self),
+                    createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)))
+            }
+        }
+    }
+}
