@@ -33,19 +33,48 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class IrisServer:
-    """One `iris serve` process. `restart()` keeps its data folder and database."""
+ADMIN = "e2e-admin"
+ADMIN_PASSWORD = "e2e-admin-password"
 
-    def __init__(self, data_dir, database_url):
+
+def iris(*args, database_url="", data_dir, stdin=None):
+    """Runs an `iris` subcommand on the given data folder and database."""
+    command = [IRIS_BIN, *args, "--data", str(data_dir)] + (["--database", database_url] if database_url else [])
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+class IrisServer:
+    """One `iris serve` process. `restart()` keeps its data folder and database.
+    Unless `provision` is false, an administrator and an API token are made with the
+    `iris user` and `iris token` commands before the first start; `auth` holds the header."""
+
+    def __init__(self, data_dir, database_url, provision=True):
         self.data_dir = Path(data_dir)
         self.database_url = database_url
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = None
         self.log_path = self.data_dir.parent / f"serve-{self.port}.log"
+        self.provision = provision
+        self.auth = {}
+        self.http = requests.Session()
+
+    def provision_admin(self):
+        users = iris("user", "list", data_dir=self.data_dir, database_url=self.database_url)
+        if ADMIN not in users.stdout:
+            created = iris("user", "create", ADMIN, "--admin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n",
+                           data_dir=self.data_dir, database_url=self.database_url)
+            assert created.returncode == 0, created.stderr
+        token = iris("token", "create", "--user", ADMIN, "--name", "e2e", "--scopes", "read,write,admin",
+                     data_dir=self.data_dir, database_url=self.database_url)
+        assert token.returncode == 0, token.stderr
+        self.auth = {"Authorization": "Bearer " + token.stdout.strip().splitlines()[-1]}
+        self.http.headers.update(self.auth)
 
     def start(self, extra_env=None):
-        env = dict(os.environ, IRIS_LOG_FORMAT="json", **(extra_env or {}))
+        if self.provision and not self.auth:
+            self.provision_admin()
+        env = dict(os.environ, IRIS_LOG_FORMAT="json", IRIS_AUTH_BCRYPT_COST="10", **(extra_env or {}))
         args = [IRIS_BIN, "serve", "--port", str(self.port), "--data", str(self.data_dir)]
         if self.database_url:
             args += ["--database", self.database_url]
@@ -86,7 +115,7 @@ class IrisServer:
         return self.base + path
 
     def create_project(self, name, **extra):
-        response = requests.post(self.url("/api/v1/projects"), json={"name": name, **extra}, timeout=10)
+        response = self.http.post(self.url("/api/v1/projects"), json={"name": name, **extra}, timeout=10)
         assert response.status_code == 201, response.text
         return response.json()["id"]
 

@@ -11,6 +11,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from conftest import ADMIN, ADMIN_PASSWORD
+
 
 @pytest.fixture
 def browser():
@@ -24,9 +26,18 @@ def browser():
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_create_a_project_and_upload_through_the_page(server, browser, workdir, base_jpeg):
-    # act: create a project from the home page form
+def sign_in(server, browser):
     browser.get(server.url("/"))
+    assert "/login" in browser.current_url  # anonymous visitors are sent to sign in
+    browser.find_element(By.NAME, "username").send_keys(ADMIN)
+    browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "signed-in-as")))
+
+
+def test_create_a_project_and_upload_through_the_page(server, browser, workdir, base_jpeg):
+    # act: sign in, then create a project from the home page form
+    sign_in(server, browser)
     assert "No projects yet" in browser.page_source
     form = browser.find_element(By.ID, "create-project")
     form.find_element(By.NAME, "name").send_keys("Garden birds")
@@ -50,17 +61,18 @@ def test_create_a_project_and_upload_through_the_page(server, browser, workdir, 
     browser.save_screenshot(str(Path(server.data_dir).parent / "project-page.png"))
 
     project_id = browser.current_url.rstrip("/").split("/")[-1]
-    items = requests.get(server.url(f"/api/v1/projects/{project_id}/images"), timeout=10).json()["items"]
+    items = server.http.get(server.url(f"/api/v1/projects/{project_id}/images"), timeout=10).json()["items"]
     assert [label["name"] for label in items[0]["labels"]] == ["robin"]
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_a_refused_upload_is_shown_to_the_user(server, browser, workdir):
     project = server.create_project("Docs")
+    sign_in(server, browser)
     note = workdir / "notes.jpg"
     note.write_text("this is not a photo")
     browser.get(server.url(f"/projects/{project}"))
     browser.find_element(By.ID, "files").send_keys(str(note))
     status = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#progress .status.error")))
     assert "not an image Iris accepts" in status.text
-    assert requests.get(server.url(f"/api/v1/projects/{project}/images"), timeout=10).json()["items"] == []
+    assert server.http.get(server.url(f"/api/v1/projects/{project}/images"), timeout=10).json()["items"] == []

@@ -24,7 +24,7 @@ def test_kill_during_uploads_loses_nothing_acknowledged(server, base_jpeg):
             index += 1
             try:
                 response = requests.post(
-                    server.url(f"/api/v1/projects/{project}/images"),
+                    server.url(f"/api/v1/projects/{project}/images"), headers=server.auth,
                     files={"file": (f"{worker}-{index}.jpg", data, "image/jpeg")}, timeout=10)
             except requests.RequestException:
                 continue  # the server is gone; keep trying until told to stop
@@ -53,7 +53,7 @@ def test_kill_during_uploads_loses_nothing_acknowledged(server, base_jpeg):
     assert len(acknowledged) >= 25, "too few uploads completed before the kill to test anything"
     for digest, expected in acknowledged.items():
         assert digest == expected
-        original = requests.get(server.url(f"/api/v1/images/{digest}/original"), timeout=10)
+        original = server.http.get(server.url(f"/api/v1/images/{digest}/original"), timeout=10)
         assert original.status_code == 200, digest
         assert sha256(original.content) == digest
     # check: every row the project lists has its blob
@@ -61,10 +61,10 @@ def test_kill_during_uploads_loses_nothing_acknowledged(server, base_jpeg):
     cursor = None
     while True:
         params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = requests.get(server.url(f"/api/v1/projects/{project}/images"), params=params, timeout=10).json()
+        page = server.http.get(server.url(f"/api/v1/projects/{project}/images"), params=params, timeout=10).json()
         for item in page["items"]:
             listed += 1
-            original = requests.get(server.url(item["urls"]["original"]), timeout=10)
+            original = server.http.get(server.url(item["urls"]["original"]), timeout=10)
             assert original.status_code == 200
             assert sha256(original.content) == item["sha256"]
         cursor = page.get("next_cursor")

@@ -2,9 +2,12 @@
 
 import signal
 import subprocess
+import time
 import zipfile
 
 import requests
+
+import re
 
 from conftest import IRIS_BIN, IrisServer, variant
 
@@ -37,9 +40,9 @@ def test_cli_imports_a_folder_with_labels_from_folders(workdir, database, base_j
     assert "3/3" in result.stderr or "4/4" in result.stderr  # the progress bar
     server = IrisServer(workdir / "data", database).start()
     try:
-        projects = requests.get(server.url("/api/v1/projects"), timeout=10).json()["items"]
+        projects = server.http.get(server.url("/api/v1/projects"), timeout=10).json()["items"]
         pets = next(p for p in projects if p["name"] == "Pets")
-        cats = requests.get(server.url(f"/api/v1/projects/{pets['id']}/images"), params={"label": "cats"}, timeout=10).json()
+        cats = server.http.get(server.url(f"/api/v1/projects/{pets['id']}/images"), params={"label": "cats"}, timeout=10).json()
         assert len(cats["items"]) == 2
     finally:
         server.stop()
@@ -67,3 +70,29 @@ def test_bad_configuration_is_reported_clearly(workdir):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert "db.url must start with sqlite:// or postgres://" in result.stderr
+
+
+def test_first_start_creates_an_admin_whose_printed_password_signs_in(workdir, database):
+    # act: a fresh data folder, no users
+    server = IrisServer(workdir / "data", database, provision=False).start()
+    try:
+        time.sleep(0.2)
+        printed = server.logs()
+        match = re.search(r"shown once:\s+(\S+)", printed)
+        assert match, printed[-2000:]
+        password = match.group(1)
+        # check: the password never reaches the structured log lines
+        assert not any(password in line for line in printed.splitlines() if line.startswith("{"))
+        browser = requests.Session()
+        page = browser.get(server.url("/login"), timeout=10)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        signed_in = browser.post(server.url("/login"), data={"username": "admin", "password": password, "csrf_token": csrf, "next": "/"},
+                                 allow_redirects=False, timeout=10)
+        assert signed_in.status_code == 303
+        assert "iris_session" in browser.cookies
+        assert browser.get(server.url("/api/v1/me"), timeout=10).json()["user"]["username"] == "admin"
+        # A second start creates nobody and prints nothing new.
+        server.restart()
+        assert server.logs().count("shown once") == 1
+    finally:
+        server.stop()

@@ -134,6 +134,16 @@ struct AccountController {
         var scopes: [TokenScope]?
         var projectId: Int64?
         var expiresInDays: Int?
+
+        enum CodingKeys: String, CodingKey { case name, scopes, projectId, expiresInDays }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            scopes = try container.decodeIfPresentNotNull([TokenScope].self, forKey: .scopes)
+            projectId = try container.decodeIfPresentNotNull(Int64.self, forKey: .projectId)
+            expiresInDays = try container.decodeIfPresentNotNull(Int.self, forKey: .expiresInDays)
+        }
     }
 
     struct CreatedToken: ResponseEncodable {
@@ -161,7 +171,7 @@ struct AccountController {
         if let projectID = body.projectId {
             let exists = try await store.projects.find(id: projectID) != nil
             let belongs = user.isAdmin ? true : try await store.accounts.role(projectID: projectID, userID: user.id) != nil
-            guard exists && belongs else { throw Problem.badRequest("project_id \(projectID) is not a project you belong to", field: "project_id") }
+            guard exists && belongs else { throw Problem.notFound("no project has id \(projectID)") }
         }
         let secret = Secrets.newToken()
         let token = try await store.accounts.createToken(
@@ -175,7 +185,12 @@ struct AccountController {
 
     @Sendable func listTokens(_ request: Request, context: IrisRequestContext) async throws -> TokenList {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
-        let all = user.isAdmin && request.uri.queryParameters.get("all") == "true"
+        let all: Bool
+        switch request.uri.queryParameters.get("all") {
+        case nil, "false": all = false
+        case "true": all = user.isAdmin
+        default: throw Problem.badRequest("all must be true or false", field: "all")
+        }
         return TokenList(items: try await store.accounts.tokens(userID: all ? nil : user.id))
     }
 
@@ -196,6 +211,15 @@ struct AccountController {
         var username: String
         var password: String
         var isAdmin: Bool?
+
+        enum CodingKeys: String, CodingKey { case username, password, isAdmin }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            username = try container.decode(String.self, forKey: .username)
+            password = try container.decode(String.self, forKey: .password)
+            isAdmin = try container.decodeIfPresentNotNull(Bool.self, forKey: .isAdmin)
+        }
     }
 
     @Sendable func listUsers(_ request: Request, context: IrisRequestContext) async throws -> UserList {
@@ -212,6 +236,14 @@ struct AccountController {
     struct UserPatch: Decodable {
         var disabled: Bool?
         var password: String?
+
+        enum CodingKeys: String, CodingKey { case disabled, password }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            disabled = try container.decodeIfPresentNotNull(Bool.self, forKey: .disabled)
+            password = try container.decodeIfPresentNotNull(String.self, forKey: .password)
+        }
     }
 
     @Sendable func updateUser(_ request: Request, context: IrisRequestContext) async throws -> User {
