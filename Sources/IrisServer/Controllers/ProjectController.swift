@@ -53,12 +53,12 @@ struct ProjectController {
     }
 
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.ProjectBody> {
-        let body = try await request.decode(as: CreateRequest.self, context: context)
-        let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)
-        let description = try Self.description(body.description ?? "")
         if case .token(_, let token) = context.caller, token.projectID != nil {
             throw AccessGuard.forbidden("a token limited to one project cannot create projects")
         }
+        let body = try await request.decode(as: CreateRequest.self, context: context)
+        let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)
+        let description = try Self.description(body.description ?? "")
         let project = try await store.projects.create(name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet))
         // The creator owns what they create.
         if let user = context.caller.user { try await store.accounts.setRole(projectID: project.id, userID: user.id, .owner) }

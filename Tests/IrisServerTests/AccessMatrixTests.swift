@@ -1,0 +1,197 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IrisCore
+import IrisServer
+import IrisStore
+import IrisTesting
+import NIOCore
+import Testing
+
+/// Walks every route the router has (from its catalog, so new routes are covered by
+/// construction) for every kind of caller, and checks who gets in.
+@Suite("Authorization matrix")
+struct AccessMatrixTests {
+    /// What each route is expected to require. A route missing here fails the test:
+    /// adding a route means deciding, here too, who may call it.
+    static let expected: [String: Access] = [
+        "GET /healthz": .open,
+        "GET /readyz": .open,
+        "GET /metrics": .admin,
+        "GET /api/v1/openapi.yaml": .open,
+        "POST /api/v1/projects": .signedIn,
+        "GET /api/v1/projects": .signedIn,
+        "GET /api/v1/projects/{id}": .project(.viewer),
+        "PATCH /api/v1/projects/{id}": .project(.owner),
+        "DELETE /api/v1/projects/{id}": .project(.owner),
+        "POST /api/v1/projects/{id}/images": .project(.contributor),
+        "GET /api/v1/projects/{id}/images": .project(.viewer),
+        "DELETE /api/v1/projects/{id}/images/{sha256}": .project(.editor),
+        "GET /api/v1/images/{sha256}": .image,
+        "GET /api/v1/images/{sha256}/original": .image,
+        "GET /api/v1/images/{sha256}/thumbnail": .image,
+        "POST /api/v1/projects/{id}/imports": .project(.editor),
+        "GET /login": .open,
+        "POST /login": .open,
+        "POST /logout": .signedIn,
+        "GET /api/v1/me": .signedIn,
+        "POST /api/v1/tokens": .signedIn,
+        "GET /api/v1/tokens": .signedIn,
+        "DELETE /api/v1/tokens/{tokenID}": .signedIn,
+        "GET /api/v1/users": .admin,
+        "POST /api/v1/users": .admin,
+        "PATCH /api/v1/users/{userID}": .admin,
+        "GET /api/v1/projects/{id}/members": .project(.viewer),
+        "PUT /api/v1/projects/{id}/members/{username}": .project(.owner),
+        "DELETE /api/v1/projects/{id}/members/{username}": .project(.owner),
+        "GET /api/v1/events": .signedIn,
+        "GET /": .signedIn,
+        "GET /projects/{id}": .project(.viewer),
+        "GET /static/{file}": .open,
+    ]
+
+    /// The kinds of caller the matrix tries.
+    enum Identity: String, CaseIterable {
+        case anonymous, viewer, contributor, editor, owner, outsider, admin
+        case readOnlyOwner = "read-only token of an owner"
+        case otherProjectToken = "owner's token limited to another project"
+        case expiredToken = "expired token", revokedToken = "revoked token", malformedToken = "malformed token"
+    }
+
+    struct Cast {
+        var headers: [Identity: HTTPFields] = [:]
+        var users: [String: User] = [:]
+        var otherProject: Int64 = 0
+    }
+
+    /// One user per role (plus an outsider), each with a read+write token; the special tokens.
+    func cast(_ server: TestServer) async throws -> Cast {
+        let accounts = Accounts(store: server.store, bcryptCost: 10)
+        var cast = Cast()
+        for name in ["viewer", "contributor", "editor", "owner", "outsider"] {
+            cast.users[name] = try await accounts.create(username: name, password: "password-\(name)", isAdmin: false)
+        }
+        cast.otherProject = try await server.createProject("elsewhere")
+        try await server.store.accounts.setRole(projectID: cast.otherProject, userID: cast.users["owner"]!.id, .owner)
+        for role in ["viewer", "contributor", "editor", "owner", "outsider"] {
+            let token = try await TestAccounts.token(for: cast.users[role]!, scopes: [.read, .write], in: server.store)
+            cast.headers[Identity(rawValue: role)!] = TestServer.bearer(token)
+        }
+        let owner = cast.users["owner"]!
+        cast.headers[.anonymous] = [:]
+        cast.headers[.admin] = TestServer.bearer(server.adminToken)
+        cast.headers[.readOnlyOwner] = TestServer.bearer(try await TestAccounts.token(for: owner, scopes: [.read], in: server.store))
+        cast.headers[.otherProjectToken] = TestServer.bearer(
+            try await TestAccounts.token(for: owner, scopes: [.read, .write], projectID: cast.otherProject, in: server.store))
+        cast.headers[.expiredToken] = TestServer.bearer(
+            try await TestAccounts.token(for: owner, scopes: [.read, .write], expiresAt: Date().addingTimeInterval(-60), in: server.store))
+        let revoked = try await TestAccounts.token(for: owner, scopes: [.read, .write], in: server.store)
+        let revokedID = try await server.store.accounts.tokens(userID: owner.id).last!.id
+        _ = try await server.store.accounts.revokeToken(id: revokedID, userID: nil)
+        cast.headers[.revokedToken] = TestServer.bearer(revoked)
+        cast.headers[.malformedToken] = [.authorization: "Bearer not-a-token"]
+        return cast
+    }
+
+    /// A project where each role user holds their role, with one image in it.
+    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String) {
+        let project = try await server.createProject("fixture \(seed)")
+        for role in Role.allCases {
+            try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
+        }
+        let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
+        return (project, try #require(try upload.json()["sha256"] as? String))
+    }
+
+    /// What the identity should meet on a route of this access: nil when allowed.
+    func denial(_ access: Access, _ identity: Identity, route: RouteCatalog.Route) -> HTTPResponse.Status? {
+        switch identity {
+        case .expiredToken, .revokedToken, .malformedToken:
+            return .unauthorized  // bad credentials are refused everywhere, even on open routes
+        case .anonymous:
+            if access == .open { return nil }
+            let webPage = !route.pattern.hasPrefix("/api/") && route.method == .get
+            return webPage ? .seeOther : .unauthorized
+        case .admin:
+            return nil
+        default:
+            break
+        }
+        if access == .open { return nil }
+        let safe = route.method == .get
+        if identity == .readOnlyOwner && !safe { return .forbidden }
+        if access == .admin { return .forbidden }
+        if identity == .otherProjectToken {
+            switch access {
+            case .project, .image: return .notFound
+            default: return route.pattern == "/api/v1/projects" && route.method == .post ? .forbidden : nil
+            }
+        }
+        let role: Role? = switch identity {
+        case .viewer: .viewer
+        case .contributor: .contributor
+        case .editor: .editor
+        case .owner, .readOnlyOwner: .owner
+        default: nil
+        }
+        switch access {
+        case .project(let needed):
+            guard let role else { return .notFound }
+            return role >= needed ? nil : .forbidden
+        case .image:
+            return role == nil ? .notFound : nil
+        default:
+            return nil
+        }
+    }
+
+    @Test("every route × every kind of caller gets the status its access rule says", arguments: TestDatabase.enabled)
+    func matrix(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup
+            let cast = try await cast(server)
+            let shared = try await fixture(server, cast, seed: 1)
+            let routes = server.catalog.routes
+            // Every route is in the table, and declares what the table says.
+            for route in routes {
+                #expect(Self.expected[route.description] == route.access, "\(route) declares \(route.access); the matrix expects \(Self.expected[route.description].map { "\($0)" } ?? "nothing")")
+            }
+            #expect(Set(routes.map(\.description)) == Set(Self.expected.keys))
+
+            var checked = 0
+            var seed = 100
+            for route in routes {
+                let access = route.access
+                for identity in Identity.allCases {
+                    // act: unsafe requests get a fresh project, so no caller's change disturbs the next case
+                    seed += 1
+                    let target = route.method == .get ? shared : try await fixture(server, cast, seed: seed)
+                    let path = route.pattern
+                        .replacingOccurrences(of: "{id}", with: String(target.project))
+                        .replacingOccurrences(of: "{sha256}", with: target.sha256)
+                        .replacingOccurrences(of: "{tokenID}", with: "999999")
+                        .replacingOccurrences(of: "{userID}", with: "999999")
+                        .replacingOccurrences(of: "{username}", with: "outsider")
+                        .replacingOccurrences(of: "{file}", with: "app.css")
+                    let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
+                    let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
+                    let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)
+                    // check
+                    let where_ = "\(route) as \(identity.rawValue) → \(response.status.code) \(response.text.prefix(160))"
+                    if let denied = denial(access, identity, route: route) {
+                        #expect(response.status == denied, "\(where_); expected \(denied.code)")
+                        if denied != .seeOther { #expect(response.headers[.contentType] == "application/problem+json", "\(where_)") }
+                    } else {
+                        #expect(![.unauthorized, .forbidden].contains(response.status) || (route.pattern == "/login" && response.status == .forbidden), "\(where_); expected to be let in")
+                        #expect(response.status.code < 500, "\(where_)")
+                        if case .project = access, route.method == .get { #expect(response.status != .notFound, "\(where_)") }
+                        if access == .image { #expect(response.status != .notFound, "\(where_)") }
+                    }
+                    checked += 1
+                }
+            }
+            #expect(checked == routes.count * Identity.allCases.count)
+            print("authorization matrix: \(routes.count) routes × \(Identity.allCases.count) identities = \(checked) requests")
+        }
+    }
+}
