@@ -169,3 +169,41 @@ struct AccountTests {
         }
     }
 }
+
+@Suite("Rate limits")
+struct RateLimitTests {
+    @Test("brute-force sign-in is slowed, then refused with 429 and Retry-After, even with the right password", arguments: TestDatabase.enabled)
+    func signIn(database: TestDatabase) async throws {
+        try await TestServer.with(database, configure: { $0.signInLimit = 4 }) { server in
+            let tests = AccountTests()
+            var durations: [Duration] = []
+            for _ in 0..<4 {
+                let start = ContinuousClock.now
+                let attempt = try await tests.signIn(server, username: "admin", password: "guess-guess-guess")
+                durations.append(ContinuousClock.now - start)
+                #expect(attempt.response.status == .unauthorized)
+            }
+            // The third and fourth failures (from half the limit on) were slowed by a second or more.
+            #expect(durations[2] >= .seconds(1) && durations[3] >= .seconds(2))
+            #expect(durations[0] < .seconds(1))
+            let limited = try await tests.signIn(server, username: "admin", password: "admin-password")
+            #expect(limited.response.status == .tooManyRequests)
+            let retryAfter = Int(limited.response.headers[.retryAfter] ?? "") ?? 0
+            #expect(retryAfter > 0 && retryAfter <= 900)
+            #expect(limited.response.headers[.contentType] == "application/problem+json")
+        }
+    }
+
+    @Test("uploads past the per-caller rate get 429 with Retry-After and store nothing", arguments: TestDatabase.enabled)
+    func uploads(database: TestDatabase) async throws {
+        try await TestServer.with(database, configure: { $0.uploadRateLimit = 2 }) { server in
+            let project = try await server.createProject("p")
+            #expect(try await server.upload(try Fixtures.jpeg(seed: 1), to: project).status == .created)
+            #expect(try await server.upload(try Fixtures.jpeg(seed: 2), to: project).status == .created)
+            let third = try await server.upload(try Fixtures.jpeg(seed: 3), to: project)
+            #expect(third.status == .tooManyRequests)
+            #expect(third.headers[.retryAfter] != nil)
+            #expect(try await server.rowCount("images") == 2)
+        }
+    }
+}

@@ -35,12 +35,15 @@ public struct TestServer: Sendable {
     /// Starts the real application (the same `buildApplication` as `iris serve`) on a
     /// fresh data folder and database, runs `body`, and stops it.
     public static func with(
-        _ database: TestDatabase, limits: IngestLimits = IngestLimits(), _ body: @Sendable (TestServer) async throws -> Void
+        _ database: TestDatabase, limits: IngestLimits = IngestLimits(), configure: (inout IrisSettings) -> Void = { _ in },
+        _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         try await TemporaryFolder.with { folder in
             try await database.withFreshDatabase(in: folder) { location in
-                let settings = IrisSettings(
+                var configured = IrisSettings(
                     port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2, limits: limits, bcryptCost: 10)
+                configure(&configured)
+                let settings = configured
                 let dependencies = try await IrisDependencies.open(settings, logger: TestDatabase.logger)
                 let catalog = RouteCatalog()
                 let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: TestDatabase.logger, catalog: catalog)

@@ -45,6 +45,11 @@ extension ConfigurationKey {
         "auth.bcrypt_cost", default: "12", help: "bcrypt work factor for passwords (10–16); each step doubles the time to check one.")
     public static let secureCookies = ConfigurationKey(
         "auth.secure_cookies", default: "false", help: "`true` marks session cookies Secure: set it when Iris is served over HTTPS (behind a TLS proxy).")
+    public static let signInLimit = ConfigurationKey(
+        "auth.sign_in_limit", default: "10",
+        help: "Failed sign-ins allowed per client address and per username in 15 minutes; then 429 with Retry-After. From half of it, each failure waits a second longer.")
+    public static let uploadRateLimit = ConfigurationKey(
+        "upload.rate_limit", default: "600", help: "Uploads allowed per caller (token, user or client address) per minute; then 429 with Retry-After.")
     public static let logLevel = ConfigurationKey(
         "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = ConfigurationKey(
@@ -53,6 +58,6 @@ extension ConfigurationKey {
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
-        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .bcryptCost, .secureCookies, .logLevel, .logFormat,
+        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit, .logLevel, .logFormat,
     ]
 }

@@ -88,11 +88,13 @@ public func buildRouter(
         .addRoutes(to: root)
     ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(to: api)
     ImageController(
-        store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits, audit: audit
+        store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits, audit: audit,
+        uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60)
     ).addRoutes(to: api)
     ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
     AccountController(
-        store: dependencies.store, audit: audit, guardian: guardian, resources: resources, bcryptCost: settings.bcryptCost, secureCookies: settings.secureCookies
+        store: dependencies.store, audit: audit, guardian: guardian, resources: resources, bcryptCost: settings.bcryptCost,
+        secureCookies: settings.secureCookies, signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
     ).addRoutes(web: root, api: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
     return router

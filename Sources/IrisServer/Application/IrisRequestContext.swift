@@ -5,14 +5,20 @@ import Logging
 import NIOCore
 
 /// The context every Iris route sees. Accounts (a later issue) add the caller's identity here.
-public struct IrisRequestContext: RequestContext {
+public struct IrisRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Who is calling, set by `AuthMiddleware` before any route runs.
     public var caller: Caller = .anonymous
+    /// The peer's address (for rate limits per client).
+    public let remoteAddress: SocketAddress?
 
-    public init(source: Source) {
+    public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
+
+    /// A stable key for the client: its IP address.
+    var clientKey: String { remoteAddress?.ipAddress ?? "unknown" }
 
     /// Uploads are streamed, never collected, so collecting is only for small JSON bodies.
     public var maxUploadSize: Int { 1 << 20 }

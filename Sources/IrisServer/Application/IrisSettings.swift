@@ -16,12 +16,16 @@ public struct IrisSettings: Sendable {
     public var jsonLogs: Bool
     public var bcryptCost: UInt8
     public var secureCookies: Bool
+    public var signInLimit: Int
+    public var uploadRateLimit: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
         limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
-        bcryptCost: UInt8 = 12, secureCookies: Bool = false
+        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600
     ) {
+        self.signInLimit = signInLimit
+        self.uploadRateLimit = uploadRateLimit
         self.bcryptCost = bcryptCost
         self.secureCookies = secureCookies
         self.host = host
@@ -57,7 +61,9 @@ public struct IrisSettings: Sendable {
             logLevel: level,
             jsonLogs: format == "json",
             bcryptCost: UInt8(try reader.int(.bcryptCost, in: 10...16)),
-            secureCookies: try Self.bool(reader, .secureCookies)
+            secureCookies: try Self.bool(reader, .secureCookies),
+            signInLimit: try reader.int(.signInLimit, in: 1...10_000),
+            uploadRateLimit: try reader.int(.uploadRateLimit, in: 1...1_000_000)
         )
     }
 

@@ -16,6 +16,8 @@ struct AccountController {
     let resources: ServerResources
     let bcryptCost: UInt8
     let secureCookies: Bool
+    /// Failed sign-ins per client address and per username, over 15 minutes.
+    let signInFailures: RateLimiter
 
     static let sessionLifetime: TimeInterval = 30 * 24 * 3600
     static let loginCSRFCookie = "iris_login_csrf"
@@ -62,6 +64,13 @@ struct AccountController {
         }
         let username = form["username"] ?? ""
         let password = form["password"] ?? ""
+        let keys = ["address:\(context.clientKey)", "user:\(username.prefix(100))"]
+        try await signInFailures.check(keys, what: "failed sign-ins")
+        // Slowed before limited: from half the limit on, each failure costs another second.
+        var failures = 0
+        for key in keys { failures = max(failures, await signInFailures.count(key)) }
+        let slowFrom = max(signInFailures.limit / 2, 1)
+        if failures >= slowFrom { try await Task.sleep(for: .seconds(min(failures - slowFrom + 1, 5))) }
         let cost = bcryptCost
         var verified: User?
         if let (user, hash) = try await store.accounts.credentials(username: username), !user.disabled {
@@ -71,9 +80,11 @@ struct AccountController {
             _ = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
         }
         guard let user = verified else {
+            for key in keys { await signInFailures.record(key) }
             await audit.record(Event(actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed", detail: ["username": String(username.prefix(100))]))
             return try renderLogin(request, error: "Wrong username or password.", status: .unauthorized)
         }
+        await signInFailures.clear("user:\(username.prefix(100))")
         let session = Secrets.random()
         try await store.accounts.createSession(
             userID: user.id, idHash: Secrets.hash(session), csrfToken: Secrets.random(), expiresAt: Date().addingTimeInterval(Self.sessionLifetime))

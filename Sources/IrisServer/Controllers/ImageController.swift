@@ -14,6 +14,8 @@ struct ImageController {
     let scratch: ScratchSpace
     let limits: IngestLimits
     let audit: AuditLog
+    /// Uploads per caller per minute.
+    let uploads: RateLimiter
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects/{id}/images", .project(.contributor), use: upload)
@@ -27,6 +29,13 @@ struct ImageController {
     /// Multipart upload: part `file` (streamed to disk while hashed), optional repeated `label`.
     @Sendable func upload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.UploadBody> {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let callerKey: String = switch context.caller {
+        case .token(_, let token): "token:\(token.id)"
+        case .session(let user, _): "user:\(user.id)"
+        case .anonymous: "address:\(context.clientKey)"
+        }
+        try await uploads.check([callerKey], what: "uploads")
+        await uploads.record(callerKey)
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
         let boundary = try MultipartReceiver.boundary(request)
         let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file").receive(request.body, boundary: boundary)
