@@ -183,9 +183,9 @@ struct RateLimitTests {
                 durations.append(ContinuousClock.now - start)
                 #expect(attempt.response.status == .unauthorized)
             }
-            // The third and fourth failures (from half the limit on) were slowed by a second or more.
+            // The third and fourth failures (from half the limit on) wait at least 1 s and 2 s.
+            // Only lower bounds: a loaded machine can make any request slow, never a sleep short.
             #expect(durations[2] >= .seconds(1) && durations[3] >= .seconds(2))
-            #expect(durations[0] < .seconds(1))
             let limited = try await tests.signIn(server, username: "admin", password: "admin-password")
             #expect(limited.response.status == .tooManyRequests)
             let retryAfter = Int(limited.response.headers[.retryAfter] ?? "") ?? 0
