@@ -8,6 +8,7 @@ public struct IrisStore: Sendable {
     public let images: any ImageRepository
     public let accounts: any AccountRepository
     public let events: any EventRepository
+    public let links: any UploadLinkRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -15,6 +16,7 @@ public struct IrisStore: Sendable {
         self.images = SQLImageRepository(database: database)
         self.accounts = SQLAccountRepository(database: database)
         self.events = SQLEventRepository(database: database)
+        self.links = SQLUploadLinkRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -48,11 +48,17 @@ struct AccessMatrixTests {
         "GET /": .signedIn,
         "GET /projects/{id}": .project(.viewer),
         "GET /static/{file}": .open,
+        "POST /api/v1/projects/{id}/links": .project(.owner),
+        "GET /api/v1/projects/{id}/links": .project(.owner),
+        "DELETE /api/v1/projects/{id}/links/{linkID}": .project(.owner),
+        "GET /api/v1/links/{code}": .link,
+        "POST /api/v1/links/{code}/images": .link,
+        "GET /l/{code}": .link,
     ]
 
     /// The kinds of caller the matrix tries.
     enum Identity: String, CaseIterable {
-        case anonymous, viewer, contributor, editor, owner, outsider, admin
+        case anonymous, linkHolder = "link holder", viewer, contributor, editor, owner, outsider, admin
         case readOnlyOwner = "read-only token of an owner"
         case otherProjectToken = "owner's token limited to another project"
         case expiredToken = "expired token", revokedToken = "revoked token", malformedToken = "malformed token"
@@ -79,6 +85,7 @@ struct AccessMatrixTests {
         }
         let owner = cast.users["owner"]!
         cast.headers[.anonymous] = [:]
+        cast.headers[.linkHolder] = [:]  // a link holder's only credential is the code in the link's own routes
         cast.headers[.admin] = TestServer.bearer(server.adminToken)
         cast.headers[.readOnlyOwner] = TestServer.bearer(try await TestAccounts.token(for: owner, scopes: [.read], in: server.store))
         cast.headers[.otherProjectToken] = TestServer.bearer(
@@ -94,13 +101,14 @@ struct AccessMatrixTests {
     }
 
     /// A project where each role user holds their role, with one image in it.
-    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String) {
+    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String, code: String) {
         let project = try await server.createProject("fixture \(seed)")
         for role in Role.allCases {
             try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
         }
         let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
-        return (project, try #require(try upload.json()["sha256"] as? String))
+        let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
+        return (project, try #require(try upload.json()["sha256"] as? String), try #require(try link.json()["code"] as? String))
     }
 
     /// What the identity should meet on a route of this access: nil when allowed.
@@ -108,8 +116,8 @@ struct AccessMatrixTests {
         switch identity {
         case .expiredToken, .revokedToken, .malformedToken:
             return .unauthorized  // bad credentials are refused everywhere, even on open routes
-        case .anonymous:
-            if access == .open { return nil }
+        case .anonymous, .linkHolder:
+            if access == .open || access == .link { return nil }
             let webPage = !route.pattern.hasPrefix("/api/") && route.method == .get
             return webPage ? .seeOther : .unauthorized
         case .admin:
@@ -117,7 +125,7 @@ struct AccessMatrixTests {
         default:
             break
         }
-        if access == .open { return nil }
+        if access == .open || access == .link { return nil }
         let safe = route.method == .get
         if identity == .readOnlyOwner && !safe { return .forbidden }
         if access == .admin { return .forbidden }
@@ -173,6 +181,8 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{userID}", with: "999999")
                         .replacingOccurrences(of: "{username}", with: "outsider")
                         .replacingOccurrences(of: "{file}", with: "app.css")
+                        .replacingOccurrences(of: "{code}", with: target.code)
+                        .replacingOccurrences(of: "{linkID}", with: "999999")
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
                     let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)

@@ -65,9 +65,9 @@ struct ImageRepositoryTests {
             let b = try await store.projects.create(name: "b", description: "", labelSet: nil)
             let image = sampleImage(1)
             // act
-            let first = try await store.images.add(image, to: a.id, labels: [Label(name: "cat")], originalName: "x.jpg")
-            let again = try await store.images.add(image, to: a.id, labels: [Label(name: "pet"), Label(name: "cat")], originalName: "x.jpg")
-            let other = try await store.images.add(image, to: b.id, labels: [Label(name: "dog", source: "mobilenet-v2", confidence: 0.8)], originalName: nil)
+            let first = try await store.images.add(image, to: a.id, labels: [Label(name: "cat")], originalName: "x.jpg", linkID: nil)
+            let again = try await store.images.add(image, to: a.id, labels: [Label(name: "pet"), Label(name: "cat")], originalName: "x.jpg", linkID: nil)
+            let other = try await store.images.add(image, to: b.id, labels: [Label(name: "dog", source: "mobilenet-v2", confidence: 0.8)], originalName: nil, linkID: nil)
             // check
             #expect(!first.imageExisted && !first.alreadyInProject)
             #expect(again.imageExisted && again.alreadyInProject)
@@ -85,7 +85,7 @@ struct ImageRepositoryTests {
         try await database.withStore { store in
             let project = try await store.projects.create(name: "p", description: "", labelSet: nil)
             for seed in 1...5 {
-                _ = try await store.images.add(sampleImage(seed), to: project.id, labels: [Label(name: seed.isMultiple(of: 2) ? "even" : "odd")], originalName: nil)
+                _ = try await store.images.add(sampleImage(seed), to: project.id, labels: [Label(name: seed.isMultiple(of: 2) ? "even" : "odd")], originalName: nil, linkID: nil)
             }
             var seen: [String] = []
             var cursor: Int64?
@@ -107,9 +107,9 @@ struct ImageRepositoryTests {
             let a = try await store.projects.create(name: "a", description: "", labelSet: nil)
             let b = try await store.projects.create(name: "b", description: "", labelSet: nil)
             let shared = sampleImage(1), only = sampleImage(2)
-            _ = try await store.images.add(shared, to: a.id, labels: [Label(name: "x")], originalName: nil)
-            _ = try await store.images.add(shared, to: b.id, labels: [], originalName: nil)
-            _ = try await store.images.add(only, to: a.id, labels: [], originalName: nil)
+            _ = try await store.images.add(shared, to: a.id, labels: [Label(name: "x")], originalName: nil, linkID: nil)
+            _ = try await store.images.add(shared, to: b.id, labels: [], originalName: nil, linkID: nil)
+            _ = try await store.images.add(only, to: a.id, labels: [], originalName: nil, linkID: nil)
             #expect(try await store.images.remove(sha256: shared.sha256, from: a.id) == false)
             #expect(try await store.images.find(sha256: shared.sha256) != nil)
             #expect(try await store.images.member(sha256: shared.sha256, of: a.id) == nil)
@@ -128,7 +128,7 @@ struct ImageRepositoryTests {
             let image = sampleImage(9)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<8 {
-                    group.addTask { _ = try await store.images.add(image, to: project.id, labels: [Label(name: "l\(index % 2)")], originalName: nil) }
+                    group.addTask { _ = try await store.images.add(image, to: project.id, labels: [Label(name: "l\(index % 2)")], originalName: nil, linkID: nil) }
                 }
                 try await group.waitForAll()
             }

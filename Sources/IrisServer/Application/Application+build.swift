@@ -89,8 +89,9 @@ public func buildRouter(
     ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(to: api)
     ImageController(
         store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits, audit: audit,
-        uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60)
+        uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60), guardian: guardian
     ).addRoutes(to: api)
+    LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(web: root, api: api)
     ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
     AccountController(
         store: dependencies.store, audit: audit, guardian: guardian, resources: resources, bcryptCost: settings.bcryptCost,

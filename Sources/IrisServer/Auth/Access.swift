@@ -17,6 +17,8 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
     case project(Role)
     /// Whoever may view some project holding the image named by the route's `{sha256}`.
     case image
+    /// Whoever holds the live upload link named by the route's `{code}`, signed in or not.
+    case link
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
         case .admin: "admin"
         case .project(let role): "project \(role.rawValue)"
         case .image: "image viewer"
+        case .link: "upload-link holder"
         }
     }
 }

@@ -15,6 +15,10 @@ struct AccessGuard: Sendable {
 
     func check(_ access: Access, _ request: Request, _ context: IrisRequestContext) async throws {
         if access == .open { return }
+        if access == .link {
+            _ = try await link(context)
+            return
+        }
         guard let user = context.caller.user else {
             if !request.uri.path.hasPrefix("/api/") && AuthMiddleware.isSafe(request.method) {
                 let next = request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
@@ -31,7 +35,7 @@ struct AccessGuard: Sendable {
             if token.projectID != nil && access == .admin { throw Self.forbidden("a token limited to one project cannot administer the instance") }
         }
         switch access {
-        case .open, .signedIn:
+        case .open, .signedIn, .link:
             return
         case .admin:
             guard user.isAdmin else { throw Self.forbidden("only an administrator may do this") }
@@ -56,6 +60,20 @@ struct AccessGuard: Sendable {
             }
             throw Problem.notFound("no image has sha256 \(sha256)")
         }
+    }
+
+    /// The live upload link named by the route's `{code}`: 401 when the code is malformed or
+    /// unknown, 403 naming why when the link is revoked, expired or used up.
+    func link(_ context: IrisRequestContext) async throws -> UploadLink {
+        let code = context.parameters.get("code") ?? ""
+        guard Secrets.isWellFormed(code) else {
+            throw Problem(status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link code is malformed", field: "code")
+        }
+        guard let link = try await store.links.find(codeHash: Secrets.hash(code)) else {
+            throw Problem(status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link is not known", field: "code")
+        }
+        if let refusal = link.refusal() { throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: refusal, field: "code") }
+        return link
     }
 
     /// The projects a caller may list: nil means all of them (an administrator).

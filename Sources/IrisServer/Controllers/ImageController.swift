@@ -16,6 +16,7 @@ struct ImageController {
     let audit: AuditLog
     /// Uploads per caller per minute.
     let uploads: RateLimiter
+    let guardian: AccessGuard
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects/{id}/images", .project(.contributor), use: upload)
@@ -24,6 +25,7 @@ struct ImageController {
         group.get("images/{sha256}", .image, use: show)
         group.get("images/{sha256}/original", .image, use: original)
         group.get("images/{sha256}/thumbnail", .image, use: thumbnail)
+        group.post("links/{code}/images", .link, use: linkUpload)
     }
 
     /// Multipart upload: part `file` (streamed to disk while hashed), optional repeated `label`.
@@ -34,8 +36,21 @@ struct ImageController {
         case .session(let user, _): "user:\(user.id)"
         case .anonymous: "address:\(context.clientKey)"
         }
-        try await uploads.check([callerKey], what: "uploads")
-        await uploads.record(callerKey)
+        return try await receive(request, context: context, into: project, rateKey: callerKey, labelChoices: nil, link: nil)
+    }
+
+    /// An upload through a contributor link: into the link's project only, labels from its choices.
+    @Sendable func linkUpload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.UploadBody> {
+        let link = try await guardian.link(context)
+        let project = try await ProjectController.project(link.projectID, in: store)
+        return try await receive(request, context: context, into: project, rateKey: "address:\(context.clientKey)", labelChoices: link.labelChoices, link: link)
+    }
+
+    private func receive(
+        _ request: Request, context: IrisRequestContext, into project: Project, rateKey: String, labelChoices: [String]?, link: UploadLink?
+    ) async throws -> EditedResponse<APIModel.UploadBody> {
+        try await uploads.check([rateKey], what: "uploads")
+        await uploads.record(rateKey)
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
         let boundary = try MultipartReceiver.boundary(request)
         let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file").receive(request.body, boundary: boundary)
@@ -43,17 +58,35 @@ struct ImageController {
             throw Problem.badRequest("the request has no part named \"file\"", field: "file")
         }
         let outcome: IngestOutcome
+        var reserved = false
         do {
             guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
-            let labels = try ImageIngestor.humanLabels(received.fields["label", default: []], for: project)
-            outcome = try await ingestor.ingest(file, into: project, labels: labels)
+            let names = received.fields["label", default: []]
+            if let labelChoices, let outside = names.first(where: { !labelChoices.contains($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                throw Problem.badRequest("label \"\(outside)\" is not one this link offers: \(labelChoices.joined(separator: ", "))", field: "label")
+            }
+            let labels = try ImageIngestor.humanLabels(names, for: project)
+            if let link {
+                // Take one upload from the link's allowance first, so concurrent uploads never exceed its cap.
+                guard let current = try await store.links.reserveUpload(id: link.id) else {
+                    throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: link.refusal() ?? "this upload link has taken its uploads", field: "code")
+                }
+                reserved = current.id == link.id
+            }
+            outcome = try await ingestor.ingest(file, into: project, labels: labels, linkID: link?.id)
         } catch {
             try? FileManager.default.removeItem(at: file.url)
+            if reserved, let link { try? await store.links.releaseUpload(id: link.id) }
             throw error
         }
-        await audit.record(
-            context.caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
-            detail: ["duplicate": String(outcome.duplicate), "labels": outcome.member.labels.map(\.name).joined(separator: ",")])
+        let detail = ["duplicate": String(outcome.duplicate), "labels": outcome.member.labels.map(\.name).joined(separator: ",")]
+        if let link {
+            await audit.record(Event(
+                actorKind: "link", actorID: link.id, actorName: "link \(link.name)", action: "image.uploaded", projectID: project.id,
+                subject: outcome.member.image.sha256, detail: detail))
+        } else {
+            await audit.record(context.caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256, detail: detail)
+        }
         let body = APIModel.UploadBody(sha256: outcome.member.image.sha256, duplicate: outcome.duplicate, image: .init(outcome.member))
         let location = "/api/v1/images/\(outcome.member.image.sha256)"
         return EditedResponse(status: outcome.alreadyInProject ? .ok : .created, headers: [.location: location], response: body)

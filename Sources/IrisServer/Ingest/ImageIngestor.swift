@@ -71,7 +71,7 @@ public struct ImageIngestor: Sendable {
 
     /// Ingests `staged` into `project`. The staged file is always consumed: moved into
     /// the store, or deleted when the bytes are a duplicate or are refused.
-    public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label]) async throws -> IngestOutcome {
+    public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil) async throws -> IngestOutcome {
         defer { try? FileManager.default.removeItem(at: staged.url) }
         do {
             let outcome = try await locks.withLock(staged.sha256) {
@@ -80,10 +80,10 @@ public struct ImageIngestor: Sendable {
                     if try await blobs.size(of: .original(staged.sha256)) == nil {
                         try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
                     }
-                    let addition = try await store.images.add(existing, to: project.id, labels: labels, originalName: staged.originalName)
+                    let addition = try await store.images.add(existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
                     return IngestOutcome(member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject)
                 }
-                return try await ingestNew(staged, into: project, labels: labels)
+                return try await ingestNew(staged, into: project, labels: labels, linkID: linkID)
             }
             metrics.upload(outcome: outcome.duplicate ? "duplicate" : "created")
             return outcome
@@ -93,7 +93,7 @@ public struct ImageIngestor: Sendable {
         }
     }
 
-    private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label]) async throws -> IngestOutcome {
+    private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws -> IngestOutcome {
         let inspector = self.inspector
         let path = staged.url.path
         // libvips blocks while it decodes: keep it off the event loops and the cooperative pool.
@@ -109,7 +109,7 @@ public struct ImageIngestor: Sendable {
         let record = ImageRecord(
             sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height,
             bytes: staged.byteCount, capturedAt: probe.capturedAt, createdAt: Date())
-        let addition = try await store.images.add(record, to: project.id, labels: labels, originalName: staged.originalName)
+        let addition = try await store.images.add(record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
         return IngestOutcome(member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
     }
 

@@ -31,7 +31,8 @@ public protocol ImageRepository: Sendable {
     func find(sha256: String) async throws -> ImageRecord?
     /// Records the image (once, whatever the project) and its membership of `projectID`,
     /// with `labels`, all in one transaction. Labels already present are kept.
-    func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?) async throws -> ImageAddition
+    /// `linkID` names the upload link that brought the image, if one did.
+    func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition
     func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
     func list(projectID: Int64, label: String?, after cursor: Int64?, limit: Int) async throws -> ImagePage
     func memberships(sha256: String) async throws -> [ImageMembership]
@@ -56,7 +57,7 @@ public struct SQLImageRepository: ImageRepository {
         }
     }
 
-    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?) async throws -> ImageAddition {
+    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition {
         try await database.transaction { db in
             guard try await db.raw("SELECT id FROM projects WHERE id = \(bind: projectID)").first() != nil else {
                 throw Problem.notFound("no project has id \(projectID)")
@@ -71,8 +72,8 @@ public struct SQLImageRepository: ImageRepository {
                 ON CONFLICT (sha256) DO NOTHING RETURNING sha256
                 """).first()
             let insertedMember = try await db.raw("""
-                INSERT INTO project_images (project_id, sha256, original_name, added_at)
-                VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now))
+                INSERT INTO project_images (project_id, sha256, original_name, added_at, link_id)
+                VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now), \(bind: linkID))
                 ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id
                 """).first()
             for label in labels {

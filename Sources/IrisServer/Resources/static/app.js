@@ -48,7 +48,7 @@ function setUpCreateProject() {
 }
 
 // XMLHttpRequest rather than fetch: it reports upload progress per file.
-function uploadOne(projectId, file, label, row) {
+function uploadOne(projectId, file, label, row, url) {
   return new Promise((resolve) => {
     const form = new FormData();
     form.append("file", file, file.name);
@@ -71,7 +71,7 @@ function uploadOne(projectId, file, label, row) {
       }
     };
     request.onerror = () => { status.textContent = "network error"; status.className = "status error"; resolve(false); };
-    request.open("POST", "/api/v1/projects/" + projectId + "/images");
+    request.open("POST", url || "/api/v1/projects/" + projectId + "/images");
     for (const [name, value] of Object.entries(csrfHeaders())) request.setRequestHeader(name, value);
     request.send(form);
   });
@@ -107,4 +107,27 @@ function setUpUpload() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { setUpCreateProject(); setUpUpload(); });
+// The contributor link page: no account, the link's code is the permission.
+function setUpLinkUpload() {
+  const section = document.getElementById("link-upload");
+  if (!section) return;
+  const input = document.getElementById("link-files");
+  const list = document.getElementById("progress");
+  const url = "/api/v1/links/" + section.dataset.code + "/images";
+  input.addEventListener("change", async () => {
+    const label = (document.getElementById("link-label") || {}).value || "";
+    let ok = 0;
+    const files = Array.from(input.files);
+    for (const file of files) {
+      const row = document.createElement("li");
+      row.innerHTML = "<span class=name></span><progress max=1 value=0></progress><span class=status>waiting</span>";
+      row.querySelector(".name").textContent = file.name;
+      list.appendChild(row);
+      if (await uploadOne(null, file, label, row, url)) ok += 1;
+    }
+    toast(ok + " of " + files.length + " uploaded. Thank you!", ok !== files.length);
+    input.value = "";
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { setUpCreateProject(); setUpUpload(); setUpLinkUpload(); });

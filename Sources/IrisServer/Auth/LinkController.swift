@@ -1,0 +1,120 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IrisCore
+import IrisStore
+import Mustache
+import NIOCore
+
+/// Contributor upload links: owners create, list and revoke them; holders see what the
+/// link offers and upload through it (`ImageController.linkUpload`), on a phone-sized page.
+struct LinkController {
+    let store: IrisStore
+    let audit: AuditLog
+    let guardian: AccessGuard
+    let resources: ServerResources
+
+    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
+        api.post("projects/{id}/links", .project(.owner), use: create)
+        api.get("projects/{id}/links", .project(.owner), use: list)
+        api.delete("projects/{id}/links/{linkID}", .project(.owner), use: revoke)
+        api.get("links/{code}", .link, use: show)
+        web.get("l/{code}", .link, use: page)
+    }
+
+    struct CreateRequest: Decodable {
+        var name: String?
+        var labelChoices: [String]?
+        var expiresInDays: Int?
+        var maxUploads: Int64?
+
+        enum CodingKeys: String, CodingKey { case name, labelChoices, expiresInDays, maxUploads }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresentNotNull(String.self, forKey: .name)
+            labelChoices = try container.decodeIfPresentNotNull([String].self, forKey: .labelChoices)
+            expiresInDays = try container.decodeIfPresentNotNull(Int.self, forKey: .expiresInDays)
+            maxUploads = try container.decodeIfPresentNotNull(Int64.self, forKey: .maxUploads)
+        }
+    }
+
+    struct LinkBody: ResponseEncodable {
+        var link: UploadLink
+        /// The code and page, only when the link is created.
+        var code: String?
+        var url: String?
+    }
+
+    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<LinkBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let body = try await request.decode(as: CreateRequest.self, context: context)
+        let name = try NameRules.validated(body.name ?? "upload link", field: "name", maxLength: 100)
+        var choices: [String]?
+        if let labels = body.labelChoices {
+            guard !labels.isEmpty, labels.count <= 100 else { throw Problem.badRequest("label_choices must hold 1 to 100 labels", field: "label_choices") }
+            choices = try ImageIngestor.humanLabels(labels, for: project).map(\.name)
+        }
+        if let days = body.expiresInDays, !(1...3650).contains(days) {
+            throw Problem.badRequest("expires_in_days must be from 1 to 3650", field: "expires_in_days")
+        }
+        if let cap = body.maxUploads, !(1...10_000_000).contains(cap) {
+            throw Problem.badRequest("max_uploads must be from 1 to 10000000", field: "max_uploads")
+        }
+        let code = Secrets.random()
+        let link = try await store.links.create(
+            projectID: project.id, codeHash: Secrets.hash(code), name: name, labelChoices: choices,
+            expiresAt: body.expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }, maxUploads: body.maxUploads,
+            createdBy: context.caller.user?.id)
+        await audit.record(context.caller, "link.created", project: project.id, subject: "link \(link.id)", detail: ["name": name])
+        return EditedResponse(status: .created, response: LinkBody(link: link, code: code, url: "/l/\(code)"))
+    }
+
+    struct LinkList: ResponseEncodable { var items: [UploadLink] }
+
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> LinkList {
+        LinkList(items: try await store.links.list(projectID: try Parameters.projectID(context)))
+    }
+
+    @Sendable func revoke(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let projectID = try Parameters.projectID(context)
+        let raw = context.parameters.get("linkID") ?? ""
+        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("link id must be a positive integer", field: "linkID") }
+        guard try await store.links.revoke(id: id, projectID: projectID) else { throw Problem.notFound("project \(projectID) has no live link \(id)") }
+        await audit.record(context.caller, "link.revoked", project: projectID, subject: "link \(id)")
+        return Response(status: .noContent)
+    }
+
+    struct LinkInfo: ResponseEncodable {
+        var projectName: String
+        var labelChoices: [String]?
+        var uploadsLeft: Int64?
+        var expiresAt: Date?
+    }
+
+    @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LinkInfo {
+        let link = try await guardian.link(context)
+        let project = try await ProjectController.project(link.projectID, in: store)
+        return LinkInfo(
+            projectName: project.name, labelChoices: link.labelChoices ?? project.labelSet,
+            uploadsLeft: link.maxUploads.map { $0 - link.uploads }, expiresAt: link.expiresAt)
+    }
+
+    /// The phone-friendly upload page a link opens.
+    @Sendable func page(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let link = try await guardian.link(context)
+        let project = try await ProjectController.project(link.projectID, in: store)
+        let code = context.parameters.get("code") ?? ""
+        let choices = link.labelChoices ?? project.labelSet ?? []
+        let values: [String: Any] = [
+            "title": "Upload to \(project.name)", "projectName": project.name, "code": code, "choices": choices, "hasChoices": !choices.isEmpty,
+            "uploadsLeft": link.maxUploads.map { String($0 - link.uploads) } ?? "",
+        ]
+        guard let html = resources.templates.render(values, withTemplate: "link") else { throw Problem.unavailable("template link is missing") }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8", .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:",
+                      .init("Referrer-Policy")!: "no-referrer"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
