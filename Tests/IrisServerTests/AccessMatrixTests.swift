@@ -45,6 +45,7 @@ struct AccessMatrixTests {
         "PUT /api/v1/projects/{id}/members/{username}": .project(.owner),
         "DELETE /api/v1/projects/{id}/members/{username}": .project(.owner),
         "GET /api/v1/events": .signedIn,
+        "GET /history": .signedIn,
         "GET /": .signedIn,
         "GET /projects/{id}": .project(.viewer),
         "GET /static/{file}": .open,

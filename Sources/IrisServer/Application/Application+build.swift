@@ -19,6 +19,8 @@ public struct IrisDependencies: Sendable {
     /// Threads for libvips work, apart from the shared pool that serves files, so that
     /// decoding big images never stalls downloads.
     public let imagingThreads: NIOThreadPool
+    /// Set when the server begins to stop: open event streams end so shutdown need not wait for them.
+    public let stopping = StopFlag()
 
     public init(
         store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics(),
@@ -95,7 +97,8 @@ public func buildRouter(
     ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
     AccountController(
         store: dependencies.store, audit: audit, guardian: guardian, resources: resources, bcryptCost: settings.bcryptCost,
-        secureCookies: settings.secureCookies, signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
+        secureCookies: settings.secureCookies, signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60),
+        stopping: dependencies.stopping
     ).addRoutes(web: root, api: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
     return router

@@ -18,6 +18,7 @@ struct AccountController {
     let secureCookies: Bool
     /// Failed sign-ins per client address and per username, over 15 minutes.
     let signInFailures: RateLimiter
+    let stopping: StopFlag
 
     static let sessionLifetime: TimeInterval = 30 * 24 * 3600
     static let loginCSRFCookie = "iris_login_csrf"
@@ -36,7 +37,8 @@ struct AccountController {
         api.get("projects/{id}/members", .project(.viewer), use: listMembers)
         api.put("projects/{id}/members/{username}", .project(.owner), use: setMember)
         api.delete("projects/{id}/members/{username}", .project(.owner), use: removeMember)
-        api.get("events", .signedIn, use: listEvents)
+        api.get("events", .signedIn, use: events)
+        web.get("history", .signedIn, use: historyPage)
     }
 
     // MARK: - Web sign-in
@@ -329,14 +331,84 @@ struct AccountController {
         var nextCursor: String?
     }
 
+    /// `GET /api/v1/events`: Server-Sent Events when the client accepts `text/event-stream`
+    /// (as EventSource does), else a JSON page.
+    @Sendable func events(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        if request.headers[.accept]?.contains("text/event-stream") == true {
+            return try await stream(request, context: context)
+        }
+        return try await listEvents(request, context: context).response(from: request, context: context)
+    }
+
+    static func body(_ event: Event) -> EventBody {
+        EventBody(
+            id: event.id, actor: event.actorName, actorKind: event.actorKind, action: event.action, projectId: event.projectID,
+            subject: event.subject, detail: event.detail, createdAt: event.createdAt)
+    }
+
+    /// The live stream: events after `Last-Event-ID` (or `cursor`; with neither, from now on),
+    /// polled each second, a comment every 15 s to keep proxies from closing it, and an end
+    /// after `timeout` seconds (default 300), after which EventSource reconnects and resumes.
+    func stream(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
+        let resume = try request.headers[.init("Last-Event-ID")!].map { raw -> Int64 in
+            guard let id = Int64(raw), id >= 0 else { throw Problem.badRequest("Last-Event-ID must be an event id", field: "Last-Event-ID") }
+            return id
+        }
+        var start = try resume ?? Parameters.cursor(request)
+        if start == nil { start = try await store.events.latest(projectIDs: nil, limit: 1).first?.id ?? 0 }
+        let timeoutText = request.uri.queryParameters.get("timeout") ?? "300"
+        guard let timeout = Int(timeoutText), (1...3600).contains(timeout) else {
+            throw Problem.badRequest("timeout must be 1 to 3600 seconds", field: "timeout")
+        }
+        let store = self.store, stopping = self.stopping, first = start ?? 0
+        let body = ResponseBody { writer in
+            let encoder = IrisJSONEncoder.makeEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var last = first
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            var quiet = 0
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+            while ContinuousClock.now < deadline && !stopping.isRaised && !Task.isCancelled {
+                let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
+                for event in events {
+                    let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "id: \(event.id)\nevent: \(event.action)\ndata: \(data)\n\n"))
+                    last = event.id
+                }
+                if events.isEmpty {
+                    quiet += 1
+                    if quiet % 15 == 0 { try await writer.write(ByteBuffer(string: ": still here\n\n")) }
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"], body: body)
+    }
+
+    /// The history page: the newest 200 events the caller may see.
+    @Sendable func historyPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
+        let rows: [[String: Any]] = try await store.events.latest(projectIDs: visible, limit: 200).map { event in
+            [
+                "when": event.createdAt.formatted(.iso8601), "actor": event.actorName, "action": event.action,
+                "project": event.projectID.map { "\($0)" } ?? "", "subject": event.subject ?? "",
+            ]
+        }
+        var values: [String: Any] = ["title": "History", "events": rows, "hasEvents": !rows.isEmpty]
+        if case .session(let user, let csrf) = context.caller { (values["username"], values["csrf"]) = (user.username, csrf) }
+        guard let html = resources.templates.render(values, withTemplate: "history") else { throw Problem.unavailable("template history is missing") }
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
     /// Events of the projects the caller may read (all for admins), oldest first after `cursor`.
     @Sendable func listEvents(_ request: Request, context: IrisRequestContext) async throws -> EventPage {
         let limit = try Parameters.limit(request, default: 100, max: 1000)
         let visible = try await guardian.visibleProjects(context.caller)
         let events = try await store.events.list(afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
-        let items = events.map {
-            EventBody(id: $0.id, actor: $0.actorName, actorKind: $0.actorKind, action: $0.action, projectId: $0.projectID, subject: $0.subject, detail: $0.detail, createdAt: $0.createdAt)
-        }
+        let items = events.map(Self.body)
         return EventPage(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
     }
 }

@@ -9,6 +9,8 @@ public protocol EventRepository: Sendable {
     /// Events after `afterID`, oldest first; `projectIDs` nil means every event (admins),
     /// otherwise only events of those projects.
     func list(afterID: Int64, projectIDs: [Int64]?, limit: Int) async throws -> [Event]
+    /// The newest `limit` events (newest first) of `projectIDs` (nil: all).
+    func latest(projectIDs: [Int64]?, limit: Int) async throws -> [Event]
 }
 
 /// `EventRepository` in SQL, for SQLite and PostgreSQL alike.
@@ -36,6 +38,14 @@ public struct SQLEventRepository: EventRepository {
     }
 
     public func list(afterID: Int64, projectIDs: [Int64]?, limit: Int) async throws -> [Event] {
+        try await query(afterID: afterID, projectIDs: projectIDs, limit: limit, newestFirst: false)
+    }
+
+    public func latest(projectIDs: [Int64]?, limit: Int) async throws -> [Event] {
+        try await query(afterID: 0, projectIDs: projectIDs, limit: limit, newestFirst: true)
+    }
+
+    private func query(afterID: Int64, projectIDs: [Int64]?, limit: Int, newestFirst: Bool) async throws -> [Event] {
         if let projectIDs, projectIDs.isEmpty { return [] }
         return try await database.withConnection { db in
             var query: SQLQueryString = """
@@ -43,7 +53,7 @@ public struct SQLEventRepository: EventRepository {
                 WHERE id > \(bind: afterID)
                 """
             if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
-            query += " ORDER BY id LIMIT \(bind: limit)"
+            query += newestFirst ? " ORDER BY id DESC LIMIT \(bind: limit)" : " ORDER BY id LIMIT \(bind: limit)"
             return try await db.raw(query).all().map { row in
                 let detail = try row.decode(column: "detail", as: String?.self)
                     .map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]

@@ -107,6 +107,31 @@ function setUpUpload() {
   });
 }
 
+// Owners make contributor links from the project page.
+function setUpCreateLink() {
+  const form = document.getElementById("create-link");
+  const zone = document.getElementById("upload");
+  if (!form || !zone) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const body = { name: data.get("name") || "contributors" };
+    const labels = String(data.get("label_choices") || "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (labels.length) body.label_choices = labels;
+    if (data.get("max_uploads")) body.max_uploads = Number(data.get("max_uploads"));
+    if (data.get("expires_in_days")) body.expires_in_days = Number(data.get("expires_in_days"));
+    const response = await fetch("/api/v1/projects/" + zone.dataset.project + "/links", {
+      method: "POST", headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify(body),
+    });
+    if (!response.ok) { toast(await problemText(response), true); return; }
+    const created = await response.json();
+    const anchor = document.getElementById("new-link-url");
+    anchor.href = created.url;
+    anchor.textContent = location.origin + created.url;
+    document.getElementById("new-link").hidden = false;
+  });
+}
+
 // The contributor link page: no account, the link's code is the permission.
 function setUpLinkUpload() {
   const section = document.getElementById("link-upload");
@@ -130,4 +155,23 @@ function setUpLinkUpload() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { setUpCreateProject(); setUpUpload(); setUpLinkUpload(); });
+// Signed-in pages follow the audit log live and show each new event as a notification.
+function followEvents() {
+  if (!document.querySelector("meta[name=csrf-token]") || !window.EventSource) return;
+  const source = new EventSource("/api/v1/events");
+  source.onmessage = null;
+  const show = (message) => {
+    try {
+      const event = JSON.parse(message.data);
+      const where = event.project_id ? " in project " + event.project_id : "";
+      toast(event.actor + ": " + event.action.replace(/[._]/g, " ") + where, event.action.includes("failed"));
+    } catch (_) {}
+  };
+  for (const name of ["image.uploaded", "image.removed", "import.completed", "project.created", "project.updated", "project.deleted",
+                      "member.role_set", "member.removed", "link.created", "link.revoked", "token.created", "token.revoked",
+                      "user.created", "user.disabled", "auth.sign_in_failed"]) {
+    source.addEventListener(name, show);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => { setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); });
