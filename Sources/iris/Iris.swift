@@ -60,8 +60,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (http.port).")
     var port: Int?
 
+    @Flag(help: "Demo mode: everything works, but nothing uploaded is kept (mode=demo).")
+    var demo = false
+
+    @Flag(help: "Read-only mode: every write is refused with 503 (mode=read-only).")
+    var readOnly = false
+
+    func validate() throws {
+        if demo && readOnly { throw ValidationError("choose --demo or --read-only, not both") }
+    }
+
     func run() async throws {
-        let settings = try common.settings([.httpHost: host, .httpPort: port.map(String.init)])
+        let mode: String? = demo ? "demo" : (readOnly ? "read-only" : nil)
+        let settings = try common.settings([.httpHost: host, .httpPort: port.map(String.init), .mode: mode])
         try await IrisCommands.serve(settings)
     }
 }

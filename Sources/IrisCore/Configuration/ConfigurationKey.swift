@@ -41,6 +41,9 @@ extension ConfigurationKey {
         "import.max_total_bytes", default: "21474836480", help: "Most uncompressed bytes a zip import may expand to (20 GiB).")
     public static let importMaxRatio = ConfigurationKey(
         "import.max_ratio", default: "100", help: "Highest compression ratio allowed for any zip entry; images barely compress, so more is a zip bomb.")
+    public static let mode = ConfigurationKey(
+        "mode", default: "normal",
+        help: "`normal`; `demo` (everything works, nothing uploaded is kept); or `read-only` (every write is refused with 503).")
     public static let bcryptCost = ConfigurationKey(
         "auth.bcrypt_cost", default: "12", help: "bcrypt work factor for passwords (10–16); each step doubles the time to check one.")
     public static let secureCookies = ConfigurationKey(
@@ -58,6 +61,6 @@ extension ConfigurationKey {
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
-        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit, .logLevel, .logFormat,
+        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit, .logLevel, .logFormat,
     ]
 }

@@ -72,18 +72,20 @@ public func buildRouter(
 ) async throws -> Router<IrisRequestContext> {
     let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
     let ingestor = ImageIngestor(
-        store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads, metrics: dependencies.metrics)
+        store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads, metrics: dependencies.metrics,
+        keep: settings.mode != .demo)
     let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
-    let resources = try ServerResources.load()
+    let resources = try ServerResources.load(mode: settings.mode)
 
     let router = Router(context: IrisRequestContext.self)
     router.add(middleware: ProblemMiddleware(catalog: catalog))
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
 
-    router.add(middleware: AuthMiddleware(store: dependencies.store))
+    router.add(middleware: ModeMiddleware(mode: settings.mode))
+    router.add(middleware: AuthMiddleware(store: dependencies.store, touchTokens: settings.mode == .normal))
     let guardian = AccessGuard(store: dependencies.store)
-    let audit = AuditLog(store: dependencies.store, logger: logger)
+    let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
     let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
     OperationsController(store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics, openAPI: resources.openAPI)

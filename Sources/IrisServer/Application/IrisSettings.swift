@@ -18,12 +18,14 @@ public struct IrisSettings: Sendable {
     public var secureCookies: Bool
     public var signInLimit: Int
     public var uploadRateLimit: Int
+    public var mode: ServerMode
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
         limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
-        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600
+        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600, mode: ServerMode = .normal
     ) {
+        self.mode = mode
         self.signInLimit = signInLimit
         self.uploadRateLimit = uploadRateLimit
         self.bcryptCost = bcryptCost
@@ -63,8 +65,17 @@ public struct IrisSettings: Sendable {
             bcryptCost: UInt8(try reader.int(.bcryptCost, in: 10...16)),
             secureCookies: try Self.bool(reader, .secureCookies),
             signInLimit: try reader.int(.signInLimit, in: 1...10_000),
-            uploadRateLimit: try reader.int(.uploadRateLimit, in: 1...1_000_000)
+            uploadRateLimit: try reader.int(.uploadRateLimit, in: 1...1_000_000),
+            mode: try Self.mode(reader)
         )
+    }
+
+    static func mode(_ reader: ConfigurationReader) throws -> ServerMode {
+        let text = reader.string(.mode)
+        guard let mode = ServerMode(rawValue: text) else {
+            throw Problem.badRequest("setting mode must be normal, demo or read-only, not \(text)", field: "mode")
+        }
+        return mode
     }
 
     static func bool(_ reader: ConfigurationReader, _ key: ConfigurationKey) throws -> Bool {

@@ -51,10 +51,8 @@ struct AccountController {
         // Double-submit cookie: the form carries the same random value as the cookie.
         let csrf = Secrets.random()
         let next = Self.safeNext(request.uri.queryParameters.get("next").map { String($0) })
-        guard let html = resources.templates.render(
-            ["title": "Sign in", "csrf": csrf, "next": next, "error": error ?? "", "hasError": error != nil, "signedOut": true], withTemplate: "login")
-        else { throw Problem.unavailable("template login is missing") }
-        var response = Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+        var response = try resources.page(
+            "login", ["title": "Sign in", "loginCSRF": csrf, "next": next, "error": error ?? "", "hasError": error != nil], caller: .anonymous, status: status)
         response.setCookie(Cookie(name: Self.loginCSRFCookie, value: csrf, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
         return response
     }
@@ -397,10 +395,7 @@ struct AccountController {
                 "project": event.projectID.map { "\($0)" } ?? "", "subject": event.subject ?? "",
             ]
         }
-        var values: [String: Any] = ["title": "History", "events": rows, "hasEvents": !rows.isEmpty]
-        if case .session(let user, let csrf) = context.caller { (values["username"], values["csrf"]) = (user.username, csrf) }
-        guard let html = resources.templates.render(values, withTemplate: "history") else { throw Problem.unavailable("template history is missing") }
-        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+        return try resources.page("history", ["title": "History", "events": rows, "hasEvents": !rows.isEmpty], caller: context.caller)
     }
 
     /// Events of the projects the caller may read (all for admins), oldest first after `cursor`.

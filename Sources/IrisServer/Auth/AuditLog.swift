@@ -8,6 +8,7 @@ import Logging
 struct AuditLog: Sendable {
     let store: IrisStore
     let logger: Logger
+    var mode: ServerMode = .normal
 
     func record(_ caller: Caller, _ action: String, project: Int64? = nil, subject: String? = nil, detail: [String: String] = [:]) async {
         let (kind, id, name): (String, Int64?, String) = switch caller {
@@ -19,6 +20,8 @@ struct AuditLog: Sendable {
     }
 
     func record(_ event: Event) async {
+        // Demo mode keeps nothing that uploads cause; sign-ins and admin actions are still recorded.
+        if mode == .demo && ["image.uploaded", "import.completed"].contains(event.action) { return }
         do {
             try await store.events.append(event)
         } catch {

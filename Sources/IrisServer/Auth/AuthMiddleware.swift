@@ -18,6 +18,8 @@ public struct AuthMiddleware: RouterMiddleware {
     static let formPosts: Set<String> = ["/login", "/logout"]
 
     let store: IrisStore
+    /// Record each token's last use (not in demo or read-only mode, which write nothing).
+    var touchTokens = true
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -52,7 +54,7 @@ public struct AuthMiddleware: RouterMiddleware {
         if record.revokedAt != nil { throw Self.unauthorized("the token was revoked") }
         if let expiry = record.expiresAt, expiry <= Date() { throw Self.unauthorized("the token expired") }
         if user.disabled { throw Self.unauthorized("the token's user is disabled") }
-        try? await store.accounts.touchToken(id: record.id)
+        if touchTokens { try? await store.accounts.touchToken(id: record.id) }
         return .token(user, record)
     }
 

@@ -110,11 +110,8 @@ struct LinkController {
             "title": "Upload to \(project.name)", "projectName": project.name, "code": code, "choices": choices, "hasChoices": !choices.isEmpty,
             "uploadsLeft": link.maxUploads.map { String($0 - link.uploads) } ?? "",
         ]
-        guard let html = resources.templates.render(values, withTemplate: "link") else { throw Problem.unavailable("template link is missing") }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/html; charset=utf-8", .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:",
-                      .init("Referrer-Policy")!: "no-referrer"],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
+        var response = try resources.page("link", values, caller: .anonymous)
+        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        return response
     }
 }

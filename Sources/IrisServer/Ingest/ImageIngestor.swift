@@ -45,8 +45,14 @@ public struct ImageIngestor: Sendable {
     let threads: NIOThreadPool
     let locks: KeyedLock
     let metrics: IrisMetrics
+    /// False in demo mode: files are checked and thumbnailed as usual, then discarded.
+    let keep: Bool
 
-    public init(store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics()) {
+    public init(
+        store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics(),
+        keep: Bool = true
+    ) {
+        self.keep = keep
         self.store = store
         self.blobs = blobs
         self.inspector = inspector
@@ -73,6 +79,7 @@ public struct ImageIngestor: Sendable {
     /// the store, or deleted when the bytes are a duplicate or are refused.
     public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil) async throws -> IngestOutcome {
         defer { try? FileManager.default.removeItem(at: staged.url) }
+        if !keep { return try await preview(staged, into: project, labels: labels) }
         do {
             let outcome = try await locks.withLock(staged.sha256) {
                 if let existing = try await store.images.find(sha256: staged.sha256) {
@@ -91,6 +98,24 @@ public struct ImageIngestor: Sendable {
             metrics.upload(outcome: "rejected")
             throw error
         }
+    }
+
+    /// Demo mode: the same checks and thumbnails as a real upload, and an answer shaped like
+    /// one, but no blob, row or event is written.
+    private func preview(_ staged: StagedUpload, into project: Project, labels: [Label]) async throws -> IngestOutcome {
+        let existing = try await store.images.find(sha256: staged.sha256)
+        let inspector = self.inspector
+        let path = staged.url.path
+        let probe = try await threads.runIfActive {
+            let probe = try inspector.probe(path: path)
+            _ = try inspector.thumbnails(path: path, sizes: Self.thumbnailSizes)
+            return probe
+        }
+        let record = existing ?? ImageRecord(
+            sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height, bytes: staged.byteCount,
+            capturedAt: probe.capturedAt, createdAt: Date())
+        let member = ProjectImage(image: record, projectID: project.id, labels: labels, originalName: staged.originalName, addedAt: Date())
+        return IngestOutcome(member: member, duplicate: existing != nil, alreadyInProject: false)
     }
 
     private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws -> IngestOutcome {

@@ -1,6 +1,9 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
 import IrisCore
 import Mustache
+import NIOCore
 
 /// Templates, static files and the OpenAPI document, loaded from the bundle once at start.
 /// Static files are served from this dictionary only, so no request path reaches the file system.
@@ -8,8 +11,25 @@ struct ServerResources: Sendable {
     let templates: MustacheLibrary
     let staticFiles: [String: (data: Data, mediaType: String)]
     let openAPI: Data
+    let mode: ServerMode
 
-    static func load() throws -> ServerResources {
+    /// Renders a page with what every page shows: the mode banner, and the signed-in user.
+    func page(_ template: String, _ values: [String: Any], caller: Caller, status: HTTPResponse.Status = .ok) throws -> Response {
+        var values = values
+        if mode == .demo { values["banner"] = "Demo mode: everything works, but nothing you upload is kept." }
+        if mode == .readOnly { values["banner"] = "Read-only mode: you can look around, but nothing can be changed now." }
+        if case .session(let user, let csrf) = caller {
+            values["csrf"] = csrf
+            values["username"] = user.username
+        }
+        guard let html = templates.render(values, withTemplate: template) else { throw Problem.unavailable("template \(template) is missing") }
+        return Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func load(mode: ServerMode = .normal) throws -> ServerResources {
         guard let root = Bundle.module.url(forResource: "Resources", withExtension: nil) else {
             throw Problem.unavailable("the server's resource bundle is missing")
         }
@@ -26,6 +46,6 @@ struct ServerResources: Sendable {
             staticFiles[name] = (try Data(contentsOf: staticDirectory.appendingPathComponent(name)), type)
         }
         let openAPI = try Data(contentsOf: root.appendingPathComponent("openapi.yaml"))
-        return ServerResources(templates: templates, staticFiles: staticFiles, openAPI: openAPI)
+        return ServerResources(templates: templates, staticFiles: staticFiles, openAPI: openAPI, mode: mode)
     }
 }

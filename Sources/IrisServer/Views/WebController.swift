@@ -25,7 +25,7 @@ struct WebController {
         let items: [[String: Any]] = projects.map { project in
             ["id": project.id, "name": project.name, "description": project.description, "labels": project.labelSet?.joined(separator: ", ") ?? ""]
         }
-        return try page("index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty], context)
+        return try resources.page("index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty], caller: context.caller)
     }
 
     @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -51,7 +51,7 @@ struct WebController {
         if let next = Parameters.encodeCursor(images.nextCursor) {
             values["next"] = "/projects/\(project.id)?cursor=\(next)" + (label.map { "&label=\($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryAllowed) ?? "")" } ?? "")
         }
-        return try page("project", values, context)
+        return try resources.page("project", values, caller: context.caller)
     }
 
     @Sendable func staticFile(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -60,20 +60,5 @@ struct WebController {
         return Response(
             status: .ok, headers: [.contentType: file.mediaType, .cacheControl: "public, max-age=300"],
             body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
-    }
-
-    private func page(_ template: String, _ values: [String: Any], _ context: IrisRequestContext) throws -> Response {
-        var values = values
-        if case .session(let user, let csrf) = context.caller {
-            values["csrf"] = csrf
-            values["username"] = user.username
-        }
-        guard let html = resources.templates.render(values, withTemplate: template) else {
-            throw Problem.unavailable("template \(template) is missing")
-        }
-        return Response(
-            status: .ok,
-            headers: [.contentType: "text/html; charset=utf-8", .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:"],
-            body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 }
