@@ -7,6 +7,7 @@ import pytest
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -76,3 +77,41 @@ def test_a_refused_upload_is_shown_to_the_user(server, browser, workdir):
     status = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#progress .status.error")))
     assert "not an image Iris accepts" in status.text
     assert server.http.get(server.url(f"/api/v1/projects/{project}/images"), timeout=10).json()["items"] == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
+    project = server.create_project("Shared")
+    sign_in(server, browser)
+    # Pages reload after each action; an element read mid-reload is simply read again.
+    wait = WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException, NoSuchElementException])
+    # A user, from the admin page.
+    browser.get(server.url("/admin"))
+    form = browser.find_element(By.ID, "create-user")
+    form.find_element(By.NAME, "username").send_keys("carol")
+    form.find_element(By.NAME, "password").send_keys("carol-password")
+    form.find_element(By.TAG_NAME, "button").click()
+    wait.until(lambda driver: "carol" in driver.find_element(By.ID, "users").text)
+    # A token, from the tokens page: its secret is shown once, and it works.
+    browser.get(server.url("/account/tokens"))
+    form = browser.find_element(By.ID, "create-token")
+    form.find_element(By.NAME, "name").send_keys("laptop")
+    form.find_element(By.TAG_NAME, "button").click()
+    secret = wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "#create-token .secret code"))).text
+    assert secret.startswith("iris_")
+    assert requests.get(server.url("/api/v1/me"), headers={"Authorization": "Bearer " + secret}, timeout=10).status_code == 200
+    # Revoked from the page: it stops working.
+    browser.refresh()
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "laptop" in r.text)
+    row.find_element(By.TAG_NAME, "button").click()
+    wait.until(lambda driver: any("laptop" in r.text and "revoked" in r.text for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr")))
+    assert requests.get(server.url("/api/v1/me"), headers={"Authorization": "Bearer " + secret}, timeout=10).status_code == 401
+    # A role, from the project's members page.
+    browser.get(server.url(f"/projects/{project}/members"))
+    form = browser.find_element(By.ID, "set-member")
+    form.find_element(By.NAME, "username").send_keys("carol")
+    form.find_element(By.CSS_SELECTOR, "select[name=role] option[value=editor]").click()
+    form.find_element(By.TAG_NAME, "button").click()
+    wait.until(lambda driver: "carol" in driver.find_element(By.ID, "members").text)
+    members = server.http.get(server.url(f"/api/v1/projects/{project}/members"), timeout=10).json()["items"]
+    assert {"username": "carol", "role": "editor"} in members

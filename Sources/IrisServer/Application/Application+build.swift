@@ -103,6 +103,7 @@ public func buildRouter(
         stopping: dependencies.stopping
     ).addRoutes(web: root, api: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
+    AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)
     return router
 }
 

@@ -174,4 +174,54 @@ function followEvents() {
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => { setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); });
+// Forms and buttons marked data-api="METHOD /path" call the API with the session's CSRF
+// token, then reload (or show the field named by data-show, e.g. a new token's secret).
+function formJSON(form) {
+  const body = {};
+  for (const element of form.elements) {
+    if (!element.name || element.dataset.path !== undefined) continue;
+    if (element.type === "checkbox") {
+      if (element.name === "scopes") { if (element.checked) (body.scopes = body.scopes || []).push(element.value); }
+      else body[element.name] = element.checked;
+    } else if (element.value !== "") {
+      body[element.name] = element.type === "number" ? Number(element.value) : element.value;
+    }
+  }
+  return body;
+}
+
+async function callAPI(spec, body, onSuccess) {
+  const [method, ...rest] = spec.split(" ");
+  const response = await fetch(rest.join(" "), {
+    method, headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) { toast(await problemText(response), true); return; }
+  const text = await response.text();
+  onSuccess(text ? JSON.parse(text) : {});
+}
+
+function setUpAPIActions() {
+  for (const form of document.querySelectorAll("form[data-api]")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      let spec = form.dataset.api;
+      for (const element of form.querySelectorAll("[data-path]")) spec = spec.replace("{" + element.name + "}", encodeURIComponent(element.value));
+      callAPI(spec, formJSON(form), (result) => {
+        const field = form.dataset.show;
+        if (field && result[field]) {
+          const secret = form.querySelector(".secret");
+          secret.querySelector("code").textContent = result[field];
+          secret.hidden = false;
+        } else {
+          location.reload();
+        }
+      });
+    });
+  }
+  for (const button of document.querySelectorAll("button[data-api]")) {
+    button.addEventListener("click", () => callAPI(button.dataset.api, button.dataset.body ? JSON.parse(button.dataset.body) : null, () => location.reload()));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); });
