@@ -207,3 +207,40 @@ struct RateLimitTests {
         }
     }
 }
+
+@Suite("Account input")
+struct AccountInputTests {
+    @Test("bad user creation is 400 naming the field; a taken name 409", arguments: TestDatabase.enabled)
+    func users(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let cases: [([String: Any], String)] = [
+                (["password": "long-enough-1"], "username"),
+                (["username": "dave"], "password"),
+                (["username": "dave", "password": "short"], "password"),
+                (["username": "dave", "password": String(repeating: "p", count: 73)], "password"),
+                (["username": "dave smith", "password": "long-enough-1"], "username"),
+                (["username": String(repeating: "d", count: 65), "password": "long-enough-1"], "username"),
+                (["username": "dave", "password": "long-enough-1", "is_admin": "yes"], "is_admin"),
+            ]
+            for (body, field) in cases {
+                let response = try await server.send(.post, "/api/v1/users", json: body)
+                #expect(response.status == .badRequest, "\(body)")
+                #expect(try response.json()["field"] as? String == field, "\(body) → \(response.text)")
+            }
+            #expect(try await server.send(.post, "/api/v1/users", json: ["username": "dave", "password": "long-enough-1"]).status == .created)
+            #expect(try await server.send(.post, "/api/v1/users", json: ["username": "dave", "password": "long-enough-1"]).status == .conflict)
+            #expect(try await server.rowCount("users") == 2)
+        }
+    }
+
+    @Test("behind a TLS proxy the session cookie is Secure")
+    func secureCookie() async throws {
+        try await TestServer.with(.sqlite) { server in
+            let anonymous = server.acting(as: [:])
+            let page = try await anonymous.get("/login", headers: [.init("X-Forwarded-Proto")!: "https"])
+            #expect(page.headers[.setCookie]?.contains("Secure") == true)
+            let plain = try await anonymous.get("/login")
+            #expect(plain.headers[.setCookie]?.contains("Secure") == false)
+        }
+    }
+}

@@ -1,5 +1,8 @@
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import IrisServer
+import IrisTesting
 import Testing
 
 @Suite("Documentation stays true")
@@ -14,5 +17,25 @@ struct DocumentationTests {
         let end = try #require(readme.range(of: "<!-- settings:end -->"))
         let documented = readme[start.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(documented == IrisCommands.settingsTable(markdown: true))
+    }
+}
+
+@Suite("The OpenAPI document covers the API")
+struct OpenAPICoverageTests {
+    @Test("every /api/v1 route the router has is a path and method in openapi.yaml")
+    func everyRouteDocumented() async throws {
+        try await TestServer.with(.sqlite) { server in
+            let spec = try await server.get("/api/v1/openapi.yaml").text
+            let lines = spec.components(separatedBy: "\n")
+            for route in server.catalog.routes where route.pattern.hasPrefix("/api/v1/") {
+                guard let start = lines.firstIndex(of: "  \(route.pattern):") else {
+                    Issue.record("\(route.pattern) is not in openapi.yaml")
+                    continue
+                }
+                // The path's block runs until the next path at the same indent.
+                let block = lines[(start + 1)...].prefix { $0.hasPrefix("   ") || $0.isEmpty }
+                #expect(block.contains("    \(route.method.rawValue.lowercased()):"), "\(route) is not documented")
+            }
+        }
     }
 }

@@ -53,7 +53,7 @@ struct AccountController {
         let next = Self.safeNext(request.uri.queryParameters.get("next").map { String($0) })
         var response = try resources.page(
             "login", ["title": "Sign in", "loginCSRF": csrf, "next": next, "error": error ?? "", "hasError": error != nil], caller: .anonymous, status: status)
-        response.setCookie(Cookie(name: Self.loginCSRFCookie, value: csrf, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict))
+        response.setCookie(Cookie(name: Self.loginCSRFCookie, value: csrf, path: "/login", secure: secure(request), httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -91,7 +91,8 @@ struct AccountController {
         await audit.record(Event(actorKind: "user", actorID: user.id, actorName: user.username, action: "auth.signed_in"))
         var response = Response(status: .seeOther, headers: [.location: Self.safeNext(form["next"])])
         response.setCookie(Cookie(
-            name: AuthMiddleware.sessionCookie, value: session, maxAge: Int(Self.sessionLifetime), path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+            name: AuthMiddleware.sessionCookie, value: session, maxAge: Int(Self.sessionLifetime), path: "/", secure: secure(request), httpOnly: true,
+            sameSite: .lax))
         return response
     }
 
@@ -107,8 +108,13 @@ struct AccountController {
         }
         await audit.record(context.caller, "auth.signed_out")
         var response = Response(status: .seeOther, headers: [.location: "/login"])
-        response.setCookie(Cookie(name: AuthMiddleware.sessionCookie, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .lax))
+        response.setCookie(Cookie(name: AuthMiddleware.sessionCookie, value: "", maxAge: 0, path: "/", secure: secure(request), httpOnly: true, sameSite: .lax))
         return response
+    }
+
+    /// Secure cookies when configured, or when a TLS-terminating proxy says the request came over HTTPS.
+    func secure(_ request: Request) -> Bool {
+        secureCookies || request.headers[.init("X-Forwarded-Proto")!]?.lowercased() == "https"
     }
 
     /// Only local paths: never redirect to another site after signing in.
