@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import IrisBlobs
 import IrisCore
-import MultipartKit
 import NIOCore
 
 /// A multipart/form-data upload received into scratch space: the file part streamed to
@@ -16,8 +15,7 @@ struct ReceivedMultipart {
 /// Streams a multipart/form-data body: the part named `filePart` goes to a `StagedFile`
 /// chunk by chunk (never whole in memory); every other part must be small text.
 ///
-/// MultipartKit's parser calls back synchronously; its callbacks only record events,
-/// and the file writes happen here between chunks.
+/// `MultipartStreamParser` turns each chunk into events; the file writes happen here.
 struct MultipartReceiver {
     static let maxFieldBytes = 64 * 1024
     static let maxParts = 1_000
@@ -49,16 +47,6 @@ struct MultipartReceiver {
         }
     }
 
-    private enum Event {
-        case header(String, String)
-        case body(ByteBuffer)
-        case partEnd
-    }
-
-    private final class EventLog {
-        var events: [Event] = []
-    }
-
     private struct Part {
         var name: String?
         var fileName: String?
@@ -67,12 +55,7 @@ struct MultipartReceiver {
     }
 
     func receive(_ body: RequestBody, boundary: String) async throws -> ReceivedMultipart {
-        let parser = MultipartParser(boundary: boundary)
-        let log = EventLog()
-        parser.onHeader = { log.events.append(.header($0, $1)) }
-        parser.onBody = { log.events.append(.body($0)) }
-        parser.onPartComplete = { log.events.append(.partEnd) }
-
+        var parser = MultipartStreamParser(boundary: boundary)
         var result = ReceivedMultipart()
         var current: Part?
         var partCount = 0
@@ -83,32 +66,25 @@ struct MultipartReceiver {
                 received += Int64(chunk.readableBytes)
                 guard received <= limit else { throw Problem.contentTooLarge("the body is over the \(limit)-byte limit") }
                 sawAnything = true
-                do {
-                    try parser.execute(chunk)
-                } catch {
-                    throw Problem.badRequest("the multipart body is malformed", field: "body")
-                }
-                for event in log.events {
+                for event in try parser.feed(chunk.readableBytesView) {
                     switch event {
-                    case .header(let name, let value):
-                        if current == nil {
-                            partCount += 1
-                            guard partCount <= Self.maxParts else { throw Problem.badRequest("a request may have at most \(Self.maxParts) parts") }
-                            current = Part()
+                    case .part(let headers):
+                        partCount += 1
+                        guard partCount <= Self.maxParts else { throw Problem.badRequest("a request may have at most \(Self.maxParts) parts") }
+                        var part = Part()
+                        if let disposition = headers["content-disposition"] {
+                            part.name = Self.parameter("name", in: disposition)
+                            part.fileName = Self.parameter("filename", in: disposition)
                         }
-                        if name.lowercased() == "content-disposition" {
-                            current?.name = Self.parameter("name", in: value)
-                            current?.fileName = Self.parameter("filename", in: value)
-                        }
-                    case .body(let buffer):
+                        current = part
+                    case .body(let bytes):
                         if current == nil { current = Part() }
-                        try write(buffer, into: &current!)
+                        try write(bytes, into: &current!)
                     case .partEnd:
                         if var part = current { try finish(&part, into: &result) }
                         current = nil
                     }
                 }
-                log.events.removeAll(keepingCapacity: true)
             }
         } catch {
             current?.staged?.discard()
@@ -116,8 +92,8 @@ struct MultipartReceiver {
             if error is StagedFile.TooLarge { throw Problem.contentTooLarge("the file is over the \(limit)-byte limit", field: filePart) }
             throw error
         }
-        if let open = current {
-            open.staged?.discard()
+        if current != nil || (sawAnything && !parser.isComplete) {
+            current?.staged?.discard()
             result.file.map { try? FileManager.default.removeItem(at: $0.url) }
             throw Problem.badRequest("the multipart body ended before its closing boundary", field: "body")
         }
@@ -125,12 +101,12 @@ struct MultipartReceiver {
         return result
     }
 
-    private func write(_ buffer: ByteBuffer, into part: inout Part) throws {
+    private func write(_ bytes: [UInt8], into part: inout Part) throws {
         if part.name == filePart {
             if part.staged == nil { part.staged = try StagedFile(in: scratch, limit: limit) }
-            try buffer.withUnsafeReadableBytes { try part.staged!.write($0) }
+            try part.staged!.write(bytes)
         } else {
-            part.text.append(contentsOf: buffer.readableBytesView)
+            part.text.append(contentsOf: bytes)
             guard part.text.count <= Self.maxFieldBytes else {
                 throw Problem.contentTooLarge("part \"\(part.name ?? "")\" is over \(Self.maxFieldBytes) bytes", field: part.name)
             }
