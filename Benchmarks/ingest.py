@@ -43,6 +43,13 @@ class Server:
     def __init__(self, binary, data):
         self.port = free_port()
         self.data = data
+        # An administrator and a token, made with the CLI before the server starts.
+        common = ["--data", str(data), "--log-level", "warning"]
+        subprocess.run([binary, "user", "create", "bench", "--admin", "--password-stdin"] + common,
+                       input="bench-password-1\n", text=True, check=True, capture_output=True)
+        token = subprocess.run([binary, "token", "create", "--user", "bench", "--name", "bench", "--scopes", "read,write"] + common,
+                               text=True, check=True, capture_output=True).stdout.strip().splitlines()[-1]
+        self.auth = {"Authorization": "Bearer " + token}
         self.process = subprocess.Popen(
             [binary, "serve", "--port", str(self.port), "--data", str(data), "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -57,7 +64,7 @@ class Server:
 
     def request(self, method, path, body=None, headers=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-        connection.request(method, path, body=body, headers=headers or {})
+        connection.request(method, path, body=body, headers={**self.auth, **(headers or {})})
         response = connection.getresponse()
         data = response.read()
         connection.close()
@@ -74,7 +81,7 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def upload(port, project, path, connection=None):
+def upload(server, path, connection=None):
     """Streams a multipart upload from disk (never the whole file in memory)."""
     boundary = uuid.uuid4().hex
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
@@ -82,8 +89,9 @@ def upload(port, project, path, connection=None):
     tail = f"\r\n--{boundary}--\r\n".encode()
     size = path.stat().st_size
     own = connection is None
-    connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    connection.putrequest("POST", f"/api/v1/projects/{project}/images")
+    connection = connection or http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+    connection.putrequest("POST", f"/api/v1/projects/{server.project}/images")
+    connection.putheader("Authorization", server.auth["Authorization"])
     connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
     connection.putheader("Content-Length", str(len(head) + size + len(tail)))
     connection.endheaders()
@@ -122,7 +130,7 @@ def time_iris(binary, files, work):
         def worker(chunk):
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
             for path in chunk:
-                upload(server.port, server.project, path, connection)
+                upload(server, path, connection)
             connection.close()
         return timed_in_parallel(worker, split(files, WORKERS))
     finally:
@@ -189,12 +197,12 @@ def main():
         subprocess.run(["vips", "black", str(big), "8200", "8200", "--bands", "3"], check=True)
     size_mb = big.stat().st_size / 1e6
     memory_run(binary, work, f"one {size_mb:.0f} MB upload (8200×8200 TIFF, ingested with thumbnails)",
-               lambda server: upload(server.port, server.project, big))
+               lambda server: upload(server, big))
 
     concurrent = files[:64] if len(files) >= 64 else (files * 2)[:64]
 
     def sixty_four(server):
-        timed_in_parallel(lambda path: upload(server.port, server.project, path), concurrent)
+        timed_in_parallel(lambda path: upload(server, path), concurrent)
         count = server.request("GET", f"/api/v1/projects/{server.project}/images?limit=500")[1]["items"]
         assert len(count) == len(set(concurrent)), f"{len(count)} stored of {len(set(concurrent))}"
     memory_run(binary, work, "64 concurrent uploads of 4 MP photos", sixty_four)

@@ -182,9 +182,6 @@ struct AccountController {
                 throw AccessGuard.forbidden("a token cannot create a token stronger than itself")
             }
         }
-        if let days = body.expiresInDays, !(1...3650).contains(days) {
-            throw Problem.badRequest("expires_in_days must be from 1 to 3650", field: "expires_in_days")
-        }
         if let projectID = body.projectId {
             let exists = try await store.projects.find(id: projectID) != nil
             let belongs = user.isAdmin ? true : try await store.accounts.role(projectID: projectID, userID: user.id) != nil
@@ -193,7 +190,7 @@ struct AccountController {
         let secret = Secrets.newToken()
         let token = try await store.accounts.createToken(
             userID: user.id, name: name, tokenHash: Secrets.hash(secret), scopes: scopes, projectID: body.projectId,
-            expiresAt: body.expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) })
+            expiresAt: try Parameters.expiry(days: body.expiresInDays))
         await audit.record(context.caller, "token.created", project: body.projectId, subject: "token \(token.id)", detail: ["name": name])
         return EditedResponse(status: .created, response: CreatedToken(token: secret, details: token))
     }

@@ -55,16 +55,13 @@ struct LinkController {
             guard !labels.isEmpty, labels.count <= 100 else { throw Problem.badRequest("label_choices must hold 1 to 100 labels", field: "label_choices") }
             choices = try ImageIngestor.humanLabels(labels, for: project).map(\.name)
         }
-        if let days = body.expiresInDays, !(1...3650).contains(days) {
-            throw Problem.badRequest("expires_in_days must be from 1 to 3650", field: "expires_in_days")
-        }
         if let cap = body.maxUploads, !(1...10_000_000).contains(cap) {
             throw Problem.badRequest("max_uploads must be from 1 to 10000000", field: "max_uploads")
         }
         let code = Secrets.random()
         let link = try await store.links.create(
             projectID: project.id, codeHash: Secrets.hash(code), name: name, labelChoices: choices,
-            expiresAt: body.expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }, maxUploads: body.maxUploads,
+            expiresAt: try Parameters.expiry(days: body.expiresInDays), maxUploads: body.maxUploads,
             createdBy: context.caller.user?.id)
         await audit.record(context.caller, "link.created", project: project.id, subject: "link \(link.id)", detail: ["name": name])
         return EditedResponse(status: .created, response: LinkBody(link: link, code: code, url: "/l/\(code)"))

@@ -146,6 +146,13 @@ enum Parameters {
         return limit
     }
 
+    /// An optional `expires_in_days` (1–3650) as the date it names.
+    static func expiry(days: Int?) throws -> Date? {
+        guard let days else { return nil }
+        guard (1...3650).contains(days) else { throw Problem.badRequest("expires_in_days must be from 1 to 3650", field: "expires_in_days") }
+        return Date().addingTimeInterval(Double(days) * 86_400)
+    }
+
     /// A cursor is a row position as decimal digits. Clients should treat it as opaque;
     /// it is plain so that every well-formed cursor is a valid one (any digits page from there).
     static func cursor(_ request: Request) throws -> Int64? {
