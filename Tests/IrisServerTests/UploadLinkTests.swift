@@ -88,3 +88,21 @@ struct UploadLinkTests {
         }
     }
 }
+
+@Suite("Link management on the project page")
+struct LinkPageTests {
+    @Test("owners see their links with revoke buttons; viewers do not")
+    func ownersOnly() async throws {
+        try await TestServer.with(.sqlite) { server in
+            let project = try await server.createProject("p")
+            _ = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "market day", "max_uploads": 5])
+            let ownerPage = try await server.get("/projects/\(project)").text
+            #expect(ownerPage.contains("market day") && ownerPage.contains("0 of 5") && ownerPage.contains("Revoke"))
+            let viewer = try await Accounts(store: server.store, bcryptCost: 10).create(username: "vic", password: "vic-password", isAdmin: false)
+            try await server.store.accounts.setRole(projectID: project, userID: viewer.id, .viewer)
+            let token = try await TestAccounts.token(for: viewer, scopes: [.read], in: server.store)
+            let viewerPage = try await server.acting(as: TestServer.bearer(token)).get("/projects/\(project)").text
+            #expect(!viewerPage.contains("market day") && !viewerPage.contains("create-link"))
+        }
+    }
+}

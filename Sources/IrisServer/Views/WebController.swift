@@ -48,6 +48,24 @@ struct WebController {
             "images": tiles, "hasImages": !tiles.isEmpty, "labelChoices": project.labelSet ?? [], "hasLabelSet": project.labelSet != nil,
             "maxUploadMB": limits.maxUploadBytes >> 20, "filter": label ?? "",
         ]
+        // Owners (and administrators) see the project's contributor links, to revoke them.
+        if let user = context.caller.user {
+            let role = try await store.accounts.role(projectID: project.id, userID: user.id)
+            if user.isAdmin || role == .owner {
+                values["isOwner"] = true
+                let links = try await store.links.list(projectID: project.id)
+                values["hasLinks"] = !links.isEmpty
+                values["links"] = links.map { link -> [String: Any] in
+                    let refusal = link.refusal()
+                    return [
+                        "id": link.id, "name": link.name, "labels": link.labelChoices?.joined(separator: ", ") ?? "any",
+                        "uploads": link.maxUploads.map { "\(link.uploads) of \($0)" } ?? "\(link.uploads)",
+                        "expires": link.expiresAt?.formatted(.iso8601) ?? "never", "state": refusal ?? "live", "live": refusal == nil,
+                        "projectID": project.id,
+                    ]
+                }
+            }
+        }
         if let next = Parameters.encodeCursor(images.nextCursor) {
             values["next"] = "/projects/\(project.id)?cursor=\(next)" + (label.map { "&label=\($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryAllowed) ?? "")" } ?? "")
         }
