@@ -53,14 +53,20 @@ class Server:
         self.process = subprocess.Popen(
             [binary, "serve", "--port", str(self.port), "--data", str(data), "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                if self.request("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        self.project = self.request("POST", "/api/v1/projects", json.dumps({"name": "bench"}).encode(),
-                                    {"Content-Type": "application/json"})[1]["id"]
+        try:
+            for _ in range(300):
+                try:
+                    if self.request("GET", "/readyz")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            status, body = self.request("POST", "/api/v1/projects", json.dumps({"name": "bench"}).encode(), {"Content-Type": "application/json"})
+            if status != 201:
+                raise RuntimeError(f"creating the bench project answered {status}: {body}")
+            self.project = body["id"]
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
 
     def request(self, method, path, body=None, headers=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
