@@ -62,10 +62,15 @@ public enum IrisCommands {
         let logger = settings.makeLogger()
         try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
         let database = try IrisDatabase(location: settings.database, poolSize: 1, logger: logger)
-        defer { Task { await database.shutdown() } }
-        let applied = try await Migrator(database: database).migrate()
-        print(applied.isEmpty ? "The database schema is up to date." : "Applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
+        let applied: [String]
+        do {
+            applied = try await Migrator(database: database).migrate()
+        } catch {
+            await database.shutdown()
+            throw error
+        }
         await database.shutdown()
+        print(applied.isEmpty ? "The database schema is up to date." : "Applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
     }
 
     public static func importImages(_ settings: IrisSettings, path: String, projectName: String, labelFromFolders: Bool) async throws {

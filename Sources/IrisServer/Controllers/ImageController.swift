@@ -68,10 +68,10 @@ struct ImageController {
             let labels = try ImageIngestor.humanLabels(names, for: project)
             if let link {
                 // Take one upload from the link's allowance first, so concurrent uploads never exceed its cap.
-                guard let current = try await store.links.reserveUpload(id: link.id) else {
+                guard try await store.links.reserveUpload(id: link.id) != nil else {
                     throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: link.refusal() ?? "this upload link has taken its uploads", field: "code")
                 }
-                reserved = current.id == link.id
+                reserved = true
             }
             outcome = try await ingestor.ingest(file, into: project, labels: labels, linkID: link?.id)
         } catch {
