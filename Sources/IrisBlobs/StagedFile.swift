@@ -1,4 +1,5 @@
 import Crypto
+import IrisCore
 public import Foundation
 
 /// A file in scratch space being written chunk by chunk while its SHA-256 is computed,
@@ -43,7 +44,7 @@ public final class StagedFile {
     public func finish() throws -> String {
         try handle.close()
         closed = true
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().lowercaseHex
     }
 
     /// Closes and deletes the file: the outcome of any failed upload.
@@ -53,16 +54,5 @@ public final class StagedFile {
             closed = true
         }
         try? FileManager.default.removeItem(at: url)
-    }
-
-    /// Hashes an existing file without copying it.
-    public static func sha256(ofFileAt url: URL) throws -> String {
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            hasher.update(data: chunk)
-        }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

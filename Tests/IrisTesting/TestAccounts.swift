@@ -9,7 +9,7 @@ public enum TestAccounts {
     public static func token(
         for user: User, scopes: [TokenScope], projectID: Int64? = nil, expiresAt: Date? = nil, in store: IrisStore
     ) async throws -> String {
-        let secret = "iris_" + (0..<43).map { _ in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_".randomElement()! }.map(String.init).joined()
+        let secret = SecretHashing.newToken()
         _ = try await store.accounts.createToken(
             userID: user.id, name: "test", tokenHash: TestAccounts.hash(secret), scopes: scopes, projectID: projectID, expiresAt: expiresAt)
         return secret

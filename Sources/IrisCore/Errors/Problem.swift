@@ -49,8 +49,11 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         Problem(status: 422, slug: slug, title: "The content cannot be processed", detail: detail, field: field)
     }
 
-    public static func rangeNotSatisfiable(_ detail: String) -> Problem {
-        Problem(status: 416, slug: "range-not-satisfiable", title: "Range not satisfiable", detail: detail, field: "Range")
+    /// A byte range outside a `size`-byte file; carries `Content-Range: bytes */size` as RFC 9110 asks.
+    public static func rangeNotSatisfiable(_ detail: String, size: Int64) -> Problem {
+        Problem(
+            status: 416, slug: "range-not-satisfiable", title: "Range not satisfiable", detail: detail, field: "Range",
+            headers: ["Content-Range": "bytes */\(size)"])
     }
 
     public static func unavailable(_ detail: String) -> Problem {

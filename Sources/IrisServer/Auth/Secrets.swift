@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IrisCore
 
 /// Random secrets (session ids, API tokens, CSRF tokens, passwords) and their stored form.
 enum Secrets {
@@ -24,7 +25,7 @@ enum Secrets {
     /// Tokens and session ids are 256-bit random, so a fast hash is enough to store them:
     /// unlike passwords, they cannot be guessed from a dictionary.
     static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(secret.utf8)).lowercaseHex
     }
 
     static func isWellFormed(_ secret: String) -> Bool {
@@ -53,4 +54,7 @@ enum Secrets {
 /// The stored form of tokens and session ids, public so tools and tests can make tokens.
 public enum SecretHashing {
     public static func sha256Hex(_ secret: String) -> String { Secrets.hash(secret) }
+
+    /// A new API token in the server's format (`iris_` and 43 base64url characters).
+    public static func newToken() -> String { Secrets.newToken() }
 }

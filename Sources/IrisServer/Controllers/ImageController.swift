@@ -179,9 +179,7 @@ struct ImageController {
         let spec = header.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
         let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 else { return nil }
-        let unsatisfiable = Problem(
-            status: 416, slug: "range-not-satisfiable", title: "Range not satisfiable",
-            detail: "the range \(spec) is outside the \(size)-byte file", field: "Range", headers: ["Content-Range": "bytes */\(size)"])
+        let unsatisfiable = Problem.rangeNotSatisfiable("the range \(spec) is outside the \(size)-byte file", size: size)
         if parts[0].isEmpty {
             guard let suffix = Int64(parts[1]) else { return nil }
             guard suffix > 0, size > 0 else { throw unsatisfiable }
