@@ -28,6 +28,20 @@ public struct ScratchSpace: Sendable {
         return entries.count
     }
 
+    /// Removes entries not modified since `date`: files a running process abandoned
+    /// without a crash (a cancelled request that could not clean up). Answers how many.
+    @discardableResult
+    public func removeStale(modifiedBefore date: Date) -> Int {
+        let manager = FileManager.default
+        var removed = 0
+        for entry in (try? manager.contentsOfDirectory(atPath: directory.path)) ?? [] {
+            let url = directory.appendingPathComponent(entry)
+            guard let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < date else { continue }
+            if (try? manager.removeItem(at: url)) != nil { removed += 1 }
+        }
+        return removed
+    }
+
     /// How many files are in the folder now.
     public func count() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: directory.path).count) ?? 0

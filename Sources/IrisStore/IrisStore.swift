@@ -9,6 +9,8 @@ public struct IrisStore: Sendable {
     public let accounts: any AccountRepository
     public let events: any EventRepository
     public let links: any UploadLinkRepository
+    public let jobs: any JobRepository
+    public let webhooks: any WebhookRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -17,6 +19,8 @@ public struct IrisStore: Sendable {
         self.accounts = SQLAccountRepository(database: database)
         self.events = SQLEventRepository(database: database)
         self.links = SQLUploadLinkRepository(database: database)
+        self.jobs = SQLJobRepository(database: database)
+        self.webhooks = SQLWebhookRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -53,6 +53,29 @@ extension ConfigurationKey {
         help: "Failed sign-ins allowed per client address and per username in 15 minutes; then 429 with Retry-After. From half of it, each failure waits a second longer.")
     public static let uploadRateLimit = ConfigurationKey(
         "upload.rate_limit", default: "600", help: "Uploads allowed per caller (token, user or client address) per minute; then 429 with Retry-After.")
+    public static let jobQueues = ConfigurationKey(
+        "jobs.queues", default: "images:1,default:1,webhooks:2",
+        help: "In-process workers of `iris serve`: `queue:count` pairs. Empty runs none (leave the work to `iris worker` processes).")
+    public static let jobLeaseSeconds = ConfigurationKey(
+        "jobs.lease_seconds", default: "30",
+        help: "How long a claimed job stays with its worker without a heartbeat; after that another worker takes it. Heartbeats come every third of it.")
+    public static let jobPollSeconds = ConfigurationKey(
+        "jobs.poll_seconds", default: "2", help: "Idle workers look for work this often even without a wake-up (SQLite across processes).")
+    public static let jobGraceSeconds = ConfigurationKey(
+        "jobs.shutdown_grace_seconds", default: "10",
+        help: "On SIGTERM, running jobs get this long to finish; then they are cancelled and given back to the queue.")
+    public static let jobRetryBaseSeconds = ConfigurationKey(
+        "jobs.retry_base_seconds", default: "2",
+        help: "First retry delay; each further attempt doubles it (capped at an hour), with jitter.")
+    public static let jobRetentionDays = ConfigurationKey(
+        "jobs.retention_days", default: "14", help: "Succeeded and cancelled jobs older than this are deleted by cleanup; dead and failed ones are kept.")
+    public static let cleanupInterval = ConfigurationKey(
+        "cleanup.interval_seconds", default: "3600", help: "How often the cleanup job runs (stale temporary files, orphan blobs, old jobs).")
+    public static let webhookAllowNetworks = ConfigurationKey(
+        "webhooks.allow_networks", default: "",
+        help: "Comma-separated CIDR blocks webhooks may reach although private, loopback or link-local (e.g. `10.0.0.0/8,127.0.0.1/32`).")
+    public static let webhookTimeout = ConfigurationKey(
+        "webhooks.timeout_seconds", default: "10", help: "How long one webhook delivery attempt may take.")
     public static let logLevel = ConfigurationKey(
         "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = ConfigurationKey(
@@ -61,6 +84,8 @@ extension ConfigurationKey {
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
-        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit, .logLevel, .logFormat,
+        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
+        .jobQueues, .jobLeaseSeconds, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
+        .webhookAllowNetworks, .webhookTimeout, .logLevel, .logFormat,
     ]
 }

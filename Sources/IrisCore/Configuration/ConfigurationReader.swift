@@ -75,4 +75,12 @@ public struct ConfigurationReader: Sendable {
         }
         return value
     }
+
+    public func double(_ key: ConfigurationKey, in range: ClosedRange<Double>) throws -> Double {
+        let text = string(key)
+        guard let value = Double(text), range.contains(value) else {
+            throw Problem.badRequest("setting \(key.name) must be a number in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"", field: key.name)
+        }
+        return value
+    }
 }

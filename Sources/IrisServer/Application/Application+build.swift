@@ -7,7 +7,6 @@ import NIOCore
 public import NIOPosix
 public import IrisStore
 public import Logging
-import ServiceLifecycle
 
 /// The parts an Iris application is built from. Tests pass their own; `iris serve`
 /// opens the real ones from settings.
@@ -57,23 +56,23 @@ public struct IrisDependencies: Sendable {
 public func buildApplication(
     settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog()
 ) async throws -> some ApplicationProtocol {
-    let router = try await buildRouter(settings: settings, dependencies: dependencies, catalog: catalog, logger: logger)
+    // Read-only mode writes nothing, so it runs no workers and no scheduler.
+    let writes = settings.mode != .readOnly
+    let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes, logger: logger)
+    let router = try await buildRouter(settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
-        services: [DependenciesService(dependencies: dependencies)],
+        services: [BackgroundService(jobs: jobs, dependencies: dependencies)],
         logger: logger
     )
 }
 
-/// The router alone, for tests that drive it without a socket.
-public func buildRouter(
-    settings: IrisSettings, dependencies: IrisDependencies, catalog: RouteCatalog = RouteCatalog(), logger: Logger = Logger(label: "iris")
+/// The router: every route and middleware.
+func buildRouter(
+    settings: IrisSettings, dependencies: IrisDependencies, jobs: JobSystem, catalog: RouteCatalog, logger: Logger
 ) async throws -> Router<IrisRequestContext> {
-    let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-    let ingestor = ImageIngestor(
-        store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads, metrics: dependencies.metrics,
-        keep: settings.mode != .demo)
+    let ingestor = jobs.ingestor
     let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
     let resources = try ServerResources.load(mode: settings.mode)
 
@@ -105,14 +104,4 @@ public func buildRouter(
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)
     return router
-}
-
-/// Closes the database pool and imaging threads after the HTTP server has stopped.
-struct DependenciesService: Service {
-    let dependencies: IrisDependencies
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await dependencies.close()
-    }
 }

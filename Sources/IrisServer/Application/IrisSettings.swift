@@ -19,13 +19,16 @@ public struct IrisSettings: Sendable {
     public var signInLimit: Int
     public var uploadRateLimit: Int
     public var mode: ServerMode
+    public var jobs: JobSettings
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
         limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
-        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600, mode: ServerMode = .normal
+        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600, mode: ServerMode = .normal,
+        jobs: JobSettings = JobSettings()
     ) {
         self.mode = mode
+        self.jobs = jobs
         self.signInLimit = signInLimit
         self.uploadRateLimit = uploadRateLimit
         self.bcryptCost = bcryptCost
@@ -66,7 +69,8 @@ public struct IrisSettings: Sendable {
             secureCookies: try Self.bool(reader, .secureCookies),
             signInLimit: try reader.int(.signInLimit, in: 1...10_000),
             uploadRateLimit: try reader.int(.uploadRateLimit, in: 1...1_000_000),
-            mode: try Self.mode(reader)
+            mode: try Self.mode(reader),
+            jobs: try JobSettings(reader)
         )
     }
 

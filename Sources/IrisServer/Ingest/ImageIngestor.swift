@@ -34,10 +34,18 @@ public struct IngestOutcome: Sendable {
 /// import and CLI import takes.
 ///
 /// Order matters for crash safety: the original blob is made durable first, then the
-/// thumbnails, and only then the database row, so a row never points to a missing blob.
-/// A crash in between leaves an unreferenced blob at worst, never a broken row.
+/// small thumbnail, and only then the database row, so a row never points to a missing
+/// blob. A crash in between leaves an unreferenced blob at worst, never a broken row; the
+/// cleanup job removes such orphans.
+///
+/// The request decodes the whole image once, at the smallest thumbnail size: that
+/// decode is the check that the file is not truncated or corrupt, and its product is
+/// the gallery thumbnail. The larger sizes are made by an `image.thumbnails` job, so the
+/// upload returns as soon as the original is safe.
 public struct ImageIngestor: Sendable {
     public static let thumbnailSizes = [1024, 256]
+    /// Made during the upload, by the decode that verifies the image.
+    public static let uploadThumbnailSize = 256
 
     public let store: IrisStore
     public let blobs: any BlobStore
@@ -45,14 +53,18 @@ public struct ImageIngestor: Sendable {
     let threads: NIOThreadPool
     let locks: KeyedLock
     let metrics: IrisMetrics
+    let logger = Logger(label: "iris.ingest")
     /// False in demo mode: files are checked and thumbnailed as usual, then discarded.
     let keep: Bool
+    /// Where the remaining thumbnails are queued; nil makes them all during the upload.
+    var jobs: JobQueue?
 
     public init(
         store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics(),
-        keep: Bool = true
+        keep: Bool = true, jobs: JobQueue? = nil
     ) {
         self.keep = keep
+        self.jobs = jobs
         self.store = store
         self.blobs = blobs
         self.inspector = inspector
@@ -108,7 +120,7 @@ public struct ImageIngestor: Sendable {
         let path = staged.url.path
         let probe = try await threads.runIfActive {
             let probe = try inspector.probe(path: path)
-            _ = try inspector.thumbnails(path: path, sizes: Self.thumbnailSizes)
+            _ = try inspector.thumbnails(path: path, sizes: [Self.uploadThumbnailSize])
             return probe
         }
         let record = existing ?? ImageRecord(
@@ -121,10 +133,11 @@ public struct ImageIngestor: Sendable {
     private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws -> IngestOutcome {
         let inspector = self.inspector
         let path = staged.url.path
+        let sizes = jobs == nil ? Self.thumbnailSizes : [Self.uploadThumbnailSize]
         // libvips blocks while it decodes: keep it off the event loops and the cooperative pool.
         let (probe, thumbnails) = try await threads.runIfActive {
             let probe = try inspector.probe(path: path)
-            return (probe, try inspector.thumbnails(path: path, sizes: Self.thumbnailSizes))
+            return (probe, try inspector.thumbnails(path: path, sizes: sizes))
         }
         try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
         for (size, data) in thumbnails {
@@ -135,6 +148,14 @@ public struct ImageIngestor: Sendable {
             sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height,
             bytes: staged.byteCount, capturedAt: probe.capturedAt, createdAt: Date())
         let addition = try await store.images.add(record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
+        if let jobs {
+            do {
+                try await jobs.enqueue(try ThumbnailJob.request(sha256: staged.sha256, projectID: project.id))
+            } catch {
+                // The thumbnail route makes missing sizes on demand; the upload itself has succeeded.
+                logger.error("cannot queue thumbnails", metadata: ["sha256": "\(staged.sha256)", "error": "\(String(reflecting: error))"])
+            }
+        }
         return IngestOutcome(member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
     }
 
@@ -158,6 +179,15 @@ public struct ImageIngestor: Sendable {
         }
     }
 
+    /// Deletes the blobs of `sha256` when no image row refers to it; answers whether it did.
+    func removeIfOrphan(_ sha256: String) async throws -> Bool {
+        try await locks.withLock(sha256) {
+            guard try await store.images.find(sha256: sha256) == nil else { return false }
+            try await deleteBlobs(sha256)
+            return true
+        }
+    }
+
     func deleteBlobs(_ sha256: String) async throws {
         try await blobs.delete(.original(sha256))
         for size in Self.thumbnailSizes { try await blobs.delete(.thumbnail(sha256, size: size)) }
@@ -166,11 +196,19 @@ public struct ImageIngestor: Sendable {
     /// The JPEG thumbnail, made from the original and cached if it is missing.
     public func thumbnail(sha256: String, size: Int) async throws -> Data? {
         if let data = try await blobs.data(for: .thumbnail(sha256, size: size)) { return data }
-        guard let path = blobs.localPath(for: .original(sha256)), FileManager.default.fileExists(atPath: path) else { return nil }
+        return try await makeThumbnails(sha256: sha256, sizes: [size])[size]
+    }
+
+    /// Makes the thumbnails of `sizes` that are missing (all from one decode) and stores
+    /// them; answers what it made. Nothing when the original is gone.
+    public func makeThumbnails(sha256: String, sizes: [Int]) async throws -> [Int: Data] {
+        var absent: [Int] = []
+        for size in sizes where try await blobs.size(of: .thumbnail(sha256, size: size)) == nil { absent.append(size) }
+        let missing = absent
+        guard !missing.isEmpty, let path = blobs.localPath(for: .original(sha256)), FileManager.default.fileExists(atPath: path) else { return [:] }
         let inspector = self.inspector
-        let made = try await threads.runIfActive { try inspector.thumbnails(path: path, sizes: [size]) }
-        guard let data = made[size] else { return nil }
-        try await blobs.put(.thumbnail(sha256, size: size), data: data)
-        return data
+        let made = try await threads.runIfActive { try inspector.thumbnails(path: path, sizes: missing) }
+        for (size, data) in made { try await blobs.put(.thumbnail(sha256, size: size), data: data) }
+        return made
     }
 }

@@ -84,6 +84,34 @@ public final class IrisDatabase: Sendable {
         }
     }
 
+    /// PostgreSQL: listens on `channel` over a dedicated connection and calls `notified`
+    /// for each notification, until the task is cancelled (reconnecting after failures).
+    /// SQLite has no notifications: returns at once.
+    public func listen(channel: String, notified: @escaping @Sendable () -> Void) async {
+        guard case .postgres(let url) = location, let configuration = try? SQLPostgresConfiguration(url: url) else { return }
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(
+                    on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration.coreConfiguration, id: 0, logger: logger
+                ).get()
+                attempt = 0
+                do {
+                    try await connection.listen(on: channel) { notifications in
+                        // Whatever was enqueued while this connection was down is found by the first look.
+                        notified()
+                        for try await _ in notifications { notified() }
+                    }
+                } catch {}
+                try? await connection.close()
+            } catch {
+                logger.warning("cannot listen for job notifications", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            attempt += 1
+            try? await Task.sleep(for: .seconds(min(Double(attempt), 10)))
+        }
+    }
+
     /// Answers whether the database takes a trivial query (for `/readyz`).
     public func ping() async -> Bool {
         (try? await withConnection { db in try await db.raw("SELECT 1 AS ok").first() }) != nil

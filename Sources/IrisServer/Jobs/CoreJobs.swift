@@ -1,0 +1,140 @@
+import Foundation
+import IrisBlobs
+public import IrisCore
+import IrisStore
+
+/// `image.thumbnails`: makes the thumbnail sizes an upload did not make itself.
+struct ThumbnailJob: JobHandler {
+    static let kind = "image.thumbnails"
+
+    struct Payload: Codable, Sendable {
+        var sha256: String
+    }
+
+    struct Output: Encodable, Sendable {
+        var made: [Int]
+        /// Set when there was nothing to do because the image is gone.
+        var skipped: String?
+    }
+
+    let ingestor: ImageIngestor
+
+    static func request(sha256: String, projectID: Int64?) throws -> JobRequest {
+        try JobRequest(kind: kind, encoding: Payload(sha256: sha256), queue: JobSettings.Queue.images, idempotencyKey: "thumbnails:\(sha256)",
+                       projectID: projectID)
+    }
+
+    func validate(_ payload: Payload) throws {
+        guard payload.sha256.count == 64, payload.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+            throw Problem.badRequest("sha256 must be 64 lowercase hexadecimal characters", field: "payload.sha256")
+        }
+    }
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        guard try await ingestor.store.images.find(sha256: payload.sha256) != nil else {
+            return Output(made: [], skipped: "no stored image has this sha256 any more")
+        }
+        let made = try await ingestor.makeThumbnails(sha256: payload.sha256, sizes: ImageIngestor.thumbnailSizes)
+        return Output(made: made.keys.sorted(), skipped: nil)
+    }
+}
+
+/// `maintenance.cleanup`: removes temporary files a running process abandoned, blobs no
+/// image row refers to (left by a crash between blob and row, or a race between processes),
+/// and finished jobs past their retention.
+struct CleanupJob: JobHandler {
+    static let kind = "maintenance.cleanup"
+
+    struct Payload: Codable, Sendable {
+        /// Only files older than this many seconds are touched, so work in flight is safe.
+        var minAgeSeconds: Double?
+
+        enum CodingKeys: String, CodingKey { case minAgeSeconds = "min_age_seconds" }
+    }
+
+    struct Output: Encodable, Sendable {
+        var staleTemporaryFiles: Int
+        var orphanBlobs: Int
+        var prunedJobs: Int
+
+        enum CodingKeys: String, CodingKey {
+            case staleTemporaryFiles = "stale_temporary_files", orphanBlobs = "orphan_blobs", prunedJobs = "pruned_jobs"
+        }
+    }
+
+    let ingestor: ImageIngestor
+    let scratch: ScratchSpace
+    let retentionDays: Double
+
+    func validate(_ payload: Payload) throws {
+        if let age = payload.minAgeSeconds, age < 0 { throw Problem.badRequest("min_age_seconds must not be negative", field: "payload.min_age_seconds") }
+    }
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        let cutoff = Date().addingTimeInterval(-(payload.minAgeSeconds ?? 3600))
+        let stale = scratch.removeStale(modifiedBefore: cutoff)
+        context.report(progress: 0.1, message: "looking for orphan blobs")
+        let candidates = try await ingestor.blobs.originals(modifiedBefore: cutoff)
+        var orphans = 0
+        for (index, sha256) in candidates.enumerated() {
+            try context.checkCancellation()
+            if try await ingestor.removeIfOrphan(sha256) { orphans += 1 }
+            if index % 200 == 0 { context.report(progress: 0.1 + 0.8 * Double(index) / Double(candidates.count), message: "checked \(index) of \(candidates.count) originals") }
+        }
+        let pruned = try await ingestor.store.jobs.prune(finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
+        return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned)
+    }
+}
+
+/// `diagnostic`: a self-test for operators (`iris jobs enqueue diagnostic`): sleeps,
+/// reports progress, and fails its first `fail_attempts` attempts. No-op with defaults;
+/// the job-queue benchmark and tests use it.
+struct DiagnosticJob: JobHandler {
+    static let kind = "diagnostic"
+
+    struct Payload: Codable, Sendable {
+        var seconds: Double?
+        var failAttempts: Int?
+        /// Fail every attempt with a `failed` (not retried) outcome.
+        var permanent: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case seconds, failAttempts = "fail_attempts", permanent
+        }
+    }
+
+    struct Output: Encodable, Sendable {
+        var attempt: Int
+        var worker: String?
+    }
+
+    func validate(_ payload: Payload) throws {
+        if let seconds = payload.seconds, !(0...3600).contains(seconds) {
+            throw Problem.badRequest("seconds must be between 0 and 3600", field: "payload.seconds")
+        }
+        if let failures = payload.failAttempts, failures < 0 {
+            throw Problem.badRequest("fail_attempts must not be negative", field: "payload.fail_attempts")
+        }
+    }
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        if payload.permanent == true { throw PermanentJobFailure("diagnostic job told to fail permanently") }
+        let seconds = payload.seconds ?? 0
+        let steps = max(Int(seconds * 10), 1)
+        if seconds > 0 {
+            for step in 1...steps {
+                try await Task.sleep(for: .seconds(seconds / Double(steps)))
+                context.report(progress: Double(step) / Double(steps), message: "step \(step) of \(steps)")
+            }
+        }
+        if context.job.attempts <= payload.failAttempts ?? 0 {
+            throw DiagnosticFailure(attempt: context.job.attempts)
+        }
+        return Output(attempt: context.job.attempts, worker: context.job.leaseOwner)
+    }
+
+    struct DiagnosticFailure: Error, CustomStringConvertible {
+        let attempt: Int
+        var description: String { "diagnostic failure on attempt \(attempt)" }
+    }
+}

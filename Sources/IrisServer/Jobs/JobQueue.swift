@@ -1,0 +1,33 @@
+public import IrisCore
+public import IrisStore
+
+/// The one way Iris enqueues work: every request is checked against the registered
+/// handlers first (unknown kind or malformed payload → 400, nothing stored), then stored,
+/// then idle in-process workers are woken.
+public struct JobQueue: Sendable {
+    public let store: IrisStore
+    public let registry: JobRegistry
+    let doorbell: Doorbell
+
+    init(store: IrisStore, registry: JobRegistry, doorbell: Doorbell = Doorbell()) {
+        self.store = store
+        self.registry = registry
+        self.doorbell = doorbell
+    }
+
+    @discardableResult
+    public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
+        try registry.validate(request)
+        let answer = try await store.jobs.enqueue(request)
+        if answer.created { doorbell.ring() }
+        return answer
+    }
+
+    @discardableResult
+    public func enqueue(_ requests: [JobRequest]) async throws -> [Job] {
+        for request in requests { try registry.validate(request) }
+        let jobs = try await store.jobs.enqueue(requests)
+        if !jobs.isEmpty { doorbell.ring() }
+        return jobs
+    }
+}

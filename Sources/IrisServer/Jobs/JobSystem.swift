@@ -1,0 +1,45 @@
+import AsyncHTTPClient
+import Foundation
+import IrisCore
+import IrisImaging
+import IrisStore
+import Logging
+import NIOCore
+
+/// The job queue with every handler Iris has, and (when asked for) the workers and the
+/// scheduler that run beside the server or in `iris worker`.
+struct JobSystem: Sendable {
+    let queue: JobQueue
+    /// The ingestor uploads use: it queues thumbnails on `queue`.
+    let ingestor: ImageIngestor
+    let workers: JobWorkers?
+    let scheduler: JobScheduler?
+    let httpClient: HTTPClient
+
+    init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger) throws {
+        let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+        // Handlers use the ingestor without a queue; both copies share its per-image locks.
+        var ingestor = ImageIngestor(
+            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads, metrics: dependencies.metrics,
+            keep: settings.mode != .demo)
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
+        httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let sender = WebhookSender(client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout)
+        var registry = JobRegistry()
+        registry.register(ThumbnailJob(ingestor: ingestor))
+        registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays))
+        registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
+        registry.register(DiagnosticJob())
+        queue = JobQueue(store: dependencies.store, registry: registry)
+        ingestor.jobs = queue
+        self.ingestor = ingestor
+        workers = groups.isEmpty ? nil : JobWorkers(queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)
+        scheduler = schedule
+            ? JobScheduler(
+                queue: queue,
+                periodic: [.init(kind: CleanupJob.kind, payload: "{}", queue: JobSettings.Queue.standard, every: settings.jobs.cleanupInterval)],
+                logger: logger)
+            : nil
+    }
+}
