@@ -44,8 +44,9 @@ public protocol BlobStore: Sendable {
     func localPath(for key: BlobKey) -> String?
     /// The whole blob, for small objects such as thumbnails.
     func data(for key: BlobKey) async throws -> Data?
-    /// The hashes of stored originals last written before `date` (for the orphan sweep).
-    func originals(modifiedBefore date: Date) async throws -> [String]
+    /// The hashes of images with an original or a thumbnail last written before `date`
+    /// (for the orphan sweep).
+    func storedHashes(modifiedBefore date: Date) async throws -> Set<String>
     /// Removes the blob; removing a missing blob is not an error.
     func delete(_ key: BlobKey) async throws
 }

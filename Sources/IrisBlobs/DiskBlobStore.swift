@@ -21,17 +21,19 @@ public struct DiskBlobStore: BlobStore {
 
     public func localPath(for key: BlobKey) -> String? { url(for: key).path }
 
-    public func originals(modifiedBefore date: Date) async throws -> [String] {
-        let base = root.appendingPathComponent("originals")
-        guard let walker = FileManager.default.enumerator(
-            at: base, includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey], options: [.skipsHiddenFiles])
-        else { return [] }
-        var found: [String] = []
-        for case let url as URL in walker {
-            let values = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
-            guard values.isRegularFile == true, let modified = values.contentModificationDate, modified < date else { continue }
-            let name = url.lastPathComponent
-            if name.count == 64, name.allSatisfy(\.isHexDigit) { found.append(name) }
+    public func storedHashes(modifiedBefore date: Date) async throws -> Set<String> {
+        var found: Set<String> = []
+        for folder in ["originals", "thumbnails"] {
+            guard let walker = FileManager.default.enumerator(
+                at: root.appendingPathComponent(folder), includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey],
+                options: [.skipsHiddenFiles])
+            else { continue }
+            for case let url as URL in walker {
+                let values = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
+                guard values.isRegularFile == true, let modified = values.contentModificationDate, modified < date else { continue }
+                let name = url.deletingPathExtension().lastPathComponent
+                if name.count == 64, name.allSatisfy(\.isHexDigit) { found.insert(name) }
+            }
         }
         return found
     }

@@ -58,6 +58,17 @@ struct AccessMatrixTests {
         "GET /api/v1/links/{code}": .link,
         "POST /api/v1/links/{code}/images": .link,
         "GET /l/{code}": .link,
+        "GET /api/v1/jobs": .signedIn,
+        "POST /api/v1/jobs": .admin,
+        "GET /api/v1/jobs/{jobID}": .job(.viewer),
+        "POST /api/v1/jobs/{jobID}/cancel": .job(.editor),
+        "POST /api/v1/jobs/{jobID}/retry": .job(.editor),
+        "GET /api/v1/queues": .admin,
+        "GET /jobs": .signedIn,
+        "POST /api/v1/projects/{id}/webhooks": .project(.owner),
+        "GET /api/v1/projects/{id}/webhooks": .project(.owner),
+        "DELETE /api/v1/projects/{id}/webhooks/{webhookID}": .project(.owner),
+        "GET /api/v1/projects/{id}/webhooks/{webhookID}/deliveries": .project(.owner),
     ]
 
     /// The kinds of caller the matrix tries.
@@ -105,14 +116,16 @@ struct AccessMatrixTests {
     }
 
     /// A project where each role user holds their role, with one image in it.
-    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String, code: String) {
+    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String, code: String, job: Int64) {
         let project = try await server.createProject("fixture \(seed)")
         for role in Role.allCases {
             try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
         }
         let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
         let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
-        return (project, try #require(try upload.json()["sha256"] as? String), try #require(try link.json()["code"] as? String))
+        let job = try #require(try await server.store.jobs.list(
+            state: nil, kind: "image.thumbnails", projectIDs: [project], keyPrefix: nil, before: nil, limit: 1).first)
+        return (project, try #require(try upload.json()["sha256"] as? String), try #require(try link.json()["code"] as? String), job.id)
     }
 
     /// What the identity should meet on a route of this access: nil when allowed.
@@ -135,7 +148,7 @@ struct AccessMatrixTests {
         if access == .admin { return .forbidden }
         if identity == .otherProjectToken {
             switch access {
-            case .project, .image: return .notFound
+            case .project, .image, .job: return .notFound
             default: return route.pattern == "/api/v1/projects" && route.method == .post ? .forbidden : nil
             }
         }
@@ -147,7 +160,7 @@ struct AccessMatrixTests {
         default: nil
         }
         switch access {
-        case .project(let needed):
+        case .project(let needed), .job(let needed):
             guard let role else { return .notFound }
             return role >= needed ? nil : .forbidden
         case .image:
@@ -187,6 +200,8 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{file}", with: "app.css")
                         .replacingOccurrences(of: "{code}", with: target.code)
                         .replacingOccurrences(of: "{linkID}", with: "999999")
+                        .replacingOccurrences(of: "{jobID}", with: String(target.job))
+                        .replacingOccurrences(of: "{webhookID}", with: "999999")
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
                     let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)
@@ -200,6 +215,7 @@ struct AccessMatrixTests {
                         #expect(response.status.code < 500, "\(where_)")
                         if case .project = access, route.method == .get { #expect(response.status != .notFound, "\(where_)") }
                         if access == .image { #expect(response.status != .notFound, "\(where_)") }
+                        if case .job = access { #expect(response.status != .notFound, "\(where_)") }
                     }
                     checked += 1
                 }

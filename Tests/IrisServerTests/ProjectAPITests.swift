@@ -85,6 +85,7 @@ struct ImportAPITests {
             #expect(server.scratchFiles().isEmpty)
 
             // The same zip again: everything is a duplicate, nothing new is stored.
+            try await server.settle()
             let blobs = server.blobFiles().count
             let again = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             #expect(again.status == .ok)

@@ -36,6 +36,9 @@ struct UploadTests {
             let labels = (try again.json()["image"] as? [String: Any])?["labels"] as? [[String: Any]]
             #expect(labels?.compactMap { $0["name"] as? String } == ["siamese", "tabby"])
             #expect(labels?.allSatisfy { $0["source"] as? String == "human" } == true)
+            // The upload made the small thumbnail; a job makes the large one.
+            #expect(server.blobFiles().count >= 2)
+            try await server.settle()
             // One original and two thumbnails on disk, one image row, two memberships.
             #expect(server.blobFiles().count == 3)
             #expect(try await server.rowCount("images") == 1)
@@ -137,6 +140,7 @@ struct UploadTests {
             let photo = try Fixtures.jpeg(seed: 9)
             let sha256 = try #require(try await server.upload(photo, to: a).json()["sha256"] as? String)
             _ = try await server.upload(photo, to: b)
+            try await server.settle()
             #expect(try await server.delete("/api/v1/projects/\(a)/images/\(sha256)").status == .noContent)
             #expect(server.blobFiles().count == 3)
             #expect(try await server.get("/api/v1/images/\(sha256)/original").status == .ok)
@@ -156,6 +160,7 @@ struct UploadTests {
             _ = try await server.upload(shared, to: a)
             _ = try await server.upload(shared, to: b)
             _ = try await server.upload(own, to: a)
+            try await server.settle()
             #expect(server.blobFiles().count == 6)
             #expect(try await server.delete("/api/v1/projects/\(a)").status == .noContent)
             #expect(server.blobFiles().count == 3)

@@ -108,6 +108,29 @@ public struct TestServer: Sendable {
         return Int64(id)
     }
 
+    // MARK: - Background jobs
+
+    /// Waits until no job is queued or running (thumbnails made, deliveries sent, ...).
+    public func settle(timeout: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let busy = try await store.jobs.depth().filter { $0.state == .queued || $0.state == .running }.reduce(0) { $0 + $1.count }
+            if busy == 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Problem.unavailable("jobs were still queued or running after \(timeout) s: \(try await store.jobs.depth())")
+    }
+
+    /// Polls the job until it is in `states`, and answers it.
+    public func waitForJob(_ id: Int64, in states: Set<JobState>, timeout: Double = 30) async throws -> Job {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let job = try await store.jobs.find(id: id), states.contains(job.state) { return job }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Problem.unavailable("job \(id) did not reach \(states.map(\.rawValue)) in \(timeout) s: \(String(describing: try await store.jobs.find(id: id)))")
+    }
+
     // MARK: - What is on disk and in the database
 
     /// Every file under the data folder's blob store.

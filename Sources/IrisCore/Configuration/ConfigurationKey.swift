@@ -58,7 +58,7 @@ extension ConfigurationKey {
         help: "In-process workers of `iris serve`: `queue:count` pairs. Empty runs none (leave the work to `iris worker` processes).")
     public static let jobLeaseSeconds = ConfigurationKey(
         "jobs.lease_seconds", default: "30",
-        help: "How long a claimed job stays with its worker without a heartbeat; after that another worker takes it. Heartbeats come every third of it.")
+        help: "How long a claimed job stays with its worker without a heartbeat; after that another worker takes it. Heartbeats come every third of it (at most 2 s apart); cancellation reaches a running job with the next one.")
     public static let jobPollSeconds = ConfigurationKey(
         "jobs.poll_seconds", default: "2", help: "Idle workers look for work this often even without a wake-up (SQLite across processes).")
     public static let jobGraceSeconds = ConfigurationKey(

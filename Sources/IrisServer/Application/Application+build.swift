@@ -101,6 +101,8 @@ func buildRouter(
         secureCookies: settings.secureCookies, signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60),
         stopping: dependencies.stopping
     ).addRoutes(web: root, api: api)
+    JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(web: root, api: api)
+    WebhookController(store: dependencies.store, sender: jobs.sender, audit: audit).addRoutes(to: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)
     return router

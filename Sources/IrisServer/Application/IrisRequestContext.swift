@@ -53,6 +53,11 @@ public struct IrisJSONDecoder: RequestDecoder {
     public init() {}
 
     public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+        try Self.decode(type, from: try await Self.body(of: request, context: context))
+    }
+
+    /// The JSON body's bytes: 415 for another content type, 413 when too large.
+    static func body(of request: Request, context: some RequestContext) async throws -> Data {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
             throw Problem.unsupportedMediaType("send the body as application/json, not \(contentType)", field: "Content-Type")
         }
@@ -62,12 +67,13 @@ public struct IrisJSONDecoder: RequestDecoder {
         } catch {
             throw Problem.contentTooLarge("JSON bodies are limited to \(context.maxUploadSize) bytes")
         }
-        return try Self.decode(type, from: Data(buffer.readableBytesView))
+        return Data(buffer.readableBytesView)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+    /// `convertingKeys` false keeps keys as sent: for bodies that carry free-form JSON objects.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, convertingKeys: Bool = true) throws -> T {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        if convertingKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
         decoder.dateDecodingStrategy = .iso8601
         do {
             return try decoder.decode(type, from: data)

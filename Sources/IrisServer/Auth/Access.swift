@@ -19,6 +19,9 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
     case image
     /// Whoever holds the live upload link named by the route's `{code}`, signed in or not.
     case link
+    /// At least this role in the project of the job named by the route's `{jobID}`;
+    /// jobs of no project (maintenance) are for administrators.
+    case job(Role)
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
         case .project(let role): "project \(role.rawValue)"
         case .image: "image viewer"
         case .link: "upload-link holder"
+        case .job(let role): "job's project \(role.rawValue)"
         }
     }
 }

@@ -41,15 +41,20 @@ struct AccessGuard: Sendable {
             guard user.isAdmin else { throw Self.forbidden("only an administrator may do this") }
         case .project(let needed):
             let projectID = try Parameters.projectID(context)
-            if let limited = token?.projectID, limited != projectID { throw Problem.notFound("no project has id \(projectID)") }
-            guard try await store.projects.find(id: projectID) != nil else { throw Problem.notFound("no project has id \(projectID)") }
-            if user.isAdmin { return }
-            guard let role = try await store.accounts.role(projectID: projectID, userID: user.id) else {
-                throw Problem.notFound("no project has id \(projectID)")
+            let missing = Problem.notFound("no project has id \(projectID)")
+            if let limited = token?.projectID, limited != projectID { throw missing }
+            guard try await store.projects.find(id: projectID) != nil else { throw missing }
+            try await require(needed, in: projectID, user: user, otherwise: missing)
+        case .job(let needed):
+            let id = try Parameters.id(context, "jobID", noun: "job")
+            let missing = Problem.notFound("no job has id \(id)")
+            guard let job = try await store.jobs.find(id: id) else { throw missing }
+            guard let projectID = job.projectID else {
+                guard user.isAdmin, token?.projectID == nil else { throw missing }
+                return
             }
-            guard role >= needed else {
-                throw Self.forbidden("this needs the \(needed.rawValue) role in project \(projectID); you are \(role.rawValue)")
-            }
+            if let limited = token?.projectID, limited != projectID { throw missing }
+            try await require(needed, in: projectID, user: user, otherwise: missing)
         case .image:
             let sha256 = try Parameters.sha256(context)
             let holders = try await store.images.memberships(sha256: sha256).map(\.projectID)
@@ -59,6 +64,15 @@ struct AccessGuard: Sendable {
                 return
             }
             throw Problem.notFound("no image has sha256 \(sha256)")
+        }
+    }
+
+    /// Administrators pass; members need `needed`; non-members get `otherwise` (a 404).
+    private func require(_ needed: Role, in projectID: Int64, user: User, otherwise missing: Problem) async throws {
+        if user.isAdmin { return }
+        guard let role = try await store.accounts.role(projectID: projectID, userID: user.id) else { throw missing }
+        guard role >= needed else {
+            throw Self.forbidden("this needs the \(needed.rawValue) role in project \(projectID); you are \(role.rawValue)")
         }
     }
 

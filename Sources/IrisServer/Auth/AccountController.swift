@@ -210,8 +210,7 @@ struct AccountController {
 
     @Sendable func revokeToken(_ request: Request, context: IrisRequestContext) async throws -> Response {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
-        let raw = context.parameters.get("tokenID") ?? ""
-        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("token id must be a positive integer", field: "tokenID") }
+        let id = try Parameters.id(context, "tokenID", noun: "token")
         guard try await store.accounts.revokeToken(id: id, userID: user.isAdmin ? nil : user.id) else {
             throw Problem.notFound("you have no live token with id \(id)")
         }
@@ -261,8 +260,7 @@ struct AccountController {
     }
 
     @Sendable func updateUser(_ request: Request, context: IrisRequestContext) async throws -> User {
-        let raw = context.parameters.get("userID") ?? ""
-        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("user id must be a positive integer", field: "userID") }
+        let id = try Parameters.id(context, "userID", noun: "user")
         guard let user = try await store.accounts.user(id: id) else { throw Problem.notFound("no user has id \(id)") }
         let body = try await request.decode(as: UserPatch.self, context: context)
         let accounts = Accounts(store: store, bcryptCost: bcryptCost)

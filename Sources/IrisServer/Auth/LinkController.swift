@@ -75,8 +75,7 @@ struct LinkController {
 
     @Sendable func revoke(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let projectID = try Parameters.projectID(context)
-        let raw = context.parameters.get("linkID") ?? ""
-        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("link id must be a positive integer", field: "linkID") }
+        let id = try Parameters.id(context, "linkID", noun: "link")
         guard try await store.links.revoke(id: id, projectID: projectID) else { throw Problem.notFound("project \(projectID) has no live link \(id)") }
         await audit.record(context.caller, "link.revoked", project: projectID, subject: "link \(id)")
         return Response(status: .noContent)

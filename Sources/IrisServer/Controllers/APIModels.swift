@@ -138,6 +138,13 @@ enum Parameters {
         return raw
     }
 
+    /// A positive integer id from the route parameter `name`.
+    static func id(_ context: some RequestContext, _ name: String, noun: String) throws -> Int64 {
+        let raw = context.parameters.get(name) ?? ""
+        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("\(noun) id must be a positive integer, not \"\(raw.prefix(40))\"", field: name) }
+        return id
+    }
+
     static func limit(_ request: Request, default value: Int = 50, max: Int = 500) throws -> Int {
         guard let raw = request.uri.queryParameters.get("limit") else { return value }
         guard let limit = Int(raw), (1...max).contains(limit) else {
@@ -165,5 +172,60 @@ enum Parameters {
 
     static func encodeCursor(_ position: Int64?) -> String? {
         position.map(String.init)
+    }
+}
+
+extension APIModel {
+    /// A job as the API shows it; `runs` (each attempt) only on `GET /jobs/{id}`.
+    struct JobBody: ResponseEncodable {
+        var id: Int64
+        var kind: String
+        var queue: String
+        var state: String
+        var priority: Int
+        var attempts: Int
+        var maxAttempts: Int
+        var runAfter: Date
+        var progress: Double
+        var progressMessage: String?
+        var payload: JSONValue?
+        var result: JSONValue?
+        var error: String?
+        var idempotencyKey: String?
+        var cancelRequested: Bool
+        var projectID: Int64?
+        var createdAt: Date
+        var startedAt: Date?
+        var finishedAt: Date?
+        var runs: [RunBody]?
+
+        enum CodingKeys: String, CodingKey {
+            case id, kind, queue, state, priority, attempts, maxAttempts, runAfter, progress, progressMessage, payload, result, error
+            case idempotencyKey, cancelRequested, projectID = "projectId", createdAt, startedAt, finishedAt, runs
+        }
+
+        init(_ job: Job, runs: [JobRun]? = nil) {
+            (id, kind, queue, state, priority) = (job.id, job.kind, job.queue, job.state.rawValue, job.priority)
+            (attempts, maxAttempts, runAfter, progress, progressMessage) = (job.attempts, job.maxAttempts, job.runAfter, job.progress, job.progressMessage)
+            (payload, result, error) = (JSONValue.parse(job.payload), JSONValue.parse(job.result), job.error)
+            (idempotencyKey, cancelRequested, projectID) = (job.idempotencyKey, job.cancelRequested, job.projectID)
+            (createdAt, startedAt, finishedAt) = (job.createdAt, job.startedAt, job.finishedAt)
+            self.runs = runs.map { $0.map(RunBody.init) }
+        }
+    }
+
+    struct RunBody: Encodable, Sendable {
+        var attempt: Int
+        var worker: String
+        var startedAt: Date
+        var finishedAt: Date?
+        var outcome: String
+        var error: String?
+        var detail: String?
+
+        init(_ run: JobRun) {
+            (attempt, worker, startedAt, finishedAt) = (run.attempt, run.worker, run.startedAt, run.finishedAt)
+            (outcome, error, detail) = (run.outcome, run.error, run.detail)
+        }
     }
 }

@@ -202,6 +202,11 @@ public struct ImageIngestor: Sendable {
     /// Makes the thumbnails of `sizes` that are missing (all from one decode) and stores
     /// them; answers what it made. Nothing when the original is gone.
     public func makeThumbnails(sha256: String, sizes: [Int]) async throws -> [Int: Data] {
+        // Under the image's lock, so a removal cannot leave a thumbnail behind.
+        try await locks.withLock(sha256) { try await makeThumbnailsLocked(sha256: sha256, sizes: sizes) }
+    }
+
+    private func makeThumbnailsLocked(sha256: String, sizes: [Int]) async throws -> [Int: Data] {
         var absent: [Int] = []
         for size in sizes where try await blobs.size(of: .thumbnail(sha256, size: size)) == nil { absent.append(size) }
         let missing = absent

@@ -74,12 +74,12 @@ struct CleanupJob: JobHandler {
         let cutoff = Date().addingTimeInterval(-(payload.minAgeSeconds ?? 3600))
         let stale = scratch.removeStale(modifiedBefore: cutoff)
         context.report(progress: 0.1, message: "looking for orphan blobs")
-        let candidates = try await ingestor.blobs.originals(modifiedBefore: cutoff)
+        let candidates = Array(try await ingestor.blobs.storedHashes(modifiedBefore: cutoff)).sorted()
         var orphans = 0
         for (index, sha256) in candidates.enumerated() {
             try context.checkCancellation()
             if try await ingestor.removeIfOrphan(sha256) { orphans += 1 }
-            if index % 200 == 0 { context.report(progress: 0.1 + 0.8 * Double(index) / Double(candidates.count), message: "checked \(index) of \(candidates.count) originals") }
+            if index % 200 == 0 { context.report(progress: 0.1 + 0.8 * Double(index) / Double(candidates.count), message: "checked \(index) of \(candidates.count) images") }
         }
         let pruned = try await ingestor.store.jobs.prune(finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
         return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned)

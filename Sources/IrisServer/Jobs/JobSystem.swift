@@ -15,6 +15,7 @@ struct JobSystem: Sendable {
     let workers: JobWorkers?
     let scheduler: JobScheduler?
     let httpClient: HTTPClient
+    let sender: WebhookSender
 
     init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger) throws {
         let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
@@ -25,7 +26,7 @@ struct JobSystem: Sendable {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let sender = WebhookSender(client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout)
+        sender = WebhookSender(client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout)
         var registry = JobRegistry()
         registry.register(ThumbnailJob(ingestor: ingestor))
         registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays))

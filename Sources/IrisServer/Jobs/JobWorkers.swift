@@ -38,7 +38,7 @@ final class JobWorkers: Sendable {
 
     private var store: IrisStore { queue.store }
     private var stopping: Bool { phase.withLockedValue { $0 != .running } }
-    private var heartbeatInterval: Double { min(settings.leaseSeconds / 3, 5) }
+    private var heartbeatInterval: Double { min(settings.leaseSeconds / 3, 2) }
 
     /// Runs until `beginStop` was called and every loop has finished or released its job.
     func run() async {
@@ -87,7 +87,10 @@ final class JobWorkers: Sendable {
                     continue
                 }
                 if next == nil {
-                    await queue.doorbell.wait(since: generation, seconds: settings.pollSeconds)
+                    // Sleep until woken, until the next retry is due, or for the poll interval.
+                    var sleep = settings.pollSeconds
+                    if let due = try? await store.jobs.nextDue(queues: queues) { sleep = min(sleep, max(due.timeIntervalSinceNow, 0.005)) }
+                    await queue.doorbell.wait(since: generation, seconds: sleep)
                     continue
                 }
             }
@@ -106,6 +109,8 @@ final class JobWorkers: Sendable {
                     job, worker: worker, outcome: outcome, next: stopping ? nil : (queues: queues, lease: settings.leaseSeconds))
                 if !answer.recorded {
                     logger.warning("a job's lease ran out before its outcome was recorded", metadata: ["job": "\(job.id)"])
+                } else if Self.label(outcome, job) == "dead" || { if case .failedPermanently = outcome { true } else { false } }() {
+                    await recordFailure(job, outcome)
                 }
                 next = answer.next
             } catch {
@@ -165,6 +170,18 @@ final class JobWorkers: Sendable {
             if error is PermanentJobFailure { return .failedPermanently(error: message, detail: context.detail) }
             return .failed(error: message, retryIn: settings.backoff.delay(afterAttempt: job.attempts), detail: context.detail)
         }
+    }
+
+    /// A job that will not run again is an event: a toast for its project, and webhooks can hear of it.
+    private func recordFailure(_ job: Job, _ outcome: JobOutcome) async {
+        let error: String = switch outcome {
+        case .failed(let error, _, _), .failedPermanently(let error, _): error
+        default: ""
+        }
+        let action = Self.label(outcome, job) == "dead" ? "job.dead" : "job.failed"
+        _ = try? await store.events.append(Event(
+            actorKind: "system", actorID: nil, actorName: "iris worker", action: action, projectID: job.projectID, subject: "job \(job.id)",
+            detail: ["kind": job.kind, "error": String(error.prefix(500))]))
     }
 
     static func label(_ outcome: JobOutcome, _ job: Job) -> String {

@@ -128,7 +128,7 @@ struct WebhookSender: Sendable {
 enum WebhookEvents {
     static let known = [
         "image.uploaded", "image.removed", "import.completed", "link.created", "link.revoked", "member.role_set", "member.removed",
-        "project.updated", "webhook.created", "webhook.deleted",
+        "project.updated", "webhook.created", "webhook.deleted", "job.dead", "job.failed", "job.cancelled", "job.retried",
     ]
 }
 

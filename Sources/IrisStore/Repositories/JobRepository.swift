@@ -59,8 +59,10 @@ public protocol JobRepository: Sendable {
     func retry(id: Int64) async throws -> Job
     func find(id: Int64) async throws -> Job?
     /// Newest first, ids below `before`; `projectIDs` nil means every job.
-    func list(state: JobState?, kind: String?, projectIDs: [Int64]?, before: Int64?, limit: Int) async throws -> [Job]
+    func list(state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int) async throws -> [Job]
     func runs(jobID: Int64) async throws -> [JobRun]
+    /// When the next waiting job of `queues` becomes due (nil: none waiting).
+    func nextDue(queues: [String]) async throws -> Date?
     func depth() async throws -> [QueueDepth]
     /// Deletes succeeded and cancelled jobs finished before `date`; answers how many.
     func prune(finishedBefore date: Date) async throws -> Int
@@ -277,13 +279,14 @@ public struct SQLJobRepository: JobRepository {
         }
     }
 
-    public func list(state: JobState?, kind: String?, projectIDs: [Int64]?, before: Int64?, limit: Int) async throws -> [Job] {
+    public func list(state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int) async throws -> [Job] {
         if let projectIDs, projectIDs.isEmpty { return [] }
         return try await database.withConnection { db in
             var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id < \(bind: before ?? Int64.max)"
             if let state { query += " AND state = \(bind: state.rawValue)" }
             if let kind { query += " AND kind = \(bind: kind)" }
             if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
+            if let keyPrefix { query += " AND idempotency_key LIKE \(bind: keyPrefix.replacingOccurrences(of: "%", with: "") + "%")" }
             query += " ORDER BY id DESC LIMIT \(bind: limit)"
             return try await db.raw(query).all().map(Self.job)
         }
@@ -305,6 +308,14 @@ public struct SQLJobRepository: JobRepository {
                     error: try row.decode(column: "error", as: String?.self),
                     detail: try row.decode(column: "detail", as: String?.self))
             }
+        }
+    }
+
+    public func nextDue(queues: [String]) async throws -> Date? {
+        guard !queues.isEmpty else { return nil }
+        return try await database.withConnection { db in
+            try await db.raw("SELECT MIN(run_after) AS due FROM jobs WHERE state = 'queued' AND queue IN (\(binds: queues))").first()
+                .flatMap { try $0.decode(column: "due", as: Int64?.self) }.map(Clock.date(milliseconds:))
         }
     }
 

@@ -94,7 +94,7 @@ public struct SQLWebhookRepository: WebhookRepository {
     @discardableResult
     static func cursorPosition(_ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> Int64 {
         try await db.raw("""
-            INSERT INTO cursors (name, position) SELECT \(bind: cursor), COALESCE(MAX(id), 0) FROM events
+            INSERT INTO cursors (name, position) SELECT \(bind: cursor), COALESCE(MAX(id), 0) FROM events WHERE true
             ON CONFLICT (name) DO NOTHING
             """).run()
         let lock: SQLQueryString = dialect == .postgres ? " FOR UPDATE" : ""

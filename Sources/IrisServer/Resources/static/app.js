@@ -169,7 +169,8 @@ function followEvents() {
   };
   for (const name of ["image.uploaded", "image.removed", "import.completed", "project.created", "project.updated", "project.deleted",
                       "member.role_set", "member.removed", "link.created", "link.revoked", "token.created", "token.revoked",
-                      "user.created", "user.disabled", "auth.sign_in_failed"]) {
+                      "user.created", "user.disabled", "auth.sign_in_failed", "webhook.created", "webhook.deleted",
+                      "job.cancelled", "job.retried", "job.dead", "job.failed"]) {
     source.addEventListener(name, show);
   }
 }
@@ -223,5 +224,47 @@ function setUpAPIActions() {
   }
 }
 
+// The jobs page redraws its rows from the API every two seconds: states and progress live.
+function followJobs() {
+  const table = document.querySelector("table[data-live]");
+  if (!table) return;
+  const cell = (text, className) => {
+    const td = document.createElement("td");
+    td.textContent = text === undefined || text === null ? "" : String(text);
+    if (className) td.className = className;
+    return td;
+  };
+  const button = (label, spec) => {
+    const element = document.createElement("button");
+    element.textContent = label;
+    element.addEventListener("click", () => callAPI(spec, null, refresh));
+    return element;
+  };
+  async function refresh() {
+    const response = await fetch(table.dataset.live);
+    if (!response.ok) return;
+    const page = await response.json();
+    const body = table.querySelector("tbody");
+    body.replaceChildren(...page.items.map((job) => {
+      const row = document.createElement("tr");
+      row.dataset.id = job.id;
+      const bar = document.createElement("progress");
+      bar.max = 1;
+      bar.value = job.progress;
+      const progress = cell("");
+      progress.append(bar, " ", job.progress_message || "");
+      const actions = cell("");
+      if (job.state === "queued" || job.state === "running") actions.append(button("Cancel", "POST /api/v1/jobs/" + job.id + "/cancel"));
+      if (job.state === "dead" || job.state === "failed") actions.append(button("Retry", "POST /api/v1/jobs/" + job.id + "/retry"));
+      row.append(cell(job.id), cell(job.kind), cell(job.queue), cell(job.state, "state"), progress, cell(job.attempts + "/" + job.max_attempts),
+                 cell(job.project_id), cell(job.error, "subject"), actions);
+      return row;
+    }));
+    const empty = document.getElementById("no-jobs");
+    if (empty) empty.hidden = page.items.length > 0;
+  }
+  setInterval(refresh, 2000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); });
+  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); });

@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import Foundation
+public import IrisCore
+import IrisStore
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+/// `iris worker` and `iris jobs …`.
+public enum IrisJobCommands {
+    /// Runs standalone workers (and a scheduler) until SIGTERM or SIGINT: how Iris scales
+    /// out. Any number may run against one PostgreSQL database and one blob store.
+    public static func worker(_ settings: IrisSettings, queues: [String]?, concurrency: Int?) async throws {
+        let logger = settings.makeLogger(label: "iris.worker")
+        let groups: [WorkerGroup]
+        if queues != nil || concurrency != nil {
+            let names = queues ?? [JobSettings.Queue.images, JobSettings.Queue.standard, JobSettings.Queue.webhooks]
+            groups = [WorkerGroup(queues: names, concurrency: concurrency ?? System.coreCount)]
+        } else {
+            groups = settings.jobs.workers
+        }
+        guard !groups.isEmpty else { throw CommandFailure(message: "no queues to work on: give --queues or set jobs.queues") }
+        let dependencies = try await IrisDependencies.open(settings, logger: logger)
+        let jobs: JobSystem
+        do {
+            jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: groups, schedule: true, logger: logger)
+        } catch {
+            await dependencies.close()
+            throw error
+        }
+        logger.info("worker starting", metadata: [
+            "database": "\(settings.database)", "workers": "\(groups.map { "\($0.queues.joined(separator: "+")):\($0.concurrency)" }.joined(separator: ","))",
+            "identity": "\(jobs.workers?.identity ?? "")",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: BackgroundService(jobs: jobs, dependencies: dependencies))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("worker stopped")
+    }
+
+    public static func list(_ settings: IrisSettings, state: String?, kind: String?, limit: Int) async throws {
+        try await IrisAccountCommands.withStore(settings) { store in
+            let jobs = try await store.jobs.list(state: try parse(state), kind: kind, projectIDs: nil, keyPrefix: nil, before: nil, limit: limit)
+            for job in jobs {
+                let progress = job.state == .running ? String(format: "\t%.0f%%", job.progress * 100) : ""
+                print("\(job.id)\t\(job.kind)\t\(job.queue)\t\(job.state.rawValue)\tattempt \(job.attempts)/\(job.maxAttempts)\(progress)\(job.error.map { "\t\($0)" } ?? "")")
+            }
+            if jobs.isEmpty { print("No jobs.") }
+        }
+    }
+
+    public static func show(_ settings: IrisSettings, id: Int64) async throws {
+        try await IrisAccountCommands.withStore(settings) { store in
+            guard let job = try await store.jobs.find(id: id) else { throw Problem.notFound("no job has id \(id)") }
+            let encoder = IrisJSONEncoder.makeEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let body = APIModel.JobBody(job, runs: try await store.jobs.runs(jobID: id))
+            print(String(decoding: try encoder.encode(body), as: UTF8.self))
+        }
+    }
+
+    public static func cancel(_ settings: IrisSettings, id: Int64) async throws {
+        try await IrisAccountCommands.withStore(settings) { store in
+            let job = try await store.jobs.cancel(id: id)
+            await IrisAccountCommands.record(store, "job.cancelled", subject: "job \(id)")
+            print(job.state == .cancelled ? "Cancelled job \(id)." : "Asked job \(id) to stop; it ends at its next check.")
+        }
+    }
+
+    public static func retry(_ settings: IrisSettings, id: Int64) async throws {
+        try await IrisAccountCommands.withStore(settings) { store in
+            _ = try await store.jobs.retry(id: id)
+            await IrisAccountCommands.record(store, "job.retried", subject: "job \(id)")
+            print("Queued job \(id) again.")
+        }
+    }
+
+    public static func enqueue(_ settings: IrisSettings, kind: String, payload: String, queue: String?) async throws {
+        let logger = settings.makeLogger()
+        let dependencies = try await IrisDependencies.open(settings, logger: logger)
+        let outcome: Result<(job: Job, created: Bool), any Error>
+        do {
+            let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: [], schedule: false, logger: logger)
+            do {
+                outcome = .success(try await jobs.queue.enqueue(JobRequest(kind: kind, payload: payload, queue: queue ?? JobSettings.Queue.standard)))
+            } catch {
+                outcome = .failure(error)
+            }
+            try? await jobs.httpClient.shutdown()
+        } catch {
+            outcome = .failure(error)
+        }
+        await dependencies.close()
+        switch outcome {
+        case .success(let answer): print(answer.created ? "Enqueued job \(answer.job.id)." : "Job \(answer.job.id) already does this.")
+        case .failure(let problem as Problem): throw CommandFailure(message: problem.detail)
+        case .failure(let error): throw error
+        }
+    }
+
+    static func parse(_ state: String?) throws -> JobState? {
+        guard let state else { return nil }
+        guard let parsed = JobState(rawValue: state) else {
+            throw Problem.badRequest("state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
+        }
+        return parsed
+    }
+}
