@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "IrisServer", "IrisTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

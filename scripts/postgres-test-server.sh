@@ -29,7 +29,7 @@ case "${1:-}" in
       || { cat "$dir/initdb.log" >&2; exit 1; }
     # Durability is irrelevant for throwaway test databases; speed is not.
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=1000" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "$dir" >"$state_file"
     echo "postgres://iris@127.0.0.1:$port/postgres"

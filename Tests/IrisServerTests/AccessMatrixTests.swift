@@ -116,16 +116,19 @@ struct AccessMatrixTests {
     }
 
     /// A project where each role user holds their role, with one image in it.
-    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String, code: String, job: Int64) {
+    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String, code: String, job: Int64, webhook: Int64) {
         let project = try await server.createProject("fixture \(seed)")
         for role in Role.allCases {
             try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
         }
         let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
         let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
-        let job = try #require(try await server.store.jobs.list(
-            state: nil, kind: "image.thumbnails", projectIDs: [project], keyPrefix: nil, before: nil, limit: 1).first)
-        return (project, try #require(try upload.json()["sha256"] as? String), try #require(try link.json()["code"] as? String), job.id)
+        // A job of the project on a queue no worker serves, so it stays put.
+        let job = try await server.store.jobs.enqueue(JobRequest(kind: "diagnostic", payload: "{}", queue: "unserved", projectID: project)).job
+        // Stored directly: creating one through the API resolves its host, and tests have no DNS.
+        let hook = try await server.store.webhooks.create(
+            projectID: project, url: "https://example.org/hook", secret: "matrix-secret-0123456789", eventTypes: ["webhook.deleted"], createdBy: nil)
+        return (project, try #require(try upload.json()["sha256"] as? String), try #require(try link.json()["code"] as? String), job.id, hook.id)
     }
 
     /// What the identity should meet on a route of this access: nil when allowed.
@@ -201,7 +204,7 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{code}", with: target.code)
                         .replacingOccurrences(of: "{linkID}", with: "999999")
                         .replacingOccurrences(of: "{jobID}", with: String(target.job))
-                        .replacingOccurrences(of: "{webhookID}", with: "999999")
+                        .replacingOccurrences(of: "{webhookID}", with: String(target.webhook))
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
                     let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)

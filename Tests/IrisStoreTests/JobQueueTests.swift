@@ -68,20 +68,25 @@ struct JobQueueTests {
     @Test("a failure is retried after a delay, then the job is dead with its last error; retry starts it afresh", arguments: TestDatabase.enabled)
     func failures(database: TestDatabase) async throws {
         try await database.withStore { store in
-            let id = try await store.jobs.enqueue(request(maxAttempts: 2)).job.id
-            var job = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
-            _ = try await store.jobs.finish(job, worker: "w", outcome: .failed(error: "first", retryIn: 0.2), next: nil)
-            var stored = try #require(try await store.jobs.find(id: id))
-            #expect(stored.state == .queued && stored.error == "first" && stored.runAfter > Date())
+            // A failure with attempts left waits out its delay.
+            let later = try await store.jobs.enqueue(request(maxAttempts: 2)).job.id
+            let first = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
+            _ = try await store.jobs.finish(first, worker: "w", outcome: .failed(error: "first", retryIn: 3600), next: nil)
+            let waiting = try #require(try await store.jobs.find(id: later))
+            #expect(waiting.state == .queued && waiting.error == "first" && waiting.runAfter > Date().addingTimeInterval(3000))
             #expect(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30) == nil)
-            try await Task.sleep(for: .milliseconds(250))
-            job = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
-            #expect(job.attempts == 2)
-            _ = try await store.jobs.finish(job, worker: "w", outcome: .failed(error: "second", retryIn: 0.2), next: nil)
-            stored = try #require(try await store.jobs.find(id: id))
-            #expect(stored.state == .dead && stored.error == "second" && stored.finishedAt != nil)
+            _ = try await store.jobs.cancel(id: later)
+
+            // Out of attempts: dead, with the last error and every attempt kept.
+            let id = try await store.jobs.enqueue(request(maxAttempts: 2)).job.id
+            for error in ["one", "two"] {
+                let job = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
+                _ = try await store.jobs.finish(job, worker: "w", outcome: .failed(error: error, retryIn: 0), next: nil)
+            }
+            let stored = try #require(try await store.jobs.find(id: id))
+            #expect(stored.state == .dead && stored.error == "two" && stored.attempts == 2 && stored.finishedAt != nil)
             let runs = try await store.jobs.runs(jobID: id)
-            #expect(runs.map(\.outcome) == ["failed", "failed"] && runs.map(\.error) == ["first", "second"])
+            #expect(runs.map(\.outcome) == ["failed", "failed"] && runs.map(\.error) == ["one", "two"])
             // Finished jobs cannot be cancelled; dead ones can be retried, once.
             await #expect(throws: Problem.self) { try await store.jobs.cancel(id: id) }
             let retried = try await store.jobs.retry(id: id)

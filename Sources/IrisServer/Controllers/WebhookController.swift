@@ -46,12 +46,6 @@ struct WebhookController {
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<WebhookBody> {
         let projectID = try Parameters.projectID(context)
         let body = try await request.decode(as: CreateRequest.self, context: context)
-        guard body.url.count <= 2000 else { throw Problem.badRequest("url is longer than 2000 characters", field: "url") }
-        do {
-            _ = try await sender.check(body.url)
-        } catch let refusal as WebhookSender.Refusal {
-            throw Problem.badRequest(refusal.description, field: "url")
-        }
         let types = body.eventTypes ?? ["*"]
         guard !types.isEmpty else { throw Problem.badRequest("event_types must name at least one event type, or \"*\"", field: "event_types") }
         for type in types where type != "*" && !WebhookEvents.known.contains(type) {
@@ -59,6 +53,12 @@ struct WebhookController {
         }
         let secret = body.secret ?? "whsec_" + Secrets.random()
         guard (16...200).contains(secret.count) else { throw Problem.badRequest("secret must be 16 to 200 characters", field: "secret") }
+        guard body.url.count <= 2000 else { throw Problem.badRequest("url is longer than 2000 characters", field: "url") }
+        do {
+            _ = try await sender.check(body.url)
+        } catch let refusal as WebhookSender.Refusal {
+            throw Problem.badRequest(refusal.description, field: "url")
+        }
         let hook = try await store.webhooks.create(
             projectID: projectID, url: body.url, secret: secret, eventTypes: Array(Set(types)).sorted(), createdBy: context.caller.user?.id)
         await audit.record(context.caller, "webhook.created", project: projectID, subject: "webhook \(hook.id)", detail: ["url": hook.url])

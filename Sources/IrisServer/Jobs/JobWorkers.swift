@@ -172,8 +172,11 @@ final class JobWorkers: Sendable {
         }
     }
 
-    /// A job that will not run again is an event: a toast for its project, and webhooks can hear of it.
+    /// A job that will not run again is an event: a toast for its project, and webhooks can
+    /// hear of it. Not for webhook deliveries: a failing receiver would be sent the news of
+    /// its own failure, forever; their attempts are in the delivery log instead.
     private func recordFailure(_ job: Job, _ outcome: JobOutcome) async {
+        guard job.kind != WebhookDelivery.kind else { return }
         let error: String = switch outcome {
         case .failed(let error, _, _), .failedPermanently(let error, _): error
         default: ""
