@@ -34,7 +34,7 @@ struct WorkerCommand: AsyncParsableCommand {
 struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs", abstract: "Inspect and steer background jobs.",
-        subcommands: [List.self, Show.self, Cancel.self, Retry.self, Enqueue.self])
+        subcommands: [List.self, Show.self, Cancel.self, Retry.self, Enqueue.self, Bench.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
@@ -88,6 +88,18 @@ struct JobsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await IrisJobCommands.enqueue(try common.settings(), kind: kind, payload: payload, queue: queue)
+        }
+    }
+
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure no-op job throughput against bare transactions on the database (for make bench; use an empty database).",
+            shouldDisplay: false)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "How many jobs (and baseline transactions).") var count = 2000
+
+        func run() async throws {
+            try await IrisJobCommands.bench(try common.settings(), count: count)
         }
     }
 }

@@ -100,6 +100,14 @@ public enum IrisJobCommands {
         }
     }
 
+    /// Prints the job-queue benchmark's report as one JSON line.
+    public static func bench(_ settings: IrisSettings, count: Int) async throws {
+        let report = try await JobBenchmark.run(settings, count: count)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    }
+
     static func parse(_ state: String?) throws -> JobState? {
         guard let state else { return nil }
         guard let parsed = JobState(rawValue: state) else {

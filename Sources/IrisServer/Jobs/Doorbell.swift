@@ -16,11 +16,17 @@ final class Doorbell: Sendable {
 
     var generation: Int { state.withLockedValue { $0.generation } }
 
-    func ring() {
-        let waiters = state.withLockedValue { state in
+    /// Wakes every waiter, or only the longest-waiting one (`all: false`: one new job needs
+    /// one worker; waking them all would send the rest to look for nothing).
+    func ring(all: Bool = true) {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             state.generation += 1
-            defer { state.waiters.removeAll() }
-            return Array(state.waiters.values)
+            if all {
+                defer { state.waiters.removeAll() }
+                return Array(state.waiters.values)
+            }
+            guard let first = state.waiters.keys.min() else { return [] }
+            return [state.waiters.removeValue(forKey: first)!]
         }
         waiters.forEach { $0.resume() }
     }

@@ -19,7 +19,7 @@ public struct JobQueue: Sendable {
     public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
         try registry.validate(request)
         let answer = try await store.jobs.enqueue(request)
-        if answer.created { doorbell.ring() }
+        if answer.created { doorbell.ring(all: false) }
         return answer
     }
 

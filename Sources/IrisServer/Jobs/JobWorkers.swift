@@ -201,7 +201,7 @@ final class JobWorkers: Sendable {
     private func runHelpers() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await self.store.database.listen(channel: SQLJobRepository.channel) { [doorbell = self.queue.doorbell] in doorbell.ring() }
+                await self.store.database.listen(channel: SQLJobRepository.channel) { [doorbell = self.queue.doorbell] in doorbell.ring(all: false) }
             }
             group.addTask {
                 while !Task.isCancelled {

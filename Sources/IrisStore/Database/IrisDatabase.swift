@@ -22,10 +22,8 @@ public final class IrisDatabase: Sendable {
     public let location: DatabaseLocation
     private let pool: any ConnectionPoolHandle
     private let logger: Logger
-    /// SQLite allows one writer. Queueing writers here, in-process, keeps them from
-    /// busy-waiting on SQLite's lock while holding the threads the lock holder needs
-    /// to finish (with 2 threads that deadlocks until the busy timeout).
-    private let writers = KeyedLock()
+    /// SQLite's writers, queued in-process and committed in groups (see `CommitGroup`).
+    private let commits: CommitGroup?
     /// SQLite's blocking calls get their own threads, so image decoding on the shared
     /// pool can never starve the database (and the other way round).
     private let threads: NIOThreadPool?
@@ -44,12 +42,15 @@ public final class IrisDatabase: Sendable {
                 configuration: SQLiteConfiguration(storage: .file(path: path), enableForeignKeys: true),
                 threadPool: threads)
             // SQLite serialises writers; a few readers per loop is all that helps.
-            pool = Pool(EventLoopGroupConnectionPool(source: TunedSQLiteSource(inner: source), maxConnectionsPerEventLoop: 2, on: group)) {
+            let pool = Pool(EventLoopGroupConnectionPool(source: TunedSQLiteSource(inner: source), maxConnectionsPerEventLoop: 2, on: group)) {
                 $0.sql()
             }
+            self.pool = pool
+            commits = CommitGroup { [logger] body in try await pool.withConnection(logger: logger, body) }
         case .postgres(let url):
             dialect = .postgres
             threads = nil
+            commits = nil
             let configuration = try SQLPostgresConfiguration(url: url)
             pool = Pool(
                 EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: poolSize, on: group)
@@ -63,10 +64,24 @@ public final class IrisDatabase: Sendable {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        if dialect == .sqlite {
-            return try await writers.withLock("write") { try await self.run(transaction: body, begin: "BEGIN IMMEDIATE") }
-        }
+    /// On SQLite it may share its commit with other writers' transactions (`CommitGroup`).
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if let commits { return try await commits.run(body) }
+        return try await run(transaction: body, begin: "BEGIN")
+    }
+
+    /// Runs `body`, self-contained write statements each atomic on their own: on
+    /// PostgreSQL without BEGIN/COMMIT (a round trip less each way); on SQLite as a
+    /// transaction, which groups their commit with other writers'.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if let commits { return try await commits.run(body) }
+        return try await withConnection(body)
+    }
+
+    /// A transaction with a commit of its own, never grouped: the plain transaction
+    /// benchmarks compare against.
+    public func soloTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        if let commits { return try await commits.run(alone: true, body) }
         return try await run(transaction: body, begin: "BEGIN")
     }
 

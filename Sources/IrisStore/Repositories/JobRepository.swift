@@ -84,7 +84,8 @@ public struct SQLJobRepository: JobRepository {
 
     public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
         let dialect = database.dialect
-        return try await database.transaction { db in try await Self.insert(request, db, dialect: dialect) }
+        // One statement: the insert (and, on PostgreSQL, the wake-up) commits on its own.
+        return try await database.write { db in try await Self.insert(request, db, dialect: dialect) }
     }
 
     public func enqueue(_ requests: [JobRequest]) async throws -> [Job] {
@@ -99,17 +100,18 @@ public struct SQLJobRepository: JobRepository {
     static func insert(_ request: JobRequest, _ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> (job: Job, created: Bool) {
         let now = Clock.nowMilliseconds()
         let runAfter = request.runAfter.map(Clock.milliseconds) ?? now
-        let inserted = try await db.raw("""
+        let insert: SQLQueryString = """
             INSERT INTO jobs (kind, queue, payload, priority, state, attempts, max_attempts, run_after, idempotency_key, project_id, created_at, updated_at)
             VALUES (\(bind: request.kind), \(bind: request.queue), \(bind: request.payload), \(bind: request.priority), 'queued', 0,
             \(bind: request.maxAttempts), \(bind: runAfter), \(bind: request.idempotencyKey), \(bind: request.projectID), \(bind: now), \(bind: now))
             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN \(unsafeRaw: live) DO NOTHING
             RETURNING \(unsafeRaw: columns)
-            """).first()
-        if let inserted {
-            if dialect == .postgres { try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: request.queue))").run() }
-            return (try job(inserted), true)
-        }
+            """
+        // PostgreSQL: the notification rides on the same statement and is sent when it commits.
+        let statement: SQLQueryString = dialect == .postgres
+            ? "WITH inserted AS (\(insert)) SELECT inserted.*, pg_notify(\(bind: channel), inserted.queue)::text AS notified FROM inserted"
+            : insert
+        if let inserted = try await db.raw(statement).first() { return (try job(inserted), true) }
         guard let key = request.idempotencyKey,
               let existing = try await db.raw("""
                   SELECT \(unsafeRaw: columns) FROM jobs WHERE idempotency_key = \(bind: key) AND state IN \(unsafeRaw: live)
@@ -120,79 +122,80 @@ public struct SQLJobRepository: JobRepository {
 
     public func claim(queues: [String], worker: String, lease: Double) async throws -> Job? {
         let dialect = database.dialect
-        return try await database.transaction { db in try await Self.claim(queues: queues, worker: worker, lease: lease, db, dialect: dialect) }
+        return try await database.write { db in try await Self.claim(queues: queues, worker: worker, lease: lease, db, dialect: dialect) }
     }
 
     private static func claim(queues: [String], worker: String, lease: Double, _ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> Job? {
         guard !queues.isEmpty else { return nil }
+        return try await db.raw("\(claimStatement(queues: queues, worker: worker, lease: lease, dialect: dialect)) RETURNING \(unsafeRaw: columns)")
+            .first().map(job)
+    }
+
+    /// The claim: one UPDATE of the best due job of `queues` (without RETURNING).
+    private static func claimStatement(queues: [String], worker: String, lease: Double, dialect: SQLDialectKind) -> SQLQueryString {
         let now = Clock.nowMilliseconds()
         let expires = now + Int64(lease * 1000)
         let lock: SQLQueryString = dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-        guard let row = try await db.raw("""
+        return """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = \(bind: worker), lease_expires_at = \(bind: expires),
-            started_at = \(bind: now), updated_at = \(bind: now), progress = 0, progress_message = NULL
-            WHERE state = 'queued' AND id = (
+            started_at = \(bind: now), updated_at = \(bind: now), progress = 0, progress_message = NULL, run_outcome = NULL, run_detail = NULL
+            WHERE id = (
                 SELECT id FROM jobs WHERE state = 'queued' AND queue IN (\(binds: queues)) AND run_after <= \(bind: now)
                 ORDER BY priority DESC, run_after, id LIMIT 1\(lock))
-            RETURNING \(unsafeRaw: columns)
-            """).first()
-        else { return nil }
-        let claimed = try job(row)
-        try await db.raw("""
-            INSERT INTO job_runs (job_id, attempt, worker, started_at, outcome)
-            VALUES (\(bind: claimed.id), \(bind: claimed.attempts), \(bind: worker), \(bind: now), 'running')
-            """).run()
-        return claimed
+            """
     }
 
     public func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double)?) async throws -> (recorded: Bool, next: Job?) {
         let dialect = database.dialect
-        return try await database.transaction { db in
-            let recorded = try await Self.record(job, worker: worker, outcome: outcome, db)
+        let record = Self.recordStatement(job, worker: worker, outcome: outcome)
+        if dialect == .postgres, let next, !next.queues.isEmpty {
+            // One round trip: record this attempt and claim the next job in one statement.
+            let claim = Self.claimStatement(queues: next.queues, worker: worker, lease: next.lease, dialect: dialect)
+            return try await database.write { db in
+                guard let row = try await db.raw("""
+                    WITH done AS (\(record) RETURNING id), claimed AS (\(claim) RETURNING \(unsafeRaw: Self.columns))
+                    SELECT (SELECT COUNT(*) FROM done) AS recorded, claimed.* FROM (SELECT 1 AS one) AS one LEFT JOIN claimed ON true
+                    """).first()
+                else { return (false, nil) }
+                let recorded = try row.decode(column: "recorded", as: Int64.self) > 0
+                return (recorded, try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.job(row))
+            }
+        }
+        // SQLite: one transaction, so one commit (shared with other writers') for both.
+        return try await database.write { db in
+            let recorded = try await db.raw("\(record) RETURNING id").first() != nil
             let claimed = if let next { try await Self.claim(queues: next.queues, worker: worker, lease: next.lease, db, dialect: dialect) } else { nil as Job? }
             return (recorded, claimed)
         }
     }
 
-    private static func record(_ job: Job, worker: String, outcome: JobOutcome, _ db: any SQLDatabase) async throws -> Bool {
+    /// Records how an attempt ended: one UPDATE (without RETURNING); the `jobs_log_run`
+    /// trigger writes the attempt into `job_runs`.
+    private static func recordStatement(_ job: Job, worker: String, outcome: JobOutcome) -> SQLQueryString {
         let now = Clock.nowMilliseconds()
         let change: SQLQueryString
-        let run: (outcome: String, error: String?, detail: String?)
         switch outcome {
         case .succeeded(let result, let detail):
-            change = "state = 'succeeded', result = \(bind: result), progress = 1, finished_at = \(bind: now), error = NULL"
-            run = ("succeeded", nil, detail)
+            change = "state = 'succeeded', result = \(bind: result), progress = 1, finished_at = \(bind: now), error = NULL, run_outcome = 'succeeded', run_detail = \(bind: detail)"
         case .failed(let error, let retryIn, let detail) where job.attempts < job.maxAttempts:
-            change = "state = 'queued', error = \(bind: error), run_after = \(bind: now + Int64(retryIn * 1000))"
-            run = ("failed", error, detail)
-        case .failed(let error, _, let detail):
-            change = "state = 'dead', error = \(bind: error), finished_at = \(bind: now)"
-            run = ("failed", error, detail)
-        case .failedPermanently(let error, let detail):
-            change = "state = 'failed', error = \(bind: error), finished_at = \(bind: now)"
-            run = ("failed", error, detail)
+            change = "state = 'queued', error = \(bind: error), run_after = \(bind: now + Int64(retryIn * 1000)), run_outcome = 'failed', run_detail = \(bind: detail)"
+        case .failed(let error, _, let detail), .failedPermanently(let error, let detail):
+            let state = if case .failed = outcome { "dead" } else { "failed" }
+            change = "state = \(bind: state), error = \(bind: error), finished_at = \(bind: now), run_outcome = 'failed', run_detail = \(bind: detail)"
         case .cancelled:
-            change = "state = 'cancelled', finished_at = \(bind: now)"
-            run = ("cancelled", nil, nil)
+            change = "state = 'cancelled', finished_at = \(bind: now), run_outcome = 'cancelled', run_detail = NULL"
         case .released:
-            change = "state = 'queued', attempts = attempts - 1, run_after = \(bind: now)"
-            run = ("released", nil, nil)
+            change = "state = 'queued', attempts = attempts - 1, run_after = \(bind: now), run_outcome = 'released', run_detail = NULL"
         }
-        let updated = try await db.raw("""
+        return """
             UPDATE jobs SET \(change), lease_owner = NULL, lease_expires_at = NULL, updated_at = \(bind: now)
-            WHERE id = \(bind: job.id) AND lease_owner = \(bind: worker) AND state = 'running' RETURNING id
-            """).first()
-        guard updated != nil else { return false }
-        try await db.raw("""
-            UPDATE job_runs SET finished_at = \(bind: now), outcome = \(bind: run.outcome), error = \(bind: run.error), detail = \(bind: run.detail)
-            WHERE job_id = \(bind: job.id) AND attempt = \(bind: job.attempts) AND outcome = 'running'
-            """).run()
-        return true
+            WHERE id = \(bind: job.id) AND lease_owner = \(bind: worker) AND state = 'running'
+            """
     }
 
     public func heartbeat(id: Int64, worker: String, lease: Double, progress: Double?, message: String?) async throws -> LeaseStatus {
         let now = Clock.nowMilliseconds()
-        return try await database.transaction { db in
+        return try await database.write { db in
             var change: SQLQueryString = "lease_expires_at = \(bind: now + Int64(lease * 1000)), updated_at = \(bind: now)"
             if let progress { change += ", progress = \(bind: min(max(progress, 0), 1))" }
             if let message { change += ", progress_message = \(bind: message)" }
@@ -207,22 +210,16 @@ public struct SQLJobRepository: JobRepository {
 
     public func reapExpiredLeases() async throws -> Int {
         let now = Clock.nowMilliseconds()
-        return try await database.transaction { db in
-            let reaped = try await db.raw("""
+        return try await database.write { db in
+            try await db.raw("""
                 UPDATE jobs SET
                   state = CASE WHEN cancel_requested <> 0 THEN 'cancelled' WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
                   finished_at = CASE WHEN cancel_requested <> 0 OR attempts >= max_attempts THEN \(bind: now) ELSE NULL END,
-                  error = 'the worker running it stopped answering (its lease expired)',
+                  error = 'the worker running it stopped answering (its lease expired)', run_outcome = 'lost', run_detail = NULL,
                   lease_owner = NULL, lease_expires_at = NULL, run_after = \(bind: now), updated_at = \(bind: now)
                 WHERE state = 'running' AND lease_expires_at < \(bind: now)
                 RETURNING id
-                """).all().map { try $0.decode(column: "id", as: Int64.self) }
-            guard !reaped.isEmpty else { return 0 }
-            try await db.raw("""
-                UPDATE job_runs SET outcome = 'lost', finished_at = \(bind: now), error = 'lease expired'
-                WHERE job_id IN (\(binds: reaped)) AND outcome = 'running'
-                """).run()
-            return reaped.count
+                """).all().count
         }
     }
 
@@ -292,7 +289,17 @@ public struct SQLJobRepository: JobRepository {
         }
     }
 
+    /// Finished attempts from `job_runs`, then the attempt in progress (from the job's row).
     public func runs(jobID: Int64) async throws -> [JobRun] {
+        var runs = try await finishedRuns(jobID: jobID)
+        if let job = try await find(id: jobID), job.state == .running, let started = job.startedAt {
+            runs.append(JobRun(jobID: jobID, attempt: job.attempts, worker: job.leaseOwner ?? "", startedAt: started, finishedAt: nil,
+                               outcome: "running", error: nil, detail: nil))
+        }
+        return runs
+    }
+
+    private func finishedRuns(jobID: Int64) async throws -> [JobRun] {
         try await database.withConnection { db in
             try await db.raw("""
                 SELECT job_id, attempt, worker, started_at, finished_at, outcome, error, detail FROM job_runs
