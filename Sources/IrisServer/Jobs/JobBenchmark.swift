@@ -7,10 +7,11 @@ import SQLKit
 /// `iris jobs bench`: the job queue's throughput against bare transactions on the same
 /// database, in one run (Benchmarks/jobs.py calls it for SQLite and PostgreSQL).
 ///
-/// Baseline: `count` transactions, two at a time, each inserting one row: the least a
-/// durable queue could do per job. Jobs: `count` no-op `diagnostic` jobs, each enqueued in
-/// its own transaction while two workers (the real `JobWorkers`) claim and complete them;
-/// timed from the first enqueue until the last completion.
+/// Baseline: `count` transactions from two writers, each inserting one row with a commit
+/// of its own: the least a durable queue could do per job. Jobs: `count` no-op
+/// `diagnostic` jobs, enqueued one per call by two producers while two workers (the real
+/// `JobWorkers`) claim and complete them; timed from the first enqueue until the last
+/// completion.
 public enum JobBenchmark {
     public struct Report: Codable, Sendable {
         public var database: String
@@ -61,7 +62,7 @@ public enum JobBenchmark {
         // Jobs: one producer enqueues while two workers claim and complete.
         var registry = JobRegistry()
         registry.register(DiagnosticJob())
-        let queue = JobQueue(store: store, registry: registry)
+        let queue = JobQueue(store: store, registry: registry, leaseSeconds: 30)
         let settings = JobSettings(workers: [WorkerGroup(queues: ["bench"], concurrency: 2)], leaseSeconds: 30, pollSeconds: 1, graceSeconds: 5)
         var quiet = logger
         quiet.logLevel = .warning
@@ -69,9 +70,16 @@ public enum JobBenchmark {
         let late = ProcessInfo.processInfo.environment["IRIS_BENCH_LATE"] != nil
         var running = late ? nil : Task { await workers.run() }
         let jobsStart = ContinuousClock.now
-        var ids: [Int64] = []
-        for _ in 0..<count {
-            ids.append(try await queue.enqueue(JobRequest(kind: DiagnosticJob.kind, payload: "{}", queue: "bench")).job.id)
+        // Two producers, as the baseline has two writers.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for producer in 0..<2 {
+                group.addTask {
+                    for _ in stride(from: producer, to: count, by: 2) {
+                        try await queue.enqueue(JobRequest(kind: DiagnosticJob.kind, payload: "{}", queue: "bench"))
+                    }
+                }
+            }
+            try await group.waitForAll()
         }
         let enqueued = (ContinuousClock.now - jobsStart).seconds
         if ProcessInfo.processInfo.environment["IRIS_BENCH_DEBUG"] != nil { FileHandle.standardError.write(Data("enqueue phase \(enqueued) s\n".utf8)) }

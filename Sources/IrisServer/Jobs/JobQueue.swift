@@ -1,3 +1,4 @@
+import Foundation
 public import IrisCore
 public import IrisStore
 
@@ -8,19 +9,33 @@ public struct JobQueue: Sendable {
     public let store: IrisStore
     public let registry: JobRegistry
     let doorbell: Doorbell
+    /// The lease a job handed straight to an idle worker starts with.
+    let leaseSeconds: Double
 
-    init(store: IrisStore, registry: JobRegistry, doorbell: Doorbell = Doorbell()) {
+    init(store: IrisStore, registry: JobRegistry, doorbell: Doorbell = Doorbell(), leaseSeconds: Double = 30) {
         self.store = store
         self.registry = registry
         self.doorbell = doorbell
+        self.leaseSeconds = leaseSeconds
     }
 
     @discardableResult
     public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
         try registry.validate(request)
-        let answer = try await store.jobs.enqueue(request)
-        if answer.created { doorbell.ring(all: false) }
-        return answer
+        let due = request.runAfter.map { $0 <= Date() } ?? true
+        guard due, let handoff = doorbell.reserve(queue: request.queue) else {
+            let answer = try await store.jobs.enqueue(request)
+            if answer.created { doorbell.ring(all: false) }
+            return answer
+        }
+        do {
+            let answer = try await store.jobs.enqueue(request, claimedBy: handoff.worker, lease: leaseSeconds)
+            handoff.deliver(answer.created ? answer.job : nil)
+            return answer
+        } catch {
+            handoff.deliver(nil)
+            throw error
+        }
     }
 
     @discardableResult

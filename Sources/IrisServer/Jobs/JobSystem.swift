@@ -32,7 +32,7 @@ struct JobSystem: Sendable {
         registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays))
         registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
         registry.register(DiagnosticJob())
-        queue = JobQueue(store: dependencies.store, registry: registry)
+        queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue
         self.ingestor = ingestor
         workers = groups.isEmpty ? nil : JobWorkers(queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)

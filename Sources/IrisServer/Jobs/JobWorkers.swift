@@ -87,11 +87,11 @@ final class JobWorkers: Sendable {
                     continue
                 }
                 if next == nil {
-                    // Sleep until woken, until the next retry is due, or for the poll interval.
+                    // Sleep until handed a job or woken, until the next retry is due, or for the poll interval.
                     var sleep = settings.pollSeconds
                     if let due = try? await store.jobs.nextDue(queues: queues) { sleep = min(sleep, max(due.timeIntervalSinceNow, 0.005)) }
-                    await queue.doorbell.wait(since: generation, seconds: sleep)
-                    continue
+                    next = await queue.doorbell.wait(since: generation, seconds: sleep, queues: queues, worker: worker)
+                    if next == nil { continue }
                 }
             }
             guard let job = next else { continue }

@@ -20,6 +20,9 @@ final class CommitGroup: Sendable {
         let done: CheckedContinuation<any Sendable, any Error>
         /// Committed in a batch of its own (for comparisons with plain transactions).
         let alone: Bool
+        /// Wrapped in a savepoint so that, when it throws, its writes are undone alone. Bodies
+        /// whose statements are each atomic on their own (`IrisDatabase.write`) skip it.
+        let savepoint: Bool
     }
 
     private struct State {
@@ -37,10 +40,12 @@ final class CommitGroup: Sendable {
         self.connection = connection
     }
 
-    func run<T: Sendable>(alone: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    func run<T: Sendable>(
+        alone: Bool = false, savepoint: Bool = true, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
             let lead = state.withLockedValue { state -> Bool in
-                state.waiting.append(Entry(body: { try await body($0) }, done: continuation, alone: alone))
+                state.waiting.append(Entry(body: { try await body($0) }, done: continuation, alone: alone, savepoint: savepoint))
                 if state.leading { return false }
                 state.leading = true
                 return true
@@ -79,6 +84,8 @@ final class CommitGroup: Sendable {
                         let result: Result<any Sendable, any Error>
                         if batch.count == 1 {
                             result = .success(try await entry.body(db))
+                        } else if !entry.savepoint {
+                            do { result = .success(try await entry.body(db)) } catch { result = .failure(error) }
                         } else {
                             try await db.raw("SAVEPOINT iris_group").run()
                             do {

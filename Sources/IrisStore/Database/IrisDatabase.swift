@@ -74,7 +74,7 @@ public final class IrisDatabase: Sendable {
     /// PostgreSQL without BEGIN/COMMIT (a round trip less each way); on SQLite as a
     /// transaction, which groups their commit with other writers'.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        if let commits { return try await commits.run(body) }
+        if let commits { return try await commits.run(savepoint: false, body) }
         return try await withConnection(body)
     }
 

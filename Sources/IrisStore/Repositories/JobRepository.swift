@@ -38,8 +38,9 @@ public struct QueueDepth: Sendable, Equatable {
 /// put back by `reapExpiredLeases` and claimed again: delivery is at least once.
 public protocol JobRepository: Sendable {
     /// Adds a job, or returns the live or succeeded job that already holds its idempotency key
-    /// (`created` false).
-    func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool)
+    /// (`created` false). With `claimedBy`, the new job is stored already claimed by that
+    /// worker (leased for `lease` seconds): the hand-off to an idle worker.
+    func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (job: Job, created: Bool)
     /// Adds many jobs in one transaction (same idempotency rule for each).
     func enqueue(_ requests: [JobRequest]) async throws -> [Job]
     /// Takes the best waiting job of `queues` for `worker`, leased for `lease` seconds.
@@ -68,6 +69,12 @@ public protocol JobRepository: Sendable {
     func prune(finishedBefore date: Date) async throws -> Int
 }
 
+extension JobRepository {
+    public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
+        try await enqueue(request, claimedBy: nil, lease: 0)
+    }
+}
+
 /// `JobRepository` in SQL, for SQLite and PostgreSQL alike.
 public struct SQLJobRepository: JobRepository {
     let database: IrisDatabase
@@ -82,10 +89,10 @@ public struct SQLJobRepository: JobRepository {
         """
     static let live = "('queued', 'running', 'succeeded')"
 
-    public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
+    public func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (job: Job, created: Bool) {
         let dialect = database.dialect
         // One statement: the insert (and, on PostgreSQL, the wake-up) commits on its own.
-        return try await database.write { db in try await Self.insert(request, db, dialect: dialect) }
+        return try await database.write { db in try await Self.insert(request, db, dialect: dialect, claimedBy: worker, lease: lease) }
     }
 
     public func enqueue(_ requests: [JobRequest]) async throws -> [Job] {
@@ -97,18 +104,25 @@ public struct SQLJobRepository: JobRepository {
         }
     }
 
-    static func insert(_ request: JobRequest, _ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> (job: Job, created: Bool) {
+    static func insert(
+        _ request: JobRequest, _ db: any SQLDatabase, dialect: SQLDialectKind, claimedBy worker: String? = nil, lease: Double = 0
+    ) async throws -> (job: Job, created: Bool) {
         let now = Clock.nowMilliseconds()
         let runAfter = request.runAfter.map(Clock.milliseconds) ?? now
+        let claimed = worker != nil
         let insert: SQLQueryString = """
-            INSERT INTO jobs (kind, queue, payload, priority, state, attempts, max_attempts, run_after, idempotency_key, project_id, created_at, updated_at)
-            VALUES (\(bind: request.kind), \(bind: request.queue), \(bind: request.payload), \(bind: request.priority), 'queued', 0,
-            \(bind: request.maxAttempts), \(bind: runAfter), \(bind: request.idempotencyKey), \(bind: request.projectID), \(bind: now), \(bind: now))
+            INSERT INTO jobs (kind, queue, payload, priority, state, attempts, max_attempts, run_after, idempotency_key, project_id, created_at, updated_at,
+            lease_owner, lease_expires_at, started_at)
+            VALUES (\(bind: request.kind), \(bind: request.queue), \(bind: request.payload), \(bind: request.priority),
+            \(bind: claimed ? "running" : "queued"), \(bind: claimed ? 1 : 0),
+            \(bind: request.maxAttempts), \(bind: runAfter), \(bind: request.idempotencyKey), \(bind: request.projectID), \(bind: now), \(bind: now),
+            \(bind: worker), \(bind: claimed ? now + Int64(lease * 1000) : nil), \(bind: claimed ? now : nil))
             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL AND state IN \(unsafeRaw: live) DO NOTHING
             RETURNING \(unsafeRaw: columns)
             """
-        // PostgreSQL: the notification rides on the same statement and is sent when it commits.
-        let statement: SQLQueryString = dialect == .postgres
+        // PostgreSQL: the notification rides on the same statement and is sent when it commits
+        // (not needed when the job goes straight to a worker).
+        let statement: SQLQueryString = dialect == .postgres && !claimed
             ? "WITH inserted AS (\(insert)) SELECT inserted.*, pg_notify(\(bind: channel), inserted.queue)::text AS notified FROM inserted"
             : insert
         if let inserted = try await db.raw(statement).first() { return (try job(inserted), true) }
