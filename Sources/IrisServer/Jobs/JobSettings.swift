@@ -23,6 +23,9 @@ public struct JobSettings: Sendable {
 
     public var workers: [WorkerGroup]
     public var leaseSeconds: Double
+    /// Jobs a worker claims at once; the ones behind a job that runs past its first
+    /// heartbeat are given back to the queue.
+    public var prefetch: Int
     public var pollSeconds: Double
     public var graceSeconds: Double
     public var backoff: Backoff
@@ -34,11 +37,12 @@ public struct JobSettings: Sendable {
     public init(
         workers: [WorkerGroup] = [WorkerGroup(queues: [Queue.images], concurrency: 1), WorkerGroup(queues: [Queue.standard], concurrency: 1),
                                   WorkerGroup(queues: [Queue.webhooks], concurrency: 2)],
-        leaseSeconds: Double = 30, pollSeconds: Double = 2, graceSeconds: Double = 10, backoff: Backoff = Backoff(), retentionDays: Double = 14,
+        leaseSeconds: Double = 30, prefetch: Int = 4, pollSeconds: Double = 2, graceSeconds: Double = 10, backoff: Backoff = Backoff(), retentionDays: Double = 14,
         cleanupInterval: Double = 3600, webhookAllowNetworks: [IPNetwork] = [], webhookTimeout: Double = 10
     ) {
         self.workers = workers
         self.leaseSeconds = leaseSeconds
+        self.prefetch = prefetch
         self.pollSeconds = pollSeconds
         self.graceSeconds = graceSeconds
         self.backoff = backoff
@@ -52,6 +56,7 @@ public struct JobSettings: Sendable {
         self.init(
             workers: try Self.workerGroups(reader.string(.jobQueues)),
             leaseSeconds: try reader.double(.jobLeaseSeconds, in: 1...3600),
+            prefetch: try reader.int(.jobPrefetch, in: 1...64),
             pollSeconds: try reader.double(.jobPollSeconds, in: 0.05...600),
             graceSeconds: try reader.double(.jobGraceSeconds, in: 0...3600),
             backoff: Backoff(base: try reader.double(.jobRetryBaseSeconds, in: 0.01...3600)),

@@ -71,14 +71,17 @@ final class JobWorkers: Sendable {
     }
 
     private func loop(queues: [String], worker: String) async {
-        var next: Job?
+        // Claimed but not started (prefetched): given back if the job before them runs long.
+        let held = NIOLockedValueBox<[Job]>([])
+        let prefetch = settings.prefetch
         var failures = 0
         while true {
-            if next == nil {
+            if held.withLockedValue({ $0.isEmpty }) {
                 if stopping { return }
                 let generation = queue.doorbell.generation
                 do {
-                    next = try await store.jobs.claim(queues: queues, worker: worker, lease: settings.leaseSeconds)
+                    let claimed = try await store.jobs.claim(queues: queues, worker: worker, lease: settings.leaseSeconds, limit: prefetch)
+                    held.withLockedValue { $0 = claimed }
                     failures = 0
                 } catch {
                     failures += 1
@@ -86,33 +89,38 @@ final class JobWorkers: Sendable {
                     await queue.doorbell.wait(since: generation, seconds: min(Double(failures), 10))
                     continue
                 }
-                if next == nil {
+                if held.withLockedValue({ $0.isEmpty }) {
                     // Sleep until handed a job or woken, until the next retry is due, or for the poll interval.
                     var sleep = settings.pollSeconds
                     if let due = try? await store.jobs.nextDue(queues: queues) { sleep = min(sleep, max(due.timeIntervalSinceNow, 0.005)) }
-                    next = await queue.doorbell.wait(since: generation, seconds: sleep, queues: queues, worker: worker)
-                    if next == nil { continue }
+                    guard let handed = await queue.doorbell.wait(since: generation, seconds: sleep, queues: queues, worker: worker) else { continue }
+                    held.withLockedValue { $0 = [handed] }
                 }
             }
-            guard let job = next else { continue }
-            next = nil
+            if stopping {
+                await giveBack(held, worker: worker)
+                continue
+            }
+            guard let job = held.withLockedValue({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
             metrics.jobStarted(job)
             let started = ContinuousClock.now
-            guard let outcome = await execute(job, worker: worker) else {
+            guard let outcome = await execute(job, worker: worker, held: held) else {
                 metrics.jobFinished(job, outcome: "lost", duration: ContinuousClock.now - started)
                 logger.warning("lost the lease of a job while running it", metadata: ["job": "\(job.id)", "kind": "\(job.kind)"])
                 continue
             }
             metrics.jobFinished(job, outcome: Self.label(outcome, job), duration: ContinuousClock.now - started)
+            // With nothing left in hand, claim the next jobs in the same write as this outcome.
+            let claimMore = !stopping && held.withLockedValue { $0.isEmpty }
             do {
                 let answer = try await store.jobs.finish(
-                    job, worker: worker, outcome: outcome, next: stopping ? nil : (queues: queues, lease: settings.leaseSeconds))
+                    job, worker: worker, outcome: outcome, next: claimMore ? (queues: queues, lease: settings.leaseSeconds, limit: prefetch) : nil)
                 if !answer.recorded {
                     logger.warning("a job's lease ran out before its outcome was recorded", metadata: ["job": "\(job.id)"])
                 } else if Self.label(outcome, job) == "dead" || { if case .failedPermanently = outcome { true } else { false } }() {
                     await recordFailure(job, outcome)
                 }
-                next = answer.next
+                held.withLockedValue { $0 += answer.next }
             } catch {
                 // The lease runs out and the job is run again: at least once, never lost.
                 logger.error("cannot record a job's outcome", metadata: ["job": "\(job.id)", "error": "\(String(reflecting: error))"])
@@ -120,10 +128,26 @@ final class JobWorkers: Sendable {
         }
     }
 
+    /// Returns prefetched jobs that were not started to the queue, for other workers.
+    private func giveBack(_ held: NIOLockedValueBox<[Job]>, worker: String) async {
+        let spare = held.withLockedValue { jobs -> [Job] in
+            defer { jobs.removeAll() }
+            return jobs
+        }
+        guard !spare.isEmpty else { return }
+        do {
+            try await store.jobs.release(ids: spare.map(\.id), worker: worker)
+            queue.doorbell.ring()
+        } catch {
+            // Their leases run out and they are claimed again.
+            logger.error("cannot give back prefetched jobs", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
     private enum Interruption: Sendable { case cancelled, lost, released }
 
     /// Runs the handler under a supervisor; nil when the lease was lost (report nothing).
-    private func execute(_ job: Job, worker: String) async -> JobOutcome? {
+    private func execute(_ job: Job, worker: String, held: NIOLockedValueBox<[Job]>) async -> JobOutcome? {
         guard let runner = queue.registry.runner(for: job.kind) else {
             return .failedPermanently(error: "this worker has no handler for job kind \"\(job.kind)\"")
         }
@@ -142,6 +166,8 @@ final class JobWorkers: Sendable {
                 if phase.withLockedValue({ $0 == .releasing }) { interrupt(.released) }
                 guard ContinuousClock.now - lastBeat >= .seconds(heartbeatInterval) else { continue }
                 lastBeat = ContinuousClock.now
+                // This job runs long: the jobs waiting behind it go to other workers.
+                await giveBack(held, worker: worker)
                 let pending = context.pendingProgress
                 switch try? await store.jobs.heartbeat(
                     id: job.id, worker: worker, lease: settings.leaseSeconds, progress: pending.progress, message: pending.message) {

@@ -5,14 +5,15 @@ extension Migration {
     ///
     /// An attempt's record in `job_runs` is written by a trigger when a running job leaves
     /// `running`, from the row before and after the change (`run_outcome` and `run_detail`
-    /// say how it ended): so finishing a job is one statement, atomic with its history.
+    /// say how it ended): so finishing a job is one statement, atomic with its history. A
+    /// prefetched job given back unstarted leaves with no `run_outcome` and no record.
     static let jobs = Migration(
         id: "2026-11-23-jobs",
         portable: jobTables,
         sqlite: [
             """
             CREATE TRIGGER jobs_log_run AFTER UPDATE OF state ON jobs
-            WHEN OLD.state = 'running' AND NEW.state <> 'running'
+            WHEN OLD.state = 'running' AND NEW.state <> 'running' AND NEW.run_outcome IS NOT NULL
             BEGIN
                 INSERT INTO job_runs (job_id, attempt, worker, started_at, finished_at, outcome, error, detail)
                 VALUES (OLD.id, OLD.attempts, COALESCE(OLD.lease_owner, ''), COALESCE(OLD.started_at, NEW.updated_at), NEW.updated_at,
@@ -33,7 +34,7 @@ extension Migration {
             """,
             """
             CREATE TRIGGER jobs_log_run AFTER UPDATE OF state ON jobs FOR EACH ROW
-            WHEN (OLD.state = 'running' AND NEW.state <> 'running') EXECUTE FUNCTION iris_jobs_log_run()
+            WHEN (OLD.state = 'running' AND NEW.state <> 'running' AND NEW.run_outcome IS NOT NULL) EXECUTE FUNCTION iris_jobs_log_run()
             """,
         ])
 

@@ -43,11 +43,16 @@ public protocol JobRepository: Sendable {
     func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (job: Job, created: Bool)
     /// Adds many jobs in one transaction (same idempotency rule for each).
     func enqueue(_ requests: [JobRequest]) async throws -> [Job]
-    /// Takes the best waiting job of `queues` for `worker`, leased for `lease` seconds.
-    func claim(queues: [String], worker: String, lease: Double) async throws -> Job?
-    /// Records how the attempt ended, then (in the same transaction) claims the next job
-    /// when `next` is given. Answers false for `recorded` when the worker had lost the lease.
-    func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double)?) async throws -> (recorded: Bool, next: Job?)
+    /// Takes up to `limit` of the best due jobs of `queues` for `worker`, leased for `lease`
+    /// seconds, best first.
+    func claim(queues: [String], worker: String, lease: Double, limit: Int) async throws -> [Job]
+    /// Records how the attempt ended, then (in the same write) claims up to `next.limit`
+    /// jobs when `next` is given. Answers false for `recorded` when the worker had lost the lease.
+    func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double, limit: Int)?) async throws
+        -> (recorded: Bool, next: [Job])
+    /// Gives back claimed jobs a worker has not started (prefetched): queued again, the
+    /// attempt not counted and not logged.
+    func release(ids: [Int64], worker: String) async throws
     /// Renews the lease and stores progress.
     func heartbeat(id: Int64, worker: String, lease: Double, progress: Double?, message: String?) async throws -> LeaseStatus
     /// Puts back running jobs whose lease has expired (or ends them when out of attempts or
@@ -72,6 +77,11 @@ public protocol JobRepository: Sendable {
 extension JobRepository {
     public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
         try await enqueue(request, claimedBy: nil, lease: 0)
+    }
+
+    /// Takes the best due job of `queues`, if any.
+    public func claim(queues: [String], worker: String, lease: Double) async throws -> Job? {
+        try await claim(queues: queues, worker: worker, lease: lease, limit: 1).first
     }
 }
 
@@ -134,52 +144,72 @@ public struct SQLJobRepository: JobRepository {
         return (try job(existing), false)
     }
 
-    public func claim(queues: [String], worker: String, lease: Double) async throws -> Job? {
+    public func claim(queues: [String], worker: String, lease: Double, limit: Int) async throws -> [Job] {
         let dialect = database.dialect
-        return try await database.write { db in try await Self.claim(queues: queues, worker: worker, lease: lease, db, dialect: dialect) }
+        return try await database.write { db in
+            try await Self.claim(queues: queues, worker: worker, lease: lease, limit: limit, db, dialect: dialect)
+        }
     }
 
-    private static func claim(queues: [String], worker: String, lease: Double, _ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> Job? {
-        guard !queues.isEmpty else { return nil }
-        return try await db.raw("\(claimStatement(queues: queues, worker: worker, lease: lease, dialect: dialect)) RETURNING \(unsafeRaw: columns)")
-            .first().map(job)
+    private static func claim(queues: [String], worker: String, lease: Double, limit: Int, _ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> [Job] {
+        guard !queues.isEmpty, limit > 0 else { return [] }
+        let statement = claimStatement(queues: queues, worker: worker, lease: lease, limit: limit, dialect: dialect)
+        return ordered(try await db.raw("\(statement) RETURNING \(unsafeRaw: columns)").all().map(job))
     }
 
-    /// The claim: one UPDATE of the best due job of `queues` (without RETURNING).
-    private static func claimStatement(queues: [String], worker: String, lease: Double, dialect: SQLDialectKind) -> SQLQueryString {
+    /// Best first: the order the claim chose them in (RETURNING does not keep it).
+    static func ordered(_ jobs: [Job]) -> [Job] {
+        jobs.sorted { ($0.priority, $1.runAfter, $1.id) > ($1.priority, $0.runAfter, $0.id) }
+    }
+
+    /// The claim: one UPDATE of the best due jobs of `queues` (without RETURNING).
+    private static func claimStatement(queues: [String], worker: String, lease: Double, limit: Int, dialect: SQLDialectKind) -> SQLQueryString {
         let now = Clock.nowMilliseconds()
         let expires = now + Int64(lease * 1000)
         let lock: SQLQueryString = dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         return """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = \(bind: worker), lease_expires_at = \(bind: expires),
             started_at = \(bind: now), updated_at = \(bind: now), progress = 0, progress_message = NULL, run_outcome = NULL, run_detail = NULL
-            WHERE id = (
+            WHERE id IN (
                 SELECT id FROM jobs WHERE state = 'queued' AND queue IN (\(binds: queues)) AND run_after <= \(bind: now)
-                ORDER BY priority DESC, run_after, id LIMIT 1\(lock))
+                ORDER BY priority DESC, run_after, id LIMIT \(bind: limit)\(lock))
             """
     }
 
-    public func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double)?) async throws -> (recorded: Bool, next: Job?) {
+    public func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double, limit: Int)?) async throws
+        -> (recorded: Bool, next: [Job])
+    {
         let dialect = database.dialect
         let record = Self.recordStatement(job, worker: worker, outcome: outcome)
-        if dialect == .postgres, let next, !next.queues.isEmpty {
-            // One round trip: record this attempt and claim the next job in one statement.
-            let claim = Self.claimStatement(queues: next.queues, worker: worker, lease: next.lease, dialect: dialect)
+        if dialect == .postgres, let next, !next.queues.isEmpty, next.limit > 0 {
+            // One round trip: record this attempt and claim the next jobs in one statement.
+            let claim = Self.claimStatement(queues: next.queues, worker: worker, lease: next.lease, limit: next.limit, dialect: dialect)
             return try await database.write { db in
-                guard let row = try await db.raw("""
+                let rows = try await db.raw("""
                     WITH done AS (\(record) RETURNING id), claimed AS (\(claim) RETURNING \(unsafeRaw: Self.columns))
                     SELECT (SELECT COUNT(*) FROM done) AS recorded, claimed.* FROM (SELECT 1 AS one) AS one LEFT JOIN claimed ON true
-                    """).first()
-                else { return (false, nil) }
-                let recorded = try row.decode(column: "recorded", as: Int64.self) > 0
-                return (recorded, try row.decode(column: "id", as: Int64?.self) == nil ? nil : try Self.job(row))
+                    """).all()
+                let recorded = try rows.first?.decode(column: "recorded", as: Int64.self) ?? 0 > 0
+                let claimed = try rows.filter { try $0.decode(column: "id", as: Int64?.self) != nil }.map(Self.job)
+                return (recorded, Self.ordered(claimed))
             }
         }
-        // SQLite: one transaction, so one commit (shared with other writers') for both.
+        // SQLite: one write, so one commit (shared with other writers') for both.
         return try await database.write { db in
             let recorded = try await db.raw("\(record) RETURNING id").first() != nil
-            let claimed = if let next { try await Self.claim(queues: next.queues, worker: worker, lease: next.lease, db, dialect: dialect) } else { nil as Job? }
-            return (recorded, claimed)
+            guard let next else { return (recorded, []) }
+            return (recorded, try await Self.claim(queues: next.queues, worker: worker, lease: next.lease, limit: next.limit, db, dialect: dialect))
+        }
+    }
+
+    public func release(ids: [Int64], worker: String) async throws {
+        guard !ids.isEmpty else { return }
+        let now = Clock.nowMilliseconds()
+        try await database.write { db in
+            try await db.raw("""
+                UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_outcome = NULL,
+                updated_at = \(bind: now) WHERE id IN (\(binds: ids)) AND lease_owner = \(bind: worker) AND state = 'running'
+                """).run()
         }
     }
 
