@@ -9,7 +9,7 @@ packages=(libvips-dev pkg-config zlib1g-dev)
 case "$purpose" in
   run) ;;
   test) packages+=(postgresql chromium chromium-driver libvips-tools python3-venv) ;;
-  bench) packages+=(libvips-tools python3-venv) ;;
+  bench) packages+=(libvips-tools python3-venv postgresql) ;;
   *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 

@@ -67,8 +67,7 @@ public enum JobBenchmark {
         var quiet = logger
         quiet.logLevel = .warning
         let workers = JobWorkers(queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(), logger: quiet)
-        let late = ProcessInfo.processInfo.environment["IRIS_BENCH_LATE"] != nil
-        var running = late ? nil : Task { await workers.run() }
+        let running = Task { await workers.run() }
         let jobsStart = ContinuousClock.now
         // Two producers, as the baseline has two writers.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -81,15 +80,12 @@ public enum JobBenchmark {
             }
             try await group.waitForAll()
         }
-        let enqueued = (ContinuousClock.now - jobsStart).seconds
-        if ProcessInfo.processInfo.environment["IRIS_BENCH_DEBUG"] != nil { FileHandle.standardError.write(Data("enqueue phase \(enqueued) s\n".utf8)) }
-        if late { running = Task { await workers.run() } }
         while try await store.jobs.depth().contains(where: { $0.queue == "bench" && ($0.state == .queued || $0.state == .running) }) {
             try await Task.sleep(for: .milliseconds(20))
         }
         let elapsed = (ContinuousClock.now - jobsStart).seconds
         workers.beginStop()
-        await running?.value
+        await running.value
 
         let jobs = try await store.jobs.list(state: .succeeded, kind: DiagnosticJob.kind, projectIDs: nil, keyPrefix: nil, before: nil, limit: count + 1)
         guard jobs.count == count else { throw Problem.unavailable("only \(jobs.count) of \(count) benchmark jobs succeeded") }
