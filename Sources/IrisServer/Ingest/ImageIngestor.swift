@@ -196,7 +196,9 @@ public struct ImageIngestor: Sendable {
     /// The JPEG thumbnail, made from the original and cached if it is missing.
     public func thumbnail(sha256: String, size: Int) async throws -> Data? {
         if let data = try await blobs.data(for: .thumbnail(sha256, size: size)) { return data }
-        return try await makeThumbnails(sha256: sha256, sizes: [size])[size]
+        if let made = try await makeThumbnails(sha256: sha256, sizes: [size])[size] { return made }
+        // A thumbnail job made it while this request waited for the image's lock.
+        return try await blobs.data(for: .thumbnail(sha256, size: size))
     }
 
     /// Makes the thumbnails of `sizes` that are missing (all from one decode) and stores
