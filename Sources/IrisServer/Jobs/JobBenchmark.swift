@@ -63,7 +63,7 @@ public enum JobBenchmark {
         var registry = JobRegistry()
         registry.register(DiagnosticJob())
         let queue = JobQueue(store: store, registry: registry, leaseSeconds: 30)
-        let settings = JobSettings(workers: [WorkerGroup(queues: ["bench"], concurrency: 2)], leaseSeconds: 30, pollSeconds: 1, graceSeconds: 5)
+        let settings = JobSettings(workers: [WorkerGroup(queues: ["bench"], concurrency: 2)], leaseSeconds: 30, prefetch: 4, pollSeconds: 1, graceSeconds: 5)
         var quiet = logger
         quiet.logLevel = .warning
         let workers = JobWorkers(queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(), logger: quiet)

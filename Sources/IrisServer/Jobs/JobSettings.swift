@@ -37,7 +37,7 @@ public struct JobSettings: Sendable {
     public init(
         workers: [WorkerGroup] = [WorkerGroup(queues: [Queue.images], concurrency: 1), WorkerGroup(queues: [Queue.standard], concurrency: 1),
                                   WorkerGroup(queues: [Queue.webhooks], concurrency: 2)],
-        leaseSeconds: Double = 30, prefetch: Int = 4, pollSeconds: Double = 2, graceSeconds: Double = 10, backoff: Backoff = Backoff(), retentionDays: Double = 14,
+        leaseSeconds: Double = 30, prefetch: Int = 1, pollSeconds: Double = 2, graceSeconds: Double = 10, backoff: Backoff = Backoff(), retentionDays: Double = 14,
         cleanupInterval: Double = 3600, webhookAllowNetworks: [IPNetwork] = [], webhookTimeout: Double = 10
     ) {
         self.workers = workers
