@@ -102,10 +102,3 @@ final class Doorbell: Sendable {
         }
     }
 }
-
-/// A small lock-guarded value, for state shared between a job and its supervisor.
-final class NIOLockedState<Value: Sendable>: Sendable {
-    private let box: NIOLockedValueBox<Value>
-    init(_ value: Value) { box = NIOLockedValueBox(value) }
-    func withLock<T>(_ body: (inout Value) -> T) -> T { box.withLockedValue(body) }
-}

@@ -1,5 +1,6 @@
 public import Foundation
 public import IrisCore
+import NIOConcurrencyHelpers
 
 /// The code behind one job kind. Handlers must be idempotent: delivery is at least once,
 /// so a job whose worker died is run again from the start.
@@ -29,26 +30,26 @@ public struct PermanentJobFailure: Error, CustomStringConvertible {
 /// What a running handler sees of its job: progress reporting and cancellation.
 public final class JobContext: Sendable {
     public let job: Job
-    private let state = NIOLockedState<(progress: Double?, message: String?, detail: String?)>((nil, nil, nil))
+    private let state = NIOLockedValueBox<(progress: Double?, message: String?, detail: String?)>((nil, nil, nil))
 
     init(job: Job) { self.job = job }
 
     /// Records progress (0…1) and a short message; sent with the next lease renewal.
     public func report(progress: Double, message: String? = nil) {
-        state.withLock { $0.progress = progress; $0.message = message }
+        state.withLockedValue { $0.progress = progress; $0.message = message }
     }
 
     /// A note kept with this attempt in the job's run history (e.g. an HTTP status).
     public func note(_ detail: String) {
-        state.withLock { $0.detail = detail }
+        state.withLockedValue { $0.detail = detail }
     }
 
     /// Throws `CancellationError` once the job was cancelled, its lease was lost, or the
     /// worker is stopping and its grace period is over.
     public func checkCancellation() throws { try Task.checkCancellation() }
 
-    var pendingProgress: (progress: Double?, message: String?) { state.withLock { ($0.progress, $0.message) } }
-    var detail: String? { state.withLock { $0.detail } }
+    var pendingProgress: (progress: Double?, message: String?) { state.withLockedValue { ($0.progress, $0.message) } }
+    var detail: String? { state.withLockedValue { $0.detail } }
 }
 
 /// The handlers a worker can run, by kind; also the gate every enqueue passes, so an
