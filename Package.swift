@@ -46,6 +46,17 @@ let package = Package(
             dependencies: ["CVips", "IrisCore"],
             swiftSettings: swiftSettings
         ),
+        // ONNX Runtime's C ABI, declared by Iris (see the header); the library is opened at run time.
+        .target(name: "CONNXRuntime", linkerSettings: [.linkedLibrary("dl")]),
+        .target(
+            name: "IrisML",
+            dependencies: [
+                "CONNXRuntime", "IrisCore", "IrisImaging",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "IrisBlobs",
             dependencies: [
@@ -68,7 +79,7 @@ let package = Package(
         .target(
             name: "IrisServer",
             dependencies: [
-                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging",
+                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -107,6 +118,11 @@ let package = Package(
         .testTarget(
             name: "IrisCoreTests",
             dependencies: ["IrisCore", "IrisBlobs", "IrisImaging", "IrisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IrisMLTests",
+            dependencies: ["IrisML", "IrisImaging", "IrisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -109,6 +109,64 @@ static inline int iris_vips_copy_memory(VipsImage *in, VipsImage **out) {
     return 0;
 }
 
+/// Pixels for a neural network: decoded with shrink-on-load straight to about the size
+/// wanted, EXIF orientation applied, transparency flattened onto white, converted to 8-bit
+/// sRGB with 3 bands, and written to a g_malloc'd buffer of width*height*3 bytes (RGB,
+/// row-major); `source_size` gets the upright original's width and height. `mode` 0: scale so the shorter side is `short_side`, then cut the centre
+/// `width` x `height`. 1: stretch to exactly `width` x `height`. 2: fit inside `width` x
+/// `height` keeping the aspect ratio (the result may be smaller).
+static inline int iris_vips_model_pixels(const char *path, int mode, int short_side, int width, int height,
+                                         void **pixels, int *out_width, int *out_height, int *source_size) {
+    VipsImage *header = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+    if (header == NULL) return -1;
+    int source_width = vips_image_get_width(header), source_height = vips_image_get_height(header);
+    if (vips_image_get_orientation_swap(header)) { int t = source_width; source_width = source_height; source_height = t; }
+    g_object_unref(header);
+    source_size[0] = source_width;
+    source_size[1] = source_height;
+    VipsImage *scaled = NULL;
+    int result;
+    if (mode == 0) {
+        double scale = (double)short_side / (source_width < source_height ? source_width : source_height);
+        int box_width = (int)(source_width * scale + 0.5), box_height = (int)(source_height * scale + 0.5);
+        if (box_width < width) box_width = width;
+        if (box_height < height) box_height = height;
+        result = vips_thumbnail(path, &scaled, box_width, "height", box_height, "size", VIPS_SIZE_FORCE,
+                                "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    } else {
+        result = vips_thumbnail(path, &scaled, width, "height", height, "size", mode == 1 ? VIPS_SIZE_FORCE : VIPS_SIZE_BOTH,
+                                "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
+    }
+    if (result != 0) return -1;
+    VipsImage *step = scaled, *next = NULL;
+    if (mode == 0) {
+        int left = (vips_image_get_width(step) - width) / 2, top = (vips_image_get_height(step) - height) / 2;
+        result = vips_extract_area(step, &next, left, top, width, height, NULL);
+        g_object_unref(step); if (result != 0) return -1; step = next;
+    }
+    if (vips_image_hasalpha(step)) {
+        double white[3] = {255.0, 255.0, 255.0};
+        VipsArrayDouble *background = vips_array_double_new(white, 3);
+        result = vips_flatten(step, &next, "background", background, NULL);
+        vips_area_unref(VIPS_AREA(background));
+        g_object_unref(step); if (result != 0) return -1; step = next;
+    }
+    result = vips_colourspace(step, &next, VIPS_INTERPRETATION_sRGB, NULL);
+    g_object_unref(step); if (result != 0) return -1; step = next;
+    result = vips_cast(step, &next, VIPS_FORMAT_UCHAR, NULL);
+    g_object_unref(step); if (result != 0) return -1; step = next;
+    if (vips_image_get_bands(step) != 3) {
+        result = vips_extract_band(step, &next, 0, "n", 3, NULL);
+        g_object_unref(step); if (result != 0) return -1; step = next;
+    }
+    size_t length = 0;
+    *pixels = vips_image_write_to_memory(step, &length);
+    *out_width = vips_image_get_width(step);
+    *out_height = vips_image_get_height(step);
+    g_object_unref(step);
+    return *pixels == NULL ? -1 : 0;
+}
+
 static inline void iris_vips_unref(VipsImage *image) {
     if (image != NULL) g_object_unref(image);
 }

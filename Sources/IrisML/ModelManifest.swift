@@ -1,0 +1,145 @@
+public import Foundation
+
+/// What a model does, which decides how its outputs are read and stored.
+public enum ModelTask: String, Sendable, Codable, CaseIterable {
+    /// Scores over a list of labels; Iris keeps the top 5.
+    case classify
+    /// A feature vector describing the image (stored L2-normalised).
+    case embed
+    /// One probability that the image is not safe for work.
+    case moderate
+    /// Text lines found in the image, with boxes.
+    case detectText = "detect-text"
+}
+
+/// One model: a JSON file in the models folder naming an ONNX file (or a remote server)
+/// and everything needed to feed it and read it. See docs/MODELS.md for the format.
+public struct ModelManifest: Sendable, Codable, Equatable {
+    public var name: String
+    public var description: String?
+    public var tasks: [ModelTask]
+    /// The ONNX file, relative to the manifest's folder. Absent for a remote model.
+    public var file: String?
+    public var remote: Remote?
+    public var input: Input
+    /// Graph output names by role: `scores` (classify, moderate), `embedding` (embed),
+    /// `probabilities` (detect-text).
+    public var outputs: [String: String]
+    /// `softmax` when `scores` are logits; `none` when they are already probabilities.
+    public var activation: Activation?
+    /// A labels file (one per line, relative to the manifest's folder), for `classify`
+    /// and `moderate`.
+    public var labels: String?
+    /// For `moderate`: the label whose score is the moderation score.
+    public var flagLabel: String?
+    /// For `detect-text`: the recogniser run on each found line.
+    public var recognizer: Recognizer?
+    public var license: String?
+    public var source: String?
+
+    public enum Activation: String, Sendable, Codable { case softmax, none }
+
+    public struct Input: Sendable, Codable, Equatable {
+        public var name: String
+        /// `NCHW` or `NHWC`.
+        public var layout: Layout
+        public var width: Int
+        public var height: Int
+        /// Channel order the graph expects: `RGB` or `BGR`.
+        public var colors: ColorOrder
+        /// `centre-crop` (shorter side to `shortSide`, then the centre), `stretch`, or
+        /// `fit` (inside width × height, padded to multiples of `multiple`).
+        public var resize: Resize
+        public var shortSide: Int?
+        public var multiple: Int?
+        /// value = (pixel / scale - mean) / std, per channel in the graph's channel order.
+        public var scale: Float
+        public var mean: [Float]
+        public var std: [Float]
+        /// Largest batch sent in one run; 1 when the graph has a fixed batch dimension.
+        public var maxBatch: Int?
+
+        public enum Layout: String, Sendable, Codable { case nchw = "NCHW", nhwc = "NHWC" }
+        public enum ColorOrder: String, Sendable, Codable { case rgb = "RGB", bgr = "BGR" }
+        public enum Resize: String, Sendable, Codable { case centreCrop = "centre-crop", stretch, fit }
+    }
+
+    public struct Recognizer: Sendable, Codable, Equatable {
+        public var file: String
+        public var input: String
+        public var output: String
+        /// Characters, one per line; the output's class 0 is the CTC blank.
+        public var keys: String
+        public var height: Int
+        public var maxWidth: Int
+        public var mean: [Float]
+        public var std: [Float]
+    }
+
+    /// A model served elsewhere over the Open Inference Protocol v2 (KServe, Triton, MLServer).
+    public struct Remote: Sendable, Codable, Equatable {
+        /// Base URL, e.g. `http://10.0.0.5:8080`; Iris calls `/v2/models/{model}/infer`.
+        public var url: String
+        public var model: String
+        public var timeoutSeconds: Double?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, tasks, file, remote, input, outputs, activation, labels, recognizer, license, source
+        case flagLabel = "flag_label"
+    }
+}
+
+extension ModelManifest.Input {
+    enum CodingKeys: String, CodingKey {
+        case name, layout, width, height, colors, resize, scale, mean, std, multiple
+        case shortSide = "short_side", maxBatch = "max_batch"
+    }
+}
+
+extension ModelManifest.Recognizer {
+    enum CodingKeys: String, CodingKey {
+        case file, input, output, keys, height, mean, std
+        case maxWidth = "max_width"
+    }
+}
+
+extension ModelManifest.Remote {
+    enum CodingKeys: String, CodingKey {
+        case url, model
+        case timeoutSeconds = "timeout_seconds"
+    }
+}
+
+/// Why a manifest cannot be used; reported at start and by `iris models list`.
+public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let model: String
+    public let message: String
+    public var description: String { "model \(model): \(message)" }
+}
+
+extension ModelManifest {
+    /// Checks the manifest on its own (before any graph is loaded).
+    public func validate() throws {
+        func fail(_ message: String) -> ManifestError { ManifestError(model: name, message: message) }
+        guard name.range(of: #"^[a-z0-9][a-z0-9._-]{0,63}$"#, options: .regularExpression) != nil else {
+            throw fail("name must be 1–64 lowercase letters, digits, '.', '_' or '-'")
+        }
+        guard !tasks.isEmpty else { throw fail("tasks is empty") }
+        guard (file == nil) != (remote == nil) else { throw fail("exactly one of file and remote must be given") }
+        guard input.width > 0, input.height > 0 else { throw fail("input width and height must be positive") }
+        guard input.mean.count == 3, input.std.count == 3, input.std.allSatisfy({ $0 != 0 }) else {
+            throw fail("input mean and std need 3 values each, std non-zero")
+        }
+        if input.resize == .centreCrop, (input.shortSide ?? 0) < min(input.width, input.height) {
+            throw fail("centre-crop needs short_side at least the input size")
+        }
+        for (task, role) in [(ModelTask.classify, "scores"), (.moderate, "scores"), (.embed, "embedding"), (.detectText, "probabilities")]
+        where tasks.contains(task) && outputs[role] == nil {
+            throw fail("task \(task.rawValue) needs outputs.\(role)")
+        }
+        if tasks.contains(.classify) || tasks.contains(.moderate), labels == nil { throw fail("classify and moderate need a labels file") }
+        if tasks.contains(.moderate), flagLabel == nil { throw fail("moderate needs flag_label") }
+        if tasks.contains(.detectText), recognizer == nil { throw fail("detect-text needs a recognizer") }
+    }
+}

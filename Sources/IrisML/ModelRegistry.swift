@@ -1,0 +1,166 @@
+public import Foundation
+public import Logging
+
+/// Every model in the models folder: those ready to run, and those that cannot be used
+/// with the reason (a missing file, a manifest that does not match its graph), found at
+/// start rather than at first use.
+public struct ModelRegistry: Sendable {
+    public struct Entry: Sendable {
+        public let name: String
+        public let manifest: ModelManifest?
+        /// Set when the model cannot be used.
+        public let problem: String?
+        public var available: Bool { problem == nil }
+    }
+
+    public let folder: URL
+    public let entries: [Entry]
+    private let models: [String: Model]
+    /// The runtime's version, or nil when it could not be loaded.
+    public let runtimeVersion: String?
+
+    public init(folder: URL, entries: [Entry], models: [String: Model], runtimeVersion: String?) {
+        self.folder = folder
+        self.entries = entries
+        self.models = models
+        self.runtimeVersion = runtimeVersion
+    }
+
+    /// No models at all (a server started without a models folder).
+    public static let empty = ModelRegistry(folder: URL(fileURLWithPath: "/nonexistent"), entries: [], models: [:], runtimeVersion: nil)
+
+    public func model(_ name: String) -> Model? { models[name] }
+    public var available: [Model] { entries.compactMap { models[$0.name] } }
+
+    /// Reads every `*.json` manifest in `folder` and loads its graph. Problems are kept per
+    /// model; only a folder that cannot be read at all throws.
+    public static func load(folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, logger: Logger) throws -> ModelRegistry {
+        let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "json" }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        var runtime: Result<ONNXRuntime, any Error>?
+        func loadRuntime() throws -> ONNXRuntime {
+            if runtime == nil { runtime = Result { try ONNXRuntime.load(from: runtimeLibrary) } }
+            return try runtime!.get()
+        }
+        var entries: [Entry] = []
+        var models: [String: Model] = [:]
+        for file in files {
+            let fallbackName = file.deletingPathExtension().lastPathComponent
+            var manifest: ModelManifest?
+            do {
+                let decoded = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: file))
+                manifest = decoded
+                try decoded.validate()
+                guard models[decoded.name] == nil else { throw ManifestError(model: decoded.name, message: "a second manifest uses this name") }
+                let model = try ModelLoader(folder: folder, manifest: decoded, threads: threads, runtime: loadRuntime).load()
+                models[decoded.name] = model
+                entries.append(Entry(name: decoded.name, manifest: decoded, problem: nil))
+                logger.info("model ready", metadata: ["model": "\(decoded.name)", "tasks": "\(decoded.tasks.map(\.rawValue))"])
+            } catch {
+                let name = manifest?.name ?? fallbackName
+                let message = Self.message(error, file: file)
+                entries.append(Entry(name: name, manifest: manifest, problem: message))
+                logger.error("model unavailable", metadata: ["model": "\(name)", "problem": "\(message)"])
+            }
+        }
+        let version = (try? runtime?.get())?.version
+        return ModelRegistry(folder: folder, entries: entries, models: models, runtimeVersion: version)
+    }
+
+    static func message(_ error: any Error, file: URL) -> String {
+        switch error {
+        case let error as ManifestError: error.message
+        case let error as RuntimeError: error.description
+        case let error as DecodingError: "\(file.lastPathComponent) is not a valid manifest: \(describe(error))"
+        default: "\(error)"
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, let context): "missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        @unknown default: "\(error)"
+        }
+    }
+}
+
+/// Loads one manifest's graphs and checks them against what the manifest says.
+struct ModelLoader {
+    let folder: URL
+    let manifest: ModelManifest
+    let threads: InferenceSession.Threads
+    let runtime: () throws -> ONNXRuntime
+
+    func fail(_ message: String) -> ManifestError { ManifestError(model: manifest.name, message: message) }
+
+    func file(_ name: String) throws -> String {
+        let path = folder.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw fail("\(name) is missing from \(folder.path); run scripts/prepare-models.sh, or remove the manifest")
+        }
+        return path
+    }
+
+    func lines(_ name: String) throws -> [String] {
+        let text = try String(contentsOfFile: try file(name), encoding: .utf8)
+        var lines = text.components(separatedBy: "\n")
+        if lines.last == "" { lines.removeLast() }
+        return lines
+    }
+
+    func load() throws -> Model {
+        if let remote = manifest.remote {
+            throw fail("remote models (\(remote.url)) are not supported yet")
+        }
+        let labels = try manifest.labels.map(lines) ?? []
+        let session = try InferenceSession(runtime: runtime(), path: try file(manifest.file!), threads: threads)
+        let maxBatch = try check(session, input: manifest.input)
+        for (role, name) in manifest.outputs where !session.outputs.contains(where: { $0.name == name }) {
+            throw fail("outputs.\(role) names \(name), which the graph does not have (it has \(session.outputs.map(\.name).joined(separator: ", ")))")
+        }
+        if let scores = manifest.outputs["scores"], let spec = session.outputs.first(where: { $0.name == scores }),
+            let classes = spec.shape.last, classes > 0, classes != labels.count
+        {
+            throw fail("the graph scores \(classes) classes but \(manifest.labels ?? "the labels file") lists \(labels.count)")
+        }
+        let batcher = Batcher(
+            session: session, input: manifest.input.name, outputs: Array(Set(manifest.outputs.values)).sorted(), maxBatch: maxBatch,
+            label: manifest.name)
+        var reader: TextReader?
+        if let recognizer = manifest.recognizer {
+            let recognizerSession = try InferenceSession(runtime: runtime(), path: try file(recognizer.file), threads: threads)
+            guard recognizerSession.inputs.contains(where: { $0.name == recognizer.input }),
+                recognizerSession.outputs.contains(where: { $0.name == recognizer.output })
+            else { throw fail("the recogniser graph does not have input \(recognizer.input) and output \(recognizer.output)") }
+            reader = TextReader(
+                detector: batcher, detectorInput: manifest.input, detectorOutput: manifest.outputs["probabilities"]!,
+                recognizer: Batcher(
+                    session: recognizerSession, input: recognizer.input, outputs: [recognizer.output], maxBatch: 1,
+                    label: manifest.name + ".recognizer"),
+                recognizerManifest: recognizer, keys: try lines(recognizer.keys))
+        }
+        return Model(manifest: manifest, labels: labels, backend: batcher, textReader: reader)
+    }
+
+    /// Checks the graph's input against the manifest; answers the batch size to use.
+    func check(_ session: InferenceSession, input: ModelManifest.Input) throws -> Int {
+        guard let spec = session.inputs.first(where: { $0.name == input.name }) else {
+            throw fail("input \(input.name) is not in the graph (it has \(session.inputs.map(\.name).joined(separator: ", ")))")
+        }
+        guard spec.elementType == .float else { throw fail("input \(input.name) takes \(spec.elementType.rawValue), not float") }
+        guard spec.shape.count == 4 else { throw fail("input \(input.name) has \(spec.shape.count) dimensions, not 4 (\(input.layout.rawValue))") }
+        let (channels, height, width) = input.layout == .nchw ? (spec.shape[1], spec.shape[2], spec.shape[3]) : (spec.shape[3], spec.shape[1], spec.shape[2])
+        func agrees(_ graph: Int, _ wanted: Int) -> Bool { graph <= 0 || graph == wanted }
+        guard agrees(channels, 3) else { throw fail("input \(input.name) has \(channels) channels in \(input.layout.rawValue) order, not 3") }
+        if input.resize != .fit {
+            guard agrees(height, input.height), agrees(width, input.width) else {
+                throw fail("the graph takes \(width)×\(height) images but the manifest says \(input.width)×\(input.height)")
+            }
+        }
+        let fixedBatch = spec.shape[0] > 0 ? spec.shape[0] : nil
+        return fixedBatch.map { min($0, 1) } ?? (input.maxBatch ?? 1)
+    }
+}

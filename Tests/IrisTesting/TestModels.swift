@@ -1,0 +1,32 @@
+public import Foundation
+public import IrisML
+import Logging
+
+/// The real models and ONNX Runtime that `scripts/prepare-models.sh` (run by `make test`)
+/// fetched from PyPI, and the sample photographs it took from scikit-image's wheel.
+public enum TestModels {
+    /// The package's root folder.
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let folder = root.appendingPathComponent("models")
+    public static let runtimeLibrary = root.appendingPathComponent("vendor/onnxruntime/libonnxruntime.so.1.32.0").path
+
+    /// A sample photograph: chelsea.png (a tabby cat), coffee.png (a cup of coffee),
+    /// rocket.jpg, astronaut.png, motorcycle_left.png, horse.png (a silhouette).
+    public static func photo(_ name: String) -> URL {
+        root.appendingPathComponent(".cache/photos").appendingPathComponent(name)
+    }
+
+    public static func runtime() throws -> ONNXRuntime {
+        try ONNXRuntime.load(from: runtimeLibrary)
+    }
+
+    /// The bundled models, loaded once for all tests of a process.
+    public static func registry() throws -> ModelRegistry {
+        try shared.get()
+    }
+
+    private static let shared: Result<ModelRegistry, any Error> = Result {
+        try ModelRegistry.load(
+            folder: folder, runtimeLibrary: runtimeLibrary, threads: .init(intraOp: 2), logger: Logger(label: "iris.tests.models"))
+    }
+}

