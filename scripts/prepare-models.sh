@@ -36,7 +36,7 @@ if [ ! -f "$runtime" ]; then
 fi
 
 # Sample photographs shipped inside scikit-image's wheel.
-for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png; do
+for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png; do
   [ -f ".cache/photos/$photo" ] || unzip -o -q -j "$wheels"/scikit_image-0.26.0-*.whl "skimage/data/$photo" -d .cache/photos
 done
 

@@ -19,8 +19,9 @@ final class Batcher: Sendable {
     private let maxBatch: Int
     private let queue: DispatchQueue
     private let state = NIOLockedValueBox<(pending: [Pending], draining: Bool)>(([], false))
+    private let sizes = NIOLockedValueBox<[Int]>([])
     /// Batch sizes run so far (tests and benchmarks read it).
-    let batchSizes = NIOLockedValueBox<[Int]>([])
+    var batchSizes: [Int] { sizes.withLockedValue { $0 } }
 
     init(session: InferenceSession, input: String, outputs: [String], maxBatch: Int, label: String) {
         self.session = session
@@ -54,7 +55,7 @@ final class Batcher: Sendable {
                 return taken
             }
             if batch.isEmpty { return }
-            batchSizes.withLockedValue { $0.append(batch.count) }
+            sizes.withLockedValue { $0.append(batch.count) }
             do {
                 let values = batch.flatMap(\.sample)
                 let results = try session.run([input: Tensor(shape: [batch.count] + batch[0].shape, values: values)], outputs: outputs)

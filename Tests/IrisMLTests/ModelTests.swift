@@ -1,0 +1,141 @@
+import Foundation
+import IrisImaging
+@testable import IrisML
+import IrisTesting
+import Logging
+import Testing
+
+@Suite struct ModelTests {
+    @Test func theBundledModelsAreReady() throws {
+        let registry = try TestModels.registry()
+        #expect(registry.entries.map(\.name) == ["mobilenet-v2", "open-nsfw", "ppocr-v4"])
+        for entry in registry.entries { #expect(entry.problem == nil, "\(entry.name): \(entry.problem ?? "")") }
+        #expect(registry.runtimeVersion == "1.32.0")
+    }
+
+    @Test func aCatPhotoGetsCatLabelsAndAnEmbedding() async throws {
+        let model = try #require(try TestModels.registry().model("mobilenet-v2"))
+        let output = try await model.analyze(path: TestModels.photo("chelsea.png").path)
+        let labels = try #require(output.labels)
+        #expect(labels.count == 5)
+        #expect(labels.map(\.score) == labels.map(\.score).sorted(by: >))
+        let catLabels = ["tabby", "tiger cat", "Egyptian cat"]
+        #expect(catLabels.contains { labels[0].label.hasPrefix($0) }, "top label \(labels[0].label)")
+        let catScore = labels.filter { label in catLabels.contains { label.label.hasPrefix($0) } }.map(\.score).reduce(0, +)
+        #expect(catScore > 0.8)
+        let embedding = try #require(output.embedding)
+        #expect(embedding.count == 1280)
+        #expect(abs(embedding.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
+        #expect(output.moderation == nil && output.text == nil)
+    }
+
+    @Test func coffeeIsNotACat() async throws {
+        let model = try #require(try TestModels.registry().model("mobilenet-v2"))
+        let coffee = try await model.analyze(path: TestModels.photo("coffee.png").path)
+        #expect(coffee.labels?.first?.label == "espresso")
+        let cat = try await model.analyze(path: TestModels.photo("chelsea.png").path)
+        // Embeddings of different subjects are far apart; of the same image, identical.
+        let similarity = zip(coffee.embedding!, cat.embedding!).map(*).reduce(0, +)
+        #expect(similarity < 0.6)
+        let again = try await model.analyze(path: TestModels.photo("chelsea.png").path)
+        #expect(again.embedding == cat.embedding)
+    }
+
+    @Test func moderationScoresEverydayPhotosAsSafe() async throws {
+        let model = try #require(try TestModels.registry().model("open-nsfw"))
+        for photo in ["chelsea.png", "coffee.png", "rocket.jpg"] {
+            let score = try #require(try await model.analyze(path: TestModels.photo(photo).path).moderation)
+            #expect(score >= 0 && score < 0.2, "\(photo): \(score)")
+        }
+    }
+
+    @Test func concurrentRequestsShareBatches() async throws {
+        // A registry of its own, so other tests' runs do not share these batches.
+        let registry = try ModelRegistry.load(
+            folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 2), logger: Logger(label: "test"))
+        let model = try #require(registry.model("mobilenet-v2"))
+        let pixels = try model.pixels(path: TestModels.photo("coffee.png").path)
+        let batcher = try #require(model.backend as? Batcher)
+        let before = batcher.batchSizes.count
+        let outputs = try await withThrowingTaskGroup(of: ModelOutput.self) { group in
+            for _ in 0..<12 { group.addTask { try await model.analyze(pixels) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let sizes = Array(batcher.batchSizes[before...])
+        #expect(sizes.reduce(0, +) == 12)
+        #expect(sizes.contains { $0 > 1 }, "batch sizes \(sizes)")
+        #expect(sizes.allSatisfy { $0 <= 8 })
+        // Every answer is the one a lone run gives.
+        let alone = try await model.analyze(pixels)
+        for output in outputs { #expect(output.labels?.map(\.label) == alone.labels?.map(\.label)) }
+    }
+
+    @Test func readsPrintedText() async throws {
+        let model = try #require(try TestModels.registry().model("ppocr-v4"))
+        let output = try await model.analyze(path: TestModels.photo("page.png").path)
+        let lines = try #require(output.text)
+        // scikit-image's page.png: a scanned page of its documentation.
+        #expect(lines.first?.text == "Region-based segmentation")
+        #expect(lines.contains { $0.text.contains("background. These markers are pixels") })
+        for line in lines {
+            #expect(line.confidence > 0.5 && line.confidence <= 1)
+            #expect(line.box.x >= 0 && line.box.y >= 0 && line.box.width > line.box.height)
+        }
+        // Lines come top to bottom.
+        #expect(lines.map(\.box.y) == lines.map(\.box.y).sorted())
+    }
+}
+
+@Suite struct ManifestTests {
+    /// A folder with a good manifest, one naming a missing file, one that disagrees with
+    /// its graph, one whose labels do not match, and one that is not JSON.
+    @Test func problemsAreReportedPerModelAtLoad() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("iris-models-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createSymbolicLink(
+            at: folder.appendingPathComponent("net.onnx"), withDestinationURL: TestModels.folder.appendingPathComponent("mobilenet-v2.onnx"))
+        try FileManager.default.copyItem(
+            at: TestModels.folder.appendingPathComponent("imagenet-labels.txt"), to: folder.appendingPathComponent("labels.txt"))
+        try Data("a\nb\n".utf8).write(to: folder.appendingPathComponent("two.txt"))
+        let good = try String(contentsOf: TestModels.folder.appendingPathComponent("mobilenet-v2.json"), encoding: .utf8)
+            .replacingOccurrences(of: "mobilenet-v2.onnx", with: "net.onnx")
+            .replacingOccurrences(of: "imagenet-labels.txt", with: "labels.txt")
+        func write(_ name: String, _ text: String) throws { try Data(text.utf8).write(to: folder.appendingPathComponent(name + ".json")) }
+        try write("a-good", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"good\""))
+        try write("b-missing", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"missing\"").replacingOccurrences(of: "net.onnx", with: "gone.onnx"))
+        try write("c-size", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"size\"")
+            .replacingOccurrences(of: "\"width\": 224, \"height\": 224", with: "\"width\": 299, \"height\": 299")
+            .replacingOccurrences(of: "\"short_side\": 256", with: "\"short_side\": 320"))
+        try write("d-labels", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"labels\"").replacingOccurrences(of: "labels.txt", with: "two.txt"))
+        try write("e-broken", "{\"name\": \"broken\", ")
+        try write("f-input", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"input\"").replacingOccurrences(of: "\"name\": \"image\"", with: "\"name\": \"pixels\""))
+
+        let registry = try ModelRegistry.load(
+            folder: folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 1), logger: Logger(label: "test"))
+        let problems = Dictionary(uniqueKeysWithValues: registry.entries.map { ($0.name, $0.problem) })
+        #expect(problems["good"] == .some(nil))
+        #expect(registry.model("good") != nil)
+        #expect(problems["missing"]??.contains("gone.onnx is missing") == true)
+        #expect(problems["size"]??.contains("the graph takes 224×224 images but the manifest says 299×299") == true)
+        #expect(problems["labels"]??.contains("scores 1000 classes but two.txt lists 2") == true)
+        #expect(problems["e-broken"]??.contains("e-broken.json is not a valid manifest") == true)
+        #expect(problems["input"]??.contains("input pixels is not in the graph (it has image)") == true)
+        #expect(registry.available.map(\.name) == ["good"])
+    }
+
+    @Test func aManifestIsCheckedBeforeItsGraph() throws {
+        let manifest = try JSONDecoder().decode(
+            ModelManifest.self, from: Data(contentsOf: TestModels.folder.appendingPathComponent("mobilenet-v2.json")))
+        try manifest.validate()
+        var bad = manifest
+        bad.name = "Bad Name"
+        #expect(throws: ManifestError.self) { try bad.validate() }
+        bad = manifest
+        bad.outputs["embedding"] = nil
+        #expect(throws: ManifestError(model: "mobilenet-v2", message: "task embed needs outputs.embedding")) { try bad.validate() }
+        bad = manifest
+        bad.remote = .init(url: "http://127.0.0.1:9", model: "x", timeoutSeconds: nil)
+        #expect(throws: ManifestError(model: "mobilenet-v2", message: "exactly one of file and remote must be given")) { try bad.validate() }
+    }
+}
