@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import NIOConcurrencyHelpers
 
 /// Every model in the models folder: those ready to run, and those that cannot be used
 /// with the reason (a missing file, a manifest that does not match its graph), found at
@@ -31,6 +32,20 @@ public struct ModelRegistry: Sendable {
 
     public func model(_ name: String) -> Model? { models[name] }
     public var available: [Model] { entries.compactMap { models[$0.name] } }
+
+    private static let cache = NIOLockedValueBox<[String: ModelRegistry]>([:])
+
+    /// `load`, once per process for the same folder, library and threads: sessions are
+    /// expensive and safe to share, so every server and worker in a process uses the same.
+    public static func shared(folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, logger: Logger) throws -> ModelRegistry {
+        let key = "\(folder.standardizedFileURL.path)|\(runtimeLibrary)|\(threads.intraOp)|\(threads.interOp)"
+        return try cache.withLockedValue { cache in
+            if let registry = cache[key] { return registry }
+            let registry = try load(folder: folder, runtimeLibrary: runtimeLibrary, threads: threads, logger: logger)
+            cache[key] = registry
+            return registry
+        }
+    }
 
     /// Reads every `*.json` manifest in `folder` and loads its graph. Problems are kept per
     /// model; only a folder that cannot be read at all throws.

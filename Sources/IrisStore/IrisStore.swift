@@ -11,6 +11,7 @@ public struct IrisStore: Sendable {
     public let links: any UploadLinkRepository
     public let jobs: any JobRepository
     public let webhooks: any WebhookRepository
+    public let analyses: any AnalysisRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -21,6 +22,7 @@ public struct IrisStore: Sendable {
         self.links = SQLUploadLinkRepository(database: database)
         self.jobs = SQLJobRepository(database: database)
         self.webhooks = SQLWebhookRepository(database: database)
+        self.analyses = SQLAnalysisRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -90,12 +90,12 @@ struct ImageRepositoryTests {
             var seen: [String] = []
             var cursor: Int64?
             repeat {
-                let page = try await store.images.list(projectID: project.id, label: nil, after: cursor, limit: 2)
+                let page = try await store.images.list(projectID: project.id, filter: ImageFilter(), after: cursor, limit: 2)
                 seen += page.items.map(\.image.sha256)
                 cursor = page.nextCursor
             } while cursor != nil
             #expect(seen == (1...5).reversed().map { sampleImage($0).sha256 })
-            let even = try await store.images.list(projectID: project.id, label: "even", after: nil, limit: 10)
+            let even = try await store.images.list(projectID: project.id, filter: ImageFilter(label: "even"), after: nil, limit: 10)
             #expect(even.items.map(\.image.sha256) == [4, 2].map { sampleImage($0).sha256 })
             #expect(even.nextCursor == nil)
         }

@@ -54,7 +54,7 @@ extension ConfigurationKey {
     public static let uploadRateLimit = ConfigurationKey(
         "upload.rate_limit", default: "600", help: "Uploads allowed per caller (token, user or client address) per minute; then 429 with Retry-After.")
     public static let jobQueues = ConfigurationKey(
-        "jobs.queues", default: "images:1,default:1,webhooks:2",
+        "jobs.queues", default: "images:1,ml:2,default:1,webhooks:2",
         help: "In-process workers of `iris serve`: `queue:count` pairs. Empty runs none (leave the work to `iris worker` processes).")
     public static let jobLeaseSeconds = ConfigurationKey(
         "jobs.lease_seconds", default: "30",
@@ -79,6 +79,20 @@ extension ConfigurationKey {
         help: "Comma-separated CIDR blocks webhooks may reach although private, loopback or link-local (e.g. `10.0.0.0/8,127.0.0.1/32`).")
     public static let webhookTimeout = ConfigurationKey(
         "webhooks.timeout_seconds", default: "10", help: "How long one webhook delivery attempt may take.")
+    public static let modelsDirectory = ConfigurationKey(
+        "models.dir", default: "models",
+        help: "Folder of model manifests (`*.json`) and their ONNX files; `scripts/prepare-models.sh` fills it. Problems with a model are reported at start.")
+    public static let onnxRuntime = ConfigurationKey(
+        "ml.onnxruntime", default: "vendor/onnxruntime/libonnxruntime.so.1.32.0",
+        help: "ONNX Runtime's shared library (set-up installs it from PyPI's `onnxruntime` wheel).")
+    public static let mlThreads = ConfigurationKey(
+        "ml.threads", default: "0", help: "Threads one model run may use (ONNX Runtime intra-op threads); 0 uses one per core.")
+    public static let autoAnalysis = ConfigurationKey(
+        "analysis.auto_models", default: "mobilenet-v2,open-nsfw,ppocr-v4",
+        help: "Models every new image is analysed with (comma-separated; empty for none). Unknown or unavailable names are skipped with a warning at start.")
+    public static let moderationThreshold = ConfigurationKey(
+        "moderation.threshold", default: "0.8",
+        help: "Images whose moderation score is above this are flagged for review and hidden from contributors and viewers; a project may set its own.")
     public static let logLevel = ConfigurationKey(
         "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = ConfigurationKey(
@@ -89,6 +103,7 @@ extension ConfigurationKey {
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
-        .webhookAllowNetworks, .webhookTimeout, .logLevel, .logFormat,
+        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .onnxRuntime, .mlThreads, .autoAnalysis, .moderationThreshold,
+        .logLevel, .logFormat,
     ]
 }

@@ -12,8 +12,13 @@ public struct ImageRecord: Sendable, Equatable, Codable {
     /// When the photo was taken, from EXIF, when the file says.
     public var capturedAt: Date?
     public var createdAt: Date
+    /// The moderation model's score (0…1, higher is less safe), once it has run.
+    public var moderation: Double?
 
-    public init(sha256: String, format: ImageFormat, width: Int, height: Int, bytes: Int64, capturedAt: Date?, createdAt: Date) {
+    public init(
+        sha256: String, format: ImageFormat, width: Int, height: Int, bytes: Int64, capturedAt: Date?, createdAt: Date, moderation: Double? = nil
+    ) {
+        self.moderation = moderation
         self.sha256 = sha256
         self.format = format
         self.width = width

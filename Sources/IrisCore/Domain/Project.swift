@@ -7,14 +7,20 @@ public struct Project: Sendable, Equatable, Codable {
     public var description: String
     /// When set, human labels in this project must come from this list.
     public var labelSet: [String]?
+    /// Images whose moderation score is above this are flagged for review and hidden from
+    /// contributors and viewers; nil uses the server's `moderation.threshold`.
+    public var moderationThreshold: Double?
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: Int64, name: String, description: String, labelSet: [String]?, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: Int64, name: String, description: String, labelSet: [String]?, moderationThreshold: Double? = nil, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id
         self.name = name
         self.description = description
         self.labelSet = labelSet
+        self.moderationThreshold = moderationThreshold
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -85,6 +85,7 @@ func buildRouter(
     router.add(middleware: AuthMiddleware(store: dependencies.store, touchTokens: settings.mode == .normal))
     let guardian = AccessGuard(store: dependencies.store)
     let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)
+    let moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
     let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
     OperationsController(store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics, openAPI: resources.openAPI)
@@ -92,7 +93,7 @@ func buildRouter(
     ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(to: api)
     ImageController(
         store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits, audit: audit,
-        uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60), guardian: guardian
+        uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60), guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(web: root, api: api)
     ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
@@ -103,7 +104,8 @@ func buildRouter(
     ).addRoutes(web: root, api: api)
     JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(web: root, api: api)
     WebhookController(store: dependencies.store, sender: jobs.sender, audit: audit).addRoutes(to: api)
-    WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian).addRoutes(to: root)
+    WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian, moderation: moderation)
+        .addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)
     return router
 }

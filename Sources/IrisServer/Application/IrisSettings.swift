@@ -20,13 +20,15 @@ public struct IrisSettings: Sendable {
     public var uploadRateLimit: Int
     public var mode: ServerMode
     public var jobs: JobSettings
+    public var models: ModelSettings
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
         limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
         bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600, mode: ServerMode = .normal,
-        jobs: JobSettings = JobSettings()
+        jobs: JobSettings = JobSettings(), models: ModelSettings = ModelSettings()
     ) {
+        self.models = models
         self.mode = mode
         self.jobs = jobs
         self.signInLimit = signInLimit
@@ -70,7 +72,8 @@ public struct IrisSettings: Sendable {
             signInLimit: try reader.int(.signInLimit, in: 1...10_000),
             uploadRateLimit: try reader.int(.uploadRateLimit, in: 1...1_000_000),
             mode: try Self.mode(reader),
-            jobs: try JobSettings(reader)
+            jobs: try JobSettings(reader),
+            models: try ModelSettings(reader)
         )
     }
 

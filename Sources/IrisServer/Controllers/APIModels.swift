@@ -132,10 +132,14 @@ enum Parameters {
 
     static func sha256(_ context: some RequestContext) throws -> String {
         let raw = context.parameters.get("sha256") ?? ""
-        guard ImageRecord.isValidSHA256(raw) else {
-            throw Problem.badRequest("sha256 must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: "sha256")
-        }
+        try checkSHA256(raw, field: "sha256")
         return raw
+    }
+
+    static func checkSHA256(_ raw: String, field: String) throws {
+        guard ImageRecord.isValidSHA256(raw) else {
+            throw Problem.badRequest("\(field) must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: field)
+        }
     }
 
     /// A positive integer id from the route parameter `name`.
@@ -168,6 +172,12 @@ enum Parameters {
             throw Problem.badRequest("cursor must be the next_cursor of an earlier page, not \"\(raw.prefix(40))\"", field: "cursor")
         }
         return position
+    }
+
+    /// A query parameter, or nil when absent or empty.
+    static func nonEmpty(_ request: Request, _ name: String) -> String? {
+        guard let value = request.uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        return String(value)
     }
 
     static func encodeCursor(_ position: Int64?) -> String? {

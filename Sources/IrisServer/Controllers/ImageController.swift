@@ -17,6 +17,7 @@ struct ImageController {
     /// Uploads per caller per minute.
     let uploads: RateLimiter
     let guardian: AccessGuard
+    let moderation: Moderation
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects/{id}/images", .project(.contributor), use: upload)
@@ -94,9 +95,9 @@ struct ImageController {
 
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ImageBody> {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        let label = request.uri.queryParameters.get("label").map { String($0) }
-        let page = try await store.images.list(
-            projectID: project.id, label: label?.isEmpty == false ? label : nil, after: try Parameters.cursor(request), limit: try Parameters.limit(request))
+        let filter = try await moderation.filter(
+            label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"), project: project, caller: context.caller)
+        let page = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: try Parameters.limit(request))
         return .init(items: page.items.map(APIModel.ImageBody.init), nextCursor: Parameters.encodeCursor(page.nextCursor))
     }
 

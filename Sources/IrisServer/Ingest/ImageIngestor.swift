@@ -58,6 +58,8 @@ public struct ImageIngestor: Sendable {
     let keep: Bool
     /// Where the remaining thumbnails are queued; nil makes them all during the upload.
     var jobs: JobQueue?
+    /// Models every new image is queued for (needs `jobs`).
+    var autoModels: [String] = []
 
     public init(
         store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics(),
@@ -151,9 +153,12 @@ public struct ImageIngestor: Sendable {
         if let jobs {
             do {
                 try await jobs.enqueue(try ThumbnailJob.request(sha256: staged.sha256, projectID: project.id))
+                for model in autoModels {
+                    try await jobs.enqueue(try AnalysisJob.request(sha256: staged.sha256, model: model, projectID: project.id))
+                }
             } catch {
                 // The thumbnail route makes missing sizes on demand; the upload itself has succeeded.
-                logger.error("cannot queue thumbnails", metadata: ["sha256": "\(staged.sha256)", "error": "\(String(reflecting: error))"])
+                logger.error("cannot queue thumbnails and analyses", metadata: ["sha256": "\(staged.sha256)", "error": "\(String(reflecting: error))"])
             }
         }
         return IngestOutcome(member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)

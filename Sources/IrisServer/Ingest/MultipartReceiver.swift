@@ -8,8 +8,16 @@ import NIOCore
 /// A multipart/form-data upload received into scratch space: the file part streamed to
 /// disk while hashed, small text parts kept in memory.
 struct ReceivedMultipart {
-    var file: StagedUpload?
+    /// The file parts, in the order they came.
+    var files: [StagedUpload] = []
     var fields: [String: [String]] = [:]
+
+    var file: StagedUpload? { files.first }
+
+    /// Deletes every staged file (after a refusal).
+    func discard() {
+        for file in files { try? FileManager.default.removeItem(at: file.url) }
+    }
 }
 
 /// Streams a multipart/form-data body: the part named `filePart` goes to a `StagedFile`
@@ -23,6 +31,8 @@ struct MultipartReceiver {
     let scratch: ScratchSpace
     let limit: Int64
     let filePart: String
+    /// How many parts named `filePart` a request may carry.
+    var maxFiles = 1
 
     /// The boundary from a `multipart/form-data; boundary=…` header, or a 415.
     static func boundary(_ request: Request) throws -> String {
@@ -88,13 +98,13 @@ struct MultipartReceiver {
             }
         } catch {
             current?.staged?.discard()
-            result.file.map { try? FileManager.default.removeItem(at: $0.url) }
+            result.discard()
             if error is StagedFile.TooLarge { throw Problem.contentTooLarge("the file is over the \(limit)-byte limit", field: filePart) }
             throw error
         }
         if current != nil || (sawAnything && !parser.isComplete) {
             current?.staged?.discard()
-            result.file.map { try? FileManager.default.removeItem(at: $0.url) }
+            result.discard()
             throw Problem.badRequest("the multipart body ended before its closing boundary", field: "body")
         }
         if !sawAnything { throw Problem.badRequest("the body is empty; send multipart/form-data with a part named \"\(filePart)\"", field: filePart) }
@@ -116,14 +126,16 @@ struct MultipartReceiver {
     private func finish(_ part: inout Part, into result: inout ReceivedMultipart) throws {
         guard let name = part.name else { return }
         if name == filePart {
-            guard result.file == nil else {
+            guard result.files.count < maxFiles else {
                 part.staged?.discard()
-                throw Problem.badRequest("send one part named \"\(filePart)\" per request", field: filePart)
+                throw Problem.badRequest(
+                    maxFiles == 1 ? "send one part named \"\(filePart)\" per request" : "send at most \(maxFiles) parts named \"\(filePart)\" per request",
+                    field: filePart)
             }
             if part.staged == nil { part.staged = try StagedFile(in: scratch, limit: limit) }
             let staged = part.staged!
             let sha256 = try staged.finish()
-            result.file = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: part.fileName.map(Self.baseName))
+            result.files.append(StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: part.fileName.map(Self.baseName)))
         } else {
             result.fields[name, default: []].append(String(decoding: part.text, as: UTF8.self))
         }

@@ -25,9 +25,7 @@ struct ThumbnailJob: JobHandler {
     }
 
     func validate(_ payload: Payload) throws {
-        guard payload.sha256.count == 64, payload.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-            throw Problem.badRequest("sha256 must be 64 lowercase hexadecimal characters", field: "payload.sha256")
-        }
+        try Parameters.checkSHA256(payload.sha256, field: "payload.sha256")
     }
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {

@@ -17,6 +17,8 @@ public struct JobSettings: Sendable {
     /// The queues Iris's own job kinds use.
     public enum Queue {
         public static let images = "images"
+        /// Model runs (analyses).
+        public static let ml = "ml"
         public static let standard = "default"
         public static let webhooks = "webhooks"
     }
@@ -35,7 +37,8 @@ public struct JobSettings: Sendable {
     public var webhookTimeout: Double
 
     public init(
-        workers: [WorkerGroup] = [WorkerGroup(queues: [Queue.images], concurrency: 1), WorkerGroup(queues: [Queue.standard], concurrency: 1),
+        workers: [WorkerGroup] = [WorkerGroup(queues: [Queue.images], concurrency: 1), WorkerGroup(queues: [Queue.ml], concurrency: 2),
+                                  WorkerGroup(queues: [Queue.standard], concurrency: 1),
                                   WorkerGroup(queues: [Queue.webhooks], concurrency: 2)],
         leaseSeconds: Double = 30, prefetch: Int = 1, pollSeconds: Double = 2, graceSeconds: Double = 10, backoff: Backoff = Backoff(), retentionDays: Double = 14,
         cleanupInterval: Double = 3600, webhookAllowNetworks: [IPNetwork] = [], webhookTimeout: Double = 10

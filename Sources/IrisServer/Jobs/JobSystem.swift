@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import IrisCore
 import IrisImaging
+import IrisML
 import IrisStore
 import Logging
 import NIOCore
@@ -16,6 +17,7 @@ struct JobSystem: Sendable {
     let scheduler: JobScheduler?
     let httpClient: HTTPClient
     let sender: WebhookSender
+    let models: ModelRegistry
 
     init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger) throws {
         let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
@@ -32,8 +34,16 @@ struct JobSystem: Sendable {
         registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays))
         registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
         registry.register(DiagnosticJob())
+        let models = settings.models.registry(logger: logger)
+        self.models = models
+        registry.register(AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models))
         queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue
+        ingestor.autoModels = settings.models.autoModels.filter { name in
+            if models.model(name) != nil { return true }
+            logger.warning("analysis.auto_models names a model that is not available; new images skip it", metadata: ["model": "\(name)"])
+            return false
+        }
         self.ingestor = ingestor
         workers = groups.isEmpty ? nil : JobWorkers(queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)
         scheduler = schedule

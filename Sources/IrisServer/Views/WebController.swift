@@ -12,6 +12,7 @@ struct WebController {
     let resources: ServerResources
     let limits: IngestLimits
     let guardian: AccessGuard
+    let moderation: Moderation
 
     func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
         router.get("/", .signedIn, use: index)
@@ -30,8 +31,10 @@ struct WebController {
 
     @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        let label = request.uri.queryParameters.get("label").map { String($0) }.flatMap { $0.isEmpty ? nil : $0 }
-        let images = try await store.images.list(projectID: project.id, label: label, after: try Parameters.cursor(request), limit: 60)
+        let label = Parameters.nonEmpty(request, "label")
+        let modelLabel = Parameters.nonEmpty(request, "model_label")
+        let filter = try await moderation.filter(label: label, modelLabel: modelLabel, project: project, caller: context.caller)
+        let images = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
         let tiles: [[String: Any]] = images.items.map { member in
             let labels: [[String: Any]] = member.labels.map { label in
                 ["name": label.name, "source": label.source, "human": label.source == Label.humanSource]

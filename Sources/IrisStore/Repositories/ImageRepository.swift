@@ -18,6 +18,22 @@ public struct ImagePage: Sendable {
     public var nextCursor: Int64?
 }
 
+/// Which images of a project a listing shows.
+public struct ImageFilter: Sendable, Equatable {
+    /// Only images with this human label.
+    public var label: String?
+    /// Only images a model gave this label (any of its top labels).
+    public var modelLabel: String?
+    /// Leave out images whose moderation score is above this, unless reviewed.
+    public var hideFlaggedAbove: Double?
+
+    public init(label: String? = nil, modelLabel: String? = nil, hideFlaggedAbove: Double? = nil) {
+        self.label = label
+        self.modelLabel = modelLabel
+        self.hideFlaggedAbove = hideFlaggedAbove
+    }
+}
+
 /// Which projects hold an image, with their labels on it.
 public struct ImageMembership: Sendable, Equatable {
     public var projectID: Int64
@@ -34,7 +50,7 @@ public protocol ImageRepository: Sendable {
     /// `linkID` names the upload link that brought the image, if one did.
     func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition
     func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
-    func list(projectID: Int64, label: String?, after cursor: Int64?, limit: Int) async throws -> ImagePage
+    func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage
     func memberships(sha256: String) async throws -> [ImageMembership]
     /// Takes the image out of the project. Returns whether the image row itself was
     /// deleted because no project holds it any more (its blobs are then the caller's to remove).
@@ -49,7 +65,7 @@ public struct SQLImageRepository: ImageRepository {
 
     public init(database: IrisDatabase) { self.database = database }
 
-    static let imageColumns = "i.sha256, i.format, i.width, i.height, i.bytes, i.captured_at, i.created_at"
+    static let imageColumns = "i.sha256, i.format, i.width, i.height, i.bytes, i.captured_at, i.created_at, i.moderation"
 
     public func find(sha256: String) async throws -> ImageRecord? {
         try await database.withConnection { db in
@@ -105,7 +121,7 @@ public struct SQLImageRepository: ImageRepository {
         return try Self.projectImage(row, labels: labels[sha256] ?? [])
     }
 
-    public func list(projectID: Int64, label: String?, after cursor: Int64?, limit: Int) async throws -> ImagePage {
+    public func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage {
         try await database.withConnection { db in
             var query: SQLQueryString = """
                 SELECT \(unsafeRaw: Self.imageColumns), p.id AS member_id, p.project_id, p.original_name, p.added_at
@@ -113,8 +129,14 @@ public struct SQLImageRepository: ImageRepository {
                 WHERE p.project_id = \(bind: projectID)
                 """
             if let cursor { query += " AND p.id < \(bind: cursor)" }
-            if let label {
+            if let label = filter.label {
                 query += " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
+            }
+            if let label = filter.modelLabel {
+                query += " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
+            }
+            if let threshold = filter.hideFlaggedAbove {
+                query += " AND (i.moderation IS NULL OR i.moderation <= \(bind: threshold) OR p.reviewed_at IS NOT NULL)"
             }
             query += " ORDER BY p.id DESC LIMIT \(bind: limit + 1)"
             let rows = try await db.raw(query).all()
@@ -166,6 +188,9 @@ public struct SQLImageRepository: ImageRepository {
     /// Deletes the image row when no project holds the image; answers whether it did.
     static func deleteIfUnreferenced(_ sha256: String, on db: any SQLDatabase) async throws -> Bool {
         guard try await db.raw("SELECT id FROM project_images WHERE sha256 = \(bind: sha256)").first() == nil else { return false }
+        for table in ["analyses", "model_labels", "embeddings"] {
+            try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE sha256 = \(bind: sha256)").run()
+        }
         try await db.raw("DELETE FROM images WHERE sha256 = \(bind: sha256)").run()
         return true
     }
@@ -200,7 +225,8 @@ public struct SQLImageRepository: ImageRepository {
             height: Int(try row.decode(column: "height", as: Int64.self)),
             bytes: try row.decode(column: "bytes", as: Int64.self),
             capturedAt: try row.decode(column: "captured_at", as: Int64?.self).map(Clock.date(milliseconds:)),
-            createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self))
+            createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            moderation: try row.decode(column: "moderation", as: Double?.self)
         )
     }
 

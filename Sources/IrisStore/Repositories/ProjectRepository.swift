@@ -7,11 +7,14 @@ public struct ProjectPatch: Sendable {
     public var name: String?
     public var description: String?
     public var labelSet: [String]??
+    /// `.some(nil)` goes back to the server's `moderation.threshold`.
+    public var moderationThreshold: Double??
 
-    public init(name: String? = nil, description: String? = nil, labelSet: [String]?? = nil) {
+    public init(name: String? = nil, description: String? = nil, labelSet: [String]?? = nil, moderationThreshold: Double?? = nil) {
         self.name = name
         self.description = description
         self.labelSet = labelSet
+        self.moderationThreshold = moderationThreshold
     }
 }
 
@@ -33,6 +36,7 @@ public protocol ProjectRepository: Sendable {
 /// `ProjectRepository` in SQL, for SQLite and PostgreSQL alike.
 public struct SQLProjectRepository: ProjectRepository {
     let database: IrisDatabase
+    static let columns = "id, name, description, label_set, moderation_threshold, created_at, updated_at"
 
     public init(database: IrisDatabase) { self.database = database }
 
@@ -46,7 +50,7 @@ public struct SQLProjectRepository: ProjectRepository {
             guard let row = try await db.raw("""
                 INSERT INTO projects (name, description, label_set, created_at, updated_at)
                 VALUES (\(bind: name), \(bind: description), \(bind: labels), \(bind: now), \(bind: now))
-                RETURNING id, name, description, label_set, created_at, updated_at
+                RETURNING \(unsafeRaw: Self.columns)
                 """).first()
             else { throw Problem.unavailable("the database returned no row for the new project") }
             return try Self.project(row)
@@ -56,7 +60,7 @@ public struct SQLProjectRepository: ProjectRepository {
     public func list(after cursor: Int64?, limit: Int, only: [Int64]?) async throws -> [Project] {
         if let only, only.isEmpty { return [] }
         return try await database.withConnection { db in
-            var query: SQLQueryString = "SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE id > \(bind: cursor ?? 0)"
+            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id > \(bind: cursor ?? 0)"
             if let only { query += " AND id IN (\(binds: only))" }
             query += " ORDER BY id LIMIT \(bind: limit)"
             return try await db.raw(query).all().map(Self.project)
@@ -65,21 +69,21 @@ public struct SQLProjectRepository: ProjectRepository {
 
     public func find(id: Int64) async throws -> Project? {
         try await database.withConnection { db in
-            try await db.raw("SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE id = \(bind: id)")
+            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id)")
                 .first().map(Self.project)
         }
     }
 
     public func find(name: String) async throws -> Project? {
         try await database.withConnection { db in
-            try await db.raw("SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE name = \(bind: name)")
+            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM projects WHERE name = \(bind: name)")
                 .first().map(Self.project)
         }
     }
 
     public func update(id: Int64, _ patch: ProjectPatch) async throws -> Project {
         try await database.transaction { db in
-            guard let row = try await db.raw("SELECT id, name, description, label_set, created_at, updated_at FROM projects WHERE id = \(bind: id)").first()
+            guard let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id)").first()
             else { throw Problem.notFound("no project has id \(id)") }
             var project = try Self.project(row)
             if let name = patch.name, name != project.name {
@@ -90,10 +94,11 @@ public struct SQLProjectRepository: ProjectRepository {
             }
             if let description = patch.description { project.description = description }
             if let labelSet = patch.labelSet { project.labelSet = labelSet }
+            if let threshold = patch.moderationThreshold { project.moderationThreshold = threshold }
             let now = Clock.nowMilliseconds()
             try await db.raw("""
                 UPDATE projects SET name = \(bind: project.name), description = \(bind: project.description),
-                label_set = \(bind: try Self.encode(project.labelSet)), updated_at = \(bind: now) WHERE id = \(bind: id)
+                label_set = \(bind: try Self.encode(project.labelSet)), moderation_threshold = \(bind: project.moderationThreshold), updated_at = \(bind: now) WHERE id = \(bind: id)
                 """).run()
             project.updatedAt = Clock.date(milliseconds: now)
             return project
@@ -131,6 +136,7 @@ public struct SQLProjectRepository: ProjectRepository {
             name: try row.decode(column: "name", as: String.self),
             description: try row.decode(column: "description", as: String.self),
             labelSet: labelSet,
+            moderationThreshold: try row.decode(column: "moderation_threshold", as: Double?.self),
             createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self))
         )

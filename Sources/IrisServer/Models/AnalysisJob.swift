@@ -1,0 +1,98 @@
+import Foundation
+import IrisBlobs
+public import IrisCore
+import IrisML
+import IrisStore
+
+/// `image.analyze`: runs one model on one stored image and keeps the result. One job per
+/// (image, model): its idempotency key makes a repeated request reuse the job and result.
+struct AnalysisJob: JobHandler {
+    static let kind = "image.analyze"
+
+    struct Payload: Codable, Sendable {
+        var sha256: String
+        var model: String
+    }
+
+    /// What the job's own record says; the full result is in `analyses` (see `/api/v1/analyses/{sha256}`).
+    struct Output: Encodable, Sendable {
+        var model: String
+        var labels: [ScoredLabel]?
+        var embeddingDimension: Int?
+        var moderation: Double?
+        var textLines: Int?
+        var skipped: String?
+
+        enum CodingKeys: String, CodingKey {
+            case model, labels, moderation, skipped
+            case embeddingDimension = "embedding_dimension", textLines = "text_lines"
+        }
+    }
+
+    let store: IrisStore
+    let blobs: any BlobStore
+    let models: ModelRegistry
+
+    static func key(sha256: String, model: String) -> String { "analyze:\(sha256):\(model)" }
+
+    static func request(sha256: String, model: String, projectID: Int64?, priority: Int = 0) throws -> JobRequest {
+        try JobRequest(
+            kind: kind, encoding: Payload(sha256: sha256, model: model), queue: JobSettings.Queue.ml, priority: priority,
+            idempotencyKey: key(sha256: sha256, model: model), projectID: projectID)
+    }
+
+    func validate(_ payload: Payload) throws {
+        try Parameters.checkSHA256(payload.sha256, field: "payload.sha256")
+        guard models.model(payload.model) != nil else {
+            throw Problem.badRequest("no model named \(payload.model) is available", field: "payload.model")
+        }
+    }
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        guard let model = models.model(payload.model) else {
+            throw PermanentJobFailure("model \(payload.model) is not available in this process")
+        }
+        guard try await store.images.find(sha256: payload.sha256) != nil, let path = blobs.localPath(for: .original(payload.sha256)),
+            FileManager.default.fileExists(atPath: path)
+        else {
+            return Output(model: model.name, skipped: "no stored image has this sha256 any more")
+        }
+        context.report(progress: 0.1, message: "running \(model.name)")
+        let output = try await model.analyze(path: path)
+        try context.checkCancellation()
+        var stored = output
+        stored.embedding = nil
+        let result = String(decoding: try IrisJSONEncoder.makeEncoder().encode(StoredResult(output: stored, embeddingDimension: output.embedding?.count)), as: UTF8.self)
+        let saved = try await store.analyses.save(
+            Analysis(sha256: payload.sha256, model: model.name, result: result, createdAt: Date()),
+            labels: (output.labels ?? []).map { ($0.label, $0.score) }, embedding: output.embedding, moderation: output.moderation)
+        guard saved else { return Output(model: model.name, skipped: "the image was deleted while it was analysed") }
+        return Output(
+            model: model.name, labels: output.labels, embeddingDimension: output.embedding?.count, moderation: output.moderation,
+            textLines: output.text?.count)
+    }
+}
+
+/// The JSON kept in `analyses.result`: the model's output without the vector itself.
+struct StoredResult: Codable, Sendable {
+    var output: ModelOutput
+    var embeddingDimension: Int?
+
+    func encode(to encoder: any Encoder) throws {
+        try output.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(embeddingDimension, forKey: .embeddingDimension)
+    }
+
+    init(output: ModelOutput, embeddingDimension: Int?) {
+        self.output = output
+        self.embeddingDimension = embeddingDimension
+    }
+
+    init(from decoder: any Decoder) throws {
+        output = try ModelOutput(from: decoder)
+        embeddingDimension = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .embeddingDimension)
+    }
+
+    enum CodingKeys: String, CodingKey { case embeddingDimension = "embedding_dimension" }
+}

@@ -1,0 +1,49 @@
+public import Foundation
+public import IrisCore
+public import IrisML
+import Logging
+
+/// Where models come from and what runs on every upload.
+public struct ModelSettings: Sendable {
+    public var folder: URL
+    public var runtimeLibrary: String
+    public var threads: Int
+    /// Models each new image is analysed with.
+    public var autoModels: [String]
+    /// The moderation score above which an image is flagged, unless its project says otherwise.
+    public var moderationThreshold: Double
+
+    public init(
+        folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
+        autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8
+    ) {
+        self.folder = folder.standardizedFileURL
+        self.runtimeLibrary = runtimeLibrary
+        self.threads = threads
+        self.autoModels = autoModels
+        self.moderationThreshold = moderationThreshold
+    }
+
+    public init(_ reader: ConfigurationReader) throws {
+        let threshold = try reader.double(.moderationThreshold, in: 0...1)
+        self.init(
+            folder: URL(fileURLWithPath: reader.string(.modelsDirectory)),
+            runtimeLibrary: reader.string(.onnxRuntime),
+            threads: try reader.int(.mlThreads, in: 0...256),
+            autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            moderationThreshold: threshold)
+    }
+
+    /// Loads the registry (once per process for the same settings): every manifest in the
+    /// folder, each model ready or with the reason it is not. A missing folder gives an
+    /// empty registry and a warning.
+    func registry(logger: Logger) -> ModelRegistry {
+        do {
+            return try ModelRegistry.shared(
+                folder: folder, runtimeLibrary: runtimeLibrary, threads: .init(intraOp: threads), logger: logger)
+        } catch {
+            logger.warning("no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
+            return .empty
+        }
+    }
+}

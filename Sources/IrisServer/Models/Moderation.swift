@@ -1,0 +1,31 @@
+import IrisCore
+import IrisStore
+
+/// Which images a caller may see in a project listing: images whose moderation score is
+/// above the project's threshold are flagged for review, and only editors, owners and
+/// administrators see them until an editor approves one.
+struct Moderation: Sendable {
+    let store: IrisStore
+    /// The server's `moderation.threshold`.
+    let defaultThreshold: Double
+
+    func threshold(for project: Project) -> Double { project.moderationThreshold ?? defaultThreshold }
+
+    func isFlagged(_ image: ImageRecord, in project: Project) -> Bool {
+        (image.moderation ?? 0) > threshold(for: project)
+    }
+
+    /// The listing filter for this caller: flagged images hidden below editor.
+    func filter(label: String?, modelLabel: String?, project: Project, caller: Caller) async throws -> ImageFilter {
+        var filter = ImageFilter(label: label, modelLabel: modelLabel)
+        if try await !seesFlagged(caller, in: project) { filter.hideFlaggedAbove = threshold(for: project) }
+        return filter
+    }
+
+    func seesFlagged(_ caller: Caller, in project: Project) async throws -> Bool {
+        guard let user = caller.user else { return false }
+        if user.isAdmin { return true }
+        guard let role = try await store.accounts.role(projectID: project.id, userID: user.id) else { return false }
+        return role >= .editor
+    }
+}
