@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "IrisTesting",
             dependencies: [
-                "IrisServer", "IrisImaging", "IrisStore", "IrisBlobs",
+                "IrisServer", "IrisImaging", "IrisStore", "IrisBlobs", "IrisML",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),

@@ -42,6 +42,9 @@ public struct TestServer: Sendable {
             try await database.withFreshDatabase(in: folder) { location in
                 var configured = IrisSettings(
                     port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2, limits: limits, bcryptCost: 10)
+                // The real models, but no automatic analysis unless a test asks for it.
+                configured.models = ModelSettings(
+                    folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: 2, autoModels: [])
                 configure(&configured)
                 let settings = configured
                 let dependencies = try await IrisDependencies.open(settings, logger: TestDatabase.logger)

@@ -104,6 +104,10 @@ func buildRouter(
     ).addRoutes(web: root, api: api)
     JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(web: root, api: api)
     WebhookController(store: dependencies.store, sender: jobs.sender, audit: audit).addRoutes(to: api)
+    AnalysisController(
+        store: dependencies.store, queue: jobs.queue, models: jobs.models, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits,
+        guardian: guardian, audit: audit
+    ).addRoutes(to: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian, moderation: moderation)
         .addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)

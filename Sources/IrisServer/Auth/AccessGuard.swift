@@ -40,11 +40,7 @@ struct AccessGuard: Sendable {
         case .admin:
             guard user.isAdmin else { throw Self.forbidden("only an administrator may do this") }
         case .project(let needed):
-            let projectID = try Parameters.projectID(context)
-            let missing = Problem.notFound("no project has id \(projectID)")
-            if let limited = token?.projectID, limited != projectID { throw missing }
-            guard try await store.projects.find(id: projectID) != nil else { throw missing }
-            try await require(needed, in: projectID, user: user, otherwise: missing)
+            try await require(needed, inProject: try Parameters.projectID(context), caller: context.caller)
         case .job(let needed):
             let id = try Parameters.id(context, "jobID", noun: "job")
             let missing = Problem.notFound("no job has id \(id)")
@@ -56,15 +52,32 @@ struct AccessGuard: Sendable {
             if let limited = token?.projectID, limited != projectID { throw missing }
             try await require(needed, in: projectID, user: user, otherwise: missing)
         case .image:
-            let sha256 = try Parameters.sha256(context)
-            let holders = try await store.images.memberships(sha256: sha256).map(\.projectID)
-            if let limited = token?.projectID, !holders.contains(limited) { throw Problem.notFound("no image has sha256 \(sha256)") }
-            if user.isAdmin { return }
-            for projectID in holders where try await store.accounts.role(projectID: projectID, userID: user.id) != nil {
-                return
-            }
-            throw Problem.notFound("no image has sha256 \(sha256)")
+            try await requireView(image: try Parameters.sha256(context), caller: context.caller)
         }
+    }
+
+    /// The caller has at least `needed` in the project (administrators pass); 404 when they
+    /// may not see it at all. The rule behind `.project`, for handlers that find the
+    /// project in the body rather than the path.
+    func require(_ needed: Role, inProject projectID: Int64, caller: Caller) async throws {
+        let missing = Problem.notFound("no project has id \(projectID)")
+        guard let user = caller.user else { throw missing }
+        if case .token(_, let token) = caller, let limited = token.projectID, limited != projectID { throw missing }
+        guard try await store.projects.find(id: projectID) != nil else { throw missing }
+        try await require(needed, in: projectID, user: user, otherwise: missing)
+    }
+
+    /// The caller may view some project holding the image; 404 otherwise. The rule behind `.image`.
+    func requireView(image sha256: String, caller: Caller) async throws {
+        let missing = Problem.notFound("no image has sha256 \(sha256)")
+        guard let user = caller.user else { throw missing }
+        let holders = try await store.images.memberships(sha256: sha256).map(\.projectID)
+        if case .token(_, let token) = caller, let limited = token.projectID, !holders.contains(limited) { throw missing }
+        if user.isAdmin && !holders.isEmpty { return }
+        for projectID in holders where try await store.accounts.role(projectID: projectID, userID: user.id) != nil {
+            return
+        }
+        throw missing
     }
 
     /// Administrators pass; members need `needed`; non-members get `otherwise` (a 404).

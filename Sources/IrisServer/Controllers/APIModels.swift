@@ -10,11 +10,14 @@ enum APIModel {
         var name: String
         var description: String
         var labelSet: [String]?
+        /// The project's own threshold; null means the server's `moderation.threshold`.
+        var moderationThreshold: Double?
         var createdAt: Date
         var updatedAt: Date
 
         init(_ project: Project) {
             (id, name, description, labelSet) = (project.id, project.name, project.description, project.labelSet)
+            moderationThreshold = project.moderationThreshold
             (createdAt, updatedAt) = (project.createdAt, project.updatedAt)
         }
     }
@@ -73,9 +76,12 @@ enum APIModel {
         var originalName: String?
         var addedAt: Date?
         var projects: [MembershipBody]?
+        /// The moderation model's score, once it has run (0…1, higher is less safe).
+        var moderation: Double?
 
         init(_ image: ImageRecord) {
             sha256 = image.sha256
+            moderation = image.moderation
             format = image.format.rawValue
             mediaType = image.format.mediaType
             (width, height, bytes) = (image.width, image.height, image.bytes)

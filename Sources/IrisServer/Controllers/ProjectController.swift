@@ -31,8 +31,10 @@ struct ProjectController {
         var name: String?
         var description: String?
         var labelSet: [String]??
+        /// `null` goes back to the server's `moderation.threshold`.
+        var moderationThreshold: Double??
 
-        enum CodingKeys: String, CodingKey { case name, description, labelSet }
+        enum CodingKeys: String, CodingKey { case name, description, labelSet, moderationThreshold }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +42,10 @@ struct ProjectController {
             description = try container.decodeIfPresentNotNull(String.self, forKey: .description)
             if container.contains(.labelSet) {
                 labelSet = try container.decodeNil(forKey: .labelSet) ? .some(nil) : .some(try container.decode([String].self, forKey: .labelSet))
+            }
+            if container.contains(.moderationThreshold) {
+                moderationThreshold =
+                    try container.decodeNil(forKey: .moderationThreshold) ? .some(nil) : .some(try container.decode(Double.self, forKey: .moderationThreshold))
             }
         }
     }
@@ -86,6 +92,12 @@ struct ProjectController {
         patch.name = try body.name.map { try NameRules.validated($0, field: "name", maxLength: NameRules.maxProjectName) }
         patch.description = try body.description.map(Self.description)
         if let labelSet = body.labelSet { patch.labelSet = .some(try labelSet.map(Self.labelSet)) }
+        if let threshold = body.moderationThreshold {
+            if let value = threshold, !(0...1).contains(value) {
+                throw Problem.badRequest("moderation_threshold must be from 0 to 1 (or null for the server's default)", field: "moderation_threshold")
+            }
+            patch.moderationThreshold = threshold
+        }
         let project = try await store.projects.update(id: id, patch)
         await audit.record(context.caller, "project.updated", project: id, subject: project.name)
         return .init(project)

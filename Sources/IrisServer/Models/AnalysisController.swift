@@ -1,0 +1,284 @@
+import Foundation
+import Hummingbird
+import IrisBlobs
+import IrisCore
+import IrisML
+import IrisStore
+
+/// `/api/v1/models` and `/api/v1/analyses`: which models there are, and running them on
+/// images (the photo-analysis job server): one job per (image, model), results by hash.
+struct AnalysisController {
+    let store: IrisStore
+    let queue: JobQueue
+    let models: ModelRegistry
+    let ingestor: ImageIngestor
+    let scratch: ScratchSpace
+    let limits: IngestLimits
+    let guardian: AccessGuard
+    let audit: AuditLog
+
+    /// Most files one analysis request may carry.
+    static let maxFiles = 32
+
+    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
+        group.get("models", .signedIn, use: list)
+        group.post("analyses", .signedIn, use: create)
+        group.get("analyses/{sha256}", .image, use: show)
+        group.get("analyses/{sha256}/embeddings/{model}", .image, use: embedding)
+    }
+
+    // MARK: - Models
+
+    struct ModelBody: Encodable, Sendable {
+        var name: String
+        var description: String?
+        var tasks: [String]
+        var available: Bool
+        var problem: String?
+        var input: Input?
+        var remote: Bool
+        var license: String?
+        var source: String?
+
+        struct Input: Encodable, Sendable {
+            var width: Int
+            var height: Int
+            var layout: String
+            var colors: String
+            var resize: String
+        }
+    }
+
+    struct ModelList: ResponseEncodable {
+        var items: [ModelBody]
+        var runtime: String?
+    }
+
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> ModelList {
+        ModelList(items: models.entries.map(Self.body), runtime: models.runtimeVersion.map { "ONNX Runtime \($0)" })
+    }
+
+    static func body(_ entry: ModelRegistry.Entry) -> ModelBody {
+        let manifest = entry.manifest
+        return ModelBody(
+            name: entry.name, description: manifest?.description, tasks: manifest?.tasks.map(\.rawValue) ?? [], available: entry.available,
+            problem: entry.problem,
+            input: manifest.map {
+                .init(width: $0.input.width, height: $0.input.height, layout: $0.input.layout.rawValue, colors: $0.input.colors.rawValue,
+                      resize: $0.input.resize.rawValue)
+            },
+            remote: manifest?.remote != nil, license: manifest?.license, source: manifest?.source)
+    }
+
+    // MARK: - Creating analyses
+
+    struct CreateRequest: Decodable {
+        var models: [String]
+        var images: [String]
+    }
+
+    struct Created: ResponseEncodable {
+        var items: [Item]
+
+        struct Item: Encodable, Sendable {
+            /// The file's name as sent, for files.
+            var file: String?
+            var sha256: String?
+            /// Job per model; absent when the image was refused.
+            var jobs: [String: Int64]?
+            /// Set when this image was refused (the others still proceed).
+            var error: ItemError?
+        }
+
+        struct ItemError: Encodable, Sendable {
+            var status: Int
+            var detail: String
+        }
+    }
+
+    /// JSON `{"models": [...], "images": [sha256...]}` for stored images, or multipart with
+    /// `models` (repeated or comma-separated), `project_id` and `file` parts (new images
+    /// join that project, as uploads) and optional `sha256` parts.
+    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<Created> {
+        let isMultipart = request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false
+        if !isMultipart {
+            let body = try await request.decode(as: CreateRequest.self, context: context)
+            let names = try checkModels(body.models)
+            guard !body.images.isEmpty else { throw Problem.badRequest("images is empty: name at least one sha256", field: "images") }
+            guard body.images.count <= 1000 else { throw Problem.badRequest("at most 1000 images per request", field: "images") }
+            var items: [Created.Item] = []
+            for sha256 in body.images { items.append(await enqueueStored(sha256, models: names, caller: context.caller)) }
+            return try respond(items, context: context)
+        }
+        try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
+        let boundary = try MultipartReceiver.boundary(request)
+        var receiver = MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
+        receiver.maxFiles = Self.maxFiles
+        let received = try await receiver.receive(request.body, boundary: boundary)
+        var items: [Created.Item] = []
+        do {
+            let names = try checkModels(received.fields["models", default: []].flatMap { $0.split(separator: ",") }.map(String.init))
+            let references = received.fields["sha256", default: []]
+            guard !received.files.isEmpty || !references.isEmpty else {
+                throw Problem.badRequest("send images as parts named \"file\", or name stored ones in parts named \"sha256\"", field: "file")
+            }
+            var project: Project?
+            if !received.files.isEmpty {
+                guard let raw = received.fields["project_id"]?.first, let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id > 0 else {
+                    throw Problem.badRequest("files need a project_id part: new images are stored in that project", field: "project_id")
+                }
+                try await guardian.require(.contributor, inProject: id, caller: context.caller)
+                project = try await ProjectController.project(id, in: store)
+            }
+            for sha256 in references { items.append(await enqueueStored(sha256, models: names, caller: context.caller)) }
+            for file in received.files {
+                items.append(await ingestAndEnqueue(file, into: project!, models: names, caller: context.caller))
+            }
+        } catch {
+            received.discard()
+            throw error
+        }
+        return try respond(items, context: context)
+    }
+
+    /// Unknown or unavailable model names → 400 listing them; nothing is enqueued.
+    func checkModels(_ requested: [String]) throws -> [String] {
+        let names = requested.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else {
+            throw Problem.badRequest("models is empty; available: \(models.available.map(\.name).joined(separator: ", "))", field: "models")
+        }
+        let unknown = names.filter { models.model($0) == nil }
+        guard unknown.isEmpty else {
+            throw Problem.badRequest(
+                "unknown or unavailable model\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", ")); available: \(models.available.map(\.name).joined(separator: ", "))",
+                field: "models")
+        }
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
+    }
+
+    func enqueueStored(_ sha256: String, models names: [String], caller: Caller) async -> Created.Item {
+        do {
+            try Parameters.checkSHA256(sha256, field: "sha256")
+            try await guardian.requireView(image: sha256, caller: caller)
+            let project = try await store.images.memberships(sha256: sha256).first?.projectID
+            return Created.Item(sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: project))
+        } catch {
+            return Created.Item(sha256: sha256, error: Self.itemError(error))
+        }
+    }
+
+    func ingestAndEnqueue(_ file: StagedUpload, into project: Project, models names: [String], caller: Caller) async -> Created.Item {
+        do {
+            guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
+            let outcome = try await ingestor.ingest(file, into: project, labels: [])
+            await audit.record(caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256, detail: ["via": "analyses"])
+            return Created.Item(
+                file: file.originalName, sha256: file.sha256, jobs: try await enqueue(file.sha256, models: names, projectID: project.id))
+        } catch {
+            try? FileManager.default.removeItem(at: file.url)
+            return Created.Item(file: file.originalName, sha256: file.sha256, error: Self.itemError(error))
+        }
+    }
+
+    /// One job per model; a repeat finds the job already there (same idempotency key).
+    func enqueue(_ sha256: String, models names: [String], projectID: Int64?) async throws -> [String: Int64] {
+        var jobs: [String: Int64] = [:]
+        for name in names {
+            // Asked for explicitly: ahead of automatic analyses of uploads.
+            let (job, _) = try await queue.enqueue(try AnalysisJob.request(sha256: sha256, model: name, projectID: projectID, priority: 10))
+            jobs[name] = job.id
+        }
+        return jobs
+    }
+
+    static func itemError(_ error: any Error) -> Created.ItemError {
+        if let problem = error as? Problem, (400..<500).contains(problem.status) {
+            return .init(status: problem.status, detail: problem.detail)
+        }
+        return .init(status: 500, detail: "the image could not be analysed: \(error)")
+    }
+
+    /// 202 when every image was accepted, 207 with an error per refused image when some
+    /// were; when none was, the problem (4xx) names each refusal.
+    func respond(_ items: [Created.Item], context: IrisRequestContext) throws -> EditedResponse<Created> {
+        let refused = items.compactMap { item in item.error.map { (item, $0) } }
+        if !refused.isEmpty && refused.count == items.count {
+            let detail = refused.map { item, error in "\(item.file ?? item.sha256 ?? "image"): \(error.detail)" }.joined(separator: "; ")
+            let status = refused.allSatisfy { $0.1.status == 404 } ? 404 : 400
+            throw status == 404 ? Problem.notFound(detail) : Problem.badRequest(detail, field: refused.first?.0.file != nil ? "file" : "images")
+        }
+        return EditedResponse(status: refused.isEmpty ? .accepted : .init(code: 207), response: Created(items: items))
+    }
+
+    // MARK: - Reading results
+
+    struct Status: ResponseEncodable {
+        var sha256: String
+        var models: [String: ModelStatus]
+    }
+
+    struct ModelStatus: Encodable, Sendable {
+        var state: String
+        var jobID: Int64?
+        var progress: Double?
+        var error: String?
+        var result: Result?
+
+        enum CodingKeys: String, CodingKey { case state, jobID = "jobId", progress, error, result }
+    }
+
+    /// A model's result, typed by task.
+    struct Result: Encodable, Sendable {
+        var labels: [ScoredLabel]?
+        var moderation: Double?
+        var text: [TextLine]?
+        var embedding: EmbeddingRef?
+        var analyzedAt: Date
+
+        struct EmbeddingRef: Encodable, Sendable {
+            var dimension: Int
+            var url: String
+        }
+    }
+
+    @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> Status {
+        let sha256 = try Parameters.sha256(context)
+        var statuses: [String: ModelStatus] = [:]
+        let jobs = try await store.jobs.list(
+            state: nil, kind: AnalysisJob.kind, projectIDs: nil, keyPrefix: "analyze:\(sha256):", before: nil, limit: 200)
+        // Newest job per model first.
+        for job in jobs.sorted(by: { $0.id > $1.id }) {
+            guard let model = job.idempotencyKey?.split(separator: ":").last.map(String.init), statuses[model] == nil else { continue }
+            statuses[model] = ModelStatus(state: job.state.rawValue, jobID: job.id, progress: job.progress, error: job.error)
+        }
+        for analysis in try await store.analyses.list(sha256: sha256) {
+            guard let stored = try? JSONDecoder().decode(StoredResult.self, from: Data(analysis.result.utf8)) else { continue }
+            var status = statuses[analysis.model] ?? ModelStatus(state: JobState.succeeded.rawValue)
+            status.result = Result(
+                labels: stored.output.labels, moderation: stored.output.moderation, text: stored.output.text,
+                embedding: stored.embeddingDimension.map {
+                    .init(dimension: $0, url: "/api/v1/analyses/\(sha256)/embeddings/\(analysis.model)")
+                },
+                analyzedAt: analysis.createdAt)
+            statuses[analysis.model] = status
+        }
+        return Status(sha256: sha256, models: statuses)
+    }
+
+    struct EmbeddingBody: ResponseEncodable {
+        var sha256: String
+        var model: String
+        var dimension: Int
+        var vector: [Float]
+    }
+
+    @Sendable func embedding(_ request: Request, context: IrisRequestContext) async throws -> EmbeddingBody {
+        let sha256 = try Parameters.sha256(context)
+        let model = context.parameters.get("model") ?? ""
+        guard let embedding = try await store.analyses.embedding(sha256: sha256, model: model) else {
+            throw Problem.notFound("model \(model.prefix(64)) has no embedding of this image (yet)")
+        }
+        return EmbeddingBody(sha256: sha256, model: model, dimension: embedding.vector.count, vector: embedding.vector)
+    }
+}
