@@ -69,6 +69,11 @@ struct AccessMatrixTests {
         "GET /api/v1/projects/{id}/webhooks": .project(.owner),
         "DELETE /api/v1/projects/{id}/webhooks/{webhookID}": .project(.owner),
         "GET /api/v1/projects/{id}/webhooks/{webhookID}/deliveries": .project(.owner),
+        "GET /images/{sha256}": .image,
+        "GET /api/v1/models": .signedIn,
+        "POST /api/v1/analyses": .signedIn,
+        "GET /api/v1/analyses/{sha256}": .image,
+        "GET /api/v1/analyses/{sha256}/embeddings/{model}": .image,
     ]
 
     /// The kinds of caller the matrix tries.
@@ -128,7 +133,11 @@ struct AccessMatrixTests {
         // Stored directly: creating one through the API resolves its host, and tests have no DNS.
         let hook = try await server.store.webhooks.create(
             projectID: project, url: "https://example.org/hook", secret: "matrix-secret-0123456789", eventTypes: ["webhook.deleted"], createdBy: nil)
-        return (project, try #require(try upload.json()["sha256"] as? String), try #require(try link.json()["code"] as? String), job.id, hook.id)
+        let sha256 = try #require(try upload.json()["sha256"] as? String)
+        // An embedding stored directly, so the embedding route has something to show whoever may see it.
+        _ = try await server.store.analyses.save(
+            Analysis(sha256: sha256, model: "matrix-model", result: "{}", createdAt: Date()), labels: [], embedding: [1, 0], moderation: nil)
+        return (project, sha256, try #require(try link.json()["code"] as? String), job.id, hook.id)
     }
 
     /// What the identity should meet on a route of this access: nil when allowed.
@@ -205,6 +214,7 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{linkID}", with: "999999")
                         .replacingOccurrences(of: "{jobID}", with: String(target.job))
                         .replacingOccurrences(of: "{webhookID}", with: String(target.webhook))
+                        .replacingOccurrences(of: "{model}", with: "matrix-model")
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
                     let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)

@@ -17,6 +17,7 @@ struct WebController {
     func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
         router.get("/", .signedIn, use: index)
         router.get("projects/{id}", .project(.viewer), use: project)
+        router.get("images/{sha256}", .image, use: image)
         router.get("static/{file}", .open, use: staticFile)
     }
 
@@ -35,6 +36,8 @@ struct WebController {
         let modelLabel = Parameters.nonEmpty(request, "model_label")
         let filter = try await moderation.filter(label: label, modelLabel: modelLabel, project: project, caller: context.caller)
         let images = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
+        let guesses = try await store.analyses.topLabels(sha256s: images.items.map(\.image.sha256))
+        let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
         let tiles: [[String: Any]] = images.items.map { member in
             let labels: [[String: Any]] = member.labels.map { label in
                 ["name": label.name, "source": label.source, "human": label.source == Label.humanSource]
@@ -44,12 +47,17 @@ struct WebController {
             tile["name"] = member.originalName ?? String(member.image.sha256.prefix(12))
             tile["size"] = "\(member.image.width)×\(member.image.height)"
             tile["labels"] = labels
+            if let guess = guesses[member.image.sha256] {
+                tile["guess"] = ["label": guess.label, "percent": Int((guess.score * 100).rounded())]
+            }
+            tile["flagged"] = seesFlagged && moderation.isFlagged(member.image, in: project)
             return tile
         }
         var values: [String: Any] = [
             "title": project.name, "project": ["id": project.id, "name": project.name, "description": project.description],
             "images": tiles, "hasImages": !tiles.isEmpty, "labelChoices": project.labelSet ?? [], "hasLabelSet": project.labelSet != nil,
-            "maxUploadMB": limits.maxUploadBytes >> 20, "filter": label ?? "",
+            "maxUploadMB": limits.maxUploadBytes >> 20, "filter": label ?? "", "modelFilter": modelLabel ?? "",
+            "modelLabels": try await store.analyses.labelCounts(projectID: project.id, limit: 30).map { ["label": $0.label, "count": $0.count] },
         ]
         // Owners (and administrators) see the project's contributor links, to revoke them.
         if let user = context.caller.user {
@@ -70,9 +78,30 @@ struct WebController {
             }
         }
         if let next = Parameters.encodeCursor(images.nextCursor) {
-            values["next"] = "/projects/\(project.id)?cursor=\(next)" + (label.map { "&label=\($0.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlQueryAllowed) ?? "")" } ?? "")
+            let query = [("label", label), ("model_label", modelLabel)].compactMap { name, value in
+                value.map { "&\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            }
+            values["next"] = "/projects/\(project.id)?cursor=\(next)" + query.joined()
         }
         return try resources.page("project", values, caller: context.caller)
+    }
+
+    /// One image: the picture, where it is, and what the models said (kept up to date by
+    /// app.js from `/api/v1/analyses/{sha256}` while analyses run).
+    @Sendable func image(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let sha256 = try Parameters.sha256(context)
+        guard let image = try await store.images.find(sha256: sha256) else { throw Problem.notFound("no image has sha256 \(sha256)") }
+        let visible = try await guardian.visibleProjects(context.caller)
+        let memberships = try await store.images.memberships(sha256: sha256).filter { visible?.contains($0.projectID) ?? true }
+        let projects: [[String: Any]] = memberships.map { membership in
+            ["id": membership.projectID, "name": membership.projectName, "labels": membership.labels.map(\.name).joined(separator: ", ")]
+        }
+        var values: [String: Any] = [
+            "title": "Image \(sha256.prefix(12))", "sha256": sha256, "size": "\(image.width)×\(image.height)", "format": image.format.rawValue,
+            "bytes": ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file), "projects": projects,
+        ]
+        if let moderation = image.moderation { values["moderation"] = String(format: "%.3f", moderation) }
+        return try resources.page("image", values, caller: context.caller)
     }
 
     @Sendable func staticFile(_ request: Request, context: IrisRequestContext) async throws -> Response {

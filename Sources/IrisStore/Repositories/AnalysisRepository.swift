@@ -12,6 +12,8 @@ public protocol AnalysisRepository: Sendable {
     ) async throws -> Bool
     func list(sha256: String) async throws -> [Analysis]
     func embedding(sha256: String, model: String) async throws -> Embedding?
+    /// Each image's best model label (rank 0 of the first model, by name), for galleries.
+    func topLabels(sha256s: [String]) async throws -> [String: (label: String, score: Double)]
     /// Labels models gave, most frequent first, over the images of a project.
     func labelCounts(projectID: Int64, limit: Int) async throws -> [(label: String, count: Int)]
 }
@@ -71,6 +73,21 @@ public struct SQLAnalysisRepository: AnalysisRepository {
                 let vector = Embedding.decode(try row.decode(column: "vector", as: String.self))
             else { return nil }
             return Embedding(sha256: sha256, model: model, vector: vector)
+        }
+    }
+
+    public func topLabels(sha256s: [String]) async throws -> [String: (label: String, score: Double)] {
+        guard !sha256s.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var result: [String: (label: String, score: Double)] = [:]
+            let rows = try await db.raw("""
+                SELECT sha256, label, score FROM model_labels WHERE rank = 0 AND sha256 IN (\(binds: sha256s)) ORDER BY model DESC
+                """).all()
+            for row in rows {
+                result[try row.decode(column: "sha256", as: String.self)] =
+                    (try row.decode(column: "label", as: String.self), try row.decode(column: "score", as: Double.self))
+            }
+            return result
         }
     }
 

@@ -267,4 +267,64 @@ function followJobs() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); });
+  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); followAnalyses(); });
+
+// The image page: what each model said, refreshed while analyses are queued or running.
+function followAnalyses() {
+  const section = document.querySelector("[data-analyses]");
+  if (!section) return;
+  const element = (tag, text, className) => {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  };
+  async function refresh() {
+    const response = await fetch(section.dataset.analyses);
+    if (!response.ok) return;
+    const body = await response.json();
+    const models = Object.entries(body.models || {}).sort(([a], [b]) => a.localeCompare(b));
+    document.getElementById("analyses-empty").hidden = models.length > 0;
+    const labels = document.getElementById("analysis-labels");
+    const text = document.getElementById("analysis-text");
+    const moderation = document.getElementById("analysis-moderation");
+    labels.replaceChildren();
+    text.replaceChildren();
+    moderation.hidden = true;
+    for (const [name, status] of models) {
+      const result = status.result;
+      if (!result) continue;
+      if (result.labels) {
+        const list = element("ol", undefined, "scores");
+        list.dataset.model = name;
+        for (const label of result.labels) {
+          const item = element("li");
+          const bar = element("meter");
+          bar.max = 1;
+          bar.value = label.score;
+          item.append(element("span", label.label, "label-name"), " ", bar, " ", element("span", Math.round(label.score * 100) + "%", "muted"));
+          list.append(item);
+        }
+        labels.append(element("h3", "Labels (" + name + ")"), list);
+      }
+      if (result.moderation !== undefined && result.moderation !== null) {
+        moderation.hidden = false;
+        moderation.textContent = "Moderation score (" + name + "): " + result.moderation.toFixed(3);
+      }
+      if (result.text) {
+        text.append(element("h3", "Text found (" + name + ")"));
+        if (result.text.length === 0) text.append(element("p", "No text.", "muted"));
+        const list = element("ul", undefined, "text-lines");
+        for (const line of result.text) list.append(element("li", line.text));
+        text.append(list);
+      }
+    }
+    const pending = models.filter(([, status]) => status.state === "queued" || status.state === "running");
+    const failed = models.filter(([, status]) => status.state === "failed" || status.state === "dead");
+    document.getElementById("analysis-states").textContent =
+      (pending.length ? "Still running: " + pending.map(([name]) => name).join(", ") + ". " : "") +
+      (failed.length ? "Failed: " + failed.map(([name, status]) => name + " (" + (status.error || "error") + ")").join(", ") : "");
+    if (pending.length) setTimeout(refresh, 1500);
+  }
+  refresh();
+}
