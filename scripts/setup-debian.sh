@@ -5,7 +5,7 @@
 #   scripts/setup-debian.sh bench   + vips tools (vipsthumbnail is the baseline)
 set -euo pipefail
 purpose="${1:-run}"
-packages=(libvips-dev pkg-config zlib1g-dev)
+packages=(libvips-dev pkg-config zlib1g-dev unzip python3-venv)
 case "$purpose" in
   run) ;;
   test) packages+=(postgresql chromium chromium-driver libvips-tools python3-venv) ;;

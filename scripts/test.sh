@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh test
+scripts/prepare-models.sh
 venv=$(scripts/python-env.sh)
 
 postgres_url=$(scripts/postgres-test-server.sh start)

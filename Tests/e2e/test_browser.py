@@ -115,3 +115,36 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     wait.until(lambda driver: "carol" in driver.find_element(By.ID, "members").text)
     members = server.http.get(server.url(f"/api/v1/projects/{project}/members"), timeout=10).json()["items"]
     assert {"username": "carol", "role": "editor"} in members
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
+    # arrange: a real photograph of a tabby cat (scikit-image's chelsea.png, fetched by set-up)
+    photo = Path(__file__).resolve().parents[2] / ".cache" / "photos" / "chelsea.png"
+    project = server.http.post(server.url("/api/v1/projects"), json={"name": "Cats"}, timeout=10).json()["id"]
+    uploaded = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                                files={"file": ("chelsea.png", photo.read_bytes(), "image/png")}, timeout=30)
+    assert uploaded.status_code == 201, uploaded.text
+    sha256 = uploaded.json()["sha256"]
+
+    # act: open the image page as a signed-in user, right after the upload
+    sign_in(server, browser)
+    started = time.time()
+    browser.get(server.url(f"/images/{sha256}"))
+
+    # check: within seconds the page shows cat labels from MobileNetV2, a low moderation score
+    def cat_labels(driver):
+        names = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "ol.scores[data-model='mobilenet-v2'] .label-name")]
+        return names if names else False
+    names = WebDriverWait(browser, 30).until(cat_labels)
+    seconds = time.time() - started
+    assert any(name.startswith(("tabby", "tiger cat", "Egyptian cat")) for name in names[:2]), names
+    WebDriverWait(browser, 30).until(lambda driver: not driver.find_element(By.ID, "analysis-moderation").get_attribute("hidden"))
+    score = float(browser.find_element(By.ID, "analysis-moderation").text.rsplit(" ", 1)[-1])
+    assert score < 0.2
+    browser.save_screenshot(str(Path(server.data_dir).parent / "image-page.png"))
+    print(f"cat labels shown {seconds:.1f} s after opening the page: {names}")
+
+    # check: the gallery offers the label as a filter and finds the cat by it
+    browser.get(server.url(f"/projects/{project}?model_label=" + requests.utils.quote(names[0])))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")) == 1

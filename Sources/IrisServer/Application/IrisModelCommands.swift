@@ -1,0 +1,59 @@
+import Foundation
+import IrisCore
+import IrisML
+
+/// `iris models list` and `iris analyze`: the models on this machine, run locally.
+public enum IrisModelCommands {
+    /// Every manifest, its tasks and whether it can be used; exit status 1 when any cannot.
+    public static func list(_ settings: IrisSettings) -> Bool {
+        let registry = settings.models.registry(logger: settings.makeLogger())
+        print("models in \(registry.folder.path) (ONNX Runtime \(registry.runtimeVersion ?? "not loaded")):")
+        for entry in registry.entries {
+            let tasks = entry.manifest?.tasks.map(\.rawValue).joined(separator: ",") ?? "?"
+            print("  \(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(entry.problem.map { "UNAVAILABLE: \($0)" } ?? "ready")")
+        }
+        if registry.entries.isEmpty { print("  (none)") }
+        return registry.entries.allSatisfy(\.available)
+    }
+
+    /// Runs the named models on local files and prints what they say (JSON with `--json`).
+    public static func analyze(_ settings: IrisSettings, files: [String], models names: [String], json: Bool) async throws -> Bool {
+        let registry = settings.models.registry(logger: settings.makeLogger())
+        let unknown = names.filter { registry.model($0) == nil }
+        guard unknown.isEmpty else {
+            throw Problem.badRequest(
+                "unknown or unavailable models: \(unknown.joined(separator: ", ")); available: \(registry.available.map(\.name).joined(separator: ", "))")
+        }
+        var allGood = true
+        var report: [String: [String: ModelOutput]] = [:]
+        for file in files {
+            var outputs: [String: ModelOutput] = [:]
+            for name in names {
+                do {
+                    var output = try await registry.model(name)!.analyze(path: file)
+                    if json == false, let embedding = output.embedding { output.embedding = Array(embedding.prefix(4)) }
+                    outputs[name] = output
+                } catch {
+                    allGood = false
+                    FileHandle.standardError.write(Data("\(file): \(name): \(error)\n".utf8))
+                }
+            }
+            report[file] = outputs
+            guard !json else { continue }
+            print(file)
+            for name in names {
+                guard let output = outputs[name] else { continue }
+                for label in output.labels ?? [] { print("  \(name)  \(String(format: "%5.1f%%", label.score * 100))  \(label.label)") }
+                if let embedding = output.embedding { print("  \(name)  embedding \(embedding.map { String(format: "%.3f", $0) }.joined(separator: " ")) …") }
+                if let moderation = output.moderation { print("  \(name)  moderation \(String(format: "%.3f", moderation))") }
+                for line in output.text ?? [] { print("  \(name)  text \"\(line.text)\" at \(line.box.x),\(line.box.y) \(line.box.width)×\(line.box.height)") }
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+        return allGood
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import IrisServer
+
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models", abstract: "The models in the models folder.", subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every manifest, its tasks, and why it cannot be used (exit status 1 when one cannot).")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            if !IrisModelCommands.list(try common.settings()) { throw ExitCode(1) }
+        }
+    }
+}
+
+struct AnalyzeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze", abstract: "Run models on local image files and print what they say (no server needed).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Comma-separated model names (see `iris models list`).") var models = "mobilenet-v2"
+    @Flag(help: "Print JSON (with whole embeddings) instead of text.") var json = false
+    @Argument(help: "Image files.") var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one image file") }
+        for file in files where !FileManager.default.isReadableFile(atPath: file) { throw ValidationError("cannot read \(file)") }
+    }
+
+    func run() async throws {
+        let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if !(try await IrisModelCommands.analyze(try common.settings(), files: files, models: names, json: json)) { throw ExitCode(1) }
+    }
+}
