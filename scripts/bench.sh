@@ -32,3 +32,18 @@ if command -v psql >/dev/null && [ -d /usr/lib/postgresql ]; then
   "$PWD/.build/release/iris" jobs bench --data "$work/jobs-pg" --database "${pg%/postgres}/iris_jobs_bench" --count 3000 --log-level warning
   scripts/postgres-test-server.sh stop
 fi
+
+# Inference: classify + embed on the same photos (wallpapers and scikit-image's samples), 2 threads.
+echo "== inference (MobileNetV2 classify + embed; Iris end to end vs bare ONNX Runtime vs the Python pipeline)"
+scripts/prepare-models.sh
+inputs=("$photos"/*.jpg .cache/photos/chelsea.png .cache/photos/coffee.png .cache/photos/rocket.jpg .cache/photos/astronaut.png)
+IRIS_ML_THREADS=2 "$PWD/.build/release/iris" models bench --data "$work/models" --log-level warning --rounds 5 --concurrency 2 "${inputs[@]}" \
+  2>&1 | tee "$work/iris-inference.txt"
+
+.venv-models/bin/python Benchmarks/python_pipeline.py models 2 5 "${inputs[@]}" | tee "$work/python-inference.txt"
+python3 - "$work/iris-inference.txt" "$work/python-inference.txt" <<'PY'
+import re, sys
+iris = float(re.search(r"Iris \(decode.*?= ([0-9.]+) images/s", open(sys.argv[1]).read()).group(1))
+python = float(re.search(r"= ([0-9.]+) images/s", open(sys.argv[2]).read()).group(1))
+print(f"ratio: Iris / Python pipeline = {iris / python:.2f}× (target ≥ 1.5×)")
+PY

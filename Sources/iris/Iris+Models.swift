@@ -4,7 +4,7 @@ import IrisServer
 
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "The models in the models folder.", subcommands: [List.self])
+        commandName: "models", abstract: "The models in the models folder.", subcommands: [List.self, Bench.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -13,6 +13,21 @@ struct ModelsCommand: AsyncParsableCommand {
 
         func run() async throws {
             if !IrisModelCommands.list(try common.settings()) { throw ExitCode(1) }
+        }
+    }
+}
+
+extension ModelsCommand {
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classify + embed throughput: Iris end to end against bare ONNX Runtime (run by make bench).", shouldDisplay: false)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Passes over the files.") var rounds = 5
+        @Option(help: "Analyses at once (like ml workers).") var concurrency = 2
+        @Argument(help: "Image files.") var files: [String]
+
+        func run() async throws {
+            try await IrisModelCommands.bench(try common.settings(), files: files, rounds: rounds, concurrency: concurrency)
         }
     }
 }

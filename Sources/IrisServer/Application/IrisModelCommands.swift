@@ -56,4 +56,9 @@ public enum IrisModelCommands {
         }
         return allGood
     }
+
+    /// The inference benchmark (`make bench`): see `InferenceBenchmark`.
+    public static func bench(_ settings: IrisSettings, files: [String], rounds: Int, concurrency: Int) async throws {
+        try await InferenceBenchmark.run(settings: settings, files: files, rounds: rounds, concurrency: concurrency)
+    }
 }
