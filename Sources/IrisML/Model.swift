@@ -20,7 +20,6 @@ public final class Model: Sendable {
     let labels: [String]
     let backend: any InferenceBackend
     let textReader: TextReader?
-    let outputNames: [String]
 
     init(manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?) {
         self.manifest = manifest
@@ -28,7 +27,6 @@ public final class Model: Sendable {
         self.labels = labels
         self.backend = backend
         self.textReader = textReader
-        outputNames = Array(Set(manifest.outputs.values)).sorted()
     }
 
     public var name: String { manifest.name }
@@ -48,7 +46,7 @@ public final class Model: Sendable {
     public func analyze(_ pixels: ModelPixels) async throws -> ModelOutput {
         if let textReader { return ModelOutput(text: try await textReader.read(pixels)) }
         let (sample, shape) = tensor(pixels)
-        let results = try await backend.infer(sample, shape: shape, input: manifest.input.name, outputs: outputNames)
+        let results = try await backend.infer(sample, shape: shape, input: manifest.input.name, outputs: manifest.outputNames)
         return try interpret(results)
     }
 

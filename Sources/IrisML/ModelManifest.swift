@@ -119,6 +119,9 @@ public struct ManifestError: Error, Sendable, CustomStringConvertible, Equatable
 }
 
 extension ModelManifest {
+    /// The graph outputs the manifest reads, each once.
+    var outputNames: [String] { Array(Set(outputs.values)).sorted() }
+
     /// Checks the manifest on its own (before any graph is loaded).
     public func validate() throws {
         func fail(_ message: String) -> ManifestError { ManifestError(model: name, message: message) }

@@ -142,7 +142,7 @@ struct ModelLoader {
             throw fail("the graph scores \(classes) classes but \(manifest.labels ?? "the labels file") lists \(labels.count)")
         }
         let batcher = Batcher(
-            session: session, input: manifest.input.name, outputs: Array(Set(manifest.outputs.values)).sorted(), maxBatch: maxBatch,
+            session: session, input: manifest.input.name, outputs: manifest.outputNames, maxBatch: maxBatch,
             label: manifest.name)
         var reader: TextReader?
         if let recognizer = manifest.recognizer {

@@ -108,7 +108,7 @@ struct AnalysisController {
             guard body.images.count <= 1000 else { throw Problem.badRequest("at most 1000 images per request", field: "images") }
             var items: [Created.Item] = []
             for sha256 in body.images { items.append(await enqueueStored(sha256, models: names, caller: context.caller)) }
-            return try respond(items, context: context)
+            return try respond(items)
         }
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
         let boundary = try MultipartReceiver.boundary(request)
@@ -138,7 +138,7 @@ struct AnalysisController {
             received.discard()
             throw error
         }
-        return try respond(items, context: context)
+        return try respond(items)
     }
 
     /// Unknown or unavailable model names → 400 listing them; nothing is enqueued.
@@ -201,7 +201,7 @@ struct AnalysisController {
 
     /// 202 when every image was accepted, 207 with an error per refused image when some
     /// were; when none was, the problem (4xx) names each refusal.
-    func respond(_ items: [Created.Item], context: IrisRequestContext) throws -> EditedResponse<Created> {
+    func respond(_ items: [Created.Item]) throws -> EditedResponse<Created> {
         let refused = items.compactMap { item in item.error.map { (item, $0) } }
         if !refused.isEmpty && refused.count == items.count {
             let detail = refused.map { item, error in "\(item.file ?? item.sha256 ?? "image"): \(error.detail)" }.joined(separator: "; ")
