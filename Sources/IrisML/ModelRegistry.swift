@@ -175,7 +175,7 @@ struct ModelLoader {
                 throw fail("the graph takes \(width)×\(height) images but the manifest says \(input.width)×\(input.height)")
             }
         }
-        let fixedBatch = spec.shape[0] > 0 ? spec.shape[0] : nil
-        return fixedBatch.map { min($0, 1) } ?? (input.maxBatch ?? 1)
+        // A fixed batch dimension takes one image a run.
+        return spec.shape[0] > 0 ? 1 : (input.maxBatch ?? 1)
     }
 }

@@ -67,15 +67,17 @@ struct AccessGuard: Sendable {
         try await require(needed, in: projectID, user: user, otherwise: missing)
     }
 
-    /// The caller may view some project holding the image; 404 otherwise. The rule behind `.image`.
-    func requireView(image sha256: String, caller: Caller) async throws {
+    /// The caller may view some project holding the image; 404 otherwise. The rule behind
+    /// `.image`. Answers the projects holding the image.
+    @discardableResult
+    func requireView(image sha256: String, caller: Caller) async throws -> [Int64] {
         let missing = Problem.notFound("no image has sha256 \(sha256)")
         guard let user = caller.user else { throw missing }
         let holders = try await store.images.memberships(sha256: sha256).map(\.projectID)
         if case .token(_, let token) = caller, let limited = token.projectID, !holders.contains(limited) { throw missing }
-        if user.isAdmin && !holders.isEmpty { return }
+        if user.isAdmin && !holders.isEmpty { return holders }
         for projectID in holders where try await store.accounts.role(projectID: projectID, userID: user.id) != nil {
-            return
+            return holders
         }
         throw missing
     }

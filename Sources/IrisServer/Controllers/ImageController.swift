@@ -95,8 +95,9 @@ struct ImageController {
 
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ImageBody> {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        let filter = try await moderation.filter(
-            label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"), project: project, caller: context.caller)
+        let filter = moderation.filter(
+            label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"), project: project,
+            seesFlagged: try await moderation.seesFlagged(context.caller, in: project))
         let page = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: try Parameters.limit(request))
         return .init(items: page.items.map(APIModel.ImageBody.init), nextCursor: Parameters.encodeCursor(page.nextCursor))
     }

@@ -160,9 +160,8 @@ struct AnalysisController {
     func enqueueStored(_ sha256: String, models names: [String], caller: Caller) async -> Created.Item {
         do {
             try Parameters.checkSHA256(sha256, field: "sha256")
-            try await guardian.requireView(image: sha256, caller: caller)
-            let project = try await store.images.memberships(sha256: sha256).first?.projectID
-            return Created.Item(sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: project))
+            let holders = try await guardian.requireView(image: sha256, caller: caller)
+            return Created.Item(sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: holders.first))
         } catch {
             return Created.Item(sha256: sha256, error: Self.itemError(error))
         }

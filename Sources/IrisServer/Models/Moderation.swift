@@ -15,11 +15,9 @@ struct Moderation: Sendable {
         (image.moderation ?? 0) > threshold(for: project)
     }
 
-    /// The listing filter for this caller: flagged images hidden below editor.
-    func filter(label: String?, modelLabel: String?, project: Project, caller: Caller) async throws -> ImageFilter {
-        var filter = ImageFilter(label: label, modelLabel: modelLabel)
-        if try await !seesFlagged(caller, in: project) { filter.hideFlaggedAbove = threshold(for: project) }
-        return filter
+    /// The listing filter: flagged images hidden unless the caller `seesFlagged`.
+    func filter(label: String?, modelLabel: String?, project: Project, seesFlagged: Bool) -> ImageFilter {
+        ImageFilter(label: label, modelLabel: modelLabel, hideFlaggedAbove: seesFlagged ? nil : threshold(for: project))
     }
 
     func seesFlagged(_ caller: Caller, in project: Project) async throws -> Bool {

@@ -34,10 +34,10 @@ struct WebController {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         let label = Parameters.nonEmpty(request, "label")
         let modelLabel = Parameters.nonEmpty(request, "model_label")
-        let filter = try await moderation.filter(label: label, modelLabel: modelLabel, project: project, caller: context.caller)
+        let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
+        let filter = moderation.filter(label: label, modelLabel: modelLabel, project: project, seesFlagged: seesFlagged)
         let images = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
         let guesses = try await store.analyses.topLabels(sha256s: images.items.map(\.image.sha256))
-        let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
         let tiles: [[String: Any]] = images.items.map { member in
             let labels: [[String: Any]] = member.labels.map { label in
                 ["name": label.name, "source": label.source, "human": label.source == Label.humanSource]
