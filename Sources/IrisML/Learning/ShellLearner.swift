@@ -1,0 +1,227 @@
+import Foundation
+
+/// The incremental learner (the seed's "shell family"): one shell per class, holding the
+/// sum of its members' L2-normalised features, their number, and running statistics of
+/// member distances (the shell's noise). Adding an example touches one shell and the global
+/// sum: O(dimension), whatever the number of classes. Classifying measures the cosine
+/// distance to every shell's centroid after both are centred on the global mean, and
+/// answers `unknown` when the nearest shell is beyond its threshold.
+public struct ShellLearner: Sendable, Equatable {
+    public struct Shell: Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        /// Sum of the members' normalised features.
+        public var sum: [Double]
+        /// Welford's running mean and squared deviations of member distances.
+        public var noiseMean: Double
+        public var noiseM2: Double
+
+        public init(name: String, count: Int, sum: [Double], noiseMean: Double, noiseM2: Double) {
+            self.name = name
+            self.count = count
+            self.sum = sum
+            self.noiseMean = noiseMean
+            self.noiseM2 = noiseM2
+        }
+
+        public var noiseStd: Double { count > 1 ? (noiseM2 / Double(count - 1)).squareRoot() : 0 }
+    }
+
+    /// How the per-class threshold is derived.
+    public struct Thresholds: Sendable, Equatable {
+        /// Threshold = noise mean + `sigmas` × noise deviation.
+        public var sigmas: Double
+        /// Used for shells too small to have noise statistics of their own (fewer than
+        /// `minimumMembers`), blended with theirs as they grow.
+        public var prior: Double
+        public var minimumMembers: Int
+        /// When set, one distance for every class instead of the per-class thresholds.
+        public var override: Double?
+
+        public init(sigmas: Double = 3, prior: Double = 0.55, minimumMembers: Int = 5, override: Double? = nil) {
+            self.sigmas = sigmas
+            self.prior = prior
+            self.minimumMembers = minimumMembers
+            self.override = override
+        }
+    }
+
+    public struct Ranked: Sendable, Equatable {
+        public var label: String
+        public var distance: Double
+        public var threshold: Double
+        public var confidence: Double
+    }
+
+    public struct Answer: Sendable, Equatable {
+        /// Nearest first.
+        public var ranked: [Ranked]
+        /// The nearest class, or nil (unknown) when it is beyond its threshold.
+        public var label: String?
+        /// How far the nearest class is, in units of its threshold (> 1 is unknown).
+        public var ratio: Double
+    }
+
+    public let dimension: Int
+    public private(set) var globalSum: [Double]
+    public private(set) var count: Int
+    public private(set) var shells: [String: Shell]
+
+    public init(dimension: Int) {
+        self.dimension = dimension
+        globalSum = [Double](repeating: 0, count: dimension)
+        count = 0
+        shells = [:]
+    }
+
+    /// Restores a persisted learner.
+    public init(dimension: Int, globalSum: [Double], count: Int, shells: [Shell]) {
+        self.dimension = dimension
+        self.globalSum = globalSum
+        self.count = count
+        self.shells = Dictionary(uniqueKeysWithValues: shells.map { ($0.name, $0) })
+    }
+
+    public var classNames: [String] { shells.keys.sorted() }
+
+    /// Adds one example to a class (made if new). Answers its distance to the class as it was.
+    @discardableResult
+    public mutating func add(_ feature: [Float], to label: String) -> Double {
+        precondition(feature.count == dimension, "feature of \(feature.count) values for a learner of \(dimension)")
+        let unit = Self.normalised(feature)
+        var shell = shells[label] ?? Shell(name: label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
+        for index in 0..<dimension {
+            shell.sum[index] += unit[index]
+            globalSum[index] += unit[index]
+        }
+        shell.count += 1
+        count += 1
+        // The member's distance to its class, itself included: defined from the first example.
+        let distance = self.distance(unit, to: shell)
+        let delta = distance - shell.noiseMean
+        shell.noiseMean += delta / Double(shell.count)
+        shell.noiseM2 += delta * (distance - shell.noiseMean)
+        shells[label] = shell
+        return distance
+    }
+
+    /// Removes a class and its contribution to the global mean.
+    public mutating func remove(_ label: String) {
+        guard let shell = shells.removeValue(forKey: label) else { return }
+        for index in 0..<dimension { globalSum[index] -= shell.sum[index] }
+        count -= shell.count
+    }
+
+    /// Rebuilds everything from members, exactly (the consolidation): centroids, global
+    /// mean, and each member's distance measured against the final geometry.
+    public static func rebuilt(dimension: Int, members: [(label: String, feature: [Float])]) -> ShellLearner {
+        var learner = ShellLearner(dimension: dimension)
+        var units: [(String, [Double])] = []
+        for member in members {
+            let unit = normalised(member.feature)
+            units.append((member.label, unit))
+            var shell = learner.shells[member.label] ?? Shell(name: member.label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
+            for index in 0..<dimension {
+                shell.sum[index] += unit[index]
+                learner.globalSum[index] += unit[index]
+            }
+            shell.count += 1
+            learner.count += 1
+            learner.shells[member.label] = shell
+        }
+        var seen: [String: Int] = [:]
+        for (label, unit) in units {
+            guard var shell = learner.shells[label] else { continue }
+            let distance = learner.distance(unit, to: shell)
+            let n = (seen[label] ?? 0) + 1
+            seen[label] = n
+            if n == 1 { shell.noiseMean = 0; shell.noiseM2 = 0 }
+            let delta = distance - shell.noiseMean
+            shell.noiseMean += delta / Double(n)
+            shell.noiseM2 += delta * (distance - shell.noiseMean)
+            learner.shells[label] = shell
+        }
+        return learner
+    }
+
+    /// The distance above which a feature is not a member of `shell`.
+    public func threshold(of shell: Shell, rules: Thresholds) -> Double {
+        if let override = rules.override { return override }
+        let own = shell.noiseMean + rules.sigmas * shell.noiseStd
+        guard shell.count < rules.minimumMembers else { return own }
+        // Few members: their spread says little yet; lean on the prior until there are enough.
+        let weight = Double(shell.count - 1) / Double(max(rules.minimumMembers - 1, 1))
+        return max(weight * own + (1 - weight) * rules.prior, own)
+    }
+
+    /// Ranks every class for one feature. `temperature` softens the confidences.
+    public func classify(_ feature: [Float], rules: Thresholds, temperature: Double = 0.05, limit: Int = 5) -> Answer {
+        let unit = Self.normalised(feature)
+        let centre = centring
+        let centred = Self.centred(unit, centre)
+        var ranked: [Ranked] = []
+        ranked.reserveCapacity(shells.count)
+        for shell in shells.values {
+            let distance = Self.cosineDistance(centred, shell, centre: centre)
+            ranked.append(Ranked(label: shell.name, distance: distance, threshold: threshold(of: shell, rules: rules), confidence: 0))
+        }
+        ranked.sort { ($0.distance, $0.label) < ($1.distance, $1.label) }
+        // Confidence: a softmax over negative distances, so close rivals share it.
+        let best = ranked.first?.distance ?? 0
+        let weights = ranked.map { Foundation.exp(-($0.distance - best) / temperature) }
+        let total = weights.reduce(0, +)
+        for index in ranked.indices { ranked[index].confidence = weights[index] / total }
+        let ratio = ranked.first.map { $0.distance / max($0.threshold, 1e-9) } ?? .infinity
+        let label = ratio <= 1 ? ranked.first?.label : nil
+        return Answer(ranked: Array(ranked.prefix(limit)), label: label, ratio: ratio)
+    }
+
+    // MARK: - Geometry
+
+    /// The global mean, once there are two classes to tell apart (with one there is nothing to centre on).
+    var centring: [Double]? {
+        guard shells.count >= 2, count > 0 else { return nil }
+        return globalSum.map { $0 / Double(count) }
+    }
+
+    func distance(_ unit: [Double], to shell: Shell) -> Double {
+        let centre = centring
+        return Self.cosineDistance(Self.centred(unit, centre), shell, centre: centre)
+    }
+
+    static func centred(_ unit: [Double], _ centre: [Double]?) -> [Double] {
+        guard let centre else { return unit }
+        return zip(unit, centre).map { $0 - $1 }
+    }
+
+    /// 1 − cos between a centred feature and the shell's centred centroid: 0 same direction, 2 opposite.
+    static func cosineDistance(_ centred: [Double], _ shell: Shell, centre: [Double]?) -> Double {
+        let scale = 1 / Double(max(shell.count, 1))
+        var dot = 0.0, a = 0.0, b = 0.0
+        centred.withUnsafeBufferPointer { x in
+            shell.sum.withUnsafeBufferPointer { s in
+                if let centre {
+                    centre.withUnsafeBufferPointer { c in
+                        for index in 0..<x.count {
+                            let y = s[index] * scale - c[index]
+                            dot += x[index] * y; a += x[index] * x[index]; b += y * y
+                        }
+                    }
+                } else {
+                    for index in 0..<x.count {
+                        let y = s[index] * scale
+                        dot += x[index] * y; a += x[index] * x[index]; b += y * y
+                    }
+                }
+            }
+        }
+        guard a > 0, b > 0 else { return 1 }
+        return 1 - dot / (a.squareRoot() * b.squareRoot())
+    }
+
+    public static func normalised(_ feature: [Float]) -> [Double] {
+        let norm = feature.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        guard norm > 0 else { return feature.map { _ in 0 } }
+        return feature.map { Double($0) / norm }
+    }
+}
