@@ -12,6 +12,7 @@ public struct IrisStore: Sendable {
     public let jobs: any JobRepository
     public let webhooks: any WebhookRepository
     public let analyses: any AnalysisRepository
+    public let learning: any LearningRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -23,6 +24,7 @@ public struct IrisStore: Sendable {
         self.jobs = SQLJobRepository(database: database)
         self.webhooks = SQLWebhookRepository(database: database)
         self.analyses = SQLAnalysisRepository(database: database)
+        self.learning = SQLLearningRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -93,6 +93,21 @@ extension ConfigurationKey {
     public static let moderationThreshold = ConfigurationKey(
         "moderation.threshold", default: "0.8",
         help: "Images whose moderation score is above this are flagged for review and hidden from contributors and viewers; a project may set its own.")
+    public static let learnerModel = ConfigurationKey(
+        "learner.model", default: "mobilenet-v2",
+        help: "The embedding model new learners and trained classifiers learn over (a model with the `embed` task).")
+    public static let learnerSigmas = ConfigurationKey(
+        "learner.threshold_sigmas", default: "3",
+        help: "A learner class's distance threshold is its members' mean distance plus this many standard deviations; farther answers are `unknown`.")
+    public static let learnerPrior = ConfigurationKey(
+        "learner.prior_distance", default: "0.6",
+        help: "The threshold a class with fewer than 5 examples leans on (cosine distance, 0–2) until its own statistics are worth trusting.")
+    public static let learnerMaxDistance = ConfigurationKey(
+        "learner.max_distance", default: "",
+        help: "One cosine-distance threshold for every class instead of per-class thresholds (empty: per class).")
+    public static let learnerConsolidateInterval = ConfigurationKey(
+        "learner.consolidate_seconds", default: "3600",
+        help: "How often learners changed since their last consolidation are rebuilt exactly from their members (a `learner.consolidate` job).")
     public static let logLevel = ConfigurationKey(
         "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
     public static let logFormat = ConfigurationKey(
@@ -104,6 +119,7 @@ extension ConfigurationKey {
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .onnxRuntime, .mlThreads, .autoAnalysis, .moderationThreshold,
+        .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]
 }

@@ -38,7 +38,7 @@ public struct ShellLearner: Sendable, Equatable {
         /// When set, one distance for every class instead of the per-class thresholds.
         public var override: Double?
 
-        public init(sigmas: Double = 3, prior: Double = 0.55, minimumMembers: Int = 5, override: Double? = nil) {
+        public init(sigmas: Double = 3, prior: Double = 0.6, minimumMembers: Int = 5, override: Double? = nil) {
             self.sigmas = sigmas
             self.prior = prior
             self.minimumMembers = minimumMembers
@@ -65,21 +65,26 @@ public struct ShellLearner: Sendable, Equatable {
     public let dimension: Int
     public private(set) var globalSum: [Double]
     public private(set) var count: Int
+    /// The shells loaded: all of them, or (to add examples in O(1)) only those touched.
     public private(set) var shells: [String: Shell]
+    /// How many classes the learner has, loaded or not.
+    public private(set) var classCount: Int
 
     public init(dimension: Int) {
         self.dimension = dimension
         globalSum = [Double](repeating: 0, count: dimension)
         count = 0
         shells = [:]
+        classCount = 0
     }
 
-    /// Restores a persisted learner.
-    public init(dimension: Int, globalSum: [Double], count: Int, shells: [Shell]) {
+    /// Restores a persisted learner, with all its shells or some (then give `classCount`).
+    public init(dimension: Int, globalSum: [Double], count: Int, shells: [Shell], classCount: Int? = nil) {
         self.dimension = dimension
-        self.globalSum = globalSum
+        self.globalSum = globalSum.count == dimension ? globalSum : [Double](repeating: 0, count: dimension)
         self.count = count
         self.shells = Dictionary(uniqueKeysWithValues: shells.map { ($0.name, $0) })
+        self.classCount = classCount ?? shells.count
     }
 
     public var classNames: [String] { shells.keys.sorted() }
@@ -89,6 +94,7 @@ public struct ShellLearner: Sendable, Equatable {
     public mutating func add(_ feature: [Float], to label: String) -> Double {
         precondition(feature.count == dimension, "feature of \(feature.count) values for a learner of \(dimension)")
         let unit = Self.normalised(feature)
+        if shells[label] == nil { classCount += 1 }
         var shell = shells[label] ?? Shell(name: label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
         for index in 0..<dimension {
             shell.sum[index] += unit[index]
@@ -108,6 +114,7 @@ public struct ShellLearner: Sendable, Equatable {
     /// Removes a class and its contribution to the global mean.
     public mutating func remove(_ label: String) {
         guard let shell = shells.removeValue(forKey: label) else { return }
+        classCount -= 1
         for index in 0..<dimension { globalSum[index] -= shell.sum[index] }
         count -= shell.count
     }
@@ -120,6 +127,7 @@ public struct ShellLearner: Sendable, Equatable {
         for member in members {
             let unit = normalised(member.feature)
             units.append((member.label, unit))
+            if learner.shells[member.label] == nil { learner.classCount += 1 }
             var shell = learner.shells[member.label] ?? Shell(name: member.label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
             for index in 0..<dimension {
                 shell.sum[index] += unit[index]
@@ -180,7 +188,7 @@ public struct ShellLearner: Sendable, Equatable {
 
     /// The global mean, once there are two classes to tell apart (with one there is nothing to centre on).
     var centring: [Double]? {
-        guard shells.count >= 2, count > 0 else { return nil }
+        guard classCount >= 2, count > 0 else { return nil }
         return globalSum.map { $0 / Double(count) }
     }
 

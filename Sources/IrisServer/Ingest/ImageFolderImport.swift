@@ -25,6 +25,10 @@ public struct ImportReport: Sendable, Codable, Equatable {
     public var skipped: [Skipped] = []
     /// How many files each label was given to.
     public var labels: [String: Int] = [:]
+    /// The images imported or already there, in order (not part of the JSON report).
+    public var sha256s: [String] = []
+
+    enum CodingKeys: String, CodingKey { case imported, duplicates, skipped, labels }
 
     public init() {}
 }
@@ -50,7 +54,10 @@ public struct ImageFolderImport: Sendable {
 
     // MARK: - Zip
 
-    public func importZip(at url: URL, into project: Project, labelFromFolders: Bool = true, progress: Progress? = nil) async throws -> ImportReport {
+    /// Imports every image of a zip. `label` gives all of them one label instead of their folders'.
+    public func importZip(
+        at url: URL, into project: Project, labelFromFolders: Bool = true, label: String? = nil, progress: Progress? = nil
+    ) async throws -> ImportReport {
         let archive: Archive
         do {
             archive = try Archive(url: url, accessMode: .read)
@@ -84,7 +91,8 @@ public struct ImageFolderImport: Sendable {
             entries[path] = entry
             items.append(ImportItem(path: path, label: nil, declaredBytes: size))
         }
-        items = try Self.labelled(items, labelFromFolders: labelFromFolders, project: project)
+        items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
+        if let label { items = items.map { var item = $0; item.label = label; return item } }
         return try await run(items, into: project, progress: progress) { item, staged in
             guard let entry = entries[item.path] else { return }
             var written: Int64 = 0
@@ -101,7 +109,9 @@ public struct ImageFolderImport: Sendable {
 
     // MARK: - Folder
 
-    public func importFolder(at root: URL, into project: Project, labelFromFolders: Bool, progress: Progress? = nil) async throws -> ImportReport {
+    public func importFolder(
+        at root: URL, into project: Project, labelFromFolders: Bool, label: String? = nil, progress: Progress? = nil
+    ) async throws -> ImportReport {
         let rootPath = root.standardizedFileURL.path
         guard let enumerator = FileManager.default.enumerator(atPath: rootPath) else {
             throw Problem.badRequest("\(rootPath) is not a readable folder", field: "path")
@@ -116,7 +126,8 @@ public struct ImageFolderImport: Sendable {
             items.append(ImportItem(path: relative, label: nil, declaredBytes: size))
         }
         items.sort { $0.path < $1.path }
-        items = try Self.labelled(items, labelFromFolders: labelFromFolders, project: project)
+        items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
+        if let label { items = items.map { var item = $0; item.label = label; return item } }
         return try await run(items, into: project, progress: progress) { item, staged in
             guard item.declaredBytes <= limits.maxUploadBytes else { throw StagedFile.TooLarge(limit: limits.maxUploadBytes) }
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: rootPath + "/" + item.path))
@@ -159,6 +170,7 @@ public struct ImageFolderImport: Sendable {
             do {
                 let outcome = try await ingestor.ingest(upload, into: project, labels: labels)
                 if outcome.duplicate { report.duplicates += 1 } else { report.imported += 1 }
+                report.sha256s.append(upload.sha256)
                 if let label = item.label { report.labels[label, default: 0] += 1 }
             } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
                 report.skipped.append(.init(path: item.path, reason: problem.detail))

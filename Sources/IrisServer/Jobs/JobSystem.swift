@@ -18,6 +18,7 @@ struct JobSystem: Sendable {
     let httpClient: HTTPClient
     let sender: WebhookSender
     let models: ModelRegistry
+    let learning: LearningService
 
     init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger) throws {
         let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
@@ -36,7 +37,13 @@ struct JobSystem: Sendable {
         registry.register(DiagnosticJob())
         let models = settings.models.registry(logger: logger)
         self.models = models
-        registry.register(AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models))
+        let learning = LearningService(
+            store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel, thresholds: settings.models.thresholds)
+        self.learning = learning
+        registry.register(AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))
+        registry.register(ConsolidateJob(learning: learning))
+        registry.register(TrainJob(learning: learning))
+        registry.register(EvaluateJob(learning: learning))
         queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue
         ingestor.autoModels = settings.models.autoModels.filter { name in
@@ -49,7 +56,10 @@ struct JobSystem: Sendable {
         scheduler = schedule
             ? JobScheduler(
                 queue: queue,
-                periodic: [.init(kind: CleanupJob.kind, payload: "{}", queue: JobSettings.Queue.standard, every: settings.jobs.cleanupInterval)],
+                periodic: [
+                    .init(kind: CleanupJob.kind, payload: "{}", queue: JobSettings.Queue.standard, every: settings.jobs.cleanupInterval),
+                    .init(kind: ConsolidateJob.kind, payload: "{}", queue: JobSettings.Queue.ml, every: settings.models.consolidateInterval),
+                ],
                 logger: logger)
             : nil
     }

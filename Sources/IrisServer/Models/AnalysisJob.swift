@@ -32,6 +32,7 @@ struct AnalysisJob: JobHandler {
     let store: IrisStore
     let blobs: any BlobStore
     let models: ModelRegistry
+    var learning: LearningService?
 
     static func key(sha256: String, model: String) -> String { "analyze:\(sha256):\(model)" }
 
@@ -60,16 +61,27 @@ struct AnalysisJob: JobHandler {
         context.report(progress: 0.1, message: "running \(model.name)")
         let output = try await model.analyze(path: path)
         try context.checkCancellation()
-        var stored = output
-        stored.embedding = nil
-        let result = String(decoding: try IrisJSONEncoder.makeEncoder().encode(StoredResult(output: stored, embeddingDimension: output.embedding?.count)), as: UTF8.self)
-        let saved = try await store.analyses.save(
-            Analysis(sha256: payload.sha256, model: model.name, result: result, createdAt: Date()),
-            labels: (output.labels ?? []).map { ($0.label, $0.score) }, embedding: output.embedding, moderation: output.moderation)
+        let saved = try await Self.save(output, model: model.name, sha256: payload.sha256, store: store)
+        if saved, model.name == learning?.model, let embedding = output.embedding {
+            // Human-labelled images join their learner classes as soon as they have an embedding.
+            try await learning?.embedded(sha256: payload.sha256, vector: embedding)
+        }
         guard saved else { return Output(model: model.name, skipped: "the image was deleted while it was analysed") }
         return Output(
             model: model.name, labels: output.labels, embeddingDimension: output.embedding?.count, moderation: output.moderation,
             textLines: output.text?.count)
+    }
+}
+
+extension AnalysisJob {
+    /// Keeps one model's output on an image: the typed result, its top labels, embedding and moderation score.
+    static func save(_ output: ModelOutput, model: String, sha256: String, store: IrisStore) async throws -> Bool {
+        var stored = output
+        stored.embedding = nil
+        let result = String(decoding: try IrisJSONEncoder.makeEncoder().encode(StoredResult(output: stored, embeddingDimension: output.embedding?.count)), as: UTF8.self)
+        return try await store.analyses.save(
+            Analysis(sha256: sha256, model: model, result: result, createdAt: Date()),
+            labels: (output.labels ?? []).map { ($0.label, $0.score) }, embedding: output.embedding, moderation: output.moderation)
     }
 }
 

@@ -12,11 +12,19 @@ public struct ModelSettings: Sendable {
     public var autoModels: [String]
     /// The moderation score above which an image is flagged, unless its project says otherwise.
     public var moderationThreshold: Double
+    /// The embedding model learners and trained heads learn over.
+    public var learnerModel: String
+    public var thresholds: ShellLearner.Thresholds
+    public var consolidateInterval: Double
 
     public init(
         folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
-        autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8
+        autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8, learnerModel: String = "mobilenet-v2",
+        thresholds: ShellLearner.Thresholds = ShellLearner.Thresholds(), consolidateInterval: Double = 3600
     ) {
+        self.learnerModel = learnerModel
+        self.thresholds = thresholds
+        self.consolidateInterval = consolidateInterval
         self.folder = folder.standardizedFileURL
         self.runtimeLibrary = runtimeLibrary
         self.threads = threads
@@ -31,7 +39,11 @@ public struct ModelSettings: Sendable {
             runtimeLibrary: reader.string(.onnxRuntime),
             threads: try reader.int(.mlThreads, in: 0...256),
             autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-            moderationThreshold: threshold)
+            moderationThreshold: threshold, learnerModel: reader.string(.learnerModel),
+            thresholds: ShellLearner.Thresholds(
+                sigmas: try reader.double(.learnerSigmas, in: 0...20), prior: try reader.double(.learnerPrior, in: 0...2),
+                override: reader.string(.learnerMaxDistance).isEmpty ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
+            consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))
     }
 
     /// Loads the registry (once per process for the same settings): every manifest in the

@@ -1,0 +1,118 @@
+import Foundation
+import IrisCore
+import IrisML
+import IrisStore
+
+/// `learner.consolidate`: rebuilds learners exactly from their members (one project, or
+/// every learner changed since its last consolidation when run by the scheduler). Each
+/// project's progress is an event, so its pages show it as toasts: updating, updated, failed.
+struct ConsolidateJob: JobHandler {
+    static let kind = "learner.consolidate"
+
+    struct Payload: Codable, Sendable {
+        var projectId: Int64?
+        enum CodingKeys: String, CodingKey { case projectId = "project_id" }
+    }
+
+    struct Output: Encodable, Sendable {
+        var projects: [Int64: Int]
+    }
+
+    let learning: LearningService
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        let projects: [Int64]
+        if let project = payload.projectId { projects = [project] } else { projects = try await learning.store.learning.unconsolidated() }
+        var done: [Int64: Int] = [:]
+        for (index, projectID) in projects.enumerated() {
+            context.report(progress: Double(index) / Double(max(projects.count, 1)), message: "consolidating project \(projectID)")
+            await announce("learner.updating", projectID: projectID, detail: [:])
+            do {
+                if let members = try await learning.consolidate(projectID: projectID) {
+                    done[projectID] = members
+                    await announce("learner.updated", projectID: projectID, detail: ["members": "\(members)"])
+                }
+            } catch {
+                await announce("learner.failed", projectID: projectID, detail: ["error": String(describing: error).prefix(300).description])
+                throw error
+            }
+        }
+        return Output(projects: done)
+    }
+
+    func announce(_ action: String, projectID: Int64, detail: [String: String]) async {
+        _ = try? await learning.store.events.append(Event(
+            actorKind: "system", actorID: nil, actorName: "iris learner", action: action, projectID: projectID, subject: "learner", detail: detail))
+    }
+}
+
+/// `classifier.train`: trains a new head version on a project's labelled embeddings.
+struct TrainJob: JobHandler {
+    static let kind = "classifier.train"
+
+    struct Payload: Codable, Sendable {
+        var projectId: Int64
+        /// Make the new version active when it is done.
+        var activate: Bool?
+        enum CodingKeys: String, CodingKey { case projectId = "project_id", activate }
+    }
+
+    struct Output: Encodable, Sendable {
+        var version: Int
+        var classes: Int
+        var validationAccuracy: Double
+        var labelled: Int?
+        enum CodingKeys: String, CodingKey { case version, classes, validationAccuracy = "validation_accuracy", labelled }
+    }
+
+    let learning: LearningService
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        guard try await learning.store.projects.find(id: payload.projectId) != nil else {
+            throw PermanentJobFailure("project \(payload.projectId) no longer exists")
+        }
+        let record = try await learning.train(projectID: payload.projectId, jobID: context.job.id) { progress, message in
+            context.report(progress: progress, message: message)
+        }
+        let summary = try JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8))
+        var labelled: Int?
+        if payload.activate == true { labelled = try await learning.activate(projectID: payload.projectId, version: record.version) }
+        _ = try? await learning.store.events.append(Event(
+            actorKind: "system", actorID: nil, actorName: "iris trainer", action: "classifier.trained", projectID: payload.projectId,
+            subject: "classifier v\(record.version)", detail: ["validation_accuracy": String(format: "%.3f", summary.validationAccuracy)]))
+        return Output(version: record.version, classes: record.classes.count, validationAccuracy: summary.validationAccuracy, labelled: labelled)
+    }
+}
+
+/// `model.evaluate`: tests the learner or a head version and keeps the run.
+struct EvaluateJob: JobHandler {
+    static let kind = "model.evaluate"
+
+    struct Payload: Codable, Sendable {
+        var projectId: Int64
+        var target: LearningService.Target
+        var version: Int?
+        var split: LearningService.Split?
+        enum CodingKeys: String, CodingKey { case projectId = "project_id", target, version, split }
+    }
+
+    struct Output: Encodable, Sendable {
+        var evaluationId: Int64
+        var accuracy: Double
+        var count: Int
+        enum CodingKeys: String, CodingKey { case evaluationId = "evaluation_id", accuracy, count }
+    }
+
+    let learning: LearningService
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        context.report(progress: 0.1, message: "evaluating the \(payload.target.rawValue)")
+        let record = try await learning.evaluate(
+            projectID: payload.projectId, target: payload.target, version: payload.version, split: payload.split ?? .heldOut, jobID: context.job.id)
+        let body = try JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8))
+        _ = try? await learning.store.events.append(Event(
+            actorKind: "system", actorID: nil, actorName: "iris evaluator", action: "model.evaluated", projectID: payload.projectId,
+            subject: "evaluation \(record.id)", detail: ["accuracy": String(format: "%.3f", body.report.accuracy)]))
+        return Output(evaluationId: record.id, accuracy: body.report.accuracy, count: body.report.count)
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import IrisBlobs
+import IrisCore
+import IrisML
+import IrisStore
+
+/// A project's learning: the incremental learner (classes from zips or labels, examples
+/// added one at a time, classify with `unknown`), trained heads and their use. The HTTP
+/// controller, the jobs and the CLI all go through here.
+struct LearningService: Sendable {
+    let store: IrisStore
+    let blobs: any BlobStore
+    let models: ModelRegistry
+    /// The embedding model learners learn over.
+    let model: String
+    let thresholds: ShellLearner.Thresholds
+
+    /// What adding a class did.
+    struct AddedClass: Sendable {
+        var name: String
+        var added: Int
+        var report: ImportReport?
+        /// Images that were stored but could not be embedded.
+        var failed: [(sha256: String, reason: String)]
+    }
+
+    struct Classified: Sendable {
+        var answer: ShellLearner.Answer
+        var embedding: Duration
+        var classify: Duration
+    }
+
+    func embedder() throws -> Model {
+        guard let model = models.model(model), model.manifest.tasks.contains(.embed) else {
+            throw Problem.conflict(
+                "the learner's embedding model \(model) is not available (see GET /api/v1/models and the learner.model setting)")
+        }
+        return model
+    }
+
+    // MARK: - Embeddings
+
+    /// A stored image's embedding: the one kept from its analysis, or made now (and kept).
+    func embedding(sha256: String) async throws -> [Float] {
+        if let stored = try await store.analyses.embedding(sha256: sha256, model: model) { return stored.vector }
+        guard let path = blobs.localPath(for: .original(sha256)) else { throw Problem.notFound("no stored image has sha256 \(sha256)") }
+        let embedder = try embedder()
+        let output = try await embedder.analyze(path: path)
+        guard let vector = output.embedding else { throw Problem.conflict("\(model) gave no embedding") }
+        _ = try await AnalysisJob.save(output, model: model, sha256: sha256, store: store)
+        return vector
+    }
+
+    /// Embeds a file that is not stored (classify uploads).
+    func embedding(path: String) async throws -> [Float] {
+        guard let vector = try await embedder().analyze(path: path).embedding else { throw Problem.conflict("\(model) gave no embedding") }
+        return vector
+    }
+
+    // MARK: - Learner
+
+    func learner(projectID: Int64) async throws -> ShellLearner? {
+        guard let record = try await store.learning.learner(projectID: projectID) else { return nil }
+        let classes = try await store.learning.classes(projectID: projectID, names: nil)
+        return Self.learner(record, classes)
+    }
+
+    /// Adds a new class from stored images (all of one label, or imported from a zip).
+    /// 409 when the class exists; 400 when there is no image. Images that cannot be
+    /// embedded are reported and left out.
+    func addClass(projectID: Int64, name: String, sha256s: [String], report: ImportReport? = nil) async throws -> AddedClass {
+        if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {
+            throw Problem.conflict("the learner already has a class named \(existing.name); add examples by labelling images, or remove it first", field: "name")
+        }
+        guard !sha256s.isEmpty else { throw Problem.badRequest("there is no image to make the class \(name) from", field: "file") }
+        var examples: [(sha256: String, vector: [Float])] = []
+        var failed: [(sha256: String, reason: String)] = []
+        for sha256 in Set(sha256s).sorted() {
+            do {
+                examples.append((sha256, try await embedding(sha256: sha256)))
+            } catch {
+                failed.append((sha256, (error as? Problem)?.detail ?? String(describing: error)))
+            }
+        }
+        guard !examples.isEmpty else {
+            throw Problem.unprocessable("no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
+        }
+        let added = try await add(projectID: projectID, name: name, examples: examples, mustBeNew: true)
+        return AddedClass(name: name, added: added, report: report, failed: failed)
+    }
+
+    /// Adds examples to one class (made when new): reads and writes that class alone.
+    @discardableResult
+    func add(projectID: Int64, name: String, examples: [(sha256: String, vector: [Float])], mustBeNew: Bool = false) async throws -> Int {
+        let model = self.model
+        return try await store.learning.update(projectID: projectID, names: [name]) { record, classes in
+            if mustBeNew, !classes.isEmpty { throw Problem.conflict("the learner already has a class named \(name)", field: "name") }
+            let dimension = record?.dimension ?? examples.first?.vector.count ?? 0
+            if let record, record.model != model {
+                throw Problem.conflict("the learner learns over \(record.model), not \(model); reset it to change models")
+            }
+            var learner = record.map { Self.learner($0, classes) } ?? ShellLearner(dimension: dimension)
+            var added = 0
+            for example in examples where example.vector.count == dimension {
+                learner.add(example.vector, to: name)
+                added += 1
+            }
+            var change = LearnerChange(learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+            change.upserted = [Self.classRecord(learner.shells[name]!, previous: classes.first)]
+            change.members = examples.map { (name, $0.sha256) }
+            return (change, added)
+        }
+    }
+
+    /// Removes one class; 404 when there is none of that name.
+    func removeClass(projectID: Int64, name: String) async throws {
+        let model = self.model
+        let removed = try await store.learning.update(projectID: projectID, names: [name]) { record, classes -> (LearnerChange?, Bool) in
+            guard let record, !classes.isEmpty else { return (nil, false) }
+            var learner = Self.learner(record, classes)
+            learner.remove(name)
+            var change = LearnerChange(learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+            change.removed = [name]
+            return (change, true)
+        }
+        guard removed else { throw Problem.notFound("the learner has no class named \(name)") }
+    }
+
+    /// Classifies features against every class; 409 before there is any.
+    func classify(projectID: Int64, vectors: [[Float]]) async throws -> [ShellLearner.Answer] {
+        guard let learner = try await learner(projectID: projectID), !learner.shells.isEmpty else {
+            throw Problem.conflict("the learner has no classes yet: add one (POST …/learner/classes) before classifying")
+        }
+        return vectors.map { learner.classify($0, rules: thresholds) }
+    }
+
+    /// A human-labelled image got its embedding: it joins the classes named by its labels,
+    /// in every project whose learner has them. O(1) per class joined.
+    func embedded(sha256: String, vector: [Float]) async throws {
+        for (projectID, name) in try await store.learning.pendingMemberships(sha256: sha256, model: model) {
+            try await add(projectID: projectID, name: name, examples: [(sha256, vector)])
+        }
+    }
+
+    /// Rebuilds a learner exactly from its members' embeddings (the periodic consolidation).
+    /// Answers the number of members, or nil when the project has no learner.
+    func consolidate(projectID: Int64) async throws -> Int? {
+        guard try await store.learning.learner(projectID: projectID) != nil else { return nil }
+        var members: [(label: String, feature: [Float])] = []
+        var kept: [(name: String, sha256: String)] = []
+        for member in try await store.learning.members(projectID: projectID) {
+            guard let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector else { continue }
+            members.append((member.name, vector))
+            kept.append(member)
+        }
+        let model = self.model
+        let snapshot = members, memberRows = kept
+        return try await store.learning.update(projectID: projectID, names: nil) { record, classes in
+            guard let record else { return (nil, nil) }
+            let rebuilt = ShellLearner.rebuilt(dimension: record.dimension, members: snapshot)
+            var learnerRecord = Self.record(rebuilt, projectID: projectID, model: model, previous: record)
+            learnerRecord.consolidatedAt = learnerRecord.updatedAt
+            var change = LearnerChange(learner: learnerRecord)
+            change.replaceAll = true
+            let previous = Dictionary(uniqueKeysWithValues: classes.map { ($0.name, $0) })
+            // Classes whose members are all gone stay, empty, until removed: a user made them.
+            change.upserted = classes.map { old in
+                rebuilt.shells[old.name].map { Self.classRecord($0, previous: old) }
+                    ?? LearnerClassRecord(name: old.name, count: 0, sum: [Double](repeating: 0, count: record.dimension), noiseMean: 0, noiseM2: 0,
+                                          createdAt: old.createdAt, updatedAt: Date())
+            } + rebuilt.shells.values.filter { previous[$0.name] == nil }.map { Self.classRecord($0, previous: nil) }
+            change.members = memberRows
+            return (change, snapshot.count)
+        }
+    }
+
+    // MARK: - Records
+
+    static func learner(_ record: LearnerRecord, _ classes: [LearnerClassRecord]) -> ShellLearner {
+        ShellLearner(
+            dimension: record.dimension, globalSum: record.globalSum, count: record.count,
+            shells: classes.filter { $0.count > 0 }.map {
+                ShellLearner.Shell(name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
+            },
+            classCount: record.classCount)
+    }
+
+    static func record(_ learner: ShellLearner, projectID: Int64, model: String, previous: LearnerRecord?) -> LearnerRecord {
+        LearnerRecord(
+            projectID: projectID, model: model, dimension: learner.dimension, count: learner.count, classCount: learner.classCount,
+            globalSum: learner.globalSum, updatedAt: Date(), consolidatedAt: previous?.consolidatedAt)
+    }
+
+    static func classRecord(_ shell: ShellLearner.Shell, previous: LearnerClassRecord?) -> LearnerClassRecord {
+        let now = Date()
+        return LearnerClassRecord(
+            name: shell.name, count: shell.count, sum: shell.sum, noiseMean: shell.noiseMean, noiseM2: shell.noiseM2,
+            createdAt: previous?.createdAt ?? now, updatedAt: now)
+    }
+}
