@@ -108,6 +108,10 @@ func buildRouter(
         store: dependencies.store, queue: jobs.queue, models: jobs.models, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
+    LearningController(
+        store: dependencies.store, learning: jobs.learning, queue: jobs.queue, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
+        audit: audit
+    ).addRoutes(to: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian, moderation: moderation)
         .addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)

@@ -39,6 +39,8 @@ public protocol LearningRepository: Sendable {
     func pendingMemberships(sha256: String, model: String) async throws -> [(projectID: Int64, name: String)]
     /// Projects whose learner changed since its last consolidation.
     func unconsolidated() async throws -> [Int64]
+    /// The project's images with this human label.
+    func labelledSHA256s(projectID: Int64, label: String) async throws -> [String]
     /// Every image of the project with an embedding from `model`.
     func embeddings(projectID: Int64, model: String) async throws -> [(sha256: String, vector: [Float])]
     /// The project's human-labelled images that have an embedding from `model`.
@@ -171,6 +173,15 @@ public struct SQLLearningRepository: LearningRepository {
         try await database.withConnection { db in
             try await db.raw("SELECT project_id FROM learners WHERE consolidated_at IS NULL OR consolidated_at < updated_at ORDER BY project_id")
                 .all().map { try $0.decode(column: "project_id", as: Int64.self) }
+        }
+    }
+
+    public func labelledSHA256s(projectID: Int64, label: String) async throws -> [String] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT sha256 FROM labels WHERE project_id = \(bind: projectID) AND name = \(bind: label) AND source = \(bind: Label.humanSource)
+                ORDER BY sha256
+                """).all().map { try $0.decode(column: "sha256", as: String.self) }
         }
     }
 

@@ -1,0 +1,379 @@
+import Foundation
+import Hummingbird
+import IrisBlobs
+import IrisCore
+import IrisImaging
+import IrisML
+import IrisStore
+
+/// `/api/v1/projects/{id}/learner`, `/classifiers` and `/evaluations`: the incremental
+/// learner, trained heads ("Train model") and evaluation runs ("Test model").
+struct LearningController {
+    let store: IrisStore
+    let learning: LearningService
+    let queue: JobQueue
+    let importer: ImageFolderImport
+    let scratch: ScratchSpace
+    let limits: IngestLimits
+    let audit: AuditLog
+
+    /// Most files one classify request may carry.
+    static let maxFiles = 32
+
+    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
+        group.get("projects/{id}/learner", .project(.viewer), use: show)
+        group.post("projects/{id}/learner/classes", .project(.editor), use: addClass)
+        group.delete("projects/{id}/learner/classes/{name}", .project(.editor), use: removeClass)
+        group.post("projects/{id}/learner/classify", .project(.viewer), use: classify)
+        group.post("projects/{id}/learner/consolidate", .project(.editor), use: consolidate)
+        group.post("projects/{id}/learner/reset", .admin, use: reset)
+        group.post("projects/{id}/classifiers", .project(.editor), use: train)
+        group.get("projects/{id}/classifiers", .project(.viewer), use: classifiers)
+        group.post("projects/{id}/classifiers/{version}/activate", .project(.editor), use: activate)
+        group.post("projects/{id}/evaluations", .project(.editor), use: evaluate)
+        group.get("projects/{id}/evaluations", .project(.viewer), use: evaluations)
+        group.get("projects/{id}/evaluations/{evaluationID}", .project(.viewer), use: evaluation)
+    }
+
+    // MARK: - Learner
+
+    struct ClassBody: Encodable, Sendable {
+        var name: String
+        var count: Int
+        var threshold: Double
+        var noiseMean: Double
+        var noiseStd: Double
+        var examples: [String]
+        var updatedAt: Date
+    }
+
+    struct LearnerBody: ResponseEncodable {
+        var projectId: Int64
+        var model: String
+        var exists: Bool
+        var count: Int
+        var classes: [ClassBody]
+        var updatedAt: Date?
+        var consolidatedAt: Date?
+    }
+
+    @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        guard let record = try await store.learning.learner(projectID: project.id) else {
+            return LearnerBody(projectId: project.id, model: learning.model, exists: false, count: 0, classes: [])
+        }
+        let classes = try await store.learning.classes(projectID: project.id, names: nil)
+        let learner = LearningService.learner(record, classes)
+        let examples = try await store.learning.examples(projectID: project.id, perClass: 4)
+        return LearnerBody(
+            projectId: project.id, model: record.model, exists: true, count: record.count,
+            classes: classes.map { stored in
+                let shell = ShellLearner.Shell(name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean, noiseM2: stored.noiseM2)
+                return ClassBody(
+                    name: stored.name, count: stored.count, threshold: learner.threshold(of: shell, rules: learning.thresholds),
+                    noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [], updatedAt: stored.updatedAt)
+            },
+            updatedAt: record.updatedAt, consolidatedAt: record.consolidatedAt)
+    }
+
+    struct AddClassRequest: Decodable {
+        var name: String
+        /// Make the class from the project's images with this human label (default: `name`).
+        var fromLabel: String?
+    }
+
+    struct AddedBody: ResponseEncodable {
+        var name: String
+        var added: Int
+        var imported: Int?
+        var duplicates: Int?
+        var skipped: [ImportReport.Skipped]
+        var notEmbedded: [NotEmbedded]
+
+        struct NotEmbedded: Encodable, Sendable {
+            var sha256: String
+            var reason: String
+        }
+    }
+
+    /// Multipart with a `name` part and a zip in `file` (every image is stored in the
+    /// project with the class name as its label), or JSON `{"name", "from_label"}` to make
+    /// the class from images already labelled.
+    @Sendable func addClass(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<AddedBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let added: LearningService.AddedClass
+        if request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false {
+            try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
+            let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
+                .receive(request.body, boundary: try MultipartReceiver.boundary(request))
+            defer { received.discard() }
+            let name = try checkNewClass(received.fields["name"]?.first, project: project)
+            guard let zip = received.file else { throw Problem.badRequest("send the class's images as a zip in the part named \"file\"", field: "file") }
+            try await refuseExisting(name, project: project)
+            let report = try await importer.importZip(at: zip.url, into: project, labelFromFolders: false, label: name)
+            guard !report.sha256s.isEmpty else {
+                let reasons = report.skipped.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
+                throw Problem.badRequest("the zip holds no image\(reasons.isEmpty ? "" : " (\(reasons))"); the class was not made", field: "file")
+            }
+            added = try await learning.addClass(projectID: project.id, name: name, sha256s: report.sha256s, report: report)
+        } else {
+            let body = try await request.decode(as: AddClassRequest.self, context: context)
+            let name = try checkNewClass(body.name, project: project)
+            try await refuseExisting(name, project: project)
+            let label = body.fromLabel ?? name
+            let sha256s = try await store.learning.labelledSHA256s(projectID: project.id, label: label)
+            guard !sha256s.isEmpty else {
+                throw Problem.badRequest("project \(project.name) has no image labelled \"\(label)\" to make the class from", field: "from_label")
+            }
+            added = try await learning.addClass(projectID: project.id, name: name, sha256s: sha256s)
+        }
+        await audit.record(context.caller, "learner.class_added", project: project.id, subject: "class \(added.name)", detail: ["examples": "\(added.added)"])
+        return EditedResponse(status: .created, response: AddedBody(
+            name: added.name, added: added.added, imported: added.report?.imported, duplicates: added.report?.duplicates,
+            skipped: added.report?.skipped ?? [], notEmbedded: added.failed.map { .init(sha256: $0.sha256, reason: $0.reason) }))
+    }
+
+    func checkNewClass(_ raw: String?, project: Project) throws -> String {
+        guard let raw, !raw.trimmingCharacters(in: .whitespaces).isEmpty else { throw Problem.badRequest("name the class in the part or field \"name\"", field: "name") }
+        let name = try NameRules.validated(raw.trimmingCharacters(in: .whitespaces), field: "name", maxLength: NameRules.maxLabel)
+        if let allowed = project.labelSet, !allowed.contains(name) {
+            throw Problem.badRequest("\"\(name)\" is not a label in project \(project.name)'s label set", field: "name")
+        }
+        return name
+    }
+
+    func refuseExisting(_ name: String, project: Project) async throws {
+        if try await !store.learning.classes(projectID: project.id, names: [name]).isEmpty {
+            throw Problem.conflict("the learner already has a class named \(name); remove it first, or label more images with it", field: "name")
+        }
+    }
+
+    @Sendable func removeClass(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
+        try await learning.removeClass(projectID: project.id, name: name)
+        await audit.record(context.caller, "learner.class_removed", project: project.id, subject: "class \(name)")
+        return Response(status: .noContent)
+    }
+
+    struct ClassifyRequest: Decodable {
+        var images: [String]
+    }
+
+    struct ClassifiedBody: ResponseEncodable {
+        var items: [Item]
+
+        struct Item: Encodable, Sendable {
+            var file: String?
+            var sha256: String?
+            /// The nearest class, or `unknown` when it is beyond its threshold.
+            var label: String?
+            var unknown: Bool?
+            var ranked: [Ranked]?
+            var error: AnalysisController.Created.ItemError?
+        }
+
+        struct Ranked: Encodable, Sendable {
+            var label: String
+            var distance: Double
+            var threshold: Double
+            var confidence: Double
+        }
+    }
+
+    /// JSON `{"images": [sha256...]}` of stored images, or multipart `file` parts (not stored).
+    @Sendable func classify(_ request: Request, context: IrisRequestContext) async throws -> ClassifiedBody {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        guard try await learning.learner(projectID: project.id)?.shells.isEmpty == false else {
+            throw Problem.conflict("the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying")
+        }
+        var inputs: [(file: String?, sha256: String?, vector: () async throws -> [Float])] = []
+        var received: ReceivedMultipart?
+        defer { received?.discard() }
+        if request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false {
+            try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
+            var receiver = MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
+            receiver.maxFiles = Self.maxFiles
+            received = try await receiver.receive(request.body, boundary: try MultipartReceiver.boundary(request))
+            guard let files = received?.files, !files.isEmpty else { throw Problem.badRequest("send images as parts named \"file\"", field: "file") }
+            for file in files {
+                inputs.append((file.originalName, file.sha256, { try await learning.embedding(path: file.url.path) }))
+            }
+        } else {
+            let body = try await request.decode(as: ClassifyRequest.self, context: context)
+            guard (1...Self.maxFiles).contains(body.images.count) else { throw Problem.badRequest("images must name 1 to \(Self.maxFiles) sha256s", field: "images") }
+            for sha256 in body.images {
+                try Parameters.checkSHA256(sha256, field: "images")
+                guard try await store.images.member(sha256: sha256, of: project.id) != nil else {
+                    throw Problem.notFound("project \(project.name) has no image \(sha256)")
+                }
+                inputs.append((nil, sha256, { try await learning.embedding(sha256: sha256) }))
+            }
+        }
+        var items: [ClassifiedBody.Item] = []
+        for input in inputs {
+            do {
+                let vector = try await input.vector()
+                let answer = try await learning.classify(projectID: project.id, vectors: [vector])[0]
+                items.append(.init(
+                    file: input.file, sha256: input.sha256, label: answer.label, unknown: answer.label == nil,
+                    ranked: answer.ranked.map { .init(label: $0.label, distance: $0.distance, threshold: $0.threshold, confidence: $0.confidence) }))
+            } catch let problem as Problem where problem.status < 500 && problem.status != 409 {
+                items.append(.init(file: input.file, sha256: input.sha256, error: .init(status: problem.status, detail: problem.detail)))
+            } catch let error as VipsError {
+                items.append(.init(file: input.file, sha256: input.sha256, error: .init(status: 422, detail: "\(error)")))
+            }
+        }
+        return ClassifiedBody(items: items)
+    }
+
+    @Sendable func consolidate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        guard try await store.learning.learner(projectID: project.id) != nil else {
+            throw Problem.conflict("project \(project.name) has no learner yet")
+        }
+        return try await enqueue(try JobRequest(
+            kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(projectId: project.id), queue: JobSettings.Queue.ml, projectID: project.id))
+    }
+
+    struct ResetBody: ResponseEncodable {
+        var reset: Bool
+    }
+
+    @Sendable func reset(_ request: Request, context: IrisRequestContext) async throws -> ResetBody {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let removed = try await store.learning.reset(projectID: project.id)
+        await audit.record(context.caller, "learner.reset", project: project.id, subject: "learner")
+        return ResetBody(reset: removed)
+    }
+
+    // MARK: - Classifiers
+
+    struct TrainRequest: Decodable {
+        var activate: Bool?
+    }
+
+    @Sendable func train(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let body = try await Self.optionalBody(request, context: context, as: TrainRequest.self) ?? TrainRequest()
+        return try await enqueue(try JobRequest(
+            kind: TrainJob.kind, encoding: TrainJob.Payload(projectId: project.id, activate: body.activate), queue: JobSettings.Queue.ml,
+            projectID: project.id))
+    }
+
+    struct ClassifierBody: Encodable, Sendable {
+        var version: Int
+        var model: String
+        var classes: [String]
+        var active: Bool
+        var jobId: Int64?
+        var createdAt: Date
+        var training: LearningService.TrainingSummary?
+    }
+
+    struct ClassifierList: ResponseEncodable {
+        var items: [ClassifierBody]
+    }
+
+    @Sendable func classifiers(_ request: Request, context: IrisRequestContext) async throws -> ClassifierList {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        return ClassifierList(items: try await store.learning.classifiers(projectID: project.id).map(Self.body))
+    }
+
+    static func body(_ record: ClassifierRecord) -> ClassifierBody {
+        ClassifierBody(
+            version: record.version, model: record.model, classes: record.classes, active: record.active, jobId: record.jobID,
+            createdAt: record.createdAt, training: try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8)))
+    }
+
+    struct ActivatedBody: ResponseEncodable {
+        var version: Int
+        var active: Bool
+        var labelled: Int
+    }
+
+    @Sendable func activate(_ request: Request, context: IrisRequestContext) async throws -> ActivatedBody {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let raw = context.parameters.get("version") ?? ""
+        guard let version = Int(raw), version > 0 else { throw Problem.badRequest("version must be a positive integer, not \"\(raw.prefix(40))\"", field: "version") }
+        let labelled = try await learning.activate(projectID: project.id, version: version)
+        await audit.record(context.caller, "classifier.activated", project: project.id, subject: "classifier v\(version)")
+        return ActivatedBody(version: version, active: true, labelled: labelled)
+    }
+
+    // MARK: - Evaluations
+
+    struct EvaluateRequest: Decodable {
+        var target: String?
+        var version: Int?
+        var split: String?
+    }
+
+    @Sendable func evaluate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let body = try await Self.optionalBody(request, context: context, as: EvaluateRequest.self) ?? EvaluateRequest()
+        guard let target = LearningService.Target(rawValue: body.target ?? "learner") else {
+            throw Problem.badRequest("target must be \"learner\" or \"classifier\", not \"\(body.target!.prefix(40))\"", field: "target")
+        }
+        guard let split = LearningService.Split(rawValue: body.split ?? "held-out") else {
+            throw Problem.badRequest("split must be \"held-out\" or \"all\", not \"\(body.split!.prefix(40))\"", field: "split")
+        }
+        if let version = body.version {
+            guard target == .classifier else { throw Problem.badRequest("version applies to target \"classifier\" only", field: "version") }
+            guard try await store.learning.classifier(projectID: project.id, version: version) != nil else {
+                throw Problem.notFound("project \(project.name) has no classifier version \(version)")
+            }
+        }
+        return try await enqueue(try JobRequest(
+            kind: EvaluateJob.kind, encoding: EvaluateJob.Payload(projectId: project.id, target: target, version: body.version, split: split),
+            queue: JobSettings.Queue.ml, projectID: project.id))
+    }
+
+    struct EvaluationBody: ResponseEncodable {
+        var id: Int64
+        var target: String
+        var version: Int?
+        var split: String
+        var jobId: Int64?
+        var createdAt: Date
+        var report: EvaluationReport?
+    }
+
+    struct EvaluationList: ResponseEncodable {
+        var items: [EvaluationBody]
+    }
+
+    @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws -> EvaluationList {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let limit = try Parameters.limit(request, default: 100, max: 1000)
+        return EvaluationList(items: try await store.learning.evaluations(projectID: project.id, limit: limit).map(Self.body))
+    }
+
+    @Sendable func evaluation(_ request: Request, context: IrisRequestContext) async throws -> EvaluationBody {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let id = try Parameters.id(context, "evaluationID", noun: "evaluation")
+        guard let record = try await store.learning.evaluation(projectID: project.id, id: id) else {
+            throw Problem.notFound("project \(project.name) has no evaluation \(id)")
+        }
+        return Self.body(record)
+    }
+
+    static func body(_ record: EvaluationRecord) -> EvaluationBody {
+        EvaluationBody(
+            id: record.id, target: record.target, version: record.version, split: record.split, jobId: record.jobID, createdAt: record.createdAt,
+            report: (try? JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8)))?.report)
+    }
+
+    // MARK: - Shared
+
+    func enqueue(_ job: JobRequest) async throws -> EditedResponse<APIModel.JobBody> {
+        let (queued, _) = try await queue.enqueue(job)
+        return EditedResponse(status: .accepted, response: APIModel.JobBody(queued))
+    }
+
+    /// A JSON body that may be absent (an empty POST takes the defaults).
+    static func optionalBody<T: Decodable>(_ request: Request, context: IrisRequestContext, as type: T.Type) async throws -> T? {
+        guard request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.contentType] != nil) else { return nil }
+        return try await request.decode(as: type, context: context)
+    }
+}
