@@ -74,6 +74,19 @@ struct AccessMatrixTests {
         "POST /api/v1/analyses": .signedIn,
         "GET /api/v1/analyses/{sha256}": .image,
         "GET /api/v1/analyses/{sha256}/embeddings/{model}": .image,
+        "GET /api/v1/projects/{id}/learner": .project(.viewer),
+        "POST /api/v1/projects/{id}/learner/classes": .project(.editor),
+        "DELETE /api/v1/projects/{id}/learner/classes/{name}": .project(.editor),
+        "POST /api/v1/projects/{id}/learner/classify": .project(.viewer),
+        "POST /api/v1/projects/{id}/learner/consolidate": .project(.editor),
+        "POST /api/v1/projects/{id}/learner/reset": .admin,
+        "POST /api/v1/projects/{id}/classifiers": .project(.editor),
+        "GET /api/v1/projects/{id}/classifiers": .project(.viewer),
+        "POST /api/v1/projects/{id}/classifiers/{version}/activate": .project(.editor),
+        "POST /api/v1/projects/{id}/evaluations": .project(.editor),
+        "GET /api/v1/projects/{id}/evaluations": .project(.viewer),
+        "GET /api/v1/projects/{id}/evaluations/{evaluationID}": .project(.viewer),
+        "GET /projects/{id}/model": .project(.viewer),
     ]
 
     /// The kinds of caller the matrix tries.
@@ -121,7 +134,9 @@ struct AccessMatrixTests {
     }
 
     /// A project where each role user holds their role, with one image in it.
-    func fixture(_ server: TestServer, _ cast: Cast, seed: Int) async throws -> (project: Int64, sha256: String, code: String, job: Int64, webhook: Int64) {
+    func fixture(
+        _ server: TestServer, _ cast: Cast, seed: Int
+    ) async throws -> (project: Int64, sha256: String, code: String, job: Int64, webhook: Int64, evaluation: Int64) {
         let project = try await server.createProject("fixture \(seed)")
         for role in Role.allCases {
             try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
@@ -137,7 +152,10 @@ struct AccessMatrixTests {
         // An embedding stored directly, so the embedding route has something to show whoever may see it.
         _ = try await server.store.analyses.save(
             Analysis(sha256: sha256, model: "matrix-model", result: "{}", createdAt: Date()), labels: [], embedding: [1, 0], moderation: nil)
-        return (project, sha256, try #require(try link.json()["code"] as? String), job.id, hook.id)
+        // A kept evaluation run, so its page has something to show.
+        let evaluation = try await server.store.learning.addEvaluation(EvaluationRecord(
+            projectID: project, target: "learner", version: nil, split: "held-out", report: "{}", jobID: nil, createdAt: Date()))
+        return (project, sha256, try #require(try link.json()["code"] as? String), job.id, hook.id, evaluation.id)
     }
 
     /// What the identity should meet on a route of this access: nil when allowed.
@@ -215,6 +233,9 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{jobID}", with: String(target.job))
                         .replacingOccurrences(of: "{webhookID}", with: String(target.webhook))
                         .replacingOccurrences(of: "{model}", with: "matrix-model")
+                        .replacingOccurrences(of: "{evaluationID}", with: String(target.evaluation))
+                        .replacingOccurrences(of: "{version}", with: "999999")
+                        .replacingOccurrences(of: "{name}", with: "no-such-class")
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
                     let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)

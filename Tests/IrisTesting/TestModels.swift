@@ -16,6 +16,12 @@ public enum TestModels {
         root.appendingPathComponent(".cache/photos").appendingPathComponent(name)
     }
 
+    /// One crop of the learner's evaluation set (`scripts/models/evalset.py`): `index` 0–29 of
+    /// brick, grass, gravel, coins, galaxies, tissue, retina, coffee, cat, astronaut, rocket, motorcycle.
+    public static func evalPhoto(_ label: String, _ index: Int) throws -> Data {
+        try Data(contentsOf: root.appendingPathComponent(".cache/evalset/\(label)/\(String(format: "%02d", index)).jpg"))
+    }
+
     public static func runtime() throws -> ONNXRuntime {
         try ONNXRuntime.load(from: runtimeLibrary)
     }

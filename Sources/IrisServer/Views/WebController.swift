@@ -17,6 +17,7 @@ struct WebController {
     func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
         router.get("/", .signedIn, use: index)
         router.get("projects/{id}", .project(.viewer), use: project)
+        router.get("projects/{id}/model", .project(.viewer), use: model)
         router.get("images/{sha256}", .image, use: image)
         router.get("static/{file}", .open, use: staticFile)
     }
@@ -84,6 +85,20 @@ struct WebController {
             values["next"] = "/projects/\(project.id)?cursor=\(next)" + query.joined()
         }
         return try resources.page("project", values, caller: context.caller)
+    }
+
+    /// A project's learning: classes, classify, train, test and the test history (drawn by app.js from the API).
+    @Sendable func model(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        var canEdit = false, isAdmin = false
+        if let user = context.caller.user {
+            isAdmin = user.isAdmin
+            let role = try await store.accounts.role(projectID: project.id, userID: user.id)
+            canEdit = isAdmin || (role.map { $0 >= .editor } ?? false)
+        }
+        return try resources.page(
+            "model", ["title": "Model of \(project.name)", "projectID": project.id, "projectName": project.name, "canEdit": canEdit, "isAdmin": isAdmin],
+            caller: context.caller)
     }
 
     /// One image: the picture, where it is, and what the models said (kept up to date by
