@@ -4,7 +4,37 @@ import IrisServer
 
 struct LearnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "learn", abstract: "A project's incremental learner: add classes, classify.", subcommands: [Quality.self])
+        commandName: "learn", abstract: "A project's incremental learner: add classes, classify (local; no server needed).",
+        subcommands: [AddClass.self, Classify.self, Quality.self])
+
+    struct AddClass: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-class", abstract: "Store a zip or folder of images in the project (made if new), labelled with the class name, and teach the learner the class.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Project name or id.") var project: String
+        @Option(help: "The class's name.") var name: String
+        @Argument(help: "A zip file or a folder of images.") var path: String
+
+        func run() async throws {
+            try await IrisLearnCommands.addClass(try common.settings(), project: project, name: name, path: path)
+        }
+    }
+
+    struct Classify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Classify local image files with the project's learner: the nearest classes, or unknown (exit status 1 if a file cannot be read).")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Project name or id.") var project: String
+        @Argument(help: "Image files.") var files: [String]
+
+        func validate() throws {
+            if files.isEmpty { throw ValidationError("name at least one image file") }
+        }
+
+        func run() async throws {
+            if !(try await IrisLearnCommands.classify(try common.settings(), project: project, files: files)) { throw ExitCode(1) }
+        }
+    }
 
     struct Quality: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,5 +47,31 @@ struct LearnCommand: AsyncParsableCommand {
         func run() async throws {
             try await IrisModelCommands.learningQuality(try common.settings(), folder: folder, json: json)
         }
+    }
+}
+
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Train a new classifier version on the project's human-labelled images (local; no server needed).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Project name or id.") var project: String
+    @Flag(help: "Make the new version active: its predictions become model labels.") var activate = false
+
+    func run() async throws {
+        try await IrisLearnCommands.train(try common.settings(), project: project, activate: activate)
+    }
+}
+
+struct EvaluateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate", abstract: "Test the learner or a classifier version and keep the run in the project's history (local; no server needed).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Project name or id.") var project: String
+    @Option(help: "learner or classifier.") var target = "learner"
+    @Option(help: "Classifier version (default: the active one, else the newest).") var version: Int?
+    @Option(help: "held-out (the fifth of labelled images no head trains on) or all.") var split = "held-out"
+
+    func run() async throws {
+        try await IrisLearnCommands.evaluate(try common.settings(), project: project, target: target, version: version, split: split)
     }
 }

@@ -12,7 +12,7 @@ struct Iris: AsyncParsableCommand {
         discussion: "Settings come from flags, then IRIS_* environment variables, then a JSON config file (--config or IRIS_CONFIG), then defaults. `iris config` lists them.",
         version: "0.1.0",
         subcommands: [
-            Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self, AnalyzeCommand.self, LearnCommand.self, UserCommand.self,
+            Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self, AnalyzeCommand.self, LearnCommand.self, TrainCommand.self, EvaluateCommand.self, UserCommand.self,
             TokenCommand.self, Config.self,
         ]
     )
