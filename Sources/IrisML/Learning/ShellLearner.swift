@@ -164,15 +164,56 @@ public struct ShellLearner: Sendable, Equatable {
 
     /// Ranks every class for one feature. `temperature` softens the confidences.
     public func classify(_ feature: [Float], rules: Thresholds, temperature: Double = 0.05, limit: Int = 5) -> Answer {
-        let unit = Self.normalised(feature)
+        prepared(rules: rules).classify(feature, temperature: temperature, limit: limit)
+    }
+
+    /// The learner made ready for many classifications: each class's centred, unit-length
+    /// centroid in one matrix, so a feature's distances to all classes are one pass of dot products.
+    public func prepared(rules: Thresholds) -> Prepared {
         let centre = centring
-        let centred = Self.centred(unit, centre)
-        var ranked: [Ranked] = []
-        ranked.reserveCapacity(shells.count)
-        for shell in shells.values {
-            let distance = Self.cosineDistance(centred, shell, centre: centre)
-            ranked.append(Ranked(label: shell.name, distance: distance, threshold: threshold(of: shell, rules: rules), confidence: 0))
+        let names = shells.keys.sorted()
+        var matrix = [Float](repeating: 0, count: names.count * dimension)
+        for (row, name) in names.enumerated() {
+            let shell = shells[name]!
+            let scale = 1 / Double(max(shell.count, 1))
+            var centroid = shell.sum.map { $0 * scale }
+            if let centre { for index in 0..<dimension { centroid[index] -= centre[index] } }
+            let norm = centroid.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for index in 0..<dimension { matrix[row * dimension + index] = norm > 0 ? Float(centroid[index] / norm) : 0 }
         }
+        return Prepared(
+            dimension: dimension, names: names, matrix: matrix, thresholds: names.map { threshold(of: shells[$0]!, rules: rules) },
+            centre: centre.map { $0.map(Float.init) })
+    }
+
+    public struct Prepared: Sendable {
+        let dimension: Int
+        let names: [String]
+        let matrix: [Float]
+        let thresholds: [Double]
+        let centre: [Float]?
+
+        public func classify(_ feature: [Float], temperature: Double = 0.05, limit: Int = 5) -> Answer {
+            let unit = ShellLearner.normalised(feature)
+            var x = [Float](repeating: 0, count: dimension)
+            for index in 0..<dimension { x[index] = Float(unit[index]) - (centre?[index] ?? 0) }
+            let norm = x.withUnsafeBufferPointer { VectorMath.dot($0.baseAddress!, $0.baseAddress!, count: dimension) }.squareRoot()
+            var ranked: [Ranked] = []
+            ranked.reserveCapacity(names.count)
+            matrix.withUnsafeBufferPointer { m in
+                x.withUnsafeBufferPointer { x in
+                    for row in names.indices {
+                        let cosine = norm > 0 ? Double(VectorMath.dot(m.baseAddress! + row * dimension, x.baseAddress!, count: dimension) / norm) : 0
+                        ranked.append(Ranked(label: names[row], distance: 1 - cosine, threshold: thresholds[row], confidence: 0))
+                    }
+                }
+            }
+            return ShellLearner.answer(ranked, temperature: temperature, limit: limit)
+        }
+    }
+
+    static func answer(_ unsorted: [Ranked], temperature: Double, limit: Int) -> Answer {
+        var ranked = unsorted
         ranked.sort { ($0.distance, $0.label) < ($1.distance, $1.label) }
         // Confidence: a softmax over negative distances, so close rivals share it.
         let best = ranked.first?.distance ?? 0

@@ -20,6 +20,8 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         public var patience = 4
         public var validationShare = 0.15
         public var seed: UInt64 = 42
+        /// Threads one batch's gradient is split over.
+        public var threads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
         public init() {}
     }
 
@@ -80,17 +82,27 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
             rng.shuffle(&order)
             var lossSum = 0.0
             for start in stride(from: 0, to: order.count, by: options.batchSize) {
-                let batch = order[start..<min(start + options.batchSize, order.count)]
-                var gradient = [Float](repeating: 0, count: model.weights.count + model.bias.count)
-                var weightSum: Float = 0
-                for index in batch {
-                    let w = classWeight[labels[index]]
-                    weightSum += w
-                    var p = model.probabilities(centred: x[index])
-                    lossSum += Double(-w * Foundation.log(max(p[labels[index]], 1e-12)))
-                    p[labels[index]] -= 1
-                    model.accumulate(gradient: &gradient, x: x[index], error: p, scale: w)
+                let batch = Array(order[start..<min(start + options.batchSize, order.count)])
+                // The batch's halves on two threads, each into its own gradient, then summed.
+                let parts = options.threads
+                let partials = BatchParts(count: parts)
+                let snapshot = model
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    var gradient = [Float](repeating: 0, count: snapshot.weights.count + snapshot.bias.count)
+                    var weightSum: Float = 0, loss = 0.0
+                    for position in stride(from: part, to: batch.count, by: parts) {
+                        let index = batch[position]
+                        let w = classWeight[labels[index]]
+                        weightSum += w
+                        var p = snapshot.probabilities(centred: x[index])
+                        loss += Double(-w * Foundation.log(max(p[labels[index]], 1e-12)))
+                        p[labels[index]] -= 1
+                        snapshot.accumulate(gradient: &gradient, x: x[index], error: p, scale: w)
+                    }
+                    partials.set(part, gradient: gradient, weight: weightSum, loss: loss)
                 }
+                var (gradient, weightSum, batchLoss) = partials.total()
+                lossSum += batchLoss
                 let scale = 1 / max(weightSum, 1e-9)
                 for index in 0..<model.weights.count { gradient[index] = gradient[index] * scale + options.l2 * model.weights[index] }
                 for index in model.weights.count..<gradient.count { gradient[index] *= scale }
@@ -125,10 +137,7 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         x.withUnsafeBufferPointer { x in
             weights.withUnsafeBufferPointer { w in
                 for k in 0..<classes.count {
-                    var sum: Float = 0
-                    let row = k * dimension
-                    for d in 0..<dimension { sum += w[row + d] * x[d] }
-                    logits[k] += sum
+                    logits[k] += VectorMath.dot(w.baseAddress! + k * dimension, x.baseAddress!, count: dimension)
                 }
             }
         }
@@ -161,6 +170,39 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
             if p.indices.max(by: { p[$0] < p[$1] }) == labels[index] { correct += 1 }
         }
         return (loss / Double(indexes.count), Double(correct) / Double(indexes.count))
+    }
+}
+
+/// Each thread's share of one batch: its gradient, class-weight sum and loss.
+final class BatchParts: @unchecked Sendable {
+    private var gradients: [[Float]?]
+    private var weights: [Float]
+    private var losses: [Double]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        gradients = Array(repeating: nil, count: count)
+        weights = Array(repeating: 0, count: count)
+        losses = Array(repeating: 0, count: count)
+    }
+
+    func set(_ part: Int, gradient: [Float], weight: Float, loss: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        gradients[part] = gradient
+        weights[part] = weight
+        losses[part] = loss
+    }
+
+    func total() -> (gradient: [Float], weight: Float, loss: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        var sum = gradients[0] ?? []
+        for part in gradients.dropFirst() {
+            guard let part else { continue }
+            for index in sum.indices { sum[index] += part[index] }
+        }
+        return (sum, weights.reduce(0, +), losses.reduce(0, +))
     }
 }
 

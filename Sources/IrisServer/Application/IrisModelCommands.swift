@@ -97,4 +97,9 @@ extension IrisModelCommands {
         print("  unknown rejection, \(figures.heldOut) classes held out: AUROC \(String(format: "%.3f", figures.unknownAUROC)); accuracy at 90% coverage \(percent(figures.accuracyAt90Coverage))")
         print("  unknown answers: \(percent(figures.unknownRateOnKnown)) of taught-class photos, \(percent(figures.unknownRateOnHeldOut)) of held-out-class photos")
     }
+
+    /// The learning benchmark (`make bench`): see `LearningBenchmark`.
+    public static func learningBench(_ settings: IrisSettings, folder: String) async throws {
+        try await LearningBenchmark.run(settings: settings, folder: folder)
+    }
 }

@@ -3,6 +3,7 @@ import IrisBlobs
 import IrisCore
 import IrisML
 import IrisStore
+import NIOConcurrencyHelpers
 
 /// A project's learning: the incremental learner (classes from zips or labels, examples
 /// added one at a time, classify with `unknown`), trained heads and their use. The HTTP
@@ -14,6 +15,8 @@ struct LearningService: Sendable {
     /// The embedding model learners learn over.
     let model: String
     let thresholds: ShellLearner.Thresholds
+    /// Learners made ready for classifying, per project, while they are unchanged.
+    let prepared = PreparedLearners()
 
     /// What adding a class did.
     struct AddedClass: Sendable {
@@ -128,10 +131,18 @@ struct LearningService: Sendable {
 
     /// Classifies features against every class; 409 before there is any.
     func classify(projectID: Int64, vectors: [[Float]]) async throws -> [ShellLearner.Answer] {
-        guard let learner = try await learner(projectID: projectID), !learner.shells.isEmpty else {
+        guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
             throw Problem.conflict("the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         }
-        return vectors.map { learner.classify($0, rules: thresholds) }
+        let ready: ShellLearner.Prepared
+        if let cached = prepared.get(projectID, at: record.updatedAt) {
+            ready = cached
+        } else {
+            let classes = try await store.learning.classes(projectID: projectID, names: nil)
+            ready = Self.learner(record, classes).prepared(rules: thresholds)
+            prepared.set(projectID, at: record.updatedAt, ready)
+        }
+        return vectors.map { ready.classify($0) }
     }
 
     /// A human-labelled image got its embedding: it joins the classes named by its labels,
@@ -196,5 +207,21 @@ struct LearningService: Sendable {
         return LearnerClassRecord(
             name: shell.name, count: shell.count, sum: shell.sum, noiseMean: shell.noiseMean, noiseM2: shell.noiseM2,
             createdAt: previous?.createdAt ?? now, updatedAt: now)
+    }
+}
+
+/// A small cache of prepared learners, keyed by project and the learner's last change.
+final class PreparedLearners: Sendable {
+    private let entries = NIOLockedValueBox<[Int64: (Date, ShellLearner.Prepared)]>([:])
+
+    func get(_ projectID: Int64, at version: Date) -> ShellLearner.Prepared? {
+        entries.withLockedValue { $0[projectID].flatMap { $0.0 == version ? $0.1 : nil } }
+    }
+
+    func set(_ projectID: Int64, at version: Date, _ learner: ShellLearner.Prepared) {
+        entries.withLockedValue { entries in
+            if entries.count > 64 { entries.removeAll() }
+            entries[projectID] = (version, learner)
+        }
     }
 }
