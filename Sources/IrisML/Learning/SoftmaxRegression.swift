@@ -22,6 +22,8 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         public var seed: UInt64 = 42
         /// Threads one batch's gradient is split over.
         public var threads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
+        /// Below this many examples, refit on training + validation after early stopping.
+        public var refitBelow = 5000
         public init() {}
     }
 
@@ -37,6 +39,8 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         public var bestEpoch: Int
         public var trainCount: Int
         public var validationCount: Int
+        /// The final head was refit on training and validation examples together.
+        public var refit: Bool
     }
 
     /// Trains on `features` (any scale; normalised here) with `labels` as indexes into `classes`.
@@ -66,62 +70,78 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         for d in 0..<dimension { mean[d] /= Float(max(train.count, 1)) }
         let x = units.map { zip($0, mean).map { $0 - $1 } }
 
-        // Balanced weights: each class weighs the same in the loss however many examples it has.
-        var counts = [Int](repeating: 0, count: classes.count)
-        for index in train { counts[labels[index]] += 1 }
-        let classWeight = counts.map { $0 > 0 ? Float(train.count) / Float(classes.count * $0) : 0 }
-
-        var model = SoftmaxRegression(
+        let initial = SoftmaxRegression(
             classes: classes, dimension: dimension, mean: mean, weights: [Float](repeating: 0, count: classes.count * dimension),
             bias: [Float](repeating: 0, count: classes.count))
-        var adam = Adam(count: model.weights.count + model.bias.count, rate: options.learningRate)
-        var best = model, bestLoss = Double.infinity, bestEpoch = 0
-        var epochs: [Epoch] = []
-        var order = train
-        for epoch in 1...options.maxEpochs {
-            rng.shuffle(&order)
-            var lossSum = 0.0
-            for start in stride(from: 0, to: order.count, by: options.batchSize) {
-                let batch = Array(order[start..<min(start + options.batchSize, order.count)])
-                // The batch's halves on two threads, each into its own gradient, then summed.
-                let parts = options.threads
-                let partials = BatchParts(count: parts)
-                let snapshot = model
-                DispatchQueue.concurrentPerform(iterations: parts) { part in
-                    var gradient = [Float](repeating: 0, count: snapshot.weights.count + snapshot.bias.count)
-                    var weightSum: Float = 0, loss = 0.0
-                    for position in stride(from: part, to: batch.count, by: parts) {
-                        let index = batch[position]
-                        let w = classWeight[labels[index]]
-                        weightSum += w
-                        var p = snapshot.probabilities(centred: x[index])
-                        loss += Double(-w * Foundation.log(max(p[labels[index]], 1e-12)))
-                        p[labels[index]] -= 1
-                        snapshot.accumulate(gradient: &gradient, x: x[index], error: p, scale: w)
+
+        /// Adam epochs over `indexes`; with a validation set, stops early and answers the best epoch's weights.
+        func fit(_ indexes: [Int], maxEpochs: Int, validation: [Int], report: Bool) -> (model: SoftmaxRegression, epochs: [Epoch], best: Int) {
+            // Balanced weights: each class weighs the same in the loss however many examples it has.
+            var counts = [Int](repeating: 0, count: classes.count)
+            for index in indexes { counts[labels[index]] += 1 }
+            let classWeight = counts.map { $0 > 0 ? Float(indexes.count) / Float(classes.count * $0) : 0 }
+            var model = initial
+            var adam = Adam(count: model.weights.count + model.bias.count, rate: options.learningRate)
+            var best = model, bestLoss = Double.infinity, bestEpoch = maxEpochs
+            var epochs: [Epoch] = []
+            var order = indexes
+            // Small sets get smaller batches: enough steps per epoch to learn from a few examples.
+            let batchSize = min(options.batchSize, max(8, indexes.count / 8))
+            for epoch in 1...max(maxEpochs, 1) {
+                rng.shuffle(&order)
+                var lossSum = 0.0
+                for start in stride(from: 0, to: order.count, by: batchSize) {
+                    let batch = Array(order[start..<min(start + batchSize, order.count)])
+                    // The batch split over threads, each into its own gradient, then summed.
+                    let parts = options.threads
+                    let partials = BatchParts(count: parts)
+                    let snapshot = model
+                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        var gradient = [Float](repeating: 0, count: snapshot.weights.count + snapshot.bias.count)
+                        var weightSum: Float = 0, loss = 0.0
+                        for position in stride(from: part, to: batch.count, by: parts) {
+                            let index = batch[position]
+                            let w = classWeight[labels[index]]
+                            weightSum += w
+                            var p = snapshot.probabilities(centred: x[index])
+                            loss += Double(-w * Foundation.log(max(p[labels[index]], 1e-12)))
+                            p[labels[index]] -= 1
+                            snapshot.accumulate(gradient: &gradient, x: x[index], error: p, scale: w)
+                        }
+                        partials.set(part, gradient: gradient, weight: weightSum, loss: loss)
                     }
-                    partials.set(part, gradient: gradient, weight: weightSum, loss: loss)
+                    var (gradient, weightSum, batchLoss) = partials.total()
+                    lossSum += batchLoss
+                    let scale = 1 / max(weightSum, 1e-9)
+                    for index in 0..<model.weights.count { gradient[index] = gradient[index] * scale + options.l2 * model.weights[index] }
+                    for index in model.weights.count..<gradient.count { gradient[index] *= scale }
+                    adam.step(&model, gradient)
                 }
-                var (gradient, weightSum, batchLoss) = partials.total()
-                lossSum += batchLoss
-                let scale = 1 / max(weightSum, 1e-9)
-                for index in 0..<model.weights.count { gradient[index] = gradient[index] * scale + options.l2 * model.weights[index] }
-                for index in model.weights.count..<gradient.count { gradient[index] *= scale }
-                adam.step(&model, gradient)
+                let trainLoss = lossSum / Double(max(order.count, 1))
+                let (validationLoss, validationAccuracy) = validation.isEmpty ? (trainLoss, 0) : model.loss(x: x, labels: labels, indexes: validation)
+                let record = Epoch(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss, validationAccuracy: validationAccuracy)
+                epochs.append(record)
+                if report { progress?(record) }
+                guard !validation.isEmpty else { best = model; continue }
+                if validationLoss < bestLoss - 1e-5 {
+                    bestLoss = validationLoss
+                    best = model
+                    bestEpoch = epoch
+                } else if epoch - bestEpoch >= options.patience {
+                    break
+                }
             }
-            let (validationLoss, validationAccuracy) = validation.isEmpty
-                ? (lossSum / Double(max(order.count, 1)), 1.0) : model.loss(x: x, labels: labels, indexes: validation)
-            let record = Epoch(epoch: epoch, trainLoss: lossSum / Double(max(order.count, 1)), validationLoss: validationLoss, validationAccuracy: validationAccuracy)
-            epochs.append(record)
-            progress?(record)
-            if validationLoss < bestLoss - 1e-5 {
-                bestLoss = validationLoss
-                best = model
-                bestEpoch = epoch
-            } else if epoch - bestEpoch >= options.patience {
-                break
-            }
+            return (best, epochs, validation.isEmpty ? epochs.count : bestEpoch)
         }
-        return (best, Report(epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count))
+
+        let (validated, epochs, bestEpoch) = fit(train, maxEpochs: options.maxEpochs, validation: validation, report: true)
+        // Small sets: every example counts, so the final head is refit on training and
+        // validation images together for the epochs validation chose.
+        if !validation.isEmpty, train.count + validation.count < options.refitBelow {
+            let (refit, _, _) = fit(train + validation, maxEpochs: bestEpoch, validation: [], report: false)
+            return (refit, Report(epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count, refit: true))
+        }
+        return (validated, Report(epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count, refit: false))
     }
 
     /// Class probabilities for one raw feature.

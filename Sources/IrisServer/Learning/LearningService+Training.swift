@@ -20,6 +20,8 @@ extension LearningService {
         var heldOut: Int
         var bestEpoch: Int
         var validationAccuracy: Double
+        /// The final head was refit on training and validation images together (small sets).
+        var refit: Bool?
         var seconds: Double
         var epochs: [EpochBody]
 
@@ -37,7 +39,7 @@ extension LearningService {
         enum CodingKeys: String, CodingKey {
             case classes, epochs, seconds
             case trainCount = "train_count", validationCount = "validation_count", heldOut = "held_out", bestEpoch = "best_epoch"
-            case validationAccuracy = "validation_accuracy"
+            case validationAccuracy = "validation_accuracy", refit
         }
     }
 
@@ -64,7 +66,7 @@ extension LearningService {
         let best = report.epochs.first { $0.epoch == report.bestEpoch }
         let summary = TrainingSummary(
             classes: classes, trainCount: report.trainCount, validationCount: report.validationCount, heldOut: all.count - training.count,
-            bestEpoch: report.bestEpoch, validationAccuracy: best?.validationAccuracy ?? 0,
+            bestEpoch: report.bestEpoch, validationAccuracy: best?.validationAccuracy ?? 0, refit: report.refit,
             seconds: Double((ContinuousClock.now - started).components.seconds) + Double((ContinuousClock.now - started).components.attoseconds) / 1e18,
             epochs: report.epochs.map { .init(epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy) })
         return try await store.learning.addClassifier(ClassifierRecord(
