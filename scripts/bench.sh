@@ -47,3 +47,9 @@ iris = float(re.search(r"Iris \(decode.*?= ([0-9.]+) images/s", open(sys.argv[1]
 python = float(re.search(r"= ([0-9.]+) images/s", open(sys.argv[2]).read()).group(1))
 print(f"ratio: Iris / Python pipeline = {iris / python:.2f}× (target ≥ 1.5×)")
 PY
+
+# Learning: quality on the labelled evaluation set, then the three speed figures.
+echo "== learning quality (the learner and the trained head on crops of 12 real photographs; 20 random splits)"
+"$PWD/.build/release/iris" learn quality --data "$work/learning" --log-level warning .cache/evalset
+echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
+IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
