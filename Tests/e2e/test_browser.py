@@ -1,6 +1,7 @@
 """A real browser (Debian's headless Chromium) loads the pages and uploads a file."""
 
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,56 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     # check: the gallery offers the label as a filter and finds the cat by it
     browser.get(server.url(f"/projects/{project}?model_label=" + requests.utils.quote(names[0])))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")) == 1
+
+
+def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_history(server, browser, workdir):
+    # arrange: two classes made through the API, a zip of a third for the page
+    evalset = Path(__file__).resolve().parents[2] / ".cache" / "evalset"
+    project = server.http.post(server.url("/api/v1/projects"), json={"name": "Textures"}, timeout=10).json()["id"]
+
+    def zip_of(label, count):
+        path = workdir / f"{label}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for index in range(count):
+                archive.write(evalset / label / f"{index:02d}.jpg", f"{label}/{index:02d}.jpg")
+        return path
+
+    for label in ["brick", "grass"]:
+        made = server.http.post(server.url(f"/api/v1/projects/{project}/learner/classes"), data={"name": label},
+                                files={"file": (f"{label}.zip", zip_of(label, 12).read_bytes(), "application/zip")}, timeout=120)
+        assert made.status_code == 201, made.text
+
+    # act: add "coffee" from the page's form
+    sign_in(server, browser)
+    browser.get(server.url(f"/projects/{project}/model"))
+    WebDriverWait(browser, 15).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 2)
+    browser.find_element(By.CSS_SELECTOR, "#add-class input[name=name]").send_keys("coffee")
+    browser.find_element(By.CSS_SELECTOR, "#add-class input[name=file]").send_keys(str(zip_of("coffee", 12)))
+    browser.find_element(By.CSS_SELECTOR, "#add-class button[type=submit]").click()
+    # check: the class appears with its example thumbnails
+    WebDriverWait(browser, 60).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 3)
+    card = browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=coffee]")
+    assert "12 examples" in card.text and len(card.find_elements(By.CSS_SELECTOR, ".thumbs img")) == 4
+
+    # act: classify a photo of a taught class and one of a class never taught
+    (workdir / "lawn.jpg").write_bytes((evalset / "grass" / "20.jpg").read_bytes())
+    (workdir / "launch.jpg").write_bytes((evalset / "rocket" / "20.jpg").read_bytes())
+    browser.find_element(By.ID, "classify-files").send_keys(str(workdir / "lawn.jpg") + "\n" + str(workdir / "launch.jpg"))
+
+    def answers(driver):
+        rows = driver.find_elements(By.CSS_SELECTOR, "#classify-results li")
+        texts = {row.find_element(By.CSS_SELECTOR, ".name").text: row.find_element(By.CSS_SELECTOR, ".answer").text for row in rows}
+        return texts if len(texts) == 2 and "classifying…" not in texts.values() else False
+    texts = WebDriverWait(browser, 60).until(answers)
+    assert texts == {"lawn.jpg": "grass", "launch.jpg": "unknown"}, texts
+
+    # act: train, then test the learner, from the buttons
+    browser.find_element(By.ID, "train").click()
+    WebDriverWait(browser, 120).until(lambda driver: "(active)" in driver.find_element(By.ID, "classifiers").text)
+    browser.find_element(By.ID, "evaluate-learner").click()
+    # check: the history has a run, drawn as a chart point and a confusion matrix
+    WebDriverWait(browser, 120).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#evaluations tbody tr"))
+    WebDriverWait(browser, 10).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#history-chart svg circle"))
+    cells = browser.find_elements(By.CSS_SELECTOR, "#evaluation-detail svg.confusion rect")
+    assert len(cells) == 3 * 4, len(cells)
+    browser.save_screenshot(str(Path(server.data_dir).parent / "model-page.png"))
