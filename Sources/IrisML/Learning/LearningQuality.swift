@@ -59,10 +59,7 @@ public struct LearningQuality: Sendable {
                     // The head on the very same split (five trials: training costs more).
                     let (model, _) = try SoftmaxRegression.train(
                         features: train.map(\.feature), labels: train.map { labels.firstIndex(of: $0.label)! }, classes: labels)
-                    let hits = test.filter { index in
-                        let p = model.predict(data[index].feature)
-                        return labels[p.indices.max { p[$0] < p[$1] }!] == data[index].label
-                    }.count
+                    let hits = test.filter { model.ranked(data[$0].feature).first?.label == data[$0].label }.count
                     head += Double(hits) / Double(test.count) / 5
                     learnerTen += Double(right) / Double(test.count) / 5
                     let counts = Dictionary(grouping: test, by: { data[$0].label }).mapValues(\.count)

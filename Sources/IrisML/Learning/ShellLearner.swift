@@ -94,6 +94,19 @@ public struct ShellLearner: Sendable, Equatable {
     public mutating func add(_ feature: [Float], to label: String) -> Double {
         precondition(feature.count == dimension, "feature of \(feature.count) values for a learner of \(dimension)")
         let unit = Self.normalised(feature)
+        var shell = accumulate(unit, into: label)
+        // The member's distance to its class, itself included: defined from the first example.
+        let distance = self.distance(unit, to: shell)
+        let delta = distance - shell.noiseMean
+        shell.noiseMean += delta / Double(shell.count)
+        shell.noiseM2 += delta * (distance - shell.noiseMean)
+        shells[label] = shell
+        return distance
+    }
+
+    /// Adds a normalised feature to a class's sum (making the class) and to the global sum;
+    /// answers the class, whose noise statistics the caller updates.
+    private mutating func accumulate(_ unit: [Double], into label: String) -> Shell {
         if shells[label] == nil { classCount += 1 }
         var shell = shells[label] ?? Shell(name: label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
         for index in 0..<dimension {
@@ -102,13 +115,7 @@ public struct ShellLearner: Sendable, Equatable {
         }
         shell.count += 1
         count += 1
-        // The member's distance to its class, itself included: defined from the first example.
-        let distance = self.distance(unit, to: shell)
-        let delta = distance - shell.noiseMean
-        shell.noiseMean += delta / Double(shell.count)
-        shell.noiseM2 += delta * (distance - shell.noiseMean)
-        shells[label] = shell
-        return distance
+        return shell
     }
 
     /// Removes a class and its contribution to the global mean.
@@ -127,15 +134,7 @@ public struct ShellLearner: Sendable, Equatable {
         for member in members {
             let unit = normalised(member.feature)
             units.append((member.label, unit))
-            if learner.shells[member.label] == nil { learner.classCount += 1 }
-            var shell = learner.shells[member.label] ?? Shell(name: member.label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
-            for index in 0..<dimension {
-                shell.sum[index] += unit[index]
-                learner.globalSum[index] += unit[index]
-            }
-            shell.count += 1
-            learner.count += 1
-            learner.shells[member.label] = shell
+            learner.shells[member.label] = learner.accumulate(unit, into: member.label)
         }
         var seen: [String: Int] = [:]
         for (label, unit) in units {

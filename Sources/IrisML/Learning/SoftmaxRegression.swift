@@ -152,6 +152,12 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         return probabilities(centred: centred).map(Double.init)
     }
 
+    /// Classes by probability, most likely first.
+    public func ranked(_ feature: [Float]) -> [(label: String, probability: Double)] {
+        let p = predict(feature)
+        return p.indices.sorted { p[$0] > p[$1] }.map { (classes[$0], p[$0]) }
+    }
+
     func probabilities(centred x: [Float]) -> [Float] {
         var logits = bias
         x.withUnsafeBufferPointer { x in

@@ -97,10 +97,7 @@ extension LearningService {
 
     /// Stores a head's top answers on an image as model labels.
     func label(sha256: String, vector: [Float], head: SoftmaxRegression, projectID: Int64, version: Int) async throws -> Bool {
-        let probabilities = head.predict(vector)
-        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(3)
-            .map { ScoredLabel(label: head.classes[$0], score: probabilities[$0]) }
-        let output = ModelOutput(labels: Array(ranked))
+        let output = ModelOutput(labels: head.ranked(vector).prefix(3).map { ScoredLabel(label: $0.label, score: $0.probability) })
         return try await AnalysisJob.save(output, model: Self.headModelName(projectID: projectID), sha256: sha256, store: store)
     }
 
@@ -161,8 +158,7 @@ extension LearningService {
             labels = head.classes
             let known = Set(labels)
             for example in test where known.contains(example.label) {
-                let p = head.predict(example.vector)
-                let ranked = p.indices.sorted { p[$0] > p[$1] }.map { head.classes[$0] }
+                let ranked = head.ranked(example.vector).map(\.label)
                 examples.append(.init(truth: example.label, answer: ranked.first, ranked: Array(ranked.prefix(3))))
             }
         }

@@ -50,7 +50,8 @@ struct LearningService: Sendable {
         let embedder = try embedder()
         let output = try await embedder.analyze(path: path)
         guard let vector = output.embedding else { throw Problem.conflict("\(model) gave no embedding") }
-        _ = try await AnalysisJob.save(output, model: model, sha256: sha256, store: store)
+        // Kept for next time; an analysis job storing the same result at the same moment is no failure.
+        _ = try? await AnalysisJob.save(output, model: model, sha256: sha256, store: store)
         return vector
     }
 
@@ -78,13 +79,28 @@ struct LearningService: Sendable {
         guard !sha256s.isEmpty else { throw Problem.badRequest("there is no image to make the class \(name) from", field: "file") }
         var examples: [(sha256: String, vector: [Float])] = []
         var failed: [(sha256: String, reason: String)] = []
-        for sha256 in Set(sha256s).sorted() {
-            do {
-                examples.append((sha256, try await embedding(sha256: sha256)))
-            } catch {
-                failed.append((sha256, (error as? Problem)?.detail ?? String(describing: error)))
+        // A few at once: the model's batcher runs what arrives together as one batch.
+        let unique = Set(sha256s).sorted()
+        try await withThrowingTaskGroup(of: (String, Result<[Float], any Error>).self) { group in
+            var next = 0
+            func start() {
+                guard next < unique.count else { return }
+                let sha256 = unique[next]
+                next += 1
+                group.addTask {
+                    do { return (sha256, .success(try await embedding(sha256: sha256))) } catch { return (sha256, .failure(error)) }
+                }
+            }
+            for _ in 0..<4 { start() }
+            while let (sha256, result) = try await group.next() {
+                switch result {
+                case .success(let vector): examples.append((sha256, vector))
+                case .failure(let error): failed.append((sha256, (error as? Problem)?.detail ?? String(describing: error)))
+                }
+                start()
             }
         }
+        examples.sort { $0.sha256 < $1.sha256 }
         guard !examples.isEmpty else {
             throw Problem.unprocessable("no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
         }
