@@ -14,7 +14,11 @@ export IRIS_TEST_REQUIRE_POSTGRES=1
 
 echo "== Swift tests (SQLite and PostgreSQL at $postgres_url)"
 swift build --build-tests
-swift test
+# The learning API tests embed dozens of photos per request; they run in a pass of their own
+# so that the rest of the suite running beside them cannot push a request past the test
+# client's 20 s timeout on a 2-core machine.
+swift test --skip LearningAPITests
+swift test --filter LearningAPITests
 
 echo "== End-to-end tests: the iris binary, schemathesis, Chromium"
 export IRIS_BIN="$(swift build --show-bin-path)/iris"

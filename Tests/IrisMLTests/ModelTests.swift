@@ -56,13 +56,19 @@ import Testing
         let model = try #require(registry.model("mobilenet-v2"))
         let pixels = try model.pixels(path: TestModels.photo("coffee.png").path)
         let batcher = try #require(model.backend as? Batcher)
-        let before = batcher.batchSizes.count
-        let outputs = try await withThrowingTaskGroup(of: ModelOutput.self) { group in
-            for _ in 0..<12 { group.addTask { try await model.analyze(pixels) } }
-            return try await group.reduce(into: []) { $0.append($1) }
+        // Up to three rounds of 12 at once: on a machine busy with the rest of the suite the
+        // requests of one round can arrive one by one, and then there is nothing to share.
+        var outputs: [ModelOutput] = []
+        var sizes: [Int] = []
+        for _ in 0..<3 where !sizes.contains(where: { $0 > 1 }) {
+            let before = batcher.batchSizes.count
+            outputs = try await withThrowingTaskGroup(of: ModelOutput.self) { group in
+                for _ in 0..<12 { group.addTask { try await model.analyze(pixels) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            sizes = Array(batcher.batchSizes[before...])
+            #expect(sizes.reduce(0, +) == 12)
         }
-        let sizes = Array(batcher.batchSizes[before...])
-        #expect(sizes.reduce(0, +) == 12)
         #expect(sizes.contains { $0 > 1 }, "batch sizes \(sizes)")
         #expect(sizes.allSatisfy { $0 <= 8 })
         // Every answer is the one a lone run gives.

@@ -101,7 +101,7 @@ extension ConfigurationKey {
         help: "A learner class's distance threshold is its members' mean distance plus this many standard deviations; farther answers are `unknown`.")
     public static let learnerPrior = ConfigurationKey(
         "learner.prior_distance", default: "0.6",
-        help: "The threshold a class with fewer than 5 examples leans on (cosine distance, 0–2) until its own statistics are worth trusting.")
+        help: "The threshold a class with fewer than 10 examples leans on (cosine distance, 0–2) until its own statistics are worth trusting.")
     public static let learnerMaxDistance = ConfigurationKey(
         "learner.max_distance", default: "",
         help: "One cosine-distance threshold for every class instead of per-class thresholds (empty: per class).")

@@ -38,7 +38,7 @@ public struct ShellLearner: Sendable, Equatable {
         /// When set, one distance for every class instead of the per-class thresholds.
         public var override: Double?
 
-        public init(sigmas: Double = 3, prior: Double = 0.6, minimumMembers: Int = 5, override: Double? = nil) {
+        public init(sigmas: Double = 3, prior: Double = 0.6, minimumMembers: Int = 10, override: Double? = nil) {
             self.sigmas = sigmas
             self.prior = prior
             self.minimumMembers = minimumMembers

@@ -58,6 +58,11 @@ struct AnalysisJob: JobHandler {
         else {
             return Output(model: model.name, skipped: "no stored image has this sha256 any more")
         }
+        if model.name == learning?.model, let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name) {
+            // Embedded already (a learner class was made from it): the result stands; only memberships may be new.
+            try await learning?.embedded(sha256: payload.sha256, vector: stored.vector)
+            return Output(model: model.name, embeddingDimension: stored.vector.count, skipped: "already analysed with \(model.name)")
+        }
         context.report(progress: 0.1, message: "running \(model.name)")
         let output = try await model.analyze(path: path)
         try context.checkCancellation()
