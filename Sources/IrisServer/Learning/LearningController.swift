@@ -345,7 +345,7 @@ struct LearningController {
 
     @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws -> EvaluationList {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        let limit = try Parameters.limit(request, default: 100, max: 1000)
+        let limit = try Parameters.limit(request, default: 100, max: 500)
         return EvaluationList(items: try await store.learning.evaluations(projectID: project.id, limit: limit).map(Self.body))
     }
 
