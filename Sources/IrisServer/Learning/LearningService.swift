@@ -81,23 +81,21 @@ struct LearningService: Sendable {
         var failed: [(sha256: String, reason: String)] = []
         // A few at once: the model's batcher runs what arrives together as one batch.
         let unique = Set(sha256s).sorted()
-        try await withThrowingTaskGroup(of: (String, Result<[Float], any Error>).self) { group in
-            var next = 0
-            func start() {
-                guard next < unique.count else { return }
-                let sha256 = unique[next]
-                next += 1
-                group.addTask {
-                    do { return (sha256, .success(try await embedding(sha256: sha256))) } catch { return (sha256, .failure(error)) }
+        // Each answer: the image, and its vector or why it has none.
+        await withTaskGroup(of: (String, [Float]?, String?).self) { group in
+            var pending = unique.makeIterator()
+            let embed: @Sendable (String) async -> (String, [Float]?, String?) = { sha256 in
+                do { return (sha256, try await embedding(sha256: sha256), nil) } catch {
+                    return (sha256, nil, (error as? Problem)?.detail ?? String(describing: error))
                 }
             }
-            for _ in 0..<4 { start() }
-            while let (sha256, result) = try await group.next() {
-                switch result {
-                case .success(let vector): examples.append((sha256, vector))
-                case .failure(let error): failed.append((sha256, (error as? Problem)?.detail ?? String(describing: error)))
-                }
-                start()
+            for _ in 0..<4 {
+                guard let sha256 = pending.next() else { break }
+                group.addTask { await embed(sha256) }
+            }
+            while let (sha256, vector, reason) = await group.next() {
+                if let vector { examples.append((sha256, vector)) } else { failed.append((sha256, reason ?? "")) }
+                if let next = pending.next() { group.addTask { await embed(next) } }
             }
         }
         examples.sort { $0.sha256 < $1.sha256 }
