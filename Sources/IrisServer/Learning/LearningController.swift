@@ -184,7 +184,8 @@ struct LearningController {
     /// JSON `{"images": [sha256...]}` of stored images, or multipart `file` parts (not stored).
     @Sendable func classify(_ request: Request, context: IrisRequestContext) async throws -> ClassifiedBody {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        guard try await learning.learner(projectID: project.id)?.shells.isEmpty == false else {
+        // Refused before any file is received or embedded; the learner row says how many classes there are.
+        guard try await store.learning.learner(projectID: project.id).map({ $0.classCount > 0 }) == true else {
             throw Problem.conflict("the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying")
         }
         var inputs: [(file: String?, sha256: String?, vector: () async throws -> [Float])] = []
