@@ -26,23 +26,18 @@ struct ConsolidateJob: JobHandler {
         var done: [Int64: Int] = [:]
         for (index, projectID) in projects.enumerated() {
             context.report(progress: Double(index) / Double(max(projects.count, 1)), message: "consolidating project \(projectID)")
-            await announce("learner.updating", projectID: projectID, detail: [:])
+            await learning.announce(as: "iris learner", "learner.updating", projectID: projectID, subject: "learner", detail: [:])
             do {
                 if let members = try await learning.consolidate(projectID: projectID) {
                     done[projectID] = members
-                    await announce("learner.updated", projectID: projectID, detail: ["members": "\(members)"])
+                    await learning.announce(as: "iris learner", "learner.updated", projectID: projectID, subject: "learner", detail: ["members": "\(members)"])
                 }
             } catch {
-                await announce("learner.failed", projectID: projectID, detail: ["error": String(describing: error).prefix(300).description])
+                await learning.announce(as: "iris learner", "learner.failed", projectID: projectID, subject: "learner", detail: ["error": String(describing: error).prefix(300).description])
                 throw error
             }
         }
         return Output(projects: done)
-    }
-
-    func announce(_ action: String, projectID: Int64, detail: [String: String]) async {
-        _ = try? await learning.store.events.append(Event(
-            actorKind: "system", actorID: nil, actorName: "iris learner", action: action, projectID: projectID, subject: "learner", detail: detail))
     }
 }
 
@@ -77,9 +72,9 @@ struct TrainJob: JobHandler {
         let summary = try JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8))
         var labelled: Int?
         if payload.activate == true { labelled = try await learning.activate(projectID: payload.projectId, version: record.version) }
-        _ = try? await learning.store.events.append(Event(
-            actorKind: "system", actorID: nil, actorName: "iris trainer", action: "classifier.trained", projectID: payload.projectId,
-            subject: "classifier v\(record.version)", detail: ["validation_accuracy": String(format: "%.3f", summary.validationAccuracy)]))
+        await learning.announce(
+            as: "iris trainer", "classifier.trained", projectID: payload.projectId, subject: "classifier v\(record.version)",
+            detail: ["validation_accuracy": String(format: "%.3f", summary.validationAccuracy)])
         return Output(version: record.version, classes: record.classes.count, validationAccuracy: summary.validationAccuracy, labelled: labelled)
     }
 }
@@ -110,9 +105,17 @@ struct EvaluateJob: JobHandler {
         let record = try await learning.evaluate(
             projectID: payload.projectId, target: payload.target, version: payload.version, split: payload.split ?? .heldOut, jobID: context.job.id)
         let body = try JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8))
-        _ = try? await learning.store.events.append(Event(
-            actorKind: "system", actorID: nil, actorName: "iris evaluator", action: "model.evaluated", projectID: payload.projectId,
-            subject: "evaluation \(record.id)", detail: ["accuracy": String(format: "%.3f", body.report.accuracy)]))
+        await learning.announce(
+            as: "iris evaluator", "model.evaluated", projectID: payload.projectId, subject: "evaluation \(record.id)",
+            detail: ["accuracy": String(format: "%.3f", body.report.accuracy)])
         return Output(evaluationId: record.id, accuracy: body.report.accuracy, count: body.report.count)
+    }
+}
+
+extension LearningService {
+    /// A learning job's news as an event of its project: a toast on its pages, and webhooks can hear of it.
+    func announce(as actor: String, _ action: String, projectID: Int64, subject: String, detail: [String: String]) async {
+        _ = try? await store.events.append(Event(
+            actorKind: "system", actorID: nil, actorName: actor, action: action, projectID: projectID, subject: subject, detail: detail))
     }
 }

@@ -67,7 +67,7 @@ extension LearningService {
         let summary = TrainingSummary(
             classes: classes, trainCount: report.trainCount, validationCount: report.validationCount, heldOut: all.count - training.count,
             bestEpoch: report.bestEpoch, validationAccuracy: best?.validationAccuracy ?? 0, refit: report.refit,
-            seconds: Double((ContinuousClock.now - started).components.seconds) + Double((ContinuousClock.now - started).components.attoseconds) / 1e18,
+            seconds: LearningBenchmark.seconds(ContinuousClock.now - started),
             epochs: report.epochs.map { .init(epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy) })
         return try await store.learning.addClassifier(ClassifierRecord(
             projectID: projectID, model: model, classes: classes, parameters: String(decoding: try JSONEncoder().encode(head), as: UTF8.self),
