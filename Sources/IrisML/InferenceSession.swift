@@ -33,13 +33,17 @@ public final class InferenceSession: @unchecked Sendable {
     private let session: OpaquePointer
 
     /// Threads: `intraOp` work inside one operator (0 = ORT's default, one per core),
-    /// `interOp` operators run side by side (1 = sequential).
+    /// `interOp` operators run side by side (1 = sequential). `spinning` lets ORT's pool
+    /// threads busy-wait for the next piece of work: a little lower latency for a lone
+    /// caller, but the waiting threads take the cores that decoding needs, so it is off.
     public struct Threads: Sendable, Equatable {
         public var intraOp: Int
         public var interOp: Int
-        public init(intraOp: Int, interOp: Int = 1) {
+        public var spinning: Bool
+        public init(intraOp: Int, interOp: Int = 1, spinning: Bool = false) {
             self.intraOp = intraOp
             self.interOp = interOp
+            self.spinning = spinning
         }
     }
 
@@ -52,6 +56,9 @@ public final class InferenceSession: @unchecked Sendable {
         try runtime.check("SetSessionGraphOptimizationLevel", iris_ort_set_optimization_level(api, options, Int32(IRIS_ORT_ENABLE_ALL)))
         try runtime.check("SetIntraOpNumThreads", iris_ort_set_intra_op_threads(api, options, Int32(threads.intraOp)))
         try runtime.check("SetInterOpNumThreads", iris_ort_set_inter_op_threads(api, options, Int32(threads.interOp)))
+        for key in ["session.intra_op.allow_spinning", "session.inter_op.allow_spinning"] {
+            try runtime.check("AddSessionConfigEntry(\(key))", iris_ort_add_session_config_entry(api, options, key, threads.spinning ? "1" : "0"))
+        }
         var session: OpaquePointer?
         try runtime.check("CreateSession(\(path))", iris_ort_create_session(api, runtime.env, path, options, &session))
         self.session = session!

@@ -1,3 +1,4 @@
+import CONNXRuntime
 import Foundation
 import IrisImaging
 @testable import IrisML
@@ -55,6 +56,25 @@ import Testing
         let difference = zip(second, alone["logits"]!.values).map { abs($0 - $1) }.max()!
         #expect(difference < 1e-3)
         #expect(batch["logits"]!.values[..<1000] != batch["logits"]!.values[1000...])
+    }
+
+    /// AddSessionConfigEntry: ORT takes a known key either way and refuses an empty one in
+    /// its own words (so the slot is the one declared, not a neighbour).
+    @Test func sessionConfigEntriesReachTheRuntime() throws {
+        let runtime = try TestModels.runtime()
+        let path = TestModels.folder.appendingPathComponent("mobilenet-v2.onnx").path
+        for spinning in [false, true] {
+            let session = try InferenceSession(runtime: runtime, path: path, threads: .init(intraOp: 2, spinning: spinning))
+            #expect(session.inputs.first?.name == "image")
+        }
+        var options: OpaquePointer?
+        try runtime.check("CreateSessionOptions", iris_ort_create_session_options(runtime.api, &options))
+        defer { iris_ort_release_session_options(runtime.api, options) }
+        #expect {
+            try runtime.check("AddSessionConfigEntry", iris_ort_add_session_config_entry(runtime.api, options, "", "1"))
+        } throws: { error in
+            "\(error)".lowercased().contains("config")
+        }
     }
 
     /// GetErrorCode, GetErrorMessage, ReleaseStatus: ORT's own words reach the caller.

@@ -77,6 +77,7 @@ enum {
     IRIS_ORT_SLOT_RELEASE_TYPE_INFO = 98,
     IRIS_ORT_SLOT_RELEASE_TENSOR_INFO = 99,
     IRIS_ORT_SLOT_RELEASE_SESSION_OPTIONS = 100,
+    IRIS_ORT_SLOT_ADD_SESSION_CONFIG_ENTRY = 130,
 };
 
 /// The API version Iris asks for; every slot above exists since version 16.
@@ -126,6 +127,11 @@ static inline IrisOrtStatus *iris_ort_set_intra_op_threads(const IrisOrtApi *api
 }
 static inline IrisOrtStatus *iris_ort_set_inter_op_threads(const IrisOrtApi *api, IrisOrtSessionOptions *options, int count) {
     return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_SET_INTER_OP_THREADS, IrisOrtStatus *(*)(IrisOrtSessionOptions *, int))(options, count);
+}
+static inline IrisOrtStatus *iris_ort_add_session_config_entry(const IrisOrtApi *api, IrisOrtSessionOptions *options,
+                                                                const char *key, const char *value) {
+    return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_ADD_SESSION_CONFIG_ENTRY,
+                         IrisOrtStatus *(*)(IrisOrtSessionOptions *, const char *, const char *))(options, key, value);
 }
 static inline IrisOrtStatus *iris_ort_input_count(const IrisOrtApi *api, const IrisOrtSession *session, size_t *out) {
     return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_SESSION_INPUT_COUNT, IrisOrtStatus *(*)(const IrisOrtSession *, size_t *))(session, out);

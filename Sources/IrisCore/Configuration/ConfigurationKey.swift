@@ -87,6 +87,9 @@ extension ConfigurationKey {
         help: "ONNX Runtime's shared library (set-up installs it from PyPI's `onnxruntime` wheel).")
     public static let mlThreads = ConfigurationKey(
         "ml.threads", default: "0", help: "Threads one model run may use (ONNX Runtime intra-op threads); 0 uses one per core.")
+    public static let mlSpinWait = ConfigurationKey(
+        "ml.spin_wait", default: "false",
+        help: "`true` lets ONNX Runtime's threads busy-wait between pieces of work: slightly lower latency for one image at a time, but the spinning threads take the cores decoding needs, so throughput drops when analyses overlap.")
     public static let autoAnalysis = ConfigurationKey(
         "analysis.auto_models", default: "mobilenet-v2,open-nsfw,ppocr-v4",
         help: "Models every new image is analysed with (comma-separated; empty for none). Unknown or unavailable names are skipped with a warning at start.")
@@ -118,7 +121,7 @@ extension ConfigurationKey {
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
-        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .onnxRuntime, .mlThreads, .autoAnalysis, .moderationThreshold,
+        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .onnxRuntime, .mlThreads, .mlSpinWait, .autoAnalysis, .moderationThreshold,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]

@@ -35,7 +35,7 @@ enum InferenceBenchmark {
         // Bare ONNX Runtime: the same graph, tensors made beforehand, one image a run.
         let session = try InferenceSession(
             runtime: try ONNXRuntime.load(from: settings.models.runtimeLibrary),
-            path: registry.folder.appendingPathComponent(model.manifest.file!).path, threads: .init(intraOp: settings.models.threads))
+            path: registry.folder.appendingPathComponent(model.manifest.file!).path, threads: settings.models.sessionThreads)
         let tensors = try files.map { try model.tensor(model.pixels(path: $0)) }
         _ = try session.run(["image": Tensor(shape: [1] + tensors[0].shape, values: tensors[0].values)], outputs: ["logits", "embedding"])
         var bare = Report(name: "bare ONNX Runtime (tensors in memory)", images: work.count, seconds: 0, latencies: [])

@@ -8,6 +8,8 @@ public struct ModelSettings: Sendable {
     public var folder: URL
     public var runtimeLibrary: String
     public var threads: Int
+    /// Whether ONNX Runtime's threads busy-wait between pieces of work (`ml.spin_wait`).
+    public var spinWait: Bool
     /// Models each new image is analysed with.
     public var autoModels: [String]
     /// The moderation score above which an image is flagged, unless its project says otherwise.
@@ -19,6 +21,7 @@ public struct ModelSettings: Sendable {
 
     public init(
         folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
+        spinWait: Bool = false,
         autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8, learnerModel: String = "mobilenet-v2",
         thresholds: ShellLearner.Thresholds = ShellLearner.Thresholds(), consolidateInterval: Double = 3600
     ) {
@@ -28,6 +31,7 @@ public struct ModelSettings: Sendable {
         self.folder = folder.standardizedFileURL
         self.runtimeLibrary = runtimeLibrary
         self.threads = threads
+        self.spinWait = spinWait
         self.autoModels = autoModels
         self.moderationThreshold = moderationThreshold
     }
@@ -37,7 +41,7 @@ public struct ModelSettings: Sendable {
         self.init(
             folder: URL(fileURLWithPath: reader.string(.modelsDirectory)),
             runtimeLibrary: reader.string(.onnxRuntime),
-            threads: try reader.int(.mlThreads, in: 0...256),
+            threads: try reader.int(.mlThreads, in: 0...256), spinWait: try IrisSettings.bool(reader, .mlSpinWait),
             autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             moderationThreshold: threshold, learnerModel: reader.string(.learnerModel),
             thresholds: ShellLearner.Thresholds(
@@ -46,13 +50,16 @@ public struct ModelSettings: Sendable {
             consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))
     }
 
+    /// How each ONNX Runtime session uses threads.
+    var sessionThreads: InferenceSession.Threads { .init(intraOp: threads, spinning: spinWait) }
+
     /// Loads the registry (once per process for the same settings): every manifest in the
     /// folder, each model ready or with the reason it is not. A missing folder gives an
     /// empty registry and a warning.
     func registry(logger: Logger) -> ModelRegistry {
         do {
             return try ModelRegistry.shared(
-                folder: folder, runtimeLibrary: runtimeLibrary, threads: .init(intraOp: threads), logger: logger)
+                folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, logger: logger)
         } catch {
             logger.warning("no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
             return .empty
