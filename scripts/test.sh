@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup-debian.sh test
 scripts/prepare-models.sh
 venv=$(scripts/python-env.sh)
+# MLServer, the Open Inference Protocol v2 peer of the remote-model tests.
+export IRIS_TEST_OIP_PYTHON="$(scripts/python-env.sh oip)/bin/python"
 
 postgres_url=$(scripts/postgres-test-server.sh start)
 trap 'scripts/postgres-test-server.sh stop' EXIT

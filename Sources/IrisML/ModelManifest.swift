@@ -27,9 +27,9 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     public var outputs: [String: String]
     /// `softmax` when `scores` are logits; `none` when they are already probabilities.
     public var activation: Activation?
-    /// A labels file (one per line, relative to the manifest's folder), for `classify`
-    /// and `moderate`.
-    public var labels: String?
+    /// The labels, for `classify` and `moderate`: a file (one per line, relative to the
+    /// manifest's folder) or the list itself. Models registered over the API give the list.
+    public var labels: Labels?
     /// For `moderate`: the label whose score is the moderation score.
     public var flagLabel: String?
     /// For `detect-text`: the recogniser run on each found line.
@@ -38,6 +38,37 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     public var source: String?
 
     public enum Activation: String, Sendable, Codable { case softmax, none }
+
+    /// A labels file's name, or the labels themselves.
+    public enum Labels: Sendable, Codable, Equatable {
+        case file(String)
+        case list([String])
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let name = try? container.decode(String.self) {
+                self = .file(name)
+            } else {
+                self = .list(try container.decode([String].self))
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .file(let name): try container.encode(name)
+            case .list(let labels): try container.encode(labels)
+            }
+        }
+
+        /// How the manifest names them, for messages.
+        var description: String {
+            switch self {
+            case .file(let name): name
+            case .list: "the labels list"
+            }
+        }
+    }
 
     public struct Input: Sendable, Codable, Equatable {
         public var name: String
@@ -79,9 +110,15 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     /// A model served elsewhere over the Open Inference Protocol v2 (KServe, Triton, MLServer).
     public struct Remote: Sendable, Codable, Equatable {
         /// Base URL, e.g. `http://10.0.0.5:8080`; Iris calls `/v2/models/{model}/infer`.
+        /// Its origin must be listed in `models.remote_allow`.
         public var url: String
+        /// The model's name on that server.
         public var model: String
+        /// How long one request may take (default 30 s).
         public var timeoutSeconds: Double?
+        /// How many times a request that failed on the way (no answer, 429, 502–504) is sent
+        /// again before the job fails (default 2).
+        public var retries: Int?
     }
 
     enum CodingKeys: String, CodingKey {
@@ -106,7 +143,7 @@ extension ModelManifest.Recognizer {
 
 extension ModelManifest.Remote {
     enum CodingKeys: String, CodingKey {
-        case url, model
+        case url, model, retries
         case timeoutSeconds = "timeout_seconds"
     }
 }
@@ -144,5 +181,14 @@ extension ModelManifest {
         if tasks.contains(.classify) || tasks.contains(.moderate), labels == nil { throw fail("classify and moderate need a labels file") }
         if tasks.contains(.moderate), flagLabel == nil { throw fail("moderate needs flag_label") }
         if tasks.contains(.detectText), recognizer == nil { throw fail("detect-text needs a recognizer") }
+        if let remote {
+            guard !tasks.contains(.detectText) else { throw fail("detect-text runs two graphs and a reader in Iris; it cannot be remote") }
+            guard remote.model.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"#, options: .regularExpression) != nil else {
+                throw fail("remote.model must be 1–128 letters, digits, '.', '_' or '-'")
+            }
+            guard (remote.timeoutSeconds ?? 30) > 0, (remote.timeoutSeconds ?? 30) <= 600 else { throw fail("remote.timeout_seconds must be in (0, 600]") }
+            guard (0...5).contains(remote.retries ?? 2) else { throw fail("remote.retries must be 0–5") }
+        }
+        if case .list(let list) = labels, list.isEmpty { throw fail("labels is an empty list") }
     }
 }

@@ -2,46 +2,61 @@ public import Foundation
 public import Logging
 import NIOConcurrencyHelpers
 
-/// Every model in the models folder: those ready to run, and those that cannot be used
-/// with the reason (a missing file, a manifest that does not match its graph), found at
-/// start rather than at first use.
-public struct ModelRegistry: Sendable {
+/// Every model Iris knows: those in the models folder and remote models registered over the
+/// API; those ready to run, and those that cannot be used with the reason (a missing file, a
+/// manifest that does not match its graph or server), found at start rather than at first use.
+/// Shared by every server and worker of a process; registering and removing remote models
+/// change it in place.
+public final class ModelRegistry: Sendable {
     public struct Entry: Sendable {
         public let name: String
         public let manifest: ModelManifest?
         /// Set when the model cannot be used.
         public let problem: String?
+        /// Something worth knowing that does not stop the model (a remote server that did not
+        /// answer when it was last checked).
+        public var note: String?
+        /// Registered over the API (kept in the database) rather than read from the folder.
+        public var registered: Bool = false
         public var available: Bool { problem == nil }
     }
 
     public let folder: URL
-    public let entries: [Entry]
-    private let models: [String: Model]
     /// The runtime's version, or nil when it could not be loaded.
     public let runtimeVersion: String?
+    /// The origins remote models may use.
+    public let allowlist: RemoteAllowlist
+    let state: NIOLockedValueBox<(entries: [Entry], models: [String: Model])>
 
-    public init(folder: URL, entries: [Entry], models: [String: Model], runtimeVersion: String?) {
+    public init(folder: URL, entries: [Entry], models: [String: Model], runtimeVersion: String?, allowlist: RemoteAllowlist = .none) {
         self.folder = folder
-        self.entries = entries
-        self.models = models
         self.runtimeVersion = runtimeVersion
+        self.allowlist = allowlist
+        state = NIOLockedValueBox((entries, models))
     }
 
     /// No models at all (a server started without a models folder).
-    public static let empty = ModelRegistry(folder: URL(fileURLWithPath: "/nonexistent"), entries: [], models: [:], runtimeVersion: nil)
+    public static var empty: ModelRegistry {
+        ModelRegistry(folder: URL(fileURLWithPath: "/nonexistent"), entries: [], models: [:], runtimeVersion: nil)
+    }
 
-    public func model(_ name: String) -> Model? { models[name] }
-    public var available: [Model] { entries.compactMap { models[$0.name] } }
+    public var entries: [Entry] { state.withLockedValue { $0.entries } }
+    public func model(_ name: String) -> Model? { state.withLockedValue { $0.models[name] } }
+    public var available: [Model] {
+        state.withLockedValue { state in state.entries.compactMap { state.models[$0.name] } }
+    }
 
     private static let cache = NIOLockedValueBox<[String: ModelRegistry]>([:])
 
-    /// `load`, once per process for the same folder, library and threads: sessions are
-    /// expensive and safe to share, so every server and worker in a process uses the same.
-    public static func shared(folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, logger: Logger) throws -> ModelRegistry {
-        let key = "\(folder.standardizedFileURL.path)|\(runtimeLibrary)|\(threads.intraOp)|\(threads.interOp)"
+    /// `load`, once per process for the same folder, library, threads and allowlist: sessions
+    /// are expensive and safe to share, so every server and worker in a process uses the same.
+    public static func shared(
+        folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none, logger: Logger
+    ) throws -> ModelRegistry {
+        let key = "\(folder.standardizedFileURL.path)|\(runtimeLibrary)|\(threads.intraOp)|\(threads.interOp)|\(threads.spinning)|\(allowlist.origins.sorted())"
         return try cache.withLockedValue { cache in
             if let registry = cache[key] { return registry }
-            let registry = try load(folder: folder, runtimeLibrary: runtimeLibrary, threads: threads, logger: logger)
+            let registry = try load(folder: folder, runtimeLibrary: runtimeLibrary, threads: threads, allowlist: allowlist, logger: logger)
             cache[key] = registry
             return registry
         }
@@ -49,7 +64,9 @@ public struct ModelRegistry: Sendable {
 
     /// Reads every `*.json` manifest in `folder` and loads its graph. Problems are kept per
     /// model; only a folder that cannot be read at all throws.
-    public static func load(folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, logger: Logger) throws -> ModelRegistry {
+    public static func load(
+        folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none, logger: Logger
+    ) throws -> ModelRegistry {
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "json" }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
@@ -68,7 +85,7 @@ public struct ModelRegistry: Sendable {
                 manifest = decoded
                 try decoded.validate()
                 guard models[decoded.name] == nil else { throw ManifestError(model: decoded.name, message: "a second manifest uses this name") }
-                let model = try ModelLoader(folder: folder, manifest: decoded, threads: threads, runtime: loadRuntime).load()
+                let model = try ModelLoader(folder: folder, manifest: decoded, threads: threads, allowlist: allowlist, runtime: loadRuntime).load()
                 models[decoded.name] = model
                 entries.append(Entry(name: decoded.name, manifest: decoded, problem: nil))
                 logger.info("model ready", metadata: ["model": "\(decoded.name)", "tasks": "\(decoded.tasks.map(\.rawValue))"])
@@ -80,7 +97,7 @@ public struct ModelRegistry: Sendable {
             }
         }
         let version = (try? runtime?.get())?.version
-        return ModelRegistry(folder: folder, entries: entries, models: models, runtimeVersion: version)
+        return ModelRegistry(folder: folder, entries: entries, models: models, runtimeVersion: version, allowlist: allowlist)
     }
 
     static func message(_ error: any Error, file: URL) -> String {
@@ -107,6 +124,7 @@ struct ModelLoader {
     let folder: URL
     let manifest: ModelManifest
     let threads: InferenceSession.Threads
+    var allowlist: RemoteAllowlist = .none
     let runtime: () throws -> ONNXRuntime
 
     func fail(_ message: String) -> ManifestError { ManifestError(model: manifest.name, message: message) }
@@ -126,11 +144,22 @@ struct ModelLoader {
         return lines
     }
 
+    func labelList() throws -> [String] {
+        switch manifest.labels {
+        case .file(let name): try lines(name)
+        case .list(let labels): labels
+        case nil: []
+        }
+    }
+
     func load() throws -> Model {
         if let remote = manifest.remote {
-            throw fail("remote models (\(remote.url)) are not supported yet")
+            let base = try allowlist.check(remote, model: manifest.name)
+            return Model(
+                manifest: manifest, labels: try labelList(), backend: OpenInferenceClient(base: base, remote: remote, name: manifest.name),
+                textReader: nil)
         }
-        let labels = try manifest.labels.map(lines) ?? []
+        let labels = try labelList()
         let session = try InferenceSession(runtime: runtime(), path: try file(manifest.file!), threads: threads)
         let maxBatch = try check(session, input: manifest.input)
         for (role, name) in manifest.outputs where !session.outputs.contains(where: { $0.name == name }) {
@@ -139,7 +168,7 @@ struct ModelLoader {
         if let scores = manifest.outputs["scores"], let spec = session.outputs.first(where: { $0.name == scores }),
             let classes = spec.shape.last, classes > 0, classes != labels.count
         {
-            throw fail("the graph scores \(classes) classes but \(manifest.labels ?? "the labels file") lists \(labels.count)")
+            throw fail("the graph scores \(classes) classes but \(manifest.labels?.description ?? "the labels file") lists \(labels.count)")
         }
         let batcher = Batcher(
             session: session, input: manifest.input.name, outputs: manifest.outputNames, maxBatch: maxBatch,

@@ -13,6 +13,7 @@ public struct IrisStore: Sendable {
     public let webhooks: any WebhookRepository
     public let analyses: any AnalysisRepository
     public let learning: any LearningRepository
+    public let registeredModels: any RegisteredModelRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -25,6 +26,7 @@ public struct IrisStore: Sendable {
         self.webhooks = SQLWebhookRepository(database: database)
         self.analyses = SQLAnalysisRepository(database: database)
         self.learning = SQLLearningRepository(database: database)
+        self.registeredModels = SQLRegisteredModelRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

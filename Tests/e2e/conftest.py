@@ -58,6 +58,7 @@ class IrisServer:
         self.provision = provision
         self.auth = {}
         self.http = requests.Session()
+        self.extra_env = {}
 
     def provision_admin(self):
         users = iris("user", "list", data_dir=self.data_dir, database_url=self.database_url)
@@ -72,9 +73,12 @@ class IrisServer:
         self.http.headers.update(self.auth)
 
     def start(self, extra_env=None):
+        """Starts the server; `extra_env` is kept for later restarts."""
         if self.provision and not self.auth:
             self.provision_admin()
-        env = dict(os.environ, IRIS_LOG_FORMAT="json", IRIS_AUTH_BCRYPT_COST="10", **(extra_env or {}))
+        if extra_env is not None:
+            self.extra_env = extra_env
+        env = dict(os.environ, IRIS_LOG_FORMAT="json", IRIS_AUTH_BCRYPT_COST="10", **self.extra_env)
         args = [IRIS_BIN, "serve", "--port", str(self.port), "--data", str(self.data_dir)]
         if self.database_url:
             args += ["--database", self.database_url]

@@ -82,6 +82,9 @@ extension ConfigurationKey {
     public static let modelsDirectory = ConfigurationKey(
         "models.dir", default: "models",
         help: "Folder of model manifests (`*.json`) and their ONNX files; `scripts/prepare-models.sh` fills it. Problems with a model are reported at start.")
+    public static let remoteAllow = ConfigurationKey(
+        "models.remote_allow", default: "",
+        help: "Origins (`http://host:port`, comma-separated) remote models may be served from, over the Open Inference Protocol v2. Empty: no remote models.")
     public static let onnxRuntime = ConfigurationKey(
         "ml.onnxruntime", default: "vendor/onnxruntime/libonnxruntime.so.1.32.0",
         help: "ONNX Runtime's shared library (set-up installs it from PyPI's `onnxruntime` wheel).")
@@ -121,7 +124,7 @@ extension ConfigurationKey {
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
-        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .onnxRuntime, .mlThreads, .mlSpinWait, .autoAnalysis, .moderationThreshold,
+        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait, .autoAnalysis, .moderationThreshold,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]

@@ -59,6 +59,7 @@ public func buildApplication(
     // Read-only mode writes nothing, so it runs no workers and no scheduler.
     let writes = settings.mode != .readOnly
     let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes, logger: logger)
+    await jobs.prepareModels(store: dependencies.store, logger: logger)
     let router = try await buildRouter(settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
     return Application(
         router: router,

@@ -29,6 +29,7 @@ public enum IrisJobCommands {
             await dependencies.close()
             throw error
         }
+        await jobs.prepareModels(store: dependencies.store, logger: logger)
         logger.info("worker starting", metadata: [
             "database": "\(settings.database)", "workers": "\(groups.map { "\($0.queues.joined(separator: "+")):\($0.concurrency)" }.joined(separator: ","))",
             "identity": "\(jobs.workers?.identity ?? "")",

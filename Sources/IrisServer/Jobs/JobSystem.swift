@@ -63,4 +63,15 @@ struct JobSystem: Sendable {
                 logger: logger)
             : nil
     }
+
+    /// Loads the remote models registered in the database, then asks every remote model's
+    /// server what it serves; run once after `init`, before serving.
+    func prepareModels(store: IrisStore, logger: Logger) async {
+        do {
+            try await models.syncRegistered(from: store, logger: logger)
+        } catch {
+            logger.error("cannot read the registered models", metadata: ["error": "\(error)"])
+        }
+        await models.verifyRemote(logger: logger)
+    }
 }

@@ -22,6 +22,8 @@ struct AnalysisController {
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.get("models", .signedIn, use: list)
+        group.post("models", .admin, use: register)
+        group.delete("models/{name}", .admin, use: remove)
         group.post("analyses", .signedIn, use: create)
         group.get("analyses/{sha256}", .image, use: show)
         group.get("analyses/{sha256}/embeddings/{model}", .image, use: embedding)
@@ -29,7 +31,7 @@ struct AnalysisController {
 
     // MARK: - Models
 
-    struct ModelBody: Encodable, Sendable {
+    struct ModelBody: ResponseEncodable {
         var name: String
         var description: String?
         var tasks: [String]
@@ -37,6 +39,9 @@ struct AnalysisController {
         var problem: String?
         var input: Input?
         var remote: Bool
+        /// Registered over the API (an administrator may remove it), not read from the folder.
+        var registered: Bool
+        var note: String?
         var license: String?
         var source: String?
 
@@ -67,7 +72,47 @@ struct AnalysisController {
                 .init(width: $0.input.width, height: $0.input.height, layout: $0.input.layout.rawValue, colors: $0.input.colors.rawValue,
                       resize: $0.input.resize.rawValue)
             },
-            remote: manifest?.remote != nil, license: manifest?.license, source: manifest?.source)
+            remote: manifest?.remote != nil, registered: entry.registered, note: entry.note, license: manifest?.license, source: manifest?.source)
+    }
+
+    /// Registers a remote model (administrators): the body is its manifest, with `remote`
+    /// and the labels as a list. Iris checks the manifest, that the URL's origin is in
+    /// `models.remote_allow`, and what the server says the model takes and gives, before
+    /// anything is stored.
+    @Sendable func register(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<ModelBody> {
+        // Manifests spell their keys as the models folder does (`short_side`), so they are not converted.
+        let manifest = try IrisJSONDecoder.decode(
+            ModelManifest.self, from: try await IrisJSONDecoder.body(of: request, context: context), convertingKeys: false)
+        let model: Model
+        do {
+            model = try await models.prepareRemote(manifest)
+        } catch {
+            switch error {
+            case .invalid(let detail): throw Problem.badRequest(detail)
+            case .exists(let detail): throw Problem.conflict(detail, field: "name")
+            case .unusable(let detail): throw Problem.unprocessable("remote-model-unusable", detail, field: "remote")
+            }
+        }
+        let json = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
+        guard try await store.registeredModels.add(RegisteredModel(name: manifest.name, manifest: json, createdBy: context.caller.user?.id, createdAt: Date()))
+        else { throw Problem.conflict("a model named \(manifest.name) exists", field: "name") }
+        models.add(model, registered: true)
+        await audit.record(context.caller, "model.registered", subject: "model \(manifest.name)", detail: ["url": manifest.remote?.url ?? ""])
+        let entry = models.entries.first { $0.name == manifest.name }!
+        return EditedResponse(status: .created, response: Self.body(entry))
+    }
+
+    /// Removes a registered remote model (administrators). Results it gave stay.
+    @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard let entry = models.entries.first(where: { $0.name == name }) else { throw Problem.notFound("no model named \(name)") }
+        guard entry.registered else {
+            throw Problem.conflict("\(name) comes from the models folder (\(models.folder.path)); remove its manifest there and restart")
+        }
+        _ = try await store.registeredModels.remove(name: name)
+        models.remove(name)
+        await audit.record(context.caller, "model.removed", subject: "model \(name)")
+        return Response(status: .noContent)
     }
 
     // MARK: - Creating analyses

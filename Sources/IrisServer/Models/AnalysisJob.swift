@@ -3,6 +3,7 @@ import IrisBlobs
 public import IrisCore
 import IrisML
 import IrisStore
+import Logging
 
 /// `image.analyze`: runs one model on one stored image and keeps the result. One job per
 /// (image, model): its idempotency key makes a repeated request reuse the job and result.
@@ -34,6 +35,8 @@ struct AnalysisJob: JobHandler {
     let models: ModelRegistry
     var learning: LearningService?
 
+    static let logger = Logger(label: "iris.models")
+
     static func key(sha256: String, model: String) -> String { "analyze:\(sha256):\(model)" }
 
     static func request(sha256: String, model: String, projectID: Int64?, priority: Int = 0) throws -> JobRequest {
@@ -50,7 +53,7 @@ struct AnalysisJob: JobHandler {
     }
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        guard let model = models.model(payload.model) else {
+        guard let model = try await models.model(payload.model, orSyncFrom: store, logger: Self.logger) else {
             throw PermanentJobFailure("model \(payload.model) is not available in this process")
         }
         guard try await store.images.find(sha256: payload.sha256) != nil, let path = blobs.localPath(for: .original(payload.sha256)),

@@ -7,6 +7,8 @@ import Logging
 public struct ModelSettings: Sendable {
     public var folder: URL
     public var runtimeLibrary: String
+    /// Origins remote models may use (`models.remote_allow`).
+    public var remoteAllow: RemoteAllowlist
     public var threads: Int
     /// Whether ONNX Runtime's threads busy-wait between pieces of work (`ml.spin_wait`).
     public var spinWait: Bool
@@ -21,7 +23,7 @@ public struct ModelSettings: Sendable {
 
     public init(
         folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
-        spinWait: Bool = false,
+        spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none,
         autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8, learnerModel: String = "mobilenet-v2",
         thresholds: ShellLearner.Thresholds = ShellLearner.Thresholds(), consolidateInterval: Double = 3600
     ) {
@@ -32,6 +34,7 @@ public struct ModelSettings: Sendable {
         self.runtimeLibrary = runtimeLibrary
         self.threads = threads
         self.spinWait = spinWait
+        self.remoteAllow = remoteAllow
         self.autoModels = autoModels
         self.moderationThreshold = moderationThreshold
     }
@@ -42,12 +45,21 @@ public struct ModelSettings: Sendable {
             folder: URL(fileURLWithPath: reader.string(.modelsDirectory)),
             runtimeLibrary: reader.string(.onnxRuntime),
             threads: try reader.int(.mlThreads, in: 0...256), spinWait: try IrisSettings.bool(reader, .mlSpinWait),
+            remoteAllow: try Self.allowlist(reader.string(.remoteAllow)),
             autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             moderationThreshold: threshold, learnerModel: reader.string(.learnerModel),
             thresholds: ShellLearner.Thresholds(
                 sigmas: try reader.double(.learnerSigmas, in: 0...20), prior: try reader.double(.learnerPrior, in: 0...2),
                 override: reader.string(.learnerMaxDistance).isEmpty ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
             consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))
+    }
+
+    static func allowlist(_ text: String) throws -> RemoteAllowlist {
+        do {
+            return try RemoteAllowlist(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        } catch {
+            throw Problem.badRequest("setting \(ConfigurationKey.remoteAllow.name): \(error.message)", field: ConfigurationKey.remoteAllow.name)
+        }
     }
 
     /// How each ONNX Runtime session uses threads.
@@ -59,7 +71,7 @@ public struct ModelSettings: Sendable {
     func registry(logger: Logger) -> ModelRegistry {
         do {
             return try ModelRegistry.shared(
-                folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, logger: logger)
+                folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow, logger: logger)
         } catch {
             logger.warning("no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
             return .empty

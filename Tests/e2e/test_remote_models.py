@@ -1,0 +1,218 @@
+"""Remote models over the Open Inference Protocol v2, against a real peer: Seldon MLServer
+(from PyPI) on loopback, serving Iris's own MobileNetV2 graph through onnxruntime in Python
+(Tests/e2e/oip/iris_oip_peer.py). Iris prepares the tensor, the peer runs the graph, and the
+labels must be the ones the local model gives for the same photo."""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import IrisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "models"
+PEER = Path(__file__).resolve().parent / "oip"
+CAT = ROOT / ".cache" / "photos" / "chelsea.png"
+
+
+@pytest.fixture(scope="module")
+def mlserver(tmp_path_factory):
+    """MLServer serving `mobilenet` (the graph as is) and `slow-mobilenet` (3 s per answer)."""
+    python = os.environ.get("IRIS_TEST_OIP_PYTHON")
+    assert python, "IRIS_TEST_OIP_PYTHON is not set: run `make test` (scripts/test.sh makes the MLServer environment)"
+    folder = tmp_path_factory.mktemp("mlserver")
+    port = free_port()
+    (folder / "settings.json").write_text(json.dumps({
+        "host": "127.0.0.1", "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
+        "metrics_endpoint": None, "parallel_workers": 0}))
+    signature = {
+        "inputs": [{"name": "image", "datatype": "FP32", "shape": [-1, 3, 224, 224]}],
+        "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]},
+                    {"name": "embedding", "datatype": "FP32", "shape": [-1, 1280]}],
+    }
+    for name, extra in [("mobilenet", {}), ("slow-mobilenet", {"delay_seconds": 3})]:
+        (folder / name).mkdir()
+        (folder / name / "model-settings.json").write_text(json.dumps({
+            "name": name, "implementation": "iris_oip_peer.OnnxGraph",
+            "parameters": {"uri": str(MODELS / "mobilenet-v2.onnx"), "extra": extra}, **signature}))
+    log = open(folder / "mlserver.log", "wb")
+    process = subprocess.Popen([str(Path(python).parent / "mlserver"), "start", str(folder)], stdout=log, stderr=subprocess.STDOUT,
+                               env=dict(os.environ, PYTHONPATH=str(PEER)))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        assert process.poll() is None, (folder / "mlserver.log").read_text()[-3000:]
+        try:
+            if all(requests.get(f"{base}/v2/models/{name}/ready", timeout=1).status_code == 200 for name in ["mobilenet", "slow-mobilenet"]):
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    else:
+        raise RuntimeError("MLServer did not become ready in 120 s: " + (folder / "mlserver.log").read_text()[-3000:])
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def remote_manifest(name, url, model="mobilenet", **changes):
+    """The local MobileNetV2 manifest, pointed at the peer, with the labels as a list."""
+    manifest = json.loads((MODELS / "mobilenet-v2.json").read_text())
+    manifest.pop("file")
+    manifest["name"] = name
+    manifest["description"] = "MobileNetV2 served by MLServer"
+    manifest["remote"] = {"url": url, "model": model, "timeout_seconds": 20}
+    manifest["labels"] = (MODELS / "imagenet-labels.txt").read_text().splitlines()
+    manifest.update(changes)
+    return manifest
+
+
+def analyse(server, project, models):
+    with open(CAT, "rb") as photo:
+        response = server.http.post(server.url("/api/v1/analyses"), data={"models": ",".join(models), "project_id": str(project)},
+                                    files={"file": ("chelsea.png", photo, "image/png")}, timeout=30)
+    assert response.status_code == 202, response.text
+    item = response.json()["items"][0]
+    return item["sha256"], item["jobs"]
+
+
+def wait_for(server, sha256, models, states=("succeeded",), timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = server.http.get(server.url(f"/api/v1/analyses/{sha256}"), timeout=10).json()["models"]
+        if all(status.get(model, {}).get("state") in states for model in models):
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"analyses not {states} after {timeout} s: {status}")
+
+
+def names(server):
+    return {item["name"]: item for item in server.http.get(server.url("/api/v1/models"), timeout=10).json()["items"]}
+
+
+def test_a_registered_remote_model_labels_a_cat_as_the_local_model_does(workdir, database, mlserver):
+    server = IrisServer(workdir / "data", database).start({"IRIS_MODELS_REMOTE_ALLOW": mlserver})
+    try:
+        created = server.http.post(server.url("/api/v1/models"), json=remote_manifest("mobilenet-remote", mlserver), timeout=30)
+        assert created.status_code == 201, created.text
+        assert created.json()["remote"] and created.json()["registered"] and created.json()["available"]
+        assert names(server)["mobilenet-remote"]["available"]
+
+        project = server.create_project("Cats")
+        sha256, jobs = analyse(server, project, ["mobilenet-remote", "mobilenet-v2"])
+        assert set(jobs) == {"mobilenet-remote", "mobilenet-v2"}
+        status = wait_for(server, sha256, ["mobilenet-remote", "mobilenet-v2"])
+        remote, local = status["mobilenet-remote"]["result"]["labels"], status["mobilenet-v2"]["result"]["labels"]
+        assert [label["label"] for label in remote] == [label["label"] for label in local]
+        assert "cat" in remote[0]["label"] or "tabby" in remote[0]["label"], remote
+        assert all(abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(remote, local)), (remote, local)
+        vectors = [server.http.get(server.url(f"/api/v1/analyses/{sha256}/embeddings/{model}"), timeout=10).json()["vector"]
+                   for model in ["mobilenet-remote", "mobilenet-v2"]]
+        assert sum(a * b for a, b in zip(*vectors)) > 0.9999
+
+        # Registered models are kept: after a restart the model is back, from the database.
+        server.restart()
+        assert names(server)["mobilenet-remote"]["available"], names(server)["mobilenet-remote"].get("problem")
+
+        # Folder models cannot be removed over the API; registered ones can.
+        kept = server.http.delete(server.url("/api/v1/models/mobilenet-v2"), timeout=10)
+        assert kept.status_code == 409 and "models folder" in kept.json()["detail"]
+        removed = server.http.delete(server.url("/api/v1/models/mobilenet-remote"), timeout=10)
+        assert removed.status_code == 204, removed.text
+        assert "mobilenet-remote" not in names(server)
+        refused = server.http.post(server.url("/api/v1/analyses"), json={"models": ["mobilenet-remote"], "images": [sha256]}, timeout=10)
+        assert refused.status_code == 400 and "mobilenet-remote" in refused.json()["detail"]
+        # Its results stay with the image.
+        assert server.http.get(server.url(f"/api/v1/analyses/{sha256}"), timeout=10).json()["models"]["mobilenet-remote"]["state"] == "succeeded"
+    finally:
+        server.stop()
+
+
+def test_remote_models_that_are_not_allowed_or_do_not_match_are_refused_and_nothing_is_kept(workdir, database, mlserver):
+    server = IrisServer(workdir / "data", database).start({"IRIS_MODELS_REMOTE_ALLOW": mlserver})
+    try:
+        before = names(server)
+        other = "http://127.0.0.1:%d" % free_port()
+        cases = [
+            (remote_manifest("elsewhere", other), 400, "models.remote_allow"),
+            (remote_manifest("creds", mlserver.replace("http://", "http://user:secret@")), 400, "plain http(s) URL"),
+            (remote_manifest("wrong-input", mlserver, input={**remote_manifest("x", mlserver)["input"], "name": "pixels"}), 422, "not pixels"),
+            (remote_manifest("few-labels", mlserver, labels=["a", "b", "c"]), 422, "1000 classes"),
+            (remote_manifest("label-file", mlserver, labels="../../etc/passwd"), 400, "labels must be given as a list"),
+            (remote_manifest("missing", mlserver, model="nope"), 422, "nope"),
+            (remote_manifest("mobilenet-v2", mlserver), 409, "exists"),
+            ({**remote_manifest("no-tasks", mlserver), "tasks": []}, 400, "tasks is empty"),
+            ({"name": "half"}, 400, "tasks"),
+        ]
+        for manifest, status, words in cases:
+            response = server.http.post(server.url("/api/v1/models"), json=manifest, timeout=30)
+            assert response.status_code == status, (manifest.get("name"), response.text)
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+            assert words in response.json()["detail"], (manifest.get("name"), response.json()["detail"])
+        assert names(server) == before
+        server.restart()
+        assert names(server) == before
+
+        # Only administrators register: a token without the admin scope is refused.
+        token = server.http.post(server.url("/api/v1/tokens"), json={"name": "writer", "scopes": ["read", "write"]}, timeout=10).json()["token"]
+        writer = requests.post(server.url("/api/v1/models"), json=remote_manifest("by-writer", mlserver),
+                               headers={"Authorization": "Bearer " + token}, timeout=10)
+        assert writer.status_code == 403
+    finally:
+        server.stop()
+
+
+def test_a_remote_model_that_answers_too_late_fails_its_job_with_the_reason(workdir, database, mlserver):
+    server = IrisServer(workdir / "data", database).start({"IRIS_MODELS_REMOTE_ALLOW": mlserver})
+    try:
+        manifest = remote_manifest("slow-remote", mlserver, model="slow-mobilenet")
+        manifest["remote"].update(timeout_seconds=1, retries=1)
+        assert server.http.post(server.url("/api/v1/models"), json=manifest, timeout=30).status_code == 201
+        project = server.create_project("Slow")
+        sha256, jobs = analyse(server, project, ["slow-remote"])
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            job = server.http.get(server.url(f"/api/v1/jobs/{jobs['slow-remote']}"), timeout=10).json()
+            if job.get("attempts", 0) >= 1 and job.get("error"):
+                break
+            time.sleep(0.3)
+        assert "no answer within 1.0 s" in job["error"] and "tried 2 times" in job["error"], job
+        assert job["state"] in ("queued", "dead", "running"), job
+        status = server.http.get(server.url(f"/api/v1/analyses/{sha256}"), timeout=10).json()["models"]["slow-remote"]
+        assert "result" not in status or status["result"] is None
+    finally:
+        server.stop()
+
+
+def test_a_remote_manifest_in_the_models_folder_is_checked_at_start(workdir, mlserver):
+    folder = workdir / "models"
+    folder.mkdir()
+    for name in ["mobilenet-v2.json", "mobilenet-v2.onnx", "imagenet-labels.txt"]:
+        os.symlink(MODELS / name, folder / name)
+    good = remote_manifest("folder-remote", mlserver)
+    good["labels"] = "imagenet-labels.txt"
+    (folder / "folder-remote.json").write_text(json.dumps(good))
+    bad = remote_manifest("folder-wrong", mlserver)
+    bad["outputs"] = {"scores": "probabilities", "embedding": "embedding"}
+    (folder / "folder-wrong.json").write_text(json.dumps(bad))
+    (folder / "folder-unlisted.json").write_text(json.dumps(remote_manifest("folder-unlisted", "http://127.0.0.1:9")))
+    server = IrisServer(workdir / "data", "").start({
+        "IRIS_MODELS_REMOTE_ALLOW": mlserver, "IRIS_MODELS_DIR": str(folder), "IRIS_ANALYSIS_AUTO_MODELS": ""})
+    try:
+        listed = names(server)
+        assert listed["folder-remote"]["available"] and not listed["folder-remote"]["registered"]
+        assert not listed["folder-wrong"]["available"] and "does not give" in listed["folder-wrong"]["problem"]
+        assert not listed["folder-unlisted"]["available"] and "models.remote_allow" in listed["folder-unlisted"]["problem"]
+        project = server.create_project("Folder")
+        sha256, _ = analyse(server, project, ["folder-remote"])
+        labels = wait_for(server, sha256, ["folder-remote"])["folder-remote"]["result"]["labels"]
+        assert "cat" in labels[0]["label"] or "tabby" in labels[0]["label"], labels
+    finally:
+        server.stop()
