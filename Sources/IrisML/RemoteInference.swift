@@ -195,17 +195,20 @@ final class OpenInferenceClient: InferenceBackend {
     }
 
     /// Tensor data as the protocol allows it: flat, or nested arrays in row-major order.
+    /// Anything else (strings of a BYTES output) is skipped; the datatype check reports it.
     struct FlatNumbers: Decodable {
         var values: [Float]
+        private struct Skipped: Decodable { init(from decoder: any Decoder) {} }
         init(from decoder: any Decoder) throws {
             var values: [Float] = []
             func read(_ container: inout any UnkeyedDecodingContainer) throws {
                 while !container.isAtEnd {
                     if let number = try? container.decode(Double.self) {
                         values.append(Float(number))
-                    } else {
-                        var nested = try container.nestedUnkeyedContainer()
+                    } else if var nested = try? container.nestedUnkeyedContainer() {
                         try read(&nested)
+                    } else {
+                        _ = try container.decode(Skipped.self)
                     }
                 }
             }

@@ -4,15 +4,15 @@ import IrisServer
 
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "The models in the models folder.", subcommands: [List.self, Bench.self])
+        commandName: "models", abstract: "The models in the models folder and the registered remote models.", subcommands: [List.self, Bench.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every manifest, its tasks, and why it cannot be used (exit status 1 when one cannot).")
+            abstract: "List every model (folder and registered remote ones), its tasks, and why it cannot be used (exit status 1 when one cannot).")
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            if !IrisModelCommands.list(try common.settings()) { throw ExitCode(1) }
+            if try await !IrisModelCommands.list(try common.settings()) { throw ExitCode(1) }
         }
     }
 }

@@ -71,6 +71,8 @@ struct AccessMatrixTests {
         "GET /api/v1/projects/{id}/webhooks/{webhookID}/deliveries": .project(.owner),
         "GET /images/{sha256}": .image,
         "GET /api/v1/models": .signedIn,
+        "POST /api/v1/models": .admin,
+        "DELETE /api/v1/models/{name}": .admin,
         "POST /api/v1/analyses": .signedIn,
         "GET /api/v1/analyses/{sha256}": .image,
         "GET /api/v1/analyses/{sha256}/embeddings/{model}": .image,

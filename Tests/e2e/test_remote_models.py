@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import IrisServer, free_port
+from conftest import IRIS_BIN, IrisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
@@ -203,8 +203,15 @@ def test_a_remote_manifest_in_the_models_folder_is_checked_at_start(workdir, mls
     bad["outputs"] = {"scores": "probabilities", "embedding": "embedding"}
     (folder / "folder-wrong.json").write_text(json.dumps(bad))
     (folder / "folder-unlisted.json").write_text(json.dumps(remote_manifest("folder-unlisted", "http://127.0.0.1:9")))
-    server = IrisServer(workdir / "data", "").start({
-        "IRIS_MODELS_REMOTE_ALLOW": mlserver, "IRIS_MODELS_DIR": str(folder), "IRIS_ANALYSIS_AUTO_MODELS": ""})
+    env = {"IRIS_MODELS_REMOTE_ALLOW": mlserver, "IRIS_MODELS_DIR": str(folder), "IRIS_ANALYSIS_AUTO_MODELS": ""}
+    listed = subprocess.run([IRIS_BIN, "models", "list", "--data", str(workdir / "data")], capture_output=True, text=True,
+                            env=dict(os.environ, **env), timeout=60)
+    assert listed.returncode == 1, listed.stdout + listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert lines["folder-remote"].endswith(f"remote {mlserver}: ready"), listed.stdout
+    assert "UNAVAILABLE" in lines["folder-wrong"] and "does not give" in lines["folder-wrong"], listed.stdout
+    assert "UNAVAILABLE" in lines["folder-unlisted"] and "models.remote_allow" in lines["folder-unlisted"], listed.stdout
+    server = IrisServer(workdir / "data", "").start(env)
     try:
         listed = names(server)
         assert listed["folder-remote"]["available"] and not listed["folder-remote"]["registered"]

@@ -4,13 +4,20 @@ import IrisML
 
 /// `iris models list` and `iris analyze`: the models on this machine, run locally.
 public enum IrisModelCommands {
-    /// Every manifest, its tasks and whether it can be used; exit status 1 when any cannot.
-    public static func list(_ settings: IrisSettings) -> Bool {
-        let registry = settings.models.registry(logger: settings.makeLogger())
+    /// Every manifest in the folder and every registered remote model (from the database),
+    /// remote servers asked what they serve, with each model's tasks and whether it can be
+    /// used; answers false (exit status 1) when any cannot.
+    public static func list(_ settings: IrisSettings) async throws -> Bool {
+        let logger = settings.makeLogger()
+        let registry = settings.models.registry(logger: logger)
+        try await IrisAccountCommands.withStore(settings) { store in try await registry.syncRegistered(from: store, logger: logger) }
+        await registry.verifyRemote(logger: logger)
         print("models in \(registry.folder.path) (ONNX Runtime \(registry.runtimeVersion ?? "not loaded")):")
         for entry in registry.entries {
             let tasks = entry.manifest?.tasks.map(\.rawValue).joined(separator: ",") ?? "?"
-            print("  \(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(entry.problem.map { "UNAVAILABLE: \($0)" } ?? "ready")")
+            let place = entry.manifest?.remote.map { "remote \($0.url)\(entry.registered ? ", registered" : "")" } ?? "local"
+            let state = entry.problem.map { "UNAVAILABLE: \($0)" } ?? "ready" + (entry.note.map { " (\($0))" } ?? "")
+            print("  \(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(place): \(state)")
         }
         if registry.entries.isEmpty { print("  (none)") }
         return registry.entries.allSatisfy(\.available)
