@@ -52,8 +52,10 @@ let package = Package(
             name: "IrisML",
             dependencies: [
                 "CONNXRuntime", "IrisCore", "IrisImaging",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
