@@ -1,0 +1,71 @@
+import Foundation
+import IrisCore
+import IrisImaging
+import IrisTesting
+import Testing
+
+/// How images become model input (libvips shrink-on-load, one linear resize, EXIF
+/// orientation, crop, alpha on white), checked on gradients whose every pixel is known:
+/// red rises left to right (x × 255 / 2000), green top to bottom, blue is constant.
+@Suite struct ModelPixelsTests {
+    static func write(_ data: Data, _ suffix: String) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("iris-pixels-\(UUID())\(suffix)")
+        try data.write(to: url)
+        return url.path
+    }
+
+    static func pixel(_ pixels: ModelPixels, x: Int, y: Int) -> [Int] {
+        (0..<3).map { Int(pixels.rgb[(y * pixels.width + x) * 3 + $0]) }
+    }
+
+    @Test func aCentreCropKeepsTheMiddleOfTheImageAtTheRightScale() throws {
+        let jpeg = try Self.write(try SyntheticImage.encode(width: 2000, height: 1000, format: .jpeg), ".jpg")
+        defer { try? FileManager.default.removeItem(atPath: jpeg) }
+        let pixels = try ModelPixels.load(path: jpeg, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
+        #expect(pixels.width == 224 && pixels.height == 224)
+        #expect(pixels.sourceWidth == 2000 && pixels.sourceHeight == 1000)
+        // Shorter side 1000 → 256 (scale 0.256): the 224 crop spans x 562…1438 and y 62…938 of the original.
+        let centre = Self.pixel(pixels, x: 112, y: 112)
+        #expect(abs(centre[0] - 128) <= 3 && abs(centre[1] - 64) <= 3, "\(centre)")
+        let left = Self.pixel(pixels, x: 0, y: 112)[0], right = Self.pixel(pixels, x: 223, y: 112)[0]
+        #expect(abs(left - 72) <= 4 && abs(right - 183) <= 4, "red from \(left) to \(right)")
+        let top = Self.pixel(pixels, x: 112, y: 0)[1], bottom = Self.pixel(pixels, x: 112, y: 223)[1]
+        #expect(abs(top - 8) <= 4 && abs(bottom - 119) <= 4, "green from \(top) to \(bottom)")
+    }
+
+    /// A JPEG decoded at a reduced scale gives what the same picture as a PNG gives at full size.
+    @Test func shrinkOnLoadAgreesWithAFullDecode() throws {
+        let jpeg = try Self.write(try SyntheticImage.encode(width: 2000, height: 1000, format: .jpeg), ".jpg")
+        let png = try Self.write(try SyntheticImage.encode(width: 2000, height: 1000, format: .png), ".png")
+        defer { for path in [jpeg, png] { try? FileManager.default.removeItem(atPath: path) } }
+        let shrunk = try ModelPixels.load(path: jpeg, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
+        let full = try ModelPixels.load(path: png, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
+        let difference = zip(shrunk.rgb, full.rgb).map { abs(Int($0) - Int($1)) }
+        #expect(Double(difference.reduce(0, +)) / Double(difference.count) < 2, "mean difference \(Double(difference.reduce(0, +)) / Double(difference.count))")
+    }
+
+    /// Orientation 6 (turn 90° clockwise to show): red then rises top to bottom and green
+    /// falls left to right, and the source size is the upright one.
+    @Test func exifOrientationIsAppliedBeforeCropping() throws {
+        let path = try Self.write(try Fixtures.exifJPEG(width: 2000, height: 1000, orientation: 6), ".jpg")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let pixels = try ModelPixels.load(path: path, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
+        #expect(pixels.sourceWidth == 1000 && pixels.sourceHeight == 2000)
+        let top = Self.pixel(pixels, x: 112, y: 0)[0], bottom = Self.pixel(pixels, x: 112, y: 223)[0]
+        #expect(bottom - top > 80, "red from \(top) to \(bottom)")
+        let left = Self.pixel(pixels, x: 0, y: 112)[1], right = Self.pixel(pixels, x: 223, y: 112)[1]
+        #expect(left - right > 80, "green from \(left) to \(right)")
+    }
+
+    @Test func fitStretchAndTransparency() throws {
+        let png = try Self.write(try SyntheticImage.encode(width: 2000, height: 1000, format: .png, alpha: true), ".png")
+        defer { try? FileManager.default.removeItem(atPath: png) }
+        let fitted = try ModelPixels.load(path: png, width: 320, height: 320, fit: .fit)
+        #expect(fitted.width == 320 && fitted.height == 160)
+        let stretched = try ModelPixels.load(path: png, width: 100, height: 300, fit: .stretch)
+        #expect(stretched.width == 100 && stretched.height == 300)
+        // Half-transparent black blue channel over white: 255 × 127 / 255 ≈ 127.
+        let blue = Self.pixel(fitted, x: 0, y: 0)[2]
+        #expect(abs(blue - 127) <= 2, "\(blue)")
+    }
+}
