@@ -34,19 +34,36 @@ extension ModelsCommand {
 
 struct AnalyzeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "analyze", abstract: "Run models on local image files and print what they say (no server needed).")
+        commandName: "analyze",
+        abstract: "Run models on image files and print what they say: locally (no server needed), or through a running Iris with --server.")
     @OptionGroup var common: CommonOptions
     @Option(help: "Comma-separated model names (see `iris models list`).") var models = "mobilenet-v2"
     @Flag(help: "Print JSON (with whole embeddings) instead of text.") var json = false
+    @Option(help: "A running Iris (e.g. http://127.0.0.1:8080): the files are uploaded into --project and analysed there.") var server: String?
+    @Option(help: "With --server: the project the files are stored in (contributor role needed).") var project: Int64?
+    @Option(help: "With --server: an API token (or IRIS_TOKEN).") var token: String?
+    @Option(help: "With --server: seconds to wait for the results.") var wait: Double = 300
     @Argument(help: "Image files.") var files: [String]
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("name at least one image file") }
         for file in files where !FileManager.default.isReadableFile(atPath: file) { throw ValidationError("cannot read \(file)") }
+        if server != nil {
+            if project == nil { throw ValidationError("--server needs --project: uploaded files are stored in a project") }
+            if (token ?? ProcessInfo.processInfo.environment["IRIS_TOKEN"]) == nil { throw ValidationError("--server needs --token or IRIS_TOKEN") }
+        } else if project != nil || token != nil {
+            throw ValidationError("--project and --token go with --server")
+        }
     }
 
     func run() async throws {
         let names = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        if let server, let project {
+            let client = IrisAnalyzeClient(
+                server: server, token: token ?? ProcessInfo.processInfo.environment["IRIS_TOKEN"] ?? "", project: project, timeout: wait)
+            if !(try await client.run(files: files, models: names, json: json)) { throw ExitCode(1) }
+            return
+        }
         if !(try await IrisModelCommands.analyze(try common.settings(), files: files, models: names, json: json)) { throw ExitCode(1) }
     }
 }

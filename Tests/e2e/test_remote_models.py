@@ -117,6 +117,18 @@ def test_a_registered_remote_model_labels_a_cat_as_the_local_model_does(workdir,
                    for model in ["mobilenet-remote", "mobilenet-v2"]]
         assert sum(a * b for a, b in zip(*vectors)) > 0.9999
 
+        # The command line, through the running server: the same labels for the same photo.
+        token = server.auth["Authorization"].split()[1]
+        printed = subprocess.run([IRIS_BIN, "analyze", "--server", server.base, "--project", str(project), "--token", token,
+                                  "--models", "mobilenet-remote,mobilenet-v2", str(CAT)], capture_output=True, text=True, timeout=120)
+        assert printed.returncode == 0, printed.stdout + printed.stderr
+        assert f"({sha256})" in printed.stdout
+        for model in ["mobilenet-remote", "mobilenet-v2"]:
+            assert f"  {model}  " in printed.stdout and remote[0]["label"] in printed.stdout, printed.stdout
+        refused = subprocess.run([IRIS_BIN, "analyze", "--server", server.base, "--project", str(project), "--token", token,
+                                  "--models", "no-such-model", str(CAT)], capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0 and "no-such-model" in refused.stderr, refused.stderr
+
         # Registered models are kept: after a restart the model is back, from the database.
         server.restart()
         assert names(server)["mobilenet-remote"]["available"], names(server)["mobilenet-remote"].get("problem")
