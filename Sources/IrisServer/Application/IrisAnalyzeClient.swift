@@ -136,17 +136,12 @@ public struct IrisAnalyzeClient: Sendable {
             print("\(file) (\(status.sha256))")
             for name in models {
                 guard let result = status.models[name]?.result else { continue }
-                for label in result.labels ?? [] { print("  \(name)  \(String(format: "%5.1f%%", label.score * 100))  \(label.label)") }
-                if let embedding = result.embedding { print("  \(name)  embedding of \(embedding.dimension) at \(server)\(embedding.url)") }
-                if let moderation = result.moderation { print("  \(name)  moderation \(String(format: "%.3f", moderation))") }
-                for line in result.text ?? [] { print("  \(name)  text \"\(line.text)\" at \(line.box.x),\(line.box.y) \(line.box.width)×\(line.box.height)") }
+                IrisModelCommands.printResult(
+                    model: name, labels: result.labels, embedding: result.embedding.map { "of \($0.dimension) at \(server)\($0.url)" },
+                    moderation: result.moderation, text: result.text)
             }
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        }
+        if json { try IrisModelCommands.printJSON(report) }
         return allGood
     }
 

@@ -50,18 +50,27 @@ public enum IrisModelCommands {
             print(file)
             for name in names {
                 guard let output = outputs[name] else { continue }
-                for label in output.labels ?? [] { print("  \(name)  \(String(format: "%5.1f%%", label.score * 100))  \(label.label)") }
-                if let embedding = output.embedding { print("  \(name)  embedding \(embedding.map { String(format: "%.3f", $0) }.joined(separator: " ")) …") }
-                if let moderation = output.moderation { print("  \(name)  moderation \(String(format: "%.3f", moderation))") }
-                for line in output.text ?? [] { print("  \(name)  text \"\(line.text)\" at \(line.box.x),\(line.box.y) \(line.box.width)×\(line.box.height)") }
+                printResult(
+                    model: name, labels: output.labels, embedding: output.embedding.map { "\($0.map { String(format: "%.3f", $0) }.joined(separator: " ")) …" },
+                    moderation: output.moderation, text: output.text)
             }
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        }
+        if json { try printJSON(report) }
         return allGood
+    }
+
+    /// One model's result as `iris analyze` prints it, a line per fact.
+    static func printResult(model: String, labels: [ScoredLabel]?, embedding: String?, moderation: Double?, text: [TextLine]?) {
+        for label in labels ?? [] { print("  \(model)  \(String(format: "%5.1f%%", label.score * 100))  \(label.label)") }
+        if let embedding { print("  \(model)  embedding \(embedding)") }
+        if let moderation { print("  \(model)  moderation \(String(format: "%.3f", moderation))") }
+        for line in text ?? [] { print("  \(model)  text \"\(line.text)\" at \(line.box.x),\(line.box.y) \(line.box.width)×\(line.box.height)") }
+    }
+
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     /// The inference benchmark (`make bench`): see `InferenceBenchmark`.
