@@ -4,7 +4,7 @@ import IrisServer
 
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "models", abstract: "The models in the models folder and the registered remote models.", subcommands: [List.self, Bench.self])
+        commandName: "models", abstract: "The models in the models folder and the registered remote models.", subcommands: [List.self, Register.self, Remove.self, Bench.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -13,6 +13,29 @@ struct ModelsCommand: AsyncParsableCommand {
 
         func run() async throws {
             if try await !IrisModelCommands.list(try common.settings()) { throw ExitCode(1) }
+        }
+    }
+}
+
+extension ModelsCommand {
+    struct Register: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a remote model (Open Inference Protocol v2) from its manifest file; its URL's origin must be in models.remote_allow.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The manifest: JSON with `remote` and the labels as a list (docs/MODELS.md).") var manifest: String
+
+        func run() async throws {
+            try await IrisModelCommands.register(try common.settings(), manifestFile: manifest)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a registered remote model (the results it gave stay).")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "The model's name.") var name: String
+
+        func run() async throws {
+            try await IrisModelCommands.remove(try common.settings(), name: name)
         }
     }
 }

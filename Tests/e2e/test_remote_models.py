@@ -235,3 +235,35 @@ def test_a_remote_manifest_in_the_models_folder_is_checked_at_start(workdir, mls
         assert "cat" in labels[0]["label"] or "tabby" in labels[0]["label"], labels
     finally:
         server.stop()
+
+
+def test_the_command_line_registers_lists_and_removes_a_remote_model(workdir, database, mlserver):
+    data = workdir / "data"
+    manifest = workdir / "cli-remote.json"
+    manifest.write_text(json.dumps(remote_manifest("cli-remote", mlserver)))
+
+    def run(*args, allow=mlserver):
+        command = [IRIS_BIN, "models", *args, "--data", str(data)] + (["--database", database] if database else [])
+        return subprocess.run(command, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, IRIS_MODELS_REMOTE_ALLOW=allow, IRIS_LOG_LEVEL="error"))
+
+    refused = run("register", str(manifest), allow="")
+    assert refused.returncode != 0 and "models.remote_allow" in refused.stderr, refused.stderr
+    registered = run("register", str(manifest))
+    assert registered.returncode == 0, registered.stderr
+    assert f"Registered cli-remote: mobilenet at {mlserver}, ready." in registered.stdout
+    again = run("register", str(manifest))
+    assert again.returncode != 0 and "exists" in again.stderr, again.stderr
+    listed = run("list")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert f"remote {mlserver}, registered: ready" in listed.stdout, listed.stdout
+    # A server started on the same data sees it, and can run it.
+    server = IrisServer(data, database).start({"IRIS_MODELS_REMOTE_ALLOW": mlserver})
+    try:
+        assert names(server)["cli-remote"]["registered"]
+    finally:
+        server.stop()
+    assert run("remove", "mobilenet-v2").returncode != 0
+    removed = run("remove", "cli-remote")
+    assert removed.returncode == 0 and "Removed cli-remote." in removed.stdout, removed.stderr
+    assert "cli-remote" not in run("list").stdout

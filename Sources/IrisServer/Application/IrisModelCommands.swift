@@ -23,6 +23,37 @@ public enum IrisModelCommands {
         return registry.entries.allSatisfy(\.available)
     }
 
+    /// `iris models register FILE`: registers the remote model a manifest file describes, as
+    /// `POST /api/v1/models` does (same checks, kept in the database for every process).
+    public static func register(_ settings: IrisSettings, manifestFile: String) async throws {
+        let manifest: ModelManifest
+        do {
+            manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifestFile)))
+        } catch let error as DecodingError {
+            throw CommandFailure(message: "\(manifestFile) is not a model manifest: \(ModelRegistry.describe(error))")
+        }
+        let logger = settings.makeLogger()
+        let registry = settings.models.registry(logger: logger)
+        try await IrisAccountCommands.withStore(settings) { store in
+            try await registry.syncRegistered(from: store, logger: logger)
+            let entry = try await registry.register(manifest, store: store, createdBy: nil)
+            await IrisAccountCommands.record(store, "model.registered", subject: "model \(entry.name)")
+            print("Registered \(entry.name): \(entry.manifest?.remote?.model ?? "?") at \(entry.manifest?.remote?.url ?? "?"), ready.")
+        }
+    }
+
+    /// `iris models remove NAME`: removes a registered remote model (its results stay).
+    public static func remove(_ settings: IrisSettings, name: String) async throws {
+        let logger = settings.makeLogger()
+        let registry = settings.models.registry(logger: logger)
+        try await IrisAccountCommands.withStore(settings) { store in
+            try await registry.syncRegistered(from: store, logger: logger)
+            try await registry.unregister(name, store: store)
+            await IrisAccountCommands.record(store, "model.removed", subject: "model \(name)")
+            print("Removed \(name).")
+        }
+    }
+
     /// Runs the named models on local files and prints what they say (JSON with `--json`).
     public static func analyze(_ settings: IrisSettings, files: [String], models names: [String], json: Bool) async throws -> Bool {
         let registry = settings.models.registry(logger: settings.makeLogger())

@@ -83,34 +83,15 @@ struct AnalysisController {
         // Manifests spell their keys as the models folder does (`short_side`), so they are not converted.
         let manifest = try IrisJSONDecoder.decode(
             ModelManifest.self, from: try await IrisJSONDecoder.body(of: request, context: context), convertingKeys: false)
-        let model: Model
-        do {
-            model = try await models.prepareRemote(manifest)
-        } catch {
-            switch error {
-            case .invalid(let detail): throw Problem.badRequest(detail)
-            case .exists(let detail): throw Problem.conflict(detail, field: "name")
-            case .unusable(let detail): throw Problem.unprocessable("remote-model-unusable", detail, field: "remote")
-            }
-        }
-        let json = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
-        guard try await store.registeredModels.add(RegisteredModel(name: manifest.name, manifest: json, createdBy: context.caller.user?.id, createdAt: Date()))
-        else { throw Problem.conflict("a model named \(manifest.name) exists", field: "name") }
-        models.add(model, registered: true)
+        let entry = try await models.register(manifest, store: store, createdBy: context.caller.user?.id)
         await audit.record(context.caller, "model.registered", subject: "model \(manifest.name)", detail: ["url": manifest.remote?.url ?? ""])
-        let entry = models.entries.first { $0.name == manifest.name }!
         return EditedResponse(status: .created, response: Self.body(entry))
     }
 
     /// Removes a registered remote model (administrators). Results it gave stay.
     @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        guard let entry = models.entries.first(where: { $0.name == name }) else { throw Problem.notFound("no model named \(name)") }
-        guard entry.registered else {
-            throw Problem.conflict("\(name) comes from the models folder (\(models.folder.path)); remove its manifest there and restart")
-        }
-        _ = try await store.registeredModels.remove(name: name)
-        models.remove(name)
+        try await models.unregister(name, store: store)
         await audit.record(context.caller, "model.removed", subject: "model \(name)")
         return Response(status: .noContent)
     }

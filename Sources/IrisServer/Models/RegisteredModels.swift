@@ -21,6 +21,38 @@ extension ModelRegistry {
         await sync(registered: manifests, logger: logger)
     }
 
+    /// Registers a remote model: checks it (manifest, allowlist, what its server serves), keeps
+    /// it in the database and adds it here. Problems come back as the API's statuses: 400 for
+    /// the manifest or the allowlist, 409 for a name in use, 422 for the server.
+    func register(_ manifest: ModelManifest, store: IrisStore, createdBy: Int64?) async throws -> Entry {
+        let model: Model
+        do {
+            model = try await prepareRemote(manifest)
+        } catch {
+            switch error {
+            case .invalid(let detail): throw Problem.badRequest(detail)
+            case .exists(let detail): throw Problem.conflict(detail, field: "name")
+            case .unusable(let detail): throw Problem.unprocessable("remote-model-unusable", detail, field: "remote")
+            }
+        }
+        let json = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
+        guard try await store.registeredModels.add(RegisteredModel(name: manifest.name, manifest: json, createdBy: createdBy, createdAt: Date()))
+        else { throw Problem.conflict("a model named \(manifest.name) exists", field: "name") }
+        add(model, registered: true)
+        return entries.first { $0.name == manifest.name }!
+    }
+
+    /// Removes a registered remote model from the database and from here; a model from the
+    /// folder cannot be removed this way (409).
+    func unregister(_ name: String, store: IrisStore) async throws {
+        guard let entry = entries.first(where: { $0.name == name }) else { throw Problem.notFound("no model named \(name)") }
+        guard entry.registered else {
+            throw Problem.conflict("\(name) comes from the models folder (\(folder.path)); remove its manifest there and restart")
+        }
+        _ = try await store.registeredModels.remove(name: name)
+        remove(name)
+    }
+
     /// The model named, looking in the database once when this process does not know it.
     func model(_ name: String, orSyncFrom store: IrisStore, logger: Logger) async throws -> Model? {
         if let model = model(name) { return model }
