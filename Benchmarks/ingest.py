@@ -3,9 +3,14 @@
 
 1. Ingest throughput: real photos (4 MP JPEGs from Debian's plasma-workspace-wallpapers)
    uploaded over HTTP to a release `iris serve` (hashing, storage, both thumbnails), against
-   `vipsthumbnail` making the same two thumbnails from the same files, both with 2 workers.
+   `vipsthumbnail` making the same two thumbnails from the same files, both with 2 workers;
+   Iris is timed until its 1024 px thumbnail jobs are done too.
+   The baseline makes thumbnails only, so Iris runs with automatic analysis off for the ratio;
+   a second Iris run with analysis on (every model in `analysis.auto_models` on every upload)
+   shows what the models cost, timed until the last analysis has finished.
 2. Memory: a 200 MB upload, and 64 concurrent uploads, each on a fresh server; the peak
-   resident memory (VmHWM) against the 300 MB budget and the idle server's own.
+   resident memory (VmHWM) against the 300 MB budget and the idle server's own. The 64
+   uploads run again with analysis on, measured until every analysis has finished.
 
 Usage: Benchmarks/ingest.py IRIS_BIN PHOTO_DIR WORK_DIR
 """
@@ -40,19 +45,20 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, data):
+    def __init__(self, binary, data, analysis=False):
         self.port = free_port()
         self.data = data
         # An administrator and a token, made with the CLI before the server starts.
         common = ["--data", str(data), "--log-level", "warning"]
         subprocess.run([binary, "user", "create", "bench", "--admin", "--password-stdin"] + common,
                        input="bench-password-1\n", text=True, check=True, capture_output=True)
-        token = subprocess.run([binary, "token", "create", "--user", "bench", "--name", "bench", "--scopes", "read,write"] + common,
+        token = subprocess.run([binary, "token", "create", "--user", "bench", "--name", "bench", "--scopes", "read,write,admin"] + common,
                                text=True, check=True, capture_output=True).stdout.strip().splitlines()[-1]
         self.auth = {"Authorization": "Bearer " + token}
         self.process = subprocess.Popen(
             [binary, "serve", "--port", str(self.port), "--data", str(data), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=os.environ if analysis else dict(os.environ, IRIS_ANALYSIS_AUTO_MODELS=""))
         try:
             for _ in range(300):
                 try:
@@ -81,6 +87,18 @@ class Server:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024  # MB
         return 0.0
+
+    def wait_for_jobs(self, queues=("images", "ml"), timeout=1800):
+        """Until the queues have nothing queued or running: the 1024 px thumbnails (`images`)
+        and the analyses (`ml`) are jobs that finish after the upload has answered."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            status, body = self.request("GET", "/api/v1/queues")
+            if status == 200 and all(item["counts"].get("queued", 0) + item["counts"].get("running", 0) == 0
+                                     for item in body.get("items", []) if item["queue"] in queues):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"jobs on {queues} did not finish")
 
     def stop(self):
         self.process.terminate()
@@ -129,16 +147,20 @@ def split(items, parts):
     return [items[index::parts] for index in range(parts)]
 
 
-def time_iris(binary, files, work):
+def time_iris(binary, files, work, analysis=False):
     data = work / f"iris-data-{uuid.uuid4().hex[:6]}"
-    server = Server(binary, data)
+    server = Server(binary, data, analysis)
     try:
         def worker(chunk):
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
             for path in chunk:
                 upload(server, path, connection)
             connection.close()
-        return timed_in_parallel(worker, split(files, WORKERS))
+        start = time.perf_counter()
+        uploaded = timed_in_parallel(worker, split(files, WORKERS))
+        server.wait_for_jobs()
+        done = time.perf_counter() - start
+        return (uploaded, done) if analysis else done
     finally:
         server.stop()
         shutil.rmtree(data, ignore_errors=True)
@@ -157,9 +179,9 @@ def time_vipsthumbnail(files, work):
     return timed_in_parallel(worker, split(files, WORKERS))
 
 
-def memory_run(binary, work, label, action):
+def memory_run(binary, work, label, action, analysis=False):
     data = work / f"mem-{uuid.uuid4().hex[:6]}"
-    server = Server(binary, data)
+    server = Server(binary, data, analysis)
     try:
         idle = server.status("VmRSS")
         action(server)
@@ -195,8 +217,12 @@ def main():
     vips = min(time_vipsthumbnail(files, work) for _ in range(ROUNDS))
     iris = min(time_iris(binary, files, work) for _ in range(ROUNDS))
     ratio = (len(files) / iris) / (len(files) / vips)
-    print(f"ingest: iris {len(files) / iris:.1f} images/s (HTTP upload + SHA-256 + fsync'd storage + 1024 and 256 px thumbnails + DB row); "
+    print(f"ingest: iris {len(files) / iris:.1f} images/s (HTTP upload + SHA-256 + fsync'd storage + 1024 and 256 px thumbnails + DB row, "
+          f"analysis off); "
           f"vipsthumbnail {len(files) / vips:.1f} images/s (same two thumbnails) → ratio {ratio:.2f} (target ≥ 0.70) {'PASS' if ratio >= 0.7 else 'FAIL'}")
+    uploaded, analysed = time_iris(binary, files, work, analysis=True)
+    print(f"ingest with automatic analysis on (every model in analysis.auto_models on every upload): uploads took {uploaded:.1f} s "
+          f"({len(files) / uploaded:.1f} images/s), the last analysis finished after {analysed:.1f} s ({len(files) / analysed:.1f} images/s)")
 
     big = work / "big.tif"
     if not big.exists():
@@ -212,6 +238,12 @@ def main():
         count = server.request("GET", f"/api/v1/projects/{server.project}/images?limit=500")[1]["items"]
         assert len(count) == len(set(concurrent)), f"{len(count)} stored of {len(set(concurrent))}"
     memory_run(binary, work, "64 concurrent uploads of 4 MP photos", sixty_four)
+
+    def sixty_four_analysed(server):
+        sixty_four(server)
+        server.wait_for_jobs()
+    memory_run(binary, work, "64 concurrent uploads of 4 MP photos with automatic analysis, until every analysis is done",
+               sixty_four_analysed, analysis=True)
 
 
 if __name__ == "__main__":
