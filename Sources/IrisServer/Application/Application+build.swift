@@ -115,6 +115,6 @@ func buildRouter(
     ).addRoutes(to: api)
     WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian, moderation: moderation)
         .addRoutes(to: root)
-    AdminController(store: dependencies.store, resources: resources, settings: settings).addRoutes(to: root)
+    AdminController(store: dependencies.store, resources: resources, settings: settings, models: jobs.models).addRoutes(to: root)
     return router
 }

@@ -1,14 +1,16 @@
 import Foundation
 import Hummingbird
 import IrisCore
+import IrisML
 import IrisStore
 
 /// Pages for managing one's tokens, a project's members, and (administrators) users,
-/// everyone's tokens and the instance's settings. Every action on them calls `/api/v1`.
+/// everyone's tokens, the models and the instance's settings. Every action on them calls `/api/v1`.
 struct AdminController {
     let store: IrisStore
     let resources: ServerResources
     let settings: IrisSettings
+    let models: ModelRegistry
 
     func addRoutes(to web: Routes<Router<IrisRequestContext>>) {
         web.get("account/tokens", .signedIn, use: tokensPage)
@@ -55,8 +57,18 @@ struct AdminController {
             ["key": "upload.rate_limit", "value": "\(settings.uploadRateLimit) per minute"],
             ["key": "auth.sign_in_limit", "value": "\(settings.signInLimit) failures per 15 minutes"],
             ["key": "auth.secure_cookies", "value": "\(settings.secureCookies)"],
+            ["key": "models.dir", "value": settings.models.folder.path],
+            ["key": "models.remote_allow", "value": settings.models.remoteAllow.origins.sorted().joined(separator: ", ")],
         ]
+        let modelRows: [[String: Any]] = models.entries.map { entry in
+            [
+                "name": entry.name, "tasks": entry.manifest?.tasks.map(\.rawValue).joined(separator: ", ") ?? "",
+                "place": entry.manifest?.remote.map { "remote: \($0.model) at \($0.url)" } ?? "models folder",
+                "state": entry.problem.map { "unavailable: \($0)" } ?? "ready" + (entry.note.map { " (\($0))" } ?? ""),
+                "available": entry.available, "registered": entry.registered,
+            ]
+        }
         return try resources.page(
-            "admin", ["title": "Administration", "users": users, "tokens": tokens, "settings": effective], caller: context.caller)
+            "admin", ["title": "Administration", "users": users, "tokens": tokens, "settings": effective, "models": modelRows], caller: context.caller)
     }
 }

@@ -170,7 +170,7 @@ function followEvents() {
   for (const name of ["image.uploaded", "image.removed", "import.completed", "project.created", "project.updated", "project.deleted",
                       "member.role_set", "member.removed", "link.created", "link.revoked", "token.created", "token.revoked",
                       "user.created", "user.disabled", "auth.sign_in_failed", "webhook.created", "webhook.deleted",
-                      "job.cancelled", "job.retried", "job.dead", "job.failed"]) {
+                      "job.cancelled", "job.retried", "job.dead", "job.failed", "model.registered", "model.removed"]) {
     source.addEventListener(name, show);
   }
 }
@@ -207,7 +207,17 @@ function setUpAPIActions() {
       event.preventDefault();
       let spec = form.dataset.api;
       for (const element of form.querySelectorAll("[data-path]")) spec = spec.replace("{" + element.name + "}", encodeURIComponent(element.value));
-      callAPI(spec, formJSON(form), (result) => {
+      // data-body-from names a field whose text is the whole JSON body (e.g. a model manifest).
+      let body = formJSON(form);
+      if (form.dataset.bodyFrom) {
+        try {
+          body = JSON.parse(form.elements[form.dataset.bodyFrom].value);
+        } catch (error) {
+          toast(form.dataset.bodyFrom + " is not valid JSON: " + error.message, true);
+          return;
+        }
+      }
+      callAPI(spec, body, (result) => {
         const field = form.dataset.show;
         if (field && result[field]) {
           const secret = form.querySelector(".secret");
