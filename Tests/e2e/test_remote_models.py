@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import IRIS_BIN, IrisServer, free_port
+from conftest import IRIS_BIN, IrisServer, free_port, iris
 from test_browser import browser, sign_in  # noqa: F401 (a fixture, used by name)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,6 +230,14 @@ def test_a_remote_manifest_in_the_models_folder_is_checked_at_start(workdir, mls
         assert listed["folder-remote"]["available"] and not listed["folder-remote"]["registered"]
         assert not listed["folder-wrong"]["available"] and "does not give" in listed["folder-wrong"]["problem"]
         assert not listed["folder-unlisted"]["available"] and "models.remote_allow" in listed["folder-unlisted"]["problem"]
+        # Other users see that a remote model cannot be used, not where its server is.
+        made = iris("user", "create", "plain", "--password-stdin", stdin="plain-password-1\n", data_dir=workdir / "data")
+        assert made.returncode == 0, made.stderr
+        token = iris("token", "create", "--user", "plain", "--name", "t", "--scopes", "read", data_dir=workdir / "data").stdout.strip().splitlines()[-1]
+        seen = requests.get(server.url("/api/v1/models"), headers={"Authorization": "Bearer " + token}, timeout=10)
+        assert seen.status_code == 200 and "127.0.0.1:9" not in seen.text and mlserver not in seen.text, seen.text
+        plain = {item["name"]: item for item in seen.json()["items"]}
+        assert plain["folder-unlisted"]["problem"] == "the remote model cannot be used (administrators see why)"
         project = server.create_project("Folder")
         sha256, _ = analyse(server, project, ["folder-remote"])
         labels = wait_for(server, sha256, ["folder-remote"])["folder-remote"]["result"]["labels"]

@@ -59,8 +59,19 @@ struct AnalysisController {
         var runtime: String?
     }
 
+    /// Remote models' problems and notes name their servers: only administrators read them.
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> ModelList {
-        ModelList(items: models.entries.map(Self.body), runtime: models.runtimeVersion.map { "ONNX Runtime \($0)" })
+        let isAdmin = context.caller.user?.isAdmin ?? false
+        return ModelList(
+            items: models.entries.map { entry in
+                var body = Self.body(entry)
+                if entry.manifest?.remote != nil, !isAdmin {
+                    body.problem = body.problem.map { _ in "the remote model cannot be used (administrators see why)" }
+                    body.note = body.note.map { _ in "its server did not answer when last checked" }
+                }
+                return body
+            },
+            runtime: models.runtimeVersion.map { "ONNX Runtime \($0)" })
     }
 
     static func body(_ entry: ModelRegistry.Entry) -> ModelBody {
