@@ -90,6 +90,9 @@ extension ConfigurationKey {
         help: "ONNX Runtime's shared library (set-up installs it from PyPI's `onnxruntime` wheel).")
     public static let mlThreads = ConfigurationKey(
         "ml.threads", default: "0", help: "Threads one model run may use (ONNX Runtime intra-op threads); 0 uses one per core.")
+    public static let mallocArenas = ConfigurationKey(
+        "memory.malloc_arenas", default: "2",
+        help: "Most glibc malloc arenas `iris serve` and `iris worker` use (0: glibc's default of 8 per core). Fewer arenas keep less freed memory: 2 lowered the peak of analysing 64 concurrent uploads by a fifth at the same speed. `MALLOC_ARENA_MAX` overrides it.")
     public static let mlSpinWait = ConfigurationKey(
         "ml.spin_wait", default: "false",
         help: "`true` lets ONNX Runtime's threads busy-wait between pieces of work: slightly lower latency for one image at a time, but the spinning threads take the cores decoding needs, so throughput drops when analyses overlap.")
@@ -124,7 +127,7 @@ extension ConfigurationKey {
         .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
-        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait, .autoAnalysis, .moderationThreshold,
+        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait, .mallocArenas, .autoAnalysis, .moderationThreshold,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]

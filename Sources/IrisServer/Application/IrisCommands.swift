@@ -12,6 +12,7 @@ import Prometheus
 /// so tests can call the same code.
 public enum IrisCommands {
     public static func serve(_ settings: IrisSettings) async throws {
+        MallocTuning.apply(arenas: settings.mallocArenas)
         let logger = settings.makeLogger()
         let metrics = IrisMetrics()
         // Process-wide, once: libraries that report through swift-metrics land in the same /metrics.

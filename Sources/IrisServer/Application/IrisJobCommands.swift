@@ -12,6 +12,7 @@ public enum IrisJobCommands {
     /// Runs standalone workers (and a scheduler) until SIGTERM or SIGINT: how Iris scales
     /// out. Any number may run against one PostgreSQL database and one blob store.
     public static func worker(_ settings: IrisSettings, queues: [String]?, concurrency: Int?) async throws {
+        MallocTuning.apply(arenas: settings.mallocArenas)
         let logger = settings.makeLogger(label: "iris.worker")
         let groups: [WorkerGroup]
         if queues != nil || concurrency != nil {

@@ -21,14 +21,17 @@ public struct IrisSettings: Sendable {
     public var mode: ServerMode
     public var jobs: JobSettings
     public var models: ModelSettings
+    /// Most glibc malloc arenas for `iris serve` and `iris worker` (`memory.malloc_arenas`; 0: glibc's default).
+    public var mallocArenas: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
         limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
         bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600, mode: ServerMode = .normal,
-        jobs: JobSettings = JobSettings(), models: ModelSettings = ModelSettings()
+        jobs: JobSettings = JobSettings(), models: ModelSettings = ModelSettings(), mallocArenas: Int = 2
     ) {
         self.models = models
+        self.mallocArenas = mallocArenas
         self.mode = mode
         self.jobs = jobs
         self.signInLimit = signInLimit
@@ -73,7 +76,8 @@ public struct IrisSettings: Sendable {
             uploadRateLimit: try reader.int(.uploadRateLimit, in: 1...1_000_000),
             mode: try Self.mode(reader),
             jobs: try JobSettings(reader),
-            models: try ModelSettings(reader)
+            models: try ModelSettings(reader),
+            mallocArenas: try reader.int(.mallocArenas, in: 0...1024)
         )
     }
 
