@@ -55,12 +55,12 @@ extension ModelRegistry {
         case silent(String)
     }
 
-    /// Asks a remote model's server what it serves.
-    func check(_ model: Model) async -> RemoteCheck {
+    /// Asks a remote model's server what it serves (`quick`: one short try, for start-up).
+    func check(_ model: Model, quick: Bool = false) async -> RemoteCheck {
         guard let client = model.backend as? OpenInferenceClient else { return .matches }
         let metadata: OpenInferenceClient.Metadata
         do {
-            metadata = try await client.metadata()
+            metadata = try await client.metadata(quick: quick)
         } catch {
             return .silent("\(error)")
         }
@@ -103,14 +103,19 @@ extension ModelRegistry {
     /// Asks every remote model's server what it serves. A model whose server serves something
     /// else becomes unavailable with the reason; one whose server does not answer stays
     /// available (its jobs fail and retry) with a note, since servers often start later.
+    /// All servers are asked at once, one short try each, so a start waits at most ~10 s.
     public func verifyRemote(logger: Logger) async {
-        for model in available where model.manifest.remote != nil {
-            await verify(model, registered: entries.first { $0.name == model.name }?.registered ?? false, logger: logger)
+        let remote = available.filter { $0.manifest.remote != nil }
+        let registered = Set(entries.filter(\.registered).map(\.name))
+        await withTaskGroup(of: Void.self) { group in
+            for model in remote {
+                group.addTask { await self.verify(model, registered: registered.contains(model.name), logger: logger) }
+            }
         }
     }
 
     private func verify(_ model: Model, registered: Bool, logger: Logger) async {
-        switch await check(model) {
+        switch await check(model, quick: true) {
         case .matches:
             add(model, registered: registered)
         case .mismatch(let problem):
@@ -139,6 +144,8 @@ extension ModelRegistry {
                 record(problem: ModelRegistry.message(error, file: folder), for: manifest, registered: true)
             }
         }
-        for model in added { await verify(model, registered: true, logger: logger) }
+        await withTaskGroup(of: Void.self) { group in
+            for model in added { group.addTask { await self.verify(model, registered: true, logger: logger) } }
+        }
     }
 }

@@ -85,15 +85,18 @@ final class OpenInferenceClient: InferenceBackend {
 
     func infer(_ sample: [Float], shape: [Int], input: String, outputs: [String]) async throws -> [String: Tensor] {
         let body = Self.requestBody(sample, shape: [1] + shape, input: input, outputs: outputs)
-        let answer = try await send(.POST, path: "/v2/models/\(model)/infer", body: body)
+        let answer = try await send(.POST, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries)
         return try Self.outputs(in: answer, wanted: outputs, label: label)
     }
 
     /// What the server says the model takes and gives (`GET /v2/models/{model}`), after its
     /// readiness check (`GET /v2/health/ready`).
-    func metadata() async throws -> Metadata {
-        _ = try await send(.GET, path: "/v2/health/ready", body: nil)
-        let answer = try await send(.GET, path: "/v2/models/\(model)", body: nil)
+    /// `quick` (checks at start): one try, at most 5 s, so a server that is down cannot hold
+    /// up the start for long.
+    func metadata(quick: Bool = false) async throws -> Metadata {
+        let (timeout, retries) = quick ? (min(self.timeout, 5), 0) : (self.timeout, self.retries)
+        _ = try await send(.GET, path: "/v2/health/ready", body: nil, timeout: timeout, retries: retries)
+        let answer = try await send(.GET, path: "/v2/models/\(model)", body: nil, timeout: timeout, retries: retries)
         do {
             return try JSONDecoder().decode(Metadata.self, from: answer)
         } catch {
@@ -101,7 +104,7 @@ final class OpenInferenceClient: InferenceBackend {
         }
     }
 
-    private func send(_ method: HTTPMethod, path: String, body: [UInt8]?) async throws -> Data {
+    private func send(_ method: HTTPMethod, path: String, body: [UInt8]?, timeout: Double, retries: Int) async throws -> Data {
         var request = HTTPClientRequest(url: url(path))
         request.method = method
         if let body {
