@@ -80,15 +80,43 @@ import Testing
         let model = try #require(try TestModels.registry().model("ppocr-v4"))
         let output = try await model.analyze(path: TestModels.photo("page.png").path)
         let lines = try #require(output.text)
-        // scikit-image's page.png: a scanned page of its documentation.
-        #expect(lines.first?.text == "Region-based segmentation")
-        #expect(lines.contains { $0.text.contains("background. These markers are pixels") })
+        // scikit-image's page.png: a scanned page of its documentation. ONNX Runtime picks its
+        // kernels by the CPU's instruction set, so another machine may read a character or a
+        // space differently: a line counts as read when at most 2 characters differ.
+        let read = lines.map(\.text)
+        #expect(read.first.map { Self.differences($0, "Region-based segmentation") <= 2 } == true, "\(read)")
+        #expect(read.contains { Self.differences($0, "background. These markers are pixels", within: true) <= 2 }, "\(read)")
         for line in lines {
             #expect(line.confidence > 0.5 && line.confidence <= 1)
             #expect(line.box.x >= 0 && line.box.y >= 0 && line.box.width > line.box.height)
         }
         // Lines come top to bottom.
         #expect(lines.map(\.box.y) == lines.map(\.box.y).sorted())
+    }
+
+    @Test func countsDifferencesInReadText() {
+        #expect(Self.differences("Region-based segmentation", "Region-based segmentation") == 0)
+        #expect(Self.differences("Regionbased segmentatoin", "Region-based segmentation") == 3)
+        #expect(Self.differences("the background.These markers are pixels we", "background. These markers are pixels", within: true) == 1)
+        #expect(Self.differences("", "abc") == 3)
+    }
+
+    /// How many characters must be inserted, deleted or changed to turn `read` into
+    /// `expected`; `within`: into a stretch of `read` that contains `expected`.
+    static func differences(_ read: String, _ expected: String, within: Bool = false) -> Int {
+        let read = Array(read), expected = Array(expected)
+        guard !read.isEmpty else { return expected.count }
+        // row[j]: the cost of turning read's first j characters (or, within, a stretch of
+        // read ending at j) into expected's first i.
+        var row = within ? [Int](repeating: 0, count: read.count + 1) : Array(0...read.count)
+        for i in 1...expected.count {
+            var next = [i] + [Int](repeating: 0, count: read.count)
+            for j in 1...read.count {
+                next[j] = min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (expected[i - 1] == read[j - 1] ? 0 : 1))
+            }
+            row = next
+        }
+        return within ? row.min()! : row[read.count]
     }
 }
 
