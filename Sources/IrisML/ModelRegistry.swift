@@ -160,7 +160,8 @@ struct ModelLoader {
                 textReader: nil)
         }
         let labels = try labelList()
-        let session = try InferenceSession(runtime: runtime(), path: try file(manifest.file!), threads: threads)
+        let session = try InferenceSession(
+            runtime: runtime(), path: try file(manifest.file!), threads: threads, shapesVary: manifest.input.resize == .fit)
         let maxBatch = try check(session, input: manifest.input)
         for (role, name) in manifest.outputs where !session.outputs.contains(where: { $0.name == name }) {
             throw fail("outputs.\(role) names \(name), which the graph does not have (it has \(session.outputs.map(\.name).joined(separator: ", ")))")
@@ -175,7 +176,7 @@ struct ModelLoader {
             label: manifest.name)
         var reader: TextReader?
         if let recognizer = manifest.recognizer {
-            let recognizerSession = try InferenceSession(runtime: runtime(), path: try file(recognizer.file), threads: threads)
+            let recognizerSession = try InferenceSession(runtime: runtime(), path: try file(recognizer.file), threads: threads, shapesVary: true)
             guard recognizerSession.inputs.contains(where: { $0.name == recognizer.input }),
                 recognizerSession.outputs.contains(where: { $0.name == recognizer.output })
             else { throw fail("the recogniser graph does not have input \(recognizer.input) and output \(recognizer.output)") }

@@ -11,7 +11,7 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
 
 /// ONNX Runtime, loaded once per process from a `libonnxruntime.so` (Debian ships none;
 /// set-up installs the one inside PyPI's `onnxruntime` wheel). Holds the API table and one
-/// environment, which every session shares.
+/// environment with one CPU memory arena, which every session shares.
 public final class ONNXRuntime: @unchecked Sendable {
     let api: OpaquePointer
     let env: OpaquePointer
@@ -55,6 +55,11 @@ public final class ONNXRuntime: @unchecked Sendable {
             table, "CreateCpuMemoryInfo",
             iris_ort_create_cpu_memory_info(table, Int32(IRIS_ORT_ARENA_ALLOCATOR), Int32(IRIS_ORT_MEM_DEFAULT), &memory))
         cpuMemory = memory!
+        // One CPU arena for every session (each session asks for it with
+        // session.use_env_allocators). With an arena per session each keeps its own peak
+        // for good; shared, the process holds the peak of what runs at once: in a Python
+        // replay of the four bundled graphs' runs, 309 MB instead of 484 MB.
+        try Self.check(table, "CreateAndRegisterAllocator", iris_ort_create_and_register_allocator(table, env, memory, nil))
         var allocator: OpaquePointer?
         try Self.check(table, "GetAllocatorWithDefaultOptions", iris_ort_default_allocator(table, &allocator))
         self.allocator = allocator!

@@ -29,6 +29,7 @@ typedef struct IrisOrtMemoryInfo IrisOrtMemoryInfo;
 typedef struct IrisOrtTypeInfo IrisOrtTypeInfo;
 typedef struct IrisOrtTensorInfo IrisOrtTensorInfo;
 typedef struct IrisOrtAllocator IrisOrtAllocator;
+typedef struct IrisOrtArenaCfg IrisOrtArenaCfg;      // always NULL: ORT's default arena
 
 /// The API table: slot i is the i-th function pointer of ONNX Runtime's API struct.
 typedef struct IrisOrtApi IrisOrtApi;
@@ -52,6 +53,7 @@ enum {
     IRIS_ORT_SLOT_CREATE_SESSION = 7,
     IRIS_ORT_SLOT_RUN = 9,
     IRIS_ORT_SLOT_CREATE_SESSION_OPTIONS = 10,
+    IRIS_ORT_SLOT_DISABLE_MEM_PATTERN = 17,
     IRIS_ORT_SLOT_SET_GRAPH_OPTIMIZATION_LEVEL = 23,
     IRIS_ORT_SLOT_SET_INTRA_OP_THREADS = 24,
     IRIS_ORT_SLOT_SET_INTER_OP_THREADS = 25,
@@ -78,6 +80,7 @@ enum {
     IRIS_ORT_SLOT_RELEASE_TENSOR_INFO = 99,
     IRIS_ORT_SLOT_RELEASE_SESSION_OPTIONS = 100,
     IRIS_ORT_SLOT_ADD_SESSION_CONFIG_ENTRY = 130,
+    IRIS_ORT_SLOT_CREATE_AND_REGISTER_ALLOCATOR = 144,
 };
 
 /// The API version Iris asks for; every slot above exists since version 16.
@@ -118,6 +121,9 @@ static inline IrisOrtStatus *iris_ort_run(const IrisOrtApi *api, IrisOrtSession 
 }
 static inline IrisOrtStatus *iris_ort_create_session_options(const IrisOrtApi *api, IrisOrtSessionOptions **out) {
     return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_CREATE_SESSION_OPTIONS, IrisOrtStatus *(*)(IrisOrtSessionOptions **))(out);
+}
+static inline IrisOrtStatus *iris_ort_disable_mem_pattern(const IrisOrtApi *api, IrisOrtSessionOptions *options) {
+    return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_DISABLE_MEM_PATTERN, IrisOrtStatus *(*)(IrisOrtSessionOptions *))(options);
 }
 static inline IrisOrtStatus *iris_ort_set_optimization_level(const IrisOrtApi *api, IrisOrtSessionOptions *options, int level) {
     return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_SET_GRAPH_OPTIMIZATION_LEVEL, IrisOrtStatus *(*)(IrisOrtSessionOptions *, int))(options, level);
@@ -191,6 +197,11 @@ static inline IrisOrtStatus *iris_ort_create_cpu_memory_info(const IrisOrtApi *a
                                                              IrisOrtMemoryInfo **out) {
     return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_CREATE_CPU_MEMORY_INFO, IrisOrtStatus *(*)(int, int, IrisOrtMemoryInfo **))(
         allocator_type, memory_type, out);
+}
+static inline IrisOrtStatus *iris_ort_create_and_register_allocator(const IrisOrtApi *api, IrisOrtEnv *env,
+                                                                   const IrisOrtMemoryInfo *memory, const IrisOrtArenaCfg *arena) {
+    return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_CREATE_AND_REGISTER_ALLOCATOR,
+                         IrisOrtStatus *(*)(IrisOrtEnv *, const IrisOrtMemoryInfo *, const IrisOrtArenaCfg *))(env, memory, arena);
 }
 static inline IrisOrtStatus *iris_ort_allocator_free(const IrisOrtApi *api, IrisOrtAllocator *allocator, void *pointer) {
     return IRIS_ORT_CALL(api, IRIS_ORT_SLOT_ALLOCATOR_FREE, IrisOrtStatus *(*)(IrisOrtAllocator *, void *))(allocator, pointer);

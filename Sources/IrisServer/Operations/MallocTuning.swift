@@ -27,4 +27,13 @@ enum MallocTuning {
         return false
         #endif
     }
+
+    /// Hands memory that is free inside malloc's heaps back to the system (`malloc_trim`).
+    static func trim() {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        #endif
+    }
 }
