@@ -54,7 +54,7 @@ struct AnalysisJob: JobHandler {
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
         guard let model = try await models.model(payload.model, orSyncFrom: store, logger: Self.logger) else {
-            throw PermanentJobFailure("model \(payload.model) is not available in this process")
+            throw PermanentJobFailure("model \(payload.model) is not available: it is neither in the models folder nor registered (it may have been removed)")
         }
         guard try await store.images.find(sha256: payload.sha256) != nil, let path = blobs.localPath(for: .original(payload.sha256)),
             FileManager.default.fileExists(atPath: path)

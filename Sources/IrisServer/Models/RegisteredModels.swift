@@ -53,9 +53,12 @@ extension ModelRegistry {
         remove(name)
     }
 
-    /// The model named, looking in the database once when this process does not know it.
+    /// The model named, as the database has it now. A folder model is answered from here. For
+    /// a registered model, or a name this process does not know, the registrations are read
+    /// again first: another process may have registered it, removed it, or registered it anew
+    /// with another manifest. (One small query; a remote run costs a network round trip anyway.)
     func model(_ name: String, orSyncFrom store: IrisStore, logger: Logger) async throws -> Model? {
-        if let model = model(name) { return model }
+        if let model = model(name), entries.first(where: { $0.name == name })?.registered == false { return model }
         try await syncRegistered(from: store, logger: logger)
         return model(name)
     }
