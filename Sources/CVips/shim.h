@@ -24,6 +24,21 @@ static inline int iris_vips_start(void) {
     return 0;
 }
 
+/// Where libvips's log lines (its "VIPS" GLib log domain: warnings about odd files, such as
+/// an unknown EXIF unit or a damaged tile) go instead of standard error: `sink` gets the level
+/// (a GLogLevelFlags value) and the message.
+typedef void (*iris_vips_log_sink)(int level, const char *message);
+
+static void iris_vips_log_forward(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer sink) {
+    (void)domain;
+    ((iris_vips_log_sink)sink)((int)level, message);
+}
+
+static inline void iris_vips_route_log(iris_vips_log_sink sink) {
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG,
+                      iris_vips_log_forward, (gpointer)sink);
+}
+
 /// Opens a file lazily: only the header is read until pixels are asked for.
 static inline VipsImage *iris_vips_open(const char *path) {
     return vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, NULL);

@@ -1,5 +1,6 @@
 import CVips
 public import Foundation
+import Synchronization
 public import IrisCore
 
 /// Failures from libvips, carrying its own message.
@@ -19,8 +20,27 @@ public struct VipsError: Error, Sendable, CustomStringConvertible {
 /// Starting libvips: once per process, with untrusted and unused loaders blocked.
 public enum Vips {
     private static let started: Result<Void, VipsError> = {
-        iris_vips_start() == 0 ? .success(()) : .failure(VipsError.take("vips_init"))
+        guard iris_vips_start() == 0 else { return .failure(VipsError.take("vips_init")) }
+        iris_vips_route_log { level, message in Vips.forward(warning: (level & Int32(G_LOG_LEVEL_WARNING.rawValue)) != 0, message) }
+        return .success(())
     }()
+
+    private static let logHandler = Mutex<(@Sendable (_ warning: Bool, _ message: String) -> Void)?>(nil)
+
+    /// Where libvips's warnings and messages go (the server sends them to its log); until
+    /// one is set they are written to standard error as libvips would.
+    public static func onLog(_ handler: @escaping @Sendable (_ warning: Bool, _ message: String) -> Void) {
+        logHandler.withLock { $0 = handler }
+    }
+
+    private static func forward(warning: Bool, _ message: UnsafePointer<CChar>?) {
+        let text = message.map { String(cString: $0) } ?? ""
+        if let handler = logHandler.withLock({ $0 }) {
+            handler(warning, text)
+        } else {
+            FileHandle.standardError.write(Data("libvips \(warning ? "warning" : "message"): \(text)\n".utf8))
+        }
+    }
 
     /// Starts libvips; safe to call many times and from many threads.
     public static func start() throws {

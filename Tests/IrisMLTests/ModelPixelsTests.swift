@@ -69,3 +69,29 @@ import Testing
         #expect(abs(blue - 127) <= 2, "\(blue)")
     }
 }
+
+/// libvips's own warnings reach the handler Iris gives it (the server's log) instead of
+/// standard error. The handler is process-wide and server tests running beside this one set
+/// their own, so the warning is provoked up to five times.
+@Suite struct VipsLogTests {
+    @Test func warningsAboutADamagedFileGoToTheHandler() async throws {
+        let jpeg = try Data(contentsOf: TestModels.root.appendingPathComponent(".cache/photos/rocket.jpg"))
+        let damaged = FileManager.default.temporaryDirectory.appendingPathComponent("iris-damaged-\(UUID()).jpg")
+        try jpeg.prefix(jpeg.count / 2).write(to: damaged)
+        defer { try? FileManager.default.removeItem(at: damaged) }
+        let heard = Captured()
+        for _ in 0..<5 where heard.messages.isEmpty {
+            Vips.onLog { warning, message in if warning { heard.append(message) } }
+            _ = try? ModelPixels.load(path: damaged.path, width: 224, height: 224, fit: .stretch)
+        }
+        #expect(!heard.messages.isEmpty)
+        #expect(heard.messages.allSatisfy { !$0.isEmpty })
+    }
+
+    final class Captured: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [String] = []
+        var messages: [String] { lock.withLock { stored } }
+        func append(_ message: String) { lock.withLock { stored.append(message) } }
+    }
+}

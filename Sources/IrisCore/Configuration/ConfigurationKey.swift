@@ -118,7 +118,7 @@ extension ConfigurationKey {
         "learner.consolidate_seconds", default: "3600",
         help: "How often learners changed since their last consolidation are rebuilt exactly from their members (a `learner.consolidate` job).")
     public static let logLevel = ConfigurationKey(
-        "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical.")
+        "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical. At debug, libvips's own warnings about odd files are logged too.")
     public static let logFormat = ConfigurationKey(
         "log.format", default: "json", help: "`json` (one object per line) or `text`.")
 

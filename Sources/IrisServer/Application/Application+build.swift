@@ -40,8 +40,13 @@ public struct IrisDependencies: Sendable {
     }
 
     /// Opens the database (migrating it), the disk blob store and scratch space in the data folder,
-    /// and removes whatever an earlier crash left in scratch space.
+    /// and removes whatever an earlier crash left in scratch space. libvips's own warnings about
+    /// odd files (an unknown EXIF unit, a damaged tile) go to this log at debug level rather
+    /// than to standard error: what a bad file means for a request is reported with it.
     public static func open(_ settings: IrisSettings, logger: Logger) async throws -> IrisDependencies {
+        Vips.onLog { warning, message in
+            logger.debug("\(warning ? "libvips warning" : "libvips message")", metadata: ["message": "\(message)"])
+        }
         try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
         let scratch = try ScratchSpace(directory: settings.scratchDirectory)
         let leftovers = try scratch.removeLeftovers()
