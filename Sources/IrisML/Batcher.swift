@@ -1,11 +1,18 @@
 import Dispatch
 import NIOConcurrencyHelpers
 
-/// Runs one session's inferences on a serial queue of its own and batches across callers:
-/// while a run is under way, samples that arrive wait and go together in the next run (up
-/// to `maxBatch`). A lone request is never delayed to wait for company.
+/// Batches inferences across callers: while a run is under way, samples that arrive wait and
+/// go together in the next run (up to `maxBatch`). A lone request is never delayed to wait for
+/// company. A local session runs on a serial queue of its own (ORT's run blocks its thread);
+/// a remote model's batch is one request to its server.
 final class Batcher: Sendable {
     typealias Outputs = [String: Tensor]
+
+    /// What runs one batch (the tensor's first dimension is the batch).
+    enum Runner: Sendable {
+        case local(InferenceSession, input: String, outputs: [String], queue: DispatchQueue)
+        case remote(@Sendable (_ batch: Tensor) async throws -> Outputs)
+    }
 
     private struct Pending {
         let sample: [Float]
@@ -13,22 +20,21 @@ final class Batcher: Sendable {
         let continuation: CheckedContinuation<Outputs, any Error>
     }
 
-    private let session: InferenceSession
-    private let input: String
-    private let outputs: [String]
+    private let runner: Runner
     private let maxBatch: Int
-    private let queue: DispatchQueue
     private let state = NIOLockedValueBox<(pending: [Pending], draining: Bool)>(([], false))
     private let sizes = NIOLockedValueBox<[Int]>([])
     /// Batch sizes run so far (tests and benchmarks read it).
     var batchSizes: [Int] { sizes.withLockedValue { $0 } }
 
     init(session: InferenceSession, input: String, outputs: [String], maxBatch: Int, label: String) {
-        self.session = session
-        self.input = input
-        self.outputs = outputs
+        runner = .local(session, input: input, outputs: outputs, queue: DispatchQueue(label: "iris.ml.\(label)"))
         self.maxBatch = max(1, maxBatch)
-        queue = DispatchQueue(label: "iris.ml.\(label)")
+    }
+
+    init(maxBatch: Int, remote: @escaping @Sendable (_ batch: Tensor) async throws -> Outputs) {
+        runner = .remote(remote)
+        self.maxBatch = max(1, maxBatch)
     }
 
     /// Runs one sample of `shape` (without the batch dimension); answers its outputs, with
@@ -41,30 +47,55 @@ final class Batcher: Sendable {
                 state.draining = true
                 return true
             }
-            if start { queue.async { self.drain() } }
+            guard start else { return }
+            switch runner {
+            case .local(let session, let input, let outputs, let queue):
+                queue.async {
+                    while let batch = self.nextBatch() {
+                        self.answer(batch, with: Result { try session.run([input: Self.tensor(batch)], outputs: outputs) })
+                    }
+                }
+            case .remote(let run):
+                Task {
+                    while let batch = self.nextBatch() {
+                        do {
+                            self.answer(batch, with: .success(try await run(Self.tensor(batch))))
+                        } catch {
+                            self.answer(batch, with: .failure(error))
+                        }
+                    }
+                }
+            }
         }
     }
 
-    private func drain() {
-        while true {
-            let batch: [Pending] = state.withLockedValue { state in
-                let shape = state.pending.first?.shape
-                let taken = Array(state.pending.prefix(maxBatch).prefix { $0.shape == shape })
-                state.pending.removeFirst(taken.count)
-                if taken.isEmpty { state.draining = false }
-                return taken
+    /// The next batch: the longest run of waiting samples of one shape, up to `maxBatch`;
+    /// nil (and draining over) when none wait.
+    private func nextBatch() -> [Pending]? {
+        let batch: [Pending] = state.withLockedValue { state in
+            let shape = state.pending.first?.shape
+            let taken = Array(state.pending.prefix(maxBatch).prefix { $0.shape == shape })
+            state.pending.removeFirst(taken.count)
+            if taken.isEmpty { state.draining = false }
+            return taken
+        }
+        if batch.isEmpty { return nil }
+        sizes.withLockedValue { $0.append(batch.count) }
+        return batch
+    }
+
+    private static func tensor(_ batch: [Pending]) -> Tensor {
+        Tensor(shape: [batch.count] + batch[0].shape, values: batch.flatMap(\.sample))
+    }
+
+    private func answer(_ batch: [Pending], with result: Result<Outputs, any Error>) {
+        switch result {
+        case .success(let results):
+            for (index, pending) in batch.enumerated() {
+                pending.continuation.resume(returning: results.mapValues { Self.slice($0, index: index, of: batch.count) })
             }
-            if batch.isEmpty { return }
-            sizes.withLockedValue { $0.append(batch.count) }
-            do {
-                let values = batch.flatMap(\.sample)
-                let results = try session.run([input: Tensor(shape: [batch.count] + batch[0].shape, values: values)], outputs: outputs)
-                for (index, pending) in batch.enumerated() {
-                    pending.continuation.resume(returning: results.mapValues { Self.slice($0, index: index, of: batch.count) })
-                }
-            } catch {
-                for pending in batch { pending.continuation.resume(throwing: error) }
-            }
+        case .failure(let error):
+            for pending in batch { pending.continuation.resume(throwing: error) }
         }
     }
 

@@ -156,7 +156,7 @@ struct ModelLoader {
         if let remote = manifest.remote {
             let base = try allowlist.check(remote, model: manifest.name)
             return Model(
-                manifest: manifest, labels: try labelList(), backend: OpenInferenceClient(base: base, remote: remote, name: manifest.name),
+                manifest: manifest, labels: try labelList(), backend: OpenInferenceClient(base: base, remote: remote, manifest: manifest),
                 textReader: nil)
         }
         let labels = try labelList()

@@ -54,13 +54,17 @@ public struct RemoteAllowlist: Sendable, Equatable {
 /// Seldon MLServer): Iris prepares the tensor as for a local graph, POSTs it as JSON to
 /// `/v2/models/{model}/infer` and reads the named outputs back. Requests that get no answer,
 /// or 429/502/503/504, are sent again (`retries`, with a growing pause); other answers fail
-/// at once with the server's own message, and the job queue's retries take over.
+/// at once with the server's own message, and the job queue's retries take over. Images
+/// that wait while a request is under way go together in the next one, up to the manifest's
+/// `input.max_batch` (default 1), as local graphs batch.
 final class OpenInferenceClient: InferenceBackend {
     let base: URL
     let model: String
     let timeout: Double
     let retries: Int
+    let maxBatch: Int
     private let label: String
+    private let batcher: Batcher
 
     /// One client for every remote model of the process; redirects are not followed (the
     /// allowlist was checked for the URL as given).
@@ -69,25 +73,34 @@ final class OpenInferenceClient: InferenceBackend {
     /// Largest answer read (a few big tensors).
     static let maxResponseBytes = 64 << 20
 
-    init(base: URL, remote: ModelManifest.Remote, name: String) {
+    init(base: URL, remote: ModelManifest.Remote, manifest: ModelManifest) {
         self.base = base
-        self.model = remote.model
-        self.timeout = remote.timeoutSeconds ?? 30
-        self.retries = remote.retries ?? 2
-        self.label = "remote model \(name) (\(remote.model) at \(remote.url))"
+        let (model, timeout, retries) = (remote.model, remote.timeoutSeconds ?? 30, remote.retries ?? 2)
+        let label = "remote model \(manifest.name) (\(remote.model) at \(remote.url))"
+        let (input, outputs) = (manifest.input.name, manifest.outputNames)
+        (self.model, self.timeout, self.retries, self.label) = (model, timeout, retries, label)
+        maxBatch = max(1, manifest.input.maxBatch ?? 1)
+        batcher = Batcher(maxBatch: maxBatch) { batch in
+            let body = Self.requestBody(batch.values, shape: batch.shape, input: input, outputs: outputs)
+            let answer = try await Self.send(
+                .POST, base: base, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries, label: label)
+            return try Self.outputs(in: answer, wanted: outputs, label: label)
+        }
     }
 
-    func url(_ path: String) -> String {
+    static func url(_ base: URL, _ path: String) -> String {
         var text = base.absoluteString
         while text.hasSuffix("/") { text.removeLast() }
         return text + path
     }
 
+    /// Runs one image (the input and output names are the manifest's, given at init).
     func infer(_ sample: [Float], shape: [Int], input: String, outputs: [String]) async throws -> [String: Tensor] {
-        let body = Self.requestBody(sample, shape: [1] + shape, input: input, outputs: outputs)
-        let answer = try await send(.POST, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries)
-        return try Self.outputs(in: answer, wanted: outputs, label: label)
+        try await batcher.run(sample, shape: shape)
     }
+
+    /// Batch sizes sent so far (tests read it).
+    var batchSizes: [Int] { batcher.batchSizes }
 
     /// What the server says the model takes and gives (`GET /v2/models/{model}`), after its
     /// readiness check (`GET /v2/health/ready`).
@@ -95,8 +108,8 @@ final class OpenInferenceClient: InferenceBackend {
     /// up the start for long.
     func metadata(quick: Bool = false) async throws -> Metadata {
         let (timeout, retries) = quick ? (min(self.timeout, 5), 0) : (self.timeout, self.retries)
-        _ = try await send(.GET, path: "/v2/health/ready", body: nil, timeout: timeout, retries: retries)
-        let answer = try await send(.GET, path: "/v2/models/\(model)", body: nil, timeout: timeout, retries: retries)
+        _ = try await Self.send(.GET, base: base, path: "/v2/health/ready", body: nil, timeout: timeout, retries: retries, label: label)
+        let answer = try await Self.send(.GET, base: base, path: "/v2/models/\(model)", body: nil, timeout: timeout, retries: retries, label: label)
         do {
             return try JSONDecoder().decode(Metadata.self, from: answer)
         } catch {
@@ -104,8 +117,10 @@ final class OpenInferenceClient: InferenceBackend {
         }
     }
 
-    private func send(_ method: HTTPMethod, path: String, body: [UInt8]?, timeout: Double, retries: Int) async throws -> Data {
-        var request = HTTPClientRequest(url: url(path))
+    private static func send(
+        _ method: HTTPMethod, base: URL, path: String, body: [UInt8]?, timeout: Double, retries: Int, label: String
+    ) async throws -> Data {
+        var request = HTTPClientRequest(url: url(base, path))
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -249,6 +264,9 @@ final class OpenInferenceClient: InferenceBackend {
             func agrees(_ served: Int, _ wanted: Int) -> Bool { served <= 0 || served == wanted }
             guard agrees(channels, 3), agrees(height, input.height), agrees(width, input.width) else {
                 throw fail("input \(input.name) is \(spec.shape), which does not take 3×\(input.height)×\(input.width) in \(input.layout.rawValue) order")
+            }
+            if let batch = spec.shape.first, batch > 0, batch < (input.maxBatch ?? 1) {
+                throw fail("input \(input.name) takes batches of \(batch), but input.max_batch is \(input.maxBatch ?? 1)")
             }
         }
         if let outputs = metadata.outputs, !outputs.isEmpty {

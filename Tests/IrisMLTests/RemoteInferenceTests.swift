@@ -113,10 +113,33 @@ import Testing
             (metadata(shape: [1, 3, 224]), "3 dimensions"),
             (metadata(outputs: ["logits"]), "outputs.embedding names embedding"),
             (metadata(classes: 10), "scores 10 classes"),
+            (metadata(shape: [4, 3, 224, 224]), "takes batches of 4, but input.max_batch is 8"),
         ]
         for (served, words) in cases {
             #expect { try OpenInferenceClient.check(served, against: manifest, labels: 1000) } throws: { error in "\(error)".contains(words) }
         }
+    }
+
+    /// Remote batches: requests that wait while one is under way go together in the next
+    /// (up to max_batch), and each caller gets its own row of the answer, or the error.
+    @Test func waitingRequestsShareTheNextRemoteCallAndGetTheirOwnRows() async throws {
+        let batcher = Batcher(maxBatch: 4) { batch in
+            try await Task.sleep(for: .milliseconds(30))
+            if batch.values.contains(-1) { throw RuntimeError(operation: "remote", message: "refused") }
+            let rows = batch.shape[0]
+            return ["out": Tensor(shape: [rows, 2], values: batch.values.flatMap { [$0 * 2, $0 + 1] })]
+        }
+        let answers = try await withThrowingTaskGroup(of: (Float, [Float]).self) { group in
+            for value in 0..<10 {
+                group.addTask { (Float(value), try await batcher.run([Float(value)], shape: [1])["out"]!.values) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(answers.count == 10)
+        for (value, row) in answers { #expect(row == [value * 2, value + 1]) }
+        #expect(batcher.batchSizes.reduce(0, +) == 10)
+        #expect(batcher.batchSizes.contains { $0 > 1 } && batcher.batchSizes.allSatisfy { $0 <= 4 }, "\(batcher.batchSizes)")
+        await #expect { try await batcher.run([-1], shape: [1]) } throws: { error in "\(error)".contains("refused") }
     }
 
     /// A server that is not there: the request is sent `retries` more times, then fails
@@ -124,7 +147,7 @@ import Testing
     @Test func aServerThatDoesNotAnswerIsTriedAgainThenReported() async throws {
         let closed = try Self.closedPort()
         let manifest = try Self.manifest { $0.remote = .init(url: "http://127.0.0.1:\(closed)", model: "m", timeoutSeconds: 2, retries: 1) }
-        let client = OpenInferenceClient(base: URL(string: manifest.remote!.url)!, remote: manifest.remote!, name: manifest.name)
+        let client = OpenInferenceClient(base: URL(string: manifest.remote!.url)!, remote: manifest.remote!, manifest: manifest)
         let started = ContinuousClock.now
         await #expect { try await client.infer([0], shape: [1], input: "image", outputs: ["logits"]) } throws: { error in
             "\(error)".contains("tried 2 times") && "\(error)".contains("/v2/models/m/infer")

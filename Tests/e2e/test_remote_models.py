@@ -23,9 +23,15 @@ PEER = Path(__file__).resolve().parent / "oip"
 CAT = ROOT / ".cache" / "photos" / "chelsea.png"
 
 
+class Peer(str):
+    """The peer's base URL; `batches` is the file where `batch-mobilenet` records each request's batch size."""
+    batches: Path
+
+
 @pytest.fixture(scope="module")
 def mlserver(tmp_path_factory):
-    """MLServer serving `mobilenet` (the graph as is) and `slow-mobilenet` (3 s per answer)."""
+    """MLServer serving `mobilenet` (the graph as is), `slow-mobilenet` (3 s per answer) and
+    `batch-mobilenet` (0.3 s per answer, batch sizes recorded)."""
     python = os.environ.get("IRIS_TEST_OIP_PYTHON")
     assert python, "IRIS_TEST_OIP_PYTHON is not set: run `make test` (scripts/test.sh makes the MLServer environment)"
     folder = tmp_path_factory.mktemp("mlserver")
@@ -38,7 +44,10 @@ def mlserver(tmp_path_factory):
         "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]},
                     {"name": "embedding", "datatype": "FP32", "shape": [-1, 1280]}],
     }
-    for name, extra in [("mobilenet", {}), ("slow-mobilenet", {"delay_seconds": 3})]:
+    batches = folder / "batches.txt"
+    served = [("mobilenet", {}), ("slow-mobilenet", {"delay_seconds": 3}),
+              ("batch-mobilenet", {"delay_seconds": 0.3, "record": str(batches)})]
+    for name, extra in served:
         (folder / name).mkdir()
         (folder / name / "model-settings.json").write_text(json.dumps({
             "name": name, "implementation": "iris_oip_peer.OnnxGraph",
@@ -51,14 +60,16 @@ def mlserver(tmp_path_factory):
     while time.time() < deadline:
         assert process.poll() is None, (folder / "mlserver.log").read_text()[-3000:]
         try:
-            if all(requests.get(f"{base}/v2/models/{name}/ready", timeout=1).status_code == 200 for name in ["mobilenet", "slow-mobilenet"]):
+            if all(requests.get(f"{base}/v2/models/{name}/ready", timeout=1).status_code == 200 for name, _ in served):
                 break
         except requests.ConnectionError:
             pass
         time.sleep(0.5)
     else:
         raise RuntimeError("MLServer did not become ready in 120 s: " + (folder / "mlserver.log").read_text()[-3000:])
-    yield base
+    peer = Peer(base)
+    peer.batches = batches
+    yield peer
     process.terminate()
     process.wait(timeout=20)
 
@@ -144,6 +155,40 @@ def test_a_registered_remote_model_labels_a_cat_as_the_local_model_does(workdir,
         assert refused.status_code == 400 and "mobilenet-remote" in refused.json()["detail"]
         # Its results stay with the image.
         assert server.http.get(server.url(f"/api/v1/analyses/{sha256}"), timeout=10).json()["models"]["mobilenet-remote"]["state"] == "succeeded"
+    finally:
+        server.stop()
+
+
+def test_images_waiting_for_a_remote_model_go_to_its_server_in_batches(workdir, database, mlserver):
+    # arrange: 4 workers on the ml queue, so that images wait while a request is under way
+    server = IrisServer(workdir / "data", database).start(
+        {"IRIS_MODELS_REMOTE_ALLOW": mlserver, "IRIS_JOBS_QUEUES": "images:1,ml:4,default:1,webhooks:1"})
+    try:
+        manifest = remote_manifest("mobilenet-batched", mlserver, model="batch-mobilenet")
+        manifest["input"]["max_batch"] = 4
+        created = server.http.post(server.url("/api/v1/models"), json=manifest, timeout=30)
+        assert created.status_code == 201, created.text
+        mlserver.batches.write_text("")
+        project = server.create_project("Batches")
+        photos = [ROOT / ".cache" / "photos" / name for name in
+                  ["chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "motorcycle_left.png", "horse.png", "ihc.png", "coins.png"]]
+
+        # act: eight photos, each for the remote model and the local one
+        files = [("file", (photo.name, photo.read_bytes())) for photo in photos]
+        response = server.http.post(server.url("/api/v1/analyses"), data={"models": "mobilenet-batched,mobilenet-v2", "project_id": str(project)},
+                                    files=files, timeout=60)
+        assert response.status_code == 202, response.text
+        hashes = [item["sha256"] for item in response.json()["items"]]
+
+        # assert: every photo has the local model's labels, and the server got batches of more than one
+        assert len(hashes) == 8
+        for sha256 in hashes:
+            status = wait_for(server, sha256, ["mobilenet-batched", "mobilenet-v2"])
+            remote, local = status["mobilenet-batched"]["result"]["labels"], status["mobilenet-v2"]["result"]["labels"]
+            assert [label["label"] for label in remote] == [label["label"] for label in local], (remote, local)
+            assert all(abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(remote, local)), (remote, local)
+        sizes = [int(line) for line in mlserver.batches.read_text().split()]
+        assert sum(sizes) == 8 and max(sizes) > 1 and max(sizes) <= 4, sizes
     finally:
         server.stop()
 

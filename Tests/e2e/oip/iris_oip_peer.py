@@ -3,7 +3,8 @@ Protocol v2 peer that Iris's remote-model tests talk to. MLServer does the proto
 metadata, infer); this class only loads the graph and runs it.
 
 model-settings.json: {"implementation": "iris_oip_peer.OnnxGraph", "parameters": {"uri": "graph.onnx"}};
-`"extra": {"delay_seconds": 3}` in the parameters makes every answer that late (for timeout tests).
+`"extra": {"delay_seconds": 3}` in the parameters makes every answer that late (for timeout tests);
+`"extra": {"record": "/path/batches.txt"}` appends each request's batch size to that file.
 """
 import asyncio
 
@@ -23,12 +24,17 @@ class OnnxGraph(MLModel):
         options.intra_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self._outputs = [output.name for output in self._session.get_outputs()]
-        self._delay = float((self.settings.parameters.extra or {}).get("delay_seconds", 0))
+        extra = self.settings.parameters.extra or {}
+        self._delay = float(extra.get("delay_seconds", 0))
+        self._record = extra.get("record")
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         feeds = {item.name: NumpyCodec.decode_input(item).astype(np.float32) for item in payload.inputs}
         wanted = [item.name for item in payload.outputs] if payload.outputs else self._outputs
+        if self._record:
+            with open(self._record, "a") as record:
+                record.write(f"{next(iter(feeds.values())).shape[0]}\n")
         if self._delay:
             await asyncio.sleep(self._delay)
         try:
