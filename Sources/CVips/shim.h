@@ -24,7 +24,7 @@ static inline int iris_vips_start(void) {
     return 0;
 }
 
-/// Where libvips's log lines (its "VIPS" GLib log domain: warnings about odd files, such as
+/// Where libvips's warnings and messages (its "VIPS" GLib log domain: odd files, such as
 /// an unknown EXIF unit or a damaged tile) go instead of standard error: `sink` gets the level
 /// (a GLogLevelFlags value) and the message.
 typedef void (*iris_vips_log_sink)(int level, const char *message);
@@ -35,7 +35,7 @@ static void iris_vips_log_forward(const gchar *domain, GLogLevelFlags level, con
 }
 
 static inline void iris_vips_route_log(iris_vips_log_sink sink) {
-    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG,
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE,
                       iris_vips_log_forward, (gpointer)sink);
 }
 
