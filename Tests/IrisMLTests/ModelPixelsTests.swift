@@ -88,6 +88,14 @@ import Testing
         #expect(heard.messages.allSatisfy { !$0.isEmpty })
     }
 
+    /// libvips's info lines (how it plans each resize) stay off, as GLib keeps them by default.
+    @Test func infoLinesAreNotPassedOn() throws {
+        let heard = Captured()
+        Vips.onLog { _, message in heard.append(message) }
+        _ = try ModelPixels.load(path: TestModels.photo("coffee.png").path, width: 224, height: 224, fit: .stretch)
+        #expect(!heard.messages.contains { $0.contains("residual") || $0.contains("point mask") }, "\(heard.messages)")
+    }
+
     final class Captured: @unchecked Sendable {
         private let lock = NSLock()
         private var stored: [String] = []
