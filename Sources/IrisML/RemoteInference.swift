@@ -84,7 +84,12 @@ final class OpenInferenceClient: InferenceBackend {
             let body = Self.requestBody(batch.values, shape: batch.shape, input: input, outputs: outputs)
             let answer = try await Self.send(
                 .POST, base: base, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries, label: label)
-            return try Self.outputs(in: answer, wanted: outputs, label: label)
+            let results = try Self.outputs(in: answer, wanted: outputs, label: label)
+            let rows = batch.shape[0]
+            for (name, tensor) in results where rows > 1 && tensor.shape.first != rows {
+                throw RuntimeError(operation: label, message: "asked for a batch of \(rows), the server answered output \(name) with shape \(tensor.shape)")
+            }
+            return results
         }
     }
 
