@@ -62,7 +62,6 @@ final class OpenInferenceClient: InferenceBackend {
     let model: String
     let timeout: Double
     let retries: Int
-    let maxBatch: Int
     private let label: String
     private let batcher: Batcher
 
@@ -79,8 +78,7 @@ final class OpenInferenceClient: InferenceBackend {
         let label = "remote model \(manifest.name) (\(remote.model) at \(remote.url))"
         let (input, outputs) = (manifest.input.name, manifest.outputNames)
         (self.model, self.timeout, self.retries, self.label) = (model, timeout, retries, label)
-        maxBatch = max(1, manifest.input.maxBatch ?? 1)
-        batcher = Batcher(maxBatch: maxBatch) { batch in
+        batcher = Batcher(maxBatch: manifest.input.maxBatch ?? 1) { batch in
             let body = Self.requestBody(batch.values, shape: batch.shape, input: input, outputs: outputs)
             let answer = try await Self.send(
                 .POST, base: base, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries, label: label)
@@ -103,9 +101,6 @@ final class OpenInferenceClient: InferenceBackend {
     func infer(_ sample: [Float], shape: [Int], input: String, outputs: [String]) async throws -> [String: Tensor] {
         try await batcher.run(sample, shape: shape)
     }
-
-    /// Batch sizes sent so far (tests read it).
-    var batchSizes: [Int] { batcher.batchSizes }
 
     /// What the server says the model takes and gives (`GET /v2/models/{model}`), after its
     /// readiness check (`GET /v2/health/ready`).
