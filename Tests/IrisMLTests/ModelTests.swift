@@ -82,16 +82,18 @@ import Testing
         let lines = try #require(output.text)
         // scikit-image's page.png: a scanned page of its documentation. ONNX Runtime picks its
         // kernels by the CPU's instruction set, so another machine may read a character or a
-        // space differently: a line counts as read when at most 2 characters differ.
+        // space differently, or cut a line in two: text counts as read when at most 2
+        // characters differ, and a phrase is looked for in the page read left to right, top
+        // to bottom.
         let read = lines.map(\.text)
         #expect(read.first.map { Self.differences($0, "Region-based segmentation") <= 2 } == true, "\(read)")
-        #expect(read.contains { Self.differences($0, "background. These markers are pixels", within: true) <= 2 }, "\(read)")
+        #expect(Self.differences(read.joined(separator: " "), "background. These markers are pixels", within: true) <= 2, "\(read)")
         for line in lines {
             #expect(line.confidence > 0.5 && line.confidence <= 1)
             #expect(line.box.x >= 0 && line.box.y >= 0 && line.box.width > line.box.height)
         }
-        // Lines come top to bottom.
-        #expect(lines.map(\.box.y) == lines.map(\.box.y).sorted())
+        // Lines come top to bottom (pieces of one line, within 10 px of each other, left to right).
+        #expect(lines.map { $0.box.y / 10 } == lines.map { $0.box.y / 10 }.sorted())
     }
 
     @Test func countsDifferencesInReadText() {
