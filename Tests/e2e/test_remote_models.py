@@ -31,7 +31,7 @@ class Peer(str):
 @pytest.fixture(scope="module")
 def mlserver(tmp_path_factory):
     """MLServer serving `mobilenet` (the graph as is), `slow-mobilenet` (3 s per answer) and
-    `batch-mobilenet` (0.3 s per answer, batch sizes recorded)."""
+    `batch-mobilenet` (1 s per answer, batch sizes recorded)."""
     python = os.environ.get("IRIS_TEST_OIP_PYTHON")
     assert python, "IRIS_TEST_OIP_PYTHON is not set: run `make test` (scripts/test.sh makes the MLServer environment)"
     folder = tmp_path_factory.mktemp("mlserver")
@@ -46,7 +46,7 @@ def mlserver(tmp_path_factory):
     }
     batches = folder / "batches.txt"
     served = [("mobilenet", {}), ("slow-mobilenet", {"delay_seconds": 3}),
-              ("batch-mobilenet", {"delay_seconds": 0.3, "record": str(batches)})]
+              ("batch-mobilenet", {"delay_seconds": 1.0, "record": str(batches)})]
     for name, extra in served:
         (folder / name).mkdir()
         (folder / name / "model-settings.json").write_text(json.dumps({
@@ -160,28 +160,34 @@ def test_a_registered_remote_model_labels_a_cat_as_the_local_model_does(workdir,
 
 
 def test_images_waiting_for_a_remote_model_go_to_its_server_in_batches(workdir, database, mlserver):
-    # arrange: 4 workers on the ml queue, so that images wait while a request is under way
+    # arrange: 4 workers on the ml queue and no automatic analyses, so that the only ml jobs are
+    # the ones asked for; eight photos stored and labelled by the local model first
     server = IrisServer(workdir / "data", database).start(
-        {"IRIS_MODELS_REMOTE_ALLOW": mlserver, "IRIS_JOBS_QUEUES": "images:1,ml:4,default:1,webhooks:1"})
+        {"IRIS_MODELS_REMOTE_ALLOW": mlserver, "IRIS_JOBS_QUEUES": "images:1,ml:4,default:1,webhooks:1", "IRIS_ANALYSIS_AUTO_MODELS": ""})
     try:
         manifest = remote_manifest("mobilenet-batched", mlserver, model="batch-mobilenet")
         manifest["input"]["max_batch"] = 4
         created = server.http.post(server.url("/api/v1/models"), json=manifest, timeout=30)
         assert created.status_code == 201, created.text
-        mlserver.batches.write_text("")
         project = server.create_project("Batches")
         photos = [ROOT / ".cache" / "photos" / name for name in
                   ["chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "motorcycle_left.png", "horse.png", "ihc.png", "coins.png"]]
-
-        # act: eight photos, each for the remote model and the local one
         files = [("file", (photo.name, photo.read_bytes())) for photo in photos]
-        response = server.http.post(server.url("/api/v1/analyses"), data={"models": "mobilenet-batched,mobilenet-v2", "project_id": str(project)},
-                                    files=files, timeout=60)
+        stored = server.http.post(server.url("/api/v1/analyses"), data={"models": "mobilenet-v2", "project_id": str(project)},
+                                  files=files, timeout=60)
+        assert stored.status_code == 202, stored.text
+        hashes = [item["sha256"] for item in stored.json()["items"]]
+        assert len(hashes) == 8
+        for sha256 in hashes:
+            wait_for(server, sha256, ["mobilenet-v2"])
+        mlserver.batches.write_text("")
+
+        # act: the eight stored photos for the remote model in one request (eight jobs at once;
+        # each answer takes the peer 1 s, long enough for the other workers' images to wait)
+        response = server.http.post(server.url("/api/v1/analyses"), json={"models": ["mobilenet-batched"], "images": hashes}, timeout=60)
         assert response.status_code == 202, response.text
-        hashes = [item["sha256"] for item in response.json()["items"]]
 
         # assert: every photo has the local model's labels, and the server got batches of more than one
-        assert len(hashes) == 8
         for sha256 in hashes:
             status = wait_for(server, sha256, ["mobilenet-batched", "mobilenet-v2"])
             remote, local = status["mobilenet-batched"]["result"]["labels"], status["mobilenet-v2"]["result"]["labels"]
