@@ -35,7 +35,7 @@ let package = Package(
     ],
     targets: [
         // libvips from Debian's libvips-dev; the module map and shim header are ours.
-        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev"])]),
+        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev", "libjpeg-dev", "liblcms2-dev"])]),
         .target(
             name: "IrisCore",
             dependencies: [],

@@ -125,12 +125,6 @@ static inline int iris_vips_copy_memory(VipsImage *in, VipsImage **out) {
     return 0;
 }
 
-/// Pixels for a neural network: decoded with shrink-on-load straight to about the size
-/// wanted, EXIF orientation applied, transparency flattened onto white, converted to 8-bit
-/// sRGB with 3 bands, and written to a g_malloc'd buffer of width*height*3 bytes (RGB,
-/// row-major); `source_size` gets the upright original's width and height. `mode` 0: scale so the shorter side is `short_side`, then cut the centre
-/// `width` x `height`. 1: stretch to exactly `width` x `height`. 2: fit inside `width` x
-/// `height` keeping the aspect ratio (the result may be smaller).
 // Replaces *step with the result of an operation that wrote *next (0), or frees both (-1).
 static inline int iris_vips_step(int result, VipsImage **step, VipsImage **next) {
     g_object_unref(*step);
@@ -140,98 +134,7 @@ static inline int iris_vips_step(int result, VipsImage **step, VipsImage **next)
     return 0;
 }
 
-// Model input: decode with shrink-on-load to the smallest JPEG scale (1/2, 1/4, 1/8) that still
-// covers the target, then one linear-kernel resize (as torchvision's bilinear Resize), EXIF
-// orientation, centre crop, embedded ICC profile to sRGB, alpha flattened on white, 3 bands of
-// uchar. Cheaper than vips_thumbnail's Lanczos pipeline by about a third on 4 MP JPEGs.
-// mode 0: shorter side to short_side, then the centre width x height; 1: exactly width x height;
-// 2: inside width x height keeping the aspect ratio.
-static inline int iris_vips_model_pixels(const char *path, int mode, int short_side, int width, int height,
-                                         void **pixels, int *out_width, int *out_height, int *source_size) {
-    VipsImage *header = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
-    if (header == NULL) return -1;
-    int stored_width = vips_image_get_width(header), stored_height = vips_image_get_height(header);
-    int swap = vips_image_get_orientation_swap(header);
-    g_object_unref(header);
-    int source_width = swap ? stored_height : stored_width, source_height = swap ? stored_width : stored_height;
-    source_size[0] = source_width;
-    source_size[1] = source_height;
-    // The size wanted, upright.
-    int out_w, out_h;
-    if (mode == 0) {
-        double scale = (double)short_side / (source_width < source_height ? source_width : source_height);
-        out_w = (int)(source_width * scale + 0.5);
-        out_h = (int)(source_height * scale + 0.5);
-        if (out_w < width) out_w = width;
-        if (out_h < height) out_h = height;
-    } else if (mode == 1) {
-        out_w = width;
-        out_h = height;
-    } else {
-        double sx = (double)width / source_width, sy = (double)height / source_height, scale = sx < sy ? sx : sy;
-        out_w = (int)(source_width * scale + 0.5);
-        out_h = (int)(source_height * scale + 0.5);
-        if (out_w < 1) out_w = 1;
-        if (out_h < 1) out_h = 1;
-    }
-    double largest = (double)out_w / source_width > (double)out_h / source_height ? (double)out_w / source_width : (double)out_h / source_height;
-    int shrink = 1;
-    const char *loader = vips_foreign_find_load(path);
-    if (loader != NULL && strcmp(loader, "VipsForeignLoadJpegFile") == 0) {
-        while (shrink < 8 && largest * shrink * 2 <= 1.0) shrink *= 2;
-    }
-    VipsImage *step = NULL, *next = NULL;
-    if (shrink > 1) {
-        if (vips_jpegload(path, &step, "shrink", shrink, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL)) return -1;
-    } else {
-        step = vips_image_new_from_file(path, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_TRUNCATED, NULL);
-        if (step == NULL) return -1;
-    }
-    // From what was loaded (still in stored orientation) to the wanted size.
-    double hscale = (double)(swap ? out_h : out_w) / vips_image_get_width(step);
-    double vscale = (double)(swap ? out_w : out_h) / vips_image_get_height(step);
-    if (iris_vips_step(vips_resize(step, &next, hscale, "vscale", vscale, "kernel", VIPS_KERNEL_LINEAR, NULL), &step, &next)) return -1;
-    if (vips_image_get_orientation(step) > 1) {
-        // Rotating reads out of order, which a sequential load cannot give: the small image goes to memory first.
-        next = vips_image_copy_memory(step);
-        if (iris_vips_step(next == NULL ? -1 : 0, &step, &next)) return -1;
-        if (iris_vips_step(vips_autorot(step, &next, NULL), &step, &next)) return -1;
-    }
-    if (mode == 0) {
-        int w = vips_image_get_width(step), h = vips_image_get_height(step);
-        int left = (w - width) / 2, top = (h - height) / 2;
-        if (left < 0 || top < 0) { g_object_unref(step); vips_error("iris", "resized image is smaller than the crop"); return -1; }
-        if (iris_vips_step(vips_extract_area(step, &next, left, top, width, height, NULL), &step, &next)) return -1;
-    }
-    if (vips_image_get_typeof(step, VIPS_META_ICC_NAME)) {
-        // A profile that lcms cannot use is ignored, as browsers do: the pixels are taken as sRGB.
-        if (vips_icc_transform(step, &next, "srgb", "embedded", TRUE, NULL) == 0) {
-            g_object_unref(step);
-            step = next;
-            next = NULL;
-        } else {
-            vips_error_clear();
-        }
-    }
-    if (vips_image_hasalpha(step)) {
-        double white[3] = {255.0, 255.0, 255.0};
-        VipsArrayDouble *background = vips_array_double_new(white, 3);
-        int result = vips_flatten(step, &next, "background", background, NULL);
-        vips_area_unref(VIPS_AREA(background));
-        if (iris_vips_step(result, &step, &next)) return -1;
-    }
-    if (iris_vips_step(vips_colourspace(step, &next, VIPS_INTERPRETATION_sRGB, NULL), &step, &next)) return -1;
-    if (iris_vips_step(vips_cast(step, &next, VIPS_FORMAT_UCHAR, NULL), &step, &next)) return -1;
-    if (vips_image_get_bands(step) != 3) {
-        if (iris_vips_step(vips_extract_band(step, &next, 0, "n", 3, NULL), &step, &next)) return -1;
-    }
-    size_t length = 0;
-    *pixels = vips_image_write_to_memory(step, &length);
-    *out_width = vips_image_get_width(step);
-    *out_height = vips_image_get_height(step);
-    g_object_unref(step);
-    return *pixels == NULL ? -1 : 0;
-}
+#include "model_pixels.h"
 
 static inline void iris_vips_unref(VipsImage *image) {
     if (image != NULL) g_object_unref(image);
