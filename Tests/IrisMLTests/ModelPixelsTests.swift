@@ -158,6 +158,34 @@ import Testing
         #expect(zip(centre, Self.inSRGB).allSatisfy { abs($0 - $1) <= 3 }, "\(centre), expected \(Self.inSRGB)")
     }
 
+    /// JPEGs that Iris's own libjpeg decoding does not take (CMYK) go to libvips's loader, and
+    /// grey ones come out as three equal channels.
+    @Test func cmykAndGreyJPEGsComeOutInRGB() throws {
+        try Vips.start()
+        // CMYK (0, 255, 255, 0) is a full red; libvips converts it with its own CMYK profile.
+        let cmyk = try Self.flatJPEG(bands: [0, 255, 255, 0], interpretation: VIPS_INTERPRETATION_CMYK)
+        let grey = try Self.flatJPEG(bands: [128], interpretation: VIPS_INTERPRETATION_B_W)
+        defer { for path in [cmyk, grey] { try? FileManager.default.removeItem(atPath: path) } }
+        let red = ModelPixelsTests.pixel(try ModelPixels.load(path: cmyk, width: 224, height: 224, fit: .centreCrop(shortSide: 256)), x: 112, y: 112)
+        #expect(red[0] > 180 && red[1] < 90 && red[2] < 90, "\(red)")
+        let middle = ModelPixelsTests.pixel(try ModelPixels.load(path: grey, width: 224, height: 224, fit: .centreCrop(shortSide: 256)), x: 112, y: 112)
+        #expect(middle.allSatisfy { abs($0 - 128) <= 2 }, "\(middle)")
+    }
+
+    static func flatJPEG(bands: [UInt8], interpretation: VipsInterpretation) throws -> String {
+        let values = (0..<(600 * 400)).flatMap { _ in bands }
+        let image = try #require(values.withUnsafeBytes {
+            vips_image_new_from_memory_copy($0.baseAddress, $0.count, 600, 400, Int32(bands.count), VIPS_FORMAT_UCHAR)
+        })
+        defer { g_object_unref(image) }
+        image.pointee.Type = interpretation
+        var buffer: UnsafeMutableRawPointer?
+        var length = 0
+        #expect(iris_vips_save_buffer(image, ".jpg", &buffer, &length) == 0)
+        defer { g_free(buffer) }
+        return try ModelPixelsTests.write(Data(bytes: try #require(buffer), count: length), ".jpg")
+    }
+
     /// Iris keeps one colour transform per distinct profile, up to 32; photos with more
     /// distinct profiles than that are still converted (with a transform made for the photo).
     @Test func moreDistinctProfilesThanAreKeptAreAllApplied() throws {
