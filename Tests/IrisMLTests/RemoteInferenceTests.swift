@@ -123,7 +123,11 @@ import Testing
     /// Remote batches: requests that wait while one is under way go together in the next
     /// (up to max_batch), and each caller gets its own row of the answer, or the error.
     @Test func waitingRequestsShareTheNextRemoteCallAndGetTheirOwnRows() async throws {
+        // The first call is held until all ten callers have asked (and 30 ms more), so that on a
+        // busy machine the others are surely waiting by the time it answers.
+        let asked = Counter()
         let batcher = Batcher(maxBatch: 4) { batch in
+            for _ in 0..<500 where asked.value < 10 { try await Task.sleep(for: .milliseconds(10)) }
             try await Task.sleep(for: .milliseconds(30))
             if batch.values.contains(-1) { throw RuntimeError(operation: "remote", message: "refused") }
             let rows = batch.shape[0]
@@ -131,7 +135,10 @@ import Testing
         }
         let answers = try await withThrowingTaskGroup(of: (Float, [Float]).self) { group in
             for value in 0..<10 {
-                group.addTask { (Float(value), try await batcher.run([Float(value)], shape: [1])["out"]!.values) }
+                group.addTask {
+                    asked.increment()
+                    return (Float(value), try await batcher.run([Float(value)], shape: [1])["out"]!.values)
+                }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
@@ -169,5 +176,22 @@ import Testing
             }
         }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// A count shared between tasks.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
+    }
+
+    func increment() {
+        lock.lock()
+        count += 1
+        lock.unlock()
     }
 }

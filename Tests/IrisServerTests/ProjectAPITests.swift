@@ -82,15 +82,46 @@ struct ImportAPITests {
             #expect(skipped.compactMap { $0["path"] as? String } == ["dataset/dogs/notes.txt"])
             let cats = try await server.get("/api/v1/projects/\(project)/images?label=cats").json()
             #expect((cats["items"] as? [Any])?.count == 2)
+            // Thumbnail jobs stage in scratch space too: wait for them before looking.
+            try await server.settle()
             #expect(server.scratchFiles().isEmpty)
 
             // The same zip again: everything is a duplicate, nothing new is stored.
-            try await server.settle()
             let blobs = server.blobFiles().count
             let again = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             #expect(again.status == .ok)
             #expect(try again.json()["duplicates"] as? Int == 3)
             #expect(server.blobFiles().count == blobs)
+        }
+    }
+
+    /// Files are ingested several at once; the report still follows the zip's order, and the
+    /// same image twice in one zip is stored once.
+    @Test("images ingested several at once: one copy of a repeated image, skips listed in the zip's order", arguments: TestDatabase.enabled)
+    func importsSeveralAtOnce(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let project = try await server.createProject("many")
+            var entries: [(String, Data)] = []
+            for index in 0..<10 { entries.append(("set/a/\(index).jpg", try Fixtures.jpeg(seed: 100 + index))) }
+            entries.insert(("set/a/broken-1.jpg", Data("not a photo".utf8)), at: 3)
+            entries.insert(("set/b/again.jpg", try Fixtures.jpeg(seed: 104)), at: 8)
+            entries.append(("set/b/broken-2.png", Data([0x89, 0x50, 0x4E, 0x47])))
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: try Fixtures.zip(entries)), contentType: "application/zip")
+            #expect(response.status == .created, "\(response.text)")
+            let report = try response.json()
+            #expect(report["imported"] as? Int == 10)
+            #expect(report["duplicates"] as? Int == 1)
+            #expect(report["labels"] as? [String: Int] == ["a": 10, "b": 1])
+            let skipped = try #require(report["skipped"] as? [[String: Any]])
+            #expect(skipped.compactMap { $0["path"] as? String } == ["set/a/broken-1.jpg", "set/b/broken-2.png"])
+            let all = try await server.get("/api/v1/projects/\(project)/images?limit=50").json()
+            #expect((all["items"] as? [Any])?.count == 10)
+            let again = try await server.get("/api/v1/projects/\(project)/images?label=b").json()
+            #expect((again["items"] as? [Any])?.count == 1)
+            // Nothing is left in scratch space once the thumbnail jobs (which stage there too) are done.
+            try await server.settle()
+            #expect(server.scratchFiles().isEmpty)
         }
     }
 

@@ -140,43 +140,100 @@ public struct ImageFolderImport: Sendable {
 
     // MARK: - Shared
 
+    /// Images ingested at once. The copying out of the zip or folder stays one file at a time
+    /// (an archive is read by one reader); ingesting waits mostly on fsyncs and the commit, so
+    /// a few at once overlap those waits with the next files' decoding.
+    static let ingestsAtOnce = 4
+
+    /// What became of one file.
+    private enum Outcome: Sendable {
+        case stored(sha256: String, duplicate: Bool, label: String?)
+        case skipped(ImportReport.Skipped)
+    }
+
     private func run(
         _ items: [ImportItem], into project: Project, progress: Progress?,
         copy: (ImportItem, StagedFile) throws -> Void
     ) async throws -> ImportReport {
-        var report = ImportReport()
-        for (index, item) in items.enumerated() {
-            defer { progress?(index + 1, items.count, report) }
-            let staged = try StagedFile(in: scratch, limit: limits.maxUploadBytes)
-            let upload: StagedUpload
-            do {
-                try copy(item, staged)
-                let sha256 = try staged.finish()
-                upload = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: String(item.path.split(separator: "/").last ?? ""))
-            } catch is StagedFile.TooLarge {
-                staged.discard()
-                report.skipped.append(.init(path: item.path, reason: "larger than \(limits.maxUploadBytes) bytes"))
-                continue
-            } catch {
-                staged.discard()
-                throw error
-            }
-            guard upload.byteCount > 0 else {
-                try? FileManager.default.removeItem(at: upload.url)
-                report.skipped.append(.init(path: item.path, reason: "the file is empty"))
-                continue
-            }
-            let labels = item.label.map { [Label(name: $0)] } ?? []
-            do {
-                let outcome = try await ingestor.ingest(upload, into: project, labels: labels)
-                if outcome.duplicate { report.duplicates += 1 } else { report.imported += 1 }
-                report.sha256s.append(upload.sha256)
-                if let label = item.label { report.labels[label, default: 0] += 1 }
-            } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
-                report.skipped.append(.init(path: item.path, reason: problem.detail))
-            }
+        var outcomes = [Outcome?](repeating: nil, count: items.count)
+        var partial = ImportReport()
+        var done = 0
+        func record(_ index: Int, _ outcome: Outcome) {
+            outcomes[index] = outcome
+            Self.add(outcome, to: &partial)
+            done += 1
+            progress?(done, items.count, partial)
         }
+        try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
+            var running = 0
+            for (index, item) in items.enumerated() {
+                if running == Self.ingestsAtOnce, let (finished, outcome) = try await group.next() {
+                    running -= 1
+                    record(finished, outcome)
+                }
+                switch try stage(item, copy: copy) {
+                case .skipped(let skipped):
+                    record(index, .skipped(skipped))
+                case .ready(let upload):
+                    running += 1
+                    group.addTask { (index, try await self.ingest(upload, item: item, into: project)) }
+                }
+            }
+            while let (finished, outcome) = try await group.next() { record(finished, outcome) }
+        }
+        // The report lists files in the order they were found, whatever order they finished in.
+        var report = ImportReport()
+        for outcome in outcomes.compactMap({ $0 }) { Self.add(outcome, to: &report) }
         return report
+    }
+
+    /// Copies one file into scratch space and hashes it; a file that is too large or empty is
+    /// skipped (any other failure ends the import).
+    private enum Staged {
+        case ready(StagedUpload)
+        case skipped(ImportReport.Skipped)
+    }
+
+    private func stage(_ item: ImportItem, copy: (ImportItem, StagedFile) throws -> Void) throws -> Staged {
+        let staged = try StagedFile(in: scratch, limit: limits.maxUploadBytes)
+        let upload: StagedUpload
+        do {
+            try copy(item, staged)
+            let sha256 = try staged.finish()
+            upload = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: String(item.path.split(separator: "/").last ?? ""))
+        } catch is StagedFile.TooLarge {
+            staged.discard()
+            return .skipped(.init(path: item.path, reason: "larger than \(limits.maxUploadBytes) bytes"))
+        } catch {
+            staged.discard()
+            throw error
+        }
+        guard upload.byteCount > 0 else {
+            try? FileManager.default.removeItem(at: upload.url)
+            return .skipped(.init(path: item.path, reason: "the file is empty"))
+        }
+        return .ready(upload)
+    }
+
+    /// Ingests one staged file; files that are not acceptable images are skipped with the reason.
+    private func ingest(_ upload: StagedUpload, item: ImportItem, into project: Project) async throws -> Outcome {
+        do {
+            let outcome = try await ingestor.ingest(upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
+            return .stored(sha256: upload.sha256, duplicate: outcome.duplicate, label: item.label)
+        } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
+            return .skipped(.init(path: item.path, reason: problem.detail))
+        }
+    }
+
+    private static func add(_ outcome: Outcome, to report: inout ImportReport) {
+        switch outcome {
+        case .stored(let sha256, let duplicate, let label):
+            if duplicate { report.duplicates += 1 } else { report.imported += 1 }
+            report.sha256s.append(sha256)
+            if let label { report.labels[label, default: 0] += 1 }
+        case .skipped(let skipped):
+            report.skipped.append(skipped)
+        }
     }
 
     /// Refuses absolute paths and any `..` component: the zip-slip attack.
