@@ -8,101 +8,17 @@
 //   loader costs 2-4 ms more per 4 MP photo for the same scaled decode. Anything unusual
 //   (CMYK, a damaged file, a libjpeg warning) goes to libvips's loader instead, which gives its
 //   own verdict.
-// - Embedded RGB ICC profiles are applied with an lcms transform kept per distinct profile,
-//   after the image is small. vips_icc_transform builds its transforms anew on every call
-//   (about 12 ms), and most photos of a collection share a handful of profiles.
+// - Embedded RGB ICC profiles are applied with an lcms transform kept per distinct profile
+//   (icc.h), after the image is small. vips_icc_transform builds its transforms anew on every
+//   call (about 12 ms), and most photos of a collection share a handful of profiles.
 #ifndef IRIS_CVIPS_MODEL_PIXELS_H
 #define IRIS_CVIPS_MODEL_PIXELS_H
 
-#include <lcms2.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <jpeglib.h>
 
-// ---- ICC profiles → sRGB, one transform per distinct profile ----
-
-typedef struct {
-    size_t length;
-    unsigned char *profile;
-    cmsHTRANSFORM transform;  // NULL: lcms cannot use the profile, so the pixels are taken as sRGB
-} iris_icc_entry;
-
-enum { IRIS_ICC_KEPT = 32 };
-
-// The process's transforms. Entries are only ever added (at most IRIS_ICC_KEPT, a few hundred
-// KB each at most), so a transform handed out is never freed under its user. Transforms are
-// made with cmsFLAGS_NOCACHE, which lets threads share them.
-typedef struct {
-    pthread_mutex_t lock;
-    int count;
-    iris_icc_entry entries[IRIS_ICC_KEPT];
-} iris_icc_cache;
-
-static inline iris_icc_cache *iris_icc_shared(void) {
-    static iris_icc_cache cache = {PTHREAD_MUTEX_INITIALIZER, 0, {{0, NULL, NULL}}};
-    return &cache;
-}
-
-// The cached transform for a profile; 1 when found (*transform set, possibly NULL), 0 when not.
-// Call with the lock held.
-static inline int iris_icc_find(iris_icc_cache *cache, const void *profile, size_t length, cmsHTRANSFORM *transform) {
-    for (int index = 0; index < cache->count; index++) {
-        if (cache->entries[index].length == length && memcmp(cache->entries[index].profile, profile, length) == 0) {
-            *transform = cache->entries[index].transform;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-// An ICC profile's data colour space (bytes 16–19 of its header) is RGB.
-static inline int iris_icc_is_rgb(const void *profile, size_t length) {
-    return length >= 128 && memcmp((const unsigned char *)profile + 16, "RGB ", 4) == 0;
-}
-
-static inline cmsHTRANSFORM iris_icc_make(const void *profile, size_t length) {
-    cmsHPROFILE source = cmsOpenProfileFromMem(profile, (cmsUInt32Number)length);
-    if (source == NULL) return NULL;
-    cmsHPROFILE srgb = cmsCreate_sRGBProfile();
-    cmsHTRANSFORM transform = NULL;
-    if (srgb != NULL && cmsGetColorSpace(source) == cmsSigRgbData) {
-        // Relative colorimetric, as vips_icc_transform's default intent.
-        transform = cmsCreateTransform(source, TYPE_RGB_8, srgb, TYPE_RGB_8, INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE);
-    }
-    if (srgb != NULL) cmsCloseProfile(srgb);
-    cmsCloseProfile(source);
-    return transform;
-}
-
-// The transform from an RGB profile to sRGB for 8-bit RGB pixels, or NULL when lcms cannot use
-// the profile. *owned is 1 when the cache is full and the caller must delete the transform.
-static inline cmsHTRANSFORM iris_icc_to_srgb(const void *profile, size_t length, int *owned) {
-    iris_icc_cache *cache = iris_icc_shared();
-    cmsHTRANSFORM transform = NULL;
-    *owned = 0;
-    pthread_mutex_lock(&cache->lock);
-    int found = iris_icc_find(cache, profile, length, &transform);
-    pthread_mutex_unlock(&cache->lock);
-    if (found) return transform;
-    // Made outside the lock (it takes milliseconds); when two threads make the same one, the first kept wins.
-    cmsHTRANSFORM made = iris_icc_make(profile, length);
-    pthread_mutex_lock(&cache->lock);
-    if (iris_icc_find(cache, profile, length, &transform)) {
-        pthread_mutex_unlock(&cache->lock);
-        if (made != NULL) cmsDeleteTransform(made);
-        return transform;
-    }
-    if (cache->count < IRIS_ICC_KEPT) {
-        unsigned char *copy = g_malloc(length);
-        memcpy(copy, profile, length);
-        cache->entries[cache->count++] = (iris_icc_entry){length, copy, made};
-    } else {
-        *owned = made != NULL;
-    }
-    pthread_mutex_unlock(&cache->lock);
-    return made;
-}
+#include "icc.h"
 
 // ---- JPEGs decoded by libjpeg at a reduced scale ----
 
@@ -256,8 +172,9 @@ static inline int iris_vips_model_pixels(const char *path, int mode, int short_s
         int bands = vips_image_get_bands(step);
         if (vips_image_get_format(step) == VIPS_FORMAT_UCHAR && (bands == 3 || bands == 4) &&
             vips_image_get_blob(step, VIPS_META_ICC_NAME, &profile, &length) == 0 && iris_icc_is_rgb(profile, length)) {
-            // NULL when lcms cannot use the profile: the pixels are taken as sRGB, as browsers do.
-            transform = iris_icc_to_srgb(profile, length, &owned);
+            // NULL when the profile is sRGB's, or one lcms cannot use (the pixels are then taken as
+            // sRGB, as browsers do).
+            transform = iris_icc_to_srgb(profile, length, 3, &owned);
         } else if (vips_icc_transform(step, &next, "srgb", "embedded", TRUE, NULL) == 0) {
             g_object_unref(step);
             step = next;

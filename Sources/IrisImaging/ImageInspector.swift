@@ -55,7 +55,7 @@ public struct ImageInspector: Sendable {
     }
 
     /// Makes one JPEG per size (longest side ≤ size, never enlarged), EXIF orientation
-    /// applied, all metadata stripped. Decoding the whole file here is also the check that
+    /// applied, colours in sRGB, all metadata stripped. Decoding the whole file here is also the check that
     /// it is not truncated or corrupt (422).
     public func thumbnails(path: String, sizes: [Int]) throws -> [Int: Data] {
         let ordered = sizes.sorted(by: >)
@@ -63,7 +63,10 @@ public struct ImageInspector: Sendable {
         do {
             // Shrink-on-load straight to the largest size, then each smaller one from that in memory.
             let loaded = try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_file(path, $0, Int32(largest)) }
-            let base = try VipsImageHandle.make("copy") { iris_vips_copy_memory(loaded.pointer, $0) }
+            let decoded = try VipsImageHandle.make("copy") { iris_vips_copy_memory(loaded.pointer, $0) }
+            // Thumbnails carry no profile, and browsers take such JPEGs as sRGB: the colours of a
+            // Display P3 or Adobe RGB photo are converted, not just relabelled.
+            let base = try VipsImageHandle.make("icc_transform") { iris_vips_to_srgb(decoded.pointer, $0) }
             var result: [Int: Data] = [:]
             for size in ordered {
                 let sized = size == largest ? base : try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_image(base.pointer, $0, Int32(size)) }

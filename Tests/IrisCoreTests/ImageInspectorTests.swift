@@ -80,6 +80,25 @@ struct ImageInspectorTests {
         }
     }
 
+    /// Thumbnails carry no profile and browsers show such JPEGs as sRGB, so a wide-gamut photo's
+    /// colours must be converted; an sRGB-tagged photo's stay as they are.
+    @Test("thumbnails of Display P3 photos are converted to sRGB, with or without transparency; sRGB ones are left alone",
+          arguments: [(".jpg", false), (".png", false), (".png", true)])
+    func thumbnailColours(suffix: String, alpha: Bool) async throws {
+        try await TemporaryFolder.with { folder in
+            func thumbnailCentre(_ data: Data) throws -> [Int] {
+                let thumbnail = try #require(try ImageInspector().thumbnails(path: try write(data, in: folder), sizes: [256])[256])
+                let pixels = try ModelPixels.load(path: try write(thumbnail, in: folder, name: "thumbnail.jpg"), width: 64, height: 64, fit: .stretch)
+                return (0..<3).map { Int(pixels.rgb[(32 * 64 + 32) * 3 + $0]) }
+            }
+            let colour = ColourFixtures.p3Colour + (alpha ? [255] : [])
+            let p3 = try thumbnailCentre(try ColourFixtures.flat(colour, profile: try ColourFixtures.displayP3(), suffix: suffix))
+            #expect(zip(p3, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 }, "\(p3), expected \(ColourFixtures.p3ColourInSRGB)")
+            let srgb = try thumbnailCentre(try ColourFixtures.flat(colour, profile: try ColourFixtures.sRGB(), suffix: suffix))
+            #expect(zip(srgb, ColourFixtures.p3Colour).allSatisfy { abs($0 - Int($1)) <= 2 }, "\(srgb)")
+        }
+    }
+
     @Test("a pixel bomb is refused from its header, before decoding")
     func pixelBomb() async throws {
         try await TemporaryFolder.with { folder in

@@ -1,4 +1,3 @@
-import CVips
 import Foundation
 import IrisCore
 import IrisImaging
@@ -106,56 +105,27 @@ import Testing
 }
 
 /// Embedded ICC profiles: photos from phones and cameras often carry a wide-gamut profile
-/// (Display P3), and the model must see the colours as sRGB. Expected values come from the
-/// published P3 → sRGB conversion (linear matrix between the two sets of primaries, both with
-/// the sRGB tone curve): P3 (200, 100, 50) is sRGB (215, 92, 31).
+/// (Display P3, Adobe RGB), and the model must see the colours as sRGB.
 @Suite struct ModelPixelsColourTests {
-    static let p3 = (red: 200.0, green: 100.0, blue: 50.0)
-    static let inSRGB = [215, 92, 31]
-
-    /// A Display P3 profile made with lcms; `name` changes its bytes, not its meaning.
-    static func displayP3(named name: String) throws -> Data {
-        var white = cmsCIExyY(x: 0.3127, y: 0.3290, Y: 1)
-        var primaries = cmsCIExyYTRIPLE(
-            Red: cmsCIExyY(x: 0.680, y: 0.320, Y: 1), Green: cmsCIExyY(x: 0.265, y: 0.690, Y: 1), Blue: cmsCIExyY(x: 0.150, y: 0.060, Y: 1))
-        // The sRGB tone curve: parametric type 4 (γ 2.4, a 1/1.055, b 0.055/1.055, c 1/12.92, d 0.04045).
-        var parameters: [cmsFloat64Number] = [2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045]
-        let curve = try #require(cmsBuildParametricToneCurve(nil, 4, &parameters))
-        defer { cmsFreeToneCurve(curve) }
-        var curves: [OpaquePointer?] = [curve, curve, curve]
-        let profile = try #require(cmsCreateRGBProfile(&white, &primaries, &curves))
-        defer { cmsCloseProfile(profile) }
-        let description = try #require(cmsMLUalloc(nil, 1))
-        defer { cmsMLUfree(description) }
-        cmsMLUsetASCII(description, "en", "US", name)
-        cmsWriteTag(profile, cmsSigProfileDescriptionTag, UnsafeRawPointer(description))
-        var length: cmsUInt32Number = 0
-        #expect(cmsSaveProfileToMem(profile, nil, &length) != 0)
-        var bytes = [UInt8](repeating: 0, count: Int(length))
-        #expect(cmsSaveProfileToMem(profile, &bytes, &length) != 0)
-        return Data(bytes)
-    }
-
-    /// A flat 600×400 picture of the P3 colour with `profile` embedded, encoded as `suffix`.
-    static func picture(profile: Data, suffix: String) throws -> String {
-        let rgb = (0..<(600 * 400)).flatMap { _ in [UInt8(p3.red), UInt8(p3.green), UInt8(p3.blue)] }
-        let image = try #require(rgb.withUnsafeBytes { vips_image_new_from_memory_copy($0.baseAddress, $0.count, 600, 400, 3, VIPS_FORMAT_UCHAR) })
-        defer { g_object_unref(image) }
-        profile.withUnsafeBytes { vips_image_set_blob_copy(image, "icc-profile-data", $0.baseAddress, $0.count) }
-        var buffer: UnsafeMutableRawPointer?
-        var length = 0
-        #expect(iris_vips_save_buffer(image, suffix, &buffer, &length) == 0)
-        defer { g_free(buffer) }
-        return try ModelPixelsTests.write(Data(bytes: try #require(buffer), count: length), suffix)
+    static func centre(_ data: Data, suffix: String) throws -> [Int] {
+        let path = try ModelPixelsTests.write(data, suffix)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return ModelPixelsTests.pixel(try ModelPixels.load(path: path, width: 64, height: 64, fit: .stretch), x: 32, y: 32)
     }
 
     @Test(arguments: [".jpg", ".png"]) func aDisplayP3PhotoIsSeenInSRGB(suffix: String) throws {
         try Vips.start()
-        let path = try Self.picture(profile: try Self.displayP3(named: "Display P3"), suffix: suffix)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let pixels = try ModelPixels.load(path: path, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
-        let centre = ModelPixelsTests.pixel(pixels, x: 112, y: 112)
-        #expect(zip(centre, Self.inSRGB).allSatisfy { abs($0 - $1) <= 3 }, "\(centre), expected \(Self.inSRGB)")
+        let centre = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, profile: try ColourFixtures.displayP3(), suffix: suffix), suffix: suffix)
+        #expect(zip(centre, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 }, "\(centre), expected \(ColourFixtures.p3ColourInSRGB)")
+    }
+
+    /// A profile that describes sRGB itself changes nothing: the pixels are those of the same
+    /// picture without a profile (byte for byte; no transform runs).
+    @Test func anSRGBProfileLeavesThePixelsAsTheyAre() throws {
+        try Vips.start()
+        let tagged = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, profile: try ColourFixtures.sRGB(), suffix: ".png"), suffix: ".png")
+        let plain = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, suffix: ".png"), suffix: ".png")
+        #expect(tagged == plain && plain == ColourFixtures.p3Colour.map(Int.init), "\(tagged) vs \(plain)")
     }
 
     /// JPEGs that Iris's own libjpeg decoding does not take (CMYK) go to libvips's loader, and
@@ -163,27 +133,10 @@ import Testing
     @Test func cmykAndGreyJPEGsComeOutInRGB() throws {
         try Vips.start()
         // CMYK (0, 255, 255, 0) is a full red; libvips converts it with its own CMYK profile.
-        let cmyk = try Self.flatJPEG(bands: [0, 255, 255, 0], interpretation: VIPS_INTERPRETATION_CMYK)
-        let grey = try Self.flatJPEG(bands: [128], interpretation: VIPS_INTERPRETATION_B_W)
-        defer { for path in [cmyk, grey] { try? FileManager.default.removeItem(atPath: path) } }
-        let red = ModelPixelsTests.pixel(try ModelPixels.load(path: cmyk, width: 224, height: 224, fit: .centreCrop(shortSide: 256)), x: 112, y: 112)
+        let red = try Self.centre(try ColourFixtures.flat([0, 255, 255, 0], kind: .cmyk, suffix: ".jpg"), suffix: ".jpg")
         #expect(red[0] > 180 && red[1] < 90 && red[2] < 90, "\(red)")
-        let middle = ModelPixelsTests.pixel(try ModelPixels.load(path: grey, width: 224, height: 224, fit: .centreCrop(shortSide: 256)), x: 112, y: 112)
+        let middle = try Self.centre(try ColourFixtures.flat([128], kind: .grey, suffix: ".jpg"), suffix: ".jpg")
         #expect(middle.allSatisfy { abs($0 - 128) <= 2 }, "\(middle)")
-    }
-
-    static func flatJPEG(bands: [UInt8], interpretation: VipsInterpretation) throws -> String {
-        let values = (0..<(600 * 400)).flatMap { _ in bands }
-        let image = try #require(values.withUnsafeBytes {
-            vips_image_new_from_memory_copy($0.baseAddress, $0.count, 600, 400, Int32(bands.count), VIPS_FORMAT_UCHAR)
-        })
-        defer { g_object_unref(image) }
-        image.pointee.Type = interpretation
-        var buffer: UnsafeMutableRawPointer?
-        var length = 0
-        #expect(iris_vips_save_buffer(image, ".jpg", &buffer, &length) == 0)
-        defer { g_free(buffer) }
-        return try ModelPixelsTests.write(Data(bytes: try #require(buffer), count: length), ".jpg")
     }
 
     /// Iris keeps one colour transform per distinct profile, up to 32; photos with more
@@ -191,11 +144,9 @@ import Testing
     @Test func moreDistinctProfilesThanAreKeptAreAllApplied() throws {
         try Vips.start()
         for index in 0..<40 {
-            let path = try Self.picture(profile: try Self.displayP3(named: "Display P3, camera \(index)"), suffix: ".png")
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let pixels = try ModelPixels.load(path: path, width: 64, height: 64, fit: .stretch)
-            let centre = ModelPixelsTests.pixel(pixels, x: 32, y: 32)
-            #expect(zip(centre, Self.inSRGB).allSatisfy { abs($0 - $1) <= 3 }, "profile \(index): \(centre)")
+            let profile = try ColourFixtures.displayP3(named: "Display P3, camera \(index)")
+            let centre = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, profile: profile, suffix: ".png"), suffix: ".png")
+            #expect(zip(centre, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 }, "profile \(index): \(centre)")
         }
     }
 }

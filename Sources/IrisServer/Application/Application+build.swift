@@ -86,6 +86,7 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware(catalog: catalog))
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: TextInputMiddleware())
 
     router.add(middleware: ModeMiddleware(mode: settings.mode))
     router.add(middleware: AuthMiddleware(store: dependencies.store, touchTokens: settings.mode == .normal))

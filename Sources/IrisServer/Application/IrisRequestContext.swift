@@ -75,11 +75,53 @@ public struct IrisJSONDecoder: RequestDecoder {
         let decoder = JSONDecoder()
         if convertingKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
         decoder.dateDecodingStrategy = .iso8601
+        let value: T
         do {
-            return try decoder.decode(type, from: data)
+            value = try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             throw Problem.badRequest(Self.describe(error), field: Self.field(error))
         }
+        // PostgreSQL cannot store text with NUL in it (see TextInputMiddleware). Only what was
+        // decoded is looked at: keys and values the model ignores do no harm.
+        if let field = Self.fieldHoldingNUL(in: value) {
+            throw Problem.badRequest(
+                "\(field.isEmpty ? "the body" : field) holds a NUL character (\\u0000), which Iris does not accept in text",
+                field: field.isEmpty ? nil : field)
+        }
+        return value
+    }
+
+    /// The path (snake_case, as the API spells it) of the first decoded string that holds
+    /// U+0000, "" for the body itself, or nil when none does.
+    static func fieldHoldingNUL(in value: Any, path: [String] = []) -> String? {
+        if let string = value as? String {
+            return string.contains("\u{0}") ? path.joined(separator: ".") : nil
+        }
+        let mirror = Mirror(reflecting: value)
+        switch mirror.displayStyle {
+        case .collection, .set:
+            for (index, child) in mirror.children.enumerated() {
+                if let found = fieldHoldingNUL(in: child.value, path: path.dropLast() + [(path.last ?? "") + "[\(index)]"]) { return found }
+            }
+        case .dictionary:
+            for child in mirror.children {
+                let pair = Mirror(reflecting: child.value).children.map(\.value)
+                guard pair.count == 2 else { continue }
+                let key = "\(pair[0])"
+                if key.contains("\u{0}") { return path.joined(separator: ".") }
+                if let found = fieldHoldingNUL(in: pair[1], path: path + [key]) { return found }
+            }
+        case .optional:
+            return mirror.children.first.flatMap { fieldHoldingNUL(in: $0.value, path: path) }
+        case .struct, .class, .enum, .tuple:
+            for child in mirror.children {
+                let name = child.label.map { Self.snakeCase($0) }
+                if let found = fieldHoldingNUL(in: child.value, path: name.map { path + [$0] } ?? path) { return found }
+            }
+        default:
+            break
+        }
+        return nil
     }
 
     static func field(_ error: DecodingError) -> String? {

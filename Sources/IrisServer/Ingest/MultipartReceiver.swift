@@ -137,6 +137,10 @@ struct MultipartReceiver {
             let sha256 = try staged.finish()
             result.files.append(StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: part.fileName.map(Self.baseName)))
         } else {
+            // PostgreSQL cannot store text with NUL in it (see TextInputMiddleware).
+            guard !part.text.contains(0) else {
+                throw Problem.badRequest("the form field \(name) holds a NUL character (U+0000), which Iris does not accept in text", field: name)
+            }
             result.fields[name, default: []].append(String(decoding: part.text, as: UTF8.self))
         }
     }
