@@ -8,12 +8,11 @@ import pytest
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import ADMIN, ADMIN_PASSWORD
+from pages import page_wait
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def sign_in(server, browser):
     browser.find_element(By.NAME, "username").send_keys(ADMIN)
     browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
-    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "signed-in-as")))
+    page_wait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "signed-in-as")))
 
 
 def test_create_a_project_and_upload_through_the_page(server, browser, workdir, base_jpeg):
@@ -45,7 +44,7 @@ def test_create_a_project_and_upload_through_the_page(server, browser, workdir, 
     form.find_element(By.NAME, "name").send_keys("Garden birds")
     form.find_element(By.NAME, "label_set").send_keys("robin, wren")
     form.find_element(By.TAG_NAME, "button").click()
-    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "upload")))
+    page_wait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "upload")))
     assert browser.find_element(By.ID, "project-name").text == "Garden birds"
 
     # act: pick a label and a file; choosing the file starts the upload
@@ -55,9 +54,9 @@ def test_create_a_project_and_upload_through_the_page(server, browser, workdir, 
     browser.find_element(By.ID, "files").send_keys(str(photo))
 
     # check: the page reloads with the image in the gallery, its thumbnail loaded, labelled
-    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#gallery .tile img")))
+    page_wait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#gallery .tile img")))
     image = browser.find_element(By.CSS_SELECTOR, "#gallery .tile img")
-    WebDriverWait(browser, 15).until(lambda driver: driver.execute_script("return arguments[0].naturalWidth", image) > 0)
+    page_wait(browser, 15).until(lambda driver: driver.execute_script("return arguments[0].naturalWidth", image) > 0)
     assert browser.execute_script("return arguments[0].naturalWidth", image) == 256
     assert browser.find_element(By.CSS_SELECTOR, "#gallery .label").text == "robin"
     browser.save_screenshot(str(Path(server.data_dir).parent / "project-page.png"))
@@ -75,7 +74,7 @@ def test_a_refused_upload_is_shown_to_the_user(server, browser, workdir):
     note.write_text("this is not a photo")
     browser.get(server.url(f"/projects/{project}"))
     browser.find_element(By.ID, "files").send_keys(str(note))
-    status = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#progress .status.error")))
+    status = page_wait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#progress .status.error")))
     assert "not an image Iris accepts" in status.text
     assert server.http.get(server.url(f"/api/v1/projects/{project}/images"), timeout=10).json()["items"] == []
 
@@ -85,7 +84,7 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     project = server.create_project("Shared")
     sign_in(server, browser)
     # Pages reload after each action; an element read mid-reload is simply read again.
-    wait = WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException, NoSuchElementException])
+    wait = page_wait(browser, 15)
     # A user, from the admin page.
     browser.get(server.url("/admin"))
     form = browser.find_element(By.ID, "create-user")
@@ -137,10 +136,10 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     def cat_labels(driver):
         names = [element.text for element in driver.find_elements(By.CSS_SELECTOR, "ol.scores[data-model='mobilenet-v2'] .label-name")]
         return names if names else False
-    names = WebDriverWait(browser, 30).until(cat_labels)
+    names = page_wait(browser, 30).until(cat_labels)
     seconds = time.time() - started
     assert any(name.startswith(("tabby", "tiger cat", "Egyptian cat")) for name in names[:2]), names
-    WebDriverWait(browser, 30).until(lambda driver: not driver.find_element(By.ID, "analysis-moderation").get_attribute("hidden"))
+    page_wait(browser, 30).until(lambda driver: not driver.find_element(By.ID, "analysis-moderation").get_attribute("hidden"))
     score = float(browser.find_element(By.ID, "analysis-moderation").text.rsplit(" ", 1)[-1])
     assert score < 0.2
     browser.save_screenshot(str(Path(server.data_dir).parent / "image-page.png"))
@@ -171,12 +170,12 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     # act: add "coffee" from the page's form
     sign_in(server, browser)
     browser.get(server.url(f"/projects/{project}/model"))
-    WebDriverWait(browser, 15).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 2)
+    page_wait(browser, 15).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 2)
     browser.find_element(By.CSS_SELECTOR, "#add-class input[name=name]").send_keys("coffee")
     browser.find_element(By.CSS_SELECTOR, "#add-class input[name=file]").send_keys(str(zip_of("coffee", 12)))
     browser.find_element(By.CSS_SELECTOR, "#add-class button[type=submit]").click()
     # check: the class appears with its example thumbnails
-    WebDriverWait(browser, 60).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 3)
+    page_wait(browser, 60).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 3)
     card = browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=coffee]")
     assert "12 examples" in card.text and len(card.find_elements(By.CSS_SELECTOR, ".thumbs img")) == 4
 
@@ -189,16 +188,16 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
         rows = driver.find_elements(By.CSS_SELECTOR, "#classify-results li")
         texts = {row.find_element(By.CSS_SELECTOR, ".name").text: row.find_element(By.CSS_SELECTOR, ".answer").text for row in rows}
         return texts if len(texts) == 2 and "classifying…" not in texts.values() else False
-    texts = WebDriverWait(browser, 60).until(answers)
+    texts = page_wait(browser, 60).until(answers)
     assert texts == {"lawn.jpg": "grass", "launch.jpg": "unknown"}, texts
 
     # act: train, then test the learner, from the buttons
     browser.find_element(By.ID, "train").click()
-    WebDriverWait(browser, 120).until(lambda driver: "(active)" in driver.find_element(By.ID, "classifiers").text)
+    page_wait(browser, 120).until(lambda driver: "(active)" in driver.find_element(By.ID, "classifiers").text)
     browser.find_element(By.ID, "evaluate-learner").click()
     # check: the history has a run, drawn as a chart point and a confusion matrix
-    WebDriverWait(browser, 120).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#evaluations tbody tr"))
-    WebDriverWait(browser, 10).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#history-chart svg circle"))
+    page_wait(browser, 120).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#evaluations tbody tr"))
+    page_wait(browser, 10).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#history-chart svg circle"))
     cells = browser.find_elements(By.CSS_SELECTOR, "#evaluation-detail svg.confusion rect")
     assert len(cells) == 3 * 4, len(cells)
     browser.save_screenshot(str(Path(server.data_dir).parent / "model-page.png"))

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from conftest import IRIS_BIN, IrisServer, free_port, iris
+from pages import page_wait
 from test_browser import browser, sign_in  # noqa: F401 (a fixture, used by name)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,8 +334,7 @@ def test_the_command_line_registers_lists_and_removes_a_remote_model(workdir, da
 def test_an_administrator_registers_and_removes_a_remote_model_on_the_admin_page(workdir, database, mlserver, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
+    
     server = IrisServer(workdir / "data", database).start({"IRIS_MODELS_REMOTE_ALLOW": mlserver})
     try:
         sign_in(server, browser)
@@ -348,19 +348,19 @@ def test_an_administrator_registers_and_removes_a_remote_model_on_the_admin_page
         textarea = form.find_element(By.NAME, "manifest")
         textarea.send_keys("{not json")
         form.find_element(By.TAG_NAME, "button").click()
-        WebDriverWait(browser, 15).until(lambda driver: "not valid JSON" in driver.find_element(By.ID, "toasts").text)
+        page_wait(browser, 15).until(lambda driver: "not valid JSON" in driver.find_element(By.ID, "toasts").text)
 
         # The manifest (1,000 labels) is put in the field as a user would paste it.
         manifest = json.dumps(remote_manifest("page-remote", mlserver), indent=2)
         browser.execute_script("arguments[0].value = arguments[1]", textarea, manifest)
         form.find_element(By.TAG_NAME, "button").click()
-        row = WebDriverWait(browser, 30).until(
+        row = page_wait(browser, 30).until(
             expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#models tr[data-model='page-remote']")))
         assert f"remote: mobilenet at {mlserver}" in row.text and "ready" in row.text, row.text
         assert "page-remote" in names(server)
 
         row.find_element(By.TAG_NAME, "button").click()
-        WebDriverWait(browser, 15).until(
+        page_wait(browser, 15).until(
             lambda driver: not driver.find_elements(By.CSS_SELECTOR, "#models tr[data-model='page-remote']"))
         assert "page-remote" not in names(server)
     finally:

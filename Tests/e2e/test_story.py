@@ -10,9 +10,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import IrisServer
+from pages import page_wait
 
 
 def chromium(width, height, mobile=False):
@@ -34,7 +34,7 @@ def test_new_user_to_crowdsourced_upload(workdir, base_jpeg):
         password = re.search(r"shown once:\s+(\S+)", server.logs()).group(1)
         # The owner signs in with the printed password and creates a project.
         owner = chromium(1280, 900)
-        wait = WebDriverWait(owner, 20)
+        wait = page_wait(owner, 20)
         owner.get(server.url("/"))
         owner.find_element(By.NAME, "username").send_keys("admin")
         owner.find_element(By.NAME, "password").send_keys(password)
@@ -63,14 +63,14 @@ def test_new_user_to_crowdsourced_upload(workdir, base_jpeg):
         photo = workdir / "oak.jpg"
         photo.write_bytes(base_jpeg)
         file_input.send_keys(str(photo))
-        status = WebDriverWait(contributor, 30).until(
+        status = page_wait(contributor, 30).until(
             lambda driver: driver.find_element(By.CSS_SELECTOR, "#progress .status").text in ("uploaded", "already stored") and
             driver.find_element(By.CSS_SELECTOR, "#progress .status"))
         assert status.text == "uploaded"
         contributor.save_screenshot(str(Path(workdir) / "phone.png"))
 
         # The owner's open page is told at once...
-        toast = WebDriverWait(owner, 20).until(lambda driver: [t for t in driver.find_elements(By.CSS_SELECTOR, "#toasts .toast")
+        toast = page_wait(owner, 20).until(lambda driver: [t for t in driver.find_elements(By.CSS_SELECTOR, "#toasts .toast")
                                                                 if "image uploaded" in t.text])
         assert "link contributors" in toast[0].text
         # ...sees the photo, labelled, in the gallery...

@@ -1,0 +1,12 @@
+"""Waiting on pages in Chromium."""
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def page_wait(browser, seconds=15):
+    """A WebDriverWait that keeps polling while the page replaces the elements it reads: a
+    form post or a live update can swap a node between finding it and reading it. Chromium then
+    says "stale element", or sometimes "Node with given id does not belong to the document"
+    (a plain WebDriverException), which failed a run once. A real failure still ends the wait
+    with a timeout naming what was awaited."""
+    return WebDriverWait(browser, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
