@@ -84,9 +84,7 @@ public struct IrisJSONDecoder: RequestDecoder {
         // PostgreSQL cannot store text with NUL in it (see TextInputMiddleware). Only what was
         // decoded is looked at: keys and values the model ignores do no harm.
         if let field = Self.fieldHoldingNUL(in: value) {
-            throw Problem.badRequest(
-                "\(field.isEmpty ? "the body" : field) holds a NUL character (\\u0000), which Iris does not accept in text",
-                field: field.isEmpty ? nil : field)
+            throw TextInputMiddleware.refusal(field.isEmpty ? "the body" : field, field: field.isEmpty ? nil : field)
         }
         return value
     }

@@ -187,13 +187,14 @@ public struct ImageFolderImport: Sendable {
         return report
     }
 
-    /// Copies one file into scratch space and hashes it; a file that is too large or empty is
-    /// skipped (any other failure ends the import).
+    /// A file copied into scratch space and hashed, or why it is skipped.
     private enum Staged {
         case ready(StagedUpload)
         case skipped(ImportReport.Skipped)
     }
 
+    /// Copies one file into scratch space and hashes it; a file that is too large or empty is
+    /// skipped (any other failure ends the import).
     private func stage(_ item: ImportItem, copy: (ImportItem, StagedFile) throws -> Void) throws -> Staged {
         let staged = try StagedFile(in: scratch, limit: limits.maxUploadBytes)
         let upload: StagedUpload

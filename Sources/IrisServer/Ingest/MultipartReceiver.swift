@@ -139,7 +139,7 @@ struct MultipartReceiver {
         } else {
             // PostgreSQL cannot store text with NUL in it (see TextInputMiddleware).
             guard !part.text.contains(0) else {
-                throw Problem.badRequest("the form field \(name) holds a NUL character (U+0000), which Iris does not accept in text", field: name)
+                throw TextInputMiddleware.refusal("the form field \(name)", field: name)
             }
             result.fields[name, default: []].append(String(decoding: part.text, as: UTF8.self))
         }

@@ -15,8 +15,13 @@ public struct TextInputMiddleware: RouterMiddleware {
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         for (name, value) in request.uri.queryParameters where name.contains("\u{0}") || value.contains("\u{0}") {
             let field = String(name).replacingOccurrences(of: "\u{0}", with: "\\0")
-            throw Problem.badRequest("the query parameter \(field) holds a NUL character (U+0000), which Iris does not accept in text", field: field)
+            throw Self.refusal("the query parameter \(field)", field: field)
         }
         return try await next(request, context)
+    }
+
+    /// The 400 for text holding NUL, wherever it came in (query, JSON body, form field).
+    static func refusal(_ place: String, field: String?) -> Problem {
+        Problem.badRequest("\(place) holds a NUL character (U+0000), which Iris does not accept in text", field: field)
     }
 }
