@@ -22,7 +22,6 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -36,6 +35,8 @@ let package = Package(
     targets: [
         // libvips from Debian's libvips-dev; the module map and shim header are ours.
         .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev", "libjpeg-dev", "liblcms2-dev"])]),
+        // zlib from Debian's zlib1g-dev, for reading zip archives; the module map and shim are ours.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "IrisCore",
             dependencies: [],
@@ -62,7 +63,7 @@ let package = Package(
         .target(
             name: "IrisBlobs",
             dependencies: [
-                "IrisCore",
+                "CZlib", "IrisCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -85,7 +86,6 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -108,9 +108,8 @@ let package = Package(
         .target(
             name: "IrisTesting",
             dependencies: [
-                "IrisServer", "IrisImaging", "IrisStore", "IrisBlobs", "IrisML",
+                "CZlib", "IrisServer", "IrisImaging", "IrisStore", "IrisBlobs", "IrisML",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

@@ -97,7 +97,7 @@ struct BadInputTests {
             let project = try await server.createProject("p")
             let zip = try Fixtures.zip((0..<4).map { ("c/\($0).jpg", Data("x\($0)".utf8)) })
             let response = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
-            try await expectRefused(response, status: .contentTooLarge, mentioning: "more than 3 entries", on: server)
+            try await expectRefused(response, status: .contentTooLarge, mentioning: "at most 3 are allowed", on: server)
         }
     }
 

@@ -59,7 +59,7 @@ struct ProjectAPITests {
     }
 }
 
-@Suite("ImageFolder zip imports over HTTP")
+@Suite("ImageFolder zip imports over HTTP", .timeLimit(.minutes(2)))
 struct ImportAPITests {
     @Test("folder names become labels; non-images are skipped and reported; a wrapping folder is not a class", arguments: TestDatabase.enabled)
     func importZip(database: TestDatabase) async throws {

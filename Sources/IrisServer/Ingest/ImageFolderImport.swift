@@ -2,7 +2,6 @@ public import Foundation
 public import IrisBlobs
 public import IrisCore
 import IrisImaging
-import ZIPFoundation
 
 /// One file found in an ImageFolder layout (one sub-folder per class).
 struct ImportItem: Sendable {
@@ -55,37 +54,37 @@ public struct ImageFolderImport: Sendable {
     // MARK: - Zip
 
     /// Imports every image of a zip. `label` gives all of them one label instead of their folders'.
+    ///
+    /// The archive is checked whole before the first image is stored: its central directory
+    /// (paths, kinds, sizes, ratios), then every entry read through once (inflated within its
+    /// declared size, CRC-32 checked, methods Iris cannot read refused). Any failure refuses
+    /// the import and nothing is stored; only then are the entries copied out and ingested.
     public func importZip(
         at url: URL, into project: Project, labelFromFolders: Bool = true, label: String? = nil, progress: Progress? = nil
     ) async throws -> ImportReport {
-        let archive: Archive
+        let archive: ZipArchive
         do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw Problem.unprocessable("invalid-zip", "the file is not a readable zip archive", field: "file")
+            archive = try ZipArchive(url: url, maxEntries: limits.maxZipEntries)
+        } catch let failure as ZipArchive.Failure {
+            throw Self.problem(failure)
         }
-        var entries: [String: Entry] = [:]
+        var entries: [String: ZipArchive.Entry] = [:]
         var items: [ImportItem] = []
         var total: Int64 = 0
-        var count = 0
-        for entry in archive {
-            count += 1
-            guard count <= limits.maxZipEntries else {
-                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "the zip has more than \(limits.maxZipEntries) entries", field: "file")
-            }
+        for entry in archive.entries {
             let path = try Self.safePath(entry.path)
-            guard entry.type == .file else { continue }
+            guard entry.kind == .file else { continue }
             let size = Int64(clamping: entry.uncompressedSize)
             let packed = max(Int64(clamping: entry.compressedSize), 1)
             total += size
             guard total <= limits.maxZipTotalBytes else {
-                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "the zip expands to more than \(limits.maxZipTotalBytes) bytes", field: "file")
+                throw Self.tooLarge("the zip expands to more than \(limits.maxZipTotalBytes) bytes")
             }
             guard size <= limits.maxUploadBytes else {
-                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "\(path) expands to \(size) bytes; one file may be at most \(limits.maxUploadBytes)", field: "file")
+                throw Self.tooLarge("\(path) expands to \(size) bytes; one file may be at most \(limits.maxUploadBytes)")
             }
             guard size / packed <= limits.maxZipRatio else {
-                throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "\(path) is compressed \(size / packed):1; more than \(limits.maxZipRatio):1 is refused as a zip bomb", field: "file")
+                throw Self.tooLarge("\(path) is compressed \(size / packed):1; more than \(limits.maxZipRatio):1 is refused as a zip bomb")
             }
             if Self.isIgnorable(path) { continue }
             entries[path] = entry
@@ -93,17 +92,43 @@ public struct ImageFolderImport: Sendable {
         }
         items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
         if let label { items = items.map { var item = $0; item.label = label; return item } }
+        // Every entry read through before anything is stored, so a bad one late in the zip
+        // cannot leave the earlier ones imported.
+        for item in items {
+            guard let entry = entries[item.path] else { continue }
+            try Self.reading(item.path) { try archive.read(entry) { _ in } }
+        }
         return try await run(items, into: project, progress: progress) { item, staged in
             guard let entry = entries[item.path] else { return }
-            var written: Int64 = 0
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                written += Int64(chunk.count)
-                // The header's size can lie; the bytes actually inflated cannot.
-                guard written <= item.declaredBytes else {
-                    throw Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: "\(item.path) inflates past its declared size", field: "file")
-                }
-                try staged.write(chunk)
-            }
+            try Self.reading(item.path) { try archive.read(entry) { try staged.write($0) } }
+        }
+    }
+
+    /// Runs `body`, turning a zip failure into the problem the caller sees.
+    private static func reading(_ path: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as ZipArchive.Failure {
+            throw problem(failure)
+        }
+    }
+
+    static func tooLarge(_ detail: String) -> Problem {
+        Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: detail, field: "file")
+    }
+
+    /// A zip that cannot be read is the client's: 413 for sizes over the limits, 422 for
+    /// damage or what Iris cannot decode; either way nothing was imported.
+    static func problem(_ failure: ZipArchive.Failure) -> Problem {
+        switch failure {
+        case .tooManyEntries, .inflatesPastDeclaredSize:
+            return tooLarge("\(failure); nothing was imported")
+        case .notAZip:
+            return Problem.unprocessable("invalid-zip", "the file is not a readable zip archive", field: "file")
+        case .damaged, .multiDisk, .corruptEntry, .checksumMismatch, .tooSlow:
+            return Problem.unprocessable("damaged-zip", "\(failure); nothing was imported", field: "file")
+        case .unsupportedMethod, .encrypted:
+            return Problem.unprocessable("unsupported-zip", "\(failure); nothing was imported", field: "file")
         }
     }
 
