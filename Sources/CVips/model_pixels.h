@@ -14,25 +14,10 @@
 #ifndef IRIS_CVIPS_MODEL_PIXELS_H
 #define IRIS_CVIPS_MODEL_PIXELS_H
 
-#include <setjmp.h>
-#include <stdio.h>
-#include <jpeglib.h>
-
 #include "icc.h"
+#include "jpeg.h"
 
 // ---- JPEGs decoded by libjpeg at a reduced scale ----
-
-typedef struct {
-    struct jpeg_error_mgr base;
-    jmp_buf escape;
-} iris_jpeg_error;
-
-static void iris_jpeg_escape(j_common_ptr info) { longjmp(((iris_jpeg_error *)info->err)->escape, 1); }
-
-// Counts warnings (libjpeg's damaged-data reports) and prints nothing; trace lines are dropped.
-static void iris_jpeg_count(j_common_ptr info, int level) {
-    if (level < 0) info->err->num_warnings++;
-}
 
 // The JPEG at `path` decoded at 1/shrink into a new image in memory (RGB, or grey), or NULL
 // when libvips's own loader should take it: a progressive file, a colour space other than
@@ -44,9 +29,7 @@ static inline VipsImage *iris_jpeg_scaled(const char *path, int shrink) {
     struct jpeg_decompress_struct info;
     iris_jpeg_error error;
     unsigned char *volatile pixels = NULL;
-    info.err = jpeg_std_error(&error.base);
-    error.base.error_exit = iris_jpeg_escape;
-    error.base.emit_message = iris_jpeg_count;
+    iris_jpeg_error_init(&info, &error, 0);
     if (setjmp(error.escape)) {
         jpeg_destroy_decompress(&info);
         fclose(file);

@@ -34,8 +34,10 @@ public struct ImageInspector: Sendable {
                 "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)", field: "file")
         }
         guard let pointer = iris_vips_open(path) else {
-            let error = VipsError.take("open")
-            throw Problem.unprocessable("unreadable-image", "the \(format.rawValue) header cannot be read: \(error.message)", field: "file")
+            // libvips's message is not passed on (its error buffer is shared by every thread).
+            vips_error_clear()
+            throw Problem.unprocessable(
+                "unreadable-image", "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)", field: "file")
         }
         let image = VipsImageHandle(pointer)
         let pixels = Int64(image.width) * Int64(image.height)
@@ -60,9 +62,11 @@ public struct ImageInspector: Sendable {
     public func thumbnails(path: String, sizes: [Int]) throws -> [Int: Data] {
         let ordered = sizes.sorted(by: >)
         guard let largest = ordered.first else { return [:] }
+        let format = try Self.sniff(path: path)
         do {
             // Shrink-on-load straight to the largest size, then each smaller one from that in memory.
-            let loaded = try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_file(path, $0, Int32(largest)) }
+            let fromJPEG = format == .jpeg ? try jpegThumbnail(path: path, size: largest) : nil
+            let loaded = try fromJPEG ?? VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_file(path, $0, Int32(largest)) }
             let decoded = try VipsImageHandle.make("copy") { iris_vips_copy_memory(loaded.pointer, $0) }
             // Thumbnails carry no profile, and browsers take such JPEGs as sRGB: the colours of a
             // Display P3 or Adobe RGB photo are converted, not just relabelled.
@@ -73,8 +77,34 @@ public struct ImageInspector: Sendable {
                 result[size] = try jpeg(sized)
             }
             return result
-        } catch let error as VipsError {
-            throw Problem.unprocessable("corrupt-image", "the image data is corrupt or truncated: \(error.message)", field: "file")
+        } catch is VipsError {
+            // libvips's own message is not passed on: its error buffer is shared by every thread,
+            // so it may describe another request's file (or name a server path).
+            let name = format.map { "the \($0.displayName) image data" } ?? "the image data"
+            throw Problem.unprocessable("corrupt-image", "\(name) is corrupt or truncated", field: "file")
+        }
+    }
+
+    /// A JPEG's largest thumbnail from Iris's strict libjpeg decode (`jpeg.h`), the integrity
+    /// check every JPEG passes: deterministic, and any damage libjpeg notices refuses the file
+    /// with libjpeg's own words. Nil for CMYK files, which libvips converts (they are checked all the same).
+    func jpegThumbnail(path: String, size: Int) throws -> VipsImageHandle? {
+        guard let header = iris_vips_open(path) else {
+            throw Problem.unprocessable("corrupt-image", "the JPEG header cannot be read (the file is damaged)", field: "file")
+        }
+        defer { iris_vips_unref(header) }
+        var message = [CChar](repeating: 0, count: 256)
+        var source: UnsafeMutablePointer<VipsImage>?
+        switch iris_jpeg_thumbnail_source(path, header, Int32(size), &source, &message, message.count) {
+        case 0:
+            guard let source else { return nil }
+            let image = VipsImageHandle(source)
+            return try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_image(image.pointer, $0, Int32(size)) }
+        case 1:
+            return nil
+        default:
+            let said = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Problem.unprocessable("corrupt-image", "the JPEG data is corrupt or truncated (\(said.isEmpty ? "unreadable" : said))", field: "file")
         }
     }
 

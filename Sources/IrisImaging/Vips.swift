@@ -3,17 +3,21 @@ public import Foundation
 import Synchronization
 public import IrisCore
 
-/// Failures from libvips, carrying its own message.
+/// Failures from libvips. Its description names only the operation: libvips keeps one error
+/// buffer for the whole process, so the text read from it after a failure may be another
+/// thread's (another request's file, or a server path). That text is kept in `bufferText` for
+/// logs and never shown to a caller.
 public struct VipsError: Error, Sendable, CustomStringConvertible {
     public let operation: String
-    public let message: String
-    public var description: String { "\(operation): \(message)" }
+    /// What libvips's shared error buffer held: possibly another thread's words.
+    public let bufferText: String
+    public var description: String { "libvips could not complete \(operation): the image is damaged or cannot be decoded" }
 
     /// Takes and clears libvips's error buffer.
     static func take(_ operation: String) -> VipsError {
         let message = String(cString: vips_error_buffer()).trimmingCharacters(in: .whitespacesAndNewlines)
         vips_error_clear()
-        return VipsError(operation: operation, message: message.isEmpty ? "unknown libvips error" : message)
+        return VipsError(operation: operation, bufferText: message.isEmpty ? "unknown libvips error" : message)
     }
 }
 

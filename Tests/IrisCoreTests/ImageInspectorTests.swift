@@ -120,6 +120,64 @@ struct ImageInspectorTests {
         }
     }
 
+    @Test("a JPEG with corrupt entropy data is refused, with libjpeg's words for this file")
+    func corruptEntropyData() async throws {
+        try await TemporaryFolder.with { folder in
+            let path = try write(try Fixtures.corruptEntropyJPEG(), in: folder)
+            let inspector = try ImageInspector()
+            _ = try inspector.probe(path: path)
+            let problem = try #require(throws: Problem.self) { try inspector.thumbnails(path: path, sizes: [1024, 256]) }
+            #expect(problem.status == 422)
+            #expect(problem.detail.contains("Corrupt JPEG data"), "\(problem.detail)")
+        }
+    }
+
+    /// libvips's threaded decode let this file through at random (7 of 20 runs); the strict
+    /// libjpeg decode must refuse it every time.
+    @Test("a JPEG missing only its EOI marker is refused every time, 50 times out of 50")
+    func missingEOI() async throws {
+        try await TemporaryFolder.with { folder in
+            let path = try write(try Fixtures.jpegWithoutEOI(), in: folder)
+            let inspector = try ImageInspector()
+            var refusals: [String] = []
+            for _ in 0..<50 {
+                do {
+                    _ = try inspector.thumbnails(path: path, sizes: [1024, 256])
+                } catch let problem as Problem {
+                    refusals.append(problem.detail)
+                }
+            }
+            #expect(refusals.count == 50)
+            #expect(Set(refusals) == ["the JPEG data is corrupt or truncated (Premature end of JPEG file)"])
+        }
+    }
+
+    @Test("a refusal names this file's problem: never another file's libvips message, never a server path")
+    func refusalsAreTheirOwn() async throws {
+        try await TemporaryFolder.with { folder in
+            let inspector = try ImageInspector()
+            // The JPEG's damage is reported first, as a hostile tester did before sending the PNG.
+            let jpeg = try write(try Fixtures.corruptEntropyJPEG(), in: folder, name: "a.jpg")
+            #expect(throws: Problem.self) { try inspector.thumbnails(path: jpeg, sizes: [256]) }
+            var details: [String] = []
+            for (data, name) in [(try Fixtures.pngWithBadHeaderCRC(), "b.png"), (try Fixtures.damagedTIFF(), "c.tif"), (Fixtures.damagedHEIC, "d.heic")] {
+                let path = try write(data, in: folder, name: name)
+                do {
+                    _ = try inspector.probe(path: path)
+                    _ = try inspector.thumbnails(path: path, sizes: [256])
+                    Issue.record("\(name) was accepted")
+                } catch let problem as Problem {
+                    #expect(problem.status == 422, "\(name): \(problem.detail)")
+                    details.append(problem.detail)
+                }
+            }
+            for detail in details {
+                #expect(!detail.contains("JPEG") && !detail.contains("Huffman"), "\(detail)")
+                #expect(!detail.contains(folder.path) && !detail.contains("/"), "\(detail)")
+            }
+        }
+    }
+
     @Test("an SVG is not accepted even though libvips could render one")
     func svgRefused() async throws {
         try await TemporaryFolder.with { folder in

@@ -39,6 +39,19 @@ struct BadInputTests {
         }
     }
 
+    @Test("a JPEG with corrupt entropy data, or without its EOI marker, is 422", arguments: TestDatabase.enabled)
+    func damagedJPEGs(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let project = try await server.createProject("p")
+            let corrupt = try await server.upload(try Fixtures.corruptEntropyJPEG(), to: project)
+            try await expectRefused(corrupt, status: .unprocessableContent, field: "file", mentioning: "Corrupt JPEG data", on: server)
+            for _ in 0..<5 {
+                let cut = try await server.upload(try Fixtures.jpegWithoutEOI(), to: project)
+                try await expectRefused(cut, status: .unprocessableContent, field: "file", mentioning: "Premature end of JPEG file", on: server)
+            }
+        }
+    }
+
     @Test("a text file named .jpg is 415", arguments: TestDatabase.enabled)
     func textAsJPEG(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in

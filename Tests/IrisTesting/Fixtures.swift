@@ -67,6 +67,43 @@ public enum Fixtures {
         return whole.prefix(whole.count / 2)
     }
 
+    /// A JPEG with 4,000 random bytes written over the middle of its entropy-coded data:
+    /// libjpeg reads on with a warning ("Corrupt JPEG data…") and grey or garbage pixels.
+    public static func corruptEntropyJPEG() throws -> Data {
+        var bytes = [UInt8](try jpeg(width: 1200, height: 900, seed: 11))
+        var state: UInt64 = 0x1234_5678
+        let start = bytes.count / 2
+        for index in start..<min(start + 4_000, bytes.count - 2) {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            bytes[index] = UInt8(truncatingIfNeeded: state >> 33)
+        }
+        return Data(bytes)
+    }
+
+    /// A whole JPEG but for its final 2-byte EOI marker.
+    public static func jpegWithoutEOI() throws -> Data {
+        let whole = try jpeg(width: 800, height: 600, seed: 12)
+        precondition(whole.suffix(2) == Data([0xFF, 0xD9]))
+        return whole.dropLast(2)
+    }
+
+    /// A PNG whose IHDR chunk fails its CRC.
+    public static func pngWithBadHeaderCRC() throws -> Data {
+        var bytes = [UInt8](try image(.png, width: 64, height: 48, seed: 13))
+        // Signature (8) + length (4) + "IHDR" (4) + 13 data bytes: the CRC is bytes 29–32.
+        for index in 29..<33 { bytes[index] ^= 0xFF }
+        return Data(bytes)
+    }
+
+    /// A TIFF cut after its header and part of its first directory.
+    public static func damagedTIFF() throws -> Data {
+        let whole = try image(.tiff, width: 64, height: 48, seed: 14)
+        return Data([0x49, 0x49, 0x2A, 0x00, 0xF0, 0xFF, 0xFF, 0x00]) + whole.dropFirst(8).prefix(40)
+    }
+
+    /// An ISO media file that says it is HEIC and holds nothing usable.
+    public static let damagedHEIC = Data([0, 0, 0, 24]) + Data("ftypheic".utf8) + Data([0, 0, 0, 0]) + Data("mif1heic".utf8) + Data(repeating: 0x42, count: 200)
+
     public static let svg = Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>"#.utf8)
 }
 

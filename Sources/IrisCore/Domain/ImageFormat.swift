@@ -17,6 +17,18 @@ public enum ImageFormat: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The name a person knows the format by, for messages.
+    public var displayName: String {
+        switch self {
+        case .jpeg: "JPEG"
+        case .png: "PNG"
+        case .webp: "WebP"
+        case .heif: "HEIF"
+        case .gif: "GIF"
+        case .tiff: "TIFF"
+        }
+    }
+
     /// Recognises a format from the first bytes of a file, or nil when it is none Iris accepts.
     public static func sniff<Bytes: Collection>(_ bytes: Bytes) -> ImageFormat? where Bytes.Element == UInt8 {
         let head = Array(bytes.prefix(sniffLength))
