@@ -1,6 +1,7 @@
 """kill -9 during a stream of uploads, then restart: every upload that got a 2xx is
-readable and hashes to its sha256; no row points to a missing blob; stray temporary
-files are cleaned at start."""
+readable and hashes to its sha256; no row points to a missing blob; every stored image has
+its thumbnail job and one analysis job per automatic model (they commit with the row);
+stray temporary files are cleaned at start."""
 
 import threading
 import time
@@ -8,6 +9,9 @@ import time
 import requests
 
 from conftest import sha256, variant
+
+# analysis.auto_models' default.
+AUTO_MODELS = {"mobilenet-v2", "open-nsfw", "ppocr-v4"}
 
 
 def test_kill_during_uploads_loses_nothing_acknowledged(server, base_jpeg):
@@ -71,5 +75,21 @@ def test_kill_during_uploads_loses_nothing_acknowledged(server, base_jpeg):
         if not cursor:
             break
     assert listed >= len(acknowledged)
+    # check: no stored image was left without its follow-up jobs (kill -9 once left 5 of 52 so)
+    models = [m["name"] for m in server.http.get(server.url("/api/v1/models"), timeout=10).json()["items"] if m["available"]]
+    keys = set()
+    cursor = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = server.http.get(server.url("/api/v1/jobs"), params=params, timeout=10).json()
+        keys.update(job.get("idempotency_key") for job in page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    lacking = []
+    for digest in acknowledged:
+        wanted = [f"thumbnails:{digest}"] + [f"analyze:{digest}:{model}" for model in models if model in AUTO_MODELS]
+        lacking += [key for key in wanted if key not in keys]
+    assert lacking == [], f"{len(lacking)} follow-up jobs missing: {lacking[:5]}"
     # check: scratch space was emptied at start
     assert list(scratch.iterdir()) == []

@@ -58,8 +58,8 @@ public struct ImageIngestor: Sendable {
     let keep: Bool
     /// Where the remaining thumbnails are queued; nil makes them all during the upload.
     var jobs: JobQueue?
-    /// Models every new image is queued for (needs `jobs`).
-    var autoModels: [String] = []
+    /// The thumbnail and analysis jobs every new image is queued for (needs `jobs`).
+    var followUps = FollowUpJobs()
 
     public init(
         store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics(),
@@ -102,6 +102,7 @@ public struct ImageIngestor: Sendable {
                         try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
                     }
                     let addition = try await store.images.add(existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
+                    await repairFollowUps(staged.sha256, projectID: project.id)
                     return IngestOutcome(member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject)
                 }
                 return try await ingestNew(staged, into: project, labels: labels, linkID: linkID)
@@ -149,19 +150,33 @@ public struct ImageIngestor: Sendable {
         let record = ImageRecord(
             sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height,
             bytes: staged.byteCount, capturedAt: probe.capturedAt, createdAt: Date())
-        let addition = try await store.images.add(record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
+        // The row and its follow-up jobs commit together: a crash cannot leave an image that
+        // nothing will thumbnail or analyse (kill -9 during uploads once left 5 of 52 so).
+        var followUpJobs: [JobRequest] = []
         if let jobs {
-            do {
-                try await jobs.enqueue(try ThumbnailJob.request(sha256: staged.sha256, projectID: project.id))
-                for model in autoModels {
-                    try await jobs.enqueue(try AnalysisJob.request(sha256: staged.sha256, model: model, projectID: project.id))
-                }
-            } catch {
-                // The thumbnail route makes missing sizes on demand; the upload itself has succeeded.
-                logger.error("cannot queue thumbnails and analyses", metadata: ["sha256": "\(staged.sha256)", "error": "\(String(reflecting: error))"])
-            }
+            followUpJobs = try followUps.requests(sha256: staged.sha256, projectID: project.id)
+            for request in followUpJobs { try jobs.registry.validate(request) }
         }
+        let addition = try await store.images.add(
+            record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID, jobs: followUpJobs)
+        if !followUpJobs.isEmpty { jobs?.wake() }
         return IngestOutcome(member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
+    }
+
+    /// Queues the follow-up jobs a stored image never got (left by a crash in a version that
+    /// queued them after the row): a repeated upload of the same bytes repairs the gap.
+    /// Failing to do so is logged; the upload itself has succeeded.
+    private func repairFollowUps(_ sha256: String, projectID: Int64) async {
+        guard let jobs else { return }
+        do {
+            let missing = try await followUps.missing(for: [(sha256, projectID)], in: store, blobs: blobs)
+            if !missing.isEmpty {
+                try await jobs.enqueue(missing)
+                logger.notice("queued jobs an earlier upload of this image never got", metadata: ["sha256": "\(sha256)", "jobs": "\(missing.count)"])
+            }
+        } catch {
+            logger.error("cannot check this image's follow-up jobs", metadata: ["sha256": "\(sha256)", "error": "\(String(reflecting: error))"])
+        }
     }
 
     /// Removes an image from a project, and its blobs when no project holds it any more.

@@ -39,7 +39,8 @@ struct ThumbnailJob: JobHandler {
 
 /// `maintenance.cleanup`: removes temporary files a running process abandoned, blobs no
 /// image row refers to (left by a crash between blob and row, or a race between processes),
-/// and finished jobs past their retention.
+/// and finished jobs past their retention; and queues the automatic analyses stored images
+/// never got (a crash in a version that queued them after the image's row).
 struct CleanupJob: JobHandler {
     static let kind = "maintenance.cleanup"
 
@@ -54,15 +55,20 @@ struct CleanupJob: JobHandler {
         var staleTemporaryFiles: Int
         var orphanBlobs: Int
         var prunedJobs: Int
+        var requeuedAnalyses: Int
 
         enum CodingKeys: String, CodingKey {
             case staleTemporaryFiles = "stale_temporary_files", orphanBlobs = "orphan_blobs", prunedJobs = "pruned_jobs"
+            case requeuedAnalyses = "requeued_analyses"
         }
     }
 
     let ingestor: ImageIngestor
     let scratch: ScratchSpace
     let retentionDays: Double
+    let followUps: FollowUpJobs
+    /// Images checked per query of the sweep for lost analyses.
+    static let sweepPage = 500
 
     func validate(_ payload: Payload) throws {
         if let age = payload.minAgeSeconds, age < 0 { throw Problem.badRequest("min_age_seconds must not be negative", field: "payload.min_age_seconds") }
@@ -79,8 +85,29 @@ struct CleanupJob: JobHandler {
             if try await ingestor.removeIfOrphan(sha256) { orphans += 1 }
             if index % 200 == 0 { context.report(progress: 0.1 + 0.8 * Double(index) / Double(candidates.count), message: "checked \(index) of \(candidates.count) images") }
         }
+        context.report(progress: 0.9, message: "looking for images whose analyses were never queued")
+        let requeued = try await requeueLostAnalyses(context)
         let pruned = try await ingestor.store.jobs.prune(finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
-        return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned)
+        return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued)
+    }
+
+    /// Every stored image, a page at a time: the automatic analyses with neither a job (in any
+    /// state) nor a result are queued. Thumbnails are left to the thumbnail route, which makes
+    /// missing sizes on demand.
+    func requeueLostAnalyses(_ context: JobContext) async throws -> Int {
+        guard !followUps.autoModels.isEmpty else { return 0 }
+        let store = ingestor.store
+        var cursor: String?
+        var queued = 0
+        while true {
+            try context.checkCancellation()
+            let page = try await store.images.page(after: cursor, limit: Self.sweepPage)
+            guard let last = page.last else { break }
+            let missing = try await followUps.missing(for: page, in: store, blobs: nil)
+            if !missing.isEmpty { queued += try await store.jobs.enqueue(missing).count }
+            cursor = last.sha256
+        }
+        return queued
     }
 }
 

@@ -38,6 +38,12 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// Wakes idle workers for jobs stored by another transaction (an image's row and its jobs
+    /// commit together in the image repository).
+    func wake() {
+        doorbell.ring()
+    }
+
     @discardableResult
     public func enqueue(_ requests: [JobRequest]) async throws -> [Job] {
         for request in requests { try registry.validate(request) }

@@ -30,13 +30,18 @@ struct JobSystem: Sendable {
         configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         sender = WebhookSender(client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout)
-        var registry = JobRegistry()
-        registry.register(ThumbnailJob(ingestor: ingestor))
-        registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays))
-        registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
-        registry.register(DiagnosticJob())
         let models = settings.models.registry(logger: logger)
         self.models = models
+        let followUps = FollowUpJobs(autoModels: settings.models.autoModels.filter { name in
+            if models.model(name) != nil { return true }
+            logger.warning("analysis.auto_models names a model that is not available; new images skip it", metadata: ["model": "\(name)"])
+            return false
+        })
+        var registry = JobRegistry()
+        registry.register(ThumbnailJob(ingestor: ingestor))
+        registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays, followUps: followUps))
+        registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
+        registry.register(DiagnosticJob())
         let learning = LearningService(
             store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel, thresholds: settings.models.thresholds)
         self.learning = learning
@@ -46,11 +51,7 @@ struct JobSystem: Sendable {
         registry.register(EvaluateJob(learning: learning))
         queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue
-        ingestor.autoModels = settings.models.autoModels.filter { name in
-            if models.model(name) != nil { return true }
-            logger.warning("analysis.auto_models names a model that is not available; new images skip it", metadata: ["model": "\(name)"])
-            return false
-        }
+        ingestor.followUps = followUps
         self.ingestor = ingestor
         workers = groups.isEmpty ? nil : JobWorkers(queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)
         scheduler = schedule

@@ -11,6 +11,8 @@ public protocol AnalysisRepository: Sendable {
         _ analysis: Analysis, labels: [(label: String, score: Double)], embedding: [Float]?, moderation: Double?
     ) async throws -> Bool
     func list(sha256: String) async throws -> [Analysis]
+    /// Which (image, model) pairs of `sha256s` have a stored result, as "sha256:model".
+    func analysed(sha256s: [String]) async throws -> Set<String>
     func embedding(sha256: String, model: String) async throws -> Embedding?
     /// Each image's best model label (rank 0 of the first model, by name), for galleries.
     func topLabels(sha256s: [String]) async throws -> [String: (label: String, score: Double)]
@@ -53,6 +55,15 @@ public struct SQLAnalysisRepository: AnalysisRepository {
                 try await db.raw("UPDATE images SET moderation = \(bind: moderation) WHERE sha256 = \(bind: analysis.sha256)").run()
             }
             return true
+        }
+    }
+
+    public func analysed(sha256s: [String]) async throws -> Set<String> {
+        guard !sha256s.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            Set(try await db.raw("SELECT sha256, model FROM analyses WHERE sha256 IN (\(binds: sha256s))").all().map {
+                "\(try $0.decode(column: "sha256", as: String.self)):\(try $0.decode(column: "model", as: String.self))"
+            })
         }
     }
 

@@ -47,8 +47,11 @@ public protocol ImageRepository: Sendable {
     func find(sha256: String) async throws -> ImageRecord?
     /// Records the image (once, whatever the project) and its membership of `projectID`,
     /// with `labels`, all in one transaction. Labels already present are kept.
-    /// `linkID` names the upload link that brought the image, if one did.
-    func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition
+    /// `linkID` names the upload link that brought the image, if one did. `jobs` (the image's
+    /// thumbnails and analyses) are queued in the same transaction, so a crash can never leave
+    /// a stored image that nothing will ever analyse.
+    func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?, jobs: [JobRequest]) async throws
+        -> ImageAddition
     func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
     func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage
     func memberships(sha256: String) async throws -> [ImageMembership]
@@ -57,6 +60,15 @@ public protocol ImageRepository: Sendable {
     func remove(sha256: String, from projectID: Int64) async throws -> Bool
     /// Every stored image's hash: for consistency checks and tools.
     func allSHA256() async throws -> [String]
+    /// Stored images in hash order after `cursor`, each with the first project holding it: for
+    /// sweeps over every image in bounded pages.
+    func page(after cursor: String?, limit: Int) async throws -> [(sha256: String, projectID: Int64)]
+}
+
+extension ImageRepository {
+    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition {
+        try await add(image, to: projectID, labels: labels, originalName: originalName, linkID: linkID, jobs: [])
+    }
 }
 
 /// `ImageRepository` in SQL, for SQLite and PostgreSQL alike.
@@ -73,8 +85,11 @@ public struct SQLImageRepository: ImageRepository {
         }
     }
 
-    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition {
-        try await database.transaction { db in
+    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?, jobs: [JobRequest]) async throws
+        -> ImageAddition
+    {
+        let dialect = database.dialect
+        return try await database.transaction { db in
             guard try await db.raw("SELECT id FROM projects WHERE id = \(bind: projectID)").first() != nil else {
                 throw Problem.notFound("no project has id \(projectID)")
             }
@@ -102,6 +117,7 @@ public struct SQLImageRepository: ImageRepository {
             guard let member = try await Self.member(sha256: image.sha256, of: projectID, on: db) else {
                 throw Problem.unavailable("the image vanished while it was being added")
             }
+            for job in jobs { _ = try await SQLJobRepository.insert(job, db, dialect: dialect) }
             return ImageAddition(member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil)
         }
     }
@@ -186,6 +202,15 @@ public struct SQLImageRepository: ImageRepository {
     }
 
     /// Deletes the image row when no project holds the image; answers whether it did.
+    public func page(after cursor: String?, limit: Int) async throws -> [(sha256: String, projectID: Int64)] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT sha256, MIN(project_id) AS project_id FROM project_images WHERE sha256 > \(bind: cursor ?? "")
+                GROUP BY sha256 ORDER BY sha256 LIMIT \(bind: limit)
+                """).all().map { (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "project_id", as: Int64.self)) }
+        }
+    }
+
     static func deleteIfUnreferenced(_ sha256: String, on db: any SQLDatabase) async throws -> Bool {
         guard try await db.raw("SELECT id FROM project_images WHERE sha256 = \(bind: sha256)").first() == nil else { return false }
         for table in ["analyses", "model_labels", "embeddings"] {

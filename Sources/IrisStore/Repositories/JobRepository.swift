@@ -72,6 +72,8 @@ public protocol JobRepository: Sendable {
     func depth() async throws -> [QueueDepth]
     /// Deletes succeeded and cancelled jobs finished before `date`; answers how many.
     func prune(finishedBefore date: Date) async throws -> Int
+    /// Which of `keys` some job (in any state, pruned ones aside) carries as its idempotency key.
+    func existingKeys(_ keys: [String]) async throws -> Set<String>
 }
 
 extension JobRepository {
@@ -385,6 +387,15 @@ public struct SQLJobRepository: JobRepository {
             try await db.raw("""
                 DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < \(bind: cutoff) RETURNING id
                 """).all().count
+        }
+    }
+
+    public func existingKeys(_ keys: [String]) async throws -> Set<String> {
+        guard !keys.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            Set(try await db.raw("SELECT DISTINCT idempotency_key FROM jobs WHERE idempotency_key IN (\(binds: keys))").all().map {
+                try $0.decode(column: "idempotency_key", as: String.self)
+            })
         }
     }
 
