@@ -90,7 +90,7 @@ func buildRouter(
 
     router.add(middleware: ModeMiddleware(mode: settings.mode))
     router.add(middleware: AuthMiddleware(store: dependencies.store, touchTokens: settings.mode == .normal))
-    let guardian = AccessGuard(store: dependencies.store)
+    let guardian = AccessGuard(store: dependencies.store, moderationThreshold: settings.models.moderationThreshold)
     let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)
     let moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)

@@ -12,6 +12,8 @@ import IrisStore
 /// 403 when they may see it but not do this.
 struct AccessGuard: Sendable {
     let store: IrisStore
+    /// The server's `moderation.threshold`, for projects without their own.
+    var moderationThreshold: Double = 0.8
 
     func check(_ access: Access, _ request: Request, _ context: IrisRequestContext) async throws {
         if access == .open { return }
@@ -67,19 +69,35 @@ struct AccessGuard: Sendable {
         try await require(needed, in: projectID, user: user, otherwise: missing)
     }
 
-    /// The caller may view some project holding the image; 404 otherwise. The rule behind
-    /// `.image`. Answers the projects holding the image.
+    /// The memberships of the image the caller may read; a 404 when there is none. The rule
+    /// behind `.image`, and the filter on everything an image's routes answer: a response about
+    /// an image names only these projects, so bytes shared with another project reveal nothing
+    /// of it. A membership is readable when the caller may view its project (a token limited
+    /// to one project: that one only) and the image is not hidden there. Flagged images (a
+    /// moderation score above the project's threshold, not reviewed) are hidden from
+    /// contributors and viewers everywhere: in listings and when asked for by hash alike.
     @discardableResult
-    func requireView(image sha256: String, caller: Caller) async throws -> [Int64] {
+    func requireView(image sha256: String, caller: Caller) async throws -> [ImageMembership] {
         let missing = Problem.notFound("no image has sha256 \(sha256)")
-        guard let user = caller.user else { throw missing }
-        let holders = try await store.images.memberships(sha256: sha256).map(\.projectID)
-        if case .token(_, let token) = caller, let limited = token.projectID, !holders.contains(limited) { throw missing }
-        if user.isAdmin && !holders.isEmpty { return holders }
-        for projectID in holders where try await store.accounts.role(projectID: projectID, userID: user.id) != nil {
-            return holders
+        guard let user = caller.user, let image = try await store.images.find(sha256: sha256) else { throw missing }
+        let limited: Int64? = if case .token(_, let token) = caller { token.projectID } else { nil }
+        let flaggedScore = image.moderation ?? 0
+        var readable: [ImageMembership] = []
+        for membership in try await store.images.memberships(sha256: sha256) {
+            if let limited, membership.projectID != limited { continue }
+            let seesFlagged: Bool
+            if user.isAdmin {
+                seesFlagged = true
+            } else {
+                guard let role = try await store.accounts.role(projectID: membership.projectID, userID: user.id) else { continue }
+                seesFlagged = role >= .editor
+            }
+            let flagged = flaggedScore > (membership.moderationThreshold ?? moderationThreshold) && !membership.reviewed
+            if flagged && !seesFlagged { continue }
+            readable.append(membership)
         }
-        throw missing
+        guard !readable.isEmpty else { throw missing }
+        return readable
     }
 
     /// Administrators pass; members need `needed`; non-members get `otherwise` (a 404).

@@ -113,7 +113,8 @@ struct ImageController {
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> APIModel.ImageBody {
         let image = try await record(context)
         var body = APIModel.ImageBody(image)
-        body.projects = try await store.images.memberships(sha256: image.sha256).map {
+        // Only the projects this caller may read: the same bytes in another project say nothing of it.
+        body.projects = try await guardian.requireView(image: image.sha256, caller: context.caller).map {
             .init(projectId: $0.projectID, projectName: $0.projectName, labels: $0.labels.map(APIModel.LabelBody.init), addedAt: $0.addedAt)
         }
         return body

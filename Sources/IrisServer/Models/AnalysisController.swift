@@ -198,7 +198,7 @@ struct AnalysisController {
         do {
             try Parameters.checkSHA256(sha256, field: "sha256")
             let holders = try await guardian.requireView(image: sha256, caller: caller)
-            return Created.Item(sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: holders.first))
+            return Created.Item(sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: holders.first?.projectID))
         } catch {
             return Created.Item(sha256: sha256, error: Self.itemError(error))
         }
@@ -280,13 +280,17 @@ struct AnalysisController {
 
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> Status {
         let sha256 = try Parameters.sha256(context)
+        // An analysis job belongs to the project that first asked for it; its id is shown only to
+        // callers who may read that project (the result itself is the image's, which they may see).
+        let readable = Set(try await guardian.requireView(image: sha256, caller: context.caller).map(\.projectID))
         var statuses: [String: ModelStatus] = [:]
         let jobs = try await store.jobs.list(
             state: nil, kind: AnalysisJob.kind, projectIDs: nil, keyPrefix: "analyze:\(sha256):", before: nil, limit: 200)
         // Newest job per model first.
         for job in jobs.sorted(by: { $0.id > $1.id }) {
             guard let model = job.idempotencyKey?.split(separator: ":").last.map(String.init), statuses[model] == nil else { continue }
-            statuses[model] = ModelStatus(state: job.state.rawValue, jobID: job.id, progress: job.progress, error: job.error)
+            let shown = job.projectID.map(readable.contains) ?? (context.caller.user?.isAdmin ?? false)
+            statuses[model] = ModelStatus(state: job.state.rawValue, jobID: shown ? job.id : nil, progress: job.progress, error: job.error)
         }
         for analysis in try await store.analyses.list(sha256: sha256) {
             guard let stored = try? JSONDecoder().decode(StoredResult.self, from: Data(analysis.result.utf8)) else { continue }

@@ -106,8 +106,7 @@ struct WebController {
     @Sendable func image(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let sha256 = try Parameters.sha256(context)
         guard let image = try await store.images.find(sha256: sha256) else { throw Problem.notFound("no image has sha256 \(sha256)") }
-        let visible = try await guardian.visibleProjects(context.caller)
-        let memberships = try await store.images.memberships(sha256: sha256).filter { visible?.contains($0.projectID) ?? true }
+        let memberships = try await guardian.requireView(image: sha256, caller: context.caller)
         let projects: [[String: Any]] = memberships.map { membership in
             ["id": membership.projectID, "name": membership.projectName, "labels": membership.labels.map(\.name).joined(separator: ", ")]
         }

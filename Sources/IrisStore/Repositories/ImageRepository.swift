@@ -40,6 +40,10 @@ public struct ImageMembership: Sendable, Equatable {
     public var projectName: String
     public var labels: [Label]
     public var addedAt: Date
+    /// The project's own moderation threshold (nil: the server's).
+    public var moderationThreshold: Double?
+    /// An editor reviewed the image in this project (a flagged image is then shown).
+    public var reviewed: Bool
 }
 
 /// Images, their project memberships and labels.
@@ -170,7 +174,8 @@ public struct SQLImageRepository: ImageRepository {
     public func memberships(sha256: String) async throws -> [ImageMembership] {
         try await database.withConnection { db in
             let rows = try await db.raw("""
-                SELECT p.project_id, pr.name, p.added_at FROM project_images p JOIN projects pr ON pr.id = p.project_id
+                SELECT p.project_id, pr.name, p.added_at, p.reviewed_at, pr.moderation_threshold
+                FROM project_images p JOIN projects pr ON pr.id = p.project_id
                 WHERE p.sha256 = \(bind: sha256) ORDER BY p.project_id
                 """).all()
             var result: [ImageMembership] = []
@@ -179,7 +184,9 @@ public struct SQLImageRepository: ImageRepository {
                 let labels = try await Self.labels(projectID: projectID, sha256s: [sha256], on: db)
                 result.append(ImageMembership(
                     projectID: projectID, projectName: try row.decode(column: "name", as: String.self), labels: labels[sha256] ?? [],
-                    addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self))))
+                    addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self)),
+                    moderationThreshold: try row.decode(column: "moderation_threshold", as: Double?.self),
+                    reviewed: try row.decode(column: "reviewed_at", as: Int64?.self) != nil))
             }
             return result
         }
