@@ -22,6 +22,12 @@ public struct ConfigurationKey: Sendable, Hashable {
 extension ConfigurationKey {
     public static let httpHost = ConfigurationKey("http.host", default: "127.0.0.1", help: "Address the HTTP server listens on.")
     public static let httpPort = ConfigurationKey("http.port", default: "8080", help: "Port the HTTP server listens on.")
+    public static let httpIdleTimeout = ConfigurationKey(
+        "http.idle_timeout", default: "60",
+        help: "Seconds a connection may go without sending anything while Iris waits for it: a request body that stalls this long, or an idle keep-alive connection, is closed (its partial upload discarded). A response being written is never cut.")
+    public static let httpHeaderTimeout = ConfigurationKey(
+        "http.header_timeout", default: "15",
+        help: "Seconds a client has to send a request's headers, from connecting (or from the previous response on a kept-alive connection); slower clients are disconnected.")
     public static let dataDirectory = ConfigurationKey(
         "data.dir", default: "./data", help: "Folder for the SQLite database, blobs, derivatives and temporary files.")
     public static let databaseURL = ConfigurationKey(
@@ -124,7 +130,7 @@ extension ConfigurationKey {
 
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
-        .httpHost, .httpPort, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
+        .httpHost, .httpPort, .httpIdleTimeout, .httpHeaderTimeout, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait, .mallocArenas, .autoAnalysis, .moderationThreshold,

@@ -68,6 +68,9 @@ public func buildApplication(
     let router = try await buildRouter(settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
     return Application(
         router: router,
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [HeaderTimeoutHandler(timeout: .milliseconds(Int64(settings.headerTimeout * 1000)))],
+            idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
         services: [BackgroundService(jobs: jobs, dependencies: dependencies)],
         logger: logger

@@ -7,6 +7,10 @@ public import Logging
 public struct IrisSettings: Sendable {
     public var host: String
     public var port: Int
+    /// `http.idle_timeout`: a stalled body or an idle connection is closed after this many seconds.
+    public var idleTimeout: Double = 60
+    /// `http.header_timeout`: a request's headers must arrive within this many seconds.
+    public var headerTimeout: Double = 15
     public var dataDirectory: URL
     public var database: DatabaseLocation
     public var poolSize: Int
@@ -79,6 +83,8 @@ public struct IrisSettings: Sendable {
             models: try ModelSettings(reader),
             mallocArenas: try reader.int(.mallocArenas, in: 0...1024)
         )
+        idleTimeout = try reader.double(.httpIdleTimeout, in: 1...86_400)
+        headerTimeout = try reader.double(.httpHeaderTimeout, in: 1...3_600)
     }
 
     static func mode(_ reader: ConfigurationReader) throws -> ServerMode {

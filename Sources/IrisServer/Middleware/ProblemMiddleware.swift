@@ -4,6 +4,7 @@ public import IrisCore
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Turns every error that reaches the edge into an `application/problem+json`
 /// response (RFC 9457). Unexpected errors become a 500 whose body names no internals;
@@ -37,6 +38,13 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase,
                 detail: error.body ?? Self.detail(error.status, request: request))
             return Self.response(problem, path: request.uri.path, extraHeaders: error.headers)
+        } catch let error as HTTPParserError {
+            // The client's fault: a body shorter than its Content-Length then a half-close, or a
+            // malformed chunk. Logged at info, answered 400 (if the client still listens).
+            context.logger.info("the request could not be read", metadata: ["error": "\(error)"])
+            let detail = error == .invalidEOFState
+                ? "the request body ended before its declared Content-Length" : "the request is not valid HTTP (\(error))"
+            return Self.response(Problem(status: 400, slug: "bad-request", title: "Bad Request", detail: detail), path: request.uri.path)
         } catch let error as any HTTPResponseError {
             let problem = Problem(status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase, detail: "\(error)")
             return Self.response(problem, path: request.uri.path)
