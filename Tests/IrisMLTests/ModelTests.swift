@@ -96,6 +96,27 @@ import Testing
         #expect(lines.map { $0.box.y / 10 } == lines.map { $0.box.y / 10 }.sorted())
     }
 
+    /// Photos without text gave the reader noise: "C" at 0.51 on the cat, "**" on the rocket,
+    /// "4" on the coins. None of it may reach text search.
+    @Test func photosWithoutTextReadNothing() async throws {
+        let model = try #require(try TestModels.registry().model("ppocr-v4"))
+        for photo in ["chelsea.png", "rocket.jpg", "coins.png", "coffee.png"] {
+            let output = try await model.analyze(path: TestModels.photo(photo).path)
+            #expect(output.text?.map(\.text) == [], "\(photo)")
+        }
+    }
+
+    @Test func shortOrUnsureReadingsAreNotText() {
+        #expect(!TextReader.isText("C", confidence: 0.51))
+        #expect(!TextReader.isText("8", confidence: 0.99))
+        #expect(!TextReader.isText("**", confidence: 0.9))
+        #expect(!TextReader.isText("的！", confidence: 0.95))
+        #expect(!TextReader.isText("AHOCIRA", confidence: 0.55))
+        #expect(TextReader.isText("YAMAHA", confidence: 0.84))
+        #expect(TextReader.isText("42", confidence: 0.7))
+        #expect(TextReader.isText("石政", confidence: 0.7))
+    }
+
     @Test func countsDifferencesInReadText() {
         #expect(Self.differences("Region-based segmentation", "Region-based segmentation") == 0)
         #expect(Self.differences("Regionbased segmentatoin", "Region-based segmentation") == 3)
