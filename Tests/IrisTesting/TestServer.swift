@@ -45,6 +45,11 @@ public struct TestServer: Sendable {
                 // The real models, but no automatic analysis unless a test asks for it.
                 configured.models = ModelSettings(
                     folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: 2, autoModels: [])
+                // HummingbirdTesting's live client keeps one connection for a whole test, however
+                // long it waits between requests; the timeouts are tested over raw sockets in
+                // Tests/e2e/test_transport.py.
+                configured.headerTimeout = 600
+                configured.idleTimeout = 600
                 configure(&configured)
                 let settings = configured
                 let dependencies = try await IrisDependencies.open(settings, logger: TestDatabase.logger)
