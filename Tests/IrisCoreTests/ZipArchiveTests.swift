@@ -113,6 +113,39 @@ struct ZipArchiveTests {
         #expect(throws: ZipArchive.Failure.tooManyEntries(declared: 5, limit: 4)) { try ZipArchive(url: url, maxEntries: 4) }
     }
 
+    /// A hostile tester's cheapest attack: flip bytes of an honest zip. Every mutation must open
+    /// and read cleanly or fail with a `Failure` — never trap, never hang.
+    @Test("3,000 mutated zips each read or fail cleanly, quickly")
+    func mutations() throws {
+        let honest = [UInt8](ZipWriter.archive(try HostileZips.honest(count: 3) + [ZipWriter.Entry("notes/a.txt", Data(String(repeating: "iris ", count: 400).utf8))]))
+        var state: UInt64 = 42
+        func next(_ bound: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let started = ContinuousClock.now
+        var opened = 0, refused = 0
+        for _ in 0..<3_000 {
+            var bytes = honest
+            for _ in 0..<(1 + next(4)) {
+                // Mostly near the headers and the central directory, where the numbers are.
+                let at = next(3) == 0 ? next(bytes.count) : (next(2) == 0 ? next(200) : bytes.count - 1 - next(min(300, bytes.count)))
+                bytes[at] = UInt8(next(256))
+            }
+            if next(10) == 0 { bytes.removeLast(next(bytes.count / 2)) }
+            do {
+                try withArchive(Data(bytes)) { archive in
+                    opened += 1
+                    for entry in archive.entries { try archive.read(entry) { _ in } }
+                }
+            } catch is ZipArchive.Failure {
+                refused += 1
+            }
+        }
+        #expect(opened > 0 && refused > 0)
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     @Test("names that are not UTF-8 are read as code page 437")
     func codePage437() {
         #expect(ZipArchive.codePage437High.count == 128)
