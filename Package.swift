@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .executable(name: "iris", targets: ["iris"]),
         .library(name: "IrisServer", targets: ["IrisServer"]),
+        .library(name: "IrisServices", targets: ["IrisServices"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -81,10 +82,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The work Iris does, without HTTP: settings, the composition of dependencies, ingest,
+        // the job runtime and handlers, analysis, learning, webhooks, operations, benchmarks.
+        .target(
+            name: "IrisServices",
+            dependencies: [
+                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP delivery: API controllers, web pages, middleware, access control.
         .target(
             name: "IrisServer",
             dependencies: [
-                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML",
+                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML", "IrisServices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -103,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "iris",
             dependencies: [
-                "IrisServer",
+                "IrisServer", "IrisServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -111,7 +131,7 @@ let package = Package(
         .target(
             name: "IrisTesting",
             dependencies: [
-                "CZlib", "IrisServer", "IrisImaging", "IrisStore", "IrisBlobs", "IrisML",
+                "CZlib", "IrisServer", "IrisServices", "IrisImaging", "IrisStore", "IrisBlobs", "IrisML",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -121,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IrisCoreTests",
-            dependencies: ["IrisCore", "IrisBlobs", "IrisImaging", "IrisTesting"],
+            dependencies: ["IrisCore", "IrisBlobs", "IrisImaging", "IrisServices", "IrisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -137,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "IrisServerTests",
             dependencies: [
-                "IrisServer", "IrisTesting",
+                "IrisServer", "IrisServices", "IrisTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

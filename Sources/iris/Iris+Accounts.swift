@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IrisCore
 import IrisServer
+import IrisServices
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

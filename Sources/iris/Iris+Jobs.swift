@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IrisCore
 import IrisServer
+import IrisServices
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IrisServer
+import IrisServices
 
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

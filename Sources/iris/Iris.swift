@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IrisCore
 import IrisServer
+import IrisServices
 
 /// `iris`: one binary for the server and its tools. Subcommands only parse and delegate.
 @main

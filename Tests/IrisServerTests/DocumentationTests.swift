@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IrisServer
+import IrisServices
 import IrisTesting
 import Testing
 

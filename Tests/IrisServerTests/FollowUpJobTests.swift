@@ -4,6 +4,7 @@ import HummingbirdTesting
 import IrisBlobs
 import IrisCore
 import IrisServer
+import IrisServices
 import IrisStore
 import IrisTesting
 import NIOCore

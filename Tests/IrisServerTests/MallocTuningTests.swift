@@ -1,5 +1,6 @@
 import Foundation
 @testable import IrisServer
+@testable import IrisServices
 import Testing
 
 /// `memory.malloc_arenas`: glibc's mallopt is found by name and takes the limit; 0 leaves

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import IrisCore
 import IrisServer
+import IrisServices
 import IrisStore
 import IrisTesting
 import NIOCore

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import IrisCore
 @testable import IrisServer
+@testable import IrisServices
 import IrisTesting
 import NIOCore
 import Testing

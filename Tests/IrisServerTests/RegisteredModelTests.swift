@@ -2,6 +2,7 @@ import Foundation
 import IrisCore
 @testable import IrisML
 @testable import IrisServer
+@testable import IrisServices
 import IrisStore
 import IrisTesting
 import Testing

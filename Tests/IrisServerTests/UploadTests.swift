@@ -4,6 +4,7 @@ import HummingbirdTesting
 import IrisCore
 import IrisImaging
 import IrisServer
+import IrisServices
 import IrisTesting
 import Testing
 

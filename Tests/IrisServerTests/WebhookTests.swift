@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import IrisCore
 @testable import IrisServer
+@testable import IrisServices
 import IrisStore
 import IrisTesting
 import NIOConcurrencyHelpers

@@ -1,6 +1,7 @@
 public import Foundation
 public import IrisCore
 import IrisServer
+import IrisServices
 public import IrisStore
 
 /// Users and tokens made directly in the store, for tests that need several identities.

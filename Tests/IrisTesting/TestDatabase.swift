@@ -1,5 +1,5 @@
 public import Foundation
-public import IrisCore
+import IrisCore
 public import IrisStore
 public import Logging
 import SQLKit

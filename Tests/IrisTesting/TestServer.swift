@@ -1,9 +1,10 @@
 public import Foundation
 public import HTTPTypes
 public import HummingbirdTesting
-public import IrisBlobs
+import IrisBlobs
 public import IrisCore
 public import IrisServer
+public import IrisServices
 public import IrisStore
 public import NIOCore
 import SQLKit

@@ -32,6 +32,13 @@ public struct ImageRecord: Sendable, Equatable, Codable {
     public static func isValidSHA256(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
+
+    /// Refuses text that is not a SHA-256 in lowercase hex, naming `field`.
+    public static func checkSHA256(_ raw: String, field: String) throws {
+        guard isValidSHA256(raw) else {
+            throw Problem.badRequest("\(field) must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: field)
+        }
+    }
 }
 
 /// A label on an image within one project. `source` is `human` or the name of the

@@ -1,61 +1,13 @@
 import Foundation
+public import IrisServices
 public import Hummingbird
-public import IrisBlobs
+import IrisBlobs
 import IrisCore
 import IrisImaging
 import NIOCore
-public import NIOPosix
-public import IrisStore
+import NIOPosix
+import IrisStore
 public import Logging
-
-/// The parts an Iris application is built from. Tests pass their own; `iris serve`
-/// opens the real ones from settings.
-public struct IrisDependencies: Sendable {
-    public var store: IrisStore
-    public var blobs: any BlobStore
-    public var scratch: ScratchSpace
-    public var metrics: IrisMetrics
-    /// Threads for libvips work, apart from the shared pool that serves files, so that
-    /// decoding big images never stalls downloads.
-    public let imagingThreads: NIOThreadPool
-    /// Set when the server begins to stop: open event streams end so shutdown need not wait for them.
-    public let stopping = StopFlag()
-
-    public init(
-        store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics(),
-        imagingThreads: Int = System.coreCount
-    ) {
-        self.store = store
-        self.blobs = blobs
-        self.scratch = scratch
-        self.metrics = metrics
-        self.imagingThreads = NIOThreadPool(numberOfThreads: max(imagingThreads, 1))
-        self.imagingThreads.start()
-    }
-
-    /// Closes the database pool and stops the imaging threads.
-    public func close() async {
-        await store.database.shutdown()
-        try? await imagingThreads.shutdownGracefully()
-    }
-
-    /// Opens the database (migrating it), the disk blob store and scratch space in the data folder,
-    /// and removes whatever an earlier crash left in scratch space. libvips's own warnings about
-    /// odd files (an unknown EXIF unit, a damaged tile) go to this log at debug level rather
-    /// than to standard error: what a bad file means for a request is reported with it.
-    public static func open(_ settings: IrisSettings, logger: Logger) async throws -> IrisDependencies {
-        Vips.onLog { warning, message in
-            logger.debug("\(warning ? "libvips warning" : "libvips message")", metadata: ["message": "\(message)"])
-        }
-        try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
-        let scratch = try ScratchSpace(directory: settings.scratchDirectory)
-        let leftovers = try scratch.removeLeftovers()
-        if leftovers > 0 { logger.notice("removed files an earlier run left unfinished", metadata: ["count": "\(leftovers)"]) }
-        let blobs = try DiskBlobStore(root: settings.blobsDirectory, scratch: scratch)
-        let store = try await IrisStore.open(settings.database, poolSize: settings.poolSize, logger: logger)
-        return IrisDependencies(store: store, blobs: blobs, scratch: scratch)
-    }
-}
 
 /// Builds the whole application: routes, middleware and the services that run beside the server.
 public func buildApplication(

@@ -1,4 +1,5 @@
 import Foundation
+public import IrisServices
 public import IrisCore
 import IrisStore
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import IrisServices
 import IrisCore
 import IrisML
 import NIOCore

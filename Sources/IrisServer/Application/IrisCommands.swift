@@ -1,4 +1,5 @@
 import Foundation
+public import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore

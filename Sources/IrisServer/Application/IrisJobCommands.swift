@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-public import IrisCore
+public import IrisServices
+import IrisCore
 import IrisStore
 import Logging
 import NIOCore

@@ -1,4 +1,5 @@
 import Foundation
+public import IrisServices
 import IrisCore
 import IrisImaging
 import IrisML

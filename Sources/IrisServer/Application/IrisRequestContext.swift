@@ -1,5 +1,6 @@
 public import Hummingbird
 import Foundation
+import IrisServices
 public import IrisCore
 import Logging
 import NIOCore
@@ -31,13 +32,7 @@ public struct IrisRequestContext: RequestContext, RemoteAddressRequestContext {
 public struct IrisJSONEncoder: ResponseEncoder {
     public init() {}
 
-    static func makeEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
+    static func makeEncoder() -> JSONEncoder { IrisJSON.makeEncoder() }
 
     public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
         let data = try Self.makeEncoder().encode(value)
@@ -122,46 +117,7 @@ public struct IrisJSONDecoder: RequestDecoder {
         return nil
     }
 
-    static func field(_ error: DecodingError) -> String? {
-        let path: [any CodingKey]
-        switch error {
-        case .keyNotFound(let key, let context): path = context.codingPath + [key]
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): path = context.codingPath
-        @unknown default: return nil
-        }
-        let names = path.map { key in key.intValue.map { "[\($0)]" } ?? Self.snakeCase(key.stringValue) }
-        return names.isEmpty ? nil : names.joined(separator: ".")
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        let field = Self.field(error) ?? "body"
-        switch error {
-        case .keyNotFound: return "\(field) is required"
-        case .typeMismatch(let type, _): return "\(field) must be \(Self.jsonName(type))"
-        case .valueNotFound(let type, _): return "\(field) must be \(Self.jsonName(type)), not null"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the body is not valid JSON" : "\(field) is not valid: \(context.debugDescription)"
-        @unknown default: return "the body is not valid"
-        }
-    }
-
-    static func jsonName(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Int.Type, is Int64.Type: "an integer"
-        case is Double.Type: "a number"
-        case is Bool.Type: "true or false"
-        default: type is any Collection.Type ? "an array" : "an object"
-        }
-    }
-
-    static func snakeCase(_ name: String) -> String {
-        name.reduce(into: "") { result, character in
-            if character.isUppercase {
-                result += "_" + character.lowercased()
-            } else {
-                result.append(character)
-            }
-        }
-    }
+    static func field(_ error: DecodingError) -> String? { IrisJSON.field(error) }
+    static func describe(_ error: DecodingError) -> String { IrisJSON.describe(error) }
+    static func snakeCase(_ name: String) -> String { IrisJSON.snakeCase(name) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 public import HTTPTypes
 import Hummingbird
 import NIOConcurrencyHelpers

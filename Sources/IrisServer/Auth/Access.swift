@@ -1,3 +1,4 @@
+import IrisServices
 public import IrisCore
 
 /// What a route requires of its caller. Every route declares one when it is registered

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 import IrisCore
 import IrisStore
 import Logging

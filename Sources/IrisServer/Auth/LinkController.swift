@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 import HTTPTypes
 import Hummingbird
 import IrisCore

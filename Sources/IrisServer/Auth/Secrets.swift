@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import IrisServices
 import IrisCore
 
 /// Random secrets (session ids, API tokens, CSRF tokens, passwords) and their stored form.

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 import Hummingbird
 import IrisCore
 import IrisStore
@@ -143,9 +144,7 @@ enum Parameters {
     }
 
     static func checkSHA256(_ raw: String, field: String) throws {
-        guard ImageRecord.isValidSHA256(raw) else {
-            throw Problem.badRequest("\(field) must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: field)
-        }
+        try ImageRecord.checkSHA256(raw, field: field)
     }
 
     /// A positive integer id from the route parameter `name`.

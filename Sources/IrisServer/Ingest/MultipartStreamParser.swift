@@ -1,3 +1,4 @@
+import IrisServices
 import IrisCore
 
 /// A streaming multipart/form-data parser (RFC 7578 on RFC 2046), written for Iris.

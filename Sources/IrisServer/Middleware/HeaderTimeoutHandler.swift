@@ -1,3 +1,4 @@
+import IrisServices
 import NIOCore
 import NIOHTTPTypes
 

@@ -1,3 +1,4 @@
+import IrisServices
 import HTTPTypes
 public import Hummingbird
 import IrisCore

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 import IrisCore
 
 /// Counts events per key in a sliding window, in memory (per process).

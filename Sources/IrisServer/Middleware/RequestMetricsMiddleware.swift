@@ -1,3 +1,4 @@
+public import IrisServices
 public import Hummingbird
 
 /// Counts requests and their latency per route pattern (never per raw path, which

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 public import Hummingbird
 import IrisCore
 

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServices
 import Hummingbird
 import IrisCore
 import IrisML

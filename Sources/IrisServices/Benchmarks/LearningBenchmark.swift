@@ -1,0 +1,106 @@
+import Foundation
+import IrisBlobs
+import IrisCore
+import IrisImaging
+import IrisML
+import IrisStore
+
+/// `iris learn bench` (part of `make bench`): the three speed figures, each against
+/// its baseline measured in the same run.
+/// 1. Adding a 100-image class end to end (store, embed, update the learner) against the
+///    embedding alone on the same files: the share of time spent outside inference.
+/// 2. Classifying one embedding against 1,000 classes (beyond the embedding itself).
+/// 3. Training a head on 10,000 embeddings × 50 classes.
+public enum LearningBenchmark {
+    public static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    public static func run(settings: IrisSettings, folder: String) async throws {
+        let logger = settings.makeLogger()
+        let registry = settings.models.registry(logger: logger)
+        guard let model = registry.model(settings.models.learnerModel) else {
+            throw Problem.unavailable("\(settings.models.learnerModel) is not available; run scripts/prepare-models.sh")
+        }
+        // 1. A 100-image class from a folder of photos (the evaluation set's crops).
+        let root = URL(fileURLWithPath: folder)
+        var files: [URL] = []
+        for label in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where !label.hasPrefix(".") {
+            for name in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path).sorted() where name.hasSuffix(".jpg") {
+                files.append(root.appendingPathComponent(label).appendingPathComponent(name))
+            }
+        }
+        files = Array(files.prefix(100))
+        let clock = ContinuousClock()
+        _ = try await model.analyze(path: files[0].path)  // warm up
+        let inferenceStart = clock.now
+        for file in files { _ = try await model.analyze(path: file.path) }
+        let inference = seconds(clock.now - inferenceStart)
+
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("iris-learning-bench-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: work) }
+        var local = settings
+        local.dataDirectory = work
+        local.database = .sqlite(path: work.appendingPathComponent("iris.sqlite").path)
+        let dependencies = try await IrisDependencies.open(local, logger: logger)
+        let learning = LearningService(
+            store: dependencies.store, blobs: dependencies.blobs, models: registry, model: model.name, thresholds: settings.models.thresholds)
+        let project = try await dependencies.store.projects.create(name: "bench", description: "", labelSet: nil)
+        let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+        let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads)
+        let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+        let staging = work.appendingPathComponent("class")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        for (index, file) in files.enumerated() {
+            try FileManager.default.copyItem(at: file, to: staging.appendingPathComponent("\(index).jpg"))
+        }
+        let start = clock.now
+        let report = try await importer.importFolder(at: staging, into: project, labelFromFolders: false, label: "bench")
+        let stored = clock.now
+        let added = try await learning.addClass(projectID: project.id, name: "bench", sha256s: report.sha256s)
+        let total = seconds(clock.now - start), storing = seconds(stored - start), embedding = seconds(clock.now - stored)
+        print(String(format: "add a %d-image class: %.2f s end to end = store %.2f s (hash, blob, thumbnail, rows) + embed and learn %.2f s", added.added, total, storing, embedding))
+        print(String(format: "  baseline, the embeddings alone (decode + resize + infer), same files: %.2f s", inference))
+        print(String(format: "  share outside inference: %.1f%% (target < 15%%); outside the embedding step alone: %.1f%%",
+                     100 * (total - inference) / total, 100 * max(embedding - inference, 0) / total))
+        await dependencies.close()
+
+        // 2. One embedding against 1,000 classes.
+        var rng = SplitMix(seed: 1)
+        let dimension = 1280
+        func vector() -> [Float] { (0..<dimension).map { _ in Float.random(in: 0...1, using: &rng) } }
+        var learner = ShellLearner(dimension: dimension)
+        for index in 0..<1000 { for _ in 0..<3 { learner.add(vector(), to: "class \(index)") } }
+        let probes = (0..<200).map { _ in vector() }
+        // Prepared once per learner change (the server keeps it while the learner is unchanged).
+        let prepareStart = clock.now
+        let ready = learner.prepared(rules: settings.models.thresholds)
+        let prepare = seconds(clock.now - prepareStart)
+        _ = ready.classify(probes[0])
+        let classifyStart = clock.now
+        for probe in probes { _ = ready.classify(probe) }
+        let perClassify = seconds(clock.now - classifyStart) / Double(probes.count)
+        // Baseline: the embedding it follows, for one photo.
+        let embedStart = clock.now
+        _ = try await model.analyze(path: files[1].path)
+        let oneEmbedding = seconds(clock.now - embedStart)
+        print(String(format: "classify one image against 1000 classes: %.3f ms beyond the embedding (target < 1 ms); the embedding itself: %.1f ms; preparing the learner after a change: %.1f ms",
+                     perClassify * 1000, oneEmbedding * 1000, prepare * 1000))
+
+        // 3. A head on 10,000 embeddings × 50 classes: noisy copies of 50 random centres.
+        let centres = (0..<50).map { _ in vector() }
+        var features: [[Float]] = [], labels: [Int] = []
+        for index in 0..<10_000 {
+            let label = index % 50
+            features.append(centres[label].map { $0 + Float.random(in: -0.6...0.6, using: &rng) })
+            labels.append(label)
+        }
+        let trainStart = clock.now
+        let (head, trained) = try SoftmaxRegression.train(features: features, labels: labels, classes: (0..<50).map { "c\($0)" })
+        let trainSeconds = seconds(clock.now - trainStart)
+        let best = trained.epochs.first { $0.epoch == trained.bestEpoch }
+        print(String(format: "train a head on 10000 embeddings × 50 classes (1280-d): %.2f s for %d epochs (%.2f s each; target < 10 s); validation accuracy %.1f%%",
+                     trainSeconds, trained.epochs.count, trainSeconds / Double(max(trained.epochs.count, 1)), (best?.validationAccuracy ?? 0) * 100))
+        _ = head
+    }
+}

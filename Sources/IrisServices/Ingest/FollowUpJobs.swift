@@ -1,0 +1,46 @@
+import Foundation
+public import IrisBlobs
+public import IrisCore
+public import IrisStore
+
+/// The jobs every stored image should have: its larger thumbnails, and one analysis per
+/// automatic model. They are queued in the transaction that stores the image's row; this also
+/// finds the ones an older version (which queued them afterwards, in transactions of their
+/// own) lost to a crash, so that a repeated upload or the cleanup sweep can queue them.
+public struct FollowUpJobs: Sendable {
+    public init(autoModels: [String] = []) {
+        self.autoModels = autoModels
+    }
+
+    /// `analysis.auto_models`, less those not available.
+    public var autoModels: [String] = []
+
+    public func requests(sha256: String, projectID: Int64?) throws -> [JobRequest] {
+        try [ThumbnailJob.request(sha256: sha256, projectID: projectID)]
+            + autoModels.map { try AnalysisJob.request(sha256: sha256, model: $0, projectID: projectID) }
+    }
+
+    /// The analyses of `images` that no job was ever queued for (in any state) and that have no
+    /// result, and, when `blobs` is given, thumbnail jobs for images whose 1024 px thumbnail is
+    /// missing and was never queued. (The thumbnail route also makes missing sizes on demand.)
+    public func missing(for images: [(sha256: String, projectID: Int64)], in store: IrisStore, blobs: (any BlobStore)?) async throws -> [JobRequest] {
+        guard !images.isEmpty else { return [] }
+        let wanted = try images.flatMap { try requests(sha256: $0.sha256, projectID: $0.projectID) }
+        let queued = try await store.jobs.existingKeys(wanted.compactMap(\.idempotencyKey))
+        let analysed = try await store.analyses.analysed(sha256s: images.map(\.sha256))
+        var missing: [JobRequest] = []
+        for request in wanted {
+            guard let key = request.idempotencyKey, !queued.contains(key) else { continue }
+            if request.kind == AnalysisJob.kind {
+                // The key is "analyze:<sha256>:<model>"; the result's is "<sha256>:<model>".
+                if analysed.contains(String(key.dropFirst("analyze:".count))) { continue }
+            } else if let blobs, let sha256 = images.first(where: { key.hasSuffix($0.sha256) })?.sha256 {
+                if try await blobs.size(of: .thumbnail(sha256, size: ImageIngestor.thumbnailSizes[0])) != nil { continue }
+            } else {
+                continue
+            }
+            missing.append(request)
+        }
+        return missing
+    }
+}

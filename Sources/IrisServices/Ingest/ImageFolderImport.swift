@@ -1,0 +1,313 @@
+public import Foundation
+public import IrisBlobs
+public import IrisCore
+import IrisImaging
+
+/// One file found in an ImageFolder layout (one sub-folder per class).
+public struct ImportItem: Sendable {
+    public init(path: String, label: String? = nil, declaredBytes: Int64) {
+        self.path = path
+        self.label = label
+        self.declaredBytes = declaredBytes
+    }
+
+    /// Path inside the zip or folder, with `/` separators.
+    public var path: String
+    /// The class folder's name, when the file sits in one.
+    public var label: String?
+    public var declaredBytes: Int64
+}
+
+/// What an import did, file by file.
+public struct ImportReport: Sendable, Codable, Equatable {
+    public struct Skipped: Sendable, Codable, Equatable {
+        public init(path: String, reason: String) {
+            self.path = path
+            self.reason = reason
+        }
+
+        public var path: String
+        public var reason: String
+    }
+
+    public var imported = 0
+    public var duplicates = 0
+    public var skipped: [Skipped] = []
+    /// How many files each label was given to.
+    public var labels: [String: Int] = [:]
+    /// The images imported or already there, in order (not part of the JSON report).
+    public var sha256s: [String] = []
+
+    public enum CodingKeys: String, CodingKey { case imported, duplicates, skipped, labels }
+
+    public init() {}
+}
+
+/// Imports an ImageFolder layout from a zip or a folder into a project.
+///
+/// The whole archive is checked before anything is stored: unsafe paths (zip slip),
+/// too many entries, too many bytes, or a compression ratio no image reaches (zip bomb)
+/// refuse the import and leave nothing behind. Then each file is streamed into scratch
+/// space and ingested; files that are not acceptable images are skipped and reported.
+public struct ImageFolderImport: Sendable {
+    public let ingestor: ImageIngestor
+    public let scratch: ScratchSpace
+    public let limits: IngestLimits
+
+    public init(ingestor: ImageIngestor, scratch: ScratchSpace, limits: IngestLimits) {
+        self.ingestor = ingestor
+        self.scratch = scratch
+        self.limits = limits
+    }
+
+    public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ report: ImportReport) -> Void
+
+    // MARK: - Zip
+
+    /// Imports every image of a zip. `label` gives all of them one label instead of their folders'.
+    ///
+    /// The archive is checked whole before the first image is stored: its central directory
+    /// (paths, kinds, sizes, ratios), then every entry read through once (inflated within its
+    /// declared size, CRC-32 checked, methods Iris cannot read refused). Any failure refuses
+    /// the import and nothing is stored; only then are the entries copied out and ingested.
+    public func importZip(
+        at url: URL, into project: Project, labelFromFolders: Bool = true, label: String? = nil, progress: Progress? = nil
+    ) async throws -> ImportReport {
+        let archive: ZipArchive
+        do {
+            archive = try ZipArchive(url: url, maxEntries: limits.maxZipEntries)
+        } catch let failure as ZipArchive.Failure {
+            throw Self.problem(failure)
+        }
+        var entries: [String: ZipArchive.Entry] = [:]
+        var items: [ImportItem] = []
+        var total: Int64 = 0
+        for entry in archive.entries {
+            let path = try Self.safePath(entry.path)
+            guard entry.kind == .file else { continue }
+            let size = Int64(clamping: entry.uncompressedSize)
+            let packed = max(Int64(clamping: entry.compressedSize), 1)
+            total += size
+            guard total <= limits.maxZipTotalBytes else {
+                throw Self.tooLarge("the zip expands to more than \(limits.maxZipTotalBytes) bytes")
+            }
+            guard size <= limits.maxUploadBytes else {
+                throw Self.tooLarge("\(path) expands to \(size) bytes; one file may be at most \(limits.maxUploadBytes)")
+            }
+            guard size / packed <= limits.maxZipRatio else {
+                throw Self.tooLarge("\(path) is compressed \(size / packed):1; more than \(limits.maxZipRatio):1 is refused as a zip bomb")
+            }
+            if Self.isIgnorable(path) { continue }
+            entries[path] = entry
+            items.append(ImportItem(path: path, label: nil, declaredBytes: size))
+        }
+        items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
+        if let label { items = items.map { var item = $0; item.label = label; return item } }
+        // Every entry read through before anything is stored, so a bad one late in the zip
+        // cannot leave the earlier ones imported.
+        for item in items {
+            guard let entry = entries[item.path] else { continue }
+            try Self.reading(item.path) { try archive.read(entry) { _ in } }
+        }
+        return try await run(items, into: project, progress: progress) { item, staged in
+            guard let entry = entries[item.path] else { return }
+            try Self.reading(item.path) { try archive.read(entry) { try staged.write($0) } }
+        }
+    }
+
+    /// Runs `body`, turning a zip failure into the problem the caller sees.
+    private static func reading(_ path: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as ZipArchive.Failure {
+            throw problem(failure)
+        }
+    }
+
+    public static func tooLarge(_ detail: String) -> Problem {
+        Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: detail, field: "file")
+    }
+
+    /// A zip that cannot be read is the client's: 413 for sizes over the limits, 422 for
+    /// damage or what Iris cannot decode; either way nothing was imported.
+    public static func problem(_ failure: ZipArchive.Failure) -> Problem {
+        switch failure {
+        case .tooManyEntries, .inflatesPastDeclaredSize:
+            return tooLarge("\(failure); nothing was imported")
+        case .notAZip:
+            return Problem.unprocessable("invalid-zip", "the file is not a readable zip archive", field: "file")
+        case .damaged, .multiDisk, .corruptEntry, .checksumMismatch, .tooSlow:
+            return Problem.unprocessable("damaged-zip", "\(failure); nothing was imported", field: "file")
+        case .unsupportedMethod, .encrypted:
+            return Problem.unprocessable("unsupported-zip", "\(failure); nothing was imported", field: "file")
+        }
+    }
+
+    // MARK: - Folder
+
+    public func importFolder(
+        at root: URL, into project: Project, labelFromFolders: Bool, label: String? = nil, progress: Progress? = nil
+    ) async throws -> ImportReport {
+        let rootPath = root.standardizedFileURL.path
+        guard let enumerator = FileManager.default.enumerator(atPath: rootPath) else {
+            throw Problem.badRequest("\(rootPath) is not a readable folder", field: "path")
+        }
+        var items: [ImportItem] = []
+        while let relative = enumerator.nextObject() as? String {
+            let full = rootPath + "/" + relative
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            if Self.isIgnorable(relative) { continue }
+            let size = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
+            items.append(ImportItem(path: relative, label: nil, declaredBytes: size))
+        }
+        items.sort { $0.path < $1.path }
+        items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
+        if let label { items = items.map { var item = $0; item.label = label; return item } }
+        return try await run(items, into: project, progress: progress) { item, staged in
+            guard item.declaredBytes <= limits.maxUploadBytes else { throw StagedFile.TooLarge(limit: limits.maxUploadBytes) }
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: rootPath + "/" + item.path))
+            defer { try? handle.close() }
+            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                try staged.write(chunk)
+            }
+        }
+    }
+
+    // MARK: - Shared
+
+    /// Images ingested at once. The copying out of the zip or folder stays one file at a time
+    /// (an archive is read by one reader); ingesting waits mostly on fsyncs and the commit, so
+    /// a few at once overlap those waits with the next files' decoding.
+    public static let ingestsAtOnce = 4
+
+    /// What became of one file.
+    private enum Outcome: Sendable {
+        case stored(sha256: String, duplicate: Bool, label: String?)
+        case skipped(ImportReport.Skipped)
+    }
+
+    private func run(
+        _ items: [ImportItem], into project: Project, progress: Progress?,
+        copy: (ImportItem, StagedFile) throws -> Void
+    ) async throws -> ImportReport {
+        var outcomes = [Outcome?](repeating: nil, count: items.count)
+        var partial = ImportReport()
+        var done = 0
+        func record(_ index: Int, _ outcome: Outcome) {
+            outcomes[index] = outcome
+            Self.add(outcome, to: &partial)
+            done += 1
+            progress?(done, items.count, partial)
+        }
+        try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
+            var running = 0
+            for (index, item) in items.enumerated() {
+                if running == Self.ingestsAtOnce, let (finished, outcome) = try await group.next() {
+                    running -= 1
+                    record(finished, outcome)
+                }
+                switch try stage(item, copy: copy) {
+                case .skipped(let skipped):
+                    record(index, .skipped(skipped))
+                case .ready(let upload):
+                    running += 1
+                    group.addTask { (index, try await self.ingest(upload, item: item, into: project)) }
+                }
+            }
+            while let (finished, outcome) = try await group.next() { record(finished, outcome) }
+        }
+        // The report lists files in the order they were found, whatever order they finished in.
+        var report = ImportReport()
+        for outcome in outcomes.compactMap({ $0 }) { Self.add(outcome, to: &report) }
+        return report
+    }
+
+    /// A file copied into scratch space and hashed, or why it is skipped.
+    private enum Staged {
+        case ready(StagedUpload)
+        case skipped(ImportReport.Skipped)
+    }
+
+    /// Copies one file into scratch space and hashes it; a file that is too large or empty is
+    /// skipped (any other failure ends the import).
+    private func stage(_ item: ImportItem, copy: (ImportItem, StagedFile) throws -> Void) throws -> Staged {
+        let staged = try StagedFile(in: scratch, limit: limits.maxUploadBytes)
+        let upload: StagedUpload
+        do {
+            try copy(item, staged)
+            let sha256 = try staged.finish()
+            upload = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: String(item.path.split(separator: "/").last ?? ""))
+        } catch is StagedFile.TooLarge {
+            staged.discard()
+            return .skipped(.init(path: item.path, reason: "larger than \(limits.maxUploadBytes) bytes"))
+        } catch {
+            staged.discard()
+            throw error
+        }
+        guard upload.byteCount > 0 else {
+            try? FileManager.default.removeItem(at: upload.url)
+            return .skipped(.init(path: item.path, reason: "the file is empty"))
+        }
+        return .ready(upload)
+    }
+
+    /// Ingests one staged file; files that are not acceptable images are skipped with the reason.
+    private func ingest(_ upload: StagedUpload, item: ImportItem, into project: Project) async throws -> Outcome {
+        do {
+            let outcome = try await ingestor.ingest(upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
+            return .stored(sha256: upload.sha256, duplicate: outcome.duplicate, label: item.label)
+        } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
+            return .skipped(.init(path: item.path, reason: problem.detail))
+        }
+    }
+
+    private static func add(_ outcome: Outcome, to report: inout ImportReport) {
+        switch outcome {
+        case .stored(let sha256, let duplicate, let label):
+            if duplicate { report.duplicates += 1 } else { report.imported += 1 }
+            report.sha256s.append(sha256)
+            if let label { report.labels[label, default: 0] += 1 }
+        case .skipped(let skipped):
+            report.skipped.append(skipped)
+        }
+    }
+
+    /// Refuses absolute paths and any `..` component: the zip-slip attack.
+    public static func safePath(_ raw: String) throws -> String {
+        let path = raw.replacingOccurrences(of: "\\", with: "/")
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        if path.hasPrefix("/") || components.contains("..") || raw.contains("\0") || (components.first?.hasSuffix(":") ?? false) {
+            throw Problem.badRequest("the zip entry \"\(raw)\" points outside the archive (zip slip); nothing was imported", field: "file")
+        }
+        return components.joined(separator: "/")
+    }
+
+    /// macOS resource forks, hidden files and the like, which are never images.
+    public static func isIgnorable(_ path: String) -> Bool {
+        path.split(separator: "/").contains { $0.hasPrefix(".") || $0 == "__MACOSX" || $0 == "Thumbs.db" }
+    }
+
+    /// Gives each item its class label from its folder. A single top folder wrapping
+    /// everything (how most zips of a dataset look) is not a class.
+    public static func labelled(_ items: [ImportItem], labelFromFolders: Bool, project: Project) throws -> [ImportItem] {
+        guard labelFromFolders else { return items }
+        let split = items.map { $0.path.split(separator: "/").map(String.init) }
+        let tops = Set(split.compactMap(\.first))
+        let wrapped = tops.count == 1 && split.allSatisfy { $0.count >= 3 }
+        var result: [ImportItem] = []
+        for (item, components) in zip(items, split) {
+            var copy = item
+            let folders = components.dropLast().dropFirst(wrapped ? 1 : 0)
+            if let folder = folders.last {
+                copy.label = try NameRules.validated(folder, field: "label", maxLength: NameRules.maxLabel)
+                if let allowed = project.labelSet, !allowed.contains(copy.label!) {
+                    throw Problem.badRequest(
+                        "folder \"\(folder)\" is not a label in project \(project.name)'s label set; nothing was imported", field: "label")
+                }
+            }
+            result.append(copy)
+        }
+        return result
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+public import IrisCore
+import NIOConcurrencyHelpers
+
+/// The code behind one job kind. Handlers must be idempotent: delivery is at least once,
+/// so a job whose worker died is run again from the start.
+public protocol JobHandler: Sendable {
+    associatedtype Payload: Codable & Sendable
+    associatedtype Output: Encodable & Sendable
+    /// The job kind this handler runs, e.g. `image.thumbnails`.
+    static var kind: String { get }
+    /// Checks a payload when it is enqueued; throw a `Problem` to refuse it. Decoding
+    /// has already succeeded.
+    func validate(_ payload: Payload) throws
+    func run(_ payload: Payload, context: JobContext) async throws -> Output
+}
+
+extension JobHandler {
+    public func validate(_ payload: Payload) throws {}
+}
+
+/// Thrown by a handler when retrying cannot help (what the job names is gone or
+/// invalid): the job ends `failed` at once instead of being retried.
+public struct PermanentJobFailure: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What a running handler sees of its job: progress reporting and cancellation.
+public final class JobContext: Sendable {
+    public let job: Job
+    private let state = NIOLockedValueBox<(progress: Double?, message: String?, detail: String?)>((nil, nil, nil))
+
+    public init(job: Job) { self.job = job }
+
+    /// Records progress (0…1) and a short message; sent with the next lease renewal.
+    public func report(progress: Double, message: String? = nil) {
+        state.withLockedValue { $0.progress = progress; $0.message = message }
+    }
+
+    /// A note kept with this attempt in the job's run history (e.g. an HTTP status).
+    public func note(_ detail: String) {
+        state.withLockedValue { $0.detail = detail }
+    }
+
+    /// Throws `CancellationError` once the job was cancelled, its lease was lost, or the
+    /// worker is stopping and its grace period is over.
+    public func checkCancellation() throws { try Task.checkCancellation() }
+
+    public var pendingProgress: (progress: Double?, message: String?) { state.withLockedValue { ($0.progress, $0.message) } }
+    public var detail: String? { state.withLockedValue { $0.detail } }
+}
+
+/// The handlers a worker can run, by kind; also the gate every enqueue passes, so an
+/// unknown kind or a malformed payload is refused before anything is stored.
+public struct JobRegistry: Sendable {
+    public struct Runner: Sendable {
+        public let validate: @Sendable (String) throws -> Void
+        public let run: @Sendable (String, JobContext) async throws -> String?
+    }
+
+    private var runners: [String: Runner] = [:]
+
+    public init() {}
+
+    public var kinds: [String] { runners.keys.sorted() }
+
+    public mutating func register<Handler: JobHandler>(_ handler: Handler) {
+        runners[Handler.kind] = Runner(
+            validate: { payload in try handler.validate(try Self.decode(Handler.Payload.self, payload, kind: Handler.kind)) },
+            run: { payload, context in
+                let decoded: Handler.Payload
+                do {
+                    decoded = try Self.decode(Handler.Payload.self, payload, kind: Handler.kind)
+                } catch let problem as Problem {
+                    throw PermanentJobFailure(problem.detail)
+                }
+                let output = try await handler.run(decoded, context: context)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                return String(decoding: try encoder.encode(output), as: UTF8.self)
+            })
+    }
+
+    /// Refuses a request whose kind is unknown or whose payload does not decode (400).
+    public func validate(_ request: JobRequest) throws {
+        guard let runner = runners[request.kind] else {
+            throw Problem.badRequest("no job kind is called \"\(request.kind)\"; known kinds: \(kinds.joined(separator: ", "))", field: "kind")
+        }
+        guard request.maxAttempts >= 1 && request.maxAttempts <= 100 else {
+            throw Problem.badRequest("max_attempts must be between 1 and 100", field: "max_attempts")
+        }
+        try runner.validate(request.payload)
+    }
+
+    public func runner(for kind: String) -> Runner? { runners[kind] }
+
+    public static func decode<Payload: Decodable>(_ type: Payload.Type, _ text: String, kind: String) throws -> Payload {
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw Problem.badRequest("the payload of a \(kind) job is malformed: \(IrisJSON.describe(error))", field: "payload")
+        }
+    }
+}

@@ -1,0 +1,262 @@
+public import Foundation
+public import IrisBlobs
+public import IrisCore
+public import IrisML
+public import IrisStore
+import NIOConcurrencyHelpers
+
+/// A project's learning: the incremental learner (classes from zips or labels, examples
+/// added one at a time, classify with `unknown`), trained heads and their use. The HTTP
+/// controller, the jobs and the CLI all go through here.
+public struct LearningService: Sendable {
+    public init(store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String, thresholds: ShellLearner.Thresholds) {
+        self.store = store
+        self.blobs = blobs
+        self.models = models
+        self.model = model
+        self.thresholds = thresholds
+    }
+
+    public let store: IrisStore
+    public let blobs: any BlobStore
+    public let models: ModelRegistry
+    /// The embedding model learners learn over.
+    public let model: String
+    public let thresholds: ShellLearner.Thresholds
+    /// Learners made ready for classifying, per project, while they are unchanged.
+    public let prepared = PreparedLearners()
+
+    /// What adding a class did.
+    public struct AddedClass: Sendable {
+        public init(name: String, added: Int, report: ImportReport? = nil, failed: [(sha256: String, reason: String)]) {
+            self.name = name
+            self.added = added
+            self.report = report
+            self.failed = failed
+        }
+
+        public var name: String
+        public var added: Int
+        public var report: ImportReport?
+        /// Images that were stored but could not be embedded.
+        public var failed: [(sha256: String, reason: String)]
+    }
+
+    public struct Classified: Sendable {
+        public init(answer: ShellLearner.Answer, embedding: Duration, classify: Duration) {
+            self.answer = answer
+            self.embedding = embedding
+            self.classify = classify
+        }
+
+        public var answer: ShellLearner.Answer
+        public var embedding: Duration
+        public var classify: Duration
+    }
+
+    public func embedder() throws -> Model {
+        guard let model = models.model(model), model.manifest.tasks.contains(.embed) else {
+            throw Problem.conflict(
+                "the learner's embedding model \(model) is not available (see GET /api/v1/models and the learner.model setting)")
+        }
+        return model
+    }
+
+    // MARK: - Embeddings
+
+    /// A stored image's embedding: the one kept from its analysis, or made now (and kept).
+    public func embedding(sha256: String) async throws -> [Float] {
+        if let stored = try await store.analyses.embedding(sha256: sha256, model: model) { return stored.vector }
+        guard let path = blobs.localPath(for: .original(sha256)) else { throw Problem.notFound("no stored image has sha256 \(sha256)") }
+        let embedder = try embedder()
+        let output = try await embedder.analyze(path: path)
+        guard let vector = output.embedding else { throw Problem.conflict("\(model) gave no embedding") }
+        // Kept for next time; an analysis job storing the same result at the same moment is no failure.
+        _ = try? await AnalysisJob.save(output, model: model, sha256: sha256, store: store)
+        return vector
+    }
+
+    /// Embeds a file that is not stored (classify uploads).
+    public func embedding(path: String) async throws -> [Float] {
+        guard let vector = try await embedder().analyze(path: path).embedding else { throw Problem.conflict("\(model) gave no embedding") }
+        return vector
+    }
+
+    // MARK: - Learner
+
+    public func learner(projectID: Int64) async throws -> ShellLearner? {
+        guard let record = try await store.learning.learner(projectID: projectID) else { return nil }
+        let classes = try await store.learning.classes(projectID: projectID, names: nil)
+        return Self.learner(record, classes)
+    }
+
+    /// Adds a new class from stored images (all of one label, or imported from a zip).
+    /// 409 when the class exists; 400 when there is no image. Images that cannot be
+    /// embedded are reported and left out.
+    public func addClass(projectID: Int64, name: String, sha256s: [String], report: ImportReport? = nil) async throws -> AddedClass {
+        if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {
+            throw Problem.conflict("the learner already has a class named \(existing.name); add examples by labelling images, or remove it first", field: "name")
+        }
+        guard !sha256s.isEmpty else { throw Problem.badRequest("there is no image to make the class \(name) from", field: "file") }
+        var examples: [(sha256: String, vector: [Float])] = []
+        var failed: [(sha256: String, reason: String)] = []
+        // A few at once: the model's batcher runs what arrives together as one batch.
+        let unique = Set(sha256s).sorted()
+        // Each answer: the image, and its vector or why it has none.
+        await withTaskGroup(of: (String, [Float]?, String?).self) { group in
+            var pending = unique.makeIterator()
+            let embed: @Sendable (String) async -> (String, [Float]?, String?) = { sha256 in
+                do { return (sha256, try await embedding(sha256: sha256), nil) } catch {
+                    return (sha256, nil, (error as? Problem)?.detail ?? String(describing: error))
+                }
+            }
+            for _ in 0..<4 {
+                guard let sha256 = pending.next() else { break }
+                group.addTask { await embed(sha256) }
+            }
+            while let (sha256, vector, reason) = await group.next() {
+                if let vector { examples.append((sha256, vector)) } else { failed.append((sha256, reason ?? "")) }
+                if let next = pending.next() { group.addTask { await embed(next) } }
+            }
+        }
+        examples.sort { $0.sha256 < $1.sha256 }
+        guard !examples.isEmpty else {
+            throw Problem.unprocessable("no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
+        }
+        let added = try await add(projectID: projectID, name: name, examples: examples, mustBeNew: true)
+        return AddedClass(name: name, added: added, report: report, failed: failed)
+    }
+
+    /// Adds examples to one class (made when new): reads and writes that class alone.
+    @discardableResult
+    public func add(projectID: Int64, name: String, examples: [(sha256: String, vector: [Float])], mustBeNew: Bool = false) async throws -> Int {
+        let model = self.model
+        return try await store.learning.update(projectID: projectID, names: [name]) { record, classes in
+            if mustBeNew, !classes.isEmpty { throw Problem.conflict("the learner already has a class named \(name)", field: "name") }
+            let dimension = record?.dimension ?? examples.first?.vector.count ?? 0
+            if let record, record.model != model {
+                throw Problem.conflict("the learner learns over \(record.model), not \(model); reset it to change models")
+            }
+            var learner = record.map { Self.learner($0, classes) } ?? ShellLearner(dimension: dimension)
+            var added = 0
+            for example in examples where example.vector.count == dimension {
+                learner.add(example.vector, to: name)
+                added += 1
+            }
+            var change = LearnerChange(learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+            change.upserted = [Self.classRecord(learner.shells[name]!, previous: classes.first)]
+            change.members = examples.map { (name, $0.sha256) }
+            return (change, added)
+        }
+    }
+
+    /// Removes one class; 404 when there is none of that name.
+    public func removeClass(projectID: Int64, name: String) async throws {
+        let model = self.model
+        let removed = try await store.learning.update(projectID: projectID, names: [name]) { record, classes -> (LearnerChange?, Bool) in
+            guard let record, !classes.isEmpty else { return (nil, false) }
+            var learner = Self.learner(record, classes)
+            learner.remove(name)
+            var change = LearnerChange(learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+            change.removed = [name]
+            return (change, true)
+        }
+        guard removed else { throw Problem.notFound("the learner has no class named \(name)") }
+    }
+
+    /// Classifies features against every class; 409 before there is any.
+    public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [ShellLearner.Answer] {
+        guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
+            throw Problem.conflict("the learner has no classes yet: add one (POST …/learner/classes) before classifying")
+        }
+        let ready: ShellLearner.Prepared
+        if let cached = prepared.get(projectID, at: record.updatedAt) {
+            ready = cached
+        } else {
+            let classes = try await store.learning.classes(projectID: projectID, names: nil)
+            ready = Self.learner(record, classes).prepared(rules: thresholds)
+            prepared.set(projectID, at: record.updatedAt, ready)
+        }
+        return vectors.map { ready.classify($0) }
+    }
+
+    /// A human-labelled image got its embedding: it joins the classes named by its labels,
+    /// in every project whose learner has them. O(1) per class joined.
+    public func embedded(sha256: String, vector: [Float]) async throws {
+        for (projectID, name) in try await store.learning.pendingMemberships(sha256: sha256, model: model) {
+            try await add(projectID: projectID, name: name, examples: [(sha256, vector)])
+        }
+    }
+
+    /// Rebuilds a learner exactly from its members' embeddings (the periodic consolidation).
+    /// Answers the number of members, or nil when the project has no learner.
+    public func consolidate(projectID: Int64) async throws -> Int? {
+        guard try await store.learning.learner(projectID: projectID) != nil else { return nil }
+        var members: [(label: String, feature: [Float])] = []
+        var kept: [(name: String, sha256: String)] = []
+        for member in try await store.learning.members(projectID: projectID) {
+            guard let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector else { continue }
+            members.append((member.name, vector))
+            kept.append(member)
+        }
+        let model = self.model
+        let snapshot = members, memberRows = kept
+        return try await store.learning.update(projectID: projectID, names: nil) { record, classes in
+            guard let record else { return (nil, nil) }
+            let rebuilt = ShellLearner.rebuilt(dimension: record.dimension, members: snapshot)
+            var learnerRecord = Self.record(rebuilt, projectID: projectID, model: model, previous: record)
+            learnerRecord.consolidatedAt = learnerRecord.updatedAt
+            var change = LearnerChange(learner: learnerRecord)
+            change.replaceAll = true
+            let previous = Dictionary(uniqueKeysWithValues: classes.map { ($0.name, $0) })
+            // Classes whose members are all gone stay, empty, until removed: a user made them.
+            change.upserted = classes.map { old in
+                rebuilt.shells[old.name].map { Self.classRecord($0, previous: old) }
+                    ?? LearnerClassRecord(name: old.name, count: 0, sum: [Double](repeating: 0, count: record.dimension), noiseMean: 0, noiseM2: 0,
+                                          createdAt: old.createdAt, updatedAt: Date())
+            } + rebuilt.shells.values.filter { previous[$0.name] == nil }.map { Self.classRecord($0, previous: nil) }
+            change.members = memberRows
+            return (change, snapshot.count)
+        }
+    }
+
+    // MARK: - Records
+
+    public static func learner(_ record: LearnerRecord, _ classes: [LearnerClassRecord]) -> ShellLearner {
+        ShellLearner(
+            dimension: record.dimension, globalSum: record.globalSum, count: record.count,
+            shells: classes.filter { $0.count > 0 }.map {
+                ShellLearner.Shell(name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
+            },
+            classCount: record.classCount)
+    }
+
+    public static func record(_ learner: ShellLearner, projectID: Int64, model: String, previous: LearnerRecord?) -> LearnerRecord {
+        LearnerRecord(
+            projectID: projectID, model: model, dimension: learner.dimension, count: learner.count, classCount: learner.classCount,
+            globalSum: learner.globalSum, updatedAt: Date(), consolidatedAt: previous?.consolidatedAt)
+    }
+
+    public static func classRecord(_ shell: ShellLearner.Shell, previous: LearnerClassRecord?) -> LearnerClassRecord {
+        let now = Date()
+        return LearnerClassRecord(
+            name: shell.name, count: shell.count, sum: shell.sum, noiseMean: shell.noiseMean, noiseM2: shell.noiseM2,
+            createdAt: previous?.createdAt ?? now, updatedAt: now)
+    }
+}
+
+/// A small cache of prepared learners, keyed by project and the learner's last change.
+public final class PreparedLearners: Sendable {
+    private let entries = NIOLockedValueBox<[Int64: (Date, ShellLearner.Prepared)]>([:])
+
+    public func get(_ projectID: Int64, at version: Date) -> ShellLearner.Prepared? {
+        entries.withLockedValue { $0[projectID].flatMap { $0.0 == version ? $0.1 : nil } }
+    }
+
+    public func set(_ projectID: Int64, at version: Date, _ learner: ShellLearner.Prepared) {
+        entries.withLockedValue { entries in
+            if entries.count > 64 { entries.removeAll() }
+            entries[projectID] = (version, learner)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+public import Foundation
+public import IrisCore
+public import IrisML
+public import Logging
+
+/// Where models come from and what runs on every upload.
+public struct ModelSettings: Sendable {
+    public var folder: URL
+    public var runtimeLibrary: String
+    /// Origins remote models may use (`models.remote_allow`).
+    public var remoteAllow: RemoteAllowlist
+    public var threads: Int
+    /// Whether ONNX Runtime's threads busy-wait between pieces of work (`ml.spin_wait`).
+    public var spinWait: Bool
+    /// Models each new image is analysed with.
+    public var autoModels: [String]
+    /// The moderation score above which an image is flagged, unless its project says otherwise.
+    public var moderationThreshold: Double
+    /// The embedding model learners and trained heads learn over.
+    public var learnerModel: String
+    public var thresholds: ShellLearner.Thresholds
+    public var consolidateInterval: Double
+
+    public init(
+        folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
+        spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none,
+        autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8, learnerModel: String = "mobilenet-v2",
+        thresholds: ShellLearner.Thresholds = ShellLearner.Thresholds(), consolidateInterval: Double = 3600
+    ) {
+        self.learnerModel = learnerModel
+        self.thresholds = thresholds
+        self.consolidateInterval = consolidateInterval
+        self.folder = folder.standardizedFileURL
+        self.runtimeLibrary = runtimeLibrary
+        self.threads = threads
+        self.spinWait = spinWait
+        self.remoteAllow = remoteAllow
+        self.autoModels = autoModels
+        self.moderationThreshold = moderationThreshold
+    }
+
+    public init(_ reader: ConfigurationReader) throws {
+        let threshold = try reader.double(.moderationThreshold, in: 0...1)
+        self.init(
+            folder: URL(fileURLWithPath: reader.string(.modelsDirectory)),
+            runtimeLibrary: reader.string(.onnxRuntime),
+            threads: try reader.int(.mlThreads, in: 0...256), spinWait: try IrisSettings.bool(reader, .mlSpinWait),
+            remoteAllow: try Self.allowlist(reader.string(.remoteAllow)),
+            autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            moderationThreshold: threshold, learnerModel: reader.string(.learnerModel),
+            thresholds: ShellLearner.Thresholds(
+                sigmas: try reader.double(.learnerSigmas, in: 0...20), prior: try reader.double(.learnerPrior, in: 0...2),
+                override: reader.string(.learnerMaxDistance).isEmpty ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
+            consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))
+    }
+
+    public static func allowlist(_ text: String) throws -> RemoteAllowlist {
+        do {
+            return try RemoteAllowlist(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        } catch {
+            throw Problem.badRequest("setting \(ConfigurationKey.remoteAllow.name): \(error.message)", field: ConfigurationKey.remoteAllow.name)
+        }
+    }
+
+    /// How each ONNX Runtime session uses threads.
+    public var sessionThreads: InferenceSession.Threads { .init(intraOp: threads, spinning: spinWait) }
+
+    /// Loads the registry (once per process for the same settings): every manifest in the
+    /// folder, each model ready or with the reason it is not. A missing folder gives an
+    /// empty registry and a warning.
+    public func registry(logger: Logger) -> ModelRegistry {
+        do {
+            return try ModelRegistry.shared(
+                folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow, logger: logger)
+        } catch {
+            logger.warning("no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
+            return .empty
+        }
+    }
+}
