@@ -89,6 +89,8 @@ let package = Package(
             dependencies: [
                 "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // bcrypt alone (CBcrypt): no Hummingbird comes with it.
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -120,10 +122,27 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
+        // The command-line implementations: `serve` (through IrisServer) and the local tools.
+        .target(
+            name: "IrisCommands",
+            dependencies: [
+                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML", "IrisServices", "IrisServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "iris",
             dependencies: [
-                "IrisServer", "IrisServices",
+                "IrisCommands", "IrisServer", "IrisServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -157,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "IrisServerTests",
             dependencies: [
-                "IrisServer", "IrisServices", "IrisTesting",
+                "IrisCommands", "IrisServer", "IrisServices", "IrisTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IrisCore
+import IrisCommands
 import IrisServer
 import IrisServices
 

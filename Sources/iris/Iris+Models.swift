@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IrisCommands
 import IrisServer
 import IrisServices
 

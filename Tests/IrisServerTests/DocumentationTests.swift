@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import IrisCommands
 import IrisServer
 import IrisServices
 import IrisTesting

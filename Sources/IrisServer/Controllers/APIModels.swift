@@ -1,7 +1,7 @@
-import Foundation
+public import Foundation
 import IrisServices
 import Hummingbird
-import IrisCore
+public import IrisCore
 import IrisStore
 
 /// JSON shapes of `/api/v1`, in Swift; `openapi.yaml` describes the same shapes.
@@ -242,5 +242,14 @@ extension APIModel {
             (attempt, worker, startedAt, finishedAt) = (run.attempt, run.worker, run.startedAt, run.finishedAt)
             (outcome, error, detail) = (run.outcome, run.error, run.detail)
         }
+    }
+}
+
+/// A job as `GET /api/v1/jobs/{id}` shows it, for `iris jobs show`.
+public enum JobDocument {
+    public static func json(_ job: Job, runs: [JobRun]) throws -> Data {
+        let encoder = IrisJSON.makeEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(APIModel.JobBody(job, runs: runs))
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import IrisServer
 import IrisServices
 import IrisCore
 import IrisML

@@ -1,4 +1,5 @@
 import Foundation
+import IrisServer
 public import IrisServices
 import IrisCore
 import IrisML

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import IrisServer
 public import IrisServices
 import IrisCore
 import IrisStore
@@ -57,10 +58,7 @@ public enum IrisJobCommands {
     public static func show(_ settings: IrisSettings, id: Int64) async throws {
         try await IrisAccountCommands.withStore(settings) { store in
             guard let job = try await store.jobs.find(id: id) else { throw Problem.notFound("no job has id \(id)") }
-            let encoder = IrisJSONEncoder.makeEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let body = APIModel.JobBody(job, runs: try await store.jobs.runs(jobID: id))
-            print(String(decoding: try encoder.encode(body), as: UTF8.self))
+            print(String(decoding: try JobDocument.json(job, runs: try await store.jobs.runs(jobID: id)), as: UTF8.self))
         }
     }
 
