@@ -59,11 +59,14 @@ func buildRouter(
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(web: root, api: api)
     ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
-    AccountController(
-        store: dependencies.store, audit: audit, guardian: guardian, resources: resources, bcryptCost: settings.bcryptCost,
-        secureCookies: settings.secureCookies, signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60),
-        stopping: dependencies.stopping
+    SessionController(
+        store: dependencies.store, audit: audit, resources: resources, bcryptCost: settings.bcryptCost, secureCookies: settings.secureCookies,
+        signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
     ).addRoutes(web: root, api: api)
+    TokenController(store: dependencies.store, audit: audit).addRoutes(to: api)
+    UserController(store: dependencies.store, audit: audit, bcryptCost: settings.bcryptCost).addRoutes(to: api)
+    MemberController(store: dependencies.store, audit: audit).addRoutes(to: api)
+    EventController(store: dependencies.store, guardian: guardian, resources: resources, stopping: dependencies.stopping).addRoutes(web: root, api: api)
     JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(web: root, api: api)
     WebhookController(store: dependencies.store, sender: jobs.sender, audit: audit).addRoutes(to: api)
     AnalysisController(

@@ -1,0 +1,117 @@
+import Foundation
+import IrisServices
+import HTTPTypes
+public import Hummingbird
+import HummingbirdBcrypt
+public import IrisCore
+import IrisStore
+import NIOCore
+import Mustache
+import NIOPosix
+
+/// The audit log: `GET /api/v1/events` as JSON pages or Server-Sent Events, and the history page.
+struct EventController {
+    let store: IrisStore
+    let guardian: AccessGuard
+    let resources: ServerResources
+    let stopping: StopFlag
+
+    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
+        api.get("events", .signedIn, use: events)
+        web.get("history", .signedIn, use: historyPage)
+    }
+
+    struct EventBody: Codable, Sendable {
+        var id: Int64
+        var actor: String
+        var actorKind: String
+        var action: String
+        var projectId: Int64?
+        var subject: String?
+        var detail: [String: String]
+        var createdAt: Date
+    }
+
+    struct EventPage: ResponseEncodable {
+        var items: [EventBody]
+        var nextCursor: String?
+    }
+
+    /// `GET /api/v1/events`: Server-Sent Events when the client accepts `text/event-stream`
+    /// (as EventSource does), else a JSON page.
+    @Sendable func events(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        if request.headers[.accept]?.contains("text/event-stream") == true {
+            return try await stream(request, context: context)
+        }
+        return try await listEvents(request, context: context).response(from: request, context: context)
+    }
+
+    static func body(_ event: Event) -> EventBody {
+        EventBody(
+            id: event.id, actor: event.actorName, actorKind: event.actorKind, action: event.action, projectId: event.projectID,
+            subject: event.subject, detail: event.detail, createdAt: event.createdAt)
+    }
+
+    /// The live stream: events after `Last-Event-ID` (or `cursor`; with neither, from now on),
+    /// polled each second, a comment every 15 s to keep proxies from closing it, and an end
+    /// after `timeout` seconds (default 300), after which EventSource reconnects and resumes.
+    func stream(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
+        let resume = try request.headers[.init("Last-Event-ID")!].map { raw -> Int64 in
+            guard let id = Int64(raw), id >= 0 else { throw Problem.badRequest("Last-Event-ID must be an event id", field: "Last-Event-ID") }
+            return id
+        }
+        var start = try resume ?? Parameters.cursor(request)
+        if start == nil { start = try await store.events.latest(projectIDs: nil, limit: 1).first?.id ?? 0 }
+        let timeoutText = request.uri.queryParameters.get("timeout") ?? "300"
+        guard let timeout = Int(timeoutText), (1...3600).contains(timeout) else {
+            throw Problem.badRequest("timeout must be 1 to 3600 seconds", field: "timeout")
+        }
+        let store = self.store, stopping = self.stopping, first = start ?? 0
+        let body = ResponseBody { writer in
+            let encoder = IrisJSONEncoder.makeEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var last = first
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            var quiet = 0
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+            while ContinuousClock.now < deadline && !stopping.isRaised && !Task.isCancelled {
+                let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
+                for event in events {
+                    let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
+                    try await writer.write(ByteBuffer(string: "id: \(event.id)\nevent: \(event.action)\ndata: \(data)\n\n"))
+                    last = event.id
+                }
+                if events.isEmpty {
+                    quiet += 1
+                    if quiet % 15 == 0 { try await writer.write(ByteBuffer(string: ": still here\n\n")) }
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"], body: body)
+    }
+
+    /// The history page: the newest 200 events the caller may see.
+    @Sendable func historyPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
+        let rows: [[String: Any]] = try await store.events.latest(projectIDs: visible, limit: 200).map { event in
+            [
+                "when": event.createdAt.formatted(.iso8601), "actor": event.actorName, "action": event.action,
+                "project": event.projectID.map { "\($0)" } ?? "", "subject": event.subject ?? "",
+            ]
+        }
+        return try resources.page("history", ["title": "History", "events": rows, "hasEvents": !rows.isEmpty], caller: context.caller)
+    }
+
+    /// Events of the projects the caller may read (all for admins), oldest first after `cursor`.
+    @Sendable func listEvents(_ request: Request, context: IrisRequestContext) async throws -> EventPage {
+        let limit = try Parameters.limit(request, default: 100, max: 1000)
+        let visible = try await guardian.visibleProjects(context.caller)
+        let events = try await store.events.list(afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
+        let items = events.map(Self.body)
+        return EventPage(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
+    }
+}

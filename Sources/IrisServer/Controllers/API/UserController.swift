@@ -1,0 +1,81 @@
+import Foundation
+import IrisServices
+import HTTPTypes
+public import Hummingbird
+import HummingbirdBcrypt
+public import IrisCore
+import IrisStore
+import NIOCore
+import Mustache
+import NIOPosix
+
+/// Users of the instance (administrators).
+struct UserController {
+    let store: IrisStore
+    let audit: AuditLog
+    let bcryptCost: UInt8
+
+    func addRoutes(to api: Routes<RouterGroup<IrisRequestContext>>) {
+        api.get("users", .admin, use: listUsers)
+        api.post("users", .admin, use: createUser)
+        api.patch("users/{userID}", .admin, use: updateUser)
+    }
+
+    struct UserList: ResponseEncodable { var items: [User] }
+
+    struct UserRequest: Decodable {
+        var username: String
+        var password: String
+        var isAdmin: Bool?
+
+        enum CodingKeys: String, CodingKey { case username, password, isAdmin }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            username = try container.decode(String.self, forKey: .username)
+            password = try container.decode(String.self, forKey: .password)
+            isAdmin = try container.decodeIfPresentNotNull(Bool.self, forKey: .isAdmin)
+        }
+    }
+
+    @Sendable func listUsers(_ request: Request, context: IrisRequestContext) async throws -> UserList {
+        UserList(items: try await store.accounts.users())
+    }
+
+    @Sendable func createUser(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<User> {
+        let body = try await request.decode(as: UserRequest.self, context: context)
+        let user = try await Accounts(store: store, bcryptCost: bcryptCost).create(username: body.username, password: body.password, isAdmin: body.isAdmin ?? false)
+        await audit.record(context.caller, "user.created", subject: user.username)
+        return EditedResponse(status: .created, response: user)
+    }
+
+    struct UserPatch: Decodable {
+        var disabled: Bool?
+        var password: String?
+
+        enum CodingKeys: String, CodingKey { case disabled, password }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            disabled = try container.decodeIfPresentNotNull(Bool.self, forKey: .disabled)
+            password = try container.decodeIfPresentNotNull(String.self, forKey: .password)
+        }
+    }
+
+    @Sendable func updateUser(_ request: Request, context: IrisRequestContext) async throws -> User {
+        let id = try Parameters.id(context, "userID", noun: "user")
+        guard let user = try await store.accounts.user(id: id) else { throw Problem.notFound("no user has id \(id)") }
+        let body = try await request.decode(as: UserPatch.self, context: context)
+        let accounts = Accounts(store: store, bcryptCost: bcryptCost)
+        if let disabled = body.disabled {
+            try await store.accounts.setDisabled(userID: id, disabled)
+            await audit.record(context.caller, disabled ? "user.disabled" : "user.enabled", subject: user.username)
+        }
+        if let password = body.password {
+            try await accounts.setPassword(userID: id, password)
+            await audit.record(context.caller, "user.password_reset", subject: user.username)
+        }
+        return try await store.accounts.user(id: id) ?? user
+    }
+}
+extension User: ResponseEncodable {}
