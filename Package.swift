@@ -160,7 +160,17 @@ let package = Package(
         ),
         .testTarget(
             name: "IrisCoreTests",
-            dependencies: ["IrisCore", "IrisBlobs", "IrisImaging", "IrisServices", "IrisTesting"],
+            dependencies: ["IrisCore", "IrisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IrisBlobsTests",
+            dependencies: ["IrisBlobs", "IrisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IrisImagingTests",
+            dependencies: ["IrisCore", "IrisImaging", "IrisTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -15,7 +15,7 @@ import Testing
 
     @Test("adding examples one by one gives what a rebuild from all of them gives")
     func incrementalMatchesRebuild() {
-        var learner = ShellLearner(dimension: 8)
+        var learner = IncrementalLearner(dimension: 8)
         var members: [(label: String, feature: [Float])] = []
         for (label, centre) in [("a", Self.a), ("b", Self.b)] {
             for feature in Self.cloud(centre, count: 6, noise: 0.2, seed: 3) {
@@ -23,7 +23,7 @@ import Testing
                 members.append((label, feature))
             }
         }
-        let rebuilt = ShellLearner.rebuilt(dimension: 8, members: members)
+        let rebuilt = IncrementalLearner.rebuilt(dimension: 8, members: members)
         #expect(learner.count == 12 && rebuilt.count == 12 && learner.classCount == 2)
         for name in ["a", "b"] {
             let one = learner.shells[name]!, other = rebuilt.shells[name]!
@@ -37,10 +37,10 @@ import Testing
 
     @Test("the nearest class answers; a feature far from every class is unknown; thresholds follow the noise")
     func classifyAndUnknown() {
-        var learner = ShellLearner(dimension: 8)
+        var learner = IncrementalLearner(dimension: 8)
         for feature in Self.cloud(Self.a, count: 10, noise: 0.1, seed: 1) { learner.add(feature, to: "a") }
         for feature in Self.cloud(Self.b, count: 10, noise: 0.4, seed: 2) { learner.add(feature, to: "b") }
-        let rules = ShellLearner.Thresholds(sigmas: 3)
+        let rules = IncrementalLearner.Thresholds(sigmas: 3)
         let nearA = learner.classify(Self.cloud(Self.a, count: 1, noise: 0.03, seed: 99)[0], rules: rules)
         #expect(nearA.label == "a" && nearA.ranked.first?.label == "a" && nearA.ratio <= 1, "\(nearA)")
         #expect(nearA.ranked[0].confidence > nearA.ranked[1].confidence)
@@ -50,7 +50,7 @@ import Testing
         // The noisier class gets the wider threshold.
         #expect(learner.threshold(of: learner.shells["b"]!, rules: rules) > learner.threshold(of: learner.shells["a"]!, rules: rules))
         // One distance for all overrides the per-class thresholds.
-        let loose = learner.classify(Self.c, rules: ShellLearner.Thresholds(override: 2))
+        let loose = learner.classify(Self.c, rules: IncrementalLearner.Thresholds(override: 2))
         #expect(loose.label != nil)
     }
 

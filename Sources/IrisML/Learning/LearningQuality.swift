@@ -24,7 +24,7 @@ public struct LearningQuality: Sendable {
     }
 
     public let data: [(label: String, feature: [Float])]
-    public var rules = ShellLearner.Thresholds()
+    public var rules = IncrementalLearner.Thresholds()
     public var trials = 20
 
     public init(data: [(label: String, feature: [Float])]) { self.data = data }
@@ -45,7 +45,7 @@ public struct LearningQuality: Sendable {
                     train += members.prefix(k).map { data[$0] }
                     test += members.dropFirst(k)
                 }
-                var learner = ShellLearner(dimension: dimension)
+                var learner = IncrementalLearner(dimension: dimension)
                 for example in train { learner.add(example.feature, to: example.label) }
                 var right = 0, rightStrict = 0
                 for index in test {
@@ -75,7 +75,7 @@ public struct LearningQuality: Sendable {
             var shuffled = labels
             rng.shuffle(&shuffled)
             let unknown = Set(shuffled.prefix(heldOut))
-            var learner = ShellLearner(dimension: dimension)
+            var learner = IncrementalLearner(dimension: dimension)
             var test: [Int] = []
             for label in labels {
                 var members = byClass[label]!

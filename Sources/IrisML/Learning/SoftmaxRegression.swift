@@ -64,7 +64,7 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
             validation += members.prefix(held)
             train += members.dropFirst(held)
         }
-        let units = features.map { ShellLearner.normalised($0).map(Float.init) }
+        let units = features.map { IncrementalLearner.normalised($0).map(Float.init) }
         var mean = [Float](repeating: 0, count: dimension)
         for index in train { for d in 0..<dimension { mean[d] += units[index][d] } }
         for d in 0..<dimension { mean[d] /= Float(max(train.count, 1)) }
@@ -146,7 +146,7 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
 
     /// Class probabilities for one raw feature.
     public func predict(_ feature: [Float]) -> [Double] {
-        let unit = ShellLearner.normalised(feature)
+        let unit = IncrementalLearner.normalised(feature)
         var centred = [Float](repeating: 0, count: dimension)
         for d in 0..<dimension { centred[d] = Float(unit[d]) - mean[d] }
         return probabilities(centred: centred).map(Double.init)

@@ -69,7 +69,7 @@ public enum LearningBenchmark {
         var rng = SplitMix(seed: 1)
         let dimension = 1280
         func vector() -> [Float] { (0..<dimension).map { _ in Float.random(in: 0...1, using: &rng) } }
-        var learner = ShellLearner(dimension: dimension)
+        var learner = IncrementalLearner(dimension: dimension)
         for index in 0..<1000 { for _ in 0..<3 { learner.add(vector(), to: "class \(index)") } }
         let probes = (0..<200).map { _ in vector() }
         // Prepared once per learner change (the server keeps it while the learner is unchanged).

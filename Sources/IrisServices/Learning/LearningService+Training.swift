@@ -156,7 +156,7 @@ extension LearningService {
                 for member in members {
                     if let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector { features.append((member.name, vector)) }
                 }
-                learner = ShellLearner.rebuilt(dimension: learner.dimension, members: features)
+                learner = IncrementalLearner.rebuilt(dimension: learner.dimension, members: features)
             }
             let known = Set(labels)
             for example in test where known.contains(example.label) {

@@ -9,7 +9,7 @@ import NIOConcurrencyHelpers
 /// added one at a time, classify with `unknown`), trained heads and their use. The HTTP
 /// controller, the jobs and the CLI all go through here.
 public struct LearningService: Sendable {
-    public init(store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String, thresholds: ShellLearner.Thresholds) {
+    public init(store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String, thresholds: IncrementalLearner.Thresholds) {
         self.store = store
         self.blobs = blobs
         self.models = models
@@ -22,7 +22,7 @@ public struct LearningService: Sendable {
     public let models: ModelRegistry
     /// The embedding model learners learn over.
     public let model: String
-    public let thresholds: ShellLearner.Thresholds
+    public let thresholds: IncrementalLearner.Thresholds
     /// Learners made ready for classifying, per project, while they are unchanged.
     public let prepared = PreparedLearners()
 
@@ -43,13 +43,13 @@ public struct LearningService: Sendable {
     }
 
     public struct Classified: Sendable {
-        public init(answer: ShellLearner.Answer, embedding: Duration, classify: Duration) {
+        public init(answer: IncrementalLearner.Answer, embedding: Duration, classify: Duration) {
             self.answer = answer
             self.embedding = embedding
             self.classify = classify
         }
 
-        public var answer: ShellLearner.Answer
+        public var answer: IncrementalLearner.Answer
         public var embedding: Duration
         public var classify: Duration
     }
@@ -84,7 +84,7 @@ public struct LearningService: Sendable {
 
     // MARK: - Learner
 
-    public func learner(projectID: Int64) async throws -> ShellLearner? {
+    public func learner(projectID: Int64) async throws -> IncrementalLearner? {
         guard let record = try await store.learning.learner(projectID: projectID) else { return nil }
         let classes = try await store.learning.classes(projectID: projectID, names: nil)
         return Self.learner(record, classes)
@@ -137,7 +137,7 @@ public struct LearningService: Sendable {
             if let record, record.model != model {
                 throw Problem.conflict("the learner learns over \(record.model), not \(model); reset it to change models")
             }
-            var learner = record.map { Self.learner($0, classes) } ?? ShellLearner(dimension: dimension)
+            var learner = record.map { Self.learner($0, classes) } ?? IncrementalLearner(dimension: dimension)
             var added = 0
             for example in examples where example.vector.count == dimension {
                 learner.add(example.vector, to: name)
@@ -165,11 +165,11 @@ public struct LearningService: Sendable {
     }
 
     /// Classifies features against every class; 409 before there is any.
-    public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [ShellLearner.Answer] {
+    public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [IncrementalLearner.Answer] {
         guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
             throw Problem.conflict("the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         }
-        let ready: ShellLearner.Prepared
+        let ready: IncrementalLearner.Prepared
         if let cached = prepared.get(projectID, at: record.updatedAt) {
             ready = cached
         } else {
@@ -203,7 +203,7 @@ public struct LearningService: Sendable {
         let snapshot = members, memberRows = kept
         return try await store.learning.update(projectID: projectID, names: nil) { record, classes in
             guard let record else { return (nil, nil) }
-            let rebuilt = ShellLearner.rebuilt(dimension: record.dimension, members: snapshot)
+            let rebuilt = IncrementalLearner.rebuilt(dimension: record.dimension, members: snapshot)
             var learnerRecord = Self.record(rebuilt, projectID: projectID, model: model, previous: record)
             learnerRecord.consolidatedAt = learnerRecord.updatedAt
             var change = LearnerChange(learner: learnerRecord)
@@ -222,22 +222,22 @@ public struct LearningService: Sendable {
 
     // MARK: - Records
 
-    public static func learner(_ record: LearnerRecord, _ classes: [LearnerClassRecord]) -> ShellLearner {
-        ShellLearner(
+    public static func learner(_ record: LearnerRecord, _ classes: [LearnerClassRecord]) -> IncrementalLearner {
+        IncrementalLearner(
             dimension: record.dimension, globalSum: record.globalSum, count: record.count,
             shells: classes.filter { $0.count > 0 }.map {
-                ShellLearner.Shell(name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
+                IncrementalLearner.Shell(name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
             },
             classCount: record.classCount)
     }
 
-    public static func record(_ learner: ShellLearner, projectID: Int64, model: String, previous: LearnerRecord?) -> LearnerRecord {
+    public static func record(_ learner: IncrementalLearner, projectID: Int64, model: String, previous: LearnerRecord?) -> LearnerRecord {
         LearnerRecord(
             projectID: projectID, model: model, dimension: learner.dimension, count: learner.count, classCount: learner.classCount,
             globalSum: learner.globalSum, updatedAt: Date(), consolidatedAt: previous?.consolidatedAt)
     }
 
-    public static func classRecord(_ shell: ShellLearner.Shell, previous: LearnerClassRecord?) -> LearnerClassRecord {
+    public static func classRecord(_ shell: IncrementalLearner.Shell, previous: LearnerClassRecord?) -> LearnerClassRecord {
         let now = Date()
         return LearnerClassRecord(
             name: shell.name, count: shell.count, sum: shell.sum, noiseMean: shell.noiseMean, noiseM2: shell.noiseM2,
@@ -247,13 +247,13 @@ public struct LearningService: Sendable {
 
 /// A small cache of prepared learners, keyed by project and the learner's last change.
 public final class PreparedLearners: Sendable {
-    private let entries = NIOLockedValueBox<[Int64: (Date, ShellLearner.Prepared)]>([:])
+    private let entries = NIOLockedValueBox<[Int64: (Date, IncrementalLearner.Prepared)]>([:])
 
-    public func get(_ projectID: Int64, at version: Date) -> ShellLearner.Prepared? {
+    public func get(_ projectID: Int64, at version: Date) -> IncrementalLearner.Prepared? {
         entries.withLockedValue { $0[projectID].flatMap { $0.0 == version ? $0.1 : nil } }
     }
 
-    public func set(_ projectID: Int64, at version: Date, _ learner: ShellLearner.Prepared) {
+    public func set(_ projectID: Int64, at version: Date, _ learner: IncrementalLearner.Prepared) {
         entries.withLockedValue { entries in
             if entries.count > 64 { entries.removeAll() }
             entries[projectID] = (version, learner)

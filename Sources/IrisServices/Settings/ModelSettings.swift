@@ -18,14 +18,14 @@ public struct ModelSettings: Sendable {
     public var moderationThreshold: Double
     /// The embedding model learners and trained heads learn over.
     public var learnerModel: String
-    public var thresholds: ShellLearner.Thresholds
+    public var thresholds: IncrementalLearner.Thresholds
     public var consolidateInterval: Double
 
     public init(
         folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
         spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none,
         autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8, learnerModel: String = "mobilenet-v2",
-        thresholds: ShellLearner.Thresholds = ShellLearner.Thresholds(), consolidateInterval: Double = 3600
+        thresholds: IncrementalLearner.Thresholds = IncrementalLearner.Thresholds(), consolidateInterval: Double = 3600
     ) {
         self.learnerModel = learnerModel
         self.thresholds = thresholds
@@ -48,7 +48,7 @@ public struct ModelSettings: Sendable {
             remoteAllow: try Self.allowlist(reader.string(.remoteAllow)),
             autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             moderationThreshold: threshold, learnerModel: reader.string(.learnerModel),
-            thresholds: ShellLearner.Thresholds(
+            thresholds: IncrementalLearner.Thresholds(
                 sigmas: try reader.double(.learnerSigmas, in: 0...20), prior: try reader.double(.learnerPrior, in: 0...2),
                 override: reader.string(.learnerMaxDistance).isEmpty ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
             consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))

@@ -69,7 +69,7 @@ struct LearningController {
         return LearnerBody(
             projectId: project.id, model: record.model, exists: true, count: record.count,
             classes: classes.map { stored in
-                let shell = ShellLearner.Shell(name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean, noiseM2: stored.noiseM2)
+                let shell = IncrementalLearner.Shell(name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean, noiseM2: stored.noiseM2)
                 return ClassBody(
                     name: stored.name, count: stored.count, threshold: learner.threshold(of: shell, rules: learning.thresholds),
                     noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [], updatedAt: stored.updatedAt)

@@ -6,7 +6,7 @@ import Foundation
 /// sum: O(dimension), whatever the number of classes. Classifying measures the cosine
 /// distance to every shell's centroid after both are centred on the global mean, and
 /// answers `unknown` when the nearest shell is beyond its threshold.
-public struct ShellLearner: Sendable, Equatable {
+public struct IncrementalLearner: Sendable, Equatable {
     public struct Shell: Sendable, Equatable {
         public var name: String
         public var count: Int
@@ -128,8 +128,8 @@ public struct ShellLearner: Sendable, Equatable {
 
     /// Rebuilds everything from members, exactly (the consolidation): centroids, global
     /// mean, and each member's distance measured against the final geometry.
-    public static func rebuilt(dimension: Int, members: [(label: String, feature: [Float])]) -> ShellLearner {
-        var learner = ShellLearner(dimension: dimension)
+    public static func rebuilt(dimension: Int, members: [(label: String, feature: [Float])]) -> IncrementalLearner {
+        var learner = IncrementalLearner(dimension: dimension)
         var units: [(String, [Double])] = []
         for member in members {
             let unit = normalised(member.feature)
@@ -193,7 +193,7 @@ public struct ShellLearner: Sendable, Equatable {
         let centre: [Float]?
 
         public func classify(_ feature: [Float], temperature: Double = 0.05, limit: Int = 5) -> Answer {
-            let unit = ShellLearner.normalised(feature)
+            let unit = IncrementalLearner.normalised(feature)
             var x = [Float](repeating: 0, count: dimension)
             for index in 0..<dimension { x[index] = Float(unit[index]) - (centre?[index] ?? 0) }
             let norm = x.withUnsafeBufferPointer { VectorMath.dot($0.baseAddress!, $0.baseAddress!, count: dimension) }.squareRoot()
@@ -207,7 +207,7 @@ public struct ShellLearner: Sendable, Equatable {
                     }
                 }
             }
-            return ShellLearner.answer(ranked, temperature: temperature, limit: limit)
+            return IncrementalLearner.answer(ranked, temperature: temperature, limit: limit)
         }
     }
 
