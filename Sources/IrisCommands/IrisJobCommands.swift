@@ -4,6 +4,7 @@ import IrisServer
 public import IrisServices
 import IrisCore
 import IrisStore
+import IrisML
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -83,7 +84,9 @@ public enum IrisJobCommands {
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
         let outcome: Result<(job: Job, created: Bool), any Error>
         do {
-            let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: [], schedule: false, logger: logger)
+            // Only an analysis job's payload names a model: nothing else needs the graphs loaded.
+            let models: ModelRegistry? = kind == AnalysisJob.kind ? nil : .empty
+            let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: [], schedule: false, logger: logger, models: models)
             do {
                 outcome = .success(try await jobs.queue.enqueue(JobRequest(kind: kind, payload: payload, queue: queue ?? JobSettings.Queue.standard)))
             } catch {

@@ -46,22 +46,6 @@ public final class ModelRegistry: Sendable {
         state.withLockedValue { state in state.entries.compactMap { state.models[$0.name] } }
     }
 
-    private static let cache = NIOLockedValueBox<[String: ModelRegistry]>([:])
-
-    /// `load`, once per process for the same folder, library, threads and allowlist: sessions
-    /// are expensive and safe to share, so every server and worker in a process uses the same.
-    public static func shared(
-        folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none, logger: Logger
-    ) throws -> ModelRegistry {
-        let key = "\(folder.standardizedFileURL.path)|\(runtimeLibrary)|\(threads.intraOp)|\(threads.interOp)|\(threads.spinning)|\(allowlist.origins.sorted())"
-        return try cache.withLockedValue { cache in
-            if let registry = cache[key] { return registry }
-            let registry = try load(folder: folder, runtimeLibrary: runtimeLibrary, threads: threads, allowlist: allowlist, logger: logger)
-            cache[key] = registry
-            return registry
-        }
-    }
-
     /// Reads every `*.json` manifest in `folder` and loads its graph. Problems are kept per
     /// model; only a folder that cannot be read at all throws.
     public static func load(

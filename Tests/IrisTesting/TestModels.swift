@@ -1,6 +1,8 @@
 public import Foundation
 public import IrisML
-import Logging
+public import Logging
+public import IrisServices
+import Synchronization
 
 /// The real models and ONNX Runtime that `scripts/prepare-models.sh` (run by `make test`)
 /// fetched from PyPI, and the sample photographs it took from scikit-image's wheel.
@@ -30,6 +32,20 @@ public enum TestModels {
     public static func registry() throws -> ModelRegistry {
         try shared.get()
     }
+
+    /// One registry per distinct model settings, shared by every test server of the process
+    /// (loading the graphs is the slow part of starting one).
+    public static func registry(for settings: ModelSettings, logger: Logger) -> ModelRegistry {
+        let key = "\(settings.folder.standardizedFileURL.path)|\(settings.runtimeLibrary)|\(settings.sessionThreads.intraOp)|\(settings.sessionThreads.interOp)|\(settings.sessionThreads.spinning)|\(settings.remoteAllow.origins.sorted())"
+        return registries.withLock { cache in
+            if let registry = cache[key] { return registry }
+            let registry = settings.registry(logger: logger)
+            cache[key] = registry
+            return registry
+        }
+    }
+
+    private static let registries = Mutex<[String: ModelRegistry]>([:])
 
     private static let shared: Result<ModelRegistry, any Error> = Result {
         try ModelRegistry.load(

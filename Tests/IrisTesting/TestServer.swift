@@ -55,7 +55,9 @@ public struct TestServer: Sendable {
                 let settings = configured
                 let dependencies = try await IrisDependencies.open(settings, logger: TestDatabase.logger)
                 let catalog = RouteCatalog()
-                let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: TestDatabase.logger, catalog: catalog)
+                let models = TestModels.registry(for: settings.models, logger: TestDatabase.logger)
+                let app = try await buildApplication(
+                    settings: settings, dependencies: dependencies, logger: TestDatabase.logger, catalog: catalog, models: models)
                 do {
                     let admin = try await Accounts(store: dependencies.store, bcryptCost: 10).create(username: "admin", password: "admin-password", isAdmin: true)
                     let token = try await TestAccounts.token(for: admin, scopes: [.read, .write, .admin], in: dependencies.store)

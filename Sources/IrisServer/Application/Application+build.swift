@@ -4,6 +4,7 @@ public import Hummingbird
 import IrisBlobs
 import IrisCore
 import IrisImaging
+public import IrisML
 import NIOCore
 import NIOPosix
 import IrisStore
@@ -11,11 +12,11 @@ public import Logging
 
 /// Builds the whole application: routes, middleware and the services that run beside the server.
 public func buildApplication(
-    settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog()
+    settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog(), models: ModelRegistry? = nil
 ) async throws -> some ApplicationProtocol {
     // Read-only mode writes nothing, so it runs no workers and no scheduler.
     let writes = settings.mode != .readOnly
-    let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes, logger: logger)
+    let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes, logger: logger, models: models)
     await jobs.prepareModels(store: dependencies.store, logger: logger)
     let router = try await buildRouter(settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
     return Application(

@@ -20,7 +20,7 @@ public struct JobSystem: Sendable {
     public let models: ModelRegistry
     public let learning: LearningService
 
-    public init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger) throws {
+    public init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger, models given: ModelRegistry? = nil) throws {
         let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
         // Handlers use the ingestor without a queue; both copies share its per-image locks.
         var ingestor = ImageIngestor(
@@ -30,7 +30,8 @@ public struct JobSystem: Sendable {
         configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         sender = WebhookSender(client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout)
-        let models = settings.models.registry(logger: logger)
+        // Loaded here once per process unless the caller has them (tests share one registry).
+        let models = given ?? settings.models.registry(logger: logger)
         self.models = models
         let followUps = FollowUpJobs(autoModels: settings.models.autoModels.filter { name in
             if models.model(name) != nil { return true }

@@ -70,7 +70,7 @@ public struct ModelSettings: Sendable {
     /// empty registry and a warning.
     public func registry(logger: Logger) -> ModelRegistry {
         do {
-            return try ModelRegistry.shared(
+            return try ModelRegistry.load(
                 folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow, logger: logger)
         } catch {
             logger.warning("no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
