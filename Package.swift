@@ -37,7 +37,8 @@ let package = Package(
     ],
     targets: [
         // libvips from Debian's libvips-dev; the module map and shim header are ours.
-        .systemLibrary(name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev", "libjpeg-dev", "liblcms2-dev"])]),
+        .systemLibrary(
+            name: "CVips", pkgConfig: "vips", providers: [.apt(["libvips-dev", "libjpeg-dev", "liblcms2-dev"])]),
         // zlib from Debian's zlib1g-dev, for reading zip archives; the module map and shim are ours.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(

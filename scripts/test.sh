@@ -14,6 +14,9 @@ trap 'scripts/postgres-test-server.sh stop' EXIT
 export IRIS_TEST_POSTGRES_URL="$postgres_url"
 export IRIS_TEST_REQUIRE_POSTGRES=1
 
+echo "== Formatting (swift format lint --strict, the rules in .swift-format)"
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
 echo "== Swift tests (SQLite and PostgreSQL at $postgres_url)"
 swift build --build-tests
 # The learning API tests embed dozens of photos per request; they run in a pass of their own

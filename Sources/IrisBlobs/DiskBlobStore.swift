@@ -1,7 +1,7 @@
 public import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Blobs as files under one root folder, written crash-safely: each file is written
@@ -24,13 +24,16 @@ public struct DiskBlobStore: BlobStore {
     public func storedHashes(modifiedBefore date: Date) async throws -> Set<String> {
         var found: Set<String> = []
         for folder in ["originals", "thumbnails"] {
-            guard let walker = FileManager.default.enumerator(
-                at: root.appendingPathComponent(folder), includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey],
-                options: [.skipsHiddenFiles])
+            guard
+                let walker = FileManager.default.enumerator(
+                    at: root.appendingPathComponent(folder),
+                    includingPropertiesForKeys: [.contentModificationDateKey, .isRegularFileKey],
+                    options: [.skipsHiddenFiles])
             else { continue }
             for case let url as URL in walker {
                 let values = try url.resourceValues(forKeys: [.contentModificationDateKey, .isRegularFileKey])
-                guard values.isRegularFile == true, let modified = values.contentModificationDate, modified < date else { continue }
+                guard values.isRegularFile == true, let modified = values.contentModificationDate, modified < date
+                else { continue }
                 let name = url.deletingPathExtension().lastPathComponent
                 if name.count == 64, name.allSatisfy(\.isHexDigit) { found.insert(name) }
             }
@@ -48,7 +51,11 @@ public struct DiskBlobStore: BlobStore {
         try manager.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Durability.fsync(path: file.path)
         guard rename(file.path, destination.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination.path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+            throw CocoaError(
+                .fileWriteUnknown,
+                userInfo: [
+                    NSFilePathErrorKey: destination.path, NSLocalizedDescriptionKey: String(cString: strerror(errno)),
+                ])
         }
         try Durability.fsync(path: destination.deletingLastPathComponent().path)
     }
@@ -91,7 +98,9 @@ enum Durability {
         guard descriptor >= 0 else { throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path]) }
         defer { close(descriptor) }
         guard Glibc.fsync(descriptor) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
+            throw CocoaError(
+                .fileWriteUnknown,
+                userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: String(cString: strerror(errno))])
         }
     }
 }

@@ -36,7 +36,9 @@ public struct ScratchSpace: Sendable {
         var removed = 0
         for entry in (try? manager.contentsOfDirectory(atPath: directory.path)) ?? [] {
             let url = directory.appendingPathComponent(entry)
-            guard let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date, modified < date else { continue }
+            guard let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+                modified < date
+            else { continue }
             if (try? manager.removeItem(at: url)) != nil { removed += 1 }
         }
         return removed

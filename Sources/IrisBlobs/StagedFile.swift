@@ -1,6 +1,6 @@
 import Crypto
-import IrisCore
 public import Foundation
+import IrisCore
 
 /// A file in scratch space being written chunk by chunk while its SHA-256 is computed,
 /// so an upload is hashed in the same pass that saves it. Stops with a 413-style

@@ -51,7 +51,8 @@ public final class ZipArchive {
             case .notAZip: "the file is not a zip archive (it has no end-of-central-directory record)"
             case .damaged(let reason): "the zip archive is damaged: \(reason)"
             case .multiDisk: "the zip archive is split over several disks; send it as one file"
-            case .tooManyEntries(let declared, let limit): "the zip has \(declared) entries; at most \(limit) are allowed"
+            case .tooManyEntries(let declared, let limit):
+                "the zip has \(declared) entries; at most \(limit) are allowed"
             case .unsupportedMethod(let path, let method):
                 "the zip entry \"\(path)\" uses compression method \(method) (\(Self.methodName(method))); only stored and deflate entries can be read"
             case .encrypted(let path): "the zip entry \"\(path)\" is encrypted"
@@ -102,7 +103,9 @@ public final class ZipArchive {
         self.fileSize = UInt64(info.st_size)
         do {
             let directory = try Self.locateDirectory(descriptor: descriptor, fileSize: fileSize)
-            guard directory.count <= UInt64(maxEntries) else { throw Failure.tooManyEntries(declared: directory.count, limit: maxEntries) }
+            guard directory.count <= UInt64(maxEntries) else {
+                throw Failure.tooManyEntries(declared: directory.count, limit: maxEntries)
+            }
             self.directoryStart = directory.offset
             self.entries = try Self.parseDirectory(descriptor: descriptor, directory, fileSize: fileSize)
         } catch {
@@ -120,7 +123,9 @@ public final class ZipArchive {
     /// then fails: callers discard what they wrote.
     public func read(_ entry: Entry, into sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         if entry.encrypted { throw Failure.encrypted(path: entry.path) }
-        guard entry.method == 0 || entry.method == 8 else { throw Failure.unsupportedMethod(path: entry.path, method: entry.method) }
+        guard entry.method == 0 || entry.method == 8 else {
+            throw Failure.unsupportedMethod(path: entry.path, method: entry.method)
+        }
         let start = try dataStart(of: entry)
         let deadline = ContinuousClock.now + entryDeadline
         var crc = UInt32(0)
@@ -128,7 +133,8 @@ public final class ZipArchive {
         func checked(_ chunk: UnsafeRawBufferPointer) throws {
             produced += UInt64(chunk.count)
             guard produced <= entry.uncompressedSize else { throw Failure.inflatesPastDeclaredSize(path: entry.path) }
-            crc = UInt32(CZlib.crc32(uLong(crc), chunk.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(chunk.count)))
+            crc = UInt32(
+                CZlib.crc32(uLong(crc), chunk.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt(chunk.count)))
             try sink(chunk)
         }
         if entry.method == 0 {
@@ -140,7 +146,9 @@ public final class ZipArchive {
             try inflate(from: start, entry: entry, deadline: deadline, into: checked)
         }
         guard produced == entry.uncompressedSize else {
-            throw Failure.corruptEntry(path: entry.path, reason: "it holds \(produced) bytes where its header declares \(entry.uncompressedSize)")
+            throw Failure.corruptEntry(
+                path: entry.path,
+                reason: "it holds \(produced) bytes where its header declares \(entry.uncompressedSize)")
         }
         guard crc == entry.crc32 else { throw Failure.checksumMismatch(path: entry.path) }
     }
@@ -148,7 +156,8 @@ public final class ZipArchive {
     private static let chunkSize = 64 * 1024
 
     private func readRaw(
-        from offset: UInt64, count: UInt64, entry: Entry, deadline: ContinuousClock.Instant, into sink: (UnsafeRawBufferPointer) throws -> Void
+        from offset: UInt64, count: UInt64, entry: Entry, deadline: ContinuousClock.Instant,
+        into sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -157,8 +166,11 @@ public final class ZipArchive {
         while remaining > 0 {
             try checkTime(entry, deadline)
             let want = Int(min(UInt64(Self.chunkSize), remaining))
-            let got = try Self.pread(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: position)
-            guard got == want else { throw Failure.corruptEntry(path: entry.path, reason: "its data runs past the end of the file") }
+            let got = try Self.pread(
+                descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: position)
+            guard got == want else {
+                throw Failure.corruptEntry(path: entry.path, reason: "its data runs past the end of the file")
+            }
             try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
             position += UInt64(got)
             remaining -= UInt64(got)
@@ -168,10 +180,13 @@ public final class ZipArchive {
     /// Raw deflate: input bounded by the compressed size, output by the declared size (plus one
     /// byte, to notice a lie), and a stream that cannot make progress is an error, not a loop.
     private func inflate(
-        from offset: UInt64, entry: Entry, deadline: ContinuousClock.Instant, into sink: (UnsafeRawBufferPointer) throws -> Void
+        from offset: UInt64, entry: Entry, deadline: ContinuousClock.Instant,
+        into sink: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         var stream = z_stream()
-        guard iris_inflate_init_raw(&stream) == Z_OK else { throw Failure.corruptEntry(path: entry.path, reason: "zlib could not start") }
+        guard iris_inflate_init_raw(&stream) == Z_OK else {
+            throw Failure.corruptEntry(path: entry.path, reason: "zlib could not start")
+        }
         defer { inflateEnd(&stream) }
         let input = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.chunkSize)
         let output = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.chunkSize)
@@ -185,8 +200,11 @@ public final class ZipArchive {
             try checkTime(entry, deadline)
             if stream.avail_in == 0 && remaining > 0 {
                 let want = Int(min(UInt64(Self.chunkSize), remaining))
-                let got = try Self.pread(descriptor, into: UnsafeMutableRawBufferPointer(start: input, count: want), at: position)
-                guard got == want else { throw Failure.corruptEntry(path: entry.path, reason: "its data runs past the end of the file") }
+                let got = try Self.pread(
+                    descriptor, into: UnsafeMutableRawBufferPointer(start: input, count: want), at: position)
+                guard got == want else {
+                    throw Failure.corruptEntry(path: entry.path, reason: "its data runs past the end of the file")
+                }
                 position += UInt64(got)
                 remaining -= UInt64(got)
                 stream.next_in = input
@@ -221,13 +239,18 @@ public final class ZipArchive {
     }
 
     private func checkTime(_ entry: Entry, _ deadline: ContinuousClock.Instant) throws {
-        if ContinuousClock.now > deadline { throw Failure.tooSlow(path: entry.path, seconds: Int(entryDeadline.components.seconds)) }
+        if ContinuousClock.now > deadline {
+            throw Failure.tooSlow(path: entry.path, seconds: Int(entryDeadline.components.seconds))
+        }
     }
 
     /// Where an entry's data starts, from its local header, which must agree with the directory.
     private func dataStart(of entry: Entry) throws -> UInt64 {
-        let header = try Self.bytes(descriptor, at: entry.localHeaderOffset, count: 30, fileSize: fileSize, what: "a local header")
-        guard header.u32(0) == 0x0403_4b50 else { throw Failure.damaged("the local header of \"\(entry.path)\" is missing") }
+        let header = try Self.bytes(
+            descriptor, at: entry.localHeaderOffset, count: 30, fileSize: fileSize, what: "a local header")
+        guard header.u32(0) == 0x0403_4b50 else {
+            throw Failure.damaged("the local header of \"\(entry.path)\" is missing")
+        }
         let start = entry.localHeaderOffset + 30 + UInt64(header.u16(26)) + UInt64(header.u16(28))
         guard start <= directoryStart, entry.compressedSize <= directoryStart - start else {
             throw Failure.damaged("the data of \"\(entry.path)\" overlaps the central directory")
@@ -248,7 +271,8 @@ public final class ZipArchive {
         guard fileSize >= 22 else { throw Failure.notAZip }
         // The record is 22 bytes plus a comment of up to 65,535.
         let tailLength = min(fileSize, 22 + 65_535)
-        let tail = try bytes(descriptor, at: fileSize - tailLength, count: Int(tailLength), fileSize: fileSize, what: "the end record")
+        let tail = try bytes(
+            descriptor, at: fileSize - tailLength, count: Int(tailLength), fileSize: fileSize, what: "the end record")
         var found: Int?
         var index = tail.count - 22
         while index >= 0 {
@@ -260,15 +284,19 @@ public final class ZipArchive {
         }
         guard let at = found else { throw Failure.notAZip }
         let recordOffset = fileSize - tailLength + UInt64(at)
-        var directory = Directory(offset: UInt64(tail.u32(at + 16)), size: UInt64(tail.u32(at + 12)), count: UInt64(tail.u16(at + 10)))
+        var directory = Directory(
+            offset: UInt64(tail.u32(at + 16)), size: UInt64(tail.u32(at + 12)), count: UInt64(tail.u16(at + 10)))
         var directoryEnd = recordOffset
-        let disk = tail.u16(at + 4), directoryDisk = tail.u16(at + 6)
+        let disk = tail.u16(at + 4)
+        let directoryDisk = tail.u16(at + 6)
         let needs64 = directory.count == 0xFFFF || directory.size == 0xFFFF_FFFF || directory.offset == 0xFFFF_FFFF
         if needs64, recordOffset >= 20 {
-            let locator = try bytes(descriptor, at: recordOffset - 20, count: 20, fileSize: fileSize, what: "the ZIP64 locator")
+            let locator = try bytes(
+                descriptor, at: recordOffset - 20, count: 20, fileSize: fileSize, what: "the ZIP64 locator")
             if locator.u32(0) == 0x0706_4b50 {
                 let record64Offset = locator.u64(8)
-                let record = try bytes(descriptor, at: record64Offset, count: 56, fileSize: fileSize, what: "the ZIP64 end record")
+                let record = try bytes(
+                    descriptor, at: record64Offset, count: 56, fileSize: fileSize, what: "the ZIP64 end record")
                 guard record.u32(0) == 0x0606_4b50 else { throw Failure.damaged("the ZIP64 end record is missing") }
                 guard record.u32(16) == 0, record.u32(20) == 0 else { throw Failure.multiDisk }
                 directory = Directory(offset: record.u64(48), size: record.u64(40), count: record.u64(32))
@@ -288,31 +316,43 @@ public final class ZipArchive {
     }
 
     static func parseDirectory(descriptor: Int32, _ directory: Directory, fileSize: UInt64) throws -> [Entry] {
-        let table = try bytes(descriptor, at: directory.offset, count: Int(directory.size), fileSize: fileSize, what: "the central directory")
+        let table = try bytes(
+            descriptor, at: directory.offset, count: Int(directory.size), fileSize: fileSize,
+            what: "the central directory")
         var entries: [Entry] = []
         entries.reserveCapacity(Int(directory.count))
         var at = 0
         for number in 0..<directory.count {
             guard at + 46 <= table.count, table.u32(at) == 0x0201_4b50 else {
-                throw Failure.damaged("central directory entry \(number + 1) of \(directory.count) is missing or corrupt")
+                throw Failure.damaged(
+                    "central directory entry \(number + 1) of \(directory.count) is missing or corrupt")
             }
-            let nameLength = Int(table.u16(at + 28)), extraLength = Int(table.u16(at + 30)), commentLength = Int(table.u16(at + 32))
+            let nameLength = Int(table.u16(at + 28))
+            let extraLength = Int(table.u16(at + 30))
+            let commentLength = Int(table.u16(at + 32))
             let end = at + 46 + nameLength + extraLength + commentLength
-            guard end <= table.count else { throw Failure.damaged("central directory entry \(number + 1) runs past the directory's end") }
+            guard end <= table.count else {
+                throw Failure.damaged("central directory entry \(number + 1) runs past the directory's end")
+            }
             let flags = table.u16(at + 8)
             let nameBytes = table[(at + 46)..<(at + 46 + nameLength)]
             let path = name(nameBytes, utf8: flags & 0x0800 != 0)
-            var compressed = UInt64(table.u32(at + 20)), uncompressed = UInt64(table.u32(at + 24)), offset = UInt64(table.u32(at + 42))
+            var compressed = UInt64(table.u32(at + 20))
+            var uncompressed = UInt64(table.u32(at + 24))
+            var offset = UInt64(table.u32(at + 42))
             // ZIP64 extra field: the 64-bit values, in this order, for those saturated above.
             var extra = at + 46 + nameLength
             let extraEnd = extra + extraLength
             while extra + 4 <= extraEnd {
-                let id = table.u16(extra), size = Int(table.u16(extra + 2))
+                let id = table.u16(extra)
+                let size = Int(table.u16(extra + 2))
                 guard extra + 4 + size <= extraEnd else { break }
                 if id == 0x0001 {
                     var field = extra + 4
                     func next() throws -> UInt64 {
-                        guard field + 8 <= extra + 4 + size else { throw Failure.damaged("the ZIP64 sizes of \"\(path)\" are cut short") }
+                        guard field + 8 <= extra + 4 + size else {
+                            throw Failure.damaged("the ZIP64 sizes of \"\(path)\" are cut short")
+                        }
                         defer { field += 8 }
                         return table.u64(field)
                     }
@@ -322,15 +362,21 @@ public final class ZipArchive {
                 }
                 extra += 4 + size
             }
-            guard offset < directory.offset else { throw Failure.damaged("the entry \"\(path)\" points past the central directory") }
+            guard offset < directory.offset else {
+                throw Failure.damaged("the entry \"\(path)\" points past the central directory")
+            }
             // Unix hosts (3) keep the file mode in the high half of the external attributes.
             let mode = (table.u32(at + 38) >> 16) & 0o170000
             let isUnix = table.u16(at + 4) >> 8 == 3
             let kind: Entry.Kind =
-                if isUnix && mode == 0o120000 { .symbolicLink } else if path.hasSuffix("/") || (isUnix && mode == 0o040000) { .directory } else { .file }
-            entries.append(Entry(
-                path: path, kind: kind, method: table.u16(at + 10), encrypted: flags & 0x0001 != 0, crc32: table.u32(at + 16),
-                compressedSize: compressed, uncompressedSize: uncompressed, localHeaderOffset: offset))
+                if isUnix && mode == 0o120000 {
+                    .symbolicLink
+                } else if path.hasSuffix("/") || (isUnix && mode == 0o040000) { .directory } else { .file }
+            entries.append(
+                Entry(
+                    path: path, kind: kind, method: table.u16(at + 10), encrypted: flags & 0x0001 != 0,
+                    crc32: table.u32(at + 16),
+                    compressedSize: compressed, uncompressedSize: uncompressed, localHeaderOffset: offset))
             at = end
         }
         return entries
@@ -346,14 +392,17 @@ public final class ZipArchive {
 
     /// Code page 437's characters for bytes 0x80–0xFF.
     static let codePage437High: [Character] = Array(
-        "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{A0}")
+        "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{A0}"
+    )
 
     // MARK: - Bytes
 
-    static func pread(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+    static func pread(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int
+    {
         var done = 0
         while done < buffer.count {
-            let got = Foundation.pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            let got = Foundation.pread(
+                descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             if got < 0 {
                 if errno == EINTR { continue }
                 throw CocoaError(.fileReadUnknown)
@@ -364,8 +413,12 @@ public final class ZipArchive {
         return done
     }
 
-    static func bytes(_ descriptor: Int32, at offset: UInt64, count: Int, fileSize: UInt64, what: String) throws -> [UInt8] {
-        guard offset <= fileSize, UInt64(count) <= fileSize - offset else { throw Failure.damaged("\(what) lies outside the file") }
+    static func bytes(_ descriptor: Int32, at offset: UInt64, count: Int, fileSize: UInt64, what: String) throws
+        -> [UInt8]
+    {
+        guard offset <= fileSize, UInt64(count) <= fileSize - offset else {
+            throw Failure.damaged("\(what) lies outside the file")
+        }
         var result = [UInt8](repeating: 0, count: count)
         let got = try result.withUnsafeMutableBytes { try pread(descriptor, into: $0, at: offset) }
         guard got == count else { throw Failure.damaged("\(what) is cut short") }

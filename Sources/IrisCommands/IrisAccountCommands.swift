@@ -1,7 +1,7 @@
 import Foundation
+public import IrisCore
 import IrisServer
 public import IrisServices
-public import IrisCore
 import IrisStore
 
 /// `iris user …` and `iris token …`: the same account operations as the API, against
@@ -10,17 +10,23 @@ public enum IrisAccountCommands {
     public static func listUsers(_ settings: IrisSettings) async throws {
         try await withStore(settings) { store in
             for user in try await store.accounts.users() {
-                print("\(user.id)\t\(user.username)\(user.isAdmin ? "\tadmin" : "")\(user.disabled ? "\tdisabled" : "")")
+                print(
+                    "\(user.id)\t\(user.username)\(user.isAdmin ? "\tadmin" : "")\(user.disabled ? "\tdisabled" : "")")
             }
         }
     }
 
-    public static func createUser(_ settings: IrisSettings, username: String, admin: Bool, password: String?) async throws {
+    public static func createUser(_ settings: IrisSettings, username: String, admin: Bool, password: String?)
+        async throws
+    {
         try await withStore(settings) { store in
             let chosen = password ?? Secrets.password()
-            let user = try await Accounts(store: store, bcryptCost: settings.bcryptCost).create(username: username, password: chosen, isAdmin: admin)
+            let user = try await Accounts(store: store, bcryptCost: settings.bcryptCost).create(
+                username: username, password: chosen, isAdmin: admin)
             await record(store, "user.created", subject: user.username)
-            print(password == nil ? "Created \(user.username). Password (shown once): \(chosen)" : "Created \(user.username).")
+            print(
+                password == nil
+                    ? "Created \(user.username). Password (shown once): \(chosen)" : "Created \(user.username).")
         }
     }
 
@@ -39,16 +45,22 @@ public enum IrisAccountCommands {
             let chosen = password ?? Secrets.password()
             try await Accounts(store: store, bcryptCost: settings.bcryptCost).setPassword(userID: user.id, chosen)
             await record(store, "user.password_reset", subject: user.username)
-            print(password == nil ? "New password for \(user.username) (shown once): \(chosen)" : "Password changed for \(user.username).")
+            print(
+                password == nil
+                    ? "New password for \(user.username) (shown once): \(chosen)"
+                    : "Password changed for \(user.username).")
         }
     }
 
     public static func createToken(
-        _ settings: IrisSettings, username: String, name: String, scopes: [TokenScope], projectID: Int64?, expiresDays: Int?
+        _ settings: IrisSettings, username: String, name: String, scopes: [TokenScope], projectID: Int64?,
+        expiresDays: Int?
     ) async throws {
         try await withStore(settings) { store in
             let user = try await find(username, in: store)
-            if scopes.contains(.admin) && !user.isAdmin { throw Problem.badRequest("only an administrator's token may have the admin scope", field: "scopes") }
+            if scopes.contains(.admin) && !user.isAdmin {
+                throw Problem.badRequest("only an administrator's token may have the admin scope", field: "scopes")
+            }
             let label = try NameRules.validated(name, field: "name", maxLength: 100)
             let secret = Secrets.newToken()
             let token = try await store.accounts.createToken(
@@ -66,27 +78,36 @@ public enum IrisAccountCommands {
             var userID: Int64?
             if let username { userID = try await find(username, in: store).id }
             for token in try await store.accounts.tokens(userID: userID) {
-                let state = token.revokedAt != nil ? "revoked" : (token.expiresAt.map { $0 <= Date() } == true ? "expired" : "live")
-                print("\(token.id)\tuser \(token.userID)\t\(token.name)\t\(token.scopes.map(\.rawValue).joined(separator: ","))\t\(token.projectID.map { "project \($0)" } ?? "all projects")\t\(state)")
+                let state =
+                    token.revokedAt != nil
+                    ? "revoked" : (token.expiresAt.map { $0 <= Date() } == true ? "expired" : "live")
+                print(
+                    "\(token.id)\tuser \(token.userID)\t\(token.name)\t\(token.scopes.map(\.rawValue).joined(separator: ","))\t\(token.projectID.map { "project \($0)" } ?? "all projects")\t\(state)"
+                )
             }
         }
     }
 
     public static func revokeToken(_ settings: IrisSettings, id: Int64) async throws {
         try await withStore(settings) { store in
-            guard try await store.accounts.revokeToken(id: id, userID: nil) else { throw Problem.notFound("no live token has id \(id)") }
+            guard try await store.accounts.revokeToken(id: id, userID: nil) else {
+                throw Problem.notFound("no live token has id \(id)")
+            }
             await record(store, "token.revoked", subject: "token \(id)")
             print("Revoked token \(id).")
         }
     }
 
     static func find(_ username: String, in store: IrisStore) async throws -> User {
-        guard let (user, _) = try await store.accounts.credentials(username: username) else { throw Problem.notFound("no user is named \(username)") }
+        guard let (user, _) = try await store.accounts.credentials(username: username) else {
+            throw Problem.notFound("no user is named \(username)")
+        }
         return user
     }
 
     static func record(_ store: IrisStore, _ action: String, subject: String) async {
-        _ = try? await store.events.append(Event(actorKind: "system", actorID: nil, actorName: "iris command", action: action, subject: subject))
+        _ = try? await store.events.append(
+            Event(actorKind: "system", actorID: nil, actorName: "iris command", action: action, subject: subject))
     }
 
     /// Opens the store (migrating it), runs `body`, closes it; problems become one-line failures.

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-import IrisServer
-import IrisServices
 import IrisCore
 import IrisML
+import IrisServer
+import IrisServices
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -84,13 +84,17 @@ public struct IrisAnalyzeClient: Sendable {
         let boundary = "iris-\(UUID().uuidString)"
         var body = Data()
         func field(_ name: String, _ value: String) {
-            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+            body.append(
+                Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
         }
         field("models", models.joined(separator: ","))
         field("project_id", String(project))
         for file in files {
             let name = URL(fileURLWithPath: file).lastPathComponent.replacingOccurrences(of: "\"", with: "_")
-            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8))
+            body.append(
+                Data(
+                    "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                        .utf8))
             body.append(try Data(contentsOf: URL(fileURLWithPath: file)))
             body.append(Data("\r\n".utf8))
         }
@@ -116,7 +120,8 @@ public struct IrisAnalyzeClient: Sendable {
         let deadline = ContinuousClock.now + .seconds(timeout)
         for (file, sha256) in pending {
             while true {
-                let status: Status = try await send(client, HTTPClientRequest(url: server + "/api/v1/analyses/\(sha256)"))
+                let status: Status = try await send(
+                    client, HTTPClientRequest(url: server + "/api/v1/analyses/\(sha256)"))
                 let done = models.allSatisfy { status.models[$0]?.finished ?? false }
                 if done || ContinuousClock.now > deadline {
                     report[file] = status
@@ -131,7 +136,8 @@ public struct IrisAnalyzeClient: Sendable {
                 guard let model = status.models[name] else { continue }
                 if model.state != "succeeded" {
                     allGood = false
-                    FileHandle.standardError.write(Data("\(file): \(name): \(model.state)\(model.error.map { ": \($0)" } ?? "")\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\(file): \(name): \(model.state)\(model.error.map { ": \($0)" } ?? "")\n".utf8))
                 }
             }
             guard !json else { continue }
@@ -139,7 +145,8 @@ public struct IrisAnalyzeClient: Sendable {
             for name in models {
                 guard let result = status.models[name]?.result else { continue }
                 IrisModelCommands.printResult(
-                    model: name, labels: result.labels, embedding: result.embedding.map { "of \($0.dimension) at \(server)\($0.url)" },
+                    model: name, labels: result.labels,
+                    embedding: result.embedding.map { "of \($0.dimension) at \(server)\($0.url)" },
                     moderation: result.moderation, text: result.text)
             }
         }
@@ -161,7 +168,10 @@ public struct IrisAnalyzeClient: Sendable {
         let data = Data(buffer: bytes)
         guard (200..<300).contains(Int(response.status.code)) else {
             let problem = try? JSONDecoder().decode(ProblemBody.self, from: data)
-            throw CommandFailure(message: "\(server) answered \(response.status.code): \(problem?.detail ?? problem?.title ?? String(decoding: data.prefix(300), as: UTF8.self))")
+            throw CommandFailure(
+                message:
+                    "\(server) answered \(response.status.code): \(problem?.detail ?? problem?.title ?? String(decoding: data.prefix(300), as: UTF8.self))"
+            )
         }
         do {
             return try JSONDecoder().decode(T.self, from: data)

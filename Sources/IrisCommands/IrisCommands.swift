@@ -1,10 +1,10 @@
 import Foundation
-import IrisServer
-public import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore
 import IrisImaging
+import IrisServer
+public import IrisServices
 import IrisStore
 import Logging
 import Metrics
@@ -21,13 +21,17 @@ public enum IrisCommands {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         var dependencies = try await IrisDependencies.open(settings, logger: logger)
         dependencies.metrics = metrics
-        logger.info("starting", metadata: [
-            "address": "\(settings.host):\(settings.port)", "database": "\(settings.database)",
-            "data": "\(settings.dataDirectory.path)", "libvips": "\(Vips.version)",
-        ])
+        logger.info(
+            "starting",
+            metadata: [
+                "address": "\(settings.host):\(settings.port)", "database": "\(settings.database)",
+                "data": "\(settings.dataDirectory.path)", "libvips": "\(Vips.version)",
+            ])
         do {
             // First start: an administrator with a one-time password, shown here only (never logged).
-            if let password = try await Accounts(store: dependencies.store, bcryptCost: settings.bcryptCost).bootstrapAdmin() {
+            if let password = try await Accounts(store: dependencies.store, bcryptCost: settings.bcryptCost)
+                .bootstrapAdmin()
+            {
                 let banner = """
 
                     ================================================================
@@ -52,7 +56,7 @@ public enum IrisCommands {
                 source.resume()
                 return source
             }
-            defer { watchers.forEach { $0.cancel() } }
+            defer { for watcher in watchers { watcher.cancel() } }
             try await app.runService()
         } catch {
             await dependencies.close()
@@ -73,19 +77,29 @@ public enum IrisCommands {
             throw error
         }
         await database.shutdown()
-        print(applied.isEmpty ? "The database schema is up to date." : "Applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
+        print(
+            applied.isEmpty
+                ? "The database schema is up to date."
+                : "Applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
     }
 
-    public static func importImages(_ settings: IrisSettings, path: String, projectName: String, labelFromFolders: Bool) async throws {
+    public static func importImages(_ settings: IrisSettings, path: String, projectName: String, labelFromFolders: Bool)
+        async throws
+    {
         let logger = settings.makeLogger()
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
         do {
             let name = try NameRules.validated(projectName, field: "project", maxLength: NameRules.maxProjectName)
             var project = try await dependencies.store.projects.find(name: name)
-            if project == nil { project = try await dependencies.store.projects.create(name: name, description: "", labelSet: nil) }
+            if project == nil {
+                project = try await dependencies.store.projects.create(name: name, description: "", labelSet: nil)
+            }
             guard let project else { return }
-            let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-            let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads)
+            let inspector = try ImageInspector(
+                maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+            let ingestor = ImageIngestor(
+                store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
+                threads: dependencies.imagingThreads)
             let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
             let url = URL(fileURLWithPath: path)
             var isDirectory: ObjCBool = false
@@ -93,11 +107,16 @@ public enum IrisCommands {
                 throw Problem.badRequest("\(path) does not exist", field: "path")
             }
             let bar = ProgressBar()
-            let report = isDirectory.boolValue
-                ? try await importer.importFolder(at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
-                : try await importer.importZip(at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
+            let report =
+                isDirectory.boolValue
+                ? try await importer.importFolder(
+                    at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
+                : try await importer.importZip(
+                    at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
             bar.finish()
-            print("Project \"\(project.name)\" (id \(project.id)): \(report.imported) imported, \(report.duplicates) already stored, \(report.skipped.count) skipped.")
+            print(
+                "Project \"\(project.name)\" (id \(project.id)): \(report.imported) imported, \(report.duplicates) already stored, \(report.skipped.count) skipped."
+            )
             for (label, count) in report.labels.sorted(by: { $0.key < $1.key }) { print("  \(label): \(count)") }
             for skipped in report.skipped { print("  skipped \(skipped.path): \(skipped.reason)") }
         } catch {
@@ -118,8 +137,10 @@ public enum IrisCommands {
             }
             return lines.joined(separator: "\n")
         }
-        return ConfigurationKey.all.map { "\($0.name)  (\($0.environmentName), default \"\($0.defaultValue)\")\n    \($0.help)" }
-            .joined(separator: "\n")
+        return ConfigurationKey.all.map {
+            "\($0.name)  (\($0.environmentName), default \"\($0.defaultValue)\")\n    \($0.help)"
+        }
+        .joined(separator: "\n")
     }
 }
 
@@ -145,9 +166,12 @@ final class ProgressBar: @unchecked Sendable {
         let width = 30
         let filled = total == 0 ? width : width * done / total
         let rate = Double(done) / max(now.timeIntervalSince(start), 0.001)
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
-        let line = String(format: "[%@] %d/%d  %.1f files/s  (%d new, %d duplicate, %d skipped)", bar, done, total, rate,
-                          report.imported, report.duplicates, report.skipped.count)
+        let bar =
+            String(repeating: "=", count: filled)
+            + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
+        let line = String(
+            format: "[%@] %d/%d  %.1f files/s  (%d new, %d duplicate, %d skipped)", bar, done, total, rate,
+            report.imported, report.duplicates, report.skipped.count)
         FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
     }
 

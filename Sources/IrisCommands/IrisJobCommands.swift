@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Foundation
+import IrisCore
+import IrisML
 import IrisServer
 public import IrisServices
-import IrisCore
 import IrisStore
-import IrisML
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -24,33 +24,44 @@ public enum IrisJobCommands {
         } else {
             groups = settings.jobs.workers
         }
-        guard !groups.isEmpty else { throw CommandFailure(message: "no queues to work on: give --queues or set jobs.queues") }
+        guard !groups.isEmpty else {
+            throw CommandFailure(message: "no queues to work on: give --queues or set jobs.queues")
+        }
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
         let jobs: JobSystem
         do {
-            jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: groups, schedule: true, logger: logger)
+            jobs = try JobSystem(
+                settings: settings, dependencies: dependencies, workers: groups, schedule: true, logger: logger)
         } catch {
             await dependencies.close()
             throw error
         }
         await jobs.prepareModels(store: dependencies.store, logger: logger)
-        logger.info("worker starting", metadata: [
-            "database": "\(settings.database)", "workers": "\(groups.map { "\($0.queues.joined(separator: "+")):\($0.concurrency)" }.joined(separator: ","))",
-            "identity": "\(jobs.workers?.identity ?? "")",
-        ])
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: BackgroundService(jobs: jobs, dependencies: dependencies))],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info(
+            "worker starting",
+            metadata: [
+                "database": "\(settings.database)",
+                "workers":
+                    "\(groups.map { "\($0.queues.joined(separator: "+")):\($0.concurrency)" }.joined(separator: ","))",
+                "identity": "\(jobs.workers?.identity ?? "")",
+            ])
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: BackgroundService(jobs: jobs, dependencies: dependencies))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("worker stopped")
     }
 
     public static func list(_ settings: IrisSettings, state: String?, kind: String?, limit: Int) async throws {
         try await IrisAccountCommands.withStore(settings) { store in
-            let jobs = try await store.jobs.list(state: try parse(state), kind: kind, projectIDs: nil, keyPrefix: nil, before: nil, limit: limit)
+            let jobs = try await store.jobs.list(
+                state: try parse(state), kind: kind, projectIDs: nil, keyPrefix: nil, before: nil, limit: limit)
             for job in jobs {
                 let progress = job.state == .running ? String(format: "\t%.0f%%", job.progress * 100) : ""
-                print("\(job.id)\t\(job.kind)\t\(job.queue)\t\(job.state.rawValue)\tattempt \(job.attempts)/\(job.maxAttempts)\(progress)\(job.error.map { "\t\($0)" } ?? "")")
+                print(
+                    "\(job.id)\t\(job.kind)\t\(job.queue)\t\(job.state.rawValue)\tattempt \(job.attempts)/\(job.maxAttempts)\(progress)\(job.error.map { "\t\($0)" } ?? "")"
+                )
             }
             if jobs.isEmpty { print("No jobs.") }
         }
@@ -59,7 +70,8 @@ public enum IrisJobCommands {
     public static func show(_ settings: IrisSettings, id: Int64) async throws {
         try await IrisAccountCommands.withStore(settings) { store in
             guard let job = try await store.jobs.find(id: id) else { throw Problem.notFound("no job has id \(id)") }
-            print(String(decoding: try JobDocument.json(job, runs: try await store.jobs.runs(jobID: id)), as: UTF8.self))
+            print(
+                String(decoding: try JobDocument.json(job, runs: try await store.jobs.runs(jobID: id)), as: UTF8.self))
         }
     }
 
@@ -67,7 +79,9 @@ public enum IrisJobCommands {
         try await IrisAccountCommands.withStore(settings) { store in
             let job = try await store.jobs.cancel(id: id)
             await IrisAccountCommands.record(store, "job.cancelled", subject: "job \(id)")
-            print(job.state == .cancelled ? "Cancelled job \(id)." : "Asked job \(id) to stop; it ends at its next check.")
+            print(
+                job.state == .cancelled ? "Cancelled job \(id)." : "Asked job \(id) to stop; it ends at its next check."
+            )
         }
     }
 
@@ -86,9 +100,13 @@ public enum IrisJobCommands {
         do {
             // Only an analysis job's payload names a model: nothing else needs the graphs loaded.
             let models: ModelRegistry? = kind == AnalysisJob.kind ? nil : .empty
-            let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: [], schedule: false, logger: logger, models: models)
+            let jobs = try JobSystem(
+                settings: settings, dependencies: dependencies, workers: [], schedule: false, logger: logger,
+                models: models)
             do {
-                outcome = .success(try await jobs.queue.enqueue(JobRequest(kind: kind, payload: payload, queue: queue ?? JobSettings.Queue.standard)))
+                outcome = .success(
+                    try await jobs.queue.enqueue(
+                        JobRequest(kind: kind, payload: payload, queue: queue ?? JobSettings.Queue.standard)))
             } catch {
                 outcome = .failure(error)
             }
@@ -98,7 +116,8 @@ public enum IrisJobCommands {
         }
         await dependencies.close()
         switch outcome {
-        case .success(let answer): print(answer.created ? "Enqueued job \(answer.job.id)." : "Job \(answer.job.id) already does this.")
+        case .success(let answer):
+            print(answer.created ? "Enqueued job \(answer.job.id)." : "Job \(answer.job.id) already does this.")
         case .failure(let problem as Problem): throw CommandFailure(message: problem.detail)
         case .failure(let error): throw error
         }
@@ -115,7 +134,8 @@ public enum IrisJobCommands {
     static func parse(_ state: String?) throws -> JobState? {
         guard let state else { return nil }
         guard let parsed = JobState(rawValue: state) else {
-            throw Problem.badRequest("state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
+            throw Problem.badRequest(
+                "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
         }
         return parsed
     }

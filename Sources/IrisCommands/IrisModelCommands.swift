@@ -1,8 +1,8 @@
 import Foundation
-import IrisServer
-public import IrisServices
 import IrisCore
 import IrisML
+import IrisServer
+public import IrisServices
 
 /// `iris models list` and `iris analyze`: the models on this machine, run locally.
 public enum IrisModelCommands {
@@ -12,14 +12,19 @@ public enum IrisModelCommands {
     public static func list(_ settings: IrisSettings) async throws -> Bool {
         let logger = settings.makeLogger()
         let registry = settings.models.registry(logger: logger)
-        try await IrisAccountCommands.withStore(settings) { store in try await registry.syncRegistered(from: store, logger: logger) }
+        try await IrisAccountCommands.withStore(settings) { store in
+            try await registry.syncRegistered(from: store, logger: logger)
+        }
         await registry.verifyRemote(logger: logger)
         print("models in \(registry.folder.path) (ONNX Runtime \(registry.runtimeVersion ?? "not loaded")):")
         for entry in registry.entries {
             let tasks = entry.manifest?.tasks.map(\.rawValue).joined(separator: ",") ?? "?"
-            let place = entry.manifest?.remote.map { "remote \($0.url)\(entry.registered ? ", registered" : "")" } ?? "local"
+            let place =
+                entry.manifest?.remote.map { "remote \($0.url)\(entry.registered ? ", registered" : "")" } ?? "local"
             let state = entry.problem.map { "UNAVAILABLE: \($0)" } ?? "ready" + (entry.note.map { " (\($0))" } ?? "")
-            print("  \(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(place): \(state)")
+            print(
+                "  \(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(place): \(state)"
+            )
         }
         if registry.entries.isEmpty { print("  (none)") }
         return registry.entries.allSatisfy(\.available)
@@ -30,7 +35,8 @@ public enum IrisModelCommands {
     public static func register(_ settings: IrisSettings, manifestFile: String) async throws {
         let manifest: ModelManifest
         do {
-            manifest = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifestFile)))
+            manifest = try JSONDecoder().decode(
+                ModelManifest.self, from: Data(contentsOf: URL(fileURLWithPath: manifestFile)))
         } catch let error as DecodingError {
             throw CommandFailure(message: "\(manifestFile) is not a model manifest: \(ModelRegistry.describe(error))")
         }
@@ -40,7 +46,9 @@ public enum IrisModelCommands {
             try await registry.syncRegistered(from: store, logger: logger)
             let entry = try await registry.register(manifest, store: store, createdBy: nil)
             await IrisAccountCommands.record(store, "model.registered", subject: "model \(entry.name)")
-            print("Registered \(entry.name): \(entry.manifest?.remote?.model ?? "?") at \(entry.manifest?.remote?.url ?? "?"), ready.")
+            print(
+                "Registered \(entry.name): \(entry.manifest?.remote?.model ?? "?") at \(entry.manifest?.remote?.url ?? "?"), ready."
+            )
         }
     }
 
@@ -57,12 +65,15 @@ public enum IrisModelCommands {
     }
 
     /// Runs the named models on local files and prints what they say (JSON with `--json`).
-    public static func analyze(_ settings: IrisSettings, files: [String], models names: [String], json: Bool) async throws -> Bool {
+    public static func analyze(_ settings: IrisSettings, files: [String], models names: [String], json: Bool)
+        async throws -> Bool
+    {
         let registry = settings.models.registry(logger: settings.makeLogger())
         let unknown = names.filter { registry.model($0) == nil }
         guard unknown.isEmpty else {
             throw Problem.badRequest(
-                "unknown or unavailable models: \(unknown.joined(separator: ", ")); available: \(registry.available.map(\.name).joined(separator: ", "))")
+                "unknown or unavailable models: \(unknown.joined(separator: ", ")); available: \(registry.available.map(\.name).joined(separator: ", "))"
+            )
         }
         var allGood = true
         var report: [String: [String: ModelOutput]] = [:]
@@ -84,7 +95,10 @@ public enum IrisModelCommands {
             for name in names {
                 guard let output = outputs[name] else { continue }
                 printResult(
-                    model: name, labels: output.labels, embedding: output.embedding.map { "\($0.map { String(format: "%.3f", $0) }.joined(separator: " ")) …" },
+                    model: name, labels: output.labels,
+                    embedding: output.embedding.map {
+                        "\($0.map { String(format: "%.3f", $0) }.joined(separator: " ")) …"
+                    },
                     moderation: output.moderation, text: output.text)
             }
         }
@@ -93,11 +107,18 @@ public enum IrisModelCommands {
     }
 
     /// One model's result as `iris analyze` prints it, a line per fact.
-    static func printResult(model: String, labels: [ScoredLabel]?, embedding: String?, moderation: Double?, text: [TextLine]?) {
-        for label in labels ?? [] { print("  \(model)  \(String(format: "%5.1f%%", label.score * 100))  \(label.label)") }
+    static func printResult(
+        model: String, labels: [ScoredLabel]?, embedding: String?, moderation: Double?, text: [TextLine]?
+    ) {
+        for label in labels ?? [] {
+            print("  \(model)  \(String(format: "%5.1f%%", label.score * 100))  \(label.label)")
+        }
         if let embedding { print("  \(model)  embedding \(embedding)") }
         if let moderation { print("  \(model)  moderation \(String(format: "%.3f", moderation))") }
-        for line in text ?? [] { print("  \(model)  text \"\(line.text)\" at \(line.box.x),\(line.box.y) \(line.box.width)×\(line.box.height)") }
+        for line in text ?? [] {
+            print(
+                "  \(model)  text \"\(line.text)\" at \(line.box.x),\(line.box.y) \(line.box.width)×\(line.box.height)")
+        }
     }
 
     static func printJSON(_ value: some Encodable) throws {
@@ -123,9 +144,14 @@ extension IrisModelCommands {
         let root = URL(fileURLWithPath: folder)
         let classes = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
         for label in classes {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path)) ?? []
+            let files =
+                (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path)) ?? []
             for file in files.sorted() where !file.hasPrefix(".") {
-                guard let embedding = try await model.analyze(path: root.appendingPathComponent(label).appendingPathComponent(file).path).embedding else { continue }
+                guard
+                    let embedding = try await model.analyze(
+                        path: root.appendingPathComponent(label).appendingPathComponent(file).path
+                    ).embedding
+                else { continue }
                 data.append((label, embedding))
             }
         }
@@ -137,14 +163,24 @@ extension IrisModelCommands {
             return
         }
         func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
-        print("learning quality: \(figures.classes) classes, \(figures.examples) photos, \(figures.trials) random splits, embeddings from \(model.name)")
+        print(
+            "learning quality: \(figures.classes) classes, \(figures.examples) photos, \(figures.trials) random splits, embeddings from \(model.name)"
+        )
         for k in [1, 5, 10] {
-            print("  learner, \(k)-shot: \(percent(figures.learnerKShot[k] ?? 0)) nearest class; \(percent(figures.learnerKShotWithUnknown[k] ?? 0)) counting unknown answers as wrong")
+            print(
+                "  learner, \(k)-shot: \(percent(figures.learnerKShot[k] ?? 0)) nearest class; \(percent(figures.learnerKShotWithUnknown[k] ?? 0)) counting unknown answers as wrong"
+            )
         }
         print("  majority-class baseline: \(percent(figures.majorityBaseline))")
-        print("  trained head on the same 10-shot splits: \(percent(figures.headAccuracy)) (learner \(percent(figures.learnerAtTen)))")
-        print("  unknown rejection, \(figures.heldOut) classes held out: AUROC \(String(format: "%.3f", figures.unknownAUROC)); accuracy at 90% coverage \(percent(figures.accuracyAt90Coverage))")
-        print("  unknown answers: \(percent(figures.unknownRateOnKnown)) of taught-class photos, \(percent(figures.unknownRateOnHeldOut)) of held-out-class photos")
+        print(
+            "  trained head on the same 10-shot splits: \(percent(figures.headAccuracy)) (learner \(percent(figures.learnerAtTen)))"
+        )
+        print(
+            "  unknown rejection, \(figures.heldOut) classes held out: AUROC \(String(format: "%.3f", figures.unknownAUROC)); accuracy at 90% coverage \(percent(figures.accuracyAt90Coverage))"
+        )
+        print(
+            "  unknown answers: \(percent(figures.unknownRateOnKnown)) of taught-class photos, \(percent(figures.unknownRateOnHeldOut)) of held-out-class photos"
+        )
     }
 
     /// The learning benchmark (`make bench`): see `LearningBenchmark`.

@@ -31,19 +31,24 @@ public struct ImageInspector: Sendable {
     public func probe(path: String) throws -> ImageProbe {
         guard let format = try Self.sniff(path: path) else {
             throw Problem.unsupportedMediaType(
-                "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)", field: "file")
+                "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)",
+                field: "file")
         }
         guard let pointer = iris_vips_open(path) else {
             // libvips's message is not passed on (its error buffer is shared by every thread).
             vips_error_clear()
             throw Problem.unprocessable(
-                "unreadable-image", "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)", field: "file")
+                "unreadable-image",
+                "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)",
+                field: "file")
         }
         let image = VipsImageHandle(pointer)
         let pixels = Int64(image.width) * Int64(image.height)
         guard pixels <= maxPixels else {
             throw Problem.unprocessable(
-                "too-many-pixels", "the image is \(image.width)×\(image.height) = \(pixels) pixels; the limit is \(maxPixels)", field: "file")
+                "too-many-pixels",
+                "the image is \(image.width)×\(image.height) = \(pixels) pixels; the limit is \(maxPixels)",
+                field: "file")
         }
         let orientation = image.orientation
         let swapped = (5...8).contains(orientation)
@@ -66,14 +71,18 @@ public struct ImageInspector: Sendable {
         do {
             // Shrink-on-load straight to the largest size, then each smaller one from that in memory.
             let fromJPEG = format == .jpeg ? try jpegThumbnail(path: path, size: largest) : nil
-            let loaded = try fromJPEG ?? VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_file(path, $0, Int32(largest)) }
+            let loaded =
+                try fromJPEG ?? VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_file(path, $0, Int32(largest)) }
             let decoded = try VipsImageHandle.make("copy") { iris_vips_copy_memory(loaded.pointer, $0) }
             // Thumbnails carry no profile, and browsers take such JPEGs as sRGB: the colours of a
             // Display P3 or Adobe RGB photo are converted, not just relabelled.
             let base = try VipsImageHandle.make("icc_transform") { iris_vips_to_srgb(decoded.pointer, $0) }
             var result: [Int: Data] = [:]
             for size in ordered {
-                let sized = size == largest ? base : try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_image(base.pointer, $0, Int32(size)) }
+                let sized =
+                    size == largest
+                    ? base
+                    : try VipsImageHandle.make("thumbnail") { iris_vips_thumbnail_image(base.pointer, $0, Int32(size)) }
                 result[size] = try jpeg(sized)
             }
             return result
@@ -90,7 +99,8 @@ public struct ImageInspector: Sendable {
     /// with libjpeg's own words. Nil for CMYK files, which libvips converts (they are checked all the same).
     func jpegThumbnail(path: String, size: Int) throws -> VipsImageHandle? {
         guard let header = iris_vips_open(path) else {
-            throw Problem.unprocessable("corrupt-image", "the JPEG header cannot be read (the file is damaged)", field: "file")
+            throw Problem.unprocessable(
+                "corrupt-image", "the JPEG header cannot be read (the file is damaged)", field: "file")
         }
         defer { iris_vips_unref(header) }
         var message = [CChar](repeating: 0, count: 256)
@@ -104,13 +114,18 @@ public struct ImageInspector: Sendable {
             return nil
         default:
             let said = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Problem.unprocessable("corrupt-image", "the JPEG data is corrupt or truncated (\(said.isEmpty ? "unreadable" : said))", field: "file")
+            throw Problem.unprocessable(
+                "corrupt-image", "the JPEG data is corrupt or truncated (\(said.isEmpty ? "unreadable" : said))",
+                field: "file")
         }
     }
 
     private func jpeg(_ image: VipsImageHandle) throws -> Data {
-        let opaque = image.hasAlpha ? try VipsImageHandle.make("flatten") { iris_vips_flatten_white(image.pointer, $0) } : image
-        return try opaque.encode("jpegsave") { iris_vips_jpeg_stripped(opaque.pointer, $0, $1, Int32(thumbnailQuality)) }
+        let opaque =
+            image.hasAlpha ? try VipsImageHandle.make("flatten") { iris_vips_flatten_white(image.pointer, $0) } : image
+        return try opaque.encode("jpegsave") {
+            iris_vips_jpeg_stripped(opaque.pointer, $0, $1, Int32(thumbnailQuality))
+        }
     }
 
     /// Reads the first bytes of a file and recognises its format.

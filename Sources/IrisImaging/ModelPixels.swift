@@ -43,18 +43,25 @@ public struct ModelPixels: Sendable {
             case .stretch: (1, 0)
             case .fit: (2, 0)
             }
-        guard iris_vips_model_pixels(path, mode, shortSide, Int32(width), Int32(height), &pointer, &outWidth, &outHeight, &source) == 0, let pointer
+        guard
+            iris_vips_model_pixels(
+                path, mode, shortSide, Int32(width), Int32(height), &pointer, &outWidth, &outHeight, &source) == 0,
+            let pointer
         else { throw VipsError.take("preparing model input") }
         defer { iris_vips_free(pointer) }
         let count = Int(outWidth) * Int(outHeight) * 3
         let bytes = Array(UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: UInt8.self), count: count))
-        return ModelPixels(width: Int(outWidth), height: Int(outHeight), rgb: bytes, sourceWidth: Int(source[0]), sourceHeight: Int(source[1]))
+        return ModelPixels(
+            width: Int(outWidth), height: Int(outHeight), rgb: bytes, sourceWidth: Int(source[0]),
+            sourceHeight: Int(source[1]))
     }
 
     /// The pixels of a rectangle (clamped to the image).
     public func crop(x: Int, y: Int, width cropWidth: Int, height cropHeight: Int) -> ModelPixels {
-        let left = max(0, min(x, width - 1)), top = max(0, min(y, height - 1))
-        let right = max(left + 1, min(x + cropWidth, width)), bottom = max(top + 1, min(y + cropHeight, height))
+        let left = max(0, min(x, width - 1))
+        let top = max(0, min(y, height - 1))
+        let right = max(left + 1, min(x + cropWidth, width))
+        let bottom = max(top + 1, min(y + cropHeight, height))
         var out: [UInt8] = []
         out.reserveCapacity((right - left) * (bottom - top) * 3)
         for row in top..<bottom {
@@ -68,18 +75,23 @@ public struct ModelPixels: Sendable {
     public func resized(width newWidth: Int, height newHeight: Int) -> ModelPixels {
         if newWidth == width && newHeight == height { return self }
         var out = [UInt8](repeating: 0, count: newWidth * newHeight * 3)
-        let xScale = Double(width) / Double(newWidth), yScale = Double(height) / Double(newHeight)
+        let xScale = Double(width) / Double(newWidth)
+        let yScale = Double(height) / Double(newHeight)
         for y in 0..<newHeight {
             let sy = max(0, (Double(y) + 0.5) * yScale - 0.5)
-            let y0 = min(Int(sy), height - 1), y1 = min(y0 + 1, height - 1)
+            let y0 = min(Int(sy), height - 1)
+            let y1 = min(y0 + 1, height - 1)
             let fy = sy - Double(y0)
             for x in 0..<newWidth {
                 let sx = max(0, (Double(x) + 0.5) * xScale - 0.5)
-                let x0 = min(Int(sx), width - 1), x1 = min(x0 + 1, width - 1)
+                let x0 = min(Int(sx), width - 1)
+                let x1 = min(x0 + 1, width - 1)
                 let fx = sx - Double(x0)
                 for c in 0..<3 {
-                    let a = Double(rgb[(y0 * width + x0) * 3 + c]), b = Double(rgb[(y0 * width + x1) * 3 + c])
-                    let d = Double(rgb[(y1 * width + x0) * 3 + c]), e = Double(rgb[(y1 * width + x1) * 3 + c])
+                    let a = Double(rgb[(y0 * width + x0) * 3 + c])
+                    let b = Double(rgb[(y0 * width + x1) * 3 + c])
+                    let d = Double(rgb[(y1 * width + x0) * 3 + c])
+                    let e = Double(rgb[(y1 * width + x1) * 3 + c])
                     let value = (a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy
                     out[(y * newWidth + x) * 3 + c] = UInt8(max(0, min(255, value.rounded())))
                 }

@@ -7,28 +7,33 @@ public import IrisCore
 public enum SyntheticImage {
     /// A colour gradient of the given size, encoded by libvips's saver for `format`.
     /// `seed` shifts the gradient so different seeds give different bytes.
-    public static func encode(width: Int, height: Int, format: ImageFormat, alpha: Bool = false, seed: Int = 0) throws -> Data {
+    public static func encode(width: Int, height: Int, format: ImageFormat, alpha: Bool = false, seed: Int = 0) throws
+        -> Data
+    {
         try Vips.start()
         let xyz = try VipsImageHandle.make("xyz") { iris_vips_xyz($0, Int32(width), Int32(height)) }
         // Two bands (x, y) scaled into 0...255, plus a third from the seed, give RGB.
         let scale = 255.0 / Double(max(width, height, 1))
         let rg = try VipsImageHandle.make("linear") { iris_vips_linear1(xyz.pointer, $0, scale, Double(seed % 64)) }
         let blue = try VipsImageHandle.make("black") { iris_vips_black($0, Int32(width), Int32(height), 1) }
-        let blueShifted = try VipsImageHandle.make("linear") { iris_vips_linear1(blue.pointer, $0, 1, Double((seed * 37) % 256)) }
+        let blueShifted = try VipsImageHandle.make("linear") {
+            iris_vips_linear1(blue.pointer, $0, 1, Double((seed * 37) % 256))
+        }
         var rgb = try VipsImageHandle.make("bandjoin") { iris_vips_bandjoin2(rg.pointer, blueShifted.pointer, $0) }
         if alpha {
             let opacity = try VipsImageHandle.make("black") { iris_vips_black($0, Int32(width), Int32(height), 1) }
             let half = try VipsImageHandle.make("linear") { iris_vips_linear1(opacity.pointer, $0, 1, 128) }
             rgb = try VipsImageHandle.make("bandjoin") { iris_vips_bandjoin2(rgb.pointer, half.pointer, $0) }
         }
-        let suffix: String = switch format {
-        case .jpeg: ".jpg"
-        case .png: ".png"
-        case .webp: ".webp"
-        case .heif: ".heic"
-        case .gif: ".gif"
-        case .tiff: ".tif"
-        }
+        let suffix: String =
+            switch format {
+            case .jpeg: ".jpg"
+            case .png: ".png"
+            case .webp: ".webp"
+            case .heif: ".heic"
+            case .gif: ".gif"
+            case .tiff: ".tif"
+            }
         return try rgb.encode("save \(suffix)") { iris_vips_save_buffer(rgb.pointer, suffix, $0, $1) }
     }
 

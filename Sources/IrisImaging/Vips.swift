@@ -1,7 +1,7 @@
 import CVips
 public import Foundation
-import Synchronization
 public import IrisCore
+import Synchronization
 
 /// Failures from libvips. Its description names only the operation: libvips keeps one error
 /// buffer for the whole process, so the text read from it after a failure may be another
@@ -11,7 +11,9 @@ public struct VipsError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     /// What libvips's shared error buffer held: possibly another thread's words.
     public let bufferText: String
-    public var description: String { "libvips could not complete \(operation): the image is damaged or cannot be decoded" }
+    public var description: String {
+        "libvips could not complete \(operation): the image is damaged or cannot be decoded"
+    }
 
     /// Takes and clears libvips's error buffer.
     static func take(_ operation: String) -> VipsError {
@@ -25,7 +27,9 @@ public struct VipsError: Error, Sendable, CustomStringConvertible {
 public enum Vips {
     private static let started: Result<Void, VipsError> = {
         guard iris_vips_start() == 0 else { return .failure(VipsError.take("vips_init")) }
-        iris_vips_route_log { level, message in Vips.forward(warning: (level & Int32(G_LOG_LEVEL_WARNING.rawValue)) != 0, message) }
+        iris_vips_route_log { level, message in
+            Vips.forward(warning: (level & Int32(G_LOG_LEVEL_WARNING.rawValue)) != 0, message)
+        }
         return .success(())
     }()
 
@@ -81,14 +85,19 @@ final class VipsImageHandle {
     }
 
     /// Runs a libvips operation that produces a new image.
-    static func make(_ operation: String, _ body: (UnsafeMutablePointer<UnsafeMutablePointer<VipsImage>?>) -> Int32) throws -> VipsImageHandle {
+    static func make(_ operation: String, _ body: (UnsafeMutablePointer<UnsafeMutablePointer<VipsImage>?>) -> Int32)
+        throws -> VipsImageHandle
+    {
         var out: UnsafeMutablePointer<VipsImage>?
         guard body(&out) == 0, let out else { throw VipsError.take(operation) }
         return VipsImageHandle(out)
     }
 
     /// Encodes with a libvips saver that writes to a g_malloc'd buffer.
-    func encode(_ operation: String, _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>, UnsafeMutablePointer<Int>) -> Int32) throws -> Data {
+    func encode(
+        _ operation: String,
+        _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>, UnsafeMutablePointer<Int>) -> Int32
+    ) throws -> Data {
         var buffer: UnsafeMutableRawPointer?
         var length = 0
         guard body(&buffer, &length) == 0, let buffer else { throw VipsError.take(operation) }

@@ -52,7 +52,8 @@ final class Batcher: Sendable {
             case .local(let session, let input, let outputs, let queue):
                 queue.async {
                     while let batch = self.nextBatch() {
-                        self.answer(batch, with: Result { try session.run([input: Self.tensor(batch)], outputs: outputs) })
+                        self.answer(
+                            batch, with: Result { try session.run([input: Self.tensor(batch)], outputs: outputs) })
                     }
                 }
             case .remote(let run):
@@ -92,7 +93,8 @@ final class Batcher: Sendable {
         switch result {
         case .success(let results):
             for (index, pending) in batch.enumerated() {
-                pending.continuation.resume(returning: results.mapValues { Self.slice($0, index: index, of: batch.count) })
+                pending.continuation.resume(
+                    returning: results.mapValues { Self.slice($0, index: index, of: batch.count) })
             }
         case .failure(let error):
             for pending in batch { pending.continuation.resume(throwing: error) }
@@ -103,6 +105,7 @@ final class Batcher: Sendable {
     static func slice(_ tensor: Tensor, index: Int, of count: Int) -> Tensor {
         guard tensor.shape.first == count, count > 0 else { return tensor }
         let size = tensor.values.count / count
-        return Tensor(shape: [1] + tensor.shape.dropFirst(), values: Array(tensor.values[index * size..<(index + 1) * size]))
+        return Tensor(
+            shape: [1] + tensor.shape.dropFirst(), values: Array(tensor.values[index * size..<(index + 1) * size]))
     }
 }

@@ -57,16 +57,20 @@ public final class InferenceSession: @unchecked Sendable {
         var options: OpaquePointer?
         try runtime.check("CreateSessionOptions", iris_ort_create_session_options(api, &options))
         defer { iris_ort_release_session_options(api, options) }
-        try runtime.check("SetSessionGraphOptimizationLevel", iris_ort_set_optimization_level(api, options, Int32(IRIS_ORT_ENABLE_ALL)))
+        try runtime.check(
+            "SetSessionGraphOptimizationLevel",
+            iris_ort_set_optimization_level(api, options, Int32(IRIS_ORT_ENABLE_ALL)))
         try runtime.check("SetIntraOpNumThreads", iris_ort_set_intra_op_threads(api, options, Int32(threads.intraOp)))
         try runtime.check("SetInterOpNumThreads", iris_ort_set_inter_op_threads(api, options, Int32(threads.interOp)))
         if shapesVary { try runtime.check("DisableMemPattern", iris_ort_disable_mem_pattern(api, options)) }
         let entries = [
-            ("session.intra_op.allow_spinning", threads.spinning ? "1" : "0"), ("session.inter_op.allow_spinning", threads.spinning ? "1" : "0"),
+            ("session.intra_op.allow_spinning", threads.spinning ? "1" : "0"),
+            ("session.inter_op.allow_spinning", threads.spinning ? "1" : "0"),
             ("session.use_env_allocators", "1"),
         ]
         for (key, value) in entries {
-            try runtime.check("AddSessionConfigEntry(\(key))", iris_ort_add_session_config_entry(api, options, key, value))
+            try runtime.check(
+                "AddSessionConfigEntry(\(key))", iris_ort_add_session_config_entry(api, options, key, value))
         }
         var session: OpaquePointer?
         try runtime.check("CreateSession(\(path))", iris_ort_create_session(api, runtime.env, path, options, &session))
@@ -100,7 +104,9 @@ public final class InferenceSession: @unchecked Sendable {
             var typeInfo: OpaquePointer?
             try runtime.check(
                 input ? "SessionGetInputTypeInfo" : "SessionGetOutputTypeInfo",
-                input ? iris_ort_input_type_info(api, session, index, &typeInfo) : iris_ort_output_type_info(api, session, index, &typeInfo))
+                input
+                    ? iris_ort_input_type_info(api, session, index, &typeInfo)
+                    : iris_ort_output_type_info(api, session, index, &typeInfo))
             defer { iris_ort_release_type_info(api, typeInfo) }
             var tensorInfo: OpaquePointer?
             try runtime.check("CastTypeInfoToTensorInfo", iris_ort_cast_to_tensor_info(api, typeInfo, &tensorInfo))
@@ -146,7 +152,8 @@ public final class InferenceSession: @unchecked Sendable {
             try runtime.check(
                 "CreateTensorWithDataAsOrtValue(\(name))",
                 iris_ort_create_tensor(
-                    api, runtime.cpuMemory, buffer.baseAddress, buffer.count * MemoryLayout<Float>.stride, shape, shape.count,
+                    api, runtime.cpuMemory, buffer.baseAddress, buffer.count * MemoryLayout<Float>.stride, shape,
+                    shape.count,
                     Int32(IRIS_ORT_FLOAT), &value))
             values.append(value)
         }
@@ -155,7 +162,9 @@ public final class InferenceSession: @unchecked Sendable {
         let status = withCStrings(names) { inputNames in
             withCStrings(wanted) { outputNames in
                 values.withUnsafeBufferPointer { inputs in
-                    iris_ort_run(api, session, nil, inputNames, inputs.baseAddress, names.count, outputNames, wanted.count, &results)
+                    iris_ort_run(
+                        api, session, nil, inputNames, inputs.baseAddress, names.count, outputNames, wanted.count,
+                        &results)
                 }
             }
         }
@@ -183,7 +192,7 @@ public final class InferenceSession: @unchecked Sendable {
 /// Calls `body` with a NUL-terminated C array of the strings, valid for the call.
 func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Result) -> Result {
     let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
+    defer { for copy in copies { free(copy) } }
     let pointers = copies.map { UnsafePointer<CChar>($0) }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

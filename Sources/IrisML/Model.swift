@@ -46,7 +46,8 @@ public final class Model: Sendable {
     public func analyze(_ pixels: ModelPixels) async throws -> ModelOutput {
         if let textReader { return ModelOutput(text: try await textReader.read(pixels)) }
         let (sample, shape) = tensor(pixels)
-        let results = try await backend.infer(sample, shape: shape, input: manifest.input.name, outputs: manifest.outputNames)
+        let results = try await backend.infer(
+            sample, shape: shape, input: manifest.input.name, outputs: manifest.outputNames)
         return try interpret(results)
     }
 
@@ -69,13 +70,16 @@ public final class Model: Sendable {
             var scores = try output("scores")
             if manifest.activation == .softmax { scores = softmax(scores) }
             guard scores.count == labels.count else {
-                throw RuntimeError(operation: "reading \(manifest.name)", message: "\(scores.count) scores for \(labels.count) labels")
+                throw RuntimeError(
+                    operation: "reading \(manifest.name)", message: "\(scores.count) scores for \(labels.count) labels")
             }
             if manifest.tasks.contains(.classify) {
                 let top = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(Self.topLabels)
                 result.labels = top.map { ScoredLabel(label: labels[$0], score: Double(scores[$0])) }
             }
-            if manifest.tasks.contains(.moderate), let flag = manifest.flagLabel, let index = labels.firstIndex(of: flag) {
+            if manifest.tasks.contains(.moderate), let flag = manifest.flagLabel,
+                let index = labels.firstIndex(of: flag)
+            {
                 result.moderation = Double(scores[index])
             }
         }

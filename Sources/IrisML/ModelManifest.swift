@@ -90,9 +90,18 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         /// Largest batch sent in one run; 1 when the graph has a fixed batch dimension.
         public var maxBatch: Int?
 
-        public enum Layout: String, Sendable, Codable { case nchw = "NCHW", nhwc = "NHWC" }
-        public enum ColorOrder: String, Sendable, Codable { case rgb = "RGB", bgr = "BGR" }
-        public enum Resize: String, Sendable, Codable { case centreCrop = "centre-crop", stretch, fit }
+        public enum Layout: String, Sendable, Codable {
+            case nchw = "NCHW"
+            case nhwc = "NHWC"
+        }
+        public enum ColorOrder: String, Sendable, Codable {
+            case rgb = "RGB"
+            case bgr = "BGR"
+        }
+        public enum Resize: String, Sendable, Codable {
+            case centreCrop = "centre-crop"
+            case stretch, fit
+        }
     }
 
     public struct Recognizer: Sendable, Codable, Equatable {
@@ -130,7 +139,8 @@ public struct ModelManifest: Sendable, Codable, Equatable {
 extension ModelManifest.Input {
     enum CodingKeys: String, CodingKey {
         case name, layout, width, height, colors, resize, scale, mean, std, multiple
-        case shortSide = "short_side", maxBatch = "max_batch"
+        case shortSide = "short_side"
+        case maxBatch = "max_batch"
     }
 }
 
@@ -174,19 +184,29 @@ extension ModelManifest {
         if input.resize == .centreCrop, (input.shortSide ?? 0) < min(input.width, input.height) {
             throw fail("centre-crop needs short_side at least the input size")
         }
-        for (task, role) in [(ModelTask.classify, "scores"), (.moderate, "scores"), (.embed, "embedding"), (.detectText, "probabilities")]
+        for (task, role) in [
+            (ModelTask.classify, "scores"), (.moderate, "scores"), (.embed, "embedding"),
+            (.detectText, "probabilities"),
+        ]
         where tasks.contains(task) && outputs[role] == nil {
             throw fail("task \(task.rawValue) needs outputs.\(role)")
         }
-        if tasks.contains(.classify) || tasks.contains(.moderate), labels == nil { throw fail("classify and moderate need a labels file") }
+        if tasks.contains(.classify) || tasks.contains(.moderate), labels == nil {
+            throw fail("classify and moderate need a labels file")
+        }
         if tasks.contains(.moderate), flagLabel == nil { throw fail("moderate needs flag_label") }
         if tasks.contains(.detectText), recognizer == nil { throw fail("detect-text needs a recognizer") }
         if let remote {
-            guard !tasks.contains(.detectText) else { throw fail("detect-text runs two graphs and a reader in Iris; it cannot be remote") }
-            guard remote.model.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"#, options: .regularExpression) != nil else {
+            guard !tasks.contains(.detectText) else {
+                throw fail("detect-text runs two graphs and a reader in Iris; it cannot be remote")
+            }
+            guard remote.model.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"#, options: .regularExpression) != nil
+            else {
                 throw fail("remote.model must be 1–128 letters, digits, '.', '_' or '-'")
             }
-            guard (remote.timeoutSeconds ?? 30) > 0, (remote.timeoutSeconds ?? 30) <= 600 else { throw fail("remote.timeout_seconds must be in (0, 600]") }
+            guard (remote.timeoutSeconds ?? 30) > 0, (remote.timeoutSeconds ?? 30) <= 600 else {
+                throw fail("remote.timeout_seconds must be in (0, 600]")
+            }
             guard (0...5).contains(remote.retries ?? 2) else { throw fail("remote.retries must be 0–5") }
         }
         if case .list(let list) = labels, list.isEmpty { throw fail("labels is an empty list") }

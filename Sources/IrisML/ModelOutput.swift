@@ -11,7 +11,9 @@ public struct ModelOutput: Sendable, Codable, Equatable {
     /// `detect-text`: lines of text, top to bottom.
     public var text: [TextLine]?
 
-    public init(labels: [ScoredLabel]? = nil, embedding: [Float]? = nil, moderation: Double? = nil, text: [TextLine]? = nil) {
+    public init(
+        labels: [ScoredLabel]? = nil, embedding: [Float]? = nil, moderation: Double? = nil, text: [TextLine]? = nil
+    ) {
         self.labels = labels
         self.embedding = embedding
         self.moderation = moderation

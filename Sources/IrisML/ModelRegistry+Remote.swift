@@ -26,8 +26,12 @@ extension ModelRegistry {
         guard manifest.remote != nil, manifest.file == nil else {
             throw .invalid("only remote models are registered over the API; put local models in the models folder")
         }
-        if case .file = manifest.labels { throw .invalid("labels must be given as a list for a registered model, not a file") }
-        guard entries.allSatisfy({ $0.name != manifest.name }) else { throw .exists("a model named \(manifest.name) exists") }
+        if case .file = manifest.labels {
+            throw .invalid("labels must be given as a list for a registered model, not a file")
+        }
+        guard entries.allSatisfy({ $0.name != manifest.name }) else {
+            throw .exists("a model named \(manifest.name) exists")
+        }
         let model: Model
         do {
             model = try remoteModel(manifest)
@@ -42,9 +46,12 @@ extension ModelRegistry {
 
     /// Makes a remote model's client (allowlist checked); no request is sent.
     func remoteModel(_ manifest: ModelManifest) throws -> Model {
-        try ModelLoader(folder: folder, manifest: manifest, threads: .init(intraOp: 1), allowlist: allowlist, runtime: {
-            throw ManifestError(model: manifest.name, message: "remote models need no runtime")
-        }).load()
+        try ModelLoader(
+            folder: folder, manifest: manifest, threads: .init(intraOp: 1), allowlist: allowlist,
+            runtime: {
+                throw ManifestError(model: manifest.name, message: "remote models need no runtime")
+            }
+        ).load()
     }
 
     enum RemoteCheck {
@@ -76,7 +83,8 @@ extension ModelRegistry {
     public func add(_ model: Model, registered: Bool, note: String? = nil) {
         state.withLockedValue { state in
             state.entries.removeAll { $0.name == model.name }
-            state.entries.append(Entry(name: model.name, manifest: model.manifest, problem: nil, note: note, registered: registered))
+            state.entries.append(
+                Entry(name: model.name, manifest: model.manifest, problem: nil, note: note, registered: registered))
             state.models[model.name] = model
         }
     }
@@ -95,7 +103,8 @@ extension ModelRegistry {
     private func record(problem: String, for manifest: ModelManifest, registered: Bool) {
         state.withLockedValue { state in
             state.entries.removeAll { $0.name == manifest.name }
-            state.entries.append(Entry(name: manifest.name, manifest: manifest, problem: problem, registered: registered))
+            state.entries.append(
+                Entry(name: manifest.name, manifest: manifest, problem: problem, registered: registered))
             state.models[manifest.name] = nil
         }
     }
@@ -123,7 +132,9 @@ extension ModelRegistry {
             logger.error("model unavailable", metadata: ["model": "\(model.name)", "problem": "\(problem)"])
         case .silent(let problem):
             add(model, registered: registered, note: "its server did not answer when checked: \(problem)")
-            logger.warning("remote model's server did not answer; its jobs will retry", metadata: ["model": "\(model.name)", "problem": "\(problem)"])
+            logger.warning(
+                "remote model's server did not answer; its jobs will retry",
+                metadata: ["model": "\(model.name)", "problem": "\(problem)"])
         }
     }
 

@@ -28,7 +28,10 @@ public final class ModelRegistry: Sendable {
     public let allowlist: RemoteAllowlist
     let state: NIOLockedValueBox<(entries: [Entry], models: [String: Model])>
 
-    public init(folder: URL, entries: [Entry], models: [String: Model], runtimeVersion: String?, allowlist: RemoteAllowlist = .none) {
+    public init(
+        folder: URL, entries: [Entry], models: [String: Model], runtimeVersion: String?,
+        allowlist: RemoteAllowlist = .none
+    ) {
         self.folder = folder
         self.runtimeVersion = runtimeVersion
         self.allowlist = allowlist
@@ -49,7 +52,8 @@ public final class ModelRegistry: Sendable {
     /// Reads every `*.json` manifest in `folder` and loads its graph. Problems are kept per
     /// model; only a folder that cannot be read at all throws.
     public static func load(
-        folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none, logger: Logger
+        folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none,
+        logger: Logger
     ) throws -> ModelRegistry {
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "json" }
@@ -68,11 +72,16 @@ public final class ModelRegistry: Sendable {
                 let decoded = try JSONDecoder().decode(ModelManifest.self, from: Data(contentsOf: file))
                 manifest = decoded
                 try decoded.validate()
-                guard models[decoded.name] == nil else { throw ManifestError(model: decoded.name, message: "a second manifest uses this name") }
-                let model = try ModelLoader(folder: folder, manifest: decoded, threads: threads, allowlist: allowlist, runtime: loadRuntime).load()
+                guard models[decoded.name] == nil else {
+                    throw ManifestError(model: decoded.name, message: "a second manifest uses this name")
+                }
+                let model = try ModelLoader(
+                    folder: folder, manifest: decoded, threads: threads, allowlist: allowlist, runtime: loadRuntime
+                ).load()
                 models[decoded.name] = model
                 entries.append(Entry(name: decoded.name, manifest: decoded, problem: nil))
-                logger.info("model ready", metadata: ["model": "\(decoded.name)", "tasks": "\(decoded.tasks.map(\.rawValue))"])
+                logger.info(
+                    "model ready", metadata: ["model": "\(decoded.name)", "tasks": "\(decoded.tasks.map(\.rawValue))"])
             } catch {
                 let name = manifest?.name ?? fallbackName
                 let message = Self.message(error, file: file)
@@ -81,7 +90,8 @@ public final class ModelRegistry: Sendable {
             }
         }
         let version = (try? runtime?.get())?.version
-        return ModelRegistry(folder: folder, entries: entries, models: models, runtimeVersion: version, allowlist: allowlist)
+        return ModelRegistry(
+            folder: folder, entries: entries, models: models, runtimeVersion: version, allowlist: allowlist)
     }
 
     static func message(_ error: any Error, file: URL) -> String {
@@ -95,7 +105,8 @@ public final class ModelRegistry: Sendable {
 
     public static func describe(_ error: DecodingError) -> String {
         switch error {
-        case .keyNotFound(let key, let context): "missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case .keyNotFound(let key, let context):
+            "missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
         @unknown default: "\(error)"
@@ -140,30 +151,40 @@ struct ModelLoader {
         if let remote = manifest.remote {
             let base = try allowlist.check(remote, model: manifest.name)
             return Model(
-                manifest: manifest, labels: try labelList(), backend: OpenInferenceClient(base: base, remote: remote, manifest: manifest),
+                manifest: manifest, labels: try labelList(),
+                backend: OpenInferenceClient(base: base, remote: remote, manifest: manifest),
                 textReader: nil)
         }
         let labels = try labelList()
         let session = try InferenceSession(
-            runtime: runtime(), path: try file(manifest.file!), threads: threads, shapesVary: manifest.input.resize == .fit)
+            runtime: runtime(), path: try file(manifest.file!), threads: threads,
+            shapesVary: manifest.input.resize == .fit)
         let maxBatch = try check(session, input: manifest.input)
         for (role, name) in manifest.outputs where !session.outputs.contains(where: { $0.name == name }) {
-            throw fail("outputs.\(role) names \(name), which the graph does not have (it has \(session.outputs.map(\.name).joined(separator: ", ")))")
+            throw fail(
+                "outputs.\(role) names \(name), which the graph does not have (it has \(session.outputs.map(\.name).joined(separator: ", ")))"
+            )
         }
         if let scores = manifest.outputs["scores"], let spec = session.outputs.first(where: { $0.name == scores }),
             let classes = spec.shape.last, classes > 0, classes != labels.count
         {
-            throw fail("the graph scores \(classes) classes but \(manifest.labels?.description ?? "the labels file") lists \(labels.count)")
+            throw fail(
+                "the graph scores \(classes) classes but \(manifest.labels?.description ?? "the labels file") lists \(labels.count)"
+            )
         }
         let batcher = Batcher(
             session: session, input: manifest.input.name, outputs: manifest.outputNames, maxBatch: maxBatch,
             label: manifest.name)
         var reader: TextReader?
         if let recognizer = manifest.recognizer {
-            let recognizerSession = try InferenceSession(runtime: runtime(), path: try file(recognizer.file), threads: threads, shapesVary: true)
+            let recognizerSession = try InferenceSession(
+                runtime: runtime(), path: try file(recognizer.file), threads: threads, shapesVary: true)
             guard recognizerSession.inputs.contains(where: { $0.name == recognizer.input }),
                 recognizerSession.outputs.contains(where: { $0.name == recognizer.output })
-            else { throw fail("the recogniser graph does not have input \(recognizer.input) and output \(recognizer.output)") }
+            else {
+                throw fail(
+                    "the recogniser graph does not have input \(recognizer.input) and output \(recognizer.output)")
+            }
             reader = TextReader(
                 detector: batcher, detectorInput: manifest.input, detectorOutput: manifest.outputs["probabilities"]!,
                 recognizer: Batcher(
@@ -177,16 +198,27 @@ struct ModelLoader {
     /// Checks the graph's input against the manifest; answers the batch size to use.
     func check(_ session: InferenceSession, input: ModelManifest.Input) throws -> Int {
         guard let spec = session.inputs.first(where: { $0.name == input.name }) else {
-            throw fail("input \(input.name) is not in the graph (it has \(session.inputs.map(\.name).joined(separator: ", ")))")
+            throw fail(
+                "input \(input.name) is not in the graph (it has \(session.inputs.map(\.name).joined(separator: ", ")))"
+            )
         }
-        guard spec.elementType == .float else { throw fail("input \(input.name) takes \(spec.elementType.rawValue), not float") }
-        guard spec.shape.count == 4 else { throw fail("input \(input.name) has \(spec.shape.count) dimensions, not 4 (\(input.layout.rawValue))") }
-        let (channels, height, width) = input.layout == .nchw ? (spec.shape[1], spec.shape[2], spec.shape[3]) : (spec.shape[3], spec.shape[1], spec.shape[2])
+        guard spec.elementType == .float else {
+            throw fail("input \(input.name) takes \(spec.elementType.rawValue), not float")
+        }
+        guard spec.shape.count == 4 else {
+            throw fail("input \(input.name) has \(spec.shape.count) dimensions, not 4 (\(input.layout.rawValue))")
+        }
+        let (channels, height, width) =
+            input.layout == .nchw
+            ? (spec.shape[1], spec.shape[2], spec.shape[3]) : (spec.shape[3], spec.shape[1], spec.shape[2])
         func agrees(_ graph: Int, _ wanted: Int) -> Bool { graph <= 0 || graph == wanted }
-        guard agrees(channels, 3) else { throw fail("input \(input.name) has \(channels) channels in \(input.layout.rawValue) order, not 3") }
+        guard agrees(channels, 3) else {
+            throw fail("input \(input.name) has \(channels) channels in \(input.layout.rawValue) order, not 3")
+        }
         if input.resize != .fit {
             guard agrees(height, input.height), agrees(width, input.width) else {
-                throw fail("the graph takes \(width)×\(height) images but the manifest says \(input.width)×\(input.height)")
+                throw fail(
+                    "the graph takes \(width)×\(height) images but the manifest says \(input.width)×\(input.height)")
             }
         }
         // A fixed batch dimension takes one image a run.

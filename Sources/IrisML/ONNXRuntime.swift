@@ -31,7 +31,9 @@ public final class ONNXRuntime: @unchecked Sendable {
             guard FileManager.default.fileExists(atPath: resolved) else {
                 throw RuntimeError(
                     operation: "loading ONNX Runtime",
-                    message: "\(resolved) does not exist; run scripts/prepare-models.sh (part of `make run`) or set ml.onnxruntime")
+                    message:
+                        "\(resolved) does not exist; run scripts/prepare-models.sh (part of `make run`) or set ml.onnxruntime"
+                )
             }
             let runtime = try ONNXRuntime(path: resolved)
             cache[resolved] = runtime
@@ -42,7 +44,9 @@ public final class ONNXRuntime: @unchecked Sendable {
     private init(path: String) throws {
         var error = [CChar](repeating: 0, count: 512)
         guard let table = iris_ort_open(path, &error, error.count) else {
-            throw RuntimeError(operation: "loading \(path)", message: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw RuntimeError(
+                operation: "loading \(path)",
+                message: String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         api = table
         libraryPath = path
@@ -53,13 +57,15 @@ public final class ONNXRuntime: @unchecked Sendable {
         var memory: OpaquePointer?
         try Self.check(
             table, "CreateCpuMemoryInfo",
-            iris_ort_create_cpu_memory_info(table, Int32(IRIS_ORT_ARENA_ALLOCATOR), Int32(IRIS_ORT_MEM_DEFAULT), &memory))
+            iris_ort_create_cpu_memory_info(
+                table, Int32(IRIS_ORT_ARENA_ALLOCATOR), Int32(IRIS_ORT_MEM_DEFAULT), &memory))
         cpuMemory = memory!
         // One CPU arena for every session (each session asks for it with
         // session.use_env_allocators). With an arena per session each keeps its own peak
         // for good; shared, the process holds the peak of what runs at once: in a Python
         // replay of the four bundled graphs' runs, 309 MB instead of 484 MB.
-        try Self.check(table, "CreateAndRegisterAllocator", iris_ort_create_and_register_allocator(table, env, memory, nil))
+        try Self.check(
+            table, "CreateAndRegisterAllocator", iris_ort_create_and_register_allocator(table, env, memory, nil))
         var allocator: OpaquePointer?
         try Self.check(table, "GetAllocatorWithDefaultOptions", iris_ort_default_allocator(table, &allocator))
         self.allocator = allocator!

@@ -24,7 +24,8 @@ struct Preprocessor: Sendable {
 
     /// The sample's values; `width`/`height` may exceed the pixels' (zero padding).
     func values(_ pixels: ModelPixels, width: Int? = nil, height: Int? = nil) -> [Float] {
-        let outWidth = width ?? pixels.width, outHeight = height ?? pixels.height
+        let outWidth = width ?? pixels.width
+        let outHeight = height ?? pixels.height
         let plane = outWidth * outHeight
         // Per graph channel: which RGB byte feeds it, and value = byte * a + b.
         let sourceChannel = input.colors == .rgb ? [0, 1, 2] : [2, 1, 0]
@@ -38,7 +39,9 @@ struct Preprocessor: Sendable {
                         let source = (y * pixels.width + x) * 3
                         for channel in 0..<3 {
                             let value = Float(rgb[source + sourceChannel[channel]]) * a[channel] + b[channel]
-                            let target = input.layout == .nchw ? channel * plane + y * outWidth + x : (y * outWidth + x) * 3 + channel
+                            let target =
+                                input.layout == .nchw
+                                ? channel * plane + y * outWidth + x : (y * outWidth + x) * 3 + channel
                             out[target] = value
                         }
                     }

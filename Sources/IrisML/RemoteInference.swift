@@ -19,8 +19,10 @@ public struct RemoteAllowlist: Sendable, Equatable {
     public init(_ entries: [String]) throws(RuntimeError) {
         var origins: Set<String> = []
         for entry in entries {
-            guard let url = URL(string: entry), let origin = Self.origin(of: url), url.path.isEmpty || url.path == "/" else {
-                throw RuntimeError(operation: "models.remote_allow", message: "\(entry) is not an origin such as http://10.0.0.5:8080")
+            guard let url = URL(string: entry), let origin = Self.origin(of: url), url.path.isEmpty || url.path == "/"
+            else {
+                throw RuntimeError(
+                    operation: "models.remote_allow", message: "\(entry) is not an origin such as http://10.0.0.5:8080")
             }
             origins.insert(origin)
         }
@@ -30,7 +32,8 @@ public struct RemoteAllowlist: Sendable, Equatable {
     /// `scheme://host:port` in lower case with the scheme's default port written out, or nil
     /// for anything that is not a plain http(s) URL (user info, query and fragment are refused).
     static func origin(of url: URL) -> String? {
-        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", let host = url.host?.lowercased(), !host.isEmpty,
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host?.lowercased(), !host.isEmpty,
             url.user == nil, url.password == nil, url.query == nil, url.fragment == nil
         else { return nil }
         let port = url.port ?? (scheme == "https" ? 443 : 80)
@@ -40,11 +43,14 @@ public struct RemoteAllowlist: Sendable, Equatable {
     /// The remote's base URL when its origin is allowed; a `ManifestError` naming the setting otherwise.
     func check(_ remote: ModelManifest.Remote, model: String) throws -> URL {
         guard let url = URL(string: remote.url), let origin = Self.origin(of: url) else {
-            throw ManifestError(model: model, message: "remote.url \(remote.url) is not a plain http(s) URL (no user, query or fragment)")
+            throw ManifestError(
+                model: model,
+                message: "remote.url \(remote.url) is not a plain http(s) URL (no user, query or fragment)")
         }
         guard origins.contains(origin) else {
             let listed = origins.isEmpty ? "it lists none" : "it lists \(origins.sorted().joined(separator: ", "))"
-            throw ManifestError(model: model, message: "remote.url \(remote.url): \(origin) is not in models.remote_allow (\(listed))")
+            throw ManifestError(
+                model: model, message: "remote.url \(remote.url): \(origin) is not in models.remote_allow (\(listed))")
         }
         return url
     }
@@ -81,11 +87,15 @@ final class OpenInferenceClient: InferenceBackend {
         batcher = Batcher(maxBatch: manifest.input.maxBatch ?? 1) { batch in
             let body = Self.requestBody(batch.values, shape: batch.shape, input: input, outputs: outputs)
             let answer = try await Self.send(
-                .POST, base: base, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries, label: label)
+                .POST, base: base, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries,
+                label: label)
             let results = try Self.outputs(in: answer, wanted: outputs, label: label)
             let rows = batch.shape[0]
             for (name, tensor) in results where rows > 1 && tensor.shape.first != rows {
-                throw RuntimeError(operation: label, message: "asked for a batch of \(rows), the server answered output \(name) with shape \(tensor.shape)")
+                throw RuntimeError(
+                    operation: label,
+                    message:
+                        "asked for a batch of \(rows), the server answered output \(name) with shape \(tensor.shape)")
             }
             return results
         }
@@ -108,12 +118,15 @@ final class OpenInferenceClient: InferenceBackend {
     /// up the start for long.
     func metadata(quick: Bool = false) async throws -> Metadata {
         let (timeout, retries) = quick ? (min(self.timeout, 5), 0) : (self.timeout, self.retries)
-        _ = try await Self.send(.GET, base: base, path: "/v2/health/ready", body: nil, timeout: timeout, retries: retries, label: label)
-        let answer = try await Self.send(.GET, base: base, path: "/v2/models/\(model)", body: nil, timeout: timeout, retries: retries, label: label)
+        _ = try await Self.send(
+            .GET, base: base, path: "/v2/health/ready", body: nil, timeout: timeout, retries: retries, label: label)
+        let answer = try await Self.send(
+            .GET, base: base, path: "/v2/models/\(model)", body: nil, timeout: timeout, retries: retries, label: label)
         do {
             return try JSONDecoder().decode(Metadata.self, from: answer)
         } catch {
-            throw RuntimeError(operation: label, message: "the model's metadata is not Open Inference Protocol v2 JSON: \(error)")
+            throw RuntimeError(
+                operation: label, message: "the model's metadata is not Open Inference Protocol v2 JSON: \(error)")
         }
     }
 
@@ -135,8 +148,11 @@ final class OpenInferenceClient: InferenceBackend {
                 let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
                 let status = Int(response.status.code)
                 if status == 200 { return Data(buffer: bytes) }
-                let message = "\(method.rawValue) \(path) answered HTTP \(status): \(Self.serverMessage(Data(buffer: bytes)))"
-                guard [429, 502, 503, 504].contains(status) else { throw RuntimeError(operation: label, message: message) }
+                let message =
+                    "\(method.rawValue) \(path) answered HTTP \(status): \(Self.serverMessage(Data(buffer: bytes)))"
+                guard [429, 502, 503, 504].contains(status) else {
+                    throw RuntimeError(operation: label, message: message)
+                }
                 retryable = message
             } catch let error as RuntimeError {
                 throw error
@@ -144,7 +160,8 @@ final class OpenInferenceClient: InferenceBackend {
                 retryable = "\(method.rawValue) \(path) got no answer within \(timeout) s: \(error)"
             }
             guard attempt <= retries else {
-                throw RuntimeError(operation: label, message: "\(retryable) (tried \(attempt) time\(attempt == 1 ? "" : "s"))")
+                throw RuntimeError(
+                    operation: label, message: "\(retryable) (tried \(attempt) time\(attempt == 1 ? "" : "s"))")
             }
             try await Task.sleep(for: .milliseconds(250 << (attempt - 1)))
         }
@@ -187,20 +204,28 @@ final class OpenInferenceClient: InferenceBackend {
         for name in wanted {
             guard let output = answer.outputs.first(where: { $0.name == name }) else {
                 throw RuntimeError(
-                    operation: label, message: "the answer has no output \(name) (it has \(answer.outputs.map(\.name).joined(separator: ", ")))")
+                    operation: label,
+                    message:
+                        "the answer has no output \(name) (it has \(answer.outputs.map(\.name).joined(separator: ", ")))"
+                )
             }
             guard Self.numeric.contains(output.datatype) else {
-                throw RuntimeError(operation: label, message: "output \(name) is \(output.datatype); Iris reads numbers")
+                throw RuntimeError(
+                    operation: label, message: "output \(name) is \(output.datatype); Iris reads numbers")
             }
             guard output.shape.allSatisfy({ $0 >= 0 }), output.shape.reduce(1, *) == output.data.values.count else {
-                throw RuntimeError(operation: label, message: "output \(name) has shape \(output.shape) but \(output.data.values.count) values")
+                throw RuntimeError(
+                    operation: label,
+                    message: "output \(name) has shape \(output.shape) but \(output.data.values.count) values")
             }
             tensors[name] = Tensor(shape: output.shape, values: output.data.values)
         }
         return tensors
     }
 
-    static let numeric: Set<String> = ["FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"]
+    static let numeric: Set<String> = [
+        "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64",
+    ]
 
     struct InferResponse: Decodable {
         var outputs: [Output]
@@ -251,31 +276,42 @@ final class OpenInferenceClient: InferenceBackend {
 
     /// Checks what the server says against the manifest, as a local graph is checked.
     static func check(_ metadata: Metadata, against manifest: ModelManifest, labels: Int) throws(ManifestError) {
-        func fail(_ message: String) -> ManifestError { ManifestError(model: manifest.name, message: "the server's \(metadata.name): \(message)") }
+        func fail(_ message: String) -> ManifestError {
+            ManifestError(model: manifest.name, message: "the server's \(metadata.name): \(message)")
+        }
         let input = manifest.input
         if let inputs = metadata.inputs, !inputs.isEmpty {
             guard let spec = inputs.first(where: { $0.name == input.name }) else {
                 throw fail("takes \(inputs.map(\.name).joined(separator: ", ")), not \(input.name)")
             }
             guard spec.datatype == "FP32" else { throw fail("input \(input.name) is \(spec.datatype), not FP32") }
-            guard spec.shape.count == 4 else { throw fail("input \(input.name) has \(spec.shape.count) dimensions, not 4 (\(input.layout.rawValue))") }
+            guard spec.shape.count == 4 else {
+                throw fail("input \(input.name) has \(spec.shape.count) dimensions, not 4 (\(input.layout.rawValue))")
+            }
             let (channels, height, width) =
-                input.layout == .nchw ? (spec.shape[1], spec.shape[2], spec.shape[3]) : (spec.shape[3], spec.shape[1], spec.shape[2])
+                input.layout == .nchw
+                ? (spec.shape[1], spec.shape[2], spec.shape[3]) : (spec.shape[3], spec.shape[1], spec.shape[2])
             func agrees(_ served: Int, _ wanted: Int) -> Bool { served <= 0 || served == wanted }
             guard agrees(channels, 3), agrees(height, input.height), agrees(width, input.width) else {
-                throw fail("input \(input.name) is \(spec.shape), which does not take 3×\(input.height)×\(input.width) in \(input.layout.rawValue) order")
+                throw fail(
+                    "input \(input.name) is \(spec.shape), which does not take 3×\(input.height)×\(input.width) in \(input.layout.rawValue) order"
+                )
             }
             if let batch = spec.shape.first, batch > 0, batch < (input.maxBatch ?? 1) {
-                throw fail("input \(input.name) takes batches of \(batch), but input.max_batch is \(input.maxBatch ?? 1)")
+                throw fail(
+                    "input \(input.name) takes batches of \(batch), but input.max_batch is \(input.maxBatch ?? 1)")
             }
         }
         if let outputs = metadata.outputs, !outputs.isEmpty {
             for (role, name) in manifest.outputs.sorted(by: { $0.key < $1.key }) {
                 guard let spec = outputs.first(where: { $0.name == name }) else {
-                    throw fail("outputs.\(role) names \(name), which the server's model does not give (it gives \(outputs.map(\.name).joined(separator: ", ")))")
+                    throw fail(
+                        "outputs.\(role) names \(name), which the server's model does not give (it gives \(outputs.map(\.name).joined(separator: ", ")))"
+                    )
                 }
                 if role == "scores", let classes = spec.shape.last, classes > 0, classes != labels {
-                    throw fail("scores \(classes) classes but \(manifest.labels?.description ?? "the labels") lists \(labels)")
+                    throw fail(
+                        "scores \(classes) classes but \(manifest.labels?.description ?? "the labels") lists \(labels)")
                 }
             }
         }

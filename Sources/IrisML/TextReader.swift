@@ -39,18 +39,24 @@ struct TextReader: Sendable {
         let preprocessor = Preprocessor(input: detectorInput)
         let sample = preprocessor.values(pixels, width: width, height: height)
         let results = try await detector.infer(
-            sample, shape: preprocessor.sampleShape(width: width, height: height), input: detectorInput.name, outputs: [detectorOutput])
+            sample, shape: preprocessor.sampleShape(width: width, height: height), input: detectorInput.name,
+            outputs: [detectorOutput])
         guard let map = results[detectorOutput], map.values.count == width * height else {
-            throw RuntimeError(operation: "reading text", message: "the detector's output is not a \(width)×\(height) map")
+            throw RuntimeError(
+                operation: "reading text", message: "the detector's output is not a \(width)×\(height) map")
         }
-        let xScale = Double(pixels.sourceWidth) / Double(pixels.width), yScale = Double(pixels.sourceHeight) / Double(pixels.height)
+        let xScale = Double(pixels.sourceWidth) / Double(pixels.width)
+        let yScale = Double(pixels.sourceHeight) / Double(pixels.height)
         var lines: [TextLine] = []
         for region in Self.regions(map.values, width: width, height: height) {
             let crop = pixels.crop(x: region.x, y: region.y, width: region.width, height: region.height)
-            guard let (text, confidence) = try await recognize(crop), Self.isText(text, confidence: confidence) else { continue }
+            guard let (text, confidence) = try await recognize(crop), Self.isText(text, confidence: confidence) else {
+                continue
+            }
             let box = TextLine.Box(
                 x: Int(Double(region.x) * xScale), y: Int(Double(region.y) * yScale),
-                width: Int((Double(region.width) * xScale).rounded()), height: Int((Double(region.height) * yScale).rounded()))
+                width: Int((Double(region.width) * xScale).rounded()),
+                height: Int((Double(region.height) * yScale).rounded()))
             lines.append(TextLine(text: text, confidence: confidence, box: box))
         }
         return lines.sorted { ($0.box.y / 10, $0.box.x) < ($1.box.y / 10, $1.box.x) }
@@ -69,17 +75,25 @@ struct TextReader: Sendable {
         for start in map.indices where map[start] > pixelThreshold && !seen[start] {
             seen[start] = true
             stack.append(start)
-            var minX = width, minY = height, maxX = 0, maxY = 0
+            var minX = width
+            var minY = height
+            var maxX = 0
+            var maxY = 0
             var sum: Float = 0
             var count = 0
             while let index = stack.popLast() {
-                let x = index % width, y = index / width
-                minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+                let x = index % width
+                let y = index / width
+                minX = min(minX, x)
+                maxX = max(maxX, x)
+                minY = min(minY, y)
+                maxY = max(maxY, y)
                 sum += map[index]
                 count += 1
                 for dy in -1...1 {
                     for dx in -1...1 where dx != 0 || dy != 0 {
-                        let nx = x + dx, ny = y + dy
+                        let nx = x + dx
+                        let ny = y + dy
                         guard nx >= 0, ny >= 0, nx < width, ny < height else { continue }
                         let neighbour = ny * width + nx
                         if !seen[neighbour] && map[neighbour] > pixelThreshold {
@@ -89,11 +103,15 @@ struct TextReader: Sendable {
                     }
                 }
             }
-            let boxWidth = maxX - minX + 1, boxHeight = maxY - minY + 1
+            let boxWidth = maxX - minX + 1
+            let boxHeight = maxY - minY + 1
             guard min(boxWidth, boxHeight) >= minimumSide, sum / Float(count) >= boxThreshold else { continue }
-            let offset = Int((Double(boxWidth * boxHeight) * unclipRatio / Double(2 * (boxWidth + boxHeight))).rounded())
-            let x0 = max(0, minX - offset), y0 = max(0, minY - offset)
-            let x1 = min(width, maxX + 1 + offset), y1 = min(height, maxY + 1 + offset)
+            let offset = Int(
+                (Double(boxWidth * boxHeight) * unclipRatio / Double(2 * (boxWidth + boxHeight))).rounded())
+            let x0 = max(0, minX - offset)
+            let y0 = max(0, minY - offset)
+            let x1 = min(width, maxX + 1 + offset)
+            let y1 = min(height, maxY + 1 + offset)
             regions.append(Region(x: x0, y: y0, width: x1 - x0, height: y1 - y0))
         }
         return regions
@@ -102,7 +120,9 @@ struct TextReader: Sendable {
     /// Reads one cut-out line: resized to the recogniser's height, then greedy CTC decoding.
     func recognize(_ crop: ModelPixels) async throws -> (String, Double)? {
         let height = recognizerManifest.height
-        let width = min(recognizerManifest.maxWidth, max(height / 2, Int((Double(crop.width) * Double(height) / Double(crop.height)).rounded())))
+        let width = min(
+            recognizerManifest.maxWidth,
+            max(height / 2, Int((Double(crop.width) * Double(height) / Double(crop.height)).rounded())))
         let line = crop.resized(width: width, height: height)
         var input = detectorInput
         input.mean = recognizerManifest.mean
@@ -110,7 +130,8 @@ struct TextReader: Sendable {
         input.layout = .nchw
         let preprocessor = Preprocessor(input: input)
         let results = try await recognizer.infer(
-            preprocessor.values(line), shape: preprocessor.sampleShape(width: width, height: height), input: recognizerManifest.input,
+            preprocessor.values(line), shape: preprocessor.sampleShape(width: width, height: height),
+            input: recognizerManifest.input,
             outputs: [recognizerManifest.output])
         guard let output = results[recognizerManifest.output], output.shape.count == 3 else { return nil }
         return Self.decode(output.values, steps: output.shape[1], classes: output.shape[2], keys: keys)

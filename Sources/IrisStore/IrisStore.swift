@@ -34,7 +34,9 @@ public struct IrisStore: Sendable {
         let database = try IrisDatabase(location: location, poolSize: poolSize, logger: logger)
         do {
             let applied = try await Migrator(database: database).migrate()
-            if !applied.isEmpty { logger.info("applied migrations", metadata: ["migrations": .string(applied.joined(separator: ","))]) }
+            if !applied.isEmpty {
+                logger.info("applied migrations", metadata: ["migrations": .string(applied.joined(separator: ","))])
+            }
         } catch {
             await database.shutdown()
             throw error

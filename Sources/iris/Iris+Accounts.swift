@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import IrisCore
 import IrisCommands
+import IrisCore
 import IrisServer
 import IrisServices
 
@@ -28,12 +28,14 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Read the password from standard input instead of generating one.") var passwordStdin = false
 
         func run() async throws {
-            try await IrisAccountCommands.createUser(try common.settings(), username: username, admin: admin, password: passwordStdin ? readLine() : nil)
+            try await IrisAccountCommands.createUser(
+                try common.settings(), username: username, admin: admin, password: passwordStdin ? readLine() : nil)
         }
     }
 
     struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Disable a user: their sessions end and their tokens stop working at once.")
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user: their sessions end and their tokens stop working at once.")
         @OptionGroup var common: CommonOptions
         @Argument var username: String
 
@@ -60,7 +62,8 @@ struct UserCommand: AsyncParsableCommand {
         @Flag(help: "Read the password from standard input instead of generating one.") var passwordStdin = false
 
         func run() async throws {
-            try await IrisAccountCommands.resetPassword(try common.settings(), username: username, password: passwordStdin ? readLine() : nil)
+            try await IrisAccountCommands.resetPassword(
+                try common.settings(), username: username, password: passwordStdin ? readLine() : nil)
         }
     }
 }
@@ -86,7 +89,8 @@ struct TokenCommand: AsyncParsableCommand {
                 return scope
             }
             try await IrisAccountCommands.createToken(
-                try common.settings(), username: user, name: name, scopes: parsed, projectID: project, expiresDays: expiresDays)
+                try common.settings(), username: user, name: name, scopes: parsed, projectID: project,
+                expiresDays: expiresDays)
         }
     }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import IrisCore
 import IrisCommands
+import IrisCore
 import IrisServer
 import IrisServices
 
@@ -24,7 +24,9 @@ struct WorkerCommand: AsyncParsableCommand {
     var concurrency: Int?
 
     func validate() throws {
-        if let concurrency, !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be from 1 to 256") }
+        if let concurrency, !(1...256).contains(concurrency) {
+            throw ValidationError("--concurrency must be from 1 to 256")
+        }
     }
 
     func run() async throws {
@@ -41,7 +43,8 @@ struct JobsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
         @OptionGroup var common: CommonOptions
-        @Option(help: "Only jobs in this state: queued, running, succeeded, failed, dead, cancelled.") var state: String?
+        @Option(help: "Only jobs in this state: queued, running, succeeded, failed, dead, cancelled.") var state:
+            String?
         @Option(help: "Only jobs of this kind, e.g. image.thumbnails.") var kind: String?
         @Option(help: "How many to list.") var limit = 50
 
@@ -71,7 +74,8 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Queue a dead or failed job again, with fresh attempts.")
+        static let configuration = CommandConfiguration(
+            abstract: "Queue a dead or failed job again, with fresh attempts.")
         @OptionGroup var common: CommonOptions
         @Argument var id: Int64
 
@@ -82,9 +86,12 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Enqueue: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Enqueue a job, e.g. `iris jobs enqueue maintenance.cleanup` or `iris jobs enqueue diagnostic --payload '{\"seconds\":2}'`.")
+            abstract:
+                "Enqueue a job, e.g. `iris jobs enqueue maintenance.cleanup` or `iris jobs enqueue diagnostic --payload '{\"seconds\":2}'`."
+        )
         @OptionGroup var common: CommonOptions
-        @Argument(help: "Job kind: image.thumbnails, maintenance.cleanup, webhook.deliver or diagnostic.") var kind: String
+        @Argument(help: "Job kind: image.thumbnails, maintenance.cleanup, webhook.deliver or diagnostic.") var kind:
+            String
         @Option(help: "The payload as a JSON object.") var payload = "{}"
         @Option(help: "Queue (default: default).") var queue: String?
 
@@ -95,7 +102,8 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Measure no-op job throughput against bare transactions on the database (for make bench; use an empty database).",
+            abstract:
+                "Measure no-op job throughput against bare transactions on the database (for make bench; use an empty database).",
             shouldDisplay: false)
         @OptionGroup var common: CommonOptions
         @Option(help: "How many jobs (and baseline transactions).") var count = 2000

@@ -6,12 +6,16 @@ import IrisServices
 
 struct LearnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "learn", abstract: "A project's incremental learner: add classes, classify (local; no server needed).",
+        commandName: "learn",
+        abstract: "A project's incremental learner: add classes, classify (local; no server needed).",
         subcommands: [AddClass.self, Classify.self, Quality.self, Bench.self])
 
     struct AddClass: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "add-class", abstract: "Store a zip or folder of images in the project (made if new), labelled with the class name, and teach the learner the class.")
+            commandName: "add-class",
+            abstract:
+                "Store a zip or folder of images in the project (made if new), labelled with the class name, and teach the learner the class."
+        )
         @OptionGroup var common: CommonOptions
         @Option(help: "Project name or id.") var project: String
         @Option(help: "The class's name.") var name: String
@@ -24,7 +28,9 @@ struct LearnCommand: AsyncParsableCommand {
 
     struct Classify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Classify local image files with the project's learner: the nearest classes, or unknown (exit status 1 if a file cannot be read).")
+            abstract:
+                "Classify local image files with the project's learner: the nearest classes, or unknown (exit status 1 if a file cannot be read)."
+        )
         @OptionGroup var common: CommonOptions
         @Option(help: "Project name or id.") var project: String
         @Argument(help: "Image files.") var files: [String]
@@ -34,13 +40,16 @@ struct LearnCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            if !(try await IrisLearnCommands.classify(try common.settings(), project: project, files: files)) { throw ExitCode(1) }
+            if !(try await IrisLearnCommands.classify(try common.settings(), project: project, files: files)) {
+                throw ExitCode(1)
+            }
         }
     }
 
     struct Quality: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "k-shot accuracy, trained head and unknown rejection on an ImageFolder of labelled photos (run by make bench).",
+            abstract:
+                "k-shot accuracy, trained head and unknown rejection on an ImageFolder of labelled photos (run by make bench).",
             shouldDisplay: false)
         @OptionGroup var common: CommonOptions
         @Flag(help: "Print JSON.") var json = false
@@ -55,7 +64,8 @@ struct LearnCommand: AsyncParsableCommand {
 extension LearnCommand {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Speed: adding a 100-image class, classifying against 1,000 classes, training on 10,000 × 50 (run by make bench).",
+            abstract:
+                "Speed: adding a 100-image class, classifying against 1,000 classes, training on 10,000 × 50 (run by make bench).",
             shouldDisplay: false)
         @OptionGroup var common: CommonOptions
         @Argument(help: "A folder with sub-folders of photos.") var folder = ".cache/evalset"
@@ -68,7 +78,8 @@ extension LearnCommand {
 
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train", abstract: "Train a new classifier version on the project's human-labelled images (local; no server needed).")
+        commandName: "train",
+        abstract: "Train a new classifier version on the project's human-labelled images (local; no server needed).")
     @OptionGroup var common: CommonOptions
     @Option(help: "Project name or id.") var project: String
     @Flag(help: "Make the new version active: its predictions become model labels.") var activate = false
@@ -80,7 +91,10 @@ struct TrainCommand: AsyncParsableCommand {
 
 struct EvaluateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "evaluate", abstract: "Test the learner or a classifier version and keep the run in the project's history (local; no server needed).")
+        commandName: "evaluate",
+        abstract:
+            "Test the learner or a classifier version and keep the run in the project's history (local; no server needed)."
+    )
     @OptionGroup var common: CommonOptions
     @Option(help: "Project name or id.") var project: String
     @Option(help: "learner or classifier.") var target = "learner"
@@ -88,6 +102,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "held-out (the fifth of labelled images no head trains on) or all.") var split = "held-out"
 
     func run() async throws {
-        try await IrisLearnCommands.evaluate(try common.settings(), project: project, target: target, version: version, split: split)
+        try await IrisLearnCommands.evaluate(
+            try common.settings(), project: project, target: target, version: version, split: split)
     }
 }

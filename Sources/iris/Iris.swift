@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import IrisCore
 import IrisCommands
+import IrisCore
 import IrisServer
 import IrisServices
 
@@ -11,10 +11,12 @@ struct Iris: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iris",
         abstract: "Iris, the self-hosted image intelligence platform.",
-        discussion: "Settings come from flags, then IRIS_* environment variables, then a JSON config file (--config or IRIS_CONFIG), then defaults. `iris config` lists them.",
+        discussion:
+            "Settings come from flags, then IRIS_* environment variables, then a JSON config file (--config or IRIS_CONFIG), then defaults. `iris config` lists them.",
         version: "0.1.0",
         subcommands: [
-            Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self, AnalyzeCommand.self, LearnCommand.self, TrainCommand.self, EvaluateCommand.self, UserCommand.self,
+            Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self,
+            AnalyzeCommand.self, LearnCommand.self, TrainCommand.self, EvaluateCommand.self, UserCommand.self,
             TokenCommand.self, Config.self,
         ]
     )
@@ -46,7 +48,8 @@ struct CommonOptions: ParsableArguments {
 
     func settings(_ extra: [ConfigurationKey: String?] = [:]) throws -> IrisSettings {
         do {
-            let reader = try ConfigurationReader.load(flags: flags(extra), configPath: config, environment: ProcessInfo.processInfo.environment)
+            let reader = try ConfigurationReader.load(
+                flags: flags(extra), configPath: config, environment: ProcessInfo.processInfo.environment)
             return try IrisSettings(reader)
         } catch let problem as Problem {
             throw ValidationError(problem.detail)
@@ -95,7 +98,9 @@ struct Migrate: AsyncParsableCommand {
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import a folder or zip of images into a project (created if missing).",
-        discussion: "ImageFolder layout: one sub-folder per class, e.g. cats/1.jpg, dogs/2.jpg. Files that are not acceptable images are skipped and listed.")
+        discussion:
+            "ImageFolder layout: one sub-folder per class, e.g. cats/1.jpg, dogs/2.jpg. Files that are not acceptable images are skipped and listed."
+    )
 
     @OptionGroup var common: CommonOptions
 
@@ -115,7 +120,8 @@ struct Import: AsyncParsableCommand {
 }
 
 struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List every setting with its environment variable, default and meaning.")
+    static let configuration = CommandConfiguration(
+        abstract: "List every setting with its environment variable, default and meaning.")
 
     @Flag(help: "Print a Markdown table (as in the README).")
     var markdown = false

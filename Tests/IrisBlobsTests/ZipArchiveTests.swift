@@ -1,7 +1,8 @@
 import Foundation
-@testable import IrisBlobs
 import IrisTesting
 import Testing
+
+@testable import IrisBlobs
 
 /// The strict zip reader on its own: honest archives read back exactly; each lie is a
 /// `Failure` naming the entry, reached in bounded time.
@@ -37,7 +38,8 @@ struct ZipArchiveTests {
         let photo = try Fixtures.jpeg(width: 300, height: 200, seed: 1)
         let text = Data(String(repeating: "iris ", count: 5_000).utf8)
         let zip = ZipWriter.archive([
-            ZipWriter.Entry("cats/a.jpg", photo, method: 0), ZipWriter.Entry("notes/text.txt", text), ZipWriter.Entry("empty/", Data(), method: 0),
+            ZipWriter.Entry("cats/a.jpg", photo, method: 0), ZipWriter.Entry("notes/text.txt", text),
+            ZipWriter.Entry("empty/", Data(), method: 0),
         ])
         let (entries, first, second) = try withArchive(zip) { archive throws in
             (archive.entries, try contents(archive, archive.entries[0]), try contents(archive, archive.entries[1]))
@@ -59,7 +61,9 @@ struct ZipArchiveTests {
 
     @Test("an entry inflating past its declared size is stopped at that size")
     func inflatesPastDeclared() throws {
-        #expect(try failure(reading: try HostileZips.inflatesPastDeclaredSize()) == .inflatesPastDeclaredSize(path: "cats/liar.jpg"))
+        #expect(
+            try failure(reading: try HostileZips.inflatesPastDeclaredSize())
+                == .inflatesPastDeclaredSize(path: "cats/liar.jpg"))
     }
 
     @Test("a wrong CRC-32 is a failure naming the entry")
@@ -110,26 +114,35 @@ struct ZipArchiveTests {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("iris-zip-\(UUID().uuidString).zip")
         try zip.write(to: url)
         defer { try? FileManager.default.removeItem(at: url) }
-        #expect(throws: ZipArchive.Failure.tooManyEntries(declared: 5, limit: 4)) { try ZipArchive(url: url, maxEntries: 4) }
+        #expect(throws: ZipArchive.Failure.tooManyEntries(declared: 5, limit: 4)) {
+            try ZipArchive(url: url, maxEntries: 4)
+        }
     }
 
     /// A hostile tester's cheapest attack: flip bytes of an honest zip. Every mutation must open
     /// and read cleanly or fail with a `Failure` — never trap, never hang.
     @Test("3,000 mutated zips each read or fail cleanly, quickly")
     func mutations() throws {
-        let honest = [UInt8](ZipWriter.archive(try HostileZips.honest(count: 3) + [ZipWriter.Entry("notes/a.txt", Data(String(repeating: "iris ", count: 400).utf8))]))
+        let honest = [UInt8](
+            ZipWriter.archive(
+                try HostileZips.honest(count: 3) + [
+                    ZipWriter.Entry("notes/a.txt", Data(String(repeating: "iris ", count: 400).utf8))
+                ]))
         var state: UInt64 = 42
         func next(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((state >> 33) % UInt64(bound))
         }
         let started = ContinuousClock.now
-        var opened = 0, refused = 0
+        var opened = 0
+        var refused = 0
         for _ in 0..<3_000 {
             var bytes = honest
             for _ in 0..<(1 + next(4)) {
                 // Mostly near the headers and the central directory, where the numbers are.
-                let at = next(3) == 0 ? next(bytes.count) : (next(2) == 0 ? next(200) : bytes.count - 1 - next(min(300, bytes.count)))
+                let at =
+                    next(3) == 0
+                    ? next(bytes.count) : (next(2) == 0 ? next(200) : bytes.count - 1 - next(min(300, bytes.count)))
                 bytes[at] = UInt8(next(256))
             }
             if next(10) == 0 { bytes.removeLast(next(bytes.count / 2)) }

@@ -30,9 +30,11 @@ struct ConfigurationTests {
     @Test("a flag beats the environment, which beats the file, which beats the default")
     func layering() throws {
         // setup
-        let file = try ConfigurationReader.parseFileForTesting(#"{"http": {"port": 7000, "host": "0.0.0.0"}, "log.level": "debug"}"#)
+        let file = try ConfigurationReader.parseFileForTesting(
+            #"{"http": {"port": 7000, "host": "0.0.0.0"}, "log.level": "debug"}"#)
         let reader = ConfigurationReader(
-            flags: ["http.port": "9000"], environment: ["IRIS_HTTP_PORT": "8000", "IRIS_HTTP_HOST": "10.0.0.1"], file: file)
+            flags: ["http.port": "9000"], environment: ["IRIS_HTTP_PORT": "8000", "IRIS_HTTP_HOST": "10.0.0.1"],
+            file: file)
         // check
         #expect(try reader.int(.httpPort) == 9000)
         #expect(reader.string(.httpHost) == "10.0.0.1")

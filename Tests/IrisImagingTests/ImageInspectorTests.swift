@@ -38,8 +38,10 @@ struct ImageInspectorTests {
             // check
             #expect(probe.orientation == 6)
             #expect(probe.width == 200 && probe.height == 400)
-            let expected = DateComponents(calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"),
-                                          year: 2021, month: 6, day: 1, hour: 10, minute: 20, second: 30).date
+            let expected = DateComponents(
+                calendar: Calendar(identifier: .gregorian), timeZone: TimeZone(identifier: "UTC"),
+                year: 2021, month: 6, day: 1, hour: 10, minute: 20, second: 30
+            ).date
             #expect(probe.capturedAt == expected)
             let size = try SyntheticImage.dimensions(of: try #require(thumbnails[256]))
             #expect(size.width == 128 && size.height == 256)
@@ -75,26 +77,34 @@ struct ImageInspectorTests {
             let two = try SyntheticImage.dimensions(of: try #require(bigThumbnails[256]))
             #expect(one.width == 1024 && one.height == 683)
             #expect(two.width == 256 && two.height == 171)
-            let tiny = try SyntheticImage.dimensions(of: try #require(try inspector.thumbnails(path: small, sizes: [256])[256]))
+            let tiny = try SyntheticImage.dimensions(
+                of: try #require(try inspector.thumbnails(path: small, sizes: [256])[256]))
             #expect(tiny.width == 100 && tiny.height == 50)
         }
     }
 
     /// Thumbnails carry no profile and browsers show such JPEGs as sRGB, so a wide-gamut photo's
     /// colours must be converted; an sRGB-tagged photo's stay as they are.
-    @Test("thumbnails of Display P3 photos are converted to sRGB, with or without transparency; sRGB ones are left alone",
-          arguments: [(".jpg", false), (".png", false), (".png", true)])
+    @Test(
+        "thumbnails of Display P3 photos are converted to sRGB, with or without transparency; sRGB ones are left alone",
+        arguments: [(".jpg", false), (".png", false), (".png", true)])
     func thumbnailColours(suffix: String, alpha: Bool) async throws {
         try await TemporaryFolder.with { folder in
             func thumbnailCentre(_ data: Data) throws -> [Int] {
-                let thumbnail = try #require(try ImageInspector().thumbnails(path: try write(data, in: folder), sizes: [256])[256])
-                let pixels = try ModelPixels.load(path: try write(thumbnail, in: folder, name: "thumbnail.jpg"), width: 64, height: 64, fit: .stretch)
+                let thumbnail = try #require(
+                    try ImageInspector().thumbnails(path: try write(data, in: folder), sizes: [256])[256])
+                let pixels = try ModelPixels.load(
+                    path: try write(thumbnail, in: folder, name: "thumbnail.jpg"), width: 64, height: 64, fit: .stretch)
                 return (0..<3).map { Int(pixels.rgb[(32 * 64 + 32) * 3 + $0]) }
             }
             let colour = ColourFixtures.p3Colour + (alpha ? [255] : [])
-            let p3 = try thumbnailCentre(try ColourFixtures.flat(colour, profile: try ColourFixtures.displayP3(), suffix: suffix))
-            #expect(zip(p3, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 }, "\(p3), expected \(ColourFixtures.p3ColourInSRGB)")
-            let srgb = try thumbnailCentre(try ColourFixtures.flat(colour, profile: try ColourFixtures.sRGB(), suffix: suffix))
+            let p3 = try thumbnailCentre(
+                try ColourFixtures.flat(colour, profile: try ColourFixtures.displayP3(), suffix: suffix))
+            #expect(
+                zip(p3, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 },
+                "\(p3), expected \(ColourFixtures.p3ColourInSRGB)")
+            let srgb = try thumbnailCentre(
+                try ColourFixtures.flat(colour, profile: try ColourFixtures.sRGB(), suffix: suffix))
             #expect(zip(srgb, ColourFixtures.p3Colour).allSatisfy { abs($0 - Int($1)) <= 2 }, "\(srgb)")
         }
     }
@@ -126,7 +136,9 @@ struct ImageInspectorTests {
             let path = try write(try Fixtures.corruptEntropyJPEG(), in: folder)
             let inspector = try ImageInspector()
             _ = try inspector.probe(path: path)
-            let problem = try #require(throws: Problem.self) { try inspector.thumbnails(path: path, sizes: [1024, 256]) }
+            let problem = try #require(throws: Problem.self) {
+                try inspector.thumbnails(path: path, sizes: [1024, 256])
+            }
             #expect(problem.status == 422)
             #expect(problem.detail.contains("Corrupt JPEG data"), "\(problem.detail)")
         }
@@ -160,7 +172,10 @@ struct ImageInspectorTests {
             let jpeg = try write(try Fixtures.corruptEntropyJPEG(), in: folder, name: "a.jpg")
             #expect(throws: Problem.self) { try inspector.thumbnails(path: jpeg, sizes: [256]) }
             var details: [String] = []
-            for (data, name) in [(try Fixtures.pngWithBadHeaderCRC(), "b.png"), (try Fixtures.damagedTIFF(), "c.tif"), (Fixtures.damagedHEIC, "d.heic")] {
+            for (data, name) in [
+                (try Fixtures.pngWithBadHeaderCRC(), "b.png"), (try Fixtures.damagedTIFF(), "c.tif"),
+                (Fixtures.damagedHEIC, "d.heic"),
+            ] {
                 let path = try write(data, in: folder, name: name)
                 do {
                     _ = try inspector.probe(path: path)

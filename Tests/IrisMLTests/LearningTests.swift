@@ -26,7 +26,8 @@ import Testing
         let rebuilt = IncrementalLearner.rebuilt(dimension: 8, members: members)
         #expect(learner.count == 12 && rebuilt.count == 12 && learner.classCount == 2)
         for name in ["a", "b"] {
-            let one = learner.shells[name]!, other = rebuilt.shells[name]!
+            let one = learner.shells[name]!
+            let other = rebuilt.shells[name]!
             #expect(one.count == other.count)
             #expect(zip(one.sum, other.sum).allSatisfy { abs($0 - $1) < 1e-9 })
         }
@@ -48,7 +49,9 @@ import Testing
         let elsewhere = learner.classify(Self.c, rules: rules)
         #expect(elsewhere.label == nil && elsewhere.ratio > 1)
         // The noisier class gets the wider threshold.
-        #expect(learner.threshold(of: learner.shells["b"]!, rules: rules) > learner.threshold(of: learner.shells["a"]!, rules: rules))
+        #expect(
+            learner.threshold(of: learner.shells["b"]!, rules: rules)
+                > learner.threshold(of: learner.shells["a"]!, rules: rules))
         // One distance for all overrides the per-class thresholds.
         let loose = learner.classify(Self.c, rules: IncrementalLearner.Thresholds(override: 2))
         #expect(loose.label != nil)
@@ -56,7 +59,8 @@ import Testing
 
     @Test("a trained head separates the classes, stops early, and its report counts every example once")
     func softmaxRegression() throws {
-        var features: [[Float]] = [], labels: [Int] = []
+        var features: [[Float]] = []
+        var labels: [Int] = []
         for (label, centre) in [Self.a, Self.b, Self.c].enumerated() {
             for feature in Self.cloud(centre, count: 30, noise: 0.3, seed: UInt64(label + 10)) {
                 features.append(feature)
@@ -68,7 +72,9 @@ import Testing
         #expect(report.bestEpoch >= 1 && report.epochs.count <= 60)
         #expect(head.ranked(Self.b).first?.label == "b")
         #expect(head.ranked([0, 0.1, 0.9, 0, 0, 0, 1.2, 0]).first?.label == "c")
-        #expect(throws: LearningError.self) { try SoftmaxRegression.train(features: [Self.a], labels: [0], classes: ["a"]) }
+        #expect(throws: LearningError.self) {
+            try SoftmaxRegression.train(features: [Self.a], labels: [0], classes: ["a"])
+        }
     }
 
     @Test("evaluation: accuracy, unknown rate, per-class scores, the confusion matrix and AUROC")

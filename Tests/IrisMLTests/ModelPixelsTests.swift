@@ -27,9 +27,11 @@ import Testing
         // Shorter side 1000 → 256 (scale 0.256): the 224 crop spans x 562…1438 and y 62…938 of the original.
         let centre = Self.pixel(pixels, x: 112, y: 112)
         #expect(abs(centre[0] - 128) <= 3 && abs(centre[1] - 64) <= 3, "\(centre)")
-        let left = Self.pixel(pixels, x: 0, y: 112)[0], right = Self.pixel(pixels, x: 223, y: 112)[0]
+        let left = Self.pixel(pixels, x: 0, y: 112)[0]
+        let right = Self.pixel(pixels, x: 223, y: 112)[0]
         #expect(abs(left - 72) <= 4 && abs(right - 183) <= 4, "red from \(left) to \(right)")
-        let top = Self.pixel(pixels, x: 112, y: 0)[1], bottom = Self.pixel(pixels, x: 112, y: 223)[1]
+        let top = Self.pixel(pixels, x: 112, y: 0)[1]
+        let bottom = Self.pixel(pixels, x: 112, y: 223)[1]
         #expect(abs(top - 8) <= 4 && abs(bottom - 119) <= 4, "green from \(top) to \(bottom)")
     }
 
@@ -41,7 +43,9 @@ import Testing
         let shrunk = try ModelPixels.load(path: jpeg, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
         let full = try ModelPixels.load(path: png, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
         let difference = zip(shrunk.rgb, full.rgb).map { abs(Int($0) - Int($1)) }
-        #expect(Double(difference.reduce(0, +)) / Double(difference.count) < 2, "mean difference \(Double(difference.reduce(0, +)) / Double(difference.count))")
+        #expect(
+            Double(difference.reduce(0, +)) / Double(difference.count) < 2,
+            "mean difference \(Double(difference.reduce(0, +)) / Double(difference.count))")
     }
 
     /// Orientation 6 (turn 90° clockwise to show): red then rises top to bottom and green
@@ -51,14 +55,17 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         let pixels = try ModelPixels.load(path: path, width: 224, height: 224, fit: .centreCrop(shortSide: 256))
         #expect(pixels.sourceWidth == 1000 && pixels.sourceHeight == 2000)
-        let top = Self.pixel(pixels, x: 112, y: 0)[0], bottom = Self.pixel(pixels, x: 112, y: 223)[0]
+        let top = Self.pixel(pixels, x: 112, y: 0)[0]
+        let bottom = Self.pixel(pixels, x: 112, y: 223)[0]
         #expect(bottom - top > 80, "red from \(top) to \(bottom)")
-        let left = Self.pixel(pixels, x: 0, y: 112)[1], right = Self.pixel(pixels, x: 223, y: 112)[1]
+        let left = Self.pixel(pixels, x: 0, y: 112)[1]
+        let right = Self.pixel(pixels, x: 223, y: 112)[1]
         #expect(left - right > 80, "green from \(left) to \(right)")
     }
 
     @Test func fitStretchAndTransparency() throws {
-        let png = try Self.write(try SyntheticImage.encode(width: 2000, height: 1000, format: .png, alpha: true), ".png")
+        let png = try Self.write(
+            try SyntheticImage.encode(width: 2000, height: 1000, format: .png, alpha: true), ".png")
         defer { try? FileManager.default.removeItem(atPath: png) }
         let fitted = try ModelPixels.load(path: png, width: 320, height: 320, fit: .fit)
         #expect(fitted.width == 320 && fitted.height == 160)
@@ -110,20 +117,27 @@ import Testing
     static func centre(_ data: Data, suffix: String) throws -> [Int] {
         let path = try ModelPixelsTests.write(data, suffix)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return ModelPixelsTests.pixel(try ModelPixels.load(path: path, width: 64, height: 64, fit: .stretch), x: 32, y: 32)
+        return ModelPixelsTests.pixel(
+            try ModelPixels.load(path: path, width: 64, height: 64, fit: .stretch), x: 32, y: 32)
     }
 
     @Test(arguments: [".jpg", ".png"]) func aDisplayP3PhotoIsSeenInSRGB(suffix: String) throws {
         try Vips.start()
-        let centre = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, profile: try ColourFixtures.displayP3(), suffix: suffix), suffix: suffix)
-        #expect(zip(centre, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 }, "\(centre), expected \(ColourFixtures.p3ColourInSRGB)")
+        let centre = try Self.centre(
+            try ColourFixtures.flat(ColourFixtures.p3Colour, profile: try ColourFixtures.displayP3(), suffix: suffix),
+            suffix: suffix)
+        #expect(
+            zip(centre, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 },
+            "\(centre), expected \(ColourFixtures.p3ColourInSRGB)")
     }
 
     /// A profile that describes sRGB itself changes nothing: the pixels are those of the same
     /// picture without a profile (byte for byte; no transform runs).
     @Test func anSRGBProfileLeavesThePixelsAsTheyAre() throws {
         try Vips.start()
-        let tagged = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, profile: try ColourFixtures.sRGB(), suffix: ".png"), suffix: ".png")
+        let tagged = try Self.centre(
+            try ColourFixtures.flat(ColourFixtures.p3Colour, profile: try ColourFixtures.sRGB(), suffix: ".png"),
+            suffix: ".png")
         let plain = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, suffix: ".png"), suffix: ".png")
         #expect(tagged == plain && plain == ColourFixtures.p3Colour.map(Int.init), "\(tagged) vs \(plain)")
     }
@@ -133,7 +147,8 @@ import Testing
     @Test func cmykAndGreyJPEGsComeOutInRGB() throws {
         try Vips.start()
         // CMYK (0, 255, 255, 0) is a full red; libvips converts it with its own CMYK profile.
-        let red = try Self.centre(try ColourFixtures.flat([0, 255, 255, 0], kind: .cmyk, suffix: ".jpg"), suffix: ".jpg")
+        let red = try Self.centre(
+            try ColourFixtures.flat([0, 255, 255, 0], kind: .cmyk, suffix: ".jpg"), suffix: ".jpg")
         #expect(red[0] > 180 && red[1] < 90 && red[2] < 90, "\(red)")
         let middle = try Self.centre(try ColourFixtures.flat([128], kind: .grey, suffix: ".jpg"), suffix: ".jpg")
         #expect(middle.allSatisfy { abs($0 - 128) <= 2 }, "\(middle)")
@@ -145,8 +160,11 @@ import Testing
         try Vips.start()
         for index in 0..<40 {
             let profile = try ColourFixtures.displayP3(named: "Display P3, camera \(index)")
-            let centre = try Self.centre(try ColourFixtures.flat(ColourFixtures.p3Colour, profile: profile, suffix: ".png"), suffix: ".png")
-            #expect(zip(centre, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 }, "profile \(index): \(centre)")
+            let centre = try Self.centre(
+                try ColourFixtures.flat(ColourFixtures.p3Colour, profile: profile, suffix: ".png"), suffix: ".png")
+            #expect(
+                zip(centre, ColourFixtures.p3ColourInSRGB).allSatisfy { abs($0 - $1) <= 3 },
+                "profile \(index): \(centre)")
         }
     }
 }

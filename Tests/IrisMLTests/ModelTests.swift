@@ -1,9 +1,10 @@
 import Foundation
 import IrisImaging
-@testable import IrisML
 import IrisTesting
 import Logging
 import Testing
+
+@testable import IrisML
 
 @Suite struct ModelTests {
     @Test func theBundledModelsAreReady() throws {
@@ -21,7 +22,8 @@ import Testing
         #expect(labels.map(\.score) == labels.map(\.score).sorted(by: >))
         let catLabels = ["tabby", "tiger cat", "Egyptian cat"]
         #expect(catLabels.contains { labels[0].label.hasPrefix($0) }, "top label \(labels[0].label)")
-        let catScore = labels.filter { label in catLabels.contains { label.label.hasPrefix($0) } }.map(\.score).reduce(0, +)
+        let catScore = labels.filter { label in catLabels.contains { label.label.hasPrefix($0) } }.map(\.score).reduce(
+            0, +)
         #expect(catScore > 0.8)
         let embedding = try #require(output.embedding)
         #expect(embedding.count == 1280)
@@ -52,7 +54,8 @@ import Testing
     @Test func concurrentRequestsShareBatches() async throws {
         // A registry of its own, so other tests' runs do not share these batches.
         let registry = try ModelRegistry.load(
-            folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 2), logger: Logger(label: "test"))
+            folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 2),
+            logger: Logger(label: "test"))
         let model = try #require(registry.model("mobilenet-v2"))
         let pixels = try model.pixels(path: TestModels.photo("coffee.png").path)
         let batcher = try #require(model.backend as? Batcher)
@@ -87,7 +90,9 @@ import Testing
         // to bottom.
         let read = lines.map(\.text)
         #expect(read.first.map { Self.differences($0, "Region-based segmentation") <= 2 } == true, "\(read)")
-        #expect(Self.differences(read.joined(separator: " "), "background. These markers are pixels", within: true) <= 2, "\(read)")
+        #expect(
+            Self.differences(read.joined(separator: " "), "background. These markers are pixels", within: true) <= 2,
+            "\(read)")
         for line in lines {
             #expect(line.confidence > 0.5 && line.confidence <= 1)
             #expect(line.box.x >= 0 && line.box.y >= 0 && line.box.width > line.box.height)
@@ -120,14 +125,18 @@ import Testing
     @Test func countsDifferencesInReadText() {
         #expect(Self.differences("Region-based segmentation", "Region-based segmentation") == 0)
         #expect(Self.differences("Regionbased segmentatoin", "Region-based segmentation") == 3)
-        #expect(Self.differences("the background.These markers are pixels we", "background. These markers are pixels", within: true) == 1)
+        #expect(
+            Self.differences(
+                "the background.These markers are pixels we", "background. These markers are pixels", within: true) == 1
+        )
         #expect(Self.differences("", "abc") == 3)
     }
 
     /// How many characters must be inserted, deleted or changed to turn `read` into
     /// `expected`; `within`: into a stretch of `read` that contains `expected`.
     static func differences(_ read: String, _ expected: String, within: Bool = false) -> Int {
-        let read = Array(read), expected = Array(expected)
+        let read = Array(read)
+        let expected = Array(expected)
         guard !read.isEmpty else { return expected.count }
         // row[j]: the cost of turning read's first j characters (or, within, a stretch of
         // read ending at j) into expected's first i.
@@ -151,25 +160,43 @@ import Testing
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createSymbolicLink(
-            at: folder.appendingPathComponent("net.onnx"), withDestinationURL: TestModels.folder.appendingPathComponent("mobilenet-v2.onnx"))
+            at: folder.appendingPathComponent("net.onnx"),
+            withDestinationURL: TestModels.folder.appendingPathComponent("mobilenet-v2.onnx"))
         try FileManager.default.copyItem(
-            at: TestModels.folder.appendingPathComponent("imagenet-labels.txt"), to: folder.appendingPathComponent("labels.txt"))
+            at: TestModels.folder.appendingPathComponent("imagenet-labels.txt"),
+            to: folder.appendingPathComponent("labels.txt"))
         try Data("a\nb\n".utf8).write(to: folder.appendingPathComponent("two.txt"))
-        let good = try String(contentsOf: TestModels.folder.appendingPathComponent("mobilenet-v2.json"), encoding: .utf8)
-            .replacingOccurrences(of: "mobilenet-v2.onnx", with: "net.onnx")
-            .replacingOccurrences(of: "imagenet-labels.txt", with: "labels.txt")
-        func write(_ name: String, _ text: String) throws { try Data(text.utf8).write(to: folder.appendingPathComponent(name + ".json")) }
+        let good = try String(
+            contentsOf: TestModels.folder.appendingPathComponent("mobilenet-v2.json"), encoding: .utf8
+        )
+        .replacingOccurrences(of: "mobilenet-v2.onnx", with: "net.onnx")
+        .replacingOccurrences(of: "imagenet-labels.txt", with: "labels.txt")
+        func write(_ name: String, _ text: String) throws {
+            try Data(text.utf8).write(to: folder.appendingPathComponent(name + ".json"))
+        }
         try write("a-good", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"good\""))
-        try write("b-missing", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"missing\"").replacingOccurrences(of: "net.onnx", with: "gone.onnx"))
-        try write("c-size", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"size\"")
-            .replacingOccurrences(of: "\"width\": 224, \"height\": 224", with: "\"width\": 299, \"height\": 299")
-            .replacingOccurrences(of: "\"short_side\": 256", with: "\"short_side\": 320"))
-        try write("d-labels", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"labels\"").replacingOccurrences(of: "labels.txt", with: "two.txt"))
+        try write(
+            "b-missing",
+            good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"missing\"").replacingOccurrences(
+                of: "net.onnx", with: "gone.onnx"))
+        try write(
+            "c-size",
+            good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"size\"")
+                .replacingOccurrences(of: "\"width\": 224, \"height\": 224", with: "\"width\": 299, \"height\": 299")
+                .replacingOccurrences(of: "\"short_side\": 256", with: "\"short_side\": 320"))
+        try write(
+            "d-labels",
+            good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"labels\"").replacingOccurrences(
+                of: "labels.txt", with: "two.txt"))
         try write("e-broken", "{\"name\": \"broken\", ")
-        try write("f-input", good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"input\"").replacingOccurrences(of: "\"name\": \"image\"", with: "\"name\": \"pixels\""))
+        try write(
+            "f-input",
+            good.replacingOccurrences(of: "\"mobilenet-v2\"", with: "\"input\"").replacingOccurrences(
+                of: "\"name\": \"image\"", with: "\"name\": \"pixels\""))
 
         let registry = try ModelRegistry.load(
-            folder: folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 1), logger: Logger(label: "test"))
+            folder: folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 1),
+            logger: Logger(label: "test"))
         let problems = Dictionary(uniqueKeysWithValues: registry.entries.map { ($0.name, $0.problem) })
         #expect(problems["good"] == .some(nil))
         #expect(registry.model("good") != nil)
@@ -190,9 +217,13 @@ import Testing
         #expect(throws: ManifestError.self) { try bad.validate() }
         bad = manifest
         bad.outputs["embedding"] = nil
-        #expect(throws: ManifestError(model: "mobilenet-v2", message: "task embed needs outputs.embedding")) { try bad.validate() }
+        #expect(throws: ManifestError(model: "mobilenet-v2", message: "task embed needs outputs.embedding")) {
+            try bad.validate()
+        }
         bad = manifest
         bad.remote = .init(url: "http://127.0.0.1:9", model: "x", timeoutSeconds: nil)
-        #expect(throws: ManifestError(model: "mobilenet-v2", message: "exactly one of file and remote must be given")) { try bad.validate() }
+        #expect(throws: ManifestError(model: "mobilenet-v2", message: "exactly one of file and remote must be given")) {
+            try bad.validate()
+        }
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
-@testable import IrisML
 import IrisTesting
 import Testing
+
+@testable import IrisML
 
 /// The pieces of remote models that need no server: the allowlist, the manifest's remote
 /// rules, the Open Inference Protocol JSON both ways, and the check of a server's metadata.
@@ -22,11 +23,15 @@ import Testing
         let allowed = try RemoteAllowlist(["http://10.0.0.5:8080", "HTTPS://Triton.Internal"])
         #expect(allowed.origins == ["http://10.0.0.5:8080", "https://triton.internal:443"])
         let manifest = try Self.manifest()
-        for url in ["http://10.0.0.5:8080", "http://10.0.0.5:8080/", "https://triton.internal/prefix", "https://TRITON.internal:443"] {
+        for url in [
+            "http://10.0.0.5:8080", "http://10.0.0.5:8080/", "https://triton.internal/prefix",
+            "https://TRITON.internal:443",
+        ] {
             #expect(throws: Never.self) { try allowed.check(.init(url: url, model: "m"), model: manifest.name) }
         }
         for (url, words) in [
-            ("http://10.0.0.5:8081", "not in models.remote_allow"), ("https://10.0.0.5:8080", "not in models.remote_allow"),
+            ("http://10.0.0.5:8081", "not in models.remote_allow"),
+            ("https://10.0.0.5:8080", "not in models.remote_allow"),
             ("http://user:pw@10.0.0.5:8080", "plain http(s) URL"), ("http://10.0.0.5:8080/?x=1", "plain http(s) URL"),
             ("ftp://10.0.0.5:8080", "plain http(s) URL"), ("10.0.0.5:8080", "plain http(s) URL"),
         ] {
@@ -34,7 +39,8 @@ import Testing
                 "\(error)".contains(words)
             }
         }
-        #expect { try RemoteAllowlist.none.check(.init(url: "http://10.0.0.5:8080", model: "m"), model: "x") } throws: { error in
+        #expect { try RemoteAllowlist.none.check(.init(url: "http://10.0.0.5:8080", model: "m"), model: "x") } throws: {
+            error in
             "\(error)".contains("it lists none")
         }
         for entry in ["10.0.0.5:8080", "http://10.0.0.5:8080/v2", "http://a@b:1"] {
@@ -48,7 +54,9 @@ import Testing
         let list = try JSONDecoder().decode(ModelManifest.Labels.self, from: Data(#"["cat","dog"]"#.utf8))
         #expect(list == .list(["cat", "dog"]))
         #expect(try JSONDecoder().decode(ModelManifest.Labels.self, from: JSONEncoder().encode(list)) == list)
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ModelManifest.Labels.self, from: Data("7".utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(ModelManifest.Labels.self, from: Data("7".utf8))
+        }
 
         #expect(throws: Never.self) { try Self.manifest().validate() }
         let refused: [(String, (inout ModelManifest) -> Void)] = [
@@ -57,7 +65,16 @@ import Testing
             ("timeout_seconds", { $0.remote?.timeoutSeconds = 0 }),
             ("retries", { $0.remote?.retries = 9 }),
             ("labels is an empty list", { $0.labels = .list([]) }),
-            ("cannot be remote", { $0.tasks = [.detectText]; $0.outputs = ["probabilities": "p"]; $0.recognizer = .init(file: "r", input: "i", output: "o", keys: "k", height: 48, maxWidth: 320, mean: [0, 0, 0], std: [1, 1, 1]) }),
+            (
+                "cannot be remote",
+                {
+                    $0.tasks = [.detectText]
+                    $0.outputs = ["probabilities": "p"]
+                    $0.recognizer = .init(
+                        file: "r", input: "i", output: "o", keys: "k", height: 48, maxWidth: 320, mean: [0, 0, 0],
+                        std: [1, 1, 1])
+                }
+            ),
         ]
         for (words, change) in refused {
             #expect { try Self.manifest(change).validate() } throws: { error in "\(error)".contains(words) }
@@ -65,7 +82,8 @@ import Testing
     }
 
     @Test func requestsAreProtocolJSONAndAnswersAreReadFlatOrNested() throws {
-        let body = OpenInferenceClient.requestBody([0.5, -1.25, 3e-7, .nan], shape: [1, 4], input: "im\"age", outputs: ["logits", "embedding"])
+        let body = OpenInferenceClient.requestBody(
+            [0.5, -1.25, 3e-7, .nan], shape: [1, 4], input: "im\"age", outputs: ["logits", "embedding"])
         let json = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
         let input = try #require((json["inputs"] as? [[String: Any]])?.first)
         #expect(input["name"] as? String == "im\"age")
@@ -74,7 +92,8 @@ import Testing
         #expect((input["data"] as? [Double])?.map { Float($0) } == [0.5, -1.25, 3e-7, 0])
         #expect((json["outputs"] as? [[String: String]])?.map { $0["name"] } == ["logits", "embedding"])
 
-        let answer = Data("""
+        let answer = Data(
+            """
             {"model_name":"m","outputs":[
               {"name":"logits","shape":[1,3],"datatype":"FP32","data":[0.1,0.2,0.7]},
               {"name":"embedding","shape":[1,2,2],"datatype":"FP64","data":[[[1,2],[3,4]]]},
@@ -83,12 +102,19 @@ import Testing
         let read = try OpenInferenceClient.outputs(in: answer, wanted: ["logits", "embedding"], label: "t")
         #expect(read["logits"] == Tensor(shape: [1, 3], values: [0.1, 0.2, 0.7]))
         #expect(read["embedding"] == Tensor(shape: [1, 2, 2], values: [1, 2, 3, 4]))
-        for (wanted, words) in [(["scores"], "no output scores (it has logits, embedding, words)"), (["words"], "BYTES")] {
-            #expect { try OpenInferenceClient.outputs(in: answer, wanted: wanted, label: "t") } throws: { error in "\(error)".contains(words) }
+        for (wanted, words) in [
+            (["scores"], "no output scores (it has logits, embedding, words)"), (["words"], "BYTES"),
+        ] {
+            #expect { try OpenInferenceClient.outputs(in: answer, wanted: wanted, label: "t") } throws: { error in
+                "\(error)".contains(words)
+            }
         }
         let short = Data(#"{"outputs":[{"name":"logits","shape":[1,3],"datatype":"FP32","data":[0.1]}]}"#.utf8)
-        #expect { try OpenInferenceClient.outputs(in: short, wanted: ["logits"], label: "t") } throws: { error in "\(error)".contains("but 1 values") }
-        #expect { try OpenInferenceClient.outputs(in: Data("<html>".utf8), wanted: ["logits"], label: "t") } throws: { error in
+        #expect { try OpenInferenceClient.outputs(in: short, wanted: ["logits"], label: "t") } throws: { error in
+            "\(error)".contains("but 1 values")
+        }
+        #expect { try OpenInferenceClient.outputs(in: Data("<html>".utf8), wanted: ["logits"], label: "t") } throws: {
+            error in
             "\(error)".contains("not Open Inference Protocol v2 JSON")
         }
         #expect(OpenInferenceClient.serverMessage(Data(#"{"error":"shape mismatch"}"#.utf8)) == "shape mismatch")
@@ -97,15 +123,22 @@ import Testing
 
     @Test func aServersMetadataIsCheckedAsAGraphIs() throws {
         let manifest = try Self.manifest()
-        func metadata(input: String = "image", datatype: String = "FP32", shape: [Int] = [-1, 3, 224, 224], outputs: [String] = ["logits", "embedding"], classes: Int = 1000)
+        func metadata(
+            input: String = "image", datatype: String = "FP32", shape: [Int] = [-1, 3, 224, 224],
+            outputs: [String] = ["logits", "embedding"], classes: Int = 1000
+        )
             -> OpenInferenceClient.Metadata
         {
             .init(
                 name: "mobilenet", inputs: [.init(name: input, datatype: datatype, shape: shape)],
-                outputs: outputs.map { .init(name: $0, datatype: "FP32", shape: [-1, $0 == "logits" ? classes : 1280]) })
+                outputs: outputs.map {
+                    .init(name: $0, datatype: "FP32", shape: [-1, $0 == "logits" ? classes : 1280])
+                })
         }
         #expect(throws: Never.self) { try OpenInferenceClient.check(metadata(), against: manifest, labels: 1000) }
-        #expect(throws: Never.self) { try OpenInferenceClient.check(.init(name: "m", inputs: [], outputs: nil), against: manifest, labels: 1000) }
+        #expect(throws: Never.self) {
+            try OpenInferenceClient.check(.init(name: "m", inputs: [], outputs: nil), against: manifest, labels: 1000)
+        }
         let cases: [(OpenInferenceClient.Metadata, String)] = [
             (metadata(input: "pixels"), "takes pixels, not image"),
             (metadata(datatype: "UINT8"), "is UINT8, not FP32"),
@@ -116,7 +149,9 @@ import Testing
             (metadata(shape: [4, 3, 224, 224]), "takes batches of 4, but input.max_batch is 8"),
         ]
         for (served, words) in cases {
-            #expect { try OpenInferenceClient.check(served, against: manifest, labels: 1000) } throws: { error in "\(error)".contains(words) }
+            #expect { try OpenInferenceClient.check(served, against: manifest, labels: 1000) } throws: { error in
+                "\(error)".contains(words)
+            }
         }
     }
 
@@ -145,7 +180,9 @@ import Testing
         #expect(answers.count == 10)
         for (value, row) in answers { #expect(row == [value * 2, value + 1]) }
         #expect(batcher.batchSizes.reduce(0, +) == 10)
-        #expect(batcher.batchSizes.contains { $0 > 1 } && batcher.batchSizes.allSatisfy { $0 <= 4 }, "\(batcher.batchSizes)")
+        #expect(
+            batcher.batchSizes.contains { $0 > 1 } && batcher.batchSizes.allSatisfy { $0 <= 4 }, "\(batcher.batchSizes)"
+        )
         await #expect { try await batcher.run([-1], shape: [1]) } throws: { error in "\(error)".contains("refused") }
     }
 
@@ -153,10 +190,14 @@ import Testing
     /// saying how often it tried.
     @Test func aServerThatDoesNotAnswerIsTriedAgainThenReported() async throws {
         let closed = try Self.closedPort()
-        let manifest = try Self.manifest { $0.remote = .init(url: "http://127.0.0.1:\(closed)", model: "m", timeoutSeconds: 2, retries: 1) }
-        let client = OpenInferenceClient(base: URL(string: manifest.remote!.url)!, remote: manifest.remote!, manifest: manifest)
+        let manifest = try Self.manifest {
+            $0.remote = .init(url: "http://127.0.0.1:\(closed)", model: "m", timeoutSeconds: 2, retries: 1)
+        }
+        let client = OpenInferenceClient(
+            base: URL(string: manifest.remote!.url)!, remote: manifest.remote!, manifest: manifest)
         let started = ContinuousClock.now
-        await #expect { try await client.infer([0], shape: [1], input: "image", outputs: ["logits"]) } throws: { error in
+        await #expect { try await client.infer([0], shape: [1], input: "image", outputs: ["logits"]) } throws: {
+            error in
             "\(error)".contains("tried 2 times") && "\(error)".contains("/v2/models/m/infer")
         }
         #expect(ContinuousClock.now - started >= .milliseconds(250))
@@ -172,7 +213,9 @@ import Testing
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         try withUnsafeMutablePointer(to: &address) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                guard bind(socket, raw, length) == 0, getsockname(socket, raw, &length) == 0 else { throw RuntimeError(operation: "bind", message: "\(errno)") }
+                guard bind(socket, raw, length) == 0, getsockname(socket, raw, &length) == 0 else {
+                    throw RuntimeError(operation: "bind", message: "\(errno)")
+                }
             }
         }
         return Int(UInt16(bigEndian: address.sin_port))

@@ -1,9 +1,10 @@
 import CONNXRuntime
 import Foundation
 import IrisImaging
-@testable import IrisML
 import IrisTesting
 import Testing
+
+@testable import IrisML
 
 /// Every ONNX Runtime slot Iris declares (CONNXRuntime.h), called against the real library.
 @Suite struct RuntimeABITests {
@@ -29,7 +30,8 @@ import Testing
         for _ in 0..<5 {
             let first = try InferenceSession(runtime: runtime, path: path, threads: .init(intraOp: 2), shapesVary: true)
             _ = try first.run(input, outputs: ["sigmoid_0.tmp_0"])
-            let second = try InferenceSession(runtime: runtime, path: path, threads: .init(intraOp: 2), shapesVary: true)
+            let second = try InferenceSession(
+                runtime: runtime, path: path, threads: .init(intraOp: 2), shapesVary: true)
             let before = Self.residentMB()
             _ = try second.run(input, outputs: ["sigmoid_0.tmp_0"])
             growths.append(Self.residentMB() - before)
@@ -62,10 +64,11 @@ import Testing
             runtime: try TestModels.runtime(), path: TestModels.folder.appendingPathComponent("mobilenet-v2.onnx").path,
             threads: .init(intraOp: 1))
         #expect(session.inputs == [TensorSpec(name: "image", elementType: .float, shape: [-1, 3, 224, 224])])
-        #expect(session.outputs == [
-            TensorSpec(name: "logits", elementType: .float, shape: [-1, 1000]),
-            TensorSpec(name: "embedding", elementType: .float, shape: [-1, 1280]),
-        ])
+        #expect(
+            session.outputs == [
+                TensorSpec(name: "logits", elementType: .float, shape: [-1, 1000]),
+                TensorSpec(name: "embedding", elementType: .float, shape: [-1, 1280]),
+            ])
     }
 
     /// CreateTensorWithDataAsOrtValue, Run, GetTensorTypeAndShape, GetTensorMutableData,
@@ -78,7 +81,8 @@ import Testing
         let count = 3 * 224 * 224
         let one: [Float] = (0..<count).map { index in Float(index % 97) / 97 - 0.5 }
         let two: [Float] = (0..<count).map { index in Float(index % 31) / 31 - 0.5 }
-        let batch = try session.run(["image": Tensor(shape: [2, 3, 224, 224], values: one + two)], outputs: ["logits", "embedding"])
+        let batch = try session.run(
+            ["image": Tensor(shape: [2, 3, 224, 224], values: one + two)], outputs: ["logits", "embedding"])
         #expect(batch["logits"]?.shape == [2, 1000])
         #expect(batch["embedding"]?.shape == [2, 1280])
         let alone = try session.run(["image": Tensor(shape: [1, 3, 224, 224], values: two)], outputs: ["logits"])
@@ -94,7 +98,8 @@ import Testing
         let runtime = try TestModels.runtime()
         let path = TestModels.folder.appendingPathComponent("mobilenet-v2.onnx").path
         for spinning in [false, true] {
-            let session = try InferenceSession(runtime: runtime, path: path, threads: .init(intraOp: 2, spinning: spinning))
+            let session = try InferenceSession(
+                runtime: runtime, path: path, threads: .init(intraOp: 2, spinning: spinning))
             #expect(session.inputs.first?.name == "image")
         }
         var options: OpaquePointer?
@@ -137,9 +142,11 @@ import Testing
             return description.contains("CreateSession") && description.contains("ORT error") && description.count > 40
         }
         let session = try InferenceSession(
-            runtime: runtime, path: TestModels.folder.appendingPathComponent("mobilenet-v2.onnx").path, threads: .init(intraOp: 1))
+            runtime: runtime, path: TestModels.folder.appendingPathComponent("mobilenet-v2.onnx").path,
+            threads: .init(intraOp: 1))
         #expect {
-            try session.run(["image": Tensor(shape: [1, 3, 10, 10], values: Array(repeating: 0, count: 300))], outputs: ["logits"])
+            try session.run(
+                ["image": Tensor(shape: [1, 3, 10, 10], values: Array(repeating: 0, count: 300))], outputs: ["logits"])
         } throws: { error in
             let description = "\(error)"
             return description.hasPrefix("Run:") && description.contains("dimension")

@@ -94,10 +94,14 @@ struct AccessMatrixTests {
 
     /// The kinds of caller the matrix tries.
     enum Identity: String, CaseIterable {
-        case anonymous, linkHolder = "link holder", viewer, contributor, editor, owner, outsider, admin
+        case anonymous
+        case linkHolder = "link holder"
+        case viewer, contributor, editor, owner, outsider, admin
         case readOnlyOwner = "read-only token of an owner"
         case otherProjectToken = "owner's token limited to another project"
-        case expiredToken = "expired token", revokedToken = "revoked token", malformedToken = "malformed token"
+        case expiredToken = "expired token"
+        case revokedToken = "revoked token"
+        case malformedToken = "malformed token"
     }
 
     struct Cast {
@@ -123,11 +127,14 @@ struct AccessMatrixTests {
         cast.headers[.anonymous] = [:]
         cast.headers[.linkHolder] = [:]  // a link holder's only credential is the code in the link's own routes
         cast.headers[.admin] = TestServer.bearer(server.adminToken)
-        cast.headers[.readOnlyOwner] = TestServer.bearer(try await TestAccounts.token(for: owner, scopes: [.read], in: server.store))
+        cast.headers[.readOnlyOwner] = TestServer.bearer(
+            try await TestAccounts.token(for: owner, scopes: [.read], in: server.store))
         cast.headers[.otherProjectToken] = TestServer.bearer(
-            try await TestAccounts.token(for: owner, scopes: [.read, .write], projectID: cast.otherProject, in: server.store))
+            try await TestAccounts.token(
+                for: owner, scopes: [.read, .write], projectID: cast.otherProject, in: server.store))
         cast.headers[.expiredToken] = TestServer.bearer(
-            try await TestAccounts.token(for: owner, scopes: [.read, .write], expiresAt: Date().addingTimeInterval(-60), in: server.store))
+            try await TestAccounts.token(
+                for: owner, scopes: [.read, .write], expiresAt: Date().addingTimeInterval(-60), in: server.store))
         let revoked = try await TestAccounts.token(for: owner, scopes: [.read, .write], in: server.store)
         let revokedID = try await server.store.accounts.tokens(userID: owner.id).last!.id
         _ = try await server.store.accounts.revokeToken(id: revokedID, userID: nil)
@@ -147,17 +154,23 @@ struct AccessMatrixTests {
         let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
         let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
         // A job of the project on a queue no worker serves, so it stays put.
-        let job = try await server.store.jobs.enqueue(JobRequest(kind: "diagnostic", payload: "{}", queue: "unserved", projectID: project)).job
+        let job = try await server.store.jobs.enqueue(
+            JobRequest(kind: "diagnostic", payload: "{}", queue: "unserved", projectID: project)
+        ).job
         // Stored directly: creating one through the API resolves its host, and tests have no DNS.
         let hook = try await server.store.webhooks.create(
-            projectID: project, url: "https://example.org/hook", secret: "matrix-secret-0123456789", eventTypes: ["webhook.deleted"], createdBy: nil)
+            projectID: project, url: "https://example.org/hook", secret: "matrix-secret-0123456789",
+            eventTypes: ["webhook.deleted"], createdBy: nil)
         let sha256 = try #require(try upload.json()["sha256"] as? String)
         // An embedding stored directly, so the embedding route has something to show whoever may see it.
         _ = try await server.store.analyses.save(
-            Analysis(sha256: sha256, model: "matrix-model", result: "{}", createdAt: Date()), labels: [], embedding: [1, 0], moderation: nil)
+            Analysis(sha256: sha256, model: "matrix-model", result: "{}", createdAt: Date()), labels: [],
+            embedding: [1, 0], moderation: nil)
         // A kept evaluation run, so its page has something to show.
-        let evaluation = try await server.store.learning.addEvaluation(EvaluationRecord(
-            projectID: project, target: "learner", version: nil, split: "held-out", report: "{}", jobID: nil, createdAt: Date()))
+        let evaluation = try await server.store.learning.addEvaluation(
+            EvaluationRecord(
+                projectID: project, target: "learner", version: nil, split: "held-out", report: "{}", jobID: nil,
+                createdAt: Date()))
         return (project, sha256, try #require(try link.json()["code"] as? String), job.id, hook.id, evaluation.id)
     }
 
@@ -185,13 +198,14 @@ struct AccessMatrixTests {
             default: return route.pattern == "/api/v1/projects" && route.method == .post ? .forbidden : nil
             }
         }
-        let role: Role? = switch identity {
-        case .viewer: .viewer
-        case .contributor: .contributor
-        case .editor: .editor
-        case .owner, .readOnlyOwner: .owner
-        default: nil
-        }
+        let role: Role? =
+            switch identity {
+            case .viewer: .viewer
+            case .contributor: .contributor
+            case .editor: .editor
+            case .owner, .readOnlyOwner: .owner
+            default: nil
+            }
         switch access {
         case .project(let needed), .job(let needed):
             guard let role else { return .notFound }
@@ -212,7 +226,10 @@ struct AccessMatrixTests {
             let routes = server.catalog.routes
             // Every route is in the table, and declares what the table says.
             for route in routes {
-                #expect(Self.expected[route.description] == route.access, "\(route) declares \(route.access); the matrix expects \(Self.expected[route.description].map { "\($0)" } ?? "nothing")")
+                #expect(
+                    Self.expected[route.description] == route.access,
+                    "\(route) declares \(route.access); the matrix expects \(Self.expected[route.description].map { "\($0)" } ?? "nothing")"
+                )
             }
             #expect(Set(routes.map(\.description)) == Set(Self.expected.keys))
 
@@ -241,24 +258,35 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{name}", with: "no-such-class")
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
-                    let response = try await server.acting(as: cast.headers[identity]!).request(route.method, path, headers: headers, body: body)
+                    let response = try await server.acting(as: cast.headers[identity]!).request(
+                        route.method, path, headers: headers, body: body)
                     // check
-                    let where_ = "\(route) as \(identity.rawValue) → \(response.status.code) \(response.text.prefix(160))"
+                    let place =
+                        "\(route) as \(identity.rawValue) → \(response.status.code) \(response.text.prefix(160))"
                     if let denied = denial(access, identity, route: route) {
-                        #expect(response.status == denied, "\(where_); expected \(denied.code)")
-                        if denied != .seeOther { #expect(response.headers[.contentType] == "application/problem+json", "\(where_)") }
+                        #expect(response.status == denied, "\(place); expected \(denied.code)")
+                        if denied != .seeOther {
+                            #expect(response.headers[.contentType] == "application/problem+json", "\(place)")
+                        }
                     } else {
-                        #expect(![.unauthorized, .forbidden].contains(response.status) || (route.pattern == "/login" && response.status == .forbidden), "\(where_); expected to be let in")
-                        #expect(response.status.code < 500, "\(where_)")
-                        if case .project = access, route.method == .get { #expect(response.status != .notFound, "\(where_)") }
-                        if access == .image { #expect(response.status != .notFound, "\(where_)") }
-                        if case .job = access { #expect(response.status != .notFound, "\(where_)") }
+                        #expect(
+                            ![.unauthorized, .forbidden].contains(response.status)
+                                || (route.pattern == "/login" && response.status == .forbidden),
+                            "\(place); expected to be let in")
+                        #expect(response.status.code < 500, "\(place)")
+                        if case .project = access, route.method == .get {
+                            #expect(response.status != .notFound, "\(place)")
+                        }
+                        if access == .image { #expect(response.status != .notFound, "\(place)") }
+                        if case .job = access { #expect(response.status != .notFound, "\(place)") }
                     }
                     checked += 1
                 }
             }
             #expect(checked == routes.count * Identity.allCases.count)
-            print("authorization matrix: \(routes.count) routes × \(Identity.allCases.count) identities = \(checked) requests")
+            print(
+                "authorization matrix: \(routes.count) routes × \(Identity.allCases.count) identities = \(checked) requests"
+            )
         }
     }
 }

@@ -12,21 +12,28 @@ import Testing
 @Suite("Accounts, sessions and tokens")
 struct AccountTests {
     /// Signs in through the form as a browser would; returns the session cookie and CSRF token.
-    func signIn(_ server: TestServer, username: String, password: String) async throws -> (cookie: String, csrf: String, response: TestResponse) {
+    func signIn(_ server: TestServer, username: String, password: String) async throws -> (
+        cookie: String, csrf: String, response: TestResponse
+    ) {
         let anonymous = server.acting(as: [:])
         let page = try await anonymous.get("/login")
         let formCSRF = try #require(page.text.firstMatch(of: /name="csrf_token" value="([^"]+)"/)?.1)
         let loginCookie = try #require(page.headers[.setCookie]?.firstMatch(of: /iris_login_csrf=([^;]+)/)?.1)
         let form = "username=\(username)&password=\(password)&csrf_token=\(formCSRF)&next=%2F"
         let response = try await anonymous.request(
-            .post, "/login", headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "iris_login_csrf=\(loginCookie)"],
+            .post, "/login",
+            headers: [.contentType: "application/x-www-form-urlencoded", .cookie: "iris_login_csrf=\(loginCookie)"],
             body: ByteBuffer(string: form))
-        guard let session = response.headers[.setCookie]?.firstMatch(of: /iris_session=([^;]+)/)?.1 else { return ("", "", response) }
+        guard let session = response.headers[.setCookie]?.firstMatch(of: /iris_session=([^;]+)/)?.1 else {
+            return ("", "", response)
+        }
         let me = try await server.acting(as: [.cookie: "iris_session=\(session)"]).get("/api/v1/me").json()
         return (String(session), me["csrf_token"] as? String ?? "", response)
     }
 
-    @Test("a web session works, needs its CSRF token for changes, and a wrong password is refused and recorded", arguments: TestDatabase.enabled)
+    @Test(
+        "a web session works, needs its CSRF token for changes, and a wrong password is refused and recorded",
+        arguments: TestDatabase.enabled)
     func sessions(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // act
@@ -46,12 +53,14 @@ struct AccountTests {
             #expect(forged.status == .forbidden)
             #expect(try forged.json()["field"] as? String == "X-CSRF-Token")
             let genuine = try await browser.request(
-                .post, "/api/v1/projects", headers: [.contentType: "application/json", .init("X-CSRF-Token")!: right.csrf],
+                .post, "/api/v1/projects",
+                headers: [.contentType: "application/json", .init("X-CSRF-Token")!: right.csrf],
                 body: ByteBuffer(string: #"{"name": "genuine"}"#))
             #expect(genuine.status == .created)
             // A sign-in form posted without its CSRF token is refused.
             let noCSRF = try await server.acting(as: [:]).request(
-                .post, "/login", headers: [.contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: "username=admin&password=admin-password"))
+                .post, "/login", headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "username=admin&password=admin-password"))
             #expect(noCSRF.status == .forbidden)
             // The failed sign-in is in the audit log, without the password.
             let events = try await server.store.events.list(afterID: 0, projectIDs: nil, limit: 1000)
@@ -67,11 +76,14 @@ struct AccountTests {
     func disabling(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // setup
-            let user = try await Accounts(store: server.store, bcryptCost: 10).create(username: "mallory", password: "mallory-password", isAdmin: false)
+            let user = try await Accounts(store: server.store, bcryptCost: 10).create(
+                username: "mallory", password: "mallory-password", isAdmin: false)
             let token = try await TestAccounts.token(for: user, scopes: [.read, .write], in: server.store)
             let session = try await signIn(server, username: "mallory", password: "mallory-password")
             #expect(try await server.acting(as: TestServer.bearer(token)).get("/api/v1/me").status == .ok)
-            #expect(try await server.acting(as: [.cookie: "iris_session=\(session.cookie)"]).get("/api/v1/me").status == .ok)
+            #expect(
+                try await server.acting(as: [.cookie: "iris_session=\(session.cookie)"]).get("/api/v1/me").status == .ok
+            )
             // act
             let disabled = try await server.send(.patch, "/api/v1/users/\(user.id)", json: ["disabled": true])
             // check
@@ -79,7 +91,9 @@ struct AccountTests {
             let byToken = try await server.acting(as: TestServer.bearer(token)).get("/api/v1/me")
             #expect(byToken.status == .unauthorized)
             #expect(try byToken.json()["detail"] as? String == "the token's user is disabled")
-            #expect(try await server.acting(as: [.cookie: "iris_session=\(session.cookie)"]).get("/api/v1/me").status == .unauthorized)
+            #expect(
+                try await server.acting(as: [.cookie: "iris_session=\(session.cookie)"]).get("/api/v1/me").status
+                    == .unauthorized)
             let again = try await signIn(server, username: "mallory", password: "mallory-password")
             #expect(again.response.status == .unauthorized)
         }
@@ -89,7 +103,9 @@ struct AccountTests {
     func tokens(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
-            let created = try await server.send(.post, "/api/v1/tokens", json: ["name": "phone", "scopes": ["read"], "project_id": project, "expires_in_days": 30])
+            let created = try await server.send(
+                .post, "/api/v1/tokens",
+                json: ["name": "phone", "scopes": ["read"], "project_id": project, "expires_in_days": 30])
             #expect(created.status == .created)
             let secret = try #require(try created.json()["token"] as? String)
             #expect(secret.hasPrefix("iris_") && secret.count == 48)
@@ -97,11 +113,14 @@ struct AccountTests {
             let id = try #require(details["id"] as? Int)
             let phone = server.acting(as: TestServer.bearer(secret))
             #expect(try await phone.get("/api/v1/projects/\(project)").status == .ok)
-            #expect(try await phone.send(.patch, "/api/v1/projects/\(project)", json: ["description": "x"]).status == .forbidden)
+            #expect(
+                try await phone.send(.patch, "/api/v1/projects/\(project)", json: ["description": "x"]).status
+                    == .forbidden)
             let listed = try await server.get("/api/v1/tokens").text
             #expect(!listed.contains(secret))
             // A read token cannot mint a write token.
-            let escalation = try await phone.send(.post, "/api/v1/tokens", json: ["name": "more", "scopes": ["read", "write"]])
+            let escalation = try await phone.send(
+                .post, "/api/v1/tokens", json: ["name": "more", "scopes": ["read", "write"]])
             #expect(escalation.status == .forbidden)
             // Revoked: refused at once.
             #expect(try await server.delete("/api/v1/tokens/\(id)").status == .noContent)
@@ -113,7 +132,8 @@ struct AccountTests {
             #expect(try noName.status == .badRequest && noName.json()["field"] as? String == "name")
             let badScope = try await server.send(.post, "/api/v1/tokens", json: ["name": "x", "scopes": ["root"]])
             #expect(badScope.status == .badRequest)
-            let longName = try await server.send(.post, "/api/v1/tokens", json: ["name": String(repeating: "n", count: 101)])
+            let longName = try await server.send(
+                .post, "/api/v1/tokens", json: ["name": String(repeating: "n", count: 101)])
             #expect(try longName.status == .badRequest && longName.json()["field"] as? String == "name")
         }
     }
@@ -136,7 +156,8 @@ struct AccountTests {
                 #expect(response.headers[.contentType] == "application/problem+json")
             }
             // A stale (well-formed, unknown) session cookie just means signed out.
-            let stale = try await server.acting(as: [.cookie: "iris_session=" + String(repeating: "a", count: 43)]).get("/")
+            let stale = try await server.acting(as: [.cookie: "iris_session=" + String(repeating: "a", count: 43)]).get(
+                "/")
             #expect(stale.status == .seeOther)
             #expect(stale.headers[.location] == "/login?next=%2F")
         }
@@ -145,23 +166,29 @@ struct AccountTests {
     @Test("members: owners grant roles; the project list shows only a user's projects", arguments: TestDatabase.enabled)
     func members(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
-            let alice = try await Accounts(store: server.store, bcryptCost: 10).create(username: "alice", password: "alice-password", isAdmin: false)
-            let aliceToken = TestServer.bearer(try await TestAccounts.token(for: alice, scopes: [.read, .write], in: server.store))
+            let alice = try await Accounts(store: server.store, bcryptCost: 10).create(
+                username: "alice", password: "alice-password", isAdmin: false)
+            let aliceToken = TestServer.bearer(
+                try await TestAccounts.token(for: alice, scopes: [.read, .write], in: server.store))
             let mine = try await server.acting(as: aliceToken).createProject("alice's")
             let other = try await server.createProject("admin's")
             let listed = try await server.acting(as: aliceToken).get("/api/v1/projects").json()
             #expect((listed["items"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["alice's"])
             #expect(try await server.acting(as: aliceToken).get("/api/v1/projects/\(other)").status == .notFound)
             // The admin makes alice a contributor of the other project: she may upload, not delete.
-            let granted = try await server.send(.put, "/api/v1/projects/\(other)/members/alice", json: ["role": "contributor"])
+            let granted = try await server.send(
+                .put, "/api/v1/projects/\(other)/members/alice", json: ["role": "contributor"])
             #expect(granted.status == .ok)
             let upload = try await server.acting(as: aliceToken).upload(try Fixtures.jpeg(seed: 5), to: other)
             #expect(upload.status == .created)
             let sha256 = try #require(try upload.json()["sha256"] as? String)
-            #expect(try await server.acting(as: aliceToken).delete("/api/v1/projects/\(other)/images/\(sha256)").status == .forbidden)
+            #expect(
+                try await server.acting(as: aliceToken).delete("/api/v1/projects/\(other)/images/\(sha256)").status
+                    == .forbidden)
             let members = try await server.get("/api/v1/projects/\(mine)/members").json()
             #expect((members["items"] as? [[String: Any]])?.first?["role"] as? String == "owner")
-            let badRole = try await server.send(.put, "/api/v1/projects/\(other)/members/alice", json: ["role": "emperor"])
+            let badRole = try await server.send(
+                .put, "/api/v1/projects/\(other)/members/alice", json: ["role": "emperor"])
             #expect(badRole.status == .badRequest)
             // The history shows alice's upload to the project's readers.
             let events = try await server.acting(as: aliceToken).get("/api/v1/events").json()
@@ -173,7 +200,9 @@ struct AccountTests {
 
 @Suite("Rate limits")
 struct RateLimitTests {
-    @Test("brute-force sign-in is slowed, then refused with 429 and Retry-After, even with the right password", arguments: TestDatabase.enabled)
+    @Test(
+        "brute-force sign-in is slowed, then refused with 429 and Retry-After, even with the right password",
+        arguments: TestDatabase.enabled)
     func signIn(database: TestDatabase) async throws {
         try await TestServer.with(database, configure: { $0.signInLimit = 4 }) { server in
             let tests = AccountTests()
@@ -195,7 +224,8 @@ struct RateLimitTests {
         }
     }
 
-    @Test("uploads past the per-caller rate get 429 with Retry-After and store nothing", arguments: TestDatabase.enabled)
+    @Test(
+        "uploads past the per-caller rate get 429 with Retry-After and store nothing", arguments: TestDatabase.enabled)
     func uploads(database: TestDatabase) async throws {
         try await TestServer.with(database, configure: { $0.uploadRateLimit = 2 }) { server in
             let project = try await server.createProject("p")
@@ -228,8 +258,12 @@ struct AccountInputTests {
                 #expect(response.status == .badRequest, "\(body)")
                 #expect(try response.json()["field"] as? String == field, "\(body) → \(response.text)")
             }
-            #expect(try await server.send(.post, "/api/v1/users", json: ["username": "dave", "password": "long-enough-1"]).status == .created)
-            #expect(try await server.send(.post, "/api/v1/users", json: ["username": "dave", "password": "long-enough-1"]).status == .conflict)
+            #expect(
+                try await server.send(.post, "/api/v1/users", json: ["username": "dave", "password": "long-enough-1"])
+                    .status == .created)
+            #expect(
+                try await server.send(.post, "/api/v1/users", json: ["username": "dave", "password": "long-enough-1"])
+                    .status == .conflict)
             #expect(try await server.rowCount("users") == 2)
         }
     }

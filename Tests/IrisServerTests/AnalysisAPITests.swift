@@ -12,7 +12,9 @@ import Testing
 @Suite struct AnalysisAPITests {
     static func photo(_ name: String) throws -> Data { try Data(contentsOf: TestModels.photo(name)) }
 
-    static func form(models: String, projectID: Int64?, files: [(String, Data)], sha256s: [String] = []) -> MultipartForm {
+    static func form(models: String, projectID: Int64?, files: [(String, Data)], sha256s: [String] = [])
+        -> MultipartForm
+    {
         var form = MultipartForm()
         form.addField("models", models)
         if let projectID { form.addField("project_id", String(projectID)) }
@@ -22,7 +24,9 @@ import Testing
     }
 
     /// Waits until every model named in the analysis has a result or has failed.
-    static func results(_ server: TestServer, _ sha256: String, models: [String]) async throws -> [String: [String: Any]] {
+    static func results(_ server: TestServer, _ sha256: String, models: [String]) async throws -> [String: [String:
+        Any]]
+    {
         try await server.settle(timeout: 60)
         let body = try await server.get("/api/v1/analyses/\(sha256)").json()
         let statuses = try #require(body["models"] as? [String: [String: Any]])
@@ -30,7 +34,9 @@ import Testing
         return statuses
     }
 
-    @Test("a cat and a broken file: the cat is labelled and embedded, the broken file gets its own 4xx", arguments: TestDatabase.enabled)
+    @Test(
+        "a cat and a broken file: the cat is labelled and embedded, the broken file gets its own 4xx",
+        arguments: TestDatabase.enabled)
     func analyses(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("analyses")
@@ -62,7 +68,8 @@ import Testing
             #expect(embedding["dimension"] as? Int == 1280)
             let vector = try await server.get(try #require(embedding["url"] as? String)).json()
             #expect((vector["vector"] as? [Double])?.count == 1280)
-            let moderation = try #require((statuses["open-nsfw"]?["result"] as? [String: Any])?["moderation"] as? Double)
+            let moderation = try #require(
+                (statuses["open-nsfw"]?["result"] as? [String: Any])?["moderation"] as? Double)
             #expect(moderation < 0.2)
             // The image itself carries the score, and the analysis is in the job history.
             #expect(try await server.get("/api/v1/images/\(sha256)").json()["moderation"] as? Double == moderation)
@@ -75,9 +82,12 @@ import Testing
             #expect(repeated.status == .accepted)
             let repeatedJobs = (try repeated.json()["items"] as? [[String: Any]])?.first?["jobs"] as? [String: Int]
             #expect(repeatedJobs?["mobilenet-v2"] == jobs["mobilenet-v2"])
-            let json = try await server.send(.post, "/api/v1/analyses", json: ["models": ["open-nsfw"], "images": [sha256]])
+            let json = try await server.send(
+                .post, "/api/v1/analyses", json: ["models": ["open-nsfw"], "images": [sha256]])
             #expect(json.status == .accepted)
-            #expect(((try json.json()["items"] as? [[String: Any]])?.first?["jobs"] as? [String: Int])?["open-nsfw"] == jobs["open-nsfw"])
+            #expect(
+                ((try json.json()["items"] as? [[String: Any]])?.first?["jobs"] as? [String: Int])?["open-nsfw"]
+                    == jobs["open-nsfw"])
         }
     }
 
@@ -86,9 +96,13 @@ import Testing
         try await TestServer.with(database) { server in
             let project = try await server.createProject("unknown")
             func analysisJobs() async throws -> Int {
-                try await server.store.jobs.list(state: nil, kind: "image.analyze", projectIDs: nil, keyPrefix: nil, before: nil, limit: 10).count
+                try await server.store.jobs.list(
+                    state: nil, kind: "image.analyze", projectIDs: nil, keyPrefix: nil, before: nil, limit: 10
+                ).count
             }
-            let form = Self.form(models: "mobilenet-v2,resnet-9000,clip", projectID: project, files: [("chelsea.png", try Self.photo("chelsea.png"))])
+            let form = Self.form(
+                models: "mobilenet-v2,resnet-9000,clip", projectID: project,
+                files: [("chelsea.png", try Self.photo("chelsea.png"))])
             let response = try await server.post("/api/v1/analyses", body: form.body, contentType: form.contentType)
             #expect(response.status == .badRequest)
             #expect(response.headers[.contentType] == "application/problem+json")
@@ -100,13 +114,19 @@ import Testing
             #expect(server.blobFiles().isEmpty)
             #expect(server.scratchFiles().isEmpty)
 
-            let noProject = Self.form(models: "mobilenet-v2", projectID: nil, files: [("chelsea.png", try Self.photo("chelsea.png"))])
-            let refused = try await server.post("/api/v1/analyses", body: noProject.body, contentType: noProject.contentType)
+            let noProject = Self.form(
+                models: "mobilenet-v2", projectID: nil, files: [("chelsea.png", try Self.photo("chelsea.png"))])
+            let refused = try await server.post(
+                "/api/v1/analyses", body: noProject.body, contentType: noProject.contentType)
             #expect(refused.status == .badRequest)
-            #expect(try refused.json()["detail"] as? String == "files need a project_id part: new images are stored in that project")
+            #expect(
+                try refused.json()["detail"] as? String
+                    == "files need a project_id part: new images are stored in that project")
             #expect(server.scratchFiles().isEmpty)
 
-            let missing = try await server.send(.post, "/api/v1/analyses", json: ["models": ["mobilenet-v2"], "images": [String(repeating: "a", count: 64)]])
+            let missing = try await server.send(
+                .post, "/api/v1/analyses",
+                json: ["models": ["mobilenet-v2"], "images": [String(repeating: "a", count: 64)]])
             #expect(missing.status == .notFound)
             #expect(try await analysisJobs() == 0)
         }
@@ -124,33 +144,46 @@ import Testing
         }
     }
 
-    @Test("uploads are analysed on their own; the gallery filters by model label; flagged images are hidden below editor",
-          arguments: TestDatabase.enabled)
+    @Test(
+        "uploads are analysed on their own; the gallery filters by model label; flagged images are hidden below editor",
+        arguments: TestDatabase.enabled)
     func automatic(database: TestDatabase) async throws {
-        try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2", "open-nsfw"] }) { server in
+        try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2", "open-nsfw"] }) {
+            server in
             let project = try await server.createProject("auto")
-            let cat = try #require(try await server.upload(try Self.photo("chelsea.png"), to: project, name: "cat.png").json()["sha256"] as? String)
-            let coffee = try #require(try await server.upload(try Self.photo("coffee.png"), to: project, name: "coffee.png").json()["sha256"] as? String)
+            let cat = try #require(
+                try await server.upload(try Self.photo("chelsea.png"), to: project, name: "cat.png").json()["sha256"]
+                    as? String)
+            let coffee = try #require(
+                try await server.upload(try Self.photo("coffee.png"), to: project, name: "coffee.png").json()["sha256"]
+                    as? String)
             try await server.settle(timeout: 60)
             let statuses = try await Self.results(server, cat, models: ["mobilenet-v2", "open-nsfw"])
             #expect(statuses.values.allSatisfy { $0["state"] as? String == "succeeded" })
 
             func listed(_ query: String, as identity: TestServer? = nil) async throws -> [String] {
-                let items = try await (identity ?? server).get("/api/v1/projects/\(project)/images?\(query)").json()["items"] as? [[String: Any]]
+                let items =
+                    try await (identity ?? server).get("/api/v1/projects/\(project)/images?\(query)").json()["items"]
+                    as? [[String: Any]]
                 return items?.compactMap { $0["sha256"] as? String } ?? []
             }
-            let topLabel = try #require(((statuses["mobilenet-v2"]?["result"] as? [String: Any])?["labels"] as? [[String: Any]])?.first?["label"] as? String)
+            let topLabel = try #require(
+                ((statuses["mobilenet-v2"]?["result"] as? [String: Any])?["labels"] as? [[String: Any]])?.first?[
+                    "label"] as? String)
             let encoded = topLabel.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
             #expect(try await listed("model_label=\(encoded)") == [cat])
             #expect(try await listed("model_label=espresso") == [coffee])
             #expect(try await listed("model_label=nothing-like-this").isEmpty)
 
             // Flag everything: a threshold of 0 flags any image with a score above 0.
-            let alice = try await Accounts(store: server.store, bcryptCost: 10).create(username: "alice", password: "alice-password", isAdmin: false)
-            let aliceToken = TestServer.bearer(try await TestAccounts.token(for: alice, scopes: [.read, .write], in: server.store))
+            let alice = try await Accounts(store: server.store, bcryptCost: 10).create(
+                username: "alice", password: "alice-password", isAdmin: false)
+            let aliceToken = TestServer.bearer(
+                try await TestAccounts.token(for: alice, scopes: [.read, .write], in: server.store))
             _ = try await server.send(.put, "/api/v1/projects/\(project)/members/alice", json: ["role": "contributor"])
             #expect(try await listed("", as: server.acting(as: aliceToken)).count == 2)
-            let patched = try await server.send(.patch, "/api/v1/projects/\(project)", json: ["moderation_threshold": 0.0])
+            let patched = try await server.send(
+                .patch, "/api/v1/projects/\(project)", json: ["moderation_threshold": 0.0])
             #expect(try patched.json()["moderation_threshold"] as? Double == 0)
             #expect(try await listed("", as: server.acting(as: aliceToken)).isEmpty)
             #expect(try await listed("").count == 2)  // the administrator still sees them

@@ -22,7 +22,10 @@ struct BadInputTests {
         #expect(problem["status"] as? Int == Int(status.code), sourceLocation: sourceLocation)
         #expect((problem["detail"] as? String)?.isEmpty == false, sourceLocation: sourceLocation)
         if let field { #expect(problem["field"] as? String == field, sourceLocation: sourceLocation) }
-        if let phrase { #expect((problem["detail"] as? String)?.contains(phrase) == true, "\(problem)", sourceLocation: sourceLocation) }
+        if let phrase {
+            #expect(
+                (problem["detail"] as? String)?.contains(phrase) == true, "\(problem)", sourceLocation: sourceLocation)
+        }
         #expect(try await server.rowCount("images") == 0, sourceLocation: sourceLocation)
         #expect(try await server.rowCount("project_images") == 0, sourceLocation: sourceLocation)
         #expect(try await server.rowCount("labels") == 0, sourceLocation: sourceLocation)
@@ -36,7 +39,8 @@ struct BadInputTests {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
             let response = try await server.upload(try Fixtures.truncatedJPEG(), to: project, labels: ["x"])
-            try await expectRefused(response, status: .unprocessableContent, field: "file", mentioning: "corrupt or truncated", on: server)
+            try await expectRefused(
+                response, status: .unprocessableContent, field: "file", mentioning: "corrupt or truncated", on: server)
         }
     }
 
@@ -45,10 +49,13 @@ struct BadInputTests {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
             let corrupt = try await server.upload(try Fixtures.corruptEntropyJPEG(), to: project)
-            try await expectRefused(corrupt, status: .unprocessableContent, field: "file", mentioning: "Corrupt JPEG data", on: server)
+            try await expectRefused(
+                corrupt, status: .unprocessableContent, field: "file", mentioning: "Corrupt JPEG data", on: server)
             for _ in 0..<5 {
                 let cut = try await server.upload(try Fixtures.jpegWithoutEOI(), to: project)
-                try await expectRefused(cut, status: .unprocessableContent, field: "file", mentioning: "Premature end of JPEG file", on: server)
+                try await expectRefused(
+                    cut, status: .unprocessableContent, field: "file", mentioning: "Premature end of JPEG file",
+                    on: server)
             }
         }
     }
@@ -78,7 +85,8 @@ struct BadInputTests {
             let bomb = try Fixtures.pixelBomb()
             #expect(bomb.count < 100_000)
             let response = try await server.upload(bomb, to: project, name: "bomb.png")
-            try await expectRefused(response, status: .unprocessableContent, field: "file", mentioning: "400000000 pixels", on: server)
+            try await expectRefused(
+                response, status: .unprocessableContent, field: "file", mentioning: "400000000 pixels", on: server)
         }
     }
 
@@ -86,8 +94,11 @@ struct BadInputTests {
     func zipSlip(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
-            let zip = try Fixtures.zip([("cats/ok.jpg", try Fixtures.jpeg(seed: 1)), ("../../evil.jpg", try Fixtures.jpeg(seed: 2))])
-            let response = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+            let zip = try Fixtures.zip([
+                ("cats/ok.jpg", try Fixtures.jpeg(seed: 1)), ("../../evil.jpg", try Fixtures.jpeg(seed: 2)),
+            ])
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             try await expectRefused(response, status: .badRequest, mentioning: "zip slip", on: server)
         }
     }
@@ -98,7 +109,8 @@ struct BadInputTests {
             let project = try await server.createProject("p")
             let zip = try Fixtures.zipBomb(megabytes: 64)
             #expect(zip.count < 1_000_000)
-            let response = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             try await expectRefused(response, status: .contentTooLarge, mentioning: "zip bomb", on: server)
         }
     }
@@ -110,12 +122,15 @@ struct BadInputTests {
         try await TestServer.with(database, limits: limits) { server in
             let project = try await server.createProject("p")
             let zip = try Fixtures.zip((0..<4).map { ("c/\($0).jpg", Data("x\($0)".utf8)) })
-            let response = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             try await expectRefused(response, status: .contentTooLarge, mentioning: "at most 3 are allowed", on: server)
         }
     }
 
-    @Test("a body over the size limit is 413, refused from its Content-Length or while streaming", arguments: TestDatabase.enabled)
+    @Test(
+        "a body over the size limit is 413, refused from its Content-Length or while streaming",
+        arguments: TestDatabase.enabled)
     func oversize(database: TestDatabase) async throws {
         var limits = IngestLimits()
         limits.maxUploadBytes = 1 << 20
@@ -133,7 +148,8 @@ struct BadInputTests {
             let project = try await server.createProject("p")
             var form = MultipartForm()
             form.addField("label", "cat")
-            let response = try await server.post("/api/v1/projects/\(project)/images", body: form.body, contentType: form.contentType)
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/images", body: form.body, contentType: form.contentType)
             try await expectRefused(response, status: .badRequest, field: "file", on: server)
         }
     }
@@ -152,7 +168,9 @@ struct BadInputTests {
         try await TestServer.with(database) { server in
             let response = try await server.upload(try Fixtures.jpeg(), to: 4242)
             try await expectRefused(response, status: .notFound, mentioning: "4242", on: server)
-            let zip = try await server.post("/api/v1/projects/4242/imports", body: ByteBuffer(bytes: try Fixtures.zip([])), contentType: "application/zip")
+            let zip = try await server.post(
+                "/api/v1/projects/4242/imports", body: ByteBuffer(bytes: try Fixtures.zip([])),
+                contentType: "application/zip")
             try await expectRefused(zip, status: .notFound, on: server)
         }
     }
@@ -161,13 +179,15 @@ struct BadInputTests {
     func malformedMultipart(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
-            let json = try await server.post("/api/v1/projects/\(project)/images", body: ByteBuffer(string: "{}"), contentType: "application/json")
+            let json = try await server.post(
+                "/api/v1/projects/\(project)/images", body: ByteBuffer(string: "{}"), contentType: "application/json")
             try await expectRefused(json, status: .unsupportedMediaType, field: "Content-Type", on: server)
             var form = MultipartForm()
             form.addFile("file", fileName: "a.jpg", data: try Fixtures.jpeg())
             var cut = form.body
             cut.moveWriterIndex(to: cut.writerIndex - 200)
-            let truncated = try await server.post("/api/v1/projects/\(project)/images", body: cut, contentType: form.contentType)
+            let truncated = try await server.post(
+                "/api/v1/projects/\(project)/images", body: cut, contentType: form.contentType)
             try await expectRefused(truncated, status: .badRequest, on: server)
         }
     }
@@ -184,9 +204,13 @@ struct BadInputTests {
     @Test("malformed ids and hashes are 400, unknown ones 404", arguments: TestDatabase.enabled)
     func badIdentifiers(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
-            try await expectRefused(try await server.get("/api/v1/projects/abc"), status: .badRequest, field: "id", on: server)
-            try await expectRefused(try await server.get("/api/v1/images/xyz"), status: .badRequest, field: "sha256", on: server)
-            try await expectRefused(try await server.get("/api/v1/images/\(String(repeating: "0", count: 64))"), status: .notFound, on: server)
+            try await expectRefused(
+                try await server.get("/api/v1/projects/abc"), status: .badRequest, field: "id", on: server)
+            try await expectRefused(
+                try await server.get("/api/v1/images/xyz"), status: .badRequest, field: "sha256", on: server)
+            try await expectRefused(
+                try await server.get("/api/v1/images/\(String(repeating: "0", count: 64))"), status: .notFound,
+                on: server)
             try await expectRefused(try await server.get("/api/v1/nowhere"), status: .notFound, on: server)
         }
     }
@@ -197,17 +221,23 @@ struct BadInputTests {
     func nulCharacters(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
-            try await expectRefused(try await server.get("/api/v1/jobs?kind=%00x&state=failed"), status: .badRequest, field: "kind", mentioning: "NUL", on: server)
             try await expectRefused(
-                try await server.get("/api/v1/projects/\(project)/images?label=a%00b"), status: .badRequest, field: "label", mentioning: "NUL", on: server)
+                try await server.get("/api/v1/jobs?kind=%00x&state=failed"), status: .badRequest, field: "kind",
+                mentioning: "NUL", on: server)
+            try await expectRefused(
+                try await server.get("/api/v1/projects/\(project)/images?label=a%00b"), status: .badRequest,
+                field: "label", mentioning: "NUL", on: server)
             let before = try await server.rowCount("projects")
-            let json = try await server.post("/api/v1/projects", body: ByteBuffer(string: #"{"name": "a\u0000b"}"#), contentType: "application/json")
+            let json = try await server.post(
+                "/api/v1/projects", body: ByteBuffer(string: #"{"name": "a\u0000b"}"#), contentType: "application/json")
             try await expectRefused(json, status: .badRequest, mentioning: "NUL", on: server)
             #expect(try await server.rowCount("projects") == before)
             let form = try await server.upload(try Fixtures.jpeg(), to: project, labels: ["cat\u{0}dog"])
             try await expectRefused(form, status: .badRequest, field: "label", mentioning: "NUL", on: server)
             // An escaped backslash before "u0000" is an ordinary string.
-            let fine = try await server.post("/api/v1/projects", body: ByteBuffer(string: #"{"name": "a\\u0000b"}"#), contentType: "application/json")
+            let fine = try await server.post(
+                "/api/v1/projects", body: ByteBuffer(string: #"{"name": "a\\u0000b"}"#), contentType: "application/json"
+            )
             #expect(fine.status == .created, "\(fine.text)")
         }
     }

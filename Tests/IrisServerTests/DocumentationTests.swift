@@ -9,7 +9,8 @@ import Testing
 
 @Suite("Documentation stays true")
 struct DocumentationTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     @Test("the README's settings table is the one `iris config --markdown` prints")
     func settingsTable() throws {

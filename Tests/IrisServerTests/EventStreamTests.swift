@@ -14,24 +14,31 @@ struct EventStreamTests {
     /// Parses `id:` / `event:` / `data:` blocks of an event stream.
     func events(in text: String) -> [(id: Int, name: String, data: [String: Any])] {
         text.components(separatedBy: "\n\n").compactMap { block in
-            var id: Int?, name = "", data: [String: Any] = [:]
+            var id: Int?
+            var name = ""
+            var data: [String: Any] = [:]
             for line in block.split(separator: "\n") {
                 if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)) }
                 if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
                 if line.hasPrefix("data: ") {
-                    data = (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]) ?? [:]
+                    data =
+                        (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]) ?? [:]
                 }
             }
             return id.map { ($0, name, data) }
         }
     }
 
-    @Test("SSE resumes after Last-Event-ID, shows each caller only their projects' events, and ends on time", arguments: TestDatabase.enabled)
+    @Test(
+        "SSE resumes after Last-Event-ID, shows each caller only their projects' events, and ends on time",
+        arguments: TestDatabase.enabled)
     func stream(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // setup: bob owns one project; the admin owns another
-            let bob = try await Accounts(store: server.store, bcryptCost: 10).create(username: "bob", password: "bob-password", isAdmin: false)
-            let bobToken = TestServer.bearer(try await TestAccounts.token(for: bob, scopes: [.read, .write], in: server.store))
+            let bob = try await Accounts(store: server.store, bcryptCost: 10).create(
+                username: "bob", password: "bob-password", isAdmin: false)
+            let bobToken = TestServer.bearer(
+                try await TestAccounts.token(for: bob, scopes: [.read, .write], in: server.store))
             let bobs = try await server.acting(as: bobToken).createProject("bob's")
             let admins = try await server.createProject("admin's")
             _ = try await server.upload(try Fixtures.jpeg(seed: 1), to: admins)
@@ -50,14 +57,17 @@ struct EventStreamTests {
             #expect(seen.last?.data["actor"] as? String == "bob (token test)")
             // Resuming after the last id gives nothing old; the admin sees both projects.
             let resumed = try await server.acting(as: bobToken).get(
-                "/api/v1/events?timeout=1", headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: String(seen.last!.id)])
+                "/api/v1/events?timeout=1",
+                headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: String(seen.last!.id)])
             #expect(events(in: resumed.text).isEmpty)
-            let all = try await server.get("/api/v1/events?timeout=1", headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: "0"])
+            let all = try await server.get(
+                "/api/v1/events?timeout=1", headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: "0"])
             #expect(Set(events(in: all.text).compactMap { $0.data["project_id"] as? Int }) == [Int(bobs), Int(admins)])
             // The JSON form pages the same log.
             let page = try await server.acting(as: bobToken).get("/api/v1/events?limit=1").json()
             #expect((page["items"] as? [Any])?.count == 1 && page["next_cursor"] as? String != nil)
-            let bad = try await server.get("/api/v1/events", headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: "yesterday"])
+            let bad = try await server.get(
+                "/api/v1/events", headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: "yesterday"])
             #expect(bad.status == .badRequest)
         }
     }

@@ -18,9 +18,12 @@ import Testing
 struct FollowUpJobTests {
     func keys(_ server: TestServer, _ sha256: String) async throws -> Set<String> {
         try await server.store.database.withConnection { db in
-            Set(try await db.raw("SELECT idempotency_key FROM jobs WHERE idempotency_key LIKE \(bind: "%" + sha256 + "%")").all().map {
-                try $0.decode(column: "idempotency_key", as: String.self)
-            })
+            Set(
+                try await db.raw(
+                    "SELECT idempotency_key FROM jobs WHERE idempotency_key LIKE \(bind: "%" + sha256 + "%")"
+                ).all().map {
+                    try $0.decode(column: "idempotency_key", as: String.self)
+                })
         }
     }
 
@@ -32,7 +35,9 @@ struct FollowUpJobTests {
         }
     }
 
-    @Test("lost follow-up jobs come back with a repeated upload and with the cleanup sweep", arguments: TestDatabase.enabled)
+    @Test(
+        "lost follow-up jobs come back with a repeated upload and with the cleanup sweep",
+        arguments: TestDatabase.enabled)
     func repaired(database: TestDatabase) async throws {
         try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2"] }) { server in
             // setup
@@ -61,7 +66,8 @@ struct FollowUpJobTests {
 
             // act: lost again, then the cleanup sweep
             try await loseFollowUps(server, sha256)
-            let cleanup = try await server.send(.post, "/api/v1/jobs", json: ["kind": "maintenance.cleanup", "payload": ["min_age_seconds": 0]])
+            let cleanup = try await server.send(
+                .post, "/api/v1/jobs", json: ["kind": "maintenance.cleanup", "payload": ["min_age_seconds": 0]])
             #expect(cleanup.status == .created, "\(cleanup.text)")
             let id = try #require(try cleanup.json()["id"] as? Int)
             let done = try await server.waitForJob(Int64(id), in: [.succeeded, .failed, .dead], timeout: 60)

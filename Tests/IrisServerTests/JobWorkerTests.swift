@@ -2,12 +2,13 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IrisCore
-@testable import IrisServer
-@testable import IrisServices
 import IrisStore
 import IrisTesting
 import Logging
 import Testing
+
+@testable import IrisServer
+@testable import IrisServices
 
 @Suite("Background jobs and workers")
 struct JobWorkerTests {
@@ -24,14 +25,18 @@ struct JobWorkerTests {
         return Int64(try #require(try response.json()["id"] as? Int))
     }
 
-    @Test("an upload makes the small thumbnail itself and queues a job for the large one", arguments: TestDatabase.enabled)
+    @Test(
+        "an upload makes the small thumbnail itself and queues a job for the large one", arguments: TestDatabase.enabled
+    )
     func thumbnails(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
             let upload = try await server.upload(try Fixtures.jpeg(width: 1600, height: 1200, seed: 3), to: project)
             let sha256 = try #require(try upload.json()["sha256"] as? String)
-            let job = try #require(try await server.store.jobs.list(
-                state: nil, kind: "image.thumbnails", projectIDs: [project], keyPrefix: nil, before: nil, limit: 5).first)
+            let job = try #require(
+                try await server.store.jobs.list(
+                    state: nil, kind: "image.thumbnails", projectIDs: [project], keyPrefix: nil, before: nil, limit: 5
+                ).first)
             let done = try await server.waitForJob(job.id, in: [.succeeded])
             #expect(done.result == #"{"made":[1024]}"#)
             let large = try await server.get("/api/v1/images/\(sha256)/thumbnail?size=1024")
@@ -42,29 +47,46 @@ struct JobWorkerTests {
         }
     }
 
-    @Test("a failing job retries with growing delays, ends dead with its last error, and never blocks the queue", arguments: TestDatabase.enabled)
+    @Test(
+        "a failing job retries with growing delays, ends dead with its last error, and never blocks the queue",
+        arguments: TestDatabase.enabled)
     func poison(database: TestDatabase) async throws {
         // Delays of 2.5–5, 5–10 and 10–20 s: the poison job lives at least 17.5 s, the others need a fraction of that
         // (CI once took 11 s for them on 2 busy cores while every other test ran too).
-        try await TestServer.with(database, configure: { quick(&$0); $0.jobs.backoff = Backoff(base: 5) }) { server in
-            let poison = try await enqueue(server, ["kind": "diagnostic", "payload": ["fail_attempts": 100], "max_attempts": 4])
+        try await TestServer.with(
+            database,
+            configure: {
+                quick(&$0)
+                $0.jobs.backoff = Backoff(base: 5)
+            }
+        ) { server in
+            let poison = try await enqueue(
+                server, ["kind": "diagnostic", "payload": ["fail_attempts": 100], "max_attempts": 4])
             var others: [Int64] = []
-            for _ in 0..<5 { others.append(try await enqueue(server, ["kind": "diagnostic", "payload": ["seconds": 0.05]])) }
+            for _ in 0..<5 {
+                others.append(try await enqueue(server, ["kind": "diagnostic", "payload": ["seconds": 0.05]]))
+            }
             let dead = try await server.waitForJob(poison, in: [.dead, .failed, .succeeded], timeout: 90)
             #expect(dead.state == .dead)
             #expect(dead.error == "diagnostic failure on attempt 4")
             for id in others {
                 let job = try await server.waitForJob(id, in: [.succeeded])
                 // The poison job's retries did not hold the others up.
-                #expect(try #require(job.finishedAt) < (dead.finishedAt ?? .distantFuture), "job \(id) finished at \(job.finishedAt!), the poison job died at \(dead.finishedAt!)")
+                #expect(
+                    try #require(job.finishedAt) < (dead.finishedAt ?? .distantFuture),
+                    "job \(id) finished at \(job.finishedAt!), the poison job died at \(dead.finishedAt!)")
             }
             let runs = try await server.store.jobs.runs(jobID: poison)
             #expect(runs.count == 4 && runs.allSatisfy { $0.outcome == "failed" })
             // Each retry waits at least half its doubling delay (the jitter is in the upper half), however busy the machine.
-            let waits = zip(runs.dropFirst(), runs).map { $0.startedAt.timeIntervalSince($1.finishedAt ?? $1.startedAt) }
+            let waits = zip(runs.dropFirst(), runs).map {
+                $0.startedAt.timeIntervalSince($1.finishedAt ?? $1.startedAt)
+            }
             #expect(waits.count == 3)
             for (index, wait) in waits.enumerated() {
-                #expect(wait >= 2.5 * Double(1 << index) - 0.01, "retry \(index + 1) came after \(wait) s; the delays should be ≥ 2.5, 5, 10 s: \(waits)")
+                #expect(
+                    wait >= 2.5 * Double(1 << index) - 0.01,
+                    "retry \(index + 1) came after \(wait) s; the delays should be ≥ 2.5, 5, 10 s: \(waits)")
             }
             // The death is an event, for toasts and webhooks.
             let events = try await server.store.events.latest(projectIDs: nil, limit: 20)
@@ -72,7 +94,9 @@ struct JobWorkerTests {
         }
     }
 
-    @Test("cancel stops a queued job at once and a running one at its next heartbeat; finished is 409, unknown 404", arguments: TestDatabase.enabled)
+    @Test(
+        "cancel stops a queued job at once and a running one at its next heartbeat; finished is 409, unknown 404",
+        arguments: TestDatabase.enabled)
     func cancellation(database: TestDatabase) async throws {
         try await TestServer.with(database, configure: quick) { server in
             let running = try await enqueue(server, ["kind": "diagnostic", "payload": ["seconds": 60]])
@@ -96,13 +120,17 @@ struct JobWorkerTests {
         }
     }
 
-    @Test("malformed payloads and unknown kinds are refused when enqueued, and nothing is stored", arguments: TestDatabase.enabled)
+    @Test(
+        "malformed payloads and unknown kinds are refused when enqueued, and nothing is stored",
+        arguments: TestDatabase.enabled)
     func badEnqueue(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // Only jobs the requests below could have added (the scheduler adds cleanup and consolidation on its own).
             func count() async throws -> Int {
-                try await server.store.jobs.list(state: nil, kind: nil, projectIDs: nil, keyPrefix: nil, before: nil, limit: 500)
-                    .filter { !["maintenance.cleanup", "learner.consolidate"].contains($0.kind) }.count
+                try await server.store.jobs.list(
+                    state: nil, kind: nil, projectIDs: nil, keyPrefix: nil, before: nil, limit: 500
+                )
+                .filter { !["maintenance.cleanup", "learner.consolidate"].contains($0.kind) }.count
             }
             let before = try await count()
             let cases: [([String: Any], String)] = [
@@ -122,26 +150,39 @@ struct JobWorkerTests {
             }
             #expect(try await count() == before)
             // The same key twice is one job.
-            let first = try await server.send(.post, "/api/v1/jobs", json: ["kind": "diagnostic", "queue": "unserved", "idempotency_key": "once"])
-            let second = try await server.send(.post, "/api/v1/jobs", json: ["kind": "diagnostic", "queue": "unserved", "idempotency_key": "once"])
+            let first = try await server.send(
+                .post, "/api/v1/jobs", json: ["kind": "diagnostic", "queue": "unserved", "idempotency_key": "once"])
+            let second = try await server.send(
+                .post, "/api/v1/jobs", json: ["kind": "diagnostic", "queue": "unserved", "idempotency_key": "once"])
             #expect(first.status == .created && second.status == .ok)
             #expect(try first.json()["id"] as? Int == (try second.json()["id"] as? Int))
         }
     }
 
-    @Test("stopping workers lets short jobs finish and gives long ones back: nothing is left running", arguments: TestDatabase.enabled)
+    @Test(
+        "stopping workers lets short jobs finish and gives long ones back: nothing is left running",
+        arguments: TestDatabase.enabled)
     func gracefulStop(database: TestDatabase) async throws {
         try await database.withStore { store in
             var registry = JobRegistry()
             registry.register(DiagnosticJob())
             let queue = JobQueue(store: store, registry: registry)
-            var settings = JobSettings(workers: [WorkerGroup(queues: ["q"], concurrency: 2)], leaseSeconds: 3, pollSeconds: 0.2, graceSeconds: 1)
+            var settings = JobSettings(
+                workers: [WorkerGroup(queues: ["q"], concurrency: 2)], leaseSeconds: 3, pollSeconds: 0.2,
+                graceSeconds: 1)
             settings.backoff = Backoff(base: 0.2)
-            let workers = JobWorkers(queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(), logger: TestDatabase.logger)
-            let short = try await queue.enqueue(JobRequest(kind: "diagnostic", payload: #"{"seconds":0.5}"#, queue: "q")).job.id
-            let long = try await queue.enqueue(JobRequest(kind: "diagnostic", payload: #"{"seconds":60}"#, queue: "q")).job.id
+            let workers = JobWorkers(
+                queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(),
+                logger: TestDatabase.logger)
+            let short = try await queue.enqueue(
+                JobRequest(kind: "diagnostic", payload: #"{"seconds":0.5}"#, queue: "q")
+            ).job.id
+            let long = try await queue.enqueue(JobRequest(kind: "diagnostic", payload: #"{"seconds":60}"#, queue: "q"))
+                .job.id
             let running = Task { await workers.run() }
-            for _ in 0..<100 where try await store.jobs.find(id: long)?.state != .running { try await Task.sleep(for: .milliseconds(50)) }
+            for _ in 0..<100 where try await store.jobs.find(id: long)?.state != .running {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             workers.beginStop()
             await running.value
             #expect(try await store.jobs.find(id: short)?.state == .succeeded)

@@ -19,36 +19,45 @@ import Testing
         var form = MultipartForm()
         form.addField("name", name)
         form.addFile("file", fileName: "\(name).zip", data: zip, type: "application/zip")
-        return try await server.post("/api/v1/projects/\(project)/learner/classes", body: form.body, contentType: form.contentType)
+        return try await server.post(
+            "/api/v1/projects/\(project)/learner/classes", body: form.body, contentType: form.contentType)
     }
 
     static func classify(_ server: TestServer, project: Int64, files: [(String, Data)]) async throws -> TestResponse {
         var form = MultipartForm()
         for (name, data) in files { form.addFile("file", fileName: name, data: data) }
-        return try await server.post("/api/v1/projects/\(project)/learner/classify", body: form.body, contentType: form.contentType)
+        return try await server.post(
+            "/api/v1/projects/\(project)/learner/classify", body: form.body, contentType: form.contentType)
     }
 
     static func learner(_ server: TestServer, _ project: Int64) async throws -> [String: [String: Any]] {
-        let classes = try #require(try await server.get("/api/v1/projects/\(project)/learner").json()["classes"] as? [[String: Any]])
+        let classes = try #require(
+            try await server.get("/api/v1/projects/\(project)/learner").json()["classes"] as? [[String: Any]])
         return Dictionary(uniqueKeysWithValues: classes.map { ($0["name"] as! String, $0) })
     }
 
-    @Test("classes from zips; photos classified or unknown; bad zips, taken names and empty learners refused; O(1) examples from uploads", arguments: TestDatabase.enabled)
+    @Test(
+        "classes from zips; photos classified or unknown; bad zips, taken names and empty learners refused; O(1) examples from uploads",
+        arguments: TestDatabase.enabled)
     func learner(database: TestDatabase) async throws {
         try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2"] }) { server in
             let project = try await server.createProject("textures")
             // Before any class: classify is a clear 409.
-            let early = try await Self.classify(server, project: project, files: [("b.jpg", try TestModels.evalPhoto("brick", 20))])
+            let early = try await Self.classify(
+                server, project: project, files: [("b.jpg", try TestModels.evalPhoto("brick", 20))])
             #expect(early.status == .conflict && early.text.contains("no classes yet"), "\(early.text)")
 
-            let brick = try await Self.addClass(server, project: project, name: "brick", zip: try Self.zip("brick", 0..<6, extra: [("brick/notes.jpg", Data("not a picture".utf8))]))
+            let brick = try await Self.addClass(
+                server, project: project, name: "brick",
+                zip: try Self.zip("brick", 0..<6, extra: [("brick/notes.jpg", Data("not a picture".utf8))]))
             #expect(brick.status == .created, "\(brick.text)")
             let added = try brick.json()
             #expect(added["added"] as? Int == 6)
             // The file that is no image is listed and skipped.
             #expect((added["skipped"] as? [[String: Any]])?.first?["path"] as? String == "brick/notes.jpg")
             for name in ["grass", "coins"] {
-                let response = try await Self.addClass(server, project: project, name: name, zip: try Self.zip(name, 0..<6))
+                let response = try await Self.addClass(
+                    server, project: project, name: name, zip: try Self.zip(name, 0..<6))
                 #expect(response.status == .created, "\(response.text)")
             }
             var classes = try await Self.learner(server, project)
@@ -60,19 +69,25 @@ import Testing
 
             // Bad input changes nothing.
             let rowsBefore = try await server.rowCount("learner_members")
-            let taken = try await Self.addClass(server, project: project, name: "brick", zip: try Self.zip("brick", 10..<12))
+            let taken = try await Self.addClass(
+                server, project: project, name: "brick", zip: try Self.zip("brick", 10..<12))
             #expect(taken.status == .conflict && taken.headers[.contentType] == "application/problem+json")
-            let empty = try await Self.addClass(server, project: project, name: "nothing", zip: try Fixtures.zip([("readme.txt", Data("hello".utf8))]))
+            let empty = try await Self.addClass(
+                server, project: project, name: "nothing", zip: try Fixtures.zip([("readme.txt", Data("hello".utf8))]))
             #expect(empty.status == .badRequest && empty.text.contains("no image"), "\(empty.text)")
             #expect(try await server.rowCount("learner_members") == rowsBefore)
             #expect(Set(try await Self.learner(server, project).keys) == ["brick", "grass", "coins"])
 
             // Unseen crops of taught classes get their class; a class never taught is unknown.
-            let answers = try await Self.classify(server, project: project, files: [
-                ("brick.jpg", try TestModels.evalPhoto("brick", 25)), ("grass.jpg", try TestModels.evalPhoto("grass", 25)),
-                ("coins.jpg", try TestModels.evalPhoto("coins", 25)), ("cat.jpg", try TestModels.evalPhoto("cat", 25)),
-                ("broken.jpg", Data("broken".utf8)),
-            ])
+            let answers = try await Self.classify(
+                server, project: project,
+                files: [
+                    ("brick.jpg", try TestModels.evalPhoto("brick", 25)),
+                    ("grass.jpg", try TestModels.evalPhoto("grass", 25)),
+                    ("coins.jpg", try TestModels.evalPhoto("coins", 25)),
+                    ("cat.jpg", try TestModels.evalPhoto("cat", 25)),
+                    ("broken.jpg", Data("broken".utf8)),
+                ])
             #expect(answers.status == .ok, "\(answers.text)")
             let items = try #require(try answers.json()["items"] as? [[String: Any]])
             let byFile = Dictionary(uniqueKeysWithValues: items.map { ($0["file"] as! String, $0) })
@@ -82,11 +97,14 @@ import Testing
                 #expect(ranked.count == 3 && (ranked[0]["confidence"] as? Double ?? 0) > 0.5)
             }
             #expect(byFile["cat.jpg"]?["unknown"] as? Bool == true, "the cat: \(byFile["cat.jpg"] ?? [:])")
-            #expect(((byFile["broken.jpg"]?["error"] as? [String: Any])?["status"] as? Int).map { (400..<500).contains($0) } == true)
+            #expect(
+                ((byFile["broken.jpg"]?["error"] as? [String: Any])?["status"] as? Int).map { (400..<500).contains($0) }
+                    == true)
 
             // A labelled upload joins its class on its own, once analysed: one example more, the others untouched.
             let grassBefore = try #require(classes["grass"]?["updated_at"] as? String)
-            _ = try await server.upload(try TestModels.evalPhoto("brick", 15), to: project, name: "more-brick.jpg", labels: ["brick"])
+            _ = try await server.upload(
+                try TestModels.evalPhoto("brick", 15), to: project, name: "more-brick.jpg", labels: ["brick"])
             try await server.settle(timeout: 60)
             classes = try await Self.learner(server, project)
             #expect(classes["brick"]?["count"] as? Int == 7)
@@ -95,7 +113,8 @@ import Testing
             // Consolidation rebuilds it from members, with toasts' events.
             let consolidate = try await server.request(.post, "/api/v1/projects/\(project)/learner/consolidate")
             #expect(consolidate.status == .accepted)
-            _ = try await server.waitForJob(Int64(try #require(try consolidate.json()["id"] as? Int)), in: [.succeeded], timeout: 60)
+            _ = try await server.waitForJob(
+                Int64(try #require(try consolidate.json()["id"] as? Int)), in: [.succeeded], timeout: 60)
             let events = try await server.store.events.latest(projectIDs: [project], limit: 50).map(\.action)
             #expect(events.contains("learner.updating") && events.contains("learner.updated"))
             #expect(try await Self.learner(server, project)["brick"]?["count"] as? Int == 7)
@@ -111,38 +130,54 @@ import Testing
         }
     }
 
-    @Test("train a head, make it active, test the learner and the head, and read every run back", arguments: TestDatabase.enabled)
+    @Test(
+        "train a head, make it active, test the learner and the head, and read every run back",
+        arguments: TestDatabase.enabled)
     func trainAndEvaluate(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("scenes")
             for name in ["brick", "grass", "coffee", "cat"] {
-                let response = try await Self.addClass(server, project: project, name: name, zip: try Self.zip(name, 0..<10))
+                let response = try await Self.addClass(
+                    server, project: project, name: name, zip: try Self.zip(name, 0..<10))
                 #expect(response.status == .created, "\(response.text)")
             }
-            let train = try await server.send(.post, "/api/v1/projects/\(project)/classifiers", json: ["activate": true])
+            let train = try await server.send(
+                .post, "/api/v1/projects/\(project)/classifiers", json: ["activate": true])
             #expect(train.status == .accepted, "\(train.text)")
-            let trained = try await server.waitForJob(Int64(try #require(try train.json()["id"] as? Int)), in: [.succeeded, .failed, .dead], timeout: 120)
+            let trained = try await server.waitForJob(
+                Int64(try #require(try train.json()["id"] as? Int)), in: [.succeeded, .failed, .dead], timeout: 120)
             #expect(trained.state == .succeeded, "\(trained.error ?? "")")
-            let versions = try #require(try await server.get("/api/v1/projects/\(project)/classifiers").json()["items"] as? [[String: Any]])
-            #expect(versions.count == 1 && versions[0]["active"] as? Bool == true && versions[0]["version"] as? Int == 1)
+            let versions = try #require(
+                try await server.get("/api/v1/projects/\(project)/classifiers").json()["items"] as? [[String: Any]])
+            #expect(
+                versions.count == 1 && versions[0]["active"] as? Bool == true && versions[0]["version"] as? Int == 1)
             let training = try #require(versions[0]["training"] as? [String: Any])
             #expect((training["validation_accuracy"] as? Double ?? 0) >= 0.9)
-            #expect((training["train_count"] as? Int ?? 0) + (training["held_out"] as? Int ?? 0) + (training["validation_count"] as? Int ?? 0) == 40)
+            #expect(
+                (training["train_count"] as? Int ?? 0) + (training["held_out"] as? Int ?? 0)
+                    + (training["validation_count"] as? Int ?? 0) == 40)
 
             // Its predictions are model labels on the images.
-            let some = try #require(try await server.get("/api/v1/projects/\(project)/images?label=coffee").json()["items"] as? [[String: Any]])
+            let some = try #require(
+                try await server.get("/api/v1/projects/\(project)/images?label=coffee").json()["items"]
+                    as? [[String: Any]])
             let sha256 = try #require(some.first?["sha256"] as? String)
-            let analyses = try #require(try await server.get("/api/v1/analyses/\(sha256)").json()["models"] as? [String: [String: Any]])
+            let analyses = try #require(
+                try await server.get("/api/v1/analyses/\(sha256)").json()["models"] as? [String: [String: Any]])
             let head = try #require(analyses["project-\(project)-classifier"]?["result"] as? [String: Any])
             #expect((head["labels"] as? [[String: Any]])?.first?["label"] as? String == "coffee")
 
             for target in ["learner", "classifier"] {
-                let evaluate = try await server.send(.post, "/api/v1/projects/\(project)/evaluations", json: ["target": target])
+                let evaluate = try await server.send(
+                    .post, "/api/v1/projects/\(project)/evaluations", json: ["target": target])
                 #expect(evaluate.status == .accepted, "\(evaluate.text)")
-                let job = try await server.waitForJob(Int64(try #require(try evaluate.json()["id"] as? Int)), in: [.succeeded, .failed, .dead], timeout: 60)
+                let job = try await server.waitForJob(
+                    Int64(try #require(try evaluate.json()["id"] as? Int)), in: [.succeeded, .failed, .dead],
+                    timeout: 60)
                 #expect(job.state == .succeeded, "\(target): \(job.error ?? "")")
             }
-            let runs = try #require(try await server.get("/api/v1/projects/\(project)/evaluations").json()["items"] as? [[String: Any]])
+            let runs = try #require(
+                try await server.get("/api/v1/projects/\(project)/evaluations").json()["items"] as? [[String: Any]])
             #expect(runs.map { $0["target"] as? String } == ["classifier", "learner"])
             for run in runs {
                 let report = try #require(run["report"] as? [String: Any])
@@ -153,13 +188,21 @@ import Testing
                 #expect((report["classes"] as? [[String: Any]])?.count == 4)
             }
             #expect((runs[1]["report"] as? [String: Any])?["coverage"] != nil)
-            let one = try await server.get("/api/v1/projects/\(project)/evaluations/\(try #require(runs[0]["id"] as? Int))")
+            let one = try await server.get(
+                "/api/v1/projects/\(project)/evaluations/\(try #require(runs[0]["id"] as? Int))")
             #expect(one.status == .ok)
 
             // Bad requests: unknown targets and versions.
-            #expect(try await server.send(.post, "/api/v1/projects/\(project)/evaluations", json: ["target": "oracle"]).status == .badRequest)
-            #expect(try await server.send(.post, "/api/v1/projects/\(project)/evaluations", json: ["target": "classifier", "version": 9]).status == .notFound)
-            #expect(try await server.request(.post, "/api/v1/projects/\(project)/classifiers/9/activate").status == .notFound)
+            #expect(
+                try await server.send(.post, "/api/v1/projects/\(project)/evaluations", json: ["target": "oracle"])
+                    .status == .badRequest)
+            #expect(
+                try await server.send(
+                    .post, "/api/v1/projects/\(project)/evaluations", json: ["target": "classifier", "version": 9]
+                ).status == .notFound)
+            #expect(
+                try await server.request(.post, "/api/v1/projects/\(project)/classifiers/9/activate").status
+                    == .notFound)
             #expect(try await server.get("/api/v1/projects/\(project)/evaluations/99999").status == .notFound)
 
             // The model page shows the project's learning.

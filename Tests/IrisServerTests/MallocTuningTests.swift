@@ -1,7 +1,8 @@
 import Foundation
+import Testing
+
 @testable import IrisServer
 @testable import IrisServices
-import Testing
 
 /// `memory.malloc_arenas`: glibc's mallopt is found by name and takes the limit; 0 leaves
 /// glibc alone. (The effect on memory is measured by `make bench`.)

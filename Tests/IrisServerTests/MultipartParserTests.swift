@@ -2,11 +2,12 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IrisCore
-@testable import IrisServer
-@testable import IrisServices
 import IrisTesting
 import NIOCore
 import Testing
+
+@testable import IrisServer
+@testable import IrisServices
 
 @Suite("Streaming multipart parser")
 struct MultipartParserTests {
@@ -42,31 +43,41 @@ struct MultipartParserTests {
         }
     }
 
-    @Test("the same parts come out however the body is split, even a byte at a time", arguments: [1, 2, 3, 7, 64, 4096])
+    @Test(
+        "the same parts come out however the body is split, even a byte at a time", arguments: [1, 2, 3, 7, 64, 4096])
     func chunking(chunk: Int) throws {
         // setup: binary content holding a near-boundary and CRLFs
         let binary: [UInt8] = Array("\r\n--b0undar\r\n-- b0undary".utf8) + (0..<300).map { UInt8($0 % 256) }
         let bytes = body([
-            ("Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream", binary),
+            (
+                "Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream",
+                binary
+            ),
             ("Content-Disposition: form-data; name=\"label\"", Array("oak".utf8)),
         ])
         // act
         let result = try parse(bytes, chunk: chunk)
         // check
         #expect(result.complete)
-        #expect(merged(result.events) == [
-            .part(["content-disposition": "form-data; name=\"file\"; filename=\"a.bin\"", "content-type": "application/octet-stream"]),
-            .body(binary), .partEnd,
-            .part(["content-disposition": "form-data; name=\"label\""]), .body(Array("oak".utf8)), .partEnd,
-        ])
+        #expect(
+            merged(result.events) == [
+                .part([
+                    "content-disposition": "form-data; name=\"file\"; filename=\"a.bin\"",
+                    "content-type": "application/octet-stream",
+                ]),
+                .body(binary), .partEnd,
+                .part(["content-disposition": "form-data; name=\"label\""]), .body(Array("oak".utf8)), .partEnd,
+            ])
     }
 
-    @Test("malformed bodies are refused (a 400) or left incomplete (a 400 at the end), never a trap or a success", arguments: [
-        "--b0undary\r\n\u{B8}K--b0undary--\r\n",
-        "--b0undary\r\n\u{FF}\u{FE}: x\r\n\r\ndata\r\n--b0undary--",
-        "--b0undary\r\nno colon here\r\n\r\ndata\r\n--b0undary--",
-        "--b0undaryXX",
-    ])
+    @Test(
+        "malformed bodies are refused (a 400) or left incomplete (a 400 at the end), never a trap or a success",
+        arguments: [
+            "--b0undary\r\n\u{B8}K--b0undary--\r\n",
+            "--b0undary\r\n\u{FF}\u{FE}: x\r\n\r\ndata\r\n--b0undary--",
+            "--b0undary\r\nno colon here\r\n\r\ndata\r\n--b0undary--",
+            "--b0undaryXX",
+        ])
     func malformed(text: String) {
         var parser = MultipartStreamParser(boundary: boundary)
         do {
@@ -83,16 +94,20 @@ struct MultipartParserTests {
         _ = try parser.feed(Array("--b0undary\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nsome data".utf8))
         #expect(!parser.isComplete)
         var headers = MultipartStreamParser(boundary: boundary)
-        #expect(throws: Problem.self) { _ = try headers.feed(Array("--b0undary\r\n".utf8) + Array(repeating: UInt8(ascii: "a"), count: 20_000)) }
+        #expect(throws: Problem.self) {
+            _ = try headers.feed(Array("--b0undary\r\n".utf8) + Array(repeating: UInt8(ascii: "a"), count: 20_000))
+        }
     }
 
-    @Test("the request that crashed MultipartKit is a 400 and the server keeps serving", arguments: TestDatabase.enabled)
+    @Test(
+        "the request that crashed MultipartKit is a 400 and the server keeps serving", arguments: TestDatabase.enabled)
     func formerCrash(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
             let bytes: [UInt8] = Array("--3de9\r\n".utf8) + [0xB8, 0x4B] + Array("--3de9--\r\n".utf8)
             for path in ["/api/v1/projects/\(project)/imports", "/api/v1/projects/\(project)/images"] {
-                let response = try await server.post(path, body: ByteBuffer(bytes: bytes), contentType: "multipart/form-data; boundary=3de9")
+                let response = try await server.post(
+                    path, body: ByteBuffer(bytes: bytes), contentType: "multipart/form-data; boundary=3de9")
                 #expect(response.status == .badRequest, "\(path): \(response.text)")
             }
             #expect(try await server.get("/healthz").status == .ok)

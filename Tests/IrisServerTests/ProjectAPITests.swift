@@ -11,7 +11,9 @@ struct ProjectAPITests {
     @Test("create, read, list, patch and delete", arguments: TestDatabase.enabled)
     func lifecycle(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
-            let created = try await server.send(.post, "/api/v1/projects", json: ["name": "  Birds ", "description": "garden", "label_set": ["robin", "wren", "robin"]])
+            let created = try await server.send(
+                .post, "/api/v1/projects",
+                json: ["name": "  Birds ", "description": "garden", "label_set": ["robin", "wren", "robin"]])
             #expect(created.status == .created)
             let project = try created.json()
             let id = try #require(project["id"] as? Int)
@@ -19,7 +21,8 @@ struct ProjectAPITests {
             #expect(project["name"] as? String == "Birds")
             #expect(project["label_set"] as? [String] == ["robin", "wren"])
 
-            let patched = try await server.send(.patch, "/api/v1/projects/\(id)", json: ["description": "feeder cam", "label_set": NSNull()])
+            let patched = try await server.send(
+                .patch, "/api/v1/projects/\(id)", json: ["description": "feeder cam", "label_set": NSNull()])
             #expect(patched.status == .ok)
             #expect(try patched.json()["description"] as? String == "feeder cam")
             #expect(try patched.json()["label_set"] == nil)
@@ -49,7 +52,8 @@ struct ProjectAPITests {
                 #expect(response.status == .badRequest, "\(body)")
                 #expect(try response.json()["field"] as? String == field, "\(body) → \(response.text)")
             }
-            let notJSON = try await server.post("/api/v1/projects", body: ByteBuffer(string: "{nope"), contentType: "application/json")
+            let notJSON = try await server.post(
+                "/api/v1/projects", body: ByteBuffer(string: "{nope"), contentType: "application/json")
             #expect(notJSON.status == .badRequest)
             _ = try await server.createProject("taken")
             let taken = try await server.send(.post, "/api/v1/projects", json: ["name": "taken"])
@@ -61,7 +65,9 @@ struct ProjectAPITests {
 
 @Suite("ImageFolder zip imports over HTTP", .timeLimit(.minutes(2)))
 struct ImportAPITests {
-    @Test("folder names become labels; non-images are skipped and reported; a wrapping folder is not a class", arguments: TestDatabase.enabled)
+    @Test(
+        "folder names become labels; non-images are skipped and reported; a wrapping folder is not a class",
+        arguments: TestDatabase.enabled)
     func importZip(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("pets")
@@ -73,7 +79,8 @@ struct ImportAPITests {
                 ("dataset/.DS_Store", Data([0, 1, 2])),
                 ("__MACOSX/dataset/cats/._1.jpg", Data([0, 1, 2])),
             ])
-            let response = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             #expect(response.status == .created, "\(response.text)")
             let report = try response.json()
             #expect(report["imported"] as? Int == 3)
@@ -88,7 +95,8 @@ struct ImportAPITests {
 
             // The same zip again: everything is a duplicate, nothing new is stored.
             let blobs = server.blobFiles().count
-            let again = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+            let again = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             #expect(again.status == .ok)
             #expect(try again.json()["duplicates"] as? Int == 3)
             #expect(server.blobFiles().count == blobs)
@@ -97,7 +105,9 @@ struct ImportAPITests {
 
     /// Files are ingested several at once; the report still follows the zip's order, and the
     /// same image twice in one zip is stored once.
-    @Test("images ingested several at once: one copy of a repeated image, skips listed in the zip's order", arguments: TestDatabase.enabled)
+    @Test(
+        "images ingested several at once: one copy of a repeated image, skips listed in the zip's order",
+        arguments: TestDatabase.enabled)
     func importsSeveralAtOnce(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("many")
@@ -107,7 +117,8 @@ struct ImportAPITests {
             entries.insert(("set/b/again.jpg", try Fixtures.jpeg(seed: 104)), at: 8)
             entries.append(("set/b/broken-2.png", Data([0x89, 0x50, 0x4E, 0x47])))
             let response = try await server.post(
-                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: try Fixtures.zip(entries)), contentType: "application/zip")
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: try Fixtures.zip(entries)),
+                contentType: "application/zip")
             #expect(response.status == .created, "\(response.text)")
             let report = try response.json()
             #expect(report["imported"] as? Int == 10)
@@ -131,7 +142,8 @@ struct ImportAPITests {
             let project = try await server.createProject("p")
             var form = MultipartForm()
             form.addFile("file", fileName: "set.zip", data: try Fixtures.zip([("a/1.jpg", try Fixtures.jpeg(seed: 1))]))
-            let response = try await server.post("/api/v1/projects/\(project)/imports", body: form.body, contentType: form.contentType)
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: form.body, contentType: form.contentType)
             #expect(response.status == .created)
             #expect(try response.json()["labels"] as? [String: Int] == ["a": 1])
         }
@@ -141,8 +153,11 @@ struct ImportAPITests {
     func labelSetEnforced(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p", labelSet: ["cats"])
-            let zip = try Fixtures.zip([("cats/1.jpg", try Fixtures.jpeg(seed: 1)), ("horses/2.jpg", try Fixtures.jpeg(seed: 2))])
-            let response = try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+            let zip = try Fixtures.zip([
+                ("cats/1.jpg", try Fixtures.jpeg(seed: 1)), ("horses/2.jpg", try Fixtures.jpeg(seed: 2)),
+            ])
+            let response = try await server.post(
+                "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
             #expect(response.status == .badRequest)
             #expect(try await server.rowCount("images") == 0)
             #expect(server.blobFiles().isEmpty)
@@ -165,7 +180,9 @@ struct OperationsTests {
             #expect(metrics.contains(#"iris_uploads_total{outcome="created"} 1"#))
             #expect(metrics.contains(#"iris_uploads_total{outcome="rejected"} 1"#))
             #expect(metrics.contains("iris_stored_bytes_total \(photo.count)"))
-            #expect(metrics.contains(#"iris_http_requests_total{method="POST",route="/api/v1/projects/{id}/images",status="201"} 1"#))
+            #expect(
+                metrics.contains(
+                    #"iris_http_requests_total{method="POST",route="/api/v1/projects/{id}/images",status="201"} 1"#))
             #expect(metrics.contains("iris_http_request_duration_seconds_bucket"))
             let spec = try await server.get("/api/v1/openapi.yaml")
             #expect(spec.status == .ok)
@@ -173,11 +190,15 @@ struct OperationsTests {
         }
     }
 
-    @Test("the home page lists projects and a project page shows its gallery with labels", arguments: TestDatabase.enabled)
+    @Test(
+        "the home page lists projects and a project page shows its gallery with labels", arguments: TestDatabase.enabled
+    )
     func pages(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("Garden <birds>")
-            let sha256 = try #require(try await server.upload(try Fixtures.jpeg(), to: project, name: "robin.jpg", labels: ["robin"]).json()["sha256"] as? String)
+            let sha256 = try #require(
+                try await server.upload(try Fixtures.jpeg(), to: project, name: "robin.jpg", labels: ["robin"]).json()[
+                    "sha256"] as? String)
             let home = try await server.get("/")
             #expect(home.headers[.contentType] == "text/html; charset=utf-8")
             #expect(home.text.contains("Garden &lt;birds&gt;"))

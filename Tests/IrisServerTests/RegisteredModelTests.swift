@@ -1,11 +1,12 @@
 import Foundation
 import IrisCore
-@testable import IrisML
-@testable import IrisServer
-@testable import IrisServices
 import IrisStore
 import IrisTesting
 import Testing
+
+@testable import IrisML
+@testable import IrisServer
+@testable import IrisServices
 
 /// Registered remote models across processes: what one process registers, removes or
 /// registers anew, another process's jobs see at their next use. Two registries on one
@@ -25,24 +26,34 @@ import Testing
 
     static func registry() throws -> ModelRegistry {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("iris-empty-models-\(UUID())")
-        return ModelRegistry(folder: folder, entries: [], models: [:], runtimeVersion: nil, allowlist: try RemoteAllowlist(["http://127.0.0.1:9"]))
+        return ModelRegistry(
+            folder: folder, entries: [], models: [:], runtimeVersion: nil,
+            allowlist: try RemoteAllowlist(["http://127.0.0.1:9"]))
     }
 
-    @Test("a registration removed or replaced by another process is seen at the next job", arguments: TestDatabase.enabled)
+    @Test(
+        "a registration removed or replaced by another process is seen at the next job", arguments: TestDatabase.enabled
+    )
     func removalsReachOtherProcesses(database: TestDatabase) async throws {
         try await database.withStore { store in
             let worker = try Self.registry()
             let logger = TestDatabase.logger
             // Another process registers the model: this one finds it when a job names it.
-            #expect(try await store.registeredModels.add(
-                RegisteredModel(name: "shared-remote", manifest: try Self.manifest(timeout: 5), createdBy: nil, createdAt: Date())))
+            #expect(
+                try await store.registeredModels.add(
+                    RegisteredModel(
+                        name: "shared-remote", manifest: try Self.manifest(timeout: 5), createdBy: nil,
+                        createdAt: Date())))
             let found = try #require(try await worker.model("shared-remote", orSyncFrom: store, logger: logger))
             #expect(found.manifest.remote?.timeoutSeconds == 5)
 
             // It registers it anew with another manifest: the next job uses the new one.
             #expect(try await store.registeredModels.remove(name: "shared-remote"))
-            #expect(try await store.registeredModels.add(
-                RegisteredModel(name: "shared-remote", manifest: try Self.manifest(timeout: 7), createdBy: nil, createdAt: Date())))
+            #expect(
+                try await store.registeredModels.add(
+                    RegisteredModel(
+                        name: "shared-remote", manifest: try Self.manifest(timeout: 7), createdBy: nil,
+                        createdAt: Date())))
             let replaced = try #require(try await worker.model("shared-remote", orSyncFrom: store, logger: logger))
             #expect(replaced.manifest.remote?.timeoutSeconds == 7)
 

@@ -10,7 +10,9 @@ import Testing
 
 @Suite("Uploading and reading images over HTTP")
 struct UploadTests {
-    @Test("upload, duplicate upload, and the same bytes in another project are stored once", arguments: TestDatabase.enabled)
+    @Test(
+        "upload, duplicate upload, and the same bytes in another project are stored once",
+        arguments: TestDatabase.enabled)
     func uploadAndDedupe(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // setup
@@ -47,16 +49,22 @@ struct UploadTests {
             #expect(server.scratchFiles().isEmpty)
             let sha256 = try #require(body["sha256"] as? String)
             let shown = try await server.get("/api/v1/images/\(sha256)").json()
-            #expect((shown["projects"] as? [[String: Any]])?.compactMap { $0["project_name"] as? String } == ["cats", "pets"])
+            #expect(
+                (shown["projects"] as? [[String: Any]])?.compactMap { $0["project_name"] as? String } == [
+                    "cats", "pets",
+                ])
         }
     }
 
-    @Test("the original comes back byte for byte with its type, ETag, 304 and byte ranges", arguments: TestDatabase.enabled)
+    @Test(
+        "the original comes back byte for byte with its type, ETag, 304 and byte ranges",
+        arguments: TestDatabase.enabled)
     func original(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
             let png = try Fixtures.image(.png, width: 300, height: 300, seed: 4)
-            let sha256 = try #require(try await server.upload(png, to: project, name: "a.png").json()["sha256"] as? String)
+            let sha256 = try #require(
+                try await server.upload(png, to: project, name: "a.png").json()["sha256"] as? String)
             let path = "/api/v1/images/\(sha256)/original"
 
             let whole = try await server.get(path)
@@ -83,11 +91,15 @@ struct UploadTests {
         }
     }
 
-    @Test("thumbnails are JPEGs of 256 and 1024 px, remade when lost, and other sizes are refused", arguments: TestDatabase.enabled)
+    @Test(
+        "thumbnails are JPEGs of 256 and 1024 px, remade when lost, and other sizes are refused",
+        arguments: TestDatabase.enabled)
     func thumbnails(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
-            let sha256 = try #require(try await server.upload(try Fixtures.jpeg(width: 2000, height: 1000), to: project).json()["sha256"] as? String)
+            let sha256 = try #require(
+                try await server.upload(try Fixtures.jpeg(width: 2000, height: 1000), to: project).json()["sha256"]
+                    as? String)
             for size in [256, 1024] {
                 let response = try await server.get("/api/v1/images/\(sha256)/thumbnail?size=\(size)")
                 #expect(response.status == .ok)
@@ -112,7 +124,9 @@ struct UploadTests {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
             for seed in 0..<5 {
-                _ = try await server.upload(try Fixtures.jpeg(width: 64, height: 64, seed: seed), to: project, labels: [seed < 2 ? "cat" : "dog"])
+                _ = try await server.upload(
+                    try Fixtures.jpeg(width: 64, height: 64, seed: seed), to: project,
+                    labels: [seed < 2 ? "cat" : "dog"])
             }
             var seen = 0
             var next: String? = "/api/v1/projects/\(project)/images?limit=2"
@@ -121,7 +135,9 @@ struct UploadTests {
                 let page = try await server.get(path).json()
                 seen += (page["items"] as? [Any])?.count ?? 0
                 pages += 1
-                next = (page["next_cursor"] as? String).map { "/api/v1/projects/\(project)/images?limit=2&cursor=\($0)" }
+                next = (page["next_cursor"] as? String).map {
+                    "/api/v1/projects/\(project)/images?limit=2&cursor=\($0)"
+                }
             }
             #expect(seen == 5 && pages == 3)
             let cats = try await server.get("/api/v1/projects/\(project)/images?label=cat").json()
@@ -133,7 +149,9 @@ struct UploadTests {
         }
     }
 
-    @Test("removing an image from a project deletes the blob only when no project holds it", arguments: TestDatabase.enabled)
+    @Test(
+        "removing an image from a project deletes the blob only when no project holds it",
+        arguments: TestDatabase.enabled)
     func deletion(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let a = try await server.createProject("a")
@@ -157,7 +175,8 @@ struct UploadTests {
         try await TestServer.with(database) { server in
             let a = try await server.createProject("a")
             let b = try await server.createProject("b")
-            let shared = try Fixtures.jpeg(seed: 1), own = try Fixtures.jpeg(seed: 2)
+            let shared = try Fixtures.jpeg(seed: 1)
+            let own = try Fixtures.jpeg(seed: 2)
             _ = try await server.upload(shared, to: a)
             _ = try await server.upload(shared, to: b)
             _ = try await server.upload(own, to: a)
@@ -170,11 +189,15 @@ struct UploadTests {
         }
     }
 
-    @Test("EXIF orientation and capture time reach the API; no GPS leaves through a thumbnail", arguments: TestDatabase.enabled)
+    @Test(
+        "EXIF orientation and capture time reach the API; no GPS leaves through a thumbnail",
+        arguments: TestDatabase.enabled)
     func exif(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("p")
-            let body = try await server.upload(try Fixtures.exifJPEG(width: 400, height: 200, orientation: 6), to: project).json()
+            let body = try await server.upload(
+                try Fixtures.exifJPEG(width: 400, height: 200, orientation: 6), to: project
+            ).json()
             let image = try #require(body["image"] as? [String: Any])
             #expect(image["width"] as? Int == 200 && image["height"] as? Int == 400)
             #expect(image["captured_at"] as? String == "2021-06-01T10:20:30Z")

@@ -4,12 +4,13 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import IrisCore
-@testable import IrisServer
-@testable import IrisServices
 import IrisStore
 import IrisTesting
 import NIOConcurrencyHelpers
 import Testing
+
+@testable import IrisServer
+@testable import IrisServices
 
 /// A real HTTP server on loopback that records what it receives: the far end of webhooks.
 final class WebhookReceiver: Sendable {
@@ -46,7 +47,10 @@ final class WebhookReceiver: Sendable {
     private func record(_ request: Request) async throws -> Int {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         let entry = Received(path: request.uri.path, headers: request.headers, body: Data(buffer.readableBytesView))
-        return received.withLockedValue { $0.append(entry); return $0.count }
+        return received.withLockedValue {
+            $0.append(entry)
+            return $0.count
+        }
     }
 
     func waitFor(_ count: Int, timeout: Double = 30) async throws {
@@ -63,14 +67,17 @@ struct WebhookTests {
         settings.jobs.backoff = Backoff(base: 0.2)
     }
 
-    @Test("deliveries are signed, retried with backoff until the receiver takes them, and every attempt is visible", arguments: TestDatabase.enabled)
+    @Test(
+        "deliveries are signed, retried with backoff until the receiver takes them, and every attempt is visible",
+        arguments: TestDatabase.enabled)
     func delivery(database: TestDatabase) async throws {
         let receiver = WebhookReceiver(failFirst: 2)
         try await receiver.run { port in
             try await TestServer.with(database, configure: allowingLoopback) { server in
                 let project = try await server.createProject("hooked")
                 let created = try await server.send(
-                    .post, "/api/v1/projects/\(project)/webhooks", json: ["url": "http://127.0.0.1:\(port)/hook", "event_types": ["image.uploaded"]])
+                    .post, "/api/v1/projects/\(project)/webhooks",
+                    json: ["url": "http://127.0.0.1:\(port)/hook", "event_types": ["image.uploaded"]])
                 #expect(created.status == .created, "\(created.text)")
                 let hook = try created.json()
                 let secret = try #require(hook["secret"] as? String)
@@ -90,7 +97,8 @@ struct WebhookTests {
                     var message = Data(timestamp.utf8)
                     message.append(UInt8(ascii: "."))
                     message.append(request.body)
-                    let expected = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8)))
+                    let expected = HMAC<SHA256>.authenticationCode(
+                        for: message, using: SymmetricKey(data: Data(secret.utf8)))
                     let hex = Data(expected).map { String(format: "%02x", $0) }.joined()
                     #expect(request.headers[HTTPField.Name("X-Iris-Signature")!] == "sha256=" + hex)
                     #expect(request.headers[HTTPField.Name("X-Iris-Event")!] == "image.uploaded")
@@ -100,13 +108,17 @@ struct WebhookTests {
                 }
                 // One delivery (the same id on every attempt), three attempts, the last one taken.
                 #expect(Set(requests.map { $0.headers[HTTPField.Name("X-Iris-Delivery")!] }).count == 1)
-                let deliveries = try await server.get("/api/v1/projects/\(project)/webhooks/\(hookID)/deliveries").json()
+                let deliveries = try await server.get("/api/v1/projects/\(project)/webhooks/\(hookID)/deliveries")
+                    .json()
                 let items = try #require(deliveries["items"] as? [[String: Any]])
                 #expect(items.count == 1)
                 #expect(items.first?["state"] as? String == "succeeded")
                 let runs = try #require(items.first?["runs"] as? [[String: Any]])
                 #expect(runs.compactMap { $0["outcome"] as? String } == ["failed", "failed", "succeeded"])
-                #expect(runs.compactMap { $0["detail"] as? String }.map { $0.prefix(8) } == ["HTTP 500", "HTTP 500", "HTTP 200"])
+                #expect(
+                    runs.compactMap { $0["detail"] as? String }.map { $0.prefix(8) } == [
+                        "HTTP 500", "HTTP 500", "HTTP 200",
+                    ])
                 // A deleted webhook gets nothing more.
                 #expect(try await server.delete("/api/v1/projects/\(project)/webhooks/\(hookID)").status == .noContent)
                 _ = try await server.upload(try Fixtures.jpeg(seed: 5), to: project)
@@ -117,7 +129,9 @@ struct WebhookTests {
         }
     }
 
-    @Test("URLs that reach loopback, private or link-local addresses are refused unless allowed; bad fields are 400s", arguments: TestDatabase.enabled)
+    @Test(
+        "URLs that reach loopback, private or link-local addresses are refused unless allowed; bad fields are 400s",
+        arguments: TestDatabase.enabled)
     func refusal(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("guarded")
@@ -147,13 +161,17 @@ struct WebhookTests {
         try await receiver.run { port in
             try await TestServer.with(database, configure: allowingLoopback) { server in
                 let project = try await server.createProject("redirected")
-                let created = try await server.send(.post, "/api/v1/projects/\(project)/webhooks", json: ["url": "http://127.0.0.1:\(port)/redirect", "event_types": ["image.uploaded"]])
+                let created = try await server.send(
+                    .post, "/api/v1/projects/\(project)/webhooks",
+                    json: ["url": "http://127.0.0.1:\(port)/redirect", "event_types": ["image.uploaded"]])
                 #expect(created.status == .created)
                 _ = try await server.upload(try Fixtures.jpeg(seed: 6), to: project)
                 try await receiver.waitFor(1)
                 try await server.settle()
-                let job = try #require(try await server.store.jobs.list(
-                    state: nil, kind: "webhook.deliver", projectIDs: nil, keyPrefix: nil, before: nil, limit: 10).first)
+                let job = try #require(
+                    try await server.store.jobs.list(
+                        state: nil, kind: "webhook.deliver", projectIDs: nil, keyPrefix: nil, before: nil, limit: 10
+                    ).first)
                 #expect(job.state == .failed)
                 #expect(job.error?.contains("10.255.255.1") == true, "\(job.error ?? "")")
                 #expect(receiver.requests.count == 1)

@@ -10,21 +10,30 @@ import Testing
 extension BadInputTests {
     func importing(_ zip: Data, on server: TestServer) async throws -> TestResponse {
         let project = try await server.createProject("p")
-        return try await server.post("/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
+        return try await server.post(
+            "/api/v1/projects/\(project)/imports", body: ByteBuffer(bytes: zip), contentType: "application/zip")
     }
 
-    @Test("a deflate stream that can never end is a 422, not an import that never answers", .timeLimit(.minutes(1)), arguments: TestDatabase.enabled)
+    @Test(
+        "a deflate stream that can never end is a 422, not an import that never answers", .timeLimit(.minutes(1)),
+        arguments: TestDatabase.enabled)
     func endlessDeflate(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let response = try await importing(HostileZips.storedBlockLongerThanFile(), on: server)
-            try await expectRefused(response, status: .unprocessableContent, field: "file", mentioning: "cats/endless.jpg", on: server)
+            try await expectRefused(
+                response, status: .unprocessableContent, field: "file", mentioning: "cats/endless.jpg", on: server)
         }
     }
 
-    @Test("honest images followed by a bad entry: refused whole, none stored", .timeLimit(.minutes(1)), arguments: TestDatabase.enabled)
+    @Test(
+        "honest images followed by a bad entry: refused whole, none stored", .timeLimit(.minutes(1)),
+        arguments: TestDatabase.enabled)
     func badEntryAfterHonestOnes(database: TestDatabase) async throws {
         let cases: [(String, Data, HTTPResponse.Status, String)] = [
-            ("inflates past its declared size", try HostileZips.inflatesPastDeclaredSize(), .contentTooLarge, "cats/liar.jpg"),
+            (
+                "inflates past its declared size", try HostileZips.inflatesPastDeclaredSize(), .contentTooLarge,
+                "cats/liar.jpg"
+            ),
             ("corrupt deflate", try HostileZips.corruptDeflate(), .unprocessableContent, "cats/corrupt.jpg"),
             ("LZMA", try HostileZips.lzmaEntry(), .unprocessableContent, "LZMA"),
             ("wrong CRC-32", try HostileZips.wrongChecksum(), .unprocessableContent, "CRC-32"),
@@ -38,11 +47,14 @@ extension BadInputTests {
         }
     }
 
-    @Test("a damaged central directory is a 422 naming the damage", .timeLimit(.minutes(1)), arguments: TestDatabase.enabled)
+    @Test(
+        "a damaged central directory is a 422 naming the damage", .timeLimit(.minutes(1)),
+        arguments: TestDatabase.enabled)
     func damagedCentralDirectory(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let response = try await importing(try HostileZips.damagedDirectory(), on: server)
-            try await expectRefused(response, status: .unprocessableContent, field: "file", mentioning: "central directory", on: server)
+            try await expectRefused(
+                response, status: .unprocessableContent, field: "file", mentioning: "central directory", on: server)
         }
     }
 }

@@ -6,11 +6,17 @@ import Testing
 
 @Suite("The job queue in the database")
 struct JobQueueTests {
-    func request(_ key: String? = nil, queue: String = "q", priority: Int = 0, maxAttempts: Int = 3, runAfter: Date? = nil) -> JobRequest {
-        JobRequest(kind: "diagnostic", payload: "{}", queue: queue, priority: priority, maxAttempts: maxAttempts, runAfter: runAfter, idempotencyKey: key)
+    func request(
+        _ key: String? = nil, queue: String = "q", priority: Int = 0, maxAttempts: Int = 3, runAfter: Date? = nil
+    ) -> JobRequest {
+        JobRequest(
+            kind: "diagnostic", payload: "{}", queue: queue, priority: priority, maxAttempts: maxAttempts,
+            runAfter: runAfter, idempotencyKey: key)
     }
 
-    @Test("an idempotency key names one live or succeeded job; a dead or cancelled one steps aside", arguments: TestDatabase.enabled)
+    @Test(
+        "an idempotency key names one live or succeeded job; a dead or cancelled one steps aside",
+        arguments: TestDatabase.enabled)
     func idempotency(database: TestDatabase) async throws {
         try await database.withStore { store in
             let first = try await store.jobs.enqueue(request("k"))
@@ -19,18 +25,25 @@ struct JobQueueTests {
             #expect(again.job.id == first.job.id)
             // Succeeded: still the same job.
             let claimed = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
-            #expect(try await store.jobs.finish(claimed, worker: "w", outcome: .succeeded(result: "{}"), next: nil).recorded)
+            #expect(
+                try await store.jobs.finish(claimed, worker: "w", outcome: .succeeded(result: "{}"), next: nil).recorded
+            )
             #expect(try await store.jobs.enqueue(request("k")).job.id == first.job.id)
             // Cancelled: a new job may take the key.
             let other = try await store.jobs.enqueue(request("c"))
             #expect(try await store.jobs.cancel(id: other.job.id).state == .cancelled)
             let fresh = try await store.jobs.enqueue(request("c"))
             #expect(fresh.created && fresh.job.id != other.job.id)
-            #expect(try await store.jobs.list(state: nil, kind: nil, projectIDs: nil, keyPrefix: nil, before: nil, limit: 50).count == 3)
+            #expect(
+                try await store.jobs.list(
+                    state: nil, kind: nil, projectIDs: nil, keyPrefix: nil, before: nil, limit: 50
+                ).count == 3)
         }
     }
 
-    @Test("claims take the highest priority first, skip jobs not yet due and other queues", arguments: TestDatabase.enabled)
+    @Test(
+        "claims take the highest priority first, skip jobs not yet due and other queues",
+        arguments: TestDatabase.enabled)
     func claimOrder(database: TestDatabase) async throws {
         try await database.withStore { store in
             let low = try await store.jobs.enqueue(request(priority: 0)).job
@@ -54,7 +67,9 @@ struct JobQueueTests {
                 for worker in 0..<4 {
                     group.addTask {
                         var mine: [Int64] = []
-                        while let job = try await store.jobs.claim(queues: ["q"], worker: "w\(worker)", lease: 30) { mine.append(job.id) }
+                        while let job = try await store.jobs.claim(queues: ["q"], worker: "w\(worker)", lease: 30) {
+                            mine.append(job.id)
+                        }
                         return mine
                     }
                 }
@@ -65,15 +80,20 @@ struct JobQueueTests {
         }
     }
 
-    @Test("a failure is retried after a delay, then the job is dead with its last error; retry starts it afresh", arguments: TestDatabase.enabled)
+    @Test(
+        "a failure is retried after a delay, then the job is dead with its last error; retry starts it afresh",
+        arguments: TestDatabase.enabled)
     func failures(database: TestDatabase) async throws {
         try await database.withStore { store in
             // A failure with attempts left waits out its delay.
             let later = try await store.jobs.enqueue(request(maxAttempts: 2)).job.id
             let first = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
-            _ = try await store.jobs.finish(first, worker: "w", outcome: .failed(error: "first", retryIn: 3600), next: nil)
+            _ = try await store.jobs.finish(
+                first, worker: "w", outcome: .failed(error: "first", retryIn: 3600), next: nil)
             let waiting = try #require(try await store.jobs.find(id: later))
-            #expect(waiting.state == .queued && waiting.error == "first" && waiting.runAfter > Date().addingTimeInterval(3000))
+            #expect(
+                waiting.state == .queued && waiting.error == "first"
+                    && waiting.runAfter > Date().addingTimeInterval(3000))
             #expect(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30) == nil)
             _ = try await store.jobs.cancel(id: later)
 
@@ -96,7 +116,9 @@ struct JobQueueTests {
         }
     }
 
-    @Test("a job whose lease runs out is put back and claimed again; its dead worker can no longer report", arguments: TestDatabase.enabled)
+    @Test(
+        "a job whose lease runs out is put back and claimed again; its dead worker can no longer report",
+        arguments: TestDatabase.enabled)
     func leases(database: TestDatabase) async throws {
         try await database.withStore { store in
             let id = try await store.jobs.enqueue(request()).job.id
@@ -105,12 +127,19 @@ struct JobQueueTests {
             #expect(try await store.jobs.reapExpiredLeases() == 1)
             let again = try #require(try await store.jobs.claim(queues: ["q"], worker: "alive", lease: 30))
             #expect(again.id == id && again.attempts == 2)
-            #expect(try await store.jobs.heartbeat(id: id, worker: "dead", lease: 30, progress: 0.5, message: nil) == .lost)
-            #expect(try await store.jobs.finish(lost, worker: "dead", outcome: .succeeded(result: "{}"), next: nil).recorded == false)
-            #expect(try await store.jobs.heartbeat(id: id, worker: "alive", lease: 30, progress: 0.5, message: "half") == .held(cancelRequested: false))
+            #expect(
+                try await store.jobs.heartbeat(id: id, worker: "dead", lease: 30, progress: 0.5, message: nil) == .lost)
+            #expect(
+                try await store.jobs.finish(lost, worker: "dead", outcome: .succeeded(result: "{}"), next: nil).recorded
+                    == false)
+            #expect(
+                try await store.jobs.heartbeat(id: id, worker: "alive", lease: 30, progress: 0.5, message: "half")
+                    == .held(cancelRequested: false))
             #expect(try await store.jobs.find(id: id)?.progressMessage == "half")
             _ = try await store.jobs.cancel(id: id)
-            #expect(try await store.jobs.heartbeat(id: id, worker: "alive", lease: 30, progress: nil, message: nil) == .held(cancelRequested: true))
+            #expect(
+                try await store.jobs.heartbeat(id: id, worker: "alive", lease: 30, progress: nil, message: nil)
+                    == .held(cancelRequested: true))
             #expect(try await store.jobs.finish(again, worker: "alive", outcome: .cancelled, next: nil).recorded)
             #expect(try await store.jobs.runs(jobID: id).map(\.outcome) == ["lost", "cancelled"])
             #expect(try await store.jobs.find(id: id)?.state == .cancelled)
@@ -122,7 +151,8 @@ struct JobQueueTests {
         try await database.withStore { store in
             let id = try await store.jobs.enqueue(request()).job.id
             let job = try #require(try await store.jobs.claim(queues: ["q"], worker: "w", lease: 30))
-            let answer = try await store.jobs.finish(job, worker: "w", outcome: .released, next: (queues: ["q"], lease: 30, limit: 1))
+            let answer = try await store.jobs.finish(
+                job, worker: "w", outcome: .released, next: (queues: ["q"], lease: 30, limit: 1))
             #expect(answer.recorded)
             // SQLite's next claim (later in the same transaction) may take it at once; PostgreSQL's (same statement) cannot.
             var taken = answer.next.first

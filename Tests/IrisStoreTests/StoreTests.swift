@@ -6,7 +6,8 @@ import Testing
 
 func sampleImage(_ seed: Int, bytes: Int64 = 1000) -> ImageRecord {
     let sha256 = String(repeating: String(format: "%02x", seed % 256), count: 32)
-    return ImageRecord(sha256: sha256, format: .jpeg, width: 640, height: 480, bytes: bytes, capturedAt: nil, createdAt: Date())
+    return ImageRecord(
+        sha256: sha256, format: .jpeg, width: 640, height: 480, bytes: bytes, capturedAt: nil, createdAt: Date())
 }
 
 @Suite("Projects in the database")
@@ -15,9 +16,11 @@ struct ProjectRepositoryTests {
     func lifecycle(database: TestDatabase) async throws {
         try await database.withStore { store in
             // act
-            let cats = try await store.projects.create(name: "cats", description: "felines", labelSet: ["tabby", "siamese"])
+            let cats = try await store.projects.create(
+                name: "cats", description: "felines", labelSet: ["tabby", "siamese"])
             let dogs = try await store.projects.create(name: "dogs", description: "", labelSet: nil)
-            let renamed = try await store.projects.update(id: cats.id, ProjectPatch(name: "big cats", labelSet: .some(nil)))
+            let renamed = try await store.projects.update(
+                id: cats.id, ProjectPatch(name: "big cats", labelSet: .some(nil)))
             // check
             #expect(renamed.name == "big cats")
             #expect(renamed.labelSet == nil)
@@ -40,9 +43,15 @@ struct ProjectRepositoryTests {
             await #expect(throws: Problem.conflict("a project named \"one\" already exists", field: "name")) {
                 try await store.projects.create(name: "one", description: "", labelSet: nil)
             }
-            await #expect(throws: Problem.self) { try await store.projects.update(id: first.id, ProjectPatch(name: "two")) }
-            await #expect(throws: Problem.notFound("no project has id 999")) { try await store.projects.update(id: 999, ProjectPatch()) }
-            await #expect(throws: Problem.notFound("no project has id 999")) { _ = try await store.projects.delete(id: 999) }
+            await #expect(throws: Problem.self) {
+                try await store.projects.update(id: first.id, ProjectPatch(name: "two"))
+            }
+            await #expect(throws: Problem.notFound("no project has id 999")) {
+                try await store.projects.update(id: 999, ProjectPatch())
+            }
+            await #expect(throws: Problem.notFound("no project has id 999")) {
+                _ = try await store.projects.delete(id: 999)
+            }
         }
     }
 
@@ -65,9 +74,13 @@ struct ImageRepositoryTests {
             let b = try await store.projects.create(name: "b", description: "", labelSet: nil)
             let image = sampleImage(1)
             // act
-            let first = try await store.images.add(image, to: a.id, labels: [Label(name: "cat")], originalName: "x.jpg", linkID: nil)
-            let again = try await store.images.add(image, to: a.id, labels: [Label(name: "pet"), Label(name: "cat")], originalName: "x.jpg", linkID: nil)
-            let other = try await store.images.add(image, to: b.id, labels: [Label(name: "dog", source: "mobilenet-v2", confidence: 0.8)], originalName: nil, linkID: nil)
+            let first = try await store.images.add(
+                image, to: a.id, labels: [Label(name: "cat")], originalName: "x.jpg", linkID: nil)
+            let again = try await store.images.add(
+                image, to: a.id, labels: [Label(name: "pet"), Label(name: "cat")], originalName: "x.jpg", linkID: nil)
+            let other = try await store.images.add(
+                image, to: b.id, labels: [Label(name: "dog", source: "mobilenet-v2", confidence: 0.8)],
+                originalName: nil, linkID: nil)
             // check
             #expect(!first.imageExisted && !first.alreadyInProject)
             #expect(again.imageExisted && again.alreadyInProject)
@@ -80,22 +93,28 @@ struct ImageRepositoryTests {
         }
     }
 
-    @Test("listing pages newest first, filters by label, and the last page has no cursor", arguments: TestDatabase.enabled)
+    @Test(
+        "listing pages newest first, filters by label, and the last page has no cursor", arguments: TestDatabase.enabled
+    )
     func pagination(database: TestDatabase) async throws {
         try await database.withStore { store in
             let project = try await store.projects.create(name: "p", description: "", labelSet: nil)
             for seed in 1...5 {
-                _ = try await store.images.add(sampleImage(seed), to: project.id, labels: [Label(name: seed.isMultiple(of: 2) ? "even" : "odd")], originalName: nil, linkID: nil)
+                _ = try await store.images.add(
+                    sampleImage(seed), to: project.id, labels: [Label(name: seed.isMultiple(of: 2) ? "even" : "odd")],
+                    originalName: nil, linkID: nil)
             }
             var seen: [String] = []
             var cursor: Int64?
             repeat {
-                let page = try await store.images.list(projectID: project.id, filter: ImageFilter(), after: cursor, limit: 2)
+                let page = try await store.images.list(
+                    projectID: project.id, filter: ImageFilter(), after: cursor, limit: 2)
                 seen += page.items.map(\.image.sha256)
                 cursor = page.nextCursor
             } while cursor != nil
             #expect(seen == (1...5).reversed().map { sampleImage($0).sha256 })
-            let even = try await store.images.list(projectID: project.id, filter: ImageFilter(label: "even"), after: nil, limit: 10)
+            let even = try await store.images.list(
+                projectID: project.id, filter: ImageFilter(label: "even"), after: nil, limit: 10)
             #expect(even.items.map(\.image.sha256) == [4, 2].map { sampleImage($0).sha256 })
             #expect(even.nextCursor == nil)
         }
@@ -106,7 +125,8 @@ struct ImageRepositoryTests {
         try await database.withStore { store in
             let a = try await store.projects.create(name: "a", description: "", labelSet: nil)
             let b = try await store.projects.create(name: "b", description: "", labelSet: nil)
-            let shared = sampleImage(1), only = sampleImage(2)
+            let shared = sampleImage(1)
+            let only = sampleImage(2)
             _ = try await store.images.add(shared, to: a.id, labels: [Label(name: "x")], originalName: nil, linkID: nil)
             _ = try await store.images.add(shared, to: b.id, labels: [], originalName: nil, linkID: nil)
             _ = try await store.images.add(only, to: a.id, labels: [], originalName: nil, linkID: nil)
@@ -128,12 +148,17 @@ struct ImageRepositoryTests {
             let image = sampleImage(9)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<8 {
-                    group.addTask { _ = try await store.images.add(image, to: project.id, labels: [Label(name: "l\(index % 2)")], originalName: nil, linkID: nil) }
+                    group.addTask {
+                        _ = try await store.images.add(
+                            image, to: project.id, labels: [Label(name: "l\(index % 2)")], originalName: nil,
+                            linkID: nil)
+                    }
                 }
                 try await group.waitForAll()
             }
             #expect(try await store.images.allSHA256() == [image.sha256])
-            #expect(try await store.images.member(sha256: image.sha256, of: project.id)?.labels.map(\.name) == ["l0", "l1"])
+            #expect(
+                try await store.images.member(sha256: image.sha256, of: project.id)?.labels.map(\.name) == ["l0", "l1"])
         }
     }
 }

@@ -14,7 +14,9 @@ public enum Fixtures {
     }
 
     /// A JPEG carrying EXIF: an orientation, a capture time and a GPS latitude.
-    public static func exifJPEG(width: Int = 400, height: Int = 200, orientation: UInt16 = 6, taken: String = "2021:06:01 10:20:30") throws -> Data {
+    public static func exifJPEG(
+        width: Int = 400, height: Int = 200, orientation: UInt16 = 6, taken: String = "2021:06:01 10:20:30"
+    ) throws -> Data {
         let plain = try jpeg(width: width, height: height, seed: 7)
         var segment = Data([0xFF, 0xE1])
         let payload = Data("Exif\0\0".utf8) + tiff(orientation: orientation, taken: taken)
@@ -30,10 +32,23 @@ public enum Fixtures {
     static func tiff(orientation: UInt16, taken: String) -> Data {
         var out = Data()
         func u16(_ value: UInt16) { out.append(contentsOf: [UInt8(value & 0xFF), UInt8(value >> 8)]) }
-        func u32(_ value: UInt32) { for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8((value >> UInt32(shift)) & 0xFF)) } }
-        func entry(_ tag: UInt16, _ type: UInt16, _ count: UInt32, _ value: UInt32) { u16(tag); u16(type); u32(count); u32(value) }
-        let ifd0: UInt32 = 8, exifIFD: UInt32 = 50, gpsIFD: UInt32 = 68, dateOffset: UInt32 = 98, latitudeOffset: UInt32 = 118
-        out.append(contentsOf: Array("II".utf8)); u16(42); u32(ifd0)
+        func u32(_ value: UInt32) {
+            for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8((value >> UInt32(shift)) & 0xFF)) }
+        }
+        func entry(_ tag: UInt16, _ type: UInt16, _ count: UInt32, _ value: UInt32) {
+            u16(tag)
+            u16(type)
+            u32(count)
+            u32(value)
+        }
+        let ifd0: UInt32 = 8
+        let exifIFD: UInt32 = 50
+        let gpsIFD: UInt32 = 68
+        let dateOffset: UInt32 = 98
+        let latitudeOffset: UInt32 = 118
+        out.append(contentsOf: Array("II".utf8))
+        u16(42)
+        u32(ifd0)
         u16(3)
         entry(0x0112, 3, 1, UInt32(orientation))  // Orientation, SHORT, inline
         entry(0x8769, 4, 1, exifIFD)  // Exif IFD pointer
@@ -47,7 +62,10 @@ public enum Fixtures {
         entry(0x0002, 5, 3, latitudeOffset)  // GPSLatitude, 3 RATIONALs
         u32(0)
         out.append(Data((taken.prefix(19) + "\0").utf8))
-        for (numerator, denominator) in [(12, 1), (30, 1), (0, 1)] as [(UInt32, UInt32)] { u32(numerator); u32(denominator) }
+        for (numerator, denominator) in [(12, 1), (30, 1), (0, 1)] as [(UInt32, UInt32)] {
+            u32(numerator)
+            u32(denominator)
+        }
         return out
     }
 
@@ -74,7 +92,7 @@ public enum Fixtures {
         var state: UInt64 = 0x1234_5678
         let start = bytes.count / 2
         for index in start..<min(start + 4_000, bytes.count - 2) {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             bytes[index] = UInt8(truncatingIfNeeded: state >> 33)
         }
         return Data(bytes)
@@ -102,9 +120,12 @@ public enum Fixtures {
     }
 
     /// An ISO media file that says it is HEIC and holds nothing usable.
-    public static let damagedHEIC = Data([0, 0, 0, 24]) + Data("ftypheic".utf8) + Data([0, 0, 0, 0]) + Data("mif1heic".utf8) + Data(repeating: 0x42, count: 200)
+    public static let damagedHEIC =
+        Data([0, 0, 0, 24]) + Data("ftypheic".utf8) + Data([0, 0, 0, 0]) + Data("mif1heic".utf8)
+        + Data(repeating: 0x42, count: 200)
 
-    public static let svg = Data(#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>"#.utf8)
+    public static let svg = Data(
+        #"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>"#.utf8)
 }
 
 extension Fixtures {

@@ -12,8 +12,13 @@ public struct MultipartForm {
         bytes.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
     }
 
-    public mutating func addFile(_ name: String, fileName: String, data: Data, type: String = "application/octet-stream") {
-        bytes.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(fileName)\"\r\nContent-Type: \(type)\r\n\r\n".utf8))
+    public mutating func addFile(
+        _ name: String, fileName: String, data: Data, type: String = "application/octet-stream"
+    ) {
+        bytes.append(
+            Data(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(fileName)\"\r\nContent-Type: \(type)\r\n\r\n"
+                    .utf8))
         bytes.append(data)
         bytes.append(Data("\r\n".utf8))
     }

@@ -12,7 +12,8 @@ public enum TestAccounts {
     ) async throws -> String {
         let secret = SecretHashing.newToken()
         _ = try await store.accounts.createToken(
-            userID: user.id, name: "test", tokenHash: TestAccounts.hash(secret), scopes: scopes, projectID: projectID, expiresAt: expiresAt)
+            userID: user.id, name: "test", tokenHash: TestAccounts.hash(secret), scopes: scopes, projectID: projectID,
+            expiresAt: expiresAt)
         return secret
     }
 

@@ -33,7 +33,8 @@ public enum TestDatabase: String, Sendable, CustomStringConvertible, CaseIterabl
             return try await body(.sqlite(path: folder.appendingPathComponent("test.sqlite").path))
         case .postgres:
             guard let adminURL = ProcessInfo.processInfo.environment["IRIS_TEST_POSTGRES_URL"], !adminURL.isEmpty else {
-                throw Problem.unavailable("IRIS_TEST_POSTGRES_URL is not set; run the suite with `make test`, which starts PostgreSQL")
+                throw Problem.unavailable(
+                    "IRIS_TEST_POSTGRES_URL is not set; run the suite with `make test`, which starts PostgreSQL")
             }
             let name = "iris_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
             let admin = try IrisDatabase(location: .postgres(url: adminURL), poolSize: 1, logger: Self.logger)
@@ -47,11 +48,15 @@ public enum TestDatabase: String, Sendable, CustomStringConvertible, CaseIterabl
             components.path = "/" + name
             do {
                 let result = try await body(.postgres(url: components.string!))
-                try? await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                try? await admin.withConnection { db in
+                    try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run()
+                }
                 await admin.shutdown()
                 return result
             } catch {
-                try? await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                try? await admin.withConnection { db in
+                    try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run()
+                }
                 await admin.shutdown()
                 throw error
             }
@@ -79,7 +84,8 @@ public enum TestDatabase: String, Sendable, CustomStringConvertible, CaseIterabl
 /// A folder under the system's temporary directory, removed afterwards.
 public enum TemporaryFolder {
     public static func with<T>(_ body: (URL) async throws -> T) async throws -> T {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("iris-test-" + UUID().uuidString.lowercased())
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "iris-test-" + UUID().uuidString.lowercased())
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         return try await body(folder)

@@ -36,13 +36,15 @@ public struct TestServer: Sendable {
     /// Starts the real application (the same `buildApplication` as `iris serve`) on a
     /// fresh data folder and database, runs `body`, and stops it.
     public static func with(
-        _ database: TestDatabase, limits: IngestLimits = IngestLimits(), configure: (inout IrisSettings) -> Void = { _ in },
+        _ database: TestDatabase, limits: IngestLimits = IngestLimits(),
+        configure: (inout IrisSettings) -> Void = { _ in },
         _ body: @Sendable (TestServer) async throws -> Void
     ) async throws {
         try await TemporaryFolder.with { folder in
             try await database.withFreshDatabase(in: folder) { location in
                 var configured = IrisSettings(
-                    port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2, limits: limits, bcryptCost: 10)
+                    port: 0, dataDirectory: folder.appendingPathComponent("data"), database: location, poolSize: 2,
+                    limits: limits, bcryptCost: 10)
                 // The real models, but no automatic analysis unless a test asks for it.
                 configured.models = ModelSettings(
                     folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: 2, autoModels: [])
@@ -57,13 +59,18 @@ public struct TestServer: Sendable {
                 let catalog = RouteCatalog()
                 let models = TestModels.registry(for: settings.models, logger: TestDatabase.logger)
                 let app = try await buildApplication(
-                    settings: settings, dependencies: dependencies, logger: TestDatabase.logger, catalog: catalog, models: models)
+                    settings: settings, dependencies: dependencies, logger: TestDatabase.logger, catalog: catalog,
+                    models: models)
                 do {
-                    let admin = try await Accounts(store: dependencies.store, bcryptCost: 10).create(username: "admin", password: "admin-password", isAdmin: true)
-                    let token = try await TestAccounts.token(for: admin, scopes: [.read, .write, .admin], in: dependencies.store)
+                    let admin = try await Accounts(store: dependencies.store, bcryptCost: 10).create(
+                        username: "admin", password: "admin-password", isAdmin: true)
+                    let token = try await TestAccounts.token(
+                        for: admin, scopes: [.read, .write, .admin], in: dependencies.store)
                     try await app.test(.live) { client in
-                        try await body(TestServer(
-                            client: client, settings: settings, dependencies: dependencies, catalog: catalog, adminToken: token, identity: Self.bearer(token)))
+                        try await body(
+                            TestServer(
+                                client: client, settings: settings, dependencies: dependencies, catalog: catalog,
+                                adminToken: token, identity: Self.bearer(token)))
                     }
                 } catch {
                     await dependencies.close()
@@ -77,7 +84,9 @@ public struct TestServer: Sendable {
     // MARK: - Requests
 
     /// Any request, with this server's identity headers added.
-    public func request(_ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: ByteBuffer? = nil) async throws -> TestResponse {
+    public func request(
+        _ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: ByteBuffer? = nil
+    ) async throws -> TestResponse {
         var all = identity
         for field in headers { all[field.name] = field.value }
         return try await client.execute(uri: path, method: method, headers: all, body: body) { $0 }
@@ -93,7 +102,8 @@ public struct TestServer: Sendable {
 
     public func send(_ method: HTTPRequest.Method, _ path: String, json: [String: Any]) async throws -> TestResponse {
         let data = try JSONSerialization.data(withJSONObject: json)
-        return try await request(method, path, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: data))
+        return try await request(
+            method, path, headers: [.contentType: "application/json"], body: ByteBuffer(bytes: data))
     }
 
     public func post(_ path: String, body: ByteBuffer, contentType: String) async throws -> TestResponse {
@@ -101,7 +111,9 @@ public struct TestServer: Sendable {
     }
 
     /// Uploads one file (and labels) the way a browser's form would.
-    public func upload(_ data: Data, to projectID: Int64, name: String = "photo.jpg", labels: [String] = []) async throws -> TestResponse {
+    public func upload(_ data: Data, to projectID: Int64, name: String = "photo.jpg", labels: [String] = [])
+        async throws -> TestResponse
+    {
         var form = MultipartForm()
         form.addFile("file", fileName: name, data: data)
         for label in labels { form.addField("label", label) }
@@ -125,11 +137,14 @@ public struct TestServer: Sendable {
     public func settle(timeout: Double = 30) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let busy = try await store.jobs.depth().filter { $0.state == .queued || $0.state == .running }.reduce(0) { $0 + $1.count }
+            let busy = try await store.jobs.depth().filter { $0.state == .queued || $0.state == .running }.reduce(0) {
+                $0 + $1.count
+            }
             if busy == 0 { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw Problem.unavailable("jobs were still queued or running after \(timeout) s: \(try await store.jobs.depth())")
+        throw Problem.unavailable(
+            "jobs were still queued or running after \(timeout) s: \(try await store.jobs.depth())")
     }
 
     /// Polls the job until it is in `states`, and answers it.
@@ -139,7 +154,9 @@ public struct TestServer: Sendable {
             if let job = try await store.jobs.find(id: id), states.contains(job.state) { return job }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw Problem.unavailable("job \(id) did not reach \(states.map(\.rawValue)) in \(timeout) s: \(String(describing: try await store.jobs.find(id: id)))")
+        throw Problem.unavailable(
+            "job \(id) did not reach \(states.map(\.rawValue)) in \(timeout) s: \(String(describing: try await store.jobs.find(id: id)))"
+        )
     }
 
     // MARK: - What is on disk and in the database
@@ -166,7 +183,9 @@ public struct TestServer: Sendable {
         var files: [String] = []
         while let path = enumerator.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root.appendingPathComponent(path).path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            if FileManager.default.fileExists(
+                atPath: root.appendingPathComponent(path).path, isDirectory: &isDirectory), !isDirectory.boolValue
+            {
                 files.append(path)
             }
         }

@@ -15,7 +15,10 @@ public enum ZipWriter {
         public var crc32: UInt32?
         public var declaredSize: UInt32?
 
-        public init(_ path: String, _ data: Data, method: UInt16 = 8, rawData: Data? = nil, crc32: UInt32? = nil, declaredSize: UInt32? = nil) {
+        public init(
+            _ path: String, _ data: Data, method: UInt16 = 8, rawData: Data? = nil, crc32: UInt32? = nil,
+            declaredSize: UInt32? = nil
+        ) {
             self.path = path
             self.data = data
             self.method = method
@@ -36,18 +39,34 @@ public enum ZipWriter {
             let size = entry.declaredSize ?? UInt32(entry.data.count)
             let offset = UInt32(out.count)
             out.append(le32(0x0403_4b50))
-            out.append(le16(20)); out.append(le16(0x0800)); out.append(le16(entry.method))
-            out.append(le16(0)); out.append(le16(0x21))  // time, date (1980-01-01)
-            out.append(le32(crc)); out.append(le32(UInt32(packed.count))); out.append(le32(size))
-            out.append(le16(UInt16(name.count))); out.append(le16(0))
+            out.append(le16(20))
+            out.append(le16(0x0800))
+            out.append(le16(entry.method))
+            out.append(le16(0))
+            out.append(le16(0x21))  // time, date (1980-01-01)
+            out.append(le32(crc))
+            out.append(le32(UInt32(packed.count)))
+            out.append(le32(size))
+            out.append(le16(UInt16(name.count)))
+            out.append(le16(0))
             out.append(name)
             out.append(packed)
             directory.append(le32(0x0201_4b50))
-            directory.append(le16(0x0314)); directory.append(le16(20)); directory.append(le16(0x0800)); directory.append(le16(entry.method))
-            directory.append(le16(0)); directory.append(le16(0x21))
-            directory.append(le32(crc)); directory.append(le32(UInt32(packed.count))); directory.append(le32(size))
-            directory.append(le16(UInt16(name.count))); directory.append(le16(0)); directory.append(le16(0))
-            directory.append(le16(0)); directory.append(le16(0)); directory.append(le32(0o100644 << 16))
+            directory.append(le16(0x0314))
+            directory.append(le16(20))
+            directory.append(le16(0x0800))
+            directory.append(le16(entry.method))
+            directory.append(le16(0))
+            directory.append(le16(0x21))
+            directory.append(le32(crc))
+            directory.append(le32(UInt32(packed.count)))
+            directory.append(le32(size))
+            directory.append(le16(UInt16(name.count)))
+            directory.append(le16(0))
+            directory.append(le16(0))
+            directory.append(le16(0))
+            directory.append(le16(0))
+            directory.append(le32(0o100644 << 16))
             directory.append(le32(offset))
             directory.append(name)
         }
@@ -55,9 +74,12 @@ public enum ZipWriter {
         if damageDirectory, !directory.isEmpty { directory.replaceSubrange(0..<4, with: Data("JUNK".utf8)) }
         out.append(directory)
         out.append(le32(0x0605_4b50))
-        out.append(le16(0)); out.append(le16(0))
-        out.append(le16(UInt16(entries.count))); out.append(le16(UInt16(entries.count)))
-        out.append(le32(UInt32(directory.count))); out.append(le32(directoryOffset))
+        out.append(le16(0))
+        out.append(le16(0))
+        out.append(le16(UInt16(entries.count)))
+        out.append(le16(UInt16(entries.count)))
+        out.append(le32(UInt32(directory.count)))
+        out.append(le32(directoryOffset))
         out.append(le16(0))
         return out
     }

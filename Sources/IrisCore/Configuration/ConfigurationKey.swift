@@ -20,56 +20,84 @@ public struct ConfigurationKey: Sendable, Hashable {
 }
 
 extension ConfigurationKey {
-    public static let httpHost = ConfigurationKey("http.host", default: "127.0.0.1", help: "Address the HTTP server listens on.")
-    public static let httpPort = ConfigurationKey("http.port", default: "8080", help: "Port the HTTP server listens on.")
+    public static let httpHost = ConfigurationKey(
+        "http.host", default: "127.0.0.1", help: "Address the HTTP server listens on.")
+    public static let httpPort = ConfigurationKey(
+        "http.port", default: "8080", help: "Port the HTTP server listens on.")
     public static let httpIdleTimeout = ConfigurationKey(
         "http.idle_timeout", default: "60",
-        help: "Seconds a connection may go without sending anything while Iris waits for it: a request body that stalls this long, or an idle keep-alive connection, is closed (its partial upload discarded). A response being written is never cut.")
+        help:
+            "Seconds a connection may go without sending anything while Iris waits for it: a request body that stalls this long, or an idle keep-alive connection, is closed (its partial upload discarded). A response being written is never cut."
+    )
     public static let httpHeaderTimeout = ConfigurationKey(
         "http.header_timeout", default: "15",
-        help: "Seconds a client has to send a request's headers, from connecting (or from the previous response on a kept-alive connection); slower clients are disconnected.")
+        help:
+            "Seconds a client has to send a request's headers, from connecting (or from the previous response on a kept-alive connection); slower clients are disconnected."
+    )
     public static let dataDirectory = ConfigurationKey(
         "data.dir", default: "./data", help: "Folder for the SQLite database, blobs, derivatives and temporary files.")
     public static let databaseURL = ConfigurationKey(
         "db.url", default: "",
-        help: "`sqlite:///absolute/path.sqlite` or `postgres://user[:password]@host[:port]/database`. Empty means `sqlite://` + `DATA/iris.sqlite`.")
+        help:
+            "`sqlite:///absolute/path.sqlite` or `postgres://user[:password]@host[:port]/database`. Empty means `sqlite://` + `DATA/iris.sqlite`."
+    )
     public static let databasePoolSize = ConfigurationKey(
         "db.pool_size", default: "4", help: "Database connections per event loop (PostgreSQL).")
     public static let uploadMaxBytes = ConfigurationKey(
-        "upload.max_bytes", default: "536870912", help: "Largest request body accepted for an upload or import, in bytes (512 MiB). Larger bodies get 413 before they are read.")
+        "upload.max_bytes", default: "536870912",
+        help:
+            "Largest request body accepted for an upload or import, in bytes (512 MiB). Larger bodies get 413 before they are read."
+    )
     public static let imageMaxPixels = ConfigurationKey(
-        "image.max_pixels", default: "100000000", help: "Images with more pixels than this (width × height, read from the header) are refused before decoding.")
+        "image.max_pixels", default: "100000000",
+        help: "Images with more pixels than this (width × height, read from the header) are refused before decoding.")
     public static let thumbnailQuality = ConfigurationKey(
         "thumbnail.quality", default: "82", help: "JPEG quality (1–100) of thumbnails.")
     public static let importMaxEntries = ConfigurationKey(
         "import.max_entries", default: "100000", help: "Most entries a zip import may hold.")
     public static let importMaxTotalBytes = ConfigurationKey(
-        "import.max_total_bytes", default: "21474836480", help: "Most uncompressed bytes a zip import may expand to (20 GiB).")
+        "import.max_total_bytes", default: "21474836480",
+        help: "Most uncompressed bytes a zip import may expand to (20 GiB).")
     public static let importMaxRatio = ConfigurationKey(
-        "import.max_ratio", default: "100", help: "Highest compression ratio allowed for any zip entry; images barely compress, so more is a zip bomb.")
+        "import.max_ratio", default: "100",
+        help: "Highest compression ratio allowed for any zip entry; images barely compress, so more is a zip bomb.")
     public static let mode = ConfigurationKey(
         "mode", default: "normal",
-        help: "`normal`; `demo` (everything works, nothing uploaded is kept); or `read-only` (every write is refused with 503).")
+        help:
+            "`normal`; `demo` (everything works, nothing uploaded is kept); or `read-only` (every write is refused with 503)."
+    )
     public static let bcryptCost = ConfigurationKey(
-        "auth.bcrypt_cost", default: "12", help: "bcrypt work factor for passwords (10–16); each step doubles the time to check one.")
+        "auth.bcrypt_cost", default: "12",
+        help: "bcrypt work factor for passwords (10–16); each step doubles the time to check one.")
     public static let secureCookies = ConfigurationKey(
-        "auth.secure_cookies", default: "false", help: "`true` marks session cookies Secure: set it when Iris is served over HTTPS (behind a TLS proxy).")
+        "auth.secure_cookies", default: "false",
+        help: "`true` marks session cookies Secure: set it when Iris is served over HTTPS (behind a TLS proxy).")
     public static let signInLimit = ConfigurationKey(
         "auth.sign_in_limit", default: "10",
-        help: "Failed sign-ins allowed per client address and per username in 15 minutes; then 429 with Retry-After. From half of it, each failure waits a second longer.")
+        help:
+            "Failed sign-ins allowed per client address and per username in 15 minutes; then 429 with Retry-After. From half of it, each failure waits a second longer."
+    )
     public static let uploadRateLimit = ConfigurationKey(
-        "upload.rate_limit", default: "600", help: "Uploads allowed per caller (token, user or client address) per minute; then 429 with Retry-After.")
+        "upload.rate_limit", default: "600",
+        help: "Uploads allowed per caller (token, user or client address) per minute; then 429 with Retry-After.")
     public static let jobQueues = ConfigurationKey(
         "jobs.queues", default: "images:1,ml:2,default:1,webhooks:2",
-        help: "In-process workers of `iris serve`: `queue:count` pairs. Empty runs none (leave the work to `iris worker` processes).")
+        help:
+            "In-process workers of `iris serve`: `queue:count` pairs. Empty runs none (leave the work to `iris worker` processes)."
+    )
     public static let jobLeaseSeconds = ConfigurationKey(
         "jobs.lease_seconds", default: "30",
-        help: "How long a claimed job stays with its worker without a heartbeat; after that another worker takes it. Heartbeats come every third of it (at most 2 s apart); cancellation reaches a running job with the next one.")
+        help:
+            "How long a claimed job stays with its worker without a heartbeat; after that another worker takes it. Heartbeats come every third of it (at most 2 s apart); cancellation reaches a running job with the next one."
+    )
     public static let jobPrefetch = ConfigurationKey(
         "jobs.prefetch", default: "1",
-        help: "Jobs a worker claims at once. More saves round trips for many short jobs (the queue benchmark uses 4); jobs waiting behind one that runs past its first heartbeat go back to the queue.")
+        help:
+            "Jobs a worker claims at once. More saves round trips for many short jobs (the queue benchmark uses 4); jobs waiting behind one that runs past its first heartbeat go back to the queue."
+    )
     public static let jobPollSeconds = ConfigurationKey(
-        "jobs.poll_seconds", default: "2", help: "Idle workers look for work this often even without a wake-up (SQLite across processes).")
+        "jobs.poll_seconds", default: "2",
+        help: "Idle workers look for work this often even without a wake-up (SQLite across processes).")
     public static let jobGraceSeconds = ConfigurationKey(
         "jobs.shutdown_grace_seconds", default: "10",
         help: "On SIGTERM, running jobs get this long to finish; then they are cancelled and given back to the queue.")
@@ -77,63 +105,93 @@ extension ConfigurationKey {
         "jobs.retry_base_seconds", default: "2",
         help: "First retry delay; each further attempt doubles it (capped at an hour), with jitter.")
     public static let jobRetentionDays = ConfigurationKey(
-        "jobs.retention_days", default: "14", help: "Succeeded and cancelled jobs older than this are deleted by cleanup; dead and failed ones are kept.")
+        "jobs.retention_days", default: "14",
+        help: "Succeeded and cancelled jobs older than this are deleted by cleanup; dead and failed ones are kept.")
     public static let cleanupInterval = ConfigurationKey(
-        "cleanup.interval_seconds", default: "3600", help: "How often the cleanup job runs (stale temporary files, orphan blobs, old jobs).")
+        "cleanup.interval_seconds", default: "3600",
+        help: "How often the cleanup job runs (stale temporary files, orphan blobs, old jobs).")
     public static let webhookAllowNetworks = ConfigurationKey(
         "webhooks.allow_networks", default: "",
-        help: "Comma-separated CIDR blocks webhooks may reach although private, loopback or link-local (e.g. `10.0.0.0/8,127.0.0.1/32`).")
+        help:
+            "Comma-separated CIDR blocks webhooks may reach although private, loopback or link-local (e.g. `10.0.0.0/8,127.0.0.1/32`)."
+    )
     public static let webhookTimeout = ConfigurationKey(
         "webhooks.timeout_seconds", default: "10", help: "How long one webhook delivery attempt may take.")
     public static let modelsDirectory = ConfigurationKey(
         "models.dir", default: "models",
-        help: "Folder of model manifests (`*.json`) and their ONNX files; `scripts/prepare-models.sh` fills it. Problems with a model are reported at start.")
+        help:
+            "Folder of model manifests (`*.json`) and their ONNX files; `scripts/prepare-models.sh` fills it. Problems with a model are reported at start."
+    )
     public static let remoteAllow = ConfigurationKey(
         "models.remote_allow", default: "",
-        help: "Origins (`http://host:port`, comma-separated) remote models may be served from, over the Open Inference Protocol v2. Empty: no remote models.")
+        help:
+            "Origins (`http://host:port`, comma-separated) remote models may be served from, over the Open Inference Protocol v2. Empty: no remote models."
+    )
     public static let onnxRuntime = ConfigurationKey(
         "ml.onnxruntime", default: "vendor/onnxruntime/libonnxruntime.so.1.32.0",
         help: "ONNX Runtime's shared library (set-up installs it from PyPI's `onnxruntime` wheel).")
     public static let mlThreads = ConfigurationKey(
-        "ml.threads", default: "0", help: "Threads one model run may use (ONNX Runtime intra-op threads); 0 uses one per core.")
+        "ml.threads", default: "0",
+        help: "Threads one model run may use (ONNX Runtime intra-op threads); 0 uses one per core.")
     public static let mallocArenas = ConfigurationKey(
         "memory.malloc_arenas", default: "2",
-        help: "Most glibc malloc arenas `iris serve` and `iris worker` use (0: glibc's default of 8 per core). Fewer arenas keep less freed memory: 2 lowered the peak of analysing 64 concurrent uploads by a fifth at the same speed. `MALLOC_ARENA_MAX` overrides it.")
+        help:
+            "Most glibc malloc arenas `iris serve` and `iris worker` use (0: glibc's default of 8 per core). Fewer arenas keep less freed memory: 2 lowered the peak of analysing 64 concurrent uploads by a fifth at the same speed. `MALLOC_ARENA_MAX` overrides it."
+    )
     public static let mlSpinWait = ConfigurationKey(
         "ml.spin_wait", default: "false",
-        help: "`true` lets ONNX Runtime's threads busy-wait between pieces of work: slightly lower latency for one image at a time, but the spinning threads take the cores decoding needs, so throughput drops when analyses overlap.")
+        help:
+            "`true` lets ONNX Runtime's threads busy-wait between pieces of work: slightly lower latency for one image at a time, but the spinning threads take the cores decoding needs, so throughput drops when analyses overlap."
+    )
     public static let autoAnalysis = ConfigurationKey(
         "analysis.auto_models", default: "mobilenet-v2,open-nsfw,ppocr-v4",
-        help: "Models every new image is analysed with (comma-separated; empty for none). Unknown or unavailable names are skipped with a warning at start.")
+        help:
+            "Models every new image is analysed with (comma-separated; empty for none). Unknown or unavailable names are skipped with a warning at start."
+    )
     public static let moderationThreshold = ConfigurationKey(
         "moderation.threshold", default: "0.8",
-        help: "Images whose moderation score is above this are flagged for review and hidden from contributors and viewers; a project may set its own.")
+        help:
+            "Images whose moderation score is above this are flagged for review and hidden from contributors and viewers; a project may set its own."
+    )
     public static let learnerModel = ConfigurationKey(
         "learner.model", default: "mobilenet-v2",
         help: "The embedding model new learners and trained classifiers learn over (a model with the `embed` task).")
     public static let learnerSigmas = ConfigurationKey(
         "learner.threshold_sigmas", default: "3",
-        help: "A learner class's distance threshold is its members' mean distance plus this many standard deviations; farther answers are `unknown`.")
+        help:
+            "A learner class's distance threshold is its members' mean distance plus this many standard deviations; farther answers are `unknown`."
+    )
     public static let learnerPrior = ConfigurationKey(
         "learner.prior_distance", default: "0.6",
-        help: "The threshold a class with fewer than 10 examples leans on (cosine distance, 0–2) until its own statistics are worth trusting.")
+        help:
+            "The threshold a class with fewer than 10 examples leans on (cosine distance, 0–2) until its own statistics are worth trusting."
+    )
     public static let learnerMaxDistance = ConfigurationKey(
         "learner.max_distance", default: "",
         help: "One cosine-distance threshold for every class instead of per-class thresholds (empty: per class).")
     public static let learnerConsolidateInterval = ConfigurationKey(
         "learner.consolidate_seconds", default: "3600",
-        help: "How often learners changed since their last consolidation are rebuilt exactly from their members (a `learner.consolidate` job).")
+        help:
+            "How often learners changed since their last consolidation are rebuilt exactly from their members (a `learner.consolidate` job)."
+    )
     public static let logLevel = ConfigurationKey(
-        "log.level", default: "info", help: "trace, debug, info, notice, warning, error or critical. At debug, libvips's own warnings about odd files are logged too.")
+        "log.level", default: "info",
+        help:
+            "trace, debug, info, notice, warning, error or critical. At debug, libvips's own warnings about odd files are logged too."
+    )
     public static let logFormat = ConfigurationKey(
         "log.format", default: "json", help: "`json` (one object per line) or `text`.")
 
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
-        .httpHost, .httpPort, .httpIdleTimeout, .httpHeaderTimeout, .dataDirectory, .databaseURL, .databasePoolSize, .uploadMaxBytes, .imageMaxPixels,
-        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies, .signInLimit, .uploadRateLimit,
-        .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds, .jobRetentionDays, .cleanupInterval,
-        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait, .mallocArenas, .autoAnalysis, .moderationThreshold,
+        .httpHost, .httpPort, .httpIdleTimeout, .httpHeaderTimeout, .dataDirectory, .databaseURL, .databasePoolSize,
+        .uploadMaxBytes, .imageMaxPixels,
+        .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies,
+        .signInLimit, .uploadRateLimit,
+        .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds,
+        .jobRetentionDays, .cleanupInterval,
+        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,
+        .mallocArenas, .autoAnalysis, .moderationThreshold,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]

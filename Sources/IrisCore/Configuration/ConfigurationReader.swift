@@ -17,7 +17,9 @@ public struct ConfigurationReader: Sendable {
     }
 
     /// Reads the config file at `path`, or `IRIS_CONFIG`, if either names one.
-    public static func load(flags: [String: String], configPath: String?, environment: [String: String]) throws -> ConfigurationReader {
+    public static func load(flags: [String: String], configPath: String?, environment: [String: String]) throws
+        -> ConfigurationReader
+    {
         let path = configPath ?? environment["IRIS_CONFIG"]
         var file: [String: String] = [:]
         if let path, !path.isEmpty {
@@ -71,7 +73,9 @@ public struct ConfigurationReader: Sendable {
     public func int(_ key: ConfigurationKey, in range: ClosedRange<Int>) throws -> Int {
         let value = try int(key)
         guard range.contains(value) else {
-            throw Problem.badRequest("setting \(key.name) must be in \(range.lowerBound)...\(range.upperBound), not \(value)", field: key.name)
+            throw Problem.badRequest(
+                "setting \(key.name) must be in \(range.lowerBound)...\(range.upperBound), not \(value)",
+                field: key.name)
         }
         return value
     }
@@ -79,7 +83,9 @@ public struct ConfigurationReader: Sendable {
     public func double(_ key: ConfigurationKey, in range: ClosedRange<Double>) throws -> Double {
         let text = string(key)
         guard let value = Double(text), range.contains(value) else {
-            throw Problem.badRequest("setting \(key.name) must be a number in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"", field: key.name)
+            throw Problem.badRequest(
+                "setting \(key.name) must be a number in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"",
+                field: key.name)
         }
         return value
     }

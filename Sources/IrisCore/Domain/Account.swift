@@ -52,7 +52,8 @@ public struct APIToken: Sendable, Equatable, Codable {
     public var createdAt: Date
 
     public init(
-        id: Int64, userID: Int64, name: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?, revokedAt: Date?,
+        id: Int64, userID: Int64, name: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?,
+        revokedAt: Date?,
         lastUsedAt: Date?, createdAt: Date
     ) {
         self.id = id

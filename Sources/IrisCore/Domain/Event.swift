@@ -16,7 +16,8 @@ public struct Event: Sendable, Equatable, Codable {
     public var createdAt: Date
 
     public init(
-        actorKind: String, actorID: Int64?, actorName: String, action: String, projectID: Int64? = nil, subject: String? = nil,
+        actorKind: String, actorID: Int64?, actorName: String, action: String, projectID: Int64? = nil,
+        subject: String? = nil,
         detail: [String: String] = [:], id: Int64 = 0, createdAt: Date = Date()
     ) {
         self.actorKind = actorKind

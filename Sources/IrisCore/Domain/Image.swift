@@ -16,7 +16,8 @@ public struct ImageRecord: Sendable, Equatable, Codable {
     public var moderation: Double?
 
     public init(
-        sha256: String, format: ImageFormat, width: Int, height: Int, bytes: Int64, capturedAt: Date?, createdAt: Date, moderation: Double? = nil
+        sha256: String, format: ImageFormat, width: Int, height: Int, bytes: Int64, capturedAt: Date?, createdAt: Date,
+        moderation: Double? = nil
     ) {
         self.moderation = moderation
         self.sha256 = sha256
@@ -36,7 +37,8 @@ public struct ImageRecord: Sendable, Equatable, Codable {
     /// Refuses text that is not a SHA-256 in lowercase hex, naming `field`.
     public static func checkSHA256(_ raw: String, field: String) throws {
         guard isValidSHA256(raw) else {
-            throw Problem.badRequest("\(field) must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: field)
+            throw Problem.badRequest(
+                "\(field) must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: field)
         }
     }
 }

@@ -44,12 +44,19 @@ public struct Job: Sendable, Equatable, Codable {
     public var finishedAt: Date?
 
     public init(
-        id: Int64, kind: String, queue: String, payload: String, priority: Int, state: JobState, attempts: Int, maxAttempts: Int,
-        runAfter: Date, leaseOwner: String?, leaseExpiresAt: Date?, progress: Double, progressMessage: String?, result: String?,
-        error: String?, idempotencyKey: String?, cancelRequested: Bool, projectID: Int64?, createdAt: Date, startedAt: Date?, finishedAt: Date?
+        id: Int64, kind: String, queue: String, payload: String, priority: Int, state: JobState, attempts: Int,
+        maxAttempts: Int,
+        runAfter: Date, leaseOwner: String?, leaseExpiresAt: Date?, progress: Double, progressMessage: String?,
+        result: String?,
+        error: String?, idempotencyKey: String?, cancelRequested: Bool, projectID: Int64?, createdAt: Date,
+        startedAt: Date?, finishedAt: Date?
     ) {
-        (self.id, self.kind, self.queue, self.payload, self.priority, self.state) = (id, kind, queue, payload, priority, state)
-        (self.attempts, self.maxAttempts, self.runAfter, self.leaseOwner, self.leaseExpiresAt) = (attempts, maxAttempts, runAfter, leaseOwner, leaseExpiresAt)
+        (self.id, self.kind, self.queue, self.payload, self.priority, self.state) = (
+            id, kind, queue, payload, priority, state
+        )
+        (self.attempts, self.maxAttempts, self.runAfter, self.leaseOwner, self.leaseExpiresAt) = (
+            attempts, maxAttempts, runAfter, leaseOwner, leaseExpiresAt
+        )
         (self.progress, self.progressMessage, self.result, self.error) = (progress, progressMessage, result, error)
         (self.idempotencyKey, self.cancelRequested, self.projectID) = (idempotencyKey, cancelRequested, projectID)
         (self.createdAt, self.startedAt, self.finishedAt) = (createdAt, startedAt, finishedAt)
@@ -68,7 +75,8 @@ public struct JobRequest: Sendable {
     public var projectID: Int64?
 
     public init(
-        kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 5, runAfter: Date? = nil,
+        kind: String, payload: String, queue: String = "default", priority: Int = 0, maxAttempts: Int = 5,
+        runAfter: Date? = nil,
         idempotencyKey: String? = nil, projectID: Int64? = nil
     ) {
         self.kind = kind
@@ -82,13 +90,17 @@ public struct JobRequest: Sendable {
     }
 
     /// A request whose payload is `value` encoded as JSON.
-    public init(kind: String, encoding value: some Encodable, queue: String = "default", priority: Int = 0, maxAttempts: Int = 5,
-                idempotencyKey: String? = nil, projectID: Int64? = nil) throws {
+    public init(
+        kind: String, encoding value: some Encodable, queue: String = "default", priority: Int = 0,
+        maxAttempts: Int = 5,
+        idempotencyKey: String? = nil, projectID: Int64? = nil
+    ) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let payload = String(decoding: try encoder.encode(value), as: UTF8.self)
-        self.init(kind: kind, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts,
-                  idempotencyKey: idempotencyKey, projectID: projectID)
+        self.init(
+            kind: kind, payload: payload, queue: queue, priority: priority, maxAttempts: maxAttempts,
+            idempotencyKey: idempotencyKey, projectID: projectID)
     }
 }
 
@@ -105,8 +117,13 @@ public struct JobRun: Sendable, Equatable, Codable {
     public var error: String?
     public var detail: String?
 
-    public init(jobID: Int64, attempt: Int, worker: String, startedAt: Date, finishedAt: Date?, outcome: String, error: String?, detail: String?) {
-        (self.jobID, self.attempt, self.worker, self.startedAt, self.finishedAt) = (jobID, attempt, worker, startedAt, finishedAt)
+    public init(
+        jobID: Int64, attempt: Int, worker: String, startedAt: Date, finishedAt: Date?, outcome: String, error: String?,
+        detail: String?
+    ) {
+        (self.jobID, self.attempt, self.worker, self.startedAt, self.finishedAt) = (
+            jobID, attempt, worker, startedAt, finishedAt
+        )
         (self.outcome, self.error, self.detail) = (outcome, error, detail)
     }
 }

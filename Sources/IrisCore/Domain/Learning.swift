@@ -13,7 +13,8 @@ public struct LearnerRecord: Sendable, Equatable {
     public var consolidatedAt: Date?
 
     public init(
-        projectID: Int64, model: String, dimension: Int, count: Int, classCount: Int, globalSum: [Double], updatedAt: Date,
+        projectID: Int64, model: String, dimension: Int, count: Int, classCount: Int, globalSum: [Double],
+        updatedAt: Date,
         consolidatedAt: Date?
     ) {
         self.projectID = projectID
@@ -37,7 +38,9 @@ public struct LearnerClassRecord: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(name: String, count: Int, sum: [Double], noiseMean: Double, noiseM2: Double, createdAt: Date, updatedAt: Date) {
+    public init(
+        name: String, count: Int, sum: [Double], noiseMean: Double, noiseM2: Double, createdAt: Date, updatedAt: Date
+    ) {
         self.name = name
         self.count = count
         self.sum = sum
@@ -64,7 +67,8 @@ public struct ClassifierRecord: Sendable, Equatable {
     public var createdAt: Date
 
     public init(
-        id: Int64 = 0, projectID: Int64, version: Int = 0, model: String, classes: [String], parameters: String, report: String,
+        id: Int64 = 0, projectID: Int64, version: Int = 0, model: String, classes: [String], parameters: String,
+        report: String,
         active: Bool = false, jobID: Int64?, createdAt: Date
     ) {
         self.id = id
@@ -92,7 +96,10 @@ public struct EvaluationRecord: Sendable, Equatable {
     public var jobID: Int64?
     public var createdAt: Date
 
-    public init(id: Int64 = 0, projectID: Int64, target: String, version: Int?, split: String, report: String, jobID: Int64?, createdAt: Date) {
+    public init(
+        id: Int64 = 0, projectID: Int64, target: String, version: Int?, split: String, report: String, jobID: Int64?,
+        createdAt: Date
+    ) {
         self.id = id
         self.projectID = projectID
         self.target = target
@@ -115,7 +122,9 @@ public enum DoubleVector {
     public static func decode(_ text: String) -> [Double]? {
         guard let data = Data(base64Encoded: text), data.count % 8 == 0 else { return nil }
         return data.withUnsafeBytes { raw in
-            (0..<data.count / 8).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+            (0..<data.count / 8).map {
+                Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))
+            }
         }
     }
 }

@@ -14,7 +14,8 @@ public struct Project: Sendable, Equatable, Codable {
     public var updatedAt: Date
 
     public init(
-        id: Int64, name: String, description: String, labelSet: [String]?, moderationThreshold: Double? = nil, createdAt: Date, updatedAt: Date
+        id: Int64, name: String, description: String, labelSet: [String]?, moderationThreshold: Double? = nil,
+        createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name

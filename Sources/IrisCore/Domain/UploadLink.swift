@@ -15,7 +15,8 @@ public struct UploadLink: Sendable, Equatable, Codable {
     public var createdAt: Date
 
     public init(
-        id: Int64, projectID: Int64, name: String, labelChoices: [String]?, expiresAt: Date?, maxUploads: Int64?, uploads: Int64,
+        id: Int64, projectID: Int64, name: String, labelChoices: [String]?, expiresAt: Date?, maxUploads: Int64?,
+        uploads: Int64,
         revokedAt: Date?, createdAt: Date
     ) {
         self.id = id

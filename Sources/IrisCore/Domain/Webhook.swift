@@ -14,7 +14,10 @@ public struct Webhook: Sendable, Equatable {
     public var createdBy: Int64?
     public var createdAt: Date
 
-    public init(id: Int64, projectID: Int64, url: String, secret: String, eventTypes: [String], active: Bool, createdBy: Int64?, createdAt: Date) {
+    public init(
+        id: Int64, projectID: Int64, url: String, secret: String, eventTypes: [String], active: Bool, createdBy: Int64?,
+        createdAt: Date
+    ) {
         self.id = id
         self.projectID = projectID
         self.url = url

@@ -14,7 +14,9 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
     /// Extra headers the response should carry (for example `Retry-After`).
     public var headers: [String: String]
 
-    public init(status: Int, slug: String, title: String, detail: String, field: String? = nil, headers: [String: String] = [:]) {
+    public init(
+        status: Int, slug: String, title: String, detail: String, field: String? = nil, headers: [String: String] = [:]
+    ) {
         self.status = status
         self.slug = slug
         self.title = title
@@ -38,11 +40,14 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func contentTooLarge(_ detail: String, field: String? = nil) -> Problem {
-        Problem(status: 413, slug: "content-too-large", title: "The request content is too large", detail: detail, field: field)
+        Problem(
+            status: 413, slug: "content-too-large", title: "The request content is too large", detail: detail,
+            field: field)
     }
 
     public static func unsupportedMediaType(_ detail: String, field: String? = nil) -> Problem {
-        Problem(status: 415, slug: "unsupported-media-type", title: "Unsupported media type", detail: detail, field: field)
+        Problem(
+            status: 415, slug: "unsupported-media-type", title: "Unsupported media type", detail: detail, field: field)
     }
 
     public static func unprocessable(_ slug: String, _ detail: String, field: String? = nil) -> Problem {

@@ -30,7 +30,9 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case count, accuracy, classes, labels, confusion, coverage
-        case topK = "top_k", topKAccuracy = "top_k_accuracy", unknownRate = "unknown_rate"
+        case topK = "top_k"
+        case topKAccuracy = "top_k_accuracy"
+        case unknownRate = "unknown_rate"
     }
 
     /// One example: its true label, the answer (nil = unknown), the ranked candidates, and
@@ -51,7 +53,9 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public init(examples: [Example], labels: [String], topK: Int = 3) {
         let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: labels.count + 1), count: labels.count)
-        var correct = 0, topHits = 0, unknown = 0
+        var correct = 0
+        var topHits = 0
+        var unknown = 0
         for example in examples {
             if example.answer == example.truth { correct += 1 }
             if example.answer == nil { unknown += 1 }
@@ -95,10 +99,12 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     /// the chance that a random positive scores above a random negative (ties count half).
     public static func auroc(scores: [Double], positives: [Bool]) -> Double? {
         let pairs = zip(scores, positives).sorted { $0.0 < $1.0 }
-        let positiveCount = positives.filter { $0 }.count, negativeCount = positives.count - positiveCount
+        let positiveCount = positives.filter { $0 }.count
+        let negativeCount = positives.count - positiveCount
         guard positiveCount > 0, negativeCount > 0 else { return nil }
         // Rank-sum (Mann–Whitney U) with average ranks for ties.
-        var rankSum = 0.0, start = 0
+        var rankSum = 0.0
+        var start = 0
         while start < pairs.count {
             var end = start
             while end + 1 < pairs.count, pairs[end + 1].0 == pairs[start].0 { end += 1 }

@@ -108,7 +108,9 @@ public struct IncrementalLearner: Sendable, Equatable {
     /// answers the class, whose noise statistics the caller updates.
     private mutating func accumulate(_ unit: [Double], into label: String) -> Shell {
         if shells[label] == nil { classCount += 1 }
-        var shell = shells[label] ?? Shell(name: label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
+        var shell =
+            shells[label]
+            ?? Shell(name: label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
         for index in 0..<dimension {
             shell.sum[index] += unit[index]
             globalSum[index] += unit[index]
@@ -142,7 +144,10 @@ public struct IncrementalLearner: Sendable, Equatable {
             let distance = learner.distance(unit, to: shell)
             let n = (seen[label] ?? 0) + 1
             seen[label] = n
-            if n == 1 { shell.noiseMean = 0; shell.noiseM2 = 0 }
+            if n == 1 {
+                shell.noiseMean = 0
+                shell.noiseM2 = 0
+            }
             let delta = distance - shell.noiseMean
             shell.noiseMean += delta / Double(n)
             shell.noiseM2 += delta * (distance - shell.noiseMean)
@@ -178,10 +183,13 @@ public struct IncrementalLearner: Sendable, Equatable {
             var centroid = shell.sum.map { $0 * scale }
             if let centre { for index in 0..<dimension { centroid[index] -= centre[index] } }
             let norm = centroid.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            for index in 0..<dimension { matrix[row * dimension + index] = norm > 0 ? Float(centroid[index] / norm) : 0 }
+            for index in 0..<dimension {
+                matrix[row * dimension + index] = norm > 0 ? Float(centroid[index] / norm) : 0
+            }
         }
         return Prepared(
-            dimension: dimension, names: names, matrix: matrix, thresholds: names.map { threshold(of: shells[$0]!, rules: rules) },
+            dimension: dimension, names: names, matrix: matrix,
+            thresholds: names.map { threshold(of: shells[$0]!, rules: rules) },
             centre: centre.map { $0.map(Float.init) })
     }
 
@@ -196,14 +204,20 @@ public struct IncrementalLearner: Sendable, Equatable {
             let unit = IncrementalLearner.normalised(feature)
             var x = [Float](repeating: 0, count: dimension)
             for index in 0..<dimension { x[index] = Float(unit[index]) - (centre?[index] ?? 0) }
-            let norm = x.withUnsafeBufferPointer { VectorMath.dot($0.baseAddress!, $0.baseAddress!, count: dimension) }.squareRoot()
+            let norm = x.withUnsafeBufferPointer { VectorMath.dot($0.baseAddress!, $0.baseAddress!, count: dimension) }
+                .squareRoot()
             var ranked: [Ranked] = []
             ranked.reserveCapacity(names.count)
             matrix.withUnsafeBufferPointer { m in
                 x.withUnsafeBufferPointer { x in
                     for row in names.indices {
-                        let cosine = norm > 0 ? Double(VectorMath.dot(m.baseAddress! + row * dimension, x.baseAddress!, count: dimension) / norm) : 0
-                        ranked.append(Ranked(label: names[row], distance: 1 - cosine, threshold: thresholds[row], confidence: 0))
+                        let cosine =
+                            norm > 0
+                            ? Double(
+                                VectorMath.dot(m.baseAddress! + row * dimension, x.baseAddress!, count: dimension)
+                                    / norm) : 0
+                        ranked.append(
+                            Ranked(label: names[row], distance: 1 - cosine, threshold: thresholds[row], confidence: 0))
                     }
                 }
             }
@@ -245,20 +259,26 @@ public struct IncrementalLearner: Sendable, Equatable {
     /// 1 − cos between a centred feature and the shell's centred centroid: 0 same direction, 2 opposite.
     static func cosineDistance(_ centred: [Double], _ shell: Shell, centre: [Double]?) -> Double {
         let scale = 1 / Double(max(shell.count, 1))
-        var dot = 0.0, a = 0.0, b = 0.0
+        var dot = 0.0
+        var a = 0.0
+        var b = 0.0
         centred.withUnsafeBufferPointer { x in
             shell.sum.withUnsafeBufferPointer { s in
                 if let centre {
                     centre.withUnsafeBufferPointer { c in
                         for index in 0..<x.count {
                             let y = s[index] * scale - c[index]
-                            dot += x[index] * y; a += x[index] * x[index]; b += y * y
+                            dot += x[index] * y
+                            a += x[index] * x[index]
+                            b += y * y
                         }
                     }
                 } else {
                     for index in 0..<x.count {
                         let y = s[index] * scale
-                        dot += x[index] * y; a += x[index] * x[index]; b += y * y
+                        dot += x[index] * y
+                        a += x[index] * x[index]
+                        b += y * y
                     }
                 }
             }

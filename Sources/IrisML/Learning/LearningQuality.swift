@@ -34,11 +34,15 @@ public struct LearningQuality: Sendable {
         let byClass = Dictionary(grouping: data.indices, by: { data[$0].label })
         let dimension = data.first?.feature.count ?? 0
         var rng = SplitMix(seed: 7)
-        var kShot: [Int: Double] = [:], kShotUnknown: [Int: Double] = [:]
-        var head = 0.0, learnerTen = 0.0, majority = 0.0
+        var kShot: [Int: Double] = [:]
+        var kShotUnknown: [Int: Double] = [:]
+        var head = 0.0
+        var learnerTen = 0.0
+        var majority = 0.0
         for k in [1, 5, 10] {
             for trial in 0..<trials {
-                var train: [(label: String, feature: [Float])] = [], test: [Int] = []
+                var train: [(label: String, feature: [Float])] = []
+                var test: [Int] = []
                 for label in labels {
                     var members = byClass[label]!
                     rng.shuffle(&members)
@@ -47,7 +51,8 @@ public struct LearningQuality: Sendable {
                 }
                 var learner = IncrementalLearner(dimension: dimension)
                 for example in train { learner.add(example.feature, to: example.label) }
-                var right = 0, rightStrict = 0
+                var right = 0
+                var rightStrict = 0
                 for index in test {
                     let answer = learner.classify(data[index].feature, rules: rules, limit: 1)
                     if answer.ranked.first?.label == data[index].label { right += 1 }
@@ -58,7 +63,8 @@ public struct LearningQuality: Sendable {
                 if k == 10, trial < 5 {
                     // The head on the very same split (five trials: training costs more).
                     let (model, _) = try SoftmaxRegression.train(
-                        features: train.map(\.feature), labels: train.map { labels.firstIndex(of: $0.label)! }, classes: labels)
+                        features: train.map(\.feature), labels: train.map { labels.firstIndex(of: $0.label)! },
+                        classes: labels)
                     let hits = test.filter { model.ranked(data[$0].feature).first?.label == data[$0].label }.count
                     head += Double(hits) / Double(test.count) / 5
                     learnerTen += Double(right) / Double(test.count) / 5
@@ -69,7 +75,8 @@ public struct LearningQuality: Sendable {
         }
         // Unknown rejection: hold classes out, teach the rest with ten examples each.
         let heldOut = max(1, labels.count / 4)
-        var scores: [Double] = [], isUnknown: [Bool] = []
+        var scores: [Double] = []
+        var isUnknown: [Bool] = []
         var confident: [(ratio: Double, right: Bool)] = []
         for _ in 0..<trials {
             var shuffled = labels
@@ -80,7 +87,10 @@ public struct LearningQuality: Sendable {
             for label in labels {
                 var members = byClass[label]!
                 rng.shuffle(&members)
-                if unknown.contains(label) { test += members; continue }
+                if unknown.contains(label) {
+                    test += members
+                    continue
+                }
                 for index in members.prefix(10) { learner.add(data[index].feature, to: label) }
                 test += members.dropFirst(10)
             }
@@ -96,9 +106,11 @@ public struct LearningQuality: Sendable {
         confident.sort { $0.ratio < $1.ratio }
         let kept = confident.prefix(Int(Double(confident.count) * 0.9))
         // Answering the 90% nearest: those are given their nearest class (or unknown if beyond threshold).
-        let known = zip(scores, isUnknown).filter { !$0.1 }, outside = zip(scores, isUnknown).filter { $0.1 }
+        let known = zip(scores, isUnknown).filter { !$0.1 }
+        let outside = zip(scores, isUnknown).filter { $0.1 }
         return Figures(
-            classes: labels.count, examples: data.count, trials: trials, learnerKShot: kShot, learnerKShotWithUnknown: kShotUnknown,
+            classes: labels.count, examples: data.count, trials: trials, learnerKShot: kShot,
+            learnerKShotWithUnknown: kShotUnknown,
             majorityBaseline: majority, headAccuracy: head, learnerAtTen: learnerTen, heldOut: heldOut,
             unknownAUROC: EvaluationReport.auroc(scores: scores, positives: isUnknown) ?? 0,
             accuracyAt90Coverage: Double(kept.filter(\.right).count) / Double(max(kept.count, 1)),

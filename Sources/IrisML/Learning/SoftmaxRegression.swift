@@ -51,12 +51,15 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         guard let dimension = features.first?.count, features.count == labels.count else {
             throw LearningError("there are no labelled embeddings to train on")
         }
-        guard classes.count >= 2 else { throw LearningError("training needs at least two classes; there is \(classes.count)") }
+        guard classes.count >= 2 else {
+            throw LearningError("training needs at least two classes; there is \(classes.count)")
+        }
         var rng = SplitMix(seed: options.seed)
         // Stratified split: a share of each class validates, at least one when it has two or more.
         var byClass: [Int: [Int]] = [:]
         for (index, label) in labels.enumerated() { byClass[label, default: []].append(index) }
-        var train: [Int] = [], validation: [Int] = []
+        var train: [Int] = []
+        var validation: [Int] = []
         for label in byClass.keys.sorted() {
             var members = byClass[label]!
             rng.shuffle(&members)
@@ -71,18 +74,23 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         let x = units.map { zip($0, mean).map { $0 - $1 } }
 
         let initial = SoftmaxRegression(
-            classes: classes, dimension: dimension, mean: mean, weights: [Float](repeating: 0, count: classes.count * dimension),
+            classes: classes, dimension: dimension, mean: mean,
+            weights: [Float](repeating: 0, count: classes.count * dimension),
             bias: [Float](repeating: 0, count: classes.count))
 
         /// Adam epochs over `indexes`; with a validation set, stops early and answers the best epoch's weights.
-        func fit(_ indexes: [Int], maxEpochs: Int, validation: [Int], report: Bool) -> (model: SoftmaxRegression, epochs: [Epoch], best: Int) {
+        func fit(_ indexes: [Int], maxEpochs: Int, validation: [Int], report: Bool) -> (
+            model: SoftmaxRegression, epochs: [Epoch], best: Int
+        ) {
             // Balanced weights: each class weighs the same in the loss however many examples it has.
             var counts = [Int](repeating: 0, count: classes.count)
             for index in indexes { counts[labels[index]] += 1 }
             let classWeight = counts.map { $0 > 0 ? Float(indexes.count) / Float(classes.count * $0) : 0 }
             var model = initial
             var adam = Adam(count: model.weights.count + model.bias.count, rate: options.learningRate)
-            var best = model, bestLoss = Double.infinity, bestEpoch = maxEpochs
+            var best = model
+            var bestLoss = Double.infinity
+            var bestEpoch = maxEpochs
             var epochs: [Epoch] = []
             var order = indexes
             // Small sets get smaller batches: enough steps per epoch to learn from a few examples.
@@ -98,7 +106,8 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
                     let snapshot = model
                     DispatchQueue.concurrentPerform(iterations: parts) { part in
                         var gradient = [Float](repeating: 0, count: snapshot.weights.count + snapshot.bias.count)
-                        var weightSum: Float = 0, loss = 0.0
+                        var weightSum: Float = 0
+                        var loss = 0.0
                         for position in stride(from: part, to: batch.count, by: parts) {
                             let index = batch[position]
                             let w = classWeight[labels[index]]
@@ -113,16 +122,24 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
                     var (gradient, weightSum, batchLoss) = partials.total()
                     lossSum += batchLoss
                     let scale = 1 / max(weightSum, 1e-9)
-                    for index in 0..<model.weights.count { gradient[index] = gradient[index] * scale + options.l2 * model.weights[index] }
+                    for index in 0..<model.weights.count {
+                        gradient[index] = gradient[index] * scale + options.l2 * model.weights[index]
+                    }
                     for index in model.weights.count..<gradient.count { gradient[index] *= scale }
                     adam.step(&model, gradient)
                 }
                 let trainLoss = lossSum / Double(max(order.count, 1))
-                let (validationLoss, validationAccuracy) = validation.isEmpty ? (trainLoss, 0) : model.loss(x: x, labels: labels, indexes: validation)
-                let record = Epoch(epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss, validationAccuracy: validationAccuracy)
+                let (validationLoss, validationAccuracy) =
+                    validation.isEmpty ? (trainLoss, 0) : model.loss(x: x, labels: labels, indexes: validation)
+                let record = Epoch(
+                    epoch: epoch, trainLoss: trainLoss, validationLoss: validationLoss,
+                    validationAccuracy: validationAccuracy)
                 epochs.append(record)
                 if report { progress?(record) }
-                guard !validation.isEmpty else { best = model; continue }
+                guard !validation.isEmpty else {
+                    best = model
+                    continue
+                }
                 if validationLoss < bestLoss - 1e-5 {
                     bestLoss = validationLoss
                     best = model
@@ -134,14 +151,25 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
             return (best, epochs, validation.isEmpty ? epochs.count : bestEpoch)
         }
 
-        let (validated, epochs, bestEpoch) = fit(train, maxEpochs: options.maxEpochs, validation: validation, report: true)
+        let (validated, epochs, bestEpoch) = fit(
+            train, maxEpochs: options.maxEpochs, validation: validation, report: true)
         // Small sets: every example counts, so the final head is refit on training and
         // validation images together for the epochs validation chose.
         if !validation.isEmpty, train.count + validation.count < options.refitBelow {
             let (refit, _, _) = fit(train + validation, maxEpochs: bestEpoch, validation: [], report: false)
-            return (refit, Report(epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count, refit: true))
+            return (
+                refit,
+                Report(
+                    epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count,
+                    refit: true)
+            )
         }
-        return (validated, Report(epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count, refit: false))
+        return (
+            validated,
+            Report(
+                epochs: epochs, bestEpoch: bestEpoch, trainCount: train.count, validationCount: validation.count,
+                refit: false)
+        )
     }
 
     /// Class probabilities for one raw feature.
@@ -169,7 +197,10 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
         }
         let top = logits.max() ?? 0
         var total: Float = 0
-        for k in logits.indices { logits[k] = Foundation.exp(logits[k] - top); total += logits[k] }
+        for k in logits.indices {
+            logits[k] = Foundation.exp(logits[k] - top)
+            total += logits[k]
+        }
         return logits.map { $0 / total }
     }
 
@@ -189,7 +220,8 @@ public struct SoftmaxRegression: Sendable, Codable, Equatable {
     }
 
     func loss(x: [[Float]], labels: [Int], indexes: [Int]) -> (loss: Double, accuracy: Double) {
-        var loss = 0.0, correct = 0
+        var loss = 0.0
+        var correct = 0
         for index in indexes {
             let p = probabilities(centred: x[index])
             loss -= Double(Foundation.log(max(p[labels[index]], 1e-12)))
@@ -246,7 +278,8 @@ struct Adam {
 
     mutating func step(_ model: inout SoftmaxRegression, _ gradient: [Float]) {
         t += 1
-        let correction1 = 1 - Foundation.pow(beta1, t), correction2 = 1 - Foundation.pow(beta2, t)
+        let correction1 = 1 - Foundation.pow(beta1, t)
+        let correction2 = 1 - Foundation.pow(beta2, t)
         let split = model.weights.count
         for index in gradient.indices {
             m[index] = beta1 * m[index] + (1 - beta1) * gradient[index]

@@ -1,29 +1,36 @@
 import Foundation
-public import IrisServices
 public import Hummingbird
 import IrisBlobs
 import IrisCore
 import IrisImaging
 public import IrisML
-import NIOCore
-import NIOPosix
+public import IrisServices
 import IrisStore
 public import Logging
+import NIOCore
+import NIOPosix
 
 /// Builds the whole application: routes, middleware and the services that run beside the server.
 public func buildApplication(
-    settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog(), models: ModelRegistry? = nil
+    settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog(),
+    models: ModelRegistry? = nil
 ) async throws -> some ApplicationProtocol {
     // Read-only mode writes nothing, so it runs no workers and no scheduler.
     let writes = settings.mode != .readOnly
-    let jobs = try JobSystem(settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes, logger: logger, models: models)
+    let jobs = try JobSystem(
+        settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes,
+        logger: logger, models: models)
     await jobs.prepareModels(store: dependencies.store, logger: logger)
-    let router = try await buildRouter(settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
+    let router = try await buildRouter(
+        settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
     return Application(
         router: router,
-        server: .http1(configuration: .init(
-            additionalChannelHandlers: [HeaderTimeoutHandler(timeout: .milliseconds(Int64(settings.headerTimeout * 1000)))],
-            idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    HeaderTimeoutHandler(timeout: .milliseconds(Int64(settings.headerTimeout * 1000)))
+                ],
+                idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
         services: [BackgroundService(jobs: jobs, dependencies: dependencies)],
         logger: logger
@@ -51,35 +58,54 @@ func buildRouter(
     let moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
     let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
-    OperationsController(store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics, openAPI: resources.openAPI)
-        .addRoutes(to: root)
-    ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(to: api)
+    OperationsController(
+        store: dependencies.store, scratch: dependencies.scratch, metrics: dependencies.metrics,
+        openAPI: resources.openAPI
+    )
+    .addRoutes(to: root)
+    ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(
+        to: api)
     ImageController(
-        store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits, audit: audit,
+        store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch,
+        limits: settings.limits, audit: audit,
         uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60), guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
-    LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(web: root, api: api)
-    ImportController(store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits, audit: audit).addRoutes(to: api)
+    LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(
+        web: root, api: api)
+    ImportController(
+        store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
+        audit: audit
+    ).addRoutes(to: api)
     SessionController(
-        store: dependencies.store, audit: audit, resources: resources, bcryptCost: settings.bcryptCost, secureCookies: settings.secureCookies,
+        store: dependencies.store, audit: audit, resources: resources, bcryptCost: settings.bcryptCost,
+        secureCookies: settings.secureCookies,
         signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
     ).addRoutes(web: root, api: api)
     TokenController(store: dependencies.store, audit: audit).addRoutes(to: api)
     UserController(store: dependencies.store, audit: audit, bcryptCost: settings.bcryptCost).addRoutes(to: api)
     MemberController(store: dependencies.store, audit: audit).addRoutes(to: api)
-    EventController(store: dependencies.store, guardian: guardian, resources: resources, stopping: dependencies.stopping).addRoutes(web: root, api: api)
-    JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(web: root, api: api)
+    EventController(
+        store: dependencies.store, guardian: guardian, resources: resources, stopping: dependencies.stopping
+    ).addRoutes(web: root, api: api)
+    JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(
+        web: root, api: api)
     WebhookController(store: dependencies.store, sender: jobs.sender, audit: audit).addRoutes(to: api)
     AnalysisController(
-        store: dependencies.store, queue: jobs.queue, models: jobs.models, ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits,
+        store: dependencies.store, queue: jobs.queue, models: jobs.models, ingestor: ingestor,
+        scratch: dependencies.scratch, limits: settings.limits,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
     LearningController(
-        store: dependencies.store, learning: jobs.learning, queue: jobs.queue, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
+        store: dependencies.store, learning: jobs.learning, queue: jobs.queue, importer: importer,
+        scratch: dependencies.scratch, limits: settings.limits,
         audit: audit
     ).addRoutes(to: api)
-    WebController(store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian, moderation: moderation)
-        .addRoutes(to: root)
-    AdminController(store: dependencies.store, resources: resources, settings: settings, models: jobs.models).addRoutes(to: root)
+    WebController(
+        store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian,
+        moderation: moderation
+    )
+    .addRoutes(to: root)
+    AdminController(store: dependencies.store, resources: resources, settings: settings, models: jobs.models).addRoutes(
+        to: root)
     return router
 }

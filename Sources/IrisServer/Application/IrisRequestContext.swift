@@ -1,7 +1,7 @@
-public import Hummingbird
 import Foundation
-import IrisServices
+public import Hummingbird
 public import IrisCore
+import IrisServices
 import Logging
 import NIOCore
 
@@ -34,7 +34,8 @@ public struct IrisJSONEncoder: ResponseEncoder {
 
     static func makeEncoder() -> JSONEncoder { IrisJSON.makeEncoder() }
 
-    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response
+    {
         let data = try Self.makeEncoder().encode(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
@@ -47,14 +48,17 @@ public struct IrisJSONEncoder: ResponseEncoder {
 public struct IrisJSONDecoder: RequestDecoder {
     public init() {}
 
-    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
+    public func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws
+        -> T
+    {
         try Self.decode(type, from: try await Self.body(of: request, context: context))
     }
 
     /// The JSON body's bytes: 415 for another content type, 413 when too large.
     static func body(of request: Request, context: some RequestContext) async throws -> Data {
         if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
-            throw Problem.unsupportedMediaType("send the body as application/json, not \(contentType)", field: "Content-Type")
+            throw Problem.unsupportedMediaType(
+                "send the body as application/json, not \(contentType)", field: "Content-Type")
         }
         let buffer: ByteBuffer
         do {
@@ -94,7 +98,11 @@ public struct IrisJSONDecoder: RequestDecoder {
         switch mirror.displayStyle {
         case .collection, .set:
             for (index, child) in mirror.children.enumerated() {
-                if let found = fieldHoldingNUL(in: child.value, path: path.dropLast() + [(path.last ?? "") + "[\(index)]"]) { return found }
+                if let found = fieldHoldingNUL(
+                    in: child.value, path: path.dropLast() + [(path.last ?? "") + "[\(index)]"])
+                {
+                    return found
+                }
             }
         case .dictionary:
             for child in mirror.children {

@@ -1,7 +1,7 @@
 import Foundation
-import IrisServices
 public import HTTPTypes
 import Hummingbird
+import IrisServices
 import NIOConcurrencyHelpers
 
 /// Every route Iris serves, as (method, pattern), recorded as routes are registered.
@@ -35,7 +35,8 @@ public final class RouteCatalog: Sendable {
         return routes.filter { route in
             let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: true)
             return pattern.count == segments.count
-                && zip(pattern, segments).allSatisfy { expected, actual in expected.hasPrefix("{") || expected == actual }
+                && zip(pattern, segments).allSatisfy { expected, actual in expected.hasPrefix("{") || expected == actual
+                }
         }.map(\.method)
     }
 }
@@ -70,13 +71,18 @@ struct Routes<Methods: RouterMethods> where Methods.Context == IrisRequestContex
         add(.delete, path, access, handler)
     }
 
-    private func add<Output: ResponseGenerator>(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler<Output>) {
+    private func add<Output: ResponseGenerator>(
+        _ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler<Output>
+    ) {
         let guardian = self.guardian
         methods.on(RouterPath(path), method: method) { request, context in
             try await guardian.check(access, request, context)
             return try await handler(request, context)
         }
-        let full = "/" + [prefix, path].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }.filter { !$0.isEmpty }.joined(separator: "/")
+        let full =
+            "/"
+            + [prefix, path].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) }.filter { !$0.isEmpty }
+            .joined(separator: "/")
         catalog.add(method, full, access)
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 import Hummingbird
 import IrisCore
+import IrisServices
 import Mustache
 import NIOCore
 
@@ -15,18 +15,27 @@ struct ServerResources: Sendable {
     let mode: ServerMode
 
     /// Renders a page with what every page shows: the mode banner, and the signed-in user.
-    func page(_ template: String, _ values: [String: Any], caller: Caller, status: HTTPResponse.Status = .ok) throws -> Response {
+    func page(_ template: String, _ values: [String: Any], caller: Caller, status: HTTPResponse.Status = .ok) throws
+        -> Response
+    {
         var values = values
         if mode == .demo { values["banner"] = "Demo mode: everything works, but nothing you upload is kept." }
-        if mode == .readOnly { values["banner"] = "Read-only mode: you can look around, but nothing can be changed now." }
+        if mode == .readOnly {
+            values["banner"] = "Read-only mode: you can look around, but nothing can be changed now."
+        }
         if case .session(let user, let csrf) = caller {
             values["csrf"] = csrf
             values["username"] = user.username
         }
-        guard let html = templates.render(values, withTemplate: template) else { throw Problem.unavailable("template \(template) is missing") }
+        guard let html = templates.render(values, withTemplate: template) else {
+            throw Problem.unavailable("template \(template) is missing")
+        }
         return Response(
             status: status,
-            headers: [.contentType: "text/html; charset=utf-8", .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:"],
+            headers: [
+                .contentType: "text/html; charset=utf-8",
+                .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:",
+            ],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
@@ -36,14 +45,18 @@ struct ServerResources: Sendable {
         }
         var templates = MustacheLibrary()
         let templateDirectory = root.appendingPathComponent("templates")
-        for name in try FileManager.default.contentsOfDirectory(atPath: templateDirectory.path) where name.hasSuffix(".mustache") {
+        for name in try FileManager.default.contentsOfDirectory(atPath: templateDirectory.path)
+        where name.hasSuffix(".mustache") {
             let text = try String(contentsOf: templateDirectory.appendingPathComponent(name), encoding: .utf8)
             try templates.register(text, named: String(name.dropLast(".mustache".count)))
         }
         var staticFiles: [String: (Data, String)] = [:]
         let staticDirectory = root.appendingPathComponent("static")
         for name in try FileManager.default.contentsOfDirectory(atPath: staticDirectory.path) {
-            let type = name.hasSuffix(".css") ? "text/css; charset=utf-8" : name.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "application/octet-stream"
+            let type =
+                name.hasSuffix(".css")
+                ? "text/css; charset=utf-8"
+                : name.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "application/octet-stream"
             staticFiles[name] = (try Data(contentsOf: staticDirectory.appendingPathComponent(name)), type)
         }
         let openAPI = try Data(contentsOf: root.appendingPathComponent("openapi.yaml"))

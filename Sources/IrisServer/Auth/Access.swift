@@ -1,5 +1,5 @@
-import IrisServices
 public import IrisCore
+import IrisServices
 
 /// What a route requires of its caller. Every route declares one when it is registered
 /// (`Routes`), so a route cannot exist without a decision about who may call it.

@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 import Hummingbird
 import IrisCore
+import IrisServices
 import IrisStore
 
 /// Decides whether the caller may use a route, from the route's declared `Access`,
@@ -33,9 +33,13 @@ struct AccessGuard: Sendable {
         if let token {
             let scopes = Set(token.scopes)
             let unsafe = !AuthMiddleware.isSafe(request.method)
-            if unsafe && scopes.isDisjoint(with: [.write, .admin]) { throw Self.forbidden("this token may only read (scope read)") }
+            if unsafe && scopes.isDisjoint(with: [.write, .admin]) {
+                throw Self.forbidden("this token may only read (scope read)")
+            }
             if access == .admin && !scopes.contains(.admin) { throw Self.forbidden("this token lacks the admin scope") }
-            if token.projectID != nil && access == .admin { throw Self.forbidden("a token limited to one project cannot administer the instance") }
+            if token.projectID != nil && access == .admin {
+                throw Self.forbidden("a token limited to one project cannot administer the instance")
+            }
         }
         switch access {
         case .open, .signedIn, .link:
@@ -90,7 +94,9 @@ struct AccessGuard: Sendable {
             if user.isAdmin {
                 seesFlagged = true
             } else {
-                guard let role = try await store.accounts.role(projectID: membership.projectID, userID: user.id) else { continue }
+                guard let role = try await store.accounts.role(projectID: membership.projectID, userID: user.id) else {
+                    continue
+                }
                 seesFlagged = role >= .editor
             }
             let flagged = flaggedScore > (membership.moderationThreshold ?? moderationThreshold) && !membership.reviewed
@@ -106,7 +112,8 @@ struct AccessGuard: Sendable {
         if user.isAdmin { return }
         guard let role = try await store.accounts.role(projectID: projectID, userID: user.id) else { throw missing }
         guard role >= needed else {
-            throw Self.forbidden("this needs the \(needed.rawValue) role in project \(projectID); you are \(role.rawValue)")
+            throw Self.forbidden(
+                "this needs the \(needed.rawValue) role in project \(projectID); you are \(role.rawValue)")
         }
     }
 
@@ -115,12 +122,18 @@ struct AccessGuard: Sendable {
     func link(_ context: IrisRequestContext) async throws -> UploadLink {
         let code = context.parameters.get("code") ?? ""
         guard Secrets.isWellFormed(code) else {
-            throw Problem(status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link code is malformed", field: "code")
+            throw Problem(
+                status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link code is malformed",
+                field: "code")
         }
         guard let link = try await store.links.find(codeHash: Secrets.hash(code)) else {
-            throw Problem(status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link is not known", field: "code")
+            throw Problem(
+                status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link is not known",
+                field: "code")
         }
-        if let refusal = link.refusal() { throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: refusal, field: "code") }
+        if let refusal = link.refusal() {
+            throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: refusal, field: "code")
+        }
         return link
     }
 

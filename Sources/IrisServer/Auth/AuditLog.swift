@@ -1,6 +1,6 @@
 import Foundation
-import IrisServices
 import IrisCore
+import IrisServices
 import IrisStore
 import Logging
 
@@ -11,13 +11,20 @@ struct AuditLog: Sendable {
     let logger: Logger
     var mode: ServerMode = .normal
 
-    func record(_ caller: Caller, _ action: String, project: Int64? = nil, subject: String? = nil, detail: [String: String] = [:]) async {
-        let (kind, id, name): (String, Int64?, String) = switch caller {
-        case .anonymous: ("anonymous", nil, "anonymous")
-        case .session(let user, _): ("user", user.id, user.username)
-        case .token(let user, let token): ("token", token.id, "\(user.username) (token \(token.name))")
-        }
-        await record(Event(actorKind: kind, actorID: id, actorName: name, action: action, projectID: project, subject: subject, detail: detail))
+    func record(
+        _ caller: Caller, _ action: String, project: Int64? = nil, subject: String? = nil,
+        detail: [String: String] = [:]
+    ) async {
+        let (kind, id, name): (String, Int64?, String) =
+            switch caller {
+            case .anonymous: ("anonymous", nil, "anonymous")
+            case .session(let user, _): ("user", user.id, user.username)
+            case .token(let user, let token): ("token", token.id, "\(user.username) (token \(token.name))")
+            }
+        await record(
+            Event(
+                actorKind: kind, actorID: id, actorName: name, action: action, projectID: project, subject: subject,
+                detail: detail))
     }
 
     func record(_ event: Event) async {
@@ -26,7 +33,8 @@ struct AuditLog: Sendable {
         do {
             try await store.events.append(event)
         } catch {
-            logger.error("could not record an event", metadata: ["action": .string(event.action), "error": .string("\(error)")])
+            logger.error(
+                "could not record an event", metadata: ["action": .string(event.action), "error": .string("\(error)")])
         }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import IrisCore
+import IrisServices
 import IrisStore
 
 /// Names the caller of every request from its credentials: `Authorization: Bearer
@@ -22,19 +22,25 @@ public struct AuthMiddleware: RouterMiddleware {
     /// Record each token's last use (not in demo or read-only mode, which write nothing).
     var touchTokens = true
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         var context = context
         if let authorization = request.headers[.authorization] {
             context.caller = try await bearer(authorization)
         } else if let cookie = request.cookies[Self.sessionCookie]?.value {
-            guard Secrets.isWellFormed(cookie) else { throw Self.unauthorized("the session cookie is malformed; sign in again") }
+            guard Secrets.isWellFormed(cookie) else {
+                throw Self.unauthorized("the session cookie is malformed; sign in again")
+            }
             if let (user, csrf) = try await store.accounts.session(idHash: Secrets.hash(cookie)) {
                 context.caller = .session(user, csrfToken: csrf)
                 // Link uploads act on the link's authority, not the session's: no CSRF token needed.
                 let linkRoute = request.uri.path.hasPrefix("/api/v1/links/")
                 if !Self.isSafe(request.method) && !Self.formPosts.contains(request.uri.path) && !linkRoute {
                     guard let sent = request.headers[Self.csrfHeader], Secrets.equal(sent, csrf) else {
-                        throw Problem(status: 403, slug: "csrf", title: "Forbidden", detail: "the request lacks its CSRF token (X-CSRF-Token)", field: "X-CSRF-Token")
+                        throw Problem(
+                            status: 403, slug: "csrf", title: "Forbidden",
+                            detail: "the request lacks its CSRF token (X-CSRF-Token)", field: "X-CSRF-Token")
                     }
                 }
             }
@@ -64,6 +70,8 @@ public struct AuthMiddleware: RouterMiddleware {
     }
 
     static func unauthorized(_ detail: String) -> Problem {
-        Problem(status: 401, slug: "unauthorized", title: "Unauthorized", detail: detail, field: "Authorization", headers: ["WWW-Authenticate": "Bearer"])
+        Problem(
+            status: 401, slug: "unauthorized", title: "Unauthorized", detail: detail, field: "Authorization",
+            headers: ["WWW-Authenticate": "Bearer"])
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 import Hummingbird
 import IrisBlobs
 import IrisCore
+import IrisServices
 import NIOCore
 
 /// A multipart/form-data upload received into scratch space: the file part streamed to
@@ -42,7 +42,8 @@ struct MultipartReceiver {
         }
         let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.first?.lowercased() == "multipart/form-data" else {
-            throw Problem.unsupportedMediaType("send the body as multipart/form-data, not \(contentType)", field: "Content-Type")
+            throw Problem.unsupportedMediaType(
+                "send the body as multipart/form-data, not \(contentType)", field: "Content-Type")
         }
         for parameter in parts.dropFirst() where parameter.lowercased().hasPrefix("boundary=") {
             let value = parameter.dropFirst("boundary=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
@@ -75,13 +76,17 @@ struct MultipartReceiver {
         do {
             for try await chunk in body {
                 received += Int64(chunk.readableBytes)
-                guard received <= limit else { throw Problem.contentTooLarge("the body is over the \(limit)-byte limit") }
+                guard received <= limit else {
+                    throw Problem.contentTooLarge("the body is over the \(limit)-byte limit")
+                }
                 sawAnything = true
                 for event in try parser.feed(chunk.readableBytesView) {
                     switch event {
                     case .part(let headers):
                         partCount += 1
-                        guard partCount <= Self.maxParts else { throw Problem.badRequest("a request may have at most \(Self.maxParts) parts") }
+                        guard partCount <= Self.maxParts else {
+                            throw Problem.badRequest("a request may have at most \(Self.maxParts) parts")
+                        }
                         var part = Part()
                         if let disposition = headers["content-disposition"] {
                             part.name = Self.parameter("name", in: disposition)
@@ -100,7 +105,9 @@ struct MultipartReceiver {
         } catch {
             current?.staged?.discard()
             result.discard()
-            if error is StagedFile.TooLarge { throw Problem.contentTooLarge("the file is over the \(limit)-byte limit", field: filePart) }
+            if error is StagedFile.TooLarge {
+                throw Problem.contentTooLarge("the file is over the \(limit)-byte limit", field: filePart)
+            }
             throw error
         }
         if current != nil || (sawAnything && !parser.isComplete) {
@@ -108,7 +115,10 @@ struct MultipartReceiver {
             result.discard()
             throw Problem.badRequest("the multipart body ended before its closing boundary", field: "body")
         }
-        if !sawAnything { throw Problem.badRequest("the body is empty; send multipart/form-data with a part named \"\(filePart)\"", field: filePart) }
+        if !sawAnything {
+            throw Problem.badRequest(
+                "the body is empty; send multipart/form-data with a part named \"\(filePart)\"", field: filePart)
+        }
         return result
     }
 
@@ -119,7 +129,8 @@ struct MultipartReceiver {
         } else {
             part.text.append(contentsOf: bytes)
             guard part.text.count <= Self.maxFieldBytes else {
-                throw Problem.contentTooLarge("part \"\(part.name ?? "")\" is over \(Self.maxFieldBytes) bytes", field: part.name)
+                throw Problem.contentTooLarge(
+                    "part \"\(part.name ?? "")\" is over \(Self.maxFieldBytes) bytes", field: part.name)
             }
         }
     }
@@ -130,13 +141,18 @@ struct MultipartReceiver {
             guard result.files.count < maxFiles else {
                 part.staged?.discard()
                 throw Problem.badRequest(
-                    maxFiles == 1 ? "send one part named \"\(filePart)\" per request" : "send at most \(maxFiles) parts named \"\(filePart)\" per request",
+                    maxFiles == 1
+                        ? "send one part named \"\(filePart)\" per request"
+                        : "send at most \(maxFiles) parts named \"\(filePart)\" per request",
                     field: filePart)
             }
             if part.staged == nil { part.staged = try StagedFile(in: scratch, limit: limit) }
             let staged = part.staged!
             let sha256 = try staged.finish()
-            result.files.append(StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: part.fileName.map(Self.baseName)))
+            result.files.append(
+                StagedUpload(
+                    url: staged.url, sha256: sha256, byteCount: staged.byteCount,
+                    originalName: part.fileName.map(Self.baseName)))
         } else {
             // PostgreSQL cannot store text with NUL in it (see TextInputMiddleware).
             guard !part.text.contains(0) else {
@@ -152,7 +168,9 @@ struct MultipartReceiver {
             let pair = piece.trimmingCharacters(in: .whitespaces)
             guard pair.lowercased().hasPrefix(key + "=") else { continue }
             var value = String(pair.dropFirst(key.count + 1))
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
             return value
         }
         return nil

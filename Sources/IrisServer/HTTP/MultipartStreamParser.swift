@@ -1,5 +1,5 @@
-import IrisServices
 import IrisCore
+import IrisServices
 
 /// A streaming multipart/form-data parser (RFC 7578 on RFC 2046), written for Iris.
 ///
@@ -64,7 +64,9 @@ struct MultipartStreamParser {
                 buffer.removeAll()
                 return false
             }
-            guard buffer[0] == 0x0D && buffer[1] == 0x0A else { throw Self.malformed("a boundary is not followed by a line break") }
+            guard buffer[0] == 0x0D && buffer[1] == 0x0A else {
+                throw Self.malformed("a boundary is not followed by a line break")
+            }
             buffer.removeFirst(2)
             state = .headers
             return true
@@ -76,7 +78,9 @@ struct MultipartStreamParser {
                 return true
             }
             guard let end = Self.find([0x0D, 0x0A, 0x0D, 0x0A], in: buffer) else {
-                guard buffer.count <= Self.maxHeaderBytes else { throw Self.malformed("a part's headers are over \(Self.maxHeaderBytes) bytes") }
+                guard buffer.count <= Self.maxHeaderBytes else {
+                    throw Self.malformed("a part's headers are over \(Self.maxHeaderBytes) bytes")
+                }
                 return false
             }
             events.append(.part(try Self.headers(Array(buffer[0..<end]))))
@@ -112,7 +116,9 @@ struct MultipartStreamParser {
             if line.last == 0x0D { line.removeLast() }
             guard let colon = line.firstIndex(of: 0x3A), colon > 0 else { throw malformed("a part header has no name") }
             let name = line[0..<colon]
-            guard name.allSatisfy(isTokenCharacter) else { throw malformed("a part header name has characters headers may not") }
+            guard name.allSatisfy(isTokenCharacter) else {
+                throw malformed("a part header name has characters headers may not")
+            }
             let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: [" ", "\t"])
             result[String(decoding: name, as: UTF8.self).lowercased()] = value
         }

@@ -1,7 +1,7 @@
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import IrisCore
+import IrisServices
 
 /// Applies the server mode: in read-only mode every write is refused with 503 (signing in
 /// and out stay possible, so people can still read); in every mode other than normal the
@@ -11,11 +11,16 @@ public struct ModeMiddleware: RouterMiddleware {
 
     let mode: ServerMode
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if mode == .readOnly && !AuthMiddleware.isSafe(request.method) && !AuthMiddleware.formPosts.contains(request.uri.path) {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        if mode == .readOnly && !AuthMiddleware.isSafe(request.method)
+            && !AuthMiddleware.formPosts.contains(request.uri.path)
+        {
             throw Problem(
                 status: 503, slug: "read-only", title: "Read-only mode",
-                detail: "this Iris instance is in read-only mode: nothing can be changed now", headers: ["Retry-After": "3600"])
+                detail: "this Iris instance is in read-only mode: nothing can be changed now",
+                headers: ["Retry-After": "3600"])
         }
         var response = try await next(request, context)
         if mode != .normal { response.headers[HTTPField.Name("Iris-Mode")!] = mode.rawValue }

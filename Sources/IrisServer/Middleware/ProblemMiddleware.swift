@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
+import HTTPTypes
 public import Hummingbird
 public import IrisCore
-import HTTPTypes
+import IrisServices
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -15,7 +15,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 
     public init(catalog: RouteCatalog) { self.catalog = catalog }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         do {
             return try await next(request, context)
         } catch let redirect as SignInRedirect {
@@ -27,12 +29,15 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let allowed = catalog.methods(matching: request.uri.path)
             guard !allowed.isEmpty else {
                 return Self.response(
-                    Problem(status: 404, slug: "not-found", title: "Not Found", detail: Self.detail(.notFound, request: request)), path: request.uri.path)
+                    Problem(
+                        status: 404, slug: "not-found", title: "Not Found",
+                        detail: Self.detail(.notFound, request: request)), path: request.uri.path)
             }
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             let problem = Problem(
                 status: 405, slug: "method-not-allowed", title: "Method Not Allowed",
-                detail: "\(request.method) is not allowed on \(request.uri.path); use \(allow)", headers: ["Allow": allow])
+                detail: "\(request.method) is not allowed on \(request.uri.path); use \(allow)",
+                headers: ["Allow": allow])
             return Self.response(problem, path: request.uri.path)
         } catch let error as HTTPError {
             let problem = Problem(
@@ -43,11 +48,16 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             // The client's fault: a body shorter than its Content-Length then a half-close, or a
             // malformed chunk. Logged at info, answered 400 (if the client still listens).
             context.logger.info("the request could not be read", metadata: ["error": "\(error)"])
-            let detail = error == .invalidEOFState
-                ? "the request body ended before its declared Content-Length" : "the request is not valid HTTP (\(error))"
-            return Self.response(Problem(status: 400, slug: "bad-request", title: "Bad Request", detail: detail), path: request.uri.path)
+            let detail =
+                error == .invalidEOFState
+                ? "the request body ended before its declared Content-Length"
+                : "the request is not valid HTTP (\(error))"
+            return Self.response(
+                Problem(status: 400, slug: "bad-request", title: "Bad Request", detail: detail), path: request.uri.path)
         } catch let error as any HTTPResponseError {
-            let problem = Problem(status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase, detail: "\(error)")
+            let problem = Problem(
+                status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase,
+                detail: "\(error)")
             return Self.response(problem, path: request.uri.path)
         } catch {
             context.logger.error("request failed", metadata: ["error": .string(String(reflecting: error))])
@@ -86,13 +96,16 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         if let field = problem.field { body["field"] = field }
         var object: [String: Any] = body
         object["status"] = problem.status
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         var headers = extraHeaders
         headers[.contentType] = "application/problem+json"
         headers[.contentLength] = String(data.count)
         for (name, value) in problem.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }
-        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

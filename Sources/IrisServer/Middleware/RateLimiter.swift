@@ -1,6 +1,6 @@
 import Foundation
-import IrisServices
 import IrisCore
+import IrisServices
 
 /// Counts events per key in a sliding window, in memory (per process).
 ///

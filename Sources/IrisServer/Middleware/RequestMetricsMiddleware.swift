@@ -1,5 +1,5 @@
-public import IrisServices
 public import Hummingbird
+public import IrisServices
 
 /// Counts requests and their latency per route pattern (never per raw path, which
 /// would give one series per image).
@@ -8,11 +8,15 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
 
     public init(metrics: IrisMetrics) { self.metrics = metrics }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
-        metrics.request(method: request.method.rawValue, route: route, status: Int(response.status.code), duration: ContinuousClock.now - start)
+        metrics.request(
+            method: request.method.rawValue, route: route, status: Int(response.status.code),
+            duration: ContinuousClock.now - start)
         return response
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import IrisServices
 public import Hummingbird
 import IrisCore
+import IrisServices
 
 /// Refuses query parameters that hold U+0000 (NUL). PostgreSQL cannot store or compare text
 /// with NUL in it and answers such a query with an error, which would reach the caller as a
@@ -13,7 +13,9 @@ public struct TextInputMiddleware: RouterMiddleware {
 
     public init() {}
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         for (name, value) in request.uri.queryParameters where name.contains("\u{0}") || value.contains("\u{0}") {
             let field = String(name).replacingOccurrences(of: "\u{0}", with: "\\0")
             throw Self.refusal("the query parameter \(field)", field: field)

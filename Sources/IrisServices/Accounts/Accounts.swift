@@ -31,7 +31,8 @@ public struct Accounts: Sendable {
 
     public func hash(_ password: String) async throws -> String {
         guard password.count >= Self.minimumPasswordLength else {
-            throw Problem.badRequest("password must be at least \(Self.minimumPasswordLength) characters", field: "password")
+            throw Problem.badRequest(
+                "password must be at least \(Self.minimumPasswordLength) characters", field: "password")
         }
         guard password.utf8.count <= 72 else {
             throw Problem.badRequest("password must be at most 72 bytes (bcrypt's limit)", field: "password")

@@ -29,9 +29,11 @@ public enum Secrets {
     }
 
     public static func isWellFormed(_ secret: String) -> Bool {
-        secret.utf8.count == 43 && secret.utf8.allSatisfy { byte in
-            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D || byte == 0x5F
-        }
+        secret.utf8.count == 43
+            && secret.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == 0x2D || byte == 0x5F
+            }
     }
 
     public static func isWellFormedToken(_ token: String) -> Bool {
@@ -40,7 +42,8 @@ public enum Secrets {
 
     /// Compares secrets in time independent of where they differ.
     public static func equal(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }

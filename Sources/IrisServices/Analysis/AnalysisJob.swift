@@ -29,7 +29,10 @@ public struct AnalysisJob: JobHandler {
 
     /// What the job's own record says; the full result is in `analyses` (see `/api/v1/analyses/{sha256}`).
     public struct Output: Encodable, Sendable {
-        public init(model: String, labels: [ScoredLabel]? = nil, embeddingDimension: Int? = nil, moderation: Double? = nil, textLines: Int? = nil, skipped: String? = nil) {
+        public init(
+            model: String, labels: [ScoredLabel]? = nil, embeddingDimension: Int? = nil, moderation: Double? = nil,
+            textLines: Int? = nil, skipped: String? = nil
+        ) {
             self.model = model
             self.labels = labels
             self.embeddingDimension = embeddingDimension
@@ -47,7 +50,8 @@ public struct AnalysisJob: JobHandler {
 
         public enum CodingKeys: String, CodingKey {
             case model, labels, moderation, skipped
-            case embeddingDimension = "embedding_dimension", textLines = "text_lines"
+            case embeddingDimension = "embedding_dimension"
+            case textLines = "text_lines"
         }
     }
 
@@ -60,9 +64,11 @@ public struct AnalysisJob: JobHandler {
 
     public static func key(sha256: String, model: String) -> String { "analyze:\(sha256):\(model)" }
 
-    public static func request(sha256: String, model: String, projectID: Int64?, priority: Int = 0) throws -> JobRequest {
+    public static func request(sha256: String, model: String, projectID: Int64?, priority: Int = 0) throws -> JobRequest
+    {
         try JobRequest(
-            kind: kind, encoding: Payload(sha256: sha256, model: model), queue: JobSettings.Queue.ml, priority: priority,
+            kind: kind, encoding: Payload(sha256: sha256, model: model), queue: JobSettings.Queue.ml,
+            priority: priority,
             idempotencyKey: key(sha256: sha256, model: model), projectID: projectID)
     }
 
@@ -75,17 +81,24 @@ public struct AnalysisJob: JobHandler {
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         guard let model = try await models.model(payload.model, orSyncFrom: store, logger: Self.logger) else {
-            throw PermanentJobFailure("model \(payload.model) is not available: it is neither in the models folder nor registered (it may have been removed)")
+            throw PermanentJobFailure(
+                "model \(payload.model) is not available: it is neither in the models folder nor registered (it may have been removed)"
+            )
         }
-        guard try await store.images.find(sha256: payload.sha256) != nil, let path = blobs.localPath(for: .original(payload.sha256)),
+        guard try await store.images.find(sha256: payload.sha256) != nil,
+            let path = blobs.localPath(for: .original(payload.sha256)),
             FileManager.default.fileExists(atPath: path)
         else {
             return Output(model: model.name, skipped: "no stored image has this sha256 any more")
         }
-        if model.name == learning?.model, let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name) {
+        if model.name == learning?.model,
+            let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name)
+        {
             // Embedded already (a learner class was made from it): the result stands; only memberships may be new.
             try await learning?.embedded(sha256: payload.sha256, vector: stored.vector)
-            return Output(model: model.name, embeddingDimension: stored.vector.count, skipped: "already analysed with \(model.name)")
+            return Output(
+                model: model.name, embeddingDimension: stored.vector.count,
+                skipped: "already analysed with \(model.name)")
         }
         context.report(progress: 0.1, message: "running \(model.name)")
         let output = try await model.analyze(path: path)
@@ -97,20 +110,25 @@ public struct AnalysisJob: JobHandler {
         }
         guard saved else { return Output(model: model.name, skipped: "the image was deleted while it was analysed") }
         return Output(
-            model: model.name, labels: output.labels, embeddingDimension: output.embedding?.count, moderation: output.moderation,
+            model: model.name, labels: output.labels, embeddingDimension: output.embedding?.count,
+            moderation: output.moderation,
             textLines: output.text?.count)
     }
 }
 
 extension AnalysisJob {
     /// Keeps one model's output on an image: the typed result, its top labels, embedding and moderation score.
-    public static func save(_ output: ModelOutput, model: String, sha256: String, store: IrisStore) async throws -> Bool {
+    public static func save(_ output: ModelOutput, model: String, sha256: String, store: IrisStore) async throws -> Bool
+    {
         var stored = output
         stored.embedding = nil
-        let result = String(decoding: try IrisJSON.makeEncoder().encode(StoredResult(output: stored, embeddingDimension: output.embedding?.count)), as: UTF8.self)
+        let result = String(
+            decoding: try IrisJSON.makeEncoder().encode(
+                StoredResult(output: stored, embeddingDimension: output.embedding?.count)), as: UTF8.self)
         return try await store.analyses.save(
             Analysis(sha256: sha256, model: model, result: result, createdAt: Date()),
-            labels: (output.labels ?? []).map { ($0.label, $0.score) }, embedding: output.embedding, moderation: output.moderation)
+            labels: (output.labels ?? []).map { ($0.label, $0.score) }, embedding: output.embedding,
+            moderation: output.moderation)
     }
 }
 
@@ -132,7 +150,8 @@ public struct StoredResult: Codable, Sendable {
 
     public init(from decoder: any Decoder) throws {
         output = try ModelOutput(from: decoder)
-        embeddingDimension = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Int.self, forKey: .embeddingDimension)
+        embeddingDimension = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(
+            Int.self, forKey: .embeddingDimension)
     }
 
     public enum CodingKeys: String, CodingKey { case embeddingDimension = "embedding_dimension" }

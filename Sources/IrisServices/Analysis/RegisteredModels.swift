@@ -15,7 +15,9 @@ extension ModelRegistry {
             do {
                 manifests.append(try JSONDecoder().decode(ModelManifest.self, from: Data(row.manifest.utf8)))
             } catch {
-                logger.error("a registered model's manifest cannot be read", metadata: ["model": "\(row.name)", "error": "\(error)"])
+                logger.error(
+                    "a registered model's manifest cannot be read",
+                    metadata: ["model": "\(row.name)", "error": "\(error)"])
             }
         }
         await sync(registered: manifests, logger: logger)
@@ -36,7 +38,9 @@ extension ModelRegistry {
             }
         }
         let json = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
-        guard try await store.registeredModels.add(RegisteredModel(name: manifest.name, manifest: json, createdBy: createdBy, createdAt: Date()))
+        guard
+            try await store.registeredModels.add(
+                RegisteredModel(name: manifest.name, manifest: json, createdBy: createdBy, createdAt: Date()))
         else { throw Problem.conflict("a model named \(manifest.name) exists", field: "name") }
         add(model, registered: true)
         return entries.first { $0.name == manifest.name }!
@@ -45,9 +49,12 @@ extension ModelRegistry {
     /// Removes a registered remote model from the database and from here; a model from the
     /// folder cannot be removed this way (409).
     public func unregister(_ name: String, store: IrisStore) async throws {
-        guard let entry = entries.first(where: { $0.name == name }) else { throw Problem.notFound("no model named \(name)") }
+        guard let entry = entries.first(where: { $0.name == name }) else {
+            throw Problem.notFound("no model named \(name)")
+        }
         guard entry.registered else {
-            throw Problem.conflict("\(name) comes from the models folder (\(folder.path)); remove its manifest there and restart")
+            throw Problem.conflict(
+                "\(name) comes from the models folder (\(folder.path)); remove its manifest there and restart")
         }
         _ = try await store.registeredModels.remove(name: name)
         remove(name)

@@ -14,7 +14,10 @@ import SQLKit
 /// completion.
 public enum JobBenchmark {
     public struct Report: Codable, Sendable {
-        public init(database: String, jobs: Int, baselineTransactionsPerSecond: Double, jobsPerSecond: Double, ratio: Double, waitP50Milliseconds: Double, waitP99Milliseconds: Double) {
+        public init(
+            database: String, jobs: Int, baselineTransactionsPerSecond: Double, jobsPerSecond: Double, ratio: Double,
+            waitP50Milliseconds: Double, waitP99Milliseconds: Double
+        ) {
             self.database = database
             self.jobs = jobs
             self.baselineTransactionsPerSecond = baselineTransactionsPerSecond
@@ -49,7 +52,9 @@ public enum JobBenchmark {
     public static func measure(_ store: IrisStore, count: Int, logger: Logger) async throws -> Report {
         let database = store.database
         try await database.transaction { db in
-            try await db.raw("CREATE TABLE IF NOT EXISTS bench_transactions (id BIGINT NOT NULL, payload TEXT NOT NULL, created_at BIGINT NOT NULL)").run()
+            try await db.raw(
+                "CREATE TABLE IF NOT EXISTS bench_transactions (id BIGINT NOT NULL, payload TEXT NOT NULL, created_at BIGINT NOT NULL)"
+            ).run()
         }
         // Baseline: bare transactions, two writers.
         let baselineStart = ContinuousClock.now
@@ -58,9 +63,11 @@ public enum JobBenchmark {
                 group.addTask {
                     for index in stride(from: writer, to: count, by: 2) {
                         try await database.soloTransaction { db in
-                            try await db.raw("""
+                            try await db.raw(
+                                """
                                 INSERT INTO bench_transactions (id, payload, created_at) VALUES (\(bind: index), '{}', \(bind: Clock.nowMilliseconds()))
-                                """).run()
+                                """
+                            ).run()
                         }
                     }
                 }
@@ -73,10 +80,13 @@ public enum JobBenchmark {
         var registry = JobRegistry()
         registry.register(DiagnosticJob())
         let queue = JobQueue(store: store, registry: registry, leaseSeconds: 30)
-        let settings = JobSettings(workers: [WorkerGroup(queues: ["bench"], concurrency: 2)], leaseSeconds: 30, prefetch: 4, pollSeconds: 1, graceSeconds: 5)
+        let settings = JobSettings(
+            workers: [WorkerGroup(queues: ["bench"], concurrency: 2)], leaseSeconds: 30, prefetch: 4, pollSeconds: 1,
+            graceSeconds: 5)
         var quiet = logger
         quiet.logLevel = .warning
-        let workers = JobWorkers(queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(), logger: quiet)
+        let workers = JobWorkers(
+            queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(), logger: quiet)
         let running = Task { await workers.run() }
         let jobsStart = ContinuousClock.now
         // Two producers, as the baseline has two writers.
@@ -90,21 +100,29 @@ public enum JobBenchmark {
             }
             try await group.waitForAll()
         }
-        while try await store.jobs.depth().contains(where: { $0.queue == "bench" && ($0.state == .queued || $0.state == .running) }) {
+        while try await store.jobs.depth().contains(where: {
+            $0.queue == "bench" && ($0.state == .queued || $0.state == .running)
+        }) {
             try await Task.sleep(for: .milliseconds(20))
         }
         let elapsed = (ContinuousClock.now - jobsStart).seconds
         workers.beginStop()
         await running.value
 
-        let jobs = try await store.jobs.list(state: .succeeded, kind: DiagnosticJob.kind, projectIDs: nil, keyPrefix: nil, before: nil, limit: count + 1)
-        guard jobs.count == count else { throw Problem.unavailable("only \(jobs.count) of \(count) benchmark jobs succeeded") }
+        let jobs = try await store.jobs.list(
+            state: .succeeded, kind: DiagnosticJob.kind, projectIDs: nil, keyPrefix: nil, before: nil, limit: count + 1)
+        guard jobs.count == count else {
+            throw Problem.unavailable("only \(jobs.count) of \(count) benchmark jobs succeeded")
+        }
         let waits = jobs.compactMap { job in job.startedAt.map { $0.timeIntervalSince(job.createdAt) * 1000 } }.sorted()
-        func percentile(_ p: Double) -> Double { waits.isEmpty ? 0 : waits[min(waits.count - 1, Int(Double(waits.count) * p))] }
+        func percentile(_ p: Double) -> Double {
+            waits.isEmpty ? 0 : waits[min(waits.count - 1, Int(Double(waits.count) * p))]
+        }
         let baselineRate = Double(count) / baseline
         let jobRate = Double(count) / elapsed
         return Report(
-            database: database.dialect.rawValue, jobs: count, baselineTransactionsPerSecond: baselineRate, jobsPerSecond: jobRate,
+            database: database.dialect.rawValue, jobs: count, baselineTransactionsPerSecond: baselineRate,
+            jobsPerSecond: jobRate,
             ratio: jobRate / baselineRate, waitP50Milliseconds: percentile(0.5), waitP99Milliseconds: percentile(0.99))
     }
 }

@@ -26,7 +26,9 @@ public enum LearningBenchmark {
         let root = URL(fileURLWithPath: folder)
         var files: [URL] = []
         for label in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where !label.hasPrefix(".") {
-            for name in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path).sorted() where name.hasSuffix(".jpg") {
+            for name in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path)
+                .sorted() where name.hasSuffix(".jpg")
+            {
                 files.append(root.appendingPathComponent(label).appendingPathComponent(name))
             }
         }
@@ -44,10 +46,14 @@ public enum LearningBenchmark {
         local.database = .sqlite(path: work.appendingPathComponent("iris.sqlite").path)
         let dependencies = try await IrisDependencies.open(local, logger: logger)
         let learning = LearningService(
-            store: dependencies.store, blobs: dependencies.blobs, models: registry, model: model.name, thresholds: settings.models.thresholds)
+            store: dependencies.store, blobs: dependencies.blobs, models: registry, model: model.name,
+            thresholds: settings.models.thresholds)
         let project = try await dependencies.store.projects.create(name: "bench", description: "", labelSet: nil)
-        let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-        let ingestor = ImageIngestor(store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads)
+        let inspector = try ImageInspector(
+            maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+        let ingestor = ImageIngestor(
+            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
+            threads: dependencies.imagingThreads)
         let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
         let staging = work.appendingPathComponent("class")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
@@ -55,14 +61,24 @@ public enum LearningBenchmark {
             try FileManager.default.copyItem(at: file, to: staging.appendingPathComponent("\(index).jpg"))
         }
         let start = clock.now
-        let report = try await importer.importFolder(at: staging, into: project, labelFromFolders: false, label: "bench")
+        let report = try await importer.importFolder(
+            at: staging, into: project, labelFromFolders: false, label: "bench")
         let stored = clock.now
         let added = try await learning.addClass(projectID: project.id, name: "bench", sha256s: report.sha256s)
-        let total = seconds(clock.now - start), storing = seconds(stored - start), embedding = seconds(clock.now - stored)
-        print(String(format: "add a %d-image class: %.2f s end to end = store %.2f s (hash, blob, thumbnail, rows) + embed and learn %.2f s", added.added, total, storing, embedding))
-        print(String(format: "  baseline, the embeddings alone (decode + resize + infer), same files: %.2f s", inference))
-        print(String(format: "  share outside inference: %.1f%% (target < 15%%); outside the embedding step alone: %.1f%%",
-                     100 * (total - inference) / total, 100 * max(embedding - inference, 0) / total))
+        let total = seconds(clock.now - start)
+        let storing = seconds(stored - start)
+        let embedding = seconds(clock.now - stored)
+        print(
+            String(
+                format:
+                    "add a %d-image class: %.2f s end to end = store %.2f s (hash, blob, thumbnail, rows) + embed and learn %.2f s",
+                added.added, total, storing, embedding))
+        print(
+            String(format: "  baseline, the embeddings alone (decode + resize + infer), same files: %.2f s", inference))
+        print(
+            String(
+                format: "  share outside inference: %.1f%% (target < 15%%); outside the embedding step alone: %.1f%%",
+                100 * (total - inference) / total, 100 * max(embedding - inference, 0) / total))
         await dependencies.close()
 
         // 2. One embedding against 1,000 classes.
@@ -84,23 +100,32 @@ public enum LearningBenchmark {
         let embedStart = clock.now
         _ = try await model.analyze(path: files[1].path)
         let oneEmbedding = seconds(clock.now - embedStart)
-        print(String(format: "classify one image against 1000 classes: %.3f ms beyond the embedding (target < 1 ms); the embedding itself: %.1f ms; preparing the learner after a change: %.1f ms",
-                     perClassify * 1000, oneEmbedding * 1000, prepare * 1000))
+        print(
+            String(
+                format:
+                    "classify one image against 1000 classes: %.3f ms beyond the embedding (target < 1 ms); the embedding itself: %.1f ms; preparing the learner after a change: %.1f ms",
+                perClassify * 1000, oneEmbedding * 1000, prepare * 1000))
 
         // 3. A head on 10,000 embeddings × 50 classes: noisy copies of 50 random centres.
         let centres = (0..<50).map { _ in vector() }
-        var features: [[Float]] = [], labels: [Int] = []
+        var features: [[Float]] = []
+        var labels: [Int] = []
         for index in 0..<10_000 {
             let label = index % 50
             features.append(centres[label].map { $0 + Float.random(in: -0.6...0.6, using: &rng) })
             labels.append(label)
         }
         let trainStart = clock.now
-        let (head, trained) = try SoftmaxRegression.train(features: features, labels: labels, classes: (0..<50).map { "c\($0)" })
+        let (head, trained) = try SoftmaxRegression.train(
+            features: features, labels: labels, classes: (0..<50).map { "c\($0)" })
         let trainSeconds = seconds(clock.now - trainStart)
         let best = trained.epochs.first { $0.epoch == trained.bestEpoch }
-        print(String(format: "train a head on 10000 embeddings × 50 classes (1280-d): %.2f s for %d epochs (%.2f s each; target < 10 s); validation accuracy %.1f%%",
-                     trainSeconds, trained.epochs.count, trainSeconds / Double(max(trained.epochs.count, 1)), (best?.validationAccuracy ?? 0) * 100))
+        print(
+            String(
+                format:
+                    "train a head on 10000 embeddings × 50 classes (1280-d): %.2f s for %d epochs (%.2f s each; target < 10 s); validation accuracy %.1f%%",
+                trainSeconds, trained.epochs.count, trainSeconds / Double(max(trained.epochs.count, 1)),
+                (best?.validationAccuracy ?? 0) * 100))
         _ = head
     }
 }

@@ -49,7 +49,9 @@ public struct IrisDependencies: Sendable {
         try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
         let scratch = try ScratchSpace(directory: settings.scratchDirectory)
         let leftovers = try scratch.removeLeftovers()
-        if leftovers > 0 { logger.notice("removed files an earlier run left unfinished", metadata: ["count": "\(leftovers)"]) }
+        if leftovers > 0 {
+            logger.notice("removed files an earlier run left unfinished", metadata: ["count": "\(leftovers)"])
+        }
         let blobs = try DiskBlobStore(root: settings.blobsDirectory, scratch: scratch)
         let store = try await IrisStore.open(settings.database, poolSize: settings.poolSize, logger: logger)
         return IrisDependencies(store: store, blobs: blobs, scratch: scratch)

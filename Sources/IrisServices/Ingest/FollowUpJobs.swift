@@ -23,7 +23,9 @@ public struct FollowUpJobs: Sendable {
     /// The analyses of `images` that no job was ever queued for (in any state) and that have no
     /// result, and, when `blobs` is given, thumbnail jobs for images whose 1024 px thumbnail is
     /// missing and was never queued. (The thumbnail route also makes missing sizes on demand.)
-    public func missing(for images: [(sha256: String, projectID: Int64)], in store: IrisStore, blobs: (any BlobStore)?) async throws -> [JobRequest] {
+    public func missing(for images: [(sha256: String, projectID: Int64)], in store: IrisStore, blobs: (any BlobStore)?)
+        async throws -> [JobRequest]
+    {
         guard !images.isEmpty else { return [] }
         let wanted = try images.flatMap { try requests(sha256: $0.sha256, projectID: $0.projectID) }
         let queued = try await store.jobs.existingKeys(wanted.compactMap(\.idempotencyKey))
@@ -35,7 +37,9 @@ public struct FollowUpJobs: Sendable {
                 // The key is "analyze:<sha256>:<model>"; the result's is "<sha256>:<model>".
                 if analysed.contains(String(key.dropFirst("analyze:".count))) { continue }
             } else if let blobs, let sha256 = images.first(where: { key.hasSuffix($0.sha256) })?.sha256 {
-                if try await blobs.size(of: .thumbnail(sha256, size: ImageIngestor.thumbnailSizes[0])) != nil { continue }
+                if try await blobs.size(of: .thumbnail(sha256, size: ImageIngestor.thumbnailSizes[0])) != nil {
+                    continue
+                }
             } else {
                 continue
             }

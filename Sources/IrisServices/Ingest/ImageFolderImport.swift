@@ -71,7 +71,8 @@ public struct ImageFolderImport: Sendable {
     /// declared size, CRC-32 checked, methods Iris cannot read refused). Any failure refuses
     /// the import and nothing is stored; only then are the entries copied out and ingested.
     public func importZip(
-        at url: URL, into project: Project, labelFromFolders: Bool = true, label: String? = nil, progress: Progress? = nil
+        at url: URL, into project: Project, labelFromFolders: Bool = true, label: String? = nil,
+        progress: Progress? = nil
     ) async throws -> ImportReport {
         let archive: ZipArchive
         do {
@@ -92,17 +93,26 @@ public struct ImageFolderImport: Sendable {
                 throw Self.tooLarge("the zip expands to more than \(limits.maxZipTotalBytes) bytes")
             }
             guard size <= limits.maxUploadBytes else {
-                throw Self.tooLarge("\(path) expands to \(size) bytes; one file may be at most \(limits.maxUploadBytes)")
+                throw Self.tooLarge(
+                    "\(path) expands to \(size) bytes; one file may be at most \(limits.maxUploadBytes)")
             }
             guard size / packed <= limits.maxZipRatio else {
-                throw Self.tooLarge("\(path) is compressed \(size / packed):1; more than \(limits.maxZipRatio):1 is refused as a zip bomb")
+                throw Self.tooLarge(
+                    "\(path) is compressed \(size / packed):1; more than \(limits.maxZipRatio):1 is refused as a zip bomb"
+                )
             }
             if Self.isIgnorable(path) { continue }
             entries[path] = entry
             items.append(ImportItem(path: path, label: nil, declaredBytes: size))
         }
         items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
-        if let label { items = items.map { var item = $0; item.label = label; return item } }
+        if let label {
+            items = items.map {
+                var item = $0
+                item.label = label
+                return item
+            }
+        }
         // Every entry read through before anything is stored, so a bad one late in the zip
         // cannot leave the earlier ones imported.
         for item in items {
@@ -156,16 +166,26 @@ public struct ImageFolderImport: Sendable {
         while let relative = enumerator.nextObject() as? String {
             let full = rootPath + "/" + relative
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             if Self.isIgnorable(relative) { continue }
             let size = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
             items.append(ImportItem(path: relative, label: nil, declaredBytes: size))
         }
         items.sort { $0.path < $1.path }
         items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
-        if let label { items = items.map { var item = $0; item.label = label; return item } }
+        if let label {
+            items = items.map {
+                var item = $0
+                item.label = label
+                return item
+            }
+        }
         return try await run(items, into: project, progress: progress) { item, staged in
-            guard item.declaredBytes <= limits.maxUploadBytes else { throw StagedFile.TooLarge(limit: limits.maxUploadBytes) }
+            guard item.declaredBytes <= limits.maxUploadBytes else {
+                throw StagedFile.TooLarge(limit: limits.maxUploadBytes)
+            }
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: rootPath + "/" + item.path))
             defer { try? handle.close() }
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
@@ -237,7 +257,9 @@ public struct ImageFolderImport: Sendable {
         do {
             try copy(item, staged)
             let sha256 = try staged.finish()
-            upload = StagedUpload(url: staged.url, sha256: sha256, byteCount: staged.byteCount, originalName: String(item.path.split(separator: "/").last ?? ""))
+            upload = StagedUpload(
+                url: staged.url, sha256: sha256, byteCount: staged.byteCount,
+                originalName: String(item.path.split(separator: "/").last ?? ""))
         } catch is StagedFile.TooLarge {
             staged.discard()
             return .skipped(.init(path: item.path, reason: "larger than \(limits.maxUploadBytes) bytes"))
@@ -255,7 +277,8 @@ public struct ImageFolderImport: Sendable {
     /// Ingests one staged file; files that are not acceptable images are skipped with the reason.
     private func ingest(_ upload: StagedUpload, item: ImportItem, into project: Project) async throws -> Outcome {
         do {
-            let outcome = try await ingestor.ingest(upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
+            let outcome = try await ingestor.ingest(
+                upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
             return .stored(sha256: upload.sha256, duplicate: outcome.duplicate, label: item.label)
         } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
             return .skipped(.init(path: item.path, reason: problem.detail))
@@ -277,8 +300,11 @@ public struct ImageFolderImport: Sendable {
     public static func safePath(_ raw: String) throws -> String {
         let path = raw.replacingOccurrences(of: "\\", with: "/")
         let components = path.split(separator: "/", omittingEmptySubsequences: true)
-        if path.hasPrefix("/") || components.contains("..") || raw.contains("\0") || (components.first?.hasSuffix(":") ?? false) {
-            throw Problem.badRequest("the zip entry \"\(raw)\" points outside the archive (zip slip); nothing was imported", field: "file")
+        if path.hasPrefix("/") || components.contains("..") || raw.contains("\0")
+            || (components.first?.hasSuffix(":") ?? false)
+        {
+            throw Problem.badRequest(
+                "the zip entry \"\(raw)\" points outside the archive (zip slip); nothing was imported", field: "file")
         }
         return components.joined(separator: "/")
     }
@@ -290,7 +316,8 @@ public struct ImageFolderImport: Sendable {
 
     /// Gives each item its class label from its folder. A single top folder wrapping
     /// everything (how most zips of a dataset look) is not a class.
-    public static func labelled(_ items: [ImportItem], labelFromFolders: Bool, project: Project) throws -> [ImportItem] {
+    public static func labelled(_ items: [ImportItem], labelFromFolders: Bool, project: Project) throws -> [ImportItem]
+    {
         guard labelFromFolders else { return items }
         let split = items.map { $0.path.split(separator: "/").map(String.init) }
         let tops = Set(split.compactMap(\.first))
@@ -303,7 +330,8 @@ public struct ImageFolderImport: Sendable {
                 copy.label = try NameRules.validated(folder, field: "label", maxLength: NameRules.maxLabel)
                 if let allowed = project.labelSet, !allowed.contains(copy.label!) {
                     throw Problem.badRequest(
-                        "folder \"\(folder)\" is not a label in project \(project.name)'s label set; nothing was imported", field: "label")
+                        "folder \"\(folder)\" is not a label in project \(project.name)'s label set; nothing was imported",
+                        field: "label")
                 }
             }
             result.append(copy)

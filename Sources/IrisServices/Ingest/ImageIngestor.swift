@@ -68,7 +68,8 @@ public struct ImageIngestor: Sendable {
     public var followUps = FollowUpJobs()
 
     public init(
-        store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool, metrics: IrisMetrics = IrisMetrics(),
+        store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool,
+        metrics: IrisMetrics = IrisMetrics(),
         keep: Bool = true, jobs: JobQueue? = nil
     ) {
         self.keep = keep
@@ -88,7 +89,9 @@ public struct ImageIngestor: Sendable {
         for raw in names {
             let name = try NameRules.validated(raw, field: "label", maxLength: NameRules.maxLabel)
             if let allowed = project.labelSet, !allowed.contains(name) {
-                throw Problem.badRequest("label \"\(name)\" is not in project \(project.name)'s label set: \(allowed.joined(separator: ", "))", field: "label")
+                throw Problem.badRequest(
+                    "label \"\(name)\" is not in project \(project.name)'s label set: \(allowed.joined(separator: ", "))",
+                    field: "label")
             }
             if seen.insert(name).inserted { labels.append(Label(name: name)) }
         }
@@ -97,7 +100,9 @@ public struct ImageIngestor: Sendable {
 
     /// Ingests `staged` into `project`. The staged file is always consumed: moved into
     /// the store, or deleted when the bytes are a duplicate or are refused.
-    public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil) async throws -> IngestOutcome {
+    public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil)
+        async throws -> IngestOutcome
+    {
         defer { try? FileManager.default.removeItem(at: staged.url) }
         if !keep { return try await preview(staged, into: project, labels: labels) }
         do {
@@ -107,9 +112,11 @@ public struct ImageIngestor: Sendable {
                     if try await blobs.size(of: .original(staged.sha256)) == nil {
                         try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
                     }
-                    let addition = try await store.images.add(existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
+                    let addition = try await store.images.add(
+                        existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
                     await repairFollowUps(staged.sha256, projectID: project.id)
-                    return IngestOutcome(member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject)
+                    return IngestOutcome(
+                        member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject)
                 }
                 return try await ingestNew(staged, into: project, labels: labels, linkID: linkID)
             }
@@ -132,14 +139,20 @@ public struct ImageIngestor: Sendable {
             _ = try inspector.thumbnails(path: path, sizes: [Self.uploadThumbnailSize])
             return probe
         }
-        let record = existing ?? ImageRecord(
-            sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height, bytes: staged.byteCount,
-            capturedAt: probe.capturedAt, createdAt: Date())
-        let member = ProjectImage(image: record, projectID: project.id, labels: labels, originalName: staged.originalName, addedAt: Date())
+        let record =
+            existing
+            ?? ImageRecord(
+                sha256: staged.sha256, format: probe.format, width: probe.width, height: probe.height,
+                bytes: staged.byteCount,
+                capturedAt: probe.capturedAt, createdAt: Date())
+        let member = ProjectImage(
+            image: record, projectID: project.id, labels: labels, originalName: staged.originalName, addedAt: Date())
         return IngestOutcome(member: member, duplicate: existing != nil, alreadyInProject: false)
     }
 
-    private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws -> IngestOutcome {
+    private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws
+        -> IngestOutcome
+    {
         let inspector = self.inspector
         let path = staged.url.path
         let sizes = jobs == nil ? Self.thumbnailSizes : [Self.uploadThumbnailSize]
@@ -164,9 +177,11 @@ public struct ImageIngestor: Sendable {
             for request in followUpJobs { try jobs.registry.validate(request) }
         }
         let addition = try await store.images.add(
-            record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID, jobs: followUpJobs)
+            record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID,
+            jobs: followUpJobs)
         if !followUpJobs.isEmpty { jobs?.wake() }
-        return IngestOutcome(member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
+        return IngestOutcome(
+            member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
     }
 
     /// Queues the follow-up jobs a stored image never got (left by a crash in a version that
@@ -178,10 +193,14 @@ public struct ImageIngestor: Sendable {
             let missing = try await followUps.missing(for: [(sha256, projectID)], in: store, blobs: blobs)
             if !missing.isEmpty {
                 try await jobs.enqueue(missing)
-                logger.notice("queued jobs an earlier upload of this image never got", metadata: ["sha256": "\(sha256)", "jobs": "\(missing.count)"])
+                logger.notice(
+                    "queued jobs an earlier upload of this image never got",
+                    metadata: ["sha256": "\(sha256)", "jobs": "\(missing.count)"])
             }
         } catch {
-            logger.error("cannot check this image's follow-up jobs", metadata: ["sha256": "\(sha256)", "error": "\(String(reflecting: error))"])
+            logger.error(
+                "cannot check this image's follow-up jobs",
+                metadata: ["sha256": "\(sha256)", "error": "\(String(reflecting: error))"])
         }
     }
 
@@ -238,7 +257,9 @@ public struct ImageIngestor: Sendable {
         var absent: [Int] = []
         for size in sizes where try await blobs.size(of: .thumbnail(sha256, size: size)) == nil { absent.append(size) }
         let missing = absent
-        guard !missing.isEmpty, let path = blobs.localPath(for: .original(sha256)), FileManager.default.fileExists(atPath: path) else { return [:] }
+        guard !missing.isEmpty, let path = blobs.localPath(for: .original(sha256)),
+            FileManager.default.fileExists(atPath: path)
+        else { return [:] }
         let inspector = self.inspector
         let made = try await threads.runIfActive { try inspector.thumbnails(path: path, sizes: missing) }
         for (size, data) in made { try await blobs.put(.thumbnail(sha256, size: size), data: data) }

@@ -33,8 +33,10 @@ public struct ThumbnailJob: JobHandler {
     public let ingestor: ImageIngestor
 
     public static func request(sha256: String, projectID: Int64?) throws -> JobRequest {
-        try JobRequest(kind: kind, encoding: Payload(sha256: sha256), queue: JobSettings.Queue.images, idempotencyKey: "thumbnails:\(sha256)",
-                       projectID: projectID)
+        try JobRequest(
+            kind: kind, encoding: Payload(sha256: sha256), queue: JobSettings.Queue.images,
+            idempotencyKey: "thumbnails:\(sha256)",
+            projectID: projectID)
     }
 
     public func validate(_ payload: Payload) throws {
@@ -89,7 +91,9 @@ public struct CleanupJob: JobHandler {
         public var requeuedAnalyses: Int
 
         public enum CodingKeys: String, CodingKey {
-            case staleTemporaryFiles = "stale_temporary_files", orphanBlobs = "orphan_blobs", prunedJobs = "pruned_jobs"
+            case staleTemporaryFiles = "stale_temporary_files"
+            case orphanBlobs = "orphan_blobs"
+            case prunedJobs = "pruned_jobs"
             case requeuedAnalyses = "requeued_analyses"
         }
     }
@@ -102,7 +106,9 @@ public struct CleanupJob: JobHandler {
     public static let sweepPage = 500
 
     public func validate(_ payload: Payload) throws {
-        if let age = payload.minAgeSeconds, age < 0 { throw Problem.badRequest("min_age_seconds must not be negative", field: "payload.min_age_seconds") }
+        if let age = payload.minAgeSeconds, age < 0 {
+            throw Problem.badRequest("min_age_seconds must not be negative", field: "payload.min_age_seconds")
+        }
     }
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
@@ -114,11 +120,16 @@ public struct CleanupJob: JobHandler {
         for (index, sha256) in candidates.enumerated() {
             try context.checkCancellation()
             if try await ingestor.removeIfOrphan(sha256) { orphans += 1 }
-            if index % 200 == 0 { context.report(progress: 0.1 + 0.8 * Double(index) / Double(candidates.count), message: "checked \(index) of \(candidates.count) images") }
+            if index % 200 == 0 {
+                context.report(
+                    progress: 0.1 + 0.8 * Double(index) / Double(candidates.count),
+                    message: "checked \(index) of \(candidates.count) images")
+            }
         }
         context.report(progress: 0.9, message: "looking for images whose analyses were never queued")
         let requeued = try await requeueLostAnalyses(context)
-        let pruned = try await ingestor.store.jobs.prune(finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
+        let pruned = try await ingestor.store.jobs.prune(
+            finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
         return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued)
     }
 
@@ -161,7 +172,9 @@ public struct DiagnosticJob: JobHandler {
         public var permanent: Bool?
 
         public enum CodingKeys: String, CodingKey {
-            case seconds, failAttempts = "fail_attempts", permanent
+            case seconds
+            case failAttempts = "fail_attempts"
+            case permanent
         }
     }
 

@@ -49,17 +49,20 @@ public final class Doorbell: Sendable {
                 defer { state.waiters.removeAll() }
                 return state.waiters.values.map(\.continuation)
             }
-            guard let first = state.waiters.keys.min(), let waiter = state.waiters.removeValue(forKey: first) else { return [] }
+            guard let first = state.waiters.keys.min(), let waiter = state.waiters.removeValue(forKey: first) else {
+                return []
+            }
             return [waiter.continuation]
         }
-        waiters.forEach { $0.resume(returning: nil) }
+        for waiter in waiters { waiter.resume(returning: nil) }
     }
 
     /// Takes the longest-idle worker that serves `queue`, if any.
     public func reserve(queue: String) -> Handoff? {
         state.withLockedValue { state in
-            guard let id = state.waiters.filter({ $0.value.worker != nil && $0.value.queues.contains(queue) }).keys.min(),
-                  let waiter = state.waiters.removeValue(forKey: id), let worker = waiter.worker
+            guard
+                let id = state.waiters.filter({ $0.value.worker != nil && $0.value.queues.contains(queue) }).keys.min(),
+                let waiter = state.waiters.removeValue(forKey: id), let worker = waiter.worker
             else { return nil }
             return Handoff(worker: worker, continuation: waiter.continuation)
         }
@@ -68,7 +71,8 @@ public final class Doorbell: Sendable {
     /// Returns after a ring newer than `generation`, after `seconds`, or on cancellation;
     /// with a job when one was handed to `worker` (which serves `queues`).
     @discardableResult
-    public func wait(since generation: Int, seconds: Double, queues: [String] = [], worker: String? = nil) async -> Job? {
+    public func wait(since generation: Int, seconds: Double, queues: [String] = [], worker: String? = nil) async -> Job?
+    {
         await withTaskGroup(of: Job?.self) { group in
             group.addTask { await self.waitForRing(since: generation, queues: queues, worker: worker) }
             group.addTask {

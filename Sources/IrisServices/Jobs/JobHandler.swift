@@ -36,7 +36,10 @@ public final class JobContext: Sendable {
 
     /// Records progress (0…1) and a short message; sent with the next lease renewal.
     public func report(progress: Double, message: String? = nil) {
-        state.withLockedValue { $0.progress = progress; $0.message = message }
+        state.withLockedValue {
+            $0.progress = progress
+            $0.message = message
+        }
     }
 
     /// A note kept with this attempt in the job's run history (e.g. an HTTP status).
@@ -48,7 +51,9 @@ public final class JobContext: Sendable {
     /// worker is stopping and its grace period is over.
     public func checkCancellation() throws { try Task.checkCancellation() }
 
-    public var pendingProgress: (progress: Double?, message: String?) { state.withLockedValue { ($0.progress, $0.message) } }
+    public var pendingProgress: (progress: Double?, message: String?) {
+        state.withLockedValue { ($0.progress, $0.message) }
+    }
     public var detail: String? { state.withLockedValue { $0.detail } }
 }
 
@@ -68,7 +73,9 @@ public struct JobRegistry: Sendable {
 
     public mutating func register<Handler: JobHandler>(_ handler: Handler) {
         runners[Handler.kind] = Runner(
-            validate: { payload in try handler.validate(try Self.decode(Handler.Payload.self, payload, kind: Handler.kind)) },
+            validate: { payload in
+                try handler.validate(try Self.decode(Handler.Payload.self, payload, kind: Handler.kind))
+            },
             run: { payload, context in
                 let decoded: Handler.Payload
                 do {
@@ -86,7 +93,9 @@ public struct JobRegistry: Sendable {
     /// Refuses a request whose kind is unknown or whose payload does not decode (400).
     public func validate(_ request: JobRequest) throws {
         guard let runner = runners[request.kind] else {
-            throw Problem.badRequest("no job kind is called \"\(request.kind)\"; known kinds: \(kinds.joined(separator: ", "))", field: "kind")
+            throw Problem.badRequest(
+                "no job kind is called \"\(request.kind)\"; known kinds: \(kinds.joined(separator: ", "))",
+                field: "kind")
         }
         guard request.maxAttempts >= 1 && request.maxAttempts <= 100 else {
             throw Problem.badRequest("max_attempts must be between 1 and 100", field: "max_attempts")
@@ -96,11 +105,13 @@ public struct JobRegistry: Sendable {
 
     public func runner(for kind: String) -> Runner? { runners[kind] }
 
-    public static func decode<Payload: Decodable>(_ type: Payload.Type, _ text: String, kind: String) throws -> Payload {
+    public static func decode<Payload: Decodable>(_ type: Payload.Type, _ text: String, kind: String) throws -> Payload
+    {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch let error as DecodingError {
-            throw Problem.badRequest("the payload of a \(kind) job is malformed: \(IrisJSON.describe(error))", field: "payload")
+            throw Problem.badRequest(
+                "the payload of a \(kind) job is malformed: \(IrisJSON.describe(error))", field: "payload")
         }
     }
 }

@@ -56,15 +56,21 @@ public final class JobScheduler: Sendable {
                 let slot = Int64(now / job.every)
                 guard lastSlot[job.kind] != slot else { continue }
                 do {
-                    try await queue.enqueue(JobRequest(
-                        kind: job.kind, payload: job.payload, queue: job.queue, maxAttempts: 3, idempotencyKey: "periodic:\(job.kind):\(slot)"))
+                    try await queue.enqueue(
+                        JobRequest(
+                            kind: job.kind, payload: job.payload, queue: job.queue, maxAttempts: 3,
+                            idempotencyKey: "periodic:\(job.kind):\(slot)"))
                     lastSlot[job.kind] = slot
                 } catch {
-                    logger.error("cannot enqueue a periodic job", metadata: ["kind": "\(job.kind)", "error": "\(String(reflecting: error))"])
+                    logger.error(
+                        "cannot enqueue a periodic job",
+                        metadata: ["kind": "\(job.kind)", "error": "\(String(reflecting: error))"])
                 }
             }
             do {
-                if try await queue.store.webhooks.dispatch(batch: 500, queue: JobSettings.Queue.webhooks, maxAttempts: 8) > 0 {
+                if try await queue.store.webhooks.dispatch(
+                    batch: 500, queue: JobSettings.Queue.webhooks, maxAttempts: 8) > 0
+                {
                     queue.doorbell.ring()
                 }
             } catch {

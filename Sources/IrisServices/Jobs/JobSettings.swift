@@ -37,10 +37,13 @@ public struct JobSettings: Sendable {
     public var webhookTimeout: Double
 
     public init(
-        workers: [WorkerGroup] = [WorkerGroup(queues: [Queue.images], concurrency: 1), WorkerGroup(queues: [Queue.ml], concurrency: 2),
-                                  WorkerGroup(queues: [Queue.standard], concurrency: 1),
-                                  WorkerGroup(queues: [Queue.webhooks], concurrency: 2)],
-        leaseSeconds: Double = 30, prefetch: Int = 1, pollSeconds: Double = 2, graceSeconds: Double = 10, backoff: Backoff = Backoff(), retentionDays: Double = 14,
+        workers: [WorkerGroup] = [
+            WorkerGroup(queues: [Queue.images], concurrency: 1), WorkerGroup(queues: [Queue.ml], concurrency: 2),
+            WorkerGroup(queues: [Queue.standard], concurrency: 1),
+            WorkerGroup(queues: [Queue.webhooks], concurrency: 2),
+        ],
+        leaseSeconds: Double = 30, prefetch: Int = 1, pollSeconds: Double = 2, graceSeconds: Double = 10,
+        backoff: Backoff = Backoff(), retentionDays: Double = 14,
         cleanupInterval: Double = 3600, webhookAllowNetworks: [IPNetwork] = [], webhookTimeout: Double = 10
     ) {
         self.workers = workers
@@ -69,7 +72,9 @@ public struct JobSettings: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 .map { text in
                     guard let network = IPNetwork(text) else {
-                        throw Problem.badRequest("webhooks.allow_networks: \"\(text)\" is not a CIDR block like 10.0.0.0/8 or fd00::/8", field: "webhooks.allow_networks")
+                        throw Problem.badRequest(
+                            "webhooks.allow_networks: \"\(text)\" is not a CIDR block like 10.0.0.0/8 or fd00::/8",
+                            field: "webhooks.allow_networks")
                     }
                     return network
                 },
@@ -78,10 +83,12 @@ public struct JobSettings: Sendable {
 
     /// `images:1,default:1` → one group per queue.
     public static func workerGroups(_ text: String) throws -> [WorkerGroup] {
-        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { pair in
+        try text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map {
+            pair in
             let parts = pair.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, let count = Int(parts[1]), (0...64).contains(count) else {
-                throw Problem.badRequest("jobs.queues: \"\(pair)\" is not queue:count with a count of 0 to 64", field: "jobs.queues")
+                throw Problem.badRequest(
+                    "jobs.queues: \"\(pair)\" is not queue:count with a count of 0 to 64", field: "jobs.queues")
             }
             return WorkerGroup(queues: [parts[0]], concurrency: count)
         }.filter { $0.concurrency > 0 }

@@ -20,33 +20,49 @@ public struct JobSystem: Sendable {
     public let models: ModelRegistry
     public let learning: LearningService
 
-    public init(settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool, logger: Logger, models given: ModelRegistry? = nil) throws {
-        let inspector = try ImageInspector(maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+    public init(
+        settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
+        logger: Logger, models given: ModelRegistry? = nil
+    ) throws {
+        let inspector = try ImageInspector(
+            maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
         // Handlers use the ingestor without a queue; both copies share its per-image locks.
         var ingestor = ImageIngestor(
-            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector, threads: dependencies.imagingThreads, metrics: dependencies.metrics,
+            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
+            threads: dependencies.imagingThreads, metrics: dependencies.metrics,
             keep: settings.mode != .demo)
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        configuration.timeout = .init(connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
+        configuration.timeout = .init(
+            connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        sender = WebhookSender(client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout)
+        sender = WebhookSender(
+            client: httpClient, allowNetworks: settings.jobs.webhookAllowNetworks, timeout: settings.jobs.webhookTimeout
+        )
         // Loaded here once per process unless the caller has them (tests share one registry).
         let models = given ?? settings.models.registry(logger: logger)
         self.models = models
-        let followUps = FollowUpJobs(autoModels: settings.models.autoModels.filter { name in
-            if models.model(name) != nil { return true }
-            logger.warning("analysis.auto_models names a model that is not available; new images skip it", metadata: ["model": "\(name)"])
-            return false
-        })
+        let followUps = FollowUpJobs(
+            autoModels: settings.models.autoModels.filter { name in
+                if models.model(name) != nil { return true }
+                logger.warning(
+                    "analysis.auto_models names a model that is not available; new images skip it",
+                    metadata: ["model": "\(name)"])
+                return false
+            })
         var registry = JobRegistry()
         registry.register(ThumbnailJob(ingestor: ingestor))
-        registry.register(CleanupJob(ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays, followUps: followUps))
+        registry.register(
+            CleanupJob(
+                ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays,
+                followUps: followUps))
         registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
         registry.register(DiagnosticJob())
         let learning = LearningService(
-            store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel, thresholds: settings.models.thresholds)
+            store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel,
+            thresholds: settings.models.thresholds)
         self.learning = learning
-        registry.register(AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))
+        registry.register(
+            AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))
         registry.register(ConsolidateJob(learning: learning))
         registry.register(TrainJob(learning: learning))
         registry.register(EvaluateJob(learning: learning))
@@ -54,13 +70,22 @@ public struct JobSystem: Sendable {
         ingestor.jobs = queue
         ingestor.followUps = followUps
         self.ingestor = ingestor
-        workers = groups.isEmpty ? nil : JobWorkers(queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)
-        scheduler = schedule
+        workers =
+            groups.isEmpty
+            ? nil
+            : JobWorkers(
+                queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)
+        scheduler =
+            schedule
             ? JobScheduler(
                 queue: queue,
                 periodic: [
-                    .init(kind: CleanupJob.kind, payload: "{}", queue: JobSettings.Queue.standard, every: settings.jobs.cleanupInterval),
-                    .init(kind: ConsolidateJob.kind, payload: "{}", queue: JobSettings.Queue.ml, every: settings.models.consolidateInterval),
+                    .init(
+                        kind: CleanupJob.kind, payload: "{}", queue: JobSettings.Queue.standard,
+                        every: settings.jobs.cleanupInterval),
+                    .init(
+                        kind: ConsolidateJob.kind, payload: "{}", queue: JobSettings.Queue.ml,
+                        every: settings.models.consolidateInterval),
                 ],
                 logger: logger)
             : nil

@@ -80,20 +80,27 @@ public final class JobWorkers: Sendable {
                 if stopping { return }
                 let generation = queue.doorbell.generation
                 do {
-                    let claimed = try await store.jobs.claim(queues: queues, worker: worker, lease: settings.leaseSeconds, limit: prefetch)
+                    let claimed = try await store.jobs.claim(
+                        queues: queues, worker: worker, lease: settings.leaseSeconds, limit: prefetch)
                     held.withLockedValue { $0 = claimed }
                     failures = 0
                 } catch {
                     failures += 1
-                    logger.error("cannot claim jobs", metadata: ["worker": "\(worker)", "error": "\(String(reflecting: error))"])
+                    logger.error(
+                        "cannot claim jobs", metadata: ["worker": "\(worker)", "error": "\(String(reflecting: error))"])
                     await queue.doorbell.wait(since: generation, seconds: min(Double(failures), 10))
                     continue
                 }
                 if held.withLockedValue({ $0.isEmpty }) {
                     // Sleep until handed a job or woken, until the next retry is due, or for the poll interval.
                     var sleep = settings.pollSeconds
-                    if let due = try? await store.jobs.nextDue(queues: queues) { sleep = min(sleep, max(due.timeIntervalSinceNow, 0.005)) }
-                    guard let handed = await queue.doorbell.wait(since: generation, seconds: sleep, queues: queues, worker: worker) else { continue }
+                    if let due = try? await store.jobs.nextDue(queues: queues) {
+                        sleep = min(sleep, max(due.timeIntervalSinceNow, 0.005))
+                    }
+                    guard
+                        let handed = await queue.doorbell.wait(
+                            since: generation, seconds: sleep, queues: queues, worker: worker)
+                    else { continue }
                     held.withLockedValue { $0 = [handed] }
                 }
             }
@@ -106,7 +113,8 @@ public final class JobWorkers: Sendable {
             let started = ContinuousClock.now
             guard let outcome = await execute(job, worker: worker, held: held) else {
                 metrics.jobFinished(job, outcome: "lost", duration: ContinuousClock.now - started)
-                logger.warning("lost the lease of a job while running it", metadata: ["job": "\(job.id)", "kind": "\(job.kind)"])
+                logger.warning(
+                    "lost the lease of a job while running it", metadata: ["job": "\(job.id)", "kind": "\(job.kind)"])
                 continue
             }
             metrics.jobFinished(job, outcome: Self.label(outcome, job), duration: ContinuousClock.now - started)
@@ -114,16 +122,22 @@ public final class JobWorkers: Sendable {
             let claimMore = !stopping && held.withLockedValue { $0.isEmpty }
             do {
                 let answer = try await store.jobs.finish(
-                    job, worker: worker, outcome: outcome, next: claimMore ? (queues: queues, lease: settings.leaseSeconds, limit: prefetch) : nil)
+                    job, worker: worker, outcome: outcome,
+                    next: claimMore ? (queues: queues, lease: settings.leaseSeconds, limit: prefetch) : nil)
                 if !answer.recorded {
-                    logger.warning("a job's lease ran out before its outcome was recorded", metadata: ["job": "\(job.id)"])
-                } else if Self.label(outcome, job) == "dead" || { if case .failedPermanently = outcome { true } else { false } }() {
+                    logger.warning(
+                        "a job's lease ran out before its outcome was recorded", metadata: ["job": "\(job.id)"])
+                } else if Self.label(outcome, job) == "dead"
+                    || { if case .failedPermanently = outcome { true } else { false } }()
+                {
                     await recordFailure(job, outcome)
                 }
                 held.withLockedValue { $0 += answer.next }
             } catch {
                 // The lease runs out and the job is run again: at least once, never lost.
-                logger.error("cannot record a job's outcome", metadata: ["job": "\(job.id)", "error": "\(String(reflecting: error))"])
+                logger.error(
+                    "cannot record a job's outcome",
+                    metadata: ["job": "\(job.id)", "error": "\(String(reflecting: error))"])
             }
         }
     }
@@ -170,7 +184,9 @@ public final class JobWorkers: Sendable {
                 await giveBack(held, worker: worker)
                 let pending = context.pendingProgress
                 switch try? await store.jobs.heartbeat(
-                    id: job.id, worker: worker, lease: settings.leaseSeconds, progress: pending.progress, message: pending.message) {
+                    id: job.id, worker: worker, lease: settings.leaseSeconds, progress: pending.progress,
+                    message: pending.message)
+                {
                 case .lost: interrupt(.lost)
                 case .held(cancelRequested: true): interrupt(.cancelled)
                 default: break
@@ -191,10 +207,16 @@ public final class JobWorkers: Sendable {
             case .cancelled: return .cancelled
             case nil: break
             }
-            let message = (error as? PermanentJobFailure)?.message ?? (error as? Problem)?.detail ?? String(describing: error)
-            logger.notice("a job attempt failed", metadata: ["job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempts)", "error": "\(message)"])
+            let message =
+                (error as? PermanentJobFailure)?.message ?? (error as? Problem)?.detail ?? String(describing: error)
+            logger.notice(
+                "a job attempt failed",
+                metadata: [
+                    "job": "\(job.id)", "kind": "\(job.kind)", "attempt": "\(job.attempts)", "error": "\(message)",
+                ])
             if error is PermanentJobFailure { return .failedPermanently(error: message, detail: context.detail) }
-            return .failed(error: message, retryIn: settings.backoff.delay(afterAttempt: job.attempts), detail: context.detail)
+            return .failed(
+                error: message, retryIn: settings.backoff.delay(afterAttempt: job.attempts), detail: context.detail)
         }
     }
 
@@ -203,14 +225,17 @@ public final class JobWorkers: Sendable {
     /// its own failure, forever; their attempts are in the delivery log instead.
     private func recordFailure(_ job: Job, _ outcome: JobOutcome) async {
         guard job.kind != WebhookDelivery.kind else { return }
-        let error: String = switch outcome {
-        case .failed(let error, _, _), .failedPermanently(let error, _): error
-        default: ""
-        }
+        let error: String =
+            switch outcome {
+            case .failed(let error, _, _), .failedPermanently(let error, _): error
+            default: ""
+            }
         let action = Self.label(outcome, job) == "dead" ? "job.dead" : "job.failed"
-        _ = try? await store.events.append(Event(
-            actorKind: "system", actorID: nil, actorName: "iris worker", action: action, projectID: job.projectID, subject: "job \(job.id)",
-            detail: ["kind": job.kind, "error": String(error.prefix(500))]))
+        _ = try? await store.events.append(
+            Event(
+                actorKind: "system", actorID: nil, actorName: "iris worker", action: action, projectID: job.projectID,
+                subject: "job \(job.id)",
+                detail: ["kind": job.kind, "error": String(error.prefix(500))]))
     }
 
     public static func label(_ outcome: JobOutcome, _ job: Job) -> String {
@@ -227,14 +252,17 @@ public final class JobWorkers: Sendable {
     private func runHelpers() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                await self.store.database.listen(channel: SQLJobRepository.channel) { [doorbell = self.queue.doorbell] in doorbell.ring(all: false) }
+                await self.store.database.listen(channel: SQLJobRepository.channel) {
+                    [doorbell = self.queue.doorbell] in doorbell.ring(all: false)
+                }
             }
             group.addTask {
                 while !Task.isCancelled {
                     do {
                         if try await self.store.jobs.reapExpiredLeases() > 0 { self.queue.doorbell.ring() }
                     } catch {
-                        self.logger.error("cannot reap expired job leases", metadata: ["error": "\(String(reflecting: error))"])
+                        self.logger.error(
+                            "cannot reap expired job leases", metadata: ["error": "\(String(reflecting: error))"])
                     }
                     try? await Task.sleep(for: .seconds(max(self.settings.leaseSeconds / 2, 0.5)))
                 }

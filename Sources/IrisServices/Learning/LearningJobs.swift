@@ -34,18 +34,28 @@ public struct ConsolidateJob: JobHandler {
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         let projects: [Int64]
-        if let project = payload.projectId { projects = [project] } else { projects = try await learning.store.learning.unconsolidated() }
+        if let project = payload.projectId {
+            projects = [project]
+        } else {
+            projects = try await learning.store.learning.unconsolidated()
+        }
         var done: [Int64: Int] = [:]
         for (index, projectID) in projects.enumerated() {
-            context.report(progress: Double(index) / Double(max(projects.count, 1)), message: "consolidating project \(projectID)")
-            await learning.announce(as: "iris learner", "learner.updating", projectID: projectID, subject: "learner", detail: [:])
+            context.report(
+                progress: Double(index) / Double(max(projects.count, 1)), message: "consolidating project \(projectID)")
+            await learning.announce(
+                as: "iris learner", "learner.updating", projectID: projectID, subject: "learner", detail: [:])
             do {
                 if let members = try await learning.consolidate(projectID: projectID) {
                     done[projectID] = members
-                    await learning.announce(as: "iris learner", "learner.updated", projectID: projectID, subject: "learner", detail: ["members": "\(members)"])
+                    await learning.announce(
+                        as: "iris learner", "learner.updated", projectID: projectID, subject: "learner",
+                        detail: ["members": "\(members)"])
                 }
             } catch {
-                await learning.announce(as: "iris learner", "learner.failed", projectID: projectID, subject: "learner", detail: ["error": String(describing: error).prefix(300).description])
+                await learning.announce(
+                    as: "iris learner", "learner.failed", projectID: projectID, subject: "learner",
+                    detail: ["error": String(describing: error).prefix(300).description])
                 throw error
             }
         }
@@ -70,7 +80,10 @@ public struct TrainJob: JobHandler {
         public var projectId: Int64
         /// Make the new version active when it is done.
         public var activate: Bool?
-        public enum CodingKeys: String, CodingKey { case projectId = "project_id", activate }
+        public enum CodingKeys: String, CodingKey {
+            case projectId = "project_id"
+            case activate
+        }
     }
 
     public struct Output: Encodable, Sendable {
@@ -85,7 +98,11 @@ public struct TrainJob: JobHandler {
         public var classes: Int
         public var validationAccuracy: Double
         public var labelled: Int?
-        public enum CodingKeys: String, CodingKey { case version, classes, validationAccuracy = "validation_accuracy", labelled }
+        public enum CodingKeys: String, CodingKey {
+            case version, classes
+            case validationAccuracy = "validation_accuracy"
+            case labelled
+        }
     }
 
     public let learning: LearningService
@@ -94,16 +111,22 @@ public struct TrainJob: JobHandler {
         guard try await learning.store.projects.find(id: payload.projectId) != nil else {
             throw PermanentJobFailure("project \(payload.projectId) no longer exists")
         }
-        let record = try await learning.train(projectID: payload.projectId, jobID: context.job.id) { progress, message in
+        let record = try await learning.train(projectID: payload.projectId, jobID: context.job.id) {
+            progress, message in
             context.report(progress: progress, message: message)
         }
         let summary = try JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8))
         var labelled: Int?
-        if payload.activate == true { labelled = try await learning.activate(projectID: payload.projectId, version: record.version) }
+        if payload.activate == true {
+            labelled = try await learning.activate(projectID: payload.projectId, version: record.version)
+        }
         await learning.announce(
-            as: "iris trainer", "classifier.trained", projectID: payload.projectId, subject: "classifier v\(record.version)",
+            as: "iris trainer", "classifier.trained", projectID: payload.projectId,
+            subject: "classifier v\(record.version)",
             detail: ["validation_accuracy": String(format: "%.3f", summary.validationAccuracy)])
-        return Output(version: record.version, classes: record.classes.count, validationAccuracy: summary.validationAccuracy, labelled: labelled)
+        return Output(
+            version: record.version, classes: record.classes.count, validationAccuracy: summary.validationAccuracy,
+            labelled: labelled)
     }
 }
 
@@ -116,7 +139,9 @@ public struct EvaluateJob: JobHandler {
     public static let kind = "model.evaluate"
 
     public struct Payload: Codable, Sendable {
-        public init(projectId: Int64, target: LearningService.Target, version: Int? = nil, split: LearningService.Split? = nil) {
+        public init(
+            projectId: Int64, target: LearningService.Target, version: Int? = nil, split: LearningService.Split? = nil
+        ) {
             self.projectId = projectId
             self.target = target
             self.version = version
@@ -127,7 +152,10 @@ public struct EvaluateJob: JobHandler {
         public var target: LearningService.Target
         public var version: Int?
         public var split: LearningService.Split?
-        public enum CodingKeys: String, CodingKey { case projectId = "project_id", target, version, split }
+        public enum CodingKeys: String, CodingKey {
+            case projectId = "project_id"
+            case target, version, split
+        }
     }
 
     public struct Output: Encodable, Sendable {
@@ -140,7 +168,10 @@ public struct EvaluateJob: JobHandler {
         public var evaluationId: Int64
         public var accuracy: Double
         public var count: Int
-        public enum CodingKeys: String, CodingKey { case evaluationId = "evaluation_id", accuracy, count }
+        public enum CodingKeys: String, CodingKey {
+            case evaluationId = "evaluation_id"
+            case accuracy, count
+        }
     }
 
     public let learning: LearningService
@@ -148,7 +179,8 @@ public struct EvaluateJob: JobHandler {
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         context.report(progress: 0.1, message: "evaluating the \(payload.target.rawValue)")
         let record = try await learning.evaluate(
-            projectID: payload.projectId, target: payload.target, version: payload.version, split: payload.split ?? .heldOut, jobID: context.job.id)
+            projectID: payload.projectId, target: payload.target, version: payload.version,
+            split: payload.split ?? .heldOut, jobID: context.job.id)
         let body = try JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8))
         await learning.announce(
             as: "iris evaluator", "model.evaluated", projectID: payload.projectId, subject: "evaluation \(record.id)",
@@ -159,8 +191,12 @@ public struct EvaluateJob: JobHandler {
 
 extension LearningService {
     /// A learning job's news as an event of its project: a toast on its pages, and webhooks can hear of it.
-    public func announce(as actor: String, _ action: String, projectID: Int64, subject: String, detail: [String: String]) async {
-        _ = try? await store.events.append(Event(
-            actorKind: "system", actorID: nil, actorName: actor, action: action, projectID: projectID, subject: subject, detail: detail))
+    public func announce(
+        as actor: String, _ action: String, projectID: Int64, subject: String, detail: [String: String]
+    ) async {
+        _ = try? await store.events.append(
+            Event(
+                actorKind: "system", actorID: nil, actorName: actor, action: action, projectID: projectID,
+                subject: subject, detail: detail))
     }
 }

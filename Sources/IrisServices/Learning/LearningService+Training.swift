@@ -14,7 +14,10 @@ extension LearningService {
     }
 
     public struct TrainingSummary: Codable, Sendable {
-        public init(classes: [String], trainCount: Int, validationCount: Int, heldOut: Int, bestEpoch: Int, validationAccuracy: Double, refit: Bool? = nil, seconds: Double, epochs: [EpochBody]) {
+        public init(
+            classes: [String], trainCount: Int, validationCount: Int, heldOut: Int, bestEpoch: Int,
+            validationAccuracy: Double, refit: Bool? = nil, seconds: Double, epochs: [EpochBody]
+        ) {
             self.classes = classes
             self.trainCount = trainCount
             self.validationCount = validationCount
@@ -44,46 +47,66 @@ extension LearningService {
             var validationAccuracy: Double
 
             enum CodingKeys: String, CodingKey {
-                case epoch, trainLoss = "train_loss", validationLoss = "validation_loss", validationAccuracy = "validation_accuracy"
+                case epoch
+                case trainLoss = "train_loss"
+                case validationLoss = "validation_loss"
+                case validationAccuracy = "validation_accuracy"
             }
         }
 
         public enum CodingKeys: String, CodingKey {
             case classes, epochs, seconds
-            case trainCount = "train_count", validationCount = "validation_count", heldOut = "held_out", bestEpoch = "best_epoch"
-            case validationAccuracy = "validation_accuracy", refit
+            case trainCount = "train_count"
+            case validationCount = "validation_count"
+            case heldOut = "held_out"
+            case bestEpoch = "best_epoch"
+            case validationAccuracy = "validation_accuracy"
+            case refit
         }
     }
 
     /// Trains a new head version on the project's human-labelled embeddings outside the held-out split.
-    public func train(projectID: Int64, jobID: Int64?, progress: @escaping @Sendable (Double, String) -> Void) async throws -> ClassifierRecord {
+    public func train(projectID: Int64, jobID: Int64?, progress: @escaping @Sendable (Double, String) -> Void)
+        async throws -> ClassifierRecord
+    {
         let all = try await store.learning.labelledEmbeddings(projectID: projectID, model: model)
         let training = all.filter { !Self.isHeldOut($0.sha256) }
         let classes = Array(Set(training.map(\.label))).sorted()
         guard classes.count >= 2 else {
             throw PermanentJobFailure(
-                "training needs human-labelled images of at least two classes with \(model) embeddings outside the held-out split; there are \(training.count) images of \(classes.count) classes")
+                "training needs human-labelled images of at least two classes with \(model) embeddings outside the held-out split; there are \(training.count) images of \(classes.count) classes"
+            )
         }
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let started = ContinuousClock.now
         let options = SoftmaxRegression.Options()
         let (head, report) = try await offloadLearning {
             try SoftmaxRegression.train(
-                features: training.map(\.vector), labels: training.map { index[$0.label]! }, classes: classes, options: options,
+                features: training.map(\.vector), labels: training.map { index[$0.label]! }, classes: classes,
+                options: options,
                 progress: { epoch in
-                    progress(min(0.95, Double(epoch.epoch) / Double(options.maxEpochs)),
-                             "epoch \(epoch.epoch): validation accuracy \(String(format: "%.3f", epoch.validationAccuracy))")
+                    progress(
+                        min(0.95, Double(epoch.epoch) / Double(options.maxEpochs)),
+                        "epoch \(epoch.epoch): validation accuracy \(String(format: "%.3f", epoch.validationAccuracy))")
                 })
         }
         let best = report.epochs.first { $0.epoch == report.bestEpoch }
         let summary = TrainingSummary(
-            classes: classes, trainCount: report.trainCount, validationCount: report.validationCount, heldOut: all.count - training.count,
+            classes: classes, trainCount: report.trainCount, validationCount: report.validationCount,
+            heldOut: all.count - training.count,
             bestEpoch: report.bestEpoch, validationAccuracy: best?.validationAccuracy ?? 0, refit: report.refit,
             seconds: LearningBenchmark.seconds(ContinuousClock.now - started),
-            epochs: report.epochs.map { .init(epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss, validationAccuracy: $0.validationAccuracy) })
-        return try await store.learning.addClassifier(ClassifierRecord(
-            projectID: projectID, model: model, classes: classes, parameters: String(decoding: try JSONEncoder().encode(head), as: UTF8.self),
-            report: String(decoding: try JSONEncoder().encode(summary), as: UTF8.self), jobID: jobID, createdAt: Date()))
+            epochs: report.epochs.map {
+                .init(
+                    epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss,
+                    validationAccuracy: $0.validationAccuracy)
+            })
+        return try await store.learning.addClassifier(
+            ClassifierRecord(
+                projectID: projectID, model: model, classes: classes,
+                parameters: String(decoding: try JSONEncoder().encode(head), as: UTF8.self),
+                report: String(decoding: try JSONEncoder().encode(summary), as: UTF8.self), jobID: jobID,
+                createdAt: Date()))
     }
 
     public static func head(_ record: ClassifierRecord) throws -> SoftmaxRegression {
@@ -102,15 +125,21 @@ extension LearningService {
         let head = try Self.head(record)
         var labelled = 0
         for (sha256, vector) in try await store.learning.embeddings(projectID: projectID, model: record.model) {
-            if try await label(sha256: sha256, vector: vector, head: head, projectID: projectID, version: version) { labelled += 1 }
+            if try await label(sha256: sha256, vector: vector, head: head, projectID: projectID, version: version) {
+                labelled += 1
+            }
         }
         return labelled
     }
 
     /// Stores a head's top answers on an image as model labels.
-    public func label(sha256: String, vector: [Float], head: SoftmaxRegression, projectID: Int64, version: Int) async throws -> Bool {
-        let output = ModelOutput(labels: head.ranked(vector).prefix(3).map { ScoredLabel(label: $0.label, score: $0.probability) })
-        return try await AnalysisJob.save(output, model: Self.headModelName(projectID: projectID), sha256: sha256, store: store)
+    public func label(sha256: String, vector: [Float], head: SoftmaxRegression, projectID: Int64, version: Int)
+        async throws -> Bool
+    {
+        let output = ModelOutput(
+            labels: head.ranked(vector).prefix(3).map { ScoredLabel(label: $0.label, score: $0.probability) })
+        return try await AnalysisJob.save(
+            output, model: Self.headModelName(projectID: projectID), sha256: sha256, store: store)
     }
 
     // MARK: - Evaluation
@@ -137,7 +166,9 @@ extension LearningService {
         public var report: EvaluationReport
     }
 
-    public func evaluate(projectID: Int64, target: Target, version: Int?, split: Split, jobID: Int64?) async throws -> EvaluationRecord {
+    public func evaluate(projectID: Int64, target: Target, version: Int?, split: Split, jobID: Int64?) async throws
+        -> EvaluationRecord
+    {
         let labelled = try await store.learning.labelledEmbeddings(projectID: projectID, model: model)
         let test = labelled.filter { split == .all || Self.isHeldOut($0.sha256) }
         var examples: [EvaluationReport.Example] = []
@@ -151,17 +182,24 @@ extension LearningService {
             labels = learner.classNames
             if split == .heldOut {
                 // The learner as it would be without the held-out images.
-                let members = try await store.learning.members(projectID: projectID).filter { !Self.isHeldOut($0.sha256) }
+                let members = try await store.learning.members(projectID: projectID).filter {
+                    !Self.isHeldOut($0.sha256)
+                }
                 var features: [(label: String, feature: [Float])] = []
                 for member in members {
-                    if let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector { features.append((member.name, vector)) }
+                    if let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector {
+                        features.append((member.name, vector))
+                    }
                 }
                 learner = IncrementalLearner.rebuilt(dimension: learner.dimension, members: features)
             }
             let known = Set(labels)
             for example in test where known.contains(example.label) {
                 let answer = learner.classify(example.vector, rules: thresholds, limit: 3)
-                examples.append(.init(truth: example.label, answer: answer.label, ranked: answer.ranked.map(\.label), ratio: answer.ratio))
+                examples.append(
+                    .init(
+                        truth: example.label, answer: answer.label, ranked: answer.ranked.map(\.label),
+                        ratio: answer.ratio))
             }
         case .classifier:
             let record: ClassifierRecord?
@@ -171,7 +209,10 @@ extension LearningService {
                 let all = try await store.learning.classifiers(projectID: projectID)
                 record = all.first(where: \.active) ?? all.first
             }
-            guard let record else { throw PermanentJobFailure("project \(projectID) has no trained classifier\(version.map { " version \($0)" } ?? "")") }
+            guard let record else {
+                throw PermanentJobFailure(
+                    "project \(projectID) has no trained classifier\(version.map { " version \($0)" } ?? "")")
+            }
             usedVersion = record.version
             let head = try Self.head(record)
             labels = head.classes
@@ -182,12 +223,17 @@ extension LearningService {
             }
         }
         guard !examples.isEmpty else {
-            throw PermanentJobFailure("no labelled image of the \(target.rawValue)'s classes is in the \(split.rawValue) split yet")
+            throw PermanentJobFailure(
+                "no labelled image of the \(target.rawValue)'s classes is in the \(split.rawValue) split yet")
         }
-        let body = EvaluationBody(target: target, version: usedVersion, split: split, report: EvaluationReport(examples: examples, labels: labels))
-        return try await store.learning.addEvaluation(EvaluationRecord(
-            projectID: projectID, target: target.rawValue, version: usedVersion, split: split.rawValue,
-            report: String(decoding: try JSONEncoder().encode(body), as: UTF8.self), jobID: jobID, createdAt: Date()))
+        let body = EvaluationBody(
+            target: target, version: usedVersion, split: split,
+            report: EvaluationReport(examples: examples, labels: labels))
+        return try await store.learning.addEvaluation(
+            EvaluationRecord(
+                projectID: projectID, target: target.rawValue, version: usedVersion, split: split.rawValue,
+                report: String(decoding: try JSONEncoder().encode(body), as: UTF8.self), jobID: jobID, createdAt: Date()
+            ))
     }
 }
 

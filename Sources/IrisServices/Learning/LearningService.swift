@@ -9,7 +9,10 @@ import NIOConcurrencyHelpers
 /// added one at a time, classify with `unknown`), trained heads and their use. The HTTP
 /// controller, the jobs and the CLI all go through here.
 public struct LearningService: Sendable {
-    public init(store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String, thresholds: IncrementalLearner.Thresholds) {
+    public init(
+        store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String,
+        thresholds: IncrementalLearner.Thresholds
+    ) {
         self.store = store
         self.blobs = blobs
         self.models = models
@@ -57,7 +60,8 @@ public struct LearningService: Sendable {
     public func embedder() throws -> Model {
         guard let model = models.model(model), model.manifest.tasks.contains(.embed) else {
             throw Problem.conflict(
-                "the learner's embedding model \(model) is not available (see GET /api/v1/models and the learner.model setting)")
+                "the learner's embedding model \(model) is not available (see GET /api/v1/models and the learner.model setting)"
+            )
         }
         return model
     }
@@ -67,7 +71,9 @@ public struct LearningService: Sendable {
     /// A stored image's embedding: the one kept from its analysis, or made now (and kept).
     public func embedding(sha256: String) async throws -> [Float] {
         if let stored = try await store.analyses.embedding(sha256: sha256, model: model) { return stored.vector }
-        guard let path = blobs.localPath(for: .original(sha256)) else { throw Problem.notFound("no stored image has sha256 \(sha256)") }
+        guard let path = blobs.localPath(for: .original(sha256)) else {
+            throw Problem.notFound("no stored image has sha256 \(sha256)")
+        }
         let embedder = try embedder()
         let output = try await embedder.analyze(path: path)
         guard let vector = output.embedding else { throw Problem.conflict("\(model) gave no embedding") }
@@ -78,7 +84,9 @@ public struct LearningService: Sendable {
 
     /// Embeds a file that is not stored (classify uploads).
     public func embedding(path: String) async throws -> [Float] {
-        guard let vector = try await embedder().analyze(path: path).embedding else { throw Problem.conflict("\(model) gave no embedding") }
+        guard let vector = try await embedder().analyze(path: path).embedding else {
+            throw Problem.conflict("\(model) gave no embedding")
+        }
         return vector
     }
 
@@ -93,11 +101,17 @@ public struct LearningService: Sendable {
     /// Adds a new class from stored images (all of one label, or imported from a zip).
     /// 409 when the class exists; 400 when there is no image. Images that cannot be
     /// embedded are reported and left out.
-    public func addClass(projectID: Int64, name: String, sha256s: [String], report: ImportReport? = nil) async throws -> AddedClass {
+    public func addClass(projectID: Int64, name: String, sha256s: [String], report: ImportReport? = nil) async throws
+        -> AddedClass
+    {
         if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {
-            throw Problem.conflict("the learner already has a class named \(existing.name); add examples by labelling images, or remove it first", field: "name")
+            throw Problem.conflict(
+                "the learner already has a class named \(existing.name); add examples by labelling images, or remove it first",
+                field: "name")
         }
-        guard !sha256s.isEmpty else { throw Problem.badRequest("there is no image to make the class \(name) from", field: "file") }
+        guard !sha256s.isEmpty else {
+            throw Problem.badRequest("there is no image to make the class \(name) from", field: "file")
+        }
         var examples: [(sha256: String, vector: [Float])] = []
         var failed: [(sha256: String, reason: String)] = []
         // A few at once: the model's batcher runs what arrives together as one batch.
@@ -121,7 +135,8 @@ public struct LearningService: Sendable {
         }
         examples.sort { $0.sha256 < $1.sha256 }
         guard !examples.isEmpty else {
-            throw Problem.unprocessable("no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
+            throw Problem.unprocessable(
+                "no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
         }
         let added = try await add(projectID: projectID, name: name, examples: examples, mustBeNew: true)
         return AddedClass(name: name, added: added, report: report, failed: failed)
@@ -129,13 +144,18 @@ public struct LearningService: Sendable {
 
     /// Adds examples to one class (made when new): reads and writes that class alone.
     @discardableResult
-    public func add(projectID: Int64, name: String, examples: [(sha256: String, vector: [Float])], mustBeNew: Bool = false) async throws -> Int {
+    public func add(
+        projectID: Int64, name: String, examples: [(sha256: String, vector: [Float])], mustBeNew: Bool = false
+    ) async throws -> Int {
         let model = self.model
         return try await store.learning.update(projectID: projectID, names: [name]) { record, classes in
-            if mustBeNew, !classes.isEmpty { throw Problem.conflict("the learner already has a class named \(name)", field: "name") }
+            if mustBeNew, !classes.isEmpty {
+                throw Problem.conflict("the learner already has a class named \(name)", field: "name")
+            }
             let dimension = record?.dimension ?? examples.first?.vector.count ?? 0
             if let record, record.model != model {
-                throw Problem.conflict("the learner learns over \(record.model), not \(model); reset it to change models")
+                throw Problem.conflict(
+                    "the learner learns over \(record.model), not \(model); reset it to change models")
             }
             var learner = record.map { Self.learner($0, classes) } ?? IncrementalLearner(dimension: dimension)
             var added = 0
@@ -143,7 +163,8 @@ public struct LearningService: Sendable {
                 learner.add(example.vector, to: name)
                 added += 1
             }
-            var change = LearnerChange(learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+            var change = LearnerChange(
+                learner: Self.record(learner, projectID: projectID, model: model, previous: record))
             change.upserted = [Self.classRecord(learner.shells[name]!, previous: classes.first)]
             change.members = examples.map { (name, $0.sha256) }
             return (change, added)
@@ -153,11 +174,13 @@ public struct LearningService: Sendable {
     /// Removes one class; 404 when there is none of that name.
     public func removeClass(projectID: Int64, name: String) async throws {
         let model = self.model
-        let removed = try await store.learning.update(projectID: projectID, names: [name]) { record, classes -> (LearnerChange?, Bool) in
+        let removed = try await store.learning.update(projectID: projectID, names: [name]) {
+            record, classes -> (LearnerChange?, Bool) in
             guard let record, !classes.isEmpty else { return (nil, false) }
             var learner = Self.learner(record, classes)
             learner.remove(name)
-            var change = LearnerChange(learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+            var change = LearnerChange(
+                learner: Self.record(learner, projectID: projectID, model: model, previous: record))
             change.removed = [name]
             return (change, true)
         }
@@ -167,7 +190,8 @@ public struct LearningService: Sendable {
     /// Classifies features against every class; 409 before there is any.
     public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [IncrementalLearner.Answer] {
         guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
-            throw Problem.conflict("the learner has no classes yet: add one (POST …/learner/classes) before classifying")
+            throw Problem.conflict(
+                "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         }
         let ready: IncrementalLearner.Prepared
         if let cached = prepared.get(projectID, at: record.updatedAt) {
@@ -195,12 +219,15 @@ public struct LearningService: Sendable {
         var members: [(label: String, feature: [Float])] = []
         var kept: [(name: String, sha256: String)] = []
         for member in try await store.learning.members(projectID: projectID) {
-            guard let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector else { continue }
+            guard let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector else {
+                continue
+            }
             members.append((member.name, vector))
             kept.append(member)
         }
         let model = self.model
-        let snapshot = members, memberRows = kept
+        let snapshot = members
+        let memberRows = kept
         return try await store.learning.update(projectID: projectID, names: nil) { record, classes in
             guard let record else { return (nil, nil) }
             let rebuilt = IncrementalLearner.rebuilt(dimension: record.dimension, members: snapshot)
@@ -210,11 +237,15 @@ public struct LearningService: Sendable {
             change.replaceAll = true
             let previous = Dictionary(uniqueKeysWithValues: classes.map { ($0.name, $0) })
             // Classes whose members are all gone stay, empty, until removed: a user made them.
-            change.upserted = classes.map { old in
-                rebuilt.shells[old.name].map { Self.classRecord($0, previous: old) }
-                    ?? LearnerClassRecord(name: old.name, count: 0, sum: [Double](repeating: 0, count: record.dimension), noiseMean: 0, noiseM2: 0,
-                                          createdAt: old.createdAt, updatedAt: Date())
-            } + rebuilt.shells.values.filter { previous[$0.name] == nil }.map { Self.classRecord($0, previous: nil) }
+            change.upserted =
+                classes.map { old in
+                    rebuilt.shells[old.name].map { Self.classRecord($0, previous: old) }
+                        ?? LearnerClassRecord(
+                            name: old.name, count: 0, sum: [Double](repeating: 0, count: record.dimension),
+                            noiseMean: 0, noiseM2: 0,
+                            createdAt: old.createdAt, updatedAt: Date())
+                }
+                + rebuilt.shells.values.filter { previous[$0.name] == nil }.map { Self.classRecord($0, previous: nil) }
             change.members = memberRows
             return (change, snapshot.count)
         }
@@ -226,18 +257,24 @@ public struct LearningService: Sendable {
         IncrementalLearner(
             dimension: record.dimension, globalSum: record.globalSum, count: record.count,
             shells: classes.filter { $0.count > 0 }.map {
-                IncrementalLearner.Shell(name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
+                IncrementalLearner.Shell(
+                    name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
             },
             classCount: record.classCount)
     }
 
-    public static func record(_ learner: IncrementalLearner, projectID: Int64, model: String, previous: LearnerRecord?) -> LearnerRecord {
+    public static func record(_ learner: IncrementalLearner, projectID: Int64, model: String, previous: LearnerRecord?)
+        -> LearnerRecord
+    {
         LearnerRecord(
-            projectID: projectID, model: model, dimension: learner.dimension, count: learner.count, classCount: learner.classCount,
+            projectID: projectID, model: model, dimension: learner.dimension, count: learner.count,
+            classCount: learner.classCount,
             globalSum: learner.globalSum, updatedAt: Date(), consolidatedAt: previous?.consolidatedAt)
     }
 
-    public static func classRecord(_ shell: IncrementalLearner.Shell, previous: LearnerClassRecord?) -> LearnerClassRecord {
+    public static func classRecord(_ shell: IncrementalLearner.Shell, previous: LearnerClassRecord?)
+        -> LearnerClassRecord
+    {
         let now = Date()
         return LearnerClassRecord(
             name: shell.name, count: shell.count, sum: shell.sum, noiseMean: shell.noiseMean, noiseM2: shell.noiseM2,

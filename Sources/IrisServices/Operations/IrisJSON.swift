@@ -15,7 +15,8 @@ public enum IrisJSON {
         let path: [any CodingKey]
         switch error {
         case .keyNotFound(let key, let context): path = context.codingPath + [key]
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): path = context.codingPath
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            path = context.codingPath
         @unknown default: return nil
         }
         let names = path.map { key in key.intValue.map { "[\($0)]" } ?? snakeCase(key.stringValue) }
@@ -29,7 +30,8 @@ public enum IrisJSON {
         case .typeMismatch(let type, _): return "\(field) must be \(jsonName(type))"
         case .valueNotFound(let type, _): return "\(field) must be \(jsonName(type)), not null"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the body is not valid JSON" : "\(field) is not valid: \(context.debugDescription)"
+            return context.codingPath.isEmpty
+                ? "the body is not valid JSON" : "\(field) is not valid: \(context.debugDescription)"
         @unknown default: return "the body is not valid"
         }
     }

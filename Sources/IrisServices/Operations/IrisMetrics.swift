@@ -21,10 +21,12 @@ public struct IrisMetrics: Sendable {
 
     public func request(method: String, route: String, status: Int, duration: Duration) {
         registry.makeCounter(
-            name: "iris_http_requests_total", labels: [("method", method), ("route", route), ("status", String(status))]
+            name: "iris_http_requests_total",
+            labels: [("method", method), ("route", route), ("status", String(status))]
         ).increment()
         registry.makeDurationHistogram(
-            name: "iris_http_request_duration_seconds", labels: [("method", method), ("route", route)], buckets: Self.latencyBuckets
+            name: "iris_http_request_duration_seconds", labels: [("method", method), ("route", route)],
+            buckets: Self.latencyBuckets
         ).record(duration)
     }
 
@@ -40,7 +42,8 @@ public struct IrisMetrics: Sendable {
 
     public static let jobBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        .seconds(60),
         .seconds(300), .seconds(1800),
     ]
 
@@ -50,12 +53,15 @@ public struct IrisMetrics: Sendable {
         registry.makeDurationHistogram(
             name: "iris_job_wait_seconds", labels: [("queue", job.queue), ("kind", job.kind)], buckets: Self.jobBuckets
         ).record(.milliseconds(Int64(max(waited, 0) * 1000)))
-        if job.attempts > 1 { registry.makeCounter(name: "iris_job_retries_total", labels: [("kind", job.kind)]).increment() }
+        if job.attempts > 1 {
+            registry.makeCounter(name: "iris_job_retries_total", labels: [("kind", job.kind)]).increment()
+        }
     }
 
     /// An attempt ended: `succeeded`, `failed`, `dead`, `cancelled`, `released` or `lost`.
     public func jobFinished(_ job: Job, outcome: String, duration: Duration) {
-        registry.makeCounter(name: "iris_job_attempts_total", labels: [("kind", job.kind), ("outcome", outcome)]).increment()
+        registry.makeCounter(name: "iris_job_attempts_total", labels: [("kind", job.kind), ("outcome", outcome)])
+            .increment()
         registry.makeDurationHistogram(
             name: "iris_job_run_seconds", labels: [("queue", job.queue), ("kind", job.kind)], buckets: Self.jobBuckets
         ).record(duration)
@@ -69,7 +75,8 @@ public struct IrisMetrics: Sendable {
         for queue in Set(depths.map(\.queue)) {
             for state in JobState.allCases {
                 let count = depths.first { $0.queue == queue && $0.state == state }?.count ?? 0
-                registry.makeGauge(name: "iris_jobs", labels: [("queue", queue), ("state", state.rawValue)]).set(Double(count))
+                registry.makeGauge(name: "iris_jobs", labels: [("queue", queue), ("state", state.rawValue)]).set(
+                    Double(count))
             }
         }
     }

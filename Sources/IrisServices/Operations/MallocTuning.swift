@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// glibc gives each thread that meets contention a malloc arena of its own (up to 8 per core)
 /// and keeps freed memory in them. With libvips, ONNX Runtime and the server all allocating
@@ -17,23 +18,23 @@ public enum MallocTuning {
     @discardableResult
     public static func apply(arenas: Int) -> Bool {
         #if canImport(Glibc)
-        guard arenas > 0, ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil,
-            // Swift's Glibc module leaves out malloc.h, so mallopt is looked up by name.
-            let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
-        else { return false }
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        return unsafeBitCast(symbol, to: Mallopt.self)(arenaMax, Int32(arenas)) == 1
+            guard arenas > 0, ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil,
+                // Swift's Glibc module leaves out malloc.h, so mallopt is looked up by name.
+                let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt")
+            else { return false }
+            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+            return unsafeBitCast(symbol, to: Mallopt.self)(arenaMax, Int32(arenas)) == 1
         #else
-        return false
+            return false
         #endif
     }
 
     /// Hands memory that is free inside malloc's heaps back to the system (`malloc_trim`).
     public static func trim() {
         #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
-        typealias MallocTrim = @convention(c) (Int) -> Int32
-        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+            typealias MallocTrim = @convention(c) (Int) -> Int32
+            _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
         #endif
     }
 }

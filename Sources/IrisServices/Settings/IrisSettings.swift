@@ -29,9 +29,12 @@ public struct IrisSettings: Sendable {
     public var mallocArenas: Int
 
     public init(
-        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil, poolSize: Int = 4,
-        limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info, jsonLogs: Bool = true,
-        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600, mode: ServerMode = .normal,
+        host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil,
+        poolSize: Int = 4,
+        limits: IngestLimits = IngestLimits(), thumbnailQuality: Int = 82, logLevel: Logger.Level = .info,
+        jsonLogs: Bool = true,
+        bcryptCost: UInt8 = 12, secureCookies: Bool = false, signInLimit: Int = 10, uploadRateLimit: Int = 600,
+        mode: ServerMode = .normal,
         jobs: JobSettings = JobSettings(), models: ModelSettings = ModelSettings(), mallocArenas: Int = 2
     ) {
         self.models = models
@@ -58,7 +61,9 @@ public struct IrisSettings: Sendable {
         let url = reader.string(.databaseURL)
         let levelName = reader.string(.logLevel)
         guard let level = Logger.Level(rawValue: levelName) else {
-            throw Problem.badRequest("setting log.level must be one of trace, debug, info, notice, warning, error, critical; not \(levelName)", field: "log.level")
+            throw Problem.badRequest(
+                "setting log.level must be one of trace, debug, info, notice, warning, error, critical; not \(levelName)",
+                field: "log.level")
         }
         let format = reader.string(.logFormat)
         guard format == "json" || format == "text" else {

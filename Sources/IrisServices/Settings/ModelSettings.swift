@@ -22,9 +22,11 @@ public struct ModelSettings: Sendable {
     public var consolidateInterval: Double
 
     public init(
-        folder: URL = URL(fileURLWithPath: "models"), runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
+        folder: URL = URL(fileURLWithPath: "models"),
+        runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
         spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none,
-        autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8, learnerModel: String = "mobilenet-v2",
+        autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8,
+        learnerModel: String = "mobilenet-v2",
         thresholds: IncrementalLearner.Thresholds = IncrementalLearner.Thresholds(), consolidateInterval: Double = 3600
     ) {
         self.learnerModel = learnerModel
@@ -46,19 +48,26 @@ public struct ModelSettings: Sendable {
             runtimeLibrary: reader.string(.onnxRuntime),
             threads: try reader.int(.mlThreads, in: 0...256), spinWait: try IrisSettings.bool(reader, .mlSpinWait),
             remoteAllow: try Self.allowlist(reader.string(.remoteAllow)),
-            autoModels: reader.string(.autoAnalysis).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            autoModels: reader.string(.autoAnalysis).split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }.filter { !$0.isEmpty },
             moderationThreshold: threshold, learnerModel: reader.string(.learnerModel),
             thresholds: IncrementalLearner.Thresholds(
-                sigmas: try reader.double(.learnerSigmas, in: 0...20), prior: try reader.double(.learnerPrior, in: 0...2),
-                override: reader.string(.learnerMaxDistance).isEmpty ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
+                sigmas: try reader.double(.learnerSigmas, in: 0...20),
+                prior: try reader.double(.learnerPrior, in: 0...2),
+                override: reader.string(.learnerMaxDistance).isEmpty
+                    ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
             consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))
     }
 
     public static func allowlist(_ text: String) throws -> RemoteAllowlist {
         do {
-            return try RemoteAllowlist(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            return try RemoteAllowlist(
+                text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         } catch {
-            throw Problem.badRequest("setting \(ConfigurationKey.remoteAllow.name): \(error.message)", field: ConfigurationKey.remoteAllow.name)
+            throw Problem.badRequest(
+                "setting \(ConfigurationKey.remoteAllow.name): \(error.message)",
+                field: ConfigurationKey.remoteAllow.name)
         }
     }
 
@@ -71,9 +80,11 @@ public struct ModelSettings: Sendable {
     public func registry(logger: Logger) -> ModelRegistry {
         do {
             return try ModelRegistry.load(
-                folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow, logger: logger)
+                folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow,
+                logger: logger)
         } catch {
-            logger.warning("no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
+            logger.warning(
+                "no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])
             return .empty
         }
     }

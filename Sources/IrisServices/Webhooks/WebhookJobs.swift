@@ -53,9 +53,11 @@ public struct WebhookSender: Sendable {
     /// Checks a URL before anything is sent: scheme, host, and every resolved address.
     public func check(_ text: String) async throws -> (url: URL, addresses: [IPAddress]) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else { throw Refusal(description: "\(text) is not an http:// or https:// URL with a host") }
-        if url.user != nil || url.password != nil { throw Refusal(description: "webhook URLs may not carry a user name or password") }
+        if url.user != nil || url.password != nil {
+            throw Refusal(description: "webhook URLs may not carry a user name or password")
+        }
         let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         let addresses: [IPAddress]
         if let literal = IPAddress(bare) {
@@ -65,7 +67,10 @@ public struct WebhookSender: Sendable {
         }
         guard !addresses.isEmpty else { throw Refusal(description: "\(host) does not resolve to any address") }
         for address in addresses where address.isInternal && !allowNetworks.contains(where: { $0.contains(address) }) {
-            throw Refusal(description: "\(host) resolves to \(address), a private, loopback or link-local address; an administrator can allow it with webhooks.allow_networks")
+            throw Refusal(
+                description:
+                    "\(host) resolves to \(address), a private, loopback or link-local address; an administrator can allow it with webhooks.allow_networks"
+            )
         }
         return (url, addresses)
     }
@@ -84,7 +89,9 @@ public struct WebhookSender: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             let status = Int(response.status.code)
-            if (300..<400).contains(status), [301, 302, 303, 307, 308].contains(status), let location = response.headers.first(name: "Location") {
+            if (300..<400).contains(status), [301, 302, 303, 307, 308].contains(status),
+                let location = response.headers.first(name: "Location")
+            {
                 guard let next = URL(string: location, relativeTo: url)?.absoluteString else {
                     throw Refusal(description: "redirect to an unreadable location \(location)")
                 }
@@ -100,7 +107,9 @@ public struct WebhookSender: Sendable {
 
     /// For http, the URL with its host replaced by the checked address.
     public static func pinned(_ url: URL, to address: IPAddress) -> String {
-        guard url.scheme?.lowercased() == "http", var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else {
+        guard url.scheme?.lowercased() == "http",
+            var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        else {
             return url.absoluteString
         }
         components.host = address.bytes.count == 16 ? "[\(address)]" : address.description
@@ -143,8 +152,10 @@ public struct WebhookSender: Sendable {
 /// The event types a webhook may subscribe to: the project-scoped actions of the event log.
 public enum WebhookEvents {
     public static let known = [
-        "image.uploaded", "image.removed", "import.completed", "link.created", "link.revoked", "member.role_set", "member.removed",
-        "project.updated", "webhook.created", "webhook.deleted", "job.dead", "job.failed", "job.cancelled", "job.retried",
+        "image.uploaded", "image.removed", "import.completed", "link.created", "link.revoked", "member.role_set",
+        "member.removed",
+        "project.updated", "webhook.created", "webhook.deleted", "job.dead", "job.failed", "job.cancelled",
+        "job.retried",
     ]
 }
 
@@ -175,7 +186,10 @@ public struct WebhookDeliveryJob: JobHandler {
     }
 
     public struct Body: Encodable {
-        public init(id: Int64, type: String, projectID: Int64? = nil, subject: String? = nil, detail: [String: String], actor: String, createdAt: Date, webhookID: Int64, delivery: Int64, attempt: Int) {
+        public init(
+            id: Int64, type: String, projectID: Int64? = nil, subject: String? = nil, detail: [String: String],
+            actor: String, createdAt: Date, webhookID: Int64, delivery: Int64, attempt: Int
+        ) {
             self.id = id
             self.type = type
             self.projectID = projectID
@@ -200,7 +214,12 @@ public struct WebhookDeliveryJob: JobHandler {
         public var attempt: Int
 
         public enum CodingKeys: String, CodingKey {
-            case id, type, projectID = "project_id", subject, detail, actor, createdAt = "created_at", webhookID = "webhook_id", delivery, attempt
+            case id, type
+            case projectID = "project_id"
+            case subject, detail, actor
+            case createdAt = "created_at"
+            case webhookID = "webhook_id"
+            case delivery, attempt
         }
     }
 
@@ -219,23 +238,31 @@ public struct WebhookDeliveryJob: JobHandler {
         guard let hook = try await store.webhooks.find(id: payload.webhookID), hook.active else {
             return Output(status: nil, skipped: "the webhook was deleted")
         }
-        guard let event = try await store.events.list(afterID: payload.eventID - 1, projectIDs: nil, limit: 1).first, event.id == payload.eventID else {
+        guard let event = try await store.events.list(afterID: payload.eventID - 1, projectIDs: nil, limit: 1).first,
+            event.id == payload.eventID
+        else {
             return Output(status: nil, skipped: "the event is gone")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         encoder.dateEncodingStrategy = .iso8601
-        let body = try encoder.encode(Body(
-            id: event.id, type: event.action, projectID: event.projectID, subject: event.subject, detail: event.detail, actor: event.actorName,
-            createdAt: event.createdAt, webhookID: hook.id, delivery: context.job.id, attempt: context.job.attempts))
+        let body = try encoder.encode(
+            Body(
+                id: event.id, type: event.action, projectID: event.projectID, subject: event.subject,
+                detail: event.detail, actor: event.actorName,
+                createdAt: event.createdAt, webhookID: hook.id, delivery: context.job.id, attempt: context.job.attempts)
+        )
         let timestamp = String(Int(Date().timeIntervalSince1970))
         let response: WebhookSender.Response
         do {
-            response = try await sender.post(hook.url, body: body, headers: [
-                ("Content-Type", "application/json"), ("User-Agent", "Iris-Webhooks/1"), ("X-Iris-Event", event.action),
-                ("X-Iris-Delivery", String(context.job.id)), ("X-Iris-Timestamp", timestamp),
-                ("X-Iris-Signature", Self.signature(secret: hook.secret, timestamp: timestamp, body: body)),
-            ])
+            response = try await sender.post(
+                hook.url, body: body,
+                headers: [
+                    ("Content-Type", "application/json"), ("User-Agent", "Iris-Webhooks/1"),
+                    ("X-Iris-Event", event.action),
+                    ("X-Iris-Delivery", String(context.job.id)), ("X-Iris-Timestamp", timestamp),
+                    ("X-Iris-Signature", Self.signature(secret: hook.secret, timestamp: timestamp, body: body)),
+                ])
         } catch let refusal as WebhookSender.Refusal {
             context.note("refused: \(refusal.description)")
             throw PermanentJobFailure("delivery refused: \(refusal.description)")
@@ -259,6 +286,8 @@ public struct WebhookDeliveryJob: JobHandler {
 
         public let status: Int
         public let excerpt: String
-        public var description: String { "the receiver answered HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)") }
+        public var description: String {
+            "the receiver answered HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
+        }
     }
 }

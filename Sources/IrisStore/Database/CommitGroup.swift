@@ -36,16 +36,21 @@ final class CommitGroup: Sendable {
     private let state = NIOLockedValueBox(State())
     private let connection: @Sendable (@escaping @Sendable (any SQLDatabase) async throws -> Void) async throws -> Void
 
-    init(connection: @escaping @Sendable (@escaping @Sendable (any SQLDatabase) async throws -> Void) async throws -> Void) {
+    init(
+        connection:
+            @escaping @Sendable (@escaping @Sendable (any SQLDatabase) async throws -> Void) async throws -> Void
+    ) {
         self.connection = connection
     }
 
     func run<T: Sendable>(
         alone: Bool = false, savepoint: Bool = true, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T
     ) async throws -> T {
-        let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
+        let value = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<any Sendable, any Error>) in
             let lead = state.withLockedValue { state -> Bool in
-                state.waiting.append(Entry(body: { try await body($0) }, done: continuation, alone: alone, savepoint: savepoint))
+                state.waiting.append(
+                    Entry(body: { try await body($0) }, done: continuation, alone: alone, savepoint: savepoint))
                 if state.leading { return false }
                 state.leading = true
                 return true

@@ -42,7 +42,10 @@ public final class IrisDatabase: Sendable {
                 configuration: SQLiteConfiguration(storage: .file(path: path), enableForeignKeys: true),
                 threadPool: threads)
             // SQLite serialises writers; a few readers per loop is all that helps.
-            let pool = Pool(EventLoopGroupConnectionPool(source: TunedSQLiteSource(inner: source), maxConnectionsPerEventLoop: 2, on: group)) {
+            let pool = Pool(
+                EventLoopGroupConnectionPool(
+                    source: TunedSQLiteSource(inner: source), maxConnectionsPerEventLoop: 2, on: group)
+            ) {
                 $0.sql()
             }
             self.pool = pool
@@ -53,7 +56,9 @@ public final class IrisDatabase: Sendable {
             commits = nil
             let configuration = try SQLPostgresConfiguration(url: url)
             pool = Pool(
-                EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: poolSize, on: group)
+                EventLoopGroupConnectionPool(
+                    source: PostgresConnectionSource(sqlConfiguration: configuration),
+                    maxConnectionsPerEventLoop: poolSize, on: group)
             ) { $0.sql() }
         }
     }
@@ -65,7 +70,9 @@ public final class IrisDatabase: Sendable {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     /// On SQLite it may share its commit with other writers' transactions (`CommitGroup`).
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws
+        -> T
+    {
         if let commits { return try await commits.run(body) }
         return try await run(transaction: body, begin: "BEGIN")
     }
@@ -80,12 +87,16 @@ public final class IrisDatabase: Sendable {
 
     /// A transaction with a commit of its own, never grouped: the plain transaction
     /// benchmarks compare against.
-    public func soloTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func soloTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T)
+        async throws -> T
+    {
         if let commits { return try await commits.run(alone: true, body) }
         return try await run(transaction: body, begin: "BEGIN")
     }
 
-    private func run<T: Sendable>(transaction body: @Sendable (any SQLDatabase) async throws -> T, begin: SQLQueryString) async throws -> T {
+    private func run<T: Sendable>(
+        transaction body: @Sendable (any SQLDatabase) async throws -> T, begin: SQLQueryString
+    ) async throws -> T {
         try await withConnection { db in
             try await db.raw(begin).run()
             do {
@@ -103,12 +114,15 @@ public final class IrisDatabase: Sendable {
     /// for each notification, until the task is cancelled (reconnecting after failures).
     /// SQLite has no notifications: returns at once.
     public func listen(channel: String, notified: @escaping @Sendable () -> Void) async {
-        guard case .postgres(let url) = location, let configuration = try? SQLPostgresConfiguration(url: url) else { return }
+        guard case .postgres(let url) = location, let configuration = try? SQLPostgresConfiguration(url: url) else {
+            return
+        }
         var attempt = 0
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(
-                    on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration.coreConfiguration, id: 0, logger: logger
+                    on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration.coreConfiguration,
+                    id: 0, logger: logger
                 ).get()
                 attempt = 0
                 do {
@@ -120,7 +134,8 @@ public final class IrisDatabase: Sendable {
                 } catch {}
                 try? await connection.close()
             } catch {
-                logger.warning("cannot listen for job notifications", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning(
+                    "cannot listen for job notifications", metadata: ["error": "\(String(reflecting: error))"])
             }
             attempt += 1
             try? await Task.sleep(for: .seconds(min(Double(attempt), 10)))
@@ -140,7 +155,8 @@ public final class IrisDatabase: Sendable {
 
 /// Type-erases the two connection pools.
 private protocol ConnectionPoolHandle: Sendable {
-    func withConnection<T: Sendable>(logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func withConnection<T: Sendable>(logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws
+        -> T
     func shutdown() async throws
 }
 
@@ -149,12 +165,17 @@ private struct Pool<Source: ConnectionPoolSource>: ConnectionPoolHandle, @unchec
     let pool: EventLoopGroupConnectionPool<Source>
     let database: @Sendable (Source.Connection) -> any SQLDatabase
 
-    init(_ pool: EventLoopGroupConnectionPool<Source>, database: @escaping @Sendable (Source.Connection) -> any SQLDatabase) {
+    init(
+        _ pool: EventLoopGroupConnectionPool<Source>,
+        database: @escaping @Sendable (Source.Connection) -> any SQLDatabase
+    ) {
         self.pool = pool
         self.database = database
     }
 
-    func withConnection<T: Sendable>(logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws
+        -> T
+    {
         let connection = try await pool.requestConnection(logger: logger).get()
         defer { pool.releaseConnection(connection, logger: logger) }
         return try await body(database(connection))

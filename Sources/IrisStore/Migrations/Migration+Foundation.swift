@@ -1,6 +1,8 @@
 extension Migration {
     /// Every migration, oldest first. Append only: never edit one that has shipped.
-    public static let all: [Migration] = [foundation, accounts, uploadLinks, jobs, analyses, learning, remoteModels, hardening]
+    public static let all: [Migration] = [
+        foundation, accounts, uploadLinks, jobs, analyses, learning, remoteModels, hardening,
+    ]
 
     /// Projects, images (one row per distinct content), project membership and labels.
     /// Times are Unix epoch milliseconds in BIGINT columns: identical in both databases,

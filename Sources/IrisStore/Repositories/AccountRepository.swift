@@ -19,7 +19,9 @@ public protocol AccountRepository: Sendable {
     func session(idHash: String) async throws -> (User, String)?
     func deleteSession(idHash: String) async throws
 
-    func createToken(userID: Int64, name: String, tokenHash: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?) async throws -> APIToken
+    func createToken(
+        userID: Int64, name: String, tokenHash: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?
+    ) async throws -> APIToken
     /// The token and its user, whatever their state: the caller decides what expired or revoked means.
     func token(hash: String) async throws -> (User, APIToken)?
     func tokens(userID: Int64?) async throws -> [APIToken]
@@ -42,7 +44,8 @@ public struct SQLAccountRepository: AccountRepository {
     public init(database: IrisDatabase) { self.database = database }
 
     static let userColumns = "u.id, u.username, u.is_admin, u.disabled, u.created_at"
-    static let tokenColumns = "t.id AS token_id, t.user_id, t.name, t.scopes, t.project_id, t.expires_at, t.revoked_at, t.last_used_at, t.created_at AS token_created_at"
+    static let tokenColumns =
+        "t.id AS token_id, t.user_id, t.name, t.scopes, t.project_id, t.expires_at, t.revoked_at, t.last_used_at, t.created_at AS token_created_at"
 
     public func userCount() async throws -> Int {
         try await database.withConnection { db in
@@ -52,10 +55,18 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func createUser(username: String, passwordHash: String, isAdmin: Bool) async throws -> User {
         try await database.transaction { db in
-            guard try await db.raw("INSERT INTO users (username, password_hash, is_admin, disabled, created_at) VALUES (\(bind: username), \(bind: passwordHash), \(bind: isAdmin ? 1 : 0), 0, \(bind: Clock.nowMilliseconds())) ON CONFLICT (username) DO NOTHING RETURNING id").first() != nil else {
+            guard
+                try await db.raw(
+                    "INSERT INTO users (username, password_hash, is_admin, disabled, created_at) VALUES (\(bind: username), \(bind: passwordHash), \(bind: isAdmin ? 1 : 0), 0, \(bind: Clock.nowMilliseconds())) ON CONFLICT (username) DO NOTHING RETURNING id"
+                ).first() != nil
+            else {
                 throw Problem.conflict("a user named \"\(username)\" already exists", field: "username")
             }
-            guard let row = try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u WHERE u.username = \(bind: username)").first() else {
+            guard
+                let row = try await db.raw(
+                    "SELECT \(unsafeRaw: Self.userColumns) FROM users u WHERE u.username = \(bind: username)"
+                ).first()
+            else {
                 throw Problem.unavailable("the new user vanished")
             }
             return try Self.user(row)
@@ -70,13 +81,17 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func user(id: Int64) async throws -> User? {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u WHERE u.id = \(bind: id)").first().map(Self.user)
+            try await db.raw("SELECT \(unsafeRaw: Self.userColumns) FROM users u WHERE u.id = \(bind: id)").first().map(
+                Self.user)
         }
     }
 
     public func credentials(username: String) async throws -> (User, String)? {
         try await database.withConnection { db in
-            guard let row = try await db.raw("SELECT \(unsafeRaw: Self.userColumns), u.password_hash FROM users u WHERE u.username = \(bind: username)").first()
+            guard
+                let row = try await db.raw(
+                    "SELECT \(unsafeRaw: Self.userColumns), u.password_hash FROM users u WHERE u.username = \(bind: username)"
+                ).first()
             else { return nil }
             return (try Self.user(row), try row.decode(column: "password_hash", as: String.self))
         }
@@ -99,36 +114,48 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func createSession(userID: Int64, idHash: String, csrfToken: String, expiresAt: Date) async throws {
         try await database.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO sessions (id_hash, user_id, csrf_token, expires_at, created_at)
                 VALUES (\(bind: idHash), \(bind: userID), \(bind: csrfToken), \(bind: Clock.milliseconds(expiresAt)), \(bind: Clock.nowMilliseconds()))
-                """).run()
+                """
+            ).run()
         }
     }
 
     public func session(idHash: String) async throws -> (User, String)? {
         try await database.withConnection { db in
-            guard let row = try await db.raw("""
-                SELECT \(unsafeRaw: Self.userColumns), s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.id_hash = \(bind: idHash) AND s.expires_at > \(bind: Clock.nowMilliseconds()) AND u.disabled = 0
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    SELECT \(unsafeRaw: Self.userColumns), s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+                    WHERE s.id_hash = \(bind: idHash) AND s.expires_at > \(bind: Clock.nowMilliseconds()) AND u.disabled = 0
+                    """
+                ).first()
             else { return nil }
             return (try Self.user(row), try row.decode(column: "csrf_token", as: String.self))
         }
     }
 
     public func deleteSession(idHash: String) async throws {
-        try await database.transaction { db in try await db.raw("DELETE FROM sessions WHERE id_hash = \(bind: idHash)").run() }
+        try await database.transaction { db in
+            try await db.raw("DELETE FROM sessions WHERE id_hash = \(bind: idHash)").run()
+        }
     }
 
-    public func createToken(userID: Int64, name: String, tokenHash: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?) async throws -> APIToken {
+    public func createToken(
+        userID: Int64, name: String, tokenHash: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?
+    ) async throws -> APIToken {
         try await database.transaction { db in
-            guard let row = try await db.raw("""
-                INSERT INTO api_tokens (user_id, name, token_hash, scopes, project_id, expires_at, created_at)
-                VALUES (\(bind: userID), \(bind: name), \(bind: tokenHash), \(bind: scopes.map(\.rawValue).joined(separator: ",")),
-                \(bind: projectID), \(bind: expiresAt.map(Clock.milliseconds)), \(bind: Clock.nowMilliseconds()))
-                RETURNING id AS token_id, user_id, name, scopes, project_id, expires_at, revoked_at, last_used_at, created_at AS token_created_at
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    INSERT INTO api_tokens (user_id, name, token_hash, scopes, project_id, expires_at, created_at)
+                    VALUES (\(bind: userID), \(bind: name), \(bind: tokenHash), \(bind: scopes.map(\.rawValue).joined(separator: ",")),
+                    \(bind: projectID), \(bind: expiresAt.map(Clock.milliseconds)), \(bind: Clock.nowMilliseconds()))
+                    RETURNING id AS token_id, user_id, name, scopes, project_id, expires_at, revoked_at, last_used_at, created_at AS token_created_at
+                    """
+                ).first()
             else { throw Problem.unavailable("the new token vanished") }
             return try Self.token(row)
         }
@@ -136,10 +163,13 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func token(hash: String) async throws -> (User, APIToken)? {
         try await database.withConnection { db in
-            guard let row = try await db.raw("""
-                SELECT \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.tokenColumns) FROM api_tokens t JOIN users u ON u.id = t.user_id
-                WHERE t.token_hash = \(bind: hash)
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    SELECT \(unsafeRaw: Self.userColumns), \(unsafeRaw: Self.tokenColumns) FROM api_tokens t JOIN users u ON u.id = t.user_id
+                    WHERE t.token_hash = \(bind: hash)
+                    """
+                ).first()
             else { return nil }
             return (try Self.user(row), try Self.token(row))
         }
@@ -156,7 +186,8 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func revokeToken(id: Int64, userID: Int64?) async throws -> Bool {
         try await database.transaction { db in
-            var query: SQLQueryString = "UPDATE api_tokens SET revoked_at = \(bind: Clock.nowMilliseconds()) WHERE id = \(bind: id) AND revoked_at IS NULL"
+            var query: SQLQueryString =
+                "UPDATE api_tokens SET revoked_at = \(bind: Clock.nowMilliseconds()) WHERE id = \(bind: id) AND revoked_at IS NULL"
             if let userID { query += " AND user_id = \(bind: userID)" }
             query += " RETURNING id"
             return try await db.raw(query).first() != nil
@@ -165,35 +196,45 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func touchToken(id: Int64) async throws {
         try await database.withConnection { db in
-            try await db.raw("UPDATE api_tokens SET last_used_at = \(bind: Clock.nowMilliseconds()) WHERE id = \(bind: id)").run()
+            try await db.raw(
+                "UPDATE api_tokens SET last_used_at = \(bind: Clock.nowMilliseconds()) WHERE id = \(bind: id)"
+            ).run()
         }
     }
 
     public func setRole(projectID: Int64, userID: Int64, _ role: Role?) async throws {
         try await database.transaction { db in
-            try await db.raw("DELETE FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)").run()
+            try await db.raw(
+                "DELETE FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)"
+            ).run()
             if let role {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO project_members (project_id, user_id, role, created_at)
                     VALUES (\(bind: projectID), \(bind: userID), \(bind: role.rawValue), \(bind: Clock.nowMilliseconds()))
-                    """).run()
+                    """
+                ).run()
             }
         }
     }
 
     public func role(projectID: Int64, userID: Int64) async throws -> Role? {
         try await database.withConnection { db in
-            try await db.raw("SELECT role FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)").first()
+            try await db.raw(
+                "SELECT role FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)"
+            ).first()
                 .flatMap { Role(rawValue: try $0.decode(column: "role", as: String.self)) }
         }
     }
 
     public func members(projectID: Int64) async throws -> [(User, Role)] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.userColumns), m.role FROM project_members m JOIN users u ON u.id = m.user_id
                 WHERE m.project_id = \(bind: projectID) ORDER BY u.username
-                """).all().compactMap { row in
+                """
+            ).all().compactMap { row in
                 guard let role = Role(rawValue: try row.decode(column: "role", as: String.self)) else { return nil }
                 return (try Self.user(row), role)
             }
@@ -202,7 +243,9 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func projectIDs(userID: Int64) async throws -> [Int64] {
         try await database.withConnection { db in
-            try await db.raw("SELECT project_id FROM project_members WHERE user_id = \(bind: userID) ORDER BY project_id").all()
+            try await db.raw(
+                "SELECT project_id FROM project_members WHERE user_id = \(bind: userID) ORDER BY project_id"
+            ).all()
                 .map { try $0.decode(column: "project_id", as: Int64.self) }
         }
     }
@@ -221,7 +264,9 @@ public struct SQLAccountRepository: AccountRepository {
             id: try row.decode(column: "token_id", as: Int64.self),
             userID: try row.decode(column: "user_id", as: Int64.self),
             name: try row.decode(column: "name", as: String.self),
-            scopes: try row.decode(column: "scopes", as: String.self).split(separator: ",").compactMap { TokenScope(rawValue: String($0)) },
+            scopes: try row.decode(column: "scopes", as: String.self).split(separator: ",").compactMap {
+                TokenScope(rawValue: String($0))
+            },
             projectID: try row.decode(column: "project_id", as: Int64?.self),
             expiresAt: try row.decode(column: "expires_at", as: Int64?.self).map(Clock.date(milliseconds:)),
             revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Clock.date(milliseconds:)),

@@ -20,15 +20,19 @@ public struct SQLEventRepository: EventRepository {
     public init(database: IrisDatabase) { self.database = database }
 
     public func append(_ event: Event) async throws -> Event {
-        let detail = event.detail.isEmpty ? nil : String(decoding: try JSONEncoder().encode(event.detail), as: UTF8.self)
+        let detail =
+            event.detail.isEmpty ? nil : String(decoding: try JSONEncoder().encode(event.detail), as: UTF8.self)
         let now = Clock.nowMilliseconds()
         return try await database.transaction { db in
-            guard let row = try await db.raw("""
-                INSERT INTO events (actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at)
-                VALUES (\(bind: event.actorKind), \(bind: event.actorID), \(bind: event.actorName), \(bind: event.action),
-                \(bind: event.projectID), \(bind: event.subject), \(bind: detail), \(bind: now))
-                RETURNING id
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    INSERT INTO events (actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at)
+                    VALUES (\(bind: event.actorKind), \(bind: event.actorID), \(bind: event.actorName), \(bind: event.action),
+                    \(bind: event.projectID), \(bind: event.subject), \(bind: detail), \(bind: now))
+                    RETURNING id
+                    """
+                ).first()
             else { throw Problem.unavailable("the event was not recorded") }
             var stored = event
             stored.id = try row.decode(column: "id", as: Int64.self)
@@ -55,7 +59,8 @@ public struct SQLEventRepository: EventRepository {
             if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
             query += newestFirst ? " ORDER BY id DESC LIMIT \(bind: limit)" : " ORDER BY id LIMIT \(bind: limit)"
             return try await db.raw(query).all().map { row in
-                let detail = try row.decode(column: "detail", as: String?.self)
+                let detail =
+                    try row.decode(column: "detail", as: String?.self)
                     .map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
                 return Event(
                     actorKind: try row.decode(column: "actor_kind", as: String.self),

@@ -54,7 +54,10 @@ public protocol ImageRepository: Sendable {
     /// `linkID` names the upload link that brought the image, if one did. `jobs` (the image's
     /// thumbnails and analyses) are queued in the same transaction, so a crash can never leave
     /// a stored image that nothing will ever analyse.
-    func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?, jobs: [JobRequest]) async throws
+    func add(
+        _ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?,
+        jobs: [JobRequest]
+    ) async throws
         -> ImageAddition
     func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
     func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage
@@ -70,7 +73,9 @@ public protocol ImageRepository: Sendable {
 }
 
 extension ImageRepository {
-    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?) async throws -> ImageAddition {
+    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?)
+        async throws -> ImageAddition
+    {
         try await add(image, to: projectID, labels: labels, originalName: originalName, linkID: linkID, jobs: [])
     }
 }
@@ -81,15 +86,20 @@ public struct SQLImageRepository: ImageRepository {
 
     public init(database: IrisDatabase) { self.database = database }
 
-    static let imageColumns = "i.sha256, i.format, i.width, i.height, i.bytes, i.captured_at, i.created_at, i.moderation"
+    static let imageColumns =
+        "i.sha256, i.format, i.width, i.height, i.bytes, i.captured_at, i.created_at, i.moderation"
 
     public func find(sha256: String) async throws -> ImageRecord? {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.imageColumns) FROM images i WHERE i.sha256 = \(bind: sha256)").first().map(Self.image)
+            try await db.raw("SELECT \(unsafeRaw: Self.imageColumns) FROM images i WHERE i.sha256 = \(bind: sha256)")
+                .first().map(Self.image)
         }
     }
 
-    public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?, jobs: [JobRequest]) async throws
+    public func add(
+        _ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?,
+        jobs: [JobRequest]
+    ) async throws
         -> ImageAddition
     {
         let dialect = database.dialect
@@ -100,29 +110,36 @@ public struct SQLImageRepository: ImageRepository {
             let now = Clock.nowMilliseconds()
             // ON CONFLICT DO NOTHING ... RETURNING answers "did this insert?" atomically: two
             // uploads of the same bytes at once both succeed, and exactly one creates the row.
-            let insertedImage = try await db.raw("""
+            let insertedImage = try await db.raw(
+                """
                 INSERT INTO images (sha256, format, width, height, bytes, captured_at, created_at)
                 VALUES (\(bind: image.sha256), \(bind: image.format.rawValue), \(bind: Int64(image.width)), \(bind: Int64(image.height)),
                 \(bind: image.bytes), \(bind: image.capturedAt.map(Clock.milliseconds)), \(bind: now))
                 ON CONFLICT (sha256) DO NOTHING RETURNING sha256
-                """).first()
-            let insertedMember = try await db.raw("""
+                """
+            ).first()
+            let insertedMember = try await db.raw(
+                """
                 INSERT INTO project_images (project_id, sha256, original_name, added_at, link_id)
                 VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now), \(bind: linkID))
                 ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id
-                """).first()
+                """
+            ).first()
             for label in labels {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO labels (project_id, sha256, name, source, confidence, created_at)
                     VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: label.name), \(bind: label.source), \(bind: label.confidence), \(bind: now))
                     ON CONFLICT (project_id, sha256, name, source) DO NOTHING
-                    """).run()
+                    """
+                ).run()
             }
             guard let member = try await Self.member(sha256: image.sha256, of: projectID, on: db) else {
                 throw Problem.unavailable("the image vanished while it was being added")
             }
             for job in jobs { _ = try await SQLJobRepository.insert(job, db, dialect: dialect) }
-            return ImageAddition(member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil)
+            return ImageAddition(
+                member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil)
         }
     }
 
@@ -131,17 +148,21 @@ public struct SQLImageRepository: ImageRepository {
     }
 
     static func member(sha256: String, of projectID: Int64, on db: any SQLDatabase) async throws -> ProjectImage? {
-        guard let row = try await db.raw("""
-            SELECT \(unsafeRaw: imageColumns), p.project_id, p.original_name, p.added_at
-            FROM project_images p JOIN images i ON i.sha256 = p.sha256
-            WHERE p.project_id = \(bind: projectID) AND p.sha256 = \(bind: sha256)
-            """).first()
+        guard
+            let row = try await db.raw(
+                """
+                SELECT \(unsafeRaw: imageColumns), p.project_id, p.original_name, p.added_at
+                FROM project_images p JOIN images i ON i.sha256 = p.sha256
+                WHERE p.project_id = \(bind: projectID) AND p.sha256 = \(bind: sha256)
+                """
+            ).first()
         else { return nil }
         let labels = try await Self.labels(projectID: projectID, sha256s: [sha256], on: db)
         return try Self.projectImage(row, labels: labels[sha256] ?? [])
     }
 
-    public func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage {
+    public func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage
+    {
         try await database.withConnection { db in
             var query: SQLQueryString = """
                 SELECT \(unsafeRaw: Self.imageColumns), p.id AS member_id, p.project_id, p.original_name, p.added_at
@@ -150,13 +171,16 @@ public struct SQLImageRepository: ImageRepository {
                 """
             if let cursor { query += " AND p.id < \(bind: cursor)" }
             if let label = filter.label {
-                query += " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
+                query +=
+                    " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
             }
             if let label = filter.modelLabel {
-                query += " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
+                query +=
+                    " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
             }
             if let threshold = filter.hideFlaggedAbove {
-                query += " AND (i.moderation IS NULL OR i.moderation <= \(bind: threshold) OR p.reviewed_at IS NOT NULL)"
+                query +=
+                    " AND (i.moderation IS NULL OR i.moderation <= \(bind: threshold) OR p.reviewed_at IS NOT NULL)"
             }
             query += " ORDER BY p.id DESC LIMIT \(bind: limit + 1)"
             let rows = try await db.raw(query).all()
@@ -173,20 +197,24 @@ public struct SQLImageRepository: ImageRepository {
 
     public func memberships(sha256: String) async throws -> [ImageMembership] {
         try await database.withConnection { db in
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT p.project_id, pr.name, p.added_at, p.reviewed_at, pr.moderation_threshold
                 FROM project_images p JOIN projects pr ON pr.id = p.project_id
                 WHERE p.sha256 = \(bind: sha256) ORDER BY p.project_id
-                """).all()
+                """
+            ).all()
             var result: [ImageMembership] = []
             for row in rows {
                 let projectID = try row.decode(column: "project_id", as: Int64.self)
                 let labels = try await Self.labels(projectID: projectID, sha256s: [sha256], on: db)
-                result.append(ImageMembership(
-                    projectID: projectID, projectName: try row.decode(column: "name", as: String.self), labels: labels[sha256] ?? [],
-                    addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self)),
-                    moderationThreshold: try row.decode(column: "moderation_threshold", as: Double?.self),
-                    reviewed: try row.decode(column: "reviewed_at", as: Int64?.self) != nil))
+                result.append(
+                    ImageMembership(
+                        projectID: projectID, projectName: try row.decode(column: "name", as: String.self),
+                        labels: labels[sha256] ?? [],
+                        addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self)),
+                        moderationThreshold: try row.decode(column: "moderation_threshold", as: Double?.self),
+                        reviewed: try row.decode(column: "reviewed_at", as: Int64?.self) != nil))
             }
             return result
         }
@@ -194,32 +222,46 @@ public struct SQLImageRepository: ImageRepository {
 
     public func remove(sha256: String, from projectID: Int64) async throws -> Bool {
         try await database.transaction { db in
-            guard try await db.raw("SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)").first() != nil
+            guard
+                try await db.raw(
+                    "SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
+                ).first() != nil
             else { throw Problem.notFound("project \(projectID) holds no image \(sha256)") }
-            try await db.raw("DELETE FROM labels WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)").run()
-            try await db.raw("DELETE FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)").run()
+            try await db.raw("DELETE FROM labels WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)")
+                .run()
+            try await db.raw(
+                "DELETE FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
+            ).run()
             return try await Self.deleteIfUnreferenced(sha256, on: db)
         }
     }
 
     public func allSHA256() async throws -> [String] {
         try await database.withConnection { db in
-            try await db.raw("SELECT sha256 FROM images ORDER BY sha256").all().map { try $0.decode(column: "sha256", as: String.self) }
+            try await db.raw("SELECT sha256 FROM images ORDER BY sha256").all().map {
+                try $0.decode(column: "sha256", as: String.self)
+            }
         }
     }
 
     /// Deletes the image row when no project holds the image; answers whether it did.
     public func page(after cursor: String?, limit: Int) async throws -> [(sha256: String, projectID: Int64)] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT sha256, MIN(project_id) AS project_id FROM project_images WHERE sha256 > \(bind: cursor ?? "")
                 GROUP BY sha256 ORDER BY sha256 LIMIT \(bind: limit)
-                """).all().map { (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "project_id", as: Int64.self)) }
+                """
+            ).all().map {
+                (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "project_id", as: Int64.self))
+            }
         }
     }
 
     static func deleteIfUnreferenced(_ sha256: String, on db: any SQLDatabase) async throws -> Bool {
-        guard try await db.raw("SELECT id FROM project_images WHERE sha256 = \(bind: sha256)").first() == nil else { return false }
+        guard try await db.raw("SELECT id FROM project_images WHERE sha256 = \(bind: sha256)").first() == nil else {
+            return false
+        }
         for table in ["analyses", "model_labels", "embeddings"] {
             try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE sha256 = \(bind: sha256)").run()
         }
@@ -229,11 +271,13 @@ public struct SQLImageRepository: ImageRepository {
 
     static func labels(projectID: Int64, sha256s: [String], on db: any SQLDatabase) async throws -> [String: [Label]] {
         guard !sha256s.isEmpty else { return [:] }
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT sha256, name, source, confidence FROM labels
             WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: sha256s))
             ORDER BY name, source
-            """).all()
+            """
+        ).all()
         var result: [String: [Label]] = [:]
         for row in rows {
             let label = Label(

@@ -40,7 +40,9 @@ public protocol JobRepository: Sendable {
     /// Adds a job, or returns the live or succeeded job that already holds its idempotency key
     /// (`created` false). With `claimedBy`, the new job is stored already claimed by that
     /// worker (leased for `lease` seconds): the hand-off to an idle worker.
-    func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (job: Job, created: Bool)
+    func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (
+        job: Job, created: Bool
+    )
     /// Adds many jobs in one transaction (same idempotency rule for each).
     func enqueue(_ requests: [JobRequest]) async throws -> [Job]
     /// Takes up to `limit` of the best due jobs of `queues` for `worker`, leased for `lease`
@@ -48,13 +50,15 @@ public protocol JobRepository: Sendable {
     func claim(queues: [String], worker: String, lease: Double, limit: Int) async throws -> [Job]
     /// Records how the attempt ended, then (in the same write) claims up to `next.limit`
     /// jobs when `next` is given. Answers false for `recorded` when the worker had lost the lease.
-    func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double, limit: Int)?) async throws
+    func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double, limit: Int)?)
+        async throws
         -> (recorded: Bool, next: [Job])
     /// Gives back claimed jobs a worker has not started (prefetched): queued again, the
     /// attempt not counted and not logged.
     func release(ids: [Int64], worker: String) async throws
     /// Renews the lease and stores progress.
-    func heartbeat(id: Int64, worker: String, lease: Double, progress: Double?, message: String?) async throws -> LeaseStatus
+    func heartbeat(id: Int64, worker: String, lease: Double, progress: Double?, message: String?) async throws
+        -> LeaseStatus
     /// Puts back running jobs whose lease has expired (or ends them when out of attempts or
     /// cancelled); answers how many.
     @discardableResult
@@ -65,7 +69,8 @@ public protocol JobRepository: Sendable {
     func retry(id: Int64) async throws -> Job
     func find(id: Int64) async throws -> Job?
     /// Newest first, ids below `before`; `projectIDs` nil means every job.
-    func list(state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int) async throws -> [Job]
+    func list(state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int)
+        async throws -> [Job]
     func runs(jobID: Int64) async throws -> [JobRun]
     /// When the next waiting job of `queues` becomes due (nil: none waiting).
     func nextDue(queues: [String]) async throws -> Date?
@@ -101,10 +106,14 @@ public struct SQLJobRepository: JobRepository {
         """
     static let live = "('queued', 'running', 'succeeded')"
 
-    public func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (job: Job, created: Bool) {
+    public func enqueue(_ request: JobRequest, claimedBy worker: String?, lease: Double) async throws -> (
+        job: Job, created: Bool
+    ) {
         let dialect = database.dialect
         // One statement: the insert (and, on PostgreSQL, the wake-up) commits on its own.
-        return try await database.write { db in try await Self.insert(request, db, dialect: dialect, claimedBy: worker, lease: lease) }
+        return try await database.write { db in
+            try await Self.insert(request, db, dialect: dialect, claimedBy: worker, lease: lease)
+        }
     }
 
     public func enqueue(_ requests: [JobRequest]) async throws -> [Job] {
@@ -117,7 +126,8 @@ public struct SQLJobRepository: JobRepository {
     }
 
     static func insert(
-        _ request: JobRequest, _ db: any SQLDatabase, dialect: SQLDialectKind, claimedBy worker: String? = nil, lease: Double = 0
+        _ request: JobRequest, _ db: any SQLDatabase, dialect: SQLDialectKind, claimedBy worker: String? = nil,
+        lease: Double = 0
     ) async throws -> (job: Job, created: Bool) {
         let now = Clock.nowMilliseconds()
         let runAfter = request.runAfter.map(Clock.milliseconds) ?? now
@@ -134,14 +144,17 @@ public struct SQLJobRepository: JobRepository {
             """
         // PostgreSQL: the notification rides on the same statement and is sent when it commits
         // (not needed when the job goes straight to a worker).
-        let statement: SQLQueryString = dialect == .postgres && !claimed
+        let statement: SQLQueryString =
+            dialect == .postgres && !claimed
             ? "WITH inserted AS (\(insert)) SELECT inserted.*, pg_notify(\(bind: channel), inserted.queue)::text AS notified FROM inserted"
             : insert
         if let inserted = try await db.raw(statement).first() { return (try job(inserted), true) }
         guard let key = request.idempotencyKey,
-              let existing = try await db.raw("""
-                  SELECT \(unsafeRaw: columns) FROM jobs WHERE idempotency_key = \(bind: key) AND state IN \(unsafeRaw: live)
-                  """).first()
+            let existing = try await db.raw(
+                """
+                SELECT \(unsafeRaw: columns) FROM jobs WHERE idempotency_key = \(bind: key) AND state IN \(unsafeRaw: live)
+                """
+            ).first()
         else { throw Problem.unavailable("the job was neither added nor found") }
         return (try job(existing), false)
     }
@@ -153,7 +166,9 @@ public struct SQLJobRepository: JobRepository {
         }
     }
 
-    private static func claim(queues: [String], worker: String, lease: Double, limit: Int, _ db: any SQLDatabase, dialect: SQLDialectKind) async throws -> [Job] {
+    private static func claim(
+        queues: [String], worker: String, lease: Double, limit: Int, _ db: any SQLDatabase, dialect: SQLDialectKind
+    ) async throws -> [Job] {
         guard !queues.isEmpty, limit > 0 else { return [] }
         let statement = claimStatement(queues: queues, worker: worker, lease: lease, limit: limit, dialect: dialect)
         return ordered(try await db.raw("\(statement) RETURNING \(unsafeRaw: columns)").all().map(job))
@@ -165,7 +180,9 @@ public struct SQLJobRepository: JobRepository {
     }
 
     /// The claim: one UPDATE of the best due jobs of `queues` (without RETURNING).
-    private static func claimStatement(queues: [String], worker: String, lease: Double, limit: Int, dialect: SQLDialectKind) -> SQLQueryString {
+    private static func claimStatement(
+        queues: [String], worker: String, lease: Double, limit: Int, dialect: SQLDialectKind
+    ) -> SQLQueryString {
         let now = Clock.nowMilliseconds()
         let expires = now + Int64(lease * 1000)
         let lock: SQLQueryString = dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
@@ -178,19 +195,24 @@ public struct SQLJobRepository: JobRepository {
             """
     }
 
-    public func finish(_ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double, limit: Int)?) async throws
+    public func finish(
+        _ job: Job, worker: String, outcome: JobOutcome, next: (queues: [String], lease: Double, limit: Int)?
+    ) async throws
         -> (recorded: Bool, next: [Job])
     {
         let dialect = database.dialect
         let record = Self.recordStatement(job, worker: worker, outcome: outcome)
         if dialect == .postgres, let next, !next.queues.isEmpty, next.limit > 0 {
             // One round trip: record this attempt and claim the next jobs in one statement.
-            let claim = Self.claimStatement(queues: next.queues, worker: worker, lease: next.lease, limit: next.limit, dialect: dialect)
+            let claim = Self.claimStatement(
+                queues: next.queues, worker: worker, lease: next.lease, limit: next.limit, dialect: dialect)
             return try await database.write { db in
-                let rows = try await db.raw("""
+                let rows = try await db.raw(
+                    """
                     WITH done AS (\(record) RETURNING id), claimed AS (\(claim) RETURNING \(unsafeRaw: Self.columns))
                     SELECT (SELECT COUNT(*) FROM done) AS recorded, claimed.* FROM (SELECT 1 AS one) AS one LEFT JOIN claimed ON true
-                    """).all()
+                    """
+                ).all()
                 let recorded = try rows.first?.decode(column: "recorded", as: Int64.self) ?? 0 > 0
                 let claimed = try rows.filter { try $0.decode(column: "id", as: Int64?.self) != nil }.map(Self.job)
                 return (recorded, Self.ordered(claimed))
@@ -200,7 +222,11 @@ public struct SQLJobRepository: JobRepository {
         return try await database.write { db in
             let recorded = try await db.raw("\(record) RETURNING id").first() != nil
             guard let next else { return (recorded, []) }
-            return (recorded, try await Self.claim(queues: next.queues, worker: worker, lease: next.lease, limit: next.limit, db, dialect: dialect))
+            return (
+                recorded,
+                try await Self.claim(
+                    queues: next.queues, worker: worker, lease: next.lease, limit: next.limit, db, dialect: dialect)
+            )
         }
     }
 
@@ -208,10 +234,12 @@ public struct SQLJobRepository: JobRepository {
         guard !ids.isEmpty else { return }
         let now = Clock.nowMilliseconds()
         try await database.write { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL, run_outcome = NULL,
                 updated_at = \(bind: now) WHERE id IN (\(binds: ids)) AND lease_owner = \(bind: worker) AND state = 'running'
-                """).run()
+                """
+            ).run()
         }
     }
 
@@ -222,16 +250,20 @@ public struct SQLJobRepository: JobRepository {
         let change: SQLQueryString
         switch outcome {
         case .succeeded(let result, let detail):
-            change = "state = 'succeeded', result = \(bind: result), progress = 1, finished_at = \(bind: now), error = NULL, run_outcome = 'succeeded', run_detail = \(bind: detail)"
+            change =
+                "state = 'succeeded', result = \(bind: result), progress = 1, finished_at = \(bind: now), error = NULL, run_outcome = 'succeeded', run_detail = \(bind: detail)"
         case .failed(let error, let retryIn, let detail) where job.attempts < job.maxAttempts:
-            change = "state = 'queued', error = \(bind: error), run_after = \(bind: now + Int64(retryIn * 1000)), run_outcome = 'failed', run_detail = \(bind: detail)"
+            change =
+                "state = 'queued', error = \(bind: error), run_after = \(bind: now + Int64(retryIn * 1000)), run_outcome = 'failed', run_detail = \(bind: detail)"
         case .failed(let error, _, let detail), .failedPermanently(let error, let detail):
             let state = if case .failed = outcome { "dead" } else { "failed" }
-            change = "state = \(bind: state), error = \(bind: error), finished_at = \(bind: now), run_outcome = 'failed', run_detail = \(bind: detail)"
+            change =
+                "state = \(bind: state), error = \(bind: error), finished_at = \(bind: now), run_outcome = 'failed', run_detail = \(bind: detail)"
         case .cancelled:
             change = "state = 'cancelled', finished_at = \(bind: now), run_outcome = 'cancelled', run_detail = NULL"
         case .released:
-            change = "state = 'queued', attempts = attempts - 1, run_after = \(bind: now), run_outcome = 'released', run_detail = NULL"
+            change =
+                "state = 'queued', attempts = attempts - 1, run_after = \(bind: now), run_outcome = 'released', run_detail = NULL"
         }
         return """
             UPDATE jobs SET \(change), lease_owner = NULL, lease_expires_at = NULL, updated_at = \(bind: now)
@@ -239,16 +271,22 @@ public struct SQLJobRepository: JobRepository {
             """
     }
 
-    public func heartbeat(id: Int64, worker: String, lease: Double, progress: Double?, message: String?) async throws -> LeaseStatus {
+    public func heartbeat(id: Int64, worker: String, lease: Double, progress: Double?, message: String?) async throws
+        -> LeaseStatus
+    {
         let now = Clock.nowMilliseconds()
         return try await database.write { db in
-            var change: SQLQueryString = "lease_expires_at = \(bind: now + Int64(lease * 1000)), updated_at = \(bind: now)"
+            var change: SQLQueryString =
+                "lease_expires_at = \(bind: now + Int64(lease * 1000)), updated_at = \(bind: now)"
             if let progress { change += ", progress = \(bind: min(max(progress, 0), 1))" }
             if let message { change += ", progress_message = \(bind: message)" }
-            guard let row = try await db.raw("""
-                UPDATE jobs SET \(change) WHERE id = \(bind: id) AND lease_owner = \(bind: worker) AND state = 'running'
-                RETURNING cancel_requested
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    UPDATE jobs SET \(change) WHERE id = \(bind: id) AND lease_owner = \(bind: worker) AND state = 'running'
+                    RETURNING cancel_requested
+                    """
+                ).first()
             else { return .lost }
             return .held(cancelRequested: try row.decode(column: "cancel_requested", as: Int64.self) != 0)
         }
@@ -257,7 +295,8 @@ public struct SQLJobRepository: JobRepository {
     public func reapExpiredLeases() async throws -> Int {
         let now = Clock.nowMilliseconds()
         return try await database.write { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE jobs SET
                   state = CASE WHEN cancel_requested <> 0 THEN 'cancelled' WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
                   finished_at = CASE WHEN cancel_requested <> 0 OR attempts >= max_attempts THEN \(bind: now) ELSE NULL END,
@@ -265,7 +304,8 @@ public struct SQLJobRepository: JobRepository {
                   lease_owner = NULL, lease_expires_at = NULL, run_after = \(bind: now), updated_at = \(bind: now)
                 WHERE state = 'running' AND lease_expires_at < \(bind: now)
                 RETURNING id
-                """).all().count
+                """
+            ).all().count
         }
     }
 
@@ -278,7 +318,8 @@ public struct SQLJobRepository: JobRepository {
             case .running:
                 return "cancel_requested = 1, updated_at = \(bind: now)"
             default:
-                throw Problem.conflict("job \(id) is already \(job.state.rawValue); only queued or running jobs can be cancelled")
+                throw Problem.conflict(
+                    "job \(id) is already \(job.state.rawValue); only queued or running jobs can be cancelled")
             }
         }
     }
@@ -290,7 +331,10 @@ public struct SQLJobRepository: JobRepository {
                 throw Problem.conflict("job \(id) is \(job.state.rawValue); only dead or failed jobs can be retried")
             }
             if let key = job.idempotencyKey,
-               let other = try await db.raw("SELECT id FROM jobs WHERE idempotency_key = \(bind: key) AND state IN \(unsafeRaw: Self.live)").first() {
+                let other = try await db.raw(
+                    "SELECT id FROM jobs WHERE idempotency_key = \(bind: key) AND state IN \(unsafeRaw: Self.live)"
+                ).first()
+            {
                 let otherID = try other.decode(column: "id", as: Int64.self)
                 throw Problem.conflict("job \(otherID) already does this work (idempotency key \(key))")
             }
@@ -302,14 +346,23 @@ public struct SQLJobRepository: JobRepository {
     }
 
     /// Reads the job under a row lock, lets `body` decide the change (or refuse), applies it.
-    private func change(id: Int64, _ body: @Sendable @escaping (Job, any SQLDatabase) async throws -> SQLQueryString) async throws -> Job {
+    private func change(id: Int64, _ body: @Sendable @escaping (Job, any SQLDatabase) async throws -> SQLQueryString)
+        async throws -> Job
+    {
         let lock: SQLQueryString = database.dialect == .postgres ? " FOR UPDATE" : ""
         return try await database.transaction { db in
-            guard let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id = \(bind: id)\(lock)").first() else {
+            guard
+                let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id = \(bind: id)\(lock)")
+                    .first()
+            else {
                 throw Problem.notFound("no job has id \(id)")
             }
             let change = try await body(try Self.job(row), db)
-            guard let updated = try await db.raw("UPDATE jobs SET \(change) WHERE id = \(bind: id) RETURNING \(unsafeRaw: Self.columns)").first() else {
+            guard
+                let updated = try await db.raw(
+                    "UPDATE jobs SET \(change) WHERE id = \(bind: id) RETURNING \(unsafeRaw: Self.columns)"
+                ).first()
+            else {
                 throw Problem.notFound("no job has id \(id)")
             }
             return try Self.job(updated)
@@ -322,14 +375,19 @@ public struct SQLJobRepository: JobRepository {
         }
     }
 
-    public func list(state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int) async throws -> [Job] {
+    public func list(
+        state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int
+    ) async throws -> [Job] {
         if let projectIDs, projectIDs.isEmpty { return [] }
         return try await database.withConnection { db in
-            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id < \(bind: before ?? Int64.max)"
+            var query: SQLQueryString =
+                "SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id < \(bind: before ?? Int64.max)"
             if let state { query += " AND state = \(bind: state.rawValue)" }
             if let kind { query += " AND kind = \(bind: kind)" }
             if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
-            if let keyPrefix { query += " AND idempotency_key LIKE \(bind: keyPrefix.replacingOccurrences(of: "%", with: "") + "%")" }
+            if let keyPrefix {
+                query += " AND idempotency_key LIKE \(bind: keyPrefix.replacingOccurrences(of: "%", with: "") + "%")"
+            }
             query += " ORDER BY id DESC LIMIT \(bind: limit)"
             return try await db.raw(query).all().map(Self.job)
         }
@@ -339,18 +397,23 @@ public struct SQLJobRepository: JobRepository {
     public func runs(jobID: Int64) async throws -> [JobRun] {
         var runs = try await finishedRuns(jobID: jobID)
         if let job = try await find(id: jobID), job.state == .running, let started = job.startedAt {
-            runs.append(JobRun(jobID: jobID, attempt: job.attempts, worker: job.leaseOwner ?? "", startedAt: started, finishedAt: nil,
-                               outcome: "running", error: nil, detail: nil))
+            runs.append(
+                JobRun(
+                    jobID: jobID, attempt: job.attempts, worker: job.leaseOwner ?? "", startedAt: started,
+                    finishedAt: nil,
+                    outcome: "running", error: nil, detail: nil))
         }
         return runs
     }
 
     private func finishedRuns(jobID: Int64) async throws -> [JobRun] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT job_id, attempt, worker, started_at, finished_at, outcome, error, detail FROM job_runs
                 WHERE job_id = \(bind: jobID) ORDER BY id
-                """).all().map { row in
+                """
+            ).all().map { row in
                 JobRun(
                     jobID: try row.decode(column: "job_id", as: Int64.self),
                     attempt: try row.decode(column: "attempt", as: Int.self),
@@ -367,42 +430,57 @@ public struct SQLJobRepository: JobRepository {
     public func nextDue(queues: [String]) async throws -> Date? {
         guard !queues.isEmpty else { return nil }
         return try await database.withConnection { db in
-            try await db.raw("SELECT MIN(run_after) AS due FROM jobs WHERE state = 'queued' AND queue IN (\(binds: queues))").first()
+            try await db.raw(
+                "SELECT MIN(run_after) AS due FROM jobs WHERE state = 'queued' AND queue IN (\(binds: queues))"
+            ).first()
                 .flatMap { try $0.decode(column: "due", as: Int64?.self) }.map(Clock.date(milliseconds:))
         }
     }
 
     public func depth() async throws -> [QueueDepth] {
         try await database.withConnection { db in
-            try await db.raw("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state").all().compactMap { row in
-                guard let state = JobState(rawValue: try row.decode(column: "state", as: String.self)) else { return nil }
-                return QueueDepth(queue: try row.decode(column: "queue", as: String.self), state: state, count: try row.decode(column: "n", as: Int.self))
-            }
+            try await db.raw("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
+                .all().compactMap { row in
+                    guard let state = JobState(rawValue: try row.decode(column: "state", as: String.self)) else {
+                        return nil
+                    }
+                    return QueueDepth(
+                        queue: try row.decode(column: "queue", as: String.self), state: state,
+                        count: try row.decode(column: "n", as: Int.self))
+                }
         }
     }
 
     public func prune(finishedBefore date: Date) async throws -> Int {
         let cutoff = Clock.milliseconds(date)
         return try await database.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < \(bind: cutoff) RETURNING id
-                """).all().count
+                """
+            ).all().count
         }
     }
 
     public func existingKeys(_ keys: [String]) async throws -> Set<String> {
         guard !keys.isEmpty else { return [] }
         return try await database.withConnection { db in
-            Set(try await db.raw("SELECT DISTINCT idempotency_key FROM jobs WHERE idempotency_key IN (\(binds: keys))").all().map {
-                try $0.decode(column: "idempotency_key", as: String.self)
-            })
+            Set(
+                try await db.raw("SELECT DISTINCT idempotency_key FROM jobs WHERE idempotency_key IN (\(binds: keys))")
+                    .all().map {
+                        try $0.decode(column: "idempotency_key", as: String.self)
+                    })
         }
     }
 
     static func job(_ row: any SQLRow) throws -> Job {
-        func date(_ column: String) throws -> Date? { try row.decode(column: column, as: Int64?.self).map(Clock.date(milliseconds:)) }
+        func date(_ column: String) throws -> Date? {
+            try row.decode(column: column, as: Int64?.self).map(Clock.date(milliseconds:))
+        }
         let stateName = try row.decode(column: "state", as: String.self)
-        guard let state = JobState(rawValue: stateName) else { throw Problem.unavailable("job row has unknown state \(stateName)") }
+        guard let state = JobState(rawValue: stateName) else {
+            throw Problem.unavailable("job row has unknown state \(stateName)")
+        }
         return Job(
             id: try row.decode(column: "id", as: Int64.self),
             kind: try row.decode(column: "kind", as: String.self),

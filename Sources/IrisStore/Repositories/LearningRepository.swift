@@ -44,7 +44,9 @@ public protocol LearningRepository: Sendable {
     /// Every image of the project with an embedding from `model`.
     func embeddings(projectID: Int64, model: String) async throws -> [(sha256: String, vector: [Float])]
     /// The project's human-labelled images that have an embedding from `model`.
-    func labelledEmbeddings(projectID: Int64, model: String) async throws -> [(sha256: String, label: String, vector: [Float])]
+    func labelledEmbeddings(projectID: Int64, model: String) async throws -> [(
+        sha256: String, label: String, vector: [Float]
+    )]
 
     /// Stores a new version (numbered after the last) and answers it.
     func addClassifier(_ classifier: ClassifierRecord) async throws -> ClassifierRecord
@@ -89,7 +91,8 @@ public struct SQLLearningRepository: LearningRepository {
             guard let write else { return answer }
             let learner = write.learner
             let now = Clock.milliseconds(learner.updatedAt)
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO learners (project_id, model, dimension, count, class_count, global_sum, updated_at, consolidated_at)
                 VALUES (\(bind: projectID), \(bind: learner.model), \(bind: Int64(learner.dimension)), \(bind: Int64(learner.count)),
                         \(bind: Int64(learner.classCount)), \(bind: DoubleVector.encode(learner.globalSum)), \(bind: now),
@@ -97,29 +100,36 @@ public struct SQLLearningRepository: LearningRepository {
                 ON CONFLICT (project_id) DO UPDATE SET model = excluded.model, dimension = excluded.dimension, count = excluded.count,
                     class_count = excluded.class_count, global_sum = excluded.global_sum, updated_at = excluded.updated_at,
                     consolidated_at = excluded.consolidated_at
-                """).run()
+                """
+            ).run()
             if write.replaceAll {
                 try await db.raw("DELETE FROM learner_classes WHERE project_id = \(bind: projectID)").run()
             }
             for name in write.removed {
-                try await db.raw("DELETE FROM learner_classes WHERE project_id = \(bind: projectID) AND name = \(bind: name)").run()
+                try await db.raw(
+                    "DELETE FROM learner_classes WHERE project_id = \(bind: projectID) AND name = \(bind: name)"
+                ).run()
             }
             for shell in write.upserted {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO learner_classes (project_id, name, count, feature_sum, noise_mean, noise_m2, created_at, updated_at)
                     VALUES (\(bind: projectID), \(bind: shell.name), \(bind: Int64(shell.count)), \(bind: DoubleVector.encode(shell.sum)),
                             \(bind: shell.noiseMean), \(bind: shell.noiseM2), \(bind: Clock.milliseconds(shell.createdAt)),
                             \(bind: Clock.milliseconds(shell.updatedAt)))
                     ON CONFLICT (project_id, name) DO UPDATE SET count = excluded.count, feature_sum = excluded.feature_sum,
                         noise_mean = excluded.noise_mean, noise_m2 = excluded.noise_m2, updated_at = excluded.updated_at
-                    """).run()
+                    """
+                ).run()
             }
             for member in write.members {
-                try await db.raw("""
+                try await db.raw(
+                    """
                     INSERT INTO learner_members (project_id, name, sha256, added_at)
                     VALUES (\(bind: projectID), \(bind: member.name), \(bind: member.sha256), \(bind: now))
                     ON CONFLICT (project_id, name, sha256) DO NOTHING
-                    """).run()
+                    """
+                ).run()
             }
             return answer
         }
@@ -128,12 +138,16 @@ public struct SQLLearningRepository: LearningRepository {
     public func examples(projectID: Int64, perClass: Int) async throws -> [String: [String]] {
         try await database.withConnection { db in
             var result: [String: [String]] = [:]
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT name, sha256 FROM learner_members WHERE project_id = \(bind: projectID) ORDER BY name, added_at DESC, sha256
-                """).all()
+                """
+            ).all()
             for row in rows {
                 let name = try row.decode(column: "name", as: String.self)
-                if result[name, default: []].count < perClass { result[name, default: []].append(try row.decode(column: "sha256", as: String.self)) }
+                if result[name, default: []].count < perClass {
+                    result[name, default: []].append(try row.decode(column: "sha256", as: String.self))
+                }
             }
             return result
         }
@@ -141,7 +155,9 @@ public struct SQLLearningRepository: LearningRepository {
 
     public func members(projectID: Int64) async throws -> [(name: String, sha256: String)] {
         try await database.withConnection { db in
-            try await db.raw("SELECT name, sha256 FROM learner_members WHERE project_id = \(bind: projectID) ORDER BY name, sha256").all().map {
+            try await db.raw(
+                "SELECT name, sha256 FROM learner_members WHERE project_id = \(bind: projectID) ORDER BY name, sha256"
+            ).all().map {
                 (try $0.decode(column: "name", as: String.self), try $0.decode(column: "sha256", as: String.self))
             }
         }
@@ -152,91 +168,123 @@ public struct SQLLearningRepository: LearningRepository {
             // learner_members go with their classes, the classes with the learner.
             try await db.raw("DELETE FROM learner_members WHERE project_id = \(bind: projectID)").run()
             try await db.raw("DELETE FROM learner_classes WHERE project_id = \(bind: projectID)").run()
-            return try await db.raw("DELETE FROM learners WHERE project_id = \(bind: projectID) RETURNING project_id").first() != nil
+            return try await db.raw("DELETE FROM learners WHERE project_id = \(bind: projectID) RETURNING project_id")
+                .first() != nil
         }
     }
 
     public func pendingMemberships(sha256: String, model: String) async throws -> [(projectID: Int64, name: String)] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT l.project_id AS project_id, l.name AS name FROM labels l
                 JOIN learners r ON r.project_id = l.project_id AND r.model = \(bind: model)
                 JOIN learner_classes c ON c.project_id = l.project_id AND c.name = l.name
                 WHERE l.sha256 = \(bind: sha256) AND l.source = \(bind: Label.humanSource)
                   AND NOT EXISTS (SELECT 1 FROM learner_members m WHERE m.project_id = l.project_id AND m.name = l.name AND m.sha256 = l.sha256)
                 ORDER BY l.project_id, l.name
-                """).all().map { (try $0.decode(column: "project_id", as: Int64.self), try $0.decode(column: "name", as: String.self)) }
+                """
+            ).all().map {
+                (try $0.decode(column: "project_id", as: Int64.self), try $0.decode(column: "name", as: String.self))
+            }
         }
     }
 
     public func unconsolidated() async throws -> [Int64] {
         try await database.withConnection { db in
-            try await db.raw("SELECT project_id FROM learners WHERE consolidated_at IS NULL OR consolidated_at < updated_at ORDER BY project_id")
-                .all().map { try $0.decode(column: "project_id", as: Int64.self) }
+            try await db.raw(
+                "SELECT project_id FROM learners WHERE consolidated_at IS NULL OR consolidated_at < updated_at ORDER BY project_id"
+            )
+            .all().map { try $0.decode(column: "project_id", as: Int64.self) }
         }
     }
 
     public func labelledSHA256s(projectID: Int64, label: String) async throws -> [String] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT sha256 FROM labels WHERE project_id = \(bind: projectID) AND name = \(bind: label) AND source = \(bind: Label.humanSource)
                 ORDER BY sha256
-                """).all().map { try $0.decode(column: "sha256", as: String.self) }
+                """
+            ).all().map { try $0.decode(column: "sha256", as: String.self) }
         }
     }
 
     public func embeddings(projectID: Int64, model: String) async throws -> [(sha256: String, vector: [Float])] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT e.sha256 AS sha256, e.vector AS vector FROM project_images p
                 JOIN embeddings e ON e.sha256 = p.sha256 AND e.model = \(bind: model)
                 WHERE p.project_id = \(bind: projectID) ORDER BY p.id
-                """).all().compactMap { row in
-                guard let vector = Embedding.decode(try row.decode(column: "vector", as: String.self)) else { return nil }
+                """
+            ).all().compactMap { row in
+                guard let vector = Embedding.decode(try row.decode(column: "vector", as: String.self)) else {
+                    return nil
+                }
                 return (try row.decode(column: "sha256", as: String.self), vector)
             }
         }
     }
 
-    public func labelledEmbeddings(projectID: Int64, model: String) async throws -> [(sha256: String, label: String, vector: [Float])] {
+    public func labelledEmbeddings(projectID: Int64, model: String) async throws -> [(
+        sha256: String, label: String, vector: [Float]
+    )] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT l.sha256 AS sha256, l.name AS name, e.vector AS vector FROM labels l
                 JOIN embeddings e ON e.sha256 = l.sha256 AND e.model = \(bind: model)
                 WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource)
                 ORDER BY l.name, l.sha256
-                """).all().compactMap { row in
-                guard let vector = Embedding.decode(try row.decode(column: "vector", as: String.self)) else { return nil }
-                return (try row.decode(column: "sha256", as: String.self), try row.decode(column: "name", as: String.self), vector)
+                """
+            ).all().compactMap { row in
+                guard let vector = Embedding.decode(try row.decode(column: "vector", as: String.self)) else {
+                    return nil
+                }
+                return (
+                    try row.decode(column: "sha256", as: String.self), try row.decode(column: "name", as: String.self),
+                    vector
+                )
             }
         }
     }
 
     static func learner(_ db: any SQLDatabase, _ projectID: Int64) async throws -> LearnerRecord? {
-        guard let row = try await db.raw("""
-            SELECT model, dimension, count, class_count, global_sum, updated_at, consolidated_at FROM learners WHERE project_id = \(bind: projectID)
-            """).first()
+        guard
+            let row = try await db.raw(
+                """
+                SELECT model, dimension, count, class_count, global_sum, updated_at, consolidated_at FROM learners WHERE project_id = \(bind: projectID)
+                """
+            ).first()
         else { return nil }
         return LearnerRecord(
             projectID: projectID, model: try row.decode(column: "model", as: String.self),
-            dimension: Int(try row.decode(column: "dimension", as: Int64.self)), count: Int(try row.decode(column: "count", as: Int64.self)),
+            dimension: Int(try row.decode(column: "dimension", as: Int64.self)),
+            count: Int(try row.decode(column: "count", as: Int64.self)),
             classCount: Int(try row.decode(column: "class_count", as: Int64.self)),
             globalSum: DoubleVector.decode(try row.decode(column: "global_sum", as: String.self)) ?? [],
             updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self)),
             consolidatedAt: try row.decode(column: "consolidated_at", as: Int64?.self).map(Clock.date(milliseconds:)))
     }
 
-    static func classes(_ db: any SQLDatabase, _ projectID: Int64, _ names: [String]?) async throws -> [LearnerClassRecord] {
+    static func classes(_ db: any SQLDatabase, _ projectID: Int64, _ names: [String]?) async throws
+        -> [LearnerClassRecord]
+    {
         if let names, names.isEmpty { return [] }
         let filter: SQLQueryString = names.map { "AND name IN (\(binds: $0))" } ?? ""
-        return try await db.raw("""
+        return try await db.raw(
+            """
             SELECT name, count, feature_sum, noise_mean, noise_m2, created_at, updated_at FROM learner_classes
             WHERE project_id = \(bind: projectID) \(filter) ORDER BY name
-            """).all().map { row in
+            """
+        ).all().map { row in
             LearnerClassRecord(
-                name: try row.decode(column: "name", as: String.self), count: Int(try row.decode(column: "count", as: Int64.self)),
+                name: try row.decode(column: "name", as: String.self),
+                count: Int(try row.decode(column: "count", as: Int64.self)),
                 sum: DoubleVector.decode(try row.decode(column: "feature_sum", as: String.self)) ?? [],
-                noiseMean: try row.decode(column: "noise_mean", as: Double.self), noiseM2: try row.decode(column: "noise_m2", as: Double.self),
+                noiseMean: try row.decode(column: "noise_mean", as: Double.self),
+                noiseM2: try row.decode(column: "noise_m2", as: Double.self),
                 createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
                 updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self)))
         }
@@ -244,7 +292,8 @@ public struct SQLLearningRepository: LearningRepository {
 
     // MARK: - Classifiers
 
-    static let classifierColumns = "id, project_id, version, model, classes, parameters, report, active, job_id, created_at"
+    static let classifierColumns =
+        "id, project_id, version, model, classes, parameters, report, active, job_id, created_at"
 
     public func addClassifier(_ classifier: ClassifierRecord) async throws -> ClassifierRecord {
         let dialect = database.dialect
@@ -252,52 +301,71 @@ public struct SQLLearningRepository: LearningRepository {
             if dialect == .postgres {
                 try await db.raw("SELECT id FROM projects WHERE id = \(bind: classifier.projectID) FOR UPDATE").run()
             }
-            let last = try await db.raw("SELECT MAX(version) AS v FROM classifiers WHERE project_id = \(bind: classifier.projectID)").first()?
+            let last =
+                try await db.raw(
+                    "SELECT MAX(version) AS v FROM classifiers WHERE project_id = \(bind: classifier.projectID)"
+                ).first()?
                 .decode(column: "v", as: Int64?.self) ?? 0
             let classes = String(decoding: try JSONEncoder().encode(classifier.classes), as: UTF8.self)
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 INSERT INTO classifiers (project_id, version, model, classes, parameters, report, active, job_id, created_at)
                 VALUES (\(bind: classifier.projectID), \(bind: last + 1), \(bind: classifier.model), \(bind: classes),
                         \(bind: classifier.parameters), \(bind: classifier.report), 0, \(bind: classifier.jobID),
                         \(bind: Clock.milliseconds(classifier.createdAt)))
                 RETURNING \(unsafeRaw: Self.classifierColumns)
-                """).first()
+                """
+            ).first()
             return try Self.classifier(try row.unwrapped())
         }
     }
 
     public func classifiers(projectID: Int64) async throws -> [ClassifierRecord] {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.classifierColumns) FROM classifiers WHERE project_id = \(bind: projectID) ORDER BY version DESC")
-                .all().map(Self.classifier)
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.classifierColumns) FROM classifiers WHERE project_id = \(bind: projectID) ORDER BY version DESC"
+            )
+            .all().map(Self.classifier)
         }
     }
 
     public func classifier(projectID: Int64, version: Int) async throws -> ClassifierRecord? {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.classifierColumns) FROM classifiers WHERE project_id = \(bind: projectID) AND version = \(bind: Int64(version))
-                """).first().map(Self.classifier)
+                """
+            ).first().map(Self.classifier)
         }
     }
 
     public func activate(projectID: Int64, version: Int) async throws -> Bool {
         try await database.transaction { db in
-            guard try await db.raw("SELECT id FROM classifiers WHERE project_id = \(bind: projectID) AND version = \(bind: Int64(version))").first() != nil
+            guard
+                try await db.raw(
+                    "SELECT id FROM classifiers WHERE project_id = \(bind: projectID) AND version = \(bind: Int64(version))"
+                ).first() != nil
             else { return false }
             try await db.raw("UPDATE classifiers SET active = 0 WHERE project_id = \(bind: projectID)").run()
-            try await db.raw("UPDATE classifiers SET active = 1 WHERE project_id = \(bind: projectID) AND version = \(bind: Int64(version))").run()
+            try await db.raw(
+                "UPDATE classifiers SET active = 1 WHERE project_id = \(bind: projectID) AND version = \(bind: Int64(version))"
+            ).run()
             return true
         }
     }
 
     static func classifier(_ row: any SQLRow) throws -> ClassifierRecord {
         ClassifierRecord(
-            id: try row.decode(column: "id", as: Int64.self), projectID: try row.decode(column: "project_id", as: Int64.self),
-            version: Int(try row.decode(column: "version", as: Int64.self)), model: try row.decode(column: "model", as: String.self),
-            classes: (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "classes", as: String.self).utf8))) ?? [],
-            parameters: try row.decode(column: "parameters", as: String.self), report: try row.decode(column: "report", as: String.self),
-            active: try row.decode(column: "active", as: Int64.self) != 0, jobID: try row.decode(column: "job_id", as: Int64?.self),
+            id: try row.decode(column: "id", as: Int64.self),
+            projectID: try row.decode(column: "project_id", as: Int64.self),
+            version: Int(try row.decode(column: "version", as: Int64.self)),
+            model: try row.decode(column: "model", as: String.self),
+            classes: (try? JSONDecoder().decode(
+                [String].self, from: Data(try row.decode(column: "classes", as: String.self).utf8))) ?? [],
+            parameters: try row.decode(column: "parameters", as: String.self),
+            report: try row.decode(column: "report", as: String.self),
+            active: try row.decode(column: "active", as: Int64.self) != 0,
+            jobID: try row.decode(column: "job_id", as: Int64?.self),
             createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)))
     }
 
@@ -307,36 +375,45 @@ public struct SQLLearningRepository: LearningRepository {
 
     public func addEvaluation(_ evaluation: EvaluationRecord) async throws -> EvaluationRecord {
         try await database.withConnection { db in
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 INSERT INTO evaluations (project_id, target, version, split, report, job_id, created_at)
                 VALUES (\(bind: evaluation.projectID), \(bind: evaluation.target), \(bind: evaluation.version.map(Int64.init)),
                         \(bind: evaluation.split), \(bind: evaluation.report), \(bind: evaluation.jobID), \(bind: Clock.milliseconds(evaluation.createdAt)))
                 RETURNING \(unsafeRaw: Self.evaluationColumns)
-                """).first()
+                """
+            ).first()
             return try Self.evaluation(try row.unwrapped())
         }
     }
 
     public func evaluations(projectID: Int64, limit: Int) async throws -> [EvaluationRecord] {
         try await database.withConnection { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.evaluationColumns) FROM evaluations WHERE project_id = \(bind: projectID) ORDER BY id DESC LIMIT \(bind: Int64(limit))
-                """).all().map(Self.evaluation)
+                """
+            ).all().map(Self.evaluation)
         }
     }
 
     public func evaluation(projectID: Int64, id: Int64) async throws -> EvaluationRecord? {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.evaluationColumns) FROM evaluations WHERE project_id = \(bind: projectID) AND id = \(bind: id)")
-                .first().map(Self.evaluation)
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.evaluationColumns) FROM evaluations WHERE project_id = \(bind: projectID) AND id = \(bind: id)"
+            )
+            .first().map(Self.evaluation)
         }
     }
 
     static func evaluation(_ row: any SQLRow) throws -> EvaluationRecord {
         EvaluationRecord(
-            id: try row.decode(column: "id", as: Int64.self), projectID: try row.decode(column: "project_id", as: Int64.self),
-            target: try row.decode(column: "target", as: String.self), version: try row.decode(column: "version", as: Int64?.self).map(Int.init),
-            split: try row.decode(column: "split", as: String.self), report: try row.decode(column: "report", as: String.self),
+            id: try row.decode(column: "id", as: Int64.self),
+            projectID: try row.decode(column: "project_id", as: Int64.self),
+            target: try row.decode(column: "target", as: String.self),
+            version: try row.decode(column: "version", as: Int64?.self).map(Int.init),
+            split: try row.decode(column: "split", as: String.self),
+            report: try row.decode(column: "report", as: String.self),
             jobID: try row.decode(column: "job_id", as: Int64?.self),
             createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)))
     }
@@ -344,7 +421,11 @@ public struct SQLLearningRepository: LearningRepository {
 
 extension Optional where Wrapped == any SQLRow {
     func unwrapped() throws -> any SQLRow {
-        guard let self else { throw Problem(status: 500, slug: "no-row", title: "The database answered no row", detail: "an INSERT … RETURNING returned nothing") }
+        guard let self else {
+            throw Problem(
+                status: 500, slug: "no-row", title: "The database answered no row",
+                detail: "an INSERT … RETURNING returned nothing")
+        }
         return self
     }
 }

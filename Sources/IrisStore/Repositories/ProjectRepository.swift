@@ -10,7 +10,9 @@ public struct ProjectPatch: Sendable {
     /// `.some(nil)` goes back to the server's `moderation.threshold`.
     public var moderationThreshold: Double??
 
-    public init(name: String? = nil, description: String? = nil, labelSet: [String]?? = nil, moderationThreshold: Double?? = nil) {
+    public init(
+        name: String? = nil, description: String? = nil, labelSet: [String]?? = nil, moderationThreshold: Double?? = nil
+    ) {
         self.name = name
         self.description = description
         self.labelSet = labelSet
@@ -47,11 +49,14 @@ public struct SQLProjectRepository: ProjectRepository {
             if try await db.raw("SELECT id FROM projects WHERE name = \(bind: name)").first() != nil {
                 throw Problem.conflict("a project named \"\(name)\" already exists", field: "name")
             }
-            guard let row = try await db.raw("""
-                INSERT INTO projects (name, description, label_set, created_at, updated_at)
-                VALUES (\(bind: name), \(bind: description), \(bind: labels), \(bind: now), \(bind: now))
-                RETURNING \(unsafeRaw: Self.columns)
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    INSERT INTO projects (name, description, label_set, created_at, updated_at)
+                    VALUES (\(bind: name), \(bind: description), \(bind: labels), \(bind: now), \(bind: now))
+                    RETURNING \(unsafeRaw: Self.columns)
+                    """
+                ).first()
             else { throw Problem.unavailable("the database returned no row for the new project") }
             return try Self.project(row)
         }
@@ -60,7 +65,8 @@ public struct SQLProjectRepository: ProjectRepository {
     public func list(after cursor: Int64?, limit: Int, only: [Int64]?) async throws -> [Project] {
         if let only, only.isEmpty { return [] }
         return try await database.withConnection { db in
-            var query: SQLQueryString = "SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id > \(bind: cursor ?? 0)"
+            var query: SQLQueryString =
+                "SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id > \(bind: cursor ?? 0)"
             if let only { query += " AND id IN (\(binds: only))" }
             query += " ORDER BY id LIMIT \(bind: limit)"
             return try await db.raw(query).all().map(Self.project)
@@ -83,7 +89,9 @@ public struct SQLProjectRepository: ProjectRepository {
 
     public func update(id: Int64, _ patch: ProjectPatch) async throws -> Project {
         try await database.transaction { db in
-            guard let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id)").first()
+            guard
+                let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id)")
+                    .first()
             else { throw Problem.notFound("no project has id \(id)") }
             var project = try Self.project(row)
             if let name = patch.name, name != project.name {
@@ -96,10 +104,12 @@ public struct SQLProjectRepository: ProjectRepository {
             if let labelSet = patch.labelSet { project.labelSet = labelSet }
             if let threshold = patch.moderationThreshold { project.moderationThreshold = threshold }
             let now = Clock.nowMilliseconds()
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE projects SET name = \(bind: project.name), description = \(bind: project.description),
                 label_set = \(bind: try Self.encode(project.labelSet)), moderation_threshold = \(bind: project.moderationThreshold), updated_at = \(bind: now) WHERE id = \(bind: id)
-                """).run()
+                """
+            ).run()
             project.updatedAt = Clock.date(milliseconds: now)
             return project
         }

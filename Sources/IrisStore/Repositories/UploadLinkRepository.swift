@@ -4,7 +4,10 @@ import SQLKit
 
 /// Upload links: created and revoked by owners, used by whoever holds the code.
 public protocol UploadLinkRepository: Sendable {
-    func create(projectID: Int64, codeHash: String, name: String, labelChoices: [String]?, expiresAt: Date?, maxUploads: Int64?, createdBy: Int64?) async throws -> UploadLink
+    func create(
+        projectID: Int64, codeHash: String, name: String, labelChoices: [String]?, expiresAt: Date?, maxUploads: Int64?,
+        createdBy: Int64?
+    ) async throws -> UploadLink
     func find(codeHash: String) async throws -> UploadLink?
     func list(projectID: Int64) async throws -> [UploadLink]
     /// Answers whether a live link of the project was revoked.
@@ -24,16 +27,20 @@ public struct SQLUploadLinkRepository: UploadLinkRepository {
     static let columns = "id, project_id, name, label_choices, expires_at, max_uploads, uploads, revoked_at, created_at"
 
     public func create(
-        projectID: Int64, codeHash: String, name: String, labelChoices: [String]?, expiresAt: Date?, maxUploads: Int64?, createdBy: Int64?
+        projectID: Int64, codeHash: String, name: String, labelChoices: [String]?, expiresAt: Date?, maxUploads: Int64?,
+        createdBy: Int64?
     ) async throws -> UploadLink {
         let choices = try labelChoices.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await database.transaction { db in
-            guard let row = try await db.raw("""
-                INSERT INTO upload_links (project_id, code_hash, name, label_choices, expires_at, max_uploads, uploads, created_by, created_at)
-                VALUES (\(bind: projectID), \(bind: codeHash), \(bind: name), \(bind: choices), \(bind: expiresAt.map(Clock.milliseconds)),
-                \(bind: maxUploads), 0, \(bind: createdBy), \(bind: Clock.nowMilliseconds()))
-                RETURNING \(unsafeRaw: Self.columns)
-                """).first()
+            guard
+                let row = try await db.raw(
+                    """
+                    INSERT INTO upload_links (project_id, code_hash, name, label_choices, expires_at, max_uploads, uploads, created_by, created_at)
+                    VALUES (\(bind: projectID), \(bind: codeHash), \(bind: name), \(bind: choices), \(bind: expiresAt.map(Clock.milliseconds)),
+                    \(bind: maxUploads), 0, \(bind: createdBy), \(bind: Clock.nowMilliseconds()))
+                    RETURNING \(unsafeRaw: Self.columns)
+                    """
+                ).first()
             else { throw Problem.unavailable("the new link vanished") }
             return try Self.link(row)
         }
@@ -41,40 +48,48 @@ public struct SQLUploadLinkRepository: UploadLinkRepository {
 
     public func find(codeHash: String) async throws -> UploadLink? {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM upload_links WHERE code_hash = \(bind: codeHash)").first().map(Self.link)
+            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM upload_links WHERE code_hash = \(bind: codeHash)")
+                .first().map(Self.link)
         }
     }
 
     public func list(projectID: Int64) async throws -> [UploadLink] {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM upload_links WHERE project_id = \(bind: projectID) ORDER BY id").all().map(Self.link)
+            try await db.raw(
+                "SELECT \(unsafeRaw: Self.columns) FROM upload_links WHERE project_id = \(bind: projectID) ORDER BY id"
+            ).all().map(Self.link)
         }
     }
 
     public func revoke(id: Int64, projectID: Int64) async throws -> Bool {
         try await database.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE upload_links SET revoked_at = \(bind: Clock.nowMilliseconds())
                 WHERE id = \(bind: id) AND project_id = \(bind: projectID) AND revoked_at IS NULL RETURNING id
-                """).first() != nil
+                """
+            ).first() != nil
         }
     }
 
     public func reserveUpload(id: Int64) async throws -> UploadLink? {
         try await database.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 UPDATE upload_links SET uploads = uploads + 1
                 WHERE id = \(bind: id) AND revoked_at IS NULL
                 AND (expires_at IS NULL OR expires_at > \(bind: Clock.nowMilliseconds()))
                 AND (max_uploads IS NULL OR uploads < max_uploads)
                 RETURNING \(unsafeRaw: Self.columns)
-                """).first().map(Self.link)
+                """
+            ).first().map(Self.link)
         }
     }
 
     public func releaseUpload(id: Int64) async throws {
         try await database.transaction { db in
-            try await db.raw("UPDATE upload_links SET uploads = uploads - 1 WHERE id = \(bind: id) AND uploads > 0").run()
+            try await db.raw("UPDATE upload_links SET uploads = uploads - 1 WHERE id = \(bind: id) AND uploads > 0")
+                .run()
         }
     }
 

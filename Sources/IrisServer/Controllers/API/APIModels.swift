@@ -1,7 +1,7 @@
 public import Foundation
-import IrisServices
 import Hummingbird
 public import IrisCore
+import IrisServices
 import IrisStore
 
 /// JSON shapes of `/api/v1`, in Swift; `openapi.yaml` describes the same shapes.
@@ -112,7 +112,9 @@ enum APIModel {
         var labels: [String: Int]
 
         init(_ report: ImportReport) {
-            (imported, duplicates, skipped, labels) = (report.imported, report.duplicates, report.skipped, report.labels)
+            (imported, duplicates, skipped, labels) = (
+                report.imported, report.duplicates, report.skipped, report.labels
+            )
         }
     }
 }
@@ -123,7 +125,8 @@ extension KeyedDecodingContainer {
     func decodeIfPresentNotNull<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard contains(key) else { return nil }
         if try decodeNil(forKey: key) {
-            throw DecodingError.valueNotFound(type, .init(codingPath: codingPath + [key], debugDescription: "null is not allowed"))
+            throw DecodingError.valueNotFound(
+                type, .init(codingPath: codingPath + [key], debugDescription: "null is not allowed"))
         }
         return try decode(type, forKey: key)
     }
@@ -133,7 +136,9 @@ extension KeyedDecodingContainer {
 enum Parameters {
     static func projectID(_ context: some RequestContext) throws -> Int64 {
         let raw = context.parameters.get("id") ?? ""
-        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("project id must be a positive integer, not \"\(raw)\"", field: "id") }
+        guard let id = Int64(raw), id > 0 else {
+            throw Problem.badRequest("project id must be a positive integer, not \"\(raw)\"", field: "id")
+        }
         return id
     }
 
@@ -150,14 +155,17 @@ enum Parameters {
     /// A positive integer id from the route parameter `name`.
     static func id(_ context: some RequestContext, _ name: String, noun: String) throws -> Int64 {
         let raw = context.parameters.get(name) ?? ""
-        guard let id = Int64(raw), id > 0 else { throw Problem.badRequest("\(noun) id must be a positive integer, not \"\(raw.prefix(40))\"", field: name) }
+        guard let id = Int64(raw), id > 0 else {
+            throw Problem.badRequest("\(noun) id must be a positive integer, not \"\(raw.prefix(40))\"", field: name)
+        }
         return id
     }
 
     static func limit(_ request: Request, default value: Int = 50, max: Int = 500) throws -> Int {
         guard let raw = request.uri.queryParameters.get("limit") else { return value }
         guard let limit = Int(raw), (1...max).contains(limit) else {
-            throw Problem.badRequest("limit must be a whole number from 1 to \(max), not \"\(raw.prefix(40))\"", field: "limit")
+            throw Problem.badRequest(
+                "limit must be a whole number from 1 to \(max), not \"\(raw.prefix(40))\"", field: "limit")
         }
         return limit
     }
@@ -165,7 +173,9 @@ enum Parameters {
     /// An optional `expires_in_days` (1–3650) as the date it names.
     static func expiry(days: Int?) throws -> Date? {
         guard let days else { return nil }
-        guard (1...3650).contains(days) else { throw Problem.badRequest("expires_in_days must be from 1 to 3650", field: "expires_in_days") }
+        guard (1...3650).contains(days) else {
+            throw Problem.badRequest("expires_in_days must be from 1 to 3650", field: "expires_in_days")
+        }
         return Date().addingTimeInterval(Double(days) * 86_400)
     }
 
@@ -174,7 +184,8 @@ enum Parameters {
     static func cursor(_ request: Request) throws -> Int64? {
         guard let raw = request.uri.queryParameters.get("cursor") else { return nil }
         guard !raw.isEmpty, raw.count <= 18, raw.allSatisfy(\.isASCII), let position = Int64(raw), position >= 0 else {
-            throw Problem.badRequest("cursor must be the next_cursor of an earlier page, not \"\(raw.prefix(40))\"", field: "cursor")
+            throw Problem.badRequest(
+                "cursor must be the next_cursor of an earlier page, not \"\(raw.prefix(40))\"", field: "cursor")
         }
         return position
     }
@@ -215,13 +226,18 @@ extension APIModel {
         var runs: [RunBody]?
 
         enum CodingKeys: String, CodingKey {
-            case id, kind, queue, state, priority, attempts, maxAttempts, runAfter, progress, progressMessage, payload, result, error
-            case idempotencyKey, cancelRequested, projectID = "projectId", createdAt, startedAt, finishedAt, runs
+            case id, kind, queue, state, priority, attempts, maxAttempts, runAfter, progress, progressMessage, payload,
+                result, error
+            case idempotencyKey, cancelRequested
+            case projectID = "projectId"
+            case createdAt, startedAt, finishedAt, runs
         }
 
         init(_ job: Job, runs: [JobRun]? = nil) {
             (id, kind, queue, state, priority) = (job.id, job.kind, job.queue, job.state.rawValue, job.priority)
-            (attempts, maxAttempts, runAfter, progress, progressMessage) = (job.attempts, job.maxAttempts, job.runAfter, job.progress, job.progressMessage)
+            (attempts, maxAttempts, runAfter, progress, progressMessage) = (
+                job.attempts, job.maxAttempts, job.runAfter, job.progress, job.progressMessage
+            )
             (payload, result, error) = (JSONValue.parse(job.payload), JSONValue.parse(job.result), job.error)
             (idempotencyKey, cancelRequested, projectID) = (job.idempotencyKey, job.cancelRequested, job.projectID)
             (createdAt, startedAt, finishedAt) = (job.createdAt, job.startedAt, job.finishedAt)

@@ -1,9 +1,9 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore
 import IrisML
+import IrisServices
 import IrisStore
 
 /// `/api/v1/models` and `/api/v1/analyses`: which models there are, and running them on
@@ -78,13 +78,17 @@ struct AnalysisController {
     static func body(_ entry: ModelRegistry.Entry) -> ModelBody {
         let manifest = entry.manifest
         return ModelBody(
-            name: entry.name, description: manifest?.description, tasks: manifest?.tasks.map(\.rawValue) ?? [], available: entry.available,
+            name: entry.name, description: manifest?.description, tasks: manifest?.tasks.map(\.rawValue) ?? [],
+            available: entry.available,
             problem: entry.problem,
             input: manifest.map {
-                .init(width: $0.input.width, height: $0.input.height, layout: $0.input.layout.rawValue, colors: $0.input.colors.rawValue,
-                      resize: $0.input.resize.rawValue)
+                .init(
+                    width: $0.input.width, height: $0.input.height, layout: $0.input.layout.rawValue,
+                    colors: $0.input.colors.rawValue,
+                    resize: $0.input.resize.rawValue)
             },
-            remote: manifest?.remote != nil, registered: entry.registered, note: entry.note, license: manifest?.license, source: manifest?.source)
+            remote: manifest?.remote != nil, registered: entry.registered, note: entry.note, license: manifest?.license,
+            source: manifest?.source)
     }
 
     /// Registers a remote model (administrators): the body is its manifest, with `remote`
@@ -94,9 +98,12 @@ struct AnalysisController {
     @Sendable func register(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<ModelBody> {
         // Manifests spell their keys as the models folder does (`short_side`), so they are not converted.
         let manifest = try IrisJSONDecoder.decode(
-            ModelManifest.self, from: try await IrisJSONDecoder.body(of: request, context: context), convertingKeys: false)
+            ModelManifest.self, from: try await IrisJSONDecoder.body(of: request, context: context),
+            convertingKeys: false)
         let entry = try await models.register(manifest, store: store, createdBy: context.caller.user?.id)
-        await audit.record(context.caller, "model.registered", subject: "model \(manifest.name)", detail: ["url": manifest.remote?.url ?? ""])
+        await audit.record(
+            context.caller, "model.registered", subject: "model \(manifest.name)",
+            detail: ["url": manifest.remote?.url ?? ""])
         return EditedResponse(status: .created, response: Self.body(entry))
     }
 
@@ -142,10 +149,16 @@ struct AnalysisController {
         if !isMultipart {
             let body = try await request.decode(as: CreateRequest.self, context: context)
             let names = try checkModels(body.models)
-            guard !body.images.isEmpty else { throw Problem.badRequest("images is empty: name at least one sha256", field: "images") }
-            guard body.images.count <= 1000 else { throw Problem.badRequest("at most 1000 images per request", field: "images") }
+            guard !body.images.isEmpty else {
+                throw Problem.badRequest("images is empty: name at least one sha256", field: "images")
+            }
+            guard body.images.count <= 1000 else {
+                throw Problem.badRequest("at most 1000 images per request", field: "images")
+            }
             var items: [Created.Item] = []
-            for sha256 in body.images { items.append(await enqueueStored(sha256, models: names, caller: context.caller)) }
+            for sha256 in body.images {
+                items.append(await enqueueStored(sha256, models: names, caller: context.caller))
+            }
             return try respond(items)
         }
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
@@ -155,20 +168,27 @@ struct AnalysisController {
         let received = try await receiver.receive(request.body, boundary: boundary)
         var items: [Created.Item] = []
         do {
-            let names = try checkModels(received.fields["models", default: []].flatMap { $0.split(separator: ",") }.map(String.init))
+            let names = try checkModels(
+                received.fields["models", default: []].flatMap { $0.split(separator: ",") }.map(String.init))
             let references = received.fields["sha256", default: []]
             guard !received.files.isEmpty || !references.isEmpty else {
-                throw Problem.badRequest("send images as parts named \"file\", or name stored ones in parts named \"sha256\"", field: "file")
+                throw Problem.badRequest(
+                    "send images as parts named \"file\", or name stored ones in parts named \"sha256\"", field: "file")
             }
             var project: Project?
             if !received.files.isEmpty {
-                guard let raw = received.fields["project_id"]?.first, let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id > 0 else {
-                    throw Problem.badRequest("files need a project_id part: new images are stored in that project", field: "project_id")
+                guard let raw = received.fields["project_id"]?.first,
+                    let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id > 0
+                else {
+                    throw Problem.badRequest(
+                        "files need a project_id part: new images are stored in that project", field: "project_id")
                 }
                 try await guardian.require(.contributor, inProject: id, caller: context.caller)
                 project = try await ProjectController.project(id, in: store)
             }
-            for sha256 in references { items.append(await enqueueStored(sha256, models: names, caller: context.caller)) }
+            for sha256 in references {
+                items.append(await enqueueStored(sha256, models: names, caller: context.caller))
+            }
             for file in received.files {
                 items.append(await ingestAndEnqueue(file, into: project!, models: names, caller: context.caller))
             }
@@ -183,7 +203,8 @@ struct AnalysisController {
     func checkModels(_ requested: [String]) throws -> [String] {
         let names = requested.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else {
-            throw Problem.badRequest("models is empty; available: \(models.available.map(\.name).joined(separator: ", "))", field: "models")
+            throw Problem.badRequest(
+                "models is empty; available: \(models.available.map(\.name).joined(separator: ", "))", field: "models")
         }
         let unknown = names.filter { models.model($0) == nil }
         guard unknown.isEmpty else {
@@ -199,19 +220,25 @@ struct AnalysisController {
         do {
             try Parameters.checkSHA256(sha256, field: "sha256")
             let holders = try await guardian.requireView(image: sha256, caller: caller)
-            return Created.Item(sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: holders.first?.projectID))
+            return Created.Item(
+                sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: holders.first?.projectID))
         } catch {
             return Created.Item(sha256: sha256, error: Self.itemError(error))
         }
     }
 
-    func ingestAndEnqueue(_ file: StagedUpload, into project: Project, models names: [String], caller: Caller) async -> Created.Item {
+    func ingestAndEnqueue(_ file: StagedUpload, into project: Project, models names: [String], caller: Caller) async
+        -> Created.Item
+    {
         do {
             guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
             let outcome = try await ingestor.ingest(file, into: project, labels: [])
-            await audit.record(caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256, detail: ["via": "analyses"])
+            await audit.record(
+                caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
+                detail: ["via": "analyses"])
             return Created.Item(
-                file: file.originalName, sha256: file.sha256, jobs: try await enqueue(file.sha256, models: names, projectID: project.id))
+                file: file.originalName, sha256: file.sha256,
+                jobs: try await enqueue(file.sha256, models: names, projectID: project.id))
         } catch {
             try? FileManager.default.removeItem(at: file.url)
             return Created.Item(file: file.originalName, sha256: file.sha256, error: Self.itemError(error))
@@ -223,7 +250,8 @@ struct AnalysisController {
         var jobs: [String: Int64] = [:]
         for name in names {
             // Asked for explicitly: ahead of automatic analyses of uploads.
-            let (job, _) = try await queue.enqueue(try AnalysisJob.request(sha256: sha256, model: name, projectID: projectID, priority: 10))
+            let (job, _) = try await queue.enqueue(
+                try AnalysisJob.request(sha256: sha256, model: name, projectID: projectID, priority: 10))
             jobs[name] = job.id
         }
         return jobs
@@ -241,9 +269,12 @@ struct AnalysisController {
     func respond(_ items: [Created.Item]) throws -> EditedResponse<Created> {
         let refused = items.compactMap { item in item.error.map { (item, $0) } }
         if !refused.isEmpty && refused.count == items.count {
-            let detail = refused.map { item, error in "\(item.file ?? item.sha256 ?? "image"): \(error.detail)" }.joined(separator: "; ")
+            let detail = refused.map { item, error in "\(item.file ?? item.sha256 ?? "image"): \(error.detail)" }
+                .joined(separator: "; ")
             let status = refused.allSatisfy { $0.1.status == 404 } ? 404 : 400
-            throw status == 404 ? Problem.notFound(detail) : Problem.badRequest(detail, field: refused.first?.0.file != nil ? "file" : "images")
+            throw status == 404
+                ? Problem.notFound(detail)
+                : Problem.badRequest(detail, field: refused.first?.0.file != nil ? "file" : "images")
         }
         return EditedResponse(status: refused.isEmpty ? .accepted : .init(code: 207), response: Created(items: items))
     }
@@ -262,7 +293,11 @@ struct AnalysisController {
         var error: String?
         var result: Result?
 
-        enum CodingKeys: String, CodingKey { case state, jobID = "jobId", progress, error, result }
+        enum CodingKeys: String, CodingKey {
+            case state
+            case jobID = "jobId"
+            case progress, error, result
+        }
     }
 
     /// A model's result, typed by task.
@@ -286,15 +321,20 @@ struct AnalysisController {
         let readable = Set(try await guardian.requireView(image: sha256, caller: context.caller).map(\.projectID))
         var statuses: [String: ModelStatus] = [:]
         let jobs = try await store.jobs.list(
-            state: nil, kind: AnalysisJob.kind, projectIDs: nil, keyPrefix: "analyze:\(sha256):", before: nil, limit: 200)
+            state: nil, kind: AnalysisJob.kind, projectIDs: nil, keyPrefix: "analyze:\(sha256):", before: nil,
+            limit: 200)
         // Newest job per model first.
         for job in jobs.sorted(by: { $0.id > $1.id }) {
-            guard let model = job.idempotencyKey?.split(separator: ":").last.map(String.init), statuses[model] == nil else { continue }
+            guard let model = job.idempotencyKey?.split(separator: ":").last.map(String.init), statuses[model] == nil
+            else { continue }
             let shown = job.projectID.map(readable.contains) ?? (context.caller.user?.isAdmin ?? false)
-            statuses[model] = ModelStatus(state: job.state.rawValue, jobID: shown ? job.id : nil, progress: job.progress, error: job.error)
+            statuses[model] = ModelStatus(
+                state: job.state.rawValue, jobID: shown ? job.id : nil, progress: job.progress, error: job.error)
         }
         for analysis in try await store.analyses.list(sha256: sha256) {
-            guard let stored = try? JSONDecoder().decode(StoredResult.self, from: Data(analysis.result.utf8)) else { continue }
+            guard let stored = try? JSONDecoder().decode(StoredResult.self, from: Data(analysis.result.utf8)) else {
+                continue
+            }
             var status = statuses[analysis.model] ?? ModelStatus(state: JobState.succeeded.rawValue)
             status.result = Result(
                 labels: stored.output.labels, moderation: stored.output.moderation, text: stored.output.text,

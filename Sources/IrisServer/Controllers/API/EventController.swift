@@ -1,12 +1,12 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import HummingbirdBcrypt
 public import IrisCore
+import IrisServices
 import IrisStore
-import NIOCore
 import Mustache
+import NIOCore
 import NIOPosix
 
 /// The audit log: `GET /api/v1/events` as JSON pages or Server-Sent Events, and the history page.
@@ -48,7 +48,8 @@ struct EventController {
 
     static func body(_ event: Event) -> EventBody {
         EventBody(
-            id: event.id, actor: event.actorName, actorKind: event.actorKind, action: event.action, projectId: event.projectID,
+            id: event.id, actor: event.actorName, actorKind: event.actorKind, action: event.action,
+            projectId: event.projectID,
             subject: event.subject, detail: event.detail, createdAt: event.createdAt)
     }
 
@@ -58,7 +59,9 @@ struct EventController {
     func stream(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
         let resume = try request.headers[.init("Last-Event-ID")!].map { raw -> Int64 in
-            guard let id = Int64(raw), id >= 0 else { throw Problem.badRequest("Last-Event-ID must be an event id", field: "Last-Event-ID") }
+            guard let id = Int64(raw), id >= 0 else {
+                throw Problem.badRequest("Last-Event-ID must be an event id", field: "Last-Event-ID")
+            }
             return id
         }
         var start = try resume ?? Parameters.cursor(request)
@@ -67,7 +70,9 @@ struct EventController {
         guard let timeout = Int(timeoutText), (1...3600).contains(timeout) else {
             throw Problem.badRequest("timeout must be 1 to 3600 seconds", field: "timeout")
         }
-        let store = self.store, stopping = self.stopping, first = start ?? 0
+        let store = self.store
+        let stopping = self.stopping
+        let first = start ?? 0
         let body = ResponseBody { writer in
             let encoder = IrisJSONEncoder.makeEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -79,7 +84,8 @@ struct EventController {
                 let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
                 for event in events {
                     let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "id: \(event.id)\nevent: \(event.action)\ndata: \(data)\n\n"))
+                    try await writer.write(
+                        ByteBuffer(string: "id: \(event.id)\nevent: \(event.action)\ndata: \(data)\n\n"))
                     last = event.id
                 }
                 if events.isEmpty {
@@ -91,7 +97,9 @@ struct EventController {
             try await writer.finish(nil)
         }
         return Response(
-            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"], body: body)
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
+            body: body)
     }
 
     /// The history page: the newest 200 events the caller may see.
@@ -103,14 +111,16 @@ struct EventController {
                 "project": event.projectID.map { "\($0)" } ?? "", "subject": event.subject ?? "",
             ]
         }
-        return try resources.page("history", ["title": "History", "events": rows, "hasEvents": !rows.isEmpty], caller: context.caller)
+        return try resources.page(
+            "history", ["title": "History", "events": rows, "hasEvents": !rows.isEmpty], caller: context.caller)
     }
 
     /// Events of the projects the caller may read (all for admins), oldest first after `cursor`.
     @Sendable func listEvents(_ request: Request, context: IrisRequestContext) async throws -> EventPage {
         let limit = try Parameters.limit(request, default: 100, max: 1000)
         let visible = try await guardian.visibleProjects(context.caller)
-        let events = try await store.events.list(afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
+        let events = try await store.events.list(
+            afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
         let items = events.map(Self.body)
         return EventPage(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
     }

@@ -1,9 +1,9 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 import Hummingbird
 import IrisBlobs
 import IrisCore
+import IrisServices
 import IrisStore
 import NIOCore
 
@@ -31,31 +31,41 @@ struct ImageController {
     }
 
     /// Multipart upload: part `file` (streamed to disk while hashed), optional repeated `label`.
-    @Sendable func upload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.UploadBody> {
+    @Sendable func upload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.UploadBody
+    > {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        let callerKey: String = switch context.caller {
-        case .token(_, let token): "token:\(token.id)"
-        case .session(let user, _): "user:\(user.id)"
-        case .anonymous: "address:\(context.clientKey)"
-        }
-        return try await receive(request, context: context, into: project, rateKey: callerKey, labelChoices: nil, link: nil)
+        let callerKey: String =
+            switch context.caller {
+            case .token(_, let token): "token:\(token.id)"
+            case .session(let user, _): "user:\(user.id)"
+            case .anonymous: "address:\(context.clientKey)"
+            }
+        return try await receive(
+            request, context: context, into: project, rateKey: callerKey, labelChoices: nil, link: nil)
     }
 
     /// An upload through a contributor link: into the link's project only, labels from its choices.
-    @Sendable func linkUpload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.UploadBody> {
+    @Sendable func linkUpload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.UploadBody
+    > {
         let link = try await guardian.link(context)
         let project = try await ProjectController.project(link.projectID, in: store)
-        return try await receive(request, context: context, into: project, rateKey: "address:\(context.clientKey)", labelChoices: link.labelChoices, link: link)
+        return try await receive(
+            request, context: context, into: project, rateKey: "address:\(context.clientKey)",
+            labelChoices: link.labelChoices, link: link)
     }
 
     private func receive(
-        _ request: Request, context: IrisRequestContext, into project: Project, rateKey: String, labelChoices: [String]?, link: UploadLink?
+        _ request: Request, context: IrisRequestContext, into project: Project, rateKey: String,
+        labelChoices: [String]?, link: UploadLink?
     ) async throws -> EditedResponse<APIModel.UploadBody> {
         try await uploads.check([rateKey], what: "uploads")
         await uploads.record(rateKey)
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
         let boundary = try MultipartReceiver.boundary(request)
-        let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file").receive(request.body, boundary: boundary)
+        let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
+            .receive(request.body, boundary: boundary)
         guard let file = received.file else {
             throw Problem.badRequest("the request has no part named \"file\"", field: "file")
         }
@@ -64,14 +74,22 @@ struct ImageController {
         do {
             guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
             let names = received.fields["label", default: []]
-            if let labelChoices, let outside = names.first(where: { !labelChoices.contains($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
-                throw Problem.badRequest("label \"\(outside)\" is not one this link offers: \(labelChoices.joined(separator: ", "))", field: "label")
+            if let labelChoices,
+                let outside = names.first(where: {
+                    !labelChoices.contains($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                })
+            {
+                throw Problem.badRequest(
+                    "label \"\(outside)\" is not one this link offers: \(labelChoices.joined(separator: ", "))",
+                    field: "label")
             }
             let labels = try ImageIngestor.humanLabels(names, for: project)
             if let link {
                 // Take one upload from the link's allowance first, so concurrent uploads never exceed its cap.
                 guard try await store.links.reserveUpload(id: link.id) != nil else {
-                    throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: link.refusal() ?? "this upload link has taken its uploads", field: "code")
+                    throw Problem(
+                        status: 403, slug: "link-refused", title: "Forbidden",
+                        detail: link.refusal() ?? "this upload link has taken its uploads", field: "code")
                 }
                 reserved = true
             }
@@ -81,26 +99,40 @@ struct ImageController {
             if reserved, let link { try? await store.links.releaseUpload(id: link.id) }
             throw error
         }
-        let detail = ["duplicate": String(outcome.duplicate), "labels": outcome.member.labels.map(\.name).joined(separator: ",")]
+        let detail = [
+            "duplicate": String(outcome.duplicate), "labels": outcome.member.labels.map(\.name).joined(separator: ","),
+        ]
         if let link {
-            await audit.record(Event(
-                actorKind: "link", actorID: link.id, actorName: "link \(link.name)", action: "image.uploaded", projectID: project.id,
-                subject: outcome.member.image.sha256, detail: detail))
+            await audit.record(
+                Event(
+                    actorKind: "link", actorID: link.id, actorName: "link \(link.name)", action: "image.uploaded",
+                    projectID: project.id,
+                    subject: outcome.member.image.sha256, detail: detail))
         } else {
-            await audit.record(context.caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256, detail: detail)
+            await audit.record(
+                context.caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
+                detail: detail)
         }
-        let body = APIModel.UploadBody(sha256: outcome.member.image.sha256, duplicate: outcome.duplicate, image: .init(outcome.member))
+        let body = APIModel.UploadBody(
+            sha256: outcome.member.image.sha256, duplicate: outcome.duplicate, image: .init(outcome.member))
         let location = "/api/v1/images/\(outcome.member.image.sha256)"
-        return EditedResponse(status: outcome.alreadyInProject ? .ok : .created, headers: [.location: location], response: body)
+        return EditedResponse(
+            status: outcome.alreadyInProject ? .ok : .created, headers: [.location: location], response: body)
     }
 
-    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ImageBody> {
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws
+        -> APIModel.Page<APIModel.ImageBody>
+    {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         let filter = moderation.filter(
-            label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"), project: project,
+            label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"),
+            project: project,
             seesFlagged: try await moderation.seesFlagged(context.caller, in: project))
-        let page = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: try Parameters.limit(request))
-        return .init(items: page.items.map(APIModel.ImageBody.init), nextCursor: Parameters.encodeCursor(page.nextCursor))
+        let page = try await store.images.list(
+            projectID: project.id, filter: filter, after: try Parameters.cursor(request),
+            limit: try Parameters.limit(request))
+        return .init(
+            items: page.items.map(APIModel.ImageBody.init), nextCursor: Parameters.encodeCursor(page.nextCursor))
     }
 
     @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -116,7 +148,9 @@ struct ImageController {
         var body = APIModel.ImageBody(image)
         // Only the projects this caller may read: the same bytes in another project say nothing of it.
         body.projects = try await guardian.requireView(image: image.sha256, caller: context.caller).map {
-            .init(projectId: $0.projectID, projectName: $0.projectName, labels: $0.labels.map(APIModel.LabelBody.init), addedAt: $0.addedAt)
+            .init(
+                projectId: $0.projectID, projectName: $0.projectName, labels: $0.labels.map(APIModel.LabelBody.init),
+                addedAt: $0.addedAt)
         }
         return body
     }
@@ -138,7 +172,8 @@ struct ImageController {
         if let rangeHeader = request.headers[.range], let range = try Self.byteRange(rangeHeader, size: size) {
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
             headers[.contentLength] = String(range.count)
-            let body = try await FileIO().loadFile(path: path, range: Int(range.lowerBound)...Int(range.upperBound), context: context)
+            let body = try await FileIO().loadFile(
+                path: path, range: Int(range.lowerBound)...Int(range.upperBound), context: context)
             return Response(status: .partialContent, headers: headers, body: body)
         }
         headers[.contentLength] = String(size)
@@ -152,8 +187,12 @@ struct ImageController {
             throw Problem.badRequest("size must be 256 or 1024, not \"\(sizeText.prefix(40))\"", field: "size")
         }
         let etag = "\(image.sha256)-\(size)"
-        var headers: HTTPFields = [.contentType: "image/jpeg", .eTag: "\"\(etag)\"", .cacheControl: "public, max-age=31536000, immutable"]
-        if Self.matches(request.headers[.ifNoneMatch], etag: etag) { return Response(status: .notModified, headers: headers) }
+        var headers: HTTPFields = [
+            .contentType: "image/jpeg", .eTag: "\"\(etag)\"", .cacheControl: "public, max-age=31536000, immutable",
+        ]
+        if Self.matches(request.headers[.ifNoneMatch], etag: etag) {
+            return Response(status: .notModified, headers: headers)
+        }
         guard let data = try await ingestor.thumbnail(sha256: image.sha256, size: size) else {
             throw Problem.notFound("the original of \(image.sha256) is missing, so no thumbnail can be made")
         }
@@ -163,7 +202,9 @@ struct ImageController {
 
     private func record(_ context: IrisRequestContext) async throws -> ImageRecord {
         let sha256 = try Parameters.sha256(context)
-        guard let image = try await store.images.find(sha256: sha256) else { throw Problem.notFound("no image has sha256 \(sha256)") }
+        guard let image = try await store.images.find(sha256: sha256) else {
+            throw Problem.notFound("no image has sha256 \(sha256)")
+        }
         return image
     }
 
@@ -183,7 +224,8 @@ struct ImageController {
         let spec = header.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
         let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 else { return nil }
-        let unsatisfiable = Problem.rangeNotSatisfiable("the range \(spec) is outside the \(size)-byte file", size: size)
+        let unsatisfiable = Problem.rangeNotSatisfiable(
+            "the range \(spec) is outside the \(size)-byte file", size: size)
         if parts[0].isEmpty {
             guard let suffix = Int64(parts[1]) else { return nil }
             guard suffix > 0, size > 0 else { throw unsatisfiable }

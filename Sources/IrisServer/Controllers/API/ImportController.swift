@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore
+import IrisServices
 import IrisStore
 
 /// `POST /api/v1/projects/{id}/imports`: a zip in ImageFolder layout, sent as the raw
@@ -18,7 +18,9 @@ struct ImportController {
         group.post("projects/{id}/imports", .project(.editor), use: create)
     }
 
-    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.ImportBody> {
+    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.ImportBody
+    > {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
         let zipURL = try await receiveZip(request)
@@ -26,7 +28,10 @@ struct ImportController {
         let report = try await importer.importZip(at: zipURL, into: project)
         await audit.record(
             context.caller, "import.completed", project: project.id, subject: "zip",
-            detail: ["imported": String(report.imported), "duplicates": String(report.duplicates), "skipped": String(report.skipped.count)])
+            detail: [
+                "imported": String(report.imported), "duplicates": String(report.duplicates),
+                "skipped": String(report.skipped.count),
+            ])
         return EditedResponse(status: report.imported > 0 ? .created : .ok, response: .init(report))
     }
 
@@ -35,11 +40,14 @@ struct ImportController {
         if contentType.hasPrefix("multipart/form-data") {
             let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
                 .receive(request.body, boundary: try MultipartReceiver.boundary(request))
-            guard let file = received.file else { throw Problem.badRequest("the request has no part named \"file\"", field: "file") }
+            guard let file = received.file else {
+                throw Problem.badRequest("the request has no part named \"file\"", field: "file")
+            }
             return file.url
         }
         guard contentType.hasPrefix("application/zip") || contentType.hasPrefix("application/x-zip-compressed") else {
-            throw Problem.unsupportedMediaType("send the zip as application/zip or as the multipart part \"file\"", field: "Content-Type")
+            throw Problem.unsupportedMediaType(
+                "send the zip as application/zip or as the multipart part \"file\"", field: "Content-Type")
         }
         let staged = try StagedFile(in: scratch, limit: limits.maxUploadBytes, suffix: ".zip")
         do {

@@ -1,7 +1,7 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisCore
+import IrisServices
 import IrisStore
 
 /// `/api/v1/jobs`: see background work, its progress and results; cancel and retry it.
@@ -23,7 +23,9 @@ struct JobController {
 
         // Decoded without key conversion, so the payload's own keys arrive as sent.
         enum CodingKeys: String, CodingKey {
-            case kind, payload, queue, priority, maxAttempts = "max_attempts", idempotencyKey = "idempotency_key"
+            case kind, payload, queue, priority
+            case maxAttempts = "max_attempts"
+            case idempotencyKey = "idempotency_key"
         }
     }
 
@@ -46,31 +48,41 @@ struct JobController {
         group.get("queues", .admin, use: queues)
     }
 
-    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.JobBody> {
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.JobBody>
+    {
         let query = request.uri.queryParameters
         var state: JobState?
         if let raw = query.get("state") {
             guard let parsed = JobState(rawValue: raw) else {
-                throw Problem.badRequest("state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"", field: "state")
+                throw Problem.badRequest(
+                    "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"",
+                    field: "state")
             }
             state = parsed
         }
         let kind: String? = query.get("kind").map { String($0) }
-        if let kind, kind.isEmpty || kind.count > 100 { throw Problem.badRequest("kind must be 1 to 100 characters", field: "kind") }
+        if let kind, kind.isEmpty || kind.count > 100 {
+            throw Problem.badRequest("kind must be 1 to 100 characters", field: "kind")
+        }
         let limit = try Parameters.limit(request)
         let visible = try await guardian.visibleProjects(context.caller)
         let jobs = try await store.jobs.list(
-            state: state, kind: kind, projectIDs: visible.map { Array($0) }, keyPrefix: nil, before: try Parameters.cursor(request), limit: limit)
-        return APIModel.Page(items: jobs.map { APIModel.JobBody($0) }, nextCursor: jobs.count == limit ? Parameters.encodeCursor(jobs.last?.id) : nil)
+            state: state, kind: kind, projectIDs: visible.map { Array($0) }, keyPrefix: nil,
+            before: try Parameters.cursor(request), limit: limit)
+        return APIModel.Page(
+            items: jobs.map { APIModel.JobBody($0) },
+            nextCursor: jobs.count == limit ? Parameters.encodeCursor(jobs.last?.id) : nil)
     }
 
     /// The jobs page: queue depth per state (administrators) and the newest 100 visible jobs.
     @Sendable func page(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let visible = try await guardian.visibleProjects(context.caller)
-        let jobs = try await store.jobs.list(state: nil, kind: nil, projectIDs: visible.map { Array($0) }, keyPrefix: nil, before: nil, limit: 100)
+        let jobs = try await store.jobs.list(
+            state: nil, kind: nil, projectIDs: visible.map { Array($0) }, keyPrefix: nil, before: nil, limit: 100)
         let rows: [[String: Any]] = jobs.map { job in
             [
-                "id": job.id, "kind": job.kind, "queue": job.queue, "state": job.state.rawValue, "progress": job.progress,
+                "id": job.id, "kind": job.kind, "queue": job.queue, "state": job.state.rawValue,
+                "progress": job.progress,
                 "message": job.progressMessage ?? "", "attempts": job.attempts, "maxAttempts": job.maxAttempts,
                 "project": job.projectID.map { "\($0)" } ?? "", "error": job.error ?? "",
                 "cancellable": !job.state.isFinished, "retryable": job.state == .dead || job.state == .failed,
@@ -96,34 +108,49 @@ struct JobController {
 
     @Sendable func cancel(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {
         let job = try await store.jobs.cancel(id: try Parameters.id(context, "jobID", noun: "job"))
-        await audit.record(context.caller, "job.cancelled", project: job.projectID, subject: "job \(job.id)", detail: ["kind": job.kind])
+        await audit.record(
+            context.caller, "job.cancelled", project: job.projectID, subject: "job \(job.id)",
+            detail: ["kind": job.kind])
         return APIModel.JobBody(job)
     }
 
     @Sendable func retry(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {
         let job = try await store.jobs.retry(id: try Parameters.id(context, "jobID", noun: "job"))
         queue.doorbell.ring()
-        await audit.record(context.caller, "job.retried", project: job.projectID, subject: "job \(job.id)", detail: ["kind": job.kind])
+        await audit.record(
+            context.caller, "job.retried", project: job.projectID, subject: "job \(job.id)", detail: ["kind": job.kind])
         return APIModel.JobBody(job)
     }
 
     /// Admins enqueue any registered kind (e.g. `maintenance.cleanup` now, or a `diagnostic`).
-    @Sendable func enqueue(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
-        let body = try IrisJSONDecoder.decode(EnqueueRequest.self, from: try await IrisJSONDecoder.body(of: request, context: context), convertingKeys: false)
+    @Sendable func enqueue(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.JobBody
+    > {
+        let body = try IrisJSONDecoder.decode(
+            EnqueueRequest.self, from: try await IrisJSONDecoder.body(of: request, context: context),
+            convertingKeys: false)
         let payload = try body.payload.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) } ?? "{}"
         let queueName = body.queue ?? JobSettings.Queue.standard
-        guard !queueName.isEmpty, queueName.count <= 64, queueName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+        guard !queueName.isEmpty, queueName.count <= 64,
+            queueName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        else {
             throw Problem.badRequest("queue must be 1 to 64 letters, digits, - or _", field: "queue")
         }
         if let key = body.idempotencyKey, key.isEmpty || key.count > 200 {
             throw Problem.badRequest("idempotency_key must be 1 to 200 characters", field: "idempotency_key")
         }
         let priority = body.priority ?? 0
-        guard (-1000...1000).contains(priority) else { throw Problem.badRequest("priority must be from -1000 to 1000", field: "priority") }
-        let (job, created) = try await queue.enqueue(JobRequest(
-            kind: body.kind, payload: payload, queue: queueName, priority: priority, maxAttempts: body.maxAttempts ?? 5,
-            idempotencyKey: body.idempotencyKey))
-        if created { await audit.record(context.caller, "job.enqueued", subject: "job \(job.id)", detail: ["kind": job.kind]) }
+        guard (-1000...1000).contains(priority) else {
+            throw Problem.badRequest("priority must be from -1000 to 1000", field: "priority")
+        }
+        let (job, created) = try await queue.enqueue(
+            JobRequest(
+                kind: body.kind, payload: payload, queue: queueName, priority: priority,
+                maxAttempts: body.maxAttempts ?? 5,
+                idempotencyKey: body.idempotencyKey))
+        if created {
+            await audit.record(context.caller, "job.enqueued", subject: "job \(job.id)", detail: ["kind": job.kind])
+        }
         return EditedResponse(status: created ? .created : .ok, response: APIModel.JobBody(job))
     }
 
@@ -132,9 +159,12 @@ struct JobController {
         let names = Array(Set(depths.map(\.queue))).sorted()
         return QueueList(
             items: names.map { name in
-                QueueList.Entry(queue: name, counts: Dictionary(uniqueKeysWithValues: JobState.allCases.map { state in
-                    (state.rawValue, depths.first { $0.queue == name && $0.state == state }?.count ?? 0)
-                }))
+                QueueList.Entry(
+                    queue: name,
+                    counts: Dictionary(
+                        uniqueKeysWithValues: JobState.allCases.map { state in
+                            (state.rawValue, depths.first { $0.queue == name && $0.state == state }?.count ?? 0)
+                        }))
             },
             kinds: queue.registry.kinds)
     }
@@ -142,16 +172,28 @@ struct JobController {
 
 /// Any JSON value, passed through as it is (job payloads and results).
 enum JSONValue: Codable, Sendable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
     func encode(to encoder: any Encoder) throws {

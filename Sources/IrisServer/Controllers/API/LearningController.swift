@@ -1,10 +1,10 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore
 import IrisImaging
 import IrisML
+import IrisServices
 import IrisStore
 
 /// `/api/v1/projects/{id}/learner`, `/classifiers` and `/evaluations`: the incremental
@@ -69,10 +69,14 @@ struct LearningController {
         return LearnerBody(
             projectId: project.id, model: record.model, exists: true, count: record.count,
             classes: classes.map { stored in
-                let shell = IncrementalLearner.Shell(name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean, noiseM2: stored.noiseM2)
+                let shell = IncrementalLearner.Shell(
+                    name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean,
+                    noiseM2: stored.noiseM2)
                 return ClassBody(
-                    name: stored.name, count: stored.count, threshold: learner.threshold(of: shell, rules: learning.thresholds),
-                    noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [], updatedAt: stored.updatedAt)
+                    name: stored.name, count: stored.count,
+                    threshold: learner.threshold(of: shell, rules: learning.thresholds),
+                    noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [],
+                    updatedAt: stored.updatedAt)
             },
             updatedAt: record.updatedAt, consolidatedAt: record.consolidatedAt)
     }
@@ -109,14 +113,19 @@ struct LearningController {
                 .receive(request.body, boundary: try MultipartReceiver.boundary(request))
             defer { received.discard() }
             let name = try checkNewClass(received.fields["name"]?.first, project: project)
-            guard let zip = received.file else { throw Problem.badRequest("send the class's images as a zip in the part named \"file\"", field: "file") }
+            guard let zip = received.file else {
+                throw Problem.badRequest("send the class's images as a zip in the part named \"file\"", field: "file")
+            }
             try await refuseExisting(name, project: project)
             let report = try await importer.importZip(at: zip.url, into: project, labelFromFolders: false, label: name)
             guard !report.sha256s.isEmpty else {
                 let reasons = report.skipped.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
-                throw Problem.badRequest("the zip holds no image\(reasons.isEmpty ? "" : " (\(reasons))"); the class was not made", field: "file")
+                throw Problem.badRequest(
+                    "the zip holds no image\(reasons.isEmpty ? "" : " (\(reasons))"); the class was not made",
+                    field: "file")
             }
-            added = try await learning.addClass(projectID: project.id, name: name, sha256s: report.sha256s, report: report)
+            added = try await learning.addClass(
+                projectID: project.id, name: name, sha256s: report.sha256s, report: report)
         } else {
             let body = try await request.decode(as: AddClassRequest.self, context: context)
             let name = try checkNewClass(body.name, project: project)
@@ -124,19 +133,30 @@ struct LearningController {
             let label = body.fromLabel ?? name
             let sha256s = try await store.learning.labelledSHA256s(projectID: project.id, label: label)
             guard !sha256s.isEmpty else {
-                throw Problem.badRequest("project \(project.name) has no image labelled \"\(label)\" to make the class from", field: "from_label")
+                throw Problem.badRequest(
+                    "project \(project.name) has no image labelled \"\(label)\" to make the class from",
+                    field: "from_label")
             }
             added = try await learning.addClass(projectID: project.id, name: name, sha256s: sha256s)
         }
-        await audit.record(context.caller, "learner.class_added", project: project.id, subject: "class \(added.name)", detail: ["examples": "\(added.added)"])
-        return EditedResponse(status: .created, response: AddedBody(
-            name: added.name, added: added.added, imported: added.report?.imported, duplicates: added.report?.duplicates,
-            skipped: added.report?.skipped ?? [], notEmbedded: added.failed.map { .init(sha256: $0.sha256, reason: $0.reason) }))
+        await audit.record(
+            context.caller, "learner.class_added", project: project.id, subject: "class \(added.name)",
+            detail: ["examples": "\(added.added)"])
+        return EditedResponse(
+            status: .created,
+            response: AddedBody(
+                name: added.name, added: added.added, imported: added.report?.imported,
+                duplicates: added.report?.duplicates,
+                skipped: added.report?.skipped ?? [],
+                notEmbedded: added.failed.map { .init(sha256: $0.sha256, reason: $0.reason) }))
     }
 
     func checkNewClass(_ raw: String?, project: Project) throws -> String {
-        guard let raw, !raw.trimmingCharacters(in: .whitespaces).isEmpty else { throw Problem.badRequest("name the class in the part or field \"name\"", field: "name") }
-        let name = try NameRules.validated(raw.trimmingCharacters(in: .whitespaces), field: "name", maxLength: NameRules.maxLabel)
+        guard let raw, !raw.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw Problem.badRequest("name the class in the part or field \"name\"", field: "name")
+        }
+        let name = try NameRules.validated(
+            raw.trimmingCharacters(in: .whitespaces), field: "name", maxLength: NameRules.maxLabel)
         if let allowed = project.labelSet, !allowed.contains(name) {
             throw Problem.badRequest("\"\(name)\" is not a label in project \(project.name)'s label set", field: "name")
         }
@@ -145,7 +165,9 @@ struct LearningController {
 
     func refuseExisting(_ name: String, project: Project) async throws {
         if try await !store.learning.classes(projectID: project.id, names: [name]).isEmpty {
-            throw Problem.conflict("the learner already has a class named \(name); remove it first, or label more images with it", field: "name")
+            throw Problem.conflict(
+                "the learner already has a class named \(name); remove it first, or label more images with it",
+                field: "name")
         }
     }
 
@@ -187,7 +209,9 @@ struct LearningController {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         // Refused before any file is received or embedded; the learner row says how many classes there are.
         guard try await store.learning.learner(projectID: project.id).map({ $0.classCount > 0 }) == true else {
-            throw Problem.conflict("the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying")
+            throw Problem.conflict(
+                "the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying"
+            )
         }
         var inputs: [(file: String?, sha256: String?, vector: () async throws -> [Float])] = []
         var received: ReceivedMultipart?
@@ -197,13 +221,17 @@ struct LearningController {
             var receiver = MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
             receiver.maxFiles = Self.maxFiles
             received = try await receiver.receive(request.body, boundary: try MultipartReceiver.boundary(request))
-            guard let files = received?.files, !files.isEmpty else { throw Problem.badRequest("send images as parts named \"file\"", field: "file") }
+            guard let files = received?.files, !files.isEmpty else {
+                throw Problem.badRequest("send images as parts named \"file\"", field: "file")
+            }
             for file in files {
                 inputs.append((file.originalName, file.sha256, { try await learning.embedding(path: file.url.path) }))
             }
         } else {
             let body = try await request.decode(as: ClassifyRequest.self, context: context)
-            guard (1...Self.maxFiles).contains(body.images.count) else { throw Problem.badRequest("images must name 1 to \(Self.maxFiles) sha256s", field: "images") }
+            guard (1...Self.maxFiles).contains(body.images.count) else {
+                throw Problem.badRequest("images must name 1 to \(Self.maxFiles) sha256s", field: "images")
+            }
             for sha256 in body.images {
                 try Parameters.checkSHA256(sha256, field: "images")
                 guard try await store.images.member(sha256: sha256, of: project.id) != nil else {
@@ -217,25 +245,38 @@ struct LearningController {
             do {
                 let vector = try await input.vector()
                 let answer = try await learning.classify(projectID: project.id, vectors: [vector])[0]
-                items.append(.init(
-                    file: input.file, sha256: input.sha256, label: answer.label, unknown: answer.label == nil,
-                    ranked: answer.ranked.map { .init(label: $0.label, distance: $0.distance, threshold: $0.threshold, confidence: $0.confidence) }))
+                items.append(
+                    .init(
+                        file: input.file, sha256: input.sha256, label: answer.label, unknown: answer.label == nil,
+                        ranked: answer.ranked.map {
+                            .init(
+                                label: $0.label, distance: $0.distance, threshold: $0.threshold,
+                                confidence: $0.confidence)
+                        }))
             } catch let problem as Problem where problem.status < 500 && problem.status != 409 {
-                items.append(.init(file: input.file, sha256: input.sha256, error: .init(status: problem.status, detail: problem.detail)))
+                items.append(
+                    .init(
+                        file: input.file, sha256: input.sha256,
+                        error: .init(status: problem.status, detail: problem.detail)))
             } catch let error as VipsError {
-                items.append(.init(file: input.file, sha256: input.sha256, error: .init(status: 422, detail: "\(error)")))
+                items.append(
+                    .init(file: input.file, sha256: input.sha256, error: .init(status: 422, detail: "\(error)")))
             }
         }
         return ClassifiedBody(items: items)
     }
 
-    @Sendable func consolidate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
+    @Sendable func consolidate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.JobBody
+    > {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         guard try await store.learning.learner(projectID: project.id) != nil else {
             throw Problem.conflict("project \(project.name) has no learner yet")
         }
-        return try await enqueue(try JobRequest(
-            kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(projectId: project.id), queue: JobSettings.Queue.ml, projectID: project.id))
+        return try await enqueue(
+            try JobRequest(
+                kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(projectId: project.id),
+                queue: JobSettings.Queue.ml, projectID: project.id))
     }
 
     struct ResetBody: ResponseEncodable {
@@ -255,12 +296,16 @@ struct LearningController {
         var activate: Bool?
     }
 
-    @Sendable func train(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
+    @Sendable func train(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.JobBody
+    > {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         let body = try await Self.optionalBody(request, context: context, as: TrainRequest.self) ?? TrainRequest()
-        return try await enqueue(try JobRequest(
-            kind: TrainJob.kind, encoding: TrainJob.Payload(projectId: project.id, activate: body.activate), queue: JobSettings.Queue.ml,
-            projectID: project.id))
+        return try await enqueue(
+            try JobRequest(
+                kind: TrainJob.kind, encoding: TrainJob.Payload(projectId: project.id, activate: body.activate),
+                queue: JobSettings.Queue.ml,
+                projectID: project.id))
     }
 
     struct ClassifierBody: Encodable, Sendable {
@@ -284,8 +329,10 @@ struct LearningController {
 
     static func body(_ record: ClassifierRecord) -> ClassifierBody {
         ClassifierBody(
-            version: record.version, model: record.model, classes: record.classes, active: record.active, jobId: record.jobID,
-            createdAt: record.createdAt, training: try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8)))
+            version: record.version, model: record.model, classes: record.classes, active: record.active,
+            jobId: record.jobID,
+            createdAt: record.createdAt,
+            training: try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8)))
     }
 
     struct ActivatedBody: ResponseEncodable {
@@ -297,9 +344,12 @@ struct LearningController {
     @Sendable func activate(_ request: Request, context: IrisRequestContext) async throws -> ActivatedBody {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         let raw = context.parameters.get("version") ?? ""
-        guard let version = Int(raw), version > 0 else { throw Problem.badRequest("version must be a positive integer, not \"\(raw.prefix(40))\"", field: "version") }
+        guard let version = Int(raw), version > 0 else {
+            throw Problem.badRequest("version must be a positive integer, not \"\(raw.prefix(40))\"", field: "version")
+        }
         let labelled = try await learning.activate(projectID: project.id, version: version)
-        await audit.record(context.caller, "classifier.activated", project: project.id, subject: "classifier v\(version)")
+        await audit.record(
+            context.caller, "classifier.activated", project: project.id, subject: "classifier v\(version)")
         return ActivatedBody(version: version, active: true, labelled: labelled)
     }
 
@@ -311,24 +361,33 @@ struct LearningController {
         var split: String?
     }
 
-    @Sendable func evaluate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.JobBody> {
+    @Sendable func evaluate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.JobBody
+    > {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         let body = try await Self.optionalBody(request, context: context, as: EvaluateRequest.self) ?? EvaluateRequest()
         guard let target = LearningService.Target(rawValue: body.target ?? "learner") else {
-            throw Problem.badRequest("target must be \"learner\" or \"classifier\", not \"\(body.target!.prefix(40))\"", field: "target")
+            throw Problem.badRequest(
+                "target must be \"learner\" or \"classifier\", not \"\(body.target!.prefix(40))\"", field: "target")
         }
         guard let split = LearningService.Split(rawValue: body.split ?? "held-out") else {
-            throw Problem.badRequest("split must be \"held-out\" or \"all\", not \"\(body.split!.prefix(40))\"", field: "split")
+            throw Problem.badRequest(
+                "split must be \"held-out\" or \"all\", not \"\(body.split!.prefix(40))\"", field: "split")
         }
         if let version = body.version {
-            guard target == .classifier else { throw Problem.badRequest("version applies to target \"classifier\" only", field: "version") }
+            guard target == .classifier else {
+                throw Problem.badRequest("version applies to target \"classifier\" only", field: "version")
+            }
             guard try await store.learning.classifier(projectID: project.id, version: version) != nil else {
                 throw Problem.notFound("project \(project.name) has no classifier version \(version)")
             }
         }
-        return try await enqueue(try JobRequest(
-            kind: EvaluateJob.kind, encoding: EvaluateJob.Payload(projectId: project.id, target: target, version: body.version, split: split),
-            queue: JobSettings.Queue.ml, projectID: project.id))
+        return try await enqueue(
+            try JobRequest(
+                kind: EvaluateJob.kind,
+                encoding: EvaluateJob.Payload(
+                    projectId: project.id, target: target, version: body.version, split: split),
+                queue: JobSettings.Queue.ml, projectID: project.id))
     }
 
     struct EvaluationBody: ResponseEncodable {
@@ -348,7 +407,8 @@ struct LearningController {
     @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws -> EvaluationList {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
         let limit = try Parameters.limit(request, default: 100, max: 500)
-        return EvaluationList(items: try await store.learning.evaluations(projectID: project.id, limit: limit).map(Self.body))
+        return EvaluationList(
+            items: try await store.learning.evaluations(projectID: project.id, limit: limit).map(Self.body))
     }
 
     @Sendable func evaluation(_ request: Request, context: IrisRequestContext) async throws -> EvaluationBody {
@@ -362,8 +422,10 @@ struct LearningController {
 
     static func body(_ record: EvaluationRecord) -> EvaluationBody {
         EvaluationBody(
-            id: record.id, target: record.target, version: record.version, split: record.split, jobId: record.jobID, createdAt: record.createdAt,
-            report: (try? JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8)))?.report)
+            id: record.id, target: record.target, version: record.version, split: record.split, jobId: record.jobID,
+            createdAt: record.createdAt,
+            report: (try? JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8)))?
+                .report)
     }
 
     // MARK: - Shared
@@ -374,8 +436,12 @@ struct LearningController {
     }
 
     /// A JSON body that may be absent (an empty POST takes the defaults).
-    static func optionalBody<T: Decodable>(_ request: Request, context: IrisRequestContext, as type: T.Type) async throws -> T? {
-        guard request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.contentType] != nil) else { return nil }
+    static func optionalBody<T: Decodable>(_ request: Request, context: IrisRequestContext, as type: T.Type)
+        async throws -> T?
+    {
+        guard request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.contentType] != nil) else {
+            return nil
+        }
         return try await request.decode(as: type, context: context)
     }
 }

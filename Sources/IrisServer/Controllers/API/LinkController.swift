@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 import Hummingbird
 import IrisCore
+import IrisServices
 import IrisStore
 import Mustache
 import NIOCore
@@ -53,7 +53,9 @@ struct LinkController {
         let name = try NameRules.validated(body.name ?? "upload link", field: "name", maxLength: 100)
         var choices: [String]?
         if let labels = body.labelChoices {
-            guard !labels.isEmpty, labels.count <= 100 else { throw Problem.badRequest("label_choices must hold 1 to 100 labels", field: "label_choices") }
+            guard !labels.isEmpty, labels.count <= 100 else {
+                throw Problem.badRequest("label_choices must hold 1 to 100 labels", field: "label_choices")
+            }
             choices = try ImageIngestor.humanLabels(labels, for: project).map(\.name)
         }
         if let cap = body.maxUploads, !(1...10_000_000).contains(cap) {
@@ -64,7 +66,8 @@ struct LinkController {
             projectID: project.id, codeHash: Secrets.hash(code), name: name, labelChoices: choices,
             expiresAt: try Parameters.expiry(days: body.expiresInDays), maxUploads: body.maxUploads,
             createdBy: context.caller.user?.id)
-        await audit.record(context.caller, "link.created", project: project.id, subject: "link \(link.id)", detail: ["name": name])
+        await audit.record(
+            context.caller, "link.created", project: project.id, subject: "link \(link.id)", detail: ["name": name])
         return EditedResponse(status: .created, response: LinkBody(link: link, code: code, url: "/l/\(code)"))
     }
 
@@ -77,7 +80,9 @@ struct LinkController {
     @Sendable func revoke(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let projectID = try Parameters.projectID(context)
         let id = try Parameters.id(context, "linkID", noun: "link")
-        guard try await store.links.revoke(id: id, projectID: projectID) else { throw Problem.notFound("project \(projectID) has no live link \(id)") }
+        guard try await store.links.revoke(id: id, projectID: projectID) else {
+            throw Problem.notFound("project \(projectID) has no live link \(id)")
+        }
         await audit.record(context.caller, "link.revoked", project: projectID, subject: "link \(id)")
         return Response(status: .noContent)
     }
@@ -104,7 +109,8 @@ struct LinkController {
         let code = context.parameters.get("code") ?? ""
         let choices = link.labelChoices ?? project.labelSet ?? []
         let values: [String: Any] = [
-            "title": "Upload to \(project.name)", "projectName": project.name, "code": code, "choices": choices, "hasChoices": !choices.isEmpty,
+            "title": "Upload to \(project.name)", "projectName": project.name, "code": code, "choices": choices,
+            "hasChoices": !choices.isEmpty,
             "uploadsLeft": link.maxUploads.map { String($0 - link.uploads) } ?? "",
         ]
         var response = try resources.page("link", values, caller: .anonymous)

@@ -1,12 +1,12 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import HummingbirdBcrypt
 public import IrisCore
+import IrisServices
 import IrisStore
-import NIOCore
 import Mustache
+import NIOCore
 import NIOPosix
 
 /// A project's members and their roles (owners change them).
@@ -39,7 +39,9 @@ struct MemberController {
         let user = try await member(context)
         let body = try await request.decode(as: RoleRequest.self, context: context)
         try await store.accounts.setRole(projectID: projectID, userID: user.id, body.role)
-        await audit.record(context.caller, "member.role_set", project: projectID, subject: user.username, detail: ["role": body.role.rawValue])
+        await audit.record(
+            context.caller, "member.role_set", project: projectID, subject: user.username,
+            detail: ["role": body.role.rawValue])
         return Member(username: user.username, role: body.role)
     }
 

@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisBlobs
 import IrisCore
+import IrisServices
 import IrisStore
 import NIOCore
 
@@ -28,7 +28,9 @@ struct OperationsController {
                 body: .init(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("api/v1/openapi.yaml", .open) { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"],
+                body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
         }
     }
 
@@ -39,7 +41,9 @@ struct OperationsController {
         let diskOK = FileManager.default.createFile(atPath: probe.path, contents: Data("ok".utf8))
         try? FileManager.default.removeItem(at: probe)
         guard databaseOK, diskOK else {
-            throw Problem.unavailable("not ready: database \(databaseOK ? "ok" : "unreachable"), data folder \(diskOK ? "ok" : "not writable")")
+            throw Problem.unavailable(
+                "not ready: database \(databaseOK ? "ok" : "unreachable"), data folder \(diskOK ? "ok" : "not writable")"
+            )
         }
         return Status(status: "ready", checks: ["database": "ok", "storage": "ok"])
     }

@@ -1,7 +1,7 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisCore
+import IrisServices
 import IrisStore
 
 /// `/api/v1/projects`: create, list, read, change and delete projects.
@@ -42,11 +42,14 @@ struct ProjectController {
             name = try container.decodeIfPresentNotNull(String.self, forKey: .name)
             description = try container.decodeIfPresentNotNull(String.self, forKey: .description)
             if container.contains(.labelSet) {
-                labelSet = try container.decodeNil(forKey: .labelSet) ? .some(nil) : .some(try container.decode([String].self, forKey: .labelSet))
+                labelSet =
+                    try container.decodeNil(forKey: .labelSet)
+                    ? .some(nil) : .some(try container.decode([String].self, forKey: .labelSet))
             }
             if container.contains(.moderationThreshold) {
                 moderationThreshold =
-                    try container.decodeNil(forKey: .moderationThreshold) ? .some(nil) : .some(try container.decode(Double.self, forKey: .moderationThreshold))
+                    try container.decodeNil(forKey: .moderationThreshold)
+                    ? .some(nil) : .some(try container.decode(Double.self, forKey: .moderationThreshold))
             }
         }
     }
@@ -59,24 +62,33 @@ struct ProjectController {
         group.delete("projects/{id}", .project(.owner), use: delete)
     }
 
-    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<APIModel.ProjectBody> {
+    @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        APIModel.ProjectBody
+    > {
         if case .token(_, let token) = context.caller, token.projectID != nil {
             throw AccessGuard.forbidden("a token limited to one project cannot create projects")
         }
         let body = try await request.decode(as: CreateRequest.self, context: context)
         let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)
         let description = try Self.description(body.description ?? "")
-        let project = try await store.projects.create(name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet))
+        let project = try await store.projects.create(
+            name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet))
         // The creator owns what they create.
-        if let user = context.caller.user { try await store.accounts.setRole(projectID: project.id, userID: user.id, .owner) }
+        if let user = context.caller.user {
+            try await store.accounts.setRole(projectID: project.id, userID: user.id, .owner)
+        }
         await audit.record(context.caller, "project.created", project: project.id, subject: project.name)
-        return EditedResponse(status: .created, headers: [.location: "/api/v1/projects/\(project.id)"], response: .init(project))
+        return EditedResponse(
+            status: .created, headers: [.location: "/api/v1/projects/\(project.id)"], response: .init(project))
     }
 
-    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.ProjectBody> {
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws
+        -> APIModel.Page<APIModel.ProjectBody>
+    {
         let limit = try Parameters.limit(request)
         let visible = try await guardian.visibleProjects(context.caller)
-        let projects = try await store.projects.list(after: try Parameters.cursor(request), limit: limit + 1, only: visible.map { Array($0) })
+        let projects = try await store.projects.list(
+            after: try Parameters.cursor(request), limit: limit + 1, only: visible.map { Array($0) })
         let page = projects.prefix(limit)
         let next = projects.count > limit ? page.last?.id : nil
         return .init(items: page.map(APIModel.ProjectBody.init), nextCursor: Parameters.encodeCursor(next))
@@ -90,12 +102,16 @@ struct ProjectController {
         let id = try Parameters.projectID(context)
         let body = try await request.decode(as: PatchRequest.self, context: context)
         var patch = ProjectPatch()
-        patch.name = try body.name.map { try NameRules.validated($0, field: "name", maxLength: NameRules.maxProjectName) }
+        patch.name = try body.name.map {
+            try NameRules.validated($0, field: "name", maxLength: NameRules.maxProjectName)
+        }
         patch.description = try body.description.map(Self.description)
         if let labelSet = body.labelSet { patch.labelSet = .some(try labelSet.map(Self.labelSet)) }
         if let threshold = body.moderationThreshold {
             if let value = threshold, !(0...1).contains(value) {
-                throw Problem.badRequest("moderation_threshold must be from 0 to 1 (or null for the server's default)", field: "moderation_threshold")
+                throw Problem.badRequest(
+                    "moderation_threshold must be from 0 to 1 (or null for the server's default)",
+                    field: "moderation_threshold")
             }
             patch.moderationThreshold = threshold
         }
@@ -112,22 +128,29 @@ struct ProjectController {
     }
 
     static func project(_ id: Int64, in store: IrisStore) async throws -> Project {
-        guard let project = try await store.projects.find(id: id) else { throw Problem.notFound("no project has id \(id)") }
+        guard let project = try await store.projects.find(id: id) else {
+            throw Problem.notFound("no project has id \(id)")
+        }
         return project
     }
 
     static func description(_ text: String) throws -> String {
         guard text.count <= NameRules.maxDescription else {
-            throw Problem.badRequest("description is \(text.count) characters; the limit is \(NameRules.maxDescription)", field: "description")
+            throw Problem.badRequest(
+                "description is \(text.count) characters; the limit is \(NameRules.maxDescription)",
+                field: "description")
         }
         return text
     }
 
     static func labelSet(_ names: [String]) throws -> [String] {
         guard names.count <= NameRules.maxLabelSet else {
-            throw Problem.badRequest("label_set has \(names.count) labels; the limit is \(NameRules.maxLabelSet)", field: "label_set")
+            throw Problem.badRequest(
+                "label_set has \(names.count) labels; the limit is \(NameRules.maxLabelSet)", field: "label_set")
         }
         var seen = Set<String>()
-        return try names.map { try NameRules.validated($0, field: "label_set", maxLength: NameRules.maxLabel) }.filter { seen.insert($0).inserted }
+        return try names.map { try NameRules.validated($0, field: "label_set", maxLength: NameRules.maxLabel) }.filter {
+            seen.insert($0).inserted
+        }
     }
 }

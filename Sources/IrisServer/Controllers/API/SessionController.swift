@@ -1,12 +1,12 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import HummingbirdBcrypt
 public import IrisCore
+import IrisServices
 import IrisStore
-import NIOCore
 import Mustache
+import NIOCore
 import NIOPosix
 
 /// Signing in and out of the web pages, and `GET /api/v1/me`.
@@ -40,15 +40,24 @@ struct SessionController {
         let csrf = Secrets.random()
         let next = Self.safeNext(request.uri.queryParameters.get("next").map { String($0) })
         var response = try resources.page(
-            "login", ["title": "Sign in", "loginCSRF": csrf, "next": next, "error": error ?? "", "hasError": error != nil], caller: .anonymous, status: status)
-        response.setCookie(Cookie(name: Self.loginCSRFCookie, value: csrf, path: "/login", secure: secure(request), httpOnly: true, sameSite: .strict))
+            "login",
+            ["title": "Sign in", "loginCSRF": csrf, "next": next, "error": error ?? "", "hasError": error != nil],
+            caller: .anonymous, status: status)
+        response.setCookie(
+            Cookie(
+                name: Self.loginCSRFCookie, value: csrf, path: "/login", secure: secure(request), httpOnly: true,
+                sameSite: .strict))
         return response
     }
 
     @Sendable func login(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let form = try await Self.form(request, context: context)
-        guard let sent = form["csrf_token"], let expected = request.cookies[Self.loginCSRFCookie]?.value, Secrets.equal(sent, expected) else {
-            throw Problem(status: 403, slug: "csrf", title: "Forbidden", detail: "the sign-in form's CSRF token is missing or stale; reload the page", field: "csrf_token")
+        guard let sent = form["csrf_token"], let expected = request.cookies[Self.loginCSRFCookie]?.value,
+            Secrets.equal(sent, expected)
+        else {
+            throw Problem(
+                status: 403, slug: "csrf", title: "Forbidden",
+                detail: "the sign-in form's CSRF token is missing or stale; reload the page", field: "csrf_token")
         }
         let username = form["username"] ?? ""
         let password = form["password"] ?? ""
@@ -62,25 +71,34 @@ struct SessionController {
         let cost = bcryptCost
         var verified: User?
         if let (user, hash) = try await store.accounts.credentials(username: username), !user.disabled {
-            if try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(password, hash: hash) }) { verified = user }
+            if try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(password, hash: hash) }) {
+                verified = user
+            }
         } else {
             // Spend the same time on unknown users, so timing does not reveal which names exist.
             _ = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
         }
         guard let user = verified else {
             for key in keys { await signInFailures.record(key) }
-            await audit.record(Event(actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed", detail: ["username": String(username.prefix(100))]))
+            await audit.record(
+                Event(
+                    actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed",
+                    detail: ["username": String(username.prefix(100))]))
             return try renderLogin(request, error: "Wrong username or password.", status: .unauthorized)
         }
         await signInFailures.clear("user:\(username.prefix(100))")
         let session = Secrets.random()
         try await store.accounts.createSession(
-            userID: user.id, idHash: Secrets.hash(session), csrfToken: Secrets.random(), expiresAt: Date().addingTimeInterval(Self.sessionLifetime))
-        await audit.record(Event(actorKind: "user", actorID: user.id, actorName: user.username, action: "auth.signed_in"))
+            userID: user.id, idHash: Secrets.hash(session), csrfToken: Secrets.random(),
+            expiresAt: Date().addingTimeInterval(Self.sessionLifetime))
+        await audit.record(
+            Event(actorKind: "user", actorID: user.id, actorName: user.username, action: "auth.signed_in"))
         var response = Response(status: .seeOther, headers: [.location: Self.safeNext(form["next"])])
-        response.setCookie(Cookie(
-            name: AuthMiddleware.sessionCookie, value: session, maxAge: Int(Self.sessionLifetime), path: "/", secure: secure(request), httpOnly: true,
-            sameSite: .lax))
+        response.setCookie(
+            Cookie(
+                name: AuthMiddleware.sessionCookie, value: session, maxAge: Int(Self.sessionLifetime), path: "/",
+                secure: secure(request), httpOnly: true,
+                sameSite: .lax))
         return response
     }
 
@@ -88,7 +106,9 @@ struct SessionController {
         let form = try await Self.form(request, context: context)
         if case .session(_, let csrf) = context.caller {
             guard let sent = form["csrf_token"], Secrets.equal(sent, csrf) else {
-                throw Problem(status: 403, slug: "csrf", title: "Forbidden", detail: "the sign-out form's CSRF token is missing", field: "csrf_token")
+                throw Problem(
+                    status: 403, slug: "csrf", title: "Forbidden", detail: "the sign-out form's CSRF token is missing",
+                    field: "csrf_token")
             }
         }
         if let cookie = request.cookies[AuthMiddleware.sessionCookie]?.value {
@@ -96,7 +116,10 @@ struct SessionController {
         }
         await audit.record(context.caller, "auth.signed_out")
         var response = Response(status: .seeOther, headers: [.location: "/login"])
-        response.setCookie(Cookie(name: AuthMiddleware.sessionCookie, value: "", maxAge: 0, path: "/", secure: secure(request), httpOnly: true, sameSite: .lax))
+        response.setCookie(
+            Cookie(
+                name: AuthMiddleware.sessionCookie, value: "", maxAge: 0, path: "/", secure: secure(request),
+                httpOnly: true, sameSite: .lax))
         return response
     }
 
@@ -115,12 +138,13 @@ struct SessionController {
         let buffer = try await request.body.collect(upTo: 64 * 1024)
         var fields: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
             if let key = parts.first { fields[key] = parts.count > 1 ? parts[1] : "" }
         }
         return fields
     }
-
 
     struct MeBody: ResponseEncodable {
         var user: User

@@ -1,12 +1,12 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import HummingbirdBcrypt
 public import IrisCore
+import IrisServices
 import IrisStore
-import NIOCore
 import Mustache
+import NIOCore
 import NIOPosix
 
 /// API tokens: create (shown once), list and revoke one's own.
@@ -43,29 +43,40 @@ struct TokenController {
         var details: APIToken
     }
 
-    @Sendable func createToken(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<CreatedToken> {
+    @Sendable func createToken(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
+        CreatedToken
+    > {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
         let body = try await request.decode(as: TokenRequest.self, context: context)
         let name = try NameRules.validated(body.name, field: "name", maxLength: 100)
         let scopes = body.scopes ?? [.read]
-        guard !scopes.isEmpty else { throw Problem.badRequest("scopes must name at least one of read, write, admin", field: "scopes") }
-        if scopes.contains(.admin) && !user.isAdmin { throw AccessGuard.forbidden("only an administrator may create a token with the admin scope") }
+        guard !scopes.isEmpty else {
+            throw Problem.badRequest("scopes must name at least one of read, write, admin", field: "scopes")
+        }
+        if scopes.contains(.admin) && !user.isAdmin {
+            throw AccessGuard.forbidden("only an administrator may create a token with the admin scope")
+        }
         if case .token(_, let current) = context.caller {
             // A token may only create tokens no stronger than itself.
-            guard Set(scopes).isSubset(of: Set(current.scopes)), current.projectID == nil || current.projectID == body.projectId else {
+            guard Set(scopes).isSubset(of: Set(current.scopes)),
+                current.projectID == nil || current.projectID == body.projectId
+            else {
                 throw AccessGuard.forbidden("a token cannot create a token stronger than itself")
             }
         }
         if let projectID = body.projectId {
             let exists = try await store.projects.find(id: projectID) != nil
-            let belongs = user.isAdmin ? true : try await store.accounts.role(projectID: projectID, userID: user.id) != nil
+            let belongs =
+                user.isAdmin ? true : try await store.accounts.role(projectID: projectID, userID: user.id) != nil
             guard exists && belongs else { throw Problem.notFound("no project has id \(projectID)") }
         }
         let secret = Secrets.newToken()
         let token = try await store.accounts.createToken(
             userID: user.id, name: name, tokenHash: Secrets.hash(secret), scopes: scopes, projectID: body.projectId,
             expiresAt: try Parameters.expiry(days: body.expiresInDays))
-        await audit.record(context.caller, "token.created", project: body.projectId, subject: "token \(token.id)", detail: ["name": name])
+        await audit.record(
+            context.caller, "token.created", project: body.projectId, subject: "token \(token.id)",
+            detail: ["name": name])
         return EditedResponse(status: .created, response: CreatedToken(token: secret, details: token))
     }
 

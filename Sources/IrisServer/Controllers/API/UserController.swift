@@ -1,12 +1,12 @@
 import Foundation
-import IrisServices
 import HTTPTypes
 public import Hummingbird
 import HummingbirdBcrypt
 public import IrisCore
+import IrisServices
 import IrisStore
-import NIOCore
 import Mustache
+import NIOCore
 import NIOPosix
 
 /// Users of the instance (administrators).
@@ -44,7 +44,8 @@ struct UserController {
 
     @Sendable func createUser(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<User> {
         let body = try await request.decode(as: UserRequest.self, context: context)
-        let user = try await Accounts(store: store, bcryptCost: bcryptCost).create(username: body.username, password: body.password, isAdmin: body.isAdmin ?? false)
+        let user = try await Accounts(store: store, bcryptCost: bcryptCost).create(
+            username: body.username, password: body.password, isAdmin: body.isAdmin ?? false)
         await audit.record(context.caller, "user.created", subject: user.username)
         return EditedResponse(status: .created, response: user)
     }

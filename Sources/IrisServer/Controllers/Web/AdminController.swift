@@ -1,8 +1,8 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisCore
 import IrisML
+import IrisServices
 import IrisStore
 
 /// Pages for managing one's tokens, a project's members, and (administrators) users,
@@ -20,11 +20,14 @@ struct AdminController {
     }
 
     static func row(_ token: APIToken) -> [String: Any] {
-        let state = token.revokedAt != nil ? "revoked" : (token.expiresAt.map { $0 <= Date() } == true ? "expired" : "live")
+        let state =
+            token.revokedAt != nil ? "revoked" : (token.expiresAt.map { $0 <= Date() } == true ? "expired" : "live")
         return [
             "id": token.id, "name": token.name, "scopes": token.scopes.map(\.rawValue).joined(separator: ", "),
-            "project": token.projectID.map { "\($0)" } ?? "all", "expires": token.expiresAt?.formatted(.iso8601) ?? "never",
-            "lastUsed": token.lastUsedAt?.formatted(.iso8601) ?? "never", "state": state, "live": state == "live", "user": token.userID,
+            "project": token.projectID.map { "\($0)" } ?? "all",
+            "expires": token.expiresAt?.formatted(.iso8601) ?? "never",
+            "lastUsed": token.lastUsedAt?.formatted(.iso8601) ?? "never", "state": state, "live": state == "live",
+            "user": token.userID,
         ]
     }
 
@@ -32,15 +35,22 @@ struct AdminController {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
         let tokens = try await store.accounts.tokens(userID: user.id).map(Self.row)
         return try resources.page(
-            "tokens", ["title": "API tokens", "tokens": tokens, "hasTokens": !tokens.isEmpty, "isAdmin": user.isAdmin], caller: context.caller)
+            "tokens", ["title": "API tokens", "tokens": tokens, "hasTokens": !tokens.isEmpty, "isAdmin": user.isAdmin],
+            caller: context.caller)
     }
 
     @Sendable func membersPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        let members: [[String: Any]] = try await store.accounts.members(projectID: project.id).map { ["username": $0.0.username, "role": $0.1.rawValue] }
+        let members: [[String: Any]] = try await store.accounts.members(projectID: project.id).map {
+            ["username": $0.0.username, "role": $0.1.rawValue]
+        }
         return try resources.page(
-            "members", ["title": "Members of \(project.name)", "projectID": project.id, "projectName": project.name, "members": members,
-                        "roles": Role.allCases.map(\.rawValue)],
+            "members",
+            [
+                "title": "Members of \(project.name)", "projectID": project.id, "projectName": project.name,
+                "members": members,
+                "roles": Role.allCases.map(\.rawValue),
+            ],
             caller: context.caller)
     }
 
@@ -59,7 +69,10 @@ struct AdminController {
             ["key": "auth.sign_in_limit", "value": "\(settings.signInLimit) failures per 15 minutes"],
             ["key": "auth.secure_cookies", "value": "\(settings.secureCookies)"],
             ["key": "models.dir", "value": settings.models.folder.path],
-            ["key": "models.remote_allow", "value": settings.models.remoteAllow.origins.sorted().joined(separator: ", ")],
+            [
+                "key": "models.remote_allow",
+                "value": settings.models.remoteAllow.origins.sorted().joined(separator: ", "),
+            ],
         ]
         let modelRows: [[String: Any]] = models.entries.map { entry in
             [
@@ -70,6 +83,8 @@ struct AdminController {
             ]
         }
         return try resources.page(
-            "admin", ["title": "Administration", "users": users, "tokens": tokens, "settings": effective, "models": modelRows], caller: context.caller)
+            "admin",
+            ["title": "Administration", "users": users, "tokens": tokens, "settings": effective, "models": modelRows],
+            caller: context.caller)
     }
 }

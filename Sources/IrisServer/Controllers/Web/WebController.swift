@@ -1,7 +1,7 @@
 import Foundation
-import IrisServices
 import Hummingbird
 import IrisCore
+import IrisServices
 import IrisStore
 import Mustache
 import NIOCore
@@ -27,9 +27,13 @@ struct WebController {
         let visible = try await guardian.visibleProjects(context.caller)
         let projects = try await store.projects.list(after: nil, limit: 500, only: visible.map { Array($0) })
         let items: [[String: Any]] = projects.map { project in
-            ["id": project.id, "name": project.name, "description": project.description, "labels": project.labelSet?.joined(separator: ", ") ?? ""]
+            [
+                "id": project.id, "name": project.name, "description": project.description,
+                "labels": project.labelSet?.joined(separator: ", ") ?? "",
+            ]
         }
-        return try resources.page("index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty], caller: context.caller)
+        return try resources.page(
+            "index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty], caller: context.caller)
     }
 
     @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -38,7 +42,8 @@ struct WebController {
         let modelLabel = Parameters.nonEmpty(request, "model_label")
         let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
         let filter = moderation.filter(label: label, modelLabel: modelLabel, project: project, seesFlagged: seesFlagged)
-        let images = try await store.images.list(projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
+        let images = try await store.images.list(
+            projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
         let guesses = try await store.analyses.topLabels(sha256s: images.items.map(\.image.sha256))
         let tiles: [[String: Any]] = images.items.map { member in
             let labels: [[String: Any]] = member.labels.map { label in
@@ -56,10 +61,14 @@ struct WebController {
             return tile
         }
         var values: [String: Any] = [
-            "title": project.name, "project": ["id": project.id, "name": project.name, "description": project.description],
-            "images": tiles, "hasImages": !tiles.isEmpty, "labelChoices": project.labelSet ?? [], "hasLabelSet": project.labelSet != nil,
+            "title": project.name,
+            "project": ["id": project.id, "name": project.name, "description": project.description],
+            "images": tiles, "hasImages": !tiles.isEmpty, "labelChoices": project.labelSet ?? [],
+            "hasLabelSet": project.labelSet != nil,
             "maxUploadMB": limits.maxUploadBytes >> 20, "filter": label ?? "", "modelFilter": modelLabel ?? "",
-            "modelLabels": try await store.analyses.labelCounts(projectID: project.id, limit: 30).map { ["label": $0.label, "count": $0.count] },
+            "modelLabels": try await store.analyses.labelCounts(projectID: project.id, limit: 30).map {
+                ["label": $0.label, "count": $0.count]
+            },
         ]
         // Owners (and administrators) see the project's contributor links, to revoke them.
         if let user = context.caller.user {
@@ -73,7 +82,8 @@ struct WebController {
                     return [
                         "id": link.id, "name": link.name, "labels": link.labelChoices?.joined(separator: ", ") ?? "any",
                         "uploads": link.maxUploads.map { "\(link.uploads) of \($0)" } ?? "\(link.uploads)",
-                        "expires": link.expiresAt?.formatted(.iso8601) ?? "never", "state": refusal ?? "live", "live": refusal == nil,
+                        "expires": link.expiresAt?.formatted(.iso8601) ?? "never", "state": refusal ?? "live",
+                        "live": refusal == nil,
                         "projectID": project.id,
                     ]
                 }
@@ -91,14 +101,19 @@ struct WebController {
     /// A project's learning: classes, classify, train, test and the test history (drawn by app.js from the API).
     @Sendable func model(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await ProjectController.project(Parameters.projectID(context), in: store)
-        var canEdit = false, isAdmin = false
+        var canEdit = false
+        var isAdmin = false
         if let user = context.caller.user {
             isAdmin = user.isAdmin
             let role = try await store.accounts.role(projectID: project.id, userID: user.id)
             canEdit = isAdmin || (role.map { $0 >= .editor } ?? false)
         }
         return try resources.page(
-            "model", ["title": "Model of \(project.name)", "projectID": project.id, "projectName": project.name, "canEdit": canEdit, "isAdmin": isAdmin],
+            "model",
+            [
+                "title": "Model of \(project.name)", "projectID": project.id, "projectName": project.name,
+                "canEdit": canEdit, "isAdmin": isAdmin,
+            ],
             caller: context.caller)
     }
 
@@ -106,13 +121,19 @@ struct WebController {
     /// app.js from `/api/v1/analyses/{sha256}` while analyses run).
     @Sendable func image(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let sha256 = try Parameters.sha256(context)
-        guard let image = try await store.images.find(sha256: sha256) else { throw Problem.notFound("no image has sha256 \(sha256)") }
+        guard let image = try await store.images.find(sha256: sha256) else {
+            throw Problem.notFound("no image has sha256 \(sha256)")
+        }
         let memberships = try await guardian.requireView(image: sha256, caller: context.caller)
         let projects: [[String: Any]] = memberships.map { membership in
-            ["id": membership.projectID, "name": membership.projectName, "labels": membership.labels.map(\.name).joined(separator: ", ")]
+            [
+                "id": membership.projectID, "name": membership.projectName,
+                "labels": membership.labels.map(\.name).joined(separator: ", "),
+            ]
         }
         var values: [String: Any] = [
-            "title": "Image \(sha256.prefix(12))", "sha256": sha256, "size": "\(image.width)×\(image.height)", "format": image.format.rawValue,
+            "title": "Image \(sha256.prefix(12))", "sha256": sha256, "size": "\(image.width)×\(image.height)",
+            "format": image.format.rawValue,
             "bytes": ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file), "projects": projects,
         ]
         if let moderation = image.moderation { values["moderation"] = String(format: "%.3f", moderation) }
