@@ -37,16 +37,11 @@ fi
 echo "== inference (MobileNetV2 classify + embed; Iris end to end vs bare ONNX Runtime vs the Python pipeline)"
 scripts/prepare-models.sh
 inputs=("$photos"/*.jpg .cache/photos/chelsea.png .cache/photos/coffee.png .cache/photos/rocket.jpg .cache/photos/astronaut.png)
-IRIS_ML_THREADS=2 "$PWD/.build/release/iris" models bench --data "$work/models" --log-level warning --rounds 5 --concurrency 2 "${inputs[@]}" \
-  2>&1 | tee "$work/iris-inference.txt"
-
-.venv-models/bin/python Benchmarks/python_pipeline.py models 2 5 "${inputs[@]}" | tee "$work/python-inference.txt"
-python3 - "$work/iris-inference.txt" "$work/python-inference.txt" <<'PY'
-import re, sys
-iris = float(re.search(r"Iris \(decode.*?= ([0-9.]+) images/s", open(sys.argv[1]).read()).group(1))
-python = float(re.search(r"= ([0-9.]+) images/s", open(sys.argv[2]).read()).group(1))
-print(f"ratio: Iris / Python pipeline = {iris / python:.2f}× (target ≥ 1.5×)")
-PY
+# Iris (which also times bare ONNX Runtime in the same process) and the Python pipeline,
+# alternately: 5 pairs, the median ratio and its range.
+IRIS_ML_THREADS=2 python3 Benchmarks/paired.py 5 Iris 'Iris \(decode.*?= ([0-9.]+) images/s' Python '= ([0-9.]+) images/s' \
+  -- "$PWD/.build/release/iris" models bench --data "$work/models-{n}" --log-level warning --rounds 2 --concurrency 2 "${inputs[@]}" \
+  -- .venv-models/bin/python Benchmarks/python_pipeline.py models 2 2 "${inputs[@]}"
 
 # Learning: quality on the labelled evaluation set, then the three speed figures.
 echo "== learning quality (the learner and the trained head on crops of 12 real photographs; 20 random splits)"
