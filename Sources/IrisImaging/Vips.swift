@@ -1,6 +1,6 @@
 import CVips
-public import Foundation
-public import IrisCore
+import Foundation
+import IrisCore
 import Synchronization
 
 /// Failures from libvips. Its description names only the operation: libvips keeps one error

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What a model does, which decides how its outputs are read and stored.
 public enum ModelTask: String, Sendable, Codable, CaseIterable {

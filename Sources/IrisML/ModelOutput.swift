@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// What one model said about one image; which fields are set depends on its tasks.
 public struct ModelOutput: Sendable, Codable, Equatable {

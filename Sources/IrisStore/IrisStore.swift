@@ -1,4 +1,4 @@
-public import IrisCore
+import IrisCore
 public import Logging
 
 /// The database and its repositories, opened together.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Resolves settings in layers: flags → `IRIS_*` environment → JSON config file → defaults.
 ///

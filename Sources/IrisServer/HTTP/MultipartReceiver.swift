@@ -59,6 +59,19 @@ struct MultipartReceiver {
         }
     }
 
+    /// A multipart handler's whole prologue: an announced body over `limit` is refused before
+    /// a byte of it is read (413), then the boundary is read from the Content-Type (415 or 400),
+    /// then the body is streamed in.
+    static func receive(
+        _ request: Request, into scratch: ScratchSpace, limit: Int64, filePart: String = "file", maxFiles: Int = 1
+    ) async throws -> ReceivedMultipart {
+        try checkDeclaredLength(request, limit: limit)
+        let boundary = try boundary(request)
+        var receiver = MultipartReceiver(scratch: scratch, limit: limit, filePart: filePart)
+        receiver.maxFiles = maxFiles
+        return try await receiver.receive(request.body, boundary: boundary)
+    }
+
     private struct Part {
         var name: String?
         var fileName: String?

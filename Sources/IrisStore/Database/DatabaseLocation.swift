@@ -1,5 +1,5 @@
 public import Foundation
-public import IrisCore
+import IrisCore
 
 /// Where the database is, parsed from `db.url`.
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 @preconcurrency import AsyncKit
-public import IrisCore
+import IrisCore
 public import Logging
 import NIOCore
 import NIOPosix

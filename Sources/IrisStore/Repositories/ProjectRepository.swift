@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import IrisCore
 import SQLKit
 
@@ -33,6 +33,14 @@ public protocol ProjectRepository: Sendable {
     /// Deletes the project with its memberships and labels. Returns the SHA-256 of images
     /// no project holds any more: their rows are gone and their blobs are the caller's to remove.
     func delete(id: Int64) async throws -> [String]
+}
+
+extension ProjectRepository {
+    /// The project with `id`, or a not-found naming it: the lookup every project route starts with.
+    public func require(id: Int64) async throws -> Project {
+        guard let project = try await find(id: id) else { throw Problem.notFound("no project has id \(id)") }
+        return project
+    }
 }
 
 /// `ProjectRepository` in SQL, for SQLite and PostgreSQL alike.

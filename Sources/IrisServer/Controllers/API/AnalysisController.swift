@@ -161,11 +161,8 @@ struct AnalysisController {
             }
             return try respond(items)
         }
-        try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
-        let boundary = try MultipartReceiver.boundary(request)
-        var receiver = MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
-        receiver.maxFiles = Self.maxFiles
-        let received = try await receiver.receive(request.body, boundary: boundary)
+        let received = try await MultipartReceiver.receive(
+            request, into: scratch, limit: limits.maxUploadBytes, maxFiles: Self.maxFiles)
         var items: [Created.Item] = []
         do {
             let names = try checkModels(
@@ -184,7 +181,7 @@ struct AnalysisController {
                         "files need a project_id part: new images are stored in that project", field: "project_id")
                 }
                 try await guardian.require(.contributor, inProject: id, caller: context.caller)
-                project = try await ProjectController.project(id, in: store)
+                project = try await store.projects.require(id: id)
             }
             for sha256 in references {
                 items.append(await enqueueStored(sha256, models: names, caller: context.caller))

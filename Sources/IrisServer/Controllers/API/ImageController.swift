@@ -34,7 +34,7 @@ struct ImageController {
     @Sendable func upload(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
         APIModel.UploadBody
     > {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let callerKey: String =
             switch context.caller {
             case .token(_, let token): "token:\(token.id)"
@@ -50,7 +50,7 @@ struct ImageController {
         APIModel.UploadBody
     > {
         let link = try await guardian.link(context)
-        let project = try await ProjectController.project(link.projectID, in: store)
+        let project = try await store.projects.require(id: link.projectID)
         return try await receive(
             request, context: context, into: project, rateKey: "address:\(context.clientKey)",
             labelChoices: link.labelChoices, link: link)
@@ -62,10 +62,7 @@ struct ImageController {
     ) async throws -> EditedResponse<APIModel.UploadBody> {
         try await uploads.check([rateKey], what: "uploads")
         await uploads.record(rateKey)
-        try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
-        let boundary = try MultipartReceiver.boundary(request)
-        let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
-            .receive(request.body, boundary: boundary)
+        let received = try await MultipartReceiver.receive(request, into: scratch, limit: limits.maxUploadBytes)
         guard let file = received.file else {
             throw Problem.badRequest("the request has no part named \"file\"", field: "file")
         }
@@ -123,7 +120,7 @@ struct ImageController {
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws
         -> APIModel.Page<APIModel.ImageBody>
     {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let filter = moderation.filter(
             label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"),
             project: project,
@@ -136,7 +133,7 @@ struct ImageController {
     }
 
     @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let sha256 = try Parameters.sha256(context)
         try await ingestor.remove(sha256: sha256, from: project.id)
         await audit.record(context.caller, "image.removed", project: project.id, subject: sha256)

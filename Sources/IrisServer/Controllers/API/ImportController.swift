@@ -21,7 +21,7 @@ struct ImportController {
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
         APIModel.ImportBody
     > {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
         let zipURL = try await receiveZip(request)
         defer { try? FileManager.default.removeItem(at: zipURL) }
@@ -38,8 +38,7 @@ struct ImportController {
     private func receiveZip(_ request: Request) async throws -> URL {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         if contentType.hasPrefix("multipart/form-data") {
-            let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
-                .receive(request.body, boundary: try MultipartReceiver.boundary(request))
+            let received = try await MultipartReceiver.receive(request, into: scratch, limit: limits.maxUploadBytes)
             guard let file = received.file else {
                 throw Problem.badRequest("the request has no part named \"file\"", field: "file")
             }

@@ -59,7 +59,7 @@ struct LearningController {
     }
 
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         guard let record = try await store.learning.learner(projectID: project.id) else {
             return LearnerBody(projectId: project.id, model: learning.model, exists: false, count: 0, classes: [])
         }
@@ -105,12 +105,10 @@ struct LearningController {
     /// project with the class name as its label), or JSON `{"name", "from_label"}` to make
     /// the class from images already labelled.
     @Sendable func addClass(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<AddedBody> {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let added: LearningService.AddedClass
         if request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false {
-            try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
-            let received = try await MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
-                .receive(request.body, boundary: try MultipartReceiver.boundary(request))
+            let received = try await MultipartReceiver.receive(request, into: scratch, limit: limits.maxUploadBytes)
             defer { received.discard() }
             let name = try checkNewClass(received.fields["name"]?.first, project: project)
             guard let zip = received.file else {
@@ -172,7 +170,7 @@ struct LearningController {
     }
 
     @Sendable func removeClass(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
         try await learning.removeClass(projectID: project.id, name: name)
         await audit.record(context.caller, "learner.class_removed", project: project.id, subject: "class \(name)")
@@ -206,7 +204,7 @@ struct LearningController {
 
     /// JSON `{"images": [sha256...]}` of stored images, or multipart `file` parts (not stored).
     @Sendable func classify(_ request: Request, context: IrisRequestContext) async throws -> ClassifiedBody {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         // Refused before any file is received or embedded; the learner row says how many classes there are.
         guard try await store.learning.learner(projectID: project.id).map({ $0.classCount > 0 }) == true else {
             throw Problem.conflict(
@@ -217,10 +215,8 @@ struct LearningController {
         var received: ReceivedMultipart?
         defer { received?.discard() }
         if request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false {
-            try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
-            var receiver = MultipartReceiver(scratch: scratch, limit: limits.maxUploadBytes, filePart: "file")
-            receiver.maxFiles = Self.maxFiles
-            received = try await receiver.receive(request.body, boundary: try MultipartReceiver.boundary(request))
+            received = try await MultipartReceiver.receive(
+                request, into: scratch, limit: limits.maxUploadBytes, maxFiles: Self.maxFiles)
             guard let files = received?.files, !files.isEmpty else {
                 throw Problem.badRequest("send images as parts named \"file\"", field: "file")
             }
@@ -269,7 +265,7 @@ struct LearningController {
     @Sendable func consolidate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
         APIModel.JobBody
     > {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         guard try await store.learning.learner(projectID: project.id) != nil else {
             throw Problem.conflict("project \(project.name) has no learner yet")
         }
@@ -284,7 +280,7 @@ struct LearningController {
     }
 
     @Sendable func reset(_ request: Request, context: IrisRequestContext) async throws -> ResetBody {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let removed = try await store.learning.reset(projectID: project.id)
         await audit.record(context.caller, "learner.reset", project: project.id, subject: "learner")
         return ResetBody(reset: removed)
@@ -299,7 +295,7 @@ struct LearningController {
     @Sendable func train(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
         APIModel.JobBody
     > {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let body = try await Self.optionalBody(request, context: context, as: TrainRequest.self) ?? TrainRequest()
         return try await enqueue(
             try JobRequest(
@@ -323,7 +319,7 @@ struct LearningController {
     }
 
     @Sendable func classifiers(_ request: Request, context: IrisRequestContext) async throws -> ClassifierList {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         return ClassifierList(items: try await store.learning.classifiers(projectID: project.id).map(Self.body))
     }
 
@@ -342,7 +338,7 @@ struct LearningController {
     }
 
     @Sendable func activate(_ request: Request, context: IrisRequestContext) async throws -> ActivatedBody {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let raw = context.parameters.get("version") ?? ""
         guard let version = Int(raw), version > 0 else {
             throw Problem.badRequest("version must be a positive integer, not \"\(raw.prefix(40))\"", field: "version")
@@ -364,7 +360,7 @@ struct LearningController {
     @Sendable func evaluate(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
         APIModel.JobBody
     > {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let body = try await Self.optionalBody(request, context: context, as: EvaluateRequest.self) ?? EvaluateRequest()
         guard let target = LearningService.Target(rawValue: body.target ?? "learner") else {
             throw Problem.badRequest(
@@ -405,14 +401,14 @@ struct LearningController {
     }
 
     @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws -> EvaluationList {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let limit = try Parameters.limit(request, default: 100, max: 500)
         return EvaluationList(
             items: try await store.learning.evaluations(projectID: project.id, limit: limit).map(Self.body))
     }
 
     @Sendable func evaluation(_ request: Request, context: IrisRequestContext) async throws -> EvaluationBody {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let id = try Parameters.id(context, "evaluationID", noun: "evaluation")
         guard let record = try await store.learning.evaluation(projectID: project.id, id: id) else {
             throw Problem.notFound("project \(project.name) has no evaluation \(id)")

@@ -48,7 +48,7 @@ struct LinkController {
     }
 
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<LinkBody> {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let body = try await request.decode(as: CreateRequest.self, context: context)
         let name = try NameRules.validated(body.name ?? "upload link", field: "name", maxLength: 100)
         var choices: [String]?
@@ -96,7 +96,7 @@ struct LinkController {
 
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LinkInfo {
         let link = try await guardian.link(context)
-        let project = try await ProjectController.project(link.projectID, in: store)
+        let project = try await store.projects.require(id: link.projectID)
         return LinkInfo(
             projectName: project.name, labelChoices: link.labelChoices ?? project.labelSet,
             uploadsLeft: link.maxUploads.map { $0 - link.uploads }, expiresAt: link.expiresAt)
@@ -105,7 +105,7 @@ struct LinkController {
     /// The phone-friendly upload page a link opens.
     @Sendable func page(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let link = try await guardian.link(context)
-        let project = try await ProjectController.project(link.projectID, in: store)
+        let project = try await store.projects.require(id: link.projectID)
         let code = context.parameters.get("code") ?? ""
         let choices = link.labelChoices ?? project.labelSet ?? []
         let values: [String: Any] = [

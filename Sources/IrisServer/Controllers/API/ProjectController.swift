@@ -41,16 +41,8 @@ struct ProjectController {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresentNotNull(String.self, forKey: .name)
             description = try container.decodeIfPresentNotNull(String.self, forKey: .description)
-            if container.contains(.labelSet) {
-                labelSet =
-                    try container.decodeNil(forKey: .labelSet)
-                    ? .some(nil) : .some(try container.decode([String].self, forKey: .labelSet))
-            }
-            if container.contains(.moderationThreshold) {
-                moderationThreshold =
-                    try container.decodeNil(forKey: .moderationThreshold)
-                    ? .some(nil) : .some(try container.decode(Double.self, forKey: .moderationThreshold))
-            }
+            labelSet = try container.decodeClearable([String].self, forKey: .labelSet)
+            moderationThreshold = try container.decodeClearable(Double.self, forKey: .moderationThreshold)
         }
     }
 
@@ -95,7 +87,7 @@ struct ProjectController {
     }
 
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> APIModel.ProjectBody {
-        .init(try await Self.project(Parameters.projectID(context), in: store))
+        .init(try await store.projects.require(id: Parameters.projectID(context)))
     }
 
     @Sendable func update(_ request: Request, context: IrisRequestContext) async throws -> APIModel.ProjectBody {
@@ -125,13 +117,6 @@ struct ProjectController {
         try await ingestor.deleteProject(id: id)
         await audit.record(context.caller, "project.deleted", project: id, subject: "project \(id)")
         return Response(status: .noContent)
-    }
-
-    static func project(_ id: Int64, in store: IrisStore) async throws -> Project {
-        guard let project = try await store.projects.find(id: id) else {
-            throw Problem.notFound("no project has id \(id)")
-        }
-        return project
     }
 
     static func description(_ text: String) throws -> String {

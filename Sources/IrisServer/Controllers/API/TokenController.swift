@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
-public import Hummingbird
+import Hummingbird
 import HummingbirdBcrypt
-public import IrisCore
+import IrisCore
 import IrisServices
 import IrisStore
 import Mustache

@@ -40,7 +40,7 @@ struct AdminController {
     }
 
     @Sendable func membersPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let members: [[String: Any]] = try await store.accounts.members(projectID: project.id).map {
             ["username": $0.0.username, "role": $0.1.rawValue]
         }

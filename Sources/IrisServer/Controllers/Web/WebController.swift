@@ -37,7 +37,7 @@ struct WebController {
     }
 
     @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         let label = Parameters.nonEmpty(request, "label")
         let modelLabel = Parameters.nonEmpty(request, "model_label")
         let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
@@ -100,7 +100,7 @@ struct WebController {
 
     /// A project's learning: classes, classify, train, test and the test history (drawn by app.js from the API).
     @Sendable func model(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let project = try await ProjectController.project(Parameters.projectID(context), in: store)
+        let project = try await store.projects.require(id: Parameters.projectID(context))
         var canEdit = false
         var isAdmin = false
         if let user = context.caller.user {
