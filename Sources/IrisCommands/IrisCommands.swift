@@ -48,20 +48,13 @@ public enum IrisCommands {
                 FileHandle.standardOutput.write(Data(banner.utf8))
             }
             let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: logger)
-            // End open event streams as soon as a stop is asked for, so the server's graceful
-            // shutdown (which waits for responses in flight) is not held up by them.
-            let watchers = [SIGTERM, SIGINT].map { signalNumber in
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler { [stopping = dependencies.stopping] in stopping.raise() }
-                source.resume()
-                return source
-            }
-            defer { for watcher in watchers { watcher.cancel() } }
             try await app.runService()
         } catch {
             await dependencies.close()
             throw error
         }
+        // Whoever opens the database closes it: after the server and every job service stopped.
+        await dependencies.close()
         logger.info("stopped")
     }
 

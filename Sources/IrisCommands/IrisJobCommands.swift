@@ -47,9 +47,16 @@ public enum IrisJobCommands {
             ])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: BackgroundService(jobs: jobs, dependencies: dependencies))],
+                services: jobs.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await dependencies.close()
+            throw error
+        }
+        // Whoever opens the database closes it: after every service has stopped.
+        await dependencies.close()
         logger.info("worker stopped")
     }
 

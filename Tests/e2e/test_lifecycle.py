@@ -22,6 +22,22 @@ def test_sigterm_and_sigint_stop_gracefully(server):
     assert server.stop(signal.SIGINT) == 0
 
 
+def test_sigterm_ends_open_event_streams_at_once(server):
+    # setup: an event stream that would otherwise stay open for 300 s
+    stream = requests.get(server.url("/api/v1/events"), headers={**server.auth, "Accept": "text/event-stream"},
+                          stream=True, timeout=30)
+    assert stream.status_code == 200
+    assert next(stream.iter_lines()) == b"retry: 2000"
+    # act
+    started = time.time()
+    code = server.stop(signal.SIGTERM)
+    # check: the stream ended and the server stopped cleanly, well before the stream's timeout
+    assert code == 0
+    assert time.time() - started < 10, time.time() - started
+    assert '"msg":"stopped"' in server.logs()
+    stream.close()
+
+
 def test_cli_imports_a_folder_with_labels_from_folders(workdir, database, base_jpeg):
     # setup: cats/ and dogs/ folders, plus a stray text file
     root = workdir / "dataset"

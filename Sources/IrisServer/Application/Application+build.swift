@@ -32,7 +32,7 @@ public func buildApplication(
                 ],
                 idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
-        services: [BackgroundService(jobs: jobs, dependencies: dependencies)],
+        services: jobs.services,
         logger: logger
     )
 }
@@ -85,7 +85,7 @@ func buildRouter(
     UserController(store: dependencies.store, audit: audit, bcryptCost: settings.bcryptCost).addRoutes(to: api)
     MemberController(store: dependencies.store, audit: audit).addRoutes(to: api)
     EventController(
-        store: dependencies.store, guardian: guardian, resources: resources, stopping: dependencies.stopping
+        store: dependencies.store, guardian: guardian, resources: resources
     ).addRoutes(web: root, api: api)
     JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(
         web: root, api: api)

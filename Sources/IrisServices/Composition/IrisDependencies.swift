@@ -17,8 +17,6 @@ public struct IrisDependencies: Sendable {
     /// Threads for libvips work, apart from the shared pool that serves files, so that
     /// decoding big images never stalls downloads.
     public let imagingThreads: NIOThreadPool
-    /// Set when the server begins to stop: open event streams end so shutdown need not wait for them.
-    public let stopping = StopFlag()
 
     public init(
         store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics(),

@@ -8,13 +8,13 @@ import IrisStore
 import Mustache
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
 
 /// The audit log: `GET /api/v1/events` as JSON pages or Server-Sent Events, and the history page.
 struct EventController {
     let store: IrisStore
     let guardian: AccessGuard
     let resources: ServerResources
-    let stopping: StopFlag
 
     func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
         api.get("events", .signedIn, use: events)
@@ -71,7 +71,6 @@ struct EventController {
             throw Problem.badRequest("timeout must be 1 to 3600 seconds", field: "timeout")
         }
         let store = self.store
-        let stopping = self.stopping
         let first = start ?? 0
         let body = ResponseBody { writer in
             let encoder = IrisJSONEncoder.makeEncoder()
@@ -80,7 +79,9 @@ struct EventController {
             let deadline = ContinuousClock.now + .seconds(timeout)
             var quiet = 0
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-            while ContinuousClock.now < deadline && !stopping.isRaised && !Task.isCancelled {
+            // A stream ends as soon as the server begins to stop: graceful shutdown waits for
+            // responses in flight, and an open stream would hold it up to `timeout` seconds.
+            while ContinuousClock.now < deadline && !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
                 for event in events {
                     let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
