@@ -143,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "iris",
             dependencies: [
-                "IrisCommands", "IrisServer", "IrisServices",
+                "IrisCommands", "IrisServer", "IrisServices", "IrisStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -118,7 +118,7 @@ public enum IrisAccountCommands {
             try await body(store)
         } catch {
             await store.database.shutdown()
-            if let problem = error as? Problem { throw CommandFailure(message: problem.detail) }
+            if let message = CommandFailure.message(for: error) { throw CommandFailure(message: message) }
             throw error
         }
         await store.database.shutdown()

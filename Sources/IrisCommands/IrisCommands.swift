@@ -114,7 +114,7 @@ public enum IrisCommands {
             for skipped in report.skipped { print("  skipped \(skipped.path): \(skipped.reason)") }
         } catch {
             await dependencies.close()
-            if let problem = error as? Problem { throw CommandFailure(message: problem.detail) }
+            if let message = CommandFailure.message(for: error) { throw CommandFailure(message: message) }
             throw error
         }
         await dependencies.close()
@@ -141,6 +141,16 @@ public enum IrisCommands {
 public struct CommandFailure: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+
+    /// What to tell the user for a refusal from the layers below (a problem, a store error);
+    /// nil for anything else, which is reported as it is.
+    static func message(for error: any Error) -> String? {
+        switch error {
+        case let problem as Problem: problem.detail
+        case let failure as StoreError: failure.description
+        default: nil
+        }
+    }
 }
 
 /// A one-line progress bar on standard error: `[=====>    ] 120/500  24.1 files/s`.

@@ -125,7 +125,8 @@ public enum IrisJobCommands {
         switch outcome {
         case .success(let answer):
             print(answer.created ? "Enqueued job \(answer.job.id)." : "Job \(answer.job.id) already does this.")
-        case .failure(let problem as Problem): throw CommandFailure(message: problem.detail)
+        case .failure(let error) where CommandFailure.message(for: error) != nil:
+            throw CommandFailure(message: CommandFailure.message(for: error)!)
         case .failure(let error): throw error
         }
     }

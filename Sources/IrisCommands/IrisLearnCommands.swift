@@ -34,7 +34,7 @@ public enum IrisLearnCommands {
             return result
         } catch {
             await dependencies.close()
-            if let problem = error as? Problem { throw CommandFailure(message: problem.detail) }
+            if let message = CommandFailure.message(for: error) { throw CommandFailure(message: message) }
             if let failure = error as? PermanentJobFailure { throw CommandFailure(message: failure.message) }
             throw error
         }

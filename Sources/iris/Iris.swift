@@ -4,6 +4,7 @@ import IrisCommands
 import IrisCore
 import IrisServer
 import IrisServices
+import IrisStore
 
 /// `iris`: one binary for the server and its tools. Subcommands only parse and delegate.
 @main
@@ -53,6 +54,8 @@ struct CommonOptions: ParsableArguments {
             return try IrisSettings(reader)
         } catch let problem as Problem {
             throw ValidationError(problem.detail)
+        } catch let failure as StoreError {
+            throw ValidationError(failure.description)
         }
     }
 }

@@ -108,11 +108,11 @@ struct JobQueueTests {
             let runs = try await store.jobs.runs(jobID: id)
             #expect(runs.map(\.outcome) == ["failed", "failed"] && runs.map(\.error) == ["one", "two"])
             // Finished jobs cannot be cancelled; dead ones can be retried, once.
-            await #expect(throws: Problem.self) { try await store.jobs.cancel(id: id) }
+            await #expect(throws: StoreError.self) { try await store.jobs.cancel(id: id) }
             let retried = try await store.jobs.retry(id: id)
             #expect(retried.state == .queued && retried.attempts == 0)
-            await #expect(throws: Problem.self) { try await store.jobs.retry(id: id) }
-            await #expect(throws: Problem.self) { try await store.jobs.cancel(id: 999_999) }
+            await #expect(throws: StoreError.self) { try await store.jobs.retry(id: id) }
+            await #expect(throws: StoreError.self) { try await store.jobs.cancel(id: 999_999) }
         }
     }
 

@@ -40,16 +40,16 @@ struct ProjectRepositoryTests {
         try await database.withStore { store in
             let first = try await store.projects.create(name: "one", description: "", labelSet: nil)
             _ = try await store.projects.create(name: "two", description: "", labelSet: nil)
-            await #expect(throws: Problem.conflict("a project named \"one\" already exists", field: "name")) {
+            await #expect(throws: StoreError.conflict("a project named \"one\" already exists", field: "name")) {
                 try await store.projects.create(name: "one", description: "", labelSet: nil)
             }
-            await #expect(throws: Problem.self) {
+            await #expect(throws: StoreError.self) {
                 try await store.projects.update(id: first.id, ProjectPatch(name: "two"))
             }
-            await #expect(throws: Problem.notFound("no project has id 999")) {
+            await #expect(throws: StoreError.notFound("no project has id 999")) {
                 try await store.projects.update(id: 999, ProjectPatch())
             }
-            await #expect(throws: Problem.notFound("no project has id 999")) {
+            await #expect(throws: StoreError.notFound("no project has id 999")) {
                 _ = try await store.projects.delete(id: 999)
             }
         }
@@ -137,7 +137,9 @@ struct ImageRepositoryTests {
             #expect(orphans == [only.sha256])
             #expect(try await store.images.find(sha256: only.sha256) == nil)
             #expect(try await store.images.remove(sha256: shared.sha256, from: b.id) == true)
-            await #expect(throws: Problem.self) { _ = try await store.images.remove(sha256: shared.sha256, from: b.id) }
+            await #expect(throws: StoreError.self) {
+                _ = try await store.images.remove(sha256: shared.sha256, from: b.id)
+            }
         }
     }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 public import Hummingbird
 public import IrisCore
 import IrisServices
+import IrisStore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -24,6 +25,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try redirect.response(from: request, context: context)
         } catch let problem as Problem {
             return Self.response(problem, path: request.uri.path)
+        } catch let error as StoreError {
+            return Self.response(ErrorMapping.problem(error), path: request.uri.path)
         } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
             // No route matched. If the path exists for other methods, the method is what is wrong.
             let allowed = catalog.methods(matching: request.uri.path)

@@ -11,12 +11,12 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     public init(url: String) throws {
         if url.hasPrefix("sqlite://") {
             let path = String(url.dropFirst("sqlite://".count))
-            guard !path.isEmpty else { throw Problem.badRequest("db.url \(url) names no file", field: "db.url") }
+            guard !path.isEmpty else { throw StoreError.badLocation("db.url \(url) names no file") }
             self = .sqlite(path: path)
         } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             self = .postgres(url: url)
         } else {
-            throw Problem.badRequest("db.url must start with sqlite:// or postgres://, not \(url)", field: "db.url")
+            throw StoreError.badLocation("db.url must start with sqlite:// or postgres://, not \(url)")
         }
     }
 

@@ -60,14 +60,14 @@ public struct SQLAccountRepository: AccountRepository {
                     "INSERT INTO users (username, password_hash, is_admin, disabled, created_at) VALUES (\(bind: username), \(bind: passwordHash), \(bind: isAdmin ? 1 : 0), 0, \(bind: Clock.nowMilliseconds())) ON CONFLICT (username) DO NOTHING RETURNING id"
                 ).first() != nil
             else {
-                throw Problem.conflict("a user named \"\(username)\" already exists", field: "username")
+                throw StoreError.conflict("a user named \"\(username)\" already exists", field: "username")
             }
             guard
                 let row = try await db.raw(
                     "SELECT \(unsafeRaw: Self.userColumns) FROM users u WHERE u.username = \(bind: username)"
                 ).first()
             else {
-                throw Problem.unavailable("the new user vanished")
+                throw StoreError.inconsistent("the new user vanished")
             }
             return try Self.user(row)
         }
@@ -156,7 +156,7 @@ public struct SQLAccountRepository: AccountRepository {
                     RETURNING id AS token_id, user_id, name, scopes, project_id, expires_at, revoked_at, last_used_at, created_at AS token_created_at
                     """
                 ).first()
-            else { throw Problem.unavailable("the new token vanished") }
+            else { throw StoreError.inconsistent("the new token vanished") }
             return try Self.token(row)
         }
     }

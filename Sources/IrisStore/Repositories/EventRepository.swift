@@ -33,7 +33,7 @@ public struct SQLEventRepository: EventRepository {
                     RETURNING id
                     """
                 ).first()
-            else { throw Problem.unavailable("the event was not recorded") }
+            else { throw StoreError.inconsistent("the event was not recorded") }
             var stored = event
             stored.id = try row.decode(column: "id", as: Int64.self)
             stored.createdAt = Clock.date(milliseconds: now)

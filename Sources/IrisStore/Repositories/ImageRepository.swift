@@ -105,7 +105,7 @@ public struct SQLImageRepository: ImageRepository {
         let dialect = database.dialect
         return try await database.transaction { db in
             guard try await db.raw("SELECT id FROM projects WHERE id = \(bind: projectID)").first() != nil else {
-                throw Problem.notFound("no project has id \(projectID)")
+                throw StoreError.notFound("no project has id \(projectID)")
             }
             let now = Clock.nowMilliseconds()
             // ON CONFLICT DO NOTHING ... RETURNING answers "did this insert?" atomically: two
@@ -135,7 +135,7 @@ public struct SQLImageRepository: ImageRepository {
                 ).run()
             }
             guard let member = try await Self.member(sha256: image.sha256, of: projectID, on: db) else {
-                throw Problem.unavailable("the image vanished while it was being added")
+                throw StoreError.inconsistent("the image vanished while it was being added")
             }
             for job in jobs { _ = try await SQLJobRepository.insert(job, db, dialect: dialect) }
             return ImageAddition(
@@ -226,7 +226,7 @@ public struct SQLImageRepository: ImageRepository {
                 try await db.raw(
                     "SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
                 ).first() != nil
-            else { throw Problem.notFound("project \(projectID) holds no image \(sha256)") }
+            else { throw StoreError.notFound("project \(projectID) holds no image \(sha256)") }
             try await db.raw("DELETE FROM labels WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)")
                 .run()
             try await db.raw(
@@ -292,7 +292,7 @@ public struct SQLImageRepository: ImageRepository {
     static func image(_ row: any SQLRow) throws -> ImageRecord {
         let formatName = try row.decode(column: "format", as: String.self)
         guard let format = ImageFormat(rawValue: formatName) else {
-            throw Problem.unavailable("the database holds an unknown image format \(formatName)")
+            throw StoreError.inconsistent("the database holds an unknown image format \(formatName)")
         }
         return ImageRecord(
             sha256: try row.decode(column: "sha256", as: String.self),

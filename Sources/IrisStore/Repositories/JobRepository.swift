@@ -155,7 +155,7 @@ public struct SQLJobRepository: JobRepository {
                 SELECT \(unsafeRaw: columns) FROM jobs WHERE idempotency_key = \(bind: key) AND state IN \(unsafeRaw: live)
                 """
             ).first()
-        else { throw Problem.unavailable("the job was neither added nor found") }
+        else { throw StoreError.inconsistent("the job was neither added nor found") }
         return (try job(existing), false)
     }
 
@@ -318,7 +318,7 @@ public struct SQLJobRepository: JobRepository {
             case .running:
                 return "cancel_requested = 1, updated_at = \(bind: now)"
             default:
-                throw Problem.conflict(
+                throw StoreError.conflict(
                     "job \(id) is already \(job.state.rawValue); only queued or running jobs can be cancelled")
             }
         }
@@ -328,7 +328,7 @@ public struct SQLJobRepository: JobRepository {
         let now = Clock.nowMilliseconds()
         return try await change(id: id) { job, db in
             guard job.state == .dead || job.state == .failed else {
-                throw Problem.conflict("job \(id) is \(job.state.rawValue); only dead or failed jobs can be retried")
+                throw StoreError.conflict("job \(id) is \(job.state.rawValue); only dead or failed jobs can be retried")
             }
             if let key = job.idempotencyKey,
                 let other = try await db.raw(
@@ -336,7 +336,7 @@ public struct SQLJobRepository: JobRepository {
                 ).first()
             {
                 let otherID = try other.decode(column: "id", as: Int64.self)
-                throw Problem.conflict("job \(otherID) already does this work (idempotency key \(key))")
+                throw StoreError.conflict("job \(otherID) already does this work (idempotency key \(key))")
             }
             return """
                 state = 'queued', attempts = 0, run_after = \(bind: now), finished_at = NULL, cancel_requested = 0,
@@ -355,7 +355,7 @@ public struct SQLJobRepository: JobRepository {
                 let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id = \(bind: id)\(lock)")
                     .first()
             else {
-                throw Problem.notFound("no job has id \(id)")
+                throw StoreError.notFound("no job has id \(id)")
             }
             let change = try await body(try Self.job(row), db)
             guard
@@ -363,7 +363,7 @@ public struct SQLJobRepository: JobRepository {
                     "UPDATE jobs SET \(change) WHERE id = \(bind: id) RETURNING \(unsafeRaw: Self.columns)"
                 ).first()
             else {
-                throw Problem.notFound("no job has id \(id)")
+                throw StoreError.notFound("no job has id \(id)")
             }
             return try Self.job(updated)
         }
@@ -479,7 +479,7 @@ public struct SQLJobRepository: JobRepository {
         }
         let stateName = try row.decode(column: "state", as: String.self)
         guard let state = JobState(rawValue: stateName) else {
-            throw Problem.unavailable("job row has unknown state \(stateName)")
+            throw StoreError.inconsistent("job row has unknown state \(stateName)")
         }
         return Job(
             id: try row.decode(column: "id", as: Int64.self),

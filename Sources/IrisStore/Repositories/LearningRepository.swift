@@ -422,9 +422,7 @@ public struct SQLLearningRepository: LearningRepository {
 extension Optional where Wrapped == any SQLRow {
     func unwrapped() throws -> any SQLRow {
         guard let self else {
-            throw Problem(
-                status: 500, slug: "no-row", title: "The database answered no row",
-                detail: "an INSERT … RETURNING returned nothing")
+            throw StoreError.inconsistent("an INSERT … RETURNING returned nothing")
         }
         return self
     }

@@ -38,7 +38,7 @@ public protocol ProjectRepository: Sendable {
 extension ProjectRepository {
     /// The project with `id`, or a not-found naming it: the lookup every project route starts with.
     public func require(id: Int64) async throws -> Project {
-        guard let project = try await find(id: id) else { throw Problem.notFound("no project has id \(id)") }
+        guard let project = try await find(id: id) else { throw StoreError.notFound("no project has id \(id)") }
         return project
     }
 }
@@ -55,7 +55,7 @@ public struct SQLProjectRepository: ProjectRepository {
         let labels = try Self.encode(labelSet)
         return try await database.transaction { db in
             if try await db.raw("SELECT id FROM projects WHERE name = \(bind: name)").first() != nil {
-                throw Problem.conflict("a project named \"\(name)\" already exists", field: "name")
+                throw StoreError.conflict("a project named \"\(name)\" already exists", field: "name")
             }
             guard
                 let row = try await db.raw(
@@ -65,7 +65,7 @@ public struct SQLProjectRepository: ProjectRepository {
                     RETURNING \(unsafeRaw: Self.columns)
                     """
                 ).first()
-            else { throw Problem.unavailable("the database returned no row for the new project") }
+            else { throw StoreError.inconsistent("the database returned no row for the new project") }
             return try Self.project(row)
         }
     }
@@ -100,11 +100,11 @@ public struct SQLProjectRepository: ProjectRepository {
             guard
                 let row = try await db.raw("SELECT \(unsafeRaw: Self.columns) FROM projects WHERE id = \(bind: id)")
                     .first()
-            else { throw Problem.notFound("no project has id \(id)") }
+            else { throw StoreError.notFound("no project has id \(id)") }
             var project = try Self.project(row)
             if let name = patch.name, name != project.name {
                 if try await db.raw("SELECT id FROM projects WHERE name = \(bind: name)").first() != nil {
-                    throw Problem.conflict("a project named \"\(name)\" already exists", field: "name")
+                    throw StoreError.conflict("a project named \"\(name)\" already exists", field: "name")
                 }
                 project.name = name
             }
@@ -126,7 +126,7 @@ public struct SQLProjectRepository: ProjectRepository {
     public func delete(id: Int64) async throws -> [String] {
         try await database.transaction { db in
             guard try await db.raw("SELECT id FROM projects WHERE id = \(bind: id)").first() != nil else {
-                throw Problem.notFound("no project has id \(id)")
+                throw StoreError.notFound("no project has id \(id)")
             }
             let held = try await db.raw("SELECT sha256 FROM project_images WHERE project_id = \(bind: id)").all()
                 .map { try $0.decode(column: "sha256", as: String.self) }

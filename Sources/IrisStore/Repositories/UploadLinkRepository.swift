@@ -41,7 +41,7 @@ public struct SQLUploadLinkRepository: UploadLinkRepository {
                     RETURNING \(unsafeRaw: Self.columns)
                     """
                 ).first()
-            else { throw Problem.unavailable("the new link vanished") }
+            else { throw StoreError.inconsistent("the new link vanished") }
             return try Self.link(row)
         }
     }

@@ -40,7 +40,7 @@ public struct SQLWebhookRepository: WebhookRepository {
                     RETURNING \(unsafeRaw: Self.columns)
                     """
                 ).first()
-            else { throw Problem.unavailable("the new webhook vanished") }
+            else { throw StoreError.inconsistent("the new webhook vanished") }
             return try Self.webhook(row)
         }
     }
@@ -118,7 +118,7 @@ public struct SQLWebhookRepository: WebhookRepository {
         let lock: SQLQueryString = dialect == .postgres ? " FOR UPDATE" : ""
         guard let row = try await db.raw("SELECT position FROM cursors WHERE name = \(bind: cursor)\(lock)").first()
         else {
-            throw Problem.unavailable("the webhook cursor vanished")
+            throw StoreError.inconsistent("the webhook cursor vanished")
         }
         return try row.decode(column: "position", as: Int64.self)
     }

@@ -255,7 +255,7 @@ struct AnalysisController {
     }
 
     static func itemError(_ error: any Error) -> Created.ItemError {
-        if let problem = error as? Problem, (400..<500).contains(problem.status) {
+        if let problem = ErrorMapping.problem(error), (400..<500).contains(problem.status) {
             return .init(status: problem.status, detail: problem.detail)
         }
         return .init(status: 500, detail: "the image could not be analysed: \(error)")

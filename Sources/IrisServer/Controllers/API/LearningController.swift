@@ -249,7 +249,8 @@ struct LearningController {
                                 label: $0.label, distance: $0.distance, threshold: $0.threshold,
                                 confidence: $0.confidence)
                         }))
-            } catch let problem as Problem where problem.status < 500 && problem.status != 409 {
+            } catch let error where ErrorMapping.problem(error).map { $0.status < 500 && $0.status != 409 } ?? false {
+                let problem = ErrorMapping.problem(error)!
                 items.append(
                     .init(
                         file: input.file, sha256: input.sha256,
