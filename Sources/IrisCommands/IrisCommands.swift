@@ -148,6 +148,7 @@ public struct CommandFailure: Error, CustomStringConvertible {
         switch error {
         case let problem as Problem: problem.detail
         case let failure as StoreError: failure.description
+        case let failure as ConfigurationError: failure.description
         default: nil
         }
     }

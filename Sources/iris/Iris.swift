@@ -56,6 +56,8 @@ struct CommonOptions: ParsableArguments {
             throw ValidationError(problem.detail)
         } catch let failure as StoreError {
             throw ValidationError(failure.description)
+        } catch let failure as ConfigurationError {
+            throw ValidationError(failure.description)
         }
     }
 }

@@ -44,11 +44,13 @@ struct ConfigurationTests {
 
     @Test("an unknown key in the config file is an error naming it")
     func unknownKey() {
-        #expect(throws: Problem.self) { try ConfigurationReader.parseFileForTesting(#"{"http": {"prot": 1}}"#) }
+        #expect(throws: ConfigurationError.self) {
+            try ConfigurationReader.parseFileForTesting(#"{"http": {"prot": 1}}"#)
+        }
         do {
             _ = try ConfigurationReader.parseFileForTesting(#"{"http": {"prot": 1}}"#)
-        } catch let problem as Problem {
-            #expect(problem.detail.contains("http.prot"))
+        } catch let failure as ConfigurationError {
+            #expect(failure.description.contains("http.prot"))
         } catch {
             Issue.record("unexpected error \(error)")
         }
@@ -57,7 +59,7 @@ struct ConfigurationTests {
     @Test("a malformed number names the setting")
     func badNumber() {
         let reader = ConfigurationReader(environment: ["IRIS_HTTP_PORT": "eighty"])
-        #expect(throws: Problem.self) { try reader.int(.httpPort) }
+        #expect(throws: ConfigurationError.self) { try reader.int(.httpPort) }
     }
 
     @Test("environment names follow the key")

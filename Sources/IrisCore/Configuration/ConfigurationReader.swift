@@ -24,7 +24,7 @@ public struct ConfigurationReader: Sendable {
         var file: [String: String] = [:]
         if let path, !path.isEmpty {
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw Problem.badRequest("config file \(path) cannot be read", field: "config")
+                throw ConfigurationError("config file \(path) cannot be read", setting: "config")
             }
             file = try parseFile(data, path: path)
         }
@@ -38,7 +38,7 @@ public struct ConfigurationReader: Sendable {
 
     static func parseFile(_ data: Data, path: String) throws -> [String: String] {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw Problem.badRequest("config file \(path) is not a JSON object", field: "config")
+            throw ConfigurationError("config file \(path) is not a JSON object", setting: "config")
         }
         var flat: [String: String] = [:]
         func walk(_ value: Any, prefix: String) {
@@ -53,7 +53,7 @@ public struct ConfigurationReader: Sendable {
         walk(object, prefix: "")
         let known = Set(ConfigurationKey.all.map(\.name))
         if let unknown = flat.keys.sorted().first(where: { !known.contains($0) }) {
-            throw Problem.badRequest("config file \(path) has unknown key \(unknown)", field: unknown)
+            throw ConfigurationError("config file \(path) has unknown key \(unknown)", setting: unknown)
         }
         return flat
     }
@@ -65,7 +65,7 @@ public struct ConfigurationReader: Sendable {
     public func int(_ key: ConfigurationKey) throws -> Int {
         let text = string(key)
         guard let value = Int(text) else {
-            throw Problem.badRequest("setting \(key.name) must be a whole number, not \"\(text)\"", field: key.name)
+            throw ConfigurationError("setting \(key.name) must be a whole number, not \"\(text)\"", setting: key.name)
         }
         return value
     }
@@ -73,9 +73,9 @@ public struct ConfigurationReader: Sendable {
     public func int(_ key: ConfigurationKey, in range: ClosedRange<Int>) throws -> Int {
         let value = try int(key)
         guard range.contains(value) else {
-            throw Problem.badRequest(
+            throw ConfigurationError(
                 "setting \(key.name) must be in \(range.lowerBound)...\(range.upperBound), not \(value)",
-                field: key.name)
+                setting: key.name)
         }
         return value
     }
@@ -83,9 +83,9 @@ public struct ConfigurationReader: Sendable {
     public func double(_ key: ConfigurationKey, in range: ClosedRange<Double>) throws -> Double {
         let text = string(key)
         guard let value = Double(text), range.contains(value) else {
-            throw Problem.badRequest(
+            throw ConfigurationError(
                 "setting \(key.name) must be a number in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"",
-                field: key.name)
+                setting: key.name)
         }
         return value
     }

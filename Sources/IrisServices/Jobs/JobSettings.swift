@@ -72,9 +72,9 @@ public struct JobSettings: Sendable {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 .map { text in
                     guard let network = IPNetwork(text) else {
-                        throw Problem.badRequest(
+                        throw ConfigurationError(
                             "webhooks.allow_networks: \"\(text)\" is not a CIDR block like 10.0.0.0/8 or fd00::/8",
-                            field: "webhooks.allow_networks")
+                            setting: "webhooks.allow_networks")
                     }
                     return network
                 },
@@ -87,8 +87,8 @@ public struct JobSettings: Sendable {
             pair in
             let parts = pair.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, let count = Int(parts[1]), (0...64).contains(count) else {
-                throw Problem.badRequest(
-                    "jobs.queues: \"\(pair)\" is not queue:count with a count of 0 to 64", field: "jobs.queues")
+                throw ConfigurationError(
+                    "jobs.queues: \"\(pair)\" is not queue:count with a count of 0 to 64", setting: "jobs.queues")
             }
             return WorkerGroup(queues: [parts[0]], concurrency: count)
         }.filter { $0.concurrency > 0 }

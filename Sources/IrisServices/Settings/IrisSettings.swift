@@ -61,13 +61,13 @@ public struct IrisSettings: Sendable {
         let url = reader.string(.databaseURL)
         let levelName = reader.string(.logLevel)
         guard let level = Logger.Level(rawValue: levelName) else {
-            throw Problem.badRequest(
+            throw ConfigurationError(
                 "setting log.level must be one of trace, debug, info, notice, warning, error, critical; not \(levelName)",
-                field: "log.level")
+                setting: "log.level")
         }
         let format = reader.string(.logFormat)
         guard format == "json" || format == "text" else {
-            throw Problem.badRequest("setting log.format must be json or text, not \(format)", field: "log.format")
+            throw ConfigurationError("setting log.format must be json or text, not \(format)", setting: "log.format")
         }
         self.init(
             host: reader.string(.httpHost),
@@ -95,7 +95,7 @@ public struct IrisSettings: Sendable {
     public static func mode(_ reader: ConfigurationReader) throws -> ServerMode {
         let text = reader.string(.mode)
         guard let mode = ServerMode(rawValue: text) else {
-            throw Problem.badRequest("setting mode must be normal, demo or read-only, not \(text)", field: "mode")
+            throw ConfigurationError("setting mode must be normal, demo or read-only, not \(text)", setting: "mode")
         }
         return mode
     }
@@ -104,7 +104,7 @@ public struct IrisSettings: Sendable {
         switch reader.string(key).lowercased() {
         case "true", "1", "yes": return true
         case "false", "0", "no": return false
-        default: throw Problem.badRequest("setting \(key.name) must be true or false", field: key.name)
+        default: throw ConfigurationError("setting \(key.name) must be true or false", setting: key.name)
         }
     }
 

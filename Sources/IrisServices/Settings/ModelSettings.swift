@@ -65,9 +65,9 @@ public struct ModelSettings: Sendable {
             return try RemoteAllowlist(
                 text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         } catch {
-            throw Problem.badRequest(
+            throw ConfigurationError(
                 "setting \(ConfigurationKey.remoteAllow.name): \(error.message)",
-                field: ConfigurationKey.remoteAllow.name)
+                setting: ConfigurationKey.remoteAllow.name)
         }
     }
 
