@@ -143,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "iris",
             dependencies: [
-                "IrisCommands", "IrisServer", "IrisServices", "IrisStore",
+                "IrisCommands", "IrisServer", "IrisServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

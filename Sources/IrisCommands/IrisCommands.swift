@@ -144,7 +144,7 @@ public struct CommandFailure: Error, CustomStringConvertible {
 
     /// What to tell the user for a refusal from the layers below (a problem, a store error);
     /// nil for anything else, which is reported as it is.
-    static func message(for error: any Error) -> String? {
+    public static func message(for error: any Error) -> String? {
         switch error {
         case let problem as Problem: problem.detail
         case let failure as StoreError: failure.description

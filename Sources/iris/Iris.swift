@@ -4,7 +4,6 @@ import IrisCommands
 import IrisCore
 import IrisServer
 import IrisServices
-import IrisStore
 
 /// `iris`: one binary for the server and its tools. Subcommands only parse and delegate.
 @main
@@ -52,12 +51,9 @@ struct CommonOptions: ParsableArguments {
             let reader = try ConfigurationReader.load(
                 flags: flags(extra), configPath: config, environment: ProcessInfo.processInfo.environment)
             return try IrisSettings(reader)
-        } catch let problem as Problem {
-            throw ValidationError(problem.detail)
-        } catch let failure as StoreError {
-            throw ValidationError(failure.description)
-        } catch let failure as ConfigurationError {
-            throw ValidationError(failure.description)
+        } catch {
+            guard let message = CommandFailure.message(for: error) else { throw error }
+            throw ValidationError(message)
         }
     }
 }

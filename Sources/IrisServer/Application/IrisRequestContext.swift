@@ -32,11 +32,9 @@ public struct IrisRequestContext: RequestContext, RemoteAddressRequestContext {
 public struct IrisJSONEncoder: ResponseEncoder {
     public init() {}
 
-    static func makeEncoder() -> JSONEncoder { IrisJSON.makeEncoder() }
-
     public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response
     {
-        let data = try Self.makeEncoder().encode(value)
+        let data = try IrisJSON.makeEncoder().encode(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.contentLength] = String(data.count)
@@ -78,7 +76,7 @@ public struct IrisJSONDecoder: RequestDecoder {
         do {
             value = try decoder.decode(type, from: data)
         } catch let error as DecodingError {
-            throw Problem.badRequest(Self.describe(error), field: Self.field(error))
+            throw Problem.badRequest(IrisJSON.describe(error), field: IrisJSON.field(error))
         }
         // PostgreSQL cannot store text with NUL in it (see TextInputMiddleware). Only what was
         // decoded is looked at: keys and values the model ignores do no harm.
@@ -116,7 +114,7 @@ public struct IrisJSONDecoder: RequestDecoder {
             return mirror.children.first.flatMap { fieldHoldingNUL(in: $0.value, path: path) }
         case .struct, .class, .enum, .tuple:
             for child in mirror.children {
-                let name = child.label.map { Self.snakeCase($0) }
+                let name = child.label.map { IrisJSON.snakeCase($0) }
                 if let found = fieldHoldingNUL(in: child.value, path: name.map { path + [$0] } ?? path) { return found }
             }
         default:
@@ -125,7 +123,4 @@ public struct IrisJSONDecoder: RequestDecoder {
         return nil
     }
 
-    static func field(_ error: DecodingError) -> String? { IrisJSON.field(error) }
-    static func describe(_ error: DecodingError) -> String { IrisJSON.describe(error) }
-    static func snakeCase(_ name: String) -> String { IrisJSON.snakeCase(name) }
 }

@@ -31,19 +31,19 @@ public struct FollowUpJobs: Sendable {
         let queued = try await store.jobs.existingKeys(wanted.compactMap(\.idempotencyKey))
         let analysed = try await store.analyses.analysed(sha256s: images.map(\.sha256))
         var missing: [JobRequest] = []
-        for request in wanted {
-            guard let key = request.idempotencyKey, !queued.contains(key) else { continue }
-            if request.kind == AnalysisJob.kind {
-                // The key is "analyze:<sha256>:<model>"; the result's is "<sha256>:<model>".
-                if analysed.contains(String(key.dropFirst("analyze:".count))) { continue }
-            } else if let blobs, let sha256 = images.first(where: { key.hasSuffix($0.sha256) })?.sha256 {
-                if try await blobs.size(of: .thumbnail(sha256, size: ImageIngestor.thumbnailSizes[0])) != nil {
-                    continue
-                }
-            } else {
-                continue
+        for image in images {
+            if let blobs, !queued.contains(ThumbnailJob.key(sha256: image.sha256)),
+                try await blobs.size(of: .thumbnail(image.sha256, size: ImageIngestor.thumbnailSizes[0])) == nil
+            {
+                missing.append(try ThumbnailJob.request(sha256: image.sha256, projectID: image.projectID))
             }
-            missing.append(request)
+            // A result is stored as "<sha256>:<model>" (`AnalysisRepository.analysed`).
+            for model in autoModels
+            where !queued.contains(AnalysisJob.key(sha256: image.sha256, model: model))
+                && !analysed.contains("\(image.sha256):\(model)")
+            {
+                missing.append(try AnalysisJob.request(sha256: image.sha256, model: model, projectID: image.projectID))
+            }
         }
         return missing
     }

@@ -117,16 +117,16 @@ public struct ImageFolderImport: Sendable {
         // cannot leave the earlier ones imported.
         for item in items {
             guard let entry = entries[item.path] else { continue }
-            try Self.reading(item.path) { try archive.read(entry) { _ in } }
+            try Self.reading { try archive.read(entry) { _ in } }
         }
         return try await run(items, into: project, progress: progress) { item, staged in
             guard let entry = entries[item.path] else { return }
-            try Self.reading(item.path) { try archive.read(entry) { try staged.write($0) } }
+            try Self.reading { try archive.read(entry) { try staged.write($0) } }
         }
     }
 
     /// Runs `body`, turning a zip failure into the problem the caller sees.
-    private static func reading(_ path: String, _ body: () throws -> Void) throws {
+    private static func reading(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let failure as ZipArchive.Failure {

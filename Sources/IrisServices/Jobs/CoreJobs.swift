@@ -32,10 +32,13 @@ public struct ThumbnailJob: JobHandler {
 
     public let ingestor: ImageIngestor
 
+    /// One thumbnail job per image, whichever upload or project asks.
+    public static func key(sha256: String) -> String { "thumbnails:\(sha256)" }
+
     public static func request(sha256: String, projectID: Int64?) throws -> JobRequest {
         try JobRequest(
             kind: kind, encoding: Payload(sha256: sha256), queue: JobSettings.Queue.images,
-            idempotencyKey: "thumbnails:\(sha256)",
+            idempotencyKey: key(sha256: sha256),
             projectID: projectID)
     }
 

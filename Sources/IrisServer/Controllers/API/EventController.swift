@@ -1,13 +1,8 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
 import IrisCore
 import IrisServices
 import IrisStore
-import Mustache
-import NIOCore
-import NIOPosix
 import ServiceLifecycle
 
 /// The audit log: `GET /api/v1/events` as JSON pages or Server-Sent Events, and the history page.
@@ -73,7 +68,7 @@ struct EventController {
         let store = self.store
         let first = start ?? 0
         let body = ResponseBody { writer in
-            let encoder = IrisJSONEncoder.makeEncoder()
+            let encoder = IrisJSON.makeEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             var last = first
             let deadline = ContinuousClock.now + .seconds(timeout)

@@ -249,15 +249,18 @@ struct LearningController {
                                 label: $0.label, distance: $0.distance, threshold: $0.threshold,
                                 confidence: $0.confidence)
                         }))
-            } catch let error where ErrorMapping.problem(error).map { $0.status < 500 && $0.status != 409 } ?? false {
-                let problem = ErrorMapping.problem(error)!
+            } catch let error as VipsError {
+                items.append(
+                    .init(file: input.file, sha256: input.sha256, error: .init(status: 422, detail: "\(error)")))
+            } catch {
+                // A refusal of this one image is its item's error; anything else fails the request.
+                guard let problem = ErrorMapping.problem(error), problem.status < 500, problem.status != 409 else {
+                    throw error
+                }
                 items.append(
                     .init(
                         file: input.file, sha256: input.sha256,
                         error: .init(status: problem.status, detail: problem.detail)))
-            } catch let error as VipsError {
-                items.append(
-                    .init(file: input.file, sha256: input.sha256, error: .init(status: 422, detail: "\(error)")))
             }
         }
         return ClassifiedBody(items: items)

@@ -1,13 +1,8 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
 import IrisCore
 import IrisServices
 import IrisStore
-import Mustache
-import NIOCore
-import NIOPosix
 
 /// A project's members and their roles (owners change them).
 struct MemberController {

@@ -1,12 +1,9 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
 import HummingbirdBcrypt
 import IrisCore
 import IrisServices
 import IrisStore
-import Mustache
-import NIOCore
 import NIOPosix
 
 /// Signing in and out of the web pages, and `GET /api/v1/me`.

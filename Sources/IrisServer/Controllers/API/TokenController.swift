@@ -1,13 +1,8 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdBcrypt
 import IrisCore
 import IrisServices
 import IrisStore
-import Mustache
-import NIOCore
-import NIOPosix
 
 /// API tokens: create (shown once), list and revoke one's own.
 struct TokenController {

@@ -1,13 +1,8 @@
 import Foundation
-import HTTPTypes
 public import Hummingbird
-import HummingbirdBcrypt
 public import IrisCore
 import IrisServices
 import IrisStore
-import Mustache
-import NIOCore
-import NIOPosix
 
 /// Users of the instance (administrators).
 struct UserController {
