@@ -59,7 +59,7 @@ public enum IrisAccountCommands {
         try await withStore(settings) { store in
             let user = try await find(username, in: store)
             if scopes.contains(.admin) && !user.isAdmin {
-                throw Problem.badRequest("only an administrator's token may have the admin scope", field: "scopes")
+                throw Refusal.invalid("only an administrator's token may have the admin scope", field: "scopes")
             }
             let label = try NameRules.validated(name, field: "name", maxLength: 100)
             let secret = Secrets.newToken()
@@ -91,7 +91,7 @@ public enum IrisAccountCommands {
     public static func revokeToken(_ settings: IrisSettings, id: Int64) async throws {
         try await withStore(settings) { store in
             guard try await store.accounts.revokeToken(id: id, userID: nil) else {
-                throw Problem.notFound("no live token has id \(id)")
+                throw Refusal.notFound("no live token has id \(id)")
             }
             await record(store, "token.revoked", subject: "token \(id)")
             print("Revoked token \(id).")
@@ -100,7 +100,7 @@ public enum IrisAccountCommands {
 
     static func find(_ username: String, in store: IrisStore) async throws -> User {
         guard let (user, _) = try await store.accounts.credentials(username: username) else {
-            throw Problem.notFound("no user is named \(username)")
+            throw Refusal.notFound("no user is named \(username)")
         }
         return user
     }

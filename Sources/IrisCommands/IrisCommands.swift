@@ -97,7 +97,7 @@ public enum IrisCommands {
             let url = URL(fileURLWithPath: path)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-                throw Problem.badRequest("\(path) does not exist", field: "path")
+                throw Refusal.invalid("\(path) does not exist", field: "path")
             }
             let bar = ProgressBar()
             let report =
@@ -142,11 +142,11 @@ public struct CommandFailure: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
 
-    /// What to tell the user for a refusal from the layers below (a problem, a store error);
+    /// What to tell the user for a refusal from the layers below (a refusal, a store error, a setting);
     /// nil for anything else, which is reported as it is.
     public static func message(for error: any Error) -> String? {
         switch error {
-        case let problem as Problem: problem.detail
+        case let refusal as Refusal: refusal.detail
         case let failure as StoreError: failure.description
         case let failure as ConfigurationError: failure.description
         default: nil

@@ -28,26 +28,26 @@ public enum IrisJobCommands {
             throw CommandFailure(message: "no queues to work on: give --queues or set jobs.queues")
         }
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
-        let jobs: JobSystem
+        let system: IrisSystem
         do {
-            jobs = try JobSystem(
+            system = try IrisSystem(
                 settings: settings, dependencies: dependencies, workers: groups, schedule: true, logger: logger)
         } catch {
             await dependencies.close()
             throw error
         }
-        await jobs.prepareModels(store: dependencies.store, logger: logger)
+        await system.prepareModels(logger: logger)
         logger.info(
             "worker starting",
             metadata: [
                 "database": "\(settings.database)",
                 "workers":
                     "\(groups.map { "\($0.queues.joined(separator: "+")):\($0.concurrency)" }.joined(separator: ","))",
-                "identity": "\(jobs.workers?.identity ?? "")",
+                "identity": "\(system.workers?.identity ?? "")",
             ])
         let group = ServiceGroup(
             configuration: .init(
-                services: jobs.services.map { .init(service: $0) },
+                services: system.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -76,7 +76,7 @@ public enum IrisJobCommands {
 
     public static func show(_ settings: IrisSettings, id: Int64) async throws {
         try await IrisAccountCommands.withStore(settings) { store in
-            guard let job = try await store.jobs.find(id: id) else { throw Problem.notFound("no job has id \(id)") }
+            guard let job = try await store.jobs.find(id: id) else { throw Refusal.notFound("no job has id \(id)") }
             print(
                 String(decoding: try JobDocument.json(job, runs: try await store.jobs.runs(jobID: id)), as: UTF8.self))
         }
@@ -107,17 +107,17 @@ public enum IrisJobCommands {
         do {
             // Only an analysis job's payload names a model: nothing else needs the graphs loaded.
             let models: ModelRegistry? = kind == AnalysisJob.kind ? nil : .empty
-            let jobs = try JobSystem(
+            let system = try IrisSystem(
                 settings: settings, dependencies: dependencies, workers: [], schedule: false, logger: logger,
                 models: models)
             do {
                 outcome = .success(
-                    try await jobs.queue.enqueue(
+                    try await system.queue.enqueue(
                         JobRequest(kind: kind, payload: payload, queue: queue ?? JobSettings.Queue.standard)))
             } catch {
                 outcome = .failure(error)
             }
-            try? await jobs.httpClient.shutdown()
+            try? await system.httpClient.shutdown()
         } catch {
             outcome = .failure(error)
         }
@@ -132,8 +132,8 @@ public enum IrisJobCommands {
     }
 
     /// Prints the job-queue benchmark's report as one JSON line.
-    public static func bench(_ settings: IrisSettings, count: Int) async throws {
-        let report = try await JobBenchmark.run(settings, count: count)
+    public static func bench(_ settings: IrisSettings, count: Int, rounds: Int) async throws {
+        let report = try await JobBenchmark.run(settings, count: count, rounds: rounds)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
@@ -142,7 +142,7 @@ public enum IrisJobCommands {
     static func parse(_ state: String?) throws -> JobState? {
         guard let state else { return nil }
         guard let parsed = JobState(rawValue: state) else {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
         }
         return parsed

@@ -9,7 +9,7 @@ import IrisStore
 /// `iris learn add-class | classify`, `iris train`, `iris evaluate`: a project's learning,
 /// run locally against the database and data folder (like `iris import`), no server needed.
 public enum IrisLearnCommands {
-    /// Opens what learning needs, runs `body`, and closes it; a `Problem` becomes a one-line failure.
+    /// Opens what learning needs, runs `body`, and closes it; a `Refusal` becomes a one-line failure.
     static func with<T>(
         _ settings: IrisSettings, project reference: String, create: Bool = false,
         _ body: (LearningService, Project, IrisDependencies) async throws -> T
@@ -28,7 +28,7 @@ public enum IrisLearnCommands {
                 let name = try NameRules.validated(reference, field: "project", maxLength: NameRules.maxProjectName)
                 found = try await dependencies.store.projects.create(name: name, description: "", labelSet: nil)
             }
-            guard let project = found else { throw Problem.notFound("no project is named or numbered \(reference)") }
+            guard let project = found else { throw Refusal.notFound("no project is named or numbered \(reference)") }
             let result = try await body(learning, project, dependencies)
             await dependencies.close()
             return result
@@ -47,7 +47,7 @@ public enum IrisLearnCommands {
         try await with(settings, project: project, create: true) { learning, project, dependencies in
             let name = try NameRules.validated(raw, field: "name", maxLength: NameRules.maxLabel)
             if try await !dependencies.store.learning.classes(projectID: project.id, names: [name]).isEmpty {
-                throw Problem.conflict("the learner of \(project.name) already has a class named \(name)")
+                throw Refusal.conflict("the learner of \(project.name) already has a class named \(name)")
             }
             let inspector = try ImageInspector(
                 maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
@@ -57,7 +57,7 @@ public enum IrisLearnCommands {
             let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw Problem.badRequest("\(path) does not exist")
+                throw Refusal.invalid("\(path) does not exist")
             }
             let bar = ProgressBar()
             let url = URL(fileURLWithPath: path)
@@ -69,7 +69,7 @@ public enum IrisLearnCommands {
                     at: url, into: project, labelFromFolders: false, label: name, progress: bar.update)
             bar.finish()
             guard !report.sha256s.isEmpty else {
-                throw Problem.badRequest("\(path) holds no image; the class was not made")
+                throw Refusal.invalid("\(path) holds no image; the class was not made")
             }
             let started = ContinuousClock.now
             let added = try await learning.addClass(

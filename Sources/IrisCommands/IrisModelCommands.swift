@@ -71,7 +71,7 @@ public enum IrisModelCommands {
         let registry = settings.models.registry(logger: settings.makeLogger())
         let unknown = names.filter { registry.model($0) == nil }
         guard unknown.isEmpty else {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "unknown or unavailable models: \(unknown.joined(separator: ", ")); available: \(registry.available.map(\.name).joined(separator: ", "))"
             )
         }
@@ -138,7 +138,7 @@ extension IrisModelCommands {
     public static func learningQuality(_ settings: IrisSettings, folder: String, json: Bool) async throws {
         let registry = settings.models.registry(logger: settings.makeLogger())
         guard let model = registry.available.first(where: { $0.manifest.tasks.contains(.embed) }) else {
-            throw Problem.conflict("no embedding model is available; run scripts/prepare-models.sh")
+            throw Refusal.conflict("no embedding model is available; run scripts/prepare-models.sh")
         }
         var data: [(label: String, feature: [Float])] = []
         let root = URL(fileURLWithPath: folder)

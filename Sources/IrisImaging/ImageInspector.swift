@@ -26,18 +26,18 @@ public struct ImageInspector: Sendable {
     }
 
     /// Sniffs the format from magic bytes, then reads the header (no pixels are decoded).
-    /// Throws a 415 `Problem` for formats Iris does not accept and a 422 for images
+    /// Throws an `.unsupportedFormat` `Refusal` for formats Iris does not accept and `.unprocessable` for images
     /// over the pixel limit or with an unreadable header.
     public func probe(path: String) throws -> ImageProbe {
         guard let format = try Self.sniff(path: path) else {
-            throw Problem.unsupportedMediaType(
+            throw Refusal.unsupportedFormat(
                 "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)",
                 field: "file")
         }
         guard let pointer = iris_vips_open(path) else {
             // libvips's message is not passed on (its error buffer is shared by every thread).
             vips_error_clear()
-            throw Problem.unprocessable(
+            throw Refusal.unprocessable(
                 "unreadable-image",
                 "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)",
                 field: "file")
@@ -45,7 +45,7 @@ public struct ImageInspector: Sendable {
         let image = VipsImageHandle(pointer)
         let pixels = Int64(image.width) * Int64(image.height)
         guard pixels <= maxPixels else {
-            throw Problem.unprocessable(
+            throw Refusal.unprocessable(
                 "too-many-pixels",
                 "the image is \(image.width)×\(image.height) = \(pixels) pixels; the limit is \(maxPixels)",
                 field: "file")
@@ -90,7 +90,7 @@ public struct ImageInspector: Sendable {
             // libvips's own message is not passed on: its error buffer is shared by every thread,
             // so it may describe another request's file (or name a server path).
             let name = format.map { "the \($0.displayName) image data" } ?? "the image data"
-            throw Problem.unprocessable("corrupt-image", "\(name) is corrupt or truncated", field: "file")
+            throw Refusal.unprocessable("corrupt-image", "\(name) is corrupt or truncated", field: "file")
         }
     }
 
@@ -99,7 +99,7 @@ public struct ImageInspector: Sendable {
     /// with libjpeg's own words. Nil for CMYK files, which libvips converts (they are checked all the same).
     func jpegThumbnail(path: String, size: Int) throws -> VipsImageHandle? {
         guard let header = iris_vips_open(path) else {
-            throw Problem.unprocessable(
+            throw Refusal.unprocessable(
                 "corrupt-image", "the JPEG header cannot be read (the file is damaged)", field: "file")
         }
         defer { iris_vips_unref(header) }
@@ -114,7 +114,7 @@ public struct ImageInspector: Sendable {
             return nil
         default:
             let said = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Problem.unprocessable(
+            throw Refusal.unprocessable(
                 "corrupt-image", "the JPEG data is corrupt or truncated (\(said.isEmpty ? "unreadable" : said))",
                 field: "file")
         }
@@ -131,7 +131,7 @@ public struct ImageInspector: Sendable {
     /// Reads the first bytes of a file and recognises its format.
     public static func sniff(path: String) throws -> ImageFormat? {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw Problem.badRequest("the uploaded file cannot be read back", field: "file")
+            throw Refusal.invalid("the uploaded file cannot be read back", field: "file")
         }
         defer { try? handle.close() }
         let head = try handle.read(upToCount: ImageFormat.sniffLength) ?? Data()

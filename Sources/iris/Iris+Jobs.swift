@@ -106,10 +106,11 @@ struct JobsCommand: AsyncParsableCommand {
                 "Measure no-op job throughput against bare transactions on the database (for make bench; use an empty database).",
             shouldDisplay: false)
         @OptionGroup var common: CommonOptions
-        @Option(help: "How many jobs (and baseline transactions).") var count = 2000
+        @Option(help: "How many jobs (and baseline transactions) in each round.") var count = 2000
+        @Option(help: "Rounds: baseline then jobs, alternately; the ratio is the median over them.") var rounds = 5
 
         func run() async throws {
-            try await IrisJobCommands.bench(try common.settings(), count: count)
+            try await IrisJobCommands.bench(try common.settings(), count: count, rounds: rounds)
         }
     }
 }

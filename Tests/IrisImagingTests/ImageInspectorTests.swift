@@ -114,7 +114,7 @@ struct ImageInspectorTests {
         try await TemporaryFolder.with { folder in
             let path = try write(try Fixtures.pixelBomb(), in: folder)
             let start = ContinuousClock.now
-            #expect(throws: Problem.self) { try ImageInspector().probe(path: path) }
+            #expect(throws: Refusal.self) { try ImageInspector().probe(path: path) }
             // Decoding 400 megapixels would take seconds and gigabytes; the header takes milliseconds.
             #expect(ContinuousClock.now - start < .seconds(1))
         }
@@ -126,7 +126,7 @@ struct ImageInspectorTests {
             let path = try write(try Fixtures.truncatedJPEG(), in: folder)
             let inspector = try ImageInspector()
             _ = try inspector.probe(path: path)  // the header is intact
-            #expect(throws: Problem.self) { try inspector.thumbnails(path: path, sizes: [1024, 256]) }
+            #expect(throws: Refusal.self) { try inspector.thumbnails(path: path, sizes: [1024, 256]) }
         }
     }
 
@@ -136,10 +136,10 @@ struct ImageInspectorTests {
             let path = try write(try Fixtures.corruptEntropyJPEG(), in: folder)
             let inspector = try ImageInspector()
             _ = try inspector.probe(path: path)
-            let problem = try #require(throws: Problem.self) {
+            let problem = try #require(throws: Refusal.self) {
                 try inspector.thumbnails(path: path, sizes: [1024, 256])
             }
-            #expect(problem.status == 422)
+            #expect(problem.kind == .unprocessable)
             #expect(problem.detail.contains("Corrupt JPEG data"), "\(problem.detail)")
         }
     }
@@ -155,7 +155,7 @@ struct ImageInspectorTests {
             for _ in 0..<50 {
                 do {
                     _ = try inspector.thumbnails(path: path, sizes: [1024, 256])
-                } catch let problem as Problem {
+                } catch let problem as Refusal {
                     refusals.append(problem.detail)
                 }
             }
@@ -170,7 +170,7 @@ struct ImageInspectorTests {
             let inspector = try ImageInspector()
             // The JPEG's damage is reported first, as a hostile tester did before sending the PNG.
             let jpeg = try write(try Fixtures.corruptEntropyJPEG(), in: folder, name: "a.jpg")
-            #expect(throws: Problem.self) { try inspector.thumbnails(path: jpeg, sizes: [256]) }
+            #expect(throws: Refusal.self) { try inspector.thumbnails(path: jpeg, sizes: [256]) }
             var details: [String] = []
             for (data, name) in [
                 (try Fixtures.pngWithBadHeaderCRC(), "b.png"), (try Fixtures.damagedTIFF(), "c.tif"),
@@ -181,8 +181,8 @@ struct ImageInspectorTests {
                     _ = try inspector.probe(path: path)
                     _ = try inspector.thumbnails(path: path, sizes: [256])
                     Issue.record("\(name) was accepted")
-                } catch let problem as Problem {
-                    #expect(problem.status == 422, "\(name): \(problem.detail)")
+                } catch let problem as Refusal {
+                    #expect(problem.kind == .unprocessable, "\(name): \(problem.detail)")
                     details.append(problem.detail)
                 }
             }
@@ -197,7 +197,7 @@ struct ImageInspectorTests {
     func svgRefused() async throws {
         try await TemporaryFolder.with { folder in
             let path = try write(Fixtures.svg, in: folder)
-            #expect(throws: Problem.self) { try ImageInspector().probe(path: path) }
+            #expect(throws: Refusal.self) { try ImageInspector().probe(path: path) }
         }
     }
 }

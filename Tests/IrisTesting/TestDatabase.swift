@@ -33,7 +33,7 @@ public enum TestDatabase: String, Sendable, CustomStringConvertible, CaseIterabl
             return try await body(.sqlite(path: folder.appendingPathComponent("test.sqlite").path))
         case .postgres:
             guard let adminURL = ProcessInfo.processInfo.environment["IRIS_TEST_POSTGRES_URL"], !adminURL.isEmpty else {
-                throw Problem.unavailable(
+                throw Refusal.unavailable(
                     "IRIS_TEST_POSTGRES_URL is not set; run the suite with `make test`, which starts PostgreSQL")
             }
             let name = "iris_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)

@@ -37,7 +37,7 @@ public struct ImageRecord: Sendable, Equatable, Codable {
     /// Refuses text that is not a SHA-256 in lowercase hex, naming `field`.
     public static func checkSHA256(_ raw: String, field: String) throws {
         guard isValidSHA256(raw) else {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "\(field) must be 64 lowercase hexadecimal characters, not \"\(raw.prefix(80))\"", field: field)
         }
     }

@@ -37,12 +37,12 @@ public enum NameRules {
     /// Trims a name and checks its length and characters; throws a 400 naming `field`.
     public static func validated(_ raw: String, field: String, maxLength: Int) throws -> String {
         let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty else { throw Problem.badRequest("\(field) must not be empty", field: field) }
+        guard !name.isEmpty else { throw Refusal.invalid("\(field) must not be empty", field: field) }
         guard name.count <= maxLength else {
-            throw Problem.badRequest("\(field) is \(name.count) characters; the limit is \(maxLength)", field: field)
+            throw Refusal.invalid("\(field) is \(name.count) characters; the limit is \(maxLength)", field: field)
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw Problem.badRequest("\(field) must not contain control characters", field: field)
+            throw Refusal.invalid("\(field) must not contain control characters", field: field)
         }
         return name
     }

@@ -10,19 +10,19 @@ public import Logging
 import NIOCore
 import NIOPosix
 
-/// Builds the whole application: routes, middleware and the services that run beside the server.
+/// Builds the whole application on opened dependencies: the parts (`IrisSystem`, with a
+/// shared model registry when tests hand one), routes, middleware and the services that run
+/// beside the server. Read-only mode writes nothing, so it runs no workers and no scheduler.
 public func buildApplication(
     settings: IrisSettings, dependencies: IrisDependencies, logger: Logger, catalog: RouteCatalog = RouteCatalog(),
     models: ModelRegistry? = nil
 ) async throws -> some ApplicationProtocol {
-    // Read-only mode writes nothing, so it runs no workers and no scheduler.
     let writes = settings.mode != .readOnly
-    let jobs = try JobSystem(
+    let system = try IrisSystem(
         settings: settings, dependencies: dependencies, workers: writes ? settings.jobs.workers : [], schedule: writes,
         logger: logger, models: models)
-    await jobs.prepareModels(store: dependencies.store, logger: logger)
-    let router = try await buildRouter(
-        settings: settings, dependencies: dependencies, jobs: jobs, catalog: catalog, logger: logger)
+    await system.prepareModels(logger: logger)
+    let router = try await buildRouter(settings: settings, system: system, catalog: catalog, logger: logger)
     return Application(
         router: router,
         server: .http1(
@@ -32,16 +32,17 @@ public func buildApplication(
                 ],
                 idleTimeout: .milliseconds(Int64(settings.idleTimeout * 1000)))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "iris"),
-        services: jobs.services,
+        services: system.services,
         logger: logger
     )
 }
 
 /// The router: every route and middleware.
 func buildRouter(
-    settings: IrisSettings, dependencies: IrisDependencies, jobs: JobSystem, catalog: RouteCatalog, logger: Logger
+    settings: IrisSettings, system: IrisSystem, catalog: RouteCatalog, logger: Logger
 ) async throws -> Router<IrisRequestContext> {
-    let ingestor = jobs.ingestor
+    let dependencies = system.dependencies
+    let ingestor = system.ingestor
     let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
     let resources = try ServerResources.load(mode: settings.mode)
 
@@ -87,16 +88,16 @@ func buildRouter(
     EventController(
         store: dependencies.store, guardian: guardian, resources: resources
     ).addRoutes(web: root, api: api)
-    JobController(queue: jobs.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(
+    JobController(queue: system.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(
         web: root, api: api)
-    WebhookController(store: dependencies.store, sender: jobs.sender, audit: audit).addRoutes(to: api)
+    WebhookController(store: dependencies.store, sender: system.sender, audit: audit).addRoutes(to: api)
     AnalysisController(
-        store: dependencies.store, queue: jobs.queue, models: jobs.models, ingestor: ingestor,
+        store: dependencies.store, queue: system.queue, models: system.models, ingestor: ingestor,
         scratch: dependencies.scratch, limits: settings.limits,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
     LearningController(
-        store: dependencies.store, learning: jobs.learning, queue: jobs.queue, importer: importer,
+        store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,
         audit: audit
     ).addRoutes(to: api)
@@ -105,7 +106,8 @@ func buildRouter(
         moderation: moderation
     )
     .addRoutes(to: root)
-    AdminController(store: dependencies.store, resources: resources, settings: settings, models: jobs.models).addRoutes(
-        to: root)
+    AdminController(store: dependencies.store, resources: resources, settings: settings, models: system.models)
+        .addRoutes(
+            to: root)
     return router
 }

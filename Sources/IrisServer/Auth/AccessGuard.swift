@@ -34,18 +34,20 @@ struct AccessGuard: Sendable {
             let scopes = Set(token.scopes)
             let unsafe = !AuthMiddleware.isSafe(request.method)
             if unsafe && scopes.isDisjoint(with: [.write, .admin]) {
-                throw Self.forbidden("this token may only read (scope read)")
+                throw Problem.forbidden("this token may only read (scope read)")
             }
-            if access == .admin && !scopes.contains(.admin) { throw Self.forbidden("this token lacks the admin scope") }
+            if access == .admin && !scopes.contains(.admin) {
+                throw Problem.forbidden("this token lacks the admin scope")
+            }
             if token.projectID != nil && access == .admin {
-                throw Self.forbidden("a token limited to one project cannot administer the instance")
+                throw Problem.forbidden("a token limited to one project cannot administer the instance")
             }
         }
         switch access {
         case .open, .signedIn, .link:
             return
         case .admin:
-            guard user.isAdmin else { throw Self.forbidden("only an administrator may do this") }
+            guard user.isAdmin else { throw Problem.forbidden("only an administrator may do this") }
         case .project(let needed):
             try await require(needed, inProject: try Parameters.projectID(context), caller: context.caller)
         case .job(let needed):
@@ -112,7 +114,7 @@ struct AccessGuard: Sendable {
         if user.isAdmin { return }
         guard let role = try await store.accounts.role(projectID: projectID, userID: user.id) else { throw missing }
         guard role >= needed else {
-            throw Self.forbidden(
+            throw Problem.forbidden(
                 "this needs the \(needed.rawValue) role in project \(projectID); you are \(role.rawValue)")
         }
     }
@@ -122,17 +124,13 @@ struct AccessGuard: Sendable {
     func link(_ context: IrisRequestContext) async throws -> UploadLink {
         let code = context.parameters.get("code") ?? ""
         guard Secrets.isWellFormed(code) else {
-            throw Problem(
-                status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link code is malformed",
-                field: "code")
+            throw Problem.unauthorized("the upload link code is malformed", field: "code")
         }
         guard let link = try await store.links.find(codeHash: Secrets.hash(code)) else {
-            throw Problem(
-                status: 401, slug: "unauthorized", title: "Unauthorized", detail: "the upload link is not known",
-                field: "code")
+            throw Problem.unauthorized("the upload link is not known", field: "code")
         }
         if let refusal = link.refusal() {
-            throw Problem(status: 403, slug: "link-refused", title: "Forbidden", detail: refusal, field: "code")
+            throw Problem.forbidden(refusal, slug: "link-refused", field: "code")
         }
         return link
     }
@@ -144,10 +142,6 @@ struct AccessGuard: Sendable {
         if user.isAdmin { return limited.map { [$0] } }
         let mine = try await store.accounts.projectIDs(userID: user.id)
         return limited.map { mine.contains($0) ? [$0] : [] } ?? Set(mine)
-    }
-
-    static func forbidden(_ detail: String) -> Problem {
-        Problem(status: 403, slug: "forbidden", title: "Forbidden", detail: detail)
     }
 }
 

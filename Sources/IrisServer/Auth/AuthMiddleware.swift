@@ -38,9 +38,8 @@ public struct AuthMiddleware: RouterMiddleware {
                 let linkRoute = request.uri.path.hasPrefix("/api/v1/links/")
                 if !Self.isSafe(request.method) && !Self.formPosts.contains(request.uri.path) && !linkRoute {
                     guard let sent = request.headers[Self.csrfHeader], Secrets.equal(sent, csrf) else {
-                        throw Problem(
-                            status: 403, slug: "csrf", title: "Forbidden",
-                            detail: "the request lacks its CSRF token (X-CSRF-Token)", field: "X-CSRF-Token")
+                        throw Problem.forbidden(
+                            "the request lacks its CSRF token (X-CSRF-Token)", slug: "csrf", field: "X-CSRF-Token")
                     }
                 }
             }
@@ -70,8 +69,6 @@ public struct AuthMiddleware: RouterMiddleware {
     }
 
     static func unauthorized(_ detail: String) -> Problem {
-        Problem(
-            status: 401, slug: "unauthorized", title: "Unauthorized", detail: detail, field: "Authorization",
-            headers: ["WWW-Authenticate": "Bearer"])
+        Problem.unauthorized(detail, field: "Authorization", challenge: true)
     }
 }

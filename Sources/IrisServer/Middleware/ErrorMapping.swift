@@ -2,16 +2,32 @@ import IrisCore
 import IrisStore
 
 /// The one place where errors of the layers below become what a caller sees. Layers below the
-/// server throw their own typed errors (the store's `StoreError`); services still throw
-/// `Problem` directly, which passes through.
+/// server throw their own typed errors (`Refusal`, the store's
+/// `StoreError`); the server's own code throws `Problem`, which passes through.
 enum ErrorMapping {
     /// The problem for `error`, or nil when it is not one a caller may see (a 500 then).
     static func problem(_ error: any Error) -> Problem? {
         switch error {
         case let problem as Problem: problem
+        case let refusal as Refusal: problem(refusal)
         case let error as StoreError: problem(error)
         default: nil
         }
+    }
+
+    static func problem(_ refusal: Refusal) -> Problem {
+        let (status, title): (Int, String) =
+            switch refusal.kind {
+            case .invalid: (400, "The request is not valid")
+            case .notFound: (404, "Not found")
+            case .conflict: (409, "Conflict")
+            case .tooLarge:
+                (413, refusal.reason == "zip-bomb" ? "The archive is too large" : "The request content is too large")
+            case .unsupportedFormat: (415, "Unsupported media type")
+            case .unprocessable: (422, "The content cannot be processed")
+            case .unavailable: (503, "Service unavailable")
+            }
+        return Problem(status: status, slug: refusal.reason, title: title, detail: refusal.detail, field: refusal.field)
     }
 
     static func problem(_ error: StoreError) -> Problem {

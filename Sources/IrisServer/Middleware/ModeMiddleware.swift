@@ -17,10 +17,7 @@ public struct ModeMiddleware: RouterMiddleware {
         if mode == .readOnly && !AuthMiddleware.isSafe(request.method)
             && !AuthMiddleware.formPosts.contains(request.uri.path)
         {
-            throw Problem(
-                status: 503, slug: "read-only", title: "Read-only mode",
-                detail: "this Iris instance is in read-only mode: nothing can be changed now",
-                headers: ["Retry-After": "3600"])
+            throw Problem.readOnly("this Iris instance is in read-only mode: nothing can be changed now")
         }
         var response = try await next(request, context)
         if mode != .normal { response.headers[HTTPField.Name("Iris-Mode")!] = mode.rawValue }

@@ -25,6 +25,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try redirect.response(from: request, context: context)
         } catch let problem as Problem {
             return Self.response(problem, path: request.uri.path)
+        } catch let refusal as Refusal {
+            return Self.response(ErrorMapping.problem(refusal), path: request.uri.path)
         } catch let error as StoreError {
             return Self.response(ErrorMapping.problem(error), path: request.uri.path)
         } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {

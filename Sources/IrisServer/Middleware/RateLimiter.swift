@@ -43,9 +43,7 @@ actor RateLimiter {
     func check(_ keys: [String], what: String) throws {
         for key in keys {
             if let seconds = retryAfter(key) {
-                throw Problem(
-                    status: 429, slug: "too-many-requests", title: "Too many requests",
-                    detail: "too many \(what); try again in \(seconds) s", headers: ["Retry-After": String(seconds)])
+                throw Problem.tooManyRequests("too many \(what); try again in \(seconds) s", retryAfter: seconds)
             }
         }
     }

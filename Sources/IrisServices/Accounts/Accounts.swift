@@ -19,7 +19,7 @@ public struct Accounts: Sendable {
     public func create(username: String, password: String, isAdmin: Bool) async throws -> User {
         let name = try NameRules.validated(username, field: "username", maxLength: 64)
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
-            throw Problem.badRequest("username may hold letters, digits, '.', '_' and '-' only", field: "username")
+            throw Refusal.invalid("username may hold letters, digits, '.', '_' and '-' only", field: "username")
         }
         let hash = try await hash(password)
         return try await store.accounts.createUser(username: name, passwordHash: hash, isAdmin: isAdmin)
@@ -31,11 +31,11 @@ public struct Accounts: Sendable {
 
     public func hash(_ password: String) async throws -> String {
         guard password.count >= Self.minimumPasswordLength else {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "password must be at least \(Self.minimumPasswordLength) characters", field: "password")
         }
         guard password.utf8.count <= 72 else {
-            throw Problem.badRequest("password must be at most 72 bytes (bcrypt's limit)", field: "password")
+            throw Refusal.invalid("password must be at most 72 bytes (bcrypt's limit)", field: "password")
         }
         let cost = bcryptCost
         return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }

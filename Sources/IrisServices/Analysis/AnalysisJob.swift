@@ -75,7 +75,7 @@ public struct AnalysisJob: JobHandler {
     public func validate(_ payload: Payload) throws {
         try ImageRecord.checkSHA256(payload.sha256, field: "payload.sha256")
         guard models.model(payload.model) != nil else {
-            throw Problem.badRequest("no model named \(payload.model) is available", field: "payload.model")
+            throw Refusal.invalid("no model named \(payload.model) is available", field: "payload.model")
         }
     }
 

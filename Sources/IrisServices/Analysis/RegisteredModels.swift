@@ -24,24 +24,24 @@ extension ModelRegistry {
     }
 
     /// Registers a remote model: checks it (manifest, allowlist, what its server serves), keeps
-    /// it in the database and adds it here. Problems come back as the API's statuses: 400 for
-    /// the manifest or the allowlist, 409 for a name in use, 422 for the server.
+    /// it in the database and adds it here. Refusals: `.invalid` for
+    /// the manifest or the allowlist, `.conflict` for a name in use, `.unprocessable` for the server.
     public func register(_ manifest: ModelManifest, store: IrisStore, createdBy: Int64?) async throws -> Entry {
         let model: Model
         do {
             model = try await prepareRemote(manifest)
         } catch {
             switch error {
-            case .invalid(let detail): throw Problem.badRequest(detail)
-            case .exists(let detail): throw Problem.conflict(detail, field: "name")
-            case .unusable(let detail): throw Problem.unprocessable("remote-model-unusable", detail, field: "remote")
+            case .invalid(let detail): throw Refusal.invalid(detail)
+            case .exists(let detail): throw Refusal.conflict(detail, field: "name")
+            case .unusable(let detail): throw Refusal.unprocessable("remote-model-unusable", detail, field: "remote")
             }
         }
         let json = String(decoding: try JSONEncoder().encode(manifest), as: UTF8.self)
         guard
             try await store.registeredModels.add(
                 RegisteredModel(name: manifest.name, manifest: json, createdBy: createdBy, createdAt: Date()))
-        else { throw Problem.conflict("a model named \(manifest.name) exists", field: "name") }
+        else { throw Refusal.conflict("a model named \(manifest.name) exists", field: "name") }
         add(model, registered: true)
         return entries.first { $0.name == manifest.name }!
     }
@@ -50,10 +50,10 @@ extension ModelRegistry {
     /// folder cannot be removed this way (409).
     public func unregister(_ name: String, store: IrisStore) async throws {
         guard let entry = entries.first(where: { $0.name == name }) else {
-            throw Problem.notFound("no model named \(name)")
+            throw Refusal.notFound("no model named \(name)")
         }
         guard entry.registered else {
-            throw Problem.conflict(
+            throw Refusal.conflict(
                 "\(name) comes from the models folder (\(folder.path)); remove its manifest there and restart")
         }
         _ = try await store.registeredModels.remove(name: name)

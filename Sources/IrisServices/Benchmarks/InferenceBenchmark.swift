@@ -38,7 +38,7 @@ public enum InferenceBenchmark {
         let logger = settings.makeLogger()
         let registry = settings.models.registry(logger: logger)
         guard let model = registry.model("mobilenet-v2") else {
-            throw Problem.unavailable("mobilenet-v2 is not available")
+            throw Refusal.unavailable("mobilenet-v2 is not available")
         }
         print(
             "models loaded: \(registry.available.map(\.name).joined(separator: ", ")); peak memory \(peakMemoryMB()) MB"

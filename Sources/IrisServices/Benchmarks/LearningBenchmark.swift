@@ -4,6 +4,7 @@ import IrisCore
 import IrisImaging
 import IrisML
 import IrisStore
+import Logging
 
 /// `iris learn bench` (part of `make bench`): the three speed figures, each against
 /// its baseline measured in the same run.
@@ -11,16 +12,67 @@ import IrisStore
 ///    embedding alone on the same files: the share of time spent outside inference.
 /// 2. Classifying one embedding against 1,000 classes (beyond the embedding itself).
 /// 3. Training a head on 10,000 embeddings × 50 classes.
+/// The first two alternate with their baselines for `rounds` pairs (medians and ranges).
 public enum LearningBenchmark {
     public static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    public static func run(settings: IrisSettings, folder: String) async throws {
+    struct AddTiming {
+        var added: Int
+        var total: Double
+        var storing: Double
+        var embedding: Double
+    }
+
+    /// Stores `files` as a class in a fresh data folder and teaches it to the learner.
+    static func addClass(_ files: [URL], settings: IrisSettings, registry: ModelRegistry, logger: Logger) async throws
+        -> AddTiming
+    {
+        let clock = ContinuousClock()
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("iris-learning-bench-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: work) }
+        var local = settings
+        local.dataDirectory = work
+        local.database = .sqlite(path: work.appendingPathComponent("iris.sqlite").path)
+        let dependencies = try await IrisDependencies.open(local, logger: logger)
+        do {
+            let learning = LearningService(
+                store: dependencies.store, blobs: dependencies.blobs, models: registry,
+                model: settings.models.learnerModel, thresholds: settings.models.thresholds)
+            let project = try await dependencies.store.projects.create(name: "bench", description: "", labelSet: nil)
+            let inspector = try ImageInspector(
+                maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+            let ingestor = ImageIngestor(
+                store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
+                threads: dependencies.imagingThreads)
+            let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+            let staging = work.appendingPathComponent("class")
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+            for (index, file) in files.enumerated() {
+                try FileManager.default.copyItem(at: file, to: staging.appendingPathComponent("\(index).jpg"))
+            }
+            let start = clock.now
+            let report = try await importer.importFolder(
+                at: staging, into: project, labelFromFolders: false, label: "bench")
+            let stored = clock.now
+            let added = try await learning.addClass(projectID: project.id, name: "bench", sha256s: report.sha256s)
+            let timing = AddTiming(
+                added: added.added, total: seconds(clock.now - start), storing: seconds(stored - start),
+                embedding: seconds(clock.now - stored))
+            await dependencies.close()
+            return timing
+        } catch {
+            await dependencies.close()
+            throw error
+        }
+    }
+
+    public static func run(settings: IrisSettings, folder: String, rounds: Int = 5) async throws {
         let logger = settings.makeLogger()
         let registry = settings.models.registry(logger: logger)
         guard let model = registry.model(settings.models.learnerModel) else {
-            throw Problem.unavailable("\(settings.models.learnerModel) is not available; run scripts/prepare-models.sh")
+            throw Refusal.unavailable("\(settings.models.learnerModel) is not available; run scripts/prepare-models.sh")
         }
         // 1. A 100-image class from a folder of photos (the evaluation set's crops).
         let root = URL(fileURLWithPath: folder)
@@ -35,51 +87,30 @@ public enum LearningBenchmark {
         files = Array(files.prefix(100))
         let clock = ContinuousClock()
         _ = try await model.analyze(path: files[0].path)  // warm up
-        let inferenceStart = clock.now
-        for file in files { _ = try await model.analyze(path: file.path) }
-        let inference = seconds(clock.now - inferenceStart)
-
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("iris-learning-bench-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: work) }
-        var local = settings
-        local.dataDirectory = work
-        local.database = .sqlite(path: work.appendingPathComponent("iris.sqlite").path)
-        let dependencies = try await IrisDependencies.open(local, logger: logger)
-        let learning = LearningService(
-            store: dependencies.store, blobs: dependencies.blobs, models: registry, model: model.name,
-            thresholds: settings.models.thresholds)
-        let project = try await dependencies.store.projects.create(name: "bench", description: "", labelSet: nil)
-        let inspector = try ImageInspector(
-            maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-        let ingestor = ImageIngestor(
-            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
-            threads: dependencies.imagingThreads)
-        let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
-        let staging = work.appendingPathComponent("class")
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
-        for (index, file) in files.enumerated() {
-            try FileManager.default.copyItem(at: file, to: staging.appendingPathComponent("\(index).jpg"))
+        // Alternately, the baseline (the embeddings alone) then the whole add, each add in a fresh
+        // data folder so no round finds the last one's blobs.
+        var pairs: [(inference: Double, add: AddTiming)] = []
+        for _ in 0..<rounds {
+            let inferenceStart = clock.now
+            for file in files { _ = try await model.analyze(path: file.path) }
+            let inference = seconds(clock.now - inferenceStart)
+            pairs.append((inference, try await addClass(files, settings: settings, registry: registry, logger: logger)))
         }
-        let start = clock.now
-        let report = try await importer.importFolder(
-            at: staging, into: project, labelFromFolders: false, label: "bench")
-        let stored = clock.now
-        let added = try await learning.addClass(projectID: project.id, name: "bench", sha256s: report.sha256s)
-        let total = seconds(clock.now - start)
-        let storing = seconds(stored - start)
-        let embedding = seconds(clock.now - stored)
+        let median = pairs.sorted { $0.add.total < $1.add.total }[pairs.count / 2]
+        let shares = pairs.map { ($0.add.total - $0.inference) / $0.add.total * 100 }
         print(
             String(
                 format:
-                    "add a %d-image class: %.2f s end to end = store %.2f s (hash, blob, thumbnail, rows) + embed and learn %.2f s",
-                added.added, total, storing, embedding))
-        print(
-            String(format: "  baseline, the embeddings alone (decode + resize + infer), same files: %.2f s", inference))
+                    "add a %d-image class: %.2f s end to end (median of %d) = store %.2f s (hash, blob, thumbnail, rows) + embed and learn %.2f s",
+                median.add.added, median.add.total, pairs.count, median.add.storing, median.add.embedding))
         print(
             String(
-                format: "  share outside inference: %.1f%% (target < 15%%); outside the embedding step alone: %.1f%%",
-                100 * (total - inference) / total, 100 * max(embedding - inference, 0) / total))
-        await dependencies.close()
+                format: "  baseline, the embeddings alone (decode + resize + infer), same files: %.2f s (median)",
+                Pairs.median(pairs.map(\.inference))))
+        print(
+            String(
+                format: "  share outside inference: %.1f%% median (%.1f–%.1f%%, %d interleaved pairs; target < 15%%)",
+                Pairs.median(shares), shares.min() ?? 0, shares.max() ?? 0, shares.count))
 
         // 2. One embedding against 1,000 classes.
         var rng = SplitMix(seed: 1)
@@ -93,18 +124,22 @@ public enum LearningBenchmark {
         let ready = learner.prepared(rules: settings.models.thresholds)
         let prepare = seconds(clock.now - prepareStart)
         _ = ready.classify(probes[0])
-        let classifyStart = clock.now
-        for probe in probes { _ = ready.classify(probe) }
-        let perClassify = seconds(clock.now - classifyStart) / Double(probes.count)
-        // Baseline: the embedding it follows, for one photo.
-        let embedStart = clock.now
-        _ = try await model.analyze(path: files[1].path)
-        let oneEmbedding = seconds(clock.now - embedStart)
+        // Alternately, 200 classifications then the embedding they follow (one photo).
+        var perClassify: [Double] = []
+        var embeddings: [Double] = []
+        for round in 0..<rounds {
+            let classifyStart = clock.now
+            for probe in probes { _ = ready.classify(probe) }
+            perClassify.append(seconds(clock.now - classifyStart) / Double(probes.count))
+            let embedStart = clock.now
+            _ = try await model.analyze(path: files[(round + 1) % files.count].path)
+            embeddings.append(seconds(clock.now - embedStart))
+        }
         print(
             String(
                 format:
-                    "classify one image against 1000 classes: %.3f ms beyond the embedding (target < 1 ms); the embedding itself: %.1f ms; preparing the learner after a change: %.1f ms",
-                perClassify * 1000, oneEmbedding * 1000, prepare * 1000))
+                    "classify one image against 1000 classes: %.3f ms beyond the embedding (median of %d; target < 1 ms); the embedding itself: %.1f ms; preparing the learner after a change: %.1f ms",
+                Pairs.median(perClassify) * 1000, rounds, Pairs.median(embeddings) * 1000, prepare * 1000))
 
         // 3. A head on 10,000 embeddings × 50 classes: noisy copies of 50 random centres.
         let centres = (0..<50).map { _ in vector() }

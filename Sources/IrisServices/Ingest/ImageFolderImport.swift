@@ -78,7 +78,7 @@ public struct ImageFolderImport: Sendable {
         do {
             archive = try ZipArchive(url: url, maxEntries: limits.maxZipEntries)
         } catch let failure as ZipArchive.Failure {
-            throw Self.problem(failure)
+            throw Self.refusal(failure)
         }
         var entries: [String: ZipArchive.Entry] = [:]
         var items: [ImportItem] = []
@@ -130,26 +130,26 @@ public struct ImageFolderImport: Sendable {
         do {
             try body()
         } catch let failure as ZipArchive.Failure {
-            throw problem(failure)
+            throw refusal(failure)
         }
     }
 
-    public static func tooLarge(_ detail: String) -> Problem {
-        Problem(status: 413, slug: "zip-bomb", title: "The archive is too large", detail: detail, field: "file")
+    public static func tooLarge(_ detail: String) -> Refusal {
+        Refusal.tooLarge(detail, reason: "zip-bomb", field: "file")
     }
 
     /// A zip that cannot be read is the client's: 413 for sizes over the limits, 422 for
     /// damage or what Iris cannot decode; either way nothing was imported.
-    public static func problem(_ failure: ZipArchive.Failure) -> Problem {
+    public static func refusal(_ failure: ZipArchive.Failure) -> Refusal {
         switch failure {
         case .tooManyEntries, .inflatesPastDeclaredSize:
             return tooLarge("\(failure); nothing was imported")
         case .notAZip:
-            return Problem.unprocessable("invalid-zip", "the file is not a readable zip archive", field: "file")
+            return Refusal.unprocessable("invalid-zip", "the file is not a readable zip archive", field: "file")
         case .damaged, .multiDisk, .corruptEntry, .checksumMismatch, .tooSlow:
-            return Problem.unprocessable("damaged-zip", "\(failure); nothing was imported", field: "file")
+            return Refusal.unprocessable("damaged-zip", "\(failure); nothing was imported", field: "file")
         case .unsupportedMethod, .encrypted:
-            return Problem.unprocessable("unsupported-zip", "\(failure); nothing was imported", field: "file")
+            return Refusal.unprocessable("unsupported-zip", "\(failure); nothing was imported", field: "file")
         }
     }
 
@@ -160,7 +160,7 @@ public struct ImageFolderImport: Sendable {
     ) async throws -> ImportReport {
         let rootPath = root.standardizedFileURL.path
         guard let enumerator = FileManager.default.enumerator(atPath: rootPath) else {
-            throw Problem.badRequest("\(rootPath) is not a readable folder", field: "path")
+            throw Refusal.invalid("\(rootPath) is not a readable folder", field: "path")
         }
         var items: [ImportItem] = []
         while let relative = enumerator.nextObject() as? String {
@@ -280,8 +280,8 @@ public struct ImageFolderImport: Sendable {
             let outcome = try await ingestor.ingest(
                 upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
             return .stored(sha256: upload.sha256, duplicate: outcome.duplicate, label: item.label)
-        } catch let problem as Problem where [413, 415, 422].contains(problem.status) {
-            return .skipped(.init(path: item.path, reason: problem.detail))
+        } catch let refusal as Refusal where [.tooLarge, .unsupportedFormat, .unprocessable].contains(refusal.kind) {
+            return .skipped(.init(path: item.path, reason: refusal.detail))
         }
     }
 
@@ -303,7 +303,7 @@ public struct ImageFolderImport: Sendable {
         if path.hasPrefix("/") || components.contains("..") || raw.contains("\0")
             || (components.first?.hasSuffix(":") ?? false)
         {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "the zip entry \"\(raw)\" points outside the archive (zip slip); nothing was imported", field: "file")
         }
         return components.joined(separator: "/")
@@ -329,7 +329,7 @@ public struct ImageFolderImport: Sendable {
             if let folder = folders.last {
                 copy.label = try NameRules.validated(folder, field: "label", maxLength: NameRules.maxLabel)
                 if let allowed = project.labelSet, !allowed.contains(copy.label!) {
-                    throw Problem.badRequest(
+                    throw Refusal.invalid(
                         "folder \"\(folder)\" is not a label in project \(project.name)'s label set; nothing was imported",
                         field: "label")
                 }

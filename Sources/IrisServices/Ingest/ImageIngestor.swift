@@ -89,7 +89,7 @@ public struct ImageIngestor: Sendable {
         for raw in names {
             let name = try NameRules.validated(raw, field: "label", maxLength: NameRules.maxLabel)
             if let allowed = project.labelSet, !allowed.contains(name) {
-                throw Problem.badRequest(
+                throw Refusal.invalid(
                     "label \"\(name)\" is not in project \(project.name)'s label set: \(allowed.joined(separator: ", "))",
                     field: "label")
             }

@@ -110,7 +110,7 @@ public struct CleanupJob: JobHandler {
 
     public func validate(_ payload: Payload) throws {
         if let age = payload.minAgeSeconds, age < 0 {
-            throw Problem.badRequest("min_age_seconds must not be negative", field: "payload.min_age_seconds")
+            throw Refusal.invalid("min_age_seconds must not be negative", field: "payload.min_age_seconds")
         }
     }
 
@@ -193,10 +193,10 @@ public struct DiagnosticJob: JobHandler {
 
     public func validate(_ payload: Payload) throws {
         if let seconds = payload.seconds, !(0...3600).contains(seconds) {
-            throw Problem.badRequest("seconds must be between 0 and 3600", field: "payload.seconds")
+            throw Refusal.invalid("seconds must be between 0 and 3600", field: "payload.seconds")
         }
         if let failures = payload.failAttempts, failures < 0 {
-            throw Problem.badRequest("fail_attempts must not be negative", field: "payload.fail_attempts")
+            throw Refusal.invalid("fail_attempts must not be negative", field: "payload.fail_attempts")
         }
     }
 

@@ -9,7 +9,7 @@ public protocol JobHandler: Sendable {
     associatedtype Output: Encodable & Sendable
     /// The job kind this handler runs, e.g. `image.thumbnails`.
     static var kind: String { get }
-    /// Checks a payload when it is enqueued; throw a `Problem` to refuse it. Decoding
+    /// Checks a payload when it is enqueued; throw a `Refusal` to refuse it. Decoding
     /// has already succeeded.
     func validate(_ payload: Payload) throws
     func run(_ payload: Payload, context: JobContext) async throws -> Output

@@ -25,8 +25,8 @@ public struct JobRegistry: Sendable {
                 let decoded: Handler.Payload
                 do {
                     decoded = try Self.decode(Handler.Payload.self, payload, kind: Handler.kind)
-                } catch let problem as Problem {
-                    throw PermanentJobFailure(problem.detail)
+                } catch let refusal as Refusal {
+                    throw PermanentJobFailure(refusal.detail)
                 }
                 let output = try await handler.run(decoded, context: context)
                 let encoder = JSONEncoder()
@@ -38,12 +38,12 @@ public struct JobRegistry: Sendable {
     /// Refuses a request whose kind is unknown or whose payload does not decode (400).
     public func validate(_ request: JobRequest) throws {
         guard let runner = runners[request.kind] else {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "no job kind is called \"\(request.kind)\"; known kinds: \(kinds.joined(separator: ", "))",
                 field: "kind")
         }
         guard request.maxAttempts >= 1 && request.maxAttempts <= 100 else {
-            throw Problem.badRequest("max_attempts must be between 1 and 100", field: "max_attempts")
+            throw Refusal.invalid("max_attempts must be between 1 and 100", field: "max_attempts")
         }
         try runner.validate(request.payload)
     }
@@ -55,7 +55,7 @@ public struct JobRegistry: Sendable {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch let error as DecodingError {
-            throw Problem.badRequest(
+            throw Refusal.invalid(
                 "the payload of a \(kind) job is malformed: \(IrisJSON.describe(error))", field: "payload")
         }
     }

@@ -42,14 +42,3 @@ public struct HTTPClientService: Service {
         try? await client.shutdown()
     }
 }
-
-extension JobSystem {
-    /// Every long-running piece of the job system, each its own service, in start order:
-    /// the HTTP client, then the workers, then the scheduler (a group stops them in reverse).
-    public var services: [any Service] {
-        var services: [any Service] = [HTTPClientService(httpClient)]
-        if let workers { services.append(JobWorkerService(workers)) }
-        if let scheduler { services.append(JobSchedulerService(scheduler)) }
-        return services
-    }
-}

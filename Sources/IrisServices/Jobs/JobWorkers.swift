@@ -208,7 +208,7 @@ public final class JobWorkers: Sendable {
             case nil: break
             }
             let message =
-                (error as? PermanentJobFailure)?.message ?? (error as? Problem)?.detail ?? String(describing: error)
+                (error as? PermanentJobFailure)?.message ?? (error as? Refusal)?.detail ?? String(describing: error)
             logger.notice(
                 "a job attempt failed",
                 metadata: [

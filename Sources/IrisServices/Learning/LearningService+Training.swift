@@ -119,7 +119,7 @@ extension LearningService {
     /// Makes a version active and labels the project's embedded images with it. Answers how many were labelled.
     public func activate(projectID: Int64, version: Int) async throws -> Int {
         guard let record = try await store.learning.classifier(projectID: projectID, version: version) else {
-            throw Problem.notFound("project \(projectID) has no classifier version \(version)")
+            throw Refusal.notFound("project \(projectID) has no classifier version \(version)")
         }
         _ = try await store.learning.activate(projectID: projectID, version: version)
         let head = try Self.head(record)

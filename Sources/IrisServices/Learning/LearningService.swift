@@ -59,7 +59,7 @@ public struct LearningService: Sendable {
 
     public func embedder() throws -> Model {
         guard let model = models.model(model), model.manifest.tasks.contains(.embed) else {
-            throw Problem.conflict(
+            throw Refusal.conflict(
                 "the learner's embedding model \(model) is not available (see GET /api/v1/models and the learner.model setting)"
             )
         }
@@ -72,11 +72,11 @@ public struct LearningService: Sendable {
     public func embedding(sha256: String) async throws -> [Float] {
         if let stored = try await store.analyses.embedding(sha256: sha256, model: model) { return stored.vector }
         guard let path = blobs.localPath(for: .original(sha256)) else {
-            throw Problem.notFound("no stored image has sha256 \(sha256)")
+            throw Refusal.notFound("no stored image has sha256 \(sha256)")
         }
         let embedder = try embedder()
         let output = try await embedder.analyze(path: path)
-        guard let vector = output.embedding else { throw Problem.conflict("\(model) gave no embedding") }
+        guard let vector = output.embedding else { throw Refusal.conflict("\(model) gave no embedding") }
         // Kept for next time; an analysis job storing the same result at the same moment is no failure.
         _ = try? await AnalysisJob.save(output, model: model, sha256: sha256, store: store)
         return vector
@@ -85,7 +85,7 @@ public struct LearningService: Sendable {
     /// Embeds a file that is not stored (classify uploads).
     public func embedding(path: String) async throws -> [Float] {
         guard let vector = try await embedder().analyze(path: path).embedding else {
-            throw Problem.conflict("\(model) gave no embedding")
+            throw Refusal.conflict("\(model) gave no embedding")
         }
         return vector
     }
@@ -105,12 +105,12 @@ public struct LearningService: Sendable {
         -> AddedClass
     {
         if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {
-            throw Problem.conflict(
+            throw Refusal.conflict(
                 "the learner already has a class named \(existing.name); add examples by labelling images, or remove it first",
                 field: "name")
         }
         guard !sha256s.isEmpty else {
-            throw Problem.badRequest("there is no image to make the class \(name) from", field: "file")
+            throw Refusal.invalid("there is no image to make the class \(name) from", field: "file")
         }
         var examples: [(sha256: String, vector: [Float])] = []
         var failed: [(sha256: String, reason: String)] = []
@@ -121,7 +121,7 @@ public struct LearningService: Sendable {
             var pending = unique.makeIterator()
             let embed: @Sendable (String) async -> (String, [Float]?, String?) = { sha256 in
                 do { return (sha256, try await embedding(sha256: sha256), nil) } catch {
-                    return (sha256, nil, (error as? Problem)?.detail ?? String(describing: error))
+                    return (sha256, nil, (error as? Refusal)?.detail ?? String(describing: error))
                 }
             }
             for _ in 0..<4 {
@@ -135,7 +135,7 @@ public struct LearningService: Sendable {
         }
         examples.sort { $0.sha256 < $1.sha256 }
         guard !examples.isEmpty else {
-            throw Problem.unprocessable(
+            throw Refusal.unprocessable(
                 "no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
         }
         let added = try await add(projectID: projectID, name: name, examples: examples, mustBeNew: true)
@@ -150,11 +150,11 @@ public struct LearningService: Sendable {
         let model = self.model
         return try await store.learning.update(projectID: projectID, names: [name]) { record, classes in
             if mustBeNew, !classes.isEmpty {
-                throw Problem.conflict("the learner already has a class named \(name)", field: "name")
+                throw Refusal.conflict("the learner already has a class named \(name)", field: "name")
             }
             let dimension = record?.dimension ?? examples.first?.vector.count ?? 0
             if let record, record.model != model {
-                throw Problem.conflict(
+                throw Refusal.conflict(
                     "the learner learns over \(record.model), not \(model); reset it to change models")
             }
             var learner = record.map { Self.learner($0, classes) } ?? IncrementalLearner(dimension: dimension)
@@ -184,13 +184,13 @@ public struct LearningService: Sendable {
             change.removed = [name]
             return (change, true)
         }
-        guard removed else { throw Problem.notFound("the learner has no class named \(name)") }
+        guard removed else { throw Refusal.notFound("the learner has no class named \(name)") }
     }
 
     /// Classifies features against every class; 409 before there is any.
     public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [IncrementalLearner.Answer] {
         guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
-            throw Problem.conflict(
+            throw Refusal.conflict(
                 "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         }
         let ready: IncrementalLearner.Prepared

@@ -84,9 +84,8 @@ struct ImageController {
             if let link {
                 // Take one upload from the link's allowance first, so concurrent uploads never exceed its cap.
                 guard try await store.links.reserveUpload(id: link.id) != nil else {
-                    throw Problem(
-                        status: 403, slug: "link-refused", title: "Forbidden",
-                        detail: link.refusal() ?? "this upload link has taken its uploads", field: "code")
+                    throw Problem.forbidden(
+                        link.refusal() ?? "this upload link has taken its uploads", slug: "link-refused", field: "code")
                 }
                 reserved = true
             }

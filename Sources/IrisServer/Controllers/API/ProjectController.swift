@@ -58,7 +58,7 @@ struct ProjectController {
         APIModel.ProjectBody
     > {
         if case .token(_, let token) = context.caller, token.projectID != nil {
-            throw AccessGuard.forbidden("a token limited to one project cannot create projects")
+            throw Problem.forbidden("a token limited to one project cannot create projects")
         }
         let body = try await request.decode(as: CreateRequest.self, context: context)
         let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)

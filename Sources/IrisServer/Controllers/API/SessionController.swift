@@ -52,9 +52,8 @@ struct SessionController {
         guard let sent = form["csrf_token"], let expected = request.cookies[Self.loginCSRFCookie]?.value,
             Secrets.equal(sent, expected)
         else {
-            throw Problem(
-                status: 403, slug: "csrf", title: "Forbidden",
-                detail: "the sign-in form's CSRF token is missing or stale; reload the page", field: "csrf_token")
+            throw Problem.forbidden(
+                "the sign-in form's CSRF token is missing or stale; reload the page", slug: "csrf", field: "csrf_token")
         }
         let username = form["username"] ?? ""
         let password = form["password"] ?? ""
@@ -103,9 +102,8 @@ struct SessionController {
         let form = try await Self.form(request, context: context)
         if case .session(_, let csrf) = context.caller {
             guard let sent = form["csrf_token"], Secrets.equal(sent, csrf) else {
-                throw Problem(
-                    status: 403, slug: "csrf", title: "Forbidden", detail: "the sign-out form's CSRF token is missing",
-                    field: "csrf_token")
+                throw Problem.forbidden(
+                    "the sign-out form's CSRF token is missing", slug: "csrf", field: "csrf_token")
             }
         }
         if let cookie = request.cookies[AuthMiddleware.sessionCookie]?.value {

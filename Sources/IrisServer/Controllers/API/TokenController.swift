@@ -49,14 +49,14 @@ struct TokenController {
             throw Problem.badRequest("scopes must name at least one of read, write, admin", field: "scopes")
         }
         if scopes.contains(.admin) && !user.isAdmin {
-            throw AccessGuard.forbidden("only an administrator may create a token with the admin scope")
+            throw Problem.forbidden("only an administrator may create a token with the admin scope")
         }
         if case .token(_, let current) = context.caller {
             // A token may only create tokens no stronger than itself.
             guard Set(scopes).isSubset(of: Set(current.scopes)),
                 current.projectID == nil || current.projectID == body.projectId
             else {
-                throw AccessGuard.forbidden("a token cannot create a token stronger than itself")
+                throw Problem.forbidden("a token cannot create a token stronger than itself")
             }
         }
         if let projectID = body.projectId {

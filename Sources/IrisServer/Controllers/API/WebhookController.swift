@@ -67,7 +67,7 @@ struct WebhookController {
         }
         do {
             _ = try await sender.check(body.url)
-        } catch let refusal as WebhookSender.Refusal {
+        } catch let refusal as WebhookSender.BlockedURL {
             throw Problem.badRequest(refusal.description, field: "url")
         }
         let hook = try await store.webhooks.create(

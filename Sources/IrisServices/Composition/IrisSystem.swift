@@ -3,13 +3,20 @@ import Foundation
 import IrisCore
 import IrisImaging
 public import IrisML
-public import IrisStore
+import IrisStore
 public import Logging
 import NIOCore
+public import ServiceLifecycle
 
-/// The job queue with every handler Iris has, and (when asked for) the workers and the
-/// scheduler that run beside the server or in `iris worker`.
-public struct JobSystem: Sendable {
+/// The composition root: every part Iris runs, each built once from the settings on top of
+/// the opened `IrisDependencies` (database, blob store, scratch space). It builds the model
+/// registry (unless handed one: tests share one), the learning service, the webhook sender
+/// and the HTTP client it shares with remote models, the ingestor, the job queue with every
+/// handler, and (when asked for) the workers and the scheduler that run beside the server or
+/// in `iris worker`. `services` lists its long-running pieces for one `ServiceGroup`.
+/// Closing the dependencies stays with whoever opened them.
+public struct IrisSystem: Sendable {
+    public let dependencies: IrisDependencies
     public let queue: JobQueue
     /// The ingestor uploads use: it queues thumbnails on `queue`.
     public let ingestor: ImageIngestor
@@ -24,6 +31,7 @@ public struct JobSystem: Sendable {
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
         logger: Logger, models given: ModelRegistry? = nil
     ) throws {
+        self.dependencies = dependencies
         let inspector = try ImageInspector(
             maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
         // Handlers use the ingestor without a queue; both copies share its per-image locks.
@@ -95,13 +103,24 @@ public struct JobSystem: Sendable {
     /// server what it serves; run once after `init`, before serving. Then hands the memory
     /// that loading the graphs used for a moment back to the system: the idle server with
     /// the three bundled models held 184 MB before, 161 MB after.
-    public func prepareModels(store: IrisStore, logger: Logger) async {
+    public func prepareModels(logger: Logger) async {
         do {
-            try await models.syncRegistered(from: store, logger: logger)
+            try await models.syncRegistered(from: dependencies.store, logger: logger)
         } catch {
             logger.error("cannot read the registered models", metadata: ["error": "\(error)"])
         }
         await models.verifyRemote(logger: logger)
         MallocTuning.trim()
+    }
+}
+
+extension IrisSystem {
+    /// Every long-running piece, each its own service, in start order:
+    /// the HTTP client, then the workers, then the scheduler (a group stops them in reverse).
+    public var services: [any Service] {
+        var services: [any Service] = [HTTPClientService(httpClient)]
+        if let workers { services.append(JobWorkerService(workers)) }
+        if let scheduler { services.append(JobSchedulerService(scheduler)) }
+        return services
     }
 }

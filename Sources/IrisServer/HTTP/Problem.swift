@@ -1,8 +1,9 @@
 /// A failure a client caused or can act on, carried to the HTTP edge as an
 /// RFC 9457 `application/problem+json` body.
 ///
-/// Pure domain code throws `Problem`; the server maps `status` onto the response and
-/// everything else into the JSON body. `slug` is a stable machine-readable name
+/// Only the server builds one: its own checks throw `Problem`, and `ErrorMapping` makes one
+/// from the typed errors of the layers below (`Refusal`, `StoreError`). `ProblemMiddleware`
+/// maps `status` onto the response and everything else into the JSON body. `slug` is a stable machine-readable name
 /// (the last path segment of the problem `type` URI).
 public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int
@@ -29,6 +30,19 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func badRequest(_ detail: String, field: String? = nil) -> Problem {
         Problem(status: 400, slug: "invalid-request", title: "The request is not valid", detail: detail, field: field)
+    }
+
+    /// 401: the caller is not known. `challenge` adds `WWW-Authenticate: Bearer` (for the
+    /// credentials of a request, not for an upload link's code).
+    public static func unauthorized(_ detail: String, field: String, challenge: Bool = false) -> Problem {
+        Problem(
+            status: 401, slug: "unauthorized", title: "Unauthorized", detail: detail, field: field,
+            headers: challenge ? ["WWW-Authenticate": "Bearer"] : [:])
+    }
+
+    /// 403: the caller is known and may not do this. `slug` names why (`csrf`, `link-refused`).
+    public static func forbidden(_ detail: String, slug: String = "forbidden", field: String? = nil) -> Problem {
+        Problem(status: 403, slug: slug, title: "Forbidden", detail: detail, field: field)
     }
 
     public static func notFound(_ detail: String) -> Problem {
@@ -59,6 +73,19 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         Problem(
             status: 416, slug: "range-not-satisfiable", title: "Range not satisfiable", detail: detail, field: "Range",
             headers: ["Content-Range": "bytes */\(size)"])
+    }
+
+    /// 429 with `Retry-After`.
+    public static func tooManyRequests(_ detail: String, retryAfter seconds: Int) -> Problem {
+        Problem(
+            status: 429, slug: "too-many-requests", title: "Too many requests", detail: detail,
+            headers: ["Retry-After": String(seconds)])
+    }
+
+    /// 503 for an instance in read-only mode, with `Retry-After` in an hour.
+    public static func readOnly(_ detail: String) -> Problem {
+        Problem(
+            status: 503, slug: "read-only", title: "Read-only mode", detail: detail, headers: ["Retry-After": "3600"])
     }
 
     public static func unavailable(_ detail: String) -> Problem {

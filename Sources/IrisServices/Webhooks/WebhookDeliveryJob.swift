@@ -1,0 +1,137 @@
+import Crypto
+public import Foundation
+public import IrisCore
+public import IrisStore
+
+/// `webhook.deliver`: POSTs one event to one webhook, signed.
+///
+/// Headers: `X-Iris-Event` (the action), `X-Iris-Delivery` (the job id, stable across
+/// retries), `X-Iris-Timestamp` (Unix seconds) and `X-Iris-Signature: sha256=<hex>`, the
+/// HMAC-SHA256 of `<timestamp>.<body>` under the webhook's secret. A 2xx answer is a
+/// delivery; anything else, or no answer, is retried with backoff; 410 Gone and a
+/// refused address end it at once.
+public struct WebhookDeliveryJob: JobHandler {
+    public init(store: IrisStore, sender: WebhookSender) {
+        self.store = store
+        self.sender = sender
+    }
+
+    public typealias Payload = WebhookDelivery
+    public static let kind = WebhookDelivery.kind
+
+    public struct Output: Encodable, Sendable {
+        public init(status: Int? = nil, skipped: String? = nil) {
+            self.status = status
+            self.skipped = skipped
+        }
+
+        public var status: Int?
+        public var skipped: String?
+    }
+
+    public struct Body: Encodable {
+        public init(
+            id: Int64, type: String, projectID: Int64? = nil, subject: String? = nil, detail: [String: String],
+            actor: String, createdAt: Date, webhookID: Int64, delivery: Int64, attempt: Int
+        ) {
+            self.id = id
+            self.type = type
+            self.projectID = projectID
+            self.subject = subject
+            self.detail = detail
+            self.actor = actor
+            self.createdAt = createdAt
+            self.webhookID = webhookID
+            self.delivery = delivery
+            self.attempt = attempt
+        }
+
+        public var id: Int64
+        public var type: String
+        public var projectID: Int64?
+        public var subject: String?
+        public var detail: [String: String]
+        public var actor: String
+        public var createdAt: Date
+        public var webhookID: Int64
+        public var delivery: Int64
+        public var attempt: Int
+
+        public enum CodingKeys: String, CodingKey {
+            case id, type
+            case projectID = "project_id"
+            case subject, detail, actor
+            case createdAt = "created_at"
+            case webhookID = "webhook_id"
+            case delivery, attempt
+        }
+    }
+
+    public let store: IrisStore
+    public let sender: WebhookSender
+
+    public static func signature(secret: String, timestamp: String, body: Data) -> String {
+        var message = Data(timestamp.utf8)
+        message.append(UInt8(ascii: "."))
+        message.append(body)
+        let code = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + Data(code).lowercaseHex
+    }
+
+    public func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        guard let hook = try await store.webhooks.find(id: payload.webhookID), hook.active else {
+            return Output(status: nil, skipped: "the webhook was deleted")
+        }
+        guard let event = try await store.events.list(afterID: payload.eventID - 1, projectIDs: nil, limit: 1).first,
+            event.id == payload.eventID
+        else {
+            return Output(status: nil, skipped: "the event is gone")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .iso8601
+        let body = try encoder.encode(
+            Body(
+                id: event.id, type: event.action, projectID: event.projectID, subject: event.subject,
+                detail: event.detail, actor: event.actorName,
+                createdAt: event.createdAt, webhookID: hook.id, delivery: context.job.id, attempt: context.job.attempts)
+        )
+        let timestamp = String(Int(Date().timeIntervalSince1970))
+        let response: WebhookSender.Response
+        do {
+            response = try await sender.post(
+                hook.url, body: body,
+                headers: [
+                    ("Content-Type", "application/json"), ("User-Agent", "Iris-Webhooks/1"),
+                    ("X-Iris-Event", event.action),
+                    ("X-Iris-Delivery", String(context.job.id)), ("X-Iris-Timestamp", timestamp),
+                    ("X-Iris-Signature", Self.signature(secret: hook.secret, timestamp: timestamp, body: body)),
+                ])
+        } catch let refusal as WebhookSender.BlockedURL {
+            context.note("refused: \(refusal.description)")
+            throw PermanentJobFailure("delivery refused: \(refusal.description)")
+        } catch {
+            context.note("no response: \(error)")
+            throw error
+        }
+        context.note("HTTP \(response.status) from \(response.finalURL)")
+        switch response.status {
+        case 200..<300: return Output(status: response.status, skipped: nil)
+        case 410: throw PermanentJobFailure("the receiver answered 410 Gone")
+        default: throw DeliveryFailure(status: response.status, excerpt: response.excerpt)
+        }
+    }
+
+    public struct DeliveryFailure: Error, CustomStringConvertible {
+        public init(status: Int, excerpt: String) {
+            self.status = status
+            self.excerpt = excerpt
+        }
+
+        public let status: Int
+        public let excerpt: String
+        public var description: String {
+            "the receiver answered HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
+        }
+    }
+}
