@@ -88,12 +88,7 @@ public enum IrisCommands {
                 project = try await dependencies.store.projects.create(name: name, description: "", labelSet: nil)
             }
             guard let project else { return }
-            let inspector = try ImageInspector(
-                maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-            let ingestor = ImageIngestor(
-                store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
-                threads: dependencies.imagingThreads)
-            let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+            let importer = try dependencies.importer(settings)
             let url = URL(fileURLWithPath: path)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {

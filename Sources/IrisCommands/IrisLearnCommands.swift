@@ -49,12 +49,7 @@ public enum IrisLearnCommands {
             if try await !dependencies.store.learning.classes(projectID: project.id, names: [name]).isEmpty {
                 throw Refusal.conflict("the learner of \(project.name) already has a class named \(name)")
             }
-            let inspector = try ImageInspector(
-                maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-            let ingestor = ImageIngestor(
-                store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
-                threads: dependencies.imagingThreads)
-            let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+            let importer = try dependencies.importer(settings)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw Refusal.invalid("\(path) does not exist")

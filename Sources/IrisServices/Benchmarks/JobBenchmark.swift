@@ -139,7 +139,7 @@ public enum JobBenchmark {
 }
 
 /// Interleaved measurements: the median of a list and a line that reports pairs.
-public enum Pairs {
+enum Pairs {
     public static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()

@@ -41,12 +41,7 @@ public enum LearningBenchmark {
                 store: dependencies.store, blobs: dependencies.blobs, models: registry,
                 model: settings.models.learnerModel, thresholds: settings.models.thresholds)
             let project = try await dependencies.store.projects.create(name: "bench", description: "", labelSet: nil)
-            let inspector = try ImageInspector(
-                maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-            let ingestor = ImageIngestor(
-                store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
-                threads: dependencies.imagingThreads)
-            let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+            let importer = try dependencies.importer(settings)
             let staging = work.appendingPathComponent("class")
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
             for (index, file) in files.enumerated() {

@@ -55,3 +55,14 @@ public struct IrisDependencies: Sendable {
         return IrisDependencies(store: store, blobs: blobs, scratch: scratch)
     }
 }
+
+extension IrisDependencies {
+    /// An importer for a process that runs no job queue (`iris import`, `iris learn add`, the
+    /// learning benchmark): it makes thumbnails while it imports rather than queueing them.
+    public func importer(_ settings: IrisSettings) throws -> ImageFolderImport {
+        let inspector = try ImageInspector(
+            maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
+        let ingestor = ImageIngestor(store: store, blobs: blobs, inspector: inspector, threads: imagingThreads)
+        return ImageFolderImport(ingestor: ingestor, scratch: scratch, limits: settings.limits)
+    }
+}

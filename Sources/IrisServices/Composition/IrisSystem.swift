@@ -21,7 +21,7 @@ public struct IrisSystem: Sendable {
     /// The ingestor uploads use: it queues thumbnails on `queue`.
     public let ingestor: ImageIngestor
     public let workers: JobWorkers?
-    public let scheduler: JobScheduler?
+    let scheduler: JobScheduler?
     public let httpClient: HTTPClient
     public let sender: WebhookSender
     public let models: ModelRegistry

@@ -65,7 +65,7 @@ public struct ImageIngestor: Sendable {
     /// Where the remaining thumbnails are queued; nil makes them all during the upload.
     public var jobs: JobQueue?
     /// The thumbnail and analysis jobs every new image is queued for (needs `jobs`).
-    public var followUps = FollowUpJobs()
+    var followUps = FollowUpJobs()
 
     public init(
         store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool,

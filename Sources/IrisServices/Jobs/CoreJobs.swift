@@ -4,27 +4,14 @@ public import IrisCore
 import IrisStore
 
 /// `image.thumbnails`: makes the thumbnail sizes an upload did not make itself.
-public struct ThumbnailJob: JobHandler {
-    public init(ingestor: ImageIngestor) {
-        self.ingestor = ingestor
-    }
-
+struct ThumbnailJob: JobHandler {
     public static let kind = "image.thumbnails"
 
     public struct Payload: Codable, Sendable {
-        public init(sha256: String) {
-            self.sha256 = sha256
-        }
-
         public var sha256: String
     }
 
     public struct Output: Encodable, Sendable {
-        public init(made: [Int], skipped: String? = nil) {
-            self.made = made
-            self.skipped = skipped
-        }
-
         public var made: [Int]
         /// Set when there was nothing to do because the image is gone.
         public var skipped: String?
@@ -59,21 +46,10 @@ public struct ThumbnailJob: JobHandler {
 /// image row refers to (left by a crash between blob and row, or a race between processes),
 /// and finished jobs past their retention; and queues the automatic analyses stored images
 /// never got (a crash in a version that queued them after the image's row).
-public struct CleanupJob: JobHandler {
-    public init(ingestor: ImageIngestor, scratch: ScratchSpace, retentionDays: Double, followUps: FollowUpJobs) {
-        self.ingestor = ingestor
-        self.scratch = scratch
-        self.retentionDays = retentionDays
-        self.followUps = followUps
-    }
-
+struct CleanupJob: JobHandler {
     public static let kind = "maintenance.cleanup"
 
     public struct Payload: Codable, Sendable {
-        public init(minAgeSeconds: Double? = nil) {
-            self.minAgeSeconds = minAgeSeconds
-        }
-
         /// Only files older than this many seconds are touched, so work in flight is safe.
         public var minAgeSeconds: Double?
 
@@ -81,13 +57,6 @@ public struct CleanupJob: JobHandler {
     }
 
     public struct Output: Encodable, Sendable {
-        public init(staleTemporaryFiles: Int, orphanBlobs: Int, prunedJobs: Int, requeuedAnalyses: Int) {
-            self.staleTemporaryFiles = staleTemporaryFiles
-            self.orphanBlobs = orphanBlobs
-            self.prunedJobs = prunedJobs
-            self.requeuedAnalyses = requeuedAnalyses
-        }
-
         public var staleTemporaryFiles: Int
         public var orphanBlobs: Int
         public var prunedJobs: Int
@@ -163,12 +132,6 @@ public struct DiagnosticJob: JobHandler {
     public static let kind = "diagnostic"
 
     public struct Payload: Codable, Sendable {
-        public init(seconds: Double? = nil, failAttempts: Int? = nil, permanent: Bool? = nil) {
-            self.seconds = seconds
-            self.failAttempts = failAttempts
-            self.permanent = permanent
-        }
-
         public var seconds: Double?
         public var failAttempts: Int?
         /// Fail every attempt with a `failed` (not retried) outcome.
@@ -182,11 +145,6 @@ public struct DiagnosticJob: JobHandler {
     }
 
     public struct Output: Encodable, Sendable {
-        public init(attempt: Int, worker: String? = nil) {
-            self.attempt = attempt
-            self.worker = worker
-        }
-
         public var attempt: Int
         public var worker: String?
     }
@@ -216,11 +174,7 @@ public struct DiagnosticJob: JobHandler {
         return Output(attempt: context.job.attempts, worker: context.job.leaseOwner)
     }
 
-    public struct DiagnosticFailure: Error, CustomStringConvertible {
-        public init(attempt: Int) {
-            self.attempt = attempt
-        }
-
+    struct DiagnosticFailure: Error, CustomStringConvertible {
         public let attempt: Int
         public var description: String { "diagnostic failure on attempt \(attempt)" }
     }

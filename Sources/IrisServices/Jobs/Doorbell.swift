@@ -12,7 +12,7 @@ import NIOConcurrencyHelpers
 /// reserves it, stores the job already claimed by that worker (one statement instead of
 /// an insert plus a claim), and hands it over. Only idle workers are handed jobs, so the
 /// queue's priority order matters only when there is a backlog, where it is kept.
-public final class Doorbell: Sendable {
+final class Doorbell: Sendable {
     public init() {}
 
     private struct Waiter {

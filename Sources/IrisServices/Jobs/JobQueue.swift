@@ -8,11 +8,15 @@ public import IrisStore
 public struct JobQueue: Sendable {
     public let store: IrisStore
     public let registry: JobRegistry
-    public let doorbell: Doorbell
+    let doorbell: Doorbell
     /// The lease a job handed straight to an idle worker starts with.
     public let leaseSeconds: Double
 
-    public init(store: IrisStore, registry: JobRegistry, doorbell: Doorbell = Doorbell(), leaseSeconds: Double = 30) {
+    public init(store: IrisStore, registry: JobRegistry, leaseSeconds: Double = 30) {
+        self.init(store: store, registry: registry, doorbell: Doorbell(), leaseSeconds: leaseSeconds)
+    }
+
+    init(store: IrisStore, registry: JobRegistry, doorbell: Doorbell, leaseSeconds: Double) {
         self.store = store
         self.registry = registry
         self.doorbell = doorbell
@@ -20,6 +24,13 @@ public struct JobQueue: Sendable {
     }
 
     @discardableResult
+    /// Queues a failed, dead or cancelled job again and wakes an idle worker for it.
+    public func retry(id: Int64) async throws -> Job {
+        let job = try await store.jobs.retry(id: id)
+        doorbell.ring()
+        return job
+    }
+
     public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
         try registry.validate(request)
         let due = request.runAfter.map { $0 <= Date() } ?? true

@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import IrisCore
 import IrisStore
-public import Logging
+import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// idempotency key naming its time slot (`periodic:cleanup:<slot>`), so each slot gets
 /// one job however many schedulers there are; the webhook dispatcher's cursor is locked
 /// while it is advanced, so each event is dispatched once.
-public final class JobScheduler: Sendable {
+final class JobScheduler: Sendable {
     public struct Periodic: Sendable {
         public init(kind: String, payload: String, queue: String, every: Double) {
             self.kind = kind

@@ -1,9 +1,9 @@
-public import AsyncHTTPClient
-public import ServiceLifecycle
+import AsyncHTTPClient
+import ServiceLifecycle
 
 /// The workers as a `Service`: they run until the group shuts down, then stop claiming,
 /// let short jobs finish and give long ones back (no job is left `running`).
-public struct JobWorkerService: Service {
+struct JobWorkerService: Service {
     public let workers: JobWorkers
 
     public init(_ workers: JobWorkers) { self.workers = workers }
@@ -17,7 +17,7 @@ public struct JobWorkerService: Service {
 }
 
 /// The scheduler of periodic jobs as a `Service`.
-public struct JobSchedulerService: Service {
+struct JobSchedulerService: Service {
     public let scheduler: JobScheduler
 
     public init(_ scheduler: JobScheduler) { self.scheduler = scheduler }
@@ -32,7 +32,7 @@ public struct JobSchedulerService: Service {
 
 /// The HTTP client that webhooks and remote models use, shut down when the group ends. It goes
 /// first in a group, so it is shut down last, after the workers that use it have stopped.
-public struct HTTPClientService: Service {
+struct HTTPClientService: Service {
     public let client: HTTPClient
 
     public init(_ client: HTTPClient) { self.client = client }

@@ -27,7 +27,7 @@ public struct LearningService: Sendable {
     public let model: String
     public let thresholds: IncrementalLearner.Thresholds
     /// Learners made ready for classifying, per project, while they are unchanged.
-    public let prepared = PreparedLearners()
+    let prepared = PreparedLearners()
 
     /// What adding a class did.
     public struct AddedClass: Sendable {
@@ -283,7 +283,7 @@ public struct LearningService: Sendable {
 }
 
 /// A small cache of prepared learners, keyed by project and the learner's last change.
-public final class PreparedLearners: Sendable {
+final class PreparedLearners: Sendable {
     private let entries = NIOLockedValueBox<[Int64: (Date, IncrementalLearner.Prepared)]>([:])
 
     public func get(_ projectID: Int64, at version: Date) -> IncrementalLearner.Prepared? {

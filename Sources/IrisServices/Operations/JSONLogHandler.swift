@@ -3,7 +3,7 @@ public import Logging
 
 /// One JSON object per log line: `ts`, `level`, `label`, `msg` and the metadata,
 /// ready for `jq` or a log shipper.
-public struct JSONLogHandler: LogHandler {
+struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     public let label: String

@@ -10,42 +10,16 @@ public import IrisStore
 /// HMAC-SHA256 of `<timestamp>.<body>` under the webhook's secret. A 2xx answer is a
 /// delivery; anything else, or no answer, is retried with backoff; 410 Gone and a
 /// refused address end it at once.
-public struct WebhookDeliveryJob: JobHandler {
-    public init(store: IrisStore, sender: WebhookSender) {
-        self.store = store
-        self.sender = sender
-    }
-
+struct WebhookDeliveryJob: JobHandler {
     public typealias Payload = WebhookDelivery
     public static let kind = WebhookDelivery.kind
 
     public struct Output: Encodable, Sendable {
-        public init(status: Int? = nil, skipped: String? = nil) {
-            self.status = status
-            self.skipped = skipped
-        }
-
         public var status: Int?
         public var skipped: String?
     }
 
     public struct Body: Encodable {
-        public init(
-            id: Int64, type: String, projectID: Int64? = nil, subject: String? = nil, detail: [String: String],
-            actor: String, createdAt: Date, webhookID: Int64, delivery: Int64, attempt: Int
-        ) {
-            self.id = id
-            self.type = type
-            self.projectID = projectID
-            self.subject = subject
-            self.detail = detail
-            self.actor = actor
-            self.createdAt = createdAt
-            self.webhookID = webhookID
-            self.delivery = delivery
-            self.attempt = attempt
-        }
-
         public var id: Int64
         public var type: String
         public var projectID: Int64?
@@ -122,12 +96,7 @@ public struct WebhookDeliveryJob: JobHandler {
         }
     }
 
-    public struct DeliveryFailure: Error, CustomStringConvertible {
-        public init(status: Int, excerpt: String) {
-            self.status = status
-            self.excerpt = excerpt
-        }
-
+    struct DeliveryFailure: Error, CustomStringConvertible {
         public let status: Int
         public let excerpt: String
         public var description: String {

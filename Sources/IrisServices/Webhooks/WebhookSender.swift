@@ -17,12 +17,6 @@ import NIOPosix
 /// present. Redirects are not followed blindly: each `Location` is checked the same way
 /// (at most 3 hops).
 public struct WebhookSender: Sendable {
-    public init(client: HTTPClient, allowNetworks: [IPNetwork], timeout: Double) {
-        self.client = client
-        self.allowNetworks = allowNetworks
-        self.timeout = timeout
-    }
-
     public let client: HTTPClient
     public let allowNetworks: [IPNetwork]
     public let timeout: Double
@@ -30,20 +24,10 @@ public struct WebhookSender: Sendable {
     public static let maxRedirects = 3
 
     public struct BlockedURL: Error, CustomStringConvertible {
-        public init(description: String) {
-            self.description = description
-        }
-
         public let description: String
     }
 
     public struct Response: Sendable {
-        public init(status: Int, excerpt: String, finalURL: String) {
-            self.status = status
-            self.excerpt = excerpt
-            self.finalURL = finalURL
-        }
-
         public var status: Int
         public var excerpt: String
         public var finalURL: String

@@ -115,8 +115,7 @@ struct JobController {
     }
 
     @Sendable func retry(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {
-        let job = try await store.jobs.retry(id: try Parameters.id(context, "jobID", noun: "job"))
-        queue.doorbell.ring()
+        let job = try await queue.retry(id: try Parameters.id(context, "jobID", noun: "job"))
         await audit.record(
             context.caller, "job.retried", project: job.projectID, subject: "job \(job.id)", detail: ["kind": job.kind])
         return APIModel.JobBody(job)
