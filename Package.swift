@@ -84,7 +84,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The work Iris does, without HTTP: settings, the composition of dependencies, ingest,
-        // the job runtime and handlers, analysis, learning, webhooks, operations, benchmarks.
+        // the job runtime and handlers, analysis, learning, webhooks, operations.
         .target(
             name: "IrisServices",
             dependencies: [
@@ -123,11 +123,24 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
+        // The benchmarks `make bench` runs in-process (`iris jobs|models|learn bench`); their
+        // drivers and baselines sit beside them in Benchmarks/.
+        .target(
+            name: "IrisBenchmarks",
+            dependencies: [
+                "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML", "IrisServices",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            path: "Benchmarks/IrisBenchmarks",
+            swiftSettings: swiftSettings
+        ),
         // The command-line implementations: `serve` (through IrisServer) and the local tools.
         .target(
             name: "IrisCommands",
             dependencies: [
                 "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML", "IrisServices", "IrisServer",
+                "IrisBenchmarks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

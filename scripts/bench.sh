@@ -23,13 +23,13 @@ trap 'rm -rf "$work"' EXIT
 python3 Benchmarks/ingest.py "$PWD/.build/release/iris" "$photos" "$work"
 
 # The job queue: no-op jobs against bare transactions, on SQLite and on PostgreSQL.
-echo "== job queue (2 producers, 2 workers, 3000 no-op jobs; baseline: 3000 one-row transactions from 2 writers)"
+echo "== job queue (2 producers, 2 workers, 1000 no-op jobs against 1000 one-row transactions from 2 writers; 5 interleaved pairs)"
 mkdir -p "$work/jobs-sqlite"
-"$PWD/.build/release/iris" jobs bench --data "$work/jobs-sqlite" --count 3000 --log-level warning
+"$PWD/.build/release/iris" jobs bench --data "$work/jobs-sqlite" --count 1000 --rounds 5 --log-level warning
 if command -v psql >/dev/null && [ -d /usr/lib/postgresql ]; then
   pg=$(scripts/postgres-test-server.sh start)
   psql "$pg" -qc "CREATE DATABASE iris_jobs_bench"
-  "$PWD/.build/release/iris" jobs bench --data "$work/jobs-pg" --database "${pg%/postgres}/iris_jobs_bench" --count 3000 --log-level warning
+  "$PWD/.build/release/iris" jobs bench --data "$work/jobs-pg" --database "${pg%/postgres}/iris_jobs_bench" --count 1000 --rounds 5 --log-level warning
   scripts/postgres-test-server.sh stop
 fi
 

@@ -15,7 +15,7 @@ export IRIS_TEST_POSTGRES_URL="$postgres_url"
 export IRIS_TEST_REQUIRE_POSTGRES=1
 
 echo "== Formatting (swift format lint --strict, the rules in .swift-format)"
-swift format lint --strict --recursive --parallel Sources Tests Package.swift
+swift format lint --strict --recursive --parallel Sources Tests Benchmarks Package.swift
 
 echo "== Swift tests (SQLite and PostgreSQL at $postgres_url)"
 swift build --build-tests

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import IrisBenchmarks
 import IrisCore
 import IrisML
 import IrisServer

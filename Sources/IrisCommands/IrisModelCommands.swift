@@ -1,4 +1,5 @@
 import Foundation
+import IrisBenchmarks
 import IrisCore
 import IrisML
 import IrisServer

@@ -1,6 +1,6 @@
 import Foundation
-public import IrisBlobs
-public import IrisCore
+import IrisBlobs
+import IrisCore
 import IrisStore
 
 /// `image.thumbnails`: makes the thumbnail sizes an upload did not make itself.
@@ -130,6 +130,8 @@ struct CleanupJob: JobHandler {
 /// the job-queue benchmark and tests use it.
 public struct DiagnosticJob: JobHandler {
     public static let kind = "diagnostic"
+
+    public init() {}
 
     public struct Payload: Codable, Sendable {
         public var seconds: Double?

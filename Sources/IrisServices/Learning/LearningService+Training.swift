@@ -95,7 +95,7 @@ extension LearningService {
             classes: classes, trainCount: report.trainCount, validationCount: report.validationCount,
             heldOut: all.count - training.count,
             bestEpoch: report.bestEpoch, validationAccuracy: best?.validationAccuracy ?? 0, refit: report.refit,
-            seconds: LearningBenchmark.seconds(ContinuousClock.now - started),
+            seconds: (ContinuousClock.now - started).seconds,
             epochs: report.epochs.map {
                 .init(
                     epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss,

@@ -1,7 +1,8 @@
 import Foundation
 import IrisCore
-public import IrisStore
-public import Logging
+import IrisStore
+public import IrisServices
+import Logging
 import SQLKit
 
 /// `iris jobs bench`: the job queue's throughput against bare transactions on the same
@@ -154,8 +155,4 @@ enum Pairs {
         let high = String(format: format, ratios.max() ?? 0)
         return "median \(median)× (\(low)–\(high), \(ratios.count) pairs)"
     }
-}
-
-extension Duration {
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -2,6 +2,7 @@ import Foundation
 import IrisCore
 import IrisML
 import IrisStore
+public import IrisServices
 import NIOConcurrencyHelpers
 
 /// `iris models bench`: classify + embed throughput of Iris end to end (libvips decode with

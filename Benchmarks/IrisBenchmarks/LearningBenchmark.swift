@@ -4,6 +4,7 @@ import IrisCore
 import IrisImaging
 import IrisML
 import IrisStore
+public import IrisServices
 import Logging
 
 /// `iris learn bench` (part of `make bench`): the three speed figures, each against
@@ -14,9 +15,6 @@ import Logging
 /// 3. Training a head on 10,000 embeddings × 50 classes.
 /// The first two alternate with their baselines for `rounds` pairs (medians and ranges).
 public enum LearningBenchmark {
-    public static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     struct AddTiming {
         var added: Int
@@ -53,8 +51,8 @@ public enum LearningBenchmark {
             let stored = clock.now
             let added = try await learning.addClass(projectID: project.id, name: "bench", sha256s: report.sha256s)
             let timing = AddTiming(
-                added: added.added, total: seconds(clock.now - start), storing: seconds(stored - start),
-                embedding: seconds(clock.now - stored))
+                added: added.added, total: (clock.now - start).seconds, storing: (stored - start).seconds,
+                embedding: (clock.now - stored).seconds)
             await dependencies.close()
             return timing
         } catch {
@@ -88,7 +86,7 @@ public enum LearningBenchmark {
         for _ in 0..<rounds {
             let inferenceStart = clock.now
             for file in files { _ = try await model.analyze(path: file.path) }
-            let inference = seconds(clock.now - inferenceStart)
+            let inference = (clock.now - inferenceStart).seconds
             pairs.append((inference, try await addClass(files, settings: settings, registry: registry, logger: logger)))
         }
         let median = pairs.sorted { $0.add.total < $1.add.total }[pairs.count / 2]
@@ -117,7 +115,7 @@ public enum LearningBenchmark {
         // Prepared once per learner change (the server keeps it while the learner is unchanged).
         let prepareStart = clock.now
         let ready = learner.prepared(rules: settings.models.thresholds)
-        let prepare = seconds(clock.now - prepareStart)
+        let prepare = (clock.now - prepareStart).seconds
         _ = ready.classify(probes[0])
         // Alternately, 200 classifications then the embedding they follow (one photo).
         var perClassify: [Double] = []
@@ -125,10 +123,10 @@ public enum LearningBenchmark {
         for round in 0..<rounds {
             let classifyStart = clock.now
             for probe in probes { _ = ready.classify(probe) }
-            perClassify.append(seconds(clock.now - classifyStart) / Double(probes.count))
+            perClassify.append((clock.now - classifyStart).seconds / Double(probes.count))
             let embedStart = clock.now
             _ = try await model.analyze(path: files[(round + 1) % files.count].path)
-            embeddings.append(seconds(clock.now - embedStart))
+            embeddings.append((clock.now - embedStart).seconds)
         }
         print(
             String(
@@ -148,7 +146,7 @@ public enum LearningBenchmark {
         let trainStart = clock.now
         let (head, trained) = try SoftmaxRegression.train(
             features: features, labels: labels, classes: (0..<50).map { "c\($0)" })
-        let trainSeconds = seconds(clock.now - trainStart)
+        let trainSeconds = (clock.now - trainStart).seconds
         let best = trained.epochs.first { $0.epoch == trained.bestEpoch }
         print(
             String(
