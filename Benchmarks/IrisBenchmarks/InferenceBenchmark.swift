@@ -1,8 +1,8 @@
 import Foundation
 import IrisCore
 import IrisML
-import IrisStore
 public import IrisServices
+import IrisStore
 import NIOConcurrencyHelpers
 
 /// `iris models bench`: classify + embed throughput of Iris end to end (libvips decode with

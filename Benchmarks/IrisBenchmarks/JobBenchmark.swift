@@ -1,7 +1,7 @@
 import Foundation
 import IrisCore
-import IrisStore
 public import IrisServices
+import IrisStore
 import Logging
 import SQLKit
 

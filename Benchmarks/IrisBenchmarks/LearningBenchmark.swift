@@ -3,8 +3,8 @@ import IrisBlobs
 import IrisCore
 import IrisImaging
 import IrisML
-import IrisStore
 public import IrisServices
+import IrisStore
 import Logging
 
 /// `iris learn bench` (part of `make bench`): the three speed figures, each against
