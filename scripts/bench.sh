@@ -43,8 +43,20 @@ IRIS_ML_THREADS=2 python3 Benchmarks/paired.py 5 Iris 'Iris \(decode.*?= ([0-9.]
   -- "$PWD/.build/release/iris" models bench --data "$work/models-{n}" --log-level warning --rounds 2 --concurrency 2 "${inputs[@]}" \
   -- .venv-models/bin/python Benchmarks/python_pipeline.py models 2 2 "${inputs[@]}"
 
-# Learning: quality on the labelled evaluation set, then the three speed figures.
-echo "== learning quality (the learner and the trained head on crops of 12 real photographs; 20 random splits)"
+# Learning: quality on the photo evaluation set (different photographs per class: Tux Paint's
+# stamps from Debian, unpacked into .bench-cache, never installed) and, as a second row, on the
+# crops of one photograph per class; then the three speed figures.
+photoset="$cache/photoset"
+if [ ! -f "$photoset/.complete-v1" ]; then
+  mkdir -p "$cache/deb"
+  (cd "$cache/deb" && apt-get download tuxpaint-stamps-default >/dev/null 2>&1)
+  dpkg-deb -x "$cache"/deb/tuxpaint-stamps-default_*.deb "$cache/stamps"
+  .venv-models/bin/python scripts/models/photoset.py "$cache/stamps/usr/share/tuxpaint/stamps" "$photoset"
+  rm -rf "$cache/stamps" "$cache/deb"
+fi
+echo "== learning quality, photo set (different photographs of each class; 20 random splits)"
+"$PWD/.build/release/iris" learn quality --data "$work/learning" --log-level warning "$photoset"
+echo "== learning quality, crop set (crops of one photograph per class: an upper bound; 20 random splits)"
 "$PWD/.build/release/iris" learn quality --data "$work/learning" --log-level warning .cache/evalset
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset

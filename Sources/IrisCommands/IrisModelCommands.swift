@@ -156,7 +156,9 @@ extension IrisModelCommands {
                 data.append((label, embedding))
             }
         }
-        let figures = try LearningQuality(data: data).run()
+        var quality = LearningQuality(data: data)
+        quality.rules = settings.models.thresholds
+        let figures = try quality.run()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -165,22 +167,15 @@ extension IrisModelCommands {
         }
         func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
         print(
-            "learning quality: \(figures.classes) classes, \(figures.examples) photos, \(figures.trials) random splits, embeddings from \(model.name)"
+            "learning quality: \(figures.classes) classes, \(figures.examples) photos, \(figures.trials) random splits with \(figures.heldOut) classes never taught, embeddings from \(model.name)"
         )
-        for k in [1, 5, 10] {
+        for row in figures.rows {
             print(
-                "  learner, \(k)-shot: \(percent(figures.learnerKShot[k] ?? 0)) nearest class; \(percent(figures.learnerKShotWithUnknown[k] ?? 0)) counting unknown answers as wrong"
+                "  k = \(row.k): taught-class photos answered right \(percent(row.right)) (nearest class right \(percent(row.nearest)), unknown \(percent(row.unknownOnTaught))); untaught-class photos answered unknown \(percent(row.unknownOnUntaught)); unknown AUROC \(String(format: "%.3f", row.unknownAUROC)); confidence \(percent(row.meanConfidence)) for \(percent(row.answeredRight)) right, calibration error \(String(format: "%.3f", row.calibrationError))"
             )
         }
-        print("  majority-class baseline: \(percent(figures.majorityBaseline))")
         print(
-            "  trained head on the same 10-shot splits: \(percent(figures.headAccuracy)) (learner \(percent(figures.learnerAtTen)))"
-        )
-        print(
-            "  unknown rejection, \(figures.heldOut) classes held out: AUROC \(String(format: "%.3f", figures.unknownAUROC)); accuracy at 90% coverage \(percent(figures.accuracyAt90Coverage))"
-        )
-        print(
-            "  unknown answers: \(percent(figures.unknownRateOnKnown)) of taught-class photos, \(percent(figures.unknownRateOnHeldOut)) of held-out-class photos"
+            "  trained head on the same 10-shot splits: \(percent(figures.headAccuracy)) (the learner's nearest class \(percent(figures.learnerAtTen)); majority class \(percent(figures.majorityBaseline)))"
         )
     }
 

@@ -48,13 +48,42 @@ import Testing
         #expect(abs(nearA.ranked.map(\.confidence).reduce(0, +) - 1) < 1e-9)
         let elsewhere = learner.classify(Self.c, rules: rules)
         #expect(elsewhere.label == nil && elsewhere.ratio > 1)
-        // The noisier class gets the wider threshold.
+        // One threshold for all classes, from the noise of both pooled.
+        let pooled = learner.pooledNoise
+        #expect(pooled.samples == 18)
+        #expect(abs(learner.threshold(rules: rules) - (pooled.mean + 3 * pooled.std)) < 1e-12)
         #expect(
             learner.threshold(of: learner.shells["b"]!, rules: rules)
-                > learner.threshold(of: learner.shells["a"]!, rules: rules))
-        // One distance for all overrides the per-class thresholds.
+                == learner.threshold(of: learner.shells["a"]!, rules: rules))
+        // A fixed distance overrides the measured threshold.
         let loose = learner.classify(Self.c, rules: IncrementalLearner.Thresholds(override: 2))
         #expect(loose.label != nil)
+    }
+
+    @Test("the noise is what a new member sees: its distance to the class before it joined, none for the first")
+    func noiseBeforeJoining() {
+        var learner = IncrementalLearner(dimension: 8)
+        let features = Self.cloud(Self.a, count: 4, noise: 0.3, seed: 5)
+        for feature in Self.cloud(Self.b, count: 3, noise: 0.3, seed: 6) { learner.add(feature, to: "b") }
+        #expect(learner.add(features[0], to: "a") == nil)
+        #expect(learner.shells["a"]!.noiseSamples == 0 && learner.shells["a"]!.noiseMean == 0)
+        var seen: [Double] = []
+        for feature in features.dropFirst() {
+            let before = learner.classify(feature, rules: .init(), limit: 5).ranked.first { $0.label == "a" }!.distance
+            let answered = learner.add(feature, to: "a")!
+            #expect(abs(answered - before) < 1e-6, "\(answered) vs \(before)")
+            seen.append(answered)
+        }
+        let shell = learner.shells["a"]!
+        #expect(shell.noiseSamples == 3)
+        #expect(abs(shell.noiseMean - seen.reduce(0, +) / 3) < 1e-9)
+        // With no distances at all the prior decides; with a few it is blended in.
+        let lone = IncrementalLearner.rebuilt(dimension: 8, members: [("a", Self.a), ("b", Self.b)])
+        #expect(lone.threshold(rules: .init(prior: 0.7)) == 0.7)
+        // A consolidation measures the same way, in the final geometry.
+        let members = features.map { ("a", $0) } + Self.cloud(Self.b, count: 3, noise: 0.3, seed: 6).map { ("b", $0) }
+        let rebuilt = IncrementalLearner.rebuilt(dimension: 8, members: members)
+        #expect(rebuilt.shells["a"]!.noiseSamples == 3 && rebuilt.shells["a"]!.noiseMean > 0)
     }
 
     @Test("a trained head separates the classes, stops early, and its report counts every example once")

@@ -157,18 +157,18 @@ extension ConfigurationKey {
         "learner.model", default: "mobilenet-v2",
         help: "The embedding model new learners and trained classifiers learn over (a model with the `embed` task).")
     public static let learnerSigmas = ConfigurationKey(
-        "learner.threshold_sigmas", default: "3",
+        "learner.threshold_sigmas", default: "1",
         help:
-            "A learner class's distance threshold is its members' mean distance plus this many standard deviations; farther answers are `unknown`."
+            "The learner's distance threshold is the mean distance of new members to their classes (pooled over all classes) plus this many standard deviations; farther answers are `unknown`. Lower answers `unknown` more often."
     )
     public static let learnerPrior = ConfigurationKey(
-        "learner.prior_distance", default: "0.6",
+        "learner.prior_distance", default: "0.8",
         help:
-            "The threshold a class with fewer than 10 examples leans on (cosine distance, 0–2) until its own statistics are worth trusting."
+            "The threshold (cosine distance, 0–2) while the learner has fewer than 10 member distances in all (every class of one photo has none), blended with the measured one as they come."
     )
     public static let learnerMaxDistance = ConfigurationKey(
         "learner.max_distance", default: "",
-        help: "One cosine-distance threshold for every class instead of per-class thresholds (empty: per class).")
+        help: "A fixed cosine-distance threshold instead of the measured one (empty: measured).")
     public static let learnerConsolidateInterval = ConfigurationKey(
         "learner.consolidate_seconds", default: "3600",
         help:

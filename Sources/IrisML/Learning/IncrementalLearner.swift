@@ -5,7 +5,14 @@ import Foundation
 /// member distances (the shell's noise). Adding an example touches one shell and the global
 /// sum: O(dimension), whatever the number of classes. Classifying measures the cosine
 /// distance to every shell's centroid after both are centred on the global mean, and
-/// answers `unknown` when the nearest shell is beyond its threshold.
+/// answers `unknown` when the nearest shell is beyond the threshold.
+///
+/// The noise is what a new photo sees: each member's distance to its class as the class was
+/// before the member joined (so a class of one photo has no noise yet, and a member never
+/// counts towards its own closeness). The threshold pools the noise of every class: one
+/// distance for all, the pooled mean plus `sigmas` pooled deviations, because on real photos
+/// a per-class threshold made "unknown" depend on which class was near more than on how near
+/// it was (docs/LEARNING.md has the measurements).
 public struct IncrementalLearner: Sendable, Equatable {
     public struct Shell: Sendable, Equatable {
         public var name: String
@@ -24,21 +31,33 @@ public struct IncrementalLearner: Sendable, Equatable {
             self.noiseM2 = noiseM2
         }
 
-        public var noiseStd: Double { count > 1 ? (noiseM2 / Double(count - 1)).squareRoot() : 0 }
+        /// How many noise distances there are: one for every member after the first.
+        public var noiseSamples: Int { max(count - 1, 0) }
+        public var noiseStd: Double { noiseSamples > 1 ? (noiseM2 / Double(noiseSamples - 1)).squareRoot() : 0 }
+
+        /// Welford's update with the distance a new member had to the class before joining
+        /// (call after `count` has grown).
+        mutating func record(noise distance: Double) {
+            let n = Double(noiseSamples)
+            guard n > 0 else { return }
+            let delta = distance - noiseMean
+            noiseMean += delta / n
+            noiseM2 += delta * (distance - noiseMean)
+        }
     }
 
-    /// How the per-class threshold is derived.
+    /// How the threshold is derived from the pooled noise of every class.
     public struct Thresholds: Sendable, Equatable {
-        /// Threshold = noise mean + `sigmas` × noise deviation.
+        /// Threshold = pooled noise mean + `sigmas` × pooled noise deviation.
         public var sigmas: Double
-        /// Used for shells too small to have noise statistics of their own (fewer than
-        /// `minimumMembers`), blended with theirs as they grow.
+        /// Used while the learner has fewer than `minimumMembers` noise distances in all (at
+        /// first every class has one photo and none), blended with the pooled figure as they come.
         public var prior: Double
         public var minimumMembers: Int
-        /// When set, one distance for every class instead of the per-class thresholds.
+        /// When set, this distance instead of the pooled threshold.
         public var override: Double?
 
-        public init(sigmas: Double = 3, prior: Double = 0.6, minimumMembers: Int = 10, override: Double? = nil) {
+        public init(sigmas: Double = 1, prior: Double = 0.8, minimumMembers: Int = 10, override: Double? = nil) {
             self.sigmas = sigmas
             self.prior = prior
             self.minimumMembers = minimumMembers
@@ -89,19 +108,17 @@ public struct IncrementalLearner: Sendable, Equatable {
 
     public var classNames: [String] { shells.keys.sorted() }
 
-    /// Adds one example to a class (made if new). Answers its distance to the class as it was.
+    /// Adds one example to a class (made if new). Answers its distance to the class as it was
+    /// (nil for a class's first example), which joins the class's noise.
     @discardableResult
-    public mutating func add(_ feature: [Float], to label: String) -> Double {
+    public mutating func add(_ feature: [Float], to label: String) -> Double? {
         precondition(feature.count == dimension, "feature of \(feature.count) values for a learner of \(dimension)")
         let unit = Self.normalised(feature)
+        let before = shells[label].map { distance(unit, to: $0) }
         var shell = accumulate(unit, into: label)
-        // The member's distance to its class, itself included: defined from the first example.
-        let distance = self.distance(unit, to: shell)
-        let delta = distance - shell.noiseMean
-        shell.noiseMean += delta / Double(shell.count)
-        shell.noiseM2 += delta * (distance - shell.noiseMean)
+        if let before { shell.record(noise: before) }
         shells[label] = shell
-        return distance
+        return before
     }
 
     /// Adds a normalised feature to a class's sum (making the class) and to the global sum;
@@ -129,7 +146,7 @@ public struct IncrementalLearner: Sendable, Equatable {
     }
 
     /// Rebuilds everything from members, exactly (the consolidation): centroids, global
-    /// mean, and each member's distance measured against the final geometry.
+    /// mean, and the noise: each member's distance to the members before it, in the final geometry.
     public static func rebuilt(dimension: Int, members: [(label: String, feature: [Float])]) -> IncrementalLearner {
         var learner = IncrementalLearner(dimension: dimension)
         var units: [(String, [Double])] = []
@@ -138,33 +155,55 @@ public struct IncrementalLearner: Sendable, Equatable {
             units.append((member.label, unit))
             learner.shells[member.label] = learner.accumulate(unit, into: member.label)
         }
-        var seen: [String: Int] = [:]
+        // Each class again from empty, member by member, measured against the final centre.
+        var partial: [String: Shell] = [:]
         for (label, unit) in units {
             guard var shell = learner.shells[label] else { continue }
-            let distance = learner.distance(unit, to: shell)
-            let n = (seen[label] ?? 0) + 1
-            seen[label] = n
-            if n == 1 {
-                shell.noiseMean = 0
-                shell.noiseM2 = 0
+            var growing =
+                partial[label]
+                ?? Shell(name: label, count: 0, sum: [Double](repeating: 0, count: dimension), noiseMean: 0, noiseM2: 0)
+            if growing.count > 0 {
+                let before = learner.distance(unit, to: growing)
+                growing.count += 1
+                growing.record(noise: before)
+            } else {
+                growing.count = 1
             }
-            let delta = distance - shell.noiseMean
-            shell.noiseMean += delta / Double(n)
-            shell.noiseM2 += delta * (distance - shell.noiseMean)
+            for index in 0..<dimension { growing.sum[index] += unit[index] }
+            partial[label] = growing
+            shell.noiseMean = growing.noiseMean
+            shell.noiseM2 = growing.noiseM2
             learner.shells[label] = shell
         }
         return learner
     }
 
-    /// The distance above which a feature is not a member of `shell`.
-    public func threshold(of shell: Shell, rules: Thresholds) -> Double {
-        if let override = rules.override { return override }
-        let own = shell.noiseMean + rules.sigmas * shell.noiseStd
-        guard shell.count < rules.minimumMembers else { return own }
-        // Few members: their spread says little yet; lean on the prior until there are enough.
-        let weight = Double(shell.count - 1) / Double(max(rules.minimumMembers - 1, 1))
-        return max(weight * own + (1 - weight) * rules.prior, own)
+    /// The noise of every loaded class together: how many distances, their mean and deviation.
+    public var pooledNoise: (samples: Int, mean: Double, std: Double) {
+        let samples = shells.values.reduce(0) { $0 + $1.noiseSamples }
+        guard samples > 0 else { return (0, 0, 0) }
+        let mean = shells.values.reduce(0.0) { $0 + Double($1.noiseSamples) * $1.noiseMean } / Double(samples)
+        let m2 = shells.values.reduce(0.0) { total, shell in
+            let gap = shell.noiseMean - mean
+            return total + shell.noiseM2 + Double(shell.noiseSamples) * gap * gap
+        }
+        return (samples, mean, samples > 1 ? (m2 / Double(samples - 1)).squareRoot() : 0)
     }
+
+    /// The distance above which a feature belongs to no class: the pooled noise's mean plus
+    /// `sigmas` deviations, leaning on the prior while there are few distances.
+    public func threshold(rules: Thresholds) -> Double {
+        if let override = rules.override { return override }
+        let pooled = pooledNoise
+        guard pooled.samples > 0 else { return rules.prior }
+        let own = pooled.mean + rules.sigmas * pooled.std
+        guard pooled.samples < rules.minimumMembers else { return own }
+        let weight = Double(pooled.samples) / Double(max(rules.minimumMembers, 1))
+        return weight * own + (1 - weight) * rules.prior
+    }
+
+    /// The threshold that applies to `shell`: the same for every class (see `threshold(rules:)`).
+    public func threshold(of shell: Shell, rules: Thresholds) -> Double { threshold(rules: rules) }
 
     /// Ranks every class for one feature. `temperature` softens the confidences.
     public func classify(_ feature: [Float], rules: Thresholds, temperature: Double = 0.05, limit: Int = 5) -> Answer {
@@ -189,7 +228,7 @@ public struct IncrementalLearner: Sendable, Equatable {
         }
         return Prepared(
             dimension: dimension, names: names, matrix: matrix,
-            thresholds: names.map { threshold(of: shells[$0]!, rules: rules) },
+            thresholds: [Double](repeating: threshold(rules: rules), count: names.count),
             centre: centre.map { $0.map(Float.init) })
     }
 

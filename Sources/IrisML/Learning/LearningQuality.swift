@@ -1,31 +1,49 @@
 /// The quality study of the learner and the trained head on a labelled set of features
-/// (`iris learn quality`, part of `make bench`): k-shot accuracy, the head against the
-/// learner on the same split, and how well "unknown" separates classes never taught.
+/// (`iris learn quality`, part of `make bench`), as a user meets the learner: in each of
+/// `trials` random splits, a quarter of the classes is never taught; every other class is
+/// taught `k` photos and tested on the rest; the untaught classes' photos are all tested.
+///
+/// For each k it reports how often a photo of a taught class gets its class (not `unknown`),
+/// how often an untaught class's photo gets `unknown`, how well the learner's distance ratio
+/// separates the two (AUROC), and the expected calibration error of the confidence that comes
+/// with a class answer. At k = 10 the trained head is measured on the very same splits.
 public struct LearningQuality: Sendable {
+    public struct Row: Sendable, Codable {
+        public var k: Int
+        /// Photos of taught classes whose nearest class is theirs (the ceiling for `right`).
+        public var nearest: Double
+        /// Photos of taught classes answered with their class (an `unknown` answer is wrong).
+        public var right: Double
+        public var unknownOnTaught: Double
+        /// Photos of untaught classes answered `unknown`.
+        public var unknownOnUntaught: Double
+        /// How well the distance ratio tells untaught from taught photos (1 perfect, 0.5 chance).
+        public var unknownAUROC: Double
+        /// Expected calibration error of the confidence given with a class answer (10 bins).
+        public var calibrationError: Double
+        /// Mean confidence and the share right, over the class answers.
+        public var meanConfidence: Double
+        public var answeredRight: Double
+    }
+
     public struct Figures: Sendable, Codable {
         public var classes: Int
         public var examples: Int
         public var trials: Int
-        /// k → mean accuracy of the learner's nearest class (no unknown answer).
-        public var learnerKShot: [Int: Double]
-        /// k → mean accuracy when an unknown answer counts as wrong.
-        public var learnerKShotWithUnknown: [Int: Double]
-        public var majorityBaseline: Double
-        /// The head trained on the same k = 10 examples per class, on the same test examples.
+        /// Untaught classes in each split.
+        public var heldOut: Int
+        public var rows: [Row]
+        /// The head trained on the same k = 10 splits (its nearest class, no unknown), and the
+        /// learner's nearest class on those splits.
         public var headAccuracy: Double
         public var learnerAtTen: Double
-        /// Unknown rejection with `heldOut` classes never taught: AUROC of the distance ratio.
-        public var heldOut: Int
-        public var unknownAUROC: Double
-        /// Accuracy (a held-out example answered unknown counts right) answering the 90% most confident.
-        public var accuracyAt90Coverage: Double
-        public var unknownRateOnKnown: Double
-        public var unknownRateOnHeldOut: Double
+        public var majorityBaseline: Double
     }
 
     public let data: [(label: String, feature: [Float])]
     public var rules = IncrementalLearner.Thresholds()
     public var trials = 20
+    public var shots = [1, 5, 10]
 
     public init(data: [(label: String, feature: [Float])]) { self.data = data }
 
@@ -33,88 +51,116 @@ public struct LearningQuality: Sendable {
         let labels = Array(Set(data.map(\.label))).sorted()
         let byClass = Dictionary(grouping: data.indices, by: { data[$0].label })
         let dimension = data.first?.feature.count ?? 0
+        let heldOut = max(1, labels.count / 4)
         var rng = SplitMix(seed: 7)
-        var kShot: [Int: Double] = [:]
-        var kShotUnknown: [Int: Double] = [:]
+        var rows: [Row] = []
         var head = 0.0
         var learnerTen = 0.0
         var majority = 0.0
-        for k in [1, 5, 10] {
+        var headTrials = 0
+        for k in shots {
+            var nearest = 0
+            var right = 0
+            var unknownTaught = 0
+            var taught = 0
+            var unknownUntaught = 0
+            var untaught = 0
+            var scores: [Double] = []
+            var isUntaught: [Bool] = []
+            var answers: [(confidence: Double, right: Bool)] = []
             for trial in 0..<trials {
+                var shuffled = labels
+                rng.shuffle(&shuffled)
+                let unknown = Set(shuffled.prefix(heldOut))
+                var learner = IncrementalLearner(dimension: dimension)
                 var train: [(label: String, feature: [Float])] = []
                 var test: [Int] = []
                 for label in labels {
                     var members = byClass[label]!
                     rng.shuffle(&members)
-                    train += members.prefix(k).map { data[$0] }
+                    if unknown.contains(label) {
+                        test += members
+                        continue
+                    }
+                    for index in members.prefix(k) {
+                        learner.add(data[index].feature, to: label)
+                        train.append(data[index])
+                    }
                     test += members.dropFirst(k)
                 }
-                var learner = IncrementalLearner(dimension: dimension)
-                for example in train { learner.add(example.feature, to: example.label) }
-                var right = 0
-                var rightStrict = 0
+                let ready = learner.prepared(rules: rules)
+                var trialNearest = 0
+                var trialTaught: [Int] = []
                 for index in test {
-                    let answer = learner.classify(data[index].feature, rules: rules, limit: 1)
-                    if answer.ranked.first?.label == data[index].label { right += 1 }
-                    if answer.label == data[index].label { rightStrict += 1 }
+                    let answer = ready.classify(data[index].feature, limit: 1)
+                    let outside = unknown.contains(data[index].label)
+                    scores.append(answer.ratio)
+                    isUntaught.append(outside)
+                    if let label = answer.label {
+                        answers.append((answer.ranked.first?.confidence ?? 0, label == data[index].label))
+                    }
+                    if outside {
+                        untaught += 1
+                        if answer.label == nil { unknownUntaught += 1 }
+                        continue
+                    }
+                    taught += 1
+                    trialTaught.append(index)
+                    if answer.ranked.first?.label == data[index].label {
+                        nearest += 1
+                        trialNearest += 1
+                    }
+                    if answer.label == data[index].label { right += 1 }
+                    if answer.label == nil { unknownTaught += 1 }
                 }
-                kShot[k, default: 0] += Double(right) / Double(test.count) / Double(trials)
-                kShotUnknown[k, default: 0] += Double(rightStrict) / Double(test.count) / Double(trials)
-                if k == 10, trial < 5 {
+                if k == 10, trial < 5, !trialTaught.isEmpty {
                     // The head on the very same split (five trials: training costs more).
+                    let classes = labels.filter { !unknown.contains($0) }
                     let (model, _) = try SoftmaxRegression.train(
-                        features: train.map(\.feature), labels: train.map { labels.firstIndex(of: $0.label)! },
-                        classes: labels)
-                    let hits = test.filter { model.ranked(data[$0].feature).first?.label == data[$0].label }.count
-                    head += Double(hits) / Double(test.count) / 5
-                    learnerTen += Double(right) / Double(test.count) / 5
-                    let counts = Dictionary(grouping: test, by: { data[$0].label }).mapValues(\.count)
-                    majority += Double(counts.values.max() ?? 0) / Double(test.count) / 5
+                        features: train.map(\.feature), labels: train.map { classes.firstIndex(of: $0.label)! },
+                        classes: classes)
+                    let hits = trialTaught.filter { model.ranked(data[$0].feature).first?.label == data[$0].label }
+                    head += Double(hits.count) / Double(trialTaught.count)
+                    learnerTen += Double(trialNearest) / Double(trialTaught.count)
+                    let counts = Dictionary(grouping: trialTaught, by: { data[$0].label }).mapValues(\.count)
+                    majority += Double(counts.values.max() ?? 0) / Double(trialTaught.count)
+                    headTrials += 1
                 }
             }
+            rows.append(
+                Row(
+                    k: k, nearest: Self.share(nearest, of: taught), right: Self.share(right, of: taught),
+                    unknownOnTaught: Self.share(unknownTaught, of: taught),
+                    unknownOnUntaught: Self.share(unknownUntaught, of: untaught),
+                    unknownAUROC: EvaluationReport.auroc(scores: scores, positives: isUntaught) ?? 0,
+                    calibrationError: Self.calibrationError(answers),
+                    meanConfidence: answers.isEmpty
+                        ? 0 : answers.map(\.confidence).reduce(0, +) / Double(answers.count),
+                    answeredRight: Self.share(answers.filter(\.right).count, of: answers.count)))
         }
-        // Unknown rejection: hold classes out, teach the rest with ten examples each.
-        let heldOut = max(1, labels.count / 4)
-        var scores: [Double] = []
-        var isUnknown: [Bool] = []
-        var confident: [(ratio: Double, right: Bool)] = []
-        for _ in 0..<trials {
-            var shuffled = labels
-            rng.shuffle(&shuffled)
-            let unknown = Set(shuffled.prefix(heldOut))
-            var learner = IncrementalLearner(dimension: dimension)
-            var test: [Int] = []
-            for label in labels {
-                var members = byClass[label]!
-                rng.shuffle(&members)
-                if unknown.contains(label) {
-                    test += members
-                    continue
-                }
-                for index in members.prefix(10) { learner.add(data[index].feature, to: label) }
-                test += members.dropFirst(10)
-            }
-            for index in test {
-                let answer = learner.classify(data[index].feature, rules: rules, limit: 1)
-                let isOut = unknown.contains(data[index].label)
-                scores.append(answer.ratio)
-                isUnknown.append(isOut)
-                let right = isOut ? answer.label == nil : answer.label == data[index].label
-                confident.append((answer.ratio, right))
-            }
-        }
-        confident.sort { $0.ratio < $1.ratio }
-        let kept = confident.prefix(Int(Double(confident.count) * 0.9))
-        // Answering the 90% nearest: those are given their nearest class (or unknown if beyond threshold).
-        let known = zip(scores, isUnknown).filter { !$0.1 }
-        let outside = zip(scores, isUnknown).filter { $0.1 }
+        let trialsRun = Double(max(headTrials, 1))
         return Figures(
-            classes: labels.count, examples: data.count, trials: trials, learnerKShot: kShot,
-            learnerKShotWithUnknown: kShotUnknown,
-            majorityBaseline: majority, headAccuracy: head, learnerAtTen: learnerTen, heldOut: heldOut,
-            unknownAUROC: EvaluationReport.auroc(scores: scores, positives: isUnknown) ?? 0,
-            accuracyAt90Coverage: Double(kept.filter(\.right).count) / Double(max(kept.count, 1)),
-            unknownRateOnKnown: Double(known.filter { $0.0 > 1 }.count) / Double(max(known.count, 1)),
-            unknownRateOnHeldOut: Double(outside.filter { $0.0 > 1 }.count) / Double(max(outside.count, 1)))
+            classes: labels.count, examples: data.count, trials: trials, heldOut: heldOut, rows: rows,
+            headAccuracy: head / trialsRun, learnerAtTen: learnerTen / trialsRun, majorityBaseline: majority / trialsRun
+        )
+    }
+
+    static func share(_ count: Int, of total: Int) -> Double { total > 0 ? Double(count) / Double(total) : 0 }
+
+    /// Expected calibration error over 10 equal-width confidence bins: the answers' weighted
+    /// mean of |share right − mean confidence| per bin.
+    public static func calibrationError(_ answers: [(confidence: Double, right: Bool)]) -> Double {
+        guard !answers.isEmpty else { return 0 }
+        var bins = [(count: Int, confidence: Double, right: Int)](repeating: (0, 0, 0), count: 10)
+        for answer in answers {
+            let bin = min(9, max(0, Int(answer.confidence * 10)))
+            bins[bin].count += 1
+            bins[bin].confidence += answer.confidence
+            bins[bin].right += answer.right ? 1 : 0
+        }
+        return bins.filter { $0.count > 0 }.reduce(0.0) { total, bin in
+            let gap = abs(Double(bin.right) / Double(bin.count) - bin.confidence / Double(bin.count))
+            return total + gap * Double(bin.count) / Double(answers.count)
+        }
     }
 }

@@ -65,3 +65,14 @@ extension Migration {
         ]
     )
 }
+
+extension Migration {
+    /// The learner's noise became each member's distance to its class before it joined (it
+    /// was measured with the member inside the centroid): every learner is marked for
+    /// consolidation, which recomputes the noise from the stored members (the scheduler runs
+    /// one at start and every `learner.consolidate_seconds`; each project shows as a toast).
+    static let learnerNoise = Migration(
+        id: "2026-12-01-learner-noise",
+        portable: ["UPDATE learners SET consolidated_at = NULL"]
+    )
+}
