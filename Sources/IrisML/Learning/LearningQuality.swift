@@ -1,3 +1,5 @@
+import Foundation
+
 /// The quality study of the learner and the trained head on a labelled set of features
 /// (`iris learn quality`, part of `make bench`), as a user meets the learner: in each of
 /// `trials` random splits, a quarter of the classes is never taught; every other class is
@@ -44,15 +46,21 @@ public struct LearningQuality: Sendable {
     public var rules = IncrementalLearner.Thresholds()
     public var trials = 20
     public var shots = [1, 5, 10]
+    public var temperature = IncrementalLearner.temperature
+    /// The splits' random seed (the calibration is fitted on other splits than those reported).
+    public var seed: UInt64 = 7
 
     public init(data: [(label: String, feature: [Float])]) { self.data = data }
 
-    public func run() throws -> Figures {
+    /// Runs the study; `sample` sees every answer's ratio and lead and whether its nearest
+    /// class was right (for fitting the calibration).
+    public func run(sample: (_ ratio: Double, _ lead: Double, _ right: Bool) -> Void = { _, _, _ in }) throws -> Figures
+    {
         let labels = Array(Set(data.map(\.label))).sorted()
         let byClass = Dictionary(grouping: data.indices, by: { data[$0].label })
         let dimension = data.first?.feature.count ?? 0
         let heldOut = max(1, labels.count / 4)
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix(seed: seed)
         var rows: [Row] = []
         var head = 0.0
         var learnerTen = 0.0
@@ -92,13 +100,12 @@ public struct LearningQuality: Sendable {
                 var trialNearest = 0
                 var trialTaught: [Int] = []
                 for index in test {
-                    let answer = ready.classify(data[index].feature, limit: 1)
+                    let answer = ready.classify(data[index].feature, temperature: temperature, limit: 1)
                     let outside = unknown.contains(data[index].label)
                     scores.append(answer.ratio)
                     isUntaught.append(outside)
-                    if let label = answer.label {
-                        answers.append((answer.ranked.first?.confidence ?? 0, label == data[index].label))
-                    }
+                    if let label = answer.label { answers.append((answer.confidence, label == data[index].label)) }
+                    sample(answer.ratio, answer.lead, answer.ranked.first?.label == data[index].label)
                     if outside {
                         untaught += 1
                         if answer.label == nil { unknownUntaught += 1 }
@@ -161,6 +168,50 @@ public struct LearningQuality: Sendable {
         return bins.filter { $0.count > 0 }.reduce(0.0) { total, bin in
             let gap = abs(Double(bin.right) / Double(bin.count) - bin.confidence / Double(bin.count))
             return total + gap * Double(bin.count) / Double(answers.count)
+        }
+    }
+
+    /// Fits the calibration's three coefficients by Newton's method on the log-loss (a few
+    /// dozen iterations; the problem is convex), with a little ridge for stability.
+    public static func fitCalibration(_ samples: [(ratio: Double, lead: Double, right: Bool)])
+        -> IncrementalLearner.Calibration
+    {
+        var w = [0.0, 0.0, 0.0]
+        for _ in 0..<50 {
+            var gradient = [0.0, 0.0, 0.0]
+            var hessian = [[Double]](repeating: [0, 0, 0], count: 3)
+            for sample in samples {
+                let x = [1, min(sample.ratio, 10), sample.lead]
+                let p = 1 / (1 + exp(-(w[0] * x[0] + w[1] * x[1] + w[2] * x[2])))
+                let y = sample.right ? 1.0 : 0.0
+                for i in 0..<3 {
+                    gradient[i] += (p - y) * x[i]
+                    for j in 0..<3 { hessian[i][j] += p * (1 - p) * x[i] * x[j] }
+                }
+            }
+            for i in 0..<3 {
+                gradient[i] += 1e-3 * w[i]
+                hessian[i][i] += 1e-3
+            }
+            guard let step = solve3(hessian, gradient) else { break }
+            for i in 0..<3 { w[i] -= step[i] }
+            if step.map(abs).max()! < 1e-9 { break }
+        }
+        return .init(bias: w[0], ratio: w[1], lead: w[2])
+    }
+
+    /// Solves a 3 × 3 system by Cramer's rule; nil when it is singular.
+    static func solve3(_ a: [[Double]], _ b: [Double]) -> [Double]? {
+        func det(_ m: [[Double]]) -> Double {
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        }
+        let d = det(a)
+        guard abs(d) > 1e-15 else { return nil }
+        return (0..<3).map { column in
+            var m = a
+            for row in 0..<3 { m[row][column] = b[row] }
+            return det(m) / d
         }
     }
 }

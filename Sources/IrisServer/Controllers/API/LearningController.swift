@@ -190,6 +190,8 @@ struct LearningController {
             /// The nearest class, or `unknown` when it is beyond its threshold.
             var label: String?
             var unknown: Bool?
+            /// The calibrated probability that the nearest class is the image's class.
+            var confidence: Double?
             var ranked: [Ranked]?
             var error: AnalysisController.Created.ItemError?
         }
@@ -244,6 +246,7 @@ struct LearningController {
                 items.append(
                     .init(
                         file: input.file, sha256: input.sha256, label: answer.label, unknown: answer.label == nil,
+                        confidence: answer.confidence,
                         ranked: answer.ranked.map {
                             .init(
                                 label: $0.label, distance: $0.distance, threshold: $0.threshold,
