@@ -9,9 +9,23 @@ import Testing
 @Suite struct ModelTests {
     @Test func theBundledModelsAreReady() throws {
         let registry = try TestModels.registry()
-        #expect(registry.entries.map(\.name) == ["mobilenet-v2", "open-nsfw", "ppocr-v4"])
+        #expect(registry.entries.map(\.name) == ["efficientnet-lite0", "mobilenet-v2", "open-nsfw", "ppocr-v4"])
         for entry in registry.entries { #expect(entry.problem == nil, "\(entry.name): \(entry.problem ?? "")") }
         #expect(registry.runtimeVersion == "1.32.0")
+    }
+
+    @Test("the second extractor, EfficientNet-Lite0, also sees a cat and gives a unit 1280-d embedding")
+    func efficientNetSeesACat() async throws {
+        let model = try #require(try TestModels.registry().model("efficientnet-lite0"))
+        let output = try await model.analyze(path: TestModels.photo("chelsea.png").path)
+        let labels = try #require(output.labels)
+        let catLabels = ["tabby", "tiger cat", "Egyptian cat"]
+        let catScore = labels.filter { label in catLabels.contains { label.label.hasPrefix($0) } }.map(\.score).reduce(
+            0, +)
+        #expect(catScore > 0.8, "\(labels)")
+        let embedding = try #require(output.embedding)
+        #expect(embedding.count == 1280)
+        #expect(abs(embedding.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
     }
 
     @Test func aCatPhotoGetsCatLabelsAndAnEmbedding() async throws {
