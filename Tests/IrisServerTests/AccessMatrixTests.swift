@@ -78,6 +78,7 @@ struct AccessMatrixTests {
         "GET /api/v1/analyses/{sha256}": .image,
         "GET /api/v1/analyses/{sha256}/embeddings/{model}": .image,
         "GET /api/v1/projects/{id}/learner": .project(.viewer),
+        "PATCH /api/v1/projects/{id}/learner": .project(.editor),
         "POST /api/v1/projects/{id}/learner/classes": .project(.editor),
         "DELETE /api/v1/projects/{id}/learner/classes/{name}": .project(.editor),
         "POST /api/v1/projects/{id}/learner/classify": .project(.viewer),

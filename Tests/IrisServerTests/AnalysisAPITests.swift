@@ -108,7 +108,7 @@ import Testing
             #expect(response.headers[.contentType] == "application/problem+json")
             let detail = try #require(try response.json()["detail"] as? String)
             #expect(detail.contains("resnet-9000, clip"))
-            #expect(detail.contains("available: mobilenet-v2, open-nsfw, ppocr-v4"))
+            #expect(detail.contains("available: efficientnet-lite0, mobilenet-v2, open-nsfw, ppocr-v4"))
             #expect(try await analysisJobs() == 0)
             #expect(try await server.rowCount("images") == 0)
             #expect(server.blobFiles().isEmpty)
@@ -137,7 +137,10 @@ import Testing
         try await TestServer.with(.sqlite) { server in
             let body = try await server.get("/api/v1/models").json()
             let items = try #require(body["items"] as? [[String: Any]])
-            #expect(items.compactMap { $0["name"] as? String } == ["mobilenet-v2", "open-nsfw", "ppocr-v4"])
+            #expect(
+                items.compactMap { $0["name"] as? String } == [
+                    "efficientnet-lite0", "mobilenet-v2", "open-nsfw", "ppocr-v4",
+                ])
             #expect(items.allSatisfy { $0["available"] as? Bool == true })
             #expect(items.first?["tasks"] as? [String] == ["classify", "embed"])
             #expect(body["runtime"] as? String == "ONNX Runtime 1.32.0")

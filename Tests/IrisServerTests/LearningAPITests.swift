@@ -6,6 +6,7 @@ import IrisServer
 import IrisServices
 import IrisStore
 import IrisTesting
+import NIOCore
 import Testing
 
 /// The incremental learner, trained classifiers and evaluations, over real embeddings of real photos.
@@ -104,6 +105,31 @@ import Testing
             #expect(
                 ((byFile["broken.jpg"]?["error"] as? [String: Any])?["status"] as? Int).map { (400..<500).contains($0) }
                     == true)
+
+            // The owner's factor on the threshold: out of range is a 400 naming it and changes nothing;
+            // 2 doubles every threshold, in answers too; null goes back to 1.
+            let path = "/api/v1/projects/\(project)/learner"
+            let measured = try #require(classes["brick"]?["threshold"] as? Double)
+            let tooFar = try await server.send(.patch, path, json: ["threshold_scale": 3])
+            #expect(tooFar.status == .badRequest && tooFar.text.contains("threshold_scale"), "\(tooFar.text)")
+            #expect(try await server.get(path).json()["threshold_scale"] as? Double == 1)
+            let loose = try await server.send(.patch, path, json: ["threshold_scale": 2])
+            #expect(loose.status == .ok, "\(loose.text)")
+            #expect(try loose.json()["threshold_scale"] as? Double == 2)
+            let doubled = try #require(try await Self.learner(server, project)["brick"]?["threshold"] as? Double)
+            #expect(abs(doubled - 2 * measured) < 1e-9)
+            let catAgain = try await Self.classify(
+                server, project: project, files: [("cat.jpg", try TestModels.evalPhoto("cat", 25))])
+            let catItem = try #require((try catAgain.json()["items"] as? [[String: Any]])?.first)
+            let catRanked = try #require(catItem["ranked"] as? [[String: Any]])
+            #expect(abs((catRanked.first?["threshold"] as? Double ?? 0) - 2 * measured) < 1e-9, "\(catItem)")
+            let back = try await server.request(
+                .patch, path, headers: [.contentType: "application/json"],
+                body: ByteBuffer(bytes: Data(#"{"threshold_scale": null}"#.utf8)))
+            let backScale = try back.json()["threshold_scale"] as? Double
+            #expect(back.status == .ok && backScale == 1, "\(back.text)")
+            let restored = try #require(try await Self.learner(server, project)["brick"]?["threshold"] as? Double)
+            #expect(abs(restored - measured) < 1e-9)
 
             // A labelled upload joins its class on its own, once analysed: one example more, the others untouched.
             let grassBefore = try #require(classes["grass"]?["updated_at"] as? String)

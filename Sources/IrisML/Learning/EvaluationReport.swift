@@ -27,9 +27,13 @@ public struct EvaluationReport: Sendable, Codable, Equatable {
     public var labels: [String]
     public var confusion: [[Int]]
     public var coverage: [CoveragePoint]?
+    /// For the learner: the owner's factor on the threshold the run used (coverage ratios are
+    /// relative to that threshold).
+    public var thresholdScale: Double?
 
     enum CodingKeys: String, CodingKey {
         case count, accuracy, classes, labels, confusion, coverage
+        case thresholdScale = "threshold_scale"
         case topK = "top_k"
         case topKAccuracy = "top_k_accuracy"
         case unknownRate = "unknown_rate"

@@ -56,6 +56,8 @@ public struct IncrementalLearner: Sendable, Equatable {
         public var minimumMembers: Int
         /// When set, this distance instead of the pooled threshold.
         public var override: Double?
+        /// A project owner's factor on the measured threshold (not on `override`).
+        public var scale: Double = 1
 
         public init(sigmas: Double = 1, prior: Double = 0.8, minimumMembers: Int = 10, override: Double? = nil) {
             self.sigmas = sigmas
@@ -211,10 +213,12 @@ public struct IncrementalLearner: Sendable, Equatable {
 
     /// The noise of every loaded class together: how many distances, their mean and deviation.
     public var pooledNoise: (samples: Int, mean: Double, std: Double) {
-        let samples = shells.values.reduce(0) { $0 + $1.noiseSamples }
+        // In name order, so the same learner always gives the same threshold to the last bit.
+        let ordered = shells.keys.sorted().map { shells[$0]! }
+        let samples = ordered.reduce(0) { $0 + $1.noiseSamples }
         guard samples > 0 else { return (0, 0, 0) }
-        let mean = shells.values.reduce(0.0) { $0 + Double($1.noiseSamples) * $1.noiseMean } / Double(samples)
-        let m2 = shells.values.reduce(0.0) { total, shell in
+        let mean = ordered.reduce(0.0) { $0 + Double($1.noiseSamples) * $1.noiseMean } / Double(samples)
+        let m2 = ordered.reduce(0.0) { total, shell in
             let gap = shell.noiseMean - mean
             return total + shell.noiseM2 + Double(shell.noiseSamples) * gap * gap
         }
@@ -226,11 +230,11 @@ public struct IncrementalLearner: Sendable, Equatable {
     public func threshold(rules: Thresholds) -> Double {
         if let override = rules.override { return override }
         let pooled = pooledNoise
-        guard pooled.samples > 0 else { return rules.prior }
+        guard pooled.samples > 0 else { return rules.scale * rules.prior }
         let own = pooled.mean + rules.sigmas * pooled.std
-        guard pooled.samples < rules.minimumMembers else { return own }
+        guard pooled.samples < rules.minimumMembers else { return rules.scale * own }
         let weight = Double(pooled.samples) / Double(max(rules.minimumMembers, 1))
-        return weight * own + (1 - weight) * rules.prior
+        return rules.scale * (weight * own + (1 - weight) * rules.prior)
     }
 
     /// The threshold that applies to `shell`: the same for every class (see `threshold(rules:)`).

@@ -174,6 +174,7 @@ extension LearningService {
         var examples: [EvaluationReport.Example] = []
         var labels: [String]
         var usedVersion: Int?
+        var scale: Double?
         switch target {
         case .learner:
             guard var learner = try await learner(projectID: projectID), !learner.shells.isEmpty else {
@@ -194,8 +195,10 @@ extension LearningService {
                 learner = IncrementalLearner.rebuilt(dimension: learner.dimension, members: features)
             }
             let known = Set(labels)
+            let rules = try await rules(projectID: projectID)
+            scale = rules.scale
             for example in test where known.contains(example.label) {
-                let answer = learner.classify(example.vector, rules: thresholds, limit: 3)
+                let answer = learner.classify(example.vector, rules: rules, limit: 3)
                 examples.append(
                     .init(
                         truth: example.label, answer: answer.label, ranked: answer.ranked.map(\.label),
@@ -226,9 +229,9 @@ extension LearningService {
             throw PermanentJobFailure(
                 "no labelled image of the \(target.rawValue)'s classes is in the \(split.rawValue) split yet")
         }
-        let body = EvaluationBody(
-            target: target, version: usedVersion, split: split,
-            report: EvaluationReport(examples: examples, labels: labels))
+        var report = EvaluationReport(examples: examples, labels: labels)
+        report.thresholdScale = scale
+        let body = EvaluationBody(target: target, version: usedVersion, split: split, report: report)
         return try await store.learning.addEvaluation(
             EvaluationRecord(
                 projectID: projectID, target: target.rawValue, version: usedVersion, split: split.rawValue,

@@ -188,18 +188,26 @@ public struct LearningService: Sendable {
     }
 
     /// Classifies features against every class; 409 before there is any.
+    /// The threshold rules of a project's learner: the settings' with the owner's factor.
+    public func rules(projectID: Int64) async throws -> IncrementalLearner.Thresholds {
+        var rules = thresholds
+        rules.scale = try await store.learning.thresholdScale(projectID: projectID) ?? 1
+        return rules
+    }
+
     public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [IncrementalLearner.Answer] {
         guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
             throw Refusal.conflict(
                 "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         }
+        let rules = try await rules(projectID: projectID)
         let ready: IncrementalLearner.Prepared
-        if let cached = prepared.get(projectID, at: record.updatedAt) {
+        if let cached = prepared.get(projectID, at: record.updatedAt, scale: rules.scale) {
             ready = cached
         } else {
             let classes = try await store.learning.classes(projectID: projectID, names: nil)
-            ready = Self.learner(record, classes).prepared(rules: thresholds)
-            prepared.set(projectID, at: record.updatedAt, ready)
+            ready = Self.learner(record, classes).prepared(rules: rules)
+            prepared.set(projectID, at: record.updatedAt, scale: rules.scale, ready)
         }
         return vectors.map { ready.classify($0) }
     }
@@ -284,16 +292,16 @@ public struct LearningService: Sendable {
 
 /// A small cache of prepared learners, keyed by project and the learner's last change.
 final class PreparedLearners: Sendable {
-    private let entries = NIOLockedValueBox<[Int64: (Date, IncrementalLearner.Prepared)]>([:])
+    private let entries = NIOLockedValueBox<[Int64: (Date, Double, IncrementalLearner.Prepared)]>([:])
 
-    public func get(_ projectID: Int64, at version: Date) -> IncrementalLearner.Prepared? {
-        entries.withLockedValue { $0[projectID].flatMap { $0.0 == version ? $0.1 : nil } }
+    public func get(_ projectID: Int64, at version: Date, scale: Double) -> IncrementalLearner.Prepared? {
+        entries.withLockedValue { $0[projectID].flatMap { $0.0 == version && $0.1 == scale ? $0.2 : nil } }
     }
 
-    public func set(_ projectID: Int64, at version: Date, _ learner: IncrementalLearner.Prepared) {
+    public func set(_ projectID: Int64, at version: Date, scale: Double, _ learner: IncrementalLearner.Prepared) {
         entries.withLockedValue { entries in
             if entries.count > 64 { entries.removeAll() }
-            entries[projectID] = (version, learner)
+            entries[projectID] = (version, scale, learner)
         }
     }
 }

@@ -71,8 +71,17 @@ extension Migration {
     /// was measured with the member inside the centroid): every learner is marked for
     /// consolidation, which recomputes the noise from the stored members (the scheduler runs
     /// one at start and every `learner.consolidate_seconds`; each project shows as a toast).
+    /// And the owner's factor on the threshold, per project (kept across a learner's reset).
     static let learnerNoise = Migration(
         id: "2026-12-01-learner-noise",
-        portable: ["UPDATE learners SET consolidated_at = NULL"]
+        portable: [
+            "UPDATE learners SET consolidated_at = NULL",
+            """
+            CREATE TABLE learner_settings (
+                project_id BIGINT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+                threshold_scale DOUBLE PRECISION NOT NULL,
+                updated_at BIGINT NOT NULL)
+            """,
+        ]
     )
 }

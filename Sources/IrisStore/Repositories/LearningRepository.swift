@@ -34,6 +34,10 @@ public protocol LearningRepository: Sendable {
     func members(projectID: Int64) async throws -> [(name: String, sha256: String)]
     /// Removes the learner, its classes and members; the images stay.
     @discardableResult func reset(projectID: Int64) async throws -> Bool
+    /// The owner's factor on the learner's measured threshold (nil: none set, 1).
+    func thresholdScale(projectID: Int64) async throws -> Double?
+    /// Sets the factor, or removes it (nil).
+    func setThresholdScale(projectID: Int64, _ scale: Double?) async throws
     /// (project, class) pairs an image should join: its human labels that name a class of a
     /// learner over `model`, where it is not yet a member.
     func pendingMemberships(sha256: String, model: String) async throws -> [(projectID: Int64, name: String)]
@@ -170,6 +174,28 @@ public struct SQLLearningRepository: LearningRepository {
             try await db.raw("DELETE FROM learner_classes WHERE project_id = \(bind: projectID)").run()
             return try await db.raw("DELETE FROM learners WHERE project_id = \(bind: projectID) RETURNING project_id")
                 .first() != nil
+        }
+    }
+
+    public func thresholdScale(projectID: Int64) async throws -> Double? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT threshold_scale FROM learner_settings WHERE project_id = \(bind: projectID)")
+                .first()?.decode(column: "threshold_scale", as: Double.self)
+        }
+    }
+
+    public func setThresholdScale(projectID: Int64, _ scale: Double?) async throws {
+        try await database.withConnection { db in
+            guard let scale else {
+                try await db.raw("DELETE FROM learner_settings WHERE project_id = \(bind: projectID)").run()
+                return
+            }
+            try await db.raw(
+                """
+                INSERT INTO learner_settings (project_id, threshold_scale, updated_at) VALUES (\(bind: projectID), \(bind: scale), \(bind: Clock.nowMilliseconds()))
+                ON CONFLICT (project_id) DO UPDATE SET threshold_scale = excluded.threshold_scale, updated_at = excluded.updated_at
+                """
+            ).run()
         }
     }
 

@@ -23,6 +23,7 @@ struct LearningController {
 
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.get("projects/{id}/learner", .project(.viewer), use: show)
+        group.patch("projects/{id}/learner", .project(.editor), use: update)
         group.post("projects/{id}/learner/classes", .project(.editor), use: addClass)
         group.delete("projects/{id}/learner/classes/{name}", .project(.editor), use: removeClass)
         group.post("projects/{id}/learner/classify", .project(.viewer), use: classify)
@@ -54,14 +55,49 @@ struct LearningController {
         var exists: Bool
         var count: Int
         var classes: [ClassBody]
+        /// The owner's factor on the measured threshold (1 unless set).
+        var thresholdScale: Double
         var updatedAt: Date?
         var consolidatedAt: Date?
     }
 
+    /// A PATCH body: `threshold_scale` from 0.5 to 2, or `null` for 1.
+    struct PatchRequest: Decodable {
+        var thresholdScale: Double??
+
+        enum CodingKeys: String, CodingKey { case thresholdScale }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            thresholdScale = try container.decodeClearable(Double.self, forKey: .thresholdScale)
+        }
+    }
+
+    static let thresholdScales = 0.5...2.0
+
+    @Sendable func update(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let body = try await request.decode(as: PatchRequest.self, context: context)
+        if case .some(let scale) = body.thresholdScale {
+            if let scale, !(Self.thresholdScales.contains(scale)) {
+                throw Problem.badRequest(
+                    "threshold_scale must be from 0.5 to 2 (or null for 1), not \(scale)", field: "threshold_scale")
+            }
+            try await store.learning.setThresholdScale(projectID: project.id, scale == 1 ? nil : scale)
+            await audit.record(
+                context.caller, "learner.threshold_set", project: project.id, subject: "learner",
+                detail: ["threshold_scale": scale.map { String($0) } ?? "1"])
+        }
+        return try await show(request, context: context)
+    }
+
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
+        let rules = try await learning.rules(projectID: project.id)
         guard let record = try await store.learning.learner(projectID: project.id) else {
-            return LearnerBody(projectId: project.id, model: learning.model, exists: false, count: 0, classes: [])
+            return LearnerBody(
+                projectId: project.id, model: learning.model, exists: false, count: 0, classes: [],
+                thresholdScale: rules.scale)
         }
         let classes = try await store.learning.classes(projectID: project.id, names: nil)
         let learner = LearningService.learner(record, classes)
@@ -74,11 +110,11 @@ struct LearningController {
                     noiseM2: stored.noiseM2)
                 return ClassBody(
                     name: stored.name, count: stored.count,
-                    threshold: learner.threshold(of: shell, rules: learning.thresholds),
+                    threshold: learner.threshold(of: shell, rules: rules),
                     noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [],
                     updatedAt: stored.updatedAt)
             },
-            updatedAt: record.updatedAt, consolidatedAt: record.consolidatedAt)
+            thresholdScale: rules.scale, updatedAt: record.updatedAt, consolidatedAt: record.consolidatedAt)
     }
 
     struct AddClassRequest: Decodable {
