@@ -201,3 +201,41 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     cells = browser.find_elements(By.CSS_SELECTOR, "#evaluation-detail svg.confusion rect")
     assert len(cells) == 3 * 4, len(cells)
     browser.save_screenshot(str(Path(server.data_dir).parent / "model-page.png"))
+
+    # check: the latest learner test is drawn as coverage and accuracy against the threshold factor
+    page_wait(browser, 10).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#threshold-chart svg polyline")) == 2)
+    assert "the latest test answered" in browser.find_element(By.ID, "threshold-effect").text
+    # the confusion matrix stays a readable size on a wide screen
+    width = browser.execute_script("return document.querySelector('#evaluation-detail svg.confusion').getBoundingClientRect().width")
+    assert 150 < width <= 580, width
+
+    # act: move the factor to ×1.5 and save it
+    browser.execute_script(
+        "const input = document.getElementById('threshold-scale'); input.value = '1.5';"
+        "input.dispatchEvent(new Event('input'));")
+    assert browser.find_element(By.ID, "threshold-value").text == "×1.50"
+    browser.find_element(By.CSS_SELECTOR, "#threshold-form button[type=submit]").click()
+    # check: the server keeps it and the thresholds follow
+    page_wait(browser, 15).until(lambda driver: server.http.get(
+        server.url(f"/api/v1/projects/{project}/learner"), timeout=10).json()["threshold_scale"] == 1.5)
+
+    # act: learn a class from the images labelled "brick", named "masonry"
+    form = browser.find_element(By.ID, "add-from-label")
+    form.find_element(By.NAME, "from_label").send_keys("brick")
+    form.find_element(By.NAME, "name").send_keys("masonry")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    page_wait(browser, 60).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".class-card[data-name=masonry]"))
+    assert "12 examples" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=masonry]").text
+
+    # act: the reset waits for the project's name
+    reset = browser.find_element(By.ID, "reset-learner")
+    assert not reset.is_enabled()
+    browser.find_element(By.ID, "reset-confirm").send_keys("Textures")
+    page_wait(browser, 5).until(lambda driver: driver.find_element(By.ID, "reset-learner").is_enabled())
+    reset.click()
+    page_wait(browser, 15).until(lambda driver: not driver.find_elements(By.CSS_SELECTOR, ".class-card"))
+    browser.set_window_size(390, 844)
+    # check: at phone width nothing is wider than the screen
+    page_wait(browser, 5).until(lambda driver: driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"))
+    browser.save_screenshot(str(Path(server.data_dir).parent / "model-page-phone.png"))

@@ -14,6 +14,8 @@ function toast(message, isError) {
   item.className = "toast" + (isError ? " error" : "");
   item.textContent = message;
   box.appendChild(item);
+  // At most three at once: older ones give way, so they never cover a phone's screen.
+  while (box.children.length > 3) box.firstElementChild.remove();
   setTimeout(() => item.remove(), 6000);
 }
 
@@ -358,6 +360,8 @@ function setUpModelPage() {
     const response = await fetch(base + "/learner");
     if (!response.ok) { toast(await problemText(response), true); return; }
     const learner = await response.json();
+    scaleInput.value = String(learner.threshold_scale || 1);
+    showScale();
     const box = document.getElementById("classes");
     box.replaceChildren();
     document.getElementById("learner-summary").textContent = learner.classes.length
@@ -368,7 +372,7 @@ function setUpModelPage() {
       const card = element("div", undefined, "class-card");
       card.dataset.name = item.name;
       card.appendChild(element("h3", item.name));
-      card.appendChild(element("p", item.count + " examples · threshold " + item.threshold.toFixed(3), "muted"));
+      card.appendChild(element("p", item.count + " examples · noise " + item.noise_mean.toFixed(3) + " ± " + item.noise_std.toFixed(3) + " · threshold " + item.threshold.toFixed(3), "muted"));
       const strip = element("div", undefined, "thumbs");
       for (const sha256 of item.examples) {
         const image = element("img");
@@ -425,11 +429,117 @@ function setUpModelPage() {
     request.send(new FormData(addForm));
   });
 
-  const reset = document.getElementById("reset-learner");
-  if (reset) reset.addEventListener("click", async () => {
-    if (!confirm("Reset the learner? Every class goes; the images stay.")) return;
-    const answer = await fetch(base + "/learner/reset", { method: "POST", headers: csrfHeaders() });
-    if (answer.ok) { toast("The learner was reset"); loadClasses(); } else toast(await problemText(answer), true);
+  // Learning a class from images the project already has, by their human label.
+  const fromLabel = document.getElementById("add-from-label");
+  if (fromLabel) {
+    fetch(base).then((response) => response.ok ? response.json() : {}).then((project) => {
+      const list = document.getElementById("project-labels");
+      for (const label of project.label_set || []) { const option = element("option"); option.value = label; list.appendChild(option); }
+    });
+    fromLabel.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const label = fromLabel.elements.from_label.value.trim();
+      const name = fromLabel.elements.name.value.trim() || label;
+      const result = document.getElementById("add-class-result");
+      result.textContent = "Embedding the images labelled " + label + "…";
+      const answer = await fetch(base + "/learner/classes", {
+        method: "POST", headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ name, from_label: label }) });
+      if (answer.ok) {
+        const body = await answer.json();
+        const missing = (body.not_embedded || []).length;
+        result.textContent = "Learned " + body.name + " from " + body.added + " images labelled " + label + "." + (missing ? " " + missing + " could not be embedded." : "");
+        toast("Class " + body.name + " learned from its label");
+        fromLabel.reset();
+        loadClasses();
+      } else {
+        result.textContent = await problemText(answer);
+        toast(result.textContent, true);
+      }
+    });
+  }
+
+  // The reset is destructive: it waits for the project's name to be typed.
+  const resetForm = document.getElementById("reset-form");
+  if (resetForm) {
+    const typed = document.getElementById("reset-confirm");
+    const button = document.getElementById("reset-learner");
+    typed.addEventListener("input", () => { button.disabled = typed.value.trim() !== page.dataset.projectName; });
+    resetForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (typed.value.trim() !== page.dataset.projectName) return;
+      const answer = await fetch(base + "/learner/reset", { method: "POST", headers: csrfHeaders() });
+      if (answer.ok) { toast("The learner was reset"); resetForm.reset(); button.disabled = true; loadClasses(); }
+      else toast(await problemText(answer), true);
+    });
+  }
+
+  // The owner's factor on the threshold, with the latest learner test's curve beside it.
+  const scaleInput = document.getElementById("threshold-scale");
+  const scaleOutput = document.getElementById("threshold-value");
+  let latestCurve = null;
+  function showScale() {
+    const factor = Number(scaleInput.value);
+    scaleOutput.textContent = "×" + factor.toFixed(2);
+    const effect = document.getElementById("threshold-effect");
+    if (!latestCurve || !latestCurve.length) {
+      effect.textContent = "Test the learner (below) to see what each factor gives.";
+    } else {
+      const nearest = latestCurve.reduce((best, point) => Math.abs(point.factor - factor) < Math.abs(best.factor - factor) ? point : best);
+      effect.textContent = "At ×" + nearest.factor.toFixed(2) + " the latest test answered " + percent(nearest.coverage) +
+        " of its photos with a class, " + percent(nearest.accuracy) + " of them right.";
+    }
+    drawThreshold();
+  }
+  function drawThreshold() {
+    const box = document.getElementById("threshold-chart");
+    box.replaceChildren();
+    if (!latestCurve || !latestCurve.length) return;
+    const width = 640, height = 180, pad = 32;
+    const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart", role: "img", "aria-label": "coverage and accuracy at each threshold factor" });
+    const x = (factor) => pad + (factor - 0.5) / 1.5 * (width - 2 * pad);
+    const y = (value) => height - pad - value * (height - 2 * pad);
+    for (const tick of [0, 0.5, 1]) {
+      chart.appendChild(svg("line", { x1: pad, x2: width - pad, y1: y(tick), y2: y(tick), class: "grid" }));
+      const label = svg("text", { x: 2, y: y(tick) + 4, class: "axis" });
+      label.textContent = (tick * 100) + "%";
+      chart.appendChild(label);
+    }
+    for (const factor of [0.5, 1, 1.5, 2]) {
+      const label = svg("text", { x: x(factor) - 8, y: height - 8, class: "axis" });
+      label.textContent = "×" + factor;
+      chart.appendChild(label);
+    }
+    const inRange = latestCurve.filter((point) => point.factor >= 0.5 && point.factor <= 2);
+    for (const [key, name] of [["coverage", "answered with a class"], ["accuracy", "right among those"]]) {
+      const line = svg("polyline", { points: inRange.map((point) => x(point.factor) + "," + y(point[key])).join(" "), class: "series " + key });
+      const title = svg("title");
+      title.textContent = name;
+      line.appendChild(title);
+      chart.appendChild(line);
+    }
+    for (const [index, key, name] of [[0, "coverage", "answered with a class"], [1, "accuracy", "right among those"]]) {
+      const legend = svg("text", { x: width - pad - 150, y: pad + 14 * index + 30, class: "axis legend " + key });
+      legend.textContent = "— " + name;
+      chart.appendChild(legend);
+    }
+    const factor = Number(scaleInput.value);
+    chart.appendChild(svg("line", { x1: x(factor), x2: x(factor), y1: pad / 2, y2: height - pad, class: "marker" }));
+    box.appendChild(chart);
+  }
+  function drawCurve(runs) {
+    const run = runs.find((item) => item.target === "learner" && item.report && item.report.coverage);
+    const used = run ? (run.report.threshold_scale || 1) : 1;
+    latestCurve = run ? run.report.coverage.map((point) => ({ factor: point.ratio * used, coverage: point.coverage, accuracy: point.accuracy })) : null;
+    showScale();
+  }
+  scaleInput.addEventListener("input", showScale);
+  const thresholdForm = document.getElementById("threshold-form");
+  thresholdForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const factor = Number(scaleInput.value);
+    const answer = await fetch(base + "/learner", {
+      method: "PATCH", headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ threshold_scale: factor }) });
+    if (answer.ok) { toast("Threshold factor set to ×" + factor.toFixed(2)); loadClasses(); } else toast(await problemText(answer), true);
   });
 
   async function classify(files) {
@@ -447,6 +557,7 @@ function setUpModelPage() {
       const item = (await response.json()).items[0];
       if (item.error) { status.textContent = item.error.detail; row.classList.add("error"); continue; }
       status.textContent = item.unknown ? "unknown" : item.label;
+      if (item.confidence !== undefined) row.appendChild(element("span", "the nearest class is " + percent(item.confidence) + " likely right", "confidence"));
       row.classList.add(item.unknown ? "unknown" : "known");
       const ranked = element("span", item.ranked.slice(0, 3).map((r) =>
         r.label + " " + percent(r.confidence) + " (distance " + r.distance.toFixed(3) + " / " + r.threshold.toFixed(3) + ")").join(" · "), "muted");
@@ -594,6 +705,7 @@ function setUpModelPage() {
     if (!response.ok) return;
     const runs = (await response.json()).items;
     drawHistory(runs);
+    drawCurve(runs);
     const body = document.querySelector("#evaluations tbody");
     body.replaceChildren();
     for (const run of runs) {
