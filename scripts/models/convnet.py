@@ -30,8 +30,8 @@ def output_size(size, kernel, stride, pads):
     return (size + before + after - kernel) // stride + 1
 
 
-def build(weights, steps, fc, name, epsilon, pads=symmetric_pads):
-    """The ONNX graph: input `image` N×3×224×224, outputs `logits` and `embedding`."""
+def build(weights, steps, fc, name, epsilon, pads=symmetric_pads, size=SIZE):
+    """The ONNX graph: input `image` N×3×size×size, outputs `logits` and `embedding`."""
     nodes, initializers = [], []
     counter = [0]
 
@@ -45,14 +45,14 @@ def build(weights, steps, fc, name, epsilon, pads=symmetric_pads):
         return n
 
     zero, six = constant(np.float32(0), "zero"), constant(np.float32(6), "six")
-    size = [SIZE]
+    spatial = [size]
 
     def conv(x, step):
         _, conv_name, bn_name, stride, groups, relu6 = step
         w, b = fold_batchnorm(weights, conv_name, bn_name, epsilon)
         k = w.shape[2]
-        before, after = pads(size[0], k, stride)
-        size[0] = output_size(size[0], k, stride, pads)
+        before, after = pads(spatial[0], k, stride)
+        spatial[0] = output_size(spatial[0], k, stride, pads)
         out = fresh("conv")
         nodes.append(helper.make_node(
             "Conv", [x, constant(w, "w"), constant(b, "b")], [out], strides=[stride, stride],
@@ -85,7 +85,7 @@ def build(weights, steps, fc, name, epsilon, pads=symmetric_pads):
                  constant(weights[fc + ".bias"].astype(np.float32), "fc_b")], ["logits"], transB=1))
     graph = helper.make_graph(
         nodes, name,
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, size, size])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
          helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 1280])],
         initializers)

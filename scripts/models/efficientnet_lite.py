@@ -10,7 +10,7 @@ stride of 2 the extra row and column go at the bottom and right.
 """
 import convnet
 
-# EfficientNet-B0's stages: (repeats, stride of the first block).
+# EfficientNet's stages: (B0's repeats, stride of the first block).
 STAGES = [(1, 1), (2, 2), (2, 2), (3, 2), (3, 1), (4, 2), (1, 1)]
 BN_EPSILON = 1e-3
 
@@ -23,13 +23,24 @@ def same_pads(size, kernel, stride):
 
 
 def layers(weights):
-    """The network as convolutions: (conv, bn, stride, groups, relu6) and residual blocks."""
-    strides = [s if i == 0 else 1 for repeats, s in STAGES for i in range(repeats)]
+    """The network as convolutions: (conv, bn, stride, groups, relu6) and residual blocks.
+
+    Blocks are grouped into stages by their output width (a Lite model scales how many blocks
+    each stage has); a stage's first block takes the stage's stride."""
+    widths = []
+    while f"_blocks.{len(widths)}._project_conv.weight" in weights:
+        widths.append(weights[f"_blocks.{len(widths)}._project_conv.weight"].shape[0])
+    if not widths:
+        raise KeyError("checkpoint has no _blocks")
+    starts = [index for index, width in enumerate(widths) if index == 0 or width != widths[index - 1]]
+    if len(starts) != len(STAGES):
+        raise KeyError(f"checkpoint has {len(starts)} stages, not EfficientNet's {len(STAGES)}")
+    strides = [1] * len(widths)
+    for stage, start in enumerate(starts):
+        strides[start] = STAGES[stage][1]
     steps = [("conv", "_conv_stem", "_bn0", 2, 1, True)]
     for index, stride in enumerate(strides):
         p = f"_blocks.{index}"
-        if p + "._depthwise_conv.weight" not in weights:
-            raise KeyError(f"checkpoint lacks {p}._depthwise_conv.weight")
         block = []
         inputs = weights[p + "._depthwise_conv.weight"].shape[0]
         if p + "._expand_conv.weight" in weights:
@@ -38,16 +49,13 @@ def layers(weights):
         hidden = weights[p + "._depthwise_conv.weight"].shape[0]
         block.append(("conv", p + "._depthwise_conv", p + "._bn1", stride, hidden, True))
         block.append(("conv", p + "._project_conv", p + "._bn2", 1, 1, False))
-        outputs = weights[p + "._project_conv.weight"].shape[0]
-        steps.append(("block", block, stride == 1 and inputs == outputs))
-    if f"_blocks.{len(strides)}._depthwise_conv.weight" in weights:
-        raise KeyError("checkpoint has more blocks than EfficientNet-Lite0's 16")
+        steps.append(("block", block, stride == 1 and inputs == widths[index]))
     steps.append(("conv", "_conv_head", "_bn1", 1, 1, True))
     return steps
 
 
-def build(weights):
-    return convnet.build(weights, layers(weights), "_fc", "efficientnet_lite0", BN_EPSILON, pads=same_pads)
+def build(weights, name="efficientnet_lite0", size=224):
+    return convnet.build(weights, layers(weights), "_fc", name, BN_EPSILON, pads=same_pads, size=size)
 
 
 def reference_forward(weights, batch):
