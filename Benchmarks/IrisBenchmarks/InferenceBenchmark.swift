@@ -10,13 +10,6 @@ import NIOConcurrencyHelpers
 /// ONNX Runtime on tensors already in memory, same images, same thread count, same run.
 public enum InferenceBenchmark {
     public struct Report {
-        public init(name: String, images: Int, seconds: Double, latencies: [Double]) {
-            self.name = name
-            self.images = images
-            self.seconds = seconds
-            self.latencies = latencies
-        }
-
         public var name: String
         public var images: Int
         public var seconds: Double

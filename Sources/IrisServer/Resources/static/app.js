@@ -498,12 +498,7 @@ function setUpModelPage() {
     const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart", role: "img", "aria-label": "coverage and accuracy at each threshold factor" });
     const x = (factor) => pad + (factor - 0.5) / 1.5 * (width - 2 * pad);
     const y = (value) => height - pad - value * (height - 2 * pad);
-    for (const tick of [0, 0.5, 1]) {
-      chart.appendChild(svg("line", { x1: pad, x2: width - pad, y1: y(tick), y2: y(tick), class: "grid" }));
-      const label = svg("text", { x: 2, y: y(tick) + 4, class: "axis" });
-      label.textContent = (tick * 100) + "%";
-      chart.appendChild(label);
-    }
+    percentGrid(chart, width, pad, y);
     for (const factor of [0.5, 1, 1.5, 2]) {
       const label = svg("text", { x: x(factor) - 8, y: height - 8, class: "axis" });
       label.textContent = "×" + factor;
@@ -629,6 +624,16 @@ function setUpModelPage() {
     return node;
   };
 
+  // Horizontal lines at 0, 50 and 100%, labelled on the left.
+  function percentGrid(chart, width, pad, y) {
+    for (const tick of [0, 0.5, 1]) {
+      chart.appendChild(svg("line", { x1: pad, x2: width - pad, y1: y(tick), y2: y(tick), class: "grid" }));
+      const label = svg("text", { x: 2, y: y(tick) + 4, class: "axis" });
+      label.textContent = (tick * 100) + "%";
+      chart.appendChild(label);
+    }
+  }
+
   // Accuracy of every run, oldest left: one line per target.
   function drawHistory(runs) {
     const box = document.getElementById("history-chart");
@@ -639,12 +644,7 @@ function setUpModelPage() {
     const ordered = runs.slice().reverse();
     const x = (index) => pad + (ordered.length === 1 ? (width - 2 * pad) / 2 : index * (width - 2 * pad) / (ordered.length - 1));
     const y = (value) => height - pad - value * (height - 2 * pad);
-    for (const tick of [0, 0.5, 1]) {
-      chart.appendChild(svg("line", { x1: pad, x2: width - pad, y1: y(tick), y2: y(tick), class: "grid" }));
-      const label = svg("text", { x: 2, y: y(tick) + 4, class: "axis" });
-      label.textContent = (tick * 100) + "%";
-      chart.appendChild(label);
-    }
+    percentGrid(chart, width, pad, y);
     for (const target of ["learner", "classifier"]) {
       const points = ordered.map((run, index) => [run, index]).filter(([run]) => run.target === target && run.report);
       if (!points.length) continue;
