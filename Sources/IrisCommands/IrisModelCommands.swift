@@ -164,6 +164,7 @@ extension IrisModelCommands {
         }
         var quality = LearningQuality(data: data)
         quality.rules = settings.models.thresholds
+        quality.calibration = model.manifest.calibration ?? .standard
         if let temperature = ProcessInfo.processInfo.environment["IRIS_LEARNER_TEMPERATURE"].flatMap(Double.init) {
             quality.temperature = temperature
         }
@@ -175,8 +176,9 @@ extension IrisModelCommands {
             let fitted = LearningQuality.fitCalibration(samples)
             print(
                 String(
-                    format: "calibration fitted on %d answers: bias %.4f, ratio %.4f, lead %.4f", samples.count,
-                    fitted.bias, fitted.ratio, fitted.lead))
+                    format:
+                        "calibration fitted on %d answers, for the manifest: \"calibration\": {\"bias\": %.4f, \"ratio\": %.4f, \"lead\": %.4f}",
+                    samples.count, fitted.bias, fitted.ratio, fitted.lead))
             return
         }
         let figures = try quality.run()

@@ -34,6 +34,9 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     public var flagLabel: String?
     /// For `detect-text`: the recogniser run on each found line.
     public var recognizer: Recognizer?
+    /// For `embed` models a learner uses: the coefficients of its answers' confidence (fitted
+    /// by `iris learn quality --fit-calibration`); without them the learner's standard ones.
+    public var calibration: IncrementalLearner.Calibration?
     public var license: String?
     public var source: String?
 
@@ -132,6 +135,7 @@ public struct ModelManifest: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, description, tasks, file, remote, input, outputs, activation, labels, recognizer, license, source
+        case calibration
         case flagLabel = "flag_label"
     }
 }

@@ -249,7 +249,7 @@ public struct IncrementalLearner: Sendable, Equatable {
 
     /// The learner made ready for many classifications: each class's centred, unit-length
     /// centroid in one matrix, so a feature's distances to all classes are one pass of dot products.
-    public func prepared(rules: Thresholds) -> Prepared {
+    public func prepared(rules: Thresholds, calibration: Calibration = .standard) -> Prepared {
         let centre = centring
         let names = shells.keys.sorted()
         var matrix = [Float](repeating: 0, count: names.count * dimension)
@@ -266,7 +266,7 @@ public struct IncrementalLearner: Sendable, Equatable {
         return Prepared(
             dimension: dimension, names: names, matrix: matrix,
             thresholds: [Double](repeating: threshold(rules: rules), count: names.count),
-            centre: centre.map { $0.map(Float.init) })
+            centre: centre.map { $0.map(Float.init) }, calibration: calibration)
     }
 
     public struct Prepared: Sendable {
@@ -275,6 +275,7 @@ public struct IncrementalLearner: Sendable, Equatable {
         let matrix: [Float]
         let thresholds: [Double]
         let centre: [Float]?
+        let calibration: Calibration
 
         public func classify(_ feature: [Float], temperature: Double = IncrementalLearner.temperature, limit: Int = 5)
             -> Answer
@@ -299,7 +300,7 @@ public struct IncrementalLearner: Sendable, Equatable {
                     }
                 }
             }
-            return IncrementalLearner.answer(ranked, temperature: temperature, limit: limit)
+            return IncrementalLearner.answer(ranked, temperature: temperature, limit: limit, calibration: calibration)
         }
     }
 

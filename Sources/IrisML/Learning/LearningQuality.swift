@@ -47,6 +47,7 @@ public struct LearningQuality: Sendable {
     public var trials = 20
     public var shots = [1, 5, 10]
     public var temperature = IncrementalLearner.temperature
+    public var calibration = IncrementalLearner.Calibration.standard
     /// The splits' random seed (the calibration is fitted on other splits than those reported).
     public var seed: UInt64 = 7
 
@@ -96,7 +97,7 @@ public struct LearningQuality: Sendable {
                     }
                     test += members.dropFirst(k)
                 }
-                let ready = learner.prepared(rules: rules)
+                let ready = learner.prepared(rules: rules, calibration: calibration)
                 var trialNearest = 0
                 var trialTaught: [Int] = []
                 for index in test {

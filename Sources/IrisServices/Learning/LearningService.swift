@@ -206,7 +206,8 @@ public struct LearningService: Sendable {
             ready = cached
         } else {
             let classes = try await store.learning.classes(projectID: projectID, names: nil)
-            ready = Self.learner(record, classes).prepared(rules: rules)
+            let calibration = models.model(record.model)?.manifest.calibration ?? .standard
+            ready = Self.learner(record, classes).prepared(rules: rules, calibration: calibration)
             prepared.set(projectID, at: record.updatedAt, scale: rules.scale, ready)
         }
         return vectors.map { ready.classify($0) }
