@@ -102,6 +102,8 @@ struct LearningController {
         let classes = try await store.learning.classes(projectID: project.id, names: nil)
         let learner = LearningService.learner(record, classes)
         let examples = try await store.learning.examples(projectID: project.id, perClass: 4)
+        // One threshold for every class: computed once, not once per class.
+        let threshold = learner.threshold(rules: rules)
         return LearnerBody(
             projectId: project.id, model: record.model, exists: true, count: record.count,
             classes: classes.map { stored in
@@ -110,7 +112,7 @@ struct LearningController {
                     noiseM2: stored.noiseM2)
                 return ClassBody(
                     name: stored.name, count: stored.count,
-                    threshold: learner.threshold(of: shell, rules: rules),
+                    threshold: threshold,
                     noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [],
                     updatedAt: stored.updatedAt)
             },
