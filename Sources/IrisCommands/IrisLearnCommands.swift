@@ -81,10 +81,11 @@ public enum IrisLearnCommands {
     public static func classify(_ settings: IrisSettings, project: String, files: [String]) async throws -> Bool {
         try await with(settings, project: project) { learning, project, _ in
             var allRead = true
+            let model = try await learning.learnerModel(projectID: project.id)
             for file in files {
                 do {
                     let answer = try await learning.classify(
-                        projectID: project.id, vectors: [try await learning.embedding(path: file)])[0]
+                        projectID: project.id, vectors: [try await learning.embedding(path: file, model: model)])[0]
                     let ranked = answer.ranked.prefix(3).map {
                         "\($0.label) \(String(format: "%.0f%%", $0.confidence * 100)) (distance \(String(format: "%.3f", $0.distance))/\(String(format: "%.3f", $0.threshold)))"
                     }

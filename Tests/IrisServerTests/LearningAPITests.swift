@@ -240,4 +240,72 @@ import Testing
             #expect(html.status == .ok && html.text.contains("id=\"model-page\""))
         }
     }
+
+    @Test(
+        "a project chooses its extractor: the classes are rebuilt over it, uploads join over it, heads train over it",
+        arguments: TestDatabase.enabled)
+    func chosenModel(database: TestDatabase) async throws {
+        try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2"] }) { server in
+            let project = try await server.createProject("extractors")
+            let path = "/api/v1/projects/\(project)/learner"
+            for name in ["brick", "grass", "coins"] {
+                let response = try await Self.addClass(
+                    server, project: project, name: name, zip: try Self.zip(name, 0..<5))
+                #expect(response.status == .created, "\(response.text)")
+            }
+            var body = try await server.get(path).json()
+            #expect(body["model"] as? String == "mobilenet-v2" && body["rebuilding"] as? Bool == false)
+            #expect(Set(body["models"] as? [String] ?? []).isSuperset(of: ["mobilenet-v2", "efficientnet-lite0"]))
+
+            // A name that is no embedding model is a 400 naming the field, and changes nothing.
+            let wrong = try await server.send(.patch, path, json: ["model": "resnet50", "threshold_scale": 1.5])
+            #expect(wrong.status == .badRequest && wrong.text.contains("model"), "\(wrong.text)")
+            body = try await server.get(path).json()
+            #expect(body["model"] as? String == "mobilenet-v2" && body["threshold_scale"] as? Double == 1)
+
+            let chosen = try await server.send(.patch, path, json: ["model": "efficientnet-lite0"])
+            let chosenModel = try chosen.json()["model"] as? String
+            #expect(chosen.status == .ok && chosenModel == "efficientnet-lite0", "\(chosen.text)")
+            try await server.settle(timeout: 120)
+            body = try await server.get(path).json()
+            #expect(body["model"] as? String == "efficientnet-lite0" && body["rebuilding"] as? Bool == false, "\(body)")
+            #expect(body["count"] as? Int == 15)
+            let rebuilt = try #require(try await server.store.learning.learner(projectID: project))
+            #expect(rebuilt.model == "efficientnet-lite0")
+            let events = try await server.store.events.latest(projectIDs: [project], limit: 50).map(\.action)
+            #expect(events.contains("learner.model_set") && events.contains("learner.updated"))
+
+            // Classified over the new model: unseen photos of taught classes get their class.
+            let answers = try await Self.classify(
+                server, project: project,
+                files: ["brick", "grass", "coins"].map { ("\($0).jpg", try! TestModels.evalPhoto($0, 25)) })
+            let items = try #require(try answers.json()["items"] as? [[String: Any]])
+            #expect(items.map { $0["label"] as? String } == ["brick", "grass", "coins"], "\(items)")
+
+            // A labelled upload (analysed by the automatic MobileNetV2 only) joins over EfficientNet-Lite0.
+            _ = try await server.upload(
+                try TestModels.evalPhoto("brick", 15), to: project, name: "more-brick.jpg", labels: ["brick"])
+            try await server.settle(timeout: 60)
+            #expect(try await Self.learner(server, project)["brick"]?["count"] as? Int == 6)
+
+            // A head trains over the project's model too.
+            let train = try await server.send(.post, "/api/v1/projects/\(project)/classifiers", json: [:])
+            let trained = try await server.waitForJob(
+                Int64(try #require(try train.json()["id"] as? Int)), in: [.succeeded, .failed, .dead], timeout: 120)
+            #expect(trained.state == .succeeded, "\(trained.error ?? "")")
+            let heads = try #require(
+                try await server.get("/api/v1/projects/\(project)/classifiers").json()["items"] as? [[String: Any]])
+            #expect(heads.first?["model"] as? String == "efficientnet-lite0")
+
+            // null goes back to the setting's model, rebuilt again.
+            let back = try await server.request(
+                .patch, path, headers: [.contentType: "application/json"],
+                body: ByteBuffer(bytes: Data(#"{"model": null}"#.utf8)))
+            let backModel = try back.json()["model"] as? String
+            #expect(back.status == .ok && backModel == "mobilenet-v2", "\(back.text)")
+            try await server.settle(timeout: 120)
+            #expect(try await server.store.learning.learner(projectID: project)?.model == "mobilenet-v2")
+            #expect(try await server.get(path).json()["count"] as? Int == 16)
+        }
+    }
 }

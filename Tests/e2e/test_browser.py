@@ -9,6 +9,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support import expected_conditions
 
 from conftest import ADMIN, ADMIN_PASSWORD
@@ -226,6 +227,16 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     page_wait(browser, 60).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".class-card[data-name=masonry]"))
     assert "12 examples" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=masonry]").text
+
+    # act: switch the feature extractor to EfficientNet-Lite0 from the select (the confirm dialog accepted)
+    browser.execute_script("window.confirm = () => true;")
+    Select(browser.find_element(By.ID, "learner-model")).select_by_value("efficientnet-lite0")
+    browser.find_element(By.CSS_SELECTOR, "#model-form button[type=submit]").click()
+    # check: the classes are rebuilt over it and the page says so once done
+    page_wait(browser, 120).until(lambda driver: "over efficientnet-lite0" in driver.find_element(By.ID, "learner-summary").text
+                                  and "rebuilding" not in driver.find_element(By.ID, "learner-summary").text)
+    assert server.http.get(server.url(f"/api/v1/projects/{project}/learner"), timeout=10).json()["model"] == "efficientnet-lite0"
+    assert "12 examples" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=coffee]").text
 
     # act: the reset waits for the project's name
     reset = browser.find_element(By.ID, "reset-learner")

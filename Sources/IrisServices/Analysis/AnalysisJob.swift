@@ -91,11 +91,11 @@ public struct AnalysisJob: JobHandler {
         else {
             return Output(model: model.name, skipped: "no stored image has this sha256 any more")
         }
-        if model.name == learning?.model,
+        if model.manifest.tasks.contains(.embed),
             let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name)
         {
             // Embedded already (a learner class was made from it): the result stands; only memberships may be new.
-            try await learning?.embedded(sha256: payload.sha256, vector: stored.vector)
+            try await learning?.embedded(sha256: payload.sha256, vector: stored.vector, model: model.name)
             return Output(
                 model: model.name, embeddingDimension: stored.vector.count,
                 skipped: "already analysed with \(model.name)")
@@ -104,9 +104,9 @@ public struct AnalysisJob: JobHandler {
         let output = try await model.analyze(path: path)
         try context.checkCancellation()
         let saved = try await Self.save(output, model: model.name, sha256: payload.sha256, store: store)
-        if saved, model.name == learning?.model, let embedding = output.embedding {
+        if saved, let embedding = output.embedding {
             // Human-labelled images join their learner classes as soon as they have an embedding.
-            try await learning?.embedded(sha256: payload.sha256, vector: embedding)
+            try await learning?.embedded(sha256: payload.sha256, vector: embedding, model: model.name)
         }
         guard saved else { return Output(model: model.name, skipped: "the image was deleted while it was analysed") }
         return Output(

@@ -67,7 +67,7 @@ public struct IrisSystem: Sendable {
         registry.register(DiagnosticJob())
         let learning = LearningService(
             store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel,
-            thresholds: settings.models.thresholds)
+            thresholds: settings.models.thresholds, autoModels: followUps.autoModels)
         self.learning = learning
         registry.register(
             AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))

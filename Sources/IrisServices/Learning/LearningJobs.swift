@@ -46,7 +46,14 @@ public struct ConsolidateJob: JobHandler {
             await learning.announce(
                 as: "iris learner", "learner.updating", projectID: projectID, subject: "learner", detail: [:])
             do {
-                if let members = try await learning.consolidate(projectID: projectID) {
+                let share = 1 / Double(max(projects.count, 1))
+                let members = try await learning.consolidate(projectID: projectID) { done, total in
+                    // Only a change of model embeds anew; that is the long part.
+                    context.report(
+                        progress: (Double(index) + Double(done) / Double(max(total, 1))) * share,
+                        message: "project \(projectID): embedded \(done) of \(total) members")
+                }
+                if let members {
                     done[projectID] = members
                     await learning.announce(
                         as: "iris learner", "learner.updated", projectID: projectID, subject: "learner",

@@ -69,12 +69,17 @@ extension LearningService {
     public func train(projectID: Int64, jobID: Int64?, progress: @escaping @Sendable (Double, String) -> Void)
         async throws -> ClassifierRecord
     {
+        // Over the project's chosen model: images labelled before it was chosen are embedded first.
+        let model = try await chosenModel(projectID: projectID)
+        let failed = try await embedLabelled(projectID: projectID, model: model) { done, total in
+            progress(0.3 * Double(done) / Double(total), "embedded \(done) of \(total) labelled images with \(model)")
+        }
         let all = try await store.learning.labelledEmbeddings(projectID: projectID, model: model)
         let training = all.filter { !Self.isHeldOut($0.sha256) }
         let classes = Array(Set(training.map(\.label))).sorted()
         guard classes.count >= 2 else {
             throw PermanentJobFailure(
-                "training needs human-labelled images of at least two classes with \(model) embeddings outside the held-out split; there are \(training.count) images of \(classes.count) classes"
+                "training needs human-labelled images of at least two classes with \(model) embeddings outside the held-out split; there are \(training.count) images of \(classes.count) classes\(failed > 0 ? " (\(failed) could not be embedded)" : "")"
             )
         }
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
@@ -86,7 +91,7 @@ extension LearningService {
                 options: options,
                 progress: { epoch in
                     progress(
-                        min(0.95, Double(epoch.epoch) / Double(options.maxEpochs)),
+                        min(0.95, 0.3 + 0.7 * Double(epoch.epoch) / Double(options.maxEpochs)),
                         "epoch \(epoch.epoch): validation accuracy \(String(format: "%.3f", epoch.validationAccuracy))")
                 })
         }
@@ -169,6 +174,27 @@ extension LearningService {
     public func evaluate(projectID: Int64, target: Target, version: Int?, split: Split, jobID: Int64?) async throws
         -> EvaluationRecord
     {
+        // The learner and each head are tested over the model they were made with.
+        let model: String
+        let headRecord: ClassifierRecord?
+        switch target {
+        case .learner:
+            model = try await learnerModel(projectID: projectID)
+            headRecord = nil
+        case .classifier:
+            if let version {
+                headRecord = try await store.learning.classifier(projectID: projectID, version: version)
+            } else {
+                let all = try await store.learning.classifiers(projectID: projectID)
+                headRecord = all.first(where: \.active) ?? all.first
+            }
+            guard let found = headRecord else {
+                throw PermanentJobFailure(
+                    "project \(projectID) has no trained classifier\(version.map { " version \($0)" } ?? "")")
+            }
+            model = found.model
+        }
+        _ = try await embedLabelled(projectID: projectID, model: model) { _, _ in }
         let labelled = try await store.learning.labelledEmbeddings(projectID: projectID, model: model)
         let test = labelled.filter { split == .all || Self.isHeldOut($0.sha256) }
         var examples: [EvaluationReport.Example] = []
@@ -205,17 +231,7 @@ extension LearningService {
                         ratio: answer.ratio))
             }
         case .classifier:
-            let record: ClassifierRecord?
-            if let version {
-                record = try await store.learning.classifier(projectID: projectID, version: version)
-            } else {
-                let all = try await store.learning.classifiers(projectID: projectID)
-                record = all.first(where: \.active) ?? all.first
-            }
-            guard let record else {
-                throw PermanentJobFailure(
-                    "project \(projectID) has no trained classifier\(version.map { " version \($0)" } ?? "")")
-            }
+            guard let record = headRecord else { throw PermanentJobFailure("no classifier to evaluate") }
             usedVersion = record.version
             let head = try Self.head(record)
             labels = head.classes

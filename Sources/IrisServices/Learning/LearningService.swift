@@ -11,20 +11,24 @@ import NIOConcurrencyHelpers
 public struct LearningService: Sendable {
     public init(
         store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String,
-        thresholds: IncrementalLearner.Thresholds
+        thresholds: IncrementalLearner.Thresholds, autoModels: [String] = []
     ) {
         self.store = store
         self.blobs = blobs
         self.models = models
-        self.model = model
+        self.defaultModel = model
         self.thresholds = thresholds
+        self.autoModels = autoModels
     }
 
     public let store: IrisStore
     public let blobs: any BlobStore
     public let models: ModelRegistry
-    /// The embedding model learners learn over.
-    public let model: String
+    /// The embedding model of projects that chose none (`learner.model`).
+    public let defaultModel: String
+    /// The models every new image is analysed with (`analysis.auto_models`): a labelled image
+    /// gets an embedding from its project's chosen model when that is not one of them.
+    public let autoModels: [String]
     public let thresholds: IncrementalLearner.Thresholds
     /// Learners made ready for classifying, per project, while they are unchanged.
     let prepared = PreparedLearners()
@@ -57,24 +61,41 @@ public struct LearningService: Sendable {
         public var classify: Duration
     }
 
-    public func embedder() throws -> Model {
-        guard let model = models.model(model), model.manifest.tasks.contains(.embed) else {
+    public func embedder(_ name: String) throws -> Model {
+        guard let model = models.model(name), model.manifest.tasks.contains(.embed) else {
             throw Refusal.conflict(
-                "the learner's embedding model \(model) is not available (see GET /api/v1/models and the learner.model setting)"
+                "the learner's embedding model \(name) is not available (see GET /api/v1/models, the project's learner model and the learner.model setting)"
             )
         }
         return model
     }
 
+    /// The names of the models that can be chosen: those that embed.
+    public var embeddingModels: [String] {
+        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+    }
+
+    /// The model the project chose for its learner and heads, or the setting's.
+    public func chosenModel(projectID: Int64) async throws -> String {
+        try await store.learning.chosenModel(projectID: projectID) ?? defaultModel
+    }
+
+    /// The model the project's learner's classes are in now: its chosen one, once a
+    /// change of model has been rebuilt (`consolidate`).
+    public func learnerModel(projectID: Int64) async throws -> String {
+        if let record = try await store.learning.learner(projectID: projectID) { return record.model }
+        return try await chosenModel(projectID: projectID)
+    }
+
     // MARK: - Embeddings
 
     /// A stored image's embedding: the one kept from its analysis, or made now (and kept).
-    public func embedding(sha256: String) async throws -> [Float] {
+    public func embedding(sha256: String, model: String) async throws -> [Float] {
         if let stored = try await store.analyses.embedding(sha256: sha256, model: model) { return stored.vector }
         guard let path = blobs.localPath(for: .original(sha256)) else {
             throw Refusal.notFound("no stored image has sha256 \(sha256)")
         }
-        let embedder = try embedder()
+        let embedder = try embedder(model)
         let output = try await embedder.analyze(path: path)
         guard let vector = output.embedding else { throw Refusal.conflict("\(model) gave no embedding") }
         // Kept for next time; an analysis job storing the same result at the same moment is no failure.
@@ -83,8 +104,8 @@ public struct LearningService: Sendable {
     }
 
     /// Embeds a file that is not stored (classify uploads).
-    public func embedding(path: String) async throws -> [Float] {
-        guard let vector = try await embedder().analyze(path: path).embedding else {
+    public func embedding(path: String, model: String) async throws -> [Float] {
+        guard let vector = try await embedder(model).analyze(path: path).embedding else {
             throw Refusal.conflict("\(model) gave no embedding")
         }
         return vector
@@ -112,6 +133,7 @@ public struct LearningService: Sendable {
         guard !sha256s.isEmpty else {
             throw Refusal.invalid("there is no image to make the class \(name) from", field: "file")
         }
+        let model = try await learnerModel(projectID: projectID)
         var examples: [(sha256: String, vector: [Float])] = []
         var failed: [(sha256: String, reason: String)] = []
         // A few at once: the model's batcher runs what arrives together as one batch.
@@ -120,7 +142,7 @@ public struct LearningService: Sendable {
         await withTaskGroup(of: (String, [Float]?, String?).self) { group in
             var pending = unique.makeIterator()
             let embed: @Sendable (String) async -> (String, [Float]?, String?) = { sha256 in
-                do { return (sha256, try await embedding(sha256: sha256), nil) } catch {
+                do { return (sha256, try await embedding(sha256: sha256, model: model), nil) } catch {
                     return (sha256, nil, (error as? Refusal)?.detail ?? String(describing: error))
                 }
             }
@@ -138,16 +160,16 @@ public struct LearningService: Sendable {
             throw Refusal.unprocessable(
                 "no-embeddings", "none of the images could be embedded: \(failed.first?.reason ?? "")", field: "file")
         }
-        let added = try await add(projectID: projectID, name: name, examples: examples, mustBeNew: true)
+        let added = try await add(projectID: projectID, name: name, model: model, examples: examples, mustBeNew: true)
         return AddedClass(name: name, added: added, report: report, failed: failed)
     }
 
-    /// Adds examples to one class (made when new): reads and writes that class alone.
+    /// Adds examples (embedded by `model`) to one class (made when new): reads and writes that class alone.
     @discardableResult
     public func add(
-        projectID: Int64, name: String, examples: [(sha256: String, vector: [Float])], mustBeNew: Bool = false
+        projectID: Int64, name: String, model: String, examples: [(sha256: String, vector: [Float])],
+        mustBeNew: Bool = false
     ) async throws -> Int {
-        let model = self.model
         return try await store.learning.update(projectID: projectID, names: [name]) { record, classes in
             if mustBeNew, !classes.isEmpty {
                 throw Refusal.conflict("the learner already has a class named \(name)", field: "name")
@@ -155,7 +177,8 @@ public struct LearningService: Sendable {
             let dimension = record?.dimension ?? examples.first?.vector.count ?? 0
             if let record, record.model != model {
                 throw Refusal.conflict(
-                    "the learner learns over \(record.model), not \(model); reset it to change models")
+                    "the learner's classes are over \(record.model), not \(model): it is being rebuilt over its new model; try again when that is done"
+                )
             }
             var learner = record.map { Self.learner($0, classes) } ?? IncrementalLearner(dimension: dimension)
             var added = 0
@@ -173,14 +196,13 @@ public struct LearningService: Sendable {
 
     /// Removes one class; 404 when there is none of that name.
     public func removeClass(projectID: Int64, name: String) async throws {
-        let model = self.model
         let removed = try await store.learning.update(projectID: projectID, names: [name]) {
             record, classes -> (LearnerChange?, Bool) in
             guard let record, !classes.isEmpty else { return (nil, false) }
             var learner = Self.learner(record, classes)
             learner.remove(name)
             var change = LearnerChange(
-                learner: Self.record(learner, projectID: projectID, model: model, previous: record))
+                learner: Self.record(learner, projectID: projectID, model: record.model, previous: record))
             change.removed = [name]
             return (change, true)
         }
@@ -213,33 +235,56 @@ public struct LearningService: Sendable {
         return vectors.map { ready.classify($0) }
     }
 
-    /// A human-labelled image got its embedding: it joins the classes named by its labels,
-    /// in every project whose learner has them. O(1) per class joined.
-    public func embedded(sha256: String, vector: [Float]) async throws {
-        for (projectID, name) in try await store.learning.pendingMemberships(sha256: sha256, model: model) {
-            try await add(projectID: projectID, name: name, examples: [(sha256, vector)])
+    /// A human-labelled image got its embedding from `model`: it joins the classes named by
+    /// its labels, in every project whose learner has them. O(1) per class joined. Learners
+    /// over a model no automatic analysis runs get their embedding made now, once (by the
+    /// first automatic model's analysis).
+    public func embedded(sha256: String, vector: [Float], model: String) async throws {
+        for (projectID, name, learnerModel) in try await store.learning.pendingMemberships(sha256: sha256) {
+            let example: [Float]
+            if learnerModel == model {
+                example = vector
+            } else if model == autoModels.first, !autoModels.contains(learnerModel) {
+                example = try await embedding(sha256: sha256, model: learnerModel)
+            } else {
+                continue
+            }
+            try await add(projectID: projectID, name: name, model: learnerModel, examples: [(sha256, example)])
         }
     }
 
-    /// Rebuilds a learner exactly from its members' embeddings (the periodic consolidation).
-    /// Answers the number of members, or nil when the project has no learner.
-    public func consolidate(projectID: Int64) async throws -> Int? {
-        guard try await store.learning.learner(projectID: projectID) != nil else { return nil }
+    /// Rebuilds a learner exactly from its members' embeddings (the periodic consolidation),
+    /// over the project's chosen model: after a change of model, each member is embedded
+    /// anew (reported through `progress`). Answers the number of members, or nil when the
+    /// project has no learner.
+    public func consolidate(projectID: Int64, progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws
+        -> Int?
+    {
+        guard let current = try await store.learning.learner(projectID: projectID) else { return nil }
+        let model = try await chosenModel(projectID: projectID)
+        if model != current.model { _ = try embedder(model) }
         var members: [(label: String, feature: [Float])] = []
         var kept: [(name: String, sha256: String)] = []
-        for member in try await store.learning.members(projectID: projectID) {
-            guard let vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector else {
-                continue
+        let all = try await store.learning.members(projectID: projectID)
+        for (index, member) in all.enumerated() {
+            let vector: [Float]?
+            if model == current.model {
+                vector = try await store.analyses.embedding(sha256: member.sha256, model: model)?.vector
+            } else {
+                // An image deleted since it joined has nothing to embed: it leaves.
+                vector = try? await embedding(sha256: member.sha256, model: model)
+                progress(index + 1, all.count)
             }
+            guard let vector else { continue }
             members.append((member.name, vector))
             kept.append(member)
         }
-        let model = self.model
         let snapshot = members
         let memberRows = kept
         return try await store.learning.update(projectID: projectID, names: nil) { record, classes in
             guard let record else { return (nil, nil) }
-            let rebuilt = IncrementalLearner.rebuilt(dimension: record.dimension, members: snapshot)
+            let dimension = snapshot.first?.feature.count ?? record.dimension
+            let rebuilt = IncrementalLearner.rebuilt(dimension: dimension, members: snapshot)
             var learnerRecord = Self.record(rebuilt, projectID: projectID, model: model, previous: record)
             learnerRecord.consolidatedAt = learnerRecord.updatedAt
             var change = LearnerChange(learner: learnerRecord)
@@ -250,7 +295,7 @@ public struct LearningService: Sendable {
                 classes.map { old in
                     rebuilt.shells[old.name].map { Self.classRecord($0, previous: old) }
                         ?? LearnerClassRecord(
-                            name: old.name, count: 0, sum: [Double](repeating: 0, count: record.dimension),
+                            name: old.name, count: 0, sum: [Double](repeating: 0, count: dimension),
                             noiseMean: 0, noiseM2: 0,
                             createdAt: old.createdAt, updatedAt: Date())
                 }
@@ -258,6 +303,22 @@ public struct LearningService: Sendable {
             change.members = memberRows
             return (change, snapshot.count)
         }
+    }
+
+    /// Embeds the project's labelled images that have no embedding from `model` yet (after a
+    /// change of model), reporting (done, total). Answers how many could not be embedded.
+    public func embedLabelled(projectID: Int64, model: String, progress: @Sendable (Int, Int) -> Void) async throws
+        -> Int
+    {
+        let missing = try await store.learning.labelledWithoutEmbedding(projectID: projectID, model: model)
+        guard !missing.isEmpty else { return 0 }
+        _ = try embedder(model)
+        var failed = 0
+        for (index, sha256) in missing.enumerated() {
+            if (try? await embedding(sha256: sha256, model: model)) == nil { failed += 1 }
+            progress(index + 1, missing.count)
+        }
+        return failed
     }
 
     // MARK: - Records

@@ -85,3 +85,13 @@ extension Migration {
         ]
     )
 }
+
+extension Migration {
+    /// The embedding model a project's learner and trained heads use, chosen per project
+    /// (NULL: the `learner.model` setting). A factor of 1 is now stored as 1, not as a missing
+    /// row, so that a row can hold a model alone.
+    static let learnerModel = Migration(
+        id: "2026-12-02-learner-model",
+        portable: ["ALTER TABLE learner_settings ADD COLUMN model TEXT"]
+    )
+}

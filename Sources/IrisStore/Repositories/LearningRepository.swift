@@ -36,11 +36,17 @@ public protocol LearningRepository: Sendable {
     @discardableResult func reset(projectID: Int64) async throws -> Bool
     /// The owner's factor on the learner's measured threshold (nil: none set, 1).
     func thresholdScale(projectID: Int64) async throws -> Double?
-    /// Sets the factor, or removes it (nil).
+    /// Sets the factor (nil: back to 1).
     func setThresholdScale(projectID: Int64, _ scale: Double?) async throws
-    /// (project, class) pairs an image should join: its human labels that name a class of a
-    /// learner over `model`, where it is not yet a member.
-    func pendingMemberships(sha256: String, model: String) async throws -> [(projectID: Int64, name: String)]
+    /// The embedding model chosen for the project's learner and heads (nil: none chosen).
+    func chosenModel(projectID: Int64) async throws -> String?
+    /// Chooses the model, or goes back to the setting's (nil).
+    func setChosenModel(projectID: Int64, _ model: String?) async throws
+    /// (project, class, learner's model) triples an image should join: its human labels that
+    /// name a class of a learner, where it is not yet a member.
+    func pendingMemberships(sha256: String) async throws -> [(projectID: Int64, name: String, model: String)]
+    /// The project's human-labelled images that have no embedding from `model`.
+    func labelledWithoutEmbedding(projectID: Int64, model: String) async throws -> [String]
     /// Projects whose learner changed since its last consolidation.
     func unconsolidated() async throws -> [Int64]
     /// The project's images with this human label.
@@ -186,33 +192,63 @@ public struct SQLLearningRepository: LearningRepository {
 
     public func setThresholdScale(projectID: Int64, _ scale: Double?) async throws {
         try await database.withConnection { db in
-            guard let scale else {
-                try await db.raw("DELETE FROM learner_settings WHERE project_id = \(bind: projectID)").run()
-                return
-            }
             try await db.raw(
                 """
-                INSERT INTO learner_settings (project_id, threshold_scale, updated_at) VALUES (\(bind: projectID), \(bind: scale), \(bind: Clock.nowMilliseconds()))
+                INSERT INTO learner_settings (project_id, threshold_scale, updated_at) VALUES (\(bind: projectID), \(bind: scale ?? 1), \(bind: Clock.nowMilliseconds()))
                 ON CONFLICT (project_id) DO UPDATE SET threshold_scale = excluded.threshold_scale, updated_at = excluded.updated_at
                 """
             ).run()
         }
     }
 
-    public func pendingMemberships(sha256: String, model: String) async throws -> [(projectID: Int64, name: String)] {
+    public func chosenModel(projectID: Int64) async throws -> String? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT model FROM learner_settings WHERE project_id = \(bind: projectID)")
+                .first()?.decode(column: "model", as: String?.self) ?? nil
+        }
+    }
+
+    public func setChosenModel(projectID: Int64, _ model: String?) async throws {
         try await database.withConnection { db in
             try await db.raw(
                 """
-                SELECT l.project_id AS project_id, l.name AS name FROM labels l
-                JOIN learners r ON r.project_id = l.project_id AND r.model = \(bind: model)
+                INSERT INTO learner_settings (project_id, threshold_scale, model, updated_at) VALUES (\(bind: projectID), 1, \(bind: model), \(bind: Clock.nowMilliseconds()))
+                ON CONFLICT (project_id) DO UPDATE SET model = excluded.model, updated_at = excluded.updated_at
+                """
+            ).run()
+        }
+    }
+
+    public func pendingMemberships(sha256: String) async throws -> [(projectID: Int64, name: String, model: String)] {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT l.project_id AS project_id, l.name AS name, r.model AS model FROM labels l
+                JOIN learners r ON r.project_id = l.project_id
                 JOIN learner_classes c ON c.project_id = l.project_id AND c.name = l.name
                 WHERE l.sha256 = \(bind: sha256) AND l.source = \(bind: Label.humanSource)
                   AND NOT EXISTS (SELECT 1 FROM learner_members m WHERE m.project_id = l.project_id AND m.name = l.name AND m.sha256 = l.sha256)
                 ORDER BY l.project_id, l.name
                 """
             ).all().map {
-                (try $0.decode(column: "project_id", as: Int64.self), try $0.decode(column: "name", as: String.self))
+                (
+                    try $0.decode(column: "project_id", as: Int64.self), try $0.decode(column: "name", as: String.self),
+                    try $0.decode(column: "model", as: String.self)
+                )
             }
+        }
+    }
+
+    public func labelledWithoutEmbedding(projectID: Int64, model: String) async throws -> [String] {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT DISTINCT l.sha256 AS sha256 FROM labels l
+                WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource)
+                  AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.sha256 = l.sha256 AND e.model = \(bind: model))
+                ORDER BY l.sha256
+                """
+            ).all().map { try $0.decode(column: "sha256", as: String.self) }
         }
     }
 

@@ -51,7 +51,12 @@ struct LearningController {
 
     struct LearnerBody: ResponseEncodable {
         var projectId: Int64
+        /// The embedding model the project chose for its learner and heads (or the setting's).
         var model: String
+        /// The models that can be chosen.
+        var models: [String]
+        /// The classes are still over another model: a consolidation job is embedding them anew.
+        var rebuilding: Bool
         var exists: Bool
         var count: Int
         var classes: [ClassBody]
@@ -61,15 +66,18 @@ struct LearningController {
         var consolidatedAt: Date?
     }
 
-    /// A PATCH body: `threshold_scale` from 0.5 to 2, or `null` for 1.
+    /// A PATCH body: `threshold_scale` from 0.5 to 2, or `null` for 1; `model`, an embedding
+    /// model's name, or `null` for the `learner.model` setting's.
     struct PatchRequest: Decodable {
         var thresholdScale: Double??
+        var model: String??
 
-        enum CodingKeys: String, CodingKey { case thresholdScale }
+        enum CodingKeys: String, CodingKey { case thresholdScale, model }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             thresholdScale = try container.decodeClearable(Double.self, forKey: .thresholdScale)
+            model = try container.decodeClearable(String.self, forKey: .model)
         }
     }
 
@@ -78,11 +86,34 @@ struct LearningController {
     @Sendable func update(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let body = try await request.decode(as: PatchRequest.self, context: context)
-        if case .some(let scale) = body.thresholdScale {
-            if let scale, !(Self.thresholdScales.contains(scale)) {
-                throw Problem.badRequest(
-                    "threshold_scale must be from 0.5 to 2 (or null for 1), not \(scale)", field: "threshold_scale")
+        // Every field is checked before anything is written.
+        if case .some(.some(let scale)) = body.thresholdScale, !(Self.thresholdScales.contains(scale)) {
+            throw Problem.badRequest(
+                "threshold_scale must be from 0.5 to 2 (or null for 1), not \(scale)", field: "threshold_scale")
+        }
+        if case .some(.some(let name)) = body.model, !learning.embeddingModels.contains(name) {
+            throw Problem.badRequest(
+                "model must name an embedding model (\(learning.embeddingModels.joined(separator: ", "))), not \"\(name.prefix(60))\"",
+                field: "model")
+        }
+        if case .some(let model) = body.model {
+            let before = try await learning.chosenModel(projectID: project.id)
+            try await store.learning.setChosenModel(projectID: project.id, model == learning.defaultModel ? nil : model)
+            let after = try await learning.chosenModel(projectID: project.id)
+            if after != before {
+                await audit.record(
+                    context.caller, "learner.model_set", project: project.id, subject: "learner",
+                    detail: ["model": after])
             }
+            // The classes are rebuilt over the new model: every member embedded anew, in a job.
+            if let record = try await store.learning.learner(projectID: project.id), record.model != after {
+                _ = try await queue.enqueue(
+                    try JobRequest(
+                        kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(projectId: project.id),
+                        queue: JobSettings.Queue.ml, projectID: project.id))
+            }
+        }
+        if case .some(let scale) = body.thresholdScale {
             try await store.learning.setThresholdScale(projectID: project.id, scale == 1 ? nil : scale)
             await audit.record(
                 context.caller, "learner.threshold_set", project: project.id, subject: "learner",
@@ -94,10 +125,11 @@ struct LearningController {
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let rules = try await learning.rules(projectID: project.id)
+        let model = try await learning.chosenModel(projectID: project.id)
         guard let record = try await store.learning.learner(projectID: project.id) else {
             return LearnerBody(
-                projectId: project.id, model: learning.model, exists: false, count: 0, classes: [],
-                thresholdScale: rules.scale)
+                projectId: project.id, model: model, models: learning.embeddingModels, rebuilding: false,
+                exists: false, count: 0, classes: [], thresholdScale: rules.scale)
         }
         let classes = try await store.learning.classes(projectID: project.id, names: nil)
         let learner = LearningService.learner(record, classes)
@@ -105,7 +137,8 @@ struct LearningController {
         // One threshold for every class: computed once, not once per class.
         let threshold = learner.threshold(rules: rules)
         return LearnerBody(
-            projectId: project.id, model: record.model, exists: true, count: record.count,
+            projectId: project.id, model: model, models: learning.embeddingModels, rebuilding: record.model != model,
+            exists: true, count: record.count,
             classes: classes.map { stored in
                 let shell = IncrementalLearner.Shell(
                     name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean,
@@ -246,7 +279,7 @@ struct LearningController {
     @Sendable func classify(_ request: Request, context: IrisRequestContext) async throws -> ClassifiedBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         // Refused before any file is received or embedded; the learner row says how many classes there are.
-        guard try await store.learning.learner(projectID: project.id).map({ $0.classCount > 0 }) == true else {
+        guard let record = try await store.learning.learner(projectID: project.id), record.classCount > 0 else {
             throw Problem.conflict(
                 "the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying"
             )
@@ -261,7 +294,11 @@ struct LearningController {
                 throw Problem.badRequest("send images as parts named \"file\"", field: "file")
             }
             for file in files {
-                inputs.append((file.originalName, file.sha256, { try await learning.embedding(path: file.url.path) }))
+                inputs.append(
+                    (
+                        file.originalName, file.sha256,
+                        { try await learning.embedding(path: file.url.path, model: record.model) }
+                    ))
             }
         } else {
             let body = try await request.decode(as: ClassifyRequest.self, context: context)
@@ -273,7 +310,7 @@ struct LearningController {
                 guard try await store.images.member(sha256: sha256, of: project.id) != nil else {
                     throw Problem.notFound("project \(project.name) has no image \(sha256)")
                 }
-                inputs.append((nil, sha256, { try await learning.embedding(sha256: sha256) }))
+                inputs.append((nil, sha256, { try await learning.embedding(sha256: sha256, model: record.model) }))
             }
         }
         var items: [ClassifiedBody.Item] = []

@@ -356,18 +356,40 @@ function setUpModelPage() {
     return node;
   };
 
+  const modelSelect = document.getElementById("learner-model");
+  let learnerState = null;
+  document.getElementById("model-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const model = modelSelect.value;
+    if (!learnerState || model === learnerState.model) return;
+    if (learnerState.classes.length && !confirm("Rebuild the " + learnerState.classes.length + " classes over " + model +
+        "? Every example is embedded again; the learner keeps answering over " + learnerState.model + " until it is done.")) return;
+    const answer = await fetch(base + "/learner", {
+      method: "PATCH", headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ model }) });
+    if (answer.ok) { toast("The learner now uses " + model); loadClasses(); } else toast(await problemText(answer), true);
+  });
+
   async function loadClasses() {
     const response = await fetch(base + "/learner");
     if (!response.ok) { toast(await problemText(response), true); return; }
     const learner = await response.json();
     scaleInput.value = String(learner.threshold_scale || 1);
     showScale();
+    learnerState = learner;
+    modelSelect.replaceChildren(...(learner.models || [learner.model]).map((name) => {
+      const option = element("option", name);
+      option.value = name;
+      option.selected = name === learner.model;
+      return option;
+    }));
     const box = document.getElementById("classes");
     box.replaceChildren();
     document.getElementById("learner-summary").textContent = learner.classes.length
       ? learner.classes.length + " classes, " + learner.count + " examples, over " + learner.model +
-        (learner.consolidated_at ? "; consolidated " + when(learner.consolidated_at) : "")
+        (learner.rebuilding ? " (rebuilding: every example is being embedded again…)" : "") +
+        (learner.consolidated_at && !learner.rebuilding ? "; consolidated " + when(learner.consolidated_at) : "")
       : "No classes yet. Add one from a zip of its images" + (canEdit ? " below." : " (editors can).");
+    if (learner.rebuilding) setTimeout(loadClasses, 2000);
     for (const item of learner.classes) {
       const card = element("div", undefined, "class-card");
       card.dataset.name = item.name;
