@@ -46,9 +46,12 @@ let package = Package(
             dependencies: [],
             swiftSettings: swiftSettings
         ),
+        // Exemplar-based repair (PatchMatch + EM voting), Iris's own C; optimised in debug
+        // builds too, because the tests repair real photos.
+        .target(name: "CRepair", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("m")]),
         .target(
             name: "IrisImaging",
-            dependencies: ["CVips", "IrisCore"],
+            dependencies: ["CVips", "CRepair", "IrisCore"],
             swiftSettings: swiftSettings
         ),
         // ONNX Runtime's C ABI, declared by Iris (see the header); the library is opened at run time.

@@ -135,6 +135,7 @@ static inline int iris_vips_step(int result, VipsImage **step, VipsImage **next)
 }
 
 #include "model_pixels.h"
+#include "repair.h"
 
 static inline void iris_vips_unref(VipsImage *image) {
     if (image != NULL) g_object_unref(image);

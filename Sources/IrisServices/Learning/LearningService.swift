@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import IrisBlobs
 public import IrisCore
 public import IrisML
