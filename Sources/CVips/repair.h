@@ -96,6 +96,17 @@ static inline int iris_vips_at_least(VipsImage *in, VipsImage **out, double valu
     return vips_moreeq_const1(in, out, value, NULL);
 }
 
+/// The pixels of `in`, described as `interpretation` (e.g. 16-bit RGB rather than multiband).
+static inline int iris_vips_interpreted(VipsImage *in, VipsImage **out, int interpretation) {
+    return vips_copy(in, out, "interpretation", (VipsInterpretation)interpretation, NULL);
+}
+
+/// The usual interpretation of pixels with `bands` bands, 8- or 16-bit.
+static inline int iris_vips_usual_interpretation(int bands, int sixteen) {
+    if (bands <= 2) return sixteen ? VIPS_INTERPRETATION_GREY16 : VIPS_INTERPRETATION_B_W;
+    return sixteen ? VIPS_INTERPRETATION_RGB16 : VIPS_INTERPRETATION_sRGB;
+}
+
 static inline int iris_vips_format(VipsImage *in) { return (int)vips_image_get_format(in); }
 static inline int iris_vips_interpretation(VipsImage *in) { return (int)vips_image_get_interpretation(in); }
 

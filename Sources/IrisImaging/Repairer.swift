@@ -249,7 +249,12 @@ public struct Repairer: Sendable {
             }
         }
         let format = deep ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR
-        return try VipsImageHandle.make("cast") { iris_vips_cast(floatImage.pointer, $0, Int32(format.rawValue)) }
+        let cast = try VipsImageHandle.make("cast") {
+            iris_vips_cast(floatImage.pointer, $0, Int32(format.rawValue))
+        }
+        return try VipsImageHandle.make("copy") {
+            iris_vips_interpreted(cast.pointer, $0, iris_vips_usual_interpretation(Int32(bands), deep ? 1 : 0))
+        }
     }
 
     /// Exemplar photos at no more pixels than the crop, as floats, with the photo's channels.

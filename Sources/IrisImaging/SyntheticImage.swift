@@ -69,4 +69,47 @@ public enum SyntheticImage {
         }
         return result
     }
+
+    /// A PNG of raw pixels: `values` row by row, `bands` per pixel, 8-bit or (`sixteenBit`) 16-bit.
+    public static func png(width: Int, height: Int, bands: Int, values: [Int], sixteenBit: Bool = false) throws -> Data
+    {
+        try Vips.start()
+        precondition(values.count == width * height * bands)
+        let format = sixteenBit ? VIPS_FORMAT_USHORT : VIPS_FORMAT_UCHAR
+        let bytes: [UInt8] =
+            sixteenBit
+            ? values.flatMap { value -> [UInt8] in
+                withUnsafeBytes(of: UInt16(clamping: value)) { Array($0) }
+            } : values.map { UInt8(clamping: $0) }
+        let raw = try bytes.withUnsafeBytes { buffer in
+            try VipsImageHandle.make("from_memory") {
+                iris_vips_from_pixels(
+                    buffer.baseAddress, buffer.count, Int32(width), Int32(height), Int32(bands),
+                    Int32(format.rawValue), $0)
+            }
+        }
+        let image = try VipsImageHandle.make("copy") {
+            iris_vips_interpreted(raw.pointer, $0, iris_vips_usual_interpretation(Int32(bands), sixteenBit ? 1 : 0))
+        }
+        return try image.encode("pngsave") { iris_vips_png(image.pointer, $0, $1) }
+    }
+
+    /// Decoded pixels of encoded image bytes (before EXIF orientation), row by row.
+    public static func pixels(of data: Data) throws -> (
+        width: Int, height: Int, bands: Int, sixteenBit: Bool, values: [Int]
+    ) {
+        try Vips.start()
+        let image = try data.withUnsafeBytes { buffer in
+            try VipsImageHandle.make("load") { iris_vips_load_buffer(buffer.baseAddress, buffer.count, $0) }
+        }
+        let sixteenBit = iris_vips_format(image.pointer) == Int32(VIPS_FORMAT_USHORT.rawValue)
+        var length = 0
+        guard let raw = iris_vips_pixels(image.pointer, &length) else { throw VipsError.take("write_to_memory") }
+        defer { iris_vips_free(raw) }
+        let values: [Int] =
+            sixteenBit
+            ? UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt16.self), count: length / 2).map { Int($0) }
+            : UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: length).map { Int($0) }
+        return (image.width, image.height, image.bands, sixteenBit, values)
+    }
 }
