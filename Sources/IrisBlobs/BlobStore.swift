@@ -19,6 +19,11 @@ public struct BlobKey: Sendable, Hashable, CustomStringConvertible {
         BlobKey(path: "thumbnails/\(size)/\(shard(sha256))/\(sha256).jpg")
     }
 
+    /// A repair's mask (one band, 255 = repaired), content-addressed by its SHA-256.
+    public static func mask(_ sha256: String) -> BlobKey {
+        BlobKey(path: "masks/\(shard(sha256))/\(sha256).png")
+    }
+
     private static func shard(_ sha256: String) -> String {
         let characters = Array(sha256)
         guard characters.count >= 4 else { return "00/00" }

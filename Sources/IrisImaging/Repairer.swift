@@ -78,14 +78,7 @@ public struct Repairer: Sendable {
 
         let mask = try maskImage(maskPath, width: width, height: height)
         let maskBytes = try bytes(of: mask)
-        let marked = maskBytes.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-        guard marked > 0 else {
-            throw Refusal.invalid("the mask marks nothing: paint the part to repair in white", field: "mask")
-        }
-        guard marked < maskBytes.count else {
-            throw Refusal.invalid(
-                "the mask covers the whole photo: nothing is left to repair it from", field: "mask")
-        }
+        let marked = try Self.countMarked(maskBytes)
         let boxes = regions(maskBytes, width: width, height: height, options: options)
         var working = 0
         var used = 0
@@ -163,6 +156,25 @@ public struct Repairer: Sendable {
         return Result(
             data: data, format: jpeg ? .jpeg : .png, width: width, height: height, maskedPixels: marked,
             regions: boxes.count, workingPixels: working, exemplars: used)
+    }
+
+    /// Checks a mask for a photo of `width` × `height` (as displayed) and answers it as a
+    /// one-band PNG (255 = repair) with the number of pixels it marks. Refusals name `mask`.
+    public func checkedMask(path: String, width: Int, height: Int) throws -> (png: Data, marked: Int) {
+        let mask = try maskImage(path, width: width, height: height)
+        let marked = try Self.countMarked(try bytes(of: mask))
+        return (try mask.encode("pngsave") { iris_vips_png(mask.pointer, $0, $1) }, marked)
+    }
+
+    static func countMarked(_ mask: [UInt8]) throws -> Int {
+        let marked = mask.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        guard marked > 0 else {
+            throw Refusal.invalid("the mask marks nothing: paint the part to repair in white", field: "mask")
+        }
+        guard marked < mask.count else {
+            throw Refusal.invalid("the mask covers the whole photo: nothing is left to repair it from", field: "mask")
+        }
+        return marked
     }
 
     // MARK: - Parts

@@ -14,6 +14,7 @@ public struct IrisStore: Sendable {
     public let analyses: any AnalysisRepository
     public let learning: any LearningRepository
     public let registeredModels: any RegisteredModelRepository
+    public let repairs: any RepairRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -27,6 +28,7 @@ public struct IrisStore: Sendable {
         self.analyses = SQLAnalysisRepository(database: database)
         self.learning = SQLLearningRepository(database: database)
         self.registeredModels = SQLRegisteredModelRepository(database: database)
+        self.repairs = SQLRepairRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import IrisBlobs
 import IrisCore
+import IrisImaging
 import IrisServer
 import IrisServices
 import IrisStore
@@ -77,6 +79,11 @@ struct AccessMatrixTests {
         "POST /api/v1/analyses": .signedIn,
         "GET /api/v1/analyses/{sha256}": .image,
         "GET /api/v1/analyses/{sha256}/embeddings/{model}": .image,
+        "POST /api/v1/images/{sha256}/repairs": .imageRole(.contributor),
+        "GET /api/v1/repairs/{repairID}": .repair(.viewer),
+        "GET /api/v1/repairs/{repairID}/mask": .repair(.viewer),
+        "POST /api/v1/repairs/{repairID}/discard": .repair(.contributor),
+        "GET /api/v1/projects/{id}/repairs": .project(.viewer),
         "GET /api/v1/projects/{id}/learner": .project(.viewer),
         "PATCH /api/v1/projects/{id}/learner": .project(.editor),
         "POST /api/v1/projects/{id}/learner/classes": .project(.editor),
@@ -147,7 +154,9 @@ struct AccessMatrixTests {
     /// A project where each role user holds their role, with one image in it.
     func fixture(
         _ server: TestServer, _ cast: Cast, seed: Int
-    ) async throws -> (project: Int64, sha256: String, code: String, job: Int64, webhook: Int64, evaluation: Int64) {
+    ) async throws -> (
+        project: Int64, sha256: String, code: String, job: Int64, webhook: Int64, evaluation: Int64, repair: Int64
+    ) {
         let project = try await server.createProject("fixture \(seed)")
         for role in Role.allCases {
             try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
@@ -172,7 +181,19 @@ struct AccessMatrixTests {
             EvaluationRecord(
                 projectID: project, target: "learner", version: nil, split: "held-out", report: "{}", jobID: nil,
                 createdAt: Date()))
-        return (project, sha256, try #require(try link.json()["code"] as? String), job.id, hook.id, evaluation.id)
+        // A finished repair of the image, its mask stored, so its routes have something to show.
+        let mask = try SyntheticImage.png(width: 32, height: 32, bands: 1, values: .init(repeating: 255, count: 1024))
+        try await server.dependencies.blobs.put(.mask("matrix-mask-\(seed)"), data: mask)
+        let repair = try await server.store.repairs.add(
+            RepairRecord(
+                projectID: project, sourceSHA256: sha256, maskSHA256: "matrix-mask-\(seed)", method: "exemplar",
+                domain: false, seed: 1, requestedBy: "owner", createdAt: Date()))
+        try await server.store.repairs.finish(
+            id: repair.id, state: .succeeded, result: sha256, error: nil, timings: nil)
+        return (
+            project, sha256, try #require(try link.json()["code"] as? String), job.id, hook.id, evaluation.id,
+            repair.id
+        )
     }
 
     /// What the identity should meet on a route of this access: nil when allowed.
@@ -195,7 +216,7 @@ struct AccessMatrixTests {
         if access == .admin { return .forbidden }
         if identity == .otherProjectToken {
             switch access {
-            case .project, .image, .job: return .notFound
+            case .project, .image, .imageRole, .job, .repair: return .notFound
             default: return route.pattern == "/api/v1/projects" && route.method == .post ? .forbidden : nil
             }
         }
@@ -208,7 +229,7 @@ struct AccessMatrixTests {
             default: nil
             }
         switch access {
-        case .project(let needed), .job(let needed):
+        case .project(let needed), .job(let needed), .imageRole(let needed), .repair(let needed):
             guard let role else { return .notFound }
             return role >= needed ? nil : .forbidden
         case .image:
@@ -255,6 +276,7 @@ struct AccessMatrixTests {
                         .replacingOccurrences(of: "{webhookID}", with: String(target.webhook))
                         .replacingOccurrences(of: "{model}", with: "matrix-model")
                         .replacingOccurrences(of: "{evaluationID}", with: String(target.evaluation))
+                        .replacingOccurrences(of: "{repairID}", with: String(target.repair))
                         .replacingOccurrences(of: "{version}", with: "999999")
                         .replacingOccurrences(of: "{name}", with: "no-such-class")
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
@@ -280,6 +302,9 @@ struct AccessMatrixTests {
                         }
                         if access == .image { #expect(response.status != .notFound, "\(place)") }
                         if case .job = access { #expect(response.status != .notFound, "\(place)") }
+                        if case .repair = access, route.method == .get {
+                            #expect(response.status != .notFound, "\(place)")
+                        }
                     }
                     checked += 1
                 }

@@ -96,6 +96,10 @@ func buildRouter(
         scratch: dependencies.scratch, limits: settings.limits,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
+    RepairController(
+        store: dependencies.store, repairs: system.repairs, blobs: dependencies.blobs, scratch: dependencies.scratch,
+        guardian: guardian, audit: audit
+    ).addRoutes(to: api)
     LearningController(
         store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,

@@ -18,6 +18,11 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
     case project(Role)
     /// Whoever may view some project holding the image named by the route's `{sha256}`.
     case image
+    /// At least this role in some project holding the image named by the route's `{sha256}`
+    /// (the handler picks which, among those).
+    case imageRole(Role)
+    /// At least this role in the project of the repair named by the route's `{repairID}`.
+    case repair(Role)
     /// Whoever holds the live upload link named by the route's `{code}`, signed in or not.
     case link
     /// At least this role in the project of the job named by the route's `{jobID}`;
@@ -31,6 +36,8 @@ public enum Access: Sendable, Hashable, CustomStringConvertible {
         case .admin: "admin"
         case .project(let role): "project \(role.rawValue)"
         case .image: "image viewer"
+        case .imageRole(let role): "image's project \(role.rawValue)"
+        case .repair(let role): "repair's project \(role.rawValue)"
         case .link: "upload-link holder"
         case .job(let role): "job's project \(role.rawValue)"
         }

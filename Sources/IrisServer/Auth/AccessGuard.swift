@@ -62,6 +62,14 @@ struct AccessGuard: Sendable {
             try await require(needed, in: projectID, user: user, otherwise: missing)
         case .image:
             try await requireView(image: try Parameters.sha256(context), caller: context.caller)
+        case .imageRole(let needed):
+            _ = try await projects(holding: try Parameters.sha256(context), role: needed, caller: context.caller)
+        case .repair(let needed):
+            let id = try Parameters.id(context, "repairID", noun: "repair")
+            let missing = Problem.notFound("no repair has id \(id)")
+            guard let repair = try await store.repairs.find(id: id) else { throw missing }
+            if let limited = token?.projectID, limited != repair.projectID { throw missing }
+            try await require(needed, in: repair.projectID, user: user, otherwise: missing)
         }
     }
 
@@ -107,6 +115,27 @@ struct AccessGuard: Sendable {
         }
         guard !readable.isEmpty else { throw missing }
         return readable
+    }
+
+    /// The projects holding the image where the caller may see it and holds at least `needed`:
+    /// 404 when they may not see it anywhere, 403 when they may but hold too small a role.
+    func projects(holding sha256: String, role needed: Role, caller: Caller) async throws -> [Int64] {
+        let readable = try await requireView(image: sha256, caller: caller)
+        guard let user = caller.user else { throw Problem.notFound("no image has sha256 \(sha256)") }
+        var allowed: [Int64] = []
+        for membership in readable {
+            if user.isAdmin {
+                allowed.append(membership.projectID)
+            } else if let role = try await store.accounts.role(projectID: membership.projectID, userID: user.id),
+                role >= needed
+            {
+                allowed.append(membership.projectID)
+            }
+        }
+        guard !allowed.isEmpty else {
+            throw Problem.forbidden("this needs the \(needed.rawValue) role in a project that holds the image")
+        }
+        return allowed
     }
 
     /// Administrators pass; members need `needed`; non-members get `otherwise` (a 404).

@@ -15,16 +15,20 @@ struct AuditLog: Sendable {
         _ caller: Caller, _ action: String, project: Int64? = nil, subject: String? = nil,
         detail: [String: String] = [:]
     ) async {
-        let (kind, id, name): (String, Int64?, String) =
-            switch caller {
-            case .anonymous: ("anonymous", nil, "anonymous")
-            case .session(let user, _): ("user", user.id, user.username)
-            case .token(let user, let token): ("token", token.id, "\(user.username) (token \(token.name))")
-            }
+        let (kind, id, name) = Self.actor(caller)
         await record(
             Event(
                 actorKind: kind, actorID: id, actorName: name, action: action, projectID: project, subject: subject,
                 detail: detail))
+    }
+
+    /// How the log names a caller: kind, id and name.
+    static func actor(_ caller: Caller) -> (kind: String, id: Int64?, name: String) {
+        switch caller {
+        case .anonymous: ("anonymous", nil, "anonymous")
+        case .session(let user, _): ("user", user.id, user.username)
+        case .token(let user, let token): ("token", token.id, "\(user.username) (token \(token.name))")
+        }
     }
 
     func record(_ event: Event) async {

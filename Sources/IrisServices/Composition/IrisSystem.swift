@@ -26,6 +26,7 @@ public struct IrisSystem: Sendable {
     public let sender: WebhookSender
     public let models: ModelRegistry
     public let learning: LearningService
+    public let repairs: RepairService
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
@@ -74,10 +75,16 @@ public struct IrisSystem: Sendable {
         registry.register(ConsolidateJob(learning: learning))
         registry.register(TrainJob(learning: learning))
         registry.register(EvaluateJob(learning: learning))
+        let repairs = RepairService(
+            store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
+            repairer: try Repairer(maxPixels: settings.limits.maxPixels))
+        registry.register(RepairJob(repairs: repairs))
         queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue
         ingestor.followUps = followUps
         self.ingestor = ingestor
+        repairs.connect(queue: queue, ingestor: ingestor)
+        self.repairs = repairs
         workers =
             groups.isEmpty
             ? nil

@@ -1,0 +1,198 @@
+import Crypto
+public import Foundation
+public import IrisBlobs
+public import IrisCore
+public import IrisImaging
+public import IrisStore
+import NIOConcurrencyHelpers
+
+/// Repairs of a project's photos: a request is checked and kept (the mask as a blob, a row
+/// in `repairs`) and queued as an `image.repair` job, which stores the repaired photo as a new
+/// image of the project. Every request and outcome is an event.
+public struct RepairService: Sendable {
+    public init(store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, repairer: Repairer) {
+        self.store = store
+        self.blobs = blobs
+        self.scratch = scratch
+        self.repairer = repairer
+    }
+
+    public let store: IrisStore
+    public let blobs: any BlobStore
+    public let scratch: ScratchSpace
+    public let repairer: Repairer
+    /// Set by the composition root once the queue exists (the job handler holds a copy of
+    /// this service made before): where jobs go, and the ingestor that stores results.
+    public func connect(queue: JobQueue, ingestor: ImageIngestor) {
+        wiring.withLockedValue { $0 = (queue, ingestor) }
+    }
+
+    private let wiring = NIOLockedValueBox<(JobQueue, ImageIngestor)?>(nil)
+    var queue: JobQueue? { wiring.withLockedValue { $0?.0 } }
+    var ingestor: ImageIngestor? { wiring.withLockedValue { $0?.1 } }
+
+    /// The methods a request may name.
+    public static let methods = ["exemplar"]
+    /// Most domain photos one repair takes patches from.
+    public static let domainPhotos = 8
+
+    /// Checks a request and queues it: 404 when the project has no such image, 400 for a bad
+    /// mask or method. Nothing is stored for a refused request.
+    public func request(
+        sha256: String, project: Project, maskPath: String, method: String?, domain: Bool, seed: UInt64?,
+        requestedBy: String
+    ) async throws -> (repair: RepairRecord, job: Job) {
+        let method = method ?? "exemplar"
+        guard Self.methods.contains(method) else {
+            throw Refusal.invalid(
+                "method must be one of \(Self.methods.joined(separator: ", ")), not \"\(method.prefix(60))\"",
+                field: "method")
+        }
+        guard let member = try await store.images.member(sha256: sha256, of: project.id) else {
+            throw Refusal.notFound("project \(project.name) has no image \(sha256)")
+        }
+        guard let queue else { throw Refusal.unavailable("repairs need the job queue") }
+        let repairer = self.repairer
+        let (width, height) = (member.image.width, member.image.height)
+        let (png, _) = try await offloadWork { try repairer.checkedMask(path: maskPath, width: width, height: height) }
+        let maskSHA256 = SHA256.hash(data: png).map { String(format: "%02x", $0) }.joined()
+        try await blobs.put(.mask(maskSHA256), data: png)
+        let repair = try await store.repairs.add(
+            RepairRecord(
+                projectID: project.id, sourceSHA256: sha256, maskSHA256: maskSHA256, method: method, domain: domain,
+                seed: seed ?? UInt64.random(in: 1...UInt64(Int32.max)), requestedBy: requestedBy, createdAt: Date()))
+        do {
+            let (job, _) = try await queue.enqueue(
+                try JobRequest(
+                    kind: RepairJob.kind, encoding: RepairJob.Payload(repairId: repair.id), queue: JobSettings.Queue.ml,
+                    maxAttempts: 2, projectID: project.id))
+            try await store.repairs.setJob(id: repair.id, jobID: job.id)
+            var queued = repair
+            queued.jobID = job.id
+            return (queued, job)
+        } catch {
+            try? await store.repairs.finish(
+                id: repair.id, state: .failed, result: nil, error: "the repair could not be queued", timings: nil)
+            throw error
+        }
+    }
+
+    /// Takes a repair's result out of its project (the image goes when no project holds it)
+    /// and marks the repair discarded.
+    public func discardResult(_ repair: RepairRecord, sha256: String) async throws {
+        if try await store.images.member(sha256: sha256, of: repair.projectID) != nil {
+            guard let ingestor else { throw Refusal.unavailable("repairs need the ingestor") }
+            try await ingestor.remove(sha256: sha256, from: repair.projectID)
+        }
+        try await store.repairs.discard(id: repair.id)
+    }
+
+    /// Timings and sizes of one repair, kept as JSON in its row.
+    public struct Timings: Codable, Sendable {
+        public var seconds: Double
+        public var maskedPixels: Int
+        public var workingPixels: Int
+        public var regions: Int
+        public var domainPhotos: Int
+
+        public enum CodingKeys: String, CodingKey {
+            case seconds
+            case maskedPixels = "masked_pixels"
+            case workingPixels = "working_pixels"
+            case regions
+            case domainPhotos = "domain_photos"
+        }
+    }
+
+    /// Runs a queued repair (the job): the result becomes an image of the project with the
+    /// source's human labels.
+    func run(_ repair: RepairRecord, context: JobContext) async throws -> RepairRecord {
+        guard let project = try await store.projects.find(id: repair.projectID) else {
+            throw PermanentJobFailure("project \(repair.projectID) no longer exists")
+        }
+        guard let source = try await store.images.member(sha256: repair.sourceSHA256, of: project.id),
+            let sourcePath = blobs.localPath(for: .original(repair.sourceSHA256)),
+            let maskPath = blobs.localPath(for: .mask(repair.maskSHA256))
+        else {
+            throw PermanentJobFailure("the photo to repair is no longer in project \(project.name)")
+        }
+        guard let ingestor else { throw PermanentJobFailure("repairs need the ingestor") }
+        try await store.repairs.setState(id: repair.id, .running)
+        let exemplars = repair.domain ? try await similarPhotos(to: repair.sourceSHA256, in: project.id) : []
+        let repairer = self.repairer
+        let started = ContinuousClock.now
+        var settings = Repairer.Options(seed: repair.seed)
+        settings.threads = 2
+        let options = settings
+        let result = try await offloadWork {
+            try repairer.repair(image: sourcePath, mask: maskPath, exemplars: exemplars, options: options) { fraction in
+                context.report(progress: 0.05 + 0.9 * fraction, message: "repairing")
+                return !Task.isCancelled
+            }
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        let file = scratch.newFileURL(suffix: result.format == .jpeg ? ".jpg" : ".png")
+        try result.data.write(to: file)
+        let sha256 = SHA256.hash(data: result.data).map { String(format: "%02x", $0) }.joined()
+        let stem =
+            (source.originalName.map { ($0 as NSString).deletingPathExtension }
+                ?? String(repair.sourceSHA256.prefix(12)))
+        let staged = StagedUpload(
+            url: file, sha256: sha256, byteCount: Int64(result.data.count),
+            originalName: "\(stem).repaired.\(result.format == .jpeg ? "jpg" : "png")")
+        _ = try await ingestor.ingest(
+            staged, into: project, labels: source.labels.filter { $0.source == Label.humanSource })
+        let timings = Timings(
+            seconds: seconds, maskedPixels: result.maskedPixels, workingPixels: result.workingPixels,
+            regions: result.regions, domainPhotos: result.exemplars)
+        let encoded = String(decoding: try JSONEncoder().encode(timings), as: UTF8.self)
+        try await store.repairs.finish(id: repair.id, state: .succeeded, result: sha256, error: nil, timings: encoded)
+        var done = repair
+        (done.state, done.resultSHA256, done.timings) = (.succeeded, sha256, encoded)
+        return done
+    }
+
+    /// The project's photos most like this one by their stored embedding (cosine), best first.
+    func similarPhotos(to sha256: String, in projectID: Int64) async throws -> [String] {
+        for model in ["mobilenet-v2", "efficientnet-lite0"] {
+            guard let own = try await store.analyses.embedding(sha256: sha256, model: model)?.vector else { continue }
+            let others = try await store.learning.embeddings(projectID: projectID, model: model)
+            let repaired = Set(
+                try await store.repairs.list(projectID: projectID, before: nil, limit: 1000).compactMap(\.resultSHA256))
+            let ranked = others.filter { $0.sha256 != sha256 && !repaired.contains($0.sha256) }
+                .map { ($0.sha256, Self.cosine(own, $0.vector)) }
+                .sorted { $0.1 > $1.1 }
+                .prefix(Self.domainPhotos)
+            return ranked.compactMap { blobs.localPath(for: .original($0.0)) }
+        }
+        return []
+    }
+
+    static func cosine(_ a: [Float], _ b: [Float]) -> Float {
+        guard a.count == b.count else { return -1 }
+        var dot: Float = 0
+        var aa: Float = 0
+        var bb: Float = 0
+        for index in a.indices {
+            dot += a[index] * b[index]
+            aa += a[index] * a[index]
+            bb += b[index] * b[index]
+        }
+        return dot / max((aa * bb).squareRoot(), 1e-12)
+    }
+
+    /// Records an event for a repair (the audit log's "iris repairer").
+    func announce(_ action: String, _ repair: RepairRecord, detail: [String: String]) async {
+        _ = try? await store.events.append(
+            Event(
+                actorKind: "system", actorID: nil, actorName: "iris repairer", action: action,
+                projectID: repair.projectID, subject: "repair \(repair.id)", detail: detail))
+    }
+}
+
+/// Blocking work on its own thread, not on Swift's cooperative pool.
+func offloadWork<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+    }
+}
