@@ -1,5 +1,6 @@
 """A real browser (Debian's headless Chromium) loads the pages and uploads a file."""
 
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -28,6 +29,13 @@ def browser():
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def screenshots(server):
+    """Where screenshots go: IRIS_SCREENSHOTS when set (to look at them), else beside the data folder."""
+    folder = Path(os.environ.get("IRIS_SCREENSHOTS") or Path(server.data_dir).parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def sign_in(server, browser):
     browser.get(server.url("/"))
     assert "/login" in browser.current_url  # anonymous visitors are sent to sign in
@@ -250,3 +258,60 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     page_wait(browser, 5).until(lambda driver: driver.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth"))
     browser.save_screenshot(str(Path(server.data_dir).parent / "model-page-phone.png"))
+
+
+def test_repair_a_photo_by_brushing_over_it(server, browser, workdir):
+    # arrange: a real photo (scikit-image's cat) in a project
+    photos = Path(__file__).resolve().parents[2] / ".cache" / "photos"
+    project = server.http.post(server.url("/api/v1/projects"), json={"name": "Pets"}, timeout=10).json()["id"]
+    uploaded = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                                files={"file": ("cat.png", (photos / "chelsea.png").read_bytes(), "image/png")}, timeout=60)
+    assert uploaded.status_code in (200, 201), uploaded.text
+    sha256 = uploaded.json()["sha256"]
+
+    # act: open Repair mode on the image page and brush a stroke across the photo
+    sign_in(server, browser)
+    browser.get(server.url(f"/images/{sha256}"))
+    browser.find_element(By.ID, "repair-open").click()
+    canvas = browser.find_element(By.ID, "repair-canvas")
+    page_wait(browser, 15).until(lambda driver: driver.execute_script("return arguments[0].width", canvas) > 0)
+    assert not browser.find_element(By.ID, "repair-go").is_enabled()  # nothing brushed yet
+    box = canvas.rect
+    actions = webdriver.ActionChains(browser)
+    actions.move_to_element_with_offset(canvas, int(-box["width"] * 0.2), 0).click_and_hold()
+    for step in range(1, 9):
+        actions.move_by_offset(int(box["width"] * 0.05), 2)
+    actions.release().perform()
+    # undo takes the stroke away, redo brings it back
+    browser.find_element(By.ID, "repair-undo").click()
+    assert not browser.find_element(By.ID, "repair-go").is_enabled()
+    browser.find_element(By.ID, "repair-redo").click()
+    browser.find_element(By.ID, "repair-go").click()
+
+    # check: the result appears beside the original, with the before/after slider
+    page_wait(browser, 120).until(lambda driver: driver.find_element(By.ID, "repair-result").is_displayed())
+    after = browser.find_element(By.ID, "repair-after")
+    page_wait(browser, 30).until(lambda driver: driver.execute_script("return arguments[0].naturalWidth", after) > 0)
+    history = server.http.get(server.url(f"/api/v1/projects/{project}/repairs"), timeout=10).json()["items"]
+    assert len(history) == 1 and history[0]["state"] == "succeeded", history
+    assert history[0]["timings"]["masked_pixels"] > 500
+    result = history[0]["result_sha256"]
+    browser.execute_script(
+        "const input = document.getElementById('repair-slider'); input.value = '20'; input.dispatchEvent(new Event('input'));")
+    assert browser.find_element(By.ID, "repair-before-clip").value_of_css_property("width") != "0px"
+    browser.save_screenshot(str(screenshots(server) / "repair-page.png"))
+
+    # check: the result is in the project and its page says where it came from; the history page lists it
+    browser.get(server.url(f"/images/{result}"))
+    assert sha256 in browser.find_element(By.CSS_SELECTOR, ".repaired-from").text
+    browser.get(server.url(f"/projects/{project}/repairs"))
+    row = browser.find_element(By.CSS_SELECTOR, "#repairs tbody tr")
+    assert "succeeded" in row.text and len(row.find_elements(By.TAG_NAME, "img")) == 3
+
+    # check: at phone width the repair tools fit the screen (touch drawing uses the same pointer events)
+    browser.set_window_size(390, 844)
+    browser.get(server.url(f"/images/{sha256}"))
+    browser.find_element(By.ID, "repair-open").click()
+    page_wait(browser, 5).until(lambda driver: driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"))
+    browser.save_screenshot(str(screenshots(server) / "repair-phone.png"))

@@ -20,6 +20,7 @@ struct WebController {
         router.get("projects/{id}", .project(.viewer), use: project)
         router.get("projects/{id}/model", .project(.viewer), use: model)
         router.get("images/{sha256}", .image, use: image)
+        router.get("projects/{id}/repairs", .project(.viewer), use: repairs)
         router.get("static/{file}", .open, use: staticFile)
     }
 
@@ -98,6 +99,35 @@ struct WebController {
         return try resources.page("project", values, caller: context.caller)
     }
 
+    /// A project's repairs, newest first: before, mask and after, who asked and how it went.
+    @Sendable func repairs(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let page = try await store.repairs.list(
+            projectID: project.id, before: try Parameters.cursor(request), limit: 51)
+        let rows: [[String: Any]] = page.prefix(50).map { repair in
+            var row: [String: Any] = [
+                "id": repair.id, "source": repair.sourceSHA256, "state": repair.state.rawValue,
+                "who": repair.requestedBy, "when": repair.createdAt.formatted(.iso8601), "method": repair.method,
+                "domain": repair.domain, "discarded": repair.discarded, "error": repair.error ?? "",
+            ]
+            if let result = repair.resultSHA256, !repair.discarded { row["result"] = result }
+            if let timings = repair.timings,
+                let decoded = try? JSONDecoder().decode(RepairService.Timings.self, from: Data(timings.utf8))
+            {
+                row["seconds"] = String(format: "%.1f s", decoded.seconds)
+            }
+            return row
+        }
+        var values: [String: Any] = [
+            "title": "Repairs of \(project.name)", "projectID": project.id, "projectName": project.name,
+            "repairs": rows, "hasRepairs": !rows.isEmpty,
+        ]
+        if page.count > 50, let last = page.prefix(50).last {
+            values["next"] = "/projects/\(project.id)/repairs?cursor=\(last.id)"
+        }
+        return try resources.page("repairs", values, caller: context.caller)
+    }
+
     /// A project's learning: classes, classify, train, test and the test history (drawn by app.js from the API).
     @Sendable func model(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await store.projects.require(id: Parameters.projectID(context))
@@ -137,6 +167,23 @@ struct WebController {
             "bytes": ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file), "projects": projects,
         ]
         if let moderation = image.moderation { values["moderation"] = String(format: "%.3f", moderation) }
+        // Repair: the projects holding it where the caller may repair (contributors and up).
+        let repairable =
+            (try? await guardian.projects(holding: sha256, role: .contributor, caller: context.caller)) ?? []
+        values["canRepair"] = !repairable.isEmpty
+        values["repairProjects"] = memberships.filter { repairable.contains($0.projectID) }.map {
+            ["id": $0.projectID, "name": $0.projectName]
+        }
+        values["repairChoice"] = repairable.count > 1
+        values["repairProject"] = repairable.first ?? 0
+        values["width"] = image.width
+        values["height"] = image.height
+        // Where it was repaired from, in the projects the caller sees.
+        let seen = Set(memberships.map(\.projectID))
+        values["repairedFrom"] = try await store.repairs.producing(sha256: sha256).filter {
+            seen.contains($0.projectID)
+        }
+        .map { ["source": $0.sourceSHA256, "id": $0.id, "method": $0.method, "projectID": $0.projectID] }
         return try resources.page("image", values, caller: context.caller)
     }
 
