@@ -62,3 +62,9 @@ for model in mobilenet-v2 efficientnet-lite0; do
 done
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
+
+# Repair: quality against OpenCV's Telea and Navier–Stokes and PyPatchMatch on the same photos
+# and seeded masks, the gain from domain exemplars, and speed (1 MP and 12 MP photos).
+bench_venv=$(scripts/python-env.sh bench)
+"$bench_venv/bin/python" Benchmarks/repair.py "$PWD/.build/release/iris" "$photos" .cache/photos .cache/evalset \
+  "$work/repair" "$PWD/docs/repair"

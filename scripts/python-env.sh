@@ -2,14 +2,16 @@
 # Creates (once) a Python environment from PyPI and prints its folder. With no argument it is
 # the one the end-to-end tests and benchmarks use (.venv-test, Tests/e2e/requirements.txt);
 # `scripts/python-env.sh oip` is the Open Inference Protocol peer's (.venv-oip, MLServer,
-# Tests/e2e/oip/requirements.txt), kept apart because MLServer pins its own web stack.
+# Tests/e2e/oip/requirements.txt), kept apart because MLServer pins its own web stack;
+# `bench` is the repair benchmark's baselines (.venv-bench, Benchmarks/requirements.txt).
 # Reinstalls only when the requirements file changes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 case "${1:-test}" in
   test) venv="$root/.venv-test"; requirements="$root/Tests/e2e/requirements.txt" ;;
   oip) venv="$root/.venv-oip"; requirements="$root/Tests/e2e/oip/requirements.txt" ;;
-  *) echo "usage: $0 [test|oip]" >&2; exit 2 ;;
+  bench) venv="$root/.venv-bench"; requirements="$root/Benchmarks/requirements.txt" ;;
+  *) echo "usage: $0 [test|oip|bench]" >&2; exit 2 ;;
 esac
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)

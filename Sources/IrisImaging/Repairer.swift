@@ -24,6 +24,10 @@ public struct Repairer: Sendable {
         public var cropMargin = 128
         /// A crop of more pixels than this is repaired scaled down to it, then scaled back.
         public var workingPixels = 1_000_000
+        /// And a crop whose hole has more pixels than this is scaled down until it has no more:
+        /// the cost follows the hole's size, so a large hole in a large photo is repaired at a
+        /// lower resolution (its fill is softer than the photo around it).
+        public var workingHolePixels = 120_000
         /// Most exemplar photos one repair reads.
         public var maxExemplars = 8
     }
@@ -90,7 +94,10 @@ public struct Repairer: Sendable {
                 iris_vips_extract_area(mask.pointer, $0, box.x, box.y, box.width, box.height)
             }
             let area = Int(box.width) * Int(box.height)
-            let scale = area > options.workingPixels ? (Double(options.workingPixels) / Double(area)).squareRoot() : 1
+            let holePixels = boxes.count == 1 ? marked : Int(box.pixels)
+            let scale = min(
+                1, (Double(options.workingPixels) / Double(area)).squareRoot(),
+                (Double(options.workingHolePixels) / Double(max(holePixels, 1))).squareRoot())
             let workWidth = max(1, Int((Double(box.width) * scale).rounded()))
             let workHeight = max(1, Int((Double(box.height) * scale).rounded()))
             let scaled = scale < 1
