@@ -98,6 +98,7 @@ struct AccessMatrixTests {
         "GET /api/v1/projects/{id}/evaluations": .project(.viewer),
         "GET /api/v1/projects/{id}/evaluations/{evaluationID}": .project(.viewer),
         "GET /projects/{id}/model": .project(.viewer),
+        "GET /projects/{id}/repairs": .project(.viewer),
     ]
 
     /// The kinds of caller the matrix tries.
