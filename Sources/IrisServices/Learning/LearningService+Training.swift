@@ -85,7 +85,7 @@ extension LearningService {
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let started = ContinuousClock.now
         let options = SoftmaxRegression.Options()
-        let (head, report) = try await offloadLearning {
+        let (head, report) = try await offloadBlocking {
             try SoftmaxRegression.train(
                 features: training.map(\.vector), labels: training.map { index[$0.label]! }, classes: classes,
                 options: options,
@@ -253,13 +253,6 @@ extension LearningService {
                 projectID: projectID, target: target.rawValue, version: usedVersion, split: split.rawValue,
                 report: String(decoding: try JSONEncoder().encode(body), as: UTF8.self), jobID: jobID, createdAt: Date()
             ))
-    }
-}
-
-/// Training runs on its own thread, not on Swift's cooperative pool.
-public func offloadLearning<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
 

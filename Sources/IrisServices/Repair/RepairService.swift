@@ -54,7 +54,9 @@ public struct RepairService: Sendable {
         guard let queue else { throw Refusal.unavailable("repairs need the job queue") }
         let repairer = self.repairer
         let (width, height) = (member.image.width, member.image.height)
-        let (png, _) = try await offloadWork { try repairer.checkedMask(path: maskPath, width: width, height: height) }
+        let (png, _) = try await offloadBlocking {
+            try repairer.checkedMask(path: maskPath, width: width, height: height)
+        }
         let maskSHA256 = SHA256.hash(data: png).map { String(format: "%02x", $0) }.joined()
         try await blobs.put(.mask(maskSHA256), data: png)
         let repair = try await store.repairs.add(
@@ -124,7 +126,7 @@ public struct RepairService: Sendable {
         var settings = Repairer.Options(seed: repair.seed)
         settings.threads = 2
         let options = settings
-        let result = try await offloadWork {
+        let result = try await offloadBlocking {
             try repairer.repair(image: sourcePath, mask: maskPath, exemplars: exemplars, options: options) { fraction in
                 context.report(progress: 0.05 + 0.9 * fraction, message: "repairing")
                 return !Task.isCancelled
@@ -187,12 +189,5 @@ public struct RepairService: Sendable {
             Event(
                 actorKind: "system", actorID: nil, actorName: "iris repairer", action: action,
                 projectID: repair.projectID, subject: "repair \(repair.id)", detail: detail))
-    }
-}
-
-/// Blocking work on its own thread, not on Swift's cooperative pool.
-func offloadWork<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
