@@ -56,3 +56,6 @@ fi
 
 # The labelled evaluation set for the learner (docs/LEARNING.md): crops of the photographs above.
 "$venv/bin/python" scripts/models/evalset.py .cache/photos .cache/evalset
+
+# The test inpaint model (not a real network; docs/MODELS.md): only the tests load it.
+[ -f .cache/test-models/mean-fill.onnx ] || "$venv/bin/python" scripts/models/test_inpaint.py .cache/test-models

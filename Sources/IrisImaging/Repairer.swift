@@ -45,6 +45,21 @@ public struct Repairer: Sendable {
         public var exemplars: Int
     }
 
+    /// An inpainting network as a repair method: it takes RGB values (row by row, 0–255) and a
+    /// mask (1 = repair) at its fixed size and answers the repaired RGB values. Each crop is
+    /// stretched to that size, and the answer scaled back and pasted like the built-in's.
+    public struct Network: Sendable {
+        public init(width: Int, height: Int, run: @escaping @Sendable ([Float], [Float]) throws -> [Float]) {
+            self.width = width
+            self.height = height
+            self.run = run
+        }
+
+        public var width: Int
+        public var height: Int
+        public var run: @Sendable (_ rgb: [Float], _ mask: [Float]) throws -> [Float]
+    }
+
     public let maxPixels: Int64
 
     public init(maxPixels: Int64 = 100_000_000) throws {
@@ -56,8 +71,8 @@ public struct Repairer: Sendable {
     /// `progress` gets the share done and answers false to cancel (`CancellationError`).
     /// Refusals name the `mask` or `image` field.
     public func repair(
-        image path: String, mask maskPath: String, exemplars: [String] = [], options: Options = Options(),
-        progress: @escaping (Double) -> Bool = { _ in true }
+        image path: String, mask maskPath: String, exemplars: [String] = [], network: Network? = nil,
+        options: Options = Options(), progress: @escaping (Double) -> Bool = { _ in true }
     ) throws -> Result {
         guard let format = try ImageInspector.sniff(path: path) else {
             throw Refusal.unsupportedFormat("the photo to repair is not an image Iris accepts", field: "image")
@@ -80,6 +95,12 @@ public struct Repairer: Sendable {
             ? photo
             : try VipsImageHandle.make("cast") { iris_vips_cast(photo.pointer, $0, Int32(pixelFormat.rawValue)) }
 
+        if network != nil, photo.bands != 3 {
+            throw Refusal.unprocessable(
+                "unsupported-image",
+                "inpainting networks repair RGB photos; this one has \(photo.bands) channels (use the exemplar method)",
+                field: "method")
+        }
         let mask = try maskImage(maskPath, width: width, height: height)
         let maskBytes = try bytes(of: mask)
         let marked = try Self.countMarked(maskBytes)
@@ -98,9 +119,9 @@ public struct Repairer: Sendable {
             let scale = min(
                 1, (Double(options.workingPixels) / Double(area)).squareRoot(),
                 (Double(options.workingHolePixels) / Double(max(holePixels, 1))).squareRoot())
-            let workWidth = max(1, Int((Double(box.width) * scale).rounded()))
-            let workHeight = max(1, Int((Double(box.height) * scale).rounded()))
-            let scaled = scale < 1
+            let workWidth = network?.width ?? max(1, Int((Double(box.width) * scale).rounded()))
+            let workHeight = network?.height ?? max(1, Int((Double(box.height) * scale).rounded()))
+            let scaled = workWidth != Int(box.width) || workHeight != Int(box.height)
             let workImage =
                 scaled
                 ? try VipsImageHandle.make("resize") {
@@ -118,27 +139,38 @@ public struct Repairer: Sendable {
             }
             var pixels = try floats(of: workImage, deep: deep)
             let hole = try bytes(of: workMask)
-            let sources = try exemplarPixels(
-                exemplars.prefix(options.maxExemplars), bands: photo.bands, deep: deep,
-                pixels: workWidth * workHeight)
-            used = max(used, sources.count)
-            let share = (Double(index), Double(boxes.count))
-            let status = run(
-                &pixels, width: workWidth, height: workHeight, channels: photo.bands, hole: hole,
-                exemplars: sources, options: options
-            ) { fraction in progress((share.0 + fraction) / share.1) }
-            switch status {
-            case Int32(IRIS_REPAIR_OK): break
-            case Int32(IRIS_REPAIR_CANCELLED): throw CancellationError()
-            case Int32(IRIS_REPAIR_NO_SOURCE):
-                throw Refusal.invalid(
-                    "the mask leaves too little of the photo around the hole to repair it from", field: "mask")
-            case Int32(IRIS_REPAIR_EMPTY_MASK):
-                continue
-            case Int32(IRIS_REPAIR_NO_MEMORY):
-                throw Refusal.unavailable("there was not enough memory to repair this photo")
-            default:
-                throw Refusal.unprocessable("repair-failed", "the photo could not be repaired", field: "image")
+            if let network {
+                guard progress(Double(index) / Double(boxes.count)) else { throw CancellationError() }
+                let answer = try network.run(pixels, hole.map { $0 != 0 ? 1 : 0 })
+                guard answer.count == pixels.count else {
+                    throw Refusal.unprocessable(
+                        "repair-failed", "the network answered \(answer.count) values, not \(pixels.count)",
+                        field: "method")
+                }
+                pixels = answer
+            } else {
+                let sources = try exemplarPixels(
+                    exemplars.prefix(options.maxExemplars), bands: photo.bands, deep: deep,
+                    pixels: workWidth * workHeight)
+                used = max(used, sources.count)
+                let share = (Double(index), Double(boxes.count))
+                let status = run(
+                    &pixels, width: workWidth, height: workHeight, channels: photo.bands, hole: hole,
+                    exemplars: sources, options: options
+                ) { fraction in progress((share.0 + fraction) / share.1) }
+                switch status {
+                case Int32(IRIS_REPAIR_OK): break
+                case Int32(IRIS_REPAIR_CANCELLED): throw CancellationError()
+                case Int32(IRIS_REPAIR_NO_SOURCE):
+                    throw Refusal.invalid(
+                        "the mask leaves too little of the photo around the hole to repair it from", field: "mask")
+                case Int32(IRIS_REPAIR_EMPTY_MASK):
+                    continue
+                case Int32(IRIS_REPAIR_NO_MEMORY):
+                    throw Refusal.unavailable("there was not enough memory to repair this photo")
+                default:
+                    throw Refusal.unprocessable("repair-failed", "the photo could not be repaired", field: "image")
+                }
             }
             working += workWidth * workHeight
             let repaired = try image(from: pixels, width: workWidth, height: workHeight, bands: photo.bands, deep: deep)

@@ -20,13 +20,59 @@ public final class Model: Sendable {
     let labels: [String]
     let backend: any InferenceBackend
     let textReader: TextReader?
+    /// The graph itself, for inpaint models (two inputs: photo and mask).
+    let session: InferenceSession?
 
-    init(manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?) {
+    init(
+        manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?,
+        session: InferenceSession? = nil
+    ) {
         self.manifest = manifest
         self.preprocessor = Preprocessor(input: manifest.input)
         self.labels = labels
         self.backend = backend
         self.textReader = textReader
+        self.session = session
+    }
+
+    /// Runs an inpaint model on RGB values (row by row, 0–255, at the input size) and a mask
+    /// (1 = repair); answers the repaired RGB values on 0–255. Blocks while it runs.
+    public func inpaint(rgb: [Float], mask: [Float]) throws -> [Float] {
+        guard let session, let inpaint = manifest.inpaint, let output = manifest.outputs["image"] else {
+            throw RuntimeError(operation: "inpaint", message: "\(manifest.name) is not an inpaint model")
+        }
+        let input = manifest.input
+        let (width, height) = (input.width, input.height)
+        let plane = width * height
+        guard rgb.count == plane * 3, mask.count == plane else {
+            throw RuntimeError(operation: "inpaint", message: "the photo and mask must be \(width)×\(height)")
+        }
+        // Colour order and normalisation as the manifest says, planes in NCHW order.
+        let order = input.colors == .bgr ? [2, 1, 0] : [0, 1, 2]
+        var image = [Float](repeating: 0, count: plane * 3)
+        for channel in 0..<3 {
+            let source = order[channel]
+            let (scale, mean, std) = (input.scale, input.mean[channel], input.std[channel])
+            for pixel in 0..<plane {
+                image[channel * plane + pixel] = (rgb[pixel * 3 + source] / scale - mean) / std
+            }
+        }
+        let results = try session.run(
+            [
+                input.name: Tensor(shape: [1, 3, height, width], values: image),
+                inpaint.maskInput: Tensor(shape: [1, 1, height, width], values: mask),
+            ], outputs: [output])
+        guard let result = results[output], result.values.count == plane * 3 else {
+            throw RuntimeError(operation: "inpaint", message: "\(manifest.name) answered no \(width)×\(height) image")
+        }
+        let factor = inpaint.outputScale ?? 255
+        var repaired = [Float](repeating: 0, count: plane * 3)
+        for channel in 0..<3 {
+            for pixel in 0..<plane {
+                repaired[pixel * 3 + order[channel]] = result.values[channel * plane + pixel] * factor
+            }
+        }
+        return repaired
     }
 
     public var name: String { manifest.name }
@@ -87,6 +133,15 @@ public final class Model: Sendable {
             result.embedding = normalised(try output("embedding"))
         }
         return result
+    }
+}
+
+/// The backend of an inpaint model: it repairs photos and analyses none.
+struct RepairsOnly: InferenceBackend {
+    let model: String
+
+    func infer(_ sample: [Float], shape: [Int], input: String, outputs: [String]) async throws -> [String: Tensor] {
+        throw RuntimeError(operation: "analyze", message: "\(model) repairs photos; it does not analyse them")
     }
 }
 

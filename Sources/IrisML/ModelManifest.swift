@@ -10,6 +10,8 @@ public enum ModelTask: String, Sendable, Codable, CaseIterable {
     case moderate
     /// Text lines found in the image, with boxes.
     case detectText = "detect-text"
+    /// A photo and a mask in, the repaired photo out: a repair method (docs/MODELS.md).
+    case inpaint
 }
 
 /// One model: a JSON file in the models folder naming an ONNX file (or a remote server)
@@ -37,6 +39,8 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     /// For `embed` models a learner uses: the coefficients of its answers' confidence (fitted
     /// by `iris learn quality --fit-calibration`); without them the learner's standard ones.
     public var calibration: IncrementalLearner.Calibration?
+    /// For `inpaint`: the mask input and the output's range.
+    public var inpaint: Inpaint?
     public var license: String?
     public var source: String?
 
@@ -133,9 +137,24 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         public var retries: Int?
     }
 
+    /// How an inpainting network takes its mask and gives its result. The photo goes in as
+    /// `input` says (NCHW, 3 channels, `(value / scale − mean) / std` on 0–255 values); the mask
+    /// as float 1 × 1 × H × W, 1 where the photo is to be repaired and 0 elsewhere; the output
+    /// `outputs.image` is 1 × 3 × H × W in the input's colour order, times `output_scale` on 0–255.
+    public struct Inpaint: Sendable, Codable, Equatable {
+        public var maskInput: String
+        /// 255 when the graph answers 0–1, 1 when it answers 0–255.
+        public var outputScale: Float?
+
+        enum CodingKeys: String, CodingKey {
+            case maskInput = "mask_input"
+            case outputScale = "output_scale"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, description, tasks, file, remote, input, outputs, activation, labels, recognizer, license, source
-        case calibration
+        case calibration, inpaint
         case flagLabel = "flag_label"
     }
 }
@@ -188,9 +207,18 @@ extension ModelManifest {
         if input.resize == .centreCrop, (input.shortSide ?? 0) < min(input.width, input.height) {
             throw fail("centre-crop needs short_side at least the input size")
         }
+        if tasks.contains(.inpaint) {
+            guard tasks == [.inpaint] else {
+                throw fail("an inpaint model does nothing else: tasks must be [\"inpaint\"]")
+            }
+            guard remote == nil else { throw fail("inpaint models run in Iris; they cannot be remote") }
+            guard inpaint != nil else { throw fail("inpaint needs inpaint.mask_input") }
+            guard input.layout == .nchw else { throw fail("inpaint models take NCHW input") }
+            guard input.resize == .stretch else { throw fail("inpaint models take input.resize \"stretch\"") }
+        }
         for (task, role) in [
             (ModelTask.classify, "scores"), (.moderate, "scores"), (.embed, "embedding"),
-            (.detectText, "probabilities"),
+            (.detectText, "probabilities"), (.inpaint, "image"),
         ]
         where tasks.contains(task) && outputs[role] == nil {
             throw fail("task \(task.rawValue) needs outputs.\(role)")

@@ -172,6 +172,19 @@ struct ModelLoader {
                 "the graph scores \(classes) classes but \(manifest.labels?.description ?? "the labels file") lists \(labels.count)"
             )
         }
+        if let inpaint = manifest.inpaint {
+            guard let mask = session.inputs.first(where: { $0.name == inpaint.maskInput }) else {
+                throw fail(
+                    "inpaint.mask_input names \(inpaint.maskInput), which the graph does not have (it has \(session.inputs.map(\.name).joined(separator: ", ")))"
+                )
+            }
+            guard mask.elementType == .float, mask.shape.count == 4, mask.shape[1] <= 0 || mask.shape[1] == 1 else {
+                throw fail("the mask input \(inpaint.maskInput) must be float N × 1 × H × W")
+            }
+            return Model(
+                manifest: manifest, labels: [], backend: RepairsOnly(model: manifest.name), textReader: nil,
+                session: session)
+        }
         let batcher = Batcher(
             session: session, input: manifest.input.name, outputs: manifest.outputNames, maxBatch: maxBatch,
             label: manifest.name)

@@ -129,4 +129,59 @@ struct RepairAPITests {
             #expect(try await server.get("/api/v1/repairs/\(id)").json()["discarded"] as? Bool == true)
         }
     }
+
+    @Test(
+        "an inpainting network dropped into the models folder is a repair method; it analyses nothing",
+        arguments: TestDatabase.enabled)
+    func network(database: TestDatabase) async throws {
+        // The test graph setup builds (not a real network): it fills the hole with the mean colour around it.
+        let folder = TestModels.root.appendingPathComponent(".cache/test-models")
+        try await TestServer.with(database, configure: { $0.models.folder = folder }) { server in
+            let listed = try #require(try await server.get("/api/v1/models").json()["items"] as? [[String: Any]])
+            let entry = try #require(listed.first { $0["name"] as? String == "mean-fill" }, "\(listed)")
+            #expect(entry["tasks"] as? [String] == ["inpaint"])
+
+            let project = try await server.createProject("networks")
+            let photo = try Data(contentsOf: TestModels.photo("chelsea.png"))
+            let sha256 = try #require(
+                try await server.upload(photo, to: project, name: "cat.png").json()["sha256"] as? String)
+            // It repairs; it does not analyse.
+            let analysis = try await server.send(
+                .post, "/api/v1/analyses", json: ["images": [sha256], "models": ["mean-fill"]])
+            #expect(analysis.status == .badRequest && analysis.text.contains("repairs photos"), "\(analysis.text)")
+            let before = try SyntheticImage.pixels(of: photo)
+            let mask = try Self.ellipseMask(width: before.width, height: before.height)
+            let unknown = try await Self.send(server, sha256, mask: mask, fields: ["method": "lama"])
+            #expect(unknown.status == .badRequest && unknown.text.contains("exemplar, mean-fill"), "\(unknown.text)")
+
+            let accepted = try await Self.send(server, sha256, mask: mask, fields: ["method": "mean-fill"])
+            #expect(accepted.status == .accepted, "\(accepted.text)")
+            let job = try #require(try accepted.json()["job_id"] as? Int)
+            let finished = try await server.waitForJob(Int64(job), in: [.succeeded, .failed, .dead], timeout: 60)
+            #expect(finished.state == .succeeded, "\(finished.error ?? "")")
+            let repair = try await server.get("/api/v1/repairs/\(try #require(try accepted.json()["id"] as? Int))")
+                .json()
+            #expect(repair["method"] as? String == "mean-fill")
+            let result = try #require(repair["result_sha256"] as? String)
+            let after = try SyntheticImage.pixels(of: try await server.get("/api/v1/images/\(result)/original").data)
+            // Inside the hole: the mean colour of the pixels outside it, channel by channel (so the
+            // layouts, the 0–1 range and the colour order all held); outside: the original's.
+            let (width, height, bands) = (before.width, before.height, before.bands)
+            let centre = (height / 2 * width + Int(Double(width) * 0.4)) * bands
+            var sums = [Double](repeating: 0, count: 3)
+            var count = 0.0
+            let maskPixels = try SyntheticImage.pixels(of: mask).values
+            for pixel in 0..<width * height where maskPixels[pixel] == 0 {
+                for band in 0..<3 { sums[band] += Double(before.values[pixel * bands + band]) }
+                count += 1
+            }
+            for band in 0..<3 {
+                let expected = sums[band] / count
+                #expect(
+                    abs(Double(after.values[centre + band]) - expected) < 8,
+                    "band \(band): \(after.values[centre + band]) for \(expected)")
+            }
+            #expect(after.values[0..<300] == before.values[0..<300])
+        }
+    }
 }

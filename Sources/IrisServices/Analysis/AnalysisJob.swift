@@ -74,8 +74,11 @@ public struct AnalysisJob: JobHandler {
 
     public func validate(_ payload: Payload) throws {
         try ImageRecord.checkSHA256(payload.sha256, field: "payload.sha256")
-        guard models.model(payload.model) != nil else {
+        guard let model = models.model(payload.model) else {
             throw Refusal.invalid("no model named \(payload.model) is available", field: "payload.model")
+        }
+        guard !model.manifest.tasks.contains(.inpaint) else {
+            throw Refusal.invalid("\(payload.model) repairs photos; it does not analyse them", field: "payload.model")
         }
     }
 

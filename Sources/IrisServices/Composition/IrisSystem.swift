@@ -52,7 +52,7 @@ public struct IrisSystem: Sendable {
         self.models = models
         let followUps = FollowUpJobs(
             autoModels: settings.models.autoModels.filter { name in
-                if models.model(name) != nil { return true }
+                if let model = models.model(name), !model.manifest.tasks.contains(.inpaint) { return true }
                 logger.warning(
                     "analysis.auto_models names a model that is not available; new images skip it",
                     metadata: ["model": "\(name)"])
@@ -77,7 +77,7 @@ public struct IrisSystem: Sendable {
         registry.register(EvaluateJob(learning: learning))
         let repairs = RepairService(
             store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
-            repairer: try Repairer(maxPixels: settings.limits.maxPixels))
+            repairer: try Repairer(maxPixels: settings.limits.maxPixels), models: models)
         registry.register(RepairJob(repairs: repairs))
         queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue

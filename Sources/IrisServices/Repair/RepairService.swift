@@ -3,6 +3,7 @@ public import Foundation
 public import IrisBlobs
 public import IrisCore
 public import IrisImaging
+public import IrisML
 public import IrisStore
 import NIOConcurrencyHelpers
 
@@ -10,17 +11,22 @@ import NIOConcurrencyHelpers
 /// in `repairs`) and queued as an `image.repair` job, which stores the repaired photo as a new
 /// image of the project. Every request and outcome is an event.
 public struct RepairService: Sendable {
-    public init(store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, repairer: Repairer) {
+    public init(
+        store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, repairer: Repairer, models: ModelRegistry
+    ) {
         self.store = store
         self.blobs = blobs
         self.scratch = scratch
         self.repairer = repairer
+        self.models = models
     }
 
     public let store: IrisStore
     public let blobs: any BlobStore
     public let scratch: ScratchSpace
     public let repairer: Repairer
+    /// Where the inpaint models (the other repair methods) come from.
+    public let models: ModelRegistry
     /// Set by the composition root once the queue exists (the job handler holds a copy of
     /// this service made before): where jobs go, and the ingestor that stores results.
     public func connect(queue: JobQueue, ingestor: ImageIngestor) {
@@ -31,8 +37,13 @@ public struct RepairService: Sendable {
     var queue: JobQueue? { wiring.withLockedValue { $0?.0 } }
     var ingestor: ImageIngestor? { wiring.withLockedValue { $0?.1 } }
 
-    /// The methods a request may name.
-    public static let methods = ["exemplar"]
+    /// The built-in method: patches copied from the photo (and domain photos).
+    public static let builtIn = "exemplar"
+
+    /// The methods a request may name: the built-in, then every available inpaint model.
+    public var methods: [String] {
+        [Self.builtIn] + models.available.filter { $0.manifest.tasks.contains(.inpaint) }.map(\.name).sorted()
+    }
     /// Most domain photos one repair takes patches from.
     public static let domainPhotos = 8
 
@@ -42,10 +53,11 @@ public struct RepairService: Sendable {
         sha256: String, project: Project, maskPath: String, method: String?, domain: Bool, seed: UInt64?,
         requestedBy: String
     ) async throws -> (repair: RepairRecord, job: Job) {
-        let method = method ?? "exemplar"
-        guard Self.methods.contains(method) else {
+        let method = method ?? Self.builtIn
+        let methods = self.methods
+        guard methods.contains(method) else {
             throw Refusal.invalid(
-                "method must be one of \(Self.methods.joined(separator: ", ")), not \"\(method.prefix(60))\"",
+                "method must be one of \(methods.joined(separator: ", ")), not \"\(method.prefix(60))\"",
                 field: "method")
         }
         guard let member = try await store.images.member(sha256: sha256, of: project.id) else {
@@ -120,14 +132,28 @@ public struct RepairService: Sendable {
         }
         guard let ingestor else { throw PermanentJobFailure("repairs need the ingestor") }
         try await store.repairs.setState(id: repair.id, .running)
-        let exemplars = repair.domain ? try await similarPhotos(to: repair.sourceSHA256, in: project.id) : []
+        var network: Repairer.Network?
+        if repair.method != Self.builtIn {
+            guard let model = models.model(repair.method), model.manifest.tasks.contains(.inpaint) else {
+                throw PermanentJobFailure("the repair method \(repair.method) is no longer available")
+            }
+            network = Repairer.Network(width: model.manifest.input.width, height: model.manifest.input.height) {
+                try model.inpaint(rgb: $0, mask: $1)
+            }
+        }
+        // Networks see the crop alone; domain photos are for the built-in method.
+        let exemplars =
+            repair.domain && network == nil ? try await similarPhotos(to: repair.sourceSHA256, in: project.id) : []
+        let chosen = network
         let repairer = self.repairer
         let started = ContinuousClock.now
         var settings = Repairer.Options(seed: repair.seed)
         settings.threads = 2
         let options = settings
         let result = try await offloadBlocking {
-            try repairer.repair(image: sourcePath, mask: maskPath, exemplars: exemplars, options: options) { fraction in
+            try repairer.repair(
+                image: sourcePath, mask: maskPath, exemplars: exemplars, network: chosen, options: options
+            ) { fraction in
                 context.report(progress: 0.05 + 0.9 * fraction, message: "repairing")
                 return !Task.isCancelled
             }

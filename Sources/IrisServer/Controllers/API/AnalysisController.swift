@@ -209,6 +209,12 @@ struct AnalysisController {
                 "unknown or unavailable model\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", ")); available: \(models.available.map(\.name).joined(separator: ", "))",
                 field: "models")
         }
+        let repairers = names.filter { models.model($0)?.manifest.tasks.contains(.inpaint) == true }
+        guard repairers.isEmpty else {
+            throw Problem.badRequest(
+                "\(repairers.joined(separator: ", ")) repair\(repairers.count == 1 ? "s" : "") photos and analyse\(repairers.count == 1 ? "s" : "") none: name it as the method of POST /api/v1/images/{sha256}/repairs",
+                field: "models")
+        }
         var seen = Set<String>()
         return names.filter { seen.insert($0).inserted }
     }
