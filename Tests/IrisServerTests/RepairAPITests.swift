@@ -182,6 +182,9 @@ struct RepairAPITests {
                     "band \(band): \(after.values[centre + band]) for \(expected)")
             }
             #expect(after.values[0..<300] == before.values[0..<300])
+            // The image page offers it beside the built-in method.
+            let page = try await server.get("/images/\(sha256)")
+            #expect(page.text.contains("id=\"repair-method\"") && page.text.contains("value=\"mean-fill\""))
         }
     }
 }

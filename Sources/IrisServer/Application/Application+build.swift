@@ -107,7 +107,7 @@ func buildRouter(
     ).addRoutes(to: api)
     WebController(
         store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian,
-        moderation: moderation
+        moderation: moderation, repairMethods: { [repairs = system.repairs] in repairs.methods }
     )
     .addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings, models: system.models)

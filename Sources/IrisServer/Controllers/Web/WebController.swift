@@ -14,6 +14,8 @@ struct WebController {
     let limits: IngestLimits
     let guardian: AccessGuard
     let moderation: Moderation
+    /// The repair methods to offer: the built-in, then any inpainting networks.
+    var repairMethods: @Sendable () -> [String] = { ["exemplar"] }
 
     func addRoutes(to router: Routes<Router<IrisRequestContext>>) {
         router.get("/", .signedIn, use: index)
@@ -174,6 +176,9 @@ struct WebController {
         values["repairProjects"] = memberships.filter { repairable.contains($0.projectID) }.map {
             ["id": $0.projectID, "name": $0.projectName]
         }
+        let methods = repairMethods()
+        values["methodChoice"] = methods.count > 1
+        values["repairMethods"] = methods.map { ["name": $0, "builtIn": $0 == "exemplar"] }
         values["repairChoice"] = repairable.count > 1
         values["repairProject"] = repairable.first ?? 0
         values["width"] = image.width

@@ -910,6 +910,8 @@ function setUpRepair() {
     form.append("mask", await maskBlob(), "mask.png");
     form.append("project_id", document.getElementById("repair-project").value);
     form.append("domain", document.getElementById("repair-domain").checked ? "true" : "false");
+    const method = document.getElementById("repair-method");
+    if (method) form.append("method", method.value);
     const response = await fetch("/api/v1/images/" + section.dataset.sha256 + "/repairs", { method: "POST", headers: csrfHeaders(), body: form });
     if (response.status !== 202) {
       bar.hidden = true;
