@@ -105,6 +105,10 @@ public struct Repairer: Sendable {
         let maskBytes = try bytes(of: mask)
         let marked = try Self.countMarked(maskBytes)
         let boxes = regions(maskBytes, width: width, height: height, options: options)
+        // Decoded once, shrunk on load to about the working size; each crop takes them at its own.
+        let domain =
+            network == nil
+            ? domainPhotos(exemplars.prefix(options.maxExemplars), bands: photo.bands, options: options) : []
         var working = 0
         var used = 0
         for (index, box) in boxes.enumerated() {
@@ -149,9 +153,7 @@ public struct Repairer: Sendable {
                 }
                 pixels = answer
             } else {
-                let sources = try exemplarPixels(
-                    exemplars.prefix(options.maxExemplars), bands: photo.bands, deep: deep,
-                    pixels: workWidth * workHeight)
+                let sources = try exemplarPixels(domain, pixels: workWidth * workHeight)
                 used = max(used, sources.count)
                 let share = (Double(index), Double(boxes.count))
                 let status = run(
@@ -308,15 +310,29 @@ public struct Repairer: Sendable {
         }
     }
 
-    /// Exemplar photos at no more pixels than the crop, as floats, with the photo's channels.
-    private func exemplarPixels(_ paths: ArraySlice<String>, bands: Int, deep: Bool, pixels: Int) throws
+    /// The exemplar photos that can be read and have the photo's channels, EXIF orientation
+    /// applied, no larger than a crop is repaired at (an unreadable one is left out).
+    private func domainPhotos(_ paths: ArraySlice<String>, bands: Int, options: Options) -> [VipsImageHandle] {
+        let longest = Int32((Double(options.workingPixels) * 2).squareRoot())
+        return paths.compactMap { path in
+            guard
+                let shrunk = try? VipsImageHandle.make("thumbnail", { iris_vips_thumbnail_file(path, $0, longest) }),
+                let image = try? VipsImageHandle.make("copy", { iris_vips_copy_memory(shrunk.pointer, $0) }),
+                image.bands == bands
+            else {
+                vips_error_clear()
+                return nil
+            }
+            return image
+        }
+    }
+
+    /// Exemplar photos at no more pixels than the crop, as floats on 0–255.
+    private func exemplarPixels(_ images: [VipsImageHandle], pixels: Int) throws
         -> [(pixels: [Float], width: Int, height: Int)]
     {
         var result: [(pixels: [Float], width: Int, height: Int)] = []
-        for path in paths {
-            guard let image = try? opened(path, what: "an exemplar", field: "domain"), image.bands == bands else {
-                continue
-            }
+        for image in images {
             let area = image.width * image.height
             let scale = area > pixels ? (Double(pixels) / Double(area)).squareRoot() : 1
             let width = max(1, Int((Double(image.width) * scale).rounded()))

@@ -185,6 +185,28 @@ struct RepairerTests {
         }
     }
 
+    @Test("domain photos are read once each; unreadable ones and ones of other channels are left out")
+    func domainPhotos() async throws {
+        try await TemporaryFolder.with { folder in
+            let (width, height) = (200, 150)
+            let photo = try Self.write(
+                try SyntheticImage.encode(width: width, height: height, format: .png, seed: 2), folder, "p.png")
+            let mask = Self.ellipse(width: width, height: height, cx: 100, cy: 75, rx: 30, ry: 20)
+            let maskPath = try Self.write(
+                try SyntheticImage.png(width: width, height: height, bands: 1, values: mask), folder, "m.png")
+            let exemplars = [
+                try Self.write(
+                    try SyntheticImage.encode(width: 300, height: 200, format: .jpeg, seed: 3), folder, "a.jpg"),
+                try Self.write(Data("not a picture".utf8), folder, "b.jpg"),
+                try Self.write(
+                    try SyntheticImage.png(width: 50, height: 50, bands: 1, values: .init(repeating: 9, count: 2500)),
+                    folder, "grey.png"),
+            ]
+            let result = try Repairer().repair(image: photo, mask: maskPath, exemplars: exemplars)
+            #expect(result.exemplars == 1)
+        }
+    }
+
     @Test("bad masks are refused with what is wrong; a cancelled repair stops")
     func refusals() async throws {
         try await TemporaryFolder.with { folder in

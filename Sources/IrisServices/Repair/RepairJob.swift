@@ -39,9 +39,7 @@ public struct RepairJob: JobHandler {
         context.report(progress: 0.02, message: "starting")
         do {
             let done = try await repairs.run(repair, context: context)
-            let timings = done.timings.flatMap {
-                try? JSONDecoder().decode(RepairService.Timings.self, from: Data($0.utf8))
-            }
+            let timings = RepairService.Timings.of(done)
             await repairs.announce(
                 "repair.succeeded", done,
                 detail: [

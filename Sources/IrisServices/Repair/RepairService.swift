@@ -69,7 +69,7 @@ public struct RepairService: Sendable {
         let (png, _) = try await offloadBlocking {
             try repairer.checkedMask(path: maskPath, width: width, height: height)
         }
-        let maskSHA256 = SHA256.hash(data: png).map { String(format: "%02x", $0) }.joined()
+        let maskSHA256 = SHA256.hash(data: png).lowercaseHex
         try await blobs.put(.mask(maskSHA256), data: png)
         let repair = try await store.repairs.add(
             RepairRecord(
@@ -116,6 +116,11 @@ public struct RepairService: Sendable {
             case regions
             case domainPhotos = "domain_photos"
         }
+
+        /// A repair's timings as kept in its row; nil before it has any.
+        public static func of(_ repair: RepairRecord) -> Timings? {
+            repair.timings.flatMap { try? JSONDecoder().decode(Timings.self, from: Data($0.utf8)) }
+        }
     }
 
     /// Runs a queued repair (the job): the result becomes an image of the project with the
@@ -161,7 +166,7 @@ public struct RepairService: Sendable {
         let seconds = (ContinuousClock.now - started).seconds
         let file = scratch.newFileURL(suffix: result.format == .jpeg ? ".jpg" : ".png")
         try result.data.write(to: file)
-        let sha256 = SHA256.hash(data: result.data).map { String(format: "%02x", $0) }.joined()
+        let sha256 = SHA256.hash(data: result.data).lowercaseHex
         let stem =
             (source.originalName.map { ($0 as NSString).deletingPathExtension }
                 ?? String(repair.sourceSHA256.prefix(12)))
@@ -180,9 +185,11 @@ public struct RepairService: Sendable {
         return done
     }
 
-    /// The project's photos most like this one by their stored embedding (cosine), best first.
+    /// The project's photos most like this one by their stored embedding (cosine), best first,
+    /// over the first embedding model (by name) the photo has an embedding from.
     func similarPhotos(to sha256: String, in projectID: Int64) async throws -> [String] {
-        for model in ["mobilenet-v2", "efficientnet-lite0"] {
+        let embedders = models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+        for model in embedders {
             guard let own = try await store.analyses.embedding(sha256: sha256, model: model)?.vector else { continue }
             let others = try await store.learning.embeddings(projectID: projectID, model: model)
             let repaired = Set(

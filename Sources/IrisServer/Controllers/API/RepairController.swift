@@ -52,9 +52,7 @@ struct RepairController {
             state: repair.state.rawValue,
             progress: job.map { repair.state == .succeeded ? 1 : $0.progress }, progressMessage: job?.progressMessage,
             jobId: repair.jobID, requestedBy: repair.requestedBy, error: repair.error,
-            timings: repair.timings.flatMap {
-                try? JSONDecoder().decode(RepairService.Timings.self, from: Data($0.utf8))
-            },
+            timings: RepairService.Timings.of(repair),
             discarded: repair.discarded, createdAt: repair.createdAt, finishedAt: repair.finishedAt)
     }
 

@@ -113,10 +113,8 @@ struct WebController {
                 "domain": repair.domain, "discarded": repair.discarded, "error": repair.error ?? "",
             ]
             if let result = repair.resultSHA256, !repair.discarded { row["result"] = result }
-            if let timings = repair.timings,
-                let decoded = try? JSONDecoder().decode(RepairService.Timings.self, from: Data(timings.utf8))
-            {
-                row["seconds"] = String(format: "%.1f s", decoded.seconds)
+            if let timings = RepairService.Timings.of(repair) {
+                row["seconds"] = String(format: "%.1f s", timings.seconds)
             }
             return row
         }
