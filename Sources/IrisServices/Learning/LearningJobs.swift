@@ -1,5 +1,5 @@
 import Foundation
-import IrisCore
+public import IrisCore
 import IrisML
 import IrisStore
 
@@ -12,6 +12,12 @@ public struct ConsolidateJob: JobHandler {
     }
 
     public static let kind = "learner.consolidate"
+
+    /// Rebuilds one project's learner (on the model queue, as the project's job).
+    public static func request(projectID: Int64) throws -> JobRequest {
+        try JobRequest(
+            kind: kind, encoding: Payload(projectId: projectID), queue: JobSettings.Queue.ml, projectID: projectID)
+    }
 
     public struct Payload: Codable, Sendable {
         public init(projectId: Int64? = nil) {

@@ -99,7 +99,7 @@ struct LearningController {
         if case .some(let model) = body.model {
             let before = try await learning.chosenModel(projectID: project.id)
             try await store.learning.setChosenModel(projectID: project.id, model == learning.defaultModel ? nil : model)
-            let after = try await learning.chosenModel(projectID: project.id)
+            let after = model ?? learning.defaultModel
             if after != before {
                 await audit.record(
                     context.caller, "learner.model_set", project: project.id, subject: "learner",
@@ -107,10 +107,7 @@ struct LearningController {
             }
             // The classes are rebuilt over the new model: every member embedded anew, in a job.
             if let record = try await store.learning.learner(projectID: project.id), record.model != after {
-                _ = try await queue.enqueue(
-                    try JobRequest(
-                        kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(projectId: project.id),
-                        queue: JobSettings.Queue.ml, projectID: project.id))
+                _ = try await queue.enqueue(try ConsolidateJob.request(projectID: project.id))
             }
         }
         if case .some(let scale) = body.thresholdScale {
@@ -351,10 +348,7 @@ struct LearningController {
         guard try await store.learning.learner(projectID: project.id) != nil else {
             throw Problem.conflict("project \(project.name) has no learner yet")
         }
-        return try await enqueue(
-            try JobRequest(
-                kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(projectId: project.id),
-                queue: JobSettings.Queue.ml, projectID: project.id))
+        return try await enqueue(try ConsolidateJob.request(projectID: project.id))
     }
 
     struct ResetBody: ResponseEncodable {
