@@ -1,13 +1,16 @@
 """The repair benchmark (`make bench`): quality and speed of `iris repair` against OpenCV's
 Telea and Navier–Stokes inpainting and PyPatchMatch, all measured in the same run.
 
-Quality: real photos (Debian's KDE wallpapers and scikit-image's samples), each at about
+Quality: Iris's two built-in methods (`exemplar`, and `exemplar-smooth`, its texture faded
+deep in the hole) on real photos (Debian's KDE wallpapers and scikit-image's samples), each at about
 0.3 MP, with three seeded masks (an ellipse blob of about 5% of the area, four brush strokes,
 a box of about 8%). PSNR inside the hole, SSIM (grey, Gaussian window) over the hole's
 bounding box grown by 8 px. Every method gets the same photo and mask.
 
-Domain exemplars: crops of one photograph (the learning crop set) repair each other: each
-target's blob repaired from itself alone, then with 8 other crops of the same photograph.
+Domain exemplars: two photographs of one scene (scikit-image's stereo pair) repair each
+other, blobs and boxes, from the photo alone and then with the other photograph; and crops of
+one photograph (the learning crop set): each target's blob from itself alone, then with 8
+other crops of the same photograph.
 
 Speed: a 1 MP photo with a 5% blob, and a 12 MP photo (a wallpaper scaled up) with a 5%
 blob in a corner, end to end through the CLI (median of 3), and the other methods on the
@@ -82,7 +85,7 @@ class Iris:
     def __init__(self, binary, work):
         self.binary, self.work = binary, work
 
-    def repair(self, image, mask, domain=None, name="case", jpeg=False):
+    def repair(self, image, mask, domain=None, name="case", jpeg=False, method=None):
         """Lossless PNG in and out for scoring; JPEG (quality 92) like a phone photo for speed."""
         suffix = ".jpg" if jpeg else ".png"
         source, mask_path = self.work / f"{name}{suffix}", self.work / f"{name}-mask.png"
@@ -92,6 +95,8 @@ class Iris:
         command = [self.binary, "repair", str(source), "--mask", str(mask_path), "--out", str(out), "--quiet"]
         if domain:
             command += ["--domain", str(domain)]
+        if method:
+            command += ["--method", method]
         started = time.perf_counter()
         subprocess.run(command, check=True)
         seconds = time.perf_counter() - started
@@ -129,15 +134,16 @@ def quality(iris, photos, pictures):
     for index, path in enumerate(photos):
         image = load(path, 640 * 480)
         for kind, mask in masks(*image.shape[:2], seed=index).items():
-            results = {"iris": iris.repair(image, mask, name=f"q{index}{kind}")[0]}
+            results = {"iris": iris.repair(image, mask, name=f"q{index}{kind}")[0],
+                       "iris-smooth": iris.repair(image, mask, name=f"q{index}{kind}s", method="exemplar-smooth")[0]}
             for name, method in methods.items():
                 results[name] = method(image, mask)
             for name, result in results.items():
                 scores.setdefault((name, kind), []).append((psnr(result, image, mask), ssim(result, image, mask)))
             if kind in ("blob", "box") and len(shown) < 6 and index % 2 == 0:
-                shown.append((path.stem, kind, image, mask, results["telea"], results["iris"]))
+                shown.append((path.stem, kind, image, mask, results["telea"], results["iris"], results["iris-smooth"]))
     print(f"== repair quality: {len(photos)} photos × 3 masks, PSNR (dB) inside the hole / SSIM over its box (+8 px)")
-    names = ["iris", "telea", "navier-stokes"] + (["pypatchmatch"] if HAVE_PATCHMATCH else [])
+    names = ["iris", "iris-smooth", "telea", "navier-stokes"] + (["pypatchmatch"] if HAVE_PATCHMATCH else [])
     print(f"{'method':<14}" + "".join(f"{kind:>18}" for kind in ["blob", "strokes", "box", "all"]))
     table = {}
     for name in names:
@@ -152,17 +158,45 @@ def quality(iris, photos, pictures):
         print("(pypatchmatch is not available here: its row is left out)")
     if pictures:
         pictures.mkdir(parents=True, exist_ok=True)
-        for stem, kind, image, mask, tel, ours in shown:
+        for stem, kind, image, mask, tel, ours, smooth in shown:
             ys, xs = np.where(mask > 0)
             y0, y1 = max(ys.min() - 48, 0), min(ys.max() + 48, image.shape[0])
             x0, x1 = max(xs.min() - 48, 0), min(xs.max() + 48, image.shape[1])
             marked = image.copy()
             marked[mask > 0] = (214, 43, 255)
-            tiles = [marked, tel, ours, image]
+            tiles = [marked, tel, ours, smooth, image]
             row = np.hstack([cv2.resize(t[y0:y1, x0:x1], (320, int(320 * (y1 - y0) / (x1 - x0)))) for t in tiles])
             cv2.imwrite(str(pictures / f"repair-{stem.lower()}-{kind}.jpg"), row, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        print(f"side-by-side pictures (mask, Telea, Iris, original) in {pictures}")
+        print(f"side-by-side pictures (mask, Telea, Iris, Iris smooth, original) in {pictures}")
     return table
+
+
+def scene(iris, samples, work):
+    """Two photographs of one scene (scikit-image's stereo pair): each one's blobs and boxes
+    repaired from itself alone, then with the other photograph as a domain photo."""
+    rows = []
+    for name, other in [("left", "right"), ("right", "left")]:
+        image = cv2.imread(str(samples / f"motorcycle_{name}.png"))
+        exemplars = work / f"scene-{other}"
+        exemplars.mkdir(exist_ok=True)
+        (exemplars / f"motorcycle_{other}.png").write_bytes((samples / f"motorcycle_{other}.png").read_bytes())
+        for seed in range(4):
+            for kind in ("blob", "box"):
+                mask = masks(*image.shape[:2], seed=200 + seed)[kind]
+                alone = iris.repair(image, mask, name=f"s{name}{seed}{kind}")[0]
+                helped = iris.repair(image, mask, domain=exemplars, name=f"s{name}{seed}{kind}x")[0]
+                rows.append((kind, psnr(alone, image, mask), psnr(helped, image, mask),
+                             ssim(alone, image, mask), ssim(helped, image, mask)))
+    print("== repair with domain exemplars: two photographs of one scene (a stereo pair), each repaired alone vs with the other")
+    for kind in ("blob", "box"):
+        mine = [r for r in rows if r[0] == kind]
+        print(f"{kind:<12} PSNR {statistics.mean(r[1] for r in mine):6.2f} → {statistics.mean(r[2] for r in mine):6.2f} dB   "
+              f"SSIM {statistics.mean(r[3] for r in mine):.3f} → {statistics.mean(r[4] for r in mine):.3f}")
+    gain_psnr = statistics.mean(r[2] - r[1] for r in rows)
+    gain_ssim = statistics.mean(r[4] - r[3] for r in rows)
+    better = sum(1 for r in rows if r[2] > r[1])
+    print(f"{'all':<12} gain {gain_psnr:+.2f} dB PSNR, {gain_ssim:+.3f} SSIM; better in {better} of {len(rows)} repairs")
+    return {"psnr_gain": round(gain_psnr, 2), "ssim_gain": round(gain_ssim, 4), "repairs": len(rows), "better": better}
 
 
 def domain(iris, crops, work):
@@ -232,7 +266,8 @@ def main():
     photos = sorted(photos_dir.glob("*.jpg")) + [samples_dir / n for n in [
         "chelsea.png", "coffee.png", "rocket.jpg", "astronaut.png", "motorcycle_left.png", "brick.png", "grass.png",
         "gravel.png"]]
-    report = {"quality": quality(iris, photos, pictures), "domain": domain(iris, crops_dir, work),
+    report = {"quality": quality(iris, photos, pictures), "scene": scene(iris, samples_dir, work),
+              "domain": domain(iris, crops_dir, work),
               "speed": speed(iris, sorted(photos_dir.glob("*.jpg"))[-1], work)}
     (work / "repair.json").write_text(json.dumps(report, indent=2))
 

@@ -1,7 +1,8 @@
 import Foundation
 import IrisCore
 import IrisImaging
-import IrisServices
+public import IrisServices
+import IrisStore
 
 /// `iris repair`: repairs a photo where a mask marks it, locally (no server, no data folder),
 /// for scripting and for the repair benchmark.
@@ -19,14 +20,39 @@ public enum IrisRepairCommands {
     }
 
     /// Repairs `image` where `mask` is white and writes the result to `out` (default: beside
-    /// the photo, `NAME.repaired.jpg|png`). Prints what it did and how long it took.
+    /// the photo, `NAME.repaired.jpg|png`). Prints what it did and how long it took. Settings
+    /// (and the data folder) are read only for an inpaint model's `method` or for `project`.
     public static func repair(
-        image: String, mask: String, out: String?, seed: UInt64, domain: String?, maxPixels: Int64, quiet: Bool
-    ) throws {
-        let exemplars = try domain.map(domainPhotos) ?? []
+        image: String, mask: String, out: String?, seed: UInt64, method: String, domain: String?, project: String?,
+        maxPixels: Int64, quiet: Bool, settings: () throws -> IrisSettings
+    ) async throws {
+        if domain != nil, project != nil { throw CommandFailure(message: "give --domain or --project, not both") }
+        let builtIn = RepairService.builtIns.first { $0.name == method }
+        if builtIn == nil, domain != nil || project != nil {
+            throw CommandFailure(
+                message:
+                    "--domain and --project are for the built-in methods (exemplar, exemplar-smooth); networks see the photo alone"
+            )
+        }
         let repairer = try Repairer(maxPixels: maxPixels)
         var options = Repairer.Options(seed: seed)
         options.threads = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+        var network: Repairer.Network?
+        var exemplars = try domain.map(domainPhotos) ?? []
+        if let builtIn {
+            options.finish = builtIn.finish
+        } else {
+            (network, _) = try await fromData(
+                settings(), repairer: repairer, method: method, project: nil, image: image)
+        }
+        if let project {
+            (network, exemplars) = try await fromData(
+                settings(), repairer: repairer, method: method, project: project, image: image)
+            if exemplars.isEmpty, !quiet {
+                FileHandle.standardError.write(
+                    Data("note: project \(project) has no analysed photos to take patches from\n".utf8))
+            }
+        }
         if exemplars.count > options.maxExemplars, !quiet {
             FileHandle.standardError.write(
                 Data(
@@ -37,7 +63,9 @@ public enum IrisRepairCommands {
         let started = ContinuousClock.now
         let result: Repairer.Result
         do {
-            result = try repairer.repair(image: image, mask: mask, exemplars: exemplars, options: options) { fraction in
+            result = try repairer.repair(
+                image: image, mask: mask, exemplars: exemplars, network: network, options: options
+            ) { fraction in
                 if interactive {
                     let filled = Int(fraction * 30)
                     let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: 30 - filled)
@@ -66,7 +94,43 @@ public enum IrisRepairCommands {
                     format: "%@: %d×%d, %d pixels repaired in %d region%@ (worked at %d pixels%@) in %.2f s → %@",
                     image, result.width, result.height, result.maskedPixels, result.regions,
                     result.regions == 1 ? "" : "s", result.workingPixels,
-                    result.exemplars > 0 ? ", with \(result.exemplars) domain photos" : "", seconds, target))
+                    result.exemplars > 0
+                        ? ", with \(result.exemplars) domain photo\(result.exemplars == 1 ? "" : "s")" : "", seconds,
+                    target))
+        }
+    }
+
+    /// The inpaint model `method` names and the project's photos most like `image`, read from
+    /// the models folder and the data folder (closed again before the repair runs).
+    static func fromData(
+        _ settings: IrisSettings, repairer: Repairer, method: String, project: String?, image: String
+    ) async throws -> (Repairer.Network?, [String]) {
+        let logger = settings.makeLogger()
+        let dependencies = try await IrisDependencies.open(settings, logger: logger)
+        do {
+            let service = RepairService(
+                store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch, repairer: repairer,
+                models: settings.models.registry(logger: logger))
+            let methods = service.methods
+            guard methods.contains(method) else {
+                throw CommandFailure(
+                    message: "--method must be one of \(methods.joined(separator: ", ")), not \(method)")
+            }
+            var photos: [String] = []
+            if let project {
+                let found =
+                    if let id = Int64(project) { try await dependencies.store.projects.find(id: id) } else {
+                        try await dependencies.store.projects.find(name: project)
+                    }
+                guard let found else { throw CommandFailure(message: "no project is named or numbered \(project)") }
+                photos = try await service.similarPhotos(toFile: image, in: found.id)
+            }
+            await dependencies.close()
+            return (service.resolve(method: method).network, photos)
+        } catch {
+            await dependencies.close()
+            if let message = CommandFailure.message(for: error) { throw CommandFailure(message: message) }
+            throw error
         }
     }
 }

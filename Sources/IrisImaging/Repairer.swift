@@ -30,6 +30,16 @@ public struct Repairer: Sendable {
         public var workingHolePixels = 120_000
         /// Most exemplar photos one repair reads.
         public var maxExemplars = 8
+        /// How the fill ends deep in the hole.
+        public var finish = Finish.texture
+    }
+
+    /// Texture copied into the middle of a large hole is a plausible guess, rarely the lost
+    /// pixels: `.texture` keeps it (a photo-like result); `.smooth` fades it with the distance
+    /// into the hole towards the fill's local mean, which is closer to the lost pixels on average
+    /// (higher PSNR and SSIM) but blurred in the middle of a large hole.
+    public enum Finish: Sendable {
+        case texture, smooth
     }
 
     public struct Result: Sendable {
@@ -361,7 +371,8 @@ public struct Repairer: Sendable {
     ) -> Int32 {
         var settings = iris_repair_options(
             patch_radius: Int32(options.patchRadius), iterations: Int32(options.iterations), passes: 2,
-            threads: Int32(options.threads), seed: options.seed)
+            threads: Int32(options.threads), seed: options.seed,
+            finish: Int32(options.finish == .smooth ? IRIS_REPAIR_SMOOTH : IRIS_REPAIR_TEXTURE))
         let box = ProgressBox(progress)
         let context = Unmanaged.passUnretained(box).toOpaque()
         let callback: iris_repair_progress = { context, fraction in

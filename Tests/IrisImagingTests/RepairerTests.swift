@@ -94,6 +94,50 @@ struct RepairerTests {
         }
     }
 
+    @Test("the smooth finish keeps the texture at the hole's edge and fades it in the middle; nothing else changes")
+    func smoothFinish() async throws {
+        try await TemporaryFolder.with { folder in
+            // setup: the grass photo and a large ellipse; its inner half, and a ring 1–2 px inside its edge
+            let original = try Data(contentsOf: TestModels.photo("grass.png"))
+            let before = try SyntheticImage.pixels(of: original)
+            let (width, height) = (before.width, before.height)
+            func ellipse(grow: Double, scale: Double = 1) -> [Int] {
+                Self.ellipse(
+                    width: width, height: height, cx: Double(width) * 0.5, cy: Double(height) * 0.5,
+                    rx: Double(width) * 0.2 * scale + grow, ry: Double(height) * 0.18 * scale + grow)
+            }
+            let mask = ellipse(grow: 0)
+            let middle = ellipse(grow: 0, scale: 0.5)
+            let inner = ellipse(grow: -3)
+            let edge = zip(mask, inner).map { $0 != 0 && $1 == 0 ? 255 : 0 }
+            let maskPath = try Self.write(
+                try SyntheticImage.png(width: width, height: height, bands: 1, values: mask), folder, "mask.png")
+            // act
+            var smooth = Repairer.Options(seed: 3)
+            smooth.finish = .smooth
+            let textured = try SyntheticImage.pixels(
+                of: try Repairer().repair(
+                    image: TestModels.photo("grass.png").path, mask: maskPath, options: .init(seed: 3)
+                )
+                .data)
+            let smoothed = try SyntheticImage.pixels(
+                of: try Repairer().repair(image: TestModels.photo("grass.png").path, mask: maskPath, options: smooth)
+                    .data)
+            // check: the same fill but for its detail, outside the hole and its feather untouched
+            let grown = ellipse(grow: 4)
+            let changedOutside = (0..<width * height).filter { grown[$0] == 0 }.filter { pixel in
+                (0..<before.bands).contains {
+                    smoothed.values[pixel * before.bands + $0] != before.values[pixel * before.bands + $0]
+                }
+            }
+            #expect(changedOutside.isEmpty)
+            let (middleTexture, middleSmooth) = (Self.texture(textured, middle), Self.texture(smoothed, middle))
+            #expect(middleSmooth < 0.2 * middleTexture, "middle: \(middleSmooth) against \(middleTexture)")
+            let (edgeTexture, edgeSmooth) = (Self.texture(textured, edge), Self.texture(smoothed, edge))
+            #expect(edgeSmooth > 0.5 * edgeTexture, "edge: \(edgeSmooth) against \(edgeTexture)")
+        }
+    }
+
     @Test("the same seed gives the same bytes; another seed another repair")
     func deterministic() async throws {
         try await TemporaryFolder.with { folder in

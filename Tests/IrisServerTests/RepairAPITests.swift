@@ -86,6 +86,13 @@ struct RepairAPITests {
             let elsewhere = try await Self.send(server, sha256, mask: mask, fields: ["project_id": "999999"])
             #expect(elsewhere.status == .notFound)
 
+            // The project's default for domain photos: a request that does not say follows it.
+            let unclear = try await server.send(.patch, "/api/v1/projects/\(project)", json: ["repair_domain": "yes"])
+            #expect(unclear.status == .badRequest && unclear.text.contains("repair_domain"), "\(unclear.text)")
+            let patched = try await server.send(.patch, "/api/v1/projects/\(project)", json: ["repair_domain": true])
+            let patchedDomain = try patched.json()["repair_domain"] as? Bool
+            #expect(patched.status == .ok && patchedDomain == true, "\(patched.text)")
+
             // act
             let accepted = try await Self.send(server, sha256, mask: mask, fields: ["seed": "11"])
             #expect(accepted.status == .accepted, "\(accepted.text)")
@@ -98,6 +105,7 @@ struct RepairAPITests {
             let shown = try await server.get("/api/v1/repairs/\(id)").json()
             #expect(shown["state"] as? String == "succeeded" && shown["progress"] as? Double == 1)
             #expect(shown["method"] as? String == "exemplar" && shown["seed"] as? Int == 11)
+            #expect(shown["domain"] as? Bool == true)
             let result = try #require(shown["result_sha256"] as? String)
             #expect(result != sha256)
             let timings = try #require(shown["timings"] as? [String: Any])
@@ -152,7 +160,9 @@ struct RepairAPITests {
             let before = try SyntheticImage.pixels(of: photo)
             let mask = try Self.ellipseMask(width: before.width, height: before.height)
             let unknown = try await Self.send(server, sha256, mask: mask, fields: ["method": "lama"])
-            #expect(unknown.status == .badRequest && unknown.text.contains("exemplar, mean-fill"), "\(unknown.text)")
+            #expect(
+                unknown.status == .badRequest && unknown.text.contains("exemplar, exemplar-smooth, mean-fill"),
+                "\(unknown.text)")
 
             let accepted = try await Self.send(server, sha256, mask: mask, fields: ["method": "mean-fill"])
             #expect(accepted.status == .accepted, "\(accepted.text)")

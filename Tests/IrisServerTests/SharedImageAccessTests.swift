@@ -103,6 +103,48 @@ struct SharedImageAccessTests {
     }
 
     @Test(
+        "a repair made in B reveals nothing to A: not its record, mask or history, nor \"repaired from\" on its result",
+        arguments: TestDatabase.enabled)
+    func repairInB(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: the shared photo repaired in B; its result's bytes then uploaded to A as well
+            let setting = try await setting(server)
+            let mask = try RepairAPITests.ellipseMask(width: 320, height: 240)
+            let accepted = try await RepairAPITests.send(
+                server, setting.shared, mask: mask, fields: ["project_id": "\(setting.projectB)"])
+            #expect(accepted.status == .accepted, "\(accepted.text)")
+            let id = try #require(try accepted.json()["id"] as? Int)
+            let job = try #require(try accepted.json()["job_id"] as? Int)
+            let finished = try await server.waitForJob(Int64(job), in: [.succeeded, .failed, .dead], timeout: 120)
+            #expect(finished.state == .succeeded, "\(finished.error ?? "")")
+            let result = try #require(try await server.get("/api/v1/repairs/\(id)").json()["result_sha256"] as? String)
+            let bytes = try await server.get("/api/v1/images/\(result)/original").data
+            #expect(try await server.upload(bytes, to: setting.projectA).status == .created)
+            // The unrestricted administrator sees where it came from.
+            #expect(try await server.get("/images/\(result)").text.contains("Repaired from"))
+
+            for (who, caller) in setting.callers {
+                let page = try await caller.get("/images/\(result)")
+                #expect(page.status == .ok, "\(who)")
+                #expect(!page.text.contains("Repaired from") && !page.text.contains("bravo-secret"), "\(who)")
+                for path in [
+                    "/api/v1/repairs/\(id)", "/api/v1/repairs/\(id)/mask",
+                    "/api/v1/projects/\(setting.projectB)/repairs",
+                ] {
+                    let status = try await caller.get(path).status
+                    #expect(status == .notFound || status == .forbidden, "\(who): GET \(path) → \(status)")
+                }
+                let discard = try await caller.request(.post, "/api/v1/repairs/\(id)/discard")
+                #expect(
+                    discard.status == .notFound || discard.status == .forbidden, "\(who): discard → \(discard.status)")
+                let events = try #require(try await caller.get("/api/v1/events").json()["items"] as? [[String: Any]])
+                #expect(!events.contains { ($0["action"] as? String)?.hasPrefix("repair.") == true }, "\(who)")
+            }
+            #expect(try await server.get("/api/v1/repairs/\(id)").json()["discarded"] as? Bool == false)
+        }
+    }
+
+    @Test(
         "a flagged image hidden from viewers' listings is not readable by hash either; editors and administrators see it",
         arguments: TestDatabase.enabled)
     func flaggedHiddenEverywhere(database: TestDatabase) async throws {

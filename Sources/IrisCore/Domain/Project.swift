@@ -10,18 +10,21 @@ public struct Project: Sendable, Equatable, Codable {
     /// Images whose moderation score is above this are flagged for review and hidden from
     /// contributors and viewers; nil uses the server's `moderation.threshold`.
     public var moderationThreshold: Double?
+    /// Whether a repair that does not say takes patches from the project's similar photos too.
+    public var repairDomain: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(
         id: Int64, name: String, description: String, labelSet: [String]?, moderationThreshold: Double? = nil,
-        createdAt: Date, updatedAt: Date
+        repairDomain: Bool = false, createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.name = name
         self.description = description
         self.labelSet = labelSet
         self.moderationThreshold = moderationThreshold
+        self.repairDomain = repairDomain
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -37,12 +37,38 @@ public struct RepairService: Sendable {
     var queue: JobQueue? { wiring.withLockedValue { $0?.0 } }
     var ingestor: ImageIngestor? { wiring.withLockedValue { $0?.1 } }
 
-    /// The built-in method: patches copied from the photo (and domain photos).
+    /// The built-in method, patches copied from the photo (and domain photos), with its copied
+    /// texture kept to the middle of the hole.
     public static let builtIn = "exemplar"
+    /// The built-in methods: `exemplar`, and `exemplar-smooth`, whose copied texture fades deep
+    /// in the hole (closer to the lost pixels on average, blurred in a large hole's middle).
+    public static let builtIns: [(name: String, finish: Repairer.Finish, title: String)] = [
+        (builtIn, .texture, "patches from the photo"),
+        ("exemplar-smooth", .smooth, "patches from the photo, smoothed deep in the hole"),
+    ]
 
-    /// The methods a request may name: the built-in, then every available inpaint model.
+    /// The finish of a built-in method, or the inpaint model a method names (nil for neither).
+    public func resolve(method: String) -> (finish: Repairer.Finish?, network: Repairer.Network?) {
+        if let builtIn = Self.builtIns.first(where: { $0.name == method }) { return (builtIn.finish, nil) }
+        guard let model = models.model(method), model.manifest.tasks.contains(.inpaint) else { return (nil, nil) }
+        return (nil, Self.network(model))
+    }
+
+    static func network(_ model: Model) -> Repairer.Network {
+        Repairer.Network(width: model.manifest.input.width, height: model.manifest.input.height) {
+            try model.inpaint(rgb: $0, mask: $1)
+        }
+    }
+
+    /// How the page names a method.
+    public static func title(of method: String) -> String {
+        builtIns.first { $0.name == method }?.title ?? "\(method) (network)"
+    }
+
+    /// The methods a request may name: the built-ins, then every available inpaint model.
     public var methods: [String] {
-        [Self.builtIn] + models.available.filter { $0.manifest.tasks.contains(.inpaint) }.map(\.name).sorted()
+        Self.builtIns.map(\.name)
+            + models.available.filter { $0.manifest.tasks.contains(.inpaint) }.map(\.name).sorted()
     }
     /// Most domain photos one repair takes patches from.
     public static let domainPhotos = 8
@@ -137,14 +163,9 @@ public struct RepairService: Sendable {
         }
         guard let ingestor else { throw PermanentJobFailure("repairs need the ingestor") }
         try await store.repairs.setState(id: repair.id, .running)
-        var network: Repairer.Network?
-        if repair.method != Self.builtIn {
-            guard let model = models.model(repair.method), model.manifest.tasks.contains(.inpaint) else {
-                throw PermanentJobFailure("the repair method \(repair.method) is no longer available")
-            }
-            network = Repairer.Network(width: model.manifest.input.width, height: model.manifest.input.height) {
-                try model.inpaint(rgb: $0, mask: $1)
-            }
+        let (finish, network) = resolve(method: repair.method)
+        if finish == nil, network == nil {
+            throw PermanentJobFailure("the repair method \(repair.method) is no longer available")
         }
         // Networks see the crop alone; domain photos are for the built-in method.
         let exemplars =
@@ -154,6 +175,7 @@ public struct RepairService: Sendable {
         let started = ContinuousClock.now
         var settings = Repairer.Options(seed: repair.seed)
         settings.threads = 2
+        settings.finish = finish ?? .texture
         let options = settings
         let result = try await offloadBlocking {
             try repairer.repair(
@@ -188,19 +210,43 @@ public struct RepairService: Sendable {
     /// The project's photos most like this one by their stored embedding (cosine), best first,
     /// over the first embedding model (by name) the photo has an embedding from.
     func similarPhotos(to sha256: String, in projectID: Int64) async throws -> [String] {
-        let embedders = models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
         for model in embedders {
             guard let own = try await store.analyses.embedding(sha256: sha256, model: model)?.vector else { continue }
-            let others = try await store.learning.embeddings(projectID: projectID, model: model)
-            let repaired = Set(
-                try await store.repairs.list(projectID: projectID, before: nil, limit: 1000).compactMap(\.resultSHA256))
-            let ranked = others.filter { $0.sha256 != sha256 && !repaired.contains($0.sha256) }
-                .map { ($0.sha256, Self.cosine(own, $0.vector)) }
-                .sorted { $0.1 > $1.1 }
-                .prefix(Self.domainPhotos)
-            return ranked.compactMap { blobs.localPath(for: .original($0.0)) }
+            return try await similarPhotos(to: own, model: model, except: sha256, in: projectID)
         }
         return []
+    }
+
+    /// The same for a photo file that need not be in the project (`iris repair --project`): its
+    /// embedding is made now, by the first embedding model the project's photos have embeddings from.
+    public func similarPhotos(toFile path: String, in projectID: Int64) async throws -> [String] {
+        for name in embedders {
+            guard let model = models.model(name),
+                try await !store.learning.embeddings(projectID: projectID, model: name).isEmpty
+            else { continue }
+            guard let own = try await model.analyze(path: path).embedding else { continue }
+            return try await similarPhotos(to: own, model: name, except: nil, in: projectID)
+        }
+        return []
+    }
+
+    private var embedders: [String] {
+        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+    }
+
+    /// The project's photos nearest `own` (cosine), leaving out `except` and earlier repairs'
+    /// results (a repair's patches come from real photos).
+    private func similarPhotos(to own: [Float], model: String, except: String?, in projectID: Int64) async throws
+        -> [String]
+    {
+        let others = try await store.learning.embeddings(projectID: projectID, model: model)
+        let repaired = Set(
+            try await store.repairs.list(projectID: projectID, before: nil, limit: 1000).compactMap(\.resultSHA256))
+        let ranked = others.filter { $0.sha256 != except && !repaired.contains($0.sha256) }
+            .map { ($0.sha256, Self.cosine(own, $0.vector)) }
+            .sorted { $0.1 > $1.1 }
+            .prefix(Self.domainPhotos)
+        return ranked.compactMap { blobs.localPath(for: .original($0.0)) }
     }
 
     static func cosine(_ a: [Float], _ b: [Float]) -> Float {

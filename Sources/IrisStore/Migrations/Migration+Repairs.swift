@@ -26,4 +26,10 @@ extension Migration {
             "CREATE INDEX repairs_by_result ON repairs(result_sha256)",
         ]
     )
+
+    /// A project's default for repairs' `domain` (patches from its similar photos too).
+    static let repairDefaults = Migration(
+        id: "2026-12-03-repair-defaults",
+        portable: ["ALTER TABLE projects ADD COLUMN repair_domain BIGINT NOT NULL DEFAULT 0"]
+    )
 }

@@ -9,14 +9,18 @@ public struct ProjectPatch: Sendable {
     public var labelSet: [String]??
     /// `.some(nil)` goes back to the server's `moderation.threshold`.
     public var moderationThreshold: Double??
+    public var repairDomain: Bool?
 
     public init(
-        name: String? = nil, description: String? = nil, labelSet: [String]?? = nil, moderationThreshold: Double?? = nil
+        name: String? = nil, description: String? = nil, labelSet: [String]?? = nil,
+        moderationThreshold: Double?? = nil,
+        repairDomain: Bool? = nil
     ) {
         self.name = name
         self.description = description
         self.labelSet = labelSet
         self.moderationThreshold = moderationThreshold
+        self.repairDomain = repairDomain
     }
 }
 
@@ -46,7 +50,7 @@ extension ProjectRepository {
 /// `ProjectRepository` in SQL, for SQLite and PostgreSQL alike.
 public struct SQLProjectRepository: ProjectRepository {
     let database: IrisDatabase
-    static let columns = "id, name, description, label_set, moderation_threshold, created_at, updated_at"
+    static let columns = "id, name, description, label_set, moderation_threshold, repair_domain, created_at, updated_at"
 
     public init(database: IrisDatabase) { self.database = database }
 
@@ -111,11 +115,12 @@ public struct SQLProjectRepository: ProjectRepository {
             if let description = patch.description { project.description = description }
             if let labelSet = patch.labelSet { project.labelSet = labelSet }
             if let threshold = patch.moderationThreshold { project.moderationThreshold = threshold }
+            if let domain = patch.repairDomain { project.repairDomain = domain }
             let now = Clock.nowMilliseconds()
             try await db.raw(
                 """
                 UPDATE projects SET name = \(bind: project.name), description = \(bind: project.description),
-                label_set = \(bind: try Self.encode(project.labelSet)), moderation_threshold = \(bind: project.moderationThreshold), updated_at = \(bind: now) WHERE id = \(bind: id)
+                label_set = \(bind: try Self.encode(project.labelSet)), moderation_threshold = \(bind: project.moderationThreshold), repair_domain = \(bind: project.repairDomain ? 1 : 0), updated_at = \(bind: now) WHERE id = \(bind: id)
                 """
             ).run()
             project.updatedAt = Clock.date(milliseconds: now)
@@ -155,6 +160,7 @@ public struct SQLProjectRepository: ProjectRepository {
             description: try row.decode(column: "description", as: String.self),
             labelSet: labelSet,
             moderationThreshold: try row.decode(column: "moderation_threshold", as: Double?.self),
+            repairDomain: try row.decode(column: "repair_domain", as: Int64.self) != 0,
             createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self))
         )

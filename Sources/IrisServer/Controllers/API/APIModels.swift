@@ -13,12 +13,15 @@ enum APIModel {
         var labelSet: [String]?
         /// The project's own threshold; null means the server's `moderation.threshold`.
         var moderationThreshold: Double?
+        /// Whether repairs take patches from the project's similar photos unless they say.
+        var repairDomain: Bool
         var createdAt: Date
         var updatedAt: Date
 
         init(_ project: Project) {
             (id, name, description, labelSet) = (project.id, project.name, project.description, project.labelSet)
             moderationThreshold = project.moderationThreshold
+            repairDomain = project.repairDomain
             (createdAt, updatedAt) = (project.createdAt, project.updatedAt)
         }
     }

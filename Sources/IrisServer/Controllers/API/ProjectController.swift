@@ -34,8 +34,9 @@ struct ProjectController {
         var labelSet: [String]??
         /// `null` goes back to the server's `moderation.threshold`.
         var moderationThreshold: Double??
+        var repairDomain: Bool?
 
-        enum CodingKeys: String, CodingKey { case name, description, labelSet, moderationThreshold }
+        enum CodingKeys: String, CodingKey { case name, description, labelSet, moderationThreshold, repairDomain }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -43,6 +44,7 @@ struct ProjectController {
             description = try container.decodeIfPresentNotNull(String.self, forKey: .description)
             labelSet = try container.decodeClearable([String].self, forKey: .labelSet)
             moderationThreshold = try container.decodeClearable(Double.self, forKey: .moderationThreshold)
+            repairDomain = try container.decodeIfPresentNotNull(Bool.self, forKey: .repairDomain)
         }
     }
 
@@ -107,6 +109,7 @@ struct ProjectController {
             }
             patch.moderationThreshold = threshold
         }
+        patch.repairDomain = body.repairDomain
         let project = try await store.projects.update(id: id, patch)
         await audit.record(context.caller, "project.updated", project: id, subject: project.name)
         return .init(project)

@@ -90,9 +90,11 @@ struct RepairController {
             }
             projectID = only
         }
-        let domain: Bool
+        // Absent: the project's default (`repair_domain`).
+        let domain: Bool?
         switch received.fields["domain"]?.first?.lowercased() {
-        case nil, "false", "0", "": domain = false
+        case nil, "": domain = nil
+        case "false", "0": domain = false
         case "true", "1": domain = true
         case let other?:
             throw Problem.badRequest("domain must be true or false, not \"\(other.prefix(20))\"", field: "domain")
@@ -108,10 +110,11 @@ struct RepairController {
         let caller = AuditLog.actor(context.caller).name
         let (repair, job) = try await repairs.request(
             sha256: sha256, project: project, maskPath: maskFile.url.path,
-            method: received.fields["method"]?.first, domain: domain, seed: seed, requestedBy: caller)
+            method: received.fields["method"]?.first, domain: domain ?? project.repairDomain, seed: seed,
+            requestedBy: caller)
         await audit.record(
             context.caller, "repair.requested", project: project.id, subject: "repair \(repair.id)",
-            detail: ["source": sha256, "method": repair.method, "domain": "\(domain)"])
+            detail: ["source": sha256, "method": repair.method, "domain": "\(repair.domain)"])
         return EditedResponse(status: .accepted, response: body(repair, job: job))
     }
 

@@ -171,14 +171,20 @@ struct WebController {
         let repairable =
             (try? await guardian.projects(holding: sha256, role: .contributor, caller: context.caller)) ?? []
         values["canRepair"] = !repairable.isEmpty
+        var domainDefaults: [Int64: Bool] = [:]
+        for id in repairable { domainDefaults[id] = try await store.projects.find(id: id)?.repairDomain ?? false }
         values["repairProjects"] = memberships.filter { repairable.contains($0.projectID) }.map {
-            ["id": $0.projectID, "name": $0.projectName]
+            [
+                "id": $0.projectID, "name": $0.projectName,
+                "domain": domainDefaults[$0.projectID] == true ? "true" : "false",
+            ]
         }
         let methods = repairMethods()
         values["methodChoice"] = methods.count > 1
-        values["repairMethods"] = methods.map { ["name": $0, "builtIn": $0 == "exemplar"] }
+        values["repairMethods"] = methods.map { ["name": $0, "title": RepairService.title(of: $0)] }
         values["repairChoice"] = repairable.count > 1
         values["repairProject"] = repairable.first ?? 0
+        values["repairProjectDomain"] = repairable.first.flatMap { domainDefaults[$0] } == true ? "true" : "false"
         values["width"] = image.width
         values["height"] = image.height
         // Where it was repaired from, in the projects the caller sees.

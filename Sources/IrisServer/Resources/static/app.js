@@ -900,6 +900,16 @@ function setUpRepair() {
     }
   }
 
+  // The similar-photos box starts at the chosen project's default (its repair_domain).
+  const projectChoice = document.getElementById("repair-project");
+  const domainBox = document.getElementById("repair-domain");
+  const projectDefault = () => {
+    const chosen = projectChoice.tagName === "SELECT" ? projectChoice.selectedOptions[0] : projectChoice;
+    domainBox.checked = chosen && chosen.dataset.domain === "true";
+  };
+  projectDefault();
+  projectChoice.addEventListener("change", projectDefault);
+
   goButton.addEventListener("click", async () => {
     goButton.disabled = true;
     result.hidden = true;
