@@ -276,6 +276,8 @@ def test_repair_a_photo_by_brushing_over_it(server, browser, workdir):
     canvas = browser.find_element(By.ID, "repair-canvas")
     page_wait(browser, 15).until(lambda driver: driver.execute_script("return arguments[0].width", canvas) > 0)
     assert not browser.find_element(By.ID, "repair-go").is_enabled()  # nothing brushed yet
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    browser.save_screenshot(str(screenshots(server) / "repair-mode.png"))
     box = canvas.rect
     actions = webdriver.ActionChains(browser)
     actions.move_to_element_with_offset(canvas, int(-box["width"] * 0.2), 0).click_and_hold()
@@ -307,6 +309,10 @@ def test_repair_a_photo_by_brushing_over_it(server, browser, workdir):
     browser.get(server.url(f"/projects/{project}/repairs"))
     row = browser.find_element(By.CSS_SELECTOR, "#repairs tbody tr")
     assert "succeeded" in row.text and len(row.find_elements(By.TAG_NAME, "img")) == 3
+    # the owner's switch sets the project's default for similar photos
+    browser.find_element(By.ID, "repair-domain-default").click()
+    page_wait(browser, 10).until(lambda driver: server.http.get(
+        server.url(f"/api/v1/projects/{project}"), timeout=10).json()["repair_domain"] is True)
 
     # check: at phone width the repair tools fit the screen (touch drawing uses the same pointer events)
     browser.set_window_size(390, 844)

@@ -120,8 +120,12 @@ struct WebController {
         }
         var values: [String: Any] = [
             "title": "Repairs of \(project.name)", "projectID": project.id, "projectName": project.name,
-            "repairs": rows, "hasRepairs": !rows.isEmpty,
+            "repairs": rows, "hasRepairs": !rows.isEmpty, "repairDomain": project.repairDomain,
         ]
+        if let user = context.caller.user {
+            let role = try await store.accounts.role(projectID: project.id, userID: user.id)
+            values["isOwner"] = user.isAdmin || role == .owner
+        }
         if page.count > 50, let last = page.prefix(50).last {
             values["next"] = "/projects/\(project.id)/repairs?cursor=\(last.id)"
         }
