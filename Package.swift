@@ -71,7 +71,10 @@ let package = Package(
             name: "IrisBlobs",
             dependencies: [
                 "CZlib", "IrisCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -168,6 +171,7 @@ let package = Package(
             name: "IrisTesting",
             dependencies: [
                 "CZlib", "IrisServer", "IrisServices", "IrisImaging", "IrisStore", "IrisBlobs", "IrisML",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SQLKit", package: "sql-kit"),

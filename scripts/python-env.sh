@@ -3,7 +3,8 @@
 # the one the end-to-end tests and benchmarks use (.venv-test, Tests/e2e/requirements.txt);
 # `scripts/python-env.sh oip` is the Open Inference Protocol peer's (.venv-oip, MLServer,
 # Tests/e2e/oip/requirements.txt), kept apart because MLServer pins its own web stack;
-# `bench` is the repair benchmark's baselines (.venv-bench, Benchmarks/requirements.txt).
+# `bench` is the repair benchmark's baselines (.venv-bench, Benchmarks/requirements.txt);
+# `s3` is the S3 API server of the storage tests (.venv-s3, moto, Tests/s3/requirements.txt).
 # Reinstalls only when the requirements file changes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +12,8 @@ case "${1:-test}" in
   test) venv="$root/.venv-test"; requirements="$root/Tests/e2e/requirements.txt" ;;
   oip) venv="$root/.venv-oip"; requirements="$root/Tests/e2e/oip/requirements.txt" ;;
   bench) venv="$root/.venv-bench"; requirements="$root/Benchmarks/requirements.txt" ;;
-  *) echo "usage: $0 [test|oip|bench]" >&2; exit 2 ;;
+  s3) venv="$root/.venv-s3"; requirements="$root/Tests/s3/requirements.txt" ;;
+  *) echo "usage: $0 [test|oip|bench|s3]" >&2; exit 2 ;;
 esac
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)

@@ -10,14 +10,18 @@ venv=$(scripts/python-env.sh)
 export IRIS_TEST_OIP_PYTHON="$(scripts/python-env.sh oip)/bin/python"
 
 postgres_url=$(scripts/postgres-test-server.sh start)
-trap 'scripts/postgres-test-server.sh stop' EXIT
+trap 'scripts/postgres-test-server.sh stop; scripts/s3-test-server.sh stop' EXIT
 export IRIS_TEST_POSTGRES_URL="$postgres_url"
 export IRIS_TEST_REQUIRE_POSTGRES=1
+# The S3 API server of the storage tests (moto, signatures checked): IRIS_TEST_S3_URL and its credentials.
+s3_settings=$(scripts/s3-test-server.sh start)
+while IFS= read -r line; do export "$line"; done <<<"$s3_settings"
+export IRIS_TEST_REQUIRE_S3=1
 
 echo "== Formatting (swift format lint --strict, the rules in .swift-format)"
 swift format lint --strict --recursive --parallel Sources Tests Benchmarks Package.swift
 
-echo "== Swift tests (SQLite and PostgreSQL at $postgres_url)"
+echo "== Swift tests (SQLite and PostgreSQL at $postgres_url; disk and S3 at $IRIS_TEST_S3_URL)"
 swift build --build-tests
 # The learning API tests embed dozens of photos per request; they run in a pass of their own
 # so that the rest of the suite running beside them cannot push a request past the test

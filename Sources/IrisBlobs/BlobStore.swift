@@ -33,7 +33,7 @@ public struct BlobKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { path }
 }
 
-/// Where blobs live. The disk store is the embedded default; an S3 store joins it later.
+/// Where blobs live: a folder on disk (the default) or an S3 bucket.
 ///
 /// Writes are all-or-nothing: after `put` returns, the blob is durable and complete;
 /// a crash before that leaves at most a temporary file that `ScratchSpace` cleans.
@@ -45,8 +45,12 @@ public protocol BlobStore: Sendable {
     func put(_ key: BlobKey, data: Data) async throws
     /// The blob's size in bytes, or nil when it does not exist.
     func size(of key: BlobKey) async throws -> Int64?
-    /// A path on the local file system when the store has one (lets the server use sendfile-style reads).
+    /// A path on the local file system when the store keeps its blobs in one (the disk store).
     func localPath(for key: BlobKey) -> String?
+    /// A local file holding the blob's bytes, fetched into the local cache first by a store
+    /// that is not on disk; nil when the blob does not exist (the disk store answers its path
+    /// either way, and reading it then fails).
+    func localFile(for key: BlobKey) async throws -> String?
     /// The whole blob, for small objects such as thumbnails.
     func data(for key: BlobKey) async throws -> Data?
     /// The hashes of images with an original or a thumbnail last written before `date`
@@ -54,4 +58,10 @@ public protocol BlobStore: Sendable {
     func storedHashes(modifiedBefore date: Date) async throws -> Set<String>
     /// Removes the blob; removing a missing blob is not an error.
     func delete(_ key: BlobKey) async throws
+    /// Every blob with its size (for moving a deployment and checking it), in key order.
+    func keys() async throws -> [(key: BlobKey, size: Int64)]
+}
+
+extension BlobStore {
+    public func localFile(for key: BlobKey) async throws -> String? { localPath(for: key) }
 }

@@ -21,6 +21,11 @@ public struct DiskBlobStore: BlobStore {
 
     public func localPath(for key: BlobKey) -> String? { url(for: key).path }
 
+    public func localFile(for key: BlobKey) async throws -> String? {
+        let path = url(for: key).path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
     public func storedHashes(modifiedBefore date: Date) async throws -> Set<String> {
         var found: Set<String> = []
         for folder in ["originals", "thumbnails"] {
@@ -39,6 +44,22 @@ public struct DiskBlobStore: BlobStore {
             }
         }
         return found
+    }
+
+    public func keys() async throws -> [(key: BlobKey, size: Int64)] {
+        var found: [(key: BlobKey, size: Int64)] = []
+        let prefix = root.standardizedFileURL.path + "/"
+        guard
+            let walker = FileManager.default.enumerator(
+                at: root, includingPropertiesForKeys: [.fileSizeKey, .isRegularFileKey], options: [.skipsHiddenFiles])
+        else { return [] }
+        for case let url as URL in walker {
+            let values = try url.resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey])
+            guard values.isRegularFile == true else { continue }
+            let path = String(url.standardizedFileURL.path.dropFirst(prefix.count))
+            found.append((BlobKey(path: path), Int64(values.fileSize ?? 0)))
+        }
+        return found.sorted { $0.key.path < $1.key.path }
     }
 
     public func put(_ key: BlobKey, movingFileAt file: URL) async throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import IrisBlobs
-import IrisCore
+public import IrisCore
 import IrisImaging
 import IrisServer
 public import IrisServices
@@ -113,6 +113,25 @@ public enum IrisCommands {
             throw error
         }
         await dependencies.close()
+    }
+
+    /// Settings whose values are never printed in full.
+    static let secretKeys: Set<ConfigurationKey> = [.s3AccessKey, .s3SecretKey]
+
+    /// `iris config --values`: each setting's value here; credentials show only their last 4
+    /// characters (the access key) or nothing (the secret).
+    public static func settingValues(_ reader: ConfigurationReader) -> String {
+        ConfigurationKey.all.map { key in
+            let value = reader.string(key)
+            let shown =
+                if value.isEmpty { "(empty)" } else if key == .s3SecretKey {
+                    "******** (set)"
+                } else if secretKeys.contains(key) {
+                    "****" + value.suffix(4)
+                } else { value }
+            return "\(key.name) = \(shown)"
+        }
+        .joined(separator: "\n")
     }
 
     /// The settings table: `iris config`, and the README's settings section.

@@ -17,7 +17,7 @@ struct Iris: AsyncParsableCommand {
         subcommands: [
             Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self,
             AnalyzeCommand.self, LearnCommand.self, TrainCommand.self, EvaluateCommand.self, UserCommand.self,
-            TokenCommand.self, RepairCommand.self, Config.self,
+            TokenCommand.self, RepairCommand.self, StorageCommand.self, Config.self,
         ]
     )
 }
@@ -127,7 +127,18 @@ struct Config: ParsableCommand {
     @Flag(help: "Print a Markdown table (as in the README).")
     var markdown = false
 
-    func run() {
-        print(IrisCommands.settingsTable(markdown: markdown))
+    @Flag(help: "Print the value each setting has here (flags, environment, config file, default); secrets masked.")
+    var values = false
+
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        if values {
+            let reader = try ConfigurationReader.load(
+                flags: common.flags(), configPath: common.config, environment: ProcessInfo.processInfo.environment)
+            print(IrisCommands.settingValues(reader))
+        } else {
+            print(IrisCommands.settingsTable(markdown: markdown))
+        }
     }
 }

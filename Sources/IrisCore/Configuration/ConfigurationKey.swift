@@ -182,6 +182,50 @@ extension ConfigurationKey {
     public static let logFormat = ConfigurationKey(
         "log.format", default: "json", help: "`json` (one object per line) or `text`.")
 
+    public static let storageBackend = ConfigurationKey(
+        "storage.backend", default: "disk",
+        help:
+            "Where originals, thumbnails, masks and repairs are kept: `disk` (under data.dir/blobs) or `s3` (a bucket of an S3-compatible service, with the storage.s3 settings; recently read blobs are kept in storage.cache_dir). Move an existing folder with `iris storage migrate`."
+    )
+    public static let s3Endpoint = ConfigurationKey(
+        "storage.s3.endpoint", default: "",
+        help:
+            "The S3 API's URL: `http://127.0.0.1:9000` for a MinIO or Garage beside Iris, `https://s3.eu-west-1.amazonaws.com` for AWS."
+    )
+    public static let s3Bucket = ConfigurationKey(
+        "storage.s3.bucket", default: "",
+        help: "The bucket (it must exist; Iris checks it can write and delete there at start).")
+    public static let s3Region = ConfigurationKey(
+        "storage.s3.region", default: "us-east-1",
+        help: "The region requests are signed for (self-hosted servers usually accept us-east-1).")
+    public static let s3Prefix = ConfigurationKey(
+        "storage.s3.prefix", default: "",
+        help: "Prepended to every key (e.g. `iris/`), to share a bucket; keys are then as under data.dir/blobs.")
+    public static let s3PathStyle = ConfigurationKey(
+        "storage.s3.path_style", default: "true",
+        help:
+            "`true`: ENDPOINT/BUCKET/KEY (MinIO, Garage, Ceph, moto); `false`: BUCKET.ENDPOINT-HOST/KEY (AWS's virtual-hosted style)."
+    )
+    public static let s3AccessKey = ConfigurationKey(
+        "storage.s3.access_key", default: "",
+        help: "The access key id (else the environment's AWS_ACCESS_KEY_ID). Shown masked by `iris config --values`.")
+    public static let s3SecretKey = ConfigurationKey(
+        "storage.s3.secret_key", default: "",
+        help:
+            "The secret access key (else AWS_SECRET_ACCESS_KEY). Never logged; shown masked. Prefer the environment or a config file only Iris can read."
+    )
+    public static let s3Timeout = ConfigurationKey(
+        "storage.s3.timeout", default: "30",
+        help: "Seconds one S3 request may take; a request that times out or gets a 5xx is tried again, 4 times in all.")
+    public static let cacheDirectory = ConfigurationKey(
+        "storage.cache_dir", default: "",
+        help:
+            "With storage.backend s3: where recently read and written blobs are kept on local disk (default data.dir/cache)."
+    )
+    public static let cacheMaxMB = ConfigurationKey(
+        "storage.cache_max_mb", default: "2048",
+        help: "The cache's size cap in MiB; the least recently used blobs are removed beyond it.")
+
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
         .httpHost, .httpPort, .httpIdleTimeout, .httpHeaderTimeout, .dataDirectory, .databaseURL, .databasePoolSize,
@@ -190,6 +234,8 @@ extension ConfigurationKey {
         .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds,
         .jobRetentionDays, .cleanupInterval,
+        .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
+        .s3Timeout, .cacheDirectory, .cacheMaxMB,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,
         .mallocArenas, .autoAnalysis, .moderationThreshold,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,

@@ -1,3 +1,4 @@
+import IrisBlobs
 import IrisCore
 import IrisStore
 
@@ -11,6 +12,7 @@ enum ErrorMapping {
         case let problem as Problem: problem
         case let refusal as Refusal: problem(refusal)
         case let error as StoreError: problem(error)
+        case is BlobStoreUnavailable: storageUnavailable
         default: nil
         }
     }
@@ -29,6 +31,12 @@ enum ErrorMapping {
             }
         return Problem(status: status, slug: refusal.reason, title: title, detail: refusal.detail, field: refusal.field)
     }
+
+    /// What a caller hears when the blob store (S3) cannot be reached: not where it is or why
+    /// (that goes to the log).
+    static let storageUnavailable = Problem(
+        status: 503, slug: "storage-unavailable", title: "Service unavailable",
+        detail: "the photo storage is not available at the moment; nothing was changed, try again shortly")
 
     static func problem(_ error: StoreError) -> Problem {
         switch error {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 public import Hummingbird
+import IrisBlobs
 public import IrisCore
 import IrisServices
 import IrisStore
@@ -29,6 +30,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(ErrorMapping.problem(refusal), path: request.uri.path)
         } catch let error as StoreError {
             return Self.response(ErrorMapping.problem(error), path: request.uri.path)
+        } catch let error as BlobStoreUnavailable {
+            context.logger.warning("blob store unavailable", metadata: ["error": "\(error.message)"])
+            return Self.response(ErrorMapping.storageUnavailable, path: request.uri.path)
         } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
             // No route matched. If the path exists for other methods, the method is what is wrong.
             let allowed = catalog.methods(matching: request.uri.path)

@@ -89,7 +89,7 @@ public struct AnalysisJob: JobHandler {
             )
         }
         guard try await store.images.find(sha256: payload.sha256) != nil,
-            let path = blobs.localPath(for: .original(payload.sha256)),
+            let path = try await blobs.localFile(for: .original(payload.sha256)),
             FileManager.default.fileExists(atPath: path)
         else {
             return Output(model: model.name, skipped: "no stored image has this sha256 any more")

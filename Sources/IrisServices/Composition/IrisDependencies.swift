@@ -1,3 +1,4 @@
+public import AsyncHTTPClient
 import Foundation
 public import IrisBlobs
 import IrisCore
@@ -17,6 +18,8 @@ public struct IrisDependencies: Sendable {
     /// Threads for libvips work, apart from the shared pool that serves files, so that
     /// decoding big images never stalls downloads.
     public let imagingThreads: NIOThreadPool
+    /// The HTTP client of an S3 blob store, shut down by `close()`.
+    var storageClient: HTTPClient?
 
     public init(
         store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, metrics: IrisMetrics = IrisMetrics(),
@@ -34,6 +37,7 @@ public struct IrisDependencies: Sendable {
     public func close() async {
         await store.database.shutdown()
         try? await imagingThreads.shutdownGracefully()
+        try? await storageClient?.shutdown()
     }
 
     /// Opens the database (migrating it), the disk blob store and scratch space in the data folder,
@@ -50,9 +54,52 @@ public struct IrisDependencies: Sendable {
         if leftovers > 0 {
             logger.notice("removed files an earlier run left unfinished", metadata: ["count": "\(leftovers)"])
         }
-        let blobs = try DiskBlobStore(root: settings.blobsDirectory, scratch: scratch)
-        let store = try await IrisStore.open(settings.database, poolSize: settings.poolSize, logger: logger)
-        return IrisDependencies(store: store, blobs: blobs, scratch: scratch)
+        let (blobs, client) = try await openBlobs(settings, scratch: scratch, logger: logger)
+        let store: IrisStore
+        do {
+            store = try await IrisStore.open(settings.database, poolSize: settings.poolSize, logger: logger)
+        } catch {
+            try? await client?.shutdown()
+            throw error
+        }
+        var dependencies = IrisDependencies(store: store, blobs: blobs, scratch: scratch)
+        dependencies.storageClient = client
+        return dependencies
+    }
+
+    /// The blob store `storage.backend` names; an S3 bucket is checked first (reachable,
+    /// credentials accepted, writable), and a failure names what is wrong.
+    public static func openBlobs(_ settings: IrisSettings, scratch: ScratchSpace, logger: Logger) async throws -> (
+        any BlobStore, HTTPClient?
+    ) {
+        guard settings.storage.backend == .s3, let location = settings.storage.s3 else {
+            return (try DiskBlobStore(root: settings.blobsDirectory, scratch: scratch), nil)
+        }
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: .seconds(10), read: .seconds(Int64(location.timeout)))))
+        do {
+            let store = S3BlobStore(
+                client: S3Client(location: location, http: client),
+                cache: try BlobCache(root: settings.cacheDirectory, capacity: settings.storage.cacheBytes),
+                scratch: scratch)
+            try await store.check()
+            logger.info(
+                "blobs in S3",
+                metadata: [
+                    "endpoint": "\(location.endpoint.absoluteString)", "bucket": "\(location.bucket)",
+                    "prefix": "\(location.prefix)",
+                ])
+            return (store, client)
+        } catch {
+            try? await client.shutdown()
+            if let unavailable = error as? BlobStoreUnavailable {
+                throw ConfigurationError(unavailable.message, setting: "storage.s3.endpoint")
+            }
+            throw error
+        }
     }
 }
 

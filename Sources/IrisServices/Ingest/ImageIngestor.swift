@@ -257,7 +257,7 @@ public struct ImageIngestor: Sendable {
         var absent: [Int] = []
         for size in sizes where try await blobs.size(of: .thumbnail(sha256, size: size)) == nil { absent.append(size) }
         let missing = absent
-        guard !missing.isEmpty, let path = blobs.localPath(for: .original(sha256)),
+        guard !missing.isEmpty, let path = try await blobs.localFile(for: .original(sha256)),
             FileManager.default.fileExists(atPath: path)
         else { return [:] }
         let inspector = self.inspector

@@ -92,7 +92,7 @@ public struct LearningService: Sendable {
     /// A stored image's embedding: the one kept from its analysis, or made now (and kept).
     public func embedding(sha256: String, model: String) async throws -> [Float] {
         if let stored = try await store.analyses.embedding(sha256: sha256, model: model) { return stored.vector }
-        guard let path = blobs.localPath(for: .original(sha256)) else {
+        guard let path = try await blobs.localFile(for: .original(sha256)) else {
             throw Refusal.notFound("no stored image has sha256 \(sha256)")
         }
         let embedder = try embedder(model)

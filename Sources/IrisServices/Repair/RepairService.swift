@@ -156,8 +156,8 @@ public struct RepairService: Sendable {
             throw PermanentJobFailure("project \(repair.projectID) no longer exists")
         }
         guard let source = try await store.images.member(sha256: repair.sourceSHA256, of: project.id),
-            let sourcePath = blobs.localPath(for: .original(repair.sourceSHA256)),
-            let maskPath = blobs.localPath(for: .mask(repair.maskSHA256))
+            let sourcePath = try await blobs.localFile(for: .original(repair.sourceSHA256)),
+            let maskPath = try await blobs.localFile(for: .mask(repair.maskSHA256))
         else {
             throw PermanentJobFailure("the photo to repair is no longer in project \(project.name)")
         }
@@ -246,7 +246,11 @@ public struct RepairService: Sendable {
             .map { ($0.sha256, Self.cosine(own, $0.vector)) }
             .sorted { $0.1 > $1.1 }
             .prefix(Self.domainPhotos)
-        return ranked.compactMap { blobs.localPath(for: .original($0.0)) }
+        var paths: [String] = []
+        for (sha256, _) in ranked {
+            if let path = try await blobs.localFile(for: .original(sha256)) { paths.append(path) }
+        }
+        return paths
     }
 
     static func cosine(_ a: [Float], _ b: [Float]) -> Float {

@@ -25,6 +25,8 @@ public struct IrisSettings: Sendable {
     public var mode: ServerMode
     public var jobs: JobSettings
     public var models: ModelSettings
+    /// Where blobs are kept (`storage.*`).
+    public var storage = StorageSettings()
     /// Most glibc malloc arenas for `iris serve` and `iris worker` (`memory.malloc_arenas`; 0: glibc's default).
     public var mallocArenas: Int
 
@@ -90,6 +92,7 @@ public struct IrisSettings: Sendable {
         )
         idleTimeout = try reader.double(.httpIdleTimeout, in: 1...86_400)
         headerTimeout = try reader.double(.httpHeaderTimeout, in: 1...3_600)
+        storage = try StorageSettings(reader)
     }
 
     public static func mode(_ reader: ConfigurationReader) throws -> ServerMode {
@@ -110,6 +113,7 @@ public struct IrisSettings: Sendable {
 
     public var blobsDirectory: URL { dataDirectory.appendingPathComponent("blobs") }
     public var scratchDirectory: URL { dataDirectory.appendingPathComponent("tmp") }
+    public var cacheDirectory: URL { storage.cacheDirectory ?? dataDirectory.appendingPathComponent("cache") }
 
     /// The logger every command uses: JSON lines or plain text on standard error.
     public func makeLogger(label: String = "iris") -> Logger {

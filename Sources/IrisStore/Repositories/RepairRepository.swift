@@ -17,6 +17,8 @@ public protocol RepairRepository: Sendable {
     func discard(id: Int64) async throws
     /// Masks no repair refers to any more (for the orphan sweep).
     func maskInUse(_ sha256: String) async throws -> Bool
+    /// Every mask some repair refers to (for `iris storage verify`).
+    func allMasks() async throws -> Set<String>
 }
 
 public struct SQLRepairRepository: RepairRepository {
@@ -104,6 +106,15 @@ public struct SQLRepairRepository: RepairRepository {
         try await database.withConnection { db in
             try await db.raw("SELECT 1 AS found FROM repairs WHERE mask_sha256 = \(bind: sha256) LIMIT 1").first()
                 != nil
+        }
+    }
+
+    public func allMasks() async throws -> Set<String> {
+        try await database.withConnection { db in
+            Set(
+                try await db.raw("SELECT DISTINCT mask_sha256 FROM repairs").all().map {
+                    try $0.decode(column: "mask_sha256", as: String.self)
+                })
         }
     }
 

@@ -155,15 +155,18 @@ struct ImageController {
     @Sendable func original(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let image = try await record(context)
         let key = BlobKey.original(image.sha256)
-        guard let path = blobs.localPath(for: key), let size = try await blobs.size(of: key) else {
-            throw Problem.notFound("the original of \(image.sha256) is missing from the blob store")
-        }
         var headers: HTTPFields = [
             .contentType: image.format.mediaType, .eTag: "\"\(image.sha256)\"", .acceptRanges: "bytes",
             .cacheControl: "public, max-age=31536000, immutable", .init("X-Content-Type-Options")!: "nosniff",
         ]
         if Self.matches(request.headers[.ifNoneMatch], etag: image.sha256) {
             return Response(status: .notModified, headers: headers)
+        }
+        // A store that is not on disk (S3) fetches the original into its local cache first.
+        guard let path = try await blobs.localFile(for: key),
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+        else {
+            throw Problem.notFound("the original of \(image.sha256) is missing from the blob store")
         }
         if let rangeHeader = request.headers[.range], let range = try Self.byteRange(rangeHeader, size: size) {
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
