@@ -57,7 +57,9 @@ public struct ImageIngestor: Sendable {
     public let blobs: any BlobStore
     public let inspector: ImageInspector
     public let threads: NIOThreadPool
-    public let locks: KeyedLock
+    /// The lock an upload and a deletion of the same bytes take, across every process sharing
+    /// the database (`IrisDatabase.withExclusiveLock`).
+    public var locks: IrisDatabase { store.database }
     public let metrics: IrisMetrics
     public let logger = Logger(label: "iris.ingest")
     /// False in demo mode: files are checked and thumbnailed as usual, then discarded.
@@ -78,7 +80,6 @@ public struct ImageIngestor: Sendable {
         self.blobs = blobs
         self.inspector = inspector
         self.threads = threads
-        self.locks = KeyedLock()
         self.metrics = metrics
     }
 
@@ -106,7 +107,7 @@ public struct ImageIngestor: Sendable {
         defer { try? FileManager.default.removeItem(at: staged.url) }
         if !keep { return try await preview(staged, into: project, labels: labels) }
         do {
-            let outcome = try await locks.withLock(staged.sha256) {
+            let outcome = try await locks.withExclusiveLock(staged.sha256) {
                 if let existing = try await store.images.find(sha256: staged.sha256) {
                     // Same bytes, already known: repair the blob if it was lost, then join the project.
                     if try await blobs.size(of: .original(staged.sha256)) == nil {
@@ -206,7 +207,7 @@ public struct ImageIngestor: Sendable {
 
     /// Removes an image from a project, and its blobs when no project holds it any more.
     public func remove(sha256: String, from projectID: Int64) async throws {
-        try await locks.withLock(sha256) {
+        try await locks.withExclusiveLock(sha256) {
             if try await store.images.remove(sha256: sha256, from: projectID) {
                 try await deleteBlobs(sha256)
             }
@@ -217,7 +218,7 @@ public struct ImageIngestor: Sendable {
     public func deleteProject(id: Int64) async throws {
         let orphans = try await store.projects.delete(id: id)
         for sha256 in orphans {
-            try await locks.withLock(sha256) {
+            try await locks.withExclusiveLock(sha256) {
                 // Re-check under the lock: the same bytes may have been uploaded again meanwhile.
                 if try await store.images.find(sha256: sha256) == nil { try await deleteBlobs(sha256) }
             }
@@ -226,7 +227,7 @@ public struct ImageIngestor: Sendable {
 
     /// Deletes the blobs of `sha256` when no image row refers to it; answers whether it did.
     public func removeIfOrphan(_ sha256: String) async throws -> Bool {
-        try await locks.withLock(sha256) {
+        try await locks.withExclusiveLock(sha256) {
             guard try await store.images.find(sha256: sha256) == nil else { return false }
             try await deleteBlobs(sha256)
             return true
@@ -250,7 +251,7 @@ public struct ImageIngestor: Sendable {
     /// them; answers what it made. Nothing when the original is gone.
     public func makeThumbnails(sha256: String, sizes: [Int]) async throws -> [Int: Data] {
         // Under the image's lock, so a removal cannot leave a thumbnail behind.
-        try await locks.withLock(sha256) { try await makeThumbnailsLocked(sha256: sha256, sizes: sizes) }
+        try await locks.withExclusiveLock(sha256) { try await makeThumbnailsLocked(sha256: sha256, sizes: sizes) }
     }
 
     private func makeThumbnailsLocked(sha256: String, sizes: [Int]) async throws -> [Int: Data] {

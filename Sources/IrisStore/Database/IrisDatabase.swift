@@ -1,4 +1,5 @@
 @preconcurrency import AsyncKit
+import Foundation
 import IrisCore
 public import Logging
 import NIOCore
@@ -6,6 +7,10 @@ import NIOPosix
 import PostgresKit
 public import SQLKit
 import SQLiteKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The SQL dialect in use; raw SQL differs where the two databases do.
 public enum SQLDialectKind: String, Sendable {
@@ -27,6 +32,14 @@ public final class IrisDatabase: Sendable {
     /// SQLite's blocking calls get their own threads, so image decoding on the shared
     /// pool can never starve the database (and the other way round).
     private let threads: NIOThreadPool?
+    /// PostgreSQL: connections that only hold advisory locks (`withExclusiveLock`), apart from
+    /// the pool whose connections the locked work itself uses, so lockers can never take every
+    /// connection that work needs.
+    private let lockPool: (any ConnectionPoolHandle)?
+    /// SQLite: the folder of lock files beside the database.
+    private let lockFolder: String?
+    /// One process's own waiters queue here first.
+    private let localLocks = KeyedLock()
 
     public init(location: DatabaseLocation, poolSize: Int = 4, logger: Logger) throws {
         self.location = location
@@ -50,15 +63,23 @@ public final class IrisDatabase: Sendable {
             }
             self.pool = pool
             commits = CommitGroup { [logger] body in try await pool.withConnection(logger: logger, body) }
+            lockPool = nil
+            lockFolder = path + "-locks"
         case .postgres(let url):
             dialect = .postgres
             threads = nil
             commits = nil
+            lockFolder = nil
             let configuration = try SQLPostgresConfiguration(url: url)
             pool = Pool(
                 EventLoopGroupConnectionPool(
                     source: PostgresConnectionSource(sqlConfiguration: configuration),
                     maxConnectionsPerEventLoop: poolSize, on: group)
+            ) { $0.sql() }
+            lockPool = Pool(
+                EventLoopGroupConnectionPool(
+                    source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: 4,
+                    on: group)
             ) { $0.sql() }
         }
     }
@@ -142,6 +163,59 @@ public final class IrisDatabase: Sendable {
         }
     }
 
+    /// Runs `body` while no other process sharing this database (nor another task here) holds
+    /// the lock for `key` (an image's SHA-256): an upload and a deletion of the same bytes on
+    /// two servers never interleave between "the blob exists" and "the row exists". PostgreSQL:
+    /// a transaction-scoped advisory lock on a connection of its own, which the server releases
+    /// if this process dies. SQLite: an exclusive `flock` on one of 256 lock files beside the
+    /// database (by the key's first two characters), which the kernel releases likewise.
+    public func withExclusiveLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T
+    {
+        try await localLocks.withLock(key) {
+            if let lockPool {
+                return try await lockPool.withConnection(logger: logger) { connection in
+                    try await connection.raw("BEGIN").run()
+                    do {
+                        try await connection.raw("SELECT pg_advisory_xact_lock(\(bind: Self.lockNumber(key)))").run()
+                        let result = try await body()
+                        try await connection.raw("COMMIT").run()
+                        return result
+                    } catch {
+                        try? await connection.raw("ROLLBACK").run()
+                        throw error
+                    }
+                }
+            }
+            guard let lockFolder, let threads else { return try await body() }
+            let shard = String(key.prefix(2)).filter { $0.isLetter || $0.isNumber }
+            let path = lockFolder + "/" + (shard.isEmpty ? "00" : shard) + ".lock"
+            let descriptor = try await threads.runIfActive { () throws -> Int32 in
+                try FileManager.default.createDirectory(atPath: lockFolder, withIntermediateDirectories: true)
+                let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+                guard descriptor >= 0 else { throw StoreError.inconsistent("cannot open the lock file \(path)") }
+                guard flock(descriptor, LOCK_EX) == 0 else {
+                    close(descriptor)
+                    throw StoreError.inconsistent("cannot lock \(path)")
+                }
+                return descriptor
+            }
+            defer {
+                flock(descriptor, LOCK_UN)
+                close(descriptor)
+            }
+            return try await body()
+        }
+    }
+
+    /// The advisory lock's number: the key's first 16 hex digits as a signed 64-bit integer
+    /// (any other key is hashed first).
+    static func lockNumber(_ key: String) -> Int64 {
+        if key.count >= 16, let value = UInt64(key.prefix(16), radix: 16) { return Int64(bitPattern: value) }
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return Int64(bitPattern: hash)
+    }
+
     /// Answers whether the database takes a trivial query (for `/readyz`).
     public func ping() async -> Bool {
         (try? await withConnection { db in try await db.raw("SELECT 1 AS ok").first() }) != nil
@@ -149,6 +223,7 @@ public final class IrisDatabase: Sendable {
 
     public func shutdown() async {
         try? await pool.shutdown()
+        try? await lockPool?.shutdown()
         try? await threads?.shutdownGracefully()
     }
 }

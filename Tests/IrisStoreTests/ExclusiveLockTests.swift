@@ -1,0 +1,54 @@
+import Foundation
+import IrisCore
+import IrisStore
+import IrisTesting
+import Testing
+
+/// The per-image lock holds across processes: two `IrisDatabase`s on one database (as two
+/// `iris serve` processes have) never run the same key's work at once, and different keys
+/// do not wait for each other.
+@Suite("A lock per image across processes")
+struct ExclusiveLockTests {
+    actor Timeline {
+        var entries: [String] = []
+        func note(_ entry: String) { entries.append(entry) }
+    }
+
+    @Test(
+        "a second database handle waits for the key the first holds, not for another key",
+        arguments: TestDatabase.enabled)
+    func waits(database: TestDatabase) async throws {
+        try await TemporaryFolder.with { folder in
+            try await database.withFreshDatabase(in: folder) { location in
+                let first = try IrisDatabase(location: location, poolSize: 2, logger: TestDatabase.logger)
+                let second = try IrisDatabase(location: location, poolSize: 2, logger: TestDatabase.logger)
+                let timeline = Timeline()
+                let key = String(repeating: "ab", count: 32)
+                let other = String(repeating: "cd", count: 32)
+                // act: the first holds the key for half a second; the second asks for it, and
+                // for another key, once the first holds it.
+                let holder = Task {
+                    try await first.withExclusiveLock(key) {
+                        await timeline.note("first holds")
+                        try await Task.sleep(for: .milliseconds(500))
+                        await timeline.note("first lets go")
+                    }
+                }
+                while await !timeline.entries.contains("first holds") { try await Task.sleep(for: .milliseconds(10)) }
+                async let same: Void = second.withExclusiveLock(key) { await timeline.note("second holds the key") }
+                async let different: Void = second.withExclusiveLock(other) {
+                    await timeline.note("second holds another")
+                }
+                _ = try await (same, different)
+                try await holder.value
+                // check
+                let entries = await timeline.entries
+                let index = { (entry: String) in entries.firstIndex(of: entry) ?? -1 }
+                #expect(index("second holds the key") > index("first lets go"), "\(entries)")
+                #expect(index("second holds another") < index("first lets go"), "\(entries)")
+                await first.shutdown()
+                await second.shutdown()
+            }
+        }
+    }
+}
