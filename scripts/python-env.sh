@@ -4,7 +4,8 @@
 # `scripts/python-env.sh oip` is the Open Inference Protocol peer's (.venv-oip, MLServer,
 # Tests/e2e/oip/requirements.txt), kept apart because MLServer pins its own web stack;
 # `bench` is the repair benchmark's baselines (.venv-bench, Benchmarks/requirements.txt);
-# `s3` is the S3 API server of the storage tests (.venv-s3, moto, Tests/s3/requirements.txt).
+# `s3` is the S3 API server of the storage tests (.venv-s3, moto, Tests/s3/requirements.txt);
+# `deploy` the linters of the deployment files (.venv-deploy, Tests/deploy/requirements.txt).
 # Reinstalls only when the requirements file changes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,8 @@ case "${1:-test}" in
   oip) venv="$root/.venv-oip"; requirements="$root/Tests/e2e/oip/requirements.txt" ;;
   bench) venv="$root/.venv-bench"; requirements="$root/Benchmarks/requirements.txt" ;;
   s3) venv="$root/.venv-s3"; requirements="$root/Tests/s3/requirements.txt" ;;
-  *) echo "usage: $0 [test|oip|bench|s3]" >&2; exit 2 ;;
+  deploy) venv="$root/.venv-deploy"; requirements="$root/Tests/deploy/requirements.txt" ;;
+  *) echo "usage: $0 [test|oip|bench|s3|deploy]" >&2; exit 2 ;;
 esac
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)

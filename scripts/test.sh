@@ -21,6 +21,9 @@ export IRIS_TEST_REQUIRE_S3=1
 echo "== Formatting (swift format lint --strict, the rules in .swift-format)"
 swift format lint --strict --recursive --parallel Sources Tests Benchmarks Package.swift
 
+echo "== Deployment files (hadolint, the Compose schema, Kubernetes 1.37 schemas, yamllint)"
+scripts/validate-deploy.sh
+
 echo "== Swift tests (SQLite and PostgreSQL at $postgres_url; disk and S3 at $IRIS_TEST_S3_URL)"
 swift build --build-tests
 # The learning API tests embed dozens of photos per request; they run in a pass of their own

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Hummingbird
 import IrisBenchmarks
 import IrisCore
 import IrisML
@@ -46,9 +47,13 @@ public enum IrisJobCommands {
                     "\(groups.map { "\($0.queues.joined(separator: "+")):\($0.concurrency)" }.joined(separator: ","))",
                 "identity": "\(system.workers?.identity ?? "")",
             ])
+        var services = system.services
+        if settings.jobs.healthPort > 0 {
+            services.append(healthService(settings, database: dependencies.store.database, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: system.services.map { .init(service: $0) },
+                services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -59,6 +64,24 @@ public enum IrisJobCommands {
         // Whoever opens the database closes it: after every service has stopped.
         await dependencies.close()
         logger.info("worker stopped")
+    }
+
+    /// The worker's probe endpoints (`jobs.health_port`): /healthz while the process runs,
+    /// /readyz while the database answers too.
+    static func healthService(_ settings: IrisSettings, database: IrisDatabase, logger: Logger) -> any Service {
+        let router = Router()
+        router.get("healthz") { _, _ in "ok\n" }
+        router.get("readyz") { _, _ -> Response in
+            let ready = await database.ping()
+            return Response(
+                status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "the database does not answer\n")))
+        }
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(settings.host, port: settings.jobs.healthPort), serverName: "iris-worker"),
+            logger: logger)
     }
 
     public static func list(_ settings: IrisSettings, state: String?, kind: String?, limit: Int) async throws {

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import IRIS_BIN, IrisServer, make_jpeg, postgres_database, sha256, variant
+from conftest import IRIS_BIN, IrisServer, free_port, make_jpeg, postgres_database, sha256, variant
 
 S3 = os.environ.get("IRIS_TEST_S3_URL")
 pytestmark = pytest.mark.skipif(
@@ -39,6 +39,8 @@ def storage_env():
 class Worker:
     def __init__(self, data_dir, database_url, env, name):
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.health = free_port()
+        env = {**env, "IRIS_JOBS_HEALTH_PORT": str(self.health)}
         self.log_path = data_dir.parent / f"worker-{name}.log"
         self.process = subprocess.Popen(
             [IRIS_BIN, "worker", "--data", str(data_dir), "--database", database_url, "--queues", "images,ml,default", "--concurrency", "2"],
@@ -127,7 +129,9 @@ def test_two_servers_two_workers_on_postgresql_and_s3_survive_kill_9(workdir, mo
             list(pool.map(upload, range(32)))
         killer.join(timeout=60)
 
-        # check: every acknowledged upload reads back byte-identical from the survivor
+        # check: the surviving worker answers its probes
+        assert requests.get(f"http://127.0.0.1:{workers[1].health}/readyz", timeout=5).status_code == 200
+        # every acknowledged upload reads back byte-identical from the survivor
         assert killed.is_set() and len(acknowledged) == 32 and through_b
         for digest, data in acknowledged.items():
             original = a.http.get(a.url(f"/api/v1/images/{digest}/original"), timeout=30)

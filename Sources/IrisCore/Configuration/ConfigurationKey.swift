@@ -104,6 +104,11 @@ extension ConfigurationKey {
     public static let jobRetryBaseSeconds = ConfigurationKey(
         "jobs.retry_base_seconds", default: "2",
         help: "First retry delay; each further attempt doubles it (capped at an hour), with jitter.")
+    public static let workerHealthPort = ConfigurationKey(
+        "jobs.health_port", default: "0",
+        help:
+            "A port `iris worker` answers GET /healthz (alive) and /readyz (the database answers) on, for container probes; 0: none."
+    )
     public static let jobRetentionDays = ConfigurationKey(
         "jobs.retention_days", default: "14",
         help: "Succeeded and cancelled jobs older than this are deleted by cleanup; dead and failed ones are kept.")
@@ -233,7 +238,7 @@ extension ConfigurationKey {
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies,
         .signInLimit, .uploadRateLimit,
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds,
-        .jobRetentionDays, .cleanupInterval,
+        .jobRetentionDays, .cleanupInterval, .workerHealthPort,
         .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
         .s3Timeout, .cacheDirectory, .cacheMaxMB,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,

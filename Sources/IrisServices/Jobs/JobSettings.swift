@@ -35,6 +35,8 @@ public struct JobSettings: Sendable {
     public var cleanupInterval: Double
     public var webhookAllowNetworks: [IPNetwork]
     public var webhookTimeout: Double
+    /// `iris worker`'s probe port (`jobs.health_port`; 0: none).
+    public var healthPort = 0
 
     public init(
         workers: [WorkerGroup] = [
@@ -79,6 +81,7 @@ public struct JobSettings: Sendable {
                     return network
                 },
             webhookTimeout: try reader.double(.webhookTimeout, in: 0.1...300))
+        healthPort = try reader.int(.workerHealthPort, in: 0...65535)
     }
 
     /// `images:1,default:1` → one group per queue.
