@@ -60,8 +60,13 @@ public protocol BlobStore: Sendable {
     func delete(_ key: BlobKey) async throws
     /// Every blob with its size (for moving a deployment and checking it), in key order.
     func keys() async throws -> [(key: BlobKey, size: Int64)]
+    /// Removes what writes started before `date` left unfinished (S3: multipart uploads of a
+    /// process that died); answers how many.
+    func removeUnfinished(startedBefore date: Date) async throws -> Int
 }
 
 extension BlobStore {
     public func localFile(for key: BlobKey) async throws -> String? { localPath(for: key) }
+    /// The disk store writes through scratch space, which `ScratchSpace` cleans.
+    public func removeUnfinished(startedBefore date: Date) async throws -> Int { 0 }
 }

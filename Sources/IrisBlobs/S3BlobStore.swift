@@ -113,6 +113,17 @@ public struct S3BlobStore: BlobStore {
         }
     }
 
+    /// Aborts multipart uploads begun before `date` (a process that died mid-upload leaves one).
+    public func removeUnfinished(startedBefore date: Date) async throws -> Int {
+        do {
+            let unfinished = try await client.unfinishedUploads(startedBefore: date)
+            for (key, upload) in unfinished { try await client.abort(fullKey: key, upload: upload) }
+            return unfinished.count
+        } catch let failure as S3Failure {
+            throw BlobStoreUnavailable(failure)
+        }
+    }
+
     /// The SHA-256 of the bytes S3 holds under `key`, read from S3 itself (not the cache); nil
     /// when there is no such object. For checking a copy on the far side.
     public func storedDigest(of key: BlobKey) async throws -> String? {

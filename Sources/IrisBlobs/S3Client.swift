@@ -254,6 +254,46 @@ public struct S3Client: Sendable {
         _ = try await send(.DELETE, key: key, accept: [200, 204, 404])
     }
 
+    /// Multipart uploads under the location's prefix begun before `date` (their full key and id).
+    func unfinishedUploads(startedBefore date: Date) async throws -> [(key: String, upload: String)] {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        var found: [(key: String, upload: String)] = []
+        var marker: (key: String, upload: String)?
+        repeat {
+            var query = [("uploads", ""), ("prefix", location.prefix)]
+            if let marker { query += [("key-marker", marker.key), ("upload-id-marker", marker.upload)] }
+            let text = String(decoding: try await send(.GET, key: nil, query: query).body, as: UTF8.self)
+            for entry in XMLFields.all("Upload", in: text) {
+                guard let key = XMLFields.first("Key", in: entry).map(XMLFields.unescaped),
+                    let upload = XMLFields.first("UploadId", in: entry).map(XMLFields.unescaped)
+                else { continue }
+                let started = XMLFields.first("Initiated", in: entry).flatMap {
+                    formatter.date(from: $0) ?? plain.date(from: $0)
+                }
+                if (started ?? .distantPast) < date { found.append((key, upload)) }
+            }
+            marker = nil
+            if XMLFields.first("IsTruncated", in: text) == "true",
+                let key = XMLFields.first("NextKeyMarker", in: text).map(XMLFields.unescaped),
+                let upload = XMLFields.first("NextUploadIdMarker", in: text).map(XMLFields.unescaped)
+            {
+                marker = (key, upload)
+            }
+        } while marker != nil && found.count < 100_000
+        return found
+    }
+
+    /// Aborts one multipart upload, dropping its parts. `key` is the full key, prefix included.
+    func abort(fullKey key: String, upload: String) async throws {
+        var bare = location
+        bare.prefix = ""
+        var client = S3Client(location: bare, http: http)
+        client.attempts = attempts
+        _ = try await client.send(.DELETE, key: key, query: [("uploadId", upload)], accept: [200, 204, 404])
+    }
+
     /// Keys under `prefix` (the location's own prefix left off), for tools and tests.
     public func listKeys(under prefix: String) async throws -> [String] { try await list(under: prefix).map(\.key) }
 

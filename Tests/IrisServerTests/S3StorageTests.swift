@@ -8,6 +8,10 @@ import IrisServices
 import IrisTesting
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Iris with `storage.backend s3`: uploads, thumbnails and originals go through the bucket,
 /// deletion removes them there, and when the bucket cannot take a write the upload is a 503
 /// with nothing committed, and succeeds again once it can.
@@ -42,6 +46,66 @@ struct S3StorageTests {
             #expect(try await server.delete("/api/v1/projects/\(project)/images/\(sha256)").status == .noContent)
             #expect(try await s3.size(of: .original(sha256)) == nil)
         }
+    }
+
+    @Test("an original deleted from the bucket behind Iris's back is a clear 404, not a 500 or a stale copy")
+    func deletedBehindTheBack() async throws {
+        guard TestStorage.enabled.contains(.s3) else { return }
+        let location = try TestStorage.location()
+        try await TestServer.with(.sqlite, configure: { $0.storage = StorageSettings(backend: .s3, s3: location) }) {
+            server in
+            let s3 = try #require(server.dependencies.blobs as? S3BlobStore)
+            let project = try await server.createProject("tampered")
+            let photo = try Fixtures.jpeg(width: 320, height: 240, seed: 43)
+            let sha256 = try #require(try await server.upload(photo, to: project).json()["sha256"] as? String)
+            // act: the object goes, and this server's cached copy with it (as on another machine)
+            try await s3.client.deleteObject(BlobKey.original(sha256).path)
+            await s3.cache.remove(.original(sha256))
+            let missing = try await server.get("/api/v1/images/\(sha256)/original")
+            // check
+            #expect(missing.status == .notFound, "\(missing.text)")
+            #expect(missing.headers[.contentType] == "application/problem+json")
+            #expect(missing.text.contains("missing from the blob store"))
+        }
+    }
+
+    @Test("an S3 server that accepts connections and never answers: retried, then unavailable, within bounds")
+    func silentServer() async throws {
+        guard TestStorage.enabled.contains(.s3) else { return }
+        // A listener that never accepts: the kernel completes the connections and nothing answers.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        }
+        listen(listener, 64)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        defer { close(listener) }
+        var silent = try TestStorage.location()
+        silent.endpoint = URL(string: "http://127.0.0.1:\(Int(UInt16(bigEndian: address.sin_port)))")!
+        silent.timeout = 1
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString)")
+        let store = S3BlobStore(
+            client: S3Client(location: silent, http: http),
+            cache: try BlobCache(root: folder.appendingPathComponent("cache"), capacity: 1 << 20),
+            scratch: try ScratchSpace(directory: folder.appendingPathComponent("tmp")))
+        let started = ContinuousClock.now
+        await #expect(throws: BlobStoreUnavailable.self) {
+            try await store.put(.mask(String(repeating: "e", count: 64)), data: Data("x".utf8))
+        }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        // Four attempts of 1 s with 0.25, 0.5 and 1 s between them: bounded, never hung.
+        #expect(seconds > 3.5 && seconds < 15, "\(seconds) s")
+        try await http.shutdown()
+        try? FileManager.default.removeItem(at: folder)
     }
 
     @Test(

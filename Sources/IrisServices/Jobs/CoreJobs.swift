@@ -85,7 +85,10 @@ struct CleanupJob: JobHandler {
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         let cutoff = Date().addingTimeInterval(-(payload.minAgeSeconds ?? 3600))
-        let stale = scratch.removeStale(modifiedBefore: cutoff)
+        // Scratch files, and (S3) multipart uploads a process that died left unfinished.
+        let stale =
+            scratch.removeStale(modifiedBefore: cutoff)
+            + (try await ingestor.blobs.removeUnfinished(startedBefore: cutoff))
         context.report(progress: 0.1, message: "looking for orphan blobs")
         let candidates = Array(try await ingestor.blobs.storedHashes(modifiedBefore: cutoff)).sorted()
         var orphans = 0
