@@ -47,20 +47,21 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, data, analysis=False):
+    def __init__(self, binary, data, analysis=False, extra_env=None):
         self.port = free_port()
         self.data = data
         # An administrator and a token, made with the CLI before the server starts.
         common = ["--data", str(data), "--log-level", "warning"]
+        environment = dict(os.environ, **(extra_env or {}))
         subprocess.run([binary, "user", "create", "bench", "--admin", "--password-stdin"] + common,
-                       input="bench-password-1\n", text=True, check=True, capture_output=True)
+                       input="bench-password-1\n", text=True, check=True, capture_output=True, env=environment)
         token = subprocess.run([binary, "token", "create", "--user", "bench", "--name", "bench", "--scopes", "read,write,admin"] + common,
-                               text=True, check=True, capture_output=True).stdout.strip().splitlines()[-1]
+                               text=True, check=True, capture_output=True, env=environment).stdout.strip().splitlines()[-1]
         self.auth = {"Authorization": "Bearer " + token}
         self.process = subprocess.Popen(
             [binary, "serve", "--port", str(self.port), "--data", str(data), "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=os.environ if analysis else dict(os.environ, IRIS_ANALYSIS_AUTO_MODELS=""))
+            env=environment if analysis else dict(environment, IRIS_ANALYSIS_AUTO_MODELS=""))
         try:
             for _ in range(300):
                 try:

@@ -22,6 +22,13 @@ work=$(mktemp -d /tmp/iris-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 Benchmarks/ingest.py "$PWD/.build/release/iris" "$photos" "$work"
 
+# Storage: Iris on S3 (moto on loopback) against Iris on disk, and `iris storage migrate`
+# against a plain boto3 upload of the same files.
+s3_settings=$(scripts/s3-test-server.sh start)
+while IFS= read -r line; do export "$line"; done <<<"$s3_settings"
+"$(scripts/python-env.sh s3)/bin/python" Benchmarks/storage.py "$PWD/.build/release/iris" "$photos" "$work"
+scripts/s3-test-server.sh stop
+
 # The job queue: no-op jobs against bare transactions, on SQLite and on PostgreSQL.
 echo "== job queue (2 producers, 2 workers, 1000 no-op jobs against 1000 one-row transactions from 2 writers; 5 interleaved pairs)"
 mkdir -p "$work/jobs-sqlite"

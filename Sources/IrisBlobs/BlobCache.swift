@@ -4,11 +4,16 @@ import IrisCore
 
 /// Recently read blobs on local disk, for a store that is not (S3): at most `capacity` bytes,
 /// the least recently used evicted first. Each file's SHA-256 is kept beside it and checked
-/// whenever it is handed out, so a damaged copy is fetched again rather than used.
+/// when it is handed out, so a damaged copy is fetched again rather than used. A copy this
+/// process wrote or checked itself, whose size and modification time have not changed since,
+/// is not hashed again (reading a 4 MP original for its 1024 px thumbnail would otherwise hash
+/// it a second time); every copy found on disk at start is checked at its first use.
 public actor BlobCache {
     public let root: URL
     public let capacity: Int64
     private var entries: [String: (size: Int64, used: Date)]?
+    /// The size and modification time of each copy as last hashed or written here.
+    private var checked: [String: (size: Int64, modified: Date)] = [:]
     private var total: Int64 = 0
 
     public init(root: URL, capacity: Int64) throws {
@@ -24,12 +29,17 @@ public actor BlobCache {
     /// that does not is removed.
     public func file(for key: BlobKey) -> String? {
         let file = url(for: key)
-        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
-        guard let recorded = try? String(contentsOf: digestURL(for: key), encoding: .utf8),
-            let actual = try? Self.sha256(of: file), actual == recorded
-        else {
-            remove(key)
-            return nil
+        guard let stamp = Self.stamp(file) else { return nil }
+        if let known = checked[key.path], known == stamp {
+            // Written or checked by this process, unchanged since.
+        } else {
+            guard let recorded = try? String(contentsOf: digestURL(for: key), encoding: .utf8),
+                let actual = try? Self.sha256(of: file), actual == recorded
+            else {
+                remove(key)
+                return nil
+            }
+            checked[key.path] = stamp
         }
         loadIndex()
         entries?[key.path]?.used = Date()
@@ -47,6 +57,7 @@ public actor BlobCache {
         try? manager.removeItem(at: target)
         try manager.moveItem(at: file, to: target)
         try Data(sha256.utf8).write(to: digestURL(for: key), options: .atomic)
+        checked[key.path] = Self.stamp(target)
         let size = (try? manager.attributesOfItem(atPath: target.path)[.size] as? NSNumber)?.int64Value ?? 0
         if let old = entries?[key.path] { total -= old.size }
         entries?[key.path] = (size, Date())
@@ -60,6 +71,16 @@ public actor BlobCache {
         try? FileManager.default.removeItem(at: url(for: key))
         try? FileManager.default.removeItem(at: digestURL(for: key))
         if let old = entries?.removeValue(forKey: key.path) { total -= old.size }
+        checked[key.path] = nil
+    }
+
+    /// A file's size and modification time, or nil when there is no such file.
+    static func stamp(_ file: URL) -> (size: Int64, modified: Date)? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file.path),
+            let size = (attributes[.size] as? NSNumber)?.int64Value,
+            let modified = attributes[.modificationDate] as? Date
+        else { return nil }
+        return (size, modified)
     }
 
     /// Bytes held now.

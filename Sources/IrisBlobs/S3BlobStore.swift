@@ -19,7 +19,8 @@ public struct S3BlobStore: BlobStore {
 
     public func put(_ key: BlobKey, movingFileAt file: URL) async throws {
         let size = try Self.size(of: file)
-        let digest = try BlobCache.sha256(of: file)
+        // An original is named by its SHA-256, taken while it was staged: not hashed again.
+        let digest = try key.contentHash ?? BlobCache.sha256(of: file)
         do {
             if size > client.location.partSize {
                 try await client.putMultipart(key.path, file: file, size: size)
