@@ -25,12 +25,17 @@ struct ExclusiveLockTests {
                 let timeline = Timeline()
                 let key = String(repeating: "ab", count: 32)
                 let other = String(repeating: "cd", count: 32)
-                // act: the first holds the key for half a second; the second asks for it, and
-                // for another key, once the first holds it.
+                // act: the first holds the key until the second has taken another key (or a
+                // minute has passed: then the other key waited, and the check below fails); the
+                // second asks for both once the first holds it.
                 let holder = Task {
                     try await first.withExclusiveLock(key) {
                         await timeline.note("first holds")
-                        try await Task.sleep(for: .milliseconds(500))
+                        let deadline = ContinuousClock.now + .seconds(60)
+                        while await !timeline.entries.contains("second holds another"), ContinuousClock.now < deadline {
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        try await Task.sleep(for: .milliseconds(200))
                         await timeline.note("first lets go")
                     }
                 }
