@@ -150,17 +150,22 @@ def split(items, parts):
     return [items[index::parts] for index in range(parts)]
 
 
+def upload_all(server, files):
+    """Uploads `files` with WORKERS clients, each on one kept-alive connection; returns the wall time."""
+    def worker(chunk):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+        for path in chunk:
+            upload(server, path, connection)
+        connection.close()
+    return timed_in_parallel(worker, split(files, WORKERS))
+
+
 def time_iris(binary, files, work, analysis=False):
     data = work / f"iris-data-{uuid.uuid4().hex[:6]}"
     server = Server(binary, data, analysis)
     try:
-        def worker(chunk):
-            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-            for path in chunk:
-                upload(server, path, connection)
-            connection.close()
         start = time.perf_counter()
-        uploaded = timed_in_parallel(worker, split(files, WORKERS))
+        uploaded = upload_all(server, files)
         server.wait_for_jobs()
         done = time.perf_counter() - start
         return (uploaded, done) if analysis else done

@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import Server, split, timed_in_parallel, upload, variant, WORKERS  # noqa: E402
+from ingest import Server, split, timed_in_parallel, upload_all, variant, WORKERS  # noqa: E402
 
 import boto3  # noqa: E402
 
@@ -48,14 +48,8 @@ def ingest(binary, files, work, env):
     """Seconds to upload `files` with 2 clients and finish the thumbnail jobs; the server and its data folder."""
     data = work / f"data-{uuid.uuid4().hex[:6]}"
     server = Server(binary, data, extra_env=env)
-
-    def worker(chunk):
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-        for path in chunk:
-            upload(server, path, connection)
-        connection.close()
     start = time.perf_counter()
-    timed_in_parallel(worker, split(files, WORKERS))
+    upload_all(server, files)
     server.wait_for_jobs(queues=("images",))
     return time.perf_counter() - start, server, data
 

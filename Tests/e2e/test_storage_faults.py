@@ -76,56 +76,50 @@ def moto_server():
         moto.kill()
 
 
-def test_uploads_while_s3_is_down_are_503s_that_commit_nothing_and_work_again_when_it_returns(workdir, moto_server, monkeypatch):
+@pytest.fixture
+def s3_iris(workdir, moto_server, monkeypatch):
+    """`iris serve` on SQLite with its blobs on the private moto (its set-up commands too)."""
     env = storage_env(moto_server)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     server = IrisServer(workdir / "data", "")
     server.start(extra_env=env)
-    try:
-        project = server.create_project("Outage")
-        base = make_jpeg(workdir / "base.jpg", 640, 480)
-
-        def send(index):
-            return server.http.post(server.url(f"/api/v1/projects/{project}/images"),
-                                    files={"file": (f"{index}.jpg", variant(base, index), "image/jpeg")}, timeout=120)
-
-        def count():
-            return len(server.http.get(server.url(f"/api/v1/projects/{project}/images?limit=100"), timeout=10).json()["items"])
-
-        assert all(send(index).status_code == 201 for index in range(3))
-        # act: the S3 server dies
-        moto_server.kill()
-        refused = [send(index) for index in range(3, 6)]
-        # check: each a 503 problem naming no address, nothing committed, nothing left in scratch
-        for response in refused:
-            assert response.status_code == 503, response.text
-            assert response.headers["Content-Type"] == "application/problem+json"
-            assert "storage is not available" in response.text and "127.0.0.1" not in response.text
-        assert count() == 3
-        assert not [path for path in (workdir / "data" / "tmp").rglob("*") if path.is_file()]
-        assert server.http.get(server.url("/healthz"), timeout=5).status_code == 200
-        # The S3 server is back (empty: moto keeps nothing), and the same uploads go through.
-        moto_server.start()
-        assert all(send(index).status_code == 201 for index in range(3, 6))
-        assert count() == 6
-    finally:
-        server.stop()
+    yield server
+    server.stop()
 
 
-def test_kill_9_during_multipart_uploads_loses_nothing_acknowledged_and_cleanup_leaves_no_parts(workdir, moto_server, monkeypatch):
-    env = storage_env(moto_server)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    server = IrisServer(workdir / "data", "")
-    server.start(extra_env=env)
-    try:
-        multipart_kill(server, moto_server, workdir)
-    finally:
-        server.stop()
+def test_uploads_while_s3_is_down_are_503s_that_commit_nothing_and_work_again_when_it_returns(workdir, moto_server, s3_iris):
+    server = s3_iris
+    project = server.create_project("Outage")
+    base = make_jpeg(workdir / "base.jpg", 640, 480)
+
+    def send(index):
+        return server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                                files={"file": (f"{index}.jpg", variant(base, index), "image/jpeg")}, timeout=120)
+
+    def count():
+        return len(server.http.get(server.url(f"/api/v1/projects/{project}/images?limit=100"), timeout=10).json()["items"])
+
+    assert all(send(index).status_code == 201 for index in range(3))
+    # act: the S3 server dies
+    moto_server.kill()
+    refused = [send(index) for index in range(3, 6)]
+    # check: each a 503 problem naming no address, nothing committed, nothing left in scratch
+    for response in refused:
+        assert response.status_code == 503, response.text
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert "storage is not available" in response.text and "127.0.0.1" not in response.text
+    assert count() == 3
+    assert not [path for path in (workdir / "data" / "tmp").rglob("*") if path.is_file()]
+    assert server.http.get(server.url("/healthz"), timeout=5).status_code == 200
+    # The S3 server is back (empty: moto keeps nothing), and the same uploads go through.
+    moto_server.start()
+    assert all(send(index).status_code == 201 for index in range(3, 6))
+    assert count() == 6
 
 
-def multipart_kill(server, moto_server, workdir):
+def test_kill_9_during_multipart_uploads_loses_nothing_acknowledged_and_cleanup_leaves_no_parts(workdir, moto_server, s3_iris):
+    server = s3_iris
     project = server.create_project("Big")
     acknowledged = {}
 
