@@ -29,7 +29,7 @@ elif sys.argv[2] == "watch":
     # Says "open" as soon as a multipart upload is under way (or "none" after 120 s).
     deadline = time.time() + 120
     while not s3.list_multipart_uploads(Bucket="faults").get("Uploads") and time.time() < deadline:
-        time.sleep(0.005)
+        time.sleep(0.02)
     print("open" if time.time() < deadline else "none", flush=True)
 else:
     print(len(s3.list_multipart_uploads(Bucket="faults").get("Uploads", [])))
@@ -46,9 +46,9 @@ class Moto:
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                requests.get(self.url, timeout=1)
+                requests.get(self.url, timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer its first request
                 time.sleep(0.1)
         self.boto("bucket")
 
