@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts or stops a throwaway S3 API server for the test suite: moto's server mode on
 # 127.0.0.1 with authentication enforced (requests must carry a valid AWS Signature V4 of a
-# known user, so a wrong secret is refused), a user "iris" allowed s3:*, and a bucket.
+# known user, so a wrong secret is refused; presigned URLs are checked too, by botocore's
+# signer: Tests/s3/moto_server.py), a user "iris" allowed s3:*, and a bucket.
 #   scripts/s3-test-server.sh start   → prints the settings as shell assignments to eval:
 #                                       IRIS_TEST_S3_URL, _BUCKET, _ACCESS_KEY, _SECRET_KEY
 #   scripts/s3-test-server.sh stop    → stops it
@@ -16,7 +17,7 @@ case "${1:-}" in
     venv=$("$root/scripts/python-env.sh" s3)
     log=$(mktemp /tmp/iris-s3.XXXXXX.log)
     # The first three requests (making the user, its key and its policy) need no signature; every later one does.
-    INITIAL_NO_AUTH_ACTION_COUNT=3 "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    INITIAL_NO_AUTH_ACTION_COUNT=3 "$venv/bin/python" "$root/Tests/s3/moto_server.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
     echo "$! $log" >"$state_file"
     for _ in $(seq 1 100); do
       "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break

@@ -46,6 +46,10 @@ public actor BlobCache {
         return file.path
     }
 
+    /// The size of the copy here, if there is one (unchecked: for knowing that S3 took the
+    /// blob, not for reading it).
+    public func size(of key: BlobKey) -> Int64? { Self.stamp(url(for: key))?.size }
+
     /// Takes a finished file into the cache under `key` (moving it), with its SHA-256, and
     /// evicts what is over the capacity. Answers the cached path.
     @discardableResult

@@ -63,10 +63,24 @@ public protocol BlobStore: Sendable {
     /// Removes what writes started before `date` left unfinished (S3: multipart uploads of a
     /// process that died); answers how many.
     func removeUnfinished(startedBefore date: Date) async throws -> Int
+    /// Where a browser may fetch the blob itself, served as `contentType`: a presigned S3 URL
+    /// at `storage.s3.public_url`. nil when the bytes are to be served by Iris (the disk
+    /// store, S3 without a public address, or no such blob).
+    func directURL(for key: BlobKey, contentType: String) async throws -> DirectURL?
+}
+
+/// A URL that serves a blob without Iris, and how long an answer naming it may be cached.
+public struct DirectURL: Sendable {
+    public var url: URL
+    /// Seconds the URL stays valid from now, at least.
+    public var validSeconds: Int
+
+    public init(url: URL, validSeconds: Int) { (self.url, self.validSeconds) = (url, validSeconds) }
 }
 
 extension BlobStore {
     public func localFile(for key: BlobKey) async throws -> String? { localPath(for: key) }
     /// The disk store writes through scratch space, which `ScratchSpace` cleans.
     public func removeUnfinished(startedBefore date: Date) async throws -> Int { 0 }
+    public func directURL(for key: BlobKey, contentType: String) async throws -> DirectURL? { nil }
 }

@@ -21,14 +21,12 @@ public struct S3BlobStore: BlobStore {
         let size = try Self.size(of: file)
         // An original is named by its SHA-256, taken while it was staged: not hashed again.
         let digest = try key.contentHash ?? BlobCache.sha256(of: file)
-        do {
+        try await Self.reaching {
             if size > client.location.partSize {
                 try await client.putMultipart(key.path, file: file, size: size)
             } else {
                 try await client.put(key.path, body: .file(file, offset: 0, length: size), payloadHash: digest)
             }
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
         }
         do {
             try await cache.adopt(file, as: key, sha256: digest)
@@ -48,12 +46,11 @@ public struct S3BlobStore: BlobStore {
         }
     }
 
+    /// From the cache when it holds a copy (it holds only what S3 took, so the thumbnail job
+    /// after an upload asks S3 nothing about the thumbnail the upload made), else a HEAD.
     public func size(of key: BlobKey) async throws -> Int64? {
-        do {
-            return try await client.head(key.path)
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
-        }
+        if let cached = await cache.size(of: key) { return cached }
+        return try await Self.reaching { try await client.head(key.path) }
     }
 
     /// Never: bytes must be fetched (`localFile(for:)`).
@@ -90,38 +87,28 @@ public struct S3BlobStore: BlobStore {
 
     public func storedHashes(modifiedBefore date: Date) async throws -> Set<String> {
         var found: Set<String> = []
-        do {
-            for folder in ["originals/", "thumbnails/"] {
-                for (key, modified, _) in try await client.list(under: folder) where (modified ?? .distantFuture) < date
-                {
-                    let name = (key as NSString).lastPathComponent
-                    let stem = name.split(separator: ".").first.map(String.init) ?? name
-                    if stem.count == 64, stem.allSatisfy(\.isHexDigit) { found.insert(stem) }
-                }
+        for folder in ["originals/", "thumbnails/"] {
+            for (key, modified, _) in try await Self.reaching({ try await client.list(under: folder) })
+            where (modified ?? .distantFuture) < date {
+                let name = (key as NSString).lastPathComponent
+                let stem = name.split(separator: ".").first.map(String.init) ?? name
+                if stem.count == 64, stem.allSatisfy(\.isHexDigit) { found.insert(stem) }
             }
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
         }
         return found
     }
 
     public func keys() async throws -> [(key: BlobKey, size: Int64)] {
-        do {
-            return try await client.list(under: "").filter { !$0.key.hasPrefix(".iris-probe-") }
-                .map { (BlobKey(path: $0.key), $0.size) }.sorted { $0.key.path < $1.key.path }
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
-        }
+        try await Self.reaching { try await client.list(under: "") }.filter { !$0.key.hasPrefix(".iris-probe-") }
+            .map { (BlobKey(path: $0.key), $0.size) }.sorted { $0.key.path < $1.key.path }
     }
 
     /// Aborts multipart uploads begun before `date` (a process that died mid-upload leaves one).
     public func removeUnfinished(startedBefore date: Date) async throws -> Int {
-        do {
+        try await Self.reaching {
             let unfinished = try await client.unfinishedUploads(startedBefore: date)
-            for (key, upload) in unfinished { try await client.abort(fullKey: key, upload: upload) }
+            for (key, upload) in unfinished { try await client.abort(key, upload: upload) }
             return unfinished.count
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
         }
     }
 
@@ -130,21 +117,37 @@ public struct S3BlobStore: BlobStore {
     public func storedDigest(of key: BlobKey) async throws -> String? {
         let file = scratch.newFileURL()
         defer { try? FileManager.default.removeItem(at: file) }
-        do {
-            let answer = try await client.send(.GET, key: key.path, accept: [200, 404], download: file)
-            return answer.status == 200 ? try BlobCache.sha256(of: file) : nil
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
+        let answer = try await Self.reaching {
+            try await client.send(.GET, key: key.path, accept: [200, 404], download: file)
         }
+        return answer.status == 200 ? try BlobCache.sha256(of: file) : nil
     }
 
     public func delete(_ key: BlobKey) async throws {
-        do {
-            try await client.delete(key.path)
-        } catch let failure as S3Failure {
-            throw BlobStoreUnavailable(failure)
-        }
+        try await Self.reaching { try await client.delete(key.path) }
         await cache.remove(key)
+    }
+
+    /// How long a presigned URL handed out is signed for, and the slots its signing time is
+    /// rounded down to: every request in one slot gets the same URL (so the browser's cache
+    /// keeps what it loaded), valid at least `directSlot` seconds after it is answered.
+    static let directSlot = 15 * 60
+
+    /// A presigned GET at `storage.s3.public_url` when one is set and S3 has the blob.
+    public func directURL(for key: BlobKey, contentType: String) async throws -> DirectURL? {
+        guard client.location.publicEndpoint != nil else { return nil }
+        guard try await size(of: key) != nil else { return nil }
+        let now = Date().timeIntervalSince1970
+        let start = (now / Double(Self.directSlot)).rounded(.down) * Double(Self.directSlot)
+        let validSeconds = Int(start + Double(2 * Self.directSlot) - now)
+        let overrides = [
+            ("response-content-type", contentType), ("response-cache-control", "private, max-age=31536000, immutable"),
+        ]
+        guard
+            let url = client.presignedURL(
+                key.path, seconds: 2 * Self.directSlot, date: Date(timeIntervalSince1970: start), query: overrides)
+        else { return nil }
+        return DirectURL(url: url, validSeconds: validSeconds)
     }
 
     /// The start-up check: the bucket answers, the credentials are accepted, and a probe
@@ -178,6 +181,15 @@ public struct S3BlobStore: BlobStore {
         }
     }
 
+    /// Runs S3 requests; a failure is `BlobStoreUnavailable` (answered 503) for the caller.
+    static func reaching<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let failure as S3Failure {
+            throw BlobStoreUnavailable(failure)
+        }
+    }
+
     static func size(of file: URL) throws -> Int64 {
         (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.int64Value ?? 0
     }
@@ -196,7 +208,7 @@ public struct BlobStoreUnavailable: Error, CustomStringConvertible, Sendable {
 
 extension BlobKey {
     /// The SHA-256 an original's bytes have (its name); nil for other blobs.
-    var contentHash: String? {
+    public var contentHash: String? {
         guard path.hasPrefix("originals/") else { return nil }
         let name = (path as NSString).lastPathComponent
         return name.count == 64 ? name : nil

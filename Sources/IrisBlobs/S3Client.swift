@@ -18,6 +18,9 @@ public struct S3Location: Sendable {
     public var credentials: SigV4Signer.Credentials
     /// Seconds one request may take before it is retried (and, after the last attempt, failed).
     public var timeout: Double = 30
+    /// Where browsers reach the same S3 server (`storage.s3.public_url`): presigned URLs
+    /// handed to them name this scheme and host. nil: bytes stream through Iris.
+    public var publicEndpoint: URL?
     /// Originals larger than this go up in parts of this size (at least 5 MiB, S3's minimum).
     public var partSize: Int64 = 8 << 20
 
@@ -254,7 +257,8 @@ public struct S3Client: Sendable {
         _ = try await send(.DELETE, key: key, accept: [200, 204, 404])
     }
 
-    /// Multipart uploads under the location's prefix begun before `date` (their full key and id).
+    /// Multipart uploads under the location's prefix begun before `date` (their key, without
+    /// the prefix, and id).
     func unfinishedUploads(startedBefore date: Date) async throws -> [(key: String, upload: String)] {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -272,7 +276,9 @@ public struct S3Client: Sendable {
                 let started = XMLFields.first("Initiated", in: entry).flatMap {
                     formatter.date(from: $0) ?? plain.date(from: $0)
                 }
-                if (started ?? .distantPast) < date { found.append((key, upload)) }
+                if (started ?? .distantPast) < date, key.hasPrefix(location.prefix) {
+                    found.append((String(key.dropFirst(location.prefix.count)), upload))
+                }
             }
             marker = nil
             if XMLFields.first("IsTruncated", in: text) == "true",
@@ -285,13 +291,9 @@ public struct S3Client: Sendable {
         return found
     }
 
-    /// Aborts one multipart upload, dropping its parts. `key` is the full key, prefix included.
-    func abort(fullKey key: String, upload: String) async throws {
-        var bare = location
-        bare.prefix = ""
-        var client = S3Client(location: bare, http: http)
-        client.attempts = attempts
-        _ = try await client.send(.DELETE, key: key, query: [("uploadId", upload)], accept: [200, 204, 404])
+    /// Aborts one multipart upload, dropping its parts.
+    func abort(_ key: String, upload: String) async throws {
+        _ = try await send(.DELETE, key: key, query: [("uploadId", upload)], accept: [200, 204, 404])
     }
 
     /// Keys under `prefix` (the location's own prefix left off), for tools and tests.
@@ -327,17 +329,21 @@ public struct S3Client: Sendable {
         return found
     }
 
-    /// A URL that lets anyone holding it GET the object for `seconds`.
-    public func presignedURL(_ key: String, seconds: Int, publicBase: URL? = nil) -> URL? {
+    /// A URL that lets anyone holding it GET the object from `date` for `seconds`, at
+    /// `location.publicEndpoint` when one is set. `query` adds S3's `response-*` overrides
+    /// (they are signed with the rest).
+    public func presignedURL(_ key: String, seconds: Int, date: Date = Date(), query: [(String, String)] = []) -> URL? {
         let (host, path, base) = location.address(of: key)
         var chosenHost = host
         var chosenBase = base
-        if let publicBase, let publicHost = publicBase.host {
+        if let publicBase = location.publicEndpoint, let publicHost = publicBase.host {
             chosenHost = publicHost + (publicBase.port.map { ":\($0)" } ?? "")
+            if !location.pathStyle { chosenHost = "\(location.bucket).\(chosenHost)" }
             chosenBase = "\(publicBase.scheme ?? "https")://\(chosenHost)"
         }
-        let query = signer.presignedQuery(method: "GET", host: chosenHost, path: path, expires: seconds, date: Date())
-        return URL(string: chosenBase + SigV4Signer.encodedPath(path) + "?" + query)
+        let signed = signer.presignedQuery(
+            method: "GET", host: chosenHost, path: path, query: query, expires: seconds, date: date)
+        return URL(string: chosenBase + SigV4Signer.encodedPath(path) + "?" + signed)
     }
 }
 

@@ -167,33 +167,3 @@ public struct CommandFailure: Error, CustomStringConvertible {
         }
     }
 }
-
-/// A one-line progress bar on standard error: `[=====>    ] 120/500  24.1 files/s`.
-final class ProgressBar: @unchecked Sendable {
-    private let start = Date()
-    private let lock = NSLock()
-    private let interactive = isatty(STDERR_FILENO) != 0
-    private var lastDraw = Date.distantPast
-
-    func update(done: Int, total: Int, report: ImportReport) {
-        lock.lock()
-        defer { lock.unlock() }
-        let now = Date()
-        guard done == total || now.timeIntervalSince(lastDraw) > 0.1 else { return }
-        lastDraw = now
-        let width = 30
-        let filled = total == 0 ? width : width * done / total
-        let rate = Double(done) / max(now.timeIntervalSince(start), 0.001)
-        let bar =
-            String(repeating: "=", count: filled)
-            + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
-        let line = String(
-            format: "[%@] %d/%d  %.1f files/s  (%d new, %d duplicate, %d skipped)", bar, done, total, rate,
-            report.imported, report.duplicates, report.skipped.count)
-        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
-    }
-
-    func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}

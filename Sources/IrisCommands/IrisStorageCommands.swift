@@ -79,19 +79,21 @@ public enum IrisStorageCommands {
         defer { try? journal.close() }
         try journal.seekToEnd()
         let keys = try await source.keys()
-        let bar = TransferBar(files: keys.count, bytes: keys.reduce(Int64(0)) { $0 + $1.size })
+        let bar = ProgressBar()
+        let total = keys.reduce(Int64(0)) { $0 + $1.size }
         var (copied, already, bytes, seen) = (0, 0, Int64(0), Int64(0))
         for (index, (key, size)) in keys.enumerated() {
             seen += size
             if journalled.contains(key.path) {
                 already += 1
-                bar.update(files: index + 1, bytes: seen)
+                bar.copied(files: index + 1, of: keys.count, bytes: seen, of: total)
                 continue
             }
             guard let path = try await source.localFile(for: key) else {
                 throw CommandFailure(message: "\(key) is listed but cannot be read from the current store")
             }
-            let digest = try BlobCache.sha256(of: URL(fileURLWithPath: path))
+            // An original is named by its hash: a damaged source then fails the check below.
+            let digest = try key.contentHash ?? BlobCache.sha256(of: URL(fileURLWithPath: path))
             if try await destination.size(of: key) == size, try await farDigest(destination, key) == digest {
                 already += 1
             } else {
@@ -106,7 +108,7 @@ public enum IrisStorageCommands {
                 bytes += size
             }
             try journal.write(contentsOf: Data((key.path + "\n").utf8))
-            bar.update(files: index + 1, bytes: seen)
+            bar.copied(files: index + 1, of: keys.count, bytes: seen, of: total)
         }
         bar.finish()
         return (copied, already, bytes, keys.count)
@@ -186,36 +188,5 @@ public enum IrisStorageCommands {
             if let unavailable = error as? BlobStoreUnavailable { throw CommandFailure(message: unavailable.message) }
             throw error
         }
-    }
-}
-
-/// `[=====>    ] 120/500 files  310.2/900.0 MB  24.1 MB/s` on standard error.
-final class TransferBar: @unchecked Sendable {
-    private let start = Date()
-    private let files: Int
-    private let bytes: Int64
-    private let interactive = isatty(STDERR_FILENO) != 0
-    private var lastDraw = Date.distantPast
-
-    init(files: Int, bytes: Int64) { (self.files, self.bytes) = (files, bytes) }
-
-    func update(files done: Int, bytes seen: Int64) {
-        let now = Date()
-        guard done == files || now.timeIntervalSince(lastDraw) > (interactive ? 0.1 : 5) else { return }
-        lastDraw = now
-        let width = 30
-        let filled = files == 0 ? width : width * done / files
-        let bar =
-            String(repeating: "=", count: filled)
-            + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
-        let rate = Double(seen) / 1e6 / max(now.timeIntervalSince(start), 0.001)
-        let line = String(
-            format: "[%@] %d/%d files  %.1f/%.1f MB  %.1f MB/s", bar, done, files, Double(seen) / 1e6,
-            Double(bytes) / 1e6, rate)
-        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + line + (interactive ? "" : "\n")).utf8))
-    }
-
-    func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

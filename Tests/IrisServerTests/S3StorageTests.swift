@@ -6,6 +6,8 @@ import IrisBlobs
 import IrisCore
 import IrisServices
 import IrisTesting
+import NIOCore
+import NIOHTTP1
 import Testing
 
 #if canImport(Glibc)
@@ -142,5 +144,86 @@ struct S3StorageTests {
         for key in try await admin.listKeys(under: "") { try await admin.deleteObject(key) }
         try await admin.deleteBucket()
         try await http.shutdown()
+    }
+
+    @Test(
+        "with storage.s3.public_url, originals and thumbnails redirect to presigned URLs S3 serves and checks; access comes first"
+    )
+    func presignedRedirects() async throws {
+        guard TestStorage.enabled.contains(.s3) else { return }
+        var location = try TestStorage.location()
+        // The public address is another name for the same server, so the redirect is seen to use it.
+        let port = try #require(location.endpoint.port)
+        location.publicEndpoint = URL(string: "http://localhost:\(port)")
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = http.shutdown() }
+        try await TestServer.with(.sqlite, configure: { $0.storage = StorageSettings(backend: .s3, s3: location) }) {
+            server in
+            let project = try await server.createProject("presigned")
+            let photo = try Fixtures.jpeg(width: 640, height: 480, seed: 44)
+            let sha256 = try #require(try await server.upload(photo, to: project).json()["sha256"] as? String)
+            let other = try Fixtures.jpeg(width: 320, height: 240, seed: 45)
+            let otherSHA = try #require(try await server.upload(other, to: project).json()["sha256"] as? String)
+
+            let redirect = try await server.get("/api/v1/images/\(sha256)/original")
+            #expect(redirect.status == .temporaryRedirect, "\(redirect.text)")
+            let target = try #require(redirect.headers[.location].flatMap(URL.init(string:)))
+            #expect(target.host == "localhost" && target.port == port && target.path.hasSuffix(sha256))
+            let cached = try #require(redirect.headers[.cacheControl])
+            #expect(cached.hasPrefix("private, max-age="))
+            #expect((Int(cached.split(separator: "=").last ?? "") ?? 0) >= 14 * 60)
+            // S3 serves the bytes to anyone holding the URL, as the original's type, ranges too.
+            let fetched = try await Self.fetch(target, http: http)
+            #expect(fetched.status == 200 && fetched.body == photo)
+            #expect(fetched.headers.first(name: "content-type") == "image/jpeg")
+            let ranged = try await Self.fetch(target, http: http, range: "bytes=10-19")
+            #expect(ranged.status == 206 && ranged.body == photo[10..<20])
+            // An altered URL is refused by S3: the other image's key with this signature, a longer life.
+            let swapped = try #require(
+                URL(string: target.absoluteString.replacingOccurrences(of: sha256, with: otherSHA)))
+            let stretched = try #require(
+                URL(
+                    string: target.absoluteString.replacingOccurrences(
+                        of: "X-Amz-Expires=1800", with: "X-Amz-Expires=9000")))
+            #expect(stretched != target)
+            for altered in [swapped, stretched] {
+                let refused = try await Self.fetch(altered, http: http)
+                #expect(
+                    refused.status == 403
+                        && String(decoding: refused.body, as: UTF8.self).contains("SignatureDoesNotMatch"))
+            }
+            // The same slot, the same URL: a browser's cache keeps what it loaded.
+            #expect(
+                try await server.get("/api/v1/images/\(sha256)/original").headers[.location] == target.absoluteString)
+            // Revalidation is still answered by Iris.
+            let revalidated = try await server.get(
+                "/api/v1/images/\(sha256)/original", headers: [.ifNoneMatch: "\"\(sha256)\""])
+            #expect(revalidated.status == .notModified)
+
+            let thumbnail = try await server.get("/api/v1/images/\(sha256)/thumbnail?size=256")
+            #expect(thumbnail.status == .temporaryRedirect)
+            let thumbnailTarget = try #require(thumbnail.headers[.location].flatMap(URL.init(string:)))
+            let thumbnailBytes = try await Self.fetch(thumbnailTarget, http: http)
+            #expect(thumbnailBytes.status == 200 && thumbnailBytes.body.prefix(3) == Data([0xFF, 0xD8, 0xFF]))
+
+            // No access, no URL: the caller hears what it would without S3.
+            let stranger = server.acting(as: [:])
+            let anonymous = try await stranger.get("/api/v1/images/\(sha256)/original")
+            #expect(anonymous.status == .unauthorized && anonymous.headers[.location] == nil)
+            // Pages may show images from the public address, and from nowhere else.
+            let page = try await server.get("/projects/\(project)")
+            let policy = try #require(page.headers[HTTPField.Name("Content-Security-Policy")!])
+            #expect(policy.contains("img-src 'self' http://localhost:\(port) blob: data:"), "\(policy)")
+        }
+    }
+
+    static func fetch(_ url: URL, http: HTTPClient, range: String? = nil) async throws -> (
+        status: Int, headers: HTTPHeaders, body: Data
+    ) {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        if let range { request.headers.add(name: "range", value: range) }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), response.headers, Data(body.readableBytesView))
     }
 }

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support import expected_conditions
 
-from conftest import ADMIN, ADMIN_PASSWORD
+from conftest import ADMIN, ADMIN_PASSWORD, IrisServer
 from pages import page_wait
 
 
@@ -321,3 +321,43 @@ def test_repair_a_photo_by_brushing_over_it(server, browser, workdir):
     page_wait(browser, 5).until(lambda driver: driver.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth"))
     browser.save_screenshot(str(screenshots(server) / "repair-phone.png"))
+
+
+@pytest.mark.skipif(not os.environ.get("IRIS_TEST_S3_URL") and os.environ.get("IRIS_TEST_REQUIRE_S3") != "1",
+                    reason="no S3 test server")
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_with_a_public_s3_address_the_page_shows_images_loaded_from_s3(workdir, database, browser, base_jpeg):
+    """storage.s3.public_url: the image page's pictures come from the S3 server itself (another
+    name of it, localhost), through Iris's redirect and its Content-Security-Policy."""
+    import uuid
+    s3 = os.environ["IRIS_TEST_S3_URL"]
+    public = s3.replace("127.0.0.1", "localhost")
+    server = IrisServer(workdir / "data", database).start(extra_env={
+        "IRIS_STORAGE_BACKEND": "s3", "IRIS_STORAGE_S3_ENDPOINT": s3,
+        "IRIS_STORAGE_S3_BUCKET": os.environ["IRIS_TEST_S3_BUCKET"],
+        "IRIS_STORAGE_S3_PREFIX": f"browser-{uuid.uuid4().hex[:8]}/",
+        "IRIS_STORAGE_S3_ACCESS_KEY": os.environ["IRIS_TEST_S3_ACCESS_KEY"],
+        "IRIS_STORAGE_S3_SECRET_KEY": os.environ["IRIS_TEST_S3_SECRET_KEY"],
+        "IRIS_STORAGE_S3_PUBLIC_URL": public,
+    })
+    try:
+        project = server.create_project("Straight from S3")
+        uploaded = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                                    files={"file": ("photo.jpg", base_jpeg, "image/jpeg")}, timeout=60)
+        assert uploaded.status_code == 201, uploaded.text
+        sha = uploaded.json()["sha256"]
+        # The 1024 px thumbnail exists (made here if its job has not run yet), so Iris now answers
+        # it with a redirect and never its bytes: a picture on the page can only come from S3.
+        thumbnail = server.url(f"/api/v1/images/{sha}/thumbnail?size=1024")
+        assert server.http.get(thumbnail, timeout=60).status_code == 200
+        redirect = server.http.get(thumbnail, allow_redirects=False, timeout=30)
+        assert redirect.status_code == 307 and redirect.headers["Location"].startswith(public + "/"), redirect.text
+        sign_in(server, browser)
+        browser.get(server.url(f"/images/{sha}"))
+        page_wait(browser, 30).until(lambda driver: driver.execute_script(
+            "const p = document.getElementById('picture'); return p.complete && p.naturalWidth > 0;"))
+        assert browser.find_element(By.ID, "picture").get_property("naturalWidth") == 1024
+        blocked = [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+        assert not blocked, blocked
+    finally:
+        server.stop()

@@ -65,3 +65,14 @@ def test_storage_moves_to_s3_and_back_and_verify_finds_a_missing_blob(workdir, d
     broken = storage("verify")
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert f"missing: the original of image {original.name}" in broken.stdout and "1 rows have no blob" in broken.stdout
+
+
+def test_a_public_url_with_a_path_is_refused_naming_the_setting(workdir, database):
+    config = workdir / "iris.json"
+    config.write_text(json.dumps({"storage": {"backend": "s3", "s3": {
+        "endpoint": "http://127.0.0.1:9", "bucket": "photos", "access_key": "a", "secret_key": "b",
+        "public_url": "https://s3.example.org/photos"}}}))
+    refused = iris("storage", "verify", "--config", str(config), database_url=database, data_dir=workdir / "data")
+    assert refused.returncode != 0
+    assert "storage.s3.public_url must be an http or https address with no path" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and "Fatal error" not in refused.stderr

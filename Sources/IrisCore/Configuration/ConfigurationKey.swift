@@ -222,6 +222,11 @@ extension ConfigurationKey {
     public static let s3Timeout = ConfigurationKey(
         "storage.s3.timeout", default: "30",
         help: "Seconds one S3 request may take; a request that times out or gets a 5xx is tried again, 4 times in all.")
+    public static let s3PublicURL = ConfigurationKey(
+        "storage.s3.public_url", default: "",
+        help:
+            "When set (`https://s3.example.org`), originals and thumbnails are answered with a redirect to a presigned URL there, valid for 15 to 30 minutes, so browsers load the bytes from S3 directly; access is checked by Iris first. The S3 server must see this host."
+    )
     public static let cacheDirectory = ConfigurationKey(
         "storage.cache_dir", default: "",
         help:
@@ -240,7 +245,7 @@ extension ConfigurationKey {
         .jobQueues, .jobLeaseSeconds, .jobPrefetch, .jobPollSeconds, .jobGraceSeconds, .jobRetryBaseSeconds,
         .jobRetentionDays, .cleanupInterval, .workerHealthPort,
         .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
-        .s3Timeout, .cacheDirectory, .cacheMaxMB,
+        .s3Timeout, .s3PublicURL, .cacheDirectory, .cacheMaxMB,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,
         .mallocArenas, .autoAnalysis, .moderationThreshold,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,

@@ -44,7 +44,14 @@ func buildRouter(
     let dependencies = system.dependencies
     let ingestor = system.ingestor
     let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
-    let resources = try ServerResources.load(mode: settings.mode)
+    var resources = try ServerResources.load(mode: settings.mode)
+    if settings.storage.backend == .s3, let publicEndpoint = settings.storage.s3?.publicEndpoint,
+        let scheme = publicEndpoint.scheme, let host = publicEndpoint.host
+    {
+        // Path-style URLs name the bucket in the path; virtual-hosted ones in the host.
+        let named = settings.storage.s3?.pathStyle == false ? "\(settings.storage.s3?.bucket ?? "").\(host)" : host
+        resources.imageOrigins = ["\(scheme)://\(named)" + (publicEndpoint.port.map { ":\($0)" } ?? "")]
+    }
 
     let router = Router(context: IrisRequestContext.self)
     router.add(middleware: ProblemMiddleware(catalog: catalog))

@@ -13,6 +13,8 @@ struct ServerResources: Sendable {
     let staticFiles: [String: (data: Data, mediaType: String)]
     let openAPI: Data
     let mode: ServerMode
+    /// Origins besides this one that pages may load images from (`storage.s3.public_url`).
+    var imageOrigins: [String] = []
 
     /// Renders a page with what every page shows: the mode banner, and the signed-in user.
     func page(_ template: String, _ values: [String: Any], caller: Caller, status: HTTPResponse.Status = .ok) throws
@@ -34,7 +36,8 @@ struct ServerResources: Sendable {
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8",
-                .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' blob: data:",
+                .init("Content-Security-Policy")!: "default-src 'self'; img-src "
+                    + (["'self'"] + imageOrigins + ["blob:", "data:"]).joined(separator: " "),
             ],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }

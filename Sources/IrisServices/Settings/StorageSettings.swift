@@ -68,6 +68,17 @@ public struct StorageSettings: Sendable {
                 accessKey: accessKey, secretKey: secretKey,
                 sessionToken: reader.environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }))
         location.timeout = try reader.double(.s3Timeout, in: 1...600)
+        let publicText = reader.string(.s3PublicURL)
+        if !publicText.isEmpty {
+            guard let url = URL(string: publicText), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                url.host != nil, url.path.isEmpty || url.path == "/", url.query == nil
+            else {
+                throw ConfigurationError(
+                    "setting storage.s3.public_url must be an http or https address with no path (e.g. https://s3.example.org), not \"\(publicText.prefix(200))\"",
+                    setting: "storage.s3.public_url")
+            }
+            location.publicEndpoint = url
+        }
         return location
     }
 

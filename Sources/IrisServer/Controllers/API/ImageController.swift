@@ -162,6 +162,9 @@ struct ImageController {
         if Self.matches(request.headers[.ifNoneMatch], etag: image.sha256) {
             return Response(status: .notModified, headers: headers)
         }
+        if let direct = try await blobs.directURL(for: key, contentType: image.format.mediaType) {
+            return Self.redirect(to: direct)
+        }
         // A store that is not on disk (S3) fetches the original into its local cache first.
         guard let path = try await blobs.localFile(for: key),
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
@@ -192,6 +195,11 @@ struct ImageController {
         if Self.matches(request.headers[.ifNoneMatch], etag: etag) {
             return Response(status: .notModified, headers: headers)
         }
+        // One not made yet is made here (and the next request is sent to S3).
+        if let direct = try await blobs.directURL(for: .thumbnail(image.sha256, size: size), contentType: "image/jpeg")
+        {
+            return Self.redirect(to: direct)
+        }
         guard let data = try await ingestor.thumbnail(sha256: image.sha256, size: size) else {
             throw Problem.notFound("the original of \(image.sha256) is missing, so no thumbnail can be made")
         }
@@ -205,6 +213,17 @@ struct ImageController {
             throw Problem.notFound("no image has sha256 \(sha256)")
         }
         return image
+    }
+
+    /// To the bytes in S3 (`storage.s3.public_url`), once the caller's access is checked. The
+    /// redirect may be cached while the URL it names stays valid; it names no credentials.
+    static func redirect(to direct: DirectURL) -> Response {
+        Response(
+            status: .temporaryRedirect,
+            headers: [
+                .location: direct.url.absoluteString,
+                .cacheControl: "private, max-age=\(max(0, direct.validSeconds - 60))",
+            ])
     }
 
     static func matches(_ ifNoneMatch: String?, etag: String) -> Bool {
