@@ -56,4 +56,33 @@ struct ExclusiveLockTests {
             }
         }
     }
+
+    @Test(
+        "many keys sharing a lock file, each querying the database while held, all finish (no thread is held waiting)",
+        .timeLimit(.minutes(2)), arguments: TestDatabase.enabled)
+    func sharedLockFile(database: TestDatabase) async throws {
+        try await TemporaryFolder.with { folder in
+            try await database.withFreshDatabase(in: folder) { location in
+                let handle = try IrisDatabase(location: location, poolSize: 2, logger: TestDatabase.logger)
+                // act: 24 keys with the same first two characters (one lock file on SQLite) at
+                // once; each holder runs queries, which need the threads waiters must not hold.
+                let finished = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<24 {
+                        group.addTask {
+                            let key = "ab" + String(format: "%062x", index)
+                            return try await handle.withExclusiveLock(key) {
+                                var answered = 0
+                                for _ in 0..<3 where await handle.ping() { answered += 1 }
+                                return answered == 3 ? 1 : 0
+                            }
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                // check
+                #expect(finished == 24)
+                await handle.shutdown()
+            }
+        }
+    }
 }

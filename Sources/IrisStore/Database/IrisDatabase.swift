@@ -169,11 +169,17 @@ public final class IrisDatabase: Sendable {
     /// a transaction-scoped advisory lock on a connection of its own, which the server releases
     /// if this process dies. SQLite: an exclusive `flock` on one of 256 lock files beside the
     /// database (by the key's first two characters), which the kernel releases likewise.
+    ///
+    /// Within this process one task at a time holds a lock file (an `flock` is per open file,
+    /// so two keys of one file would otherwise wait on each other in the kernel), and a file
+    /// another process holds is polled for without blocking a thread: a blocked `flock` once
+    /// held SQLite's own threads while the holder needed them for a query, and an import of
+    /// two images whose hashes began alike stopped.
     public func withExclusiveLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T
     {
-        try await localLocks.withLock(key) {
-            if let lockPool {
-                return try await lockPool.withConnection(logger: logger) { connection in
+        if let lockPool {
+            return try await localLocks.withLock(key) {
+                try await lockPool.withConnection(logger: logger) { connection in
                     try await connection.raw("BEGIN").run()
                     do {
                         try await connection.raw("SELECT pg_advisory_xact_lock(\(bind: Self.lockNumber(key)))").run()
@@ -186,26 +192,34 @@ public final class IrisDatabase: Sendable {
                     }
                 }
             }
-            guard let lockFolder, let threads else { return try await body() }
-            let shard = String(key.prefix(2)).filter { $0.isLetter || $0.isNumber }
-            let path = lockFolder + "/" + (shard.isEmpty ? "00" : shard) + ".lock"
-            let descriptor = try await threads.runIfActive { () throws -> Int32 in
-                try FileManager.default.createDirectory(atPath: lockFolder, withIntermediateDirectories: true)
-                let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-                guard descriptor >= 0 else { throw StoreError.inconsistent("cannot open the lock file \(path)") }
-                guard flock(descriptor, LOCK_EX) == 0 else {
-                    close(descriptor)
+        }
+        guard let lockFolder else { return try await localLocks.withLock(key) { try await body() } }
+        let shard = String(key.prefix(2)).filter { $0.isLetter || $0.isNumber }
+        let path = lockFolder + "/" + (shard.isEmpty ? "00" : shard) + ".lock"
+        return try await localLocks.withLock(path) {
+            try FileManager.default.createDirectory(atPath: lockFolder, withIntermediateDirectories: true)
+            let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else { throw StoreError.inconsistent("cannot open the lock file \(path)") }
+            defer { close(descriptor) }
+            let deadline = ContinuousClock.now + Self.lockWait
+            while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+                guard errno == EWOULDBLOCK || errno == EINTR else {
                     throw StoreError.inconsistent("cannot lock \(path)")
                 }
-                return descriptor
+                guard ContinuousClock.now < deadline else {
+                    throw StoreError.inconsistent(
+                        "another process held the lock on image \(key.prefix(12))… for over \(Self.lockWait)")
+                }
+                try await Task.sleep(for: .milliseconds(5))
             }
-            defer {
-                flock(descriptor, LOCK_UN)
-                close(descriptor)
-            }
+            defer { flock(descriptor, LOCK_UN) }
             return try await body()
         }
     }
+
+    /// How long a lock another process holds is waited for (an upload of the largest allowed
+    /// image holds one for seconds, not minutes).
+    static let lockWait = Duration.seconds(300)
 
     /// The advisory lock's number: the key's first 16 hex digits as a signed 64-bit integer
     /// (any other key is hashed first).
