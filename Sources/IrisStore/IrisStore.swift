@@ -15,6 +15,7 @@ public struct IrisStore: Sendable {
     public let learning: any LearningRepository
     public let registeredModels: any RegisteredModelRepository
     public let repairs: any RepairRepository
+    public let search: any SearchRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -29,6 +30,7 @@ public struct IrisStore: Sendable {
         self.learning = SQLLearningRepository(database: database)
         self.registeredModels = SQLRegisteredModelRepository(database: database)
         self.repairs = SQLRepairRepository(database: database)
+        self.search = SQLSearchRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

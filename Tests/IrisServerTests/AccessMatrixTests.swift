@@ -33,6 +33,7 @@ struct AccessMatrixTests {
         "GET /api/v1/images/{sha256}": .image,
         "GET /api/v1/images/{sha256}/original": .image,
         "GET /api/v1/images/{sha256}/thumbnail": .image,
+        "GET /api/v1/images/{sha256}/similar": .image,
         "POST /api/v1/projects/{id}/imports": .project(.editor),
         "GET /login": .open,
         "POST /login": .open,

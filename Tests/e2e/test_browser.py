@@ -154,6 +154,25 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     browser.save_screenshot(str(Path(server.data_dir).parent / "image-page.png"))
     print(f"cat labels shown {seconds:.1f} s after opening the page: {names}")
 
+    # check: the motorcycle photographed from the right is the first of the similar photos of
+    # the one from the left (scikit-image's stereo pair), ahead of the cat and a cup of coffee
+    shas = {}
+    for name in ("motorcycle_left.png", "motorcycle_right.png", "coffee.png"):
+        other = Path(__file__).resolve().parents[2] / ".cache" / "photos" / name
+        answer = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                                  files={"file": (name, other.read_bytes(), "image/png")}, timeout=30)
+        assert answer.status_code == 201, answer.text
+        shas[name] = answer.json()["sha256"]
+    left = shas["motorcycle_left.png"]
+    def embedded(driver):
+        body = server.http.get(server.url(f"/api/v1/images/{left}/similar"), timeout=10).json()
+        return len(body["items"]) == 3
+    page_wait(browser, 90).until(embedded)
+    browser.get(server.url(f"/images/{left}"))
+    tiles = page_wait(browser, 30).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#similar-photos .tile") or False)
+    assert len(tiles) == 3 and tiles[0].get_attribute("href").endswith("/images/" + shas["motorcycle_right.png"])
+    assert "% similar" in tiles[0].text
+
     # check: the gallery offers the label as a filter and finds the cat by it
     browser.get(server.url(f"/projects/{project}?model_label=" + requests.utils.quote(names[0])))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")) == 1

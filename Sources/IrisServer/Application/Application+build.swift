@@ -107,6 +107,7 @@ func buildRouter(
         store: dependencies.store, repairs: system.repairs, blobs: dependencies.blobs, scratch: dependencies.scratch,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
+    SearchController(similar: system.similar, guardian: guardian).addRoutes(to: api)
     LearningController(
         store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,

@@ -164,6 +164,22 @@ struct AccessGuard: Sendable {
         return link
     }
 
+    /// Of `projects` (nil: all), those where the caller sees flagged images (editor or owner);
+    /// nil: everywhere (an administrator).
+    func seesFlagged(_ caller: Caller, among projects: Set<Int64>?) async throws -> Set<Int64>? {
+        guard let user = caller.user else { return [] }
+        if user.isAdmin { return nil }
+        var candidates = projects
+        if candidates == nil { candidates = Set(try await store.accounts.projectIDs(userID: user.id)) }
+        var seen: Set<Int64> = []
+        for project in candidates ?? [] {
+            if let role = try await store.accounts.role(projectID: project, userID: user.id), role >= .editor {
+                seen.insert(project)
+            }
+        }
+        return seen
+    }
+
     /// The projects a caller may list: nil means all of them (an administrator).
     func visibleProjects(_ caller: Caller) async throws -> Set<Int64>? {
         guard let user = caller.user else { return [] }

@@ -27,6 +27,8 @@ public struct IrisSystem: Sendable {
     public let models: ModelRegistry
     public let learning: LearningService
     public let repairs: RepairService
+    /// Images like an image, by their embeddings.
+    public let similar: SimilarImages
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
@@ -85,6 +87,9 @@ public struct IrisSystem: Sendable {
         self.ingestor = ingestor
         repairs.connect(queue: queue, ingestor: ingestor)
         self.repairs = repairs
+        similar = SimilarImages(
+            indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
+            models: models, moderationThreshold: settings.models.moderationThreshold)
         workers =
             groups.isEmpty
             ? nil

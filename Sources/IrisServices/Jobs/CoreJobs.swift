@@ -105,6 +105,8 @@ struct CleanupJob: JobHandler {
         let requeued = try await requeueLostAnalyses(context)
         let pruned = try await ingestor.store.jobs.prune(
             finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
+        // A day of the search change log is kept; an index further behind rebuilds itself.
+        _ = try await ingestor.store.search.pruneChanges(before: Date().addingTimeInterval(-86400))
         return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued)
     }
 

@@ -26,6 +26,24 @@ enum APIModel {
         }
     }
 
+    struct SimilarBody: ResponseEncodable {
+        struct Item: Codable, Sendable {
+            var sha256: String
+            /// A project the caller may see it in.
+            var projectId: Int64
+            /// Cosine similarity of the two embeddings, from −1 to 1 (1: the same direction).
+            var similarity: Double
+            /// 1 − similarity.
+            var distance: Double
+            var urls: ImageURLs
+        }
+        /// The model whose embeddings were compared; null when the image has none yet.
+        var model: String?
+        var items: [Item]
+        /// Why there are no items, when that is not "nothing is similar".
+        var detail: String?
+    }
+
     struct Page<Item: Encodable & Sendable>: ResponseEncodable {
         var items: [Item]
         var nextCursor: String?

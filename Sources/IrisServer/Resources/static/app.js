@@ -279,7 +279,7 @@ function followJobs() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); followAnalyses(); setUpModelPage(); setUpRepair(); setUpRepairDefault(); });
+  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); followAnalyses(); followSimilar(); setUpModelPage(); setUpRepair(); setUpRepairDefault(); });
 
 // The repairs page: an owner's switch for the project's default use of similar photos.
 function setUpRepairDefault() {
@@ -349,6 +349,40 @@ function followAnalyses() {
       (pending.length ? "Still running: " + pending.map(([name]) => name).join(", ") + ". " : "") +
       (failed.length ? "Failed: " + failed.map(([name, status]) => name + " (" + (status.error || "error") + ")").join(", ") : "");
     if (pending.length) setTimeout(refresh, 1500);
+  }
+  refresh();
+}
+
+// The image page: the photos nearest this one by embedding, among those the viewer may see;
+// asked again while the photo has no embedding yet (its analysis is still to come).
+function followSimilar() {
+  const section = document.querySelector("[data-similar]");
+  if (!section) return;
+  const empty = document.getElementById("similar-empty");
+  const photos = document.getElementById("similar-photos");
+  let attempts = 0;
+  async function refresh() {
+    const response = await fetch(section.dataset.similar);
+    if (!response.ok) { empty.textContent = await problemText(response); return; }
+    const body = await response.json();
+    photos.replaceChildren();
+    for (const item of body.items) {
+      const tile = document.createElement("a");
+      tile.className = "tile";
+      tile.href = "/images/" + item.sha256;
+      const image = document.createElement("img");
+      image.src = item.urls.thumbnail_256;
+      image.alt = "a similar photo";
+      image.loading = "lazy";
+      const score = document.createElement("span");
+      score.className = "muted similarity";
+      score.textContent = Math.round(item.similarity * 100) + "% similar";
+      tile.append(image, score);
+      photos.append(tile);
+    }
+    empty.hidden = body.items.length > 0;
+    empty.textContent = body.model ? "No other photo you can see is like this one yet." : "Similar photos appear once the photo is analysed.";
+    if (!body.model && ++attempts < 20) setTimeout(refresh, 3000);
   }
   refresh();
 }

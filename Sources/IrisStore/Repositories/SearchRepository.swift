@@ -1,0 +1,167 @@
+public import Foundation
+public import IrisCore
+import SQLKit
+
+/// What the in-memory search indexes load and follow: embeddings with the projects their
+/// images are in, the change log the database's triggers keep (`search_changes`), and the
+/// images a caller may not be shown.
+public protocol SearchRepository: Sendable {
+    /// The last change's id (0: none yet): where an index built now starts following.
+    func lastChange() async throws -> Int64
+    /// Changes after `id`, and any made in the last `window` seconds (on PostgreSQL a change
+    /// may commit after one with a higher id; reading recent ones again catches it), oldest
+    /// first, at most `limit`.
+    func changes(after id: Int64, window: Double, limit: Int) async throws -> [(id: Int64, sha256: String)]
+    /// The first change still kept (nil: none); an index behind it must be rebuilt.
+    func firstChange() async throws -> Int64?
+    /// Up to `limit` embeddings of `model` with hashes after `cursor`, in hash order (for loading).
+    func embeddings(model: String, after cursor: String?, limit: Int) async throws -> [(
+        sha256: String, vector: [Float]
+    )]
+    /// The embeddings of `model` these images have.
+    func embeddings(model: String, sha256s: [String]) async throws -> [String: [Float]]
+    /// The projects each image is in.
+    func memberships(sha256s: [String]) async throws -> [String: [Int64]]
+    /// Every membership of images that have an embedding of `model` (for loading), in pages.
+    func memberships(model: String, after cursor: Int64, limit: Int) async throws
+        -> [(id: Int64, sha256: String, projectID: Int64)]
+    /// Images in `projects` whose moderation score is over their project's threshold (or
+    /// `defaultThreshold`) and not reviewed there: hidden from viewers and contributors.
+    func flagged(in projects: [Int64], defaultThreshold: Double) async throws -> [(sha256: String, projectID: Int64)]
+    /// Removes changes older than `date` (every index has applied them or will rebuild).
+    func pruneChanges(before date: Date) async throws -> Int
+}
+
+public struct SQLSearchRepository: SearchRepository {
+    let database: IrisDatabase
+
+    public init(database: IrisDatabase) { self.database = database }
+
+    public func lastChange() async throws -> Int64 {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("SELECT MAX(id) AS last FROM search_changes").first(),
+                try !row.decodeNil(column: "last")
+            else { return 0 }
+            return try row.decode(column: "last", as: Int64.self)
+        }
+    }
+
+    public func firstChange() async throws -> Int64? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("SELECT MIN(id) AS first FROM search_changes").first(),
+                try !row.decodeNil(column: "first")
+            else { return nil }
+            return try row.decode(column: "first", as: Int64.self)
+        }
+    }
+
+    public func changes(after id: Int64, window: Double, limit: Int) async throws -> [(id: Int64, sha256: String)] {
+        let since = Clock.milliseconds(Date().addingTimeInterval(-window))
+        return try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT id, sha256 FROM search_changes WHERE id > \(bind: id) OR created_at > \(bind: since)
+                ORDER BY id LIMIT \(bind: limit)
+                """
+            ).all().map {
+                (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "sha256", as: String.self))
+            }
+        }
+    }
+
+    public func embeddings(model: String, after cursor: String?, limit: Int) async throws
+        -> [(sha256: String, vector: [Float])]
+    {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT sha256, vector FROM embeddings WHERE model = \(bind: model) AND sha256 > \(bind: cursor ?? "")
+                ORDER BY sha256 LIMIT \(bind: limit)
+                """
+            ).all().compactMap { row in
+                guard let vector = Embedding.decode(try row.decode(column: "vector", as: String.self)) else {
+                    return nil
+                }
+                return (try row.decode(column: "sha256", as: String.self), vector)
+            }
+        }
+    }
+
+    public func embeddings(model: String, sha256s: [String]) async throws -> [String: [Float]] {
+        guard !sha256s.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var found: [String: [Float]] = [:]
+            for row in try await db.raw(
+                "SELECT sha256, vector FROM embeddings WHERE model = \(bind: model) AND sha256 IN (\(binds: sha256s))"
+            ).all() {
+                found[try row.decode(column: "sha256", as: String.self)] = Embedding.decode(
+                    try row.decode(column: "vector", as: String.self))
+            }
+            return found
+        }
+    }
+
+    public func memberships(sha256s: [String]) async throws -> [String: [Int64]] {
+        guard !sha256s.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var found: [String: [Int64]] = [:]
+            for row in try await db.raw(
+                "SELECT sha256, project_id FROM project_images WHERE sha256 IN (\(binds: sha256s))"
+            ).all() {
+                found[try row.decode(column: "sha256", as: String.self), default: []].append(
+                    try row.decode(column: "project_id", as: Int64.self))
+            }
+            return found
+        }
+    }
+
+    public func memberships(model: String, after cursor: Int64, limit: Int) async throws
+        -> [(id: Int64, sha256: String, projectID: Int64)]
+    {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT p.id, p.sha256, p.project_id FROM project_images p
+                WHERE p.id > \(bind: cursor)
+                  AND EXISTS (SELECT 1 FROM embeddings e WHERE e.sha256 = p.sha256 AND e.model = \(bind: model))
+                ORDER BY p.id LIMIT \(bind: limit)
+                """
+            ).all().map {
+                (
+                    try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "sha256", as: String.self),
+                    try $0.decode(column: "project_id", as: Int64.self)
+                )
+            }
+        }
+    }
+
+    public func flagged(in projects: [Int64], defaultThreshold: Double) async throws
+        -> [(sha256: String, projectID: Int64)]
+    {
+        guard !projects.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT p.sha256, p.project_id FROM project_images p
+                JOIN images i ON i.sha256 = p.sha256
+                JOIN projects r ON r.id = p.project_id
+                WHERE p.project_id IN (\(binds: projects)) AND p.reviewed_at IS NULL AND i.moderation IS NOT NULL
+                  AND i.moderation > COALESCE(r.moderation_threshold, \(bind: defaultThreshold))
+                """
+            ).all().map {
+                (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "project_id", as: Int64.self))
+            }
+        }
+    }
+
+    public func pruneChanges(before date: Date) async throws -> Int {
+        try await database.withConnection { db in
+            let cutoff = Clock.milliseconds(date)
+            let count =
+                try await db.raw("SELECT COUNT(*) AS n FROM search_changes WHERE created_at < \(bind: cutoff)").first()?
+                .decode(column: "n", as: Int.self) ?? 0
+            try await db.raw("DELETE FROM search_changes WHERE created_at < \(bind: cutoff)").run()
+            return count
+        }
+    }
+}
