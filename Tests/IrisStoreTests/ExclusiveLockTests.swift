@@ -66,18 +66,24 @@ struct ExclusiveLockTests {
                 let handle = try IrisDatabase(location: location, poolSize: 2, logger: TestDatabase.logger)
                 // act: 24 keys with the same first two characters (one lock file on SQLite) at
                 // once; each holder runs queries, which need the threads waiters must not hold.
-                let finished = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for index in 0..<24 {
-                        group.addTask {
-                            let key = "ab" + String(format: "%062x", index)
-                            return try await handle.withExclusiveLock(key) {
-                                var answered = 0
-                                for _ in 0..<3 where await handle.ping() { answered += 1 }
-                                return answered == 3 ? 1 : 0
+                let finished: Int
+                do {
+                    finished = try await withThrowingTaskGroup(of: Int.self) { group in
+                        for index in 0..<24 {
+                            group.addTask {
+                                let key = "ab" + String(format: "%062x", index)
+                                return try await handle.withExclusiveLock(key) {
+                                    var answered = 0
+                                    for _ in 0..<3 where await handle.ping() { answered += 1 }
+                                    return answered == 3 ? 1 : 0
+                                }
                             }
                         }
+                        return try await group.reduce(0, +)
                     }
-                    return try await group.reduce(0, +)
+                } catch {
+                    await handle.shutdown()
+                    throw error
                 }
                 // check
                 #expect(finished == 24)

@@ -76,10 +76,13 @@ public final class IrisDatabase: Sendable {
                     source: PostgresConnectionSource(sqlConfiguration: configuration),
                     maxConnectionsPerEventLoop: poolSize, on: group)
             ) { $0.sql() }
+            // A waiter for a lock connection is waiting for the lock itself: as long as a lock
+            // another process holds is waited for on SQLite, not AsyncKit's 10 s default (a
+            // burst of uploads once timed out here under load).
             lockPool = Pool(
                 EventLoopGroupConnectionPool(
                     source: PostgresConnectionSource(sqlConfiguration: configuration), maxConnectionsPerEventLoop: 4,
-                    on: group)
+                    requestTimeout: .seconds(Int64(Self.lockWait.components.seconds)), on: group)
             ) { $0.sql() }
         }
     }

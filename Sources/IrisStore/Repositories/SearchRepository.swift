@@ -1,5 +1,5 @@
 public import Foundation
-public import IrisCore
+import IrisCore
 import SQLKit
 
 /// What the in-memory search indexes load and follow: embeddings with the projects their
