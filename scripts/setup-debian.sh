@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Iris needs, only those missing.
-#   scripts/setup-debian.sh run     libvips (and libjpeg, lcms, which Iris also calls directly) for building and serving
+#   scripts/setup-debian.sh run     libvips (and libjpeg, lcms, which Iris also calls directly) for building and serving;
+#                                   WordNet's nouns for text search
 #   scripts/setup-debian.sh test    + PostgreSQL, Chromium and its driver, vips tools
 #   scripts/setup-debian.sh bench   + vips tools (vipsthumbnail is the baseline)
 set -euo pipefail
 purpose="${1:-run}"
-packages=(libvips-dev libjpeg-dev liblcms2-dev pkg-config zlib1g-dev unzip python3-venv)
+packages=(libvips-dev libjpeg-dev liblcms2-dev pkg-config zlib1g-dev unzip python3-venv wordnet-base)
 case "$purpose" in
   run) ;;
   test) packages+=(postgresql chromium chromium-driver libvips-tools python3-venv) ;;

@@ -34,6 +34,8 @@ struct AccessMatrixTests {
         "GET /api/v1/images/{sha256}/original": .image,
         "GET /api/v1/images/{sha256}/thumbnail": .image,
         "GET /api/v1/images/{sha256}/similar": .image,
+        "GET /api/v1/search": .signedIn,
+        "GET /search": .signedIn,
         "POST /api/v1/projects/{id}/imports": .project(.editor),
         "GET /login": .open,
         "POST /login": .open,

@@ -154,6 +154,18 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     browser.save_screenshot(str(Path(server.data_dir).parent / "image-page.png"))
     print(f"cat labels shown {seconds:.1f} s after opening the page: {names}")
 
+    # check: the search box on every page finds the cat by a word for what it is, with why
+    box = browser.find_element(By.CSS_SELECTOR, "header form.search input[name=q]")
+    box.send_keys("feline\n")
+    tiles = page_wait(browser, 30).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#search-results .tile") or False)
+    assert tiles[0].get_attribute("data-sha256") == sha256
+    assert "feline" in tiles[0].find_element(By.CSS_SELECTOR, ".reasons").text
+    browser.set_window_size(390, 844)
+    browser.get(server.url("/search?q=feline"))
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    browser.save_screenshot(str(Path(server.data_dir).parent / "search-phone.png"))
+    browser.set_window_size(1280, 900)
+
     # check: the motorcycle photographed from the right is the first of the similar photos of
     # the one from the left (scikit-image's stereo pair), ahead of the cat and a cup of coffee
     shas = {}

@@ -158,6 +158,11 @@ extension ConfigurationKey {
         help:
             "Images whose moderation score is above this are flagged for review and hidden from contributors and viewers; a project may set its own."
     )
+    public static let wordnetDirectory = ConfigurationKey(
+        "search.wordnet_dir", default: "/usr/share/wordnet",
+        help:
+            "Where WordNet's database files are (Debian's wordnet-base): text search reaches ImageNet classes through its nouns (\"mammal\" finds a tabby cat)."
+    )
     public static let learnerModel = ConfigurationKey(
         "learner.model", default: "mobilenet-v2",
         help: "The embedding model new learners and trained classifiers learn over (a model with the `embed` task).")
@@ -247,7 +252,7 @@ extension ConfigurationKey {
         .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
         .s3Timeout, .s3PublicURL, .cacheDirectory, .cacheMaxMB,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,
-        .mallocArenas, .autoAnalysis, .moderationThreshold,
+        .mallocArenas, .autoAnalysis, .moderationThreshold, .wordnetDirectory,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]

@@ -107,7 +107,8 @@ func buildRouter(
         store: dependencies.store, repairs: system.repairs, blobs: dependencies.blobs, scratch: dependencies.scratch,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
-    SearchController(similar: system.similar, guardian: guardian).addRoutes(to: api)
+    SearchController(similar: system.similar, text: system.textSearch, guardian: guardian, resources: resources)
+        .addRoutes(web: root, api: api)
     LearningController(
         store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,

@@ -29,6 +29,8 @@ public struct IrisSystem: Sendable {
     public let repairs: RepairService
     /// Images like an image, by their embeddings.
     public let similar: SimilarImages
+    /// Images by words.
+    public let textSearch: TextSearch
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
@@ -90,6 +92,12 @@ public struct IrisSystem: Sendable {
         similar = SimilarImages(
             indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
             models: models, moderationThreshold: settings.models.moderationThreshold)
+        let vocabulary = Once { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
+            try SearchVocabulary.load(wordnet: wordnet, models: folder)
+        }
+        textSearch = TextSearch(
+            store: dependencies.store, models: models, moderationThreshold: settings.models.moderationThreshold,
+            vocabulary: { try vocabulary.value() })
         workers =
             groups.isEmpty
             ? nil

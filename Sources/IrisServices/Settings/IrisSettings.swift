@@ -27,6 +27,8 @@ public struct IrisSettings: Sendable {
     public var models: ModelSettings
     /// Where blobs are kept (`storage.*`).
     public var storage = StorageSettings()
+    /// WordNet's files, for text search (`search.wordnet_dir`).
+    public var wordnetDirectory = URL(fileURLWithPath: "/usr/share/wordnet")
     /// Most glibc malloc arenas for `iris serve` and `iris worker` (`memory.malloc_arenas`; 0: glibc's default).
     public var mallocArenas: Int
 
@@ -93,6 +95,7 @@ public struct IrisSettings: Sendable {
         idleTimeout = try reader.double(.httpIdleTimeout, in: 1...86_400)
         headerTimeout = try reader.double(.httpHeaderTimeout, in: 1...3_600)
         storage = try StorageSettings(reader)
+        wordnetDirectory = URL(fileURLWithPath: reader.string(.wordnetDirectory))
     }
 
     public static func mode(_ reader: ConfigurationReader) throws -> ServerMode {

@@ -30,6 +30,19 @@ public protocol SearchRepository: Sendable {
     func flagged(in projects: [Int64], defaultThreshold: Double) async throws -> [(sha256: String, projectID: Int64)]
     /// Removes changes older than `date` (every index has applied them or will rebuild).
     func pruneChanges(before date: Date) async throws -> Int
+
+    /// Model labels among `labels` on images in `projects` (nil: any project), best first, at most `limit`.
+    func modelLabelHits(labels: [String], in projects: [Int64]?, limit: Int) async throws
+        -> [(sha256: String, label: String, score: Double)]
+    /// The distinct names of human and learner labels in `projects` (nil: all), at most `limit`.
+    func labelNames(in projects: [Int64]?, limit: Int) async throws -> [String]
+    /// Images carrying a label named one of `names` in `projects` (nil: any).
+    func labelHits(names: [String], in projects: [Int64]?, limit: Int) async throws
+        -> [(sha256: String, projectID: Int64, name: String)]
+    /// The stored results of `models` whose text contains `fragment` (any case), on images in
+    /// `projects` (nil: any), at most `limit`.
+    func textHits(models: [String], containing fragment: String, in projects: [Int64]?, limit: Int) async throws
+        -> [(sha256: String, result: String)]
 }
 
 public struct SQLSearchRepository: SearchRepository {
@@ -162,6 +175,88 @@ public struct SQLSearchRepository: SearchRepository {
                 .decode(column: "n", as: Int.self) ?? 0
             try await db.raw("DELETE FROM search_changes WHERE created_at < \(bind: cutoff)").run()
             return count
+        }
+    }
+
+    /// `AND EXISTS (a membership in projects)` for the image column `column`, or any membership.
+    static func member(_ column: String, _ projects: [Int64]?) -> SQLQueryString {
+        guard let projects else {
+            return "EXISTS (SELECT 1 FROM project_images pm WHERE pm.sha256 = \(unsafeRaw: column))"
+        }
+        guard !projects.isEmpty else { return "1 = 0" }
+        return
+            "EXISTS (SELECT 1 FROM project_images pm WHERE pm.sha256 = \(unsafeRaw: column) AND pm.project_id IN (\(binds: projects)))"
+    }
+
+    public func modelLabelHits(labels: [String], in projects: [Int64]?, limit: Int) async throws
+        -> [(sha256: String, label: String, score: Double)]
+    {
+        guard !labels.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT ml.sha256, ml.label, ml.score FROM model_labels ml
+                WHERE ml.label IN (\(binds: labels)) AND \(Self.member("ml.sha256", projects))
+                ORDER BY ml.score DESC, ml.sha256 LIMIT \(bind: limit)
+                """
+            ).all().map {
+                (
+                    try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "label", as: String.self),
+                    try $0.decode(column: "score", as: Double.self)
+                )
+            }
+        }
+    }
+
+    public func labelNames(in projects: [Int64]?, limit: Int) async throws -> [String] {
+        try await database.withConnection { db in
+            let filter: SQLQueryString =
+                projects.map { $0.isEmpty ? "1 = 0" : "project_id IN (\(binds: $0))" } ?? "1 = 1"
+            return try await db.raw(
+                "SELECT DISTINCT name FROM labels WHERE \(filter) ORDER BY name LIMIT \(bind: limit)"
+            ).all().map { try $0.decode(column: "name", as: String.self) }
+        }
+    }
+
+    public func labelHits(names: [String], in projects: [Int64]?, limit: Int) async throws
+        -> [(sha256: String, projectID: Int64, name: String)]
+    {
+        guard !names.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            let filter: SQLQueryString =
+                projects.map { $0.isEmpty ? "1 = 0" : "project_id IN (\(binds: $0))" } ?? "1 = 1"
+            return try await db.raw(
+                """
+                SELECT sha256, project_id, name FROM labels WHERE name IN (\(binds: names)) AND \(filter)
+                ORDER BY sha256 LIMIT \(bind: limit)
+                """
+            ).all().map {
+                (
+                    try $0.decode(column: "sha256", as: String.self),
+                    try $0.decode(column: "project_id", as: Int64.self),
+                    try $0.decode(column: "name", as: String.self)
+                )
+            }
+        }
+    }
+
+    public func textHits(models: [String], containing fragment: String, in projects: [Int64]?, limit: Int)
+        async throws -> [(sha256: String, result: String)]
+    {
+        guard !models.isEmpty, !fragment.isEmpty else { return [] }
+        let escaped = fragment.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        return try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT a.sha256, a.result FROM analyses a
+                WHERE a.model IN (\(binds: models)) AND lower(a.result) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'
+                  AND \(Self.member("a.sha256", projects))
+                ORDER BY a.sha256 LIMIT \(bind: limit)
+                """
+            ).all().map {
+                (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "result", as: String.self))
+            }
         }
     }
 }

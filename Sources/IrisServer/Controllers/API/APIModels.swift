@@ -44,6 +44,35 @@ enum APIModel {
         var detail: String?
     }
 
+    struct SearchBody: ResponseEncodable {
+        struct Term: Codable, Sendable {
+            var text: String
+            /// Whether WordNet knows it as a noun (its classes beneath are searched).
+            var wordnet: Bool
+        }
+        struct Reason: Codable, Sendable {
+            /// `model_label`, `label` or `text`.
+            var kind: String
+            var term: String
+            var matched: String
+            /// For a model label: from its class up to the term (`tabby`, …, `mammal`).
+            var path: [String]
+            var score: Double
+        }
+        struct Item: Codable, Sendable {
+            var sha256: String
+            var projectId: Int64
+            /// 0 to 1: the mean over the terms of each term's best evidence.
+            var score: Double
+            var reasons: [Reason]
+            var urls: ImageURLs
+        }
+        var query: String
+        var terms: [Term]
+        var items: [Item]
+        var nextCursor: String?
+    }
+
     struct Page<Item: Encodable & Sendable>: ResponseEncodable {
         var items: [Item]
         var nextCursor: String?

@@ -4,13 +4,128 @@ import IrisCore
 import IrisServices
 import IrisStore
 
-/// Finding images by what they look like: photos similar to a photo.
+/// Finding images: by words, and by what they look like (photos similar to a photo).
 struct SearchController {
     let similar: SimilarImages
+    let text: TextSearch
     let guardian: AccessGuard
+    let resources: ServerResources
 
-    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
-        group.get("images/{sha256}/similar", .image, use: similarImages)
+    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
+        web.get("search", .signedIn, use: searchPage)
+        api.get("search", .signedIn, use: search)
+        api.get("images/{sha256}/similar", .image, use: similarImages)
+    }
+
+    /// The results page: the same search, as a gallery with each photo's score and reasons.
+    @Sendable func searchPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let raw = request.uri.queryParameters.get("q").map { String($0) } ?? ""
+        var values: [String: Any] = ["title": "Search", "query": raw]
+        if let project = request.uri.queryParameters.get("project_id") { values["projectID"] = String(project) }
+        if !raw.trimmingCharacters(in: .whitespaces).isEmpty {
+            do {
+                let body = try await search(request, context: context)
+                values["results"] = body.items.map { item -> [String: Any] in
+                    [
+                        "sha256": item.sha256, "percent": Int((item.score * 100).rounded()),
+                        "reasons": item.reasons.map { reason -> String in
+                            switch reason.kind {
+                            case "model_label":
+                                "\(reason.matched.split(separator: ",").first ?? "") (\(Int(reason.score * 100))%)"
+                                    + (reason.path.count > 1
+                                        ? " ⊂ " + reason.path.dropFirst().joined(separator: " ⊂ ") : "")
+                            case "label": "label \(reason.matched)"
+                            default: "text “\(reason.matched.prefix(60))”"
+                            }
+                        }.joined(separator: "; "),
+                    ]
+                }
+                values["hasResults"] = !body.items.isEmpty
+                values["searched"] = true
+                values["terms"] = body.terms.map(\.text).joined(separator: ", ")
+                if let next = body.nextCursor {
+                    var link =
+                        "/search?q=\(raw.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&cursor=\(next)"
+                    if let project = values["projectID"] as? String { link += "&project_id=\(project)" }
+                    values["next"] = link
+                }
+            } catch let problem as Problem {
+                values["error"] = problem.detail
+            }
+        }
+        return try resources.page("search", values, caller: context.caller)
+    }
+
+    /// The projects a search covers: `project_id` (which the caller must see, else 404), or
+    /// every project they may see (nil: all, for an administrator).
+    func scope(_ request: Request, _ context: IrisRequestContext) async throws -> Set<Int64>? {
+        guard let text = request.uri.queryParameters.get("project_id") else {
+            return try await guardian.visibleProjects(context.caller)
+        }
+        guard let id = Int64(text), id > 0 else {
+            throw Problem.badRequest(
+                "project_id must be a project's id (a positive whole number), not \"\(text.prefix(40))\"",
+                field: "project_id")
+        }
+        try await guardian.require(.viewer, inProject: id, caller: context.caller)
+        return [id]
+    }
+
+    /// `q` in plain words → the images that match, best first, each with why.
+    @Sendable func search(_ request: Request, context: IrisRequestContext) async throws -> APIModel.SearchBody {
+        let raw = request.uri.queryParameters.get("q").map { String($0) } ?? ""
+        let query = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !query.isEmpty else { throw Problem.badRequest("q is required: the words to search for", field: "q") }
+        guard query.count <= TextQuery.maxLength else {
+            throw Problem.badRequest(
+                "q must be at most \(TextQuery.maxLength) characters, not \(query.count)", field: "q")
+        }
+        guard !query.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Problem.badRequest("q must not contain control characters", field: "q")
+        }
+        let limit = try Parameters.limit(request, default: 24, max: 200)
+        let allowed = try await scope(request, context)
+        // A cursor is the position in this query's ranking, tied to the query and scope.
+        let tag = Self.tag(query: query, scope: allowed)
+        var offset = 0
+        if let cursor = request.uri.queryParameters.get("cursor") {
+            let parts = cursor.split(separator: ".", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[1] == tag, let position = Int(parts[0]), position >= 0, position < 100_000
+            else {
+                throw Problem.badRequest(
+                    "cursor must be the next_cursor of an earlier page of this same search", field: "cursor")
+            }
+            offset = position
+        }
+        let seesFlagged = try await guardian.seesFlagged(context.caller, among: allowed)
+        let answer: TextSearch.Answer
+        do {
+            answer = try await text.search(query, in: allowed, seesFlagged: seesFlagged)
+        } catch is WordNet.Missing {
+            // The detail names no server path: `iris search` on the server says which file is missing.
+            throw Problem.unavailable(
+                "text search is not set up on this server: WordNet's files or the ImageNet class list are missing")
+        }
+        let page = answer.hits.dropFirst(offset).prefix(limit)
+        let next = offset + page.count < answer.hits.count ? "\(offset + page.count).\(tag)" : nil
+        return APIModel.SearchBody(
+            query: query, terms: answer.terms.map { .init(text: $0.text, wordnet: !$0.synsets.isEmpty) },
+            items: page.map { hit in
+                .init(
+                    sha256: hit.sha256, projectId: hit.projectID, score: hit.score,
+                    reasons: hit.reasons.map {
+                        .init(
+                            kind: $0.kind.rawValue, term: $0.term, matched: $0.matched, path: $0.path, score: $0.score)
+                    }, urls: .init(sha256: hit.sha256))
+            }, nextCursor: next)
+    }
+
+    /// A short tag of the query and its scope (FNV-1a, hex): a cursor names the search it belongs to.
+    static func tag(query: String, scope: Set<Int64>?) -> String {
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        let text = query.lowercased() + "|" + (scope.map { $0.sorted().map(String.init).joined(separator: ",") } ?? "*")
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return String(hash, radix: 16)
     }
 
     /// The images nearest this one by embedding, among the projects the caller may see (or
@@ -18,18 +133,7 @@ struct SearchController {
     @Sendable func similarImages(_ request: Request, context: IrisRequestContext) async throws -> APIModel.SimilarBody {
         let sha256 = try Parameters.sha256(context)
         let limit = try Parameters.limit(request, default: 12, max: 200)
-        let allowed: Set<Int64>?
-        if let text = request.uri.queryParameters.get("project_id") {
-            guard let id = Int64(text), id > 0 else {
-                throw Problem.badRequest(
-                    "project_id must be a project's id (a positive whole number), not \"\(text.prefix(40))\"",
-                    field: "project_id")
-            }
-            try await guardian.require(.viewer, inProject: id, caller: context.caller)
-            allowed = [id]
-        } else {
-            allowed = try await guardian.visibleProjects(context.caller)
-        }
+        let allowed = try await scope(request, context)
         var model: String?
         if let name = request.uri.queryParameters.get("model") {
             guard similar.embedders.contains(name) else {

@@ -1,0 +1,278 @@
+public import Foundation
+import IrisCore
+public import IrisML
+public import IrisStore
+
+/// WordNet and the classes of the ImageNet models, joined: for each WordNet noun synset,
+/// the classes beneath it (by hypernyms) with the path up to it. Built once from WordNet's
+/// files and the labels and WordNet ids of the ImageNet classes (`models/imagenet-labels.txt`
+/// and `models/imagenet-wnids.txt`, the same order).
+public struct SearchVocabulary: Sendable {
+    public let wordnet: WordNet
+    /// Each class's label line, as classification results store it (`tabby, tabby cat`).
+    public let labels: [String]
+    /// Synset offset → (class index, the synsets from the class up to it, both ends included).
+    let below: [Int: [(index: Int, path: [Int])]]
+
+    public init(wordnet: WordNet, labels: [String], wnids: [String]) throws {
+        guard labels.count == wnids.count, !labels.isEmpty else {
+            throw WordNet.Missing(
+                description: "the ImageNet labels (\(labels.count)) and WordNet ids (\(wnids.count)) do not match")
+        }
+        var below: [Int: [(index: Int, path: [Int])]] = [:]
+        for (index, wnid) in wnids.enumerated() {
+            guard wnid.hasPrefix("n"), let offset = Int(wnid.dropFirst()), wordnet.synsets[offset] != nil else {
+                continue
+            }
+            for (ancestor, path) in wordnet.ancestors(of: offset) {
+                below[ancestor, default: []].append((index, [offset] + path))
+            }
+        }
+        (self.wordnet, self.labels, self.below) = (wordnet, labels, below)
+    }
+
+    /// Loads WordNet from `folder` and the class lists from the models folder.
+    public static func load(wordnet folder: URL, models: URL) throws -> SearchVocabulary {
+        func lines(_ name: String) throws -> [String] {
+            let url = models.appendingPathComponent(name)
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+                throw WordNet.Missing(description: "\(name) is not in the models folder (run make run's set-up)")
+            }
+            return text.split(separator: "\n").map(String.init)
+        }
+        return try SearchVocabulary(
+            wordnet: try WordNet(folder: folder), labels: try lines("imagenet-labels.txt"),
+            wnids: try lines("imagenet-wnids.txt"))
+    }
+
+    /// The classes beneath a term's senses: the most common sense that has any, and every
+    /// sense that is itself a class ("crane" the bird and the machine).
+    public func classes(for synsets: [Int]) -> [(index: Int, path: [Int])] {
+        var found: [Int: [Int]] = [:]
+        if let first = synsets.first(where: { below[$0] != nil }) {
+            for entry in below[first] ?? [] where found[entry.index] == nil { found[entry.index] = entry.path }
+        }
+        for synset in synsets {
+            for entry in below[synset] ?? [] where entry.path.count == 1 && found[entry.index] == nil {
+                found[entry.index] = entry.path
+            }
+        }
+        return found.map { ($0.key, $0.value) }.sorted { $0.index < $1.index }
+    }
+
+    /// The first word of each synset on a path: `tabby ⊂ domestic cat ⊂ … ⊂ mammal`.
+    public func words(_ path: [Int]) -> [String] { path.compactMap { wordnet.synsets[$0]?.words.first } }
+}
+
+/// A text query split into terms: the longest runs of words WordNet knows as a noun
+/// ("musical instrument", "place of worship"), then single words; filler words dropped.
+public struct TextQuery: Sendable, Equatable {
+    public struct Term: Sendable, Equatable {
+        public var text: String
+        /// WordNet noun synsets it names, most common first (empty: a plain word).
+        public var synsets: [Int]
+    }
+
+    public var terms: [Term]
+
+    public static let maxLength = 200
+    public static let maxTerms = 12
+    static let fillers: Set<String> = [
+        "a", "an", "the", "of", "on", "in", "at", "to", "for", "with", "and", "or", "by", "from", "some", "any",
+        "something", "thing", "things", "photo", "photos", "picture", "pictures", "image", "images", "show", "find",
+        "me", "my", "is", "are", "that", "this", "there",
+    ]
+
+    /// Splits `text` (already checked for length and control characters) into terms.
+    public init(_ text: String, wordnet: WordNet) {
+        let words = text.lowercased().split { !($0.isLetter || $0.isNumber || $0 == "'" || $0 == "-") }.map(String.init)
+        var terms: [Term] = []
+        var position = 0
+        while position < words.count, terms.count < Self.maxTerms {
+            var matched = false
+            for length in stride(from: min(4, words.count - position), through: 2, by: -1) {
+                let phrase = words[position..<position + length].joined(separator: " ")
+                let synsets = wordnet.synsets(named: phrase)
+                if !synsets.isEmpty {
+                    terms.append(Term(text: phrase, synsets: synsets))
+                    position += length
+                    matched = true
+                    break
+                }
+            }
+            if matched { continue }
+            let word = words[position]
+            position += 1
+            if Self.fillers.contains(word) { continue }
+            terms.append(Term(text: word, synsets: wordnet.synsets(named: word)))
+        }
+        self.terms = terms
+    }
+}
+
+/// Text search over what Iris knows of each image: the classes its ImageNet models gave it,
+/// reached from the query through WordNet ("mammal" finds a tabby cat: tabby ⊂ domestic cat ⊂
+/// … ⊂ mammal), its human and learner labels (by name, or by WordNet when the label is a noun
+/// beneath the term), and the text read in it. Each term scores an image from 0 to 1 by its
+/// best evidence: the sum of the probabilities of its model labels beneath the term, 1 for a
+/// matching label, 1 for the word printed in it; an image's score is the mean over the terms,
+/// so every word counts. Every result says why it matched.
+public struct TextSearch: Sendable {
+    let store: IrisStore
+    let models: ModelRegistry
+    let vocabulary: @Sendable () throws -> SearchVocabulary
+    let moderationThreshold: Double
+
+    public init(
+        store: IrisStore, models: ModelRegistry, moderationThreshold: Double,
+        vocabulary: @escaping @Sendable () throws -> SearchVocabulary
+    ) {
+        (self.store, self.models, self.moderationThreshold, self.vocabulary) = (
+            store, models, moderationThreshold, vocabulary
+        )
+    }
+
+    public struct Reason: Sendable, Equatable {
+        public enum Kind: String, Sendable {
+            case modelLabel = "model_label"
+            case label, text
+        }
+        public var kind: Kind
+        /// The query term it answers.
+        public var term: String
+        /// What matched: the label, or the line of text.
+        public var matched: String
+        /// For a model label: the WordNet path from its class up to the term.
+        public var path: [String]
+        public var score: Double
+    }
+
+    public struct Hit: Sendable {
+        public var sha256: String
+        public var projectID: Int64
+        public var score: Double
+        public var reasons: [Reason]
+    }
+
+    public struct Answer: Sendable {
+        public var terms: [TextQuery.Term]
+        /// Ranked, best first; every hit with a score above 0.
+        public var hits: [Hit]
+    }
+
+    /// How many hits each source may give per term.
+    static let perSource = 5000
+
+    /// Everything matching `text` in `allowed` projects (nil: all), with flagged images hidden
+    /// in projects not in `seesFlagged` (nil: the caller sees them all), ranked.
+    public func search(_ text: String, in allowed: Set<Int64>?, seesFlagged: Set<Int64>?) async throws -> Answer {
+        let vocabulary = try self.vocabulary()
+        let query = TextQuery(text, wordnet: vocabulary.wordnet)
+        guard !query.terms.isEmpty else { return Answer(terms: [], hits: []) }
+        let projects = allowed.map { $0.sorted() }
+        let readers = models.available.filter { $0.manifest.tasks.contains(.detectText) }.map(\.name).sorted()
+        let labelNames = try await store.search.labelNames(in: projects, limit: 10_000)
+        var scores: [String: [Double]] = [:]
+        var reasons: [String: [Reason]] = [:]
+        for (position, term) in query.terms.enumerated() {
+            var best: [String: Reason] = [:]
+            func offer(_ sha256: String, _ reason: Reason) {
+                if reason.score > (best[sha256]?.score ?? 0) { best[sha256] = reason }
+            }
+            // Model labels beneath the term (summed per image over its labels).
+            let classes = vocabulary.classes(for: term.synsets)
+            let paths = Dictionary(
+                classes.map { (vocabulary.labels[$0.index], $0.path) }, uniquingKeysWith: { a, _ in a })
+            var summed: [String: (score: Double, label: String, top: Double)] = [:]
+            for hit in try await store.search.modelLabelHits(
+                labels: Array(paths.keys), in: projects, limit: Self.perSource)
+            {
+                var entry = summed[hit.sha256] ?? (0, hit.label, 0)
+                entry.score += hit.score
+                if hit.score > entry.top { (entry.label, entry.top) = (hit.label, hit.score) }
+                summed[hit.sha256] = entry
+            }
+            for (sha256, entry) in summed {
+                offer(
+                    sha256,
+                    Reason(
+                        kind: .modelLabel, term: term.text, matched: entry.label,
+                        path: vocabulary.words(paths[entry.label] ?? []), score: min(1, entry.score)))
+            }
+            // Human and learner labels: the same word, or a noun beneath the term.
+            let wanted = Set(term.synsets)
+            let matching = labelNames.filter { name in
+                let lowered = name.lowercased()
+                if lowered == term.text
+                    || TextQuery(lowered, wordnet: vocabulary.wordnet).terms.map(\.text) == [term.text]
+                {
+                    return true
+                }
+                guard !wanted.isEmpty, let sense = vocabulary.wordnet.synsets(named: lowered).first else {
+                    return false
+                }
+                return !wanted.isDisjoint(with: vocabulary.wordnet.ancestors(of: sense).keys)
+            }
+            for hit in try await store.search.labelHits(names: matching, in: projects, limit: Self.perSource) {
+                offer(hit.sha256, Reason(kind: .label, term: term.text, matched: hit.name, path: [], score: 1))
+            }
+            // Text read in the image: the term as a whole word.
+            for hit in try await store.search.textHits(
+                models: readers, containing: term.text, in: projects, limit: Self.perSource)
+            {
+                if let line = Self.line(in: hit.result, containing: term.text) {
+                    offer(hit.sha256, Reason(kind: .text, term: term.text, matched: line, path: [], score: 1))
+                }
+            }
+            for (sha256, reason) in best {
+                scores[sha256, default: Array(repeating: 0, count: query.terms.count)][position] = reason.score
+                reasons[sha256, default: []].append(reason)
+            }
+        }
+        // Where each image may be shown: a project allowed and not hiding it from this caller.
+        let memberships = try await store.search.memberships(sha256s: Array(scores.keys))
+        var hidden: Set<String> = []
+        if let seesFlagged, let allowed {
+            for (sha256, project) in try await store.search.flagged(
+                in: allowed.subtracting(seesFlagged).sorted(), defaultThreshold: moderationThreshold)
+            {
+                hidden.insert("\(project):\(sha256)")
+            }
+        }
+        var hits: [Hit] = []
+        for (sha256, termScores) in scores {
+            guard
+                let project = (memberships[sha256] ?? []).sorted().first(where: {
+                    (allowed?.contains($0) ?? true) && !hidden.contains("\($0):\(sha256)")
+                })
+            else { continue }
+            let score = termScores.reduce(0, +) / Double(termScores.count)
+            hits.append(
+                Hit(
+                    sha256: sha256, projectID: project, score: score,
+                    reasons: (reasons[sha256] ?? []).sorted { $0.score > $1.score }))
+        }
+        hits.sort { $0.score != $1.score ? $0.score > $1.score : $0.sha256 < $1.sha256 }
+        return Answer(terms: query.terms, hits: hits)
+    }
+
+    /// The first line of a stored text result holding `word` as a whole word (any case).
+    static func line(in result: String, containing word: String) -> String? {
+        struct Stored: Decodable {
+            struct Line: Decodable { var text: String }
+            var text: [Line]?
+        }
+        guard let stored = try? JSONDecoder().decode(Stored.self, from: Data(result.utf8)) else { return nil }
+        let wanted = word.lowercased()
+        for line in stored.text ?? [] {
+            let words = line.text.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
+            let phrase = wanted.split(separator: " ").map(String.init)
+            if phrase.count <= words.count,
+                (0...(words.count - phrase.count)).contains(where: { Array(words[$0..<$0 + phrase.count]) == phrase })
+            {
+                return line.text
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IrisCore
+import IrisServer
+import IrisServices
+import IrisStore
+import IrisTesting
+import SQLKit
+import Testing
+
+/// Text search: WordNet's nouns lead from a word to the ImageNet classes beneath it, and
+/// `/api/v1/search` ranks real photographs by what MobileNetV2 saw, their labels and the text
+/// read in them, showing each caller only what they may see.
+@Suite("Text search")
+struct TextSearchTests {
+    static let wordnetFolder = URL(fileURLWithPath: "/usr/share/wordnet")
+
+    static func vocabulary() throws -> SearchVocabulary {
+        try SearchVocabulary.load(wordnet: wordnetFolder, models: TestModels.folder)
+    }
+
+    @Test("a word reaches the classes beneath it, with the path; phrases and plurals are one term")
+    func vocabularyReachesClasses() throws {
+        let vocabulary = try Self.vocabulary()
+        func labels(_ word: String) -> [String: [String]] {
+            let synsets = vocabulary.wordnet.synsets(named: word)
+            return Dictionary(
+                vocabulary.classes(for: synsets).map { (vocabulary.labels[$0.index], vocabulary.words($0.path)) },
+                uniquingKeysWith: { a, _ in a })
+        }
+        let dogs = labels("dog")
+        #expect(dogs["malamute, malemute, Alaskan malamute"]?.first == "malamute")
+        #expect(dogs["malamute, malemute, Alaskan malamute"]?.last == "dog")
+        #expect(dogs.count > 100 && dogs["hotdog, hot dog, red hot"] == nil)  // the sausage is another sense
+        #expect(labels("mammal")["tabby, tabby cat"] != nil && labels("mammal")["goldfish, Carassius auratus"] == nil)
+        #expect(labels("furniture")["rocking chair, rocker"] != nil)
+        #expect(labels("musical instrument")["grand piano, grand"] != nil)
+        // The bird and the machine: both are classes (both labelled "crane").
+        #expect(vocabulary.classes(for: vocabulary.wordnet.synsets(named: "crane")).count == 2)
+        let query = TextQuery("Show me a photo of Musical Instruments on horses", wordnet: vocabulary.wordnet)
+        #expect(query.terms.map(\.text) == ["musical instruments", "horses"])
+        #expect(query.terms.allSatisfy { !$0.synsets.isEmpty })
+        #expect(TextQuery("a place of worship", wordnet: vocabulary.wordnet).terms.map(\.text) == ["place of worship"])
+        #expect(TextQuery("the of a", wordnet: vocabulary.wordnet).terms.isEmpty)
+    }
+
+    @Test(
+        "real photographs found by a category, a label beneath a word, printed text; nothing of another project; bad input is a 400",
+        arguments: TestDatabase.enabled)
+    func api(database: TestDatabase) async throws {
+        try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2", "ppocr-v4"] }) {
+            server in
+            let projectB = try await server.createProject("bravo-secret")
+            let projectA = try await server.createProject("alpha")
+            func upload(_ name: String, to project: Int64, labels: [String] = []) async throws -> String {
+                let data = try Data(contentsOf: TestModels.photo(name))
+                let response = try await server.upload(data, to: project, name: name, labels: labels)
+                return try #require(try response.json()["sha256"] as? String, "\(response.text)")
+            }
+            let cat = try await upload("chelsea.png", to: projectA)
+            let coffee = try await upload("coffee.png", to: projectA)
+            let motorcycle = try await upload("motorcycle_left.png", to: projectA)
+            let page = try await upload("page.png", to: projectA)
+            // A photo whose label, not its pixels, says what it is; and one only B holds.
+            let labelled = try await upload("rocket.jpg", to: projectA, labels: ["malamute"])
+            let secret = try await upload("astronaut.png", to: projectB, labels: ["bravo-secret-label"])
+            try await server.settle(timeout: 180)
+
+            func search(_ caller: TestServer, _ query: String) async throws -> [[String: Any]] {
+                let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
+                let response = try await caller.get("/api/v1/search?q=\(encoded)")
+                #expect(response.status == .ok, "\(query): \(response.text)")
+                return try #require(try response.json()["items"] as? [[String: Any]])
+            }
+            func hashes(_ items: [[String: Any]]) -> [String] { items.compactMap { $0["sha256"] as? String } }
+
+            // A category: the cat (through WordNet, the path shown) and the photo labelled with a
+            // kind of dog are the two mammals; the coffee is not one.
+            let mammals = try await search(server, "mammal")
+            #expect(Set(hashes(mammals).prefix(2)) == [cat, labelled], "\(mammals)")
+            let catItem = try #require(mammals.first { $0["sha256"] as? String == cat })
+            let reason = try #require((catItem["reasons"] as? [[String: Any]])?.first)
+            #expect(reason["kind"] as? String == "model_label")
+            #expect((reason["path"] as? [String])?.last == "mammal")
+            #expect(!hashes(mammals).contains(coffee))
+            // A category of objects, and a plain noun.
+            #expect(hashes(try await search(server, "a vehicle")).first == motorcycle)
+            #expect(hashes(try await search(server, "cup")).first == coffee)
+            // A label beneath the word: "malamute" is a dog.
+            let dogs = try await search(server, "dog")
+            #expect(hashes(dogs).first == labelled)
+            #expect((dogs.first?["reasons"] as? [[String: Any]])?.first?["kind"] as? String == "label")
+            // Printed text: a word on the scanned page (its heading is "Region-based segmentation").
+            let printed = try await search(server, "segmentation")
+            #expect(hashes(printed) == [page], "\(printed)")
+            // Nothing relevant: nothing scores high.
+            #expect(try await search(server, "zebra").allSatisfy { ($0["score"] as? Double ?? 1) < 0.2 })
+
+            // A viewer of A never sees B's photo, nor its label.
+            let viewer = try await Accounts(store: server.store, bcryptCost: 10).create(
+                username: "vera", password: "vera-password", isAdmin: false)
+            try await server.store.accounts.setRole(projectID: projectA, userID: viewer.id, .viewer)
+            let asViewer = server.acting(
+                as: TestServer.bearer(try await TestAccounts.token(for: viewer, scopes: [.read], in: server.store)))
+            for query in ["astronaut", "bravo-secret-label", "person", "mammal"] {
+                let items = try await search(asViewer, query)
+                #expect(!hashes(items).contains(secret), "\(query)")
+                #expect(!"\(items)".contains("bravo"), "\(query)")
+            }
+            #expect(hashes(try await search(server, "bravo-secret-label")) == [secret])
+            #expect(try await asViewer.get("/api/v1/search?q=cat&project_id=\(projectB)").status == .notFound)
+            // Flagged in A: hidden from the viewer.
+            try await server.store.database.withConnection { db in
+                try await db.raw("UPDATE images SET moderation = 0.99 WHERE sha256 = \(bind: cat)").run()
+            }
+            #expect(!hashes(try await search(asViewer, "mammal")).contains(cat))
+            #expect(hashes(try await search(server, "mammal")).contains(cat))
+
+            // Pages: the cursor goes on, and belongs to its query.
+            let first = try await server.get("/api/v1/search?q=object&limit=1").json()
+            let cursor = try #require(first["next_cursor"] as? String)
+            let second = try await server.get("/api/v1/search?q=object&limit=1&cursor=\(cursor)").json()
+            #expect(
+                hashes(second["items"] as? [[String: Any]] ?? []) != hashes(first["items"] as? [[String: Any]] ?? []))
+            // Bad input: a 400 naming what was wrong, never a 500.
+            let long = String(repeating: "horse ", count: 2000)
+            for (query, field) in [
+                ("", "q"), ("q=", "q"), ("q=\(long)", "q"), ("q=cat%07", "q"), ("q=cat&limit=-1", "limit"),
+                ("q=cat&limit=100000", "limit"), ("q=cat&cursor=\(cursor)", "cursor"), ("q=cat&cursor=abc", "cursor"),
+                ("q=cat&project_id=x", "project_id"),
+            ] {
+                let refused = try await server.get("/api/v1/search?\(query.replacingOccurrences(of: " ", with: "+"))")
+                #expect(refused.status == .badRequest, "\(query.prefix(40)): \(refused.status) \(refused.text)")
+                #expect(refused.text.contains(field))
+            }
+            // Any script is a query (here matching nothing), not an error.
+            let greek = "%CE%B3%CE%AC%CF%84%CE%B1"
+            #expect(try await server.get("/api/v1/search?q=\(greek)").status == .ok)
+        }
+    }
+}
