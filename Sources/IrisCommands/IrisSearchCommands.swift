@@ -1,5 +1,6 @@
 import Foundation
 import IrisCore
+import IrisML
 public import IrisServices
 import IrisStore
 
@@ -7,7 +8,9 @@ import IrisStore
 /// data folder and database directly (as an administrator sees them: every project, flagged
 /// images included).
 public enum IrisSearchCommands {
-    public static func search(_ settings: IrisSettings, query: String, project: String?, limit: Int) async throws {
+    public static func search(_ settings: IrisSettings, query: String, project: String?, limit: Int, verbose: Bool)
+        async throws
+    {
         let text = query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw CommandFailure(message: "give the words to search for") }
         guard text.count <= TextQuery.maxLength else {
@@ -25,6 +28,18 @@ public enum IrisSearchCommands {
                     }
                 guard let found else { throw CommandFailure(message: "no project is named or numbered \(project)") }
                 scope = [found.id]
+            }
+            // Loaded first, so its cost and the query's are reported apart.
+            let semantic = try? SemanticClasses.load(settings)
+            if let semantic, verbose {
+                let started = Date()
+                _ = try semantic.encoder.embed(text + " ")
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format: "sentence model: %d class descriptions embedded in %.2f s; the query in %.1f ms\n",
+                            semantic.vectors.count, semantic.seconds, Date().timeIntervalSince(started) * 1000
+                        ).utf8))
             }
             let search = TextSearch(
                 store: dependencies.store, models: settings.models.registry(logger: logger),
@@ -48,6 +63,7 @@ public enum IrisSearchCommands {
                         "\(reason.term): model label \"\(reason.matched)\" \(Int(reason.score * 100))% (\(reason.path.joined(separator: " ⊂ ")))"
                     case .label: "\(reason.term): label \"\(reason.matched)\""
                     case .text: "\(reason.term): text \"\(reason.matched.prefix(80))\""
+                    case .meaning: "means \"\(reason.matched)\" \(Int(reason.score * 100))%"
                     }
                 }
                 print(

@@ -13,8 +13,10 @@ struct SearchCommand: AsyncParsableCommand {
     @Argument(help: "The words to search for, e.g. \"musical instrument\".") var query: String
     @Option(help: "Only this project (its name or id).") var project: String?
     @Option(help: "How many to print (1 to 1000).") var limit = 20
+    @Flag(help: "Also print how long the sentence model took (its classes, then the query).") var timings = false
 
     func run() async throws {
-        try await IrisSearchCommands.search(try common.settings(), query: query, project: project, limit: limit)
+        try await IrisSearchCommands.search(
+            try common.settings(), query: query, project: project, limit: limit, verbose: timings)
     }
 }

@@ -94,8 +94,17 @@ struct TextSearchTests {
             // Printed text: a word on the scanned page (its heading is "Region-based segmentation").
             let printed = try await search(server, "segmentation")
             #expect(hashes(printed) == [page], "\(printed)")
+            // By meaning, where no word names a class: the sentence model places the query near
+            // the coffee's classes (espresso, cup).
+            let drinks = try await search(server, "something to drink")
+            #expect(hashes(drinks).first == coffee, "\(drinks)")
+            #expect(
+                (drinks.first?["reasons"] as? [[String: Any]])?.contains { $0["kind"] as? String == "meaning" } == true)
             // Nothing relevant: nothing scores high.
-            #expect(try await search(server, "zebra").allSatisfy { ($0["score"] as? Double ?? 1) < 0.2 })
+            for nothing in ["zebra", "qwxz blorf"] {
+                #expect(
+                    try await search(server, nothing).allSatisfy { ($0["score"] as? Double ?? 1) < 0.2 }, "\(nothing)")
+            }
 
             // A viewer of A never sees B's photo, nor its label.
             let viewer = try await Accounts(store: server.store, bcryptCost: 10).create(

@@ -95,9 +95,19 @@ public struct IrisSystem: Sendable {
         let vocabulary = Once { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }
+        let semantic = Once { [settings, logger] () -> SemanticClasses? in
+            do {
+                return try SemanticClasses.load(settings)
+            } catch {
+                logger.warning(
+                    "text search by meaning is off: the sentence model cannot be loaded",
+                    metadata: ["error": "\(error)"])
+                return nil
+            }
+        }
         textSearch = TextSearch(
             store: dependencies.store, models: models, moderationThreshold: settings.models.moderationThreshold,
-            vocabulary: { try vocabulary.value() })
+            vocabulary: { try vocabulary.value() }, semantic: { (try? semantic.value()) ?? nil })
         workers =
             groups.isEmpty
             ? nil

@@ -121,21 +121,35 @@ public struct TextSearch: Sendable {
     let store: IrisStore
     let models: ModelRegistry
     let vocabulary: @Sendable () throws -> SearchVocabulary
+    /// The classes in a sentence-embedding space; nil when the sentence model is not installed
+    /// (then only words WordNet, labels or text hold are found).
+    let semantic: @Sendable () -> SemanticClasses?
     let moderationThreshold: Double
 
     public init(
         store: IrisStore, models: ModelRegistry, moderationThreshold: Double,
-        vocabulary: @escaping @Sendable () throws -> SearchVocabulary
+        vocabulary: @escaping @Sendable () throws -> SearchVocabulary,
+        semantic: @escaping @Sendable () -> SemanticClasses? = { nil }
     ) {
         (self.store, self.models, self.moderationThreshold, self.vocabulary) = (
             store, models, moderationThreshold, vocabulary
         )
+        self.semantic = semantic
     }
+
+    /// Classes at least this similar to the query (cosine, sentence space) count, the best
+    /// `semanticClasses` of them; nonsense such as "qwxz blorf" tops out near 0.3.
+    public static let classSimilarity: Float = 0.4
+    public static let semanticClasses = 10
+    /// Labels at least this similar to the query count.
+    public static let labelSimilarity: Float = 0.6
 
     public struct Reason: Sendable, Equatable {
         public enum Kind: String, Sendable {
             case modelLabel = "model_label"
             case label, text
+            /// The whole query near a class or label in the sentence-embedding space.
+            case meaning
         }
         public var kind: Kind
         /// The query term it answers.
@@ -168,7 +182,7 @@ public struct TextSearch: Sendable {
     public func search(_ text: String, in allowed: Set<Int64>?, seesFlagged: Set<Int64>?) async throws -> Answer {
         let vocabulary = try self.vocabulary()
         let query = TextQuery(text, wordnet: vocabulary.wordnet)
-        guard !query.terms.isEmpty else { return Answer(terms: [], hits: []) }
+        guard !query.terms.isEmpty || semantic() != nil else { return Answer(terms: [], hits: []) }
         let projects = allowed.map { $0.sorted() }
         let readers = models.available.filter { $0.manifest.tasks.contains(.detectText) }.map(\.name).sorted()
         let labelNames = try await store.search.labelNames(in: projects, limit: 10_000)
@@ -229,6 +243,49 @@ public struct TextSearch: Sendable {
                 reasons[sha256, default: []].append(reason)
             }
         }
+        // By meaning: the whole query against every class and label in the sentence space. An
+        // image scores the sum of its classes' probabilities times their similarity; the
+        // better of this and the words' score stands.
+        var meaning: [String: Reason] = [:]
+        if let semantic = semantic() {
+            let query = try semantic.encoder.embed(text)
+            let similarities = semantic.similarities(to: query)
+            var chosen: [String: Float] = [:]
+            for (index, similarity) in similarities.enumerated().sorted(by: { $0.element > $1.element })
+                .prefix(Self.semanticClasses) where similarity >= Self.classSimilarity
+            {
+                chosen[vocabulary.labels[index]] = max(chosen[vocabulary.labels[index]] ?? 0, similarity)
+            }
+            var summed: [String: (score: Double, label: String, top: Double)] = [:]
+            for hit in try await store.search.modelLabelHits(
+                labels: Array(chosen.keys), in: projects, limit: Self.perSource)
+            {
+                let part = hit.score * Double(chosen[hit.label] ?? 0)
+                var entry = summed[hit.sha256] ?? (0, hit.label, 0)
+                entry.score += part
+                if part > entry.top { (entry.label, entry.top) = (hit.label, part) }
+                summed[hit.sha256] = entry
+            }
+            for (sha256, entry) in summed {
+                meaning[sha256] = Reason(
+                    kind: .meaning, term: text, matched: entry.label, path: [], score: min(1, entry.score))
+            }
+            var close: [String: Float] = [:]
+            for name in labelNames.prefix(2000) {
+                let similarity = zip(try semantic.encoder.embed(name), query).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                if similarity >= Self.labelSimilarity { close[name] = similarity }
+            }
+            for hit in try await store.search.labelHits(names: Array(close.keys), in: projects, limit: Self.perSource)
+            where Double(close[hit.name] ?? 0) > (meaning[hit.sha256]?.score ?? 0) {
+                meaning[hit.sha256] = Reason(
+                    kind: .meaning, term: text, matched: hit.name, path: [], score: Double(close[hit.name] ?? 0))
+            }
+        }
+        for (sha256, reason) in meaning where scores[sha256] == nil {
+            scores[sha256] = Array(repeating: 0, count: query.terms.count)
+            reasons[sha256] = []
+        }
+
         // Where each image may be shown: a project allowed and not hiding it from this caller.
         let memberships = try await store.search.memberships(sha256s: Array(scores.keys))
         var hidden: Set<String> = []
@@ -246,11 +303,14 @@ public struct TextSearch: Sendable {
                     (allowed?.contains($0) ?? true) && !hidden.contains("\($0):\(sha256)")
                 })
             else { continue }
-            let score = termScores.reduce(0, +) / Double(termScores.count)
+            var score = termScores.reduce(0, +) / Double(max(1, termScores.count))
+            var why = reasons[sha256] ?? []
+            if let reason = meaning[sha256] {
+                score = max(score, reason.score)
+                why.append(reason)
+            }
             hits.append(
-                Hit(
-                    sha256: sha256, projectID: project, score: score,
-                    reasons: (reasons[sha256] ?? []).sorted { $0.score > $1.score }))
+                Hit(sha256: sha256, projectID: project, score: score, reasons: why.sorted { $0.score > $1.score }))
         }
         hits.sort { $0.score != $1.score ? $0.score > $1.score : $0.sha256 < $1.sha256 }
         return Answer(terms: query.terms, hits: hits)

@@ -35,6 +35,8 @@ struct SearchController {
                                     + (reason.path.count > 1
                                         ? " ⊂ " + reason.path.dropFirst().joined(separator: " ⊂ ") : "")
                             case "label": "label \(reason.matched)"
+                            case "meaning":
+                                "means \(reason.matched.split(separator: ",").first ?? "") (\(Int(reason.score * 100))%)"
                             default: "text “\(reason.matched.prefix(60))”"
                             }
                         }.joined(separator: "; "),
