@@ -92,10 +92,10 @@ public struct IrisSystem: Sendable {
         similar = SimilarImages(
             indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
             models: models, moderationThreshold: settings.models.moderationThreshold)
-        let vocabulary = Once { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
+        let vocabulary = AsyncOnce { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }
-        let semantic = Once { [settings, logger] () -> SemanticClasses? in
+        let semantic = AsyncOnce { [settings, logger] () -> SemanticClasses? in
             do {
                 return try SemanticClasses.load(settings)
             } catch {
@@ -105,9 +105,10 @@ public struct IrisSystem: Sendable {
                 return nil
             }
         }
+        // Searches do not wait for the sentence model: until it is loaded they go by words.
         textSearch = TextSearch(
             store: dependencies.store, models: models, moderationThreshold: settings.models.moderationThreshold,
-            vocabulary: { try vocabulary.value() }, semantic: { (try? semantic.value()) ?? nil })
+            vocabulary: { try await vocabulary.value() }, semantic: { await semantic.ready() ?? nil })
         workers =
             groups.isEmpty
             ? nil

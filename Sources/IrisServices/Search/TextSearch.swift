@@ -31,8 +31,22 @@ public struct SearchVocabulary: Sendable {
         (self.wordnet, self.labels, self.below) = (wordnet, labels, below)
     }
 
-    /// Loads WordNet from `folder` and the class lists from the models folder.
+    /// Loads WordNet from `folder` and the class lists from the models folder, once per
+    /// process for the same folders (every server of a test run shares it).
     public static func load(wordnet folder: URL, models: URL) throws -> SearchVocabulary {
+        let key = folder.standardizedFileURL.path + "|" + models.standardizedFileURL.path
+        loading.lock()
+        defer { loading.unlock() }
+        if let known = loaded[key] { return known }
+        let made = try make(wordnet: folder, models: models)
+        loaded[key] = made
+        return made
+    }
+
+    private static let loading = NSLock()
+    nonisolated(unsafe) private static var loaded: [String: SearchVocabulary] = [:]
+
+    static func make(wordnet folder: URL, models: URL) throws -> SearchVocabulary {
         func lines(_ name: String) throws -> [String] {
             let url = models.appendingPathComponent(name)
             guard let text = try? String(contentsOf: url, encoding: .utf8) else {
@@ -120,16 +134,16 @@ public struct TextQuery: Sendable, Equatable {
 public struct TextSearch: Sendable {
     let store: IrisStore
     let models: ModelRegistry
-    let vocabulary: @Sendable () throws -> SearchVocabulary
+    let vocabulary: @Sendable () async throws -> SearchVocabulary
     /// The classes in a sentence-embedding space; nil when the sentence model is not installed
-    /// (then only words WordNet, labels or text hold are found).
-    let semantic: @Sendable () -> SemanticClasses?
+    /// or still loading (then only words WordNet, labels or text hold are found).
+    let semantic: @Sendable () async -> SemanticClasses?
     let moderationThreshold: Double
 
     public init(
         store: IrisStore, models: ModelRegistry, moderationThreshold: Double,
-        vocabulary: @escaping @Sendable () throws -> SearchVocabulary,
-        semantic: @escaping @Sendable () -> SemanticClasses? = { nil }
+        vocabulary: @escaping @Sendable () async throws -> SearchVocabulary,
+        semantic: @escaping @Sendable () async -> SemanticClasses? = { nil }
     ) {
         (self.store, self.models, self.moderationThreshold, self.vocabulary) = (
             store, models, moderationThreshold, vocabulary
@@ -174,15 +188,23 @@ public struct TextSearch: Sendable {
         public var hits: [Hit]
     }
 
+    /// Starts loading WordNet and the sentence model (a server does at start, so the first
+    /// search does not wait for them).
+    public func warm() async {
+        _ = try? await vocabulary()
+        _ = await semantic()
+    }
+
     /// How many hits each source may give per term.
     static let perSource = 5000
 
     /// Everything matching `text` in `allowed` projects (nil: all), with flagged images hidden
     /// in projects not in `seesFlagged` (nil: the caller sees them all), ranked.
     public func search(_ text: String, in allowed: Set<Int64>?, seesFlagged: Set<Int64>?) async throws -> Answer {
-        let vocabulary = try self.vocabulary()
+        let vocabulary = try await self.vocabulary()
         let query = TextQuery(text, wordnet: vocabulary.wordnet)
-        guard !query.terms.isEmpty || semantic() != nil else { return Answer(terms: [], hits: []) }
+        let semantic = await self.semantic()
+        guard !query.terms.isEmpty || semantic != nil else { return Answer(terms: [], hits: []) }
         let projects = allowed.map { $0.sorted() }
         let readers = models.available.filter { $0.manifest.tasks.contains(.detectText) }.map(\.name).sorted()
         let labelNames = try await store.search.labelNames(in: projects, limit: 10_000)
@@ -247,7 +269,7 @@ public struct TextSearch: Sendable {
         // image scores the sum of its classes' probabilities times their similarity; the
         // better of this and the words' score stands.
         var meaning: [String: Reason] = [:]
-        if let semantic = semantic() {
+        if let semantic {
             let query = try semantic.encoder.embed(text)
             let similarities = semantic.similarities(to: query)
             var chosen: [String: Float] = [:]
