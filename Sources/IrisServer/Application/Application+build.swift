@@ -109,8 +109,6 @@ func buildRouter(
     ).addRoutes(to: api)
     SearchController(similar: system.similar, text: system.textSearch, guardian: guardian, resources: resources)
         .addRoutes(web: root, api: api)
-    // WordNet and the sentence model load in the background, so the first search does not wait.
-    Task { [search = system.textSearch] in await search.warm() }
     LearningController(
         store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,

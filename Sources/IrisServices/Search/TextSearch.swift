@@ -188,13 +188,6 @@ public struct TextSearch: Sendable {
         public var hits: [Hit]
     }
 
-    /// Starts loading WordNet and the sentence model (a server does at start, so the first
-    /// search does not wait for them).
-    public func warm() async {
-        _ = try? await vocabulary()
-        _ = await semantic()
-    }
-
     /// How many hits each source may give per term.
     static let perSource = 5000
 
