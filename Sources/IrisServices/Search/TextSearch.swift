@@ -212,16 +212,7 @@ public struct TextSearch: Sendable {
             let classes = vocabulary.classes(for: term.synsets)
             let paths = Dictionary(
                 classes.map { (vocabulary.labels[$0.index], $0.path) }, uniquingKeysWith: { a, _ in a })
-            var summed: [String: (score: Double, label: String, top: Double)] = [:]
-            for hit in try await store.search.modelLabelHits(
-                labels: Array(paths.keys), in: projects, limit: Self.perSource)
-            {
-                var entry = summed[hit.sha256] ?? (0, hit.label, 0)
-                entry.score += hit.score
-                if hit.score > entry.top { (entry.label, entry.top) = (hit.label, hit.score) }
-                summed[hit.sha256] = entry
-            }
-            for (sha256, entry) in summed {
+            for (sha256, entry) in try await summedLabels(weights: paths.mapValues { _ in 1 }, in: projects) {
                 offer(
                     sha256,
                     Reason(
@@ -271,17 +262,7 @@ public struct TextSearch: Sendable {
             {
                 chosen[vocabulary.labels[index]] = max(chosen[vocabulary.labels[index]] ?? 0, similarity)
             }
-            var summed: [String: (score: Double, label: String, top: Double)] = [:]
-            for hit in try await store.search.modelLabelHits(
-                labels: Array(chosen.keys), in: projects, limit: Self.perSource)
-            {
-                let part = hit.score * Double(chosen[hit.label] ?? 0)
-                var entry = summed[hit.sha256] ?? (0, hit.label, 0)
-                entry.score += part
-                if part > entry.top { (entry.label, entry.top) = (hit.label, part) }
-                summed[hit.sha256] = entry
-            }
-            for (sha256, entry) in summed {
+            for (sha256, entry) in try await summedLabels(weights: chosen.mapValues { Double($0) }, in: projects) {
                 meaning[sha256] = Reason(
                     kind: .meaning, term: text, matched: entry.label, path: [], score: min(1, entry.score))
             }
@@ -329,6 +310,24 @@ public struct TextSearch: Sendable {
         }
         hits.sort { $0.score != $1.score ? $0.score > $1.score : $0.sha256 < $1.sha256 }
         return Answer(terms: query.terms, hits: hits)
+    }
+
+    /// Per image, the sum over its model labels among `weights` of the label's probability
+    /// times its weight, and the label that gave the most.
+    func summedLabels(weights: [String: Double], in projects: [Int64]?) async throws
+        -> [String: (score: Double, label: String)]
+    {
+        var summed: [String: (score: Double, label: String, top: Double)] = [:]
+        for hit in try await store.search.modelLabelHits(
+            labels: Array(weights.keys), in: projects, limit: Self.perSource)
+        {
+            let part = hit.score * (weights[hit.label] ?? 0)
+            var entry = summed[hit.sha256] ?? (0, hit.label, 0)
+            entry.score += part
+            if part > entry.top { (entry.label, entry.top) = (hit.label, part) }
+            summed[hit.sha256] = entry
+        }
+        return summed.mapValues { ($0.score, $0.label) }
     }
 
     /// The first line of a stored text result holding `word` as a whole word (any case).
