@@ -104,11 +104,13 @@ public struct SQLSearchRepository: SearchRepository {
         guard !sha256s.isEmpty else { return [:] }
         return try await database.withConnection { db in
             var found: [String: [Float]] = [:]
-            for row in try await db.raw(
-                "SELECT sha256, vector FROM embeddings WHERE model = \(bind: model) AND sha256 IN (\(binds: sha256s))"
-            ).all() {
-                found[try row.decode(column: "sha256", as: String.self)] = Embedding.decode(
-                    try row.decode(column: "vector", as: String.self))
+            for chunk in Self.chunks(sha256s) {
+                for row in try await db.raw(
+                    "SELECT sha256, vector FROM embeddings WHERE model = \(bind: model) AND sha256 IN (\(binds: chunk))"
+                ).all() {
+                    found[try row.decode(column: "sha256", as: String.self)] = Embedding.decode(
+                        try row.decode(column: "vector", as: String.self))
+                }
             }
             return found
         }
@@ -118,11 +120,13 @@ public struct SQLSearchRepository: SearchRepository {
         guard !sha256s.isEmpty else { return [:] }
         return try await database.withConnection { db in
             var found: [String: [Int64]] = [:]
-            for row in try await db.raw(
-                "SELECT sha256, project_id FROM project_images WHERE sha256 IN (\(binds: sha256s))"
-            ).all() {
-                found[try row.decode(column: "sha256", as: String.self), default: []].append(
-                    try row.decode(column: "project_id", as: Int64.self))
+            for chunk in Self.chunks(sha256s) {
+                for row in try await db.raw(
+                    "SELECT sha256, project_id FROM project_images WHERE sha256 IN (\(binds: chunk))"
+                ).all() {
+                    found[try row.decode(column: "sha256", as: String.self), default: []].append(
+                        try row.decode(column: "project_id", as: Int64.self))
+                }
             }
             return found
         }
@@ -176,6 +180,12 @@ public struct SQLSearchRepository: SearchRepository {
             try await db.raw("DELETE FROM search_changes WHERE created_at < \(bind: cutoff)").run()
             return count
         }
+    }
+
+    /// Hashes in groups of at most 1,000, so no statement has more bound values than either
+    /// database allows (a text search can gather tens of thousands of candidates).
+    static func chunks(_ items: [String]) -> [[String]] {
+        stride(from: 0, to: items.count, by: 1000).map { Array(items[$0..<min($0 + 1000, items.count)]) }
     }
 
     /// `AND EXISTS (a membership in projects)` for the image column `column`, or any membership.
