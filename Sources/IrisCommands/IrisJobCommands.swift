@@ -21,7 +21,11 @@ public enum IrisJobCommands {
         let logger = settings.makeLogger(label: "iris.worker")
         let groups: [WorkerGroup]
         if queues != nil || concurrency != nil {
-            let names = queues ?? [JobSettings.Queue.images, JobSettings.Queue.standard, JobSettings.Queue.webhooks]
+            let names =
+                queues ?? [
+                    JobSettings.Queue.images, JobSettings.Queue.ml, JobSettings.Queue.standard,
+                    JobSettings.Queue.webhooks,
+                ]
             groups = [WorkerGroup(queues: names, concurrency: concurrency ?? System.coreCount)]
         } else {
             groups = settings.jobs.workers

@@ -8,12 +8,43 @@ import IrisStore
 /// data folder and database directly (as an administrator sees them: every project, flagged
 /// images included).
 public enum IrisSearchCommands {
-    public static func search(_ settings: IrisSettings, query: String, project: String?, limit: Int, verbose: Bool)
-        async throws
-    {
-        let text = query.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !text.isEmpty else { throw CommandFailure(message: "give the words to search for") }
-        guard text.count <= TextQuery.maxLength else {
+    /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text
+    /// and meaning.
+    public static func parts(_ list: String?) throws -> TextSearch.Parts {
+        guard let list else { return .all }
+        var parts: TextSearch.Parts = []
+        for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+            guard let part = TextSearch.Parts.names.first(where: { $0.0 == name })?.1 else {
+                throw CommandFailure(
+                    message: "--using takes \(TextSearch.Parts.names.map(\.0).joined(separator: ", ")), not \"\(name)\""
+                )
+            }
+            parts.insert(part)
+        }
+        guard !parts.isEmpty else { throw CommandFailure(message: "--using needs at least one kind of evidence") }
+        return parts
+    }
+
+    public static func search(
+        _ settings: IrisSettings, query: String?, queries: String? = nil, project: String?, limit: Int,
+        using: String? = nil, json: Bool = false, verbose: Bool
+    ) async throws {
+        let parts = try parts(using)
+        var texts: [String] = []
+        if let queries {
+            guard let contents = try? String(contentsOfFile: queries, encoding: .utf8) else {
+                throw CommandFailure(message: "cannot read the queries file \(queries)")
+            }
+            texts = contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+            guard query == nil else { throw CommandFailure(message: "give either a query or --queries, not both") }
+        } else if let query {
+            texts = [query.trimmingCharacters(in: .whitespacesAndNewlines)]
+        }
+        guard !texts.isEmpty, !texts.contains(where: \.isEmpty) else {
+            throw CommandFailure(message: "give the words to search for")
+        }
+        guard !texts.contains(where: { $0.count > TextQuery.maxLength }) else {
             throw CommandFailure(message: "the query must be at most \(TextQuery.maxLength) characters")
         }
         guard (1...1000).contains(limit) else { throw CommandFailure(message: "--limit must be from 1 to 1000") }
@@ -30,10 +61,10 @@ public enum IrisSearchCommands {
                 scope = [found.id]
             }
             // Loaded first, so its cost and the query's are reported apart.
-            let semantic = try? SemanticClasses.load(settings)
+            let semantic = parts.contains(.meaning) ? try? SemanticClasses.load(settings) : nil
             if let semantic, verbose {
                 let started = Date()
-                _ = try semantic.encoder.embed(text + " ")
+                _ = try semantic.encoder.embed(texts[0] + " ")
                 FileHandle.standardError.write(
                     Data(
                         String(
@@ -46,36 +77,56 @@ public enum IrisSearchCommands {
                 moderationThreshold: settings.models.moderationThreshold,
                 vocabulary: {
                     try SearchVocabulary.load(wordnet: settings.wordnetDirectory, models: settings.models.folder)
-                })
-            let answer: TextSearch.Answer
-            do {
-                answer = try await search.search(text, in: scope, seesFlagged: nil)
-            } catch let missing as WordNet.Missing {
-                throw CommandFailure(message: missing.description)
-            }
-            let terms = answer.terms.map { $0.synsets.isEmpty ? $0.text : "\($0.text) (WordNet)" }
-            print("Terms: \(terms.isEmpty ? "none (only filler words)" : terms.joined(separator: ", "))")
-            if answer.hits.isEmpty { print("No image matches.") }
-            for hit in answer.hits.prefix(limit) {
-                let why = hit.reasons.map { reason -> String in
-                    switch reason.kind {
-                    case .modelLabel:
-                        "\(reason.term): model label \"\(reason.matched)\" \(Int(reason.score * 100))% (\(reason.path.joined(separator: " ⊂ ")))"
-                    case .label: "\(reason.term): label \"\(reason.matched)\""
-                    case .text: "\(reason.term): text \"\(reason.matched.prefix(80))\""
-                    case .meaning: "means \"\(reason.matched)\" \(Int(reason.score * 100))%"
-                    }
+                }, semantic: { semantic })
+            for text in texts {
+                let answer: TextSearch.Answer
+                do {
+                    answer = try await search.search(text, in: scope, seesFlagged: nil, using: parts)
+                } catch let missing as WordNet.Missing {
+                    throw CommandFailure(message: missing.description)
                 }
-                print(
-                    String(format: "%.3f  %@  project %lld  ", hit.score, hit.sha256, hit.projectID)
-                        + why.joined(separator: "; "))
+                if json { printJSON(text, answer, limit: limit) } else { printText(answer, limit: limit) }
             }
-            if answer.hits.count > limit { print("… and \(answer.hits.count - limit) more (--limit)") }
             await dependencies.close()
         } catch {
             await dependencies.close()
             if let message = CommandFailure.message(for: error) { throw CommandFailure(message: message) }
             throw error
         }
+    }
+
+    /// One line of JSON per query: `{"query", "hits": [{"sha256", "score", "reasons"}]}`.
+    static func printJSON(_ text: String, _ answer: TextSearch.Answer, limit: Int) {
+        let hits = answer.hits.prefix(limit).map { hit -> [String: Any] in
+            [
+                "sha256": hit.sha256, "project_id": hit.projectID, "score": hit.score,
+                "reasons": hit.reasons.map { ["kind": $0.kind.rawValue, "matched": $0.matched, "score": $0.score] },
+            ]
+        }
+        let line: [String: Any] = ["query": text, "hits": hits, "total": answer.hits.count]
+        if let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) {
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    static func printText(_ answer: TextSearch.Answer, limit: Int) {
+        let terms = answer.terms.map { $0.synsets.isEmpty ? $0.text : "\($0.text) (WordNet)" }
+        print("Terms: \(terms.isEmpty ? "none (only filler words)" : terms.joined(separator: ", "))")
+        if answer.hits.isEmpty { print("No image matches.") }
+        for hit in answer.hits.prefix(limit) {
+            let why = hit.reasons.map { reason -> String in
+                switch reason.kind {
+                case .modelLabel:
+                    "\(reason.term): model label \"\(reason.matched)\" \(Int(reason.score * 100))% (\(reason.path.joined(separator: " ⊂ ")))"
+                case .label: "\(reason.term): label \"\(reason.matched)\""
+                case .text: "\(reason.term): text \"\(reason.matched.prefix(80))\""
+                case .meaning: "means \"\(reason.matched)\" \(Int(reason.score * 100))%"
+                }
+            }
+            print(
+                String(format: "%.3f  %@  project %lld  ", hit.score, hit.sha256, hit.projectID)
+                    + why.joined(separator: "; "))
+        }
+        if answer.hits.count > limit { print("… and \(answer.hits.count - limit) more (--limit)") }
     }
 }

@@ -17,7 +17,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Comma-separated queues to take jobs from (default: images,default,webhooks).")
+    @Option(help: "Comma-separated queues to take jobs from (default: images,ml,default,webhooks).")
     var queues: String?
 
     @Option(help: "Jobs to run at once (default: the number of cores).")

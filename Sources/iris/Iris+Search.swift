@@ -10,13 +10,21 @@ struct SearchCommand: AsyncParsableCommand {
             "Ranks as GET /api/v1/search does, over every project (or --project), and prints each image's score and why it matched."
     )
     @OptionGroup var common: CommonOptions
-    @Argument(help: "The words to search for, e.g. \"musical instrument\".") var query: String
+    @Argument(help: "The words to search for, e.g. \"musical instrument\".") var query: String?
+    @Option(help: "A file of queries, one per line, searched one after another (instead of a query).")
+    var queries: String?
     @Option(help: "Only this project (its name or id).") var project: String?
     @Option(help: "How many to print (1 to 1000).") var limit = 20
+    @Option(
+        help:
+            "Only these kinds of evidence, comma-separated: words (model labels beneath the words in WordNet), labels (human and learner labels), text (read in the image), meaning (the sentence model). Default: all."
+    ) var using: String?
+    @Flag(help: "Print one line of JSON per query (query, hits with score and reasons, total).") var json = false
     @Flag(help: "Also print how long the sentence model took (its classes, then the query).") var timings = false
 
     func run() async throws {
         try await IrisSearchCommands.search(
-            try common.settings(), query: query, project: project, limit: limit, verbose: timings)
+            try common.settings(), query: query, queries: queries, project: project, limit: limit, using: using,
+            json: json, verbose: timings)
     }
 }

@@ -13,6 +13,10 @@ variant suffix (pig_golden2 beside pig_golden) is left out, and so is a stamp wh
 (the alpha mask at 16 x 16, either way round) matches one already taken.
 
     python photoset.py STAMPS DEST     (STAMPS: the unpacked usr/share/tuxpaint/stamps)
+
+With a third argument `search`, it writes the other subjects the search benchmark adds to
+these (music, dishes, household things, sports, hats, insects and so on), one folder per
+stamp folder and with no least number per folder.
 """
 import os
 import re
@@ -33,8 +37,34 @@ CLASSES = {
     "vehicle": ["vehicles", "military/vehicles"],
     "tool": ["household/tools", "household/arttools"],
 }
+# The search benchmark's other subjects (photoset.py STAMPS DEST search).
+SEARCH_CLASSES = {
+    "music": ["hobbies/music"],
+    "dishes": ["household/dishes"],
+    "household": ["household"],
+    "sports": ["sports"],
+    "insects": ["animals/insects"],
+    "reptiles": ["animals/lizards", "animals/amphibians"],
+    "nuts": ["food/nuts"],
+    "medical": ["medical"],
+    "town": ["town"],
+    "space": ["space"],
+    "mushrooms": ["plants/mushrooms"],
+    "trees": ["plants/trees"],
+}
+# Stamps of those folders that are drawings, not photographs.
+SEARCH_DRAWINGS = {
+    "blue_fedora", "feathered_hat", "green_fedora", "propeller_hat", "sombrero", "tophat", "tooth", "0_sun",
+    "key",
+}
+# Of the town folder (mostly drawn signs and flags), only these: photographs, and the drawn signs
+# with words on them.
+SEARCH_TOWN = {
+    "give_way_sign", "inukshuk-photo", "railroad_crossing", "school_sign", "stop", "traffic_cone", "uk_post_box",
+    "usps_mailbox", "xing_school", "yield",
+}
 # Folders inside a class's folders that belong elsewhere or are not photographs.
-EXCLUDED = {"cartoon", "plastic", "bovines", "aquatic"}
+EXCLUDED = {"cartoon", "plastic", "bovines", "aquatic", "toys", "tools", "arttools", "dishes", "electronics"}
 SIDE = 448
 MIN_PER_CLASS = 15
 
@@ -59,18 +89,21 @@ def same_silhouette(a, b):
     return min(sum(x != y for x, y in zip(a[0], b[0])), sum(x != y for x, y in zip(a[0], b[1]))) <= 6
 
 
-def main(root, dest):
+def main(root, dest, mode="learning"):
+    classes, least = (SEARCH_CLASSES, 1) if mode == "search" else (CLASSES, MIN_PER_CLASS)
     marker = os.path.join(dest, ".complete-v1")
     if os.path.exists(marker):
         return
     rows = ["class\tfile\tsource\tpackage\tlicence"]
-    for label, folders in CLASSES.items():
+    for label, folders in classes.items():
         folder = os.path.join(dest, label)
         os.makedirs(folder, exist_ok=True)
         taken = []
         stems = set()
         for path in stamps(root, folders):
             stem = os.path.splitext(os.path.basename(path))[0]
+            if mode == "search" and (stem in SEARCH_DRAWINGS or (label == "town" and stem not in SEARCH_TOWN)):
+                continue
             base = re.sub(r"(_?\d+|_(left|right|side|front|back|2))$", "", stem)
             if base != stem and base in stems:
                 continue
@@ -87,13 +120,13 @@ def main(root, dest):
             name = f"{stem}.jpg"
             flat.save(os.path.join(folder, name), quality=90)
             rows.append(f"{label}\t{label}/{name}\t{os.path.relpath(path, root)}\t{PACKAGE}\t{LICENCE}")
-        if len(taken) < MIN_PER_CLASS:
-            sys.exit(f"photoset: {label} has {len(taken)} photos, fewer than {MIN_PER_CLASS}")
+        if len(taken) < least:
+            sys.exit(f"photoset: {label} has {len(taken)} photos, fewer than {least}")
     with open(os.path.join(dest, "MANIFEST.tsv"), "w") as manifest:
         manifest.write("\n".join(rows) + "\n")
     open(marker, "w").close()
-    print(f"Wrote {len(rows) - 1} photos in {len(CLASSES)} classes to {dest}", file=sys.stderr)
+    print(f"Wrote {len(rows) - 1} photos in {len(classes)} classes to {dest}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

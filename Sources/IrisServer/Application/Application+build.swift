@@ -107,8 +107,11 @@ func buildRouter(
         store: dependencies.store, repairs: system.repairs, blobs: dependencies.blobs, scratch: dependencies.scratch,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
-    SearchController(similar: system.similar, text: system.textSearch, guardian: guardian, resources: resources)
-        .addRoutes(web: root, api: api)
+    SearchController(
+        similar: system.similar, text: system.textSearch, duplicates: system.duplicates, store: dependencies.store,
+        audit: audit, guardian: guardian, resources: resources
+    )
+    .addRoutes(web: root, api: api)
     LearningController(
         store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,

@@ -31,6 +31,8 @@ public struct IrisSystem: Sendable {
     public let similar: SimilarImages
     /// Images by words.
     public let textSearch: TextSearch
+    /// Near-duplicates in a project.
+    public let duplicates: Duplicates
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
@@ -92,6 +94,7 @@ public struct IrisSystem: Sendable {
         similar = SimilarImages(
             indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
             models: models, moderationThreshold: settings.models.moderationThreshold)
+        duplicates = Duplicates(store: dependencies.store, ingestor: ingestor, similar: similar)
         let vocabulary = AsyncOnce { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }

@@ -247,6 +247,13 @@ public struct ImageIngestor: Sendable {
         return try await blobs.data(for: .thumbnail(sha256, size: size))
     }
 
+    /// The image's difference hash, from its 256 px thumbnail (made if missing); nil when the
+    /// image is gone.
+    public func perceptualHash(sha256: String) async throws -> UInt64? {
+        guard let thumbnail = try await thumbnail(sha256: sha256, size: Self.uploadThumbnailSize) else { return nil }
+        return try await threads.runIfActive { try PerceptualHash.difference(of: thumbnail) }
+    }
+
     /// Makes the thumbnails of `sizes` that are missing (all from one decode) and stores
     /// them; answers what it made. Nothing when the original is gone.
     public func makeThumbnails(sha256: String, sizes: [Int]) async throws -> [Int: Data] {

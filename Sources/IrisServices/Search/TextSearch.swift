@@ -191,12 +191,34 @@ public struct TextSearch: Sendable {
     /// How many hits each source may give per term.
     static let perSource = 5000
 
+    /// The kinds of evidence a search may use; all of them unless a benchmark or a user asks
+    /// for fewer (`iris search --using`), to measure what each is worth.
+    public struct Parts: OptionSet, Sendable, CaseIterable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// Model labels beneath the query's words in WordNet.
+        public static let words = Parts(rawValue: 1)
+        /// Human and learner labels, by name or beneath the words.
+        public static let labels = Parts(rawValue: 2)
+        /// Text read in the image.
+        public static let text = Parts(rawValue: 4)
+        /// The whole query in the sentence-embedding space (classes and labels).
+        public static let meaning = Parts(rawValue: 8)
+        public static let all: Parts = [.words, .labels, .text, .meaning]
+        public static let allCases: [Parts] = [.words, .labels, .text, .meaning]
+        public static let names: [(String, Parts)] = [
+            ("words", .words), ("labels", .labels), ("text", .text), ("meaning", .meaning),
+        ]
+    }
+
     /// Everything matching `text` in `allowed` projects (nil: all), with flagged images hidden
     /// in projects not in `seesFlagged` (nil: the caller sees them all), ranked.
-    public func search(_ text: String, in allowed: Set<Int64>?, seesFlagged: Set<Int64>?) async throws -> Answer {
+    public func search(_ text: String, in allowed: Set<Int64>?, seesFlagged: Set<Int64>?, using parts: Parts = .all)
+        async throws -> Answer
+    {
         let vocabulary = try await self.vocabulary()
         let query = TextQuery(text, wordnet: vocabulary.wordnet)
-        let semantic = await self.semantic()
+        let semantic = parts.contains(.meaning) ? await self.semantic() : nil
         guard !query.terms.isEmpty || semantic != nil else { return Answer(terms: [], hits: []) }
         let projects = allowed.map { $0.sorted() }
         let readers = models.available.filter { $0.manifest.tasks.contains(.detectText) }.map(\.name).sorted()
@@ -209,7 +231,7 @@ public struct TextSearch: Sendable {
                 if reason.score > (best[sha256]?.score ?? 0) { best[sha256] = reason }
             }
             // Model labels beneath the term (summed per image over its labels).
-            let classes = vocabulary.classes(for: term.synsets)
+            let classes = parts.contains(.words) ? vocabulary.classes(for: term.synsets) : []
             let paths = Dictionary(
                 classes.map { (vocabulary.labels[$0.index], $0.path) }, uniquingKeysWith: { a, _ in a })
             for (sha256, entry) in try await summedLabels(weights: paths.mapValues { _ in 1 }, in: projects) {
@@ -222,6 +244,7 @@ public struct TextSearch: Sendable {
             // Human and learner labels: the same word, or a noun beneath the term.
             let wanted = Set(term.synsets)
             let matching = labelNames.filter { name in
+                guard parts.contains(.labels) else { return false }
                 let lowered = name.lowercased()
                 if lowered == term.text
                     || TextQuery(lowered, wordnet: vocabulary.wordnet).terms.map(\.text) == [term.text]
@@ -238,8 +261,8 @@ public struct TextSearch: Sendable {
             }
             // Text read in the image: the term as a whole word.
             for hit in try await store.search.textHits(
-                models: readers, containing: term.text, in: projects, limit: Self.perSource)
-            {
+                models: parts.contains(.text) ? readers : [], containing: term.text, in: projects, limit: Self.perSource
+            ) {
                 if let line = Self.line(in: hit.result, containing: term.text) {
                     offer(hit.sha256, Reason(kind: .text, term: term.text, matched: line, path: [], score: 1))
                 }
@@ -277,7 +300,7 @@ public struct TextSearch: Sendable {
                     kind: .meaning, term: text, matched: hit.name, path: [], score: Double(close[hit.name] ?? 0))
             }
         }
-        for (sha256, reason) in meaning where scores[sha256] == nil {
+        for sha256 in meaning.keys where scores[sha256] == nil {
             scores[sha256] = Array(repeating: 0, count: query.terms.count)
             reasons[sha256] = []
         }

@@ -44,4 +44,18 @@ extension Migration {
             """,
         ]
     )
+
+    /// Each image's difference hash (`PerceptualHash`), made from its 256 px thumbnail the
+    /// first time a project's duplicates are looked for, and kept: the bytes never change.
+    static let perceptualHashes = Migration(
+        id: "2026-12-05-perceptual-hashes",
+        portable: [
+            """
+            CREATE TABLE perceptual_hashes (
+                sha256 TEXT PRIMARY KEY REFERENCES images(sha256) ON DELETE CASCADE,
+                dhash BIGINT NOT NULL,
+                created_at BIGINT NOT NULL)
+            """
+        ]
+    )
 }

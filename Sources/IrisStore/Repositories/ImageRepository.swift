@@ -65,6 +65,10 @@ public protocol ImageRepository: Sendable {
     /// Takes the image out of the project. Returns whether the image row itself was
     /// deleted because no project holds it any more (its blobs are then the caller's to remove).
     func remove(sha256: String, from projectID: Int64) async throws -> Bool
+    /// Keeps `keep` of a group of duplicates in the project: the others' labels are added to it
+    /// and they leave the project, in one transaction. Answers the images no project holds any
+    /// more (their blobs are the caller's to remove).
+    func merge(_ others: [String], into keep: String, in projectID: Int64) async throws -> [String]
     /// Every stored image's hash: for consistency checks and tools.
     func allSHA256() async throws -> [String]
     /// Stored images in hash order after `cursor`, each with the first project holding it: for
@@ -236,6 +240,38 @@ public struct SQLImageRepository: ImageRepository {
         }
     }
 
+    public func merge(_ others: [String], into keep: String, in projectID: Int64) async throws -> [String] {
+        try await database.transaction { db in
+            for sha256 in [keep] + others {
+                guard
+                    try await db.raw(
+                        "SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
+                    ).first() != nil
+                else { throw StoreError.notFound("project \(projectID) holds no image \(sha256)") }
+            }
+            var orphans: [String] = []
+            for sha256 in others {
+                try await db.raw(
+                    """
+                    INSERT INTO labels (project_id, sha256, name, source, confidence, created_at)
+                    SELECT project_id, \(bind: keep), name, source, confidence, created_at FROM labels
+                    WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)
+                    ON CONFLICT (project_id, sha256, name, source) DO NOTHING
+                    """
+                ).run()
+                try await db.raw(
+                    "DELETE FROM labels WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
+                )
+                .run()
+                try await db.raw(
+                    "DELETE FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
+                ).run()
+                if try await Self.deleteIfUnreferenced(sha256, on: db) { orphans.append(sha256) }
+            }
+            return orphans
+        }
+    }
+
     public func allSHA256() async throws -> [String] {
         try await database.withConnection { db in
             try await db.raw("SELECT sha256 FROM images ORDER BY sha256").all().map {
@@ -244,7 +280,6 @@ public struct SQLImageRepository: ImageRepository {
         }
     }
 
-    /// Deletes the image row when no project holds the image; answers whether it did.
     public func page(after cursor: String?, limit: Int) async throws -> [(sha256: String, projectID: Int64)] {
         try await database.withConnection { db in
             try await db.raw(
@@ -258,11 +293,12 @@ public struct SQLImageRepository: ImageRepository {
         }
     }
 
+    /// Deletes the image row when no project holds the image; answers whether it did.
     static func deleteIfUnreferenced(_ sha256: String, on db: any SQLDatabase) async throws -> Bool {
         guard try await db.raw("SELECT id FROM project_images WHERE sha256 = \(bind: sha256)").first() == nil else {
             return false
         }
-        for table in ["analyses", "model_labels", "embeddings"] {
+        for table in ["analyses", "model_labels", "embeddings", "perceptual_hashes"] {
             try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE sha256 = \(bind: sha256)").run()
         }
         try await db.raw("DELETE FROM images WHERE sha256 = \(bind: sha256)").run()

@@ -43,6 +43,13 @@ public protocol SearchRepository: Sendable {
     /// `projects` (nil: any), at most `limit`.
     func textHits(models: [String], containing fragment: String, in projects: [Int64]?, limit: Int) async throws
         -> [(sha256: String, result: String)]
+
+    /// Up to `limit` images of a project, oldest member first, with their pixel counts.
+    func members(of projectID: Int64, limit: Int) async throws -> [(sha256: String, pixels: Int64)]
+    /// The difference hashes stored for these images.
+    func perceptualHashes(sha256s: [String]) async throws -> [String: UInt64]
+    /// Stores an image's difference hash (nothing when the image is gone or it has one).
+    func savePerceptualHash(sha256: String, hash: UInt64) async throws
 }
 
 public struct SQLSearchRepository: SearchRepository {
@@ -267,6 +274,48 @@ public struct SQLSearchRepository: SearchRepository {
             ).all().map {
                 (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "result", as: String.self))
             }
+        }
+    }
+
+    public func members(of projectID: Int64, limit: Int) async throws -> [(sha256: String, pixels: Int64)] {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT p.sha256, i.width * i.height AS pixels FROM project_images p JOIN images i ON i.sha256 = p.sha256
+                WHERE p.project_id = \(bind: projectID) ORDER BY p.id LIMIT \(bind: limit)
+                """
+            ).all().map {
+                (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "pixels", as: Int64.self))
+            }
+        }
+    }
+
+    public func perceptualHashes(sha256s: [String]) async throws -> [String: UInt64] {
+        guard !sha256s.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var found: [String: UInt64] = [:]
+            for chunk in Self.chunks(sha256s) {
+                for row in try await db.raw(
+                    "SELECT sha256, dhash FROM perceptual_hashes WHERE sha256 IN (\(binds: chunk))"
+                ).all() {
+                    found[try row.decode(column: "sha256", as: String.self)] = UInt64(
+                        bitPattern: try row.decode(column: "dhash", as: Int64.self))
+                }
+            }
+            return found
+        }
+    }
+
+    public func savePerceptualHash(sha256: String, hash: UInt64) async throws {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                INSERT INTO perceptual_hashes (sha256, dhash, created_at)
+                SELECT sha256, \(bind: Int64(bitPattern: hash)), \(bind: Clock.nowMilliseconds()) FROM images
+                WHERE sha256 = \(bind: sha256)
+                ON CONFLICT (sha256) DO NOTHING
+                """
+            ).run()
         }
     }
 }

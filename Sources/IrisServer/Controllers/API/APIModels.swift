@@ -44,6 +44,40 @@ enum APIModel {
         var detail: String?
     }
 
+    struct DuplicatesBody: ResponseEncodable {
+        struct Image: Codable, Sendable {
+            var sha256: String
+            var pixels: Int64
+            /// Bits of 64 its difference hash differs from the group's first image's (null: no hash).
+            var hashDistance: Int?
+            /// Cosine similarity of its embedding to the first image's (null: no embedding compared).
+            var similarity: Double?
+            var urls: ImageURLs
+        }
+        struct Group: Codable, Sendable {
+            /// The suggested one to keep (the most pixels); also `images[0]`.
+            var keep: String
+            var images: [Image]
+        }
+        var groups: [Group]
+        var imagesChecked: Int
+        /// False when the project has more images than one look compares.
+        var complete: Bool
+        /// Images whose hash is not made yet (a later look includes them).
+        var imagesUnhashed: Int
+        /// The model whose embeddings were compared (null: none).
+        var model: String?
+        var hashDistance: Int
+        var similarity: Double
+    }
+
+    struct MergeBody: ResponseEncodable {
+        var kept: String
+        var removed: [String]
+        /// The kept image's labels afterwards.
+        var labels: [LabelBody]
+    }
+
     struct SearchBody: ResponseEncodable {
         struct Term: Codable, Sendable {
             var text: String

@@ -4,17 +4,114 @@ import IrisCore
 import IrisServices
 import IrisStore
 
-/// Finding images: by words, and by what they look like (photos similar to a photo).
+/// Finding images: by words, by what they look like (photos similar to a photo), and a
+/// project's near-duplicates.
 struct SearchController {
     let similar: SimilarImages
     let text: TextSearch
+    let duplicates: Duplicates
+    let store: IrisStore
+    let audit: AuditLog
     let guardian: AccessGuard
     let resources: ServerResources
 
     func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
         web.get("search", .signedIn, use: searchPage)
+        web.get("projects/{id}/duplicates", .project(.editor), use: duplicatesPage)
         api.get("search", .signedIn, use: search)
         api.get("images/{sha256}/similar", .image, use: similarImages)
+        api.get("projects/{id}/duplicates", .project(.editor), use: projectDuplicates)
+        api.post("projects/{id}/duplicates/merge", .project(.editor), use: merge)
+    }
+
+    /// A project's groups of near-duplicates (editors and up: they see flagged images too).
+    @Sendable func projectDuplicates(_ request: Request, context: IrisRequestContext) async throws
+        -> APIModel.DuplicatesBody
+    {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let report = try await duplicates.find(in: project.id)
+        return APIModel.DuplicatesBody(
+            groups: report.groups.map { group in
+                .init(
+                    keep: group.members[0].sha256,
+                    images: group.members.map {
+                        .init(
+                            sha256: $0.sha256, pixels: $0.pixels, hashDistance: $0.hashDistance,
+                            similarity: $0.similarity.map(Double.init), urls: .init(sha256: $0.sha256))
+                    })
+            }, imagesChecked: report.images, complete: report.complete, imagesUnhashed: report.unhashed,
+            model: report.model, hashDistance: Duplicates.hashDistance,
+            similarity: Double(Duplicates.embeddingSimilarity))
+    }
+
+    struct MergeRequest: Decodable {
+        var keep: String
+        var remove: [String]
+    }
+
+    /// Keeps one image of a group: the others leave the project, their labels added to it.
+    @Sendable func merge(_ request: Request, context: IrisRequestContext) async throws -> APIModel.MergeBody {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let body = try await request.decode(as: MergeRequest.self, context: context)
+        try Parameters.checkSHA256(body.keep, field: "keep")
+        guard (1...100).contains(body.remove.count) else {
+            throw Problem.badRequest("remove must list from 1 to 100 images, not \(body.remove.count)", field: "remove")
+        }
+        for sha256 in body.remove { try Parameters.checkSHA256(sha256, field: "remove") }
+        guard !body.remove.contains(body.keep) else {
+            throw Problem.badRequest("the image to keep cannot also be one to remove", field: "remove")
+        }
+        guard Set(body.remove).count == body.remove.count else {
+            throw Problem.badRequest("remove lists an image twice", field: "remove")
+        }
+        let labels = try await duplicates.keep(body.keep, removing: body.remove, in: project.id)
+        for sha256 in body.remove {
+            await audit.record(
+                context.caller, "image.removed", project: project.id, subject: sha256,
+                detail: ["duplicate_of": body.keep])
+        }
+        await audit.record(
+            context.caller, "duplicates.merged", project: project.id, subject: body.keep,
+            detail: ["removed": body.remove.joined(separator: ",")])
+        return APIModel.MergeBody(
+            kept: body.keep, removed: body.remove, labels: labels.map(APIModel.LabelBody.init))
+    }
+
+    /// The review page: each group's photos side by side, a button to keep each.
+    @Sendable func duplicatesPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let report = try await duplicates.find(in: project.id)
+        let groups = report.groups.map { group -> [String: Any] in
+            let all = group.members.map(\.sha256)
+            return [
+                "images": group.members.enumerated().map { position, member -> [String: Any] in
+                    var why: [String] = []
+                    if position == 0 {
+                        why.append("most pixels")
+                    } else {
+                        if let bits = member.hashDistance { why.append("\(bits) of 64 bits apart") }
+                        if let similarity = member.similarity {
+                            why.append(String(format: "%.0f%% alike", Double(similarity) * 100))
+                        }
+                    }
+                    return [
+                        "sha256": member.sha256, "short": String(member.sha256.prefix(10)),
+                        "pixels": "\(member.pixels / 1000) k pixels", "why": why.joined(separator: " · "),
+                        "others": all.filter { $0 != member.sha256 }.joined(separator: ","),
+                        "suggested": position == 0,
+                    ]
+                }
+            ]
+        }
+        var values: [String: Any] = [
+            "title": "Duplicates in \(project.name)", "projectID": project.id, "projectName": project.name,
+            "groups": groups, "hasGroups": !groups.isEmpty, "checked": report.images,
+        ]
+        if !report.complete { values["partial"] = "Only the first \(report.images) images were compared." }
+        if report.unhashed > 0 {
+            values["unhashed"] = "\(report.unhashed) images are not hashed yet: reload the page to compare them too."
+        }
+        return try resources.page("duplicates", values, caller: context.caller)
     }
 
     /// The results page: the same search, as a gallery with each photo's score and reasons.

@@ -76,6 +76,7 @@ struct WebController {
         // Owners (and administrators) see the project's contributor links, to revoke them.
         if let user = context.caller.user {
             let role = try await store.accounts.role(projectID: project.id, userID: user.id)
+            values["canEdit"] = user.isAdmin || (role.map { $0 >= .editor } ?? false)
             if user.isAdmin || role == .owner {
                 values["isOwner"] = true
                 let links = try await store.links.list(projectID: project.id)

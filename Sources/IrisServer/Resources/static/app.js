@@ -279,7 +279,33 @@ function followJobs() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); followAnalyses(); followSimilar(); setUpModelPage(); setUpRepair(); setUpRepairDefault(); });
+  setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); followAnalyses(); followSimilar(); setUpDuplicates(); setUpModelPage(); setUpRepair(); setUpRepairDefault(); });
+
+// The duplicates page: keeping one photo of a group takes the others out of the project.
+function setUpDuplicates() {
+  for (const button of document.querySelectorAll("button[data-keep]")) {
+    button.addEventListener("click", async () => {
+      const group = button.closest(".duplicate-group");
+      for (const other of group.querySelectorAll("button")) other.disabled = true;
+      const remove = button.dataset.remove.split(",").filter(Boolean);
+      const answer = await fetch("/api/v1/projects/" + button.dataset.project + "/duplicates/merge", {
+        method: "POST", headers: csrfHeaders({ "Content-Type": "application/json" }),
+        body: JSON.stringify({ keep: button.dataset.keep, remove }) });
+      if (!answer.ok) {
+        for (const other of group.querySelectorAll("button")) other.disabled = false;
+        toast(await problemText(answer), true);
+        return;
+      }
+      const body = await answer.json();
+      group.replaceChildren();
+      const note = document.createElement("p");
+      note.className = "muted kept";
+      note.textContent = "Kept one photo, removed " + body.removed.length + (body.labels.length ? "; its labels: " + body.labels.map((label) => label.name).join(", ") : "");
+      group.append(note);
+      toast("Kept one photo; " + body.removed.length + " removed from the project");
+    });
+  }
+}
 
 // The repairs page: an owner's switch for the project's default use of similar photos.
 function setUpRepairDefault() {
