@@ -70,6 +70,25 @@ done
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
 
+# Search quality: 59 queries marked by hand over 311 photographs (the photo set above, Tux
+# Paint's other photo stamps, and scikit-image's samples), each kind of evidence alone and all
+# together.
+searchset="$cache/searchset"
+if [ ! -f "$searchset/.complete-v1" ]; then
+  mkdir -p "$cache/deb"
+  (cd "$cache/deb" && apt-get download tuxpaint-stamps-default >/dev/null 2>&1)
+  dpkg-deb -x "$cache"/deb/tuxpaint-stamps-default_*.deb "$cache/stamps"
+  .venv-models/bin/python scripts/models/photoset.py "$cache/stamps/usr/share/tuxpaint/stamps" "$searchset" search
+  rm -rf "$cache/stamps" "$cache/deb"
+fi
+samples=()
+for name in astronaut.png chelsea.png coffee.png motorcycle_left.png motorcycle_right.png rocket.jpg page.png text.png \
+  coins.png brick.png grass.png gravel.png hubble_deep_field.jpg retina.jpg ihc.png; do
+  samples+=(".cache/photos/$name")
+done
+python3 Benchmarks/search_quality.py "$PWD/.build/release/iris" Benchmarks/search-queries.tsv "$work" "$photoset" \
+  "$searchset" "${samples[@]}"
+
 # Repair: quality against OpenCV's Telea and Navier–Stokes and PyPatchMatch on the same photos
 # and seeded masks, the gain from domain exemplars, and speed (1 MP and 12 MP photos).
 bench_venv=$(scripts/python-env.sh bench)

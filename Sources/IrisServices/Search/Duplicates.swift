@@ -5,9 +5,8 @@ public import IrisStore
 
 /// Near-duplicates in a project, found two ways and joined into groups: copies of the same
 /// picture (re-encoded, resized, lightly cropped or recoloured) by their difference hashes
-/// (`PerceptualHash`, at most `hashDistance` of 64 bits apart), and near-identical shots (a
-/// burst, the same scene a second later) by their embeddings (cosine at least
-/// `embeddingSimilarity`). An editor keeps one of each group; the others leave the project and
+/// (`PerceptualHash`), confirmed by their embeddings when both have one, and near-identical
+/// shots (a burst, the same scene a second later) by their embeddings alone. An editor keeps one of each group; the others leave the project and
 /// their labels move to the one kept.
 public struct Duplicates: Sendable {
     let store: IrisStore
@@ -18,11 +17,19 @@ public struct Duplicates: Sendable {
         (self.store, self.ingestor, self.similar) = (store, ingestor, similar)
     }
 
-    /// Bits of 64 two copies' hashes may differ in. Re-encoding at quality 30 or resizing to
-    /// 96 px moves 0–3 (DuplicatesTests), a 3 % crop up to 8; different photos differ in about
-    /// 32, and rarely fewer than 16. At most 15, for the byte buckets below.
+    /// Bits of 64 two copies' hashes may differ in when their embeddings agree (cosine at
+    /// least `copySimilarity`). Re-encoding at quality 30 or resizing to 96 px moves 0–3 bits
+    /// (DuplicatesTests), a 3 % crop up to 8. Different photos of the same kind differ in about
+    /// 32, but cut-out objects on white (Tux Paint's stamps) can be 4–10 apart: there the
+    /// embeddings tell them apart (cosine 0.33–0.72 against 0.82–0.99 for copies). At most 15,
+    /// for the byte buckets below.
     public static let hashDistance = 10
-    /// Two photos at least this similar by embedding are near-identical shots.
+    /// Bits two hashes may differ in when either image has no embedding to confirm them.
+    public static let hashOnlyDistance = 6
+    /// The least cosine similarity of two copies' embeddings: a copy at a third of the size and
+    /// JPEG quality 40 keeps 0.82–0.89, a 3 % crop 0.95–0.99.
+    public static let copySimilarity: Float = 0.8
+    /// Two photos at least this similar by embedding are near-identical shots, whatever their hashes.
     public static let embeddingSimilarity: Float = 0.95
     /// The most images one look covers (the oldest members first).
     public static let maxImages = 20_000
@@ -90,30 +97,6 @@ public struct Duplicates: Sendable {
             let (ra, rb) = (root(a), root(b))
             if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
         }
-        // Two hashes at most 15 bits apart have a byte (of their 8, in the same place) that
-        // differs in at most 1 bit: each image is compared only with those whose byte there is
-        // its own or one bit away.
-        var buckets: [Int: [Int]] = [:]
-        for (index, member) in members.enumerated() {
-            guard let hash = hashes[member.sha256] else { continue }
-            for byte in 0..<8 { buckets[byte << 8 | Int((hash >> UInt64(byte * 8)) & 0xFF), default: []].append(index) }
-        }
-        for (a, member) in members.enumerated() {
-            guard let first = hashes[member.sha256] else { continue }
-            var compared: Set<Int> = []
-            for byte in 0..<8 {
-                let value = Int((first >> UInt64(byte * 8)) & 0xFF)
-                for near in [value] + (0..<8).map({ value ^ (1 << $0) }) {
-                    for b in buckets[byte << 8 | near] ?? [] where b > a && compared.insert(b).inserted {
-                        if let second = hashes[members[b].sha256],
-                            PerceptualHash.distance(first, second) <= Self.hashDistance
-                        {
-                            join(a, b)
-                        }
-                    }
-                }
-            }
-        }
         var vectors: [String: [Float]] = [:]
         var model: String?
         if members.count <= Self.maxEmbeddingImages {
@@ -134,6 +117,37 @@ public struct Duplicates: Sendable {
             }
         }
 
+        func cosine(_ a: String, _ b: String) -> Float? {
+            guard let x = vectors[a], let y = vectors[b] else { return nil }
+            return zip(x, y).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+        }
+        // Two hashes at most 15 bits apart have a byte (of their 8, in the same place) that
+        // differs in at most 1 bit: each image is compared only with those whose byte there is
+        // its own or one bit away.
+        var buckets: [Int: [Int]] = [:]
+        for (index, member) in members.enumerated() {
+            guard let hash = hashes[member.sha256] else { continue }
+            for byte in 0..<8 { buckets[byte << 8 | Int((hash >> UInt64(byte * 8)) & 0xFF), default: []].append(index) }
+        }
+        for (a, member) in members.enumerated() {
+            guard let first = hashes[member.sha256] else { continue }
+            var compared: Set<Int> = []
+            for byte in 0..<8 {
+                let value = Int((first >> UInt64(byte * 8)) & 0xFF)
+                for near in [value] + (0..<8).map({ value ^ (1 << $0) }) {
+                    for b in buckets[byte << 8 | near] ?? [] where b > a && compared.insert(b).inserted {
+                        guard let second = hashes[members[b].sha256] else { continue }
+                        let bits = PerceptualHash.distance(first, second)
+                        guard bits <= Self.hashDistance else { continue }
+                        if let similarity = cosine(member.sha256, members[b].sha256) {
+                            if similarity >= Self.copySimilarity { join(a, b) }
+                        } else if bits <= Self.hashOnlyDistance {
+                            join(a, b)
+                        }
+                    }
+                }
+            }
+        }
         var components: [Int: [Int]] = [:]
         for index in members.indices { components[root(index), default: []].append(index) }
         var groups: [Group] = []
@@ -151,9 +165,7 @@ public struct Duplicates: Sendable {
                         if let a = hashes[keeper], let b = hashes[sha256] {
                             member.hashDistance = PerceptualHash.distance(a, b)
                         }
-                        if let a = vectors[keeper], let b = vectors[sha256] {
-                            member.similarity = zip(a, b).reduce(Float(0)) { $0 + $1.0 * $1.1 }
-                        }
+                        member.similarity = cosine(keeper, sha256)
                         return member
                     }))
         }
