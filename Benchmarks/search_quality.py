@@ -160,6 +160,8 @@ def main(iris, queries_path, work, *sources):
             sys.exit(f"search quality: {len(answers)} answers for {len(queries)} queries")
         rankings[part] = [[(by_hash.get(hit["sha256"], "?"), hit["score"]) for hit in answer["hits"]]
                           for answer in answers]
+        with open(os.path.join(work, f"rankings-{part}.json"), "w") as saved:
+            json.dump({"queries": [q[0] for q in queries], "rankings": rankings[part]}, saved)
         print(f"   {part}: {len(queries)} queries in {elapsed:.1f} s (one process, models loaded once)")
     kinds = sorted({q[1] for q in with_relevant}, key=["noun", "category", "phrase", "text"].index)
     print(f"{'evidence':<9} {'queries':<9} {'recall@5':>8} {'recall@10':>9} {'nDCG@10':>8} {'MRR':>6}")
@@ -171,6 +173,14 @@ def main(iris, queries_path, work, *sources):
             means = [sum(column) / len(rows) for column in zip(*rows)]
             print(f"{part:<9} {kind + f' ({len(rows)})':<9} {means[0]:>8.3f} {means[1]:>9.3f} {means[2]:>8.3f} "
                   f"{means[3]:>6.3f}")
+    # The thresholds of the meaning part were chosen on the odd-numbered queries with relevant
+    # photos; the even-numbered ones were held out.
+    numbered = [(index, relevant) for index, (_, _, relevant) in enumerate(queries) if relevant]
+    for name, half in [("odd (chosen on)", numbered[0::2]), ("even (held out)", numbered[1::2])]:
+        rows = [metrics([key for key, _ in rankings["all"][index]], relevant) for index, relevant in half]
+        means = [sum(column) / len(rows) for column in zip(*rows)]
+        print(f"all, {name} ({len(rows)}): recall@5 {means[0]:.3f}, recall@10 {means[1]:.3f}, "
+              f"nDCG@10 {means[2]:.3f}, MRR {means[3]:.3f}")
     # Scores, for a cut-off: the best score of a query with nothing relevant, against the
     # score of the first relevant photo of the others.
     print("queries with no relevant photo, their top score (all evidence):")

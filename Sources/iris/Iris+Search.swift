@@ -7,8 +7,34 @@ struct SearchCommand: AsyncParsableCommand {
         commandName: "search",
         abstract: "Find images by plain words: the classes the models saw (through WordNet), labels, and text in them.",
         discussion:
-            "Ranks as GET /api/v1/search does, over every project (or --project), and prints each image's score and why it matched."
-    )
+            "Ranks as GET /api/v1/search does, over every project (or --project), and prints each image's score and why it matched.",
+        subcommands: [SearchQueryCommand.self, Bench.self], defaultSubcommand: SearchQueryCommand.self)
+
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Measure the vector index on synthetic vectors shaped like the data folder's real embeddings (for make bench).",
+            shouldDisplay: false)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The model whose embeddings the synthetic ones imitate.") var model = "mobilenet-v2"
+        @Option(help: "How many vectors to index.") var vectors = 1_000_000
+        @Option(help: "How many queries to time.") var queries = 200
+        @Option(help: "Lists of the clustered (IVF) index.") var lists = 256
+        @Option(help: "Threads for exact search and clustering.") var threads = 2
+        @Option(help: "A folder to write vectors.f32, queries.f32 and exact.txt to (for FAISS).") var out: String?
+
+        func run() async throws {
+            try await IrisSearchBench.run(
+                try common.settings(), model: model, vectors: vectors, queries: queries, lists: lists, threads: threads,
+                out: out)
+        }
+    }
+}
+
+struct SearchQueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Find images by plain words (the default: `iris search \"words\"`).")
     @OptionGroup var common: CommonOptions
     @Argument(help: "The words to search for, e.g. \"musical instrument\".") var query: String?
     @Option(help: "A file of queries, one per line, searched one after another (instead of a query).")

@@ -66,6 +66,49 @@ struct SimilarImagesTests {
         #expect(index.count == 2999)
     }
 
+    @Test(
+        "the clustered index finds what exact search finds, keeps up with upserts and removals, and a filter never empties it"
+    )
+    func clustered() {
+        var numbers = Numbers(state: 11)
+        // 40 clusters of 150 vectors around random centres, 32 dimensions.
+        let centres = (0..<40).map { _ in (0..<32).map { _ in numbers.next() } }
+        var index = VectorIndex(dimension: 32)
+        for item in 0..<6000 {
+            let centre = centres[item % 40]
+            let vector = centre.map { $0 + 0.3 * numbers.next() }
+            index.upsert(String(format: "%064x", item), vector: vector, groups: item % 100 == 0 ? [7] : [1])
+        }
+        index.cluster(lists: 40, threads: 2)
+        #expect(index.clusterCount == 40)
+        var found = 0
+        var queries: [[Float]] = []
+        for round in 0..<50 {
+            let query = centres[round % 40].map { $0 + 0.3 * numbers.next() }
+            queries.append(query)
+            let exact = Set(index.nearest(to: query, k: 10, in: nil, threads: 2).map(\.key))
+            let approximate = index.nearest(to: query, k: 10, in: nil, probes: 4)
+            #expect(approximate.count == 10)
+            found += Set(approximate.map(\.key)).intersection(exact).count
+        }
+        #expect(Double(found) / 500 >= 0.95, "recall@10 \(Double(found) / 500)")
+        // All but 10 vectors (one in each of 10 clusters) left out: one list holds at most one
+        // of them, so more lists are probed until the 10 are found.
+        let kept = (0..<10).map { String(format: "%064x", $0 * 41) }
+        let excluded = Set((0..<6000).map { String(format: "%064x", $0) }).subtracting(kept)
+        let filtered = index.nearest(to: queries[0], k: 10, in: nil, excluding: excluded, probes: 1)
+        #expect(Set(filtered.map(\.key)) == Set(kept))
+        // A new vector is listed at once; a removed one is gone.
+        let fresh = centres[3].map { $0 + 0.01 }
+        index.upsert("new", vector: fresh, groups: [1])
+        #expect(index.nearest(to: fresh, k: 1, in: nil, probes: 2).first?.key == "new")
+        index.remove("new")
+        #expect(index.nearest(to: fresh, k: 10, in: nil, probes: 2).allSatisfy { $0.key != "new" })
+        let moved = String(format: "%064x", 5)
+        index.upsert(moved, vector: fresh, groups: [1])
+        #expect(index.nearest(to: fresh, k: 1, in: nil, probes: 2).first?.key == moved)
+    }
+
     /// Eight-dimensional embeddings stored as a model's output: `a0`'s neighbours in A are
     /// a1, a2, a3 in that order; `b0`, only in B, is nearer than all of them.
     static func vector(_ angle: Double) -> [Float] {

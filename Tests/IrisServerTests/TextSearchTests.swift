@@ -67,9 +67,9 @@ struct TextSearchTests {
             let secret = try await upload("astronaut.png", to: projectB, labels: ["bravo-secret-label"])
             try await server.settle(timeout: 180)
 
-            func search(_ caller: TestServer, _ query: String) async throws -> [[String: Any]] {
+            func search(_ caller: TestServer, _ query: String, _ filters: String = "") async throws -> [[String: Any]] {
                 let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? query
-                let response = try await caller.get("/api/v1/search?q=\(encoded)")
+                let response = try await caller.get("/api/v1/search?q=\(encoded)\(filters)")
                 #expect(response.status == .ok, "\(query): \(response.text)")
                 return try #require(try response.json()["items"] as? [[String: Any]])
             }
@@ -134,6 +134,24 @@ struct TextSearchTests {
             #expect(!hashes(try await search(asViewer, "mammal")).contains(cat))
             #expect(hashes(try await search(server, "mammal")).contains(cat))
 
+            // Filters narrow every candidate before ranking: by label (any case), by model label,
+            // by date, by flag (which a viewer never gets).
+            #expect(hashes(try await search(server, "mammal", "&label=MALAMUTE")) == [labelled])
+            let catLabel = try #require(
+                try await server.store.database.withConnection { db in
+                    try await db.raw(
+                        "SELECT label FROM model_labels WHERE sha256 = \(bind: cat) ORDER BY score DESC"
+                    ).first()?.decode(column: "label", as: String.self)
+                })
+            let byModel = try await search(
+                server, "mammal", "&model_label=\(catLabel.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+            #expect(hashes(byModel) == [cat], "\(catLabel): \(byModel)")
+            #expect(try await search(server, "mammal", "&from=2999-01-01").isEmpty)
+            #expect(Set(hashes(try await search(server, "mammal", "&to=2999-01-01"))).isSuperset(of: [cat, labelled]))
+            #expect(hashes(try await search(server, "mammal", "&flagged=true")) == [cat])
+            #expect(!hashes(try await search(server, "mammal", "&flagged=false")).contains(cat))
+            #expect(try await search(asViewer, "mammal", "&flagged=true").isEmpty)
+
             // Pages: the cursor goes on, and belongs to its query.
             let first = try await server.get("/api/v1/search?q=object&limit=1").json()
             let cursor = try #require(first["next_cursor"] as? String)
@@ -145,7 +163,9 @@ struct TextSearchTests {
             for (query, field) in [
                 ("", "q"), ("q=", "q"), ("q=\(long)", "q"), ("q=cat%07", "q"), ("q=cat&limit=-1", "limit"),
                 ("q=cat&limit=100000", "limit"), ("q=cat&cursor=\(cursor)", "cursor"), ("q=cat&cursor=abc", "cursor"),
-                ("q=cat&project_id=x", "project_id"),
+                ("q=cat&project_id=x", "project_id"), ("q=cat&from=yesterday", "from"), ("q=cat&to=2024-13-45", "to"),
+                ("q=cat&from=2024-06-02&to=2024-06-01", "from"), ("q=cat&flagged=maybe", "flagged"),
+                ("q=cat&label=%07", "label"), ("q=cat&model_label=", "model_label"),
             ] {
                 let refused = try await server.get("/api/v1/search?\(query.replacingOccurrences(of: " ", with: "+"))")
                 #expect(refused.status == .badRequest, "\(query.prefix(40)): \(refused.status) \(refused.text)")

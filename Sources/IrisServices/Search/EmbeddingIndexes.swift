@@ -1,6 +1,7 @@
 import Foundation
 public import IrisStore
 public import Logging
+import NIOCore
 
 /// One `VectorIndex` per embedding model over every image that has an embedding of it and
 /// is in some project, built from the database on first use and kept up to date from the
@@ -28,15 +29,47 @@ public actor EmbeddingIndexes {
     /// How long the last build of each model's index took, in seconds, and how many vectors.
     public private(set) var builds: [String: (seconds: Double, vectors: Int)] = [:]
 
+    /// From this many vectors an index is clustered (IVF) and searched approximately. Exact
+    /// search of 1280-d vectors on 2 threads takes a p50 of 16.5 ms at 100,000 and 163 ms at
+    /// 1,000,000 (make bench's search speed step): about 35 ms, a p95 near 45, at 200,000.
+    public static let approximateFrom = 200_000
+    /// Lists of a clustered index: about 4,000 vectors each, from 64 to 1,024.
+    static func lists(for count: Int) -> Int { min(1024, max(64, count / 4000)) }
+    /// Lists searched: a sixty-fourth of them, at least 4. At 1,000,000 synthetic vectors, 4 of
+    /// 256 lists gave recall@10 1.000 against exact search at a p95 of 46 ms, 8 lists 79 ms
+    /// (make bench's search speed step; the exact scan's p95 was 206 ms).
+    public static func probes(for lists: Int) -> Int { max(4, lists / 64) }
+    /// How many vectors each index held when it was last clustered: it is clustered again when
+    /// it has doubled, so the lists follow what was added.
+    private var clusteredAt: [String: Int] = [:]
+
     public init(store: IrisStore, logger: Logger) { (self.store, self.logger) = (store, logger) }
 
     /// `model`'s index, up to date with the database.
     public func index(_ model: String) async throws -> VectorIndex {
         try await refresh()
         if let index = indexes[model] { return index }
-        let index = try await build(model)
+        indexes[model] = try await build(model)
+        clusterIfLarge(model)
+        return indexes[model] ?? VectorIndex(dimension: 0)
+    }
+
+    /// Clusters `model`'s index once it is large (again when it has doubled since).
+    private func clusterIfLarge(_ model: String) {
+        guard var index = indexes[model], index.count >= Self.approximateFrom,
+            index.clusterCount == 0 || index.count >= 2 * (clusteredAt[model] ?? 0)
+        else { return }
+        indexes[model] = nil  // one owner: clustering changes it in place
+        let started = ContinuousClock.now
+        index.cluster(lists: Self.lists(for: index.count), threads: System.coreCount)
+        clusteredAt[model] = index.count
         indexes[model] = index
-        return index
+        logger.info(
+            "search index clustered for approximate search",
+            metadata: [
+                "model": "\(model)", "vectors": "\(index.count)", "lists": "\(index.clusterCount)",
+                "seconds": "\(ContinuousClock.now - started)",
+            ])
     }
 
     /// Applies the changes made since the last refresh to every index built so far.
@@ -48,7 +81,10 @@ public actor EmbeddingIndexes {
             let models = Array(indexes.keys)
             indexes = [:]
             recent = [:]
-            for model in models { indexes[model] = try await build(model) }
+            for model in models {
+                indexes[model] = try await build(model)
+                clusterIfLarge(model)
+            }
             return
         }
         let horizon = Date().addingTimeInterval(-Self.window)
@@ -63,6 +99,7 @@ public actor EmbeddingIndexes {
             cursor = max(cursor, fresh.map(\.id).max() ?? cursor)
             if changes.count < Self.batch { break }
         }
+        for model in indexes.keys { clusterIfLarge(model) }
     }
 
     /// Reloads these images' embeddings and memberships into every built index.

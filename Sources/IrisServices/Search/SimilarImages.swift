@@ -49,7 +49,10 @@ public struct SimilarImages: Sendable {
                     hidden[project, default: []].insert(image)
                 }
             }
-            let hits = index.nearest(to: query, k: limit, in: allowed, excluding: [sha256], hidden: hidden)
+            // Approximate once the index is clustered (large); exact scans use two threads.
+            let probes = index.clusterCount > 0 ? EmbeddingIndexes.probes(for: index.clusterCount) : nil
+            let hits = index.nearest(
+                to: query, k: limit, in: allowed, excluding: [sha256], hidden: hidden, probes: probes, threads: 2)
             return Answer(model: model, hits: hits)
         }
         return Answer(model: nil, hits: [])

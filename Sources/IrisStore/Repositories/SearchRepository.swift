@@ -44,12 +44,35 @@ public protocol SearchRepository: Sendable {
     func textHits(models: [String], containing fragment: String, in projects: [Int64]?, limit: Int) async throws
         -> [(sha256: String, result: String)]
 
+    /// Of these images, the memberships in `projects` (nil: any) that pass `filter`: image →
+    /// the projects where it does.
+    func passing(_ sha256s: [String], in projects: [Int64]?, filter: SearchFilter, defaultThreshold: Double)
+        async throws -> [String: Set<Int64>]
     /// Up to `limit` images of a project, oldest member first, with their pixel counts.
     func members(of projectID: Int64, limit: Int) async throws -> [(sha256: String, pixels: Int64)]
     /// The difference hashes stored for these images.
     func perceptualHashes(sha256s: [String]) async throws -> [String: UInt64]
     /// Stores an image's difference hash (nothing when the image is gone or it has one).
     func savePerceptualHash(sha256: String, hash: UInt64) async throws
+}
+
+/// What a search's results may be narrowed to (every part optional; all must hold).
+public struct SearchFilter: Sendable, Equatable {
+    /// A human or learner label of this name (any case) in the project.
+    public var label: String?
+    /// A model gave the image this label (the whole label line, as stored).
+    public var modelLabel: String?
+    /// Taken (its EXIF date, else when it was added to the project) at or after / before.
+    public var from: Date?
+    public var to: Date?
+    /// Only flagged images (true) or only unflagged ones (false), by the project's threshold.
+    public var flagged: Bool?
+
+    public init(label: String? = nil, modelLabel: String? = nil, from: Date? = nil, to: Date? = nil, flagged: Bool? = nil) {
+        (self.label, self.modelLabel, self.from, self.to, self.flagged) = (label, modelLabel, from, to, flagged)
+    }
+
+    public var isEmpty: Bool { self == SearchFilter() }
 }
 
 public struct SQLSearchRepository: SearchRepository {
@@ -316,6 +339,50 @@ public struct SQLSearchRepository: SearchRepository {
                 ON CONFLICT (sha256) DO NOTHING
                 """
             ).run()
+        }
+    }
+
+    public func passing(_ sha256s: [String], in projects: [Int64]?, filter: SearchFilter, defaultThreshold: Double)
+        async throws -> [String: Set<Int64>]
+    {
+        guard !sha256s.isEmpty, projects?.isEmpty != true else { return [:] }
+        return try await database.withConnection { db in
+            var found: [String: Set<Int64>] = [:]
+            for chunk in Self.chunks(sha256s) {
+                var query: SQLQueryString = """
+                    SELECT p.sha256, p.project_id FROM project_images p
+                    JOIN images i ON i.sha256 = p.sha256 JOIN projects r ON r.id = p.project_id
+                    WHERE p.sha256 IN (\(binds: chunk))
+                    """
+                if let projects { query += " AND p.project_id IN (\(binds: projects))" }
+                if let label = filter.label {
+                    query +=
+                        " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND lower(l.name) = \(bind: label.lowercased()))"
+                }
+                if let label = filter.modelLabel {
+                    query +=
+                        " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
+                }
+                if let from = filter.from {
+                    query += " AND COALESCE(i.captured_at, p.added_at) >= \(bind: Clock.milliseconds(from))"
+                }
+                if let to = filter.to {
+                    query += " AND COALESCE(i.captured_at, p.added_at) < \(bind: Clock.milliseconds(to))"
+                }
+                if let flagged = filter.flagged {
+                    let over: SQLQueryString = """
+                        (p.reviewed_at IS NULL AND i.moderation IS NOT NULL
+                         AND i.moderation > COALESCE(r.moderation_threshold, \(bind: defaultThreshold)))
+                        """
+                    query += flagged ? " AND " : " AND NOT "
+                    query += over
+                }
+                for row in try await db.raw(query).all() {
+                    found[try row.decode(column: "sha256", as: String.self), default: []].insert(
+                        try row.decode(column: "project_id", as: Int64.self))
+                }
+            }
+            return found
         }
     }
 }

@@ -146,6 +146,11 @@ struct SearchController {
                     var link =
                         "/search?q=\(raw.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&cursor=\(next)"
                     if let project = values["projectID"] as? String { link += "&project_id=\(project)" }
+                    for name in ["label", "model_label", "from", "to", "flagged"] {
+                        if let value = request.uri.queryParameters.get(name) {
+                            link += "&\(name)=\(String(value).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                        }
+                    }
                     values["next"] = link
                 }
             } catch let problem as Problem {
@@ -184,8 +189,9 @@ struct SearchController {
         }
         let limit = try Parameters.limit(request, default: 24, max: 200)
         let allowed = try await scope(request, context)
-        // A cursor is the position in this query's ranking, tied to the query and scope.
-        let tag = Self.tag(query: query, scope: allowed)
+        let filter = try Self.filter(request)
+        // A cursor is the position in this query's ranking, tied to the query, scope and filter.
+        let tag = Self.tag(query: query + "|" + String(describing: filter), scope: allowed)
         var offset = 0
         if let cursor = request.uri.queryParameters.get("cursor") {
             let parts = cursor.split(separator: ".", maxSplits: 1).map(String.init)
@@ -199,7 +205,7 @@ struct SearchController {
         let seesFlagged = try await guardian.seesFlagged(context.caller, among: allowed)
         let answer: TextSearch.Answer
         do {
-            answer = try await text.search(query, in: allowed, seesFlagged: seesFlagged)
+            answer = try await text.search(query, in: allowed, seesFlagged: seesFlagged, filter: filter)
         } catch is WordNet.Missing {
             // The detail names no server path: `iris search` on the server says which file is missing.
             throw Problem.unavailable(
@@ -217,6 +223,47 @@ struct SearchController {
                             kind: $0.kind.rawValue, term: $0.term, matched: $0.matched, path: $0.path, score: $0.score)
                     }, urls: .init(sha256: hit.sha256))
             }, nextCursor: next)
+    }
+
+    /// The filters of a search: `label`, `model_label`, `from` and `to` (a date, 2024-06-30, or
+    /// a time, 2024-06-30T12:00:00Z; `to` takes in the whole of a date), `flagged` (true/false).
+    static func filter(_ request: Request) throws -> SearchFilter {
+        let parameters = request.uri.queryParameters
+        func text(_ name: String) throws -> String? {
+            guard let raw = parameters.get(name).map({ String($0) }) else { return nil }
+            let value = raw.trimmingCharacters(in: .whitespaces)
+            guard !value.isEmpty, value.count <= 200,
+                !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                throw Problem.badRequest(
+                    "\(name) must be a name of 1 to 200 characters with no control characters", field: name)
+            }
+            return value
+        }
+        func date(_ name: String, endOfDay: Bool) throws -> Date? {
+            guard let raw = parameters.get(name).map({ String($0) }) else { return nil }
+            if let time = try? Date(raw, strategy: .iso8601) { return time }
+            let day = Date.ISO8601FormatStyle().year().month().day()
+            guard raw.count == 10, let start = try? Date(raw, strategy: day) else {
+                throw Problem.badRequest(
+                    "\(name) must be a date (2024-06-30) or a time (2024-06-30T12:00:00Z), not \"\(raw.prefix(40))\"",
+                    field: name)
+            }
+            return endOfDay ? start.addingTimeInterval(86_400) : start
+        }
+        var filter = SearchFilter(
+            label: try text("label"), modelLabel: try text("model_label"), from: try date("from", endOfDay: false),
+            to: try date("to", endOfDay: true))
+        if let flagged = parameters.get("flagged") {
+            guard flagged == "true" || flagged == "false" else {
+                throw Problem.badRequest("flagged must be true or false, not \"\(flagged.prefix(20))\"", field: "flagged")
+            }
+            filter.flagged = flagged == "true"
+        }
+        if let from = filter.from, let to = filter.to, from >= to {
+            throw Problem.badRequest("from must be before to", field: "from")
+        }
+        return filter
     }
 
     /// A short tag of the query and its scope (FNV-1a, hex): a cursor names the search it belongs to.
