@@ -189,6 +189,34 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     browser.get(server.url(f"/projects/{project}?model_label=" + requests.utils.quote(names[0])))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")) == 1
 
+    # check: a smaller copy of the cat (its own 256 px thumbnail, labelled) is found as its
+    # duplicate, and not the motorcycle pair; keeping the original on the page takes the copy
+    # out of the project and gives the original the copy's label
+    copy = server.http.get(server.url(f"/api/v1/images/{sha256}/thumbnail?size=256"), timeout=10)
+    answer = server.http.post(server.url(f"/api/v1/projects/{project}/images"), data={"label": "tabby copy"},
+                              files={"file": ("copy.jpg", copy.content, "image/jpeg")}, timeout=30)
+    assert answer.status_code == 201, answer.text
+    copy_sha = answer.json()["sha256"]
+    groups = server.http.get(server.url(f"/api/v1/projects/{project}/duplicates"), timeout=60).json()["groups"]
+    assert [sorted(image["sha256"] for image in group["images"]) for group in groups] == [sorted([sha256, copy_sha])]
+    assert groups[0]["keep"] == sha256
+    browser.get(server.url(f"/projects/{project}"))
+    browser.find_element(By.ID, "duplicates-link").click()
+    browser.set_window_size(390, 844)
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    browser.set_window_size(1280, 900)
+    keep = page_wait(browser, 15).until(lambda driver: driver.find_elements(
+        By.CSS_SELECTOR, f".duplicate-group li[data-sha256='{sha256}'] button[data-keep]") or False)
+    keep[0].click()
+    note = page_wait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".duplicate-group .kept") or False)
+    assert "removed 1" in note[0].text and "tabby copy" in note[0].text
+    image = server.http.get(server.url(f"/api/v1/images/{sha256}"), timeout=10).json()
+    labels = [label["name"] for membership in image["projects"] for label in membership["labels"]]
+    assert "tabby copy" in labels
+    assert server.http.get(server.url(f"/api/v1/images/{copy_sha}"), timeout=10).status_code == 404
+    browser.get(server.url(f"/projects/{project}/duplicates"))
+    assert browser.find_element(By.ID, "duplicates-none").text == "No duplicates found."
+
 
 def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_history(server, browser, workdir):
     # arrange: two classes made through the API, a zip of a third for the page
