@@ -202,8 +202,11 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     assert groups[0]["keep"] == sha256
     browser.get(server.url(f"/projects/{project}"))
     browser.find_element(By.ID, "duplicates-link").click()
+    page_wait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".duplicate-group") or False)
+    browser.save_screenshot(str(screenshots(server) / "duplicates.png"))
     browser.set_window_size(390, 844)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    browser.save_screenshot(str(screenshots(server) / "duplicates-phone.png"))
     browser.set_window_size(1280, 900)
     keep = page_wait(browser, 15).until(lambda driver: driver.find_elements(
         By.CSS_SELECTOR, f".duplicate-group li[data-sha256='{sha256}'] button[data-keep]") or False)

@@ -87,7 +87,7 @@ struct SearchController {
                 "images": group.members.enumerated().map { position, member -> [String: Any] in
                     var why: [String] = []
                     if position == 0 {
-                        why.append("most pixels")
+                        why.append("suggested: most pixels")
                     } else {
                         if let bits = member.hashDistance { why.append("\(bits) of 64 bits apart") }
                         if let similarity = member.similarity {
