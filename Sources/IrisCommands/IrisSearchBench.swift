@@ -64,7 +64,8 @@ public enum IrisSearchBench {
     static func percentiles(_ milliseconds: [Double]) -> String {
         let sorted = milliseconds.sorted()
         func at(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
-        return String(format: "p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %.1f queries/s", at(0.5), at(0.95), at(0.99),
+        return String(
+            format: "p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, %.1f queries/s", at(0.5), at(0.95), at(0.99),
             Double(sorted.count) / (sorted.reduce(0, +) / 1000))
     }
 
@@ -75,7 +76,9 @@ public enum IrisSearchBench {
         guard (1000...5_000_000).contains(count) else {
             throw CommandFailure(message: "--vectors must be from 1,000 to 5,000,000")
         }
-        guard (10...10_000).contains(queryCount) else { throw CommandFailure(message: "--queries must be from 10 to 10,000") }
+        guard (10...10_000).contains(queryCount) else {
+            throw CommandFailure(message: "--queries must be from 10 to 10,000")
+        }
         let logger = settings.makeLogger()
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
         var real: [[Float]] = []
@@ -97,7 +100,9 @@ public enum IrisSearchBench {
                 message: "the data folder has \(real.count) \(model) embeddings; at least 20 real ones are needed")
         }
         func say(_ text: String) { print(text) }
-        say("vectors: \(count) × \(dimension) made from \(real.count) real \(model) embeddings (blend of two, noise of half each dimension's spread, clipped at 0); \(queryCount) queries made the same way")
+        say(
+            "vectors: \(count) × \(dimension) made from \(real.count) real \(model) embeddings (blend of two, noise of half each dimension's spread, clipped at 0); \(queryCount) queries made the same way"
+        )
         var started = Date()
         let data = synthesize(count: count, from: real, seed: 1)
         let queries = synthesize(count: queryCount, from: real, seed: 2)
@@ -133,7 +138,8 @@ public enum IrisSearchBench {
         let memory = withExtendedLifetime(data) { residentMegabytes() - before }
         say(
             String(
-                format: "exact index: built in %.1f s (%.0f vectors/s), %.0f MB resident (%.0f MB per million vectors; the vectors alone %.0f)",
+                format:
+                    "exact index: built in %.1f s (%.0f vectors/s), %.0f MB resident (%.0f MB per million vectors; the vectors alone %.0f)",
                 built, Double(count) / built, memory, memory * 1e6 / Double(count),
                 Double(index.bytesPerVector) * 1e6 / 1_048_576))
         func query(_ row: Int) -> [Float] { Array(queries[row * dimension..<(row + 1) * dimension]) }
@@ -152,10 +158,13 @@ public enum IrisSearchBench {
         let clustered = Date().timeIntervalSince(started)
         say(
             String(
-                format: "clustered (IVF): %d lists in %.1f s (k-means on 32,768 vectors, then all assigned), %.1f MB more",
+                format:
+                    "clustered (IVF): %d lists in %.1f s (k-means on 32,768 vectors, then all assigned), %.1f MB more",
                 index.clusterCount, clustered, Double(index.clusterBytes) / 1_048_576))
         let sizes = index.listSizes.sorted()
-        say("lists hold \(sizes.first ?? 0) to \(sizes.last ?? 0) vectors (median \(sizes.isEmpty ? 0 : sizes[sizes.count / 2]))")
+        say(
+            "lists hold \(sizes.first ?? 0) to \(sizes.last ?? 0) vectors (median \(sizes.isEmpty ? 0 : sizes[sizes.count / 2]))"
+        )
         for probes in [4, 8, 16, 32, 64] where probes <= index.clusterCount {
             var times: [Double] = []
             var found = 0
@@ -166,7 +175,8 @@ public enum IrisSearchBench {
                 found += Set(hits.map(\.key)).intersection(truth[row]).count
             }
             say(
-                String(format: "approximate, %d of %d lists: recall@10 %.3f, ", probes, index.clusterCount,
+                String(
+                    format: "approximate, %d of %d lists: recall@10 %.3f, ", probes, index.clusterCount,
                     Double(found) / Double(10 * queryCount)) + percentiles(times))
         }
         if let out {

@@ -70,7 +70,8 @@ struct DuplicatesTests {
                 return try #require(try response.json()["sha256"] as? String)
             }
             let path = TestModels.photo("chelsea.png").path
-            let original = try await upload(try Data(contentsOf: URL(fileURLWithPath: path)), to: project, labels: ["cat"])
+            let original = try await upload(
+                try Data(contentsOf: URL(fileURLWithPath: path)), to: project, labels: ["cat"])
             let copyData = try #require(
                 try ImageInspector(thumbnailQuality: 40).thumbnails(path: path, sizes: [200])[200])
             let copy = try await upload(copyData, to: project, labels: ["tabby"])

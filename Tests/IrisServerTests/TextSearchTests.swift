@@ -144,7 +144,8 @@ struct TextSearchTests {
                     ).first()?.decode(column: "label", as: String.self)
                 })
             let byModel = try await search(
-                server, "mammal", "&model_label=\(catLabel.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
+                server, "mammal",
+                "&model_label=\(catLabel.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)")
             #expect(hashes(byModel) == [cat], "\(catLabel): \(byModel)")
             #expect(try await search(server, "mammal", "&from=2999-01-01").isEmpty)
             #expect(Set(hashes(try await search(server, "mammal", "&to=2999-01-01"))).isSuperset(of: [cat, labelled]))

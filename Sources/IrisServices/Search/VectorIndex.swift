@@ -148,9 +148,10 @@ public struct VectorIndex: Sendable {
     /// `sample` vectors (chosen by `seed`) over `iterations` rounds, then every vector assigned
     /// to its nearest. Later upserts and removals keep the lists up to date. Spreads the work
     /// over `threads` threads.
-    public mutating func cluster(lists wanted: Int, sample: Int = 32_768, iterations: Int = 8, seed: UInt64 = 1,
-        threads: Int = 2)
-    {
+    public mutating func cluster(
+        lists wanted: Int, sample: Int = 32_768, iterations: Int = 8, seed: UInt64 = 1,
+        threads: Int = 2
+    ) {
         let stored = (0..<keys.count).filter { keys[$0] != nil }
         let lists = max(1, min(wanted, stored.count))
         guard !stored.isEmpty else {
@@ -189,7 +190,9 @@ public struct VectorIndex: Sendable {
                 var norm: Float = 0
                 for index in 0..<dimension { norm += sums[list * dimension + index] * sums[list * dimension + index] }
                 let scale = norm > 0 ? 1 / norm.squareRoot() : 0
-                for index in 0..<dimension { centroids[list * dimension + index] = sums[list * dimension + index] * scale }
+                for index in 0..<dimension {
+                    centroids[list * dimension + index] = sums[list * dimension + index] * scale
+                }
             }
         }
         let assigned = assign(stored, to: centroids, lists: lists, threads: threads)
@@ -285,7 +288,9 @@ public struct VectorIndex: Sendable {
                 }
                 if let probes, let clusters {
                     let order = clusters.centroids.withUnsafeBufferPointer { centroids in
-                        (0..<clusters.count).map { ($0, Self.dot(q, centroids, from: $0 * dimension, count: dimension)) }
+                        (0..<clusters.count).map {
+                            ($0, Self.dot(q, centroids, from: $0 * dimension, count: dimension))
+                        }
                     }.sorted { $0.1 > $1.1 }.map(\.0)
                     var best = TopK(k: k)
                     var taken = 0
@@ -378,14 +383,17 @@ public struct VectorIndex: Sendable {
         // A multiply and an add, not `addingProduct`: a fused multiply-add is a library call
         // per lane on x86-64's baseline (no FMA), which made a search 30 times slower.
         while index + 16 <= count {
-            sum += a.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
+            sum +=
+                a.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
                 * b.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
-            other += a.loadUnaligned(fromByteOffset: (index + 8) * stride, as: SIMD8<Float>.self)
+            other +=
+                a.loadUnaligned(fromByteOffset: (index + 8) * stride, as: SIMD8<Float>.self)
                 * b.loadUnaligned(fromByteOffset: (index + 8) * stride, as: SIMD8<Float>.self)
             index += 16
         }
         if index + 8 <= count {
-            sum += a.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
+            sum +=
+                a.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
                 * b.loadUnaligned(fromByteOffset: index * stride, as: SIMD8<Float>.self)
             index += 8
         }

@@ -68,7 +68,9 @@ public struct SearchFilter: Sendable, Equatable {
     /// Only flagged images (true) or only unflagged ones (false), by the project's threshold.
     public var flagged: Bool?
 
-    public init(label: String? = nil, modelLabel: String? = nil, from: Date? = nil, to: Date? = nil, flagged: Bool? = nil) {
+    public init(
+        label: String? = nil, modelLabel: String? = nil, from: Date? = nil, to: Date? = nil, flagged: Bool? = nil
+    ) {
         (self.label, self.modelLabel, self.from, self.to, self.flagged) = (label, modelLabel, from, to, flagged)
     }
 

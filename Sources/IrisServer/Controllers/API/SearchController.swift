@@ -148,7 +148,8 @@ struct SearchController {
                     if let project = values["projectID"] as? String { link += "&project_id=\(project)" }
                     for name in ["label", "model_label", "from", "to", "flagged"] {
                         if let value = request.uri.queryParameters.get(name) {
-                            link += "&\(name)=\(String(value).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                            link +=
+                                "&\(name)=\(String(value).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
                         }
                     }
                     values["next"] = link
@@ -256,7 +257,8 @@ struct SearchController {
             to: try date("to", endOfDay: true))
         if let flagged = parameters.get("flagged") {
             guard flagged == "true" || flagged == "false" else {
-                throw Problem.badRequest("flagged must be true or false, not \"\(flagged.prefix(20))\"", field: "flagged")
+                throw Problem.badRequest(
+                    "flagged must be true or false, not \"\(flagged.prefix(20))\"", field: "flagged")
             }
             filter.flagged = flagged == "true"
         }
