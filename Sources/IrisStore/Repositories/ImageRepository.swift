@@ -178,10 +178,7 @@ public struct SQLImageRepository: ImageRepository {
                 query +=
                     " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
             }
-            if let label = filter.modelLabel {
-                query +=
-                    " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
-            }
+            if let label = filter.modelLabel { query += Self.modelLabelled(label) }
             if let threshold = filter.hideFlaggedAbove {
                 query +=
                     " AND (i.moderation IS NULL OR i.moderation <= \(bind: threshold) OR p.reviewed_at IS NOT NULL)"
@@ -291,6 +288,11 @@ public struct SQLImageRepository: ImageRepository {
                 (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "project_id", as: Int64.self))
             }
         }
+    }
+
+    /// ` AND` a model gave the membership `p`'s image this label (galleries and search filters).
+    static func modelLabelled(_ label: String) -> SQLQueryString {
+        " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
     }
 
     /// Deletes the image row when no project holds the image; answers whether it did.

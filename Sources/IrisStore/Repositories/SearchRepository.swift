@@ -361,10 +361,7 @@ public struct SQLSearchRepository: SearchRepository {
                     query +=
                         " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND lower(l.name) = \(bind: label.lowercased()))"
                 }
-                if let label = filter.modelLabel {
-                    query +=
-                        " AND EXISTS (SELECT 1 FROM model_labels m WHERE m.sha256 = p.sha256 AND m.label = \(bind: label))"
-                }
+                if let label = filter.modelLabel { query += SQLImageRepository.modelLabelled(label) }
                 if let from = filter.from {
                     query += " AND COALESCE(i.captured_at, p.added_at) >= \(bind: Clock.milliseconds(from))"
                 }
