@@ -88,6 +88,10 @@ for name in astronaut.png chelsea.png coffee.png motorcycle_left.png motorcycle_
 done
 python3 Benchmarks/search_quality.py "$PWD/.build/release/iris" Benchmarks/search-queries.tsv "$work" "$photoset" \
   "$searchset" "${samples[@]}"
+# Search speed: the vector index on a million synthetic vectors shaped like that set's real
+# embeddings, against FAISS's flat and HNSW indexes on the same vectors; then HTTP end to end.
+"$(scripts/python-env.sh bench)/bin/python" Benchmarks/search_speed.py "$PWD/.build/release/iris" "$work/search-data" \
+  "$work/search-speed"
 
 # Repair: quality against OpenCV's Telea and Navier–Stokes and PyPatchMatch on the same photos
 # and seeded masks, the gain from domain exemplars, and speed (1 MP and 12 MP photos).
