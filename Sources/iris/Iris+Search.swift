@@ -6,8 +6,11 @@ struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Find images by plain words: the classes the models saw (through WordNet), labels, and text in them.",
-        discussion:
-            "Ranks as GET /api/v1/search does, over every project (or --project), and prints each image's score and why it matched.",
+        discussion: """
+            Ranks as GET /api/v1/search does, over every project (or --project), and prints each image's score and why it \
+            matched. Usage: iris search "WORDS" [--project P] [--limit N] [--using KINDS] [--queries FILE] [--json] \
+            [--timings]; `iris search query --help` explains each option.
+            """,
         subcommands: [SearchQueryCommand.self, Bench.self], defaultSubcommand: SearchQueryCommand.self)
 
     struct Bench: AsyncParsableCommand {

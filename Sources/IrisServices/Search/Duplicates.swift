@@ -102,16 +102,20 @@ public struct Duplicates: Sendable {
         if members.count <= Self.maxEmbeddingImages {
             for name in similar.embedders {
                 let index = try await similar.indexes.index(name)
-                let known = members.compactMap { member in index.vector(for: member.sha256).map { (member.sha256, $0) }
+                let known = index.read { index in
+                    members.compactMap { member in index.vector(for: member.sha256).map { (member.sha256, $0) } }
                 }
                 guard !known.isEmpty else { continue }
                 model = name
                 vectors = Dictionary(known, uniquingKeysWith: { a, _ in a })
-                for (sha256, vector) in known {
-                    for hit in index.nearest(to: vector, k: 5, in: [projectID], excluding: [sha256], hidden: [:])
-                    where hit.similarity >= Self.embeddingSimilarity {
-                        if let a = order[sha256], let b = order[hit.key] { join(a, b) }
+                let pairs = index.read { index in
+                    known.flatMap { sha256, vector in
+                        index.nearest(to: vector, k: 5, in: [projectID], excluding: [sha256], hidden: [:])
+                            .filter { $0.similarity >= Self.embeddingSimilarity }.map { (sha256, $0.key) }
                     }
+                }
+                for (a, b) in pairs {
+                    if let a = order[a], let b = order[b] { join(a, b) }
                 }
                 break
             }

@@ -13,7 +13,7 @@ import NIOCore
 public actor EmbeddingIndexes {
     let store: IrisStore
     let logger: Logger
-    private var indexes: [String: VectorIndex] = [:]
+    private var indexes: [String: SharedIndex] = [:]
     /// The last change applied.
     private var cursor: Int64 = 0
     /// Recent changes already applied (by id), so reading the last `window` seconds again
@@ -45,29 +45,31 @@ public actor EmbeddingIndexes {
 
     public init(store: IrisStore, logger: Logger) { (self.store, self.logger) = (store, logger) }
 
-    /// `model`'s index, up to date with the database.
-    public func index(_ model: String) async throws -> VectorIndex {
+    /// `model`'s index, up to date with the database (read it with `read`, in place).
+    public func index(_ model: String) async throws -> SharedIndex {
         try await refresh()
         if let index = indexes[model] { return index }
-        indexes[model] = try await build(model)
+        let index = SharedIndex(try await build(model))
+        indexes[model] = index
         clusterIfLarge(model)
-        return indexes[model] ?? VectorIndex(dimension: 0)
+        return index
     }
 
     /// Clusters `model`'s index once it is large (again when it has doubled since).
     private func clusterIfLarge(_ model: String) {
-        guard var index = indexes[model], index.count >= Self.approximateFrom,
-            index.clusterCount == 0 || index.count >= 2 * (clusteredAt[model] ?? 0)
-        else { return }
-        indexes[model] = nil  // one owner: clustering changes it in place
+        guard let shared = indexes[model] else { return }
+        let (count, clustered) = shared.read { ($0.count, $0.clusterCount) }
+        guard count >= Self.approximateFrom, clustered == 0 || count >= 2 * (clusteredAt[model] ?? 0) else { return }
         let started = ContinuousClock.now
-        index.cluster(lists: Self.lists(for: index.count), threads: System.coreCount)
-        clusteredAt[model] = index.count
-        indexes[model] = index
+        let lists = shared.write { index in
+            index.cluster(lists: Self.lists(for: index.count), threads: System.coreCount)
+            return index.clusterCount
+        }
+        clusteredAt[model] = count
         logger.info(
             "search index clustered for approximate search",
             metadata: [
-                "model": "\(model)", "vectors": "\(index.count)", "lists": "\(index.clusterCount)",
+                "model": "\(model)", "vectors": "\(count)", "lists": "\(lists)",
                 "seconds": "\(ContinuousClock.now - started)",
             ])
     }
@@ -82,7 +84,7 @@ public actor EmbeddingIndexes {
             indexes = [:]
             recent = [:]
             for model in models {
-                indexes[model] = try await build(model)
+                indexes[model] = SharedIndex(try await build(model))
                 clusterIfLarge(model)
             }
             return
@@ -110,13 +112,15 @@ public actor EmbeddingIndexes {
             let memberships = try await store.search.memberships(sha256s: chunk)
             for model in indexes.keys {
                 let vectors = try await store.search.embeddings(model: model, sha256s: chunk)
-                for sha256 in chunk {
-                    if let vector = vectors[sha256], let groups = memberships[sha256], !groups.isEmpty {
-                        // A model's first vector sets its index's dimension.
-                        if indexes[model]?.dimension == 0 { indexes[model] = VectorIndex(dimension: vector.count) }
-                        indexes[model]?.upsert(sha256, vector: vector, groups: groups)
-                    } else {
-                        indexes[model]?.remove(sha256)
+                indexes[model]?.write { index in
+                    for sha256 in chunk {
+                        if let vector = vectors[sha256], let groups = memberships[sha256], !groups.isEmpty {
+                            // A model's first vector sets its index's dimension.
+                            if index.dimension == 0 { index = VectorIndex(dimension: vector.count) }
+                            index.upsert(sha256, vector: vector, groups: groups)
+                        } else {
+                            index.remove(sha256)
+                        }
                     }
                 }
             }

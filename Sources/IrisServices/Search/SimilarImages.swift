@@ -37,7 +37,7 @@ public struct SimilarImages: Sendable {
     ) async throws -> Answer {
         for model in requested.map({ [$0] }) ?? embedders {
             let index = try await indexes.index(model)
-            var query = index.vector(for: sha256)
+            var query = index.read { $0.vector(for: sha256) }
             if query == nil { query = try await store.analyses.embedding(sha256: sha256, model: model)?.vector }
             guard let query else { continue }
             var hidden: [Int64: Set<String>] = [:]
@@ -50,9 +50,11 @@ public struct SimilarImages: Sendable {
                 }
             }
             // Approximate once the index is clustered (large); exact scans use two threads.
-            let probes = index.clusterCount > 0 ? EmbeddingIndexes.probes(for: index.clusterCount) : nil
-            let hits = index.nearest(
-                to: query, k: limit, in: allowed, excluding: [sha256], hidden: hidden, probes: probes, threads: 2)
+            let hits = index.read { index in
+                let probes = index.clusterCount > 0 ? EmbeddingIndexes.probes(for: index.clusterCount) : nil
+                return index.nearest(
+                    to: query, k: limit, in: allowed, excluding: [sha256], hidden: hidden, probes: probes, threads: 2)
+            }
             return Answer(model: model, hits: hits)
         }
         return Answer(model: nil, hits: [])
