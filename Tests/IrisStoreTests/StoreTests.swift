@@ -164,3 +164,51 @@ struct ImageRepositoryTests {
         }
     }
 }
+
+@Suite("The full-text index of text read in images")
+struct AnalysisTextTests {
+    @Test(
+        "words read by a model are found as whole words and phrases, in any case; replaced and removed results leave it; a result that is not JSON is stored",
+        arguments: TestDatabase.enabled)
+    func index(database: TestDatabase) async throws {
+        try await database.withStore { store in
+            let project = try await store.projects.create(name: "signs", description: "", labelSet: nil)
+            let (sign, page, photo) = (sampleImage(41), sampleImage(42), sampleImage(43))
+            for image in [sign, page, photo] {
+                _ = try await store.images.add(image, to: project.id, labels: [], originalName: nil, linkID: nil)
+            }
+            func read(_ image: ImageRecord, _ lines: [String], model: String = "ppocr-v4") async throws {
+                let text = lines.map { #"{"text":"\#($0)","confidence":0.9}"# }.joined(separator: ",")
+                _ = try await store.analyses.save(
+                    Analysis(sha256: image.sha256, model: model, result: #"{"text":[\#(text)]}"#, createdAt: Date()),
+                    labels: [], embedding: nil, moderation: nil)
+            }
+            try await read(sign, ["GIVE", "WAY"])
+            try await read(page, ["Region-based segmentation", "the markers of the coins"])
+            // Another model's labels, and a result that is not JSON at all: stored, not indexed.
+            _ = try await store.analyses.save(
+                Analysis(sha256: photo.sha256, model: "mobilenet-v2", result: #"{"labels":[]}"#, createdAt: Date()),
+                labels: [], embedding: nil, moderation: nil)
+            _ = try await store.analyses.save(
+                Analysis(sha256: photo.sha256, model: "odd", result: "not json", createdAt: Date()), labels: [],
+                embedding: nil, moderation: nil)
+            func found(_ words: String, models: [String] = ["ppocr-v4"]) async throws -> [String] {
+                try await store.search.textHits(models: models, containing: words, in: [project.id], limit: 10).map(
+                    \.sha256)
+            }
+            #expect(try await found("segmentation") == [page.sha256])
+            #expect(try await found("MARKERS") == [page.sha256])
+            #expect(try await found("give way") == [sign.sha256])
+            #expect(try await found("way give").isEmpty)  // a phrase, in its order
+            #expect(try await found("seg").isEmpty)  // whole words only
+            #expect(try await found("segmentation", models: ["mobilenet-v2"]).isEmpty)
+            #expect(try await store.search.textHits(models: ["ppocr-v4"], containing: "way", in: [], limit: 10).isEmpty)
+            // Read again: the old words go; removed: nothing is left.
+            try await read(sign, ["STOP"])
+            #expect(try await found("way").isEmpty)
+            #expect(try await found("stop") == [sign.sha256])
+            _ = try await store.images.remove(sha256: sign.sha256, from: project.id)
+            #expect(try await found("stop").isEmpty)
+        }
+    }
+}

@@ -39,8 +39,8 @@ public protocol SearchRepository: Sendable {
     /// Images carrying a label named one of `names` in `projects` (nil: any).
     func labelHits(names: [String], in projects: [Int64]?, limit: Int) async throws
         -> [(sha256: String, projectID: Int64, name: String)]
-    /// The stored results of `models` whose text contains `fragment` (any case), on images in
-    /// `projects` (nil: any), at most `limit`.
+    /// The stored results of `models` whose text holds `fragment`'s words as a phrase (whole
+    /// words, any case; from the full-text index), on images in `projects` (nil: any), at most `limit`.
     func textHits(models: [String], containing fragment: String, in projects: [Int64]?, limit: Int) async throws
         -> [(sha256: String, result: String)]
 
@@ -285,15 +285,30 @@ public struct SQLSearchRepository: SearchRepository {
     public func textHits(models: [String], containing fragment: String, in projects: [Int64]?, limit: Int)
         async throws -> [(sha256: String, result: String)]
     {
-        guard !models.isEmpty, !fragment.isEmpty else { return [] }
-        let escaped = fragment.lowercased().replacingOccurrences(of: "\\", with: "\\\\")
-            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        let words = fragment.lowercased().split { !($0.isLetter || $0.isNumber) }.map(String.init)
+        guard !models.isEmpty, !words.isEmpty else { return [] }
+        let dialect = database.dialect
         return try await database.withConnection { db in
-            try await db.raw(
+            // The words as one phrase, from the full-text index of what the models read.
+            let matching: SQLQueryString
+            switch dialect {
+            case .sqlite:
+                let phrase = "\"" + words.joined(separator: " ") + "\""
+                matching = """
+                    SELECT r.sha256, r.model FROM analysis_text t JOIN analysis_text_rows r ON r.id = t.rowid
+                    WHERE analysis_text MATCH \(bind: phrase)
+                    """
+            case .postgres:
+                matching = """
+                    SELECT t.sha256, t.model FROM analysis_text t
+                    WHERE t.words @@ phraseto_tsquery('simple', \(bind: words.joined(separator: " ")))
+                    """
+            }
+            return try await db.raw(
                 """
-                SELECT a.sha256, a.result FROM analyses a
-                WHERE a.model IN (\(binds: models)) AND lower(a.result) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'
-                  AND \(Self.member("a.sha256", projects))
+                SELECT a.sha256, a.result FROM (\(matching)) m
+                JOIN analyses a ON a.sha256 = m.sha256 AND a.model = m.model
+                WHERE a.model IN (\(binds: models)) AND \(Self.member("a.sha256", projects))
                 ORDER BY a.sha256 LIMIT \(bind: limit)
                 """
             ).all().map {
