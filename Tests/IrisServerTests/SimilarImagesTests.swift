@@ -109,6 +109,26 @@ struct SimilarImagesTests {
         #expect(index.nearest(to: fresh, k: 1, in: nil, probes: 2).first?.key == moved)
     }
 
+    @Test("a large scan split over two threads answers what one thread answers, exact and clustered")
+    func threads() {
+        var numbers = Numbers(state: 5)
+        var index = VectorIndex(dimension: 16)
+        for item in 0..<70_000 {
+            index.upsert(String(format: "%064x", item), vector: (0..<16).map { _ in numbers.next() }, groups: [1])
+        }
+        index.cluster(lists: 4, sample: 4096, iterations: 4, threads: 2)
+        for _ in 0..<5 {
+            let query = (0..<16).map { _ in numbers.next() }
+            let one = index.nearest(to: query, k: 10, in: nil, threads: 1)
+            #expect(one.count == 10)
+            #expect(index.nearest(to: query, k: 10, in: nil, threads: 2) == one)
+            // Two of four lists hold well over 16,384 vectors: shared out between the threads.
+            #expect(
+                index.nearest(to: query, k: 10, in: nil, probes: 2, threads: 2)
+                    == index.nearest(to: query, k: 10, in: nil, probes: 2, threads: 1))
+        }
+    }
+
     /// Eight-dimensional embeddings stored as a model's output: `a0`'s neighbours in A are
     /// a1, a2, a3 in that order; `b0`, only in B, is nearer than all of them.
     static func vector(_ angle: Double) -> [Float] {

@@ -198,7 +198,7 @@ public struct TextSearch: Sendable {
 
     /// The kinds of evidence a search may use; all of them unless a benchmark or a user asks
     /// for fewer (`iris search --using`), to measure what each is worth.
-    public struct Parts: OptionSet, Sendable, CaseIterable {
+    public struct Parts: OptionSet, Sendable {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
         /// Model labels beneath the query's words in WordNet.
@@ -210,7 +210,6 @@ public struct TextSearch: Sendable {
         /// The whole query in the sentence-embedding space (classes and labels).
         public static let meaning = Parts(rawValue: 8)
         public static let all: Parts = [.words, .labels, .text, .meaning]
-        public static let allCases: [Parts] = [.words, .labels, .text, .meaning]
         public static let names: [(String, Parts)] = [
             ("words", .words), ("labels", .labels), ("text", .text), ("meaning", .meaning),
         ]
