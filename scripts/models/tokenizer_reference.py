@@ -4,13 +4,15 @@ sentence model's own tokenizer.json) makes of ~1,400 strings, for the Swift toke
 first 300 classes, and strings chosen to be hard (accents, CJK, punctuation, emoji, control
 characters, long words, other scripts).
 
-It also writes the sentence model's embedding of 24 of them, run here by onnxruntime
-(mean of the token vectors, unit length), for the Swift encoder's test.
+It also writes each sentence model's embedding of 24 of them, run here by onnxruntime (mean
+of the token vectors, unit length), for the Swift encoder's test, keyed by the model file's
+stem (minilm-l3, minilm-l6).
 
-Usage: tokenizer_reference.py TOKENIZER_JSON IMAGENET_LABELS WNIDS WORDNET_DATA_NOUN MODEL_ONNX OUT_JSON
+Usage: tokenizer_reference.py TOKENIZER_JSON IMAGENET_LABELS WNIDS WORDNET_DATA_NOUN OUT_JSON MODEL_ONNX...
 """
 
 import json
+import os
 import sys
 
 import numpy
@@ -44,7 +46,7 @@ def embeddings(tokenizer, model, texts):
     return found
 
 
-def main(tokenizer_json, labels_path, wnids_path, data_noun, model, out):
+def main(tokenizer_json, labels_path, wnids_path, data_noun, out, *models):
     tokenizer = Tokenizer.from_file(tokenizer_json)
     tokenizer.no_padding()
     labels = open(labels_path, encoding="utf-8").read().splitlines()
@@ -57,7 +59,8 @@ def main(tokenizer_json, labels_path, wnids_path, data_noun, model, out):
                 glosses.append(line.split("|", 1)[1].strip())
     strings = HARD + labels + glosses
     cases = [{"text": text, "ids": tokenizer.encode(text).ids} for text in strings]
-    embedded = embeddings(tokenizer, model, HARD[3:15] + HARD[40:46] + labels[:6])
+    texts = HARD[3:15] + HARD[40:46] + labels[:6]
+    embedded = {os.path.basename(model).removesuffix(".onnx"): embeddings(tokenizer, model, texts) for model in models}
     with open(out, "w", encoding="utf-8") as handle:
         json.dump({"tokens": cases, "embeddings": embedded}, handle, ensure_ascii=False)
     print(f"wrote {len(cases)} tokenizer cases to {out}", file=sys.stderr)

@@ -163,6 +163,11 @@ extension ConfigurationKey {
         help:
             "Where WordNet's database files are (Debian's wordnet-base): text search reaches ImageNet classes through its nouns (\"mammal\" finds a tabby cat)."
     )
+    public static let sentenceModel = ConfigurationKey(
+        "search.sentence_model", default: "minilm-l3",
+        help:
+            "The sentence-embedding model that gives text search its sense of meaning: `minilm-l3` (paraphrase-MiniLM-L3-v2) or `minilm-l6` (all-MiniLM-L6-v2: twice the layers, better on phrases, worse on single nouns, no better overall on make bench's queries); its ONNX file is `NAME.onnx` in the models folder."
+    )
     public static let learnerModel = ConfigurationKey(
         "learner.model", default: "mobilenet-v2",
         help: "The embedding model new learners and trained classifiers learn over (a model with the `embed` task).")
@@ -252,7 +257,7 @@ extension ConfigurationKey {
         .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
         .s3Timeout, .s3PublicURL, .cacheDirectory, .cacheMaxMB,
         .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,
-        .mallocArenas, .autoAnalysis, .moderationThreshold, .wordnetDirectory,
+        .mallocArenas, .autoAnalysis, .moderationThreshold, .wordnetDirectory, .sentenceModel,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,
     ]

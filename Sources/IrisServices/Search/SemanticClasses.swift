@@ -44,14 +44,16 @@ public struct SemanticClasses: Sendable {
         return made
     }
 
-    /// From the settings: `minilm-l3.onnx` and `minilm-vocab.txt` in the models folder.
+    /// From the settings: the sentence model's ONNX file (`minilm-l3.onnx` unless
+    /// `search.sentence_model` says otherwise) and `minilm-vocab.txt` in the models folder.
     public static func load(_ settings: IrisSettings) throws -> SemanticClasses {
         let folder = settings.models.folder
         let vocabulary = try SearchVocabulary.load(wordnet: settings.wordnetDirectory, models: folder)
         let wnids = (try String(contentsOf: folder.appendingPathComponent("imagenet-wnids.txt"), encoding: .utf8))
             .split(separator: "\n").map(String.init)
         return try load(
-            vocabulary: vocabulary, wnids: wnids, model: folder.appendingPathComponent("minilm-l3.onnx"),
+            vocabulary: vocabulary, wnids: wnids,
+            model: folder.appendingPathComponent(settings.sentenceModel + ".onnx"),
             words: folder.appendingPathComponent("minilm-vocab.txt"), runtime: settings.models.runtimeLibrary)
     }
 

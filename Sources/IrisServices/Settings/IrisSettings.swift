@@ -29,6 +29,8 @@ public struct IrisSettings: Sendable {
     public var storage = StorageSettings()
     /// WordNet's files, for text search (`search.wordnet_dir`).
     public var wordnetDirectory = URL(fileURLWithPath: "/usr/share/wordnet")
+    /// The sentence model of text search, by its file's name in the models folder (`search.sentence_model`).
+    public var sentenceModel = "minilm-l3"
     /// Most glibc malloc arenas for `iris serve` and `iris worker` (`memory.malloc_arenas`; 0: glibc's default).
     public var mallocArenas: Int
 
@@ -96,6 +98,12 @@ public struct IrisSettings: Sendable {
         headerTimeout = try reader.double(.httpHeaderTimeout, in: 1...3_600)
         storage = try StorageSettings(reader)
         wordnetDirectory = URL(fileURLWithPath: reader.string(.wordnetDirectory))
+        sentenceModel = reader.string(.sentenceModel)
+        guard ["minilm-l3", "minilm-l6"].contains(sentenceModel) else {
+            throw ConfigurationError(
+                "setting search.sentence_model must be minilm-l3 or minilm-l6, not \(sentenceModel)",
+                setting: "search.sentence_model")
+        }
     }
 
     public static func mode(_ reader: ConfigurationReader) throws -> ServerMode {
