@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "iris", targets: ["iris"]),
         .library(name: "IrisServer", targets: ["IrisServer"]),
         .library(name: "IrisServices", targets: ["IrisServices"]),
+        // For apps: Foundation, URLSession and the OpenAPI runtime only (no server code).
+        .library(name: "IrisClient", targets: ["IrisClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -34,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         // Already built for Hummingbird; the header timeout handler reads its HTTP parts.
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        // IrisClient's generated calls (swift-openapi-generator's output is committed).
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/apple/swift-openapi-urlsession.git", from: "1.4.0"),
     ],
     targets: [
         // libvips from Debian's libvips-dev; the module map and shim header are ours.
@@ -141,12 +146,22 @@ let package = Package(
             path: "Benchmarks/IrisBenchmarks",
             swiftSettings: swiftSettings
         ),
+        // The Swift client apps use: the calls generated from openapi.yaml
+        // (scripts/generate-client.sh), conveniences and the offline upload queue.
+        .target(
+            name: "IrisClient",
+            dependencies: [
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIURLSession", package: "swift-openapi-urlsession"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command-line implementations: `serve` (through IrisServer) and the local tools.
         .target(
             name: "IrisCommands",
             dependencies: [
                 "IrisCore", "IrisStore", "IrisBlobs", "IrisImaging", "IrisML", "IrisServices", "IrisServer",
-                "IrisBenchmarks",
+                "IrisBenchmarks", "IrisClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -162,7 +177,7 @@ let package = Package(
         .executableTarget(
             name: "iris",
             dependencies: [
-                "IrisCommands", "IrisServer", "IrisServices",
+                "IrisCommands", "IrisServer", "IrisServices", "IrisClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -197,6 +212,13 @@ let package = Package(
         .testTarget(
             name: "IrisMLTests",
             dependencies: ["IrisML", "IrisImaging", "IrisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IrisClientTests",
+            dependencies: [
+                "IrisClient", "IrisTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

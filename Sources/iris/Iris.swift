@@ -17,7 +17,8 @@ struct Iris: AsyncParsableCommand {
         subcommands: [
             Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self,
             AnalyzeCommand.self, LearnCommand.self, TrainCommand.self, EvaluateCommand.self, UserCommand.self,
-            TokenCommand.self, RepairCommand.self, StorageCommand.self, SearchCommand.self, Config.self,
+            TokenCommand.self, RepairCommand.self, StorageCommand.self, SearchCommand.self, UploadCommand.self,
+            Config.self,
         ]
     )
 }

@@ -207,3 +207,50 @@ struct UploadTests {
         }
     }
 }
+
+@Suite("Checking hashes before uploading")
+struct ImageCheckTests {
+    @Test(
+        "the check names the hashes already in the project, in the order asked, for that project only",
+        arguments: TestDatabase.enabled)
+    func check(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let cats = try await server.createProject("cats")
+            let dogs = try await server.createProject("dogs")
+            let photo = try Fixtures.jpeg(seed: 21)
+            let other = try Fixtures.jpeg(seed: 22)
+            let inCats = try #require(try await server.upload(photo, to: cats).json()["sha256"] as? String)
+            let inDogs = try #require(try await server.upload(other, to: dogs).json()["sha256"] as? String)
+            let unknown = String(repeating: "ab", count: 32)
+            let path = "/api/v1/projects/\(cats)/images/check"
+            let answer = try await server.send(.post, path, json: ["sha256": [unknown, inCats.uppercased(), inDogs]])
+            #expect(answer.status == .ok, "\(answer.text)")
+            #expect(try answer.json()["present"] as? [String] == [inCats])
+            #expect(try answer.json()["missing"] as? [String] == [unknown, inDogs])
+            #expect(try await server.send(.post, path, json: ["sha256": [String]()]).json()["present"] as? [String] == [])
+
+            // Bad input: a 400 naming the field.
+            for payload in [
+                ["sha256": ["abc"]], ["sha256": "not a list"], [:],
+                ["sha256": Array(repeating: unknown, count: 1001)],
+            ] as [[String: Any]] {
+                let refused = try await server.send(.post, path, json: payload)
+                #expect(refused.status == .badRequest, "\(payload.keys): \(refused.text)")
+            }
+            // Through a contributor link: its project's answer.
+            let link = try await server.send(
+                .post, "/api/v1/projects/\(dogs)/links", json: ["name": "walkers", "max_uploads": 5])
+            let code = try #require(try link.json()["code"] as? String)
+            let stranger = server.acting(as: [:])
+            let viaLink = try await stranger.send(
+                .post, "/api/v1/links/\(code)/images/check", json: ["sha256": [inCats, inDogs]])
+            #expect(viaLink.status == .ok, "\(viaLink.text)")
+            #expect(try viaLink.json()["present"] as? [String] == [inDogs])
+            // A malformed code is refused as any link's is (401), before the body is read.
+            #expect(
+                try await stranger.send(.post, "/api/v1/links/nope/images/check", json: ["sha256": [inDogs]]).status
+                    == .unauthorized)
+            #expect(try await stranger.send(.post, path, json: ["sha256": [inCats]]).status == .unauthorized)
+        }
+    }
+}

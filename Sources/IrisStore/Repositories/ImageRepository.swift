@@ -69,6 +69,8 @@ public protocol ImageRepository: Sendable {
     /// and they leave the project, in one transaction. Answers the images no project holds any
     /// more (their blobs are the caller's to remove).
     func merge(_ others: [String], into keep: String, in projectID: Int64) async throws -> [String]
+    /// Which of these hashes are images of the project (for an uploader's check before sending).
+    func present(_ sha256s: [String], in projectID: Int64) async throws -> Set<String>
     /// Every stored image's hash: for consistency checks and tools.
     func allSHA256() async throws -> [String]
     /// Stored images in hash order after `cursor`, each with the first project holding it: for
@@ -266,6 +268,26 @@ public struct SQLImageRepository: ImageRepository {
                 if try await Self.deleteIfUnreferenced(sha256, on: db) { orphans.append(sha256) }
             }
             return orphans
+        }
+    }
+
+    public func present(_ sha256s: [String], in projectID: Int64) async throws -> Set<String> {
+        guard !sha256s.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            var found: Set<String> = []
+            // In slices, so no statement carries more parameters than SQLite allows.
+            for start in stride(from: 0, to: sha256s.count, by: 500) {
+                let slice = Array(sha256s[start..<min(start + 500, sha256s.count)])
+                for row in try await db.raw(
+                    """
+                    SELECT sha256 FROM project_images
+                    WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: slice))
+                    """
+                ).all() {
+                    found.insert(try row.decode(column: "sha256", as: String.self))
+                }
+            }
+            return found
         }
     }
 

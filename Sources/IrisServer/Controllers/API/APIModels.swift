@@ -189,6 +189,13 @@ enum APIModel {
         var image: ImageBody
     }
 
+    struct CheckBody: ResponseEncodable {
+        /// The hashes asked about that are images of the project already, in the order asked.
+        var present: [String]
+        /// The others: the ones to upload.
+        var missing: [String]
+    }
+
     struct ImportBody: ResponseEncodable {
         var imported: Int
         var duplicates: Int

@@ -28,6 +28,43 @@ struct ImageController {
         group.get("images/{sha256}/original", .image, use: original)
         group.get("images/{sha256}/thumbnail", .image, use: thumbnail)
         group.post("links/{code}/images", .link, use: linkUpload)
+        group.post("projects/{id}/images/check", .project(.contributor), use: check)
+        group.post("links/{code}/images/check", .link, use: linkCheck)
+    }
+
+    struct CheckRequest: Decodable {
+        var sha256: [String]
+    }
+
+    /// The most hashes one check may ask about.
+    static let checkLimit = 1000
+
+    /// Which of these SHA-256s are in the project already, so an uploader sends only the rest
+    /// (the answer is what uploading each would say: "already in the project").
+    @Sendable func check(_ request: Request, context: IrisRequestContext) async throws -> APIModel.CheckBody {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        return try await answerCheck(request, context: context, projectID: project.id)
+    }
+
+    /// The same through a contributor link, for its project.
+    @Sendable func linkCheck(_ request: Request, context: IrisRequestContext) async throws -> APIModel.CheckBody {
+        let link = try await guardian.link(context)
+        return try await answerCheck(request, context: context, projectID: link.projectID)
+    }
+
+    private func answerCheck(_ request: Request, context: IrisRequestContext, projectID: Int64) async throws
+        -> APIModel.CheckBody
+    {
+        let body = try await request.decode(as: CheckRequest.self, context: context)
+        guard body.sha256.count <= Self.checkLimit else {
+            throw Problem.badRequest(
+                "sha256 may list at most \(Self.checkLimit) hashes, not \(body.sha256.count)", field: "sha256")
+        }
+        let wanted = body.sha256.map { $0.lowercased() }
+        for sha256 in wanted { try Parameters.checkSHA256(sha256, field: "sha256") }
+        let present = try await store.images.present(Array(Set(wanted)), in: projectID)
+        return APIModel.CheckBody(
+            present: wanted.filter { present.contains($0) }, missing: wanted.filter { !present.contains($0) })
     }
 
     /// Multipart upload: part `file` (streamed to disk while hashed), optional repeated `label`.
