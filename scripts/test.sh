@@ -24,6 +24,10 @@ swift format lint --strict --recursive --parallel Sources Tests Benchmarks Packa
 echo "== Deployment files (hadolint, the Compose schema, Kubernetes 1.37 schemas, yamllint)"
 scripts/validate-deploy.sh
 
+echo "== IrisClient: its generated code matches openapi.yaml, and it depends on no server code"
+scripts/generate-client.sh --check
+scripts/check-client-dependencies.py
+
 echo "== Swift tests (SQLite and PostgreSQL at $postgres_url; disk and S3 at $IRIS_TEST_S3_URL)"
 swift build --build-tests
 # The learning API tests embed dozens of photos per request; they run in a pass of their own

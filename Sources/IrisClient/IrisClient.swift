@@ -30,7 +30,9 @@ public struct IrisClient: Sendable {
         var found: [Components.Schemas.Project] = []
         var cursor: String?
         repeat {
-            let page = try await call { try await api.listProjects(query: .init(cursor: cursor, limit: 100)).ok.body.json }
+            let page = try await call {
+                try await api.listProjects(query: .init(cursor: cursor, limit: 100)).ok.body.json
+            }
             found += page.items
             cursor = page.nextCursor
         } while cursor != nil && found.count < 100_000
@@ -92,7 +94,8 @@ public struct IrisClient: Sendable {
                 return analysis
             }
             guard Date() < deadline else {
-                throw IrisClientError.unexpected("\(model)'s analysis of \(sha256.prefix(12)) did not end in \(timeout) s")
+                throw IrisClientError.unexpected(
+                    "\(model)'s analysis of \(sha256.prefix(12)) did not end in \(timeout) s")
             }
             try await Task.sleep(nanoseconds: UInt64(interval * 1e9))
         }

@@ -124,10 +124,13 @@ public actor UploadQueue {
     deinit { try? journal.close() }
 
     /// Adds a photo. `copy` puts a copy in the queue's folder (a camera's photo that may not
-    /// last); otherwise the queue reads the file where it is when its turn comes. A `key`
+    /// last); otherwise the queue reads the file where it is when its turn comes. `name` is
+    /// what the server records (the file's own name unless given). A `key`
     /// already in the queue adds nothing and answers the item there.
     @discardableResult
-    public func add(_ file: URL, labels: [String] = [], project: Int, copy: Bool, key: String? = nil) throws -> Item {
+    public func add(
+        _ file: URL, name: String? = nil, labels: [String] = [], project: Int, copy: Bool, key: String? = nil
+    ) throws -> Item {
         if let key, let known = keys[key] { return items[known] }
         let id = UUID().uuidString.lowercased()
         let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
@@ -141,7 +144,7 @@ public actor UploadQueue {
             stored = "files/\(id)"
         }
         let item = Item(
-            id: id, file: stored, name: file.lastPathComponent, labels: labels, project: project,
+            id: id, file: stored, name: name ?? file.lastPathComponent, labels: labels, project: project,
             bytes: (attributes[.size] as? NSNumber)?.int64Value ?? 0, key: key, sha256: nil, state: .waiting,
             attempts: 0, error: nil)
         try write(.init(add: item))
@@ -265,7 +268,8 @@ public actor UploadQueue {
             let outcome: Result<IrisClient.Uploaded, any Error>
             do {
                 let data = try Data(contentsOf: location(of: item))
-                outcome = .success(try await client.upload(data, name: item.name, labels: item.labels, to: item.project))
+                outcome = .success(
+                    try await client.upload(data, name: item.name, labels: item.labels, to: item.project))
             } catch {
                 outcome = .failure(error)
             }

@@ -68,7 +68,12 @@ public enum IrisUpload {
         summary.earlier = doneBefore.count
         let bar = ProgressBar()
         let startBytes = await queue.progress().bytesDone
+        let outage = Outage()
         let token = await queue.observe { progress in
+            // One line when the server stops answering, one when it answers again.
+            if let message = outage.change(progress.retrying) {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            }
             bar.draw(done: progress.done, total: progress.total) { seconds in
                 let sent = Double(progress.bytesDone - startBytes)
                 let rate = sent / seconds
@@ -136,7 +141,8 @@ public enum IrisUpload {
         let cache =
             environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: environment["HOME"] ?? NSTemporaryDirectory()).appendingPathComponent(".cache")
-        let identity = ([options.server.absoluteString, String(project)]
+        let identity =
+            ([options.server.absoluteString, String(project)]
             + options.paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }.sorted()).joined(separator: "\n")
         return cache.appendingPathComponent("iris/uploads")
             .appendingPathComponent(String(SHA256.hex(of: Data(identity.utf8)).prefix(16)))
@@ -228,11 +234,12 @@ public enum IrisUpload {
         for file in (try manager.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)).sorted(by: {
             $0.path < $1.path
         }) where !file.lastPathComponent.hasPrefix(".") {
-            let stem = file.lastPathComponent.dropFirst(7)
-            let label = stem.components(separatedBy: "--").first ?? ""
-            let labels =
-                options.labels + (options.labelFromFolders && !label.isEmpty ? [label.removingPercentEncoding ?? label] : [])
-            try await queue.add(file, labels: labels, project: project, copy: false, key: try key(of: file))
+            let parts = file.lastPathComponent.dropFirst(7).components(separatedBy: "--")
+            guard parts.count == 2 else { continue }
+            let (label, name) = (parts[0].removingPercentEncoding ?? "", parts[1].removingPercentEncoding ?? parts[1])
+            let labels = options.labels + (options.labelFromFolders && !label.isEmpty ? [label] : [])
+            try await queue.add(
+                file, name: name, labels: labels, project: project, copy: false, key: try key(of: file))
         }
     }
 
@@ -249,5 +256,26 @@ public enum IrisUpload {
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         return "\(file.path)|\(size)|\(modified)"
+    }
+}
+
+/// Whether the server is answering, for `iris upload`'s log lines.
+final class Outage: @unchecked Sendable {
+    private let lock = NSLock()
+    private var down = false
+
+    /// The line to print when the state changes (nil: no change).
+    func change(_ retrying: String?) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        switch (down, retrying) {
+        case (false, let reason?):
+            down = true
+            return "\n" + reason
+        case (true, nil):
+            down = false
+            return "the server answers again"
+        default: return nil
+        }
     }
 }

@@ -82,7 +82,9 @@ struct IrisClientTests {
         }
     }
 
-    @Test("the upload queue sends each photo once, skips what the project has, keeps refusals, and resumes from its journal")
+    @Test(
+        "the upload queue sends each photo once, skips what the project has, keeps refusals, and resumes from its journal"
+    )
     func queue() async throws {
         try await TemporaryFolder.with { folder in
             try await TestServer.with(.sqlite) { server in
@@ -107,10 +109,12 @@ struct IrisClientTests {
                 let offline = try UploadQueue(
                     folder: state, client: nowhere, retry: .init(base: 0.01, maximum: 0.02, attempts: 2))
                 for (index, file) in files.enumerated() {
-                    try await offline.add(file, labels: ["tree"], project: project, copy: index % 2 == 0, key: file.path)
+                    try await offline.add(
+                        file, labels: ["tree"], project: project, copy: index % 2 == 0, key: file.path)
                 }
                 try await offline.add(broken, project: project, copy: true, key: broken.path)
-                try await offline.add(files[1], project: project, copy: false, key: files[1].path)  // the same key: nothing new
+                // The same key again adds nothing.
+                try await offline.add(files[1], project: project, copy: false, key: files[1].path)
                 try await offline.run()
                 let waited = await offline.progress()
                 #expect(waited.total == 9 && waited.waiting == 9, "\(waited)")
@@ -124,7 +128,8 @@ struct IrisClientTests {
                 try await queue.run()
                 await queue.stopObserving(token)
                 let done = await queue.progress()
-                #expect(done.uploaded == 7 && done.alreadyThere == 1 && done.refused == 1 && done.waiting == 0, "\(done)")
+                #expect(
+                    done.uploaded == 7 && done.alreadyThere == 1 && done.refused == 1 && done.waiting == 0, "\(done)")
                 #expect(done.bytesDone == done.bytesTotal)
                 #expect(seen.most <= 3)
                 let refused = try #require(await queue.all().first { $0.state == .refused })
@@ -143,7 +148,8 @@ struct IrisClientTests {
                 #expect(try await again.recheckDone() == 0)
                 try await again.removeDone()
                 #expect(await again.all().isEmpty)
-                let copies = try FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("files").path)
+                let copies = try FileManager.default.contentsOfDirectory(
+                    atPath: state.appendingPathComponent("files").path)
                 #expect(copies.isEmpty, "\(copies)")
             }
         }

@@ -227,7 +227,8 @@ struct ImageCheckTests {
             #expect(answer.status == .ok, "\(answer.text)")
             #expect(try answer.json()["present"] as? [String] == [inCats])
             #expect(try answer.json()["missing"] as? [String] == [unknown, inDogs])
-            #expect(try await server.send(.post, path, json: ["sha256": [String]()]).json()["present"] as? [String] == [])
+            #expect(
+                try await server.send(.post, path, json: ["sha256": [String]()]).json()["present"] as? [String] == [])
 
             // Bad input: a 400 naming the field.
             for payload in [
