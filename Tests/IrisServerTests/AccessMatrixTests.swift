@@ -29,6 +29,8 @@ struct AccessMatrixTests {
         "DELETE /api/v1/projects/{id}": .project(.owner),
         "POST /api/v1/projects/{id}/images": .project(.contributor),
         "POST /api/v1/projects/{id}/images/check": .project(.contributor),
+        "POST /api/v1/projects/{id}/exports": .project(.editor),
+        "GET /api/v1/projects/{id}/exports/{job}": .project(.editor),
         "GET /api/v1/projects/{id}/images": .project(.viewer),
         "DELETE /api/v1/projects/{id}/images/{sha256}": .project(.editor),
         "GET /api/v1/images/{sha256}": .image,

@@ -69,6 +69,16 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/images/check`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/check/post(checkImages)`.
     func checkImages(_ input: Operations.CheckImages.Input) async throws -> Operations.CheckImages.Output
+    /// Queue a `project.export` job (editors): the project's images and labels as a zip in a trainer's layout (docs/EXPORTS.md), downloadable from the Location for 72 hours.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/exports`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/exports/post(createExport)`.
+    func createExport(_ input: Operations.CreateExport.Input) async throws -> Operations.CreateExport.Output
+    /// The export's zip (editors), whole or one byte range; 409 while its job runs, 410 once it expired.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/exports/{job}`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/exports/{job}/get(downloadExport)`.
+    func downloadExport(_ input: Operations.DownloadExport.Input) async throws -> Operations.DownloadExport.Output
     /// Take an image out of a project.
     ///
     /// The stored bytes are deleted when no project holds the image any more.
@@ -540,6 +550,34 @@ extension APIProtocol {
             path: path,
             headers: headers,
             body: body
+        ))
+    }
+    /// Queue a `project.export` job (editors): the project's images and labels as a zip in a trainer's layout (docs/EXPORTS.md), downloadable from the Location for 72 hours.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/exports`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/exports/post(createExport)`.
+    public func createExport(
+        path: Operations.CreateExport.Input.Path,
+        headers: Operations.CreateExport.Input.Headers = .init(),
+        body: Operations.CreateExport.Input.Body
+    ) async throws -> Operations.CreateExport.Output {
+        try await createExport(Operations.CreateExport.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The export's zip (editors), whole or one byte range; 409 while its job runs, 410 once it expired.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/exports/{job}`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/exports/{job}/get(downloadExport)`.
+    public func downloadExport(
+        path: Operations.DownloadExport.Input.Path,
+        headers: Operations.DownloadExport.Input.Headers = .init()
+    ) async throws -> Operations.DownloadExport.Output {
+        try await downloadExport(Operations.DownloadExport.Input(
+            path: path,
+            headers: headers
         ))
     }
     /// Take an image out of a project.

@@ -107,6 +107,8 @@ func buildRouter(
         store: dependencies.store, repairs: system.repairs, blobs: dependencies.blobs, scratch: dependencies.scratch,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
+    ExportController(store: dependencies.store, blobs: dependencies.blobs, queue: system.queue, audit: audit)
+        .addRoutes(to: api)
     SearchController(
         similar: system.similar, text: system.textSearch, duplicates: system.duplicates, store: dependencies.store,
         audit: audit, guardian: guardian, resources: resources

@@ -85,6 +85,10 @@ public struct IrisSystem: Sendable {
             store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
             repairer: try Repairer(maxPixels: settings.limits.maxPixels), models: models)
         registry.register(RepairJob(repairs: repairs))
+        registry.register(
+            ExportJob(
+                export: DatasetExport(store: dependencies.store, blobs: dependencies.blobs),
+                scratch: dependencies.scratch))
         queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         ingestor.jobs = queue
         ingestor.followUps = followUps

@@ -61,12 +61,15 @@ struct CleanupJob: JobHandler {
         public var orphanBlobs: Int
         public var prunedJobs: Int
         public var requeuedAnalyses: Int
+        /// Export zips removed after `ExportJob.retentionHours`.
+        public var expiredExports: Int
 
         public enum CodingKeys: String, CodingKey {
             case staleTemporaryFiles = "stale_temporary_files"
             case orphanBlobs = "orphan_blobs"
             case prunedJobs = "pruned_jobs"
             case requeuedAnalyses = "requeued_analyses"
+            case expiredExports = "expired_exports"
         }
     }
 
@@ -103,11 +106,14 @@ struct CleanupJob: JobHandler {
         }
         context.report(progress: 0.9, message: "looking for images whose analyses were never queued")
         let requeued = try await requeueLostAnalyses(context)
+        let expired = try await ExportJob.expire(store: ingestor.store, blobs: ingestor.blobs)
         let pruned = try await ingestor.store.jobs.prune(
             finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
         // A day of the search change log is kept; an index further behind rebuilds itself.
         _ = try await ingestor.store.search.pruneChanges(before: Date().addingTimeInterval(-86400))
-        return Output(staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued)
+        return Output(
+            staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued,
+            expiredExports: expired)
     }
 
     /// Every stored image, a page at a time: the automatic analyses with neither a job (in any

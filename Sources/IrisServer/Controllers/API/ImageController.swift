@@ -208,6 +208,14 @@ struct ImageController {
         else {
             throw Problem.notFound("the original of \(image.sha256) is missing from the blob store")
         }
+        return try await Self.serve(path: path, size: size, headers: headers, request, context: context)
+    }
+
+    /// A file on disk, whole or the one byte range asked for, streamed.
+    static func serve(
+        path: String, size: Int64, headers: HTTPFields, _ request: Request, context: IrisRequestContext
+    ) async throws -> Response {
+        var headers = headers
         if let rangeHeader = request.headers[.range], let range = try Self.byteRange(rangeHeader, size: size) {
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
             headers[.contentLength] = String(range.count)
