@@ -217,7 +217,8 @@ let package = Package(
         .testTarget(
             name: "IrisClientTests",
             dependencies: [
-                "IrisClient", "IrisTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "IrisClient", "IrisServices", "IrisTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

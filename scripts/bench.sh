@@ -70,6 +70,10 @@ done
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
 
+# Uploading from another machine: `iris upload` against curl one file at a time, and the
+# re-run of a finished folder of 1,000 photos.
+python3 Benchmarks/upload.py "$PWD/.build/release/iris" "$work" "$photos" "$cache/photoset"
+
 # Search quality: 59 queries marked by hand over 311 photographs (the photo set above, Tux
 # Paint's other photo stamps, and scikit-image's samples), each kind of evidence alone and all
 # together.

@@ -120,6 +120,9 @@ public struct IrisClient: Sendable {
 public enum IrisClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server refused the request: its problem document's status, detail and field.
     case problem(status: Int, detail: String, field: String?)
+    /// The server asked to slow down (429, or 503 while busy) for this many seconds (its
+    /// `Retry-After`).
+    case rateLimited(retryAfter: Double, detail: String)
     /// The server could not be reached, or the connection broke.
     case transport(String)
     /// The server answered in a way this client does not know.
@@ -128,7 +131,7 @@ public enum IrisClientError: Error, Sendable, Equatable, CustomStringConvertible
     /// Worth trying again later: the network, a server that is down or busy, a rate limit.
     public var isTransient: Bool {
         switch self {
-        case .transport: true
+        case .transport, .rateLimited: true
         case .problem(let status, _, _): status == 408 || status == 429 || status >= 500
         case .unexpected: false
         }
@@ -138,6 +141,7 @@ public enum IrisClientError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .problem(let status, let detail, let field):
             "\(detail) (HTTP \(status)\(field.map { ", field \($0)" } ?? ""))"
+        case .rateLimited(let seconds, let detail): "\(detail) (the server asks to wait \(Int(seconds.rounded(.up))) s)"
         case .transport(let message): "could not reach the server: \(message)"
         case .unexpected(let message): message
         }
@@ -190,6 +194,11 @@ struct Problems: ClientMiddleware {
         {
             detail = document.detail ?? document.title ?? detail
             field = document.field
+        }
+        if response.status.code == 429 || response.status.code == 503,
+            let wait = response.headerFields[.retryAfter].flatMap(Double.init), wait >= 0
+        {
+            throw IrisClientError.rateLimited(retryAfter: min(wait, 3600), detail: detail)
         }
         throw IrisClientError.problem(status: response.status.code, detail: detail, field: field)
     }

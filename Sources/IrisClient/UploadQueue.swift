@@ -306,7 +306,9 @@ public actor UploadQueue {
     }
 
     private func pause(_ error: IrisClientError, attempt: Int) async throws {
-        let wait = retry.delay(after: attempt)
+        // A server asking to slow down says for how long (at most two minutes are taken).
+        var wait = retry.delay(after: attempt)
+        if case .rateLimited(let seconds, _) = error { wait = min(120, seconds) * (1 + Double.random(in: 0..<0.1)) }
         retrying = "\(error.description); trying again in \(String(format: "%.1f", wait)) s"
         notify()
         try await Task.sleep(nanoseconds: UInt64(wait * 1e9))

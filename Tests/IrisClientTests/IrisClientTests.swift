@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdTesting
 import IrisClient
+import IrisServices
 import IrisTesting
 import Testing
 
@@ -151,6 +152,30 @@ struct IrisClientTests {
                 let copies = try FileManager.default.contentsOfDirectory(
                     atPath: state.appendingPathComponent("files").path)
                 #expect(copies.isEmpty, "\(copies)")
+            }
+        }
+    }
+}
+
+@Suite("IrisClient and a busy server")
+struct RateLimitTests {
+    @Test("a 429 becomes rateLimited with the server's Retry-After, worth retrying")
+    func rateLimited() async throws {
+        try await TestServer.with(.sqlite, configure: { $0.uploadRateLimit = 2 }) { server in
+            let project = Int(try await server.createProject("Busy"))
+            let client = try IrisClientTests.client(server)
+            for seed in 0..<2 {
+                _ = try await client.upload(try Fixtures.jpeg(seed: 400 + seed), name: "a.jpg", to: project)
+            }
+            do {
+                _ = try await client.upload(try Fixtures.jpeg(seed: 402), name: "b.jpg", to: project)
+                Issue.record("a third upload in a minute was taken")
+            } catch let error as IrisClientError {
+                guard case .rateLimited(let seconds, let detail) = error else {
+                    Issue.record("\(error)")
+                    return
+                }
+                #expect(seconds > 0 && seconds <= 60 && error.isTransient, "\(detail)")
             }
         }
     }
