@@ -22,6 +22,8 @@ struct AccessMatrixTests {
         "GET /readyz": .open,
         "GET /metrics": .admin,
         "GET /api/v1/openapi.yaml": .open,
+        "GET /sw.js": .open,
+        "GET /manifest.webmanifest": .open,
         "POST /api/v1/projects": .signedIn,
         "GET /api/v1/projects": .signedIn,
         "GET /api/v1/projects/{id}": .project(.viewer),
@@ -174,9 +176,12 @@ struct AccessMatrixTests {
         }
         let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
         let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
-        // A job of the project on a queue no worker serves, so it stays put.
+        // A job of the project on a queue no worker serves, so it stays put: an export, so the
+        // export's download route finds it too (and answers 409, not ready, to whoever may see it).
         let job = try await server.store.jobs.enqueue(
-            JobRequest(kind: "diagnostic", payload: "{}", queue: "unserved", projectID: project)
+            JobRequest(
+                kind: "project.export", payload: #"{"project_id": \#(project), "request": {"format": "csv"}}"#,
+                queue: "unserved", projectID: project)
         ).job
         // Stored directly: creating one through the API resolves its host, and tests have no DNS.
         let hook = try await server.store.webhooks.create(
@@ -274,22 +279,18 @@ struct AccessMatrixTests {
                     // act: unsafe requests get a fresh project, so no caller's change disturbs the next case
                     seed += 1
                     let target = route.method == .get ? shared : try await fixture(server, cast, seed: seed)
-                    let path = route.pattern
-                        .replacingOccurrences(of: "{id}", with: String(target.project))
-                        .replacingOccurrences(of: "{sha256}", with: target.sha256)
-                        .replacingOccurrences(of: "{tokenID}", with: "999999")
-                        .replacingOccurrences(of: "{userID}", with: "999999")
-                        .replacingOccurrences(of: "{username}", with: "outsider")
-                        .replacingOccurrences(of: "{file}", with: "app.css")
-                        .replacingOccurrences(of: "{code}", with: target.code)
-                        .replacingOccurrences(of: "{linkID}", with: "999999")
-                        .replacingOccurrences(of: "{jobID}", with: String(target.job))
-                        .replacingOccurrences(of: "{webhookID}", with: String(target.webhook))
-                        .replacingOccurrences(of: "{model}", with: "matrix-model")
-                        .replacingOccurrences(of: "{evaluationID}", with: String(target.evaluation))
-                        .replacingOccurrences(of: "{repairID}", with: String(target.repair))
-                        .replacingOccurrences(of: "{version}", with: "999999")
-                        .replacingOccurrences(of: "{name}", with: "no-such-class")
+                    let values: [(String, String)] = [
+                        ("{id}", String(target.project)), ("{sha256}", target.sha256), ("{tokenID}", "999999"),
+                        ("{userID}", "999999"), ("{username}", "outsider"), ("{file}", "app.css"),
+                        ("{code}", target.code), ("{linkID}", "999999"), ("{job}", String(target.job)),
+                        ("{jobID}", String(target.job)), ("{webhookID}", String(target.webhook)),
+                        ("{model}", "matrix-model"), ("{evaluationID}", String(target.evaluation)),
+                        ("{repairID}", String(target.repair)), ("{version}", "999999"), ("{name}", "no-such-class"),
+                    ]
+                    var path = route.pattern
+                    for (placeholder, value) in values {
+                        path = path.replacingOccurrences(of: placeholder, with: value)
+                    }
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
                     let response = try await server.acting(as: cast.headers[identity]!).request(

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support import expected_conditions
 
-from conftest import ADMIN, ADMIN_PASSWORD, IrisServer
+from conftest import ADMIN, ADMIN_PASSWORD, IrisServer, sha256, variant
 from pages import page_wait
 
 
@@ -423,3 +423,79 @@ def test_with_a_public_s3_address_the_page_shows_images_loaded_from_s3(workdir, 
         assert not blocked, blocked
     finally:
         server.stop()
+
+
+def test_the_contributor_page_keeps_photos_taken_offline_and_sends_them_later(server, browser, workdir, base_jpeg):
+    project = server.create_project("Offline survey", label_set=["oak", "plane"])
+    link = server.http.post(server.url(f"/api/v1/projects/{project}/links"),
+                            json={"name": "walkers", "label_choices": ["oak", "plane"]}, timeout=10).json()
+    # The page installs its service worker and is controlled by it.
+    browser.get(server.url(link["url"]))
+    page_wait(browser, 20).until(lambda b: b.execute_script("return !!navigator.serviceWorker.controller"))
+    page_wait(browser, 20).until(lambda b: b.execute_script(
+        "return caches.open('iris-shell-v1').then((c) => c.match(location.pathname)).then((hit) => !!hit)"))
+    manifest = requests.get(server.url("/manifest.webmanifest"), timeout=10)
+    assert manifest.headers["Content-Type"].startswith("application/manifest+json")
+    assert {icon["sizes"] for icon in manifest.json()["icons"]} >= {"192x192", "512x512"}
+    paths = []
+    for index in range(2):
+        path = workdir / f"offline-{index}.jpg"
+        path.write_bytes(variant(base_jpeg, 500 + index))
+        paths.append(str(path))
+
+    # The network goes away (DevTools protocol emulation); two photos are taken.
+    browser.execute_cdp_cmd("Network.enable", {})
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    Select(browser.find_element(By.ID, "link-label")).select_by_value("oak")
+    browser.find_element(By.ID, "link-files").send_keys("\n".join(paths))
+    status = lambda b: b.find_element(By.ID, "queue-status").text
+    page_wait(browser, 15).until(lambda b: "2 photos wait for the network" in status(b))
+    assert images_in(server, project) == []
+
+    # The page is closed and opened again while the server is away too: the service worker
+    # serves it from its cache, and the photos are still queued on the device.
+    server.kill()
+    browser.get("about:blank")
+    browser.get(server.url(link["url"]))
+    page_wait(browser, 15).until(lambda b: "2 photos wait for the network" in status(b))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#progress li")) == 2
+    browser.save_screenshot(str(screenshots(server) / "contributor-offline.png"))
+
+    # Both come back: the queue sends the photos, each once, with the label chosen.
+    server.start()
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", dict(offline, offline=False))
+    page_wait(browser, 30).until(lambda b: len(images_in(server, project)) == 2 and status(b) == "")
+    stored = images_in(server, project)
+    assert sorted(image["sha256"] for image in stored) == sorted(sha256(Path(p).read_bytes()) for p in paths)
+    assert all([label["name"] for label in image["labels"]] == ["oak"] for image in stored)
+    page_wait(browser, 15).until(
+        lambda b: [row.text.split()[-1] for row in b.find_elements(By.CSS_SELECTOR, "#progress li .status")] == ["uploaded", "uploaded"])
+    # Opened again online, nothing is sent twice.
+    browser.get(server.url(link["url"]))
+    time.sleep(1)
+    assert len(images_in(server, project)) == 2 and status(browser) == ""
+
+
+def images_in(server, project):
+    return server.http.get(server.url(f"/api/v1/projects/{project}/images"), params={"limit": 100}, timeout=10).json()["items"]
+
+
+def test_the_owner_pages_fit_a_phone_without_scrolling_sideways(server, browser, base_jpeg):
+    project = server.create_project("A project with a rather long name for a phone screen", label_set=["oak"])
+    uploaded = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                                files={"file": ("tree.jpg", base_jpeg, "image/jpeg")}, data={"label": "oak"}, timeout=30)
+    sha = uploaded.json()["sha256"]
+    sign_in(server, browser)
+    browser.set_window_size(390, 844)
+    try:
+        for path in ["/", f"/projects/{project}", f"/projects/{project}/model", "/jobs", f"/images/{sha}",
+                     "/history", "/account/tokens", f"/projects/{project}/members", f"/search?q=tree"]:
+            browser.get(server.url(path))
+            page_wait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
+            wide = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+            if wide[0] > wide[1]:
+                browser.save_screenshot(str(screenshots(server) / f"phone-overflow-{path.strip('/').replace('/', '-') or 'home'}.png"))
+            assert wide[0] <= wide[1], (path, wide)
+    finally:
+        browser.set_window_size(1280, 900)

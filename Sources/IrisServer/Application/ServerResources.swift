@@ -56,10 +56,11 @@ struct ServerResources: Sendable {
         var staticFiles: [String: (Data, String)] = [:]
         let staticDirectory = root.appendingPathComponent("static")
         for name in try FileManager.default.contentsOfDirectory(atPath: staticDirectory.path) {
-            let type =
-                name.hasSuffix(".css")
-                ? "text/css; charset=utf-8"
-                : name.hasSuffix(".js") ? "text/javascript; charset=utf-8" : "application/octet-stream"
+            let types = [
+                "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "png": "image/png",
+                "svg": "image/svg+xml", "webmanifest": "application/manifest+json",
+            ]
+            let type = types[(name as NSString).pathExtension] ?? "application/octet-stream"
             staticFiles[name] = (try Data(contentsOf: staticDirectory.appendingPathComponent(name)), type)
         }
         let openAPI = try Data(contentsOf: root.appendingPathComponent("openapi.yaml"))

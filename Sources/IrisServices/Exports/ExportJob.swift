@@ -75,7 +75,8 @@ public struct ExportJob: JobHandler {
 
     /// `street-trees-imagefolder.zip`.
     static func fileName(project: String, format: DatasetExport.Format) -> String {
-        let stem = project.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+        // ASCII only: it goes into a Content-Disposition header.
+        let stem = project.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? String($0) : "-" }.joined()
         return "\(stem.isEmpty ? "project" : stem)-\(format.rawValue).zip"
     }
 

@@ -108,11 +108,12 @@ struct LinkController {
         let project = try await store.projects.require(id: link.projectID)
         let code = context.parameters.get("code") ?? ""
         let choices = link.labelChoices ?? project.labelSet ?? []
-        let values: [String: Any] = [
+        var values: [String: Any] = [
             "title": "Upload to \(project.name)", "projectName": project.name, "code": code, "choices": choices,
             "hasChoices": !choices.isEmpty,
-            "uploadsLeft": link.maxUploads.map { String($0 - link.uploads) } ?? "",
         ]
+        // Only a capped link says how many are left (an empty string still opened the section).
+        if let cap = link.maxUploads { values["uploadsLeft"] = String(cap - link.uploads) }
         var response = try resources.page("link", values, caller: .anonymous)
         response.headers[.init("Referrer-Policy")!] = "no-referrer"
         return response

@@ -24,6 +24,11 @@ struct WebController {
         router.get("images/{sha256}", .image, use: image)
         router.get("projects/{id}/repairs", .project(.viewer), use: repairs)
         router.get("static/{file}", .open, use: staticFile)
+        // At the root, so the service worker's scope covers /l/ (and the manifest its start_url).
+        router.get("sw.js", .open) { request, context in try await staticFile(named: "sw.js", noCache: true) }
+        router.get("manifest.webmanifest", .open) { request, context in
+            try await staticFile(named: "manifest.webmanifest", noCache: false)
+        }
     }
 
     @Sendable func index(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -202,10 +207,15 @@ struct WebController {
     }
 
     @Sendable func staticFile(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let name = context.parameters.get("file") ?? ""
+        try await staticFile(named: context.parameters.get("file") ?? "", noCache: false)
+    }
+
+    /// `noCache` for the service worker: browsers must see a new version at once.
+    func staticFile(named name: String, noCache: Bool) async throws -> Response {
         guard let file = resources.staticFiles[name] else { throw Problem.notFound("no static file \(name)") }
         return Response(
-            status: .ok, headers: [.contentType: file.mediaType, .cacheControl: "public, max-age=300"],
+            status: .ok,
+            headers: [.contentType: file.mediaType, .cacheControl: noCache ? "no-cache" : "public, max-age=300"],
             body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
     }
 }

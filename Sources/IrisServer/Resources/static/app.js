@@ -49,54 +49,20 @@ function setUpCreateProject() {
   });
 }
 
-// XMLHttpRequest rather than fetch: it reports upload progress per file.
-function uploadOne(projectId, file, label, row, url) {
-  return new Promise((resolve) => {
-    const form = new FormData();
-    form.append("file", file, file.name);
-    if (label) form.append("label", label);
-    const request = new XMLHttpRequest();
-    const bar = row.querySelector("progress");
-    const status = row.querySelector(".status");
-    request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
-    request.onload = () => {
-      let body = {};
-      try { body = JSON.parse(request.responseText); } catch (_) {}
-      if (request.status >= 200 && request.status < 300) {
-        bar.value = 1;
-        status.textContent = body.duplicate ? "already stored" : "uploaded";
-        resolve(true);
-      } else {
-        status.textContent = body.detail || request.statusText;
-        status.className = "status error";
-        resolve(false);
-      }
-    };
-    request.onerror = () => { status.textContent = "network error"; status.className = "status error"; resolve(false); };
-    request.open("POST", url || "/api/v1/projects/" + projectId + "/images");
-    for (const [name, value] of Object.entries(csrfHeaders())) request.setRequestHeader(name, value);
-    request.send(form);
-  });
-}
-
 function setUpUpload() {
   const zone = document.getElementById("upload");
   if (!zone) return;
   const input = document.getElementById("files");
   const list = document.getElementById("progress");
   const projectId = zone.dataset.project;
-  async function send(files) {
+  const queue = offlineQueue("/api/v1/projects/" + projectId + "/images", "/api/v1/projects/" + projectId + "/images/check",
+    list, (sent, refused) => {
+      toast(sent + " of " + (sent + refused) + " uploaded", refused > 0);
+      if (sent > 0) setTimeout(() => location.reload(), 600);
+    });
+  function send(files) {
     const label = (document.getElementById("label") || {}).value || "";
-    let ok = 0;
-    for (const file of files) {
-      const row = document.createElement("li");
-      row.innerHTML = "<span class=name></span><progress max=1 value=0></progress><span class=status>waiting</span>";
-      row.querySelector(".name").textContent = file.name;
-      list.appendChild(row);
-      if (await uploadOne(projectId, file, label, row)) ok += 1;
-    }
-    toast(ok + " of " + files.length + " uploaded", ok !== files.length);
-    if (ok > 0) setTimeout(() => location.reload(), 600);
+    queue.add(files, label);
   }
   document.getElementById("upload-button").addEventListener("click", () => send(Array.from(input.files)));
   input.addEventListener("change", () => { if (input.files.length) send(Array.from(input.files)); });
@@ -107,6 +73,158 @@ function setUpUpload() {
     zone.classList.remove("over");
     send(Array.from(event.dataTransfer.files));
   });
+}
+
+// The offline upload queue. Photos go into IndexedDB first (database "iris-uploads"), then are
+// sent one by one: each is hashed (when the page may use WebCrypto) and checked against the
+// project, so nothing is sent twice; a network error, a 408, 429 or 5xx leaves it waiting, and
+// the queue tries again when the browser comes back online and every 5 s. The queue outlives
+// the page: opening it again shows what waits and sends it. A refusal is shown and dropped.
+function idbRequest(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+let queueDatabase = null;
+function queueStore(mode) {
+  if (!queueDatabase) {
+    const opening = indexedDB.open("iris-uploads", 1);
+    opening.onupgradeneeded = () => opening.result.createObjectStore("photos", { keyPath: "id", autoIncrement: true });
+    queueDatabase = idbRequest(opening);
+  }
+  return queueDatabase.then((db) => db.transaction("photos", mode).objectStore("photos"));
+}
+
+async function sha256Hex(blob) {
+  if (!(window.crypto && crypto.subtle)) return null;  // not a secure context: the server dedupes anyway
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function offlineQueue(target, checkURL, list, finished) {
+  const status = document.getElementById("queue-status");
+  let flushing = false;
+  let retry = null;
+  let sent = 0;
+  let refused = 0;
+
+  function rowFor(entry) {
+    let row = list.querySelector('[data-entry="' + entry.id + '"]');
+    if (!row) {
+      row = document.createElement("li");
+      row.dataset.entry = entry.id;
+      row.innerHTML = "<span class=name></span><progress max=1 value=0></progress><span class=status>waiting</span>";
+      row.querySelector(".name").textContent = entry.name;
+      list.appendChild(row);
+    }
+    return row;
+  }
+
+  function show(waiting) {
+    if (!status) return;
+    status.textContent = waiting ? waiting + (waiting === 1 ? " photo waits" : " photos wait") +
+      " for the network; they are kept on this device and sent when it returns." : "";
+  }
+
+  // One photo: "done", "refused" or "offline".
+  async function send(entry, row) {
+    const state = row.querySelector(".status");
+    state.textContent = "sending";
+    state.className = "status";
+    try {
+      const hash = await sha256Hex(entry.file);
+      if (hash) {
+        const answer = await fetch(checkURL, {
+          method: "POST", headers: csrfHeaders({ "Content-Type": "application/json" }),
+          body: JSON.stringify({ sha256: [hash] }),
+        });
+        if (answer.status >= 500 || answer.status === 429) {
+          state.textContent = "waiting for the server";
+          return "offline";
+        }
+        if (answer.ok && (await answer.json()).present.includes(hash)) {
+          row.querySelector("progress").value = 1;
+          state.textContent = "already stored";
+          return "done";
+        }
+      }
+    } catch (_) {
+      state.textContent = "waiting for the network";
+      return "offline";
+    }
+    return new Promise((resolve) => {
+      const form = new FormData();
+      form.append("file", entry.file, entry.name);
+      if (entry.label) form.append("label", entry.label);
+      const request = new XMLHttpRequest();
+      const bar = row.querySelector("progress");
+      request.upload.onprogress = (event) => { if (event.lengthComputable) bar.value = event.loaded / event.total; };
+      request.onload = () => {
+        let body = {};
+        try { body = JSON.parse(request.responseText); } catch (_) {}
+        if (request.status >= 200 && request.status < 300) {
+          bar.value = 1;
+          state.textContent = body.duplicate ? "already stored" : "uploaded";
+          resolve("done");
+        } else if (request.status >= 500 || request.status === 429 || request.status === 408) {
+          state.textContent = "waiting for the server";
+          resolve("offline");
+        } else {
+          state.textContent = body.detail || request.statusText;
+          state.className = "status error";
+          resolve("refused");
+        }
+      };
+      request.onerror = () => { state.textContent = "waiting for the network"; resolve("offline"); };
+      // XMLHttpRequest rather than fetch: it reports upload progress per file.
+      request.open("POST", target);
+      for (const [name, value] of Object.entries(csrfHeaders())) request.setRequestHeader(name, value);
+      request.send(form);
+    });
+  }
+
+  async function flush() {
+    if (flushing) return;
+    flushing = true;
+    clearTimeout(retry);
+    let offline = false;
+    try {
+      const entries = (await idbRequest((await queueStore("readonly")).getAll())).filter((entry) => entry.target === target);
+      for (const entry of entries) rowFor(entry);
+      for (const [index, entry] of entries.entries()) {
+        show(entries.length - index);
+        const outcome = await send(entry, rowFor(entry));
+        if (outcome === "offline") { offline = true; show(entries.length - index); break; }
+        await idbRequest((await queueStore("readwrite")).delete(entry.id));
+        if (outcome === "done") sent += 1; else refused += 1;
+      }
+      if (!offline) {
+        show(0);
+        if (sent + refused > 0) finished(sent, refused);
+        sent = 0;
+        refused = 0;
+      }
+    } finally {
+      flushing = false;
+      if (offline) retry = setTimeout(flush, 5000);
+    }
+  }
+
+  window.addEventListener("online", flush);
+  flush();
+  return {
+    async add(files, label) {
+      for (const file of files) {
+        const entry = { target: target, name: file.name, label: label, file: file, added: Date.now() };
+        entry.id = await idbRequest((await queueStore("readwrite")).add(entry));
+        rowFor(entry);
+      }
+      flush();
+    },
+    flush: flush,
+  };
 }
 
 // Owners make contributor links from the project page.
@@ -134,25 +252,19 @@ function setUpCreateLink() {
   });
 }
 
-// The contributor link page: no account, the link's code is the permission.
+// The contributor link page: no account, the link's code is the permission. Photos taken
+// offline wait in the queue above.
 function setUpLinkUpload() {
   const section = document.getElementById("link-upload");
   if (!section) return;
   const input = document.getElementById("link-files");
   const list = document.getElementById("progress");
-  const url = "/api/v1/links/" + section.dataset.code + "/images";
+  const base = "/api/v1/links/" + section.dataset.code + "/images";
+  const queue = offlineQueue(base, base + "/check", list, (sent, refused) =>
+    toast(sent + " of " + (sent + refused) + " uploaded. Thank you!", refused > 0));
   input.addEventListener("change", async () => {
     const label = (document.getElementById("link-label") || {}).value || "";
-    let ok = 0;
-    const files = Array.from(input.files);
-    for (const file of files) {
-      const row = document.createElement("li");
-      row.innerHTML = "<span class=name></span><progress max=1 value=0></progress><span class=status>waiting</span>";
-      row.querySelector(".name").textContent = file.name;
-      list.appendChild(row);
-      if (await uploadOne(null, file, label, row, url)) ok += 1;
-    }
-    toast(ok + " of " + files.length + " uploaded. Thank you!", ok !== files.length);
+    await queue.add(Array.from(input.files), label);
     input.value = "";
   });
 }
@@ -279,6 +391,13 @@ function followJobs() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").catch(() => {});
+    // The contributor page is kept for opening offline.
+    if (location.pathname.startsWith("/l/")) {
+      navigator.serviceWorker.ready.then((registration) => registration.active.postMessage({ keep: location.pathname }));
+    }
+  }
   setUpAPIActions(); setUpCreateProject(); setUpUpload(); setUpLinkUpload(); setUpCreateLink(); followEvents(); followJobs(); followAnalyses(); followSimilar(); setUpDuplicates(); setUpModelPage(); setUpRepair(); setUpRepairDefault(); });
 
 // The duplicates page: keeping one photo of a group takes the others out of the project.
