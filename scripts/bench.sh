@@ -70,6 +70,9 @@ done
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
 
+# Exports stream: the peak memory of exporting 1,000 and 10,000 images.
+python3 Benchmarks/export.py "$PWD/.build/release/iris" "$work" "$(ls "$cache/photoset"/bird/*.jpg | head -1)"
+
 # Uploading from another machine: `iris upload` against curl one file at a time, and the
 # re-run of a finished folder of 1,000 photos.
 python3 Benchmarks/upload.py "$PWD/.build/release/iris" "$work" "$photos" "$cache/photoset"
