@@ -53,8 +53,9 @@ public actor UploadQueue {
         public var bytesTotal: Int64 = 0
         /// Bytes of the photos that are done (uploaded, already there or refused).
         public var bytesDone: Int64 = 0
-        /// Photos being sent now.
+        /// Photos being sent now, and which (their `Item.id`s, sorted): an app marks those rows.
         public var sending = 0
+        public var sendingIDs: [String] = []
         /// Set while the server cannot be reached: the last reason and when the next try is.
         public var retrying: String?
 
@@ -170,6 +171,7 @@ public actor UploadQueue {
             if item.isDone { progress.bytesDone += item.bytes }
         }
         progress.sending = sending.count
+        progress.sendingIDs = sending.sorted()
         progress.retrying = retrying
         return progress
     }

@@ -166,3 +166,46 @@ struct ZipArchiveTests {
         #expect(ZipArchive.name(Array("köln".utf8)[...], utf8: false) == "köln")
     }
 }
+
+@Suite("Writing zips as they go")
+struct ZipWriterTests {
+    @Test("entries written from data and files read back byte for byte, with their UTF-8 names and CRCs")
+    func roundTrip() async throws {
+        try await TemporaryFolder.with { folder in
+            let source = folder.appendingPathComponent("big.bin")
+            let big = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) })
+            try big.write(to: source)
+            let zip = folder.appendingPathComponent("out.zip")
+            let writer = try ZipWriter(creating: zip)
+            try writer.add("train/chêne/IMG_0001.jpg", data: Data("small".utf8))
+            try writer.add("images/big.bin", file: source)
+            try writer.add("empty.txt", data: Data())
+            try writer.finish()
+            let archive = try ZipArchive(url: zip, maxEntries: 10)
+            #expect(archive.entries.map(\.path) == ["train/chêne/IMG_0001.jpg", "images/big.bin", "empty.txt"])
+            var read: [Data] = []
+            for entry in archive.entries {
+                var bytes = Data()
+                try archive.read(entry) { bytes.append(contentsOf: $0) }
+                read.append(bytes)
+            }
+            #expect(read == [Data("small".utf8), big, Data()])
+        }
+    }
+
+    @Test("more than 65,535 entries are written with ZIP64 records and read back")
+    func zip64() async throws {
+        try await TemporaryFolder.with { folder in
+            let zip = folder.appendingPathComponent("many.zip")
+            let writer = try ZipWriter(creating: zip)
+            for index in 0..<70_000 { try writer.add("f/\(index).txt", data: Data("\(index)".utf8)) }
+            try writer.finish()
+            let archive = try ZipArchive(url: zip, maxEntries: 100_000)
+            #expect(archive.entries.count == 70_000)
+            let last = try #require(archive.entries.last)
+            var bytes = Data()
+            try archive.read(last) { bytes.append(contentsOf: $0) }
+            #expect(last.path == "f/69999.txt" && bytes == Data("69999".utf8))
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import IrisClient
 import IrisServices
@@ -46,6 +47,12 @@ struct IrisClientTests {
             // The server hashes with swift-crypto; the client's own SHA-256 agrees.
             #expect(first.sha256 == SHA256.hex(of: photo) && !first.alreadyInProject)
             #expect(try await client.upload(photo, name: "again.jpg", to: project).alreadyInProject)
+            // Waiting for an analysis: MobileNetV2 on the uploaded photo, through the API.
+            let asked = try await server.send(
+                .post, "/api/v1/analyses", json: ["models": ["mobilenet-v2"], "images": [first.sha256]])
+            #expect(asked.status.code < 300, "\(asked.text)")
+            let analysis = try await client.analysis(of: first.sha256, by: "mobilenet-v2", interval: 0.1, timeout: 60)
+            #expect(analysis.state == .succeeded, "\(analysis)")
             let other = SHA256.hex(of: Data("not uploaded".utf8))
             #expect(try await client.present([first.sha256, other], in: project) == [first.sha256])
             // Refusals carry the server's detail and field.
@@ -125,7 +132,10 @@ struct IrisClientTests {
                 let queue = try UploadQueue(folder: state, client: client, concurrency: 3)
                 #expect(await queue.all().count == 9)
                 let seen = Counter()
-                let token = await queue.observe { progress in seen.add(progress.sending) }
+                let token = await queue.observe { progress in
+                    seen.add(progress.sending)
+                    seen.saw(progress.sendingIDs)
+                }
                 try await queue.run()
                 await queue.stopObserving(token)
                 let done = await queue.progress()
@@ -133,6 +143,8 @@ struct IrisClientTests {
                     done.uploaded == 7 && done.alreadyThere == 1 && done.refused == 1 && done.waiting == 0, "\(done)")
                 #expect(done.bytesDone == done.bytesTotal)
                 #expect(seen.most <= 3)
+                // Each photo being sent was named while it was: 8 were sent (one refused by the server).
+                #expect(seen.ids.isSubset(of: Set(await queue.all().map(\.id))) && seen.ids.count == 8, "\(seen.ids)")
                 let refused = try #require(await queue.all().first { $0.state == .refused })
                 #expect(refused.name == "broken.jpg" && (refused.error ?? "").contains("415"), "\(refused)")
                 #expect(try await server.rowCount("project_images") == 8)
@@ -185,9 +197,15 @@ struct RateLimitTests {
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var most = 0
+    private(set) var ids: Set<String> = []
     func add(_ value: Int) {
         lock.lock()
         most = max(most, value)
+        lock.unlock()
+    }
+    func saw(_ names: [String]) {
+        lock.lock()
+        ids.formUnion(names)
         lock.unlock()
     }
 }

@@ -230,6 +230,10 @@ struct ImageCheckTests {
             #expect(
                 try await server.send(.post, path, json: ["sha256": [String]()]).json()["present"] as? [String] == [])
 
+            // The check's path is its own: other methods are 405 naming POST alone, not an image's DELETE.
+            let wrong = try await server.get(path)
+            #expect(wrong.status == .methodNotAllowed && wrong.headers[.allow] == "POST", "\(wrong.text)")
+
             // Bad input: a 400 naming the field.
             for payload in [
                 ["sha256": ["abc"]], ["sha256": "not a list"], [:],

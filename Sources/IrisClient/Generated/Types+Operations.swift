@@ -2291,30 +2291,30 @@ public enum Operations {
                     }
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/format`.
                     public var format: Operations.CreateExport.Input.Body.JsonPayload.FormatPayload
-                    /// train / val / test (70 / 15 / 15 %), stratified by class and deterministic; yolo always splits.
+                    /// train / val / test (70 / 15 / 15 %), stratified by class and deterministic; yolo always splits. Null: false.
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/split`.
                     public var split: Swift.Bool?
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/include`.
                     public struct IncludePayload: Codable, Hashable, Sendable {
-                        /// Labels people gave (default true).
+                        /// Labels people gave (null or absent - true).
                         ///
                         /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/include/human`.
                         public var human: Swift.Bool?
-                        /// Labels the learner gave (default true).
+                        /// Labels the learner gave (null or absent - true).
                         ///
                         /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/include/learner`.
                         public var learner: Swift.Bool?
-                        /// Also the classification model's top label when at least this confident.
+                        /// Also the classification model's top label when at least this confident (null - none).
                         ///
                         /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/include/model_confidence`.
                         public var modelConfidence: Swift.Double?
                         /// Creates a new `IncludePayload`.
                         ///
                         /// - Parameters:
-                        ///   - human: Labels people gave (default true).
-                        ///   - learner: Labels the learner gave (default true).
-                        ///   - modelConfidence: Also the classification model's top label when at least this confident.
+                        ///   - human: Labels people gave (null or absent - true).
+                        ///   - learner: Labels the learner gave (null or absent - true).
+                        ///   - modelConfidence: Also the classification model's top label when at least this confident (null - none).
                         public init(
                             human: Swift.Bool? = nil,
                             learner: Swift.Bool? = nil,
@@ -2336,7 +2336,7 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - format:
-                    ///   - split: train / val / test (70 / 15 / 15 %), stratified by class and deterministic; yolo always splits.
+                    ///   - split: train / val / test (70 / 15 / 15 %), stratified by class and deterministic; yolo always splits. Null: false.
                     ///   - include:
                     public init(
                         format: Operations.CreateExport.Input.Body.JsonPayload.FormatPayload,

@@ -30,14 +30,27 @@ public final class RouteCatalog: Sendable {
     }
 
     /// The methods registered for patterns that match `path`.
+    /// The methods the router serves `path` with. Like the router, a literal segment wins over
+    /// a parameter: `/projects/1/images/check` is the check's path alone, not also an image's.
     func methods(matching path: String) -> [HTTPRequest.Method] {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
-        return routes.filter { route in
+        let matching = routes.compactMap { route -> (literal: [Bool], method: HTTPRequest.Method)? in
             let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: true)
-            return pattern.count == segments.count
-                && zip(pattern, segments).allSatisfy { expected, actual in expected.hasPrefix("{") || expected == actual
-                }
-        }.map(\.method)
+            guard pattern.count == segments.count,
+                zip(pattern, segments).allSatisfy({ expected, actual in
+                    expected.hasPrefix("{") || expected == actual
+                })
+            else { return nil }
+            return (pattern.map { !$0.hasPrefix("{") }, route.method)
+        }
+        // The most specific: literal where the others have a parameter, first difference first.
+        guard let best = matching.map(\.literal).max(by: { Self.lessSpecific($0, than: $1) }) else { return [] }
+        return matching.filter { $0.literal == best }.map(\.method)
+    }
+
+    static func lessSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return !x && y }
+        return false
     }
 }
 
