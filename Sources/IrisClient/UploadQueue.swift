@@ -247,12 +247,10 @@ public actor UploadQueue {
                 }
                 for _ in 0..<concurrency where !start() { break }
                 while let (id, finished) = await group.next() {
+                    // Not finished: its attempts are used up (or the task was cancelled).
                     if !finished { givenUp.insert(id) }
                     _ = Task.isCancelled ? false : start()
                 }
-            }
-            if let attempts = retry.attempts {
-                for item in items where item.state == .waiting && item.attempts >= attempts { givenUp.insert(item.id) }
             }
         }
         retrying = nil
