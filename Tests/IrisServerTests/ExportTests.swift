@@ -92,6 +92,10 @@ struct ExportTests {
                 #expect(try refused.json()["field"] as? String == field)
             }
             #expect(try await server.get("\(path)/999999").status == .notFound)
+            // Another project's export is not reachable through this one, even by its owner.
+            let other = try await server.createProject("Other trees")
+            let csvJobID = try #require(csvLocation.split(separator: "/").last)
+            #expect(try await server.get("/api/v1/projects/\(other)/exports/\(csvJobID)").status == .notFound)
             // A viewer may not export or download.
             let viewer = try await Accounts(store: server.store, bcryptCost: 10).create(
                 username: "vic", password: "vic-password", isAdmin: false)
