@@ -38,4 +38,4 @@ swift test --filter LearningAPITests
 
 echo "== End-to-end tests: the iris binary, schemathesis, Chromium"
 export IRIS_BIN="$(swift build --show-bin-path)/iris"
-"$venv/bin/python" -m pytest Tests/e2e -q -p no:cacheprovider
+"$venv/bin/python" -m pytest Tests/e2e -q -rs -p no:cacheprovider

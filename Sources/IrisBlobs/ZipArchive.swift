@@ -379,7 +379,24 @@ public final class ZipArchive {
                     compressedSize: compressed, uncompressedSize: uncompressed, localHeaderOffset: offset))
             at = end
         }
+        try refuseOverlaps(entries)
         return entries
+    }
+
+    /// Each entry takes at least its local header (30 bytes) and its compressed data; two that
+    /// share bytes are refused. Without this, entries pointing at the same deflate stream let a
+    /// small zip inflate a large one many times over, past every per-entry ratio check.
+    static func refuseOverlaps(_ entries: [Entry]) throws {
+        let ordered = entries.sorted { $0.localHeaderOffset < $1.localHeaderOffset }
+        for (before, after) in zip(ordered, ordered.dropFirst()) {
+            let (span, tooLong) = before.compressedSize.addingReportingOverflow(30)
+            let (end, overflow) = before.localHeaderOffset.addingReportingOverflow(span)
+            if tooLong || overflow || after.localHeaderOffset < end {
+                throw Failure.damaged(
+                    "the entries \"\(before.path)\" and \"\(after.path)\" overlap (a zip whose entries share their data is refused)"
+                )
+            }
+        }
     }
 
     /// UTF-8 when the entry says so or when the bytes are valid UTF-8 (many tools write UTF-8

@@ -28,24 +28,26 @@ public enum IrisCommands {
                 "data": "\(settings.dataDirectory.path)", "libvips": "\(Vips.version)",
             ])
         do {
-            // First start: an administrator with a one-time password, shown here only (never logged).
-            if let password = try await Accounts(store: dependencies.store, bcryptCost: settings.bcryptCost)
-                .bootstrapAdmin()
+            // First start: an administrator with a one-time password, written to a file only the
+            // server's user can read. Standard output and the log say where, never what it is.
+            if let file = try await Accounts(store: dependencies.store, bcryptCost: settings.bcryptCost)
+                .bootstrapAdmin(passwordFile: settings.initialAdminPasswordFile)
             {
                 let banner = """
 
                     ================================================================
-                     Iris created the administrator "admin". Its password, shown once:
-
-                         \(password)
-
-                     Sign in at http://\(settings.host):\(settings.port)/login and change it
-                     with `iris user reset-password admin`.
+                     Iris created the administrator "admin". Its password is in
+                         \(file.path)
+                     (readable by this user only). Sign in at
+                     http://\(settings.host):\(settings.port)/login, change it with
+                     `iris user reset-password admin`, and delete the file.
                     ================================================================
 
                     """
-                // Straight to standard output, unbuffered: never through the logger.
                 FileHandle.standardOutput.write(Data(banner.utf8))
+                logger.notice(
+                    "created the administrator admin; its password is in the file named here",
+                    metadata: ["password_file": "\(file.path)"])
             }
             let app = try await buildApplication(settings: settings, dependencies: dependencies, logger: logger)
             try await app.runService()
@@ -128,10 +130,21 @@ public enum IrisCommands {
                     "******** (set)"
                 } else if secretKeys.contains(key) {
                     "****" + value.suffix(4)
-                } else { value }
+                } else { maskingPassword(in: value) }
             return "\(key.name) = \(shown)"
         }
         .joined(separator: "\n")
+    }
+
+    /// A URL's password replaced by asterisks (`db.url` carries the database's); anything that
+    /// is not a URL with a password as it is.
+    static func maskingPassword(in value: String) -> String {
+        guard let scheme = value.range(of: "://"), let at = value[scheme.upperBound...].lastIndex(of: "@") else {
+            return value
+        }
+        let userInfo = value[scheme.upperBound..<at]
+        guard !userInfo.contains("/"), let colon = userInfo.firstIndex(of: ":") else { return value }
+        return value[..<value.index(after: colon)] + "********" + value[at...]
     }
 
     /// The settings table: `iris config`, and the README's settings section.

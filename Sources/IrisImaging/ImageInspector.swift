@@ -43,13 +43,7 @@ public struct ImageInspector: Sendable {
                 field: "file")
         }
         let image = VipsImageHandle(pointer)
-        let pixels = Int64(image.width) * Int64(image.height)
-        guard pixels <= maxPixels else {
-            throw Refusal.unprocessable(
-                "too-many-pixels",
-                "the image is \(image.width)×\(image.height) = \(pixels) pixels; the limit is \(maxPixels)",
-                field: "file")
-        }
+        try Self.checkPixels(width: image.width, height: image.height, limit: maxPixels, field: "file")
         let orientation = image.orientation
         let swapped = (5...8).contains(orientation)
         return ImageProbe(
@@ -59,6 +53,37 @@ public struct ImageInspector: Sendable {
             orientation: orientation,
             capturedAt: Self.captureDate(image)
         )
+    }
+
+    /// An accepted image's stored width and height, from its header alone (no pixels decoded):
+    /// `.unsupportedFormat` for other files, `.unprocessable` when the header cannot be read.
+    public static func headerSize(path: String, field: String = "file") throws -> (width: Int, height: Int) {
+        guard let format = try sniff(path: path) else {
+            throw Refusal.unsupportedFormat(
+                "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)",
+                field: field)
+        }
+        guard let pointer = iris_vips_open(path) else {
+            vips_error_clear()
+            throw Refusal.unprocessable(
+                "unreadable-image",
+                "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)",
+                field: field)
+        }
+        let image = VipsImageHandle(pointer)
+        return (image.width, image.height)
+    }
+
+    /// The `.unprocessable` `too-many-pixels` refusal when `width`×`height` is over `limit`:
+    /// every path that decodes a caller's file asks this of its header first, because a
+    /// few-MB PNG can declare 10⁹ pixels and cost minutes of CPU to decode.
+    public static func checkPixels(width: Int, height: Int, limit: Int64, field: String) throws {
+        let pixels = Int64(width) * Int64(height)
+        guard pixels <= limit else {
+            throw Refusal.unprocessable(
+                "too-many-pixels", "the image is \(width)×\(height) = \(pixels) pixels; the limit is \(limit)",
+                field: field)
+        }
     }
 
     /// Makes one JPEG per size (longest side ≤ size, never enlarged), EXIF orientation

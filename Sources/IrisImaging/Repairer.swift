@@ -87,13 +87,17 @@ public struct Repairer: Sendable {
         guard let format = try ImageInspector.sniff(path: path) else {
             throw Refusal.unsupportedFormat("the photo to repair is not an image Iris accepts", field: "image")
         }
+        // The header first: a photo over the limit is refused before its pixels are decoded.
+        guard let header = iris_vips_open(path) else {
+            vips_error_clear()
+            throw Refusal.unprocessable(
+                "corrupt-image", "the photo cannot be decoded (damaged or truncated)", field: "image")
+        }
+        let unread = VipsImageHandle(header)
+        try ImageInspector.checkPixels(width: unread.width, height: unread.height, limit: maxPixels, field: "image")
         let photo = try opened(path, what: "the photo", field: "image")
         let width = photo.width
         let height = photo.height
-        guard Int64(width) * Int64(height) <= maxPixels else {
-            throw Refusal.unprocessable(
-                "too-many-pixels", "the photo is \(width)×\(height) pixels; the limit is \(maxPixels)", field: "image")
-        }
         guard (1...4).contains(photo.bands) else {
             throw Refusal.unprocessable(
                 "unsupported-image", "photos with \(photo.bands) channels cannot be repaired", field: "image")

@@ -81,7 +81,9 @@ final class OpenInferenceClient: InferenceBackend {
     init(base: URL, remote: ModelManifest.Remote, manifest: ModelManifest) {
         self.base = base
         let (model, timeout, retries) = (remote.model, remote.timeoutSeconds ?? 30, remote.retries ?? 2)
-        let label = "remote model \(manifest.name) (\(remote.model) at \(remote.url))"
+        // The server's address stays out of every message: job errors and events reach image
+        // viewers, and `/models` shows the address to administrators only.
+        let label = "remote model \(manifest.name) (\(remote.model) on its server)"
         let (input, outputs) = (manifest.input.name, manifest.outputNames)
         (self.model, self.timeout, self.retries, self.label) = (model, timeout, retries, label)
         batcher = Batcher(maxBatch: manifest.input.maxBatch ?? 1) { batch in
@@ -157,13 +159,29 @@ final class OpenInferenceClient: InferenceBackend {
             } catch let error as RuntimeError {
                 throw error
             } catch {
-                retryable = "\(method.rawValue) \(path) got no answer within \(timeout) s: \(error)"
+                retryable =
+                    "\(method.rawValue) \(path) got no answer within \(timeout) s: \(Self.transportFailure(error))"
             }
             guard attempt <= retries else {
                 throw RuntimeError(
                     operation: label, message: "\(retryable) (tried \(attempt) time\(attempt == 1 ? "" : "s"))")
             }
             try await Task.sleep(for: .milliseconds(250 << (attempt - 1)))
+        }
+    }
+
+    /// What went wrong on the way to the server, in words that name no address: transport
+    /// errors (NIO's connection errors among them) print the host and port they tried.
+    static func transportFailure(_ error: any Error) -> String {
+        switch error {
+        case let error as HTTPClientError where error == .connectTimeout || error == .deadlineExceeded:
+            return "timed out"
+        case is HTTPClientError: return "the connection failed"
+        default:
+            let text = String(describing: error).lowercased()
+            if text.contains("refused") { return "connection refused" }
+            if text.contains("timeout") || text.contains("timed out") { return "timed out" }
+            return "the server could not be reached"
         }
     }
 

@@ -32,19 +32,23 @@ import Testing
             _ = try first.run(input, outputs: ["sigmoid_0.tmp_0"])
             let second = try InferenceSession(
                 runtime: runtime, path: path, threads: .init(intraOp: 2), shapesVary: true)
-            let before = Self.residentMB()
+            let before = try Self.residentMB()
             _ = try second.run(input, outputs: ["sigmoid_0.tmp_0"])
-            growths.append(Self.residentMB() - before)
+            growths.append(try Self.residentMB() - before)
             if growths.last! < 50 { return }
             try await Task.sleep(for: .milliseconds(200))
         }
         Issue.record("the second session's run grew the process by \(growths) MB")
     }
 
-    /// The process's resident memory now, from /proc/self/statm.
-    static func residentMB() -> Int {
-        let fields = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ") ?? []
-        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576 : 0
+    /// The process's resident memory now, from /proc/self/statm. Unreadable is a failure, not
+    /// a zero: a growth of 0 − 0 would pass the test without measuring anything.
+    static func residentMB() throws -> Int {
+        let fields = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]), pages > 0 else {
+            throw RuntimeError(operation: "read /proc/self/statm", message: "no resident size in \(fields)")
+        }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
 
     @Test func aMissingLibraryIsReportedWithWhatToDo() {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import IrisCore
 import IrisServer
 import IrisServices
+import IrisStore
 import IrisTesting
 import NIOCore
 import Testing
@@ -87,6 +88,89 @@ struct BadInputTests {
             let response = try await server.upload(bomb, to: project, name: "bomb.png")
             try await expectRefused(
                 response, status: .unprocessableContent, field: "file", mentioning: "400000000 pixels", on: server)
+        }
+    }
+
+    @Test(
+        "classify and analyses hold a caller's file to the pixel limit before decoding it",
+        arguments: TestDatabase.enabled)
+    func pixelBombElsewhere(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a learner with one class, so classify gets as far as the files.
+            let project = try await server.createProject("p")
+            let taught = try await LearningAPITests.addClass(
+                server, project: project, name: "plain",
+                zip: try Fixtures.zip([
+                    ("plain/1.jpg", try Fixtures.jpeg(seed: 1)), ("plain/2.jpg", try Fixtures.jpeg(seed: 2)),
+                ]))
+            #expect(taught.status == .created, "\(taught.text)")
+            let (images, blobs) = (try await server.rowCount("images"), server.blobFiles().count)
+            let bomb = try Fixtures.pixelBomb()
+
+            // act
+            let classified = try await LearningAPITests.classify(server, project: project, files: [("bomb.png", bomb)])
+            var form = MultipartForm()
+            form.addField("project_id", String(project))
+            form.addField("models", "mobilenet-v2")
+            form.addFile("file", fileName: "bomb.png", data: bomb, type: "image/png")
+            let analysed = try await server.post("/api/v1/analyses", body: form.body, contentType: form.contentType)
+
+            // check: each answer names the limit; nothing was stored.
+            let item = try #require((try classified.json()["items"] as? [[String: Any]])?.first, "\(classified.text)")
+            let error = try #require(item["error"] as? [String: Any], "\(item)")
+            #expect(
+                error["status"] as? Int == 422 && (error["detail"] as? String)?.contains("400000000 pixels") == true)
+            #expect(analysed.text.contains("400000000 pixels"), "\(analysed.text)")
+            #expect(try await server.rowCount("images") == images && server.blobFiles().count == blobs)
+            #expect(server.scratchFiles().isEmpty, "\(server.scratchFiles())")
+        }
+    }
+
+    @Test(
+        "a learner class that cannot be made leaves no image, membership, label or blob behind",
+        arguments: TestDatabase.enabled)
+    func refusedClassStoresNothing(database: TestDatabase) async throws {
+        // The learner's model is not one this server has: the class cannot be embedded.
+        try await TestServer.with(database, configure: { $0.models.learnerModel = "no-such-model" }) { server in
+            let project = try await server.createProject("p")
+            let zip = try Fixtures.zip([
+                ("a/1.jpg", try Fixtures.jpeg(seed: 1)), ("a/2.jpg", try Fixtures.jpeg(seed: 2)),
+            ])
+            let response = try await LearningAPITests.addClass(server, project: project, name: "a", zip: zip)
+            try await expectRefused(response, status: .conflict, mentioning: "no-such-model", on: server)
+        }
+    }
+
+    @Test(
+        "undoing an import takes back exactly what it changed: new photos go, older ones lose only its labels",
+        arguments: TestDatabase.enabled)
+    func importUndo(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: one photo already in the project with its own label.
+            let project = try await server.createProject("p")
+            let old = try Fixtures.jpeg(seed: 1)
+            #expect(try await server.upload(old, to: project, labels: ["mine"]).status == .created)
+            try await server.settle()
+            let before = (
+                try await server.rowCount("images"), try await server.rowCount("labels"), server.blobFiles().sorted()
+            )
+            let importer = try server.dependencies.importer(server.settings)
+            let zip = server.dataDirectory.appendingPathComponent("class.zip")
+            try Fixtures.zip([("a/old.jpg", old), ("a/new.jpg", try Fixtures.jpeg(seed: 2))]).write(to: zip)
+            let projectRecord = try await server.store.projects.require(id: project)
+
+            // act
+            let report = try await importer.importZip(at: zip, into: projectRecord, labelFromFolders: false, label: "a")
+            #expect(report.imported == 1 && report.duplicates == 1)
+            try await importer.undo(report, in: project)
+
+            // check
+            #expect(try await server.rowCount("images") == before.0)
+            #expect(try await server.rowCount("project_images") == 1)
+            #expect(try await server.rowCount("labels") == before.1)
+            let labels = try await server.store.images.member(sha256: report.sha256s[0], of: project)?.labels
+            #expect(labels?.map(\.name) == ["mine"])
+            #expect(server.blobFiles().sorted() == before.2)
         }
     }
 

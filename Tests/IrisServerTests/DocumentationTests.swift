@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IrisCommands
+import IrisCore
 import IrisServer
 import IrisServices
 import IrisTesting
@@ -20,6 +21,17 @@ struct DocumentationTests {
         let end = try #require(readme.range(of: "<!-- settings:end -->"))
         let documented = readme[start.upperBound..<end.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(documented == IrisCommands.settingsTable(markdown: true))
+    }
+
+    @Test("`iris config --values` masks the database password and the S3 secret")
+    func valuesHideSecrets() throws {
+        let reader = ConfigurationReader(environment: [
+            "IRIS_DB_URL": "postgres://iris:hunter2-long@db.example:5432/iris",
+            "IRIS_STORAGE_S3_SECRET_KEY": "wJalrXUtnFEMIK7MDENG",
+        ])
+        let shown = IrisCommands.settingValues(reader)
+        #expect(shown.contains("db.url = postgres://iris:********@db.example:5432/iris"), "\(shown)")
+        #expect(!shown.contains("hunter2") && !shown.contains("wJalrXUtn"), "\(shown)")
     }
 }
 

@@ -2,12 +2,13 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IrisCore
-import IrisServer
 import IrisServices
 import IrisStore
 import IrisTesting
 import NIOCore
 import Testing
+
+@testable import IrisServer
 
 @Suite("The audit log as a live stream")
 struct EventStreamTests {
@@ -69,6 +70,46 @@ struct EventStreamTests {
             let bad = try await server.get(
                 "/api/v1/events", headers: [.accept: "text/event-stream", .init("Last-Event-ID")!: "yesterday"])
             #expect(bad.status == .badRequest)
+        }
+    }
+
+    @Test(
+        "an open stream loses a project's events when its membership goes, and ends when its token is revoked",
+        .timeLimit(.minutes(1)), arguments: TestDatabase.enabled)
+    func accessChangesMidStream(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: carol views the admin's project through a token.
+            let carol = try await Accounts(store: server.store, bcryptCost: 10).create(
+                username: "carol", password: "carol-password", isAdmin: false)
+            let project = try await server.createProject("watched")
+            try await server.store.accounts.setRole(projectID: project, userID: carol.id, .viewer)
+            let secret = try await TestAccounts.token(for: carol, scopes: [.read], in: server.store)
+            let tokenID = try #require(try await server.store.accounts.tokens(userID: carol.id).first?.id)
+            func note(_ subject: String) async throws {
+                _ = try await server.store.events.append(
+                    Event(
+                        actorKind: "system", actorID: nil, actorName: "test", action: "project.updated",
+                        projectID: project, subject: subject))
+            }
+
+            // act: carol streams for up to 30 s while her access is taken away, step by step.
+            let started = ContinuousClock.now
+            async let streamed = server.acting(as: TestServer.bearer(secret)).get(
+                "/api/v1/events?timeout=30", headers: [.accept: "text/event-stream"])
+            try await Task.sleep(for: .seconds(1))
+            try await note("while a member")
+            try await Task.sleep(for: .seconds(1))
+            try await server.store.accounts.setRole(projectID: project, userID: carol.id, nil)
+            try await Task.sleep(for: EventController.recheckEvery + .seconds(1.5))
+            try await note("after leaving")
+            try await Task.sleep(for: .seconds(1))
+            _ = try await server.store.accounts.revokeToken(id: tokenID, userID: nil)
+            let response = try await streamed
+
+            // check
+            let subjects = events(in: response.text).compactMap { $0.data["subject"] as? String }
+            #expect(subjects == ["while a member"], "\(response.text)")
+            #expect(ContinuousClock.now - started < .seconds(20), "the stream outlived the token's revocation")
         }
     }
 }

@@ -82,6 +82,7 @@ struct ExportTests {
             #expect(part.status == .partialContent && part.data == Data([0x50, 0x4B, 0x03, 0x04]))
 
             // Bad requests: 400 naming the field; nothing queued.
+            let jobsBefore = try await server.rowCount("jobs")
             for (payload, field) in [
                 (["format": "tar"] as [String: Any], "format"),
                 (["format": "csv", "include": ["model_confidence": 2]], "include.model_confidence"),
@@ -91,6 +92,7 @@ struct ExportTests {
                 #expect(refused.status == .badRequest, "\(payload): \(refused.text)")
                 #expect(try refused.json()["field"] as? String == field)
             }
+            #expect(try await server.rowCount("jobs") == jobsBefore)
             #expect(try await server.get("\(path)/999999").status == .notFound)
             // Another project's export is not reachable through this one, even by its owner.
             let other = try await server.createProject("Other trees")
@@ -105,6 +107,7 @@ struct ExportTests {
                     try await TestAccounts.token(for: viewer, scopes: [.read, .write], in: server.store)))
             #expect(try await asViewer.send(.post, path, json: ["format": "csv"]).status == .forbidden)
             #expect(try await asViewer.get(csvLocation).status == .forbidden)
+            #expect(try await server.rowCount("jobs") == jobsBefore)
 
             // After the retention period the cleanup removes the zips, and downloading says so.
             let removed = try await ExportJob.expire(
@@ -113,6 +116,35 @@ struct ExportTests {
             #expect(removed == 3)
             let gone = try await server.get(csvLocation)
             #expect(gone.status == .gone, "\(gone.text)")
+        }
+    }
+
+    @Test("labels a spreadsheet would run as formulas are exported as text", arguments: TestDatabase.enabled)
+    func csvFormulas(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a contributor's labels that Excel and LibreOffice would evaluate.
+            let project = try await server.createProject("Crowd")
+            let hostile = ["=HYPERLINK(\"http://evil.example\";\"x\")", "+1+2", "-3", "@SUM(A1)"]
+            for (seed, label) in hostile.enumerated() {
+                let response = try await server.upload(
+                    try Fixtures.jpeg(width: 64, height: 48, seed: 900 + seed), to: project, labels: [label])
+                #expect(response.status == .created, "\(label): \(response.text)")
+            }
+
+            // act
+            let job = try await server.send(.post, "/api/v1/projects/\(project)/exports", json: ["format": "csv"])
+            try await server.settle()
+            let csv = try Self.entries(
+                try await server.get(try #require(job.headers[.location])).data, reading: "labels.csv")
+
+            // check: every such cell starts with an apostrophe, and no cell starts with a formula.
+            let cells = try #require(csv.text).split(separator: "\n").dropFirst().map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingPrefix("\"") }
+            }
+            #expect(cells.count == hostile.count)
+            #expect(
+                cells.allSatisfy { row in row.allSatisfy { cell in !"=+-@".contains(cell.first ?? " ") } }, "\(cells)")
+            #expect(cells.compactMap { $0.dropFirst().first }.filter { $0.hasPrefix("'") }.count == hostile.count)
         }
     }
 }

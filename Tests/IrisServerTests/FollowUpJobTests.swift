@@ -76,7 +76,11 @@ struct FollowUpJobTests {
             #expect(done.result?.contains("\"requeued_analyses\":1") == true, "\(done.result ?? "")")
             #expect(try await keys(server, sha256) == ["analyze:\(sha256):mobilenet-v2"])
             try await server.settle(timeout: 60)
-            #expect(try await server.get("/api/v1/analyses/\(sha256)").status == .ok)
+            // The requeued analysis ran: the model's answer is there, not just a 200.
+            let analysed = try await server.get("/api/v1/analyses/\(sha256)").json()
+            let status = (analysed["models"] as? [String: Any])?["mobilenet-v2"] as? [String: Any]
+            let labels = (status?["result"] as? [String: Any])?["labels"] as? [Any]
+            #expect(status?["state"] as? String == "succeeded" && labels?.isEmpty == false, "\(analysed)")
         }
     }
 }

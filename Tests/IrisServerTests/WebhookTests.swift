@@ -34,6 +34,13 @@ final class WebhookReceiver: Sendable {
             let count = try await self.record(request)
             return Response(status: count <= self.failFirst ? .internalServerError : .ok)
         }
+        // A receiver that refuses and echoes the secret in its URL, as chat services' errors do.
+        router.post("services/{secret}") { request, context -> Response in
+            _ = try await self.record(request)
+            let secret = context.parameters.get("secret") ?? ""
+            return Response(
+                status: .forbidden, body: .init(byteBuffer: ByteBuffer(string: "invalid_token \(secret)")))
+        }
         router.post("redirect") { request, _ -> Response in
             _ = try await self.record(request)
             return Response(status: .found, headers: [.location: "http://10.255.255.1/hook"])
@@ -173,8 +180,59 @@ struct WebhookTests {
                         state: nil, kind: "webhook.deliver", projectIDs: nil, keyPrefix: nil, before: nil, limit: 10
                     ).first)
                 #expect(job.state == .failed)
-                #expect(job.error?.contains("10.255.255.1") == true, "\(job.error ?? "")")
+                // Why is in the attempt's note, shown to owners; the error names the webhook by host.
+                #expect(job.error?.contains("127.0.0.1") == true, "\(job.error ?? "")")
+                #expect(job.error?.contains("/redirect") == false, "\(job.error ?? "")")
+                let shown = try await server.get("/api/v1/jobs/\(job.id)").text
+                #expect(shown.contains("10.255.255.1"), "\(shown)")
                 #expect(receiver.requests.count == 1)
+            }
+        }
+    }
+
+    @Test(
+        "a webhook's URL and its receiver's replies are shown to owners only, never to viewers",
+        arguments: TestDatabase.enabled)
+    func secrecy(database: TestDatabase) async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.run { port in
+            try await TestServer.with(database, configure: allowingLoopback) { server in
+                // setup
+                let secret = "T000SECRETKEY0000"
+                let project = try await server.createProject("chatty")
+                let viewer = try await Accounts(store: server.store, bcryptCost: 10).create(
+                    username: "vera", password: "vera-password", isAdmin: false)
+                try await server.store.accounts.setRole(projectID: project, userID: viewer.id, .viewer)
+                let asViewer = server.acting(
+                    as: TestServer.bearer(try await TestAccounts.token(for: viewer, scopes: [.read], in: server.store)))
+
+                // act
+                let created = try await server.send(
+                    .post, "/api/v1/projects/\(project)/webhooks",
+                    json: ["url": "http://127.0.0.1:\(port)/services/\(secret)", "event_types": ["image.uploaded"]])
+                #expect(created.status == .created, "\(created.text)")
+                _ = try await server.upload(try Fixtures.jpeg(seed: 7), to: project)
+                try await receiver.waitFor(1)
+                try await server.settle()
+
+                // check: the viewer sees the webhook's events and jobs, but neither the URL nor the reply.
+                let events = try await asViewer.get("/api/v1/events?limit=100")
+                #expect(events.status == .ok && events.text.contains("webhook.created"), "\(events.text)")
+                let jobs = try await asViewer.get("/api/v1/jobs?kind=webhook.deliver")
+                let items = try #require(try jobs.json()["items"] as? [[String: Any]])
+                let jobID = try #require(items.first?["id"] as? Int, "\(jobs.text)")
+                let job = try await asViewer.get("/api/v1/jobs/\(jobID)")
+                let page = try await asViewer.get("/jobs")
+                for (what, text) in [
+                    ("events", events.text), ("jobs", jobs.text), ("job", job.text), ("page", page.text),
+                ] {
+                    #expect(!text.contains(secret) && !text.contains("invalid_token"), "\(what): \(text)")
+                }
+                #expect(job.text.contains("webhook") && job.text.contains("HTTP 403"), "\(job.text)")
+                // The owner's delivery log has the whole story.
+                let hookID = try #require(try created.json()["id"] as? Int)
+                let log = try await server.get("/api/v1/projects/\(project)/webhooks/\(hookID)/deliveries")
+                #expect(log.text.contains("invalid_token \(secret)"), "\(log.text)")
             }
         }
     }

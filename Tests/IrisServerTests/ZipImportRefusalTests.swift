@@ -49,6 +49,17 @@ extension BadInputTests {
     }
 
     @Test(
+        "entries that share their data (zip amplification) are refused whole", .timeLimit(.minutes(1)),
+        arguments: TestDatabase.enabled)
+    func overlappingEntries(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let response = try await importing(try HostileZips.overlappingEntries(), on: server)
+            try await expectRefused(
+                response, status: .unprocessableContent, field: "file", mentioning: "overlap", on: server)
+        }
+    }
+
+    @Test(
         "a damaged central directory is a 422 naming the damage", .timeLimit(.minutes(1)),
         arguments: TestDatabase.enabled)
     func damagedCentralDirectory(database: TestDatabase) async throws {

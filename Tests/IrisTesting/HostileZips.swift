@@ -54,4 +54,12 @@ public enum HostileZips {
     public static func damagedDirectory() throws -> Data {
         ZipWriter.archive(try honest(), damageDirectory: true)
     }
+
+    /// One honest photo whose data twenty more central directory entries also point at: each
+    /// passes every per-entry check, yet the archive inflates the same stream 21 times.
+    public static func overlappingEntries() throws -> Data {
+        let photo = try Fixtures.jpeg(width: 64, height: 48, seed: 77)
+        return ZipWriter.archive(
+            [ZipWriter.Entry("cats/shared.jpg", photo)], aliasesOfFirst: (1...20).map { "cats/copy-\($0).jpg" })
+    }
 }

@@ -178,6 +178,31 @@ public struct TestServer: Sendable {
         }
     }
 
+    /// Every table of the database (SQLite's own and FTS shadow tables left out).
+    public func tableNames() async throws -> [String] {
+        let query: SQLQueryString =
+            store.database.dialect == .sqlite
+            ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            : "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+        return try await store.database.withConnection { db in
+            try await db.raw(query).all().map { try $0.decode(column: "name", as: String.self) }
+        }
+    }
+
+    /// Every table's row count, in one statement: a cheap fingerprint of what a request changed.
+    public func rowCounts() async throws -> [String: Int] {
+        let tables = try await tableNames()
+        let union = tables.map { "SELECT '\($0)' AS name, COUNT(*) AS n FROM \($0)" }.joined(separator: " UNION ALL ")
+        return try await store.database.withConnection { db in
+            var counts: [String: Int] = [:]
+            for row in try await db.raw(SQLQueryString(union)).all() {
+                counts[try row.decode(column: "name", as: String.self)] = Int(
+                    try row.decode(column: "n", as: Int64.self))
+            }
+            return counts
+        }
+    }
+
     static func files(under root: URL) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return [] }
         var files: [String] = []

@@ -28,11 +28,26 @@ public enum ZipWriter {
         }
     }
 
-    /// The archive; `damageDirectory` overwrites the first central directory signature.
-    public static func archive(_ entries: [Entry], damageDirectory: Bool = false) -> Data {
+    /// The archive; `damageDirectory` overwrites the first central directory signature;
+    /// `aliasesOfFirst` adds central directory entries of these names that point at the first
+    /// entry's local header and data (one stream read many times: zip amplification).
+    public static func archive(_ entries: [Entry], damageDirectory: Bool = false, aliasesOfFirst: [String] = [])
+        -> Data
+    {
         var out = Data()
         var directory = Data()
-        for entry in entries {
+        let aliases = entries.first.map { first in aliasesOfFirst.map { (first, $0, UInt32(0)) } } ?? []
+        for (entry, alias, aliasOffset) in entries.map({ ($0, String?.none, UInt32?.none) })
+            + aliases.map({ ($0.0, Optional($0.1), Optional($0.2)) })
+        {
+            if let alias, let aliasOffset {
+                let name = Data(alias.utf8)
+                let packed = entry.rawData ?? (entry.method == 8 ? deflate(entry.data) : entry.data)
+                directory.append(
+                    centralRecord(
+                        entry, name: name, packedCount: packed.count, offset: aliasOffset))
+                continue
+            }
             let name = Data(entry.path.utf8)
             let packed = entry.rawData ?? (entry.method == 8 ? deflate(entry.data) : entry.data)
             let crc = entry.crc32 ?? checksum(entry.data)
@@ -51,24 +66,7 @@ public enum ZipWriter {
             out.append(le16(0))
             out.append(name)
             out.append(packed)
-            directory.append(le32(0x0201_4b50))
-            directory.append(le16(0x0314))
-            directory.append(le16(20))
-            directory.append(le16(0x0800))
-            directory.append(le16(entry.method))
-            directory.append(le16(0))
-            directory.append(le16(0x21))
-            directory.append(le32(crc))
-            directory.append(le32(UInt32(packed.count)))
-            directory.append(le32(size))
-            directory.append(le16(UInt16(name.count)))
-            directory.append(le16(0))
-            directory.append(le16(0))
-            directory.append(le16(0))
-            directory.append(le16(0))
-            directory.append(le32(0o100644 << 16))
-            directory.append(le32(offset))
-            directory.append(name)
+            directory.append(centralRecord(entry, name: name, packedCount: packed.count, offset: offset))
         }
         let directoryOffset = UInt32(out.count)
         if damageDirectory, !directory.isEmpty { directory.replaceSubrange(0..<4, with: Data("JUNK".utf8)) }
@@ -76,12 +74,35 @@ public enum ZipWriter {
         out.append(le32(0x0605_4b50))
         out.append(le16(0))
         out.append(le16(0))
-        out.append(le16(UInt16(entries.count)))
-        out.append(le16(UInt16(entries.count)))
+        out.append(le16(UInt16(entries.count + aliases.count)))
+        out.append(le16(UInt16(entries.count + aliases.count)))
         out.append(le32(UInt32(directory.count)))
         out.append(le32(directoryOffset))
         out.append(le16(0))
         return out
+    }
+
+    static func centralRecord(_ entry: Entry, name: Data, packedCount: Int, offset: UInt32) -> Data {
+        var record = Data()
+        record.append(le32(0x0201_4b50))
+        record.append(le16(0x0314))
+        record.append(le16(20))
+        record.append(le16(0x0800))
+        record.append(le16(entry.method))
+        record.append(le16(0))
+        record.append(le16(0x21))
+        record.append(le32(entry.crc32 ?? checksum(entry.data)))
+        record.append(le32(UInt32(packedCount)))
+        record.append(le32(entry.declaredSize ?? UInt32(entry.data.count)))
+        record.append(le16(UInt16(name.count)))
+        record.append(le16(0))
+        record.append(le16(0))
+        record.append(le16(0))
+        record.append(le16(0))
+        record.append(le32(0o100644 << 16))
+        record.append(le32(offset))
+        record.append(name)
+        return record
     }
 
     /// Raw deflate, as zip entries hold it.

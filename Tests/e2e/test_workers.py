@@ -106,7 +106,8 @@ def test_kill_9_a_worker_and_every_job_finishes_exactly_once(queue_server):
     assert lost >= 1, "the killed worker's job should have been taken back after its lease expired"
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: several workers claim with FOR UPDATE SKIP LOCKED")
+@pytest.mark.skipif(not POSTGRES_URL and os.environ.get("IRIS_TEST_REQUIRE_POSTGRES") != "1",
+                    reason="PostgreSQL only (several workers claim with FOR UPDATE SKIP LOCKED): IRIS_TEST_POSTGRES_URL is not set")
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 def test_workers_never_run_the_same_job_at_once(queue_server):
     server = queue_server

@@ -64,6 +64,19 @@ public struct AuthMiddleware: RouterMiddleware {
         return .token(user, record)
     }
 
+    /// The caller the request's credentials name now, or nil when they no longer name anyone
+    /// (revoked or expired token, ended session, disabled user). For long responses (event
+    /// streams) that must not keep the access they started with.
+    func currentCaller(of request: Request) async -> Caller? {
+        if let authorization = request.headers[.authorization] {
+            return try? await bearer(authorization)
+        }
+        guard let cookie = request.cookies[Self.sessionCookie]?.value, Secrets.isWellFormed(cookie),
+            let (user, csrf) = try? await store.accounts.session(idHash: Secrets.hash(cookie)), !user.disabled
+        else { return nil }
+        return .session(user, csrfToken: csrf)
+    }
+
     static func isSafe(_ method: HTTPRequest.Method) -> Bool {
         method == .get || method == .head || method == .options
     }

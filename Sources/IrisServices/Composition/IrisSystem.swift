@@ -74,7 +74,8 @@ public struct IrisSystem: Sendable {
         registry.register(DiagnosticJob())
         let learning = LearningService(
             store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel,
-            thresholds: settings.models.thresholds, autoModels: followUps.autoModels)
+            thresholds: settings.models.thresholds, autoModels: followUps.autoModels,
+            maxPixels: settings.limits.maxPixels)
         self.learning = learning
         registry.register(
             AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))

@@ -266,7 +266,11 @@ public struct DatasetExport: Sendable {
         return cleaned == "." || cleaned == ".." ? "_" : cleaned
     }
 
-    static func csvField(_ text: String) -> String {
+    /// One CSV cell. A cell a spreadsheet would take as a formula (=, +, -, @, tab or carriage
+    /// return first: a contributor can type `=HYPERLINK(…)` as a label) is kept as text by a
+    /// leading apostrophe, as OWASP's advice on CSV injection has it.
+    static func csvField(_ raw: String) -> String {
+        let text = raw.first.map { "=+-@\t\r".contains($0) } == true ? "'" + raw : raw
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -2,6 +2,7 @@ public import Foundation
 public import IrisBlobs
 public import IrisCore
 import IrisImaging
+import IrisStore
 
 /// One file found in an ImageFolder layout (one sub-folder per class).
 public struct ImportItem: Sendable {
@@ -37,6 +38,17 @@ public struct ImportReport: Sendable, Codable, Equatable {
     public var labels: [String: Int] = [:]
     /// The images imported or already there, in order (not part of the JSON report).
     public var sha256s: [String] = []
+    /// What the import changed in the project, per image (not part of the JSON report): what
+    /// `ImageFolderImport.undo` takes back when a caller refuses after importing.
+    public var changes: [Change] = []
+
+    public struct Change: Sendable, Equatable {
+        public var sha256: String
+        /// The photo joined the project with this import.
+        public var joined: Bool
+        /// The labels the import gave a photo the project already held.
+        public var addedLabels: [String]
+    }
 
     public enum CodingKeys: String, CodingKey { case imported, duplicates, skipped, labels }
 
@@ -203,7 +215,7 @@ public struct ImageFolderImport: Sendable {
 
     /// What became of one file.
     private enum Outcome: Sendable {
-        case stored(sha256: String, duplicate: Bool, label: String?)
+        case stored(sha256: String, duplicate: Bool, label: String?, addedLabels: [String])
         case skipped(ImportReport.Skipped)
     }
 
@@ -279,7 +291,10 @@ public struct ImageFolderImport: Sendable {
         do {
             let outcome = try await ingestor.ingest(
                 upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
-            return .stored(sha256: upload.sha256, duplicate: outcome.duplicate, label: item.label)
+            // A duplicate of this project's own photos only: other projects' holdings stay unsaid.
+            return .stored(
+                sha256: upload.sha256, duplicate: outcome.alreadyInProject, label: item.label,
+                addedLabels: outcome.addedLabels.map(\.name))
         } catch let refusal as Refusal where [.tooLarge, .unsupportedFormat, .unprocessable].contains(refusal.kind) {
             return .skipped(.init(path: item.path, reason: refusal.detail))
         }
@@ -287,12 +302,31 @@ public struct ImageFolderImport: Sendable {
 
     private static func add(_ outcome: Outcome, to report: inout ImportReport) {
         switch outcome {
-        case .stored(let sha256, let duplicate, let label):
+        case .stored(let sha256, let duplicate, let label, let addedLabels):
             if duplicate { report.duplicates += 1 } else { report.imported += 1 }
             report.sha256s.append(sha256)
+            report.changes.append(.init(sha256: sha256, joined: !duplicate, addedLabels: duplicate ? addedLabels : []))
             if let label { report.labels[label, default: 0] += 1 }
         case .skipped(let skipped):
             report.skipped.append(skipped)
+        }
+    }
+
+    /// Takes back what `report`'s import changed in the project: photos that joined it leave
+    /// (their rows and blobs go when no other project holds them), labels it gave photos the
+    /// project already held come off. For callers that refuse after importing (a learner
+    /// class that cannot be made), so a refusal leaves nothing behind.
+    public func undo(_ report: ImportReport, in projectID: Int64) async throws {
+        for change in report.changes {
+            if change.joined {
+                // Demo mode keeps nothing, so there may be nothing to take back.
+                guard try await ingestor.store.images.member(sha256: change.sha256, of: projectID) != nil else {
+                    continue
+                }
+                try await ingestor.remove(sha256: change.sha256, from: projectID)
+            } else {
+                try await ingestor.store.images.removeLabels(change.addedLabels, from: change.sha256, in: projectID)
+            }
         }
     }
 

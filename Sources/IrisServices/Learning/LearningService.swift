@@ -1,6 +1,7 @@
-import Foundation
+public import Foundation
 public import IrisBlobs
 public import IrisCore
+import IrisImaging
 public import IrisML
 public import IrisStore
 import NIOConcurrencyHelpers
@@ -11,8 +12,9 @@ import NIOConcurrencyHelpers
 public struct LearningService: Sendable {
     public init(
         store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String,
-        thresholds: IncrementalLearner.Thresholds, autoModels: [String] = []
+        thresholds: IncrementalLearner.Thresholds, autoModels: [String] = [], maxPixels: Int64 = 100_000_000
     ) {
+        self.maxPixels = maxPixels
         self.store = store
         self.blobs = blobs
         self.models = models
@@ -30,6 +32,8 @@ public struct LearningService: Sendable {
     /// gets an embedding from its project's chosen model when that is not one of them.
     public let autoModels: [String]
     public let thresholds: IncrementalLearner.Thresholds
+    /// `image.max_pixels`: files that are not stored (classify uploads) are held to it too.
+    public let maxPixels: Int64
     /// Learners made ready for classifying, per project, while they are unchanged.
     let prepared = PreparedLearners()
 
@@ -103,8 +107,12 @@ public struct LearningService: Sendable {
         return vector
     }
 
-    /// Embeds a file that is not stored (classify uploads).
+    /// Embeds a file that is not stored (classify uploads), after the checks an upload gets:
+    /// an accepted format, a readable header, and no more than `maxPixels`.
     public func embedding(path: String, model: String) async throws -> [Float] {
+        // Reading a header decodes no pixels: milliseconds, even for a hostile file.
+        let size = try ImageInspector.headerSize(path: path)
+        try ImageInspector.checkPixels(width: size.width, height: size.height, limit: maxPixels, field: "file")
         guard let vector = try await embedder(model).analyze(path: path).embedding else {
             throw Refusal.conflict("\(model) gave no embedding")
         }
@@ -119,17 +127,48 @@ public struct LearningService: Sendable {
         return Self.learner(record, classes)
     }
 
+    /// Adds a new class from a zip of its photos: each is stored in the project with the
+    /// class's name as its label, then embedded. Whatever can refuse is asked first (the
+    /// class is new, the learner's model can embed); a refusal after the import (a class of
+    /// the same name made meanwhile, no photo that embeds) takes the import back, so a refused
+    /// request leaves no image, membership, label or blob behind.
+    public func addClass(
+        to project: Project, name: String, zip: URL, importer: ImageFolderImport
+    ) async throws -> AddedClass {
+        let projectID = project.id
+        try await refuseExisting(name, projectID: projectID)
+        _ = try embedder(try await learnerModel(projectID: projectID))
+        let report = try await importer.importZip(at: zip, into: project, labelFromFolders: false, label: name)
+        do {
+            guard !report.sha256s.isEmpty else {
+                let reasons = report.skipped.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
+                throw Refusal.invalid(
+                    "the zip holds no image\(reasons.isEmpty ? "" : " (\(reasons))"); the class was not made",
+                    field: "file")
+            }
+            return try await addClass(projectID: projectID, name: name, sha256s: report.sha256s, report: report)
+        } catch {
+            try await importer.undo(report, in: projectID)
+            throw error
+        }
+    }
+
+    /// 409 when the learner already has a class of this name.
+    public func refuseExisting(_ name: String, projectID: Int64) async throws {
+        if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {
+            throw Refusal.conflict(
+                "the learner already has a class named \(existing.name); add examples by labelling images, or remove it first",
+                field: "name")
+        }
+    }
+
     /// Adds a new class from stored images (all of one label, or imported from a zip).
     /// 409 when the class exists; 400 when there is no image. Images that cannot be
     /// embedded are reported and left out.
     public func addClass(projectID: Int64, name: String, sha256s: [String], report: ImportReport? = nil) async throws
         -> AddedClass
     {
-        if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {
-            throw Refusal.conflict(
-                "the learner already has a class named \(existing.name); add examples by labelling images, or remove it first",
-                field: "name")
-        }
+        try await refuseExisting(name, projectID: projectID)
         guard !sha256s.isEmpty else {
             throw Refusal.invalid("there is no image to make the class \(name) from", field: "file")
         }

@@ -71,6 +71,11 @@ struct WebhookDeliveryJob: JobHandler {
                 createdAt: event.createdAt, webhookID: hook.id, delivery: context.job.id, attempt: context.job.attempts)
         )
         let timestamp = String(Int(Date().timeIntervalSince1970))
+        // A webhook's URL is a bearer secret (Slack, Discord and Teams put the key in it) and
+        // the receiver's reply may echo it: job errors and events reach every member of the
+        // project, so they name the webhook by id and host; the whole story goes in the
+        // attempt's note, which only owners are shown (`JobController`, the delivery log).
+        let name = Self.name(of: hook)
         let response: WebhookSender.Response
         do {
             response = try await sender.post(
@@ -83,24 +88,33 @@ struct WebhookDeliveryJob: JobHandler {
                 ])
         } catch let refusal as WebhookSender.BlockedURL {
             context.note("refused: \(refusal.description)")
-            throw PermanentJobFailure("delivery refused: \(refusal.description)")
+            throw PermanentJobFailure(
+                "delivery to \(name) refused: its address, or a redirect, is not allowed (owners see why in its delivery log)"
+            )
         } catch {
             context.note("no response: \(error)")
-            throw error
+            throw DeliveryFailure(webhook: name, status: nil)
         }
-        context.note("HTTP \(response.status) from \(response.finalURL)")
+        context.note(
+            "HTTP \(response.status) from \(response.finalURL)"
+                + (response.excerpt.isEmpty ? "" : ": \(response.excerpt)"))
         switch response.status {
         case 200..<300: return Output(status: response.status, skipped: nil)
-        case 410: throw PermanentJobFailure("the receiver answered 410 Gone")
-        default: throw DeliveryFailure(status: response.status, excerpt: response.excerpt)
+        case 410: throw PermanentJobFailure("\(name) answered 410 Gone")
+        default: throw DeliveryFailure(webhook: name, status: response.status)
         }
     }
 
+    /// How jobs and events name a webhook: its id and host, never its URL.
+    public static func name(of hook: Webhook) -> String {
+        "webhook \(hook.id) (\(URL(string: hook.url)?.host ?? "no host"))"
+    }
+
     struct DeliveryFailure: Error, CustomStringConvertible {
-        public let status: Int
-        public let excerpt: String
+        public let webhook: String
+        public let status: Int?
         public var description: String {
-            "the receiver answered HTTP \(status)" + (excerpt.isEmpty ? "" : ": \(excerpt)")
+            status.map { "\(webhook) answered HTTP \($0)" } ?? "\(webhook) did not answer"
         }
     }
 }

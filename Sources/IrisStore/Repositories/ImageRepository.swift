@@ -9,6 +9,8 @@ public struct ImageAddition: Sendable {
     public var imageExisted: Bool
     /// The image was already in this project before this upload.
     public var alreadyInProject: Bool
+    /// The labels this addition gave the project's copy (those it already had are not here).
+    public var addedLabels: [Label] = []
 }
 
 /// A page of a project's images, newest first.
@@ -65,6 +67,8 @@ public protocol ImageRepository: Sendable {
     /// Takes the image out of the project. Returns whether the image row itself was
     /// deleted because no project holds it any more (its blobs are then the caller's to remove).
     func remove(sha256: String, from projectID: Int64) async throws -> Bool
+    /// Takes these human labels off the project's copy of the image (undoing an import that gave them).
+    func removeLabels(_ names: [String], from sha256: String, in projectID: Int64) async throws
     /// Keeps `keep` of a group of duplicates in the project: the others' labels are added to it
     /// and they leave the project, in one transaction. Answers the images no project holds any
     /// more (their blobs are the caller's to remove).
@@ -131,21 +135,24 @@ public struct SQLImageRepository: ImageRepository {
                 ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id
                 """
             ).first()
+            var addedLabels: [Label] = []
             for label in labels {
-                try await db.raw(
+                let inserted = try await db.raw(
                     """
                     INSERT INTO labels (project_id, sha256, name, source, confidence, created_at)
                     VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: label.name), \(bind: label.source), \(bind: label.confidence), \(bind: now))
-                    ON CONFLICT (project_id, sha256, name, source) DO NOTHING
+                    ON CONFLICT (project_id, sha256, name, source) DO NOTHING RETURNING name
                     """
-                ).run()
+                ).first()
+                if inserted != nil { addedLabels.append(label) }
             }
             guard let member = try await Self.member(sha256: image.sha256, of: projectID, on: db) else {
                 throw StoreError.inconsistent("the image vanished while it was being added")
             }
             for job in jobs { _ = try await SQLJobRepository.insert(job, db, dialect: dialect) }
             return ImageAddition(
-                member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil)
+                member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil,
+                addedLabels: addedLabels)
         }
     }
 
@@ -220,6 +227,20 @@ public struct SQLImageRepository: ImageRepository {
                         reviewed: try row.decode(column: "reviewed_at", as: Int64?.self) != nil))
             }
             return result
+        }
+    }
+
+    public func removeLabels(_ names: [String], from sha256: String, in projectID: Int64) async throws {
+        guard !names.isEmpty else { return }
+        try await database.transaction { db in
+            for name in names {
+                try await db.raw(
+                    """
+                    DELETE FROM labels WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)
+                    AND name = \(bind: name) AND source = 'human'
+                    """
+                ).run()
+            }
         }
     }
 

@@ -52,7 +52,7 @@ struct EventController {
     /// polled each second, a comment every 15 s to keep proxies from closing it, and an end
     /// after `timeout` seconds (default 300), after which EventSource reconnects and resumes.
     func stream(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
+        let visibleAtStart = try await guardian.visibleProjects(context.caller).map { Array($0) }
         let resume = try request.headers[.init("Last-Event-ID")!].map { raw -> Int64 in
             guard let id = Int64(raw), id >= 0 else {
                 throw Problem.badRequest("Last-Event-ID must be an event id", field: "Last-Event-ID")
@@ -65,7 +65,8 @@ struct EventController {
         guard let timeout = Int(timeoutText), (1...3600).contains(timeout) else {
             throw Problem.badRequest("timeout must be 1 to 3600 seconds", field: "timeout")
         }
-        let store = self.store
+        let (store, guardian) = (self.store, self.guardian)
+        let credentials = AuthMiddleware(store: store, touchTokens: false)
         let first = start ?? 0
         let body = ResponseBody { writer in
             let encoder = IrisJSON.makeEncoder()
@@ -73,10 +74,19 @@ struct EventController {
             var last = first
             let deadline = ContinuousClock.now + .seconds(timeout)
             var quiet = 0
+            var visible = visibleAtStart
+            var checked = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             // A stream ends as soon as the server begins to stop: graceful shutdown waits for
             // responses in flight, and an open stream would hold it up to `timeout` seconds.
             while ContinuousClock.now < deadline && !Task.isShuttingDownGracefully && !Task.isCancelled {
+                // Access is asked again every few seconds: a revoked token, a disabled user or
+                // an ended session ends the stream; a removed membership stops that project's events.
+                if ContinuousClock.now - checked >= Self.recheckEvery {
+                    checked = ContinuousClock.now
+                    guard let caller = await credentials.currentCaller(of: request) else { break }
+                    visible = try await guardian.visibleProjects(caller).map { Array($0) }
+                }
                 let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
                 for event in events {
                     let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
@@ -97,6 +107,9 @@ struct EventController {
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"],
             body: body)
     }
+
+    /// How often an open stream asks again who its caller is and what they may see.
+    static let recheckEvery: Duration = .seconds(3)
 
     /// The history page: the newest 200 events the caller may see.
     @Sendable func historyPage(_ request: Request, context: IrisRequestContext) async throws -> Response {

@@ -132,8 +132,10 @@ struct ImageController {
             if reserved, let link { try? await store.links.releaseUpload(id: link.id) }
             throw error
         }
+        // "Duplicate" speaks of this project only: whether other projects hold the same bytes
+        // is not the caller's to know (a link holder could otherwise probe the whole server).
         let detail = [
-            "duplicate": String(outcome.duplicate), "labels": outcome.member.labels.map(\.name).joined(separator: ","),
+            "duplicate": String(outcome.alreadyInProject), "labels": outcome.member.labels.map(\.name).joined(separator: ","),
         ]
         if let link {
             await audit.record(
@@ -147,7 +149,8 @@ struct ImageController {
                 detail: detail)
         }
         let body = APIModel.UploadBody(
-            sha256: outcome.member.image.sha256, duplicate: outcome.duplicate, image: .init(outcome.member))
+            sha256: outcome.member.image.sha256, duplicate: outcome.alreadyInProject, image: .init(outcome.member),
+            labelsAdded: outcome.addedLabels.map(\.name))
         let location = "/api/v1/images/\(outcome.member.image.sha256)"
         return EditedResponse(
             status: outcome.alreadyInProject ? .ok : .created, headers: [.location: location], response: body)
@@ -194,7 +197,7 @@ struct ImageController {
         let key = BlobKey.original(image.sha256)
         var headers: HTTPFields = [
             .contentType: image.format.mediaType, .eTag: "\"\(image.sha256)\"", .acceptRanges: "bytes",
-            .cacheControl: "public, max-age=31536000, immutable", .init("X-Content-Type-Options")!: "nosniff",
+            .cacheControl: "private, max-age=31536000, immutable", .init("X-Content-Type-Options")!: "nosniff",
         ]
         if Self.matches(request.headers[.ifNoneMatch], etag: image.sha256) {
             return Response(status: .notModified, headers: headers)
@@ -235,7 +238,7 @@ struct ImageController {
         }
         let etag = "\(image.sha256)-\(size)"
         var headers: HTTPFields = [
-            .contentType: "image/jpeg", .eTag: "\"\(etag)\"", .cacheControl: "public, max-age=31536000, immutable",
+            .contentType: "image/jpeg", .eTag: "\"\(etag)\"", .cacheControl: "private, max-age=31536000, immutable",
         ]
         if Self.matches(request.headers[.ifNoneMatch], etag: etag) {
             return Response(status: .notModified, headers: headers)

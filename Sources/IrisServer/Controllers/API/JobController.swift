@@ -89,7 +89,7 @@ struct JobController {
             ]
         }
         var values: [String: Any] = ["title": "Jobs", "jobs": rows]
-        if context.caller.user?.isAdmin == true {
+        if context.caller.isAdministrator {
             values["isAdmin"] = true
             values["queues"] = try await queues(request, context: context).items.map { entry -> [String: Any] in
                 var row: [String: Any] = ["queue": entry.queue]
@@ -103,7 +103,18 @@ struct JobController {
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {
         let id = try Parameters.id(context, "jobID", noun: "job")
         guard let job = try await store.jobs.find(id: id) else { throw Problem.notFound("no job has id \(id)") }
-        return APIModel.JobBody(job, runs: try await store.jobs.runs(jobID: id))
+        var runs = try await store.jobs.runs(jobID: id)
+        // A delivery's notes hold the webhook's URL and the receiver's reply: owners only.
+        if job.kind == WebhookDelivery.kind, let projectID = job.projectID,
+            (try? await guardian.require(.owner, inProject: projectID, caller: context.caller)) == nil
+        {
+            runs = runs.map { run in
+                var run = run
+                run.detail = nil
+                return run
+            }
+        }
+        return APIModel.JobBody(job, runs: runs)
     }
 
     @Sendable func cancel(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {

@@ -182,20 +182,11 @@ struct LearningController {
             guard let zip = received.file else {
                 throw Problem.badRequest("send the class's images as a zip in the part named \"file\"", field: "file")
             }
-            try await refuseExisting(name, project: project)
-            let report = try await importer.importZip(at: zip.url, into: project, labelFromFolders: false, label: name)
-            guard !report.sha256s.isEmpty else {
-                let reasons = report.skipped.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")
-                throw Problem.badRequest(
-                    "the zip holds no image\(reasons.isEmpty ? "" : " (\(reasons))"); the class was not made",
-                    field: "file")
-            }
-            added = try await learning.addClass(
-                projectID: project.id, name: name, sha256s: report.sha256s, report: report)
+            added = try await learning.addClass(to: project, name: name, zip: zip.url, importer: importer)
         } else {
             let body = try await request.decode(as: AddClassRequest.self, context: context)
             let name = try checkNewClass(body.name, project: project)
-            try await refuseExisting(name, project: project)
+            try await learning.refuseExisting(name, projectID: project.id)
             let label = body.fromLabel ?? name
             let sha256s = try await store.learning.labelledSHA256s(projectID: project.id, label: label)
             guard !sha256s.isEmpty else {
@@ -227,14 +218,6 @@ struct LearningController {
             throw Problem.badRequest("\"\(name)\" is not a label in project \(project.name)'s label set", field: "name")
         }
         return name
-    }
-
-    func refuseExisting(_ name: String, project: Project) async throws {
-        if try await !store.learning.classes(projectID: project.id, names: [name]).isEmpty {
-            throw Problem.conflict(
-                "the learner already has a class named \(name); remove it first, or label more images with it",
-                field: "name")
-        }
     }
 
     @Sendable func removeClass(_ request: Request, context: IrisRequestContext) async throws -> Response {

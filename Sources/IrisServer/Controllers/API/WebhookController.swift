@@ -75,7 +75,8 @@ struct WebhookController {
             createdBy: context.caller.user?.id)
         await audit.record(
             context.caller, "webhook.created", project: projectID, subject: "webhook \(hook.id)",
-            detail: ["url": hook.url])
+            // Every member reads events; the URL is a secret, so they learn only its host.
+            detail: ["host": URL(string: hook.url)?.host ?? ""])
         return EditedResponse(status: .created, response: WebhookBody(hook, showingSecret: true))
     }
 
