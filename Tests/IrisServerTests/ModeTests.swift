@@ -15,15 +15,18 @@ struct ModeTests {
     /// Every table's rows, as text, and every file in the data folder but the database's own.
     func snapshot(_ server: TestServer) async throws -> (rows: [String], files: [String: Data]) {
         var rows: [String] = []
-        for table in try await server.tableNames() {
+        // Left out: the webhook dispatcher's place in the event log and the scheduler's hourly
+        // jobs, which move on their own clock, not because of any request.
+        for table in try await server.tableNames() where !["cursors", "job_runs"].contains(table) {
             let all = try await server.store.database.withConnection { db in
                 try await db.raw("SELECT * FROM \(unsafeRaw: table)").all()
             }
-            for row in all {
+            for row in all
+            where (try? row.decode(column: "idempotency_key", as: String.self))?.hasPrefix("periodic:") != true {
                 rows.append(
                     table + ": "
                         + row.allColumns.sorted().map { column in
-                            "\(column)=\((try? row.decodeNil(column: column)) == true ? "null" : (try? row.decode(column: column, as: String.self)) ?? (try? row.decode(column: column, as: Int64.self)).map(String.init) ?? (try? row.decode(column: column, as: Double.self)).map { "\($0)" } ?? "?")"
+                            "\(column)=\((try? row.decodeNil(column: column)) == true ? "null" : (try? row.decode(column: column, as: Int64.self)).map(String.init) ?? (try? row.decode(column: column, as: Double.self)).map { "\($0)" } ?? (try? row.decode(column: column, as: String.self)) ?? "?")"
                         }.joined(separator: ","))
             }
         }
@@ -108,7 +111,7 @@ struct ModeTests {
             let writes = server.catalog.routes.filter {
                 ![.get, .head].contains($0.method) && !["/login", "/logout"].contains($0.pattern)
             }
-            #expect(writes.count >= 40, "\(writes)")
+            #expect(writes.count >= 30, "\(writes)")
             let sha256 = String(repeating: "ab", count: 32)
             for route in writes {
                 var path = route.pattern

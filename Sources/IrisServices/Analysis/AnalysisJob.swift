@@ -94,8 +94,11 @@ public struct AnalysisJob: JobHandler {
         else {
             return Output(model: model.name, skipped: "no stored image has this sha256 any more")
         }
+        // An embedding alone is not an analysis: the result (labels, moderation) must be there
+        // too, or the cleanup sweep's requeued job would "succeed" without restoring it.
         if model.manifest.tasks.contains(.embed),
-            let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name)
+            let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name),
+            try await store.analyses.list(sha256: payload.sha256).contains(where: { $0.model == model.name })
         {
             // Embedded already (a learner class was made from it): the result stands; only memberships may be new.
             try await learning?.embedded(sha256: payload.sha256, vector: stored.vector, model: model.name)

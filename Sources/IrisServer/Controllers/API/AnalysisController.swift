@@ -62,7 +62,7 @@ struct AnalysisController {
 
     /// Remote models' problems and notes name their servers: only administrators read them.
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> ModelList {
-        let isAdmin = context.caller.user?.isAdmin ?? false
+        let isAdmin = context.caller.isAdministrator
         return ModelList(
             items: models.entries.map { entry in
                 var body = Self.body(entry)
@@ -239,6 +239,8 @@ struct AnalysisController {
             await audit.record(
                 caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
                 detail: ["via": "analyses"])
+            // Demo mode checked the photo and keeps nothing: no image, so no job to queue for it.
+            guard ingestor.keep else { return Created.Item(file: file.originalName, sha256: file.sha256, jobs: [:]) }
             return Created.Item(
                 file: file.originalName, sha256: file.sha256,
                 jobs: try await enqueue(file.sha256, models: names, projectID: project.id))
@@ -330,7 +332,7 @@ struct AnalysisController {
         for job in jobs.sorted(by: { $0.id > $1.id }) {
             guard let model = job.idempotencyKey?.split(separator: ":").last.map(String.init), statuses[model] == nil
             else { continue }
-            let shown = job.projectID.map(readable.contains) ?? (context.caller.user?.isAdmin ?? false)
+            let shown = job.projectID.map(readable.contains) ?? context.caller.isAdministrator
             statuses[model] = ModelStatus(
                 state: job.state.rawValue, jobID: shown ? job.id : nil, progress: job.progress, error: job.error)
         }

@@ -118,7 +118,8 @@ struct ImageController {
                     field: "label")
             }
             let labels = try ImageIngestor.humanLabels(names, for: project)
-            if let link {
+            // Demo mode keeps nothing, so it takes nothing from the link's allowance either.
+            if let link, ingestor.keep {
                 // Take one upload from the link's allowance first, so concurrent uploads never exceed its cap.
                 guard try await store.links.reserveUpload(id: link.id) != nil else {
                     throw Problem.forbidden(
