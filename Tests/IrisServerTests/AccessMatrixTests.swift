@@ -120,6 +120,8 @@ struct AccessMatrixTests {
         case viewer, contributor, editor, owner, outsider, admin
         case readOnlyOwner = "read-only token of an owner"
         case otherProjectToken = "owner's token limited to another project"
+        case adminPlainToken = "admin's read+write token without the admin scope"
+        case adminOtherProjectToken = "admin-scoped token limited to another project"
         case expiredToken = "expired token"
         case revokedToken = "revoked token"
         case malformedToken = "malformed token"
@@ -161,6 +163,14 @@ struct AccessMatrixTests {
         _ = try await server.store.accounts.revokeToken(id: revokedID, userID: nil)
         cast.headers[.revokedToken] = TestServer.bearer(revoked)
         cast.headers[.malformedToken] = [.authorization: "Bearer not-a-token"]
+        // An administrator's powers need the admin scope, and the instance's need no project limit.
+        let (admin, _) = try #require(try await server.store.accounts.credentials(username: "admin"))
+        cast.users["admin"] = admin
+        cast.headers[.adminPlainToken] = TestServer.bearer(
+            try await TestAccounts.token(for: admin, scopes: [.read, .write], in: server.store))
+        cast.headers[.adminOtherProjectToken] = TestServer.bearer(
+            try await TestAccounts.token(
+                for: admin, scopes: [.read, .write, .admin], projectID: cast.otherProject, in: server.store))
         return cast
     }
 
@@ -174,6 +184,8 @@ struct AccessMatrixTests {
         for role in Role.allCases {
             try await server.store.accounts.setRole(projectID: project, userID: cast.users[role.rawValue]!.id, role)
         }
+        // The admin made it, but is no member: what an admin may do here comes from the admin scope alone.
+        try await server.store.accounts.setRole(projectID: project, userID: cast.users["admin"]!.id, nil)
         let upload = try await server.upload(try Fixtures.jpeg(width: 32, height: 32, seed: seed), to: project)
         let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
         // A job of the project on a queue no worker serves, so it stays put: an export, so the
@@ -230,7 +242,8 @@ struct AccessMatrixTests {
         let safe = route.method == .get
         if identity == .readOnlyOwner && !safe { return .forbidden }
         if access == .admin { return .forbidden }
-        if identity == .otherProjectToken {
+        // Tokens limited to another project see nothing of this one, admin scope or not.
+        if identity == .otherProjectToken || identity == .adminOtherProjectToken {
             switch access {
             case .project, .image, .imageRole, .job, .repair: return .notFound
             default: return route.pattern == "/api/v1/projects" && route.method == .post ? .forbidden : nil
@@ -242,6 +255,8 @@ struct AccessMatrixTests {
             case .contributor: .contributor
             case .editor: .editor
             case .owner, .readOnlyOwner: .owner
+            // The admin's token without the admin scope is the admin as a member of nothing here.
+            case .outsider, .adminPlainToken: nil
             default: nil
             }
         switch access {
@@ -293,13 +308,23 @@ struct AccessMatrixTests {
                     }
                     let body: ByteBuffer? = route.method == .get ? nil : ByteBuffer(string: "{}")
                     let headers: HTTPFields = route.method == .get ? [:] : [.contentType: "application/json"]
+                    let denied = denial(access, identity, route: route)
+                    // A refused write must change nothing: every table's rows are counted around it.
+                    let countsBefore = denied != nil && route.method != .get ? try await server.rowCounts() : nil
                     let response = try await server.acting(as: cast.headers[identity]!).request(
                         route.method, path, headers: headers, body: body)
                     // check
                     let place =
                         "\(route) as \(identity.rawValue) → \(response.status.code) \(response.text.prefix(160))"
-                    if let denied = denial(access, identity, route: route) {
+                    if let denied {
                         #expect(response.status == denied, "\(place); expected \(denied.code)")
+                        if let countsBefore {
+                            let countsAfter = try await server.rowCounts()
+                            #expect(
+                                countsAfter == countsBefore,
+                                "\(place): a refused write changed \(countsAfter.filter { countsBefore[$0.key] != $0.value }.keys.sorted())"
+                            )
+                        }
                         if denied != .seeOther {
                             #expect(response.headers[.contentType] == "application/problem+json", "\(place)")
                         }

@@ -94,8 +94,10 @@ struct AccountTests {
             #expect(
                 try await server.acting(as: [.cookie: "iris_session=\(session.cookie)"]).get("/api/v1/me").status
                     == .unauthorized)
+            // Signing in again with the right password is refused, saying why.
             let again = try await signIn(server, username: "mallory", password: "mallory-password")
-            #expect(again.response.status == .unauthorized)
+            #expect(again.response.status == .forbidden)
+            #expect(again.response.text.contains("This account is disabled"))
         }
     }
 

@@ -34,6 +34,11 @@ extension ConfigurationKey {
         help:
             "Seconds a client has to send a request's headers, from connecting (or from the previous response on a kept-alive connection); slower clients are disconnected."
     )
+    public static let httpTrustedProxies = ConfigurationKey(
+        "http.trusted_proxies", default: "",
+        help:
+            "Addresses or CIDR blocks (comma-separated, e.g. `172.28.0.10,fd00::/8`) of the reverse proxies in front of Iris. Only a request whose peer is one of them has its client's address read from `X-Forwarded-For` (the sign-in and upload limits count per client); empty: the peer is the client, and the header is ignored."
+    )
     public static let dataDirectory = ConfigurationKey(
         "data.dir", default: "./data", help: "Folder for the SQLite database, blobs, derivatives and temporary files.")
     public static let databaseURL = ConfigurationKey(
@@ -75,7 +80,7 @@ extension ConfigurationKey {
     public static let signInLimit = ConfigurationKey(
         "auth.sign_in_limit", default: "10",
         help:
-            "Failed sign-ins allowed per client address and per username in 15 minutes; then 429 with Retry-After. From half of it, each failure waits a second longer."
+            "Failed sign-ins allowed per client address and username together in 15 minutes; then that client gets 429 with Retry-After for that username, while others still sign in. From half of it (the username's failures from any client, or the client's for any username), each attempt waits a second longer, up to 5 s."
     )
     public static let uploadRateLimit = ConfigurationKey(
         "upload.rate_limit", default: "600",
@@ -248,7 +253,8 @@ extension ConfigurationKey {
 
     /// Every key, in the order the documentation lists them.
     public static let all: [ConfigurationKey] = [
-        .httpHost, .httpPort, .httpIdleTimeout, .httpHeaderTimeout, .dataDirectory, .databaseURL, .databasePoolSize,
+        .httpHost, .httpPort, .httpIdleTimeout, .httpHeaderTimeout, .httpTrustedProxies, .dataDirectory, .databaseURL,
+        .databasePoolSize,
         .uploadMaxBytes, .imageMaxPixels,
         .thumbnailQuality, .importMaxEntries, .importMaxTotalBytes, .importMaxRatio, .mode, .bcryptCost, .secureCookies,
         .signInLimit, .uploadRateLimit,

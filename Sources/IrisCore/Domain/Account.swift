@@ -50,11 +50,14 @@ public struct APIToken: Sendable, Equatable, Codable {
     public var revokedAt: Date?
     public var lastUsedAt: Date?
     public var createdAt: Date
+    /// The token this one was created with (nil: created in a web session or with `iris token
+    /// create`). Revoking that token revokes this one too.
+    public var parentID: Int64?
 
     public init(
         id: Int64, userID: Int64, name: String, scopes: [TokenScope], projectID: Int64?, expiresAt: Date?,
         revokedAt: Date?,
-        lastUsedAt: Date?, createdAt: Date
+        lastUsedAt: Date?, createdAt: Date, parentID: Int64? = nil
     ) {
         self.id = id
         self.userID = userID
@@ -65,6 +68,7 @@ public struct APIToken: Sendable, Equatable, Codable {
         self.revokedAt = revokedAt
         self.lastUsedAt = lastUsedAt
         self.createdAt = createdAt
+        self.parentID = parentID
     }
 }
 
@@ -81,5 +85,22 @@ public enum Caller: Sendable, Equatable {
         case .anonymous: nil
         case .session(let user, _), .token(let user, _): user
         }
+    }
+
+    /// Whether the caller holds an administrator's powers (every project, as an owner; the
+    /// instance's administration): an administrator's web session, or their token with the
+    /// `admin` scope. An administrator's read or write token reaches only the projects the
+    /// administrator is a member of, with their role there, like anyone else's.
+    public var isAdministrator: Bool {
+        switch self {
+        case .anonymous: false
+        case .session(let user, _): user.isAdmin
+        case .token(let user, let token): user.isAdmin && token.scopes.contains(.admin)
+        }
+    }
+
+    /// The project a token is limited to (nil: not limited, or not a token).
+    public var limitedToProject: Int64? {
+        if case .token(_, let token) = self { token.projectID } else { nil }
     }
 }

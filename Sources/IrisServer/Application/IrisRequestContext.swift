@@ -18,8 +18,12 @@ public struct IrisRequestContext: RequestContext, RemoteAddressRequestContext {
         self.remoteAddress = source.channel.remoteAddress
     }
 
+    /// The client's address as `ClientAddressMiddleware` found it: from `X-Forwarded-For`
+    /// when the peer is a trusted proxy, else the peer's own.
+    var clientAddress: String?
+
     /// A stable key for the client: its IP address.
-    var clientKey: String { remoteAddress?.ipAddress ?? "unknown" }
+    var clientKey: String { clientAddress ?? remoteAddress?.ipAddress ?? "unknown" }
 
     /// Uploads are streamed, never collected, so collecting is only for small JSON bodies.
     public var maxUploadSize: Int { 1 << 20 }

@@ -48,6 +48,7 @@ struct AccessGuard: Sendable {
             return
         case .admin:
             guard user.isAdmin else { throw Problem.forbidden("only an administrator may do this") }
+            guard context.caller.isAdministrator else { throw Problem.forbidden("this token lacks the admin scope") }
         case .project(let needed):
             try await require(needed, inProject: try Parameters.projectID(context), caller: context.caller)
         case .job(let needed):
@@ -55,11 +56,11 @@ struct AccessGuard: Sendable {
             let missing = Problem.notFound("no job has id \(id)")
             guard let job = try await store.jobs.find(id: id) else { throw missing }
             guard let projectID = job.projectID else {
-                guard user.isAdmin, token?.projectID == nil else { throw missing }
+                guard context.caller.isAdministrator, token?.projectID == nil else { throw missing }
                 return
             }
             if let limited = token?.projectID, limited != projectID { throw missing }
-            try await require(needed, in: projectID, user: user, otherwise: missing)
+            try await require(needed, in: projectID, caller: context.caller, otherwise: missing)
         case .image:
             try await requireView(image: try Parameters.sha256(context), caller: context.caller)
         case .imageRole(let needed):
@@ -69,7 +70,7 @@ struct AccessGuard: Sendable {
             let missing = Problem.notFound("no repair has id \(id)")
             guard let repair = try await store.repairs.find(id: id) else { throw missing }
             if let limited = token?.projectID, limited != repair.projectID { throw missing }
-            try await require(needed, in: repair.projectID, user: user, otherwise: missing)
+            try await require(needed, in: repair.projectID, caller: context.caller, otherwise: missing)
         }
     }
 
@@ -81,7 +82,7 @@ struct AccessGuard: Sendable {
         guard let user = caller.user else { throw missing }
         if case .token(_, let token) = caller, let limited = token.projectID, limited != projectID { throw missing }
         guard try await store.projects.find(id: projectID) != nil else { throw missing }
-        try await require(needed, in: projectID, user: user, otherwise: missing)
+        try await require(needed, in: projectID, caller: caller, otherwise: missing)
     }
 
     /// The memberships of the image the caller may read; a 404 when there is none. The rule
@@ -101,7 +102,7 @@ struct AccessGuard: Sendable {
         for membership in try await store.images.memberships(sha256: sha256) {
             if let limited, membership.projectID != limited { continue }
             let seesFlagged: Bool
-            if user.isAdmin {
+            if caller.isAdministrator {
                 seesFlagged = true
             } else {
                 guard let role = try await store.accounts.role(projectID: membership.projectID, userID: user.id) else {
@@ -124,7 +125,7 @@ struct AccessGuard: Sendable {
         guard let user = caller.user else { throw Problem.notFound("no image has sha256 \(sha256)") }
         var allowed: [Int64] = []
         for membership in readable {
-            if user.isAdmin {
+            if caller.isAdministrator {
                 allowed.append(membership.projectID)
             } else if let role = try await store.accounts.role(projectID: membership.projectID, userID: user.id),
                 role >= needed
@@ -138,9 +139,11 @@ struct AccessGuard: Sendable {
         return allowed
     }
 
-    /// Administrators pass; members need `needed`; non-members get `otherwise` (a 404).
-    private func require(_ needed: Role, in projectID: Int64, user: User, otherwise missing: Problem) async throws {
-        if user.isAdmin { return }
+    /// Administrators pass (a token of theirs only with the admin scope); members need
+    /// `needed`; non-members get `otherwise` (a 404).
+    private func require(_ needed: Role, in projectID: Int64, caller: Caller, otherwise missing: Problem) async throws {
+        guard let user = caller.user else { throw missing }
+        if caller.isAdministrator { return }
         guard let role = try await store.accounts.role(projectID: projectID, userID: user.id) else { throw missing }
         guard role >= needed else {
             throw Problem.forbidden(
@@ -168,7 +171,7 @@ struct AccessGuard: Sendable {
     /// nil: everywhere (an administrator).
     func seesFlagged(_ caller: Caller, among projects: Set<Int64>?) async throws -> Set<Int64>? {
         guard let user = caller.user else { return [] }
-        if user.isAdmin { return nil }
+        if caller.isAdministrator { return nil }
         var candidates = projects
         if candidates == nil { candidates = Set(try await store.accounts.projectIDs(userID: user.id)) }
         var seen: Set<Int64> = []
@@ -184,7 +187,7 @@ struct AccessGuard: Sendable {
     func visibleProjects(_ caller: Caller) async throws -> Set<Int64>? {
         guard let user = caller.user else { return [] }
         let limited: Int64? = if case .token(_, let token) = caller { token.projectID } else { nil }
-        if user.isAdmin { return limited.map { [$0] } }
+        if caller.isAdministrator { return limited.map { [$0] } }
         let mine = try await store.accounts.projectIDs(userID: user.id)
         return limited.map { mine.contains($0) ? [$0] : [] } ?? Set(mine)
     }

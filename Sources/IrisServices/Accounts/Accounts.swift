@@ -1,8 +1,14 @@
-import Foundation
+public import Foundation
 import HummingbirdBcrypt
 public import IrisCore
 public import IrisStore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Creating users and setting passwords, shared by the API and the `iris user` command.
 public struct Accounts: Sendable {
@@ -41,11 +47,41 @@ public struct Accounts: Sendable {
         return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
     }
 
-    /// On first start with no users: creates `admin` with a random password and returns it, to be shown once.
-    public func bootstrapAdmin() async throws -> String? {
+    /// On first start with no users: creates `admin` with a random password, written to
+    /// `passwordFile` (made new, mode 0600) and nowhere else: not to standard output, which
+    /// container runtimes keep in their logs for as long as the container exists. Answers the
+    /// file, or nil when there were users already (or another process made them meanwhile).
+    public func bootstrapAdmin(passwordFile: URL) async throws -> URL? {
         guard try await store.accounts.userCount() == 0 else { return nil }
         let password = Secrets.password()
-        _ = try await create(username: "admin", password: password, isAdmin: true)
-        return password
+        // The file first: an admin whose password was written nowhere would lock everyone out.
+        try Self.writePrivately(password + "\n", to: passwordFile)
+        do {
+            _ = try await create(username: "admin", password: password, isAdmin: true)
+        } catch {
+            try? FileManager.default.removeItem(at: passwordFile)
+            if case StoreError.conflict = error { return nil }  // another process made the admin first
+            throw error
+        }
+        return passwordFile
+    }
+
+    /// Writes `text` to a file that must not exist yet, readable and writable by its owner only
+    /// (0600 from the start, whatever the umask: never briefly readable by others).
+    static func writePrivately(_ text: String, to file: URL) throws {
+        try FileManager.default.createDirectory(
+            at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // A file left by an earlier first start (its database since replaced) names a stale password.
+        try? FileManager.default.removeItem(at: file)
+        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw Refusal(
+                .unavailable, reason: "password-file",
+                detail: "cannot create \(file.path) for the first administrator's password: \(reason)")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.synchronize()
     }
 }

@@ -27,7 +27,7 @@ public struct Moderation: Sendable {
 
     public func seesFlagged(_ caller: Caller, in project: Project) async throws -> Bool {
         guard let user = caller.user else { return false }
-        if user.isAdmin { return true }
+        if caller.isAdministrator { return true }
         guard let role = try await store.accounts.role(projectID: project.id, userID: user.id) else { return false }
         return role >= .editor
     }

@@ -11,6 +11,8 @@ public struct IrisSettings: Sendable {
     public var idleTimeout: Double = 60
     /// `http.header_timeout`: a request's headers must arrive within this many seconds.
     public var headerTimeout: Double = 15
+    /// `http.trusted_proxies`: peers whose `X-Forwarded-For` names the client.
+    public var trustedProxies: [IPNetwork] = []
     public var dataDirectory: URL
     public var database: DatabaseLocation
     public var poolSize: Int
@@ -96,6 +98,7 @@ public struct IrisSettings: Sendable {
         )
         idleTimeout = try reader.double(.httpIdleTimeout, in: 1...86_400)
         headerTimeout = try reader.double(.httpHeaderTimeout, in: 1...3_600)
+        trustedProxies = try Self.networks(reader, .httpTrustedProxies)
         storage = try StorageSettings(reader)
         wordnetDirectory = URL(fileURLWithPath: reader.string(.wordnetDirectory))
         sentenceModel = reader.string(.sentenceModel)
@@ -114,6 +117,20 @@ public struct IrisSettings: Sendable {
         return mode
     }
 
+    /// A comma-separated list of addresses and CIDR blocks (`10.0.0.5,fd00::/8`).
+    public static func networks(_ reader: ConfigurationReader, _ key: ConfigurationKey) throws -> [IPNetwork] {
+        try reader.string(key).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+            .map { text in
+                guard let network = IPNetwork(text) else {
+                    throw ConfigurationError(
+                        "\(key.name): \"\(text)\" is not an address or CIDR block like 10.0.0.5, 10.0.0.0/8 or fd00::/8",
+                        setting: key.name)
+                }
+                return network
+            }
+    }
+
     public static func bool(_ reader: ConfigurationReader, _ key: ConfigurationKey) throws -> Bool {
         switch reader.string(key).lowercased() {
         case "true", "1", "yes": return true
@@ -125,6 +142,8 @@ public struct IrisSettings: Sendable {
     public var blobsDirectory: URL { dataDirectory.appendingPathComponent("blobs") }
     public var scratchDirectory: URL { dataDirectory.appendingPathComponent("tmp") }
     public var cacheDirectory: URL { storage.cacheDirectory ?? dataDirectory.appendingPathComponent("cache") }
+    /// Where the first start writes the administrator's password (mode 0600).
+    public var initialAdminPasswordFile: URL { dataDirectory.appendingPathComponent("initial-admin-password") }
 
     /// The logger every command uses: JSON lines or plain text on standard error.
     public func makeLogger(label: String = "iris") -> Logger {

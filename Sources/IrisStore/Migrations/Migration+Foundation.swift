@@ -2,7 +2,7 @@ extension Migration {
     /// Every migration, oldest first. Append only: never edit one that has shipped.
     public static let all: [Migration] = [
         foundation, accounts, uploadLinks, jobs, analyses, learning, remoteModels, hardening, learnerNoise,
-        learnerModel, repairs, repairDefaults, searchChanges, perceptualHashes, analysisText,
+        learnerModel, repairs, repairDefaults, searchChanges, perceptualHashes, analysisText, tokenParents,
     ]
 
     /// Projects, images (one row per distinct content), project membership and labels.

@@ -33,7 +33,8 @@ struct MemberController {
         let projectID = try Parameters.projectID(context)
         let user = try await member(context)
         let body = try await request.decode(as: RoleRequest.self, context: context)
-        try await store.accounts.setRole(projectID: projectID, userID: user.id, body.role)
+        // 409 when this would demote the project's last owner.
+        try await store.accounts.changeRole(projectID: projectID, userID: user.id, body.role)
         await audit.record(
             context.caller, "member.role_set", project: projectID, subject: user.username,
             detail: ["role": body.role.rawValue])
@@ -43,7 +44,8 @@ struct MemberController {
     @Sendable func removeMember(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let projectID = try Parameters.projectID(context)
         let user = try await member(context)
-        try await store.accounts.setRole(projectID: projectID, userID: user.id, nil)
+        // 409 when this would remove the project's last owner.
+        try await store.accounts.changeRole(projectID: projectID, userID: user.id, nil)
         await audit.record(context.caller, "member.removed", project: projectID, subject: user.username)
         return Response(status: .noContent)
     }

@@ -13,7 +13,8 @@ struct SessionController {
     let resources: ServerResources
     let bcryptCost: UInt8
     let secureCookies: Bool
-    /// Failed sign-ins per client address and per username, over 15 minutes.
+    /// Failed sign-ins over 15 minutes, per (client address, username) pair (refused at the
+    /// limit), and per username and per client address (slowed from half of it).
     let signInFailures: RateLimiter
 
     func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
@@ -57,16 +58,21 @@ struct SessionController {
         }
         let username = form["username"] ?? ""
         let password = form["password"] ?? ""
-        let keys = ["address:\(context.clientKey)", "user:\(username.prefix(100))"]
-        try await signInFailures.check(keys, what: "failed sign-ins")
-        // Slowed before limited: from half the limit on, each failure costs another second.
-        var failures = 0
-        for key in keys { failures = max(failures, await signInFailures.count(key)) }
+        let name = String(username.prefix(100))
+        // Refused only for the client that failed, and only for that username: someone guessing
+        // at `admin` (or everyone behind one proxy) must not lock the real admin out.
+        let pair = "pair:\(context.clientKey)|\(name)"
+        try await signInFailures.check([pair], what: "failed sign-ins for this username from your address")
+        // Slowed before limited: from half the limit of failures for this username (from any
+        // client) or from this client (for any username) on, each attempt waits a second longer.
+        let wide = ["user:\(name)", "address:\(context.clientKey)"]
+        var failures = await signInFailures.count(pair)
+        for key in wide { failures = max(failures, await signInFailures.count(key)) }
         let slowFrom = max(signInFailures.limit / 2, 1)
         if failures >= slowFrom { try await Task.sleep(for: .seconds(min(failures - slowFrom + 1, 5))) }
         let cost = bcryptCost
         var verified: User?
-        if let (user, hash) = try await store.accounts.credentials(username: username), !user.disabled {
+        if let (user, hash) = try await store.accounts.credentials(username: username) {
             if try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(password, hash: hash) }) {
                 verified = user
             }
@@ -75,14 +81,23 @@ struct SessionController {
             _ = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
         }
         guard let user = verified else {
-            for key in keys { await signInFailures.record(key) }
+            for key in [pair] + wide { await signInFailures.record(key) }
             await audit.record(
                 Event(
                     actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed",
-                    detail: ["username": String(username.prefix(100))]))
+                    detail: ["username": name]))
             return try renderLogin(request, error: "Wrong username or password.", status: .unauthorized)
         }
-        await signInFailures.clear("user:\(username.prefix(100))")
+        await signInFailures.clear(pair)
+        // Only someone who knows the password learns that the account is disabled.
+        guard !user.disabled else {
+            await audit.record(
+                Event(
+                    actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed",
+                    detail: ["username": name, "reason": "disabled"]))
+            return try renderLogin(
+                request, error: "This account is disabled. Ask an administrator to enable it.", status: .forbidden)
+        }
         let session = Secrets.random()
         try await store.accounts.createSession(
             userID: user.id, idHash: Secrets.hash(session), csrfToken: Secrets.random(),
@@ -123,10 +138,28 @@ struct SessionController {
         secureCookies || request.headers[.init("X-Forwarded-Proto")!]?.lowercased() == "https"
     }
 
-    /// Only local paths: never redirect to another site after signing in.
+    /// Only local paths: never redirect to another site after signing in. `next` must be a
+    /// same-origin relative reference: one leading `/` (not `//`), no backslash and no control
+    /// character, before or after percent-decoding, because browsers drop TAB, CR and LF from
+    /// a `Location` (`/\t/evil.example` becomes `//evil.example`) and read `\` as `/`.
+    /// Anything else answers "/".
     static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
+        guard let next, let decoded = next.removingPercentEncoding else { return "/" }
+        for text in [next, decoded] {
+            guard text.hasPrefix("/"), !text.hasPrefix("//"), !text.contains("\\"),
+                !text.unicodeScalars.contains(where: Self.isControl)
+            else { return "/" }
+        }
+        // Parsed, it must name no scheme and no host: a path (with query or fragment) on this site.
+        guard let parsed = URLComponents(string: next), parsed.scheme == nil, parsed.host == nil,
+            parsed.path.hasPrefix("/")
+        else { return "/" }
         return next
+    }
+
+    /// C0 controls, DEL and C1 controls.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     static func form(_ request: Request, context: IrisRequestContext) async throws -> [String: String] {

@@ -47,13 +47,15 @@ struct UserController {
 
     struct UserPatch: Decodable {
         var disabled: Bool?
+        var isAdmin: Bool?
         var password: String?
 
-        enum CodingKeys: String, CodingKey { case disabled, password }
+        enum CodingKeys: String, CodingKey { case disabled, isAdmin, password }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             disabled = try container.decodeIfPresentNotNull(Bool.self, forKey: .disabled)
+            isAdmin = try container.decodeIfPresentNotNull(Bool.self, forKey: .isAdmin)
             password = try container.decodeIfPresentNotNull(String.self, forKey: .password)
         }
     }
@@ -63,9 +65,16 @@ struct UserController {
         guard let user = try await store.accounts.user(id: id) else { throw Problem.notFound("no user has id \(id)") }
         let body = try await request.decode(as: UserPatch.self, context: context)
         let accounts = Accounts(store: store, bcryptCost: bcryptCost)
-        if let disabled = body.disabled {
-            try await store.accounts.setDisabled(userID: id, disabled)
-            await audit.record(context.caller, disabled ? "user.disabled" : "user.enabled", subject: user.username)
+        if body.disabled != nil || body.isAdmin != nil {
+            // 409 when the instance would be left without an active administrator.
+            try await store.accounts.updateUser(id: id, disabled: body.disabled, isAdmin: body.isAdmin)
+            if let disabled = body.disabled {
+                await audit.record(context.caller, disabled ? "user.disabled" : "user.enabled", subject: user.username)
+            }
+            if let isAdmin = body.isAdmin {
+                await audit.record(
+                    context.caller, isAdmin ? "user.made_admin" : "user.admin_removed", subject: user.username)
+            }
         }
         if let password = body.password {
             try await accounts.setPassword(userID: id, password)

@@ -344,7 +344,10 @@ function setUpAPIActions() {
     });
   }
   for (const button of document.querySelectorAll("button[data-api]")) {
-    button.addEventListener("click", () => callAPI(button.dataset.api, button.dataset.body ? JSON.parse(button.dataset.body) : null, () => location.reload()));
+    button.addEventListener("click", () => {
+      if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+      callAPI(button.dataset.api, button.dataset.body ? JSON.parse(button.dataset.body) : null, () => location.reload());
+    });
   }
 }
 
@@ -361,7 +364,7 @@ function followJobs() {
   const button = (label, spec) => {
     const element = document.createElement("button");
     element.textContent = label;
-    element.addEventListener("click", () => callAPI(spec, null, refresh));
+    element.addEventListener("click", () => { if (!question || confirm(question)) callAPI(spec, null, refresh); });
     return element;
   };
   async function refresh() {
@@ -376,6 +379,7 @@ function followJobs() {
       bar.max = 1;
       bar.value = job.progress;
       const progress = cell("");
+// A button with data-confirm="question" asks first (every destructive one has it).
       progress.append(bar, " ", job.progress_message || "");
       const actions = cell("");
       if (job.state === "queued" || job.state === "running") actions.append(button("Cancel", "POST /api/v1/jobs/" + job.id + "/cancel"));
@@ -489,6 +493,7 @@ function followAnalyses() {
       }
     }
     const pending = models.filter(([, status]) => status.state === "queued" || status.state === "running");
+      if (!confirm("Keep this photo and take the other copies out of the project?")) return;
     const failed = models.filter(([, status]) => status.state === "failed" || status.state === "dead");
     document.getElementById("analysis-states").textContent =
       (pending.length ? "Still running: " + pending.map(([name]) => name).join(", ") + ". " : "") +
@@ -1127,7 +1132,7 @@ function setUpRepair() {
   });
 
   document.getElementById("repair-discard").addEventListener("click", async () => {
-    if (repairID === null) return;
+    if (repairID === null || !confirm("Discard this repair? Its result leaves the project.")) return;
     const response = await fetch("/api/v1/repairs/" + repairID + "/discard", { method: "POST", headers: csrfHeaders() });
     if (response.ok) { result.hidden = true; status.textContent = "Discarded: the result left the project."; toast("Repair discarded"); }
     else toast(await problemText(response), true);
