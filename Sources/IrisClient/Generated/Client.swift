@@ -1092,8 +1092,9 @@ public struct Client: APIProtocol {
     /// The file is streamed to disk while its SHA-256 is computed. It is accepted by its
     /// content only (JPEG, PNG, WebP, HEIC/HEIF, GIF, TIFF); images over the pixel limit are
     /// refused from their header. `201` when the image joined the project, `200` when it
-    /// was already there (labels sent are added). `duplicate` says the bytes were already
-    /// stored in Iris, in any project: they are never stored twice.
+    /// was already there (labels sent are added). `duplicate` says the photo was already in
+    /// this project; whether other projects hold the same bytes is never said (they are
+    /// stored once either way).
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/images`.
@@ -3872,7 +3873,7 @@ public struct Client: APIProtocol {
             }
         )
     }
-    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators.
+    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators (a token needs the admin scope and no project limit; else 403).
     ///
     /// - Remark: HTTP `GET /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/get(listTokens)`.
@@ -4006,6 +4007,8 @@ public struct Client: APIProtocol {
         )
     }
     /// Create an API token for yourself. The secret is in the response, once.
+    ///
+    /// Made with a token, the new token stays within it: its scopes are among the maker's, it is limited to the maker's project (when the maker is), and it expires no later. Left out, `project_id` and `expires_in_days` are taken from the maker; asked beyond it, the answer is `403` with `field` naming `scopes`, `project_id` or `expires_in_days`. Revoking the maker revokes it (`parent_id`).
     ///
     /// - Remark: HTTP `POST /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/post(createToken)`.
@@ -4206,7 +4209,7 @@ public struct Client: APIProtocol {
             }
         )
     }
-    /// Revoke a token (your own; any, for administrators). It stops working at once.
+    /// Revoke a token (your own; any, for administrators with a session or an unlimited admin-scoped token). It stops working at once, and so does every token made with it.
     ///
     /// - Remark: HTTP `DELETE /api/v1/tokens/{tokenID}`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/{tokenID}/delete(revokeToken)`.
@@ -4641,7 +4644,9 @@ public struct Client: APIProtocol {
             }
         )
     }
-    /// Disable or enable a user, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    /// Disable or enable a user, make them an administrator or not, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    ///
+    /// `409` when the change would leave the instance without an active administrator (disabling or demoting the last one); `field` names `disabled` or `is_admin`.
     ///
     /// - Remark: HTTP `PATCH /api/v1/users/{userID}`.
     /// - Remark: Generated from `#/paths//api/v1/users/{userID}/patch(updateUser)`.
@@ -4788,6 +4793,28 @@ public struct Client: APIProtocol {
                         preconditionFailure("bestContentType chose an invalid content type.")
                     }
                     return .notFound(.init(body: body))
+                case 409:
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Components.Responses.Conflict.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/problem+json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/problem+json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas.Problem.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .applicationProblemJson(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .conflict(.init(body: body))
                 case 413:
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Components.Responses.ContentTooLarge.Body
@@ -4996,6 +5023,8 @@ public struct Client: APIProtocol {
     }
     /// Give a user a role in the project (owners).
     ///
+    /// `409` (`field` role) when it would demote the project's last owner.
+    ///
     /// - Remark: HTTP `PUT /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/put(setMember)`.
     public func setMember(_ input: Operations.SetMember.Input) async throws -> Operations.SetMember.Output {
@@ -5142,6 +5171,28 @@ public struct Client: APIProtocol {
                         preconditionFailure("bestContentType chose an invalid content type.")
                     }
                     return .notFound(.init(body: body))
+                case 409:
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Components.Responses.Conflict.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/problem+json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/problem+json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas.Problem.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .applicationProblemJson(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .conflict(.init(body: body))
                 case 413:
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Components.Responses.ContentTooLarge.Body
@@ -5199,6 +5250,8 @@ public struct Client: APIProtocol {
         )
     }
     /// Take a user out of the project (owners).
+    ///
+    /// `409` (`field` username) when they are the project's last owner.
     ///
     /// - Remark: HTTP `DELETE /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/delete(removeMember)`.
@@ -5317,6 +5370,28 @@ public struct Client: APIProtocol {
                         preconditionFailure("bestContentType chose an invalid content type.")
                     }
                     return .notFound(.init(body: body))
+                case 409:
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Components.Responses.Conflict.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/problem+json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/problem+json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas.Problem.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .applicationProblemJson(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .conflict(.init(body: body))
                 default:
                     return .undocumented(
                         statusCode: response.status.code,

@@ -162,6 +162,10 @@ extension Components {
             public var lastUsedAt: Foundation.Date?
             /// - Remark: Generated from `#/components/schemas/Token/created_at`.
             public var createdAt: Foundation.Date
+            /// The token this one was made with; revoking that one revoked this one too.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Token/parent_id`.
+            public var parentId: Swift.Int?
             /// Creates a new `Token`.
             ///
             /// - Parameters:
@@ -174,6 +178,7 @@ extension Components {
             ///   - revokedAt:
             ///   - lastUsedAt:
             ///   - createdAt:
+            ///   - parentId: The token this one was made with; revoking that one revoked this one too.
             public init(
                 id: Swift.Int,
                 userId: Swift.Int,
@@ -183,7 +188,8 @@ extension Components {
                 expiresAt: Foundation.Date? = nil,
                 revokedAt: Foundation.Date? = nil,
                 lastUsedAt: Foundation.Date? = nil,
-                createdAt: Foundation.Date
+                createdAt: Foundation.Date,
+                parentId: Swift.Int? = nil
             ) {
                 self.id = id
                 self.userId = userId
@@ -194,6 +200,7 @@ extension Components {
                 self.revokedAt = revokedAt
                 self.lastUsedAt = lastUsedAt
                 self.createdAt = createdAt
+                self.parentId = parentId
             }
             public enum CodingKeys: String, CodingKey {
                 case id
@@ -205,6 +212,7 @@ extension Components {
                 case revokedAt = "revoked_at"
                 case lastUsedAt = "last_used_at"
                 case createdAt = "created_at"
+                case parentId = "parent_id"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Member`.
@@ -2243,31 +2251,39 @@ extension Components {
         public struct Upload: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/Upload/sha256`.
             public var sha256: Swift.String
-            /// The bytes were already stored in Iris before this upload.
+            /// The photo was already in this project before this upload.
             ///
             /// - Remark: Generated from `#/components/schemas/Upload/duplicate`.
             public var duplicate: Swift.Bool
             /// - Remark: Generated from `#/components/schemas/Upload/image`.
             public var image: Components.Schemas.Image
+            /// The labels this upload gave the project's copy: every label sent for a photo new to the project; for one already there, those it did not have yet (a photo sent again with a label gets that label).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Upload/labels_added`.
+            public var labelsAdded: [Swift.String]
             /// Creates a new `Upload`.
             ///
             /// - Parameters:
             ///   - sha256:
-            ///   - duplicate: The bytes were already stored in Iris before this upload.
+            ///   - duplicate: The photo was already in this project before this upload.
             ///   - image:
+            ///   - labelsAdded: The labels this upload gave the project's copy: every label sent for a photo new to the project; for one already there, those it did not have yet (a photo sent again with a label gets that label).
             public init(
                 sha256: Swift.String,
                 duplicate: Swift.Bool,
-                image: Components.Schemas.Image
+                image: Components.Schemas.Image,
+                labelsAdded: [Swift.String]
             ) {
                 self.sha256 = sha256
                 self.duplicate = duplicate
                 self.image = image
+                self.labelsAdded = labelsAdded
             }
             public enum CodingKeys: String, CodingKey {
                 case sha256
                 case duplicate
                 case image
+                case labelsAdded = "labels_added"
             }
         }
         /// - Remark: Generated from `#/components/schemas/ImageCheck`.

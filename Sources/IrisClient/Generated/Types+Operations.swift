@@ -1522,8 +1522,9 @@ public enum Operations {
     /// The file is streamed to disk while its SHA-256 is computed. It is accepted by its
     /// content only (JPEG, PNG, WebP, HEIC/HEIF, GIF, TIFF); images over the pixel limit are
     /// refused from their header. `201` when the image joined the project, `200` when it
-    /// was already there (labels sent are added). `duplicate` says the bytes were already
-    /// stored in Iris, in any project: they are never stored twice.
+    /// was already there (labels sent are added). `duplicate` says the photo was already in
+    /// this project; whether other projects hold the same bytes is never said (they are
+    /// stored once either way).
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/images`.
@@ -6291,7 +6292,7 @@ public enum Operations {
             }
         }
     }
-    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators.
+    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators (a token needs the admin scope and no project limit; else 403).
     ///
     /// - Remark: HTTP `GET /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/get(listTokens)`.
@@ -6510,6 +6511,8 @@ public enum Operations {
         }
     }
     /// Create an API token for yourself. The secret is in the response, once.
+    ///
+    /// Made with a token, the new token stays within it: its scopes are among the maker's, it is limited to the maker's project (when the maker is), and it expires no later. Left out, `project_id` and `expires_in_days` are taken from the maker; asked beyond it, the answer is `403` with `field` naming `scopes`, `project_id` or `expires_in_days`. Revoking the maker revokes it (`parent_id`).
     ///
     /// - Remark: HTTP `POST /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/post(createToken)`.
@@ -6842,7 +6845,7 @@ public enum Operations {
             }
         }
     }
-    /// Revoke a token (your own; any, for administrators). It stops working at once.
+    /// Revoke a token (your own; any, for administrators with a session or an unlimited admin-scoped token). It stops working at once, and so does every token made with it.
     ///
     /// - Remark: HTTP `DELETE /api/v1/tokens/{tokenID}`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/{tokenID}/delete(revokeToken)`.
@@ -7519,7 +7522,9 @@ public enum Operations {
             }
         }
     }
-    /// Disable or enable a user, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    /// Disable or enable a user, make them an administrator or not, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    ///
+    /// `409` when the change would leave the instance without an active administrator (disabling or demoting the last one); `field` names `disabled` or `is_admin`.
     ///
     /// - Remark: HTTP `PATCH /api/v1/users/{userID}`.
     /// - Remark: Generated from `#/paths//api/v1/users/{userID}/patch(updateUser)`.
@@ -7557,22 +7562,28 @@ public enum Operations {
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/api/v1/users/{userID}/PATCH/requestBody/json/disabled`.
                     public var disabled: Swift.Bool?
+                    /// - Remark: Generated from `#/paths/api/v1/users/{userID}/PATCH/requestBody/json/is_admin`.
+                    public var isAdmin: Swift.Bool?
                     /// - Remark: Generated from `#/paths/api/v1/users/{userID}/PATCH/requestBody/json/password`.
                     public var password: Swift.String?
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
                     ///   - disabled:
+                    ///   - isAdmin:
                     ///   - password:
                     public init(
                         disabled: Swift.Bool? = nil,
+                        isAdmin: Swift.Bool? = nil,
                         password: Swift.String? = nil
                     ) {
                         self.disabled = disabled
+                        self.isAdmin = isAdmin
                         self.password = password
                     }
                     public enum CodingKeys: String, CodingKey {
                         case disabled
+                        case isAdmin = "is_admin"
                         case password
                     }
                 }
@@ -7735,6 +7746,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/users/{userID}/patch(updateUser)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
                             response: self
                         )
                     }
@@ -8066,6 +8100,8 @@ public enum Operations {
     }
     /// Give a user a role in the project (owners).
     ///
+    /// `409` (`field` role) when it would demote the project's last owner.
+    ///
     /// - Remark: HTTP `PUT /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/put(setMember)`.
     public enum SetMember {
@@ -8284,6 +8320,29 @@ public enum Operations {
                     }
                 }
             }
+            /// The name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/put(setMember)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
             /// The body, a file, or an archive's expansion is over its limit.
             ///
             /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/put(setMember)/responses/413`.
@@ -8368,6 +8427,8 @@ public enum Operations {
         }
     }
     /// Take a user out of the project (owners).
+    ///
+    /// `409` (`field` username) when they are the project's last owner.
     ///
     /// - Remark: HTTP `DELETE /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/delete(removeMember)`.
@@ -8542,6 +8603,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/delete(removeMember)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
                             response: self
                         )
                     }

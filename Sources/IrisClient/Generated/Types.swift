@@ -57,8 +57,9 @@ public protocol APIProtocol: Sendable {
     /// The file is streamed to disk while its SHA-256 is computed. It is accepted by its
     /// content only (JPEG, PNG, WebP, HEIC/HEIF, GIF, TIFF); images over the pixel limit are
     /// refused from their header. `201` when the image joined the project, `200` when it
-    /// was already there (labels sent are added). `duplicate` says the bytes were already
-    /// stored in Iris, in any project: they are never stored twice.
+    /// was already there (labels sent are added). `duplicate` says the photo was already in
+    /// this project; whether other projects hold the same bytes is never said (they are
+    /// stored once either way).
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/images`.
@@ -151,17 +152,19 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /api/v1/me`.
     /// - Remark: Generated from `#/paths//api/v1/me/get(me)`.
     func me(_ input: Operations.Me.Input) async throws -> Operations.Me.Output
-    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators.
+    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators (a token needs the admin scope and no project limit; else 403).
     ///
     /// - Remark: HTTP `GET /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/get(listTokens)`.
     func listTokens(_ input: Operations.ListTokens.Input) async throws -> Operations.ListTokens.Output
     /// Create an API token for yourself. The secret is in the response, once.
     ///
+    /// Made with a token, the new token stays within it: its scopes are among the maker's, it is limited to the maker's project (when the maker is), and it expires no later. Left out, `project_id` and `expires_in_days` are taken from the maker; asked beyond it, the answer is `403` with `field` naming `scopes`, `project_id` or `expires_in_days`. Revoking the maker revokes it (`parent_id`).
+    ///
     /// - Remark: HTTP `POST /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/post(createToken)`.
     func createToken(_ input: Operations.CreateToken.Input) async throws -> Operations.CreateToken.Output
-    /// Revoke a token (your own; any, for administrators). It stops working at once.
+    /// Revoke a token (your own; any, for administrators with a session or an unlimited admin-scoped token). It stops working at once, and so does every token made with it.
     ///
     /// - Remark: HTTP `DELETE /api/v1/tokens/{tokenID}`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/{tokenID}/delete(revokeToken)`.
@@ -176,7 +179,9 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/users`.
     /// - Remark: Generated from `#/paths//api/v1/users/post(createUser)`.
     func createUser(_ input: Operations.CreateUser.Input) async throws -> Operations.CreateUser.Output
-    /// Disable or enable a user, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    /// Disable or enable a user, make them an administrator or not, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    ///
+    /// `409` when the change would leave the instance without an active administrator (disabling or demoting the last one); `field` names `disabled` or `is_admin`.
     ///
     /// - Remark: HTTP `PATCH /api/v1/users/{userID}`.
     /// - Remark: Generated from `#/paths//api/v1/users/{userID}/patch(updateUser)`.
@@ -188,10 +193,14 @@ public protocol APIProtocol: Sendable {
     func listMembers(_ input: Operations.ListMembers.Input) async throws -> Operations.ListMembers.Output
     /// Give a user a role in the project (owners).
     ///
+    /// `409` (`field` role) when it would demote the project's last owner.
+    ///
     /// - Remark: HTTP `PUT /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/put(setMember)`.
     func setMember(_ input: Operations.SetMember.Input) async throws -> Operations.SetMember.Output
     /// Take a user out of the project (owners).
+    ///
+    /// `409` (`field` username) when they are the project's last owner.
     ///
     /// - Remark: HTTP `DELETE /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/delete(removeMember)`.
@@ -520,8 +529,9 @@ extension APIProtocol {
     /// The file is streamed to disk while its SHA-256 is computed. It is accepted by its
     /// content only (JPEG, PNG, WebP, HEIC/HEIF, GIF, TIFF); images over the pixel limit are
     /// refused from their header. `201` when the image joined the project, `200` when it
-    /// was already there (labels sent are added). `duplicate` says the bytes were already
-    /// stored in Iris, in any project: they are never stored twice.
+    /// was already there (labels sent are added). `duplicate` says the photo was already in
+    /// this project; whether other projects hold the same bytes is never said (they are
+    /// stored once either way).
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/images`.
@@ -734,7 +744,7 @@ extension APIProtocol {
     public func me(headers: Operations.Me.Input.Headers = .init()) async throws -> Operations.Me.Output {
         try await me(Operations.Me.Input(headers: headers))
     }
-    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators.
+    /// Your tokens (never their secrets); `all=true` lists everyone's, for administrators (a token needs the admin scope and no project limit; else 403).
     ///
     /// - Remark: HTTP `GET /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/get(listTokens)`.
@@ -749,6 +759,8 @@ extension APIProtocol {
     }
     /// Create an API token for yourself. The secret is in the response, once.
     ///
+    /// Made with a token, the new token stays within it: its scopes are among the maker's, it is limited to the maker's project (when the maker is), and it expires no later. Left out, `project_id` and `expires_in_days` are taken from the maker; asked beyond it, the answer is `403` with `field` naming `scopes`, `project_id` or `expires_in_days`. Revoking the maker revokes it (`parent_id`).
+    ///
     /// - Remark: HTTP `POST /api/v1/tokens`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/post(createToken)`.
     public func createToken(
@@ -760,7 +772,7 @@ extension APIProtocol {
             body: body
         ))
     }
-    /// Revoke a token (your own; any, for administrators). It stops working at once.
+    /// Revoke a token (your own; any, for administrators with a session or an unlimited admin-scoped token). It stops working at once, and so does every token made with it.
     ///
     /// - Remark: HTTP `DELETE /api/v1/tokens/{tokenID}`.
     /// - Remark: Generated from `#/paths//api/v1/tokens/{tokenID}/delete(revokeToken)`.
@@ -793,7 +805,9 @@ extension APIProtocol {
             body: body
         ))
     }
-    /// Disable or enable a user, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    /// Disable or enable a user, make them an administrator or not, or set their password (administrators). Disabling ends their sessions and tokens at once.
+    ///
+    /// `409` when the change would leave the instance without an active administrator (disabling or demoting the last one); `field` names `disabled` or `is_admin`.
     ///
     /// - Remark: HTTP `PATCH /api/v1/users/{userID}`.
     /// - Remark: Generated from `#/paths//api/v1/users/{userID}/patch(updateUser)`.
@@ -823,6 +837,8 @@ extension APIProtocol {
     }
     /// Give a user a role in the project (owners).
     ///
+    /// `409` (`field` role) when it would demote the project's last owner.
+    ///
     /// - Remark: HTTP `PUT /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/put(setMember)`.
     public func setMember(
@@ -837,6 +853,8 @@ extension APIProtocol {
         ))
     }
     /// Take a user out of the project (owners).
+    ///
+    /// `409` (`field` username) when they are the project's last owner.
     ///
     /// - Remark: HTTP `DELETE /api/v1/projects/{id}/members/{username}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/members/{username}/delete(removeMember)`.

@@ -23,10 +23,11 @@ public struct StagedUpload: Sendable {
 
 /// The result of ingesting one file.
 public struct IngestOutcome: Sendable {
-    public init(member: ProjectImage, duplicate: Bool, alreadyInProject: Bool) {
+    public init(member: ProjectImage, duplicate: Bool, alreadyInProject: Bool, addedLabels: [Label] = []) {
         self.member = member
         self.duplicate = duplicate
         self.alreadyInProject = alreadyInProject
+        self.addedLabels = addedLabels
     }
 
     public var member: ProjectImage
@@ -34,6 +35,9 @@ public struct IngestOutcome: Sendable {
     public var duplicate: Bool
     /// The image was already in this project.
     public var alreadyInProject: Bool
+    /// The labels this upload gave the project's copy: all of them for a new member, the
+    /// missing ones when the photo was already in the project.
+    public var addedLabels: [Label]
 }
 
 /// Turns a staged file into a stored image in a project: the one path every upload,
@@ -117,7 +121,8 @@ public struct ImageIngestor: Sendable {
                         existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
                     await repairFollowUps(staged.sha256, projectID: project.id)
                     return IngestOutcome(
-                        member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject)
+                        member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject,
+                        addedLabels: addition.addedLabels)
                 }
                 return try await ingestNew(staged, into: project, labels: labels, linkID: linkID)
             }
@@ -148,7 +153,8 @@ public struct ImageIngestor: Sendable {
                 capturedAt: probe.capturedAt, createdAt: Date())
         let member = ProjectImage(
             image: record, projectID: project.id, labels: labels, originalName: staged.originalName, addedAt: Date())
-        return IngestOutcome(member: member, duplicate: existing != nil, alreadyInProject: false)
+        return IngestOutcome(
+            member: member, duplicate: existing != nil, alreadyInProject: false, addedLabels: labels)
     }
 
     private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws
@@ -182,7 +188,8 @@ public struct ImageIngestor: Sendable {
             jobs: followUpJobs)
         if !followUpJobs.isEmpty { jobs?.wake() }
         return IngestOutcome(
-            member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject)
+            member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject,
+            addedLabels: addition.addedLabels)
     }
 
     /// Queues the follow-up jobs a stored image never got (left by a crash in a version that

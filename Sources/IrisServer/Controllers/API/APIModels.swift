@@ -187,6 +187,9 @@ enum APIModel {
         var sha256: String
         var duplicate: Bool
         var image: ImageBody
+        /// The labels this upload gave the project's copy (a photo sent again with a new label
+        /// gets it; one it already had is not repeated here).
+        var labelsAdded: [String]
     }
 
     struct CheckBody: ResponseEncodable {
