@@ -54,9 +54,10 @@ func buildRouter(
     }
 
     let router = Router(context: IrisRequestContext.self)
-    router.add(middleware: ProblemMiddleware(catalog: catalog))
+    router.add(middleware: ProblemMiddleware(catalog: catalog, pages: resources))
     router.add(middleware: RequestMetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: LogRequestsMiddleware(.debug))
+    router.add(middleware: FormQueryMiddleware())
     router.add(middleware: TextInputMiddleware())
 
     router.add(middleware: ModeMiddleware(mode: settings.mode))

@@ -36,8 +36,12 @@ struct ServerResources: Sendable {
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8",
+                // No other site may frame a page (clickjacking): `frame-ancestors` for current
+                // browsers, `X-Frame-Options` for those that predate CSP level 2.
                 .init("Content-Security-Policy")!: "default-src 'self'; img-src "
-                    + (["'self'"] + imageOrigins + ["blob:", "data:"]).joined(separator: " "),
+                    + (["'self'"] + imageOrigins + ["blob:", "data:"]).joined(separator: " ")
+                    + "; frame-ancestors 'none'",
+                .init("X-Frame-Options")!: "DENY",
             ],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }

@@ -11,11 +11,20 @@ import NIOHTTP1
 
 /// Turns every error that reaches the edge into an `application/problem+json`
 /// response (RFC 9457). Unexpected errors become a 500 whose body names no internals;
-/// the details go to the log with the request id.
+/// the details go to the log with the request id. A browser opening a page (not `/api/`,
+/// `Accept: text/html`) gets the same status as a page in Iris's layout instead, saying what
+/// happened and what to do (`ProblemMiddleware+Page.swift`).
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     let catalog: RouteCatalog
+    /// The templates error pages are drawn with; nil answers problem+json to every client.
+    let pages: ServerResources?
 
-    public init(catalog: RouteCatalog) { self.catalog = catalog }
+    public init(catalog: RouteCatalog) { self.init(catalog: catalog, pages: nil) }
+
+    init(catalog: RouteCatalog, pages: ServerResources?) {
+        self.catalog = catalog
+        self.pages = pages
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -25,34 +34,34 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let redirect as SignInRedirect {
             return try redirect.response(from: request, context: context)
         } catch let problem as Problem {
-            return Self.response(problem, path: request.uri.path)
+            return answer(problem, to: request)
         } catch let refusal as Refusal {
-            return Self.response(ErrorMapping.problem(refusal), path: request.uri.path)
+            return answer(ErrorMapping.problem(refusal), to: request)
         } catch let error as StoreError {
-            return Self.response(ErrorMapping.problem(error), path: request.uri.path)
+            return answer(ErrorMapping.problem(error), to: request)
         } catch let error as BlobStoreUnavailable {
             context.logger.warning("blob store unavailable", metadata: ["error": "\(error.message)"])
-            return Self.response(ErrorMapping.storageUnavailable, path: request.uri.path)
+            return answer(ErrorMapping.storageUnavailable, to: request)
         } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
             // No route matched. If the path exists for other methods, the method is what is wrong.
             let allowed = catalog.methods(matching: request.uri.path)
             guard !allowed.isEmpty else {
-                return Self.response(
+                return answer(
                     Problem(
                         status: 404, slug: "not-found", title: "Not Found",
-                        detail: Self.detail(.notFound, request: request)), path: request.uri.path)
+                        detail: Self.detail(.notFound, request: request)), to: request)
             }
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             let problem = Problem(
                 status: 405, slug: "method-not-allowed", title: "Method Not Allowed",
                 detail: "\(request.method) is not allowed on \(request.uri.path); use \(allow)",
                 headers: ["Allow": allow])
-            return Self.response(problem, path: request.uri.path)
+            return answer(problem, to: request)
         } catch let error as HTTPError {
             let problem = Problem(
                 status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase,
                 detail: error.body ?? Self.detail(error.status, request: request))
-            return Self.response(problem, path: request.uri.path, extraHeaders: error.headers)
+            return answer(problem, to: request, extraHeaders: error.headers)
         } catch let error as HTTPParserError {
             // The client's fault: a body shorter than its Content-Length then a half-close, or a
             // malformed chunk. Logged at info, answered 400 (if the client still listens).
@@ -61,19 +70,19 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 error == .invalidEOFState
                 ? "the request body ended before its declared Content-Length"
                 : "the request is not valid HTTP (\(error))"
-            return Self.response(
-                Problem(status: 400, slug: "bad-request", title: "Bad Request", detail: detail), path: request.uri.path)
+            return answer(
+                Problem(status: 400, slug: "bad-request", title: "Bad Request", detail: detail), to: request)
         } catch let error as any HTTPResponseError {
             let problem = Problem(
                 status: Int(error.status.code), slug: Self.slug(error.status), title: error.status.reasonPhrase,
                 detail: "\(error)")
-            return Self.response(problem, path: request.uri.path)
+            return answer(problem, to: request)
         } catch {
             context.logger.error("request failed", metadata: ["error": .string(String(reflecting: error))])
             let problem = Problem(
                 status: 500, slug: "internal-error", title: "Internal server error",
                 detail: "the server failed to handle this request; the log has details under request id \(context.id)")
-            return Self.response(problem, path: request.uri.path)
+            return answer(problem, to: request)
         }
     }
 
