@@ -1,5 +1,6 @@
 """A real browser (Debian's headless Chromium) loads the pages and uploads a file."""
 
+import json
 import os
 import time
 import zipfile
@@ -56,11 +57,12 @@ def test_create_a_project_and_upload_through_the_page(server, browser, workdir, 
     page_wait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "upload")))
     assert browser.find_element(By.ID, "project-name").text == "Garden birds"
 
-    # act: pick a label and a file; choosing the file starts the upload
+    # act: pick a label and a file, and press Upload
     photo = workdir / "robin.jpg"
     photo.write_bytes(base_jpeg)
     browser.find_element(By.CSS_SELECTOR, "#label option[value='robin']").click()
     browser.find_element(By.ID, "files").send_keys(str(photo))
+    browser.find_element(By.ID, "upload-button").click()
 
     # check: the page reloads with the image in the gallery, its thumbnail loaded, labelled
     page_wait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#gallery .tile img")))
@@ -83,6 +85,7 @@ def test_a_refused_upload_is_shown_to_the_user(server, browser, workdir):
     note.write_text("this is not a photo")
     browser.get(server.url(f"/projects/{project}"))
     browser.find_element(By.ID, "files").send_keys(str(note))
+    browser.find_element(By.ID, "upload-button").click()
     status = page_wait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#progress .status.error")))
     assert "not an image Iris accepts" in status.text
     assert server.http.get(server.url(f"/api/v1/projects/{project}/images"), timeout=10).json()["items"] == []
@@ -471,14 +474,20 @@ def test_the_contributor_page_keeps_photos_taken_offline_and_sends_them_later(se
     assert all([label["name"] for label in image["labels"]] == ["oak"] for image in stored)
     page_wait(browser, 15).until(
         lambda b: [row.text.split()[-1] for row in b.find_elements(By.CSS_SELECTOR, "#progress li .status")] == ["uploaded", "uploaded"])
-    # Opened again online, nothing is sent twice.
+    # Opened again online, nothing is sent twice: images dedupe by hash, so count the uploads.
     browser.get(server.url(link["url"]))
     time.sleep(1)
-    assert len(images_in(server, project)) == 2 and status(browser) == ""
+    assert len(uploads_into(server, project)) == 2 and status(browser) == ""
 
 
 def images_in(server, project):
     return server.http.get(server.url(f"/api/v1/projects/{project}/images"), params={"limit": 100}, timeout=10).json()["items"]
+
+
+def uploads_into(server, project):
+    """The project's `image.uploaded` events: one per upload received, even of bytes already stored."""
+    events = server.http.get(server.url("/api/v1/events"), params={"limit": 1000}, timeout=10).json()["items"]
+    return [event for event in events if event["action"] == "image.uploaded" and event.get("project_id") == project]
 
 
 def test_the_owner_pages_fit_a_phone_without_scrolling_sideways(server, browser, base_jpeg):
@@ -499,3 +508,129 @@ def test_the_owner_pages_fit_a_phone_without_scrolling_sideways(server, browser,
             assert wide[0] <= wide[1], (path, wide)
     finally:
         browser.set_window_size(1280, 900)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_quick_clicks_and_open_tabs_never_leave_a_page_waiting(server, browser):
+    """Every signed-in page follows the live notifications (an EventSource). A browser opens six
+    connections per host; streams kept by pages left behind, or one per tab, used them up and
+    the next page waited about a minute. Each page must load at once, however quick the clicks."""
+    project = server.create_project("Quick clicks")
+    sign_in(server, browser)
+    browser.set_page_load_timeout(10)  # a starved page fails in 10 s rather than a minute
+    paths = ["/", f"/projects/{project}", "/history", "/jobs", "/account/tokens"]
+
+    def timed_load(path):
+        started = time.time()
+        browser.get(server.url(path))
+        page_wait(browser, 10).until(lambda b: b.find_elements(By.ID, "signed-in-as"))
+        return time.time() - started
+
+    # act: 20 quick navigations between signed-in pages
+    seconds = [(path, timed_load(path)) for path in (paths * 4)]
+    # check: each loaded in under a second
+    assert all(took < 1 for _, took in seconds), seconds
+
+    # act: eight tabs on signed-in pages at once, then one more page
+    first = browser.current_window_handle
+    for index in range(8):
+        browser.switch_to.new_window("tab")
+        took = timed_load(paths[index % len(paths)])
+        assert took < 1, (index, took)
+    browser.switch_to.window(first)
+    # check: the tabs share one stream, so a new page is not starved
+    assert timed_load(f"/projects/{project}") < 1
+    # check: live notifications still arrive (the tab holding the stream passes them on)
+    tries = []
+    def notified(driver):
+        tries.append(1)  # an event each try: a stream taken over starts from "now on"
+        server.create_project(f"Seen live {len(tries)}")
+        time.sleep(0.5)
+        return "project created" in driver.find_element(By.ID, "toasts").text
+    page_wait(browser, 15).until(notified)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_header_search_box_searches_for_several_words(server, browser, base_jpeg):
+    project = server.create_project("Desserts")
+    uploaded = server.http.post(server.url(f"/api/v1/projects/{project}/images"), data={"label": "ice cream"},
+                                files={"file": ("dessert.jpg", base_jpeg, "image/jpeg")}, timeout=30)
+    assert uploaded.status_code == 201, uploaded.text
+    sign_in(server, browser)
+    # act: type two words into the search box in the header and press Enter (the form sends "ice+cream")
+    browser.find_element(By.CSS_SELECTOR, "header form.search input[name=q]").send_keys("ice cream\n")
+    # check: the page shows the words typed, searched for them, and found the photo
+    page_wait(browser, 15).until(lambda b: "/search" in b.current_url)
+    assert browser.find_element(By.CSS_SELECTOR, "#search-form input[name=q]").get_attribute("value") == "ice cream"
+    assert "+" not in browser.find_element(By.ID, "search-terms").text
+    tiles = page_wait(browser, 15).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#search-results .tile") or False)
+    assert [tile.get_attribute("data-sha256") for tile in tiles] == [uploaded.json()["sha256"]]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_upload_waits_for_the_button_and_a_stored_photo_sent_again_gets_the_label(server, browser, workdir, base_jpeg):
+    project = server.create_project("Garden birds", label_set=["robin", "wren"])
+    paths = []
+    for index in range(2):
+        path = workdir / f"bird-{index}.jpg"
+        path.write_bytes(variant(base_jpeg, 700 + index))
+        paths.append(str(path))
+    sign_in(server, browser)
+    browser.get(server.url(f"/projects/{project}"))
+    # The label comes before the file chooser, so it is picked first.
+    assert browser.execute_script(
+        "return !!(document.getElementById('label').compareDocumentPosition(document.getElementById('files'))"
+        " & Node.DOCUMENT_POSITION_FOLLOWING)")
+    # Every text the queue's notice shows is kept (in sessionStorage: the page reloads after uploading).
+    browser.execute_script("""
+        const status = document.getElementById('queue-status');
+        sessionStorage.setItem('seen', '[]');
+        new MutationObserver(() => {
+          const seen = JSON.parse(sessionStorage.getItem('seen'));
+          seen.push(status.textContent);
+          sessionStorage.setItem('seen', JSON.stringify(seen));
+        }).observe(status, {childList: true, characterData: true, subtree: true});""")
+
+    # act: choose two photos, then the label
+    browser.find_element(By.ID, "files").send_keys("\n".join(paths))
+    time.sleep(1.5)
+    # check: nothing is sent before Upload is pressed
+    assert images_in(server, project) == [] and uploads_into(server, project) == []
+    Select(browser.find_element(By.ID, "label")).select_by_value("robin")
+    browser.find_element(By.ID, "upload-button").click()
+    # check: both arrive labelled; the notice never said that photos wait for the network
+    page_wait(browser, 30).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#gallery .tile")) == 2)
+    assert sorted([label["name"] for label in image["labels"]] for image in images_in(server, project)) == [["robin"], ["robin"]]
+    assert not any("wait" in text for text in json.loads(browser.execute_script("return sessionStorage.getItem('seen')")))
+
+    # act: a photo already in the project without a label is chosen again, with a label
+    unlabelled = workdir / "bird-unlabelled.jpg"
+    unlabelled.write_bytes(variant(base_jpeg, 799))
+    answer = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
+                              files={"file": ("bird-unlabelled.jpg", unlabelled.read_bytes(), "image/jpeg")}, timeout=30)
+    assert answer.status_code == 201 and answer.json()["image"]["labels"] == [], answer.text
+    browser.get(server.url(f"/projects/{project}"))
+    browser.find_element(By.ID, "files").send_keys(str(unlabelled))
+    Select(browser.find_element(By.ID, "label")).select_by_value("wren")
+    browser.find_element(By.ID, "upload-button").click()
+    # check: the project's copy has the label, and the page says so
+    summary = page_wait(browser, 30).until(lambda b: "added" in b.find_element(By.ID, "upload-summary").text
+                                           and b.find_element(By.ID, "upload-summary").text)
+    assert "bird-unlabelled.jpg was already stored; label wren added" in summary, summary
+    stored = server.http.get(server.url(f"/api/v1/images/{answer.json()['sha256']}"), timeout=10).json()
+    assert [label["name"] for membership in stored["projects"] for label in membership["labels"]] == ["wren"]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_revoked_contributor_link_shows_a_page_saying_what_to_do(server, browser):
+    project = server.create_project("Street trees")
+    link = server.http.post(server.url(f"/api/v1/projects/{project}/links"), json={"name": "walkers"}, timeout=10).json()
+    revoked = server.http.delete(server.url(f"/api/v1/projects/{project}/links/{link['link']['id']}"), timeout=10)
+    assert revoked.status_code == 204, revoked.text
+    # act: the phone opens the link
+    browser.get(server.url(link["url"]))
+    # check: a page in Iris's layout says what happened and what to do, not a JSON document
+    heading = page_wait(browser, 15).until(lambda b: b.find_element(By.ID, "problem-heading"))
+    assert heading.text == "This link is no longer active"
+    assert browser.find_element(By.ID, "problem-advice").text == "Ask the project's owner for a new one."
+    assert browser.find_elements(By.CSS_SELECTOR, "header.bar a.brand")

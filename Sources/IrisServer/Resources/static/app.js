@@ -49,29 +49,52 @@ function setUpCreateProject() {
   });
 }
 
+// The project page's upload: photos are chosen (or dropped), a label picked, and nothing is
+// sent until Upload is pressed, so the label chosen after the photos is the one they get.
 function setUpUpload() {
   const zone = document.getElementById("upload");
   if (!zone) return;
   const input = document.getElementById("files");
   const list = document.getElementById("progress");
+  const button = document.getElementById("upload-button");
   const projectId = zone.dataset.project;
+  // What the last upload did, shown again after the page reloads to show the new photos.
+  const summary = document.getElementById("upload-summary");
+  const kept = sessionStorage.getItem("iris-upload-summary");
+  if (summary && kept) { summary.textContent = kept; sessionStorage.removeItem("iris-upload-summary"); }
   const queue = offlineQueue("/api/v1/projects/" + projectId + "/images", "/api/v1/projects/" + projectId + "/images/check",
-    list, (sent, refused) => {
-      toast(sent + " of " + (sent + refused) + " uploaded", refused > 0);
-      if (sent > 0) setTimeout(() => location.reload(), 600);
+    list, (sent, refused, notes) => {
+      const text = [sent + " of " + (sent + refused) + " uploaded."].concat(notes).join(" ");
+      toast(text, refused > 0);
+      if (summary) summary.textContent = text;
+      if (sent > 0) {
+        sessionStorage.setItem("iris-upload-summary", text);
+        setTimeout(() => location.reload(), 600);
+      }
     });
-  function send(files) {
+  let dropped = [];
+  function chosen() { return dropped.length ? dropped : Array.from(input.files); }
+  function showChosen() {
+    const count = chosen().length;
+    button.textContent = count ? "Upload " + count + (count === 1 ? " photo" : " photos") : "Upload";
+  }
+  button.addEventListener("click", () => {
+    const files = chosen();
+    if (!files.length) { toast("Choose photos first", true); return; }
     const label = (document.getElementById("label") || {}).value || "";
     queue.add(files, label);
-  }
-  document.getElementById("upload-button").addEventListener("click", () => send(Array.from(input.files)));
-  input.addEventListener("change", () => { if (input.files.length) send(Array.from(input.files)); });
+    dropped = [];
+    input.value = "";
+    showChosen();
+  });
+  input.addEventListener("change", () => { dropped = []; showChosen(); });
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("over");
-    send(Array.from(event.dataTransfer.files));
+    dropped = Array.from(event.dataTransfer.files);
+    showChosen();
   });
 }
 
@@ -109,6 +132,7 @@ function offlineQueue(target, checkURL, list, finished) {
   let retry = null;
   let sent = 0;
   let refused = 0;
+  let notes = [];  // what a round did besides storing photos ("label oak added"), for its end
 
   function rowFor(entry) {
     let row = list.querySelector('[data-entry="' + entry.id + '"]');
@@ -144,7 +168,9 @@ function offlineQueue(target, checkURL, list, finished) {
           state.textContent = "waiting for the server";
           return "offline";
         }
-        if (answer.ok && (await answer.json()).present.includes(hash)) {
+        // A photo the project has is not sent again, unless it comes with a label: then the
+        // upload gives the project's copy that label.
+        if (answer.ok && (await answer.json()).present.includes(hash) && !entry.label) {
           row.querySelector("progress").value = 1;
           state.textContent = "already stored";
           return "done";
@@ -166,7 +192,13 @@ function offlineQueue(target, checkURL, list, finished) {
         try { body = JSON.parse(request.responseText); } catch (_) {}
         if (request.status >= 200 && request.status < 300) {
           bar.value = 1;
+          const added = body.labels_added || [];
           state.textContent = body.duplicate ? "already stored" : "uploaded";
+          if (body.duplicate && added.length) {
+            const what = (added.length === 1 ? "label " : "labels ") + added.join(", ") + " added";
+            state.textContent = "already stored; " + what;
+            notes.push(entry.name + " was already stored; " + what + ".");
+          }
           resolve("done");
         } else if (request.status >= 500 || request.status === 429 || request.status === 408) {
           state.textContent = "waiting for the server";
@@ -193,8 +225,8 @@ function offlineQueue(target, checkURL, list, finished) {
     try {
       const entries = (await idbRequest((await queueStore("readonly")).getAll())).filter((entry) => entry.target === target);
       for (const entry of entries) rowFor(entry);
+      // The notice that photos wait is shown only once one has: not while they are being sent.
       for (const [index, entry] of entries.entries()) {
-        show(entries.length - index);
         const outcome = await send(entry, rowFor(entry));
         if (outcome === "offline") { offline = true; show(entries.length - index); break; }
         await idbRequest((await queueStore("readwrite")).delete(entry.id));
@@ -202,9 +234,10 @@ function offlineQueue(target, checkURL, list, finished) {
       }
       if (!offline) {
         show(0);
-        if (sent + refused > 0) finished(sent, refused);
+        if (sent + refused > 0) finished(sent, refused, notes);
         sent = 0;
         refused = 0;
+        notes = [];
       }
     } finally {
       flushing = false;
@@ -270,23 +303,75 @@ function setUpLinkUpload() {
 }
 
 // Signed-in pages follow the audit log live and show each new event as a notification.
+//
+// A browser opens at most six HTTP/1.1 connections to a host, and each open EventSource holds
+// one. One stream per tab, kept past the page, used them up after five or six quick clicks and
+// the next page waited about a minute for a connection. So: one tab at a time holds the stream
+// (the holder of the Web Lock "iris-events"; when it goes, the next waiting tab takes over) and
+// passes each event to the other tabs over a BroadcastChannel; and a page closes its stream as
+// soon as it is left ("pagehide", and "beforeunload" before it), which also gives up the lock.
+// Without Web Locks or BroadcastChannel each tab holds its own stream, still closed on leaving.
+const EVENT_NAMES = ["image.uploaded", "image.removed", "import.completed", "project.created", "project.updated",
+  "project.deleted", "member.role_set", "member.removed", "link.created", "link.revoked", "token.created",
+  "token.revoked", "user.created", "user.disabled", "auth.sign_in_failed", "webhook.created", "webhook.deleted",
+  "job.cancelled", "job.retried", "job.dead", "job.failed", "model.registered", "model.removed"];
+
 function followEvents() {
   if (!document.querySelector("meta[name=csrf-token]") || !window.EventSource) return;
-  const source = new EventSource("/api/v1/events");
-  source.onmessage = null;
-  const show = (message) => {
+  const show = (data) => {
     try {
-      const event = JSON.parse(message.data);
+      const event = JSON.parse(data);
       const where = event.project_id ? " in project " + event.project_id : "";
       toast(event.actor + ": " + event.action.replace(/[._]/g, " ") + where, event.action.includes("failed"));
     } catch (_) {}
   };
-  for (const name of ["image.uploaded", "image.removed", "import.completed", "project.created", "project.updated", "project.deleted",
-                      "member.role_set", "member.removed", "link.created", "link.revoked", "token.created", "token.revoked",
-                      "user.created", "user.disabled", "auth.sign_in_failed", "webhook.created", "webhook.deleted",
-                      "job.cancelled", "job.retried", "job.dead", "job.failed", "model.registered", "model.removed"]) {
-    source.addEventListener(name, show);
+  const channel = window.BroadcastChannel ? new BroadcastChannel("iris-events") : null;
+  if (channel) channel.onmessage = (message) => show(message.data);
+  const shared = !!(channel && navigator.locks);
+  let source = null;
+  let release = null;  // ends this tab's hold on the lock
+  let waiting = null;  // aborts this tab's place in the queue for the lock
+
+  function open() {
+    source = new EventSource("/api/v1/events");
+    for (const name of EVENT_NAMES) {
+      source.addEventListener(name, (message) => {
+        show(message.data);
+        if (channel) channel.postMessage(message.data);
+      });
+    }
   }
+
+  function start() {
+    if (source || release || waiting) return;
+    if (!shared) { open(); return; }
+    waiting = new AbortController();
+    navigator.locks.request("iris-events", { signal: waiting.signal }, () => {
+      waiting = null;
+      open();
+      return new Promise((resolve) => { release = resolve; });
+    }).catch(() => {});  // aborted: the page was left while it waited
+  }
+
+  function stop() {
+    if (source) source.close();
+    source = null;
+    if (waiting) waiting.abort();
+    waiting = null;
+    if (release) release();
+    release = null;
+  }
+
+  window.addEventListener("beforeunload", () => {
+    stop();
+    // A page can stay after "beforeunload" (a download link, a leave that was cancelled): if
+    // it is still here in 5 s, it follows the events again.
+    setTimeout(start, 5000);
+  });
+  window.addEventListener("pagehide", stop);
+  // A page brought back from the back/forward cache follows the events again.
+  window.addEventListener("pageshow", (event) => { if (event.persisted) start(); });
+  start();
 }
 
 // Forms and buttons marked data-api="METHOD /path" call the API with the session's CSRF
