@@ -4,8 +4,9 @@ import IrisServices
 
 /// Counts events per key in a sliding window, in memory (per process).
 ///
-/// Used for sign-in failures (per client address and per username) and uploads (per
-/// caller). Keys and their timestamps are pruned as they age out.
+/// Used for sign-in failures (per client address and username pair, refused at the limit;
+/// per username and per client address, slowed) and uploads (per caller). Keys and their
+/// timestamps are pruned as they age out.
 actor RateLimiter {
     let limit: Int
     let window: TimeInterval
