@@ -60,8 +60,8 @@ func buildRouter(
     router.add(middleware: FormQueryMiddleware())
     router.add(middleware: TextInputMiddleware())
 
-    router.add(middleware: ModeMiddleware(mode: settings.mode))
     router.add(middleware: ClientAddressMiddleware(trustedProxies: settings.trustedProxies))
+    router.add(middleware: ModeMiddleware(mode: settings.mode))
     router.add(middleware: AuthMiddleware(store: dependencies.store, touchTokens: settings.mode == .normal))
     let guardian = AccessGuard(store: dependencies.store, moderationThreshold: settings.models.moderationThreshold)
     let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)

@@ -376,6 +376,7 @@ function followEvents() {
 
 // Forms and buttons marked data-api="METHOD /path" call the API with the session's CSRF
 // token, then reload (or show the field named by data-show, e.g. a new token's secret).
+// A button with data-confirm="question" asks first (every destructive one has it).
 function formJSON(form) {
   const body = {};
   for (const element of form.elements) {
@@ -446,7 +447,7 @@ function followJobs() {
     if (className) td.className = className;
     return td;
   };
-  const button = (label, spec) => {
+  const button = (label, spec, question) => {
     const element = document.createElement("button");
     element.textContent = label;
     element.addEventListener("click", () => { if (!question || confirm(question)) callAPI(spec, null, refresh); });
@@ -464,10 +465,9 @@ function followJobs() {
       bar.max = 1;
       bar.value = job.progress;
       const progress = cell("");
-// A button with data-confirm="question" asks first (every destructive one has it).
       progress.append(bar, " ", job.progress_message || "");
       const actions = cell("");
-      if (job.state === "queued" || job.state === "running") actions.append(button("Cancel", "POST /api/v1/jobs/" + job.id + "/cancel"));
+      if (job.state === "queued" || job.state === "running") actions.append(button("Cancel", "POST /api/v1/jobs/" + job.id + "/cancel", "Cancel job " + job.id + "?"));
       if (job.state === "dead" || job.state === "failed") actions.append(button("Retry", "POST /api/v1/jobs/" + job.id + "/retry"));
       row.append(cell(job.id), cell(job.kind), cell(job.queue), cell(job.state, "state"), progress, cell(job.attempts + "/" + job.max_attempts),
                  cell(job.project_id), cell(job.error, "subject"), actions);
@@ -493,6 +493,7 @@ document.addEventListener("DOMContentLoaded", () => {
 function setUpDuplicates() {
   for (const button of document.querySelectorAll("button[data-keep]")) {
     button.addEventListener("click", async () => {
+      if (!confirm("Keep this photo and take the other copies out of the project?")) return;
       const group = button.closest(".duplicate-group");
       for (const other of group.querySelectorAll("button")) other.disabled = true;
       const remove = button.dataset.remove.split(",").filter(Boolean);
@@ -578,7 +579,6 @@ function followAnalyses() {
       }
     }
     const pending = models.filter(([, status]) => status.state === "queued" || status.state === "running");
-      if (!confirm("Keep this photo and take the other copies out of the project?")) return;
     const failed = models.filter(([, status]) => status.state === "failed" || status.state === "dead");
     document.getElementById("analysis-states").textContent =
       (pending.length ? "Still running: " + pending.map(([name]) => name).join(", ") + ". " : "") +
