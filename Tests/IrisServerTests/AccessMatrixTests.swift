@@ -272,7 +272,9 @@ struct AccessMatrixTests {
 
     @Test("every route × every kind of caller gets the status its access rule says", arguments: TestDatabase.enabled)
     func matrix(database: TestDatabase) async throws {
-        try await TestServer.with(database) { server in
+        // Each unsafe case gets a fresh project with an upload (about 600 of them a run): the
+        // per-caller upload limit is not what this test is about.
+        try await TestServer.with(database, configure: { $0.uploadRateLimit = 1_000_000 }) { server in
             // setup
             let cast = try await cast(server)
             let shared = try await fixture(server, cast, seed: 1)

@@ -15,10 +15,6 @@ struct ClientAddressMiddleware: RouterMiddleware {
 
     let trustedProxies: [IPNetwork]
 
-    init(trustedProxies: [IPNetwork]) {
-        self.trustedProxies = trustedProxies
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {

@@ -136,7 +136,8 @@ struct ImageController {
         // "Duplicate" speaks of this project only: whether other projects hold the same bytes
         // is not the caller's to know (a link holder could otherwise probe the whole server).
         let detail = [
-            "duplicate": String(outcome.alreadyInProject), "labels": outcome.member.labels.map(\.name).joined(separator: ","),
+            "duplicate": String(outcome.alreadyInProject),
+            "labels": outcome.member.labels.map(\.name).joined(separator: ","),
         ]
         if let link {
             await audit.record(
