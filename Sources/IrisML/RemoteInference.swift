@@ -88,9 +88,11 @@ final class OpenInferenceClient: InferenceBackend {
         (self.model, self.timeout, self.retries, self.label) = (model, timeout, retries, label)
         batcher = Batcher(maxBatch: manifest.input.maxBatch ?? 1) { batch in
             let body = Self.requestBody(batch.values, shape: batch.shape, input: input, outputs: outputs)
+            // An inference's errors reach image viewers (job errors, events): the server's own
+            // words may name its hosts, so they are not quoted; the status is.
             let answer = try await Self.send(
                 .POST, base: base, path: "/v2/models/\(model)/infer", body: body, timeout: timeout, retries: retries,
-                label: label)
+                label: label, quotingServer: false)
             let results = try Self.outputs(in: answer, wanted: outputs, label: label)
             let rows = batch.shape[0]
             for (name, tensor) in results where rows > 1 && tensor.shape.first != rows {
@@ -133,7 +135,8 @@ final class OpenInferenceClient: InferenceBackend {
     }
 
     private static func send(
-        _ method: HTTPMethod, base: URL, path: String, body: [UInt8]?, timeout: Double, retries: Int, label: String
+        _ method: HTTPMethod, base: URL, path: String, body: [UInt8]?, timeout: Double, retries: Int, label: String,
+        quotingServer: Bool = true
     ) async throws -> Data {
         var request = HTTPClientRequest(url: url(base, path))
         request.method = method
@@ -151,7 +154,8 @@ final class OpenInferenceClient: InferenceBackend {
                 let status = Int(response.status.code)
                 if status == 200 { return Data(buffer: bytes) }
                 let message =
-                    "\(method.rawValue) \(path) answered HTTP \(status): \(Self.serverMessage(Data(buffer: bytes)))"
+                    "\(method.rawValue) \(path) answered HTTP \(status)"
+                    + (quotingServer ? ": \(Self.serverMessage(Data(buffer: bytes)))" : "")
                 guard [429, 502, 503, 504].contains(status) else {
                     throw RuntimeError(operation: label, message: message)
                 }

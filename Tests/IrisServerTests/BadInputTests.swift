@@ -174,6 +174,18 @@ struct BadInputTests {
         }
     }
 
+    @Test("labels with invisible formatting characters are refused, naming the field", arguments: TestDatabase.enabled)
+    func invisibleLabels(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let project = try await server.createProject("p")
+            for label in ["invoice\u{202E}gpj.exe", "a\u{200B}b"] {
+                let response = try await server.upload(try Fixtures.jpeg(seed: 5), to: project, labels: [label])
+                try await expectRefused(
+                    response, status: .badRequest, field: "label", mentioning: "invisible", on: server)
+            }
+        }
+    }
+
     @Test("a zip with ../ entries is refused whole (zip slip)", arguments: TestDatabase.enabled)
     func zipSlip(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in

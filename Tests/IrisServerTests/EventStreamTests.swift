@@ -112,4 +112,26 @@ struct EventStreamTests {
             #expect(ContinuousClock.now - started < .seconds(20), "the stream outlived the token's revocation")
         }
     }
+
+    @Test("a caller may hold only so many live streams; a closed or lapsed one frees its place")
+    func streamsPerCaller() async throws {
+        let streams = OpenStreams(limit: 3)
+        var slots: [OpenStreams.Slot] = []
+        for index in 0..<3 {
+            slots.append(try await streams.open(["user:1", "address:10.0.0.\(index)"], for: .seconds(60)))
+        }
+        // The fourth for the same user is refused, from any address; another user is not.
+        await #expect { try await streams.open(["user:1", "address:10.0.0.9"], for: .seconds(60)) } throws: {
+            ($0 as? Problem)?.status == 429
+        }
+        _ = try await streams.open(["user:2", "address:10.0.0.9"], for: .seconds(60))
+        await streams.close(slots[0])
+        _ = try await streams.open(["user:1", "address:10.0.0.8"], for: .seconds(60))
+        // A stream whose slot was never given back lapses after its life.
+        let short = OpenStreams(limit: 1)
+        _ = try await short.open(["user:3"], for: .milliseconds(50))
+        try await Task.sleep(for: .milliseconds(100))
+        _ = try await short.open(["user:3"], for: .seconds(60))
+        #expect(await short.count("user:3") == 1)
+    }
 }

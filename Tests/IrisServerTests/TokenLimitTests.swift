@@ -60,6 +60,13 @@ struct TokenLimitTests {
             let grandchildClient = server.acting(
                 as: TestServer.bearer(try #require(try grandchild.json()["token"] as? String)))
             #expect(try await grandchildClient.get("/api/v1/projects/\(project)").status == .ok)
+            // A project's token sees and revokes only tokens of that project, not alice's wider ones.
+            let wide = try await TestAccounts.token(for: alice, scopes: [.read], in: server.store)
+            let wideID = try #require(try await server.store.accounts.tokens(userID: alice.id).last?.id)
+            let listed = try #require(try await childClient.get("/api/v1/tokens").json()["items"] as? [[String: Any]])
+            #expect(!listed.contains { $0["id"] as? Int == Int(wideID) } && !listed.isEmpty, "\(listed)")
+            #expect(try await childClient.delete("/api/v1/tokens/\(wideID)").status == .notFound)
+            #expect(try await server.acting(as: TestServer.bearer(wide)).get("/api/v1/me").status == .ok)
             // Revoking the parent revokes its child and grandchild at once.
             #expect(try await parent.delete("/api/v1/tokens/\(parentID)").status == .noContent)
             for client in [childClient, grandchildClient] {
@@ -67,7 +74,10 @@ struct TokenLimitTests {
                 #expect(after.status == .unauthorized)
                 #expect(try after.json()["detail"] as? String == "the token was revoked")
             }
-            #expect(try await server.store.accounts.tokens(userID: alice.id).allSatisfy { $0.revokedAt != nil })
+            #expect(
+                try await server.store.accounts.tokens(userID: alice.id).filter { $0.id != wideID }.allSatisfy {
+                    $0.revokedAt != nil
+                })
         }
     }
 

@@ -47,6 +47,16 @@ public enum NameRules {
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Refusal.invalid("\(field) must not contain control characters", field: field)
         }
+        // Invisible format characters (a right-to-left override shows "invoice‮gpj.exe" as
+        // "invoiceexe.jpg"; a zero-width space makes "a​b" another label than "ab"); the
+        // joiners that emoji sequences are made with stay allowed.
+        if let hidden = name.unicodeScalars.first(where: {
+            $0.properties.generalCategory == .format && $0 != "\u{200C}" && $0 != "\u{200D}"
+        }) {
+            throw Refusal.invalid(
+                "\(field) must not contain invisible formatting characters (U+\(String(hidden.value, radix: 16, uppercase: true)))",
+                field: field)
+        }
         return name
     }
 }

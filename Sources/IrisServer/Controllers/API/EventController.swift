@@ -10,6 +10,10 @@ struct EventController {
     let store: IrisStore
     let guardian: AccessGuard
     let resources: ServerResources
+    /// Live streams open per user and per client address: each holds a connection and polls,
+    /// so one viewer with thousands of them slowed every request. A browser needs one (its
+    /// tabs share it).
+    let openStreams = OpenStreams(limit: OpenStreams.perCaller)
 
     func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
         api.get("events", .signedIn, use: events)
@@ -65,10 +69,14 @@ struct EventController {
         guard let timeout = Int(timeoutText), (1...3600).contains(timeout) else {
             throw Problem.badRequest("timeout must be 1 to 3600 seconds", field: "timeout")
         }
-        let (store, guardian) = (self.store, self.guardian)
+        var keys = ["address:\(context.clientKey)"]
+        if let user = context.caller.user { keys.append("user:\(user.id)") }
+        let slot = try await openStreams.open(keys, for: .seconds(timeout + 60))
+        let (store, guardian, openStreams) = (self.store, self.guardian, self.openStreams)
         let credentials = AuthMiddleware(store: store, touchTokens: false)
         let first = start ?? 0
         let body = ResponseBody { writer in
+            defer { Task { await openStreams.close(slot) } }
             let encoder = IrisJSON.makeEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             var last = first
@@ -133,4 +141,46 @@ struct EventController {
         let items = events.map(Self.body)
         return EventPage(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
     }
+}
+
+/// Counts open event streams per key (user, client address). A slot is given back when its
+/// stream ends, and lapses on its own after the stream's longest life, so a stream whose body
+/// never ran cannot hold a slot for ever.
+actor OpenStreams {
+    static let perCaller = 16
+
+    struct Slot: Sendable {
+        let id = UUID()
+        let keys: [String]
+    }
+
+    let limit: Int
+    private var open: [String: [UUID: ContinuousClock.Instant]] = [:]
+
+    init(limit: Int) { self.limit = limit }
+
+    /// A slot under every key, or a 429 when one of them has `limit` streams open.
+    func open(_ keys: [String], for life: Duration) throws -> Slot {
+        let now = ContinuousClock.now
+        for key in keys {
+            open[key] = open[key]?.filter { $0.value > now }
+            if (open[key]?.count ?? 0) >= limit {
+                throw Problem.tooManyRequests(
+                    "\(limit) live event streams are open already; close one (a browser needs only one for all its tabs)",
+                    retryAfter: 5)
+            }
+        }
+        let slot = Slot(keys: keys)
+        for key in keys { open[key, default: [:]][slot.id] = now + life }
+        return slot
+    }
+
+    func close(_ slot: Slot) {
+        for key in slot.keys {
+            open[key]?[slot.id] = nil
+            if open[key]?.isEmpty == true { open[key] = nil }
+        }
+    }
+
+    func count(_ key: String) -> Int { open[key]?.count ?? 0 }
 }

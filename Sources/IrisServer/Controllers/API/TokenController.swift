@@ -122,13 +122,22 @@ struct TokenController {
             all = true
         default: throw Problem.badRequest("all must be true or false", field: "all")
         }
-        return TokenList(items: try await store.accounts.tokens(userID: all ? nil : user.id))
+        var tokens = try await store.accounts.tokens(userID: all ? nil : user.id)
+        // A token limited to a project sees and revokes only tokens limited to that project:
+        // its user's other tokens reach further than it may.
+        if let limited = context.caller.limitedToProject { tokens = tokens.filter { $0.projectID == limited } }
+        return TokenList(items: tokens)
     }
 
     @Sendable func revokeToken(_ request: Request, context: IrisRequestContext) async throws -> Response {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
         let id = try Parameters.id(context, "tokenID", noun: "token")
         let anyones = context.caller.isAdministrator && context.caller.limitedToProject == nil
+        if let limited = context.caller.limitedToProject,
+            try await store.accounts.tokens(userID: user.id).first(where: { $0.id == id })?.projectID != limited
+        {
+            throw Problem.notFound("you have no live token with id \(id) limited to project \(limited)")
+        }
         guard try await store.accounts.revokeToken(id: id, userID: anyones ? nil : user.id) else {
             throw Problem.notFound("you have no live token with id \(id)")
         }
