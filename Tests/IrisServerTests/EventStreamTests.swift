@@ -75,7 +75,7 @@ struct EventStreamTests {
 
     @Test(
         "an open stream loses a project's events when its membership goes, and ends when its token is revoked",
-        .timeLimit(.minutes(1)), arguments: TestDatabase.enabled)
+        .timeLimit(.minutes(3)), arguments: TestDatabase.enabled)
     func accessChangesMidStream(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // setup: carol views the admin's project through a token.
