@@ -1,5 +1,5 @@
 # Iris: the two commands a new machine needs are `make run` and `make test`.
-.PHONY: run test bench build release clean
+.PHONY: run test lint bench build release clean
 
 DATA ?= ./data
 
@@ -13,6 +13,10 @@ run:
 ## Install and start what the tests need (PostgreSQL, Chromium), run every test on SQLite and PostgreSQL.
 test:
 	scripts/test.sh
+
+## The fast checks, run first by `make test`: shellcheck, ruff, ESLint and swift-format (seconds, no build).
+lint:
+	scripts/lint.sh
 
 ## Benchmarks, each printed as a ratio against a baseline measured in the same run.
 bench:

@@ -69,7 +69,8 @@ class Server:
                         break
                 except OSError:
                     time.sleep(0.1)
-            status, body = self.request("POST", "/api/v1/projects", json.dumps({"name": "bench"}).encode(), {"Content-Type": "application/json"})
+            status, body = self.request("POST", "/api/v1/projects", json.dumps({"name": "bench"}).encode(),
+                                        {"Content-Type": "application/json"})
             if status != 201:
                 raise RuntimeError(f"creating the bench project answered {status}: {body}")
             self.project = body["id"]
@@ -279,7 +280,8 @@ def main():
           f"vipsthumbnail {baseline:.1f} images/s → ratio {ratio:.2f} median (range {low:.2f}–{high:.2f})")
     uploaded, analysed = time_iris(binary, files, work, analysis=True)
     print(f"ingest with automatic analysis on (every model in analysis.auto_models on every upload): uploads took {uploaded:.1f} s "
-          f"({len(files) / uploaded:.1f} images/s), the last analysis finished after {analysed:.1f} s ({len(files) / analysed:.1f} images/s)")
+          f"({len(files) / uploaded:.1f} images/s), the last analysis finished after {analysed:.1f} s "
+          f"({len(files) / analysed:.1f} images/s)")
 
     big = work / "big.tif"
     if not big.exists():

@@ -39,7 +39,7 @@ def main(models, threads, rounds, files):
         for path in files:
             began = time.perf_counter()
             logits, embedding = session.run(["logits", "embedding"], {"image": preprocess(path)})
-            top = np.argsort(-logits[0])[:5]
+            _ = np.argsort(-logits[0])[:5]
             _ = embedding / np.linalg.norm(embedding)
             latencies.append(time.perf_counter() - began)
     seconds = time.perf_counter() - start

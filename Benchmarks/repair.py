@@ -75,7 +75,8 @@ def ssim(result, original, mask):
     a = cv2.cvtColor(result[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(float)
     b = cv2.cvtColor(original[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(float)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    blur = lambda z: cv2.GaussianBlur(z, (11, 11), 1.5)
+    def blur(z):
+        return cv2.GaussianBlur(z, (11, 11), 1.5)
     ma, mb = blur(a), blur(b)
     va, vb, cab = blur(a * a) - ma * ma, blur(b * b) - mb * mb, blur(a * b) - ma * mb
     return float((((2 * ma * mb + c1) * (2 * cab + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))).mean())

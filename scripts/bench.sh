@@ -25,6 +25,7 @@ python3 Benchmarks/ingest.py "$PWD/.build/release/iris" "$photos" "$work"
 # Storage: Iris on S3 (moto on loopback) against Iris on disk, and `iris storage migrate`
 # against a plain boto3 upload of the same files.
 s3_settings=$(scripts/s3-test-server.sh start)
+# shellcheck disable=SC2163 # each line is NAME=value, and export sets it
 while IFS= read -r line; do export "$line"; done <<<"$s3_settings"
 "$(scripts/python-env.sh s3)/bin/python" Benchmarks/storage.py "$PWD/.build/release/iris" "$photos" "$work"
 scripts/s3-test-server.sh stop
@@ -71,7 +72,8 @@ echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training s
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
 
 # Exports stream: the peak memory of exporting 1,000 and 10,000 images.
-python3 Benchmarks/export.py "$PWD/.build/release/iris" "$work" "$(ls "$cache/photoset"/bird/*.jpg | head -1)"
+birds=("$cache/photoset"/bird/*.jpg)
+python3 Benchmarks/export.py "$PWD/.build/release/iris" "$work" "${birds[0]}"
 
 # Uploading from another machine: `iris upload` against curl one file at a time, and the
 # re-run of a finished folder of 1,000 photos.

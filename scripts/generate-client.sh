@@ -26,5 +26,5 @@ else
   mkdir -p "$target"
   rm -f "$target"/*.swift
   cp "$out"/*.swift "$target"/
-  echo "Wrote $(ls "$target" | tr '\n' ' ')" >&2
+  echo "Wrote $(cd "$target" && printf '%s ' *.swift)" >&2
 fi

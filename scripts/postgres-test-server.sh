@@ -9,6 +9,7 @@ port="${IRIS_PG_PORT:-54329}"
 
 pg_bin() {
   local dir
+  # shellcheck disable=SC2012 # the folders are version numbers (15, 16), which sort -V orders
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$dir" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
   echo "$dir"

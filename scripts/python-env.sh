@@ -5,7 +5,8 @@
 # Tests/e2e/oip/requirements.txt), kept apart because MLServer pins its own web stack;
 # `bench` is the repair benchmark's baselines (.venv-bench, Benchmarks/requirements.txt);
 # `s3` is the S3 API server of the storage tests (.venv-s3, moto, Tests/s3/requirements.txt);
-# `deploy` the linters of the deployment files (.venv-deploy, Tests/deploy/requirements.txt).
+# `deploy` the linters of the deployment files (.venv-deploy, Tests/deploy/requirements.txt);
+# `lint` the Python linter of `make lint` (.venv-lint, ruff, Tests/lint/requirements.txt).
 # Reinstalls only when the requirements file changes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,8 @@ case "${1:-test}" in
   bench) venv="$root/.venv-bench"; requirements="$root/Benchmarks/requirements.txt" ;;
   s3) venv="$root/.venv-s3"; requirements="$root/Tests/s3/requirements.txt" ;;
   deploy) venv="$root/.venv-deploy"; requirements="$root/Tests/deploy/requirements.txt" ;;
-  *) echo "usage: $0 [test|oip|bench|s3|deploy]" >&2; exit 2 ;;
+  lint) venv="$root/.venv-lint"; requirements="$root/Tests/lint/requirements.txt" ;;
+  *) echo "usage: $0 [test|oip|bench|s3|deploy|lint]" >&2; exit 2 ;;
 esac
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)

@@ -2,16 +2,18 @@
 # Installs the Debian packages Iris needs, only those missing.
 #   scripts/setup-debian.sh run     libvips (and libjpeg, lcms, which Iris also calls directly) for building and serving;
 #                                   WordNet's nouns for text search
-#   scripts/setup-debian.sh test    + PostgreSQL, Chromium and its driver, vips tools
+#   scripts/setup-debian.sh test    + PostgreSQL, Chromium and its driver, vips tools, and the linters
+#   scripts/setup-debian.sh lint    only the linters of `make lint`: shellcheck, ESLint (and python3-venv for ruff)
 #   scripts/setup-debian.sh bench   + vips tools (vipsthumbnail is the baseline)
 set -euo pipefail
 purpose="${1:-run}"
 packages=(libvips-dev libjpeg-dev liblcms2-dev pkg-config zlib1g-dev unzip python3-venv wordnet-base)
 case "$purpose" in
   run) ;;
-  test) packages+=(postgresql chromium chromium-driver libvips-tools python3-venv) ;;
+  test) packages+=(postgresql chromium chromium-driver libvips-tools python3-venv shellcheck eslint) ;;
   bench) packages+=(libvips-tools python3-venv postgresql) ;;
-  *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+  lint) packages=(shellcheck eslint python3-venv) ;;
+  *) echo "usage: $0 run|test|bench|lint" >&2; exit 2 ;;
 esac
 
 missing=()

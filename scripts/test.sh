@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh test
+# The fast checks first (shellcheck, ruff, ESLint, swift-format), so that a slip fails in seconds.
+scripts/lint.sh
 scripts/prepare-models.sh
 venv=$(scripts/python-env.sh)
 # MLServer, the Open Inference Protocol v2 peer of the remote-model tests.
-export IRIS_TEST_OIP_PYTHON="$(scripts/python-env.sh oip)/bin/python"
+IRIS_TEST_OIP_PYTHON="$(scripts/python-env.sh oip)/bin/python"
+export IRIS_TEST_OIP_PYTHON
 
 postgres_url=$(scripts/postgres-test-server.sh start)
 trap 'scripts/postgres-test-server.sh stop; scripts/s3-test-server.sh stop' EXIT
@@ -15,11 +18,9 @@ export IRIS_TEST_POSTGRES_URL="$postgres_url"
 export IRIS_TEST_REQUIRE_POSTGRES=1
 # The S3 API server of the storage tests (moto, signatures checked): IRIS_TEST_S3_URL and its credentials.
 s3_settings=$(scripts/s3-test-server.sh start)
+# shellcheck disable=SC2163 # each line is NAME=value, and export sets it
 while IFS= read -r line; do export "$line"; done <<<"$s3_settings"
 export IRIS_TEST_REQUIRE_S3=1
-
-echo "== Formatting (swift format lint --strict, the rules in .swift-format)"
-swift format lint --strict --recursive --parallel Sources Tests Benchmarks Package.swift
 
 echo "== Deployment files (hadolint, the Compose schema, Kubernetes 1.37 schemas, yamllint)"
 scripts/validate-deploy.sh
@@ -37,5 +38,6 @@ swift test --skip LearningAPITests
 swift test --filter LearningAPITests
 
 echo "== End-to-end tests: the iris binary, schemathesis, Chromium"
-export IRIS_BIN="$(swift build --show-bin-path)/iris"
+IRIS_BIN="$(swift build --show-bin-path)/iris"
+export IRIS_BIN
 "$venv/bin/python" -m pytest Tests/e2e -q -rs -p no:cacheprovider

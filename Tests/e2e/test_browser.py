@@ -116,7 +116,8 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     browser.refresh()
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "laptop" in r.text)
     row.find_element(By.TAG_NAME, "button").click()
-    wait.until(lambda driver: any("laptop" in r.text and "revoked" in r.text for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr")))
+    wait.until(lambda driver: any("laptop" in r.text and "revoked" in r.text
+                                  for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr")))
     assert requests.get(server.url("/api/v1/me"), headers={"Authorization": "Bearer " + secret}, timeout=10).status_code == 401
     # A role, from the project's members page.
     browser.get(server.url(f"/projects/{project}/members"))
@@ -452,7 +453,8 @@ def test_the_contributor_page_keeps_photos_taken_offline_and_sends_them_later(se
     browser.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
     Select(browser.find_element(By.ID, "link-label")).select_by_value("oak")
     browser.find_element(By.ID, "link-files").send_keys("\n".join(paths))
-    status = lambda b: b.find_element(By.ID, "queue-status").text
+    def status(b):
+        return b.find_element(By.ID, "queue-status").text
     page_wait(browser, 15).until(lambda b: "2 photos wait for the network" in status(b))
     assert images_in(server, project) == []
 
@@ -499,7 +501,7 @@ def test_the_owner_pages_fit_a_phone_without_scrolling_sideways(server, browser,
     browser.set_window_size(390, 844)
     try:
         for path in ["/", f"/projects/{project}", f"/projects/{project}/model", "/jobs", f"/images/{sha}",
-                     "/history", "/account/tokens", f"/projects/{project}/members", f"/search?q=tree"]:
+                     "/history", "/account/tokens", f"/projects/{project}/members", "/search?q=tree"]:
             browser.get(server.url(path))
             page_wait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
             wide = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")

@@ -11,10 +11,12 @@ EVALSET = pathlib.Path(__file__).resolve().parents[2] / ".cache" / "evalset"
 def test_cli_teaches_classes_classifies_trains_and_evaluates(workdir, database):
     data = workdir / "data"
     for name in ["brick", "grass", "coffee"]:
-        result = iris("learn", "add-class", "--project", "Textures", "--name", name, str(EVALSET / name), database_url=database, data_dir=data)
+        result = iris("learn", "add-class", "--project", "Textures", "--name", name, str(EVALSET / name),
+                      database_url=database, data_dir=data)
         assert result.returncode == 0, result.stderr
         assert f"Class {name} of Textures: 30 examples" in result.stdout
-    again = iris("learn", "add-class", "--project", "Textures", "--name", "brick", str(EVALSET / "brick"), database_url=database, data_dir=data)
+    again = iris("learn", "add-class", "--project", "Textures", "--name", "brick", str(EVALSET / "brick"),
+                 database_url=database, data_dir=data)
     assert again.returncode != 0 and "already has a class named brick" in again.stderr
 
     # Photos the learner never saw: a taught class is named, an untaught one is unknown.

@@ -72,7 +72,8 @@ def test_cli_imports_a_zip_and_refuses_zip_slip(workdir, database, base_jpeg):
     evil = workdir / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("../../escape.jpg", variant(base_jpeg, 2))
-    common = ["--project", "Birds", "--label-from-folders", "--data", str(workdir / "data")] + (["--database", database] if database else [])
+    common = (["--project", "Birds", "--label-from-folders", "--data", str(workdir / "data")]
+              + (["--database", database] if database else []))
     ok = subprocess.run([IRIS_BIN, "import", str(good)] + common, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "1 imported" in ok.stdout

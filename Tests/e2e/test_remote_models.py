@@ -4,9 +4,7 @@
 labels must be the ones the local model gives for the same photo."""
 
 import json
-import math
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -155,7 +153,8 @@ def test_a_registered_remote_model_labels_a_cat_as_the_local_model_does(workdir,
         refused = server.http.post(server.url("/api/v1/analyses"), json={"models": ["mobilenet-remote"], "images": [sha256]}, timeout=10)
         assert refused.status_code == 400 and "mobilenet-remote" in refused.json()["detail"]
         # Its results stay with the image.
-        assert server.http.get(server.url(f"/api/v1/analyses/{sha256}"), timeout=10).json()["models"]["mobilenet-remote"]["state"] == "succeeded"
+        analysis = server.http.get(server.url(f"/api/v1/analyses/{sha256}"), timeout=10).json()
+        assert analysis["models"]["mobilenet-remote"]["state"] == "succeeded"
     finally:
         server.stop()
 
@@ -208,7 +207,8 @@ def test_remote_models_that_are_not_allowed_or_do_not_match_are_refused_and_noth
         cases = [
             (remote_manifest("elsewhere", other), 400, "models.remote_allow"),
             (remote_manifest("creds", mlserver.replace("http://", "http://user:secret@")), 400, "plain http(s) URL"),
-            (remote_manifest("wrong-input", mlserver, input={**remote_manifest("x", mlserver)["input"], "name": "pixels"}), 422, "not pixels"),
+            (remote_manifest("wrong-input", mlserver, input={**remote_manifest("x", mlserver)["input"], "name": "pixels"}),
+             422, "not pixels"),
             (remote_manifest("few-labels", mlserver, labels=["a", "b", "c"]), 422, "1000 classes"),
             (remote_manifest("label-file", mlserver, labels="../../etc/passwd"), 400, "labels must be given as a list"),
             (remote_manifest("missing", mlserver, model="nope"), 422, "nope"),
@@ -226,7 +226,8 @@ def test_remote_models_that_are_not_allowed_or_do_not_match_are_refused_and_noth
         assert names(server) == before
 
         # Only administrators register: a token without the admin scope is refused.
-        token = server.http.post(server.url("/api/v1/tokens"), json={"name": "writer", "scopes": ["read", "write"]}, timeout=10).json()["token"]
+        token = server.http.post(server.url("/api/v1/tokens"), json={"name": "writer", "scopes": ["read", "write"]},
+                                 timeout=10).json()["token"]
         writer = requests.post(server.url("/api/v1/models"), json=remote_manifest("by-writer", mlserver),
                                headers={"Authorization": "Bearer " + token}, timeout=10)
         assert writer.status_code == 403
@@ -285,7 +286,8 @@ def test_a_remote_manifest_in_the_models_folder_is_checked_at_start(workdir, mls
         # Other users see that a remote model cannot be used, not where its server is.
         made = iris("user", "create", "plain", "--password-stdin", stdin="plain-password-1\n", data_dir=workdir / "data")
         assert made.returncode == 0, made.stderr
-        token = iris("token", "create", "--user", "plain", "--name", "t", "--scopes", "read", data_dir=workdir / "data").stdout.strip().splitlines()[-1]
+        created = iris("token", "create", "--user", "plain", "--name", "t", "--scopes", "read", data_dir=workdir / "data")
+        token = created.stdout.strip().splitlines()[-1]
         seen = requests.get(server.url("/api/v1/models"), headers={"Authorization": "Bearer " + token}, timeout=10)
         assert seen.status_code == 200 and "127.0.0.1:9" not in seen.text and mlserver not in seen.text, seen.text
         plain = {item["name"]: item for item in seen.json()["items"]}
@@ -331,10 +333,11 @@ def test_the_command_line_registers_lists_and_removes_a_remote_model(workdir, da
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_an_administrator_registers_and_removes_a_remote_model_on_the_admin_page(workdir, database, mlserver, browser):
+def test_an_administrator_registers_and_removes_a_remote_model_on_the_admin_page(
+        workdir, database, mlserver, browser):  # noqa: F811 (the fixture imported from test_browser)
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
-    
+
     server = IrisServer(workdir / "data", database).start({"IRIS_MODELS_REMOTE_ALLOW": mlserver})
     try:
         sign_in(server, browser)

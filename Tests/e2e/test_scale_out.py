@@ -43,7 +43,8 @@ class Worker:
         env = {**env, "IRIS_JOBS_HEALTH_PORT": str(self.health)}
         self.log_path = data_dir.parent / f"worker-{name}.log"
         self.process = subprocess.Popen(
-            [IRIS_BIN, "worker", "--data", str(data_dir), "--database", database_url, "--queues", "images,ml,default", "--concurrency", "2"],
+            [IRIS_BIN, "worker", "--data", str(data_dir), "--database", database_url,
+             "--queues", "images,ml,default", "--concurrency", "2"],
             stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, env=dict(os.environ, **env))
 
     def stop(self, sig=signal.SIGTERM):

@@ -1,7 +1,6 @@
 """`iris search` from the command line over a data folder: labels reached through WordNet,
 the reason printed, and refusals as one-line errors."""
 
-import shutil
 
 from conftest import iris, make_jpeg, variant
 

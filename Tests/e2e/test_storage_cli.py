@@ -56,7 +56,7 @@ def test_storage_moves_to_s3_and_back_and_verify_finds_a_missing_blob(workdir, d
     assert len([p for p in (data / "blobs" / "originals").rglob("*") if p.is_file()]) == 3
     resumed = storage("migrate", "--to", "s3")
     assert resumed.returncode == 0, resumed.stderr
-    assert f": 0 copied and checked" in resumed.stdout and f"{blobs} already there" in resumed.stdout, resumed.stdout
+    assert ": 0 copied and checked" in resumed.stdout and f"{blobs} already there" in resumed.stdout, resumed.stdout
     storage("migrate", "--to", "disk")
 
     # A blob removed behind Iris's back is reported, and the command fails.

@@ -5,7 +5,6 @@ with SIGKILL in the middle of multipart uploads."""
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path

@@ -49,7 +49,9 @@ def multipart_head(server, project, length, boundary="b0undary"):
 def test_a_body_shorter_than_its_length_then_a_half_close_is_400(strict_server):
     project = strict_server.create_project("short")
     sock = connect(strict_server)
-    sock.sendall(multipart_head(strict_server, project, 100_000) + b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n" + b"\xff\xd8" * 500)
+    sock.sendall(multipart_head(strict_server, project, 100_000)
+                 + b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+                 + b"\xff\xd8" * 500)
     sock.shutdown(socket.SHUT_WR)
     answer = b""
     sock.settimeout(10)
@@ -73,7 +75,9 @@ def test_a_body_shorter_than_its_length_then_a_half_close_is_400(strict_server):
 def test_a_stalled_upload_is_disconnected_and_its_partial_file_removed(strict_server):
     project = strict_server.create_project("stalled")
     sock = connect(strict_server)
-    sock.sendall(multipart_head(strict_server, project, 1_000_000) + b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n" + b"\xff\xd8" * 5000)
+    sock.sendall(multipart_head(strict_server, project, 1_000_000)
+                 + b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+                 + b"\xff\xd8" * 5000)
     # Then nothing: the server must not wait for ever.
     waited = closed_within(sock, 15)
     sock.close()

@@ -9,7 +9,6 @@ import subprocess
 import time
 import zipfile
 
-import requests
 
 from conftest import IRIS_BIN, IrisServer, make_jpeg, variant
 

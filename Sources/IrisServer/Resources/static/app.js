@@ -1035,7 +1035,6 @@ function setUpRepair() {
   if (!section || !open) return;
   const photo = document.getElementById("repair-photo");
   const canvas = document.getElementById("repair-canvas");
-  const layers = document.getElementById("repair-layers");
   const stage = document.getElementById("repair-stage");
   const sizeInput = document.getElementById("repair-size");
   const undoButton = document.getElementById("repair-undo");
