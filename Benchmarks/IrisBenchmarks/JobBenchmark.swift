@@ -50,7 +50,7 @@ public enum JobBenchmark {
                 "CREATE TABLE IF NOT EXISTS bench_transactions (id BIGINT NOT NULL, payload TEXT NOT NULL, created_at BIGINT NOT NULL)"
             ).run()
         }
-        var registry = JobRegistry()
+        let registry = JobRegistry()
         registry.register(DiagnosticJob())
         let queue = JobQueue(store: store, registry: registry, leaseSeconds: 30)
         let settings = JobSettings(

@@ -23,7 +23,7 @@ public enum IrisAccountCommands {
             let chosen = password ?? Secrets.password()
             let user = try await Accounts(store: store, bcryptCost: settings.bcryptCost).create(
                 username: username, password: chosen, isAdmin: admin)
-            await record(store, "user.created", subject: user.username)
+            await record(store, .userCreated, subject: user.username)
             print(
                 password == nil
                     ? "Created \(user.username). Password (shown once): \(chosen)" : "Created \(user.username).")
@@ -34,7 +34,7 @@ public enum IrisAccountCommands {
         try await withStore(settings) { store in
             let user = try await find(username, in: store)
             try await store.accounts.setDisabled(userID: user.id, disabled)
-            await record(store, disabled ? "user.disabled" : "user.enabled", subject: user.username)
+            await record(store, disabled ? .userDisabled : .userEnabled, subject: user.username)
             print(disabled ? "Disabled \(user.username): sessions ended, tokens refused." : "Enabled \(user.username).")
         }
     }
@@ -44,7 +44,7 @@ public enum IrisAccountCommands {
             let user = try await find(username, in: store)
             let chosen = password ?? Secrets.password()
             try await Accounts(store: store, bcryptCost: settings.bcryptCost).setPassword(userID: user.id, chosen)
-            await record(store, "user.password_reset", subject: user.username)
+            await record(store, .userPasswordReset, subject: user.username)
             print(
                 password == nil
                     ? "New password for \(user.username) (shown once): \(chosen)"
@@ -66,7 +66,7 @@ public enum IrisAccountCommands {
             let token = try await store.accounts.createToken(
                 userID: user.id, name: label, tokenHash: Secrets.hash(secret), scopes: scopes, projectID: projectID,
                 expiresAt: expiresDays.map { Date().addingTimeInterval(Double($0) * 86_400) })
-            await record(store, "token.created", subject: "token \(token.id)")
+            await record(store, .tokenCreated, subject: "token \(token.id)")
             // The secret alone on the last line, so scripts can take it with `tail -n 1`.
             FileHandle.standardError.write(Data("Token \(token.id) for \(user.username) (shown once):\n".utf8))
             print(secret)
@@ -93,7 +93,7 @@ public enum IrisAccountCommands {
             guard try await store.accounts.revokeToken(id: id, userID: nil) else {
                 throw Refusal.notFound("no live token has id \(id)")
             }
-            await record(store, "token.revoked", subject: "token \(id)")
+            await record(store, .tokenRevoked, subject: "token \(id)")
             print("Revoked token \(id).")
         }
     }
@@ -105,9 +105,8 @@ public enum IrisAccountCommands {
         return user
     }
 
-    static func record(_ store: IrisStore, _ action: String, subject: String) async {
-        _ = try? await store.events.append(
-            Event(actorKind: "system", actorID: nil, actorName: "iris command", action: action, subject: subject))
+    static func record(_ store: IrisStore, _ action: EventAction, subject: String) async {
+        await AuditLog(store: store).record(as: .system("iris command"), action, subject: subject)
     }
 
     /// Opens the store (migrating it), runs `body`, closes it; problems become one-line failures.

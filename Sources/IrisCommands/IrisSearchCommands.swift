@@ -1,4 +1,5 @@
 import Foundation
+import IrisBenchmarks
 import IrisCore
 import IrisML
 public import IrisServices
@@ -8,6 +9,18 @@ import IrisStore
 /// data folder and database directly (as an administrator sees them: every project, flagged
 /// images included).
 public enum IrisSearchCommands {
+    /// `iris search bench`: the vector index at scale (`SearchBenchmark`, in IrisBenchmarks).
+    public static func bench(
+        _ settings: IrisSettings, model: String, vectors: Int, queries: Int, lists: Int, threads: Int, out: String?
+    ) async throws {
+        do {
+            try await SearchBenchmark.run(
+                settings, model: model, vectors: vectors, queries: queries, lists: lists, threads: threads, out: out)
+        } catch let refusal as Refusal {
+            throw CommandFailure(message: refusal.detail)
+        }
+    }
+
     /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text
     /// and meaning.
     public static func parts(_ list: String?) throws -> TextSearch.Parts {

@@ -16,6 +16,11 @@ extension Batcher: InferenceBackend {
 /// A model ready to analyse images: its manifest, labels and backend.
 public final class Model: Sendable {
     public let manifest: ModelManifest
+
+    /// A model repairs photos (an inpainting graph) or analyses them, never both: the one
+    /// rule behind automatic analyses, analysis requests and repair methods.
+    public var repairs: Bool { manifest.tasks.contains(.inpaint) }
+    public var analyses: Bool { !repairs }
     let preprocessor: Preprocessor
     let labels: [String]
     let backend: any InferenceBackend

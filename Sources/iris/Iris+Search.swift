@@ -27,7 +27,7 @@ struct SearchCommand: AsyncParsableCommand {
         @Option(help: "A folder to write vectors.f32, queries.f32 and exact.txt to (for FAISS).") var out: String?
 
         func run() async throws {
-            try await IrisSearchBench.run(
+            try await IrisSearchCommands.bench(
                 try common.settings(), model: model, vectors: vectors, queries: queries, lists: lists, threads: threads,
                 out: out)
         }

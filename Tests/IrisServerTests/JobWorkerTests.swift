@@ -164,7 +164,7 @@ struct JobWorkerTests {
         arguments: TestDatabase.enabled)
     func gracefulStop(database: TestDatabase) async throws {
         try await database.withStore { store in
-            var registry = JobRegistry()
+            let registry = JobRegistry()
             registry.register(DiagnosticJob())
             let queue = JobQueue(store: store, registry: registry)
             var settings = JobSettings(

@@ -20,6 +20,10 @@ public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
         case unprocessable
         /// Something Iris needs is not ready (a model not prepared, a dependency down).
         case unavailable
+        /// The asker has done this too often lately; `retryAfter` says when they may again.
+        case tooManyRequests
+        /// The asker's authority does not stretch to this (a contributor link used up or revoked).
+        case forbidden
     }
 
     public var kind: Kind
@@ -28,6 +32,8 @@ public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
     public var detail: String
     /// The input field, part or parameter at fault, when there is one.
     public var field: String?
+    /// Seconds until the asker may try again (`tooManyRequests`).
+    public var retryAfter: Int?
 
     public init(_ kind: Kind, reason: String, detail: String, field: String? = nil) {
         self.kind = kind
@@ -66,5 +72,15 @@ public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
 
     public static func unavailable(_ detail: String) -> Refusal {
         Refusal(.unavailable, reason: "unavailable", detail: detail)
+    }
+
+    public static func forbidden(_ detail: String, reason: String = "forbidden", field: String? = nil) -> Refusal {
+        Refusal(.forbidden, reason: reason, detail: detail, field: field)
+    }
+
+    public static func tooManyRequests(_ detail: String, retryAfter seconds: Int) -> Refusal {
+        var refusal = Refusal(.tooManyRequests, reason: "too-many-requests", detail: detail)
+        refusal.retryAfter = seconds
+        return refusal
     }
 }

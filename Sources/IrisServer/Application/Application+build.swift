@@ -66,6 +66,9 @@ func buildRouter(
     let guardian = AccessGuard(store: dependencies.store, moderationThreshold: settings.models.moderationThreshold)
     let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)
     let moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
+    // One upload use case, one upload rate per sender, whichever edge the photo comes through.
+    let uploads = Uploads(
+        ingestor: ingestor, audit: audit, rate: RateLimiter(limit: settings.uploadRateLimit, window: 60))
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
     let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
     OperationsController(
@@ -77,8 +80,7 @@ func buildRouter(
         to: api)
     ImageController(
         store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch,
-        limits: settings.limits, audit: audit,
-        uploads: RateLimiter(limit: settings.uploadRateLimit, window: 60), guardian: guardian, moderation: moderation
+        limits: settings.limits, audit: audit, uploads: uploads, guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(
         web: root, api: api)
@@ -101,7 +103,7 @@ func buildRouter(
         web: root, api: api)
     WebhookController(store: dependencies.store, sender: system.sender, audit: audit).addRoutes(to: api)
     AnalysisController(
-        store: dependencies.store, queue: system.queue, models: system.models, ingestor: ingestor,
+        store: dependencies.store, queue: system.queue, models: system.models, uploads: uploads,
         scratch: dependencies.scratch, limits: settings.limits,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)

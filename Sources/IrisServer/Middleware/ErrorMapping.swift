@@ -18,6 +18,9 @@ enum ErrorMapping {
     }
 
     static func problem(_ refusal: Refusal) -> Problem {
+        if refusal.kind == .tooManyRequests {
+            return Problem.tooManyRequests(refusal.detail, retryAfter: refusal.retryAfter ?? 60)
+        }
         let (status, title): (Int, String) =
             switch refusal.kind {
             case .invalid: (400, "The request is not valid")
@@ -28,6 +31,8 @@ enum ErrorMapping {
             case .unsupportedFormat: (415, "Unsupported media type")
             case .unprocessable: (422, "The content cannot be processed")
             case .unavailable: (503, "Service unavailable")
+            case .tooManyRequests: (429, "Too many requests")
+            case .forbidden: (403, "Forbidden")
             }
         return Problem(status: status, slug: refusal.reason, title: title, detail: refusal.detail, field: refusal.field)
     }

@@ -77,7 +77,7 @@ public struct AnalysisJob: JobHandler {
         guard let model = models.model(payload.model) else {
             throw Refusal.invalid("no model named \(payload.model) is available", field: "payload.model")
         }
-        guard !model.manifest.tasks.contains(.inpaint) else {
+        guard model.analyses else {
             throw Refusal.invalid("\(payload.model) repairs photos; it does not analyse them", field: "payload.model")
         }
     }

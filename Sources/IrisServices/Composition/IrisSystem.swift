@@ -9,11 +9,12 @@ import NIOCore
 public import ServiceLifecycle
 
 /// The composition root: every part Iris runs, each built once from the settings on top of
-/// the opened `IrisDependencies` (database, blob store, scratch space). It builds the model
-/// registry (unless handed one: tests share one), the learning service, the webhook sender
-/// and the HTTP client it shares with remote models, the ingestor, the job queue with every
-/// handler, and (when asked for) the workers and the scheduler that run beside the server or
-/// in `iris worker`. `services` lists its long-running pieces for one `ServiceGroup`.
+/// the opened `IrisDependencies` (database, blob store, scratch space), in the order each
+/// needs the others: the model registry (unless handed one: tests share one), the webhook
+/// sender and the HTTP client it shares with remote models, the job queue, the ingestor and
+/// the repair service that queue work on it, the learning service, every job handler, and
+/// (when asked for) the workers and the scheduler that run beside the server or in
+/// `iris worker`. `services` lists its long-running pieces for one `ServiceGroup`.
 /// Closing the dependencies stays with whoever opened them.
 public struct IrisSystem: Sendable {
     public let dependencies: IrisDependencies
@@ -41,11 +42,6 @@ public struct IrisSystem: Sendable {
         self.dependencies = dependencies
         let inspector = try ImageInspector(
             maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-        // Handlers use the ingestor without a queue; both copies share its per-image locks.
-        var ingestor = ImageIngestor(
-            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
-            threads: dependencies.imagingThreads, metrics: dependencies.metrics,
-            keep: settings.mode != .demo)
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.timeout = .init(
             connect: .seconds(5), read: .milliseconds(Int64(settings.jobs.webhookTimeout * 1000)))
@@ -58,13 +54,27 @@ public struct IrisSystem: Sendable {
         self.models = models
         let followUps = FollowUpJobs(
             autoModels: settings.models.autoModels.filter { name in
-                if let model = models.model(name), !model.manifest.tasks.contains(.inpaint) { return true }
+                if let model = models.model(name), model.analyses { return true }
                 logger.warning(
                     "analysis.auto_models names a model that is not available; new images skip it",
                     metadata: ["model": "\(name)"])
                 return false
             })
-        var registry = JobRegistry()
+        // In the order each part needs the others: the queue (its handlers come below, before
+        // any worker starts), then the parts that queue work, then the handlers.
+        let registry = JobRegistry()
+        let queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
+        self.queue = queue
+        let ingestor = ImageIngestor(
+            store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
+            threads: dependencies.imagingThreads, metrics: dependencies.metrics,
+            keep: settings.mode != .demo, jobs: queue, followUps: followUps)
+        self.ingestor = ingestor
+        let repairs = RepairService(
+            store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
+            repairer: try Repairer(maxPixels: settings.limits.maxPixels), models: models, queue: queue,
+            ingestor: ingestor)
+        self.repairs = repairs
         registry.register(ThumbnailJob(ingestor: ingestor))
         registry.register(
             CleanupJob(
@@ -82,20 +92,11 @@ public struct IrisSystem: Sendable {
         registry.register(ConsolidateJob(learning: learning))
         registry.register(TrainJob(learning: learning))
         registry.register(EvaluateJob(learning: learning))
-        let repairs = RepairService(
-            store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
-            repairer: try Repairer(maxPixels: settings.limits.maxPixels), models: models)
         registry.register(RepairJob(repairs: repairs))
         registry.register(
             ExportJob(
                 export: DatasetExport(store: dependencies.store, blobs: dependencies.blobs),
                 scratch: dependencies.scratch))
-        queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
-        ingestor.jobs = queue
-        ingestor.followUps = followUps
-        self.ingestor = ingestor
-        repairs.connect(queue: queue, ingestor: ingestor)
-        self.repairs = repairs
         similar = SimilarImages(
             indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
             models: models, moderationThreshold: settings.models.moderationThreshold)

@@ -68,18 +68,21 @@ public struct ImageIngestor: Sendable {
     public let logger = Logger(label: "iris.ingest")
     /// False in demo mode: files are checked and thumbnailed as usual, then discarded.
     public let keep: Bool
-    /// Where the remaining thumbnails are queued; nil makes them all during the upload.
-    public var jobs: JobQueue?
-    /// The thumbnail and analysis jobs every new image is queued for (needs `jobs`).
-    var followUps = FollowUpJobs()
+    /// Where the larger thumbnail and the automatic analyses of a new image are queued. A
+    /// process without a queue (`iris import`, `iris learn add`) passes nil and makes every
+    /// thumbnail during the upload.
+    public let jobs: JobQueue?
+    /// The thumbnail and analysis jobs every new image is queued for (with `jobs`).
+    let followUps: FollowUpJobs
 
     public init(
         store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool,
         metrics: IrisMetrics = IrisMetrics(),
-        keep: Bool = true, jobs: JobQueue? = nil
+        keep: Bool = true, jobs: JobQueue? = nil, followUps: FollowUpJobs = FollowUpJobs()
     ) {
         self.keep = keep
         self.jobs = jobs
+        self.followUps = followUps
         self.store = store
         self.blobs = blobs
         self.inspector = inspector

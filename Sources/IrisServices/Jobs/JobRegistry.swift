@@ -4,20 +4,25 @@ import NIOConcurrencyHelpers
 
 /// The handlers a worker can run, by kind; also the gate every enqueue passes, so an
 /// unknown kind or a malformed payload is refused before anything is stored.
-public struct JobRegistry: Sendable {
+///
+/// Shared by reference: the composition root makes the queue with it first, then the parts
+/// that queue work (the ingestor, repairs), then registers their handlers, all before any
+/// worker starts.
+public final class JobRegistry: Sendable {
     public struct Runner: Sendable {
         public let validate: @Sendable (String) throws -> Void
         public let run: @Sendable (String, JobContext) async throws -> String?
     }
 
-    private var runners: [String: Runner] = [:]
+    private let box = NIOLockedValueBox<[String: Runner]>([:])
+    private var runners: [String: Runner] { box.withLockedValue { $0 } }
 
     public init() {}
 
     public var kinds: [String] { runners.keys.sorted() }
 
-    public mutating func register<Handler: JobHandler>(_ handler: Handler) {
-        runners[Handler.kind] = Runner(
+    public func register<Handler: JobHandler>(_ handler: Handler) {
+        let runner = Runner(
             validate: { payload in
                 try handler.validate(try Self.decode(Handler.Payload.self, payload, kind: Handler.kind))
             },
@@ -33,6 +38,7 @@ public struct JobRegistry: Sendable {
                 encoder.outputFormatting = .sortedKeys
                 return String(decoding: try encoder.encode(output), as: UTF8.self)
             })
+        box.withLockedValue { $0[Handler.kind] = runner }
     }
 
     /// Refuses a request whose kind is unknown or whose payload does not decode (400).

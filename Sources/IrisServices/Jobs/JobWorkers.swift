@@ -230,12 +230,10 @@ public final class JobWorkers: Sendable {
             case .failed(let error, _, _), .failedPermanently(let error, _): error
             default: ""
             }
-        let action = Self.label(outcome, job) == "dead" ? "job.dead" : "job.failed"
-        _ = try? await store.events.append(
-            Event(
-                actorKind: "system", actorID: nil, actorName: "iris worker", action: action, projectID: job.projectID,
-                subject: "job \(job.id)",
-                detail: ["kind": job.kind, "error": String(error.prefix(500))]))
+        let action: EventAction = Self.label(outcome, job) == "dead" ? .jobDead : .jobFailed
+        await AuditLog(store: store, logger: logger).record(
+            as: .system("iris worker"), action, project: job.projectID, subject: "job \(job.id)",
+            detail: ["kind": job.kind, "error": String(error.prefix(500))])
     }
 
     public static func label(_ outcome: JobOutcome, _ job: Job) -> String {

@@ -50,7 +50,7 @@ public struct ConsolidateJob: JobHandler {
             context.report(
                 progress: Double(index) / Double(max(projects.count, 1)), message: "consolidating project \(projectID)")
             await learning.announce(
-                as: "iris learner", "learner.updating", projectID: projectID, subject: "learner", detail: [:])
+                as: "iris learner", .learnerUpdating, projectID: projectID, subject: "learner", detail: [:])
             do {
                 let share = 1 / Double(max(projects.count, 1))
                 let members = try await learning.consolidate(projectID: projectID) { done, total in
@@ -62,12 +62,12 @@ public struct ConsolidateJob: JobHandler {
                 if let members {
                     done[projectID] = members
                     await learning.announce(
-                        as: "iris learner", "learner.updated", projectID: projectID, subject: "learner",
+                        as: "iris learner", .learnerUpdated, projectID: projectID, subject: "learner",
                         detail: ["members": "\(members)"])
                 }
             } catch {
                 await learning.announce(
-                    as: "iris learner", "learner.failed", projectID: projectID, subject: "learner",
+                    as: "iris learner", .learnerFailed, projectID: projectID, subject: "learner",
                     detail: ["error": String(describing: error).prefix(300).description])
                 throw error
             }
@@ -134,7 +134,7 @@ public struct TrainJob: JobHandler {
             labelled = try await learning.activate(projectID: payload.projectId, version: record.version)
         }
         await learning.announce(
-            as: "iris trainer", "classifier.trained", projectID: payload.projectId,
+            as: "iris trainer", .classifierTrained, projectID: payload.projectId,
             subject: "classifier v\(record.version)",
             detail: ["validation_accuracy": String(format: "%.3f", summary.validationAccuracy)])
         return Output(
@@ -196,7 +196,7 @@ public struct EvaluateJob: JobHandler {
             split: payload.split ?? .heldOut, jobID: context.job.id)
         let body = try JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8))
         await learning.announce(
-            as: "iris evaluator", "model.evaluated", projectID: payload.projectId, subject: "evaluation \(record.id)",
+            as: "iris evaluator", .modelEvaluated, projectID: payload.projectId, subject: "evaluation \(record.id)",
             detail: ["accuracy": String(format: "%.3f", body.report.accuracy)])
         return Output(evaluationId: record.id, accuracy: body.report.accuracy, count: body.report.count)
     }
@@ -205,11 +205,9 @@ public struct EvaluateJob: JobHandler {
 extension LearningService {
     /// A learning job's news as an event of its project: a toast on its pages, and webhooks can hear of it.
     public func announce(
-        as actor: String, _ action: String, projectID: Int64, subject: String, detail: [String: String]
+        as actor: String, _ action: EventAction, projectID: Int64, subject: String, detail: [String: String]
     ) async {
-        _ = try? await store.events.append(
-            Event(
-                actorKind: "system", actorID: nil, actorName: actor, action: action, projectID: projectID,
-                subject: subject, detail: detail))
+        await AuditLog(store: store).record(
+            as: .system(actor), action, project: projectID, subject: subject, detail: detail)
     }
 }

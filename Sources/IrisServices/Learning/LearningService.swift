@@ -153,6 +153,85 @@ public struct LearningService: Sendable {
         }
     }
 
+    /// A new class's name as sent: trimmed, within the label rules and the project's label set.
+    public static func newClassName(_ raw: String?, in project: Project) throws -> String {
+        guard let raw, !raw.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw Refusal.invalid("name the class in the part or field \"name\"", field: "name")
+        }
+        let name = try NameRules.validated(
+            raw.trimmingCharacters(in: .whitespaces), field: "name", maxLength: NameRules.maxLabel)
+        if let allowed = project.labelSet, !allowed.contains(name) {
+            throw Refusal.invalid("\"\(name)\" is not a label in project \(project.name)'s label set", field: "name")
+        }
+        return name
+    }
+
+    /// A 400 naming the `model` field unless `name` is a model that embeds.
+    public func checkEmbeddingModel(_ name: String) throws {
+        guard embeddingModels.contains(name) else {
+            throw Refusal.invalid(
+                "model must name an embedding model (\(embeddingModels.joined(separator: ", "))), not \"\(name.prefix(60))\"",
+                field: "model")
+        }
+    }
+
+    /// Makes `model` (nil: the `learner.model` setting's) the project's learner model. When the
+    /// learner's classes are over another model they are rebuilt over this one, every member
+    /// embedded anew, in a job on `queue`. Answers the model now chosen when it changed.
+    public func choose(model: String?, projectID: Int64, rebuildingWith queue: JobQueue) async throws -> String? {
+        if let model { try checkEmbeddingModel(model) }
+        let before = try await chosenModel(projectID: projectID)
+        try await store.learning.setChosenModel(projectID: projectID, model == defaultModel ? nil : model)
+        let after = model ?? defaultModel
+        if let record = try await store.learning.learner(projectID: projectID), record.model != after {
+            _ = try await queue.enqueue(try ConsolidateJob.request(projectID: projectID))
+        }
+        return after == before ? nil : after
+    }
+
+    /// What to classify: a file sent with the request (never stored) or a stored image of the project.
+    public enum ClassifyInput: Sendable {
+        case file(path: String)
+        case stored(sha256: String)
+    }
+
+    /// A 409 unless the project's learner has a class to answer with: asked before any file is read.
+    public func requireClasses(in project: Project) async throws {
+        guard let record = try await store.learning.learner(projectID: project.id), record.classCount > 0 else {
+            throw Refusal.conflict(
+                "the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying"
+            )
+        }
+    }
+
+    /// Each input's answer, or why that one could not be classified (a 409 when the learner
+    /// has no class, a 404 when a stored image is not the project's, before anything is embedded).
+    public func classify(_ inputs: [ClassifyInput], in project: Project) async throws
+        -> [Result<IncrementalLearner.Answer, any Error>]
+    {
+        try await requireClasses(in: project)
+        for case .stored(let sha256) in inputs {
+            guard try await store.images.member(sha256: sha256, of: project.id) != nil else {
+                throw Refusal.notFound("project \(project.name) has no image \(sha256)")
+            }
+        }
+        let model = try await learnerModel(projectID: project.id)
+        var answers: [Result<IncrementalLearner.Answer, any Error>] = []
+        for input in inputs {
+            do {
+                let vector =
+                    switch input {
+                    case .file(let path): try await embedding(path: path, model: model)
+                    case .stored(let sha256): try await embedding(sha256: sha256, model: model)
+                    }
+                answers.append(.success(try await classify(projectID: project.id, vectors: [vector])[0]))
+            } catch {
+                answers.append(.failure(error))
+            }
+        }
+        return answers
+    }
+
     /// 409 when the learner already has a class of this name.
     public func refuseExisting(_ name: String, projectID: Int64) async throws {
         if let existing = try await store.learning.classes(projectID: projectID, names: [name]).first {

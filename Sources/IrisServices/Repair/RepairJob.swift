@@ -41,7 +41,7 @@ public struct RepairJob: JobHandler {
             let done = try await repairs.run(repair, context: context)
             let timings = RepairService.Timings.of(done)
             await repairs.announce(
-                "repair.succeeded", done,
+                .repairSucceeded, done,
                 detail: [
                     "source": done.sourceSHA256, "result": done.resultSHA256 ?? "",
                     "seconds": String(format: "%.2f", timings?.seconds ?? 0),
@@ -51,7 +51,7 @@ public struct RepairJob: JobHandler {
             try? await repairs.store.repairs.finish(
                 id: repair.id, state: .failed, result: nil, error: "cancelled", timings: nil)
             await repairs.announce(
-                "repair.failed", repair, detail: ["source": repair.sourceSHA256, "error": "cancelled"])
+                .repairFailed, repair, detail: ["source": repair.sourceSHA256, "error": "cancelled"])
             throw CancellationError()
         } catch {
             // A refusal is the user's to read; anything else is said plainly, without server paths.
@@ -64,7 +64,7 @@ public struct RepairJob: JobHandler {
                 try? await repairs.store.repairs.finish(
                     id: repair.id, state: .failed, result: nil, error: message, timings: nil)
                 await repairs.announce(
-                    "repair.failed", repair, detail: ["source": repair.sourceSHA256, "error": message])
+                    .repairFailed, repair, detail: ["source": repair.sourceSHA256, "error": message])
             }
             if error is Refusal { throw PermanentJobFailure(message) }
             throw error

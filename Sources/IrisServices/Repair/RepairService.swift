@@ -11,14 +11,19 @@ import NIOConcurrencyHelpers
 /// in `repairs`) and queued as an `image.repair` job, which stores the repaired photo as a new
 /// image of the project. Every request and outcome is an event.
 public struct RepairService: Sendable {
+    /// `queue` and `ingestor` take requests and store results; the command line, which only
+    /// lists methods and domain photos, passes neither.
     public init(
-        store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, repairer: Repairer, models: ModelRegistry
+        store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, repairer: Repairer, models: ModelRegistry,
+        queue: JobQueue? = nil, ingestor: ImageIngestor? = nil
     ) {
         self.store = store
         self.blobs = blobs
         self.scratch = scratch
         self.repairer = repairer
         self.models = models
+        self.queue = queue
+        self.ingestor = ingestor
     }
 
     public let store: IrisStore
@@ -27,15 +32,10 @@ public struct RepairService: Sendable {
     public let repairer: Repairer
     /// Where the inpaint models (the other repair methods) come from.
     public let models: ModelRegistry
-    /// Set by the composition root once the queue exists (the job handler holds a copy of
-    /// this service made before): where jobs go, and the ingestor that stores results.
-    public func connect(queue: JobQueue, ingestor: ImageIngestor) {
-        wiring.withLockedValue { $0 = (queue, ingestor) }
-    }
-
-    private let wiring = NIOLockedValueBox<(JobQueue, ImageIngestor)?>(nil)
-    var queue: JobQueue? { wiring.withLockedValue { $0?.0 } }
-    var ingestor: ImageIngestor? { wiring.withLockedValue { $0?.1 } }
+    /// Where repair jobs go.
+    let queue: JobQueue?
+    /// What stores a repaired photo in its project.
+    let ingestor: ImageIngestor?
 
     /// The built-in method, patches copied from the photo (and domain photos), with its copied
     /// texture kept to the middle of the hole.
@@ -50,7 +50,7 @@ public struct RepairService: Sendable {
     /// The finish of a built-in method, or the inpaint model a method names (nil for neither).
     public func resolve(method: String) -> (finish: Repairer.Finish?, network: Repairer.Network?) {
         if let builtIn = Self.builtIns.first(where: { $0.name == method }) { return (builtIn.finish, nil) }
-        guard let model = models.model(method), model.manifest.tasks.contains(.inpaint) else { return (nil, nil) }
+        guard let model = models.model(method), model.repairs else { return (nil, nil) }
         return (nil, Self.network(model))
     }
 
@@ -68,10 +68,26 @@ public struct RepairService: Sendable {
     /// The methods a request may name: the built-ins, then every available inpaint model.
     public var methods: [String] {
         Self.builtIns.map(\.name)
-            + models.available.filter { $0.manifest.tasks.contains(.inpaint) }.map(\.name).sorted()
+            + models.available.filter { $0.repairs }.map(\.name).sorted()
     }
     /// Most domain photos one repair takes patches from.
     public static let domainPhotos = 8
+
+    /// Which project a repair goes to: the one named, if the caller may repair there (whether
+    /// the image is in a project they cannot see is not revealed), else the only one they may
+    /// repair in; several and none named is a 400 naming `project_id`.
+    public static func project(for sha256: String, named: Int64?, among allowed: [Int64]) throws -> Int64 {
+        if let named {
+            guard allowed.contains(named) else {
+                throw Refusal.notFound("no image has sha256 \(sha256) in project \(named) among those you may repair in")
+            }
+            return named
+        }
+        guard allowed.count == 1, let only = allowed.first else {
+            throw Refusal.invalid("the image is in several of your projects: name one in project_id", field: "project_id")
+        }
+        return only
+    }
 
     /// Checks a request and queues it: 404 when the project has no such image, 400 for a bad
     /// mask or method. Nothing is stored for a refused request.
@@ -267,10 +283,9 @@ public struct RepairService: Sendable {
     }
 
     /// Records an event for a repair (the audit log's "iris repairer").
-    func announce(_ action: String, _ repair: RepairRecord, detail: [String: String]) async {
-        _ = try? await store.events.append(
-            Event(
-                actorKind: "system", actorID: nil, actorName: "iris repairer", action: action,
-                projectID: repair.projectID, subject: "repair \(repair.id)", detail: detail))
+    func announce(_ action: EventAction, _ repair: RepairRecord, detail: [String: String]) async {
+        await AuditLog(store: store).record(
+            as: .system("iris repairer"), action, project: repair.projectID, subject: "repair \(repair.id)",
+            detail: detail)
     }
 }

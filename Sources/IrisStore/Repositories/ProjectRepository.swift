@@ -26,8 +26,9 @@ public struct ProjectPatch: Sendable {
 
 /// Projects: create, list, read, change, delete.
 public protocol ProjectRepository: Sendable {
-    /// Creates a project; a taken name is a 409.
-    func create(name: String, description: String, labelSet: [String]?) async throws -> Project
+    /// Creates a project, owned by `owner` when one is given, in one transaction; a taken
+    /// name is a 409.
+    func create(name: String, description: String, labelSet: [String]?, owner: Int64?) async throws -> Project
     /// Projects in id order, after `cursor` when given; only those in `only` when it is given.
     func list(after cursor: Int64?, limit: Int, only: [Int64]?) async throws -> [Project]
     func find(id: Int64) async throws -> Project?
@@ -54,7 +55,7 @@ public struct SQLProjectRepository: ProjectRepository {
 
     public init(database: IrisDatabase) { self.database = database }
 
-    public func create(name: String, description: String, labelSet: [String]?) async throws -> Project {
+    public func create(name: String, description: String, labelSet: [String]?, owner: Int64?) async throws -> Project {
         let now = Clock.nowMilliseconds()
         let labels = try Self.encode(labelSet)
         return try await database.transaction { db in
@@ -70,7 +71,16 @@ public struct SQLProjectRepository: ProjectRepository {
                     """
                 ).first()
             else { throw StoreError.inconsistent("the database returned no row for the new project") }
-            return try Self.project(row)
+            let project = try Self.project(row)
+            if let owner {
+                try await db.raw(
+                    """
+                    INSERT INTO project_members (project_id, user_id, role, created_at)
+                    VALUES (\(bind: project.id), \(bind: owner), 'owner', \(bind: now))
+                    """
+                ).run()
+            }
+            return project
         }
     }
 
@@ -164,5 +174,12 @@ public struct SQLProjectRepository: ProjectRepository {
             createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self))
         )
+    }
+}
+
+extension ProjectRepository {
+    /// A project nobody owns yet (imports from the command line, tests).
+    public func create(name: String, description: String, labelSet: [String]?) async throws -> Project {
+        try await create(name: name, description: description, labelSet: labelSet, owner: nil)
     }
 }

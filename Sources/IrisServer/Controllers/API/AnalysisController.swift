@@ -12,7 +12,7 @@ struct AnalysisController {
     let store: IrisStore
     let queue: JobQueue
     let models: ModelRegistry
-    let ingestor: ImageIngestor
+    let uploads: Uploads
     let scratch: ScratchSpace
     let limits: IngestLimits
     let guardian: AccessGuard
@@ -102,7 +102,7 @@ struct AnalysisController {
             convertingKeys: false)
         let entry = try await models.register(manifest, store: store, createdBy: context.caller.user?.id)
         await audit.record(
-            context.caller, "model.registered", subject: "model \(manifest.name)",
+            context.caller, .modelRegistered, subject: "model \(manifest.name)",
             detail: ["url": manifest.remote?.url ?? ""])
         return EditedResponse(status: .created, response: Self.body(entry))
     }
@@ -111,7 +111,7 @@ struct AnalysisController {
     @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         try await models.unregister(name, store: store)
-        await audit.record(context.caller, "model.removed", subject: "model \(name)")
+        await audit.record(context.caller, .modelRemoved, subject: "model \(name)")
         return Response(status: .noContent)
     }
 
@@ -161,6 +161,9 @@ struct AnalysisController {
             }
             return try respond(items)
         }
+        // Photos sent here are uploads like any other: they count against the sender's rate.
+        let sender = Uploads.Sender.caller(context.caller, address: context.clientKey)
+        try await uploads.admit(sender)
         let received = try await MultipartReceiver.receive(
             request, into: scratch, limit: limits.maxUploadBytes, maxFiles: Self.maxFiles)
         var items: [Created.Item] = []
@@ -187,7 +190,7 @@ struct AnalysisController {
                 items.append(await enqueueStored(sha256, models: names, caller: context.caller))
             }
             for file in received.files {
-                items.append(await ingestAndEnqueue(file, into: project!, models: names, caller: context.caller))
+                items.append(await ingestAndEnqueue(file, into: project!, models: names, from: sender))
             }
         } catch {
             received.discard()
@@ -209,7 +212,7 @@ struct AnalysisController {
                 "unknown or unavailable model\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", ")); available: \(models.available.map(\.name).joined(separator: ", "))",
                 field: "models")
         }
-        let repairers = names.filter { models.model($0)?.manifest.tasks.contains(.inpaint) == true }
+        let repairers = names.filter { models.model($0)?.repairs == true }
         guard repairers.isEmpty else {
             throw Problem.badRequest(
                 "\(repairers.joined(separator: ", ")) repair\(repairers.count == 1 ? "s" : "") photos and analyse\(repairers.count == 1 ? "s" : "") none: name it as the method of POST /api/v1/images/{sha256}/repairs",
@@ -230,17 +233,15 @@ struct AnalysisController {
         }
     }
 
-    func ingestAndEnqueue(_ file: StagedUpload, into project: Project, models names: [String], caller: Caller) async
-        -> Created.Item
-    {
+    func ingestAndEnqueue(
+        _ file: StagedUpload, into project: Project, models names: [String], from sender: Uploads.Sender
+    ) async -> Created.Item {
         do {
-            guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
-            let outcome = try await ingestor.ingest(file, into: project, labels: [])
-            await audit.record(
-                caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
-                detail: ["via": "analyses"])
+            _ = try await uploads.accept(file, into: project, labels: [], from: sender, detail: ["via": "analyses"])
             // Demo mode checked the photo and keeps nothing: no image, so no job to queue for it.
-            guard ingestor.keep else { return Created.Item(file: file.originalName, sha256: file.sha256, jobs: [:]) }
+            guard uploads.ingestor.keep else {
+                return Created.Item(file: file.originalName, sha256: file.sha256, jobs: [:])
+            }
             return Created.Item(
                 file: file.originalName, sha256: file.sha256,
                 jobs: try await enqueue(file.sha256, models: names, projectID: project.id))

@@ -59,7 +59,7 @@ struct ExportController {
                     request: DatasetExport.Request(format: format, split: body.split ?? false, include: include)),
                 projectID: project.id))
         await audit.record(
-            context.caller, "project.exported", project: project.id, subject: "job \(job.id)",
+            context.caller, .projectExported, project: project.id, subject: "job \(job.id)",
             detail: ["format": format.rawValue])
         return EditedResponse(
             status: .accepted, headers: [.location: "/api/v1/projects/\(project.id)/exports/\(job.id)"],
@@ -94,6 +94,6 @@ struct ExportController {
             .contentType: "application/zip", .acceptRanges: "bytes", .eTag: "\"export-\(jobID)\"",
             .contentDisposition: "attachment; filename=\"\(output.fileName)\"",
         ]
-        return try await ImageController.serve(path: path, size: size, headers: headers, request, context: context)
+        return try await FileResponses.serve(path: path, size: size, headers: headers, request, context: context)
     }
 }

@@ -16,7 +16,7 @@ struct ImageController {
     let limits: IngestLimits
     let audit: AuditLog
     /// Uploads per caller per minute.
-    let uploads: RateLimiter
+    let uploads: Uploads
     let guardian: AccessGuard
     let moderation: Moderation
 
@@ -72,14 +72,8 @@ struct ImageController {
         APIModel.UploadBody
     > {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        let callerKey: String =
-            switch context.caller {
-            case .token(_, let token): "token:\(token.id)"
-            case .session(let user, _): "user:\(user.id)"
-            case .anonymous: "address:\(context.clientKey)"
-            }
         return try await receive(
-            request, context: context, into: project, rateKey: callerKey, labelChoices: nil, link: nil)
+            request, into: project, from: .caller(context.caller, address: context.clientKey))
     }
 
     /// An upload through a contributor link: into the link's project only, labels from its choices.
@@ -88,68 +82,21 @@ struct ImageController {
     > {
         let link = try await guardian.link(context)
         let project = try await store.projects.require(id: link.projectID)
-        return try await receive(
-            request, context: context, into: project, rateKey: "address:\(context.clientKey)",
-            labelChoices: link.labelChoices, link: link)
+        return try await receive(request, into: project, from: .link(link, address: context.clientKey))
     }
 
-    private func receive(
-        _ request: Request, context: IrisRequestContext, into project: Project, rateKey: String,
-        labelChoices: [String]?, link: UploadLink?
-    ) async throws -> EditedResponse<APIModel.UploadBody> {
-        try await uploads.check([rateKey], what: "uploads")
-        await uploads.record(rateKey)
+    /// Reads the multipart body and hands the photo to the upload use case; answers 201 when
+    /// it joined the project, 200 when the project had it (labels sent are added).
+    private func receive(_ request: Request, into project: Project, from sender: Uploads.Sender) async throws
+        -> EditedResponse<APIModel.UploadBody>
+    {
+        try await uploads.admit(sender)
         let received = try await MultipartReceiver.receive(request, into: scratch, limit: limits.maxUploadBytes)
         guard let file = received.file else {
             throw Problem.badRequest("the request has no part named \"file\"", field: "file")
         }
-        let outcome: IngestOutcome
-        var reserved = false
-        do {
-            guard file.byteCount > 0 else { throw Problem.badRequest("the file is empty", field: "file") }
-            let names = received.fields["label", default: []]
-            if let labelChoices,
-                let outside = names.first(where: {
-                    !labelChoices.contains($0.trimmingCharacters(in: .whitespacesAndNewlines))
-                })
-            {
-                throw Problem.badRequest(
-                    "label \"\(outside)\" is not one this link offers: \(labelChoices.joined(separator: ", "))",
-                    field: "label")
-            }
-            let labels = try ImageIngestor.humanLabels(names, for: project)
-            // Demo mode keeps nothing, so it takes nothing from the link's allowance either.
-            if let link, ingestor.keep {
-                // Take one upload from the link's allowance first, so concurrent uploads never exceed its cap.
-                guard try await store.links.reserveUpload(id: link.id) != nil else {
-                    throw Problem.forbidden(
-                        link.refusal() ?? "this upload link has taken its uploads", slug: "link-refused", field: "code")
-                }
-                reserved = true
-            }
-            outcome = try await ingestor.ingest(file, into: project, labels: labels, linkID: link?.id)
-        } catch {
-            try? FileManager.default.removeItem(at: file.url)
-            if reserved, let link { try? await store.links.releaseUpload(id: link.id) }
-            throw error
-        }
-        // "Duplicate" speaks of this project only: whether other projects hold the same bytes
-        // is not the caller's to know (a link holder could otherwise probe the whole server).
-        let detail = [
-            "duplicate": String(outcome.alreadyInProject),
-            "labels": outcome.member.labels.map(\.name).joined(separator: ","),
-        ]
-        if let link {
-            await audit.record(
-                Event(
-                    actorKind: "link", actorID: link.id, actorName: "link \(link.name)", action: "image.uploaded",
-                    projectID: project.id,
-                    subject: outcome.member.image.sha256, detail: detail))
-        } else {
-            await audit.record(
-                context.caller, "image.uploaded", project: project.id, subject: outcome.member.image.sha256,
-                detail: detail)
-        }
+        let outcome = try await uploads.accept(
+            file, into: project, labels: received.fields["label", default: []], from: sender)
         let body = APIModel.UploadBody(
             sha256: outcome.member.image.sha256, duplicate: outcome.alreadyInProject, image: .init(outcome.member),
             labelsAdded: outcome.addedLabels.map(\.name))
@@ -177,7 +124,7 @@ struct ImageController {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let sha256 = try Parameters.sha256(context)
         try await ingestor.remove(sha256: sha256, from: project.id)
-        await audit.record(context.caller, "image.removed", project: project.id, subject: sha256)
+        await audit.record(context.caller, .imageRemoved, project: project.id, subject: sha256)
         return Response(status: .noContent)
     }
 
@@ -201,11 +148,11 @@ struct ImageController {
             .contentType: image.format.mediaType, .eTag: "\"\(image.sha256)\"", .acceptRanges: "bytes",
             .cacheControl: "private, max-age=31536000, immutable", .init("X-Content-Type-Options")!: "nosniff",
         ]
-        if Self.matches(request.headers[.ifNoneMatch], etag: image.sha256) {
+        if FileResponses.matches(request.headers[.ifNoneMatch], etag: image.sha256) {
             return Response(status: .notModified, headers: headers)
         }
         if let direct = try await blobs.directURL(for: key, contentType: image.format.mediaType) {
-            return Self.redirect(to: direct)
+            return FileResponses.redirect(to: direct)
         }
         // A store that is not on disk (S3) fetches the original into its local cache first.
         guard let path = try await blobs.localFile(for: key),
@@ -213,23 +160,7 @@ struct ImageController {
         else {
             throw Problem.notFound("the original of \(image.sha256) is missing from the blob store")
         }
-        return try await Self.serve(path: path, size: size, headers: headers, request, context: context)
-    }
-
-    /// A file on disk, whole or the one byte range asked for, streamed.
-    static func serve(
-        path: String, size: Int64, headers: HTTPFields, _ request: Request, context: IrisRequestContext
-    ) async throws -> Response {
-        var headers = headers
-        if let rangeHeader = request.headers[.range], let range = try Self.byteRange(rangeHeader, size: size) {
-            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(size)"
-            headers[.contentLength] = String(range.count)
-            let body = try await FileIO().loadFile(
-                path: path, range: Int(range.lowerBound)...Int(range.upperBound), context: context)
-            return Response(status: .partialContent, headers: headers, body: body)
-        }
-        headers[.contentLength] = String(size)
-        return Response(status: .ok, headers: headers, body: try await FileIO().loadFile(path: path, context: context))
+        return try await FileResponses.serve(path: path, size: size, headers: headers, request, context: context)
     }
 
     @Sendable func thumbnail(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -242,13 +173,13 @@ struct ImageController {
         var headers: HTTPFields = [
             .contentType: "image/jpeg", .eTag: "\"\(etag)\"", .cacheControl: "private, max-age=31536000, immutable",
         ]
-        if Self.matches(request.headers[.ifNoneMatch], etag: etag) {
+        if FileResponses.matches(request.headers[.ifNoneMatch], etag: etag) {
             return Response(status: .notModified, headers: headers)
         }
         // One not made yet is made here (and the next request is sent to S3).
         if let direct = try await blobs.directURL(for: .thumbnail(image.sha256, size: size), contentType: "image/jpeg")
         {
-            return Self.redirect(to: direct)
+            return FileResponses.redirect(to: direct)
         }
         guard let data = try await ingestor.thumbnail(sha256: image.sha256, size: size) else {
             throw Problem.notFound("the original of \(image.sha256) is missing, so no thumbnail can be made")
@@ -263,46 +194,5 @@ struct ImageController {
             throw Problem.notFound("no image has sha256 \(sha256)")
         }
         return image
-    }
-
-    /// To the bytes in S3 (`storage.s3.public_url`), once the caller's access is checked. The
-    /// redirect may be cached while the URL it names stays valid; it names no credentials.
-    static func redirect(to direct: DirectURL) -> Response {
-        Response(
-            status: .temporaryRedirect,
-            headers: [
-                .location: direct.url.absoluteString,
-                .cacheControl: "private, max-age=\(max(0, direct.validSeconds - 60))",
-            ])
-    }
-
-    static func matches(_ ifNoneMatch: String?, etag: String) -> Bool {
-        guard let ifNoneMatch else { return false }
-        return ifNoneMatch.split(separator: ",").contains { tag in
-            let trimmed = tag.trimmingCharacters(in: .whitespaces)
-            return trimmed == "*" || trimmed == "\"\(etag)\"" || trimmed == "W/\"\(etag)\""
-        }
-    }
-
-    /// One `bytes=` range (RFC 9110 §14.1.2): `a-b`, `a-` or `-n`. Multiple ranges and
-    /// other units are ignored (the whole file is sent, as the RFC allows); a range
-    /// that starts past the end is a 416.
-    static func byteRange(_ header: String, size: Int64) throws -> ClosedRange<Int64>? {
-        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
-        let spec = header.dropFirst("bytes=".count).trimmingCharacters(in: .whitespaces)
-        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 2 else { return nil }
-        let unsatisfiable = Problem.rangeNotSatisfiable(
-            "the range \(spec) is outside the \(size)-byte file", size: size)
-        if parts[0].isEmpty {
-            guard let suffix = Int64(parts[1]) else { return nil }
-            guard suffix > 0, size > 0 else { throw unsatisfiable }
-            return max(0, size - suffix)...(size - 1)
-        }
-        guard let start = Int64(parts[0]) else { return nil }
-        guard start < size else { throw unsatisfiable }
-        let end = parts[1].isEmpty ? size - 1 : (Int64(parts[1]) ?? -1)
-        guard end >= start else { return nil }
-        return start...min(end, size - 1)
     }
 }

@@ -27,7 +27,7 @@ struct ImportController {
         defer { try? FileManager.default.removeItem(at: zipURL) }
         let report = try await importer.importZip(at: zipURL, into: project)
         await audit.record(
-            context.caller, "import.completed", project: project.id, subject: "zip",
+            context.caller, .importCompleted, project: project.id, subject: "zip",
             detail: [
                 "imported": String(report.imported), "duplicates": String(report.duplicates),
                 "skipped": String(report.skipped.count),

@@ -120,7 +120,7 @@ struct JobController {
     @Sendable func cancel(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {
         let job = try await store.jobs.cancel(id: try Parameters.id(context, "jobID", noun: "job"))
         await audit.record(
-            context.caller, "job.cancelled", project: job.projectID, subject: "job \(job.id)",
+            context.caller, .jobCancelled, project: job.projectID, subject: "job \(job.id)",
             detail: ["kind": job.kind])
         return APIModel.JobBody(job)
     }
@@ -128,7 +128,7 @@ struct JobController {
     @Sendable func retry(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {
         let job = try await queue.retry(id: try Parameters.id(context, "jobID", noun: "job"))
         await audit.record(
-            context.caller, "job.retried", project: job.projectID, subject: "job \(job.id)", detail: ["kind": job.kind])
+            context.caller, .jobRetried, project: job.projectID, subject: "job \(job.id)", detail: ["kind": job.kind])
         return APIModel.JobBody(job)
     }
 
@@ -159,7 +159,7 @@ struct JobController {
                 maxAttempts: body.maxAttempts ?? 5,
                 idempotencyKey: body.idempotencyKey))
         if created {
-            await audit.record(context.caller, "job.enqueued", subject: "job \(job.id)", detail: ["kind": job.kind])
+            await audit.record(context.caller, .jobEnqueued, subject: "job \(job.id)", detail: ["kind": job.kind])
         }
         return EditedResponse(status: created ? .created : .ok, response: APIModel.JobBody(job))
     }

@@ -91,29 +91,17 @@ struct LearningController {
             throw Problem.badRequest(
                 "threshold_scale must be from 0.5 to 2 (or null for 1), not \(scale)", field: "threshold_scale")
         }
-        if case .some(.some(let name)) = body.model, !learning.embeddingModels.contains(name) {
-            throw Problem.badRequest(
-                "model must name an embedding model (\(learning.embeddingModels.joined(separator: ", "))), not \"\(name.prefix(60))\"",
-                field: "model")
-        }
-        if case .some(let model) = body.model {
-            let before = try await learning.chosenModel(projectID: project.id)
-            try await store.learning.setChosenModel(projectID: project.id, model == learning.defaultModel ? nil : model)
-            let after = model ?? learning.defaultModel
-            if after != before {
-                await audit.record(
-                    context.caller, "learner.model_set", project: project.id, subject: "learner",
-                    detail: ["model": after])
-            }
-            // The classes are rebuilt over the new model: every member embedded anew, in a job.
-            if let record = try await store.learning.learner(projectID: project.id), record.model != after {
-                _ = try await queue.enqueue(try ConsolidateJob.request(projectID: project.id))
-            }
+        if case .some(.some(let name)) = body.model { try learning.checkEmbeddingModel(name) }
+        if case .some(let model) = body.model,
+            let chosen = try await learning.choose(model: model, projectID: project.id, rebuildingWith: queue)
+        {
+            await audit.record(
+                context.caller, .learnerModelSet, project: project.id, subject: "learner", detail: ["model": chosen])
         }
         if case .some(let scale) = body.thresholdScale {
             try await store.learning.setThresholdScale(projectID: project.id, scale == 1 ? nil : scale)
             await audit.record(
-                context.caller, "learner.threshold_set", project: project.id, subject: "learner",
+                context.caller, .learnerThresholdSet, project: project.id, subject: "learner",
                 detail: ["threshold_scale": scale.map { String($0) } ?? "1"])
         }
         return try await show(request, context: context)
@@ -178,14 +166,14 @@ struct LearningController {
         if request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false {
             let received = try await MultipartReceiver.receive(request, into: scratch, limit: limits.maxUploadBytes)
             defer { received.discard() }
-            let name = try checkNewClass(received.fields["name"]?.first, project: project)
+            let name = try LearningService.newClassName(received.fields["name"]?.first, in: project)
             guard let zip = received.file else {
                 throw Problem.badRequest("send the class's images as a zip in the part named \"file\"", field: "file")
             }
             added = try await learning.addClass(to: project, name: name, zip: zip.url, importer: importer)
         } else {
             let body = try await request.decode(as: AddClassRequest.self, context: context)
-            let name = try checkNewClass(body.name, project: project)
+            let name = try LearningService.newClassName(body.name, in: project)
             try await learning.refuseExisting(name, projectID: project.id)
             let label = body.fromLabel ?? name
             let sha256s = try await store.learning.labelledSHA256s(projectID: project.id, label: label)
@@ -197,7 +185,7 @@ struct LearningController {
             added = try await learning.addClass(projectID: project.id, name: name, sha256s: sha256s)
         }
         await audit.record(
-            context.caller, "learner.class_added", project: project.id, subject: "class \(added.name)",
+            context.caller, .learnerClassAdded, project: project.id, subject: "class \(added.name)",
             detail: ["examples": "\(added.added)"])
         return EditedResponse(
             status: .created,
@@ -208,23 +196,11 @@ struct LearningController {
                 notEmbedded: added.failed.map { .init(sha256: $0.sha256, reason: $0.reason) }))
     }
 
-    func checkNewClass(_ raw: String?, project: Project) throws -> String {
-        guard let raw, !raw.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw Problem.badRequest("name the class in the part or field \"name\"", field: "name")
-        }
-        let name = try NameRules.validated(
-            raw.trimmingCharacters(in: .whitespaces), field: "name", maxLength: NameRules.maxLabel)
-        if let allowed = project.labelSet, !allowed.contains(name) {
-            throw Problem.badRequest("\"\(name)\" is not a label in project \(project.name)'s label set", field: "name")
-        }
-        return name
-    }
-
     @Sendable func removeClass(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let name = context.parameters.get("name")?.removingPercentEncoding ?? ""
         try await learning.removeClass(projectID: project.id, name: name)
-        await audit.record(context.caller, "learner.class_removed", project: project.id, subject: "class \(name)")
+        await audit.record(context.caller, .learnerClassRemoved, project: project.id, subject: "class \(name)")
         return Response(status: .noContent)
     }
 
@@ -258,13 +234,9 @@ struct LearningController {
     /// JSON `{"images": [sha256...]}` of stored images, or multipart `file` parts (not stored).
     @Sendable func classify(_ request: Request, context: IrisRequestContext) async throws -> ClassifiedBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        // Refused before any file is received or embedded; the learner row says how many classes there are.
-        guard let record = try await store.learning.learner(projectID: project.id), record.classCount > 0 else {
-            throw Problem.conflict(
-                "the learner of project \(project.name) has no classes yet: add one (POST …/learner/classes) before classifying"
-            )
-        }
-        var inputs: [(file: String?, sha256: String?, vector: () async throws -> [Float])] = []
+        // Refused before any file is received or embedded.
+        try await learning.requireClasses(in: project)
+        var inputs: [(file: String?, sha256: String?, input: LearningService.ClassifyInput)] = []
         var received: ReceivedMultipart?
         defer { received?.discard() }
         if request.headers[.contentType]?.lowercased().hasPrefix("multipart/form-data") ?? false {
@@ -273,13 +245,7 @@ struct LearningController {
             guard let files = received?.files, !files.isEmpty else {
                 throw Problem.badRequest("send images as parts named \"file\"", field: "file")
             }
-            for file in files {
-                inputs.append(
-                    (
-                        file.originalName, file.sha256,
-                        { try await learning.embedding(path: file.url.path, model: record.model) }
-                    ))
-            }
+            inputs = files.map { ($0.originalName, $0.sha256, .file(path: $0.url.path)) }
         } else {
             let body = try await request.decode(as: ClassifyRequest.self, context: context)
             guard (1...Self.maxFiles).contains(body.images.count) else {
@@ -287,17 +253,14 @@ struct LearningController {
             }
             for sha256 in body.images {
                 try Parameters.checkSHA256(sha256, field: "images")
-                guard try await store.images.member(sha256: sha256, of: project.id) != nil else {
-                    throw Problem.notFound("project \(project.name) has no image \(sha256)")
-                }
-                inputs.append((nil, sha256, { try await learning.embedding(sha256: sha256, model: record.model) }))
+                inputs.append((nil, sha256, .stored(sha256: sha256)))
             }
         }
+        let answers = try await learning.classify(inputs.map(\.input), in: project)
         var items: [ClassifiedBody.Item] = []
-        for input in inputs {
-            do {
-                let vector = try await input.vector()
-                let answer = try await learning.classify(projectID: project.id, vectors: [vector])[0]
+        for (input, answer) in zip(inputs, answers) {
+            switch answer {
+            case .success(let answer):
                 items.append(
                     .init(
                         file: input.file, sha256: input.sha256, label: answer.label, unknown: answer.label == nil,
@@ -307,10 +270,10 @@ struct LearningController {
                                 label: $0.label, distance: $0.distance, threshold: $0.threshold,
                                 confidence: $0.confidence)
                         }))
-            } catch let error as VipsError {
+            case .failure(let error as VipsError):
                 items.append(
                     .init(file: input.file, sha256: input.sha256, error: .init(status: 422, detail: "\(error)")))
-            } catch {
+            case .failure(let error):
                 // A refusal of this one image is its item's error; anything else fails the request.
                 guard let problem = ErrorMapping.problem(error), problem.status < 500, problem.status != 409 else {
                     throw error
@@ -341,7 +304,7 @@ struct LearningController {
     @Sendable func reset(_ request: Request, context: IrisRequestContext) async throws -> ResetBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let removed = try await store.learning.reset(projectID: project.id)
-        await audit.record(context.caller, "learner.reset", project: project.id, subject: "learner")
+        await audit.record(context.caller, .learnerReset, project: project.id, subject: "learner")
         return ResetBody(reset: removed)
     }
 
@@ -404,7 +367,7 @@ struct LearningController {
         }
         let labelled = try await learning.activate(projectID: project.id, version: version)
         await audit.record(
-            context.caller, "classifier.activated", project: project.id, subject: "classifier v\(version)")
+            context.caller, .classifierActivated, project: project.id, subject: "classifier v\(version)")
         return ActivatedBody(version: version, active: true, labelled: labelled)
     }
 

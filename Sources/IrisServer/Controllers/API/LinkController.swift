@@ -67,7 +67,7 @@ struct LinkController {
             expiresAt: try Parameters.expiry(days: body.expiresInDays), maxUploads: body.maxUploads,
             createdBy: context.caller.user?.id)
         await audit.record(
-            context.caller, "link.created", project: project.id, subject: "link \(link.id)", detail: ["name": name])
+            context.caller, .linkCreated, project: project.id, subject: "link \(link.id)", detail: ["name": name])
         return EditedResponse(status: .created, response: LinkBody(link: link, code: code, url: "/l/\(code)"))
     }
 
@@ -83,7 +83,7 @@ struct LinkController {
         guard try await store.links.revoke(id: id, projectID: projectID) else {
             throw Problem.notFound("project \(projectID) has no live link \(id)")
         }
-        await audit.record(context.caller, "link.revoked", project: projectID, subject: "link \(id)")
+        await audit.record(context.caller, .linkRevoked, project: projectID, subject: "link \(id)")
         return Response(status: .noContent)
     }
 

@@ -36,7 +36,7 @@ struct MemberController {
         // 409 when this would demote the project's last owner.
         try await store.accounts.changeRole(projectID: projectID, userID: user.id, body.role)
         await audit.record(
-            context.caller, "member.role_set", project: projectID, subject: user.username,
+            context.caller, .memberRoleSet, project: projectID, subject: user.username,
             detail: ["role": body.role.rawValue])
         return Member(username: user.username, role: body.role)
     }
@@ -46,7 +46,7 @@ struct MemberController {
         let user = try await member(context)
         // 409 when this would remove the project's last owner.
         try await store.accounts.changeRole(projectID: projectID, userID: user.id, nil)
-        await audit.record(context.caller, "member.removed", project: projectID, subject: user.username)
+        await audit.record(context.caller, .memberRemoved, project: projectID, subject: user.username)
         return Response(status: .noContent)
     }
 

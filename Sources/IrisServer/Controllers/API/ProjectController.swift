@@ -65,13 +65,11 @@ struct ProjectController {
         let body = try await request.decode(as: CreateRequest.self, context: context)
         let name = try NameRules.validated(body.name, field: "name", maxLength: NameRules.maxProjectName)
         let description = try Self.description(body.description ?? "")
+        // The creator owns what they create, from the same transaction on.
         let project = try await store.projects.create(
-            name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet))
-        // The creator owns what they create.
-        if let user = context.caller.user {
-            try await store.accounts.setRole(projectID: project.id, userID: user.id, .owner)
-        }
-        await audit.record(context.caller, "project.created", project: project.id, subject: project.name)
+            name: name, description: description, labelSet: try body.labelSet.map(Self.labelSet),
+            owner: context.caller.user?.id)
+        await audit.record(context.caller, .projectCreated, project: project.id, subject: project.name)
         return EditedResponse(
             status: .created, headers: [.location: "/api/v1/projects/\(project.id)"], response: .init(project))
     }
@@ -111,14 +109,14 @@ struct ProjectController {
         }
         patch.repairDomain = body.repairDomain
         let project = try await store.projects.update(id: id, patch)
-        await audit.record(context.caller, "project.updated", project: id, subject: project.name)
+        await audit.record(context.caller, .projectUpdated, project: id, subject: project.name)
         return .init(project)
     }
 
     @Sendable func delete(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let id = try Parameters.projectID(context)
         try await ingestor.deleteProject(id: id)
-        await audit.record(context.caller, "project.deleted", project: id, subject: "project \(id)")
+        await audit.record(context.caller, .projectDeleted, project: id, subject: "project \(id)")
         return Response(status: .noContent)
     }
 

@@ -72,24 +72,15 @@ struct RepairController {
         guard let maskFile = received.file else {
             throw Problem.badRequest("send the mask in a part named \"mask\"", field: "mask")
         }
-        let projectID: Int64
+        var named: Int64?
         if let raw = received.fields["project_id"]?.first {
             guard let id = Int64(raw), id > 0 else {
                 throw Problem.badRequest(
                     "project_id must be a positive integer, not \"\(raw.prefix(40))\"", field: "project_id")
             }
-            // Whether the image is in a project the caller cannot see is not revealed.
-            guard allowed.contains(id) else {
-                throw Problem.notFound("no image has sha256 \(sha256) in project \(id) among those you may repair in")
-            }
-            projectID = id
-        } else {
-            guard allowed.count == 1, let only = allowed.first else {
-                throw Problem.badRequest(
-                    "the image is in several of your projects: name one in project_id", field: "project_id")
-            }
-            projectID = only
+            named = id
         }
+        let projectID = try RepairService.project(for: sha256, named: named, among: allowed)
         // Absent: the project's default (`repair_domain`).
         let domain: Bool?
         switch received.fields["domain"]?.first?.lowercased() {
@@ -107,13 +98,13 @@ struct RepairController {
             seed = value
         }
         let project = try await store.projects.require(id: projectID)
-        let caller = AuditLog.actor(context.caller).name
+        let caller = AuditLog.Actor.caller(context.caller).name
         let (repair, job) = try await repairs.request(
             sha256: sha256, project: project, maskPath: maskFile.url.path,
             method: received.fields["method"]?.first, domain: domain ?? project.repairDomain, seed: seed,
             requestedBy: caller)
         await audit.record(
-            context.caller, "repair.requested", project: project.id, subject: "repair \(repair.id)",
+            context.caller, .repairRequested, project: project.id, subject: "repair \(repair.id)",
             detail: ["source": sha256, "method": repair.method, "domain": "\(repair.domain)"])
         return EditedResponse(status: .accepted, response: body(repair, job: job))
     }
@@ -145,7 +136,7 @@ struct RepairController {
         if !repair.discarded {
             try await repairs.discardResult(repair, sha256: result)
             await audit.record(
-                context.caller, "repair.discarded", project: repair.projectID, subject: "repair \(repair.id)",
+                context.caller, .repairDiscarded, project: repair.projectID, subject: "repair \(repair.id)",
                 detail: ["result": result])
             repair.discarded = true
         }

@@ -67,7 +67,7 @@ struct SearchController {
         let labels = try await duplicates.keep(body.keep, removing: body.remove, in: project.id)
         for sha256 in body.remove {
             await audit.record(
-                context.caller, "image.removed", project: project.id, subject: sha256,
+                context.caller, .imageRemoved, project: project.id, subject: sha256,
                 detail: ["duplicate_of": body.keep])
         }
         await audit.record(

@@ -82,19 +82,13 @@ struct SessionController {
         }
         guard let user = verified else {
             for key in [pair] + wide { await signInFailures.record(key) }
-            await audit.record(
-                Event(
-                    actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed",
-                    detail: ["username": name]))
+            await audit.record(.anonymous, .signInFailed, detail: ["username": name])
             return try renderLogin(request, error: "Wrong username or password.", status: .unauthorized)
         }
         await signInFailures.clear(pair)
         // Only someone who knows the password learns that the account is disabled.
         guard !user.disabled else {
-            await audit.record(
-                Event(
-                    actorKind: "anonymous", actorID: nil, actorName: "anonymous", action: "auth.sign_in_failed",
-                    detail: ["username": name, "reason": "disabled"]))
+            await audit.record(.anonymous, .signInFailed, detail: ["username": name, "reason": "disabled"])
             return try renderLogin(
                 request, error: "This account is disabled. Ask an administrator to enable it.", status: .forbidden)
         }
@@ -102,8 +96,7 @@ struct SessionController {
         try await store.accounts.createSession(
             userID: user.id, idHash: Secrets.hash(session), csrfToken: Secrets.random(),
             expiresAt: Date().addingTimeInterval(Self.sessionLifetime))
-        await audit.record(
-            Event(actorKind: "user", actorID: user.id, actorName: user.username, action: "auth.signed_in"))
+        await audit.record(as: .init(kind: "user", id: user.id, name: user.username), .signedIn)
         var response = Response(status: .seeOther, headers: [.location: Self.safeNext(form["next"])])
         response.setCookie(
             Cookie(
@@ -124,7 +117,7 @@ struct SessionController {
         if let cookie = request.cookies[AuthMiddleware.sessionCookie]?.value {
             try await store.accounts.deleteSession(idHash: Secrets.hash(cookie))
         }
-        await audit.record(context.caller, "auth.signed_out")
+        await audit.record(context.caller, .signedOut)
         var response = Response(status: .seeOther, headers: [.location: "/login"])
         response.setCookie(
             Cookie(

@@ -71,7 +71,7 @@ struct TokenController {
             userID: user.id, name: name, tokenHash: Secrets.hash(secret), scopes: scopes, projectID: projectID,
             expiresAt: expiresAt, parentID: parentID)
         await audit.record(
-            context.caller, "token.created", project: projectID, subject: "token \(token.id)",
+            context.caller, .tokenCreated, project: projectID, subject: "token \(token.id)",
             detail: ["name": name])
         return EditedResponse(status: .created, response: CreatedToken(token: secret, details: token))
     }
@@ -141,7 +141,7 @@ struct TokenController {
         guard try await store.accounts.revokeToken(id: id, userID: anyones ? nil : user.id) else {
             throw Problem.notFound("you have no live token with id \(id)")
         }
-        await audit.record(context.caller, "token.revoked", subject: "token \(id)")
+        await audit.record(context.caller, .tokenRevoked, subject: "token \(id)")
         return Response(status: .noContent)
     }
 

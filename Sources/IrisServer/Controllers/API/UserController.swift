@@ -41,7 +41,7 @@ struct UserController {
         let body = try await request.decode(as: UserRequest.self, context: context)
         let user = try await Accounts(store: store, bcryptCost: bcryptCost).create(
             username: body.username, password: body.password, isAdmin: body.isAdmin ?? false)
-        await audit.record(context.caller, "user.created", subject: user.username)
+        await audit.record(context.caller, .userCreated, subject: user.username)
         return EditedResponse(status: .created, response: user)
     }
 
@@ -69,7 +69,7 @@ struct UserController {
             // 409 when the instance would be left without an active administrator.
             try await store.accounts.updateUser(id: id, disabled: body.disabled, isAdmin: body.isAdmin)
             if let disabled = body.disabled {
-                await audit.record(context.caller, disabled ? "user.disabled" : "user.enabled", subject: user.username)
+                await audit.record(context.caller, disabled ? .userDisabled : "user.enabled", subject: user.username)
             }
             if let isAdmin = body.isAdmin {
                 await audit.record(
@@ -78,7 +78,7 @@ struct UserController {
         }
         if let password = body.password {
             try await accounts.setPassword(userID: id, password)
-            await audit.record(context.caller, "user.password_reset", subject: user.username)
+            await audit.record(context.caller, .userPasswordReset, subject: user.username)
         }
         return try await store.accounts.user(id: id) ?? user
     }

@@ -74,7 +74,7 @@ struct WebhookController {
             projectID: projectID, url: body.url, secret: secret, eventTypes: Array(Set(types)).sorted(),
             createdBy: context.caller.user?.id)
         await audit.record(
-            context.caller, "webhook.created", project: projectID, subject: "webhook \(hook.id)",
+            context.caller, .webhookCreated, project: projectID, subject: "webhook \(hook.id)",
             // Every member reads events; the URL is a secret, so they learn only its host.
             detail: ["host": URL(string: hook.url)?.host ?? ""])
         return EditedResponse(status: .created, response: WebhookBody(hook, showingSecret: true))
@@ -91,7 +91,7 @@ struct WebhookController {
         guard try await store.webhooks.delete(id: id, projectID: projectID) else {
             throw Problem.notFound("project \(projectID) has no webhook \(id)")
         }
-        await audit.record(context.caller, "webhook.deleted", project: projectID, subject: "webhook \(id)")
+        await audit.record(context.caller, .webhookDeleted, project: projectID, subject: "webhook \(id)")
         return Response(status: .noContent)
     }
 

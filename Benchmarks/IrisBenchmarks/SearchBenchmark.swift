@@ -3,11 +3,11 @@ import IrisCore
 public import IrisServices
 import IrisStore
 
-/// `iris search bench`: the vector index at scale, on synthetic vectors shaped like a data
+/// `iris search bench` (through `IrisCommands.searchBench`): the vector index at scale, on synthetic vectors shaped like a data
 /// folder's real embeddings. Exact search, then the clustered (IVF) index at several numbers
 /// of lists probed, each with latency percentiles and recall@10 against exact search; the
 /// vectors and queries are written out so that FAISS can be run on the very same ones.
-public enum IrisSearchBench {
+public enum SearchBenchmark {
     /// A deterministic generator (PCG-style LCG), so a run can be repeated.
     struct Numbers {
         var state: UInt64
@@ -74,10 +74,10 @@ public enum IrisSearchBench {
         threads: Int, out: String?
     ) async throws {
         guard (1000...5_000_000).contains(count) else {
-            throw CommandFailure(message: "--vectors must be from 1,000 to 5,000,000")
+            throw Refusal.invalid("--vectors must be from 1,000 to 5,000,000")
         }
         guard (10...10_000).contains(queryCount) else {
-            throw CommandFailure(message: "--queries must be from 10 to 10,000")
+            throw Refusal.invalid("--queries must be from 10 to 10,000")
         }
         let logger = settings.makeLogger()
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
@@ -96,8 +96,8 @@ public enum IrisSearchBench {
             throw error
         }
         guard real.count >= 20, let dimension = real.first?.count else {
-            throw CommandFailure(
-                message: "the data folder has \(real.count) \(model) embeddings; at least 20 real ones are needed")
+            throw Refusal.invalid(
+                "the data folder has \(real.count) \(model) embeddings; at least 20 real ones are needed")
         }
         func say(_ text: String) { print(text) }
         say(

@@ -1,50 +1,49 @@
-import Foundation
+public import Foundation
 import IrisCore
-import IrisServices
 
 /// Counts events per key in a sliding window, in memory (per process).
 ///
 /// Used for sign-in failures (per client address and username pair, refused at the limit;
 /// per username and per client address, slowed) and uploads (per caller). Keys and their
 /// timestamps are pruned as they age out.
-actor RateLimiter {
-    let limit: Int
-    let window: TimeInterval
+public actor RateLimiter {
+    public let limit: Int
+    public let window: TimeInterval
     private var hits: [String: [Date]] = [:]
 
-    init(limit: Int, window: TimeInterval) {
+    public init(limit: Int, window: TimeInterval) {
         self.limit = limit
         self.window = window
     }
 
     /// How many events `key` has in the window now.
-    func count(_ key: String, now: Date = Date()) -> Int {
+    public func count(_ key: String, now: Date = Date()) -> Int {
         prune(key, now: now)
         return hits[key]?.count ?? 0
     }
 
-    func record(_ key: String, now: Date = Date()) {
+    public func record(_ key: String, now: Date = Date()) {
         prune(key, now: now)
         hits[key, default: []].append(now)
         if hits.count > 100_000 { hits = hits.filter { !$0.value.isEmpty } }
     }
 
-    func clear(_ key: String) {
+    public func clear(_ key: String) {
         hits[key] = nil
     }
 
     /// Seconds until `key` is under its limit again (nil when it is under it now).
-    func retryAfter(_ key: String, now: Date = Date()) -> Int? {
+    public func retryAfter(_ key: String, now: Date = Date()) -> Int? {
         prune(key, now: now)
         guard let times = hits[key], times.count >= limit, let oldest = times.first else { return nil }
         return max(1, Int((oldest.addingTimeInterval(window).timeIntervalSince(now)).rounded(.up)))
     }
 
     /// Throws a 429 with `Retry-After` when any of `keys` is at its limit.
-    func check(_ keys: [String], what: String) throws {
+    public func check(_ keys: [String], what: String) throws {
         for key in keys {
             if let seconds = retryAfter(key) {
-                throw Problem.tooManyRequests("too many \(what); try again in \(seconds) s", retryAfter: seconds)
+                throw Refusal.tooManyRequests("too many \(what); try again in \(seconds) s", retryAfter: seconds)
             }
         }
     }
