@@ -113,7 +113,7 @@ public enum IrisJobCommands {
     public static func cancel(_ settings: IrisSettings, id: Int64) async throws {
         try await IrisAccountCommands.withStore(settings) { store in
             let job = try await store.jobs.cancel(id: id)
-            await IrisAccountCommands.record(store, "job.cancelled", subject: "job \(id)")
+            await IrisAccountCommands.record(store, .jobCancelled, subject: "job \(id)")
             print(
                 job.state == .cancelled ? "Cancelled job \(id)." : "Asked job \(id) to stop; it ends at its next check."
             )
@@ -123,7 +123,7 @@ public enum IrisJobCommands {
     public static func retry(_ settings: IrisSettings, id: Int64) async throws {
         try await IrisAccountCommands.withStore(settings) { store in
             _ = try await store.jobs.retry(id: id)
-            await IrisAccountCommands.record(store, "job.retried", subject: "job \(id)")
+            await IrisAccountCommands.record(store, .jobRetried, subject: "job \(id)")
             print("Queued job \(id) again.")
         }
     }

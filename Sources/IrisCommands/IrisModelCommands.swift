@@ -46,7 +46,7 @@ public enum IrisModelCommands {
         try await IrisAccountCommands.withStore(settings) { store in
             try await registry.syncRegistered(from: store, logger: logger)
             let entry = try await registry.register(manifest, store: store, createdBy: nil)
-            await IrisAccountCommands.record(store, "model.registered", subject: "model \(entry.name)")
+            await IrisAccountCommands.record(store, .modelRegistered, subject: "model \(entry.name)")
             print(
                 "Registered \(entry.name): \(entry.manifest?.remote?.model ?? "?") at \(entry.manifest?.remote?.url ?? "?"), ready."
             )
@@ -60,7 +60,7 @@ public enum IrisModelCommands {
         try await IrisAccountCommands.withStore(settings) { store in
             try await registry.syncRegistered(from: store, logger: logger)
             try await registry.unregister(name, store: store)
-            await IrisAccountCommands.record(store, "model.removed", subject: "model \(name)")
+            await IrisAccountCommands.record(store, .modelRemoved, subject: "model \(name)")
             print("Removed \(name).")
         }
     }

@@ -186,6 +186,24 @@ struct BadInputTests {
         }
     }
 
+    @Test(
+        "photos sent for analysis count against the sender's upload rate, as uploads do",
+        arguments: TestDatabase.enabled)
+    func analysesShareTheUploadRate(database: TestDatabase) async throws {
+        try await TestServer.with(database, configure: { $0.uploadRateLimit = 1 }) { server in
+            let project = try await server.createProject("p")
+            #expect(try await server.upload(try Fixtures.jpeg(seed: 1), to: project).status == .created)
+            var form = MultipartForm()
+            form.addField("project_id", String(project))
+            form.addField("models", "mobilenet-v2")
+            form.addFile("file", fileName: "a.jpg", data: try Fixtures.jpeg(seed: 2), type: "image/jpeg")
+            let refused = try await server.post("/api/v1/analyses", body: form.body, contentType: form.contentType)
+            #expect(refused.status == .tooManyRequests, "\(refused.text)")
+            #expect(refused.headers[.retryAfter] != nil)
+            #expect(try await server.rowCount("images") == 1)
+        }
+    }
+
     @Test("a zip with ../ entries is refused whole (zip slip)", arguments: TestDatabase.enabled)
     func zipSlip(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in

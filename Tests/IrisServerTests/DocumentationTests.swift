@@ -23,6 +23,22 @@ struct DocumentationTests {
         #expect(documented == IrisCommands.settingsTable(markdown: true))
     }
 
+    @Test("every event is written through the one typed log, never with a bare action string")
+    func oneEventLog() throws {
+        let sources = Self.root.appendingPathComponent("Sources")
+        let files = try #require(FileManager.default.subpaths(atPath: sources.path)).filter { $0.hasSuffix(".swift") }
+        var strays: [String] = []
+        for file in files where !file.hasSuffix("Events/AuditLog.swift") {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            if text.contains("store.events.append(") || text.contains("events.append(Event(") {
+                strays.append(file)
+            }
+        }
+        #expect(strays.isEmpty, "events appended outside AuditLog: \(strays)")
+        // Webhooks subscribe to actions the log knows.
+        #expect(EventAction.webhookEvents.allSatisfy { EventAction(rawValue: $0.rawValue) != nil })
+    }
+
     @Test("`iris config --values` masks the database password and the S3 secret")
     func valuesHideSecrets() throws {
         let reader = ConfigurationReader(environment: [

@@ -20,14 +20,17 @@ public struct AuditLog: Sendable {
         public static func system(_ name: String) -> Actor { Actor(kind: "system", id: nil, name: name) }
 
         /// A contributor link, by its name.
-        public static func link(_ link: UploadLink) -> Actor { Actor(kind: "link", id: link.id, name: "link \(link.name)") }
+        public static func link(_ link: UploadLink) -> Actor {
+            Actor(kind: "link", id: link.id, name: "link \(link.name)")
+        }
 
         /// How the log names a caller.
         public static func caller(_ caller: Caller) -> Actor {
             switch caller {
             case .anonymous: Actor(kind: "anonymous", id: nil, name: "anonymous")
             case .session(let user, _): Actor(kind: "user", id: user.id, name: user.username)
-            case .token(let user, let token): Actor(kind: "token", id: token.id, name: "\(user.username) (token \(token.name))")
+            case .token(let user, let token):
+                Actor(kind: "token", id: token.id, name: "\(user.username) (token \(token.name))")
             }
         }
     }
@@ -64,7 +67,8 @@ public struct AuditLog: Sendable {
             _ = try await store.events.append(event)
         } catch {
             logger.error(
-                "could not record an event", metadata: ["action": .string(action.rawValue), "error": .string("\(error)")])
+                "could not record an event",
+                metadata: ["action": .string(action.rawValue), "error": .string("\(error)")])
         }
     }
 }

@@ -7,7 +7,7 @@ public import IrisStore
 /// automatic model. They are queued in the transaction that stores the image's row; this also
 /// finds the ones an older version (which queued them afterwards, in transactions of their
 /// own) lost to a crash, so that a repeated upload or the cleanup sweep can queue them.
-struct FollowUpJobs: Sendable {
+public struct FollowUpJobs: Sendable {
     public init(autoModels: [String] = []) {
         self.autoModels = autoModels
     }

@@ -54,7 +54,9 @@ public struct Uploads: Sendable {
         do {
             guard file.byteCount > 0 else { throw Refusal.invalid("the file is empty", field: "file") }
             if case .link(let link, _) = sender, let choices = link.labelChoices,
-                let outside = names.first(where: { !choices.contains($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+                let outside = names.first(where: {
+                    !choices.contains($0.trimmingCharacters(in: .whitespacesAndNewlines))
+                })
             {
                 throw Refusal.invalid(
                     "label \"\(outside)\" is not one this link offers: \(choices.joined(separator: ", "))",

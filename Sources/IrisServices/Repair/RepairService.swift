@@ -79,12 +79,14 @@ public struct RepairService: Sendable {
     public static func project(for sha256: String, named: Int64?, among allowed: [Int64]) throws -> Int64 {
         if let named {
             guard allowed.contains(named) else {
-                throw Refusal.notFound("no image has sha256 \(sha256) in project \(named) among those you may repair in")
+                throw Refusal.notFound(
+                    "no image has sha256 \(sha256) in project \(named) among those you may repair in")
             }
             return named
         }
         guard allowed.count == 1, let only = allowed.first else {
-            throw Refusal.invalid("the image is in several of your projects: name one in project_id", field: "project_id")
+            throw Refusal.invalid(
+                "the image is in several of your projects: name one in project_id", field: "project_id")
         }
         return only
     }

@@ -117,7 +117,7 @@ struct EventController {
     }
 
     /// How often an open stream asks again who its caller is and what they may see.
-    static let recheckEvery: Duration = .seconds(3)
+    static let recheckEvery: Duration = .seconds(2)
 
     /// The history page: the newest 200 events the caller may see.
     @Sendable func historyPage(_ request: Request, context: IrisRequestContext) async throws -> Response {

@@ -71,7 +71,7 @@ struct SearchController {
                 detail: ["duplicate_of": body.keep])
         }
         await audit.record(
-            context.caller, "duplicates.merged", project: project.id, subject: body.keep,
+            context.caller, .duplicatesMerged, project: project.id, subject: body.keep,
             detail: ["removed": body.remove.joined(separator: ",")])
         return APIModel.MergeBody(
             kept: body.keep, removed: body.remove, labels: labels.map(APIModel.LabelBody.init))

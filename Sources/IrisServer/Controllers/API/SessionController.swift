@@ -68,7 +68,7 @@ struct SessionController {
         let wide = ["user:\(name)", "address:\(context.clientKey)"]
         var failures = await signInFailures.count(pair)
         for key in wide { failures = max(failures, await signInFailures.count(key)) }
-        let slowFrom = max(signInFailures.limit / 2, 1)
+        let slowFrom = max(await signInFailures.limit / 2, 1)
         if failures >= slowFrom { try await Task.sleep(for: .seconds(min(failures - slowFrom + 1, 5))) }
         let cost = bcryptCost
         var verified: User?

@@ -69,11 +69,11 @@ struct UserController {
             // 409 when the instance would be left without an active administrator.
             try await store.accounts.updateUser(id: id, disabled: body.disabled, isAdmin: body.isAdmin)
             if let disabled = body.disabled {
-                await audit.record(context.caller, disabled ? .userDisabled : "user.enabled", subject: user.username)
+                await audit.record(context.caller, disabled ? .userDisabled : .userEnabled, subject: user.username)
             }
             if let isAdmin = body.isAdmin {
                 await audit.record(
-                    context.caller, isAdmin ? "user.made_admin" : "user.admin_removed", subject: user.username)
+                    context.caller, isAdmin ? .userMadeAdmin : .userAdminRemoved, subject: user.username)
             }
         }
         if let password = body.password {
