@@ -84,7 +84,9 @@ extension ConfigurationKey {
     )
     public static let uploadRateLimit = ConfigurationKey(
         "upload.rate_limit", default: "600",
-        help: "Uploads allowed per caller (token, user or client address) per minute; then 429 with Retry-After.")
+        help:
+            "Uploads allowed per caller (token, user or client address) per minute, whichever way the photos come (the project upload, a contributor link, an analysis request with files); then 429 with Retry-After."
+    )
     public static let jobQueues = ConfigurationKey(
         "jobs.queues", default: "images:1,ml:2,default:1,webhooks:2",
         help:

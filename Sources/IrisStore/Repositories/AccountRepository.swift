@@ -265,17 +265,22 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func setRole(projectID: Int64, userID: Int64, _ role: Role?) async throws {
         try await database.transaction { db in
+            try await Self.replaceRole(projectID: projectID, userID: userID, role, on: db)
+        }
+    }
+
+    /// The user's role in the project replaced by `role` (none: they leave it), inside the caller's transaction.
+    static func replaceRole(projectID: Int64, userID: Int64, _ role: Role?, on db: any SQLDatabase) async throws {
+        try await db.raw(
+            "DELETE FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)"
+        ).run()
+        if let role {
             try await db.raw(
-                "DELETE FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)"
+                """
+                INSERT INTO project_members (project_id, user_id, role, created_at)
+                VALUES (\(bind: projectID), \(bind: userID), \(bind: role.rawValue), \(bind: Clock.nowMilliseconds()))
+                """
             ).run()
-            if let role {
-                try await db.raw(
-                    """
-                    INSERT INTO project_members (project_id, user_id, role, created_at)
-                    VALUES (\(bind: projectID), \(bind: userID), \(bind: role.rawValue), \(bind: Clock.nowMilliseconds()))
-                    """
-                ).run()
-            }
         }
     }
 
@@ -295,17 +300,7 @@ public struct SQLAccountRepository: AccountRepository {
                         : "this is the project's last owner; demoting them would leave nobody to manage it. Make another member an owner first",
                     field: role == nil ? "username" : "role")
             }
-            try await db.raw(
-                "DELETE FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: userID)"
-            ).run()
-            if let role {
-                try await db.raw(
-                    """
-                    INSERT INTO project_members (project_id, user_id, role, created_at)
-                    VALUES (\(bind: projectID), \(bind: userID), \(bind: role.rawValue), \(bind: Clock.nowMilliseconds()))
-                    """
-                ).run()
-            }
+            try await Self.replaceRole(projectID: projectID, userID: userID, role, on: db)
         }
     }
 

@@ -73,12 +73,7 @@ public struct SQLProjectRepository: ProjectRepository {
             else { throw StoreError.inconsistent("the database returned no row for the new project") }
             let project = try Self.project(row)
             if let owner {
-                try await db.raw(
-                    """
-                    INSERT INTO project_members (project_id, user_id, role, created_at)
-                    VALUES (\(bind: project.id), \(bind: owner), 'owner', \(bind: now))
-                    """
-                ).run()
+                try await SQLAccountRepository.replaceRole(projectID: project.id, userID: owner, .owner, on: db)
             }
             return project
         }
