@@ -92,41 +92,6 @@ struct BadInputTests {
     }
 
     @Test(
-        "classify and analyses hold a caller's file to the pixel limit before decoding it",
-        arguments: TestDatabase.enabled)
-    func pixelBombElsewhere(database: TestDatabase) async throws {
-        try await TestServer.with(database) { server in
-            // setup: a learner with one class, so classify gets as far as the files.
-            let project = try await server.createProject("p")
-            let taught = try await LearningAPITests.addClass(
-                server, project: project, name: "plain",
-                zip: try Fixtures.zip([
-                    ("plain/1.jpg", try Fixtures.jpeg(seed: 1)), ("plain/2.jpg", try Fixtures.jpeg(seed: 2)),
-                ]))
-            #expect(taught.status == .created, "\(taught.text)")
-            let (images, blobs) = (try await server.rowCount("images"), server.blobFiles().count)
-            let bomb = try Fixtures.pixelBomb()
-
-            // act
-            let classified = try await LearningAPITests.classify(server, project: project, files: [("bomb.png", bomb)])
-            var form = MultipartForm()
-            form.addField("project_id", String(project))
-            form.addField("models", "mobilenet-v2")
-            form.addFile("file", fileName: "bomb.png", data: bomb, type: "image/png")
-            let analysed = try await server.post("/api/v1/analyses", body: form.body, contentType: form.contentType)
-
-            // check: each answer names the limit; nothing was stored.
-            let item = try #require((try classified.json()["items"] as? [[String: Any]])?.first, "\(classified.text)")
-            let error = try #require(item["error"] as? [String: Any], "\(item)")
-            #expect(
-                error["status"] as? Int == 422 && (error["detail"] as? String)?.contains("400000000 pixels") == true)
-            #expect(analysed.text.contains("400000000 pixels"), "\(analysed.text)")
-            #expect(try await server.rowCount("images") == images && server.blobFiles().count == blobs)
-            #expect(server.scratchFiles().isEmpty, "\(server.scratchFiles())")
-        }
-    }
-
-    @Test(
         "a learner class that cannot be made leaves no image, membership, label or blob behind",
         arguments: TestDatabase.enabled)
     func refusedClassStoresNothing(database: TestDatabase) async throws {
