@@ -1,5 +1,6 @@
 """Waiting on pages in Chromium."""
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -10,3 +11,12 @@ def page_wait(browser, seconds=15):
     (a plain WebDriverException), which failed a run once. A real failure still ends the wait
     with a timeout naming what was awaited."""
     return WebDriverWait(browser, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
+
+
+def accept_confirmation(browser, seconds=5):
+    """Says yes to the question a destructive button asks (a `confirm()`), and answers the
+    question, so a test also checks that one was asked."""
+    alert = WebDriverWait(browser, seconds).until(expected_conditions.alert_is_present())
+    question = alert.text
+    alert.accept()
+    return question

@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support import expected_conditions
 
 from conftest import ADMIN, ADMIN_PASSWORD, IrisServer, sha256, variant
-from pages import page_wait
+from pages import accept_confirmation, page_wait
 
 
 @pytest.fixture
@@ -116,6 +116,7 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     browser.refresh()
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "laptop" in r.text)
     row.find_element(By.TAG_NAME, "button").click()
+    assert "laptop" in accept_confirmation(browser)
     wait.until(lambda driver: any("laptop" in r.text and "revoked" in r.text
                                   for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr")))
     assert requests.get(server.url("/api/v1/me"), headers={"Authorization": "Bearer " + secret}, timeout=10).status_code == 401
@@ -215,6 +216,7 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     keep = page_wait(browser, 15).until(lambda driver: driver.find_elements(
         By.CSS_SELECTOR, f".duplicate-group li[data-sha256='{sha256}'] button[data-keep]") or False)
     keep[0].click()
+    assert "Keep this photo" in accept_confirmation(browser)
     note = page_wait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".duplicate-group .kept") or False)
     assert "removed 1" in note[0].text and "tabby copy" in note[0].text
     image = server.http.get(server.url(f"/api/v1/images/{sha256}"), timeout=10).json()

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from conftest import IRIS_BIN, IrisServer, free_port, iris
-from pages import page_wait
+from pages import accept_confirmation, page_wait
 from test_browser import browser, sign_in  # noqa: F401 (a fixture, used by name)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -363,6 +363,7 @@ def test_an_administrator_registers_and_removes_a_remote_model_on_the_admin_page
         assert "page-remote" in names(server)
 
         row.find_element(By.TAG_NAME, "button").click()
+        assert "page-remote" in accept_confirmation(browser)
         page_wait(browser, 15).until(
             lambda driver: not driver.find_elements(By.CSS_SELECTOR, "#models tr[data-model='page-remote']"))
         assert "page-remote" not in names(server)

@@ -38,6 +38,14 @@ public enum NameRules {
     public static let maxLabelSet = 10_000
 
     /// Trims a name and checks its length and characters; throws a 400 naming `field`.
+    /// Soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width space, the
+    /// direction marks, embeddings, overrides and isolates, word joiner and invisible operators,
+    /// the deprecated format controls, the byte-order mark, and interlinear annotations.
+    static let invisible: [ClosedRange<UInt32>] = [
+        0xAD...0xAD, 0x61C...0x61C, 0x180E...0x180E, 0x200B...0x200B, 0x200E...0x200F, 0x202A...0x202E,
+        0x2060...0x2064, 0x2066...0x206F, 0xFEFF...0xFEFF, 0xFFF9...0xFFFB,
+    ]
+
     public static func validated(_ raw: String, field: String, maxLength: Int) throws -> String {
         let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { throw Refusal.invalid("\(field) must not be empty", field: field) }
@@ -47,11 +55,12 @@ public enum NameRules {
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Refusal.invalid("\(field) must not contain control characters", field: field)
         }
-        // Invisible format characters (a right-to-left override shows "invoice‮gpj.exe" as
-        // "invoiceexe.jpg"; a zero-width space makes "a​b" another label than "ab"); the
-        // joiners that emoji sequences are made with stay allowed.
-        if let hidden = name.unicodeScalars.first(where: {
-            $0.properties.generalCategory == .format && $0 != "\u{200C}" && $0 != "\u{200D}"
+        // Invisible formatting characters: a right-to-left override shows "invoice‮gpj.exe" as
+        // "invoiceexe.jpg", a zero-width space makes "a​b" another label than "ab". The set is
+        // the format characters that hide or reorder text (the joiners of emoji sequences stay
+        // allowed); openapi.yaml's name pattern excludes the same ones.
+        if let hidden = name.unicodeScalars.first(where: { scalar in
+            Self.invisible.contains { $0.contains(scalar.value) }
         }) {
             throw Refusal.invalid(
                 "\(field) must not contain invisible formatting characters (U+\(String(hidden.value, radix: 16, uppercase: true)))",

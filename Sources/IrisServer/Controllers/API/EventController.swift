@@ -53,8 +53,9 @@ struct EventController {
     }
 
     /// The live stream: events after `Last-Event-ID` (or `cursor`; with neither, from now on),
-    /// polled each second, a comment every 15 s to keep proxies from closing it, and an end
-    /// after `timeout` seconds (default 300), after which EventSource reconnects and resumes.
+    /// polled each second, a comment every 2 quiet seconds (for proxies, and to notice a page
+    /// that has gone), and an end after `timeout` seconds (default 300), after which
+    /// EventSource reconnects and resumes.
     func stream(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let visibleAtStart = try await guardian.visibleProjects(context.caller).map { Array($0) }
         let resume = try request.headers[.init("Last-Event-ID")!].map { raw -> Int64 in
@@ -104,7 +105,10 @@ struct EventController {
                 }
                 if events.isEmpty {
                     quiet += 1
-                    if quiet % 15 == 0 { try await writer.write(ByteBuffer(string: ": still here\n\n")) }
+                    // A comment every 2 quiet seconds: proxies keep the stream open, and a page
+                    // that has gone is noticed by the failed write within seconds, not when the
+                    // next event comes (its stream would hold a place of `openStreams` meanwhile).
+                    if quiet % 2 == 0 { try await writer.write(ByteBuffer(string: ":\n\n")) }
                     try await Task.sleep(for: .seconds(1))
                 }
             }
@@ -147,7 +151,7 @@ struct EventController {
 /// stream ends, and lapses on its own after the stream's longest life, so a stream whose body
 /// never ran cannot hold a slot for ever.
 actor OpenStreams {
-    static let perCaller = 16
+    static let perCaller = 32
 
     struct Slot: Sendable {
         let id = UUID()
