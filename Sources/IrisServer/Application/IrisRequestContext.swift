@@ -5,7 +5,8 @@ import IrisServices
 import Logging
 import NIOCore
 
-/// The context every Iris route sees. Accounts (a later issue) add the caller's identity here.
+/// The context every Iris route sees: the caller's identity and the client's address, set by
+/// the middleware before any route runs.
 public struct IrisRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Who is calling, set by `AuthMiddleware` before any route runs.

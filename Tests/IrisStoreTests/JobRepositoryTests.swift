@@ -4,8 +4,8 @@ import IrisStore
 import IrisTesting
 import Testing
 
-@Suite("The job queue in the database")
-struct JobQueueTests {
+@Suite("The job repository: the queue in the database")
+struct JobRepositoryTests {
     func request(
         _ key: String? = nil, queue: String = "q", priority: Int = 0, maxAttempts: Int = 3, runAfter: Date? = nil
     ) -> JobRequest {
