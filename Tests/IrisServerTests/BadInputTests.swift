@@ -139,6 +139,18 @@ struct BadInputTests {
         }
     }
 
+    @Test("a name's length counts code points, as the schema's maxLength does", arguments: TestDatabase.enabled)
+    func lengthInCodePoints(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // 110 thumbs with a skin tone: 110 characters on screen (under the 200 allowed), 220 code points.
+            let name = String(repeating: "\u{1F44D}\u{1F3FB}", count: 110)
+            let refused = try await server.send(.post, "/api/v1/projects", json: ["name": name])
+            #expect(refused.status == .badRequest, "\(refused.text)")
+            #expect(try refused.json()["field"] as? String == "name")
+            #expect(try await server.rowCount("projects") == 0)
+        }
+    }
+
     @Test("labels with invisible formatting characters are refused, naming the field", arguments: TestDatabase.enabled)
     func invisibleLabels(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in

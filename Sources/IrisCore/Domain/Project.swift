@@ -37,7 +37,6 @@ public enum NameRules {
     public static let maxLabel = 100
     public static let maxLabelSet = 10_000
 
-    /// Trims a name and checks its length and characters; throws a 400 naming `field`.
     /// Soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width space, the
     /// direction marks, embeddings, overrides and isolates, word joiner and invisible operators,
     /// the deprecated format controls, the byte-order mark, and interlinear annotations.
@@ -46,11 +45,15 @@ public enum NameRules {
         0x2060...0x2064, 0x2066...0x206F, 0xFEFF...0xFEFF, 0xFFF9...0xFFFB,
     ]
 
+    /// Trims a name and checks its length and characters; throws a 400 naming `field`. The
+    /// length is counted in Unicode code points, as JSON Schema's `maxLength` counts it (an emoji
+    /// with a skin tone is one character on screen and two code points).
     public static func validated(_ raw: String, field: String, maxLength: Int) throws -> String {
         let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { throw Refusal.invalid("\(field) must not be empty", field: field) }
-        guard name.count <= maxLength else {
-            throw Refusal.invalid("\(field) is \(name.count) characters; the limit is \(maxLength)", field: field)
+        let length = name.unicodeScalars.count
+        guard length <= maxLength else {
+            throw Refusal.invalid("\(field) is \(length) characters; the limit is \(maxLength)", field: field)
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw Refusal.invalid("\(field) must not contain control characters", field: field)

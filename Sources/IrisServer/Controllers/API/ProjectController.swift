@@ -121,9 +121,10 @@ struct ProjectController {
     }
 
     static func description(_ text: String) throws -> String {
-        guard text.count <= NameRules.maxDescription else {
+        // Counted in code points, as the schema's maxLength counts.
+        guard text.unicodeScalars.count <= NameRules.maxDescription else {
             throw Problem.badRequest(
-                "description is \(text.count) characters; the limit is \(NameRules.maxDescription)",
+                "description is \(text.unicodeScalars.count) characters; the limit is \(NameRules.maxDescription)",
                 field: "description")
         }
         return text

@@ -59,10 +59,10 @@ struct WebhookController {
                 field: "event_types")
         }
         let secret = body.secret ?? "whsec_" + Secrets.random()
-        guard (16...200).contains(secret.count) else {
+        guard (16...200).contains(secret.unicodeScalars.count) else {
             throw Problem.badRequest("secret must be 16 to 200 characters", field: "secret")
         }
-        guard body.url.count <= 2000 else {
+        guard body.url.unicodeScalars.count <= 2000 else {
             throw Problem.badRequest("url is longer than 2000 characters", field: "url")
         }
         do {
