@@ -29,20 +29,7 @@ public struct ImageInspector: Sendable {
     /// Throws an `.unsupportedFormat` `Refusal` for formats Iris does not accept and `.unprocessable` for images
     /// over the pixel limit or with an unreadable header.
     public func probe(path: String) throws -> ImageProbe {
-        guard let format = try Self.sniff(path: path) else {
-            throw Refusal.unsupportedFormat(
-                "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)",
-                field: "file")
-        }
-        guard let pointer = iris_vips_open(path) else {
-            // libvips's message is not passed on (its error buffer is shared by every thread).
-            vips_error_clear()
-            throw Refusal.unprocessable(
-                "unreadable-image",
-                "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)",
-                field: "file")
-        }
-        let image = VipsImageHandle(pointer)
+        let (format, image) = try Self.header(path: path, field: "file")
         try Self.checkPixels(width: image.width, height: image.height, limit: maxPixels, field: "file")
         let orientation = image.orientation
         let swapped = (5...8).contains(orientation)
@@ -58,20 +45,27 @@ public struct ImageInspector: Sendable {
     /// An accepted image's stored width and height, from its header alone (no pixels decoded):
     /// `.unsupportedFormat` for other files, `.unprocessable` when the header cannot be read.
     public static func headerSize(path: String, field: String = "file") throws -> (width: Int, height: Int) {
+        let (_, image) = try header(path: path, field: field)
+        return (image.width, image.height)
+    }
+
+    /// The file's accepted format and its header, opened lazily (no pixels decoded); the same
+    /// refusals for every caller.
+    static func header(path: String, field: String) throws -> (ImageFormat, VipsImageHandle) {
         guard let format = try sniff(path: path) else {
             throw Refusal.unsupportedFormat(
                 "the file is not an image Iris accepts (JPEG, PNG, WebP, HEIC/HEIF, GIF or TIFF, recognised by content)",
                 field: field)
         }
         guard let pointer = iris_vips_open(path) else {
+            // libvips's message is not passed on (its error buffer is shared by every thread).
             vips_error_clear()
             throw Refusal.unprocessable(
                 "unreadable-image",
                 "the \(format.displayName) header cannot be read: the file is damaged or is not really \(format.displayName)",
                 field: field)
         }
-        let image = VipsImageHandle(pointer)
-        return (image.width, image.height)
+        return (format, VipsImageHandle(pointer))
     }
 
     /// The `.unprocessable` `too-many-pixels` refusal when `width`×`height` is over `limit`:
