@@ -228,6 +228,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "IrisServicesTests",
+            dependencies: ["IrisServices", "IrisML", "IrisStore", "IrisCore", "IrisTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "IrisServerTests",
             dependencies: [
                 "IrisCommands", "IrisServer", "IrisServices", "IrisTesting",

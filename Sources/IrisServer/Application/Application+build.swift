@@ -82,25 +82,17 @@ func buildRouter(
         store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch,
         limits: settings.limits, audit: audit, uploads: uploads, guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
-    LinkController(store: dependencies.store, audit: audit, guardian: guardian, resources: resources).addRoutes(
-        web: root, api: api)
+    LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
     ImportController(
         store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
         audit: audit
     ).addRoutes(to: api)
-    SessionController(
-        store: dependencies.store, audit: audit, resources: resources, bcryptCost: settings.bcryptCost,
-        secureCookies: settings.secureCookies,
-        signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
-    ).addRoutes(web: root, api: api)
     TokenController(store: dependencies.store, audit: audit).addRoutes(to: api)
     UserController(store: dependencies.store, audit: audit, bcryptCost: settings.bcryptCost).addRoutes(to: api)
     MemberController(store: dependencies.store, audit: audit).addRoutes(to: api)
-    EventController(
-        store: dependencies.store, guardian: guardian, resources: resources
-    ).addRoutes(web: root, api: api)
-    JobController(queue: system.queue, guardian: guardian, audit: audit, resources: resources).addRoutes(
-        web: root, api: api)
+    EventController(store: dependencies.store, guardian: guardian).addRoutes(to: api)
+    let jobs = JobController(queue: system.queue, guardian: guardian, audit: audit)
+    jobs.addRoutes(to: api)
     WebhookController(store: dependencies.store, sender: system.sender, audit: audit).addRoutes(to: api)
     AnalysisController(
         store: dependencies.store, queue: system.queue, models: system.models, uploads: uploads,
@@ -113,11 +105,10 @@ func buildRouter(
     ).addRoutes(to: api)
     ExportController(store: dependencies.store, blobs: dependencies.blobs, queue: system.queue, audit: audit)
         .addRoutes(to: api)
-    SearchController(
+    let search = SearchController(
         similar: system.similar, text: system.textSearch, duplicates: system.duplicates, store: dependencies.store,
-        audit: audit, guardian: guardian, resources: resources
-    )
-    .addRoutes(web: root, api: api)
+        audit: audit, guardian: guardian)
+    search.addRoutes(to: api)
     LearningController(
         store: dependencies.store, learning: system.learning, queue: system.queue, importer: importer,
         scratch: dependencies.scratch, limits: settings.limits,
@@ -128,8 +119,17 @@ func buildRouter(
         moderation: moderation, repairMethods: { [repairs = system.repairs] in repairs.methods }
     )
     .addRoutes(to: root)
+    // The pages (Controllers/Web): server-rendered HTML that calls /api/v1 like any client.
+    SessionController(
+        store: dependencies.store, audit: audit, resources: resources, bcryptCost: settings.bcryptCost,
+        secureCookies: settings.secureCookies,
+        signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
+    ).addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings, models: system.models)
-        .addRoutes(
-            to: root)
+        .addRoutes(to: root)
+    ActivityPages(store: dependencies.store, guardian: guardian, resources: resources, jobs: jobs).addRoutes(to: root)
+    SearchPages(store: dependencies.store, duplicates: system.duplicates, resources: resources, search: search)
+        .addRoutes(to: root)
+    ContributorPage(store: dependencies.store, guardian: guardian, resources: resources).addRoutes(to: root)
     return router
 }

@@ -16,19 +16,21 @@ struct ServerResources: Sendable {
     /// Origins besides this one that pages may load images from (`storage.s3.public_url`).
     var imageOrigins: [String] = []
 
-    /// Renders a page with what every page shows: the mode banner, and the signed-in user.
-    func page(_ template: String, _ values: [String: Any], caller: Caller, status: HTTPResponse.Status = .ok) throws
+    /// Renders a page: its view model, and what every page shows (the mode banner, and the
+    /// signed-in user).
+    func page(_ template: String, _ view: some PageView, caller: Caller, status: HTTPResponse.Status = .ok) throws
         -> Response
     {
-        var values = values
-        if mode == .demo { values["banner"] = "Demo mode: everything works, but nothing you upload is kept." }
+        var chrome: [String: String] = [:]
+        if mode == .demo { chrome["banner"] = "Demo mode: everything works, but nothing you upload is kept." }
         if mode == .readOnly {
-            values["banner"] = "Read-only mode: you can look around, but nothing can be changed now."
+            chrome["banner"] = "Read-only mode: you can look around, but nothing can be changed now."
         }
         if case .session(let user, let csrf) = caller {
-            values["csrf"] = csrf
-            values["username"] = user.username
+            chrome["csrf"] = csrf
+            chrome["username"] = user.username
         }
+        let values = RenderedPage(chrome: chrome, view: view)
         guard let html = templates.render(values, withTemplate: template) else {
             throw Problem.unavailable("template \(template) is missing")
         }
@@ -69,5 +71,29 @@ struct ServerResources: Sendable {
         }
         let openAPI = try Data(contentsOf: root.appendingPathComponent("openapi.yaml"))
         return ServerResources(templates: templates, staticFiles: staticFiles, openAPI: openAPI, mode: mode)
+    }
+}
+
+/// A page's view model: the values its template names, as stored properties (swift-mustache
+/// reads them by reflection). Every page has a title.
+protocol PageView: Sendable {
+    var title: String { get }
+}
+
+/// What a template renders: the page chrome first, then the page's own values.
+private struct RenderedPage<View: PageView>: MustacheParent {
+    let chrome: [String: String]
+    let view: View
+
+    func child(named name: String) -> Any? {
+        if let value = chrome[name] { return value }
+        guard let value = Mirror(reflecting: view).children.first(where: { $0.label == name })?.value else {
+            return nil
+        }
+        // An optional property that is nil is absent (its section is not drawn); one that holds
+        // a value is that value.
+        let optional = Mirror(reflecting: value)
+        guard optional.displayStyle == .optional else { return value }
+        return optional.children.first?.value
     }
 }

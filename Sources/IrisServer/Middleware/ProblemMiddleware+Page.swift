@@ -9,7 +9,7 @@ extension ProblemMiddleware {
     func answer(_ problem: Problem, to request: Request, extraHeaders: HTTPFields = [:]) -> Response {
         guard let pages, Self.wantsPage(request),
             var page = try? pages.page(
-                "error", ErrorPage(problem, path: request.uri.path).values,
+                "error", ErrorPage(problem, path: request.uri.path),
                 caller: .anonymous, status: .init(code: problem.status))
         else {
             return Self.response(problem, path: request.uri.path, extraHeaders: extraHeaders)
@@ -34,17 +34,20 @@ extension ProblemMiddleware {
 
 /// What an error page says: what happened, in a person's words, and what to do next. The
 /// problem's own detail is shown too, since it names the cause ("this upload link was revoked").
-struct ErrorPage {
+struct ErrorPage: PageView {
+    /// The heading, in the window's title too (a stored value: templates read stored ones).
+    var title: String
     var heading: String
     var detail: String
     var advice: String
     /// Where the page points next; nil for a contributor link, whose holder has no account.
-    var next: (href: String, text: String)?
+    var nextHref: String?
+    var nextText: String?
 
     init(_ problem: Problem, path: String) {
         let onLink = path.hasPrefix("/l/")
         detail = Self.sentence(problem.detail)
-        next = onLink ? nil : ("/", "Go to your projects")
+        if !onLink { (nextHref, nextText) = ("/", "Go to your projects") }
         switch (problem.status, problem.slug) {
         case (403, "link-refused"):
             heading = "This link is no longer active"
@@ -55,7 +58,7 @@ struct ErrorPage {
         case (401, _):
             heading = "Please sign in"
             advice = "Sign in, then open this page again."
-            next = ("/login", "Sign in")
+            (nextHref, nextText) = ("/login", "Sign in")
         case (403, _):
             heading = "You may not do this"
             advice = "Ask the project's owner or an administrator for access."
@@ -73,16 +76,7 @@ struct ErrorPage {
             heading = "Something went wrong on the server"
             advice = "Try again in a moment; if it keeps happening, tell the server's administrator."
         }
-    }
-
-    /// The template's values.
-    var values: [String: Any] {
-        var values: [String: Any] = ["title": heading, "heading": heading, "detail": detail, "advice": advice]
-        if let next {
-            values["nextHref"] = next.href
-            values["nextText"] = next.text
-        }
-        return values
+        title = heading
     }
 
     /// "this upload link was revoked" → "This upload link was revoked."

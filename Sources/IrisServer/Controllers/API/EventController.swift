@@ -5,19 +5,17 @@ import IrisServices
 import IrisStore
 import ServiceLifecycle
 
-/// The audit log: `GET /api/v1/events` as JSON pages or Server-Sent Events, and the history page.
+/// The audit log: `GET /api/v1/events` as JSON pages or Server-Sent Events.
 struct EventController {
     let store: IrisStore
     let guardian: AccessGuard
-    let resources: ServerResources
     /// Live streams open per user and per client address: each holds a connection and polls,
     /// so one viewer with thousands of them slowed every request. A browser needs one (its
     /// tabs share it).
     let openStreams = OpenStreams(limit: OpenStreams.perCaller)
 
-    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
+    func addRoutes(to api: Routes<RouterGroup<IrisRequestContext>>) {
         api.get("events", .signedIn, use: events)
-        web.get("history", .signedIn, use: historyPage)
     }
 
     struct EventBody: Codable, Sendable {
@@ -29,11 +27,6 @@ struct EventController {
         var subject: String?
         var detail: [String: String]
         var createdAt: Date
-    }
-
-    struct EventPage: ResponseEncodable {
-        var items: [EventBody]
-        var nextCursor: String?
     }
 
     /// `GET /api/v1/events`: Server-Sent Events when the client accepts `text/event-stream`
@@ -123,27 +116,15 @@ struct EventController {
     /// How often an open stream asks again who its caller is and what they may see.
     static let recheckEvery: Duration = .seconds(2)
 
-    /// The history page: the newest 200 events the caller may see.
-    @Sendable func historyPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
-        let rows: [[String: Any]] = try await store.events.latest(projectIDs: visible, limit: 200).map { event in
-            [
-                "when": event.createdAt.formatted(.iso8601), "actor": event.actorName, "action": event.action,
-                "project": event.projectID.map { "\($0)" } ?? "", "subject": event.subject ?? "",
-            ]
-        }
-        return try resources.page(
-            "history", ["title": "History", "events": rows, "hasEvents": !rows.isEmpty], caller: context.caller)
-    }
-
     /// Events of the projects the caller may read (all for admins), oldest first after `cursor`.
-    @Sendable func listEvents(_ request: Request, context: IrisRequestContext) async throws -> EventPage {
+    @Sendable func listEvents(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<EventBody>
+    {
         let limit = try Parameters.limit(request, default: 100, max: 1000)
         let visible = try await guardian.visibleProjects(context.caller)
         let events = try await store.events.list(
             afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
         let items = events.map(Self.body)
-        return EventPage(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
+        return APIModel.Page(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
     }
 }
 

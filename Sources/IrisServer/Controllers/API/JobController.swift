@@ -9,7 +9,6 @@ struct JobController {
     let queue: JobQueue
     let guardian: AccessGuard
     let audit: AuditLog
-    let resources: ServerResources
 
     private var store: IrisStore { queue.store }
 
@@ -38,8 +37,7 @@ struct JobController {
         var kinds: [String]
     }
 
-    func addRoutes(web: Routes<Router<IrisRequestContext>>, api group: Routes<RouterGroup<IrisRequestContext>>) {
-        web.get("jobs", .signedIn, use: page)
+    func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.get("jobs", .signedIn, use: list)
         group.post("jobs", .admin, use: enqueue)
         group.get("jobs/{jobID}", .job(.viewer), use: show)
@@ -72,32 +70,6 @@ struct JobController {
         return APIModel.Page(
             items: jobs.map { APIModel.JobBody($0) },
             nextCursor: jobs.count == limit ? Parameters.encodeCursor(jobs.last?.id) : nil)
-    }
-
-    /// The jobs page: queue depth per state (administrators) and the newest 100 visible jobs.
-    @Sendable func page(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let visible = try await guardian.visibleProjects(context.caller)
-        let jobs = try await store.jobs.list(
-            state: nil, kind: nil, projectIDs: visible.map { Array($0) }, keyPrefix: nil, before: nil, limit: 100)
-        let rows: [[String: Any]] = jobs.map { job in
-            [
-                "id": job.id, "kind": job.kind, "queue": job.queue, "state": job.state.rawValue,
-                "progress": job.progress,
-                "message": job.progressMessage ?? "", "attempts": job.attempts, "maxAttempts": job.maxAttempts,
-                "project": job.projectID.map { "\($0)" } ?? "", "error": job.error ?? "",
-                "cancellable": !job.state.isFinished, "retryable": job.state == .dead || job.state == .failed,
-            ]
-        }
-        var values: [String: Any] = ["title": "Jobs", "jobs": rows]
-        if context.caller.isAdministrator {
-            values["isAdmin"] = true
-            values["queues"] = try await queues(request, context: context).items.map { entry -> [String: Any] in
-                var row: [String: Any] = ["queue": entry.queue]
-                for (state, count) in entry.counts { row[state] = count }
-                return row
-            }
-        }
-        return try resources.page("jobs", values, caller: context.caller)
     }
 
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> APIModel.JobBody {

@@ -336,13 +336,11 @@ struct LearningController {
         var training: LearningService.TrainingSummary?
     }
 
-    struct ClassifierList: ResponseEncodable {
-        var items: [ClassifierBody]
-    }
-
-    @Sendable func classifiers(_ request: Request, context: IrisRequestContext) async throws -> ClassifierList {
+    @Sendable func classifiers(_ request: Request, context: IrisRequestContext) async throws
+        -> APIModel.Page<ClassifierBody>
+    {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        return ClassifierList(items: try await store.learning.classifiers(projectID: project.id).map(Self.body))
+        return APIModel.Page(items: try await store.learning.classifiers(projectID: project.id).map(Self.body))
     }
 
     static func body(_ record: ClassifierRecord) -> ClassifierBody {
@@ -418,14 +416,12 @@ struct LearningController {
         var report: EvaluationReport?
     }
 
-    struct EvaluationList: ResponseEncodable {
-        var items: [EvaluationBody]
-    }
-
-    @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws -> EvaluationList {
+    @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws
+        -> APIModel.Page<EvaluationBody>
+    {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let limit = try Parameters.limit(request, default: 100, max: 500)
-        return EvaluationList(
+        return APIModel.Page(
             items: try await store.learning.evaluations(projectID: project.id, limit: limit).map(Self.body))
     }
 

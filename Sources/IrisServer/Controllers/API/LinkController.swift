@@ -8,19 +8,18 @@ import Mustache
 import NIOCore
 
 /// Contributor upload links: owners create, list and revoke them; holders see what the
-/// link offers and upload through it (`ImageController.linkUpload`), on a phone-sized page.
+/// link offers and upload through it (`ImageController.linkUpload`; the phone-sized page is
+/// `ContributorPage`).
 struct LinkController {
     let store: IrisStore
     let audit: AuditLog
     let guardian: AccessGuard
-    let resources: ServerResources
 
-    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
+    func addRoutes(to api: Routes<RouterGroup<IrisRequestContext>>) {
         api.post("projects/{id}/links", .project(.owner), use: create)
         api.get("projects/{id}/links", .project(.owner), use: list)
         api.delete("projects/{id}/links/{linkID}", .project(.owner), use: revoke)
         api.get("links/{code}", .link, use: show)
-        web.get("l/{code}", .link, use: page)
     }
 
     struct CreateRequest: Decodable {
@@ -71,10 +70,8 @@ struct LinkController {
         return EditedResponse(status: .created, response: LinkBody(link: link, code: code, url: "/l/\(code)"))
     }
 
-    struct LinkList: ResponseEncodable { var items: [UploadLink] }
-
-    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> LinkList {
-        LinkList(items: try await store.links.list(projectID: try Parameters.projectID(context)))
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<UploadLink> {
+        APIModel.Page(items: try await store.links.list(projectID: try Parameters.projectID(context)))
     }
 
     @Sendable func revoke(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -100,22 +97,5 @@ struct LinkController {
         return LinkInfo(
             projectName: project.name, labelChoices: link.labelChoices ?? project.labelSet,
             uploadsLeft: link.maxUploads.map { $0 - link.uploads }, expiresAt: link.expiresAt)
-    }
-
-    /// The phone-friendly upload page a link opens.
-    @Sendable func page(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let link = try await guardian.link(context)
-        let project = try await store.projects.require(id: link.projectID)
-        let code = context.parameters.get("code") ?? ""
-        let choices = link.labelChoices ?? project.labelSet ?? []
-        var values: [String: Any] = [
-            "title": "Upload to \(project.name)", "projectName": project.name, "code": code, "choices": choices,
-            "hasChoices": !choices.isEmpty,
-        ]
-        // Only a capped link says how many are left (an empty string still opened the section).
-        if let cap = link.maxUploads { values["uploadsLeft"] = String(cap - link.uploads) }
-        var response = try resources.page("link", values, caller: .anonymous)
-        response.headers[.init("Referrer-Policy")!] = "no-referrer"
-        return response
     }
 }

@@ -20,11 +20,9 @@ struct MemberController {
         var role: Role
     }
 
-    struct MemberList: ResponseEncodable { var items: [Member] }
-
-    @Sendable func listMembers(_ request: Request, context: IrisRequestContext) async throws -> MemberList {
+    @Sendable func listMembers(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<Member> {
         let members = try await store.accounts.members(projectID: try Parameters.projectID(context))
-        return MemberList(items: members.map { Member(username: $0.0.username, role: $0.1) })
+        return APIModel.Page(items: members.map { Member(username: $0.0.username, role: $0.1) })
     }
 
     struct RoleRequest: Decodable { var role: Role }

@@ -143,19 +143,14 @@ struct RepairController {
         return body(repair)
     }
 
-    struct RepairList: ResponseEncodable {
-        var items: [RepairBody]
-        var nextCursor: String?
-    }
-
     /// Newest first; `cursor` from the previous page, `limit` up to 200 (default 50).
-    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> RepairList {
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<RepairBody> {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let limit = try Parameters.limit(request, default: 50, max: 200)
         let page = try await store.repairs.list(
             projectID: project.id, before: try Parameters.cursor(request), limit: limit + 1)
         let items = Array(page.prefix(limit))
-        return RepairList(
+        return APIModel.Page(
             items: items.map { body($0) },
             nextCursor: Parameters.encodeCursor(page.count > limit ? items.last?.id : nil))
     }

@@ -13,11 +13,8 @@ struct SearchController {
     let store: IrisStore
     let audit: AuditLog
     let guardian: AccessGuard
-    let resources: ServerResources
 
-    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
-        web.get("search", .signedIn, use: searchPage)
-        web.get("projects/{id}/duplicates", .project(.editor), use: duplicatesPage)
+    func addRoutes(to api: Routes<RouterGroup<IrisRequestContext>>) {
         api.get("search", .signedIn, use: search)
         api.get("images/{sha256}/similar", .image, use: similarImages)
         api.get("projects/{id}/duplicates", .project(.editor), use: projectDuplicates)
@@ -75,90 +72,6 @@ struct SearchController {
             detail: ["removed": body.remove.joined(separator: ",")])
         return APIModel.MergeBody(
             kept: body.keep, removed: body.remove, labels: labels.map(APIModel.LabelBody.init))
-    }
-
-    /// The review page: each group's photos side by side, a button to keep each.
-    @Sendable func duplicatesPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let project = try await store.projects.require(id: Parameters.projectID(context))
-        let report = try await duplicates.find(in: project.id)
-        let groups = report.groups.map { group -> [String: Any] in
-            let all = group.members.map(\.sha256)
-            return [
-                "images": group.members.enumerated().map { position, member -> [String: Any] in
-                    var why: [String] = []
-                    if position == 0 {
-                        why.append("suggested: most pixels")
-                    } else {
-                        if let bits = member.hashDistance { why.append("\(bits) of 64 bits apart") }
-                        if let similarity = member.similarity {
-                            why.append(String(format: "%.0f%% alike", Double(similarity) * 100))
-                        }
-                    }
-                    return [
-                        "sha256": member.sha256, "short": String(member.sha256.prefix(10)),
-                        "pixels": "\(member.pixels / 1000) k pixels", "why": why.joined(separator: " · "),
-                        "others": all.filter { $0 != member.sha256 }.joined(separator: ","),
-                        "suggested": position == 0,
-                    ]
-                }
-            ]
-        }
-        var values: [String: Any] = [
-            "title": "Duplicates in \(project.name)", "projectID": project.id, "projectName": project.name,
-            "groups": groups, "hasGroups": !groups.isEmpty, "checked": report.images,
-        ]
-        if !report.complete { values["partial"] = "Only the first \(report.images) images were compared." }
-        if report.unhashed > 0 {
-            values["unhashed"] = "\(report.unhashed) images are not hashed yet: reload the page to compare them too."
-        }
-        return try resources.page("duplicates", values, caller: context.caller)
-    }
-
-    /// The results page: the same search, as a gallery with each photo's score and reasons.
-    @Sendable func searchPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let raw = request.uri.queryParameters.get("q").map { String($0) } ?? ""
-        var values: [String: Any] = ["title": "Search", "query": raw]
-        if let project = request.uri.queryParameters.get("project_id") { values["projectID"] = String(project) }
-        if !raw.trimmingCharacters(in: .whitespaces).isEmpty {
-            do {
-                let body = try await search(request, context: context)
-                values["results"] = body.items.map { item -> [String: Any] in
-                    [
-                        "sha256": item.sha256, "percent": Int((item.score * 100).rounded()),
-                        "reasons": item.reasons.map { reason -> String in
-                            switch reason.kind {
-                            case "model_label":
-                                "\(reason.matched.split(separator: ",").first ?? "") (\(Int(reason.score * 100))%)"
-                                    + (reason.path.count > 1
-                                        ? " ⊂ " + reason.path.dropFirst().joined(separator: " ⊂ ") : "")
-                            case "label": "label \(reason.matched)"
-                            case "meaning":
-                                "means \(reason.matched.split(separator: ",").first ?? "") (\(Int(reason.score * 100))%)"
-                            default: "text “\(reason.matched.prefix(60))”"
-                            }
-                        }.joined(separator: "; "),
-                    ]
-                }
-                values["hasResults"] = !body.items.isEmpty
-                values["searched"] = true
-                values["terms"] = body.terms.map(\.text).joined(separator: ", ")
-                if let next = body.nextCursor {
-                    var link =
-                        "/search?q=\(raw.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&cursor=\(next)"
-                    if let project = values["projectID"] as? String { link += "&project_id=\(project)" }
-                    for name in ["label", "model_label", "from", "to", "flagged"] {
-                        if let value = request.uri.queryParameters.get(name) {
-                            link +=
-                                "&\(name)=\(String(value).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
-                        }
-                    }
-                    values["next"] = link
-                }
-            } catch let problem as Problem {
-                values["error"] = problem.detail
-            }
-        }
-        return try resources.page("search", values, caller: context.caller)
     }
 
     /// The projects a search covers: `project_id` (which the caller must see, else 404), or

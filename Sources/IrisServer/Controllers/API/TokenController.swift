@@ -110,9 +110,7 @@ struct TokenController {
         }
     }
 
-    struct TokenList: ResponseEncodable { var items: [APIToken] }
-
-    @Sendable func listTokens(_ request: Request, context: IrisRequestContext) async throws -> TokenList {
+    @Sendable func listTokens(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIToken> {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
         let all: Bool
         switch request.uri.queryParameters.get("all") {
@@ -126,7 +124,7 @@ struct TokenController {
         // A token limited to a project sees and revokes only tokens limited to that project:
         // its user's other tokens reach further than it may.
         if let limited = context.caller.limitedToProject { tokens = tokens.filter { $0.projectID == limited } }
-        return TokenList(items: tokens)
+        return APIModel.Page(items: tokens)
     }
 
     @Sendable func revokeToken(_ request: Request, context: IrisRequestContext) async throws -> Response {

@@ -4,7 +4,7 @@ public import IrisCore
 import IrisServices
 import IrisStore
 
-/// Users of the instance (administrators).
+/// Users of the instance (administrators), and `GET /api/v1/me`: who the caller is.
 struct UserController {
     let store: IrisStore
     let audit: AuditLog
@@ -14,9 +14,8 @@ struct UserController {
         api.get("users", .admin, use: listUsers)
         api.post("users", .admin, use: createUser)
         api.patch("users/{userID}", .admin, use: updateUser)
+        api.get("me", .signedIn, use: me)
     }
-
-    struct UserList: ResponseEncodable { var items: [User] }
 
     struct UserRequest: Decodable {
         var username: String
@@ -33,8 +32,8 @@ struct UserController {
         }
     }
 
-    @Sendable func listUsers(_ request: Request, context: IrisRequestContext) async throws -> UserList {
-        UserList(items: try await store.accounts.users())
+    @Sendable func listUsers(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<User> {
+        APIModel.Page(items: try await store.accounts.users())
     }
 
     @Sendable func createUser(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<User> {
@@ -82,5 +81,17 @@ struct UserController {
         }
         return try await store.accounts.user(id: id) ?? user
     }
+
+    struct MeBody: ResponseEncodable {
+        var user: User
+        var csrfToken: String?
+    }
+
+    @Sendable func me(_ request: Request, context: IrisRequestContext) async throws -> MeBody {
+        guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
+        if case .session(_, let csrf) = context.caller { return MeBody(user: user, csrfToken: csrf) }
+        return MeBody(user: user, csrfToken: nil)
+    }
 }
+
 extension User: ResponseEncodable {}

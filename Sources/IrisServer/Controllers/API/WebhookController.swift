@@ -35,10 +35,6 @@ struct WebhookController {
         }
     }
 
-    struct WebhookList: ResponseEncodable {
-        var items: [WebhookBody]
-    }
-
     func addRoutes(to group: Routes<RouterGroup<IrisRequestContext>>) {
         group.post("projects/{id}/webhooks", .project(.owner), use: create)
         group.get("projects/{id}/webhooks", .project(.owner), use: list)
@@ -80,8 +76,8 @@ struct WebhookController {
         return EditedResponse(status: .created, response: WebhookBody(hook, showingSecret: true))
     }
 
-    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> WebhookList {
-        WebhookList(
+    @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<WebhookBody> {
+        APIModel.Page(
             items: try await store.webhooks.list(projectID: try Parameters.projectID(context)).map { WebhookBody($0) })
     }
 

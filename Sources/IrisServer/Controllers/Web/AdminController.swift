@@ -19,72 +19,126 @@ struct AdminController {
         web.get("admin", .admin, use: adminPage)
     }
 
-    static func row(_ token: APIToken) -> [String: Any] {
-        let state =
-            token.revokedAt != nil ? "revoked" : (token.expiresAt.map { $0 <= Date() } == true ? "expired" : "live")
-        return [
-            "id": token.id, "name": token.name, "scopes": token.scopes.map(\.rawValue).joined(separator: ", "),
-            "project": token.projectID.map { "\($0)" } ?? "all",
-            "expires": token.expiresAt?.formatted(.iso8601) ?? "never",
-            "lastUsed": token.lastUsedAt?.formatted(.iso8601) ?? "never", "state": state, "live": state == "live",
-            "user": token.userID,
-        ]
+    struct TokenRow {
+        var id: Int64
+        var name: String
+        var scopes: String
+        var project: String
+        var expires: String
+        var lastUsed: String
+        var state: String
+        var live: Bool
+        var user: Int64
+
+        init(_ token: APIToken) {
+            state =
+                token.revokedAt != nil
+                ? "revoked" : (token.expiresAt.map { $0 <= Date() } == true ? "expired" : "live")
+            id = token.id
+            name = token.name
+            scopes = token.scopes.map(\.rawValue).joined(separator: ", ")
+            project = token.projectID.map { "\($0)" } ?? "all"
+            expires = token.expiresAt?.formatted(.iso8601) ?? "never"
+            lastUsed = token.lastUsedAt?.formatted(.iso8601) ?? "never"
+            live = state == "live"
+            user = token.userID
+        }
+    }
+
+    struct TokensPage: PageView {
+        var title = "API tokens"
+        var tokens: [TokenRow]
+        var hasTokens: Bool
+        var isAdmin: Bool
     }
 
     @Sendable func tokensPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
-        let tokens = try await store.accounts.tokens(userID: user.id).map(Self.row)
+        let tokens = try await store.accounts.tokens(userID: user.id).map(TokenRow.init)
         return try resources.page(
-            "tokens", ["title": "API tokens", "tokens": tokens, "hasTokens": !tokens.isEmpty, "isAdmin": user.isAdmin],
+            "tokens", TokensPage(tokens: tokens, hasTokens: !tokens.isEmpty, isAdmin: user.isAdmin),
             caller: context.caller)
+    }
+
+    struct MembersPage: PageView {
+        struct Member {
+            var username: String
+            var role: String
+        }
+        var title: String
+        var projectID: Int64
+        var projectName: String
+        var members: [Member]
+        var roles = Role.allCases.map(\.rawValue)
     }
 
     @Sendable func membersPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        let members: [[String: Any]] = try await store.accounts.members(projectID: project.id).map {
-            ["username": $0.0.username, "role": $0.1.rawValue]
+        let members = try await store.accounts.members(projectID: project.id).map {
+            MembersPage.Member(username: $0.0.username, role: $0.1.rawValue)
         }
         return try resources.page(
             "members",
-            [
-                "title": "Members of \(project.name)", "projectID": project.id, "projectName": project.name,
-                "members": members,
-                "roles": Role.allCases.map(\.rawValue),
-            ],
+            MembersPage(
+                title: "Members of \(project.name)", projectID: project.id, projectName: project.name,
+                members: members),
             caller: context.caller)
     }
 
-    @Sendable func adminPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
-        let users: [[String: Any]] = try await store.accounts.users().map {
-            ["id": $0.id, "username": $0.username, "admin": $0.isAdmin, "disabled": $0.disabled]
+    struct AdminPage: PageView {
+        struct User {
+            var id: Int64
+            var username: String
+            var admin: Bool
+            var disabled: Bool
         }
-        let tokens = try await store.accounts.tokens(userID: nil).map(Self.row)
-        let effective: [[String: String]] = [
-            ["key": "mode", "value": settings.mode.rawValue],
-            ["key": "db.url", "value": "\(settings.database)"],
-            ["key": "data.dir", "value": settings.dataDirectory.path],
-            ["key": "upload.max_bytes", "value": "\(settings.limits.maxUploadBytes)"],
-            ["key": "image.max_pixels", "value": "\(settings.limits.maxPixels)"],
-            ["key": "upload.rate_limit", "value": "\(settings.uploadRateLimit) per minute"],
-            ["key": "auth.sign_in_limit", "value": "\(settings.signInLimit) failures per 15 minutes"],
-            ["key": "auth.secure_cookies", "value": "\(settings.secureCookies)"],
-            ["key": "models.dir", "value": settings.models.folder.path],
-            [
-                "key": "models.remote_allow",
-                "value": settings.models.remoteAllow.origins.sorted().joined(separator: ", "),
-            ],
+        struct Setting {
+            var key: String
+            var value: String
+        }
+        struct ModelRow {
+            var name: String
+            var tasks: String
+            var place: String
+            var state: String
+            var available: Bool
+            var registered: Bool
+        }
+        var title = "Administration"
+        var users: [User]
+        var tokens: [TokenRow]
+        var settings: [Setting]
+        var models: [ModelRow]
+    }
+
+    @Sendable func adminPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        let users = try await store.accounts.users().map {
+            AdminPage.User(id: $0.id, username: $0.username, admin: $0.isAdmin, disabled: $0.disabled)
+        }
+        let effective: [(String, String)] = [
+            ("mode", settings.mode.rawValue),
+            ("db.url", "\(settings.database)"),
+            ("data.dir", settings.dataDirectory.path),
+            ("upload.max_bytes", "\(settings.limits.maxUploadBytes)"),
+            ("image.max_pixels", "\(settings.limits.maxPixels)"),
+            ("upload.rate_limit", "\(settings.uploadRateLimit) per minute"),
+            ("auth.sign_in_limit", "\(settings.signInLimit) failures per 15 minutes"),
+            ("auth.secure_cookies", "\(settings.secureCookies)"),
+            ("models.dir", settings.models.folder.path),
+            ("models.remote_allow", settings.models.remoteAllow.origins.sorted().joined(separator: ", ")),
         ]
-        let modelRows: [[String: Any]] = models.entries.map { entry in
-            [
-                "name": entry.name, "tasks": entry.manifest?.tasks.map(\.rawValue).joined(separator: ", ") ?? "",
-                "place": entry.manifest?.remote.map { "remote: \($0.model) at \($0.url)" } ?? "models folder",
-                "state": entry.problem.map { "unavailable: \($0)" } ?? "ready" + (entry.note.map { " (\($0))" } ?? ""),
-                "available": entry.available, "registered": entry.registered,
-            ]
+        let modelRows = models.entries.map { entry in
+            AdminPage.ModelRow(
+                name: entry.name, tasks: entry.manifest?.tasks.map(\.rawValue).joined(separator: ", ") ?? "",
+                place: entry.manifest?.remote.map { "remote: \($0.model) at \($0.url)" } ?? "models folder",
+                state: entry.problem.map { "unavailable: \($0)" } ?? "ready" + (entry.note.map { " (\($0))" } ?? ""),
+                available: entry.available, registered: entry.registered)
         }
         return try resources.page(
             "admin",
-            ["title": "Administration", "users": users, "tokens": tokens, "settings": effective, "models": modelRows],
+            AdminPage(
+                users: users, tokens: try await store.accounts.tokens(userID: nil).map(TokenRow.init),
+                settings: effective.map { AdminPage.Setting(key: $0.0, value: $0.1) }, models: modelRows),
             caller: context.caller)
     }
 }

@@ -34,14 +34,25 @@ struct WebController {
     @Sendable func index(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let visible = try await guardian.visibleProjects(context.caller)
         let projects = try await store.projects.list(after: nil, limit: 500, only: visible.map { Array($0) })
-        let items: [[String: Any]] = projects.map { project in
-            [
-                "id": project.id, "name": project.name, "description": project.description,
-                "labels": project.labelSet?.joined(separator: ", ") ?? "",
-            ]
+        let items = projects.map { project in
+            IndexPage.Item(
+                id: project.id, name: project.name, description: project.description,
+                labels: project.labelSet?.joined(separator: ", ") ?? "")
         }
         return try resources.page(
-            "index", ["title": "Projects", "projects": items, "hasProjects": !items.isEmpty], caller: context.caller)
+            "index", IndexPage(projects: items, hasProjects: !items.isEmpty), caller: context.caller)
+    }
+
+    struct IndexPage: PageView {
+        struct Item {
+            var id: Int64
+            var name: String
+            var description: String
+            var labels: String
+        }
+        var title = "Projects"
+        var projects: [Item]
+        var hasProjects: Bool
     }
 
     @Sendable func project(_ request: Request, context: IrisRequestContext) async throws -> Response {
@@ -53,58 +64,105 @@ struct WebController {
         let images = try await store.images.list(
             projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
         let guesses = try await store.analyses.topLabels(sha256s: images.items.map(\.image.sha256))
-        let tiles: [[String: Any]] = images.items.map { member in
-            let labels: [[String: Any]] = member.labels.map { label in
-                ["name": label.name, "source": label.source, "human": label.source == Label.humanSource]
-            }
-            var tile: [String: Any] = [:]
-            tile["sha256"] = member.image.sha256
-            tile["name"] = member.originalName ?? String(member.image.sha256.prefix(12))
-            tile["size"] = "\(member.image.width)×\(member.image.height)"
-            tile["labels"] = labels
-            if let guess = guesses[member.image.sha256] {
-                tile["guess"] = ["label": guess.label, "percent": Int((guess.score * 100).rounded())]
-            }
-            tile["flagged"] = seesFlagged && moderation.isFlagged(member.image, in: project)
-            return tile
+        let tiles = images.items.map { member in
+            ProjectPage.Tile(
+                sha256: member.image.sha256, name: member.originalName ?? String(member.image.sha256.prefix(12)),
+                size: "\(member.image.width)×\(member.image.height)",
+                labels: member.labels.map {
+                    .init(name: $0.name, source: $0.source, human: $0.source == Label.humanSource)
+                },
+                guess: guesses[member.image.sha256].map {
+                    .init(label: $0.label, percent: Int(($0.score * 100).rounded()))
+                },
+                flagged: seesFlagged && moderation.isFlagged(member.image, in: project))
         }
-        var values: [String: Any] = [
-            "title": project.name,
-            "project": ["id": project.id, "name": project.name, "description": project.description],
-            "images": tiles, "hasImages": !tiles.isEmpty, "labelChoices": project.labelSet ?? [],
-            "hasLabelSet": project.labelSet != nil,
-            "maxUploadMB": limits.maxUploadBytes >> 20, "filter": label ?? "", "modelFilter": modelLabel ?? "",
-            "modelLabels": try await store.analyses.labelCounts(projectID: project.id, limit: 30).map {
-                ["label": $0.label, "count": $0.count]
-            },
-        ]
+        var view = ProjectPage(
+            title: project.name,
+            project: .init(id: project.id, name: project.name, description: project.description),
+            images: tiles, hasImages: !tiles.isEmpty, labelChoices: project.labelSet ?? [],
+            hasLabelSet: project.labelSet != nil, maxUploadMB: limits.maxUploadBytes >> 20, filter: label ?? "",
+            modelFilter: modelLabel ?? "",
+            modelLabels: try await store.analyses.labelCounts(projectID: project.id, limit: 30).map {
+                .init(label: $0.label, count: $0.count)
+            })
         // Owners (and administrators) see the project's contributor links, to revoke them.
         if let user = context.caller.user {
             let role = try await store.accounts.role(projectID: project.id, userID: user.id)
-            values["canEdit"] = user.isAdmin || (role.map { $0 >= .editor } ?? false)
+            view.canEdit = user.isAdmin || (role.map { $0 >= .editor } ?? false)
             if user.isAdmin || role == .owner {
-                values["isOwner"] = true
-                let links = try await store.links.list(projectID: project.id)
-                values["hasLinks"] = !links.isEmpty
-                values["links"] = links.map { link -> [String: Any] in
+                view.isOwner = true
+                view.links = try await store.links.list(projectID: project.id).map { link -> ProjectPage.Link in
                     let refusal = link.refusal()
-                    return [
-                        "id": link.id, "name": link.name, "labels": link.labelChoices?.joined(separator: ", ") ?? "any",
-                        "uploads": link.maxUploads.map { "\(link.uploads) of \($0)" } ?? "\(link.uploads)",
-                        "expires": link.expiresAt?.formatted(.iso8601) ?? "never", "state": refusal ?? "live",
-                        "live": refusal == nil,
-                        "projectID": project.id,
-                    ]
+                    return .init(
+                        id: link.id, name: link.name, labels: link.labelChoices?.joined(separator: ", ") ?? "any",
+                        uploads: link.maxUploads.map { "\(link.uploads) of \($0)" } ?? "\(link.uploads)",
+                        expires: link.expiresAt?.formatted(.iso8601) ?? "never", state: refusal ?? "live",
+                        live: refusal == nil, projectID: project.id)
                 }
+                view.hasLinks = !view.links.isEmpty
             }
         }
         if let next = Parameters.encodeCursor(images.nextCursor) {
             let query = [("label", label), ("model_label", modelLabel)].compactMap { name, value in
                 value.map { "&\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
             }
-            values["next"] = "/projects/\(project.id)?cursor=\(next)" + query.joined()
+            view.next = "/projects/\(project.id)?cursor=\(next)" + query.joined()
         }
-        return try resources.page("project", values, caller: context.caller)
+        return try resources.page("project", view, caller: context.caller)
+    }
+
+    struct ProjectPage: PageView {
+        struct Project {
+            var id: Int64
+            var name: String
+            var description: String
+        }
+        struct Tile {
+            struct Label {
+                var name: String
+                var source: String
+                var human: Bool
+            }
+            struct Guess {
+                var label: String
+                var percent: Int
+            }
+            var sha256: String
+            var name: String
+            var size: String
+            var labels: [Label]
+            var guess: Guess?
+            var flagged: Bool
+        }
+        struct ModelLabel {
+            var label: String
+            var count: Int
+        }
+        struct Link {
+            var id: Int64
+            var name: String
+            var labels: String
+            var uploads: String
+            var expires: String
+            var state: String
+            var live: Bool
+            var projectID: Int64
+        }
+        var title: String
+        var project: Project
+        var images: [Tile]
+        var hasImages: Bool
+        var labelChoices: [String]
+        var hasLabelSet: Bool
+        var maxUploadMB: Int64
+        var filter: String
+        var modelFilter: String
+        var modelLabels: [ModelLabel]
+        var canEdit = false
+        var isOwner = false
+        var links: [Link] = []
+        var hasLinks = false
+        var next: String?
     }
 
     /// A project's repairs, newest first: before, mask and after, who asked and how it went.
@@ -112,33 +170,52 @@ struct WebController {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let page = try await store.repairs.list(
             projectID: project.id, before: try Parameters.cursor(request), limit: 51)
-        let rows: [[String: Any]] = page.prefix(50).map { repair in
-            var row: [String: Any] = [
-                "id": repair.id, "source": repair.sourceSHA256, "state": repair.state.rawValue,
-                "who": repair.requestedBy, "when": repair.createdAt.formatted(.iso8601), "method": repair.method,
-                "domain": repair.domain, "discarded": repair.discarded, "error": repair.error ?? "",
-            ]
-            if let result = repair.resultSHA256, !repair.discarded { row["result"] = result }
-            if let timings = RepairService.Timings.of(repair) {
-                row["seconds"] = String(format: "%.1f s", timings.seconds)
-            }
-            return row
+        let rows = page.prefix(50).map { repair in
+            RepairsPage.Row(
+                id: repair.id, source: repair.sourceSHA256, state: repair.state.rawValue, who: repair.requestedBy,
+                when: repair.createdAt.formatted(.iso8601), method: repair.method, domain: repair.domain,
+                discarded: repair.discarded, error: repair.error ?? "",
+                result: repair.discarded ? nil : repair.resultSHA256,
+                seconds: RepairService.Timings.of(repair).map { String(format: "%.1f s", $0.seconds) })
         }
-        var values: [String: Any] = [
-            "title": "Repairs of \(project.name)", "projectID": project.id, "projectName": project.name,
-            "repairs": rows, "hasRepairs": !rows.isEmpty, "repairDomain": project.repairDomain,
-        ]
+        var view = RepairsPage(
+            title: "Repairs of \(project.name)", projectID: project.id, projectName: project.name, repairs: rows,
+            hasRepairs: !rows.isEmpty, repairDomain: project.repairDomain)
         if let user = context.caller.user {
             let role = try await store.accounts.role(projectID: project.id, userID: user.id)
-            values["isOwner"] = user.isAdmin || role == .owner
+            view.isOwner = user.isAdmin || role == .owner
         }
         if page.count > 50, let last = page.prefix(50).last {
-            values["next"] = "/projects/\(project.id)/repairs?cursor=\(last.id)"
+            view.next = "/projects/\(project.id)/repairs?cursor=\(last.id)"
         }
-        return try resources.page("repairs", values, caller: context.caller)
+        return try resources.page("repairs", view, caller: context.caller)
     }
 
-    /// A project's learning: classes, classify, train, test and the test history (drawn by app.js from the API).
+    struct RepairsPage: PageView {
+        struct Row {
+            var id: Int64
+            var source: String
+            var state: String
+            var who: String
+            var when: String
+            var method: String
+            var domain: Bool
+            var discarded: Bool
+            var error: String
+            var result: String?
+            var seconds: String?
+        }
+        var title: String
+        var projectID: Int64
+        var projectName: String
+        var repairs: [Row]
+        var hasRepairs: Bool
+        var repairDomain: Bool
+        var isOwner = false
+        var next: String?
+    }
+
+    /// A project's learning: classes, classify, train, test and the test history (drawn by model.js from the API).
     @Sendable func model(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         var canEdit = false
@@ -150,60 +227,98 @@ struct WebController {
         }
         return try resources.page(
             "model",
-            [
-                "title": "Model of \(project.name)", "projectID": project.id, "projectName": project.name,
-                "canEdit": canEdit, "isAdmin": isAdmin,
-            ],
+            ModelPage(
+                title: "Model of \(project.name)", projectID: project.id, projectName: project.name, canEdit: canEdit,
+                isAdmin: isAdmin),
             caller: context.caller)
     }
 
+    struct ModelPage: PageView {
+        var title: String
+        var projectID: Int64
+        var projectName: String
+        var canEdit: Bool
+        var isAdmin: Bool
+    }
+
     /// One image: the picture, where it is, and what the models said (kept up to date by
-    /// app.js from `/api/v1/analyses/{sha256}` while analyses run).
+    /// image.js from `/api/v1/analyses/{sha256}` while analyses run).
     @Sendable func image(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let sha256 = try Parameters.sha256(context)
         guard let image = try await store.images.find(sha256: sha256) else {
             throw Problem.notFound("no image has sha256 \(sha256)")
         }
         let memberships = try await guardian.requireView(image: sha256, caller: context.caller)
-        let projects: [[String: Any]] = memberships.map { membership in
-            [
-                "id": membership.projectID, "name": membership.projectName,
-                "labels": membership.labels.map(\.name).joined(separator: ", "),
-            ]
-        }
-        var values: [String: Any] = [
-            "title": "Image \(sha256.prefix(12))", "sha256": sha256, "size": "\(image.width)×\(image.height)",
-            "format": image.format.rawValue,
-            "bytes": ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file), "projects": projects,
-        ]
-        if let moderation = image.moderation { values["moderation"] = String(format: "%.3f", moderation) }
         // Repair: the projects holding it where the caller may repair (contributors and up).
         let repairable =
             (try? await guardian.projects(holding: sha256, role: .contributor, caller: context.caller)) ?? []
-        values["canRepair"] = !repairable.isEmpty
         var domainDefaults: [Int64: Bool] = [:]
         for id in repairable { domainDefaults[id] = try await store.projects.find(id: id)?.repairDomain ?? false }
-        values["repairProjects"] = memberships.filter { repairable.contains($0.projectID) }.map {
-            [
-                "id": $0.projectID, "name": $0.projectName,
-                "domain": domainDefaults[$0.projectID] == true ? "true" : "false",
-            ]
-        }
         let methods = repairMethods()
-        values["methodChoice"] = methods.count > 1
-        values["repairMethods"] = methods.map { ["name": $0, "title": RepairService.title(of: $0)] }
-        values["repairChoice"] = repairable.count > 1
-        values["repairProject"] = repairable.first ?? 0
-        values["repairProjectDomain"] = repairable.first.flatMap { domainDefaults[$0] } == true ? "true" : "false"
-        values["width"] = image.width
-        values["height"] = image.height
         // Where it was repaired from, in the projects the caller sees.
         let seen = Set(memberships.map(\.projectID))
-        values["repairedFrom"] = try await store.repairs.producing(sha256: sha256).filter {
-            seen.contains($0.projectID)
+        let repairedFrom = try await store.repairs.producing(sha256: sha256).filter { seen.contains($0.projectID) }
+        let view = ImagePage(
+            title: "Image \(sha256.prefix(12))", sha256: sha256, size: "\(image.width)×\(image.height)",
+            format: image.format.rawValue,
+            bytes: ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file),
+            projects: memberships.map {
+                .init(id: $0.projectID, name: $0.projectName, labels: $0.labels.map(\.name).joined(separator: ", "))
+            },
+            canRepair: !repairable.isEmpty,
+            repairProjects: memberships.filter { repairable.contains($0.projectID) }.map {
+                .init(
+                    id: $0.projectID, name: $0.projectName,
+                    domain: domainDefaults[$0.projectID] == true ? "true" : "false")
+            },
+            methodChoice: methods.count > 1,
+            repairMethods: methods.map { .init(name: $0, title: RepairService.title(of: $0)) },
+            repairChoice: repairable.count > 1, repairProject: repairable.first ?? 0,
+            repairProjectDomain: repairable.first.flatMap { domainDefaults[$0] } == true ? "true" : "false",
+            width: image.width, height: image.height,
+            repairedFrom: repairedFrom.map {
+                .init(source: $0.sourceSHA256, id: $0.id, method: $0.method, projectID: $0.projectID)
+            })
+        return try resources.page("image", view, caller: context.caller)
+    }
+
+    struct ImagePage: PageView {
+        struct Membership {
+            var id: Int64
+            var name: String
+            var labels: String
         }
-        .map { ["source": $0.sourceSHA256, "id": $0.id, "method": $0.method, "projectID": $0.projectID] }
-        return try resources.page("image", values, caller: context.caller)
+        struct RepairProject {
+            var id: Int64
+            var name: String
+            var domain: String
+        }
+        struct Method {
+            var name: String
+            var title: String
+        }
+        struct Origin {
+            var source: String
+            var id: Int64
+            var method: String
+            var projectID: Int64
+        }
+        var title: String
+        var sha256: String
+        var size: String
+        var format: String
+        var bytes: String
+        var projects: [Membership]
+        var canRepair: Bool
+        var repairProjects: [RepairProject]
+        var methodChoice: Bool
+        var repairMethods: [Method]
+        var repairChoice: Bool
+        var repairProject: Int64
+        var repairProjectDomain: String
+        var width: Int
+        var height: Int
+        var repairedFrom: [Origin]
     }
 
     @Sendable func staticFile(_ request: Request, context: IrisRequestContext) async throws -> Response {

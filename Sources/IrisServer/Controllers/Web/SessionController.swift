@@ -6,7 +6,7 @@ import IrisServices
 import IrisStore
 import NIOPosix
 
-/// Signing in and out of the web pages, and `GET /api/v1/me`.
+/// Signing in and out of the web pages (`GET /api/v1/me` says who is signed in: `UserController`).
 struct SessionController {
     let store: IrisStore
     let audit: AuditLog
@@ -17,11 +17,10 @@ struct SessionController {
     /// limit), and per username and per client address (slowed from half of it).
     let signInFailures: RateLimiter
 
-    func addRoutes(web: Routes<Router<IrisRequestContext>>, api: Routes<RouterGroup<IrisRequestContext>>) {
+    func addRoutes(to web: Routes<Router<IrisRequestContext>>) {
         web.get("login", .open, use: loginPage)
         web.post("login", .open, use: login)
         web.post("logout", .signedIn, use: logout)
-        api.get("me", .signedIn, use: me)
     }
 
     static let sessionLifetime: TimeInterval = 30 * 24 * 3600
@@ -33,13 +32,21 @@ struct SessionController {
         try renderLogin(request, error: nil, status: .ok)
     }
 
+    struct LoginPage: PageView {
+        var title = "Sign in"
+        var loginCSRF: String
+        /// Where to go once signed in (a path on this site).
+        var next: String
+        var error: String
+        var hasError: Bool
+    }
+
     private func renderLogin(_ request: Request, error: String?, status: HTTPResponse.Status) throws -> Response {
         // Double-submit cookie: the form carries the same random value as the cookie.
         let csrf = Secrets.random()
         let next = Self.safeNext(request.uri.queryParameters.get("next").map { String($0) })
         var response = try resources.page(
-            "login",
-            ["title": "Sign in", "loginCSRF": csrf, "next": next, "error": error ?? "", "hasError": error != nil],
+            "login", LoginPage(loginCSRF: csrf, next: next, error: error ?? "", hasError: error != nil),
             caller: .anonymous, status: status)
         response.setCookie(
             Cookie(
@@ -165,16 +172,5 @@ struct SessionController {
             if let key = parts.first { fields[key] = parts.count > 1 ? parts[1] : "" }
         }
         return fields
-    }
-
-    struct MeBody: ResponseEncodable {
-        var user: User
-        var csrfToken: String?
-    }
-
-    @Sendable func me(_ request: Request, context: IrisRequestContext) async throws -> MeBody {
-        guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
-        if case .session(_, let csrf) = context.caller { return MeBody(user: user, csrfToken: csrf) }
-        return MeBody(user: user, csrfToken: nil)
     }
 }

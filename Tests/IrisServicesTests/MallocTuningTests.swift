@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-@testable import IrisServer
 @testable import IrisServices
 
 /// `memory.malloc_arenas`: glibc's mallopt is found by name and takes the limit; 0 leaves

@@ -5,7 +5,6 @@ import IrisTesting
 import Testing
 
 @testable import IrisML
-@testable import IrisServer
 @testable import IrisServices
 
 /// Registered remote models across processes: what one process registers, removes or
