@@ -80,6 +80,36 @@ public struct IrisClient: Sendable {
         }
     }
 
+    /// What the server said of each file sent for analysis: its sha256 and a job per model,
+    /// or why it was refused.
+    public typealias AnalysesCreated = Components.Schemas.AnalysesCreated
+    /// Every model's analysis of one image, by model name.
+    public typealias Analyses = Operations.ShowAnalyses.Output.Ok.Body.JsonPayload
+
+    /// Sends files to be stored in `project` (as uploads) and analysed by each of `models`:
+    /// one job per (image, model). Unknown model names refuse the whole request.
+    public func analyse(_ files: [(name: String, data: Data)], models: [String], in project: Int) async throws
+        -> AnalysesCreated
+    {
+        typealias Part = Operations.CreateAnalyses.Input.Body.MultipartFormPayload
+        var parts: [Part] = [
+            .models(.init(payload: .init(body: HTTPBody(models.joined(separator: ","))))),
+            .projectId(.init(payload: .init(body: HTTPBody(String(project))))),
+        ]
+        for file in files { parts.append(.file(.init(payload: .init(body: HTTPBody(file.data)), filename: file.name))) }
+        let output = try await call { try await api.createAnalyses(body: .multipartForm(MultipartBody(parts))) }
+        switch output {
+        case .accepted(let accepted): return try accepted.body.json
+        case .code207(let some): return try some.body.json
+        default: throw IrisClientError.unexpected("the server answered an analysis request with \(output)")
+        }
+    }
+
+    /// Every model's analysis of an image as it stands now.
+    public func analyses(of sha256: String) async throws -> Analyses {
+        try await call { try await api.showAnalyses(path: .init(sha256: sha256)).ok.body.json }
+    }
+
     /// Waits until `model`'s analysis of the image has ended (succeeded, failed, dead or
     /// cancelled), asking every `interval` seconds for at most `timeout` seconds.
     public func analysis(of sha256: String, by model: String, interval: Double = 0.5, timeout: Double = 120)
@@ -87,7 +117,7 @@ public struct IrisClient: Sendable {
     {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let answer = try await call { try await api.showAnalyses(path: .init(sha256: sha256)).ok.body.json }
+            let answer = try await analyses(of: sha256)
             if let analysis = answer.models.additionalProperties[model],
                 ![.queued, .running].contains(analysis.state)
             {

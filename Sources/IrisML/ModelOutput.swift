@@ -41,5 +41,13 @@ public struct TextLine: Sendable, Codable, Equatable {
         public var y: Int
         public var width: Int
         public var height: Int
+
+        public init(x: Int, y: Int, width: Int, height: Int) {
+            (self.x, self.y, self.width, self.height) = (x, y, width, height)
+        }
+    }
+
+    public init(text: String, confidence: Double, box: Box) {
+        (self.text, self.confidence, self.box) = (text, confidence, box)
     }
 }

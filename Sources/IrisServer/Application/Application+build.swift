@@ -42,8 +42,8 @@ func buildRouter(
     settings: IrisSettings, system: IrisSystem, catalog: RouteCatalog, logger: Logger
 ) async throws -> Router<IrisRequestContext> {
     let dependencies = system.dependencies
-    let ingestor = system.ingestor
-    let importer = ImageFolderImport(ingestor: ingestor, scratch: dependencies.scratch, limits: settings.limits)
+    let library = system.library
+    let importer = ImageFolderImport(library: library, scratch: dependencies.scratch, limits: settings.limits)
     var resources = try ServerResources.load(mode: settings.mode)
     if settings.storage.backend == .s3, let publicEndpoint = settings.storage.s3?.publicEndpoint,
         let scheme = publicEndpoint.scheme, let host = publicEndpoint.host
@@ -68,7 +68,7 @@ func buildRouter(
     let moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
     // One upload use case, one upload rate per sender, whichever edge the photo comes through.
     let uploads = Uploads(
-        ingestor: ingestor, audit: audit, rate: RateLimiter(limit: settings.uploadRateLimit, window: 60))
+        library: library, audit: audit, rate: RateLimiter(limit: settings.uploadRateLimit, window: 60))
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
     let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
     OperationsController(
@@ -76,10 +76,10 @@ func buildRouter(
         openAPI: resources.openAPI
     )
     .addRoutes(to: root)
-    ProjectController(store: dependencies.store, ingestor: ingestor, guardian: guardian, audit: audit).addRoutes(
+    ProjectController(store: dependencies.store, library: library, guardian: guardian, audit: audit).addRoutes(
         to: api)
     ImageController(
-        store: dependencies.store, blobs: dependencies.blobs, ingestor: ingestor, scratch: dependencies.scratch,
+        store: dependencies.store, blobs: dependencies.blobs, library: library, scratch: dependencies.scratch,
         limits: settings.limits, audit: audit, uploads: uploads, guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)

@@ -109,7 +109,7 @@ extension IrisDependencies {
     public func importer(_ settings: IrisSettings) throws -> ImageFolderImport {
         let inspector = try ImageInspector(
             maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-        let ingestor = ImageIngestor(store: store, blobs: blobs, inspector: inspector, threads: imagingThreads)
-        return ImageFolderImport(ingestor: ingestor, scratch: scratch, limits: settings.limits)
+        let library = ImageLibrary(store: store, blobs: blobs, inspector: inspector, threads: imagingThreads)
+        return ImageFolderImport(library: library, scratch: scratch, limits: settings.limits)
     }
 }

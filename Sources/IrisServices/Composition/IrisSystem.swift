@@ -11,7 +11,7 @@ public import ServiceLifecycle
 /// The composition root: every part Iris runs, each built once from the settings on top of
 /// the opened `IrisDependencies` (database, blob store, scratch space), in the order each
 /// needs the others: the model registry (unless handed one: tests share one), the webhook
-/// sender and the HTTP client it shares with remote models, the job queue, the ingestor and
+/// sender and the HTTP client it shares with remote models, the job queue, the library and
 /// the repair service that queue work on it, the learning service, every job handler, and
 /// (when asked for) the workers and the scheduler that run beside the server or in
 /// `iris worker`. `services` lists its long-running pieces for one `ServiceGroup`.
@@ -19,8 +19,8 @@ public import ServiceLifecycle
 public struct IrisSystem: Sendable {
     public let dependencies: IrisDependencies
     public let queue: JobQueue
-    /// The ingestor uploads use: it queues thumbnails on `queue`.
-    public let ingestor: ImageIngestor
+    /// The library uploads use: it queues thumbnails on `queue`.
+    public let library: ImageLibrary
     public let workers: JobWorkers?
     let scheduler: JobScheduler?
     public let httpClient: HTTPClient
@@ -65,20 +65,20 @@ public struct IrisSystem: Sendable {
         let registry = JobRegistry()
         let queue = JobQueue(store: dependencies.store, registry: registry, leaseSeconds: settings.jobs.leaseSeconds)
         self.queue = queue
-        let ingestor = ImageIngestor(
+        let library = ImageLibrary(
             store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
             threads: dependencies.imagingThreads, metrics: dependencies.metrics,
             keep: settings.mode != .demo, jobs: queue, followUps: followUps)
-        self.ingestor = ingestor
+        self.library = library
         let repairs = RepairService(
             store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
             repairer: try Repairer(maxPixels: settings.limits.maxPixels), models: models, queue: queue,
-            ingestor: ingestor)
+            library: library)
         self.repairs = repairs
-        registry.register(ThumbnailJob(ingestor: ingestor))
+        registry.register(ThumbnailJob(library: library))
         registry.register(
             CleanupJob(
-                ingestor: ingestor, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays,
+                library: library, scratch: dependencies.scratch, retentionDays: settings.jobs.retentionDays,
                 followUps: followUps))
         registry.register(WebhookDeliveryJob(store: dependencies.store, sender: sender))
         registry.register(DiagnosticJob())
@@ -100,7 +100,7 @@ public struct IrisSystem: Sendable {
         similar = SimilarImages(
             indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
             models: models, moderationThreshold: settings.models.moderationThreshold)
-        duplicates = Duplicates(store: dependencies.store, ingestor: ingestor, similar: similar)
+        duplicates = Duplicates(store: dependencies.store, library: library, similar: similar)
         let vocabulary = AsyncOnce { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }

@@ -33,7 +33,7 @@ public struct FollowUpJobs: Sendable {
         var missing: [JobRequest] = []
         for image in images {
             if let blobs, !queued.contains(ThumbnailJob.key(sha256: image.sha256)),
-                try await blobs.size(of: .thumbnail(image.sha256, size: ImageIngestor.thumbnailSizes[0])) == nil
+                try await blobs.size(of: .thumbnail(image.sha256, size: ImageLibrary.thumbnailSizes[0])) == nil
             {
                 missing.append(try ThumbnailJob.request(sha256: image.sha256, projectID: image.projectID))
             }

@@ -62,12 +62,12 @@ public struct ImportReport: Sendable, Codable, Equatable {
 /// refuse the import and leave nothing behind. Then each file is streamed into scratch
 /// space and ingested; files that are not acceptable images are skipped and reported.
 public struct ImageFolderImport: Sendable {
-    public let ingestor: ImageIngestor
+    public let library: ImageLibrary
     public let scratch: ScratchSpace
     public let limits: IngestLimits
 
-    public init(ingestor: ImageIngestor, scratch: ScratchSpace, limits: IngestLimits) {
-        self.ingestor = ingestor
+    public init(library: ImageLibrary, scratch: ScratchSpace, limits: IngestLimits) {
+        self.library = library
         self.scratch = scratch
         self.limits = limits
     }
@@ -289,7 +289,7 @@ public struct ImageFolderImport: Sendable {
     /// Ingests one staged file; files that are not acceptable images are skipped with the reason.
     private func ingest(_ upload: StagedUpload, item: ImportItem, into project: Project) async throws -> Outcome {
         do {
-            let outcome = try await ingestor.ingest(
+            let outcome = try await library.ingest(
                 upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
             // A duplicate of this project's own photos only: other projects' holdings stay unsaid.
             return .stored(
@@ -320,12 +320,12 @@ public struct ImageFolderImport: Sendable {
         for change in report.changes {
             if change.joined {
                 // Demo mode keeps nothing, so there may be nothing to take back.
-                guard try await ingestor.store.images.member(sha256: change.sha256, of: projectID) != nil else {
+                guard try await library.store.images.member(sha256: change.sha256, of: projectID) != nil else {
                     continue
                 }
-                try await ingestor.remove(sha256: change.sha256, from: projectID)
+                try await library.remove(sha256: change.sha256, from: projectID)
             } else {
-                try await ingestor.store.images.removeLabels(change.addedLabels, from: change.sha256, in: projectID)
+                try await library.store.images.removeLabels(change.addedLabels, from: change.sha256, in: projectID)
             }
         }
     }

@@ -22,18 +22,18 @@ public struct Uploads: Sendable {
         }
     }
 
-    public let ingestor: ImageIngestor
+    public let library: ImageLibrary
     public let audit: AuditLog
     /// Uploads per sender in the last minute (`upload.rate_limit`).
     public let rate: RateLimiter
 
-    public init(ingestor: ImageIngestor, audit: AuditLog, rate: RateLimiter) {
-        self.ingestor = ingestor
+    public init(library: ImageLibrary, audit: AuditLog, rate: RateLimiter) {
+        self.library = library
         self.audit = audit
         self.rate = rate
     }
 
-    private var store: IrisStore { ingestor.store }
+    private var store: IrisStore { library.store }
 
     /// Counts one request against the sender's upload rate; a 429 when they are over it.
     /// Asked before the body is read, so a sender over the limit costs no disk.
@@ -62,9 +62,9 @@ public struct Uploads: Sendable {
                     "label \"\(outside)\" is not one this link offers: \(choices.joined(separator: ", "))",
                     field: "label")
             }
-            let labels = try ImageIngestor.humanLabels(names, for: project)
+            let labels = try ImageLibrary.humanLabels(names, for: project)
             // Demo mode keeps nothing, so it takes nothing from the link's allowance either.
-            if case .link(let link, _) = sender, ingestor.keep {
+            if case .link(let link, _) = sender, library.keep {
                 // Taken before the ingest, so concurrent uploads never exceed the link's cap.
                 guard try await store.links.reserveUpload(id: link.id) != nil else {
                     throw Refusal.forbidden(
@@ -75,7 +75,7 @@ public struct Uploads: Sendable {
             }
             var linkID: Int64?
             if case .link(let link, _) = sender { linkID = link.id }
-            outcome = try await ingestor.ingest(file, into: project, labels: labels, linkID: linkID)
+            outcome = try await library.ingest(file, into: project, labels: labels, linkID: linkID)
         } catch {
             try? FileManager.default.removeItem(at: file.url)
             if let reserved { try? await store.links.releaseUpload(id: reserved.id) }

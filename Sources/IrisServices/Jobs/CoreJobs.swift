@@ -17,7 +17,7 @@ struct ThumbnailJob: JobHandler {
         public var skipped: String?
     }
 
-    public let ingestor: ImageIngestor
+    public let library: ImageLibrary
 
     /// One thumbnail job per image, whichever upload or project asks.
     public static func key(sha256: String) -> String { "thumbnails:\(sha256)" }
@@ -34,10 +34,10 @@ struct ThumbnailJob: JobHandler {
     }
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        guard try await ingestor.store.images.find(sha256: payload.sha256) != nil else {
+        guard try await library.store.images.find(sha256: payload.sha256) != nil else {
             return Output(made: [], skipped: "no stored image has this sha256 any more")
         }
-        let made = try await ingestor.makeThumbnails(sha256: payload.sha256, sizes: ImageIngestor.thumbnailSizes)
+        let made = try await library.makeThumbnails(sha256: payload.sha256, sizes: ImageLibrary.thumbnailSizes)
         return Output(made: made.keys.sorted(), skipped: nil)
     }
 }
@@ -73,7 +73,7 @@ struct CleanupJob: JobHandler {
         }
     }
 
-    public let ingestor: ImageIngestor
+    public let library: ImageLibrary
     public let scratch: ScratchSpace
     public let retentionDays: Double
     public let followUps: FollowUpJobs
@@ -91,13 +91,13 @@ struct CleanupJob: JobHandler {
         // Scratch files, and (S3) multipart uploads a process that died left unfinished.
         let stale =
             scratch.removeStale(modifiedBefore: cutoff)
-            + (try await ingestor.blobs.removeUnfinished(startedBefore: cutoff))
+            + (try await library.blobs.removeUnfinished(startedBefore: cutoff))
         context.report(progress: 0.1, message: "looking for orphan blobs")
-        let candidates = Array(try await ingestor.blobs.storedHashes(modifiedBefore: cutoff)).sorted()
+        let candidates = Array(try await library.blobs.storedHashes(modifiedBefore: cutoff)).sorted()
         var orphans = 0
         for (index, sha256) in candidates.enumerated() {
             try context.checkCancellation()
-            if try await ingestor.removeIfOrphan(sha256) { orphans += 1 }
+            if try await library.removeIfOrphan(sha256) { orphans += 1 }
             if index % 200 == 0 {
                 context.report(
                     progress: 0.1 + 0.8 * Double(index) / Double(candidates.count),
@@ -106,11 +106,11 @@ struct CleanupJob: JobHandler {
         }
         context.report(progress: 0.9, message: "looking for images whose analyses were never queued")
         let requeued = try await requeueLostAnalyses(context)
-        let expired = try await ExportJob.expire(store: ingestor.store, blobs: ingestor.blobs)
-        let pruned = try await ingestor.store.jobs.prune(
+        let expired = try await ExportJob.expire(store: library.store, blobs: library.blobs)
+        let pruned = try await library.store.jobs.prune(
             finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
         // A day of the search change log is kept; an index further behind rebuilds itself.
-        _ = try await ingestor.store.search.pruneChanges(before: Date().addingTimeInterval(-86400))
+        _ = try await library.store.search.pruneChanges(before: Date().addingTimeInterval(-86400))
         return Output(
             staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued,
             expiredExports: expired)
@@ -121,7 +121,7 @@ struct CleanupJob: JobHandler {
     /// missing sizes on demand.
     public func requeueLostAnalyses(_ context: JobContext) async throws -> Int {
         guard !followUps.autoModels.isEmpty else { return 0 }
-        let store = ingestor.store
+        let store = library.store
         var cursor: String?
         var queued = 0
         while true {

@@ -6,7 +6,7 @@ import NIOConcurrencyHelpers
 /// unknown kind or a malformed payload is refused before anything is stored.
 ///
 /// Shared by reference: the composition root makes the queue with it first, then the parts
-/// that queue work (the ingestor, repairs), then registers their handlers, all before any
+/// that queue work (the library, repairs), then registers their handlers, all before any
 /// worker starts.
 public final class JobRegistry: Sendable {
     public struct Runner: Sendable {

@@ -11,11 +11,11 @@ import NIOConcurrencyHelpers
 /// in `repairs`) and queued as an `image.repair` job, which stores the repaired photo as a new
 /// image of the project. Every request and outcome is an event.
 public struct RepairService: Sendable {
-    /// `queue` and `ingestor` take requests and store results; the command line, which only
+    /// `queue` and `library` take requests and store results; the command line, which only
     /// lists methods and domain photos, passes neither.
     public init(
         store: IrisStore, blobs: any BlobStore, scratch: ScratchSpace, repairer: Repairer, models: ModelRegistry,
-        queue: JobQueue? = nil, ingestor: ImageIngestor? = nil
+        queue: JobQueue? = nil, library: ImageLibrary? = nil
     ) {
         self.store = store
         self.blobs = blobs
@@ -23,7 +23,7 @@ public struct RepairService: Sendable {
         self.repairer = repairer
         self.models = models
         self.queue = queue
-        self.ingestor = ingestor
+        self.library = library
     }
 
     public let store: IrisStore
@@ -35,7 +35,7 @@ public struct RepairService: Sendable {
     /// Where repair jobs go.
     let queue: JobQueue?
     /// What stores a repaired photo in its project.
-    let ingestor: ImageIngestor?
+    let library: ImageLibrary?
 
     /// The built-in method, patches copied from the photo (and domain photos), with its copied
     /// texture kept to the middle of the hole.
@@ -139,8 +139,8 @@ public struct RepairService: Sendable {
     /// and marks the repair discarded.
     public func discardResult(_ repair: RepairRecord, sha256: String) async throws {
         if try await store.images.member(sha256: sha256, of: repair.projectID) != nil {
-            guard let ingestor else { throw Refusal.unavailable("repairs need the ingestor") }
-            try await ingestor.remove(sha256: sha256, from: repair.projectID)
+            guard let library else { throw Refusal.unavailable("repairs need the library") }
+            try await library.remove(sha256: sha256, from: repair.projectID)
         }
         try await store.repairs.discard(id: repair.id)
     }
@@ -179,7 +179,7 @@ public struct RepairService: Sendable {
         else {
             throw PermanentJobFailure("the photo to repair is no longer in project \(project.name)")
         }
-        guard let ingestor else { throw PermanentJobFailure("repairs need the ingestor") }
+        guard let library else { throw PermanentJobFailure("repairs need the library") }
         try await store.repairs.setState(id: repair.id, .running)
         let (finish, network) = resolve(method: repair.method)
         if finish == nil, network == nil {
@@ -213,7 +213,7 @@ public struct RepairService: Sendable {
         let staged = StagedUpload(
             url: file, sha256: sha256, byteCount: Int64(result.data.count),
             originalName: "\(stem).repaired.\(result.format == .jpeg ? "jpg" : "png")")
-        _ = try await ingestor.ingest(
+        _ = try await library.ingest(
             staged, into: project, labels: source.labels.filter { $0.source == Label.humanSource })
         let timings = Timings(
             seconds: seconds, maskedPixels: result.maskedPixels, workingPixels: result.workingPixels,

@@ -10,11 +10,11 @@ public import IrisStore
 /// their labels move to the one kept.
 public struct Duplicates: Sendable {
     let store: IrisStore
-    let ingestor: ImageIngestor
+    let library: ImageLibrary
     let similar: SimilarImages
 
-    public init(store: IrisStore, ingestor: ImageIngestor, similar: SimilarImages) {
-        (self.store, self.ingestor, self.similar) = (store, ingestor, similar)
+    public init(store: IrisStore, library: ImageLibrary, similar: SimilarImages) {
+        (self.store, self.library, self.similar) = (store, library, similar)
     }
 
     /// Bits of 64 two copies' hashes may differ in when their embeddings agree (cosine at
@@ -76,7 +76,7 @@ public struct Duplicates: Sendable {
                 continue
             }
             // A thumbnail that cannot be read leaves the image out of the hash comparison.
-            guard let hash = try? await ingestor.perceptualHash(sha256: member.sha256) else {
+            guard let hash = try? await library.perceptualHash(sha256: member.sha256) else {
                 unhashed += 1
                 continue
             }
@@ -187,7 +187,7 @@ public struct Duplicates: Sendable {
     /// no project needs any more are deleted. Answers the labels `keep` has afterwards.
     public func keep(_ keep: String, removing others: [String], in projectID: Int64) async throws -> [Label] {
         let orphans = try await store.images.merge(others, into: keep, in: projectID)
-        for sha256 in orphans { _ = try await ingestor.removeIfOrphan(sha256) }
+        for sha256 in orphans { _ = try await library.removeIfOrphan(sha256) }
         return try await store.images.member(sha256: keep, of: projectID)?.labels ?? []
     }
 }

@@ -239,7 +239,7 @@ struct AnalysisController {
         do {
             _ = try await uploads.accept(file, into: project, labels: [], from: sender, detail: ["via": "analyses"])
             // Demo mode checked the photo and keeps nothing: no image, so no job to queue for it.
-            guard uploads.ingestor.keep else {
+            guard uploads.library.keep else {
                 return Created.Item(file: file.originalName, sha256: file.sha256, jobs: [:])
             }
             return Created.Item(

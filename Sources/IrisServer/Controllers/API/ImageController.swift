@@ -11,7 +11,7 @@ import NIOCore
 struct ImageController {
     let store: IrisStore
     let blobs: any BlobStore
-    let ingestor: ImageIngestor
+    let library: ImageLibrary
     let scratch: ScratchSpace
     let limits: IngestLimits
     let audit: AuditLog
@@ -123,7 +123,7 @@ struct ImageController {
     @Sendable func remove(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let sha256 = try Parameters.sha256(context)
-        try await ingestor.remove(sha256: sha256, from: project.id)
+        try await library.remove(sha256: sha256, from: project.id)
         await audit.record(context.caller, .imageRemoved, project: project.id, subject: sha256)
         return Response(status: .noContent)
     }
@@ -166,7 +166,7 @@ struct ImageController {
     @Sendable func thumbnail(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let image = try await record(context)
         let sizeText = request.uri.queryParameters.get("size") ?? "256"
-        guard let size = Int(sizeText), ImageIngestor.thumbnailSizes.contains(size) else {
+        guard let size = Int(sizeText), ImageLibrary.thumbnailSizes.contains(size) else {
             throw Problem.badRequest("size must be 256 or 1024, not \"\(sizeText.prefix(40))\"", field: "size")
         }
         let etag = "\(image.sha256)-\(size)"
@@ -181,7 +181,7 @@ struct ImageController {
         {
             return FileResponses.redirect(to: direct)
         }
-        guard let data = try await ingestor.thumbnail(sha256: image.sha256, size: size) else {
+        guard let data = try await library.thumbnail(sha256: image.sha256, size: size) else {
             throw Problem.notFound("the original of \(image.sha256) is missing, so no thumbnail can be made")
         }
         headers[.contentLength] = String(data.count)

@@ -55,7 +55,7 @@ struct LinkController {
             guard !labels.isEmpty, labels.count <= 100 else {
                 throw Problem.badRequest("label_choices must hold 1 to 100 labels", field: "label_choices")
             }
-            choices = try ImageIngestor.humanLabels(labels, for: project).map(\.name)
+            choices = try ImageLibrary.humanLabels(labels, for: project).map(\.name)
         }
         if let cap = body.maxUploads, !(1...10_000_000).contains(cap) {
             throw Problem.badRequest("max_uploads must be from 1 to 10000000", field: "max_uploads")

@@ -7,7 +7,7 @@ import IrisStore
 /// `/api/v1/projects`: create, list, read, change and delete projects.
 struct ProjectController {
     let store: IrisStore
-    let ingestor: ImageIngestor
+    let library: ImageLibrary
     let guardian: AccessGuard
     let audit: AuditLog
 
@@ -115,7 +115,7 @@ struct ProjectController {
 
     @Sendable func delete(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let id = try Parameters.projectID(context)
-        try await ingestor.deleteProject(id: id)
+        try await library.deleteProject(id: id)
         await audit.record(context.caller, .projectDeleted, project: id, subject: "project \(id)")
         return Response(status: .noContent)
     }

@@ -40,8 +40,10 @@ public struct IngestOutcome: Sendable {
     public var addedLabels: [Label]
 }
 
-/// Turns a staged file into a stored image in a project: the one path every upload,
-/// import and CLI import takes.
+/// The stored images and their blobs, over their whole life: a staged file becomes a stored
+/// image in a project (the one path every upload, import and CLI import takes), its
+/// thumbnails and hash are made from the original, and an image leaves a project (or a
+/// project is deleted) with the blobs no other project holds.
 ///
 /// Order matters for crash safety: the original blob is made durable first, then the
 /// small thumbnail, and only then the database row, so a row never points to a missing
@@ -52,7 +54,7 @@ public struct IngestOutcome: Sendable {
 /// decode is the check that the file is not truncated or corrupt, and its product is
 /// the gallery thumbnail. The larger sizes are made by an `image.thumbnails` job, so the
 /// upload returns as soon as the original is safe.
-public struct ImageIngestor: Sendable {
+public struct ImageLibrary: Sendable {
     public static let thumbnailSizes = [1024, 256]
     /// Made during the upload, by the decode that verifies the image.
     public static let uploadThumbnailSize = 256
