@@ -105,12 +105,16 @@ struct LockOutTests {
                 }
             }
             #expect(destructive >= 6)
-            // The script asks before calling the API, and before the buttons it draws itself.
-            let script = try await browser.get("/static/app.js").text
-            #expect(script.contains("if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;"))
-            #expect(script.contains(#"confirm("Keep this photo and take the other copies out of the project?")"#))
-            #expect(script.contains(#"confirm("Discard this repair? Its result leaves the project.")"#))
-            #expect(script.contains(#""Cancel job " + job.id + "?""#))
+            // The scripts ask before calling the API, and before the buttons they draw themselves:
+            // the shared module for data-confirm, the duplicates, image and jobs pages' modules.
+            let common = try await browser.get("/static/common.js").text
+            #expect(common.contains("if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;"))
+            let duplicates = try await browser.get("/static/duplicates.js").text
+            #expect(duplicates.contains(#"confirm("Keep this photo and take the other copies out of the project?")"#))
+            let image = try await browser.get("/static/image.js").text
+            #expect(image.contains(#"confirm("Discard this repair? Its result leaves the project.")"#))
+            let jobs = try await browser.get("/static/jobs.js").text
+            #expect(jobs.contains(#""Cancel job " + job.id + "?""#))
         }
     }
 }

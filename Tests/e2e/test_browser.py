@@ -439,7 +439,7 @@ def test_the_contributor_page_keeps_photos_taken_offline_and_sends_them_later(se
     browser.get(server.url(link["url"]))
     page_wait(browser, 20).until(lambda b: b.execute_script("return !!navigator.serviceWorker.controller"))
     page_wait(browser, 20).until(lambda b: b.execute_script(
-        "return caches.open('iris-shell-v1').then((c) => c.match(location.pathname)).then((hit) => !!hit)"))
+        "return caches.open('iris-shell-v2').then((c) => c.match(location.pathname)).then((hit) => !!hit)"))
     manifest = requests.get(server.url("/manifest.webmanifest"), timeout=10)
     assert manifest.headers["Content-Type"].startswith("application/manifest+json")
     assert {icon["sizes"] for icon in manifest.json()["icons"]} >= {"192x192", "512x512"}

@@ -1,10 +1,15 @@
 // Iris's service worker (served at /sw.js): keeps the contributor page (/l/<code>) and the
 // static files in a cache so the page opens without a network. Nothing else is cached:
 // signed-in pages hold what only their user may see, and uploads go to the network (the page
-// queues them in IndexedDB while it is away; see app.js, "offline upload queue").
+// queues them in IndexedDB while it is away; see common.js, "offline upload queue").
 "use strict";
-const CACHE = "iris-shell-v1";
-const SHELL = ["/static/app.css", "/static/app.js", "/manifest.webmanifest", "/static/icon-192.png", "/static/icon-512.png"];
+// A new name whenever SHELL changes: activating the worker deletes every other cache, so the
+// files of an older shell (v1 held app.js, the script before the page modules) go with it.
+const CACHE = "iris-shell-v2";
+// What the contributor page needs to open offline: its stylesheet, its module (link.js) and
+// every module that one imports (common.js), the manifest and the icons.
+const SHELL = ["/static/app.css", "/static/link.js", "/static/common.js", "/manifest.webmanifest",
+  "/static/icon-192.png", "/static/icon-512.png"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
