@@ -6,6 +6,7 @@ public struct IrisStore: Sendable {
     public let database: IrisDatabase
     public let projects: any ProjectRepository
     public let images: any ImageRepository
+    public let labels: any LabelRepository
     public let accounts: any AccountRepository
     public let events: any EventRepository
     public let links: any UploadLinkRepository
@@ -21,6 +22,7 @@ public struct IrisStore: Sendable {
         self.database = database
         self.projects = SQLProjectRepository(database: database)
         self.images = SQLImageRepository(database: database)
+        self.labels = SQLLabelRepository(database: database)
         self.accounts = SQLAccountRepository(database: database)
         self.events = SQLEventRepository(database: database)
         self.links = SQLUploadLinkRepository(database: database)

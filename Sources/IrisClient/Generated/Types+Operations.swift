@@ -18788,6 +18788,7 @@ public enum Operations {
                         case _ast_ = "*"
                         case image_uploaded = "image.uploaded"
                         case image_removed = "image.removed"
+                        case label_changed = "label.changed"
                         case import_completed = "import.completed"
                         case link_created = "link.created"
                         case link_revoked = "link.revoked"

@@ -22,6 +22,8 @@ public enum EventAction: String, Sendable, CaseIterable, Codable {
     case linkRevoked = "link.revoked"
     case imageUploaded = "image.uploaded"
     case imageRemoved = "image.removed"
+    /// A photo's human labels in a project changed (an edit, a bulk change or an undo).
+    case labelChanged = "label.changed"
     case importCompleted = "import.completed"
     case duplicatesMerged = "duplicates.merged"
     case webhookCreated = "webhook.created"
@@ -51,7 +53,7 @@ public enum EventAction: String, Sendable, CaseIterable, Codable {
 
     /// The project-scoped events a webhook may subscribe to.
     public static let webhookEvents: [EventAction] = [
-        .imageUploaded, .imageRemoved, .importCompleted, .linkCreated, .linkRevoked, .memberRoleSet, .memberRemoved,
+        .imageUploaded, .imageRemoved, .labelChanged, .importCompleted, .linkCreated, .linkRevoked, .memberRoleSet, .memberRemoved,
         .projectUpdated, .webhookCreated, .webhookDeleted, .jobDead, .jobFailed, .jobCancelled, .jobRetried,
     ]
 }

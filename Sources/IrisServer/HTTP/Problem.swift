@@ -53,6 +53,12 @@ public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
         Problem(status: 409, slug: "conflict", title: "Conflict", detail: detail, field: field)
     }
 
+    /// 412: an `If-Match` naming a version that is no longer the current one.
+    public static func preconditionFailed(_ detail: String) -> Problem {
+        Problem(
+            status: 412, slug: "stale-version", title: "Precondition failed", detail: detail, field: "If-Match")
+    }
+
     public static func contentTooLarge(_ detail: String, field: String? = nil) -> Problem {
         Problem(
             status: 413, slug: "content-too-large", title: "The request content is too large", detail: detail,

@@ -47,6 +47,7 @@ enum ErrorMapping {
         switch error {
         case .notFound(let detail): Problem.notFound(detail)
         case .conflict(let detail, let field): Problem.conflict(detail, field: field)
+        case .stale(let detail): Problem.preconditionFailed(detail)
         case .inconsistent(let detail): Problem.unavailable(detail)
         case .badLocation(let detail): Problem.badRequest(detail, field: "db.url")
         }

@@ -6,6 +6,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     /// The change contradicts what is stored: a taken name, a job in the wrong state.
     case conflict(String, field: String? = nil)
+    /// The caller changed something from a version that is no longer the current one (a
+    /// stale `If-Match`): nothing was written.
+    case stale(String)
     /// The database answered what it never should (a row that vanished inside a transaction,
     /// an unknown enum value): worth retrying, and worth a look in the log.
     case inconsistent(String)
@@ -14,7 +17,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .notFound(let detail), .conflict(let detail, _), .inconsistent(let detail), .badLocation(let detail):
+        case .notFound(let detail), .conflict(let detail, _), .stale(let detail), .inconsistent(let detail),
+            .badLocation(let detail):
             detail
         }
     }
