@@ -235,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "IrisServerTests",
             dependencies: [
-                "IrisCommands", "IrisServer", "IrisServices", "IrisTesting",
+                "IrisCommands", "IrisServer", "IrisServices", "IrisClient", "IrisTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -80,6 +80,42 @@ public struct IrisClient: Sendable {
         }
     }
 
+    /// A photo's human labels in a project, their version and history.
+    public typealias ImageLabels = Components.Schemas.ImageLabels
+
+    /// Replaces a photo's human labels in a project. With `ifVersion` (the `version` a
+    /// previous answer gave), a change someone else made meanwhile is refused with a 412
+    /// (`IrisClientError.problem(status: 412, …)`) instead of being overwritten.
+    public func setLabels(_ labels: [String], on sha256: String, in project: Int, ifVersion: Int? = nil) async throws
+        -> ImageLabels
+    {
+        try await call {
+            try await api.setLabels(
+                path: .init(id: project, sha256: sha256), headers: .init(ifMatch: ifVersion.map { "\"\($0)\"" }),
+                body: .json(.init(labels: labels))
+            ).ok.body.json
+        }
+    }
+
+    /// Adds and removes human labels on many photos of a project at once; answers how many
+    /// changed and the operation to pass to `undoLabels`.
+    public func changeLabels(_ sha256s: [String], in project: Int, add: [String] = [], remove: [String] = [])
+        async throws -> Components.Schemas.LabelChange
+    {
+        try await call {
+            try await api.changeLabels(
+                path: .init(id: project), body: .json(.init(images: sha256s, add: add, remove: remove))
+            ).ok.body.json
+        }
+    }
+
+    /// Reverses a label change, if nobody changed those labels since.
+    public func undoLabels(_ operation: Int, in project: Int) async throws -> Components.Schemas.LabelChange {
+        try await call {
+            try await api.undoLabels(path: .init(id: project), body: .json(.init(operation: operation))).ok.body.json
+        }
+    }
+
     /// What the server said of each file sent for analysis: its sha256 and a job per model,
     /// or why it was refused.
     public typealias AnalysesCreated = Components.Schemas.AnalysesCreated

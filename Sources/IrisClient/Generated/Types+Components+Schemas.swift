@@ -2042,6 +2042,139 @@ extension Components {
                 case confidence
             }
         }
+        /// - Remark: Generated from `#/components/schemas/ImageLabels`.
+        public struct ImageLabels: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/sha256`.
+            public var sha256: Swift.String
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/project_id`.
+            public var projectId: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/labels`.
+            public var labels: [Components.Schemas.Label]
+            /// Moves with every change; send it as If-Match.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/version`.
+            public var version: Swift.Int
+            /// The change this answer made.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/operation`.
+            public var operation: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload`.
+            public struct HistoryPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/operation`.
+                public var operation: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/actor`.
+                public var actor: Swift.String
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/actor_kind`.
+                public var actorKind: Swift.String
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/at`.
+                public var at: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/added`.
+                public var added: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/removed`.
+                public var removed: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/undoes`.
+                public var undoes: Swift.Int?
+                /// Creates a new `HistoryPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - operation:
+                ///   - actor:
+                ///   - actorKind:
+                ///   - at:
+                ///   - added:
+                ///   - removed:
+                ///   - undoes:
+                public init(
+                    operation: Swift.Int,
+                    actor: Swift.String,
+                    actorKind: Swift.String,
+                    at: Foundation.Date,
+                    added: [Swift.String],
+                    removed: [Swift.String],
+                    undoes: Swift.Int? = nil
+                ) {
+                    self.operation = operation
+                    self.actor = actor
+                    self.actorKind = actorKind
+                    self.at = at
+                    self.added = added
+                    self.removed = removed
+                    self.undoes = undoes
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case operation
+                    case actor
+                    case actorKind = "actor_kind"
+                    case at
+                    case added
+                    case removed
+                    case undoes
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/history`.
+            public typealias HistoryPayload = [Components.Schemas.ImageLabels.HistoryPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/ImageLabels/history`.
+            public var history: Components.Schemas.ImageLabels.HistoryPayload?
+            /// Creates a new `ImageLabels`.
+            ///
+            /// - Parameters:
+            ///   - sha256:
+            ///   - projectId:
+            ///   - labels:
+            ///   - version: Moves with every change; send it as If-Match.
+            ///   - operation: The change this answer made.
+            ///   - history:
+            public init(
+                sha256: Swift.String,
+                projectId: Swift.Int,
+                labels: [Components.Schemas.Label],
+                version: Swift.Int,
+                operation: Swift.Int? = nil,
+                history: Components.Schemas.ImageLabels.HistoryPayload? = nil
+            ) {
+                self.sha256 = sha256
+                self.projectId = projectId
+                self.labels = labels
+                self.version = version
+                self.operation = operation
+                self.history = history
+            }
+            public enum CodingKeys: String, CodingKey {
+                case sha256
+                case projectId = "project_id"
+                case labels
+                case version
+                case operation
+                case history
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/LabelChange`.
+        public struct LabelChange: Codable, Hashable, Sendable {
+            /// How many photos' labels changed.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LabelChange/changed`.
+            public var changed: Swift.Int
+            /// The change, for undo; absent when nothing changed.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LabelChange/operation`.
+            public var operation: Swift.Int?
+            /// Creates a new `LabelChange`.
+            ///
+            /// - Parameters:
+            ///   - changed: How many photos' labels changed.
+            ///   - operation: The change, for undo; absent when nothing changed.
+            public init(
+                changed: Swift.Int,
+                operation: Swift.Int? = nil
+            ) {
+                self.changed = changed
+                self.operation = operation
+            }
+            public enum CodingKeys: String, CodingKey {
+                case changed
+                case operation
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ImageURLs`.
         public struct ImageURLs: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ImageURLs/original`.

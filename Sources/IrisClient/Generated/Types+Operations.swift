@@ -6107,6 +6107,1301 @@ public enum Operations {
             }
         }
     }
+    /// A photo's human labels in the project, their version (also the ETag) and every change to them.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/images/{sha256}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)`.
+    public enum ShowLabels {
+        public static let id: Swift.String = "showLabels"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Lowercase hexadecimal SHA-256 of the image's bytes.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/path/sha256`.
+                public var sha256: Components.Parameters.Sha256
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - sha256: Lowercase hexadecimal SHA-256 of the image's bytes.
+                public init(
+                    id: Components.Parameters.ProjectID,
+                    sha256: Components.Parameters.Sha256
+                ) {
+                    self.id = id
+                    self.sha256 = sha256
+                }
+            }
+            public var path: Operations.ShowLabels.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ShowLabels.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ShowLabels.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ShowLabels.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.ShowLabels.Input.Path,
+                headers: Operations.ShowLabels.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The version, quoted: send it back as If-Match.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/responses/200/headers/ETag`.
+                    public var eTag: Swift.String?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - eTag: The version, quoted: send it back as If-Match.
+                    public init(eTag: Swift.String? = nil) {
+                        self.eTag = eTag
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.ShowLabels.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.ImageLabels)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.ImageLabels {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ShowLabels.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.ShowLabels.Output.Ok.Headers = .init(),
+                    body: Operations.ShowLabels.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The labels, their version and their history (oldest first).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ShowLabels.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ShowLabels.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Replace a photo's human labels in the project (editors and up).
+    ///
+    /// Model labels are untouched. With `If-Match` set to the version a GET or PUT gave, the change is made only if nobody changed the labels since (else 412 and nothing is written). Each label must be in the project's label set. The change is recorded as an operation (undo with `POST /labels/undo`) and a `label.changed` event.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /api/v1/projects/{id}/images/{sha256}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)`.
+    public enum SetLabels {
+        public static let id: Swift.String = "setLabels"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Lowercase hexadecimal SHA-256 of the image's bytes.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/path/sha256`.
+                public var sha256: Components.Parameters.Sha256
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                ///   - sha256: Lowercase hexadecimal SHA-256 of the image's bytes.
+                public init(
+                    id: Components.Parameters.ProjectID,
+                    sha256: Components.Parameters.Sha256
+                ) {
+                    self.id = id
+                    self.sha256 = sha256
+                }
+            }
+            public var path: Operations.SetLabels.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/header`.
+            public struct Headers: Sendable, Hashable {
+                /// The version the change starts from, e.g. "3".
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/header/If-Match`.
+                public var ifMatch: Swift.String?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SetLabels.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - ifMatch: The version the change starts from, e.g. "3".
+                ///   - accept:
+                public init(
+                    ifMatch: Swift.String? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.SetLabels.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.ifMatch = ifMatch
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.SetLabels.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/requestBody/json/labels`.
+                    public var labels: [Swift.String]
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - labels:
+                    public init(labels: [Swift.String]) {
+                        self.labels = labels
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case labels
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/requestBody/content/application\/json`.
+                case json(Operations.SetLabels.Input.Body.JsonPayload)
+            }
+            public var body: Operations.SetLabels.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.SetLabels.Input.Path,
+                headers: Operations.SetLabels.Input.Headers = .init(),
+                body: Operations.SetLabels.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct PreconditionFailed: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/responses/412/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/responses/412/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.SetLabels.Output.PreconditionFailed.Body
+                /// Creates a new `PreconditionFailed`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.SetLabels.Output.PreconditionFailed.Body) {
+                    self.body = body
+                }
+            }
+            /// The labels changed since the version in If-Match; nothing was written.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)/responses/412`.
+            ///
+            /// HTTP response code: `412 preconditionFailed`.
+            case preconditionFailed(Operations.SetLabels.Output.PreconditionFailed)
+            /// The associated value of the enum case if `self` is `.preconditionFailed`.
+            ///
+            /// - Throws: An error if `self` is not `.preconditionFailed`.
+            /// - SeeAlso: `.preconditionFailed`.
+            public var preconditionFailed: Operations.SetLabels.Output.PreconditionFailed {
+                get throws {
+                    switch self {
+                    case let .preconditionFailed(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "preconditionFailed",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// The new version, quoted.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/responses/200/headers/ETag`.
+                    public var eTag: Swift.String?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - eTag: The new version, quoted.
+                    public init(eTag: Swift.String? = nil) {
+                        self.eTag = eTag
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.SetLabels.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/{sha256}/labels/PUT/responses/200/content/application\/json`.
+                    case json(Components.Schemas.ImageLabels)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.ImageLabels {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.SetLabels.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.SetLabels.Output.Ok.Headers = .init(),
+                    body: Operations.SetLabels.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The labels now, their new version, and the operation that changed them (none if nothing changed).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.SetLabels.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.SetLabels.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Add and remove human labels on many photos at once, all or nothing (editors and up).
+    ///
+    /// Name the photos by `images` (up to 10,000 hashes, each in the project) or by `filter` (every photo of the project that matches: a human label, a model label, a contributor link's id, added from/to; up to 100,000). One transaction; each changed photo gets a `label.changed` event. `operation` undoes it.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)`.
+    public enum ChangeLabels {
+        public static let id: Swift.String = "changeLabels"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.ChangeLabels.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ChangeLabels.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ChangeLabels.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ChangeLabels.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/images`.
+                    public var images: [Swift.String]?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter`.
+                    public struct FilterPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter/label`.
+                        public var label: Swift.String?
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter/model_label`.
+                        public var modelLabel: Swift.String?
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter/link`.
+                        public var link: Swift.Int?
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter/from`.
+                        public var from: Foundation.Date?
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter/to`.
+                        public var to: Foundation.Date?
+                        /// Creates a new `FilterPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - label:
+                        ///   - modelLabel:
+                        ///   - link:
+                        ///   - from:
+                        ///   - to:
+                        public init(
+                            label: Swift.String? = nil,
+                            modelLabel: Swift.String? = nil,
+                            link: Swift.Int? = nil,
+                            from: Foundation.Date? = nil,
+                            to: Foundation.Date? = nil
+                        ) {
+                            self.label = label
+                            self.modelLabel = modelLabel
+                            self.link = link
+                            self.from = from
+                            self.to = to
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case label
+                            case modelLabel = "model_label"
+                            case link
+                            case from
+                            case to
+                        }
+                        public init(from decoder: any Swift.Decoder) throws {
+                            let container = try decoder.container(keyedBy: CodingKeys.self)
+                            self.label = try container.decodeIfPresent(
+                                Swift.String.self,
+                                forKey: .label
+                            )
+                            self.modelLabel = try container.decodeIfPresent(
+                                Swift.String.self,
+                                forKey: .modelLabel
+                            )
+                            self.link = try container.decodeIfPresent(
+                                Swift.Int.self,
+                                forKey: .link
+                            )
+                            self.from = try container.decodeIfPresent(
+                                Foundation.Date.self,
+                                forKey: .from
+                            )
+                            self.to = try container.decodeIfPresent(
+                                Foundation.Date.self,
+                                forKey: .to
+                            )
+                            try decoder.ensureNoAdditionalProperties(knownKeys: [
+                                "label",
+                                "model_label",
+                                "link",
+                                "from",
+                                "to"
+                            ])
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/filter`.
+                    public var filter: Operations.ChangeLabels.Input.Body.JsonPayload.FilterPayload?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/add`.
+                    public var add: [Swift.String]?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/json/remove`.
+                    public var remove: [Swift.String]?
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - images:
+                    ///   - filter:
+                    ///   - add:
+                    ///   - remove:
+                    public init(
+                        images: [Swift.String]? = nil,
+                        filter: Operations.ChangeLabels.Input.Body.JsonPayload.FilterPayload? = nil,
+                        add: [Swift.String]? = nil,
+                        remove: [Swift.String]? = nil
+                    ) {
+                        self.images = images
+                        self.filter = filter
+                        self.add = add
+                        self.remove = remove
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case images
+                        case filter
+                        case add
+                        case remove
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/requestBody/content/application\/json`.
+                case json(Operations.ChangeLabels.Input.Body.JsonPayload)
+            }
+            public var body: Operations.ChangeLabels.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.ChangeLabels.Input.Path,
+                headers: Operations.ChangeLabels.Input.Headers = .init(),
+                body: Operations.ChangeLabels.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ChangeLabels.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.ChangeLabels.Output.Conflict.Body) {
+                    self.body = body
+                }
+            }
+            /// The filter matches more photos than one change may touch.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.ChangeLabels.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.ChangeLabels.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.LabelChange)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.LabelChange {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ChangeLabels.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.ChangeLabels.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// How many photos changed, and the operation (none when nothing changed).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ChangeLabels.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ChangeLabels.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Reverse a label change (one photo or many) if none of its photos' labels changed since.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
+    public enum UndoLabels {
+        public static let id: Swift.String = "undoLabels"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.UndoLabels.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UndoLabels.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.UndoLabels.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.UndoLabels.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/requestBody/json/operation`.
+                    public var operation: Swift.Int
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - operation:
+                    public init(operation: Swift.Int) {
+                        self.operation = operation
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case operation
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/requestBody/content/application\/json`.
+                case json(Operations.UndoLabels.Input.Body.JsonPayload)
+            }
+            public var body: Operations.UndoLabels.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.UndoLabels.Input.Path,
+                headers: Operations.UndoLabels.Input.Headers = .init(),
+                body: Operations.UndoLabels.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Conflict: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/responses/409/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/responses/409/content/application\/problem+json`.
+                    case applicationProblemJson(Components.Schemas.Problem)
+                    /// The associated value of the enum case if `self` is `.applicationProblemJson`.
+                    ///
+                    /// - Throws: An error if `self` is not `.applicationProblemJson`.
+                    /// - SeeAlso: `.applicationProblemJson`.
+                    public var applicationProblemJson: Components.Schemas.Problem {
+                        get throws {
+                            switch self {
+                            case let .applicationProblemJson(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UndoLabels.Output.Conflict.Body
+                /// Creates a new `Conflict`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.UndoLabels.Output.Conflict.Body) {
+                    self.body = body
+                }
+            }
+            /// Some photo's labels changed since (the detail names them), or the change was undone already.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Operations.UndoLabels.Output.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Operations.UndoLabels.Output.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/labels/undo/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.LabelChange)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.LabelChange {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.UndoLabels.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.UndoLabels.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The undo, itself an operation (which can be undone in turn).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.UndoLabels.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.UndoLabels.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
     /// Who is calling, and (for a web session) its CSRF token.
     ///
     /// - Remark: HTTP `GET /api/v1/me`.

@@ -147,6 +147,32 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/duplicates/merge`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/duplicates/merge/post(mergeDuplicates)`.
     func mergeDuplicates(_ input: Operations.MergeDuplicates.Input) async throws -> Operations.MergeDuplicates.Output
+    /// A photo's human labels in the project, their version (also the ETag) and every change to them.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/images/{sha256}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)`.
+    func showLabels(_ input: Operations.ShowLabels.Input) async throws -> Operations.ShowLabels.Output
+    /// Replace a photo's human labels in the project (editors and up).
+    ///
+    /// Model labels are untouched. With `If-Match` set to the version a GET or PUT gave, the change is made only if nobody changed the labels since (else 412 and nothing is written). Each label must be in the project's label set. The change is recorded as an operation (undo with `POST /labels/undo`) and a `label.changed` event.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /api/v1/projects/{id}/images/{sha256}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)`.
+    func setLabels(_ input: Operations.SetLabels.Input) async throws -> Operations.SetLabels.Output
+    /// Add and remove human labels on many photos at once, all or nothing (editors and up).
+    ///
+    /// Name the photos by `images` (up to 10,000 hashes, each in the project) or by `filter` (every photo of the project that matches: a human label, a model label, a contributor link's id, added from/to; up to 100,000). One transaction; each changed photo gets a `label.changed` event. `operation` undoes it.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)`.
+    func changeLabels(_ input: Operations.ChangeLabels.Input) async throws -> Operations.ChangeLabels.Output
+    /// Reverse a label change (one photo or many) if none of its photos' labels changed since.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
+    func undoLabels(_ input: Operations.UndoLabels.Input) async throws -> Operations.UndoLabels.Output
     /// Who is calling, and (for a web session) its CSRF token.
     ///
     /// - Remark: HTTP `GET /api/v1/me`.
@@ -732,6 +758,70 @@ extension APIProtocol {
         body: Operations.MergeDuplicates.Input.Body
     ) async throws -> Operations.MergeDuplicates.Output {
         try await mergeDuplicates(Operations.MergeDuplicates.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// A photo's human labels in the project, their version (also the ETag) and every change to them.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/images/{sha256}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/get(showLabels)`.
+    public func showLabels(
+        path: Operations.ShowLabels.Input.Path,
+        headers: Operations.ShowLabels.Input.Headers = .init()
+    ) async throws -> Operations.ShowLabels.Output {
+        try await showLabels(Operations.ShowLabels.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Replace a photo's human labels in the project (editors and up).
+    ///
+    /// Model labels are untouched. With `If-Match` set to the version a GET or PUT gave, the change is made only if nobody changed the labels since (else 412 and nothing is written). Each label must be in the project's label set. The change is recorded as an operation (undo with `POST /labels/undo`) and a `label.changed` event.
+    ///
+    ///
+    /// - Remark: HTTP `PUT /api/v1/projects/{id}/images/{sha256}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/labels/put(setLabels)`.
+    public func setLabels(
+        path: Operations.SetLabels.Input.Path,
+        headers: Operations.SetLabels.Input.Headers = .init(),
+        body: Operations.SetLabels.Input.Body
+    ) async throws -> Operations.SetLabels.Output {
+        try await setLabels(Operations.SetLabels.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Add and remove human labels on many photos at once, all or nothing (editors and up).
+    ///
+    /// Name the photos by `images` (up to 10,000 hashes, each in the project) or by `filter` (every photo of the project that matches: a human label, a model label, a contributor link's id, added from/to; up to 100,000). One transaction; each changed photo gets a `label.changed` event. `operation` undoes it.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/post(changeLabels)`.
+    public func changeLabels(
+        path: Operations.ChangeLabels.Input.Path,
+        headers: Operations.ChangeLabels.Input.Headers = .init(),
+        body: Operations.ChangeLabels.Input.Body
+    ) async throws -> Operations.ChangeLabels.Output {
+        try await changeLabels(Operations.ChangeLabels.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Reverse a label change (one photo or many) if none of its photos' labels changed since.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
+    public func undoLabels(
+        path: Operations.UndoLabels.Input.Path,
+        headers: Operations.UndoLabels.Input.Headers = .init(),
+        body: Operations.UndoLabels.Input.Body
+    ) async throws -> Operations.UndoLabels.Output {
+        try await undoLabels(Operations.UndoLabels.Input(
             path: path,
             headers: headers,
             body: body

@@ -53,7 +53,8 @@ public enum EventAction: String, Sendable, CaseIterable, Codable {
 
     /// The project-scoped events a webhook may subscribe to.
     public static let webhookEvents: [EventAction] = [
-        .imageUploaded, .imageRemoved, .labelChanged, .importCompleted, .linkCreated, .linkRevoked, .memberRoleSet, .memberRemoved,
+        .imageUploaded, .imageRemoved, .labelChanged, .importCompleted, .linkCreated, .linkRevoked, .memberRoleSet,
+        .memberRemoved,
         .projectUpdated, .webhookCreated, .webhookDeleted, .jobDead, .jobFailed, .jobCancelled, .jobRetried,
     ]
 }

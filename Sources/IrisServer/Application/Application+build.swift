@@ -83,6 +83,7 @@ func buildRouter(
         limits: settings.limits, audit: audit, uploads: uploads, guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
+    LabelController(store: dependencies.store, labels: LabelEditing(store: dependencies.store)).addRoutes(to: api)
     ImportController(
         store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
         audit: audit

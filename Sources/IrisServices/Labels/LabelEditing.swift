@@ -1,0 +1,71 @@
+public import Foundation
+public import IrisCore
+public import IrisStore
+
+/// Correcting labels: one photo's human labels replaced (from the version the editor saw),
+/// many photos' labels added to or taken away in one change, and any change undone. Every
+/// label is checked against the project's label set before anything is written; the store
+/// writes each change, its record and its `label.changed` events in one transaction.
+public struct LabelEditing: Sendable {
+    public let store: IrisStore
+
+    public init(store: IrisStore) { self.store = store }
+
+    /// The most labels one change may add or remove.
+    public static let maxNames = 50
+
+    /// Replaces the photo's human labels; `ifVersion` (from `If-Match`) refuses a stale edit.
+    public func set(_ names: [String], on sha256: String, in project: Project, ifVersion: Int64?, by caller: Caller)
+        async throws -> (member: LabelledMember, outcome: LabelOutcome)
+    {
+        let labels = try checked(names, field: "labels", in: project)
+        return try await store.labels.set(
+            labels, on: sha256, in: project.id, ifVersion: ifVersion, by: Self.actor(caller))
+    }
+
+    /// Adds `add` to and removes `remove` from every selected photo.
+    public func change(
+        _ selection: LabelSelection, in project: Project, add: [String], remove: [String], by caller: Caller
+    ) async throws -> LabelOutcome {
+        let adding = try checked(add, field: "add", in: project)
+        // A label no longer in the label set may still be taken away.
+        let removing = try remove.map { try NameRules.validated($0, field: "remove", maxLength: NameRules.maxLabel) }
+        guard !adding.isEmpty || !removing.isEmpty else {
+            throw Refusal.invalid("name at least one label to add or remove", field: "add")
+        }
+        if let both = adding.first(where: removing.contains) {
+            throw Refusal.invalid("label \"\(both)\" cannot be both added and removed", field: "remove")
+        }
+        if case .images(let sha256s) = selection {
+            guard (1...SQLLabelRepository.maxImages).contains(sha256s.count) else {
+                throw Refusal.invalid(
+                    "images must list from 1 to \(SQLLabelRepository.maxImages) photos, not \(sha256s.count)",
+                    field: "images")
+            }
+        }
+        return try await store.labels.change(
+            selection, in: project.id, add: adding, remove: removing, by: Self.actor(caller))
+    }
+
+    /// Reverses a change, if none of its photos' labels changed since.
+    public func undo(_ operation: Int64, in project: Project, by caller: Caller) async throws -> LabelOutcome {
+        try await store.labels.undo(operation, in: project.id, by: Self.actor(caller))
+    }
+
+    /// Names checked as labels of this project: valid, in its label set, each once.
+    func checked(_ names: [String], field: String, in project: Project) throws -> [String] {
+        guard names.count <= Self.maxNames else {
+            throw Refusal.invalid("\(field) may name at most \(Self.maxNames) labels, not \(names.count)", field: field)
+        }
+        do {
+            return try ImageLibrary.humanLabels(names, for: project).map(\.name)
+        } catch let refusal as Refusal {
+            throw Refusal.invalid(refusal.detail, field: field)
+        }
+    }
+
+    static func actor(_ caller: Caller) -> LabelActor {
+        let actor = AuditLog.Actor.caller(caller)
+        return LabelActor(kind: actor.kind, id: actor.id, name: actor.name)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IrisClient
+import IrisCore
+import IrisServices
+import IrisStore
+import IrisTesting
+import NIOCore
+import SQLKit
+import Testing
+
+/// Correcting labels: one photo from the version its editor saw, many at once, undone; every
+/// change evented; refusals write nothing. Answers are read as the generated client's types.
+@Suite("Label correction")
+struct LabelEditTests {
+    typealias ImageLabels = Components.Schemas.ImageLabels
+    typealias LabelChange = Components.Schemas.LabelChange
+
+    static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            return try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        }
+        return try decoder.decode(type, from: response.data)
+    }
+
+    /// Every human label of the project, as rows: what undo must restore exactly.
+    static func labelRows(_ server: TestServer, _ project: Int64) async throws -> [String] {
+        try await server.store.database.withConnection { db in
+            try await db.raw(
+                "SELECT sha256, name, source FROM labels WHERE project_id = \(bind: project) ORDER BY sha256, name, source"
+            ).all().map {
+                "\(try $0.decode(column: "sha256", as: String.self)) \(try $0.decode(column: "name", as: String.self)) \(try $0.decode(column: "source", as: String.self))"
+            }
+        }
+    }
+
+    static func labelEvents(_ server: TestServer, _ project: Int64) async throws -> [Event] {
+        try await server.store.events.list(afterID: 0, projectIDs: [project], limit: 100_000).filter {
+            $0.action == EventAction.labelChanged.rawValue
+        }
+    }
+
+    @Test(
+        "an editor corrects one photo from the version they saw; a stale version is a 412; bad labels and viewers change nothing",
+        arguments: TestDatabase.enabled)
+    func single(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a crowd photo labelled robin that is a sparrow
+            let project = try await server.createProject("birds", labelSet: ["robin", "sparrow", "wren"])
+            let upload = try await server.upload(
+                try Fixtures.jpeg(width: 64, height: 48, seed: 1), to: project, labels: ["robin"])
+            let sha256 = try #require(try upload.json()["sha256"] as? String)
+            let path = "/api/v1/projects/\(project)/images/\(sha256)/labels"
+            let first = try Self.decode(ImageLabels.self, try await server.get(path))
+            #expect(first.labels.map(\.name) == ["robin"] && first.version == 1)
+
+            // act: the correction, from version 1
+            let corrected = try await server.request(
+                .put, path, headers: [.contentType: "application/json", .ifMatch: "\"1\""],
+                body: ByteBuffer(string: #"{"labels": ["sparrow"]}"#))
+            // check
+            #expect(corrected.status == .ok, "\(corrected.text)")
+            let body = try Self.decode(ImageLabels.self, corrected)
+            #expect(body.labels.map(\.name) == ["sparrow"] && body.version == 2 && body.operation != nil)
+            #expect(corrected.headers[.eTag] == "\"2\"")
+
+            // A second reviewer still holding version 1 is refused, and nothing changes.
+            let stale = try await server.request(
+                .put, path, headers: [.contentType: "application/json", .ifMatch: "\"1\""],
+                body: ByteBuffer(string: #"{"labels": ["wren"]}"#))
+            #expect(stale.status == .preconditionFailed, "\(stale.text)")
+            #expect((try stale.json()["detail"] as? String)?.contains("changed since version 1") == true)
+            #expect(try Self.decode(ImageLabels.self, try await server.get(path)).labels.map(\.name) == ["sparrow"])
+
+            let viewer = try await server.store.accounts.createUser(
+                username: "watcher", passwordHash: "x", isAdmin: false)
+            try await server.store.accounts.setRole(projectID: project, userID: viewer.id, .viewer)
+            let viewerToken = try await TestAccounts.token(for: viewer, scopes: [.read, .write], in: server.store)
+            // Refusals write nothing: a label outside the set (named), a malformed If-Match, a viewer.
+            let before = try await server.rowCounts()
+            let outside = try await server.send(.put, path, json: ["labels": ["eagle"]])
+            #expect(outside.status == .badRequest && outside.text.contains("eagle"), "\(outside.text)")
+            let badVersion = try await server.request(
+                .put, path, headers: [.contentType: "application/json", .ifMatch: "soon"],
+                body: ByteBuffer(string: #"{"labels": ["wren"]}"#))
+            #expect(badVersion.status == .badRequest && badVersion.text.contains("If-Match"))
+            let refused = try await server.acting(as: TestServer.bearer(viewerToken)).send(
+                .put, path, json: ["labels": ["wren"]])
+            #expect(refused.status == .forbidden)
+            #expect(try await server.rowCounts() == before)
+            // The viewer still reads the labels and their history.
+            let seen = try Self.decode(
+                ImageLabels.self, try await server.acting(as: TestServer.bearer(viewerToken)).get(path))
+            #expect(seen.history?.count == 1)
+            #expect(seen.history?.first?.added == ["sparrow"] && seen.history?.first?.removed == ["robin"])
+
+            // The same labels again change nothing and record nothing.
+            let same = try Self.decode(
+                ImageLabels.self, try await server.send(.put, path, json: ["labels": ["sparrow"]]))
+            #expect(same.version == 2 && same.operation == nil)
+
+            // One label.changed event, saying before and after.
+            let events = try await Self.labelEvents(server, project)
+            #expect(events.count == 1)
+            #expect(events.first?.subject == sha256)
+            #expect(events.first?.detail["before"] == #"["robin"]"# && events.first?.detail["after"] == #"["sparrow"]"#)
+            #expect(events.first?.detail["operation"] == body.operation.map(String.init))
+        }
+    }
+
+    @Test(
+        "a bulk change is all or nothing and evented per photo; undo restores exactly, once, and not after a later edit",
+        arguments: TestDatabase.enabled)
+    func bulk(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: 12 photos labelled robin, 3 labelled wren
+            let project = try await server.createProject("garden", labelSet: ["robin", "sparrow", "wren"])
+            var robins: [String] = []
+            for seed in 0..<15 {
+                let upload = try await server.upload(
+                    try Fixtures.jpeg(width: 40, height: 30, seed: 100 + seed), to: project,
+                    labels: [seed < 12 ? "robin" : "wren"])
+                if seed < 12 { robins.append(try #require(try upload.json()["sha256"] as? String)) }
+            }
+            let original = try await Self.labelRows(server, project)
+
+            // Refusals first: each writes nothing.
+            let counts = try await server.rowCounts()
+            let stranger = String(repeating: "0", count: 64)
+            for (json, status, words) in [
+                (["images": [robins[0], stranger], "add": ["sparrow"]], HTTPResponse.Status.notFound, stranger),
+                (["filter": ["q": "bird"], "add": ["sparrow"]], .badRequest, "filter.q"),
+                (["filter": ["label": "robin"], "add": ["eagle"]], .badRequest, "eagle"),
+                (["filter": ["label": "robin"], "add": ["sparrow"], "remove": ["sparrow"]], .badRequest, "both"),
+                (["images": [robins[0]], "filter": ["label": "robin"], "add": ["sparrow"]], .badRequest, "one of"),
+                (["filter": ["label": "robin"]], .badRequest, "at least one"),
+            ] as [([String: Any], HTTPResponse.Status, String)] {
+                let response = try await server.send(.post, "/api/v1/projects/\(project)/labels", json: json)
+                #expect(response.status == status && response.text.contains(words), "\(json) → \(response.text)")
+            }
+            #expect(try await server.rowCounts() == counts)
+
+            // act: every robin becomes a sparrow
+            let change = try Self.decode(
+                LabelChange.self,
+                try await server.send(
+                    .post, "/api/v1/projects/\(project)/labels",
+                    json: ["filter": ["label": "robin"], "add": ["sparrow"], "remove": ["robin"]]))
+            // check
+            #expect(change.changed == 12)
+            let operation = try #require(change.operation)
+            let relabelled = try await server.get("/api/v1/projects/\(project)/images?label=sparrow&limit=100").json()
+            #expect((relabelled["items"] as? [Any])?.count == 12)
+            #expect(try await Self.labelEvents(server, project).count == 12)
+            // Again: nothing left to change, no operation.
+            let again = try Self.decode(
+                LabelChange.self,
+                try await server.send(
+                    .post, "/api/v1/projects/\(project)/labels", json: ["images": robins, "add": ["sparrow"]]))
+            #expect(again.changed == 0 && again.operation == nil)
+
+            // Undo restores the label rows exactly, and only once.
+            let undone = try await server.send(
+                .post, "/api/v1/projects/\(project)/labels/undo", json: ["operation": operation])
+            #expect(undone.status == .ok, "\(undone.text)")
+            #expect(try Self.decode(LabelChange.self, undone).changed == 12)
+            #expect(try await Self.labelRows(server, project) == original)
+            let twice = try await server.send(
+                .post, "/api/v1/projects/\(project)/labels/undo", json: ["operation": operation])
+            #expect(twice.status == .conflict && twice.text.contains("undone already"))
+
+            // A change whose photo was edited since cannot be undone: the photo is named, nothing moves.
+            let second = try #require(
+                try Self.decode(
+                    LabelChange.self,
+                    try await server.send(
+                        .post, "/api/v1/projects/\(project)/labels", json: ["images": robins, "add": ["wren"]])
+                ).operation)
+            _ = try await server.send(
+                .put, "/api/v1/projects/\(project)/images/\(robins[3])/labels", json: ["labels": ["sparrow"]])
+            let rowsBefore = try await Self.labelRows(server, project)
+            let blocked = try await server.send(
+                .post, "/api/v1/projects/\(project)/labels/undo", json: ["operation": second])
+            #expect(blocked.status == .conflict && blocked.text.contains(robins[3]), "\(blocked.text)")
+            #expect(try await Self.labelRows(server, project) == rowsBefore)
+            // The events name each photo once per change: 12 + 12 (undo) + 12 + 1.
+            #expect(try await Self.labelEvents(server, project).count == 37)
+        }
+    }
+}
