@@ -34,10 +34,16 @@ scripts/s3-test-server.sh stop
 echo "== job queue (2 producers, 2 workers, 1000 no-op jobs against 1000 one-row transactions from 2 writers; 5 interleaved pairs)"
 mkdir -p "$work/jobs-sqlite"
 "$PWD/.build/release/iris" jobs bench --data "$work/jobs-sqlite" --count 1000 --rounds 5 --log-level warning
+# Label correction: a bulk relabel of 10,000 photos and its undo, and how long another writer's
+# one-row writes took meanwhile against the same writes alone.
+echo "== bulk relabel (10,000 photos, then undo; another writer appending events throughout)"
+"$PWD/.build/release/iris" label-bench --data "$work/labels-sqlite" --photos 10000 --log-level warning
 if command -v psql >/dev/null && [ -d /usr/lib/postgresql ]; then
   pg=$(scripts/postgres-test-server.sh start)
   psql "$pg" -qc "CREATE DATABASE iris_jobs_bench"
   "$PWD/.build/release/iris" jobs bench --data "$work/jobs-pg" --database "${pg%/postgres}/iris_jobs_bench" --count 1000 --rounds 5 --log-level warning
+  psql "$pg" -qc "CREATE DATABASE iris_labels_bench"
+  "$PWD/.build/release/iris" label-bench --data "$work/labels-pg" --database "${pg%/postgres}/iris_labels_bench" --photos 10000 --log-level warning
   scripts/postgres-test-server.sh stop
 fi
 

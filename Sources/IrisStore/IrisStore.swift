@@ -7,6 +7,7 @@ public struct IrisStore: Sendable {
     public let projects: any ProjectRepository
     public let images: any ImageRepository
     public let labels: any LabelRepository
+    public let reviews: any ReviewRepository
     public let accounts: any AccountRepository
     public let events: any EventRepository
     public let links: any UploadLinkRepository
@@ -23,6 +24,7 @@ public struct IrisStore: Sendable {
         self.projects = SQLProjectRepository(database: database)
         self.images = SQLImageRepository(database: database)
         self.labels = SQLLabelRepository(database: database)
+        self.reviews = SQLReviewRepository(database: database)
         self.accounts = SQLAccountRepository(database: database)
         self.events = SQLEventRepository(database: database)
         self.links = SQLUploadLinkRepository(database: database)

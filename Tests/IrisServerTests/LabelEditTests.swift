@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import IrisClient
 import IrisCore
+import IrisML
 import IrisServices
 import IrisStore
 import IrisTesting
@@ -189,6 +190,77 @@ struct LabelEditTests {
             #expect(try await Self.labelRows(server, project) == rowsBefore)
             // The events name each photo once per change: 12 + 12 (undo) + 12 + 1.
             #expect(try await Self.labelEvents(server, project).count == 37)
+        }
+    }
+
+    @Test(
+        "the learner follows a correction at once: the photo leaves the class it lost and joins the one it gained; undo puts it back",
+        arguments: TestDatabase.enabled)
+    func learnerFollows(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: three robins and three sparrows with stored embeddings; the third "robin" is a sparrow
+            let project = try await server.createProject("learning birds", labelSet: ["robin", "sparrow"])
+            let model = "label-test-embedder"
+            let vectors: [[Float]] = [
+                [1, 0.1, 0, 0], [0.9, 0.2, 0, 0], [0.1, 1, 0, 0],  // robin, robin, a sparrow labelled robin
+                [0, 1, 0.1, 0], [0.1, 0.9, 0, 0], [0, 1, 0, 0.2],  // sparrows
+            ]
+            var photos: [(sha256: String, label: String, vector: [Float])] = []
+            for (index, vector) in vectors.enumerated() {
+                let label = index < 3 ? "robin" : "sparrow"
+                let upload = try await server.upload(
+                    try Fixtures.jpeg(width: 40, height: 30, seed: 300 + index), to: project, labels: [label])
+                let sha256 = try #require(try upload.json()["sha256"] as? String)
+                _ = try await server.store.analyses.save(
+                    Analysis(sha256: sha256, model: model, result: "{}", createdAt: Date()), labels: [],
+                    embedding: vector, moderation: nil)
+                photos.append((sha256, label, vector))
+            }
+            let snapshot = photos
+            try await server.store.learning.update(projectID: project, names: nil) {
+                _, _ -> (LearnerChange?, Void) in
+                var learner = IncrementalLearner(dimension: 4)
+                for photo in snapshot { learner.add(photo.vector, to: photo.label) }
+                var change = LearnerChange(
+                    learner: LearningService.record(learner, projectID: project, model: model, previous: nil))
+                change.upserted = learner.shells.values.map { LearningService.classRecord($0, previous: nil) }
+                change.members = snapshot.map { ($0.label, $0.sha256) }
+                return (change, ())
+            }
+            func classes() async throws -> [String: LearnerClassRecord] {
+                Dictionary(
+                    uniqueKeysWithValues: try await server.store.learning.classes(projectID: project, names: nil).map {
+                        ($0.name, $0)
+                    })
+            }
+            func expectSum(_ record: LearnerClassRecord?, of members: [[Float]]) {
+                let expected = members.map(IncrementalLearner.normalised).reduce(
+                    [Double](repeating: 0, count: 4)
+                ) { sum, unit in zip(sum, unit).map(+) }
+                #expect(record?.count == members.count)
+                #expect(zip(record?.sum ?? [], expected).allSatisfy { abs($0 - $1) < 1e-9 }, "\(record?.sum ?? [])")
+            }
+
+            // act: the wrong robin is corrected to sparrow
+            let path = "/api/v1/projects/\(project)/images/\(photos[2].sha256)/labels"
+            let corrected = try Self.decode(
+                ImageLabels.self, try await server.send(.put, path, json: ["labels": ["sparrow"]]))
+            // check: the robin class is the two real robins, the sparrows gained it, exactly
+            var now = try await classes()
+            expectSum(now["robin"], of: [vectors[0], vectors[1]])
+            expectSum(now["sparrow"], of: [vectors[3], vectors[4], vectors[5], vectors[2]])
+            let members = try await server.store.learning.members(projectID: project)
+            #expect(members.contains { $0.name == "sparrow" && $0.sha256 == photos[2].sha256 })
+            #expect(!members.contains { $0.name == "robin" && $0.sha256 == photos[2].sha256 })
+
+            // Undo puts it back where it was.
+            let undone = try await server.send(
+                .post, "/api/v1/projects/\(project)/labels/undo", json: ["operation": try #require(corrected.operation)]
+            )
+            #expect(undone.status == .ok, "\(undone.text)")
+            now = try await classes()
+            expectSum(now["robin"], of: [vectors[0], vectors[1], vectors[2]])
+            expectSum(now["sparrow"], of: [vectors[3], vectors[4], vectors[5]])
         }
     }
 }

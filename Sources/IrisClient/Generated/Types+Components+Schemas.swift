@@ -721,6 +721,22 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/ProjectPatch/repair_domain`.
             public var repairDomain: Swift.Bool?
+            /// Which uploads wait for review: none, those through contributor links, or also those of contributors.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProjectPatch/review`.
+            @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case off = "off"
+                case links = "links"
+                case contributors = "contributors"
+            }
+            /// Which uploads wait for review: none, those through contributor links, or also those of contributors.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProjectPatch/review`.
+            public var review: Components.Schemas.ProjectPatch.ReviewPayload?
+            /// How many days a rejected photo stays (hidden) before it leaves the project.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ProjectPatch/reject_retention_days`.
+            public var rejectRetentionDays: Swift.Int?
             /// Creates a new `ProjectPatch`.
             ///
             /// - Parameters:
@@ -729,18 +745,24 @@ extension Components {
             ///   - labelSet:
             ///   - moderationThreshold: Images with a higher moderation score are flagged and hidden from contributors and viewers.
             ///   - repairDomain: Whether a repair that sends no `domain` also takes patches from the project's most similar photos.
+            ///   - review: Which uploads wait for review: none, those through contributor links, or also those of contributors.
+            ///   - rejectRetentionDays: How many days a rejected photo stays (hidden) before it leaves the project.
             public init(
                 name: Swift.String? = nil,
                 description: Swift.String? = nil,
                 labelSet: [Swift.String]? = nil,
                 moderationThreshold: Swift.Double? = nil,
-                repairDomain: Swift.Bool? = nil
+                repairDomain: Swift.Bool? = nil,
+                review: Components.Schemas.ProjectPatch.ReviewPayload? = nil,
+                rejectRetentionDays: Swift.Int? = nil
             ) {
                 self.name = name
                 self.description = description
                 self.labelSet = labelSet
                 self.moderationThreshold = moderationThreshold
                 self.repairDomain = repairDomain
+                self.review = review
+                self.rejectRetentionDays = rejectRetentionDays
             }
             public enum CodingKeys: String, CodingKey {
                 case name
@@ -748,6 +770,8 @@ extension Components {
                 case labelSet = "label_set"
                 case moderationThreshold = "moderation_threshold"
                 case repairDomain = "repair_domain"
+                case review
+                case rejectRetentionDays = "reject_retention_days"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Repair`.
@@ -1943,6 +1967,22 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Project/repair_domain`.
             public var repairDomain: Swift.Bool
+            /// Which uploads wait for review.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Project/review`.
+            @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case off = "off"
+                case links = "links"
+                case contributors = "contributors"
+            }
+            /// Which uploads wait for review.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Project/review`.
+            public var review: Components.Schemas.Project.ReviewPayload
+            /// Days a rejected photo is kept before it leaves the project.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Project/reject_retention_days`.
+            public var rejectRetentionDays: Swift.Int
             /// - Remark: Generated from `#/components/schemas/Project/created_at`.
             public var createdAt: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/Project/updated_at`.
@@ -1956,6 +1996,8 @@ extension Components {
             ///   - labelSet:
             ///   - moderationThreshold: Absent: the server's `moderation.threshold` applies.
             ///   - repairDomain: Whether repairs that send no `domain` take patches from the project's similar photos too.
+            ///   - review: Which uploads wait for review.
+            ///   - rejectRetentionDays: Days a rejected photo is kept before it leaves the project.
             ///   - createdAt:
             ///   - updatedAt:
             public init(
@@ -1965,6 +2007,8 @@ extension Components {
                 labelSet: [Swift.String]? = nil,
                 moderationThreshold: Swift.Double? = nil,
                 repairDomain: Swift.Bool,
+                review: Components.Schemas.Project.ReviewPayload,
+                rejectRetentionDays: Swift.Int,
                 createdAt: Foundation.Date,
                 updatedAt: Foundation.Date
             ) {
@@ -1974,6 +2018,8 @@ extension Components {
                 self.labelSet = labelSet
                 self.moderationThreshold = moderationThreshold
                 self.repairDomain = repairDomain
+                self.review = review
+                self.rejectRetentionDays = rejectRetentionDays
                 self.createdAt = createdAt
                 self.updatedAt = updatedAt
             }
@@ -1984,6 +2030,8 @@ extension Components {
                 case labelSet = "label_set"
                 case moderationThreshold = "moderation_threshold"
                 case repairDomain = "repair_domain"
+                case review
+                case rejectRetentionDays = "reject_retention_days"
                 case createdAt = "created_at"
                 case updatedAt = "updated_at"
             }
@@ -2148,6 +2196,157 @@ extension Components {
                 case history
             }
         }
+        /// - Remark: Generated from `#/components/schemas/ReviewQueue`.
+        public struct ReviewQueue: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload`.
+            public struct ItemsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/sha256`.
+                public var sha256: Swift.String
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/original_name`.
+                public var originalName: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/added_at`.
+                public var addedAt: Foundation.Date
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/review`.
+                @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case accepted = "accepted"
+                    case pending = "pending"
+                    case rejected = "rejected"
+                }
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/review`.
+                public var review: Components.Schemas.ReviewQueue.ItemsPayloadPayload.ReviewPayload
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/labels`.
+                public var labels: [Swift.String]
+                /// The contributor link it came through.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/link`.
+                public var link: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/SuggestionsPayload`.
+                public struct SuggestionsPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/SuggestionsPayload/label`.
+                    public var label: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/SuggestionsPayload/confidence`.
+                    public var confidence: Swift.Double
+                    /// `learner` or `model`.
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/SuggestionsPayload/source`.
+                    public var source: Swift.String
+                    /// Creates a new `SuggestionsPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - label:
+                    ///   - confidence:
+                    ///   - source: `learner` or `model`.
+                    public init(
+                        label: Swift.String,
+                        confidence: Swift.Double,
+                        source: Swift.String
+                    ) {
+                        self.label = label
+                        self.confidence = confidence
+                        self.source = source
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case label
+                        case confidence
+                        case source
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/suggestions`.
+                public typealias SuggestionsPayload = [Components.Schemas.ReviewQueue.ItemsPayloadPayload.SuggestionsPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/suggestions`.
+                public var suggestions: Components.Schemas.ReviewQueue.ItemsPayloadPayload.SuggestionsPayload
+                /// How likely the learner finds the photo's label right.
+                ///
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/label_confidence`.
+                public var labelConfidence: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/urls`.
+                public var urls: Components.Schemas.ImageURLs
+                /// Creates a new `ItemsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - sha256:
+                ///   - originalName:
+                ///   - addedAt:
+                ///   - review:
+                ///   - labels:
+                ///   - link: The contributor link it came through.
+                ///   - suggestions:
+                ///   - labelConfidence: How likely the learner finds the photo's label right.
+                ///   - urls:
+                public init(
+                    sha256: Swift.String,
+                    originalName: Swift.String? = nil,
+                    addedAt: Foundation.Date,
+                    review: Components.Schemas.ReviewQueue.ItemsPayloadPayload.ReviewPayload,
+                    labels: [Swift.String],
+                    link: Swift.String? = nil,
+                    suggestions: Components.Schemas.ReviewQueue.ItemsPayloadPayload.SuggestionsPayload,
+                    labelConfidence: Swift.Double? = nil,
+                    urls: Components.Schemas.ImageURLs
+                ) {
+                    self.sha256 = sha256
+                    self.originalName = originalName
+                    self.addedAt = addedAt
+                    self.review = review
+                    self.labels = labels
+                    self.link = link
+                    self.suggestions = suggestions
+                    self.labelConfidence = labelConfidence
+                    self.urls = urls
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case sha256
+                    case originalName = "original_name"
+                    case addedAt = "added_at"
+                    case review
+                    case labels
+                    case link
+                    case suggestions
+                    case labelConfidence = "label_confidence"
+                    case urls
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ReviewQueue/items`.
+            public typealias ItemsPayload = [Components.Schemas.ReviewQueue.ItemsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/ReviewQueue/items`.
+            public var items: Components.Schemas.ReviewQueue.ItemsPayload
+            /// - Remark: Generated from `#/components/schemas/ReviewQueue/counts`.
+            public struct CountsPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.Int]
+                /// Creates a new `CountsPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/ReviewQueue/counts`.
+            public var counts: Components.Schemas.ReviewQueue.CountsPayload
+            /// Creates a new `ReviewQueue`.
+            ///
+            /// - Parameters:
+            ///   - items:
+            ///   - counts:
+            public init(
+                items: Components.Schemas.ReviewQueue.ItemsPayload,
+                counts: Components.Schemas.ReviewQueue.CountsPayload
+            ) {
+                self.items = items
+                self.counts = counts
+            }
+            public enum CodingKeys: String, CodingKey {
+                case items
+                case counts
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/LabelChange`.
         public struct LabelChange: Codable, Hashable, Sendable {
             /// How many photos' labels changed.
@@ -2288,6 +2487,18 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Image/moderation`.
             public var moderation: Swift.Double?
+            /// In a project listing: where the photo stands in its review.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Image/review`.
+            @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case accepted = "accepted"
+                case pending = "pending"
+                case rejected = "rejected"
+            }
+            /// In a project listing: where the photo stands in its review.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Image/review`.
+            public var review: Components.Schemas.Image.ReviewPayload?
             /// Creates a new `Image`.
             ///
             /// - Parameters:
@@ -2306,6 +2517,7 @@ extension Components {
             ///   - addedAt:
             ///   - projects:
             ///   - moderation: The moderation model's score (0–1
+            ///   - review: In a project listing: where the photo stands in its review.
             public init(
                 sha256: Swift.String,
                 format: Components.Schemas.Image.FormatPayload,
@@ -2321,7 +2533,8 @@ extension Components {
                 originalName: Swift.String? = nil,
                 addedAt: Foundation.Date? = nil,
                 projects: [Components.Schemas.Membership]? = nil,
-                moderation: Swift.Double? = nil
+                moderation: Swift.Double? = nil,
+                review: Components.Schemas.Image.ReviewPayload? = nil
             ) {
                 self.sha256 = sha256
                 self.format = format
@@ -2338,6 +2551,7 @@ extension Components {
                 self.addedAt = addedAt
                 self.projects = projects
                 self.moderation = moderation
+                self.review = review
             }
             public enum CodingKeys: String, CodingKey {
                 case sha256
@@ -2355,6 +2569,7 @@ extension Components {
                 case addedAt = "added_at"
                 case projects
                 case moderation
+                case review
             }
         }
         /// - Remark: Generated from `#/components/schemas/ImagePage`.

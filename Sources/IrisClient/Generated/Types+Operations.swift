@@ -1282,6 +1282,16 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/GET/query/model_label`.
                 public var modelLabel: Swift.String?
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/GET/query/review`.
+                @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case accepted = "accepted"
+                    case pending = "pending"
+                    case rejected = "rejected"
+                }
+                /// Only photos in this review state (pending and rejected ones are listed to editors and owners only).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/GET/query/review`.
+                public var review: Operations.ListProjectImages.Input.Query.ReviewPayload?
                 /// The `next_cursor` of the previous page (treat it as opaque).
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/projects/{id}/images/GET/query/cursor`.
@@ -1293,16 +1303,19 @@ public enum Operations {
                 /// - Parameters:
                 ///   - label: Only images with this human label.
                 ///   - modelLabel: Only images a model gave this label (one of its top 5), e.g. `espresso`.
+                ///   - review: Only photos in this review state (pending and rejected ones are listed to editors and owners only).
                 ///   - cursor: The `next_cursor` of the previous page (treat it as opaque).
                 ///   - limit:
                 public init(
                     label: Swift.String? = nil,
                     modelLabel: Swift.String? = nil,
+                    review: Operations.ListProjectImages.Input.Query.ReviewPayload? = nil,
                     cursor: Components.Parameters.Cursor? = nil,
                     limit: Components.Parameters.Limit? = nil
                 ) {
                     self.label = label
                     self.modelLabel = modelLabel
+                    self.review = review
                     self.cursor = cursor
                     self.limit = limit
                 }
@@ -2333,25 +2346,41 @@ public enum Operations {
                     }
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/include`.
                     public var include: Operations.CreateExport.Input.Body.JsonPayload.IncludePayload?
+                    /// accepted photos only, or all (pending and rejected too). Null: accepted while the project reviews uploads, else all.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/review`.
+                    @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                        case accepted = "accepted"
+                        case all = "all"
+                        case _empty_ = ""
+                    }
+                    /// accepted photos only, or all (pending and rejected too). Null: accepted while the project reviews uploads, else all.
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/json/review`.
+                    public var review: Operations.CreateExport.Input.Body.JsonPayload.ReviewPayload?
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
                     ///   - format:
                     ///   - split: train / val / test (70 / 15 / 15 %), stratified by class and deterministic; yolo always splits. Null: false.
                     ///   - include:
+                    ///   - review: accepted photos only, or all (pending and rejected too). Null: accepted while the project reviews uploads, else all.
                     public init(
                         format: Operations.CreateExport.Input.Body.JsonPayload.FormatPayload,
                         split: Swift.Bool? = nil,
-                        include: Operations.CreateExport.Input.Body.JsonPayload.IncludePayload? = nil
+                        include: Operations.CreateExport.Input.Body.JsonPayload.IncludePayload? = nil,
+                        review: Operations.CreateExport.Input.Body.JsonPayload.ReviewPayload? = nil
                     ) {
                         self.format = format
                         self.split = split
                         self.include = include
+                        self.review = review
                     }
                     public enum CodingKeys: String, CodingKey {
                         case format
                         case split
                         case include
+                        case review
                     }
                 }
                 /// - Remark: Generated from `#/paths/api/v1/projects/{id}/exports/POST/requestBody/content/application\/json`.
@@ -7353,6 +7382,588 @@ public enum Operations {
             /// - Throws: An error if `self` is not `.ok`.
             /// - SeeAlso: `.ok`.
             public var ok: Operations.UndoLabels.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
+    ///
+    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first); `newest` is by upload. `counts` has how many photos are in each state.
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/review`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)`.
+    public enum ReviewQueue {
+        public static let id: Swift.String = "reviewQueue"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.ReviewQueue.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query/review`.
+                @frozen public enum ReviewPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case accepted = "accepted"
+                    case pending = "pending"
+                    case rejected = "rejected"
+                }
+                /// Which state to list (default pending).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query/review`.
+                public var review: Operations.ReviewQueue.Input.Query.ReviewPayload?
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query/order`.
+                @frozen public enum OrderPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case newest = "newest"
+                    case suspect = "suspect"
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query/order`.
+                public var order: Operations.ReviewQueue.Input.Query.OrderPayload?
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query/limit`.
+                public var limit: Components.Parameters.Limit?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - review: Which state to list (default pending).
+                ///   - order:
+                ///   - limit:
+                public init(
+                    review: Operations.ReviewQueue.Input.Query.ReviewPayload? = nil,
+                    order: Operations.ReviewQueue.Input.Query.OrderPayload? = nil,
+                    limit: Components.Parameters.Limit? = nil
+                ) {
+                    self.review = review
+                    self.order = order
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.ReviewQueue.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReviewQueue.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ReviewQueue.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.ReviewQueue.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            public init(
+                path: Operations.ReviewQueue.Input.Path,
+                query: Operations.ReviewQueue.Input.Query = .init(),
+                headers: Operations.ReviewQueue.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.ReviewQueue)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.ReviewQueue {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.ReviewQueue.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.ReviewQueue.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The queue and the counts per state.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.ReviewQueue.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.ReviewQueue.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Accept (optionally relabelling) or reject photos, all in one transaction (editors and up).
+    ///
+    /// Accepted photos count everywhere (learner, heads, evaluations, exports, galleries); rejected ones stay hidden and leave the project after `reject_retention_days`. Each decision is a `review.decided` event; relabelling accepts are one label change (`operation`, undoable).
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/review`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)`.
+    public enum DecideReview {
+        public static let id: Swift.String = "decideReview"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.DecideReview.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DecideReview.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.DecideReview.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.DecideReview.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/DecisionsPayload`.
+                    public struct DecisionsPayloadPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/DecisionsPayload/sha256`.
+                        public var sha256: Swift.String
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/DecisionsPayload/action`.
+                        @frozen public enum ActionPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                            case accept = "accept"
+                            case reject = "reject"
+                        }
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/DecisionsPayload/action`.
+                        public var action: Operations.DecideReview.Input.Body.JsonPayload.DecisionsPayloadPayload.ActionPayload
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/DecisionsPayload/labels`.
+                        public var labels: [Swift.String]?
+                        /// Creates a new `DecisionsPayloadPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - sha256:
+                        ///   - action:
+                        ///   - labels:
+                        public init(
+                            sha256: Swift.String,
+                            action: Operations.DecideReview.Input.Body.JsonPayload.DecisionsPayloadPayload.ActionPayload,
+                            labels: [Swift.String]? = nil
+                        ) {
+                            self.sha256 = sha256
+                            self.action = action
+                            self.labels = labels
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case sha256
+                            case action
+                            case labels
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/decisions`.
+                    public typealias DecisionsPayload = [Operations.DecideReview.Input.Body.JsonPayload.DecisionsPayloadPayload]
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/json/decisions`.
+                    public var decisions: Operations.DecideReview.Input.Body.JsonPayload.DecisionsPayload
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - decisions:
+                    public init(decisions: Operations.DecideReview.Input.Body.JsonPayload.DecisionsPayload) {
+                        self.decisions = decisions
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case decisions
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/requestBody/content/application\/json`.
+                case json(Operations.DecideReview.Input.Body.JsonPayload)
+            }
+            public var body: Operations.DecideReview.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.DecideReview.Input.Path,
+                headers: Operations.DecideReview.Input.Headers = .init(),
+                body: Operations.DecideReview.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/responses/200/content/json/decided`.
+                        public var decided: Swift.Int
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/responses/200/content/json/operation`.
+                        public var operation: Swift.Int?
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - decided:
+                        ///   - operation:
+                        public init(
+                            decided: Swift.Int,
+                            operation: Swift.Int? = nil
+                        ) {
+                            self.decided = decided
+                            self.operation = operation
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case decided
+                            case operation
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/POST/responses/200/content/application\/json`.
+                    case json(Operations.DecideReview.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.DecideReview.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.DecideReview.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.DecideReview.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// How many photos were decided, and the label change made by relabelling accepts.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.DecideReview.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.DecideReview.Output.Ok {
                 get throws {
                     switch self {
                     case let .ok(response):
@@ -20084,6 +20695,7 @@ public enum Operations {
                         case image_uploaded = "image.uploaded"
                         case image_removed = "image.removed"
                         case label_changed = "label.changed"
+                        case review_decided = "review.decided"
                         case import_completed = "import.completed"
                         case link_created = "link.created"
                         case link_revoked = "link.revoked"

@@ -173,6 +173,22 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
     func undoLabels(_ input: Operations.UndoLabels.Input) async throws -> Operations.UndoLabels.Output
+    /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
+    ///
+    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first); `newest` is by upload. `counts` has how many photos are in each state.
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/review`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)`.
+    func reviewQueue(_ input: Operations.ReviewQueue.Input) async throws -> Operations.ReviewQueue.Output
+    /// Accept (optionally relabelling) or reject photos, all in one transaction (editors and up).
+    ///
+    /// Accepted photos count everywhere (learner, heads, evaluations, exports, galleries); rejected ones stay hidden and leave the project after `reject_retention_days`. Each decision is a `review.decided` event; relabelling accepts are one label change (`operation`, undoable).
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/review`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)`.
+    func decideReview(_ input: Operations.DecideReview.Input) async throws -> Operations.DecideReview.Output
     /// Who is calling, and (for a web session) its CSRF token.
     ///
     /// - Remark: HTTP `GET /api/v1/me`.
@@ -822,6 +838,42 @@ extension APIProtocol {
         body: Operations.UndoLabels.Input.Body
     ) async throws -> Operations.UndoLabels.Output {
         try await undoLabels(Operations.UndoLabels.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
+    ///
+    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first); `newest` is by upload. `counts` has how many photos are in each state.
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/review`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/get(reviewQueue)`.
+    public func reviewQueue(
+        path: Operations.ReviewQueue.Input.Path,
+        query: Operations.ReviewQueue.Input.Query = .init(),
+        headers: Operations.ReviewQueue.Input.Headers = .init()
+    ) async throws -> Operations.ReviewQueue.Output {
+        try await reviewQueue(Operations.ReviewQueue.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Accept (optionally relabelling) or reject photos, all in one transaction (editors and up).
+    ///
+    /// Accepted photos count everywhere (learner, heads, evaluations, exports, galleries); rejected ones stay hidden and leave the project after `reject_retention_days`. Each decision is a `review.decided` event; relabelling accepts are one label change (`operation`, undoable).
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/review`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)`.
+    public func decideReview(
+        path: Operations.DecideReview.Input.Path,
+        headers: Operations.DecideReview.Input.Headers = .init(),
+        body: Operations.DecideReview.Input.Body
+    ) async throws -> Operations.DecideReview.Output {
+        try await decideReview(Operations.DecideReview.Input(
             path: path,
             headers: headers,
             body: body

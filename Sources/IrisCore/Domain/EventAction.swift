@@ -24,6 +24,8 @@ public enum EventAction: String, Sendable, CaseIterable, Codable {
     case imageRemoved = "image.removed"
     /// A photo's human labels in a project changed (an edit, a bulk change or an undo).
     case labelChanged = "label.changed"
+    /// An editor accepted or rejected a photo waiting for review.
+    case reviewDecided = "review.decided"
     case importCompleted = "import.completed"
     case duplicatesMerged = "duplicates.merged"
     case webhookCreated = "webhook.created"
@@ -53,7 +55,8 @@ public enum EventAction: String, Sendable, CaseIterable, Codable {
 
     /// The project-scoped events a webhook may subscribe to.
     public static let webhookEvents: [EventAction] = [
-        .imageUploaded, .imageRemoved, .labelChanged, .importCompleted, .linkCreated, .linkRevoked, .memberRoleSet,
+        .imageUploaded, .imageRemoved, .labelChanged, .reviewDecided, .importCompleted, .linkCreated, .linkRevoked,
+        .memberRoleSet,
         .memberRemoved,
         .projectUpdated, .webhookCreated, .webhookDeleted, .jobDead, .jobFailed, .jobCancelled, .jobRetried,
     ]

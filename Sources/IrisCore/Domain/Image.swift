@@ -66,6 +66,8 @@ public struct ProjectImage: Sendable, Equatable {
     public var labels: [Label]
     public var originalName: String?
     public var addedAt: Date
+    /// Where the photo stands in the project's review.
+    public var review: ReviewState = .accepted
 
     public init(image: ImageRecord, projectID: Int64, labels: [Label], originalName: String?, addedAt: Date) {
         self.image = image

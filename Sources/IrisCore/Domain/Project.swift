@@ -12,6 +12,10 @@ public struct Project: Sendable, Equatable, Codable {
     public var moderationThreshold: Double?
     /// Whether a repair that does not say takes patches from the project's similar photos too.
     public var repairDomain: Bool
+    /// Which uploads wait for an editor's review before they count.
+    public var review: ReviewPolicy = .off
+    /// How many days a rejected photo stays (hidden) before it leaves the project.
+    public var rejectRetentionDays: Int = 30
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -28,6 +32,19 @@ public struct Project: Sendable, Equatable, Codable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+}
+
+/// Which uploads of a project wait for review: none (`off`), those through contributor links
+/// (`links`), or also those of members with the contributor role (`contributors`).
+public enum ReviewPolicy: String, Sendable, Codable, CaseIterable {
+    case off, links, contributors
+}
+
+/// Where a photo stands in its project's review: `accepted` photos count everywhere; `pending`
+/// and `rejected` ones are seen by editors and owners only and used by nothing (learner, heads,
+/// evaluations, exports, duplicates).
+public enum ReviewState: String, Sendable, Codable, CaseIterable {
+    case accepted, pending, rejected
 }
 
 /// Validation rules for names users type, shared by projects and labels.

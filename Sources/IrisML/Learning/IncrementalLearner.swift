@@ -170,6 +170,23 @@ public struct IncrementalLearner: Sendable, Equatable {
         return shell
     }
 
+    /// Takes one member out of a class (its label was corrected away), in O(dimension): the
+    /// class's and the global sums lose its feature. The class stays, empty if it was the last
+    /// member (as consolidation keeps it). The noise statistics keep the member's distance
+    /// until the next consolidation rebuilds them exactly.
+    public mutating func subtract(_ feature: [Float], from label: String) {
+        guard var shell = shells[label], shell.count > 0, feature.count == dimension else { return }
+        let unit = Self.normalised(feature)
+        for index in 0..<dimension {
+            shell.sum[index] -= unit[index]
+            globalSum[index] -= unit[index]
+        }
+        shell.count -= 1
+        count -= 1
+        if shell.count == 0 { shell.sum = [Double](repeating: 0, count: dimension) }
+        shells[label] = shell
+    }
+
     /// Removes a class and its contribution to the global mean.
     public mutating func remove(_ label: String) {
         guard let shell = shells.removeValue(forKey: label) else { return }

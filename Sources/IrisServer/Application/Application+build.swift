@@ -83,7 +83,12 @@ func buildRouter(
         limits: settings.limits, audit: audit, uploads: uploads, guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
-    LabelController(store: dependencies.store, labels: LabelEditing(store: dependencies.store)).addRoutes(to: api)
+    let labels = LabelEditing(store: dependencies.store, learning: system.learning, logger: logger)
+    LabelController(store: dependencies.store, labels: labels).addRoutes(to: api)
+    ReviewController(
+        store: dependencies.store,
+        review: Review(store: dependencies.store, learning: system.learning, labels: labels)
+    ).addRoutes(to: api)
     ImportController(
         store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
         audit: audit

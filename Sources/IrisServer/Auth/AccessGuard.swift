@@ -111,7 +111,8 @@ struct AccessGuard: Sendable {
                 seesFlagged = role >= .editor
             }
             let flagged = flaggedScore > (membership.moderationThreshold ?? moderationThreshold) && !membership.reviewed
-            if flagged && !seesFlagged { continue }
+            // Flagged photos, and photos waiting for review or rejected: editors and up only.
+            if (flagged || membership.reviewState != .accepted) && !seesFlagged { continue }
             readable.append(membership)
         }
         guard !readable.isEmpty else { throw missing }

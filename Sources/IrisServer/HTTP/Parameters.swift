@@ -6,6 +6,17 @@ import IrisStore
 
 /// Parsing of path and query parameters into 400s that name the parameter.
 enum Parameters {
+    /// `review=accepted|pending|rejected`, or nil.
+    static func review(_ request: Request) throws -> ReviewState? {
+        guard let raw = nonEmpty(request, "review") else { return nil }
+        guard let state = ReviewState(rawValue: raw) else {
+            throw Problem.badRequest(
+                "review must be one of \(ReviewState.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"",
+                field: "review")
+        }
+        return state
+    }
+
     static func projectID(_ context: some RequestContext) throws -> Int64 {
         let raw = context.parameters.get("id") ?? ""
         guard let id = Int64(raw), id > 0 else {

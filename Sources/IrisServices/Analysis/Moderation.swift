@@ -20,9 +20,12 @@ public struct Moderation: Sendable {
         (image.moderation ?? 0) > threshold(for: project)
     }
 
-    /// The listing filter: flagged images hidden unless the caller `seesFlagged`.
+    /// The listing filter: flagged photos, and photos not accepted in review, hidden unless the
+    /// caller `seesFlagged` (editors and up).
     public func filter(label: String?, modelLabel: String?, project: Project, seesFlagged: Bool) -> ImageFilter {
-        ImageFilter(label: label, modelLabel: modelLabel, hideFlaggedAbove: seesFlagged ? nil : threshold(for: project))
+        ImageFilter(
+            label: label, modelLabel: modelLabel, hideFlaggedAbove: seesFlagged ? nil : threshold(for: project),
+            onlyAccepted: !seesFlagged)
     }
 
     public func seesFlagged(_ caller: Caller, in project: Project) async throws -> Bool {

@@ -56,9 +56,22 @@ public struct DatasetExport: Sendable {
         public var format: Format
         public var split: Bool
         public var include: Include
+        /// Only accepted photos (`true`), or every photo whatever its review state.
+        public var onlyAccepted: Bool
 
-        public init(format: Format, split: Bool = false, include: Include = Include()) {
-            (self.format, self.split, self.include) = (format, split, include)
+        public init(format: Format, split: Bool = false, include: Include = Include(), onlyAccepted: Bool = true) {
+            (self.format, self.split, self.include, self.onlyAccepted) = (format, split, include, onlyAccepted)
+        }
+
+        enum CodingKeys: String, CodingKey { case format, split, include, onlyAccepted }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            format = try container.decode(Format.self, forKey: .format)
+            split = try container.decode(Bool.self, forKey: .split)
+            include = try container.decode(Include.self, forKey: .include)
+            // Exports queued before review existed: every photo was accepted then.
+            onlyAccepted = try container.decodeIfPresent(Bool.self, forKey: .onlyAccepted) ?? true
         }
     }
 
@@ -195,7 +208,8 @@ public struct DatasetExport: Sendable {
         var cursor: Int64?
         repeat {
             let page = try await store.images.list(
-                projectID: projectID, filter: ImageFilter(), after: cursor, limit: 500)
+                projectID: projectID, filter: ImageFilter(onlyAccepted: request.onlyAccepted), after: cursor, limit: 500
+            )
             members += page.items
             cursor = page.nextCursor
         } while cursor != nil

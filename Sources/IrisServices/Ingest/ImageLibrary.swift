@@ -109,10 +109,12 @@ public struct ImageLibrary: Sendable {
     }
 
     /// Ingests `staged` into `project`. The staged file is always consumed: moved into
-    /// the store, or deleted when the bytes are a duplicate or are refused.
-    public func ingest(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil)
-        async throws -> IngestOutcome
-    {
+    /// the store, or deleted when the bytes are a duplicate or are refused. `review` is the
+    /// state a new membership starts in (`pending` when the project reviews this sender).
+    public func ingest(
+        _ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil,
+        review: ReviewState = .accepted
+    ) async throws -> IngestOutcome {
         defer { try? FileManager.default.removeItem(at: staged.url) }
         if !keep { return try await preview(staged, into: project, labels: labels) }
         do {
@@ -123,13 +125,14 @@ public struct ImageLibrary: Sendable {
                         try await blobs.put(.original(staged.sha256), movingFileAt: staged.url)
                     }
                     let addition = try await store.images.add(
-                        existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID)
+                        existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID,
+                        review: review, jobs: [])
                     await repairFollowUps(staged.sha256, projectID: project.id)
                     return IngestOutcome(
                         member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject,
                         addedLabels: addition.addedLabels)
                 }
-                return try await ingestNew(staged, into: project, labels: labels, linkID: linkID)
+                return try await ingestNew(staged, into: project, labels: labels, linkID: linkID, review: review)
             }
             metrics.upload(outcome: outcome.duplicate ? "duplicate" : "created")
             return outcome
@@ -162,9 +165,9 @@ public struct ImageLibrary: Sendable {
             member: member, duplicate: existing != nil, alreadyInProject: false, addedLabels: labels)
     }
 
-    private func ingestNew(_ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?) async throws
-        -> IngestOutcome
-    {
+    private func ingestNew(
+        _ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?, review: ReviewState
+    ) async throws -> IngestOutcome {
         let inspector = self.inspector
         let path = staged.url.path
         let sizes = jobs == nil ? Self.thumbnailSizes : [Self.uploadThumbnailSize]
@@ -189,7 +192,7 @@ public struct ImageLibrary: Sendable {
             for request in followUpJobs { try jobs.registry.validate(request) }
         }
         let addition = try await store.images.add(
-            record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID,
+            record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID, review: review,
             jobs: followUpJobs)
         if !followUpJobs.isEmpty { jobs?.wake() }
         return IngestOutcome(

@@ -35,6 +35,21 @@ public struct Uploads: Sendable {
 
     private var store: IrisStore { library.store }
 
+    /// Whether the project reviews this sender's uploads: `links` reviews contributor links;
+    /// `contributors` also members whose role is contributor. Editors, owners and
+    /// administrators are never reviewed.
+    func waitsForReview(_ sender: Sender, in project: Project) async throws -> Bool {
+        switch (project.review, sender) {
+        case (.off, _): return false
+        case (_, .link): return true
+        case (.links, .caller): return false
+        case (.contributors, .caller(let caller, _)):
+            guard let user = caller.user, !caller.isAdministrator else { return false }
+            let role = try await store.accounts.role(projectID: project.id, userID: user.id)
+            return role.map { $0 < .editor } ?? true
+        }
+    }
+
     /// Counts one request against the sender's upload rate; a 429 when they are over it.
     /// Asked before the body is read, so a sender over the limit costs no disk.
     public func admit(_ sender: Sender) async throws {
@@ -75,7 +90,9 @@ public struct Uploads: Sendable {
             }
             var linkID: Int64?
             if case .link(let link, _) = sender { linkID = link.id }
-            outcome = try await library.ingest(file, into: project, labels: labels, linkID: linkID)
+            outcome = try await library.ingest(
+                file, into: project, labels: labels, linkID: linkID,
+                review: try await waitsForReview(sender, in: project) ? .pending : .accepted)
         } catch {
             try? FileManager.default.removeItem(at: file.url)
             if let reserved { try? await store.links.releaseUpload(id: reserved.id) }

@@ -63,6 +63,8 @@ struct CleanupJob: JobHandler {
         public var requeuedAnalyses: Int
         /// Export zips removed after `ExportJob.retentionHours`.
         public var expiredExports: Int
+        /// Rejected photos taken out of their project after its retention (`reject_retention_days`).
+        public var expiredRejections: Int
 
         public enum CodingKeys: String, CodingKey {
             case staleTemporaryFiles = "stale_temporary_files"
@@ -70,6 +72,7 @@ struct CleanupJob: JobHandler {
             case prunedJobs = "pruned_jobs"
             case requeuedAnalyses = "requeued_analyses"
             case expiredExports = "expired_exports"
+            case expiredRejections = "expired_rejections"
         }
     }
 
@@ -107,13 +110,17 @@ struct CleanupJob: JobHandler {
         context.report(progress: 0.9, message: "looking for images whose analyses were never queued")
         let requeued = try await requeueLostAnalyses(context)
         let expired = try await ExportJob.expire(store: library.store, blobs: library.blobs)
+        // Rejected photos leave their project once its retention has passed (blobs with them
+        // when no other project holds the photo).
+        let rejections = try await library.store.reviews.expiredRejections(now: Date(), limit: 1000)
+        for (projectID, sha256) in rejections { try await library.remove(sha256: sha256, from: projectID) }
         let pruned = try await library.store.jobs.prune(
             finishedBefore: Date().addingTimeInterval(-retentionDays * 86400))
         // A day of the search change log is kept; an index further behind rebuilds itself.
         _ = try await library.store.search.pruneChanges(before: Date().addingTimeInterval(-86400))
         return Output(
             staleTemporaryFiles: stale, orphanBlobs: orphans, prunedJobs: pruned, requeuedAnalyses: requeued,
-            expiredExports: expired)
+            expiredExports: expired, expiredRejections: rejections.count)
     }
 
     /// Every stored image, a page at a time: the automatic analyses with neither a job (in any

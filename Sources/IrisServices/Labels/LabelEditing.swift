@@ -1,6 +1,7 @@
 public import Foundation
 public import IrisCore
 public import IrisStore
+public import Logging
 
 /// Correcting labels: one photo's human labels replaced (from the version the editor saw),
 /// many photos' labels added to or taken away in one change, and any change undone. Every
@@ -8,8 +9,13 @@ public import IrisStore
 /// writes each change, its record and its `label.changed` events in one transaction.
 public struct LabelEditing: Sendable {
     public let store: IrisStore
+    /// The learner follows every correction (`LearningService.follow`).
+    public let learning: LearningService
+    let logger: Logger
 
-    public init(store: IrisStore) { self.store = store }
+    public init(store: IrisStore, learning: LearningService, logger: Logger = Logger(label: "iris.labels")) {
+        (self.store, self.learning, self.logger) = (store, learning, logger)
+    }
 
     /// The most labels one change may add or remove.
     public static let maxNames = 50
@@ -19,8 +25,10 @@ public struct LabelEditing: Sendable {
         async throws -> (member: LabelledMember, outcome: LabelOutcome)
     {
         let labels = try checked(names, field: "labels", in: project)
-        return try await store.labels.set(
+        let result = try await store.labels.set(
             labels, on: sha256, in: project.id, ifVersion: ifVersion, by: Self.actor(caller))
+        await teach(result.outcome, projectID: project.id)
+        return result
     }
 
     /// Adds `add` to and removes `remove` from every selected photo.
@@ -43,13 +51,29 @@ public struct LabelEditing: Sendable {
                     field: "images")
             }
         }
-        return try await store.labels.change(
+        let outcome = try await store.labels.change(
             selection, in: project.id, add: adding, remove: removing, by: Self.actor(caller))
+        await teach(outcome, projectID: project.id)
+        return outcome
     }
 
     /// Reverses a change, if none of its photos' labels changed since.
     public func undo(_ operation: Int64, in project: Project, by caller: Caller) async throws -> LabelOutcome {
-        try await store.labels.undo(operation, in: project.id, by: Self.actor(caller))
+        let outcome = try await store.labels.undo(operation, in: project.id, by: Self.actor(caller))
+        await teach(outcome, projectID: project.id)
+        return outcome
+    }
+
+    /// The learner follows the change at once. The change itself is committed: a failure here
+    /// is logged, and the photos' next analysis or the next consolidation catches up.
+    func teach(_ outcome: LabelOutcome, projectID: Int64) async {
+        do {
+            try await learning.follow(labelsOf: outcome.sha256s, projectID: projectID)
+        } catch {
+            logger.error(
+                "the learner could not follow a label change",
+                metadata: ["project": .stringConvertible(projectID), "error": .string("\(error)")])
+        }
     }
 
     /// Names checked as labels of this project: valid, in its label set, each once.

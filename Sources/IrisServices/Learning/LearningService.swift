@@ -371,6 +371,48 @@ public struct LearningService: Sendable {
         }
     }
 
+    /// Labels of these photos were corrected: each joins the learner classes its human labels
+    /// now name and leaves those whose label it lost, in O(dimension) each, so the next
+    /// classify answers with the corrected classes. A photo with no embedding from the
+    /// learner's model yet joins when its analysis stores one (`embedded`).
+    public func follow(labelsOf sha256s: [String], projectID: Int64) async throws {
+        guard !sha256s.isEmpty, let record = try await store.learning.learner(projectID: projectID) else { return }
+        let drift = try await store.learning.labelDrift(projectID: projectID, sha256s: sha256s)
+        guard !drift.joining.isEmpty || !drift.leaving.isEmpty else { return }
+        let model = record.model
+        let vectors = try await store.search.embeddings(
+            model: model, sha256s: Array(Set((drift.joining + drift.leaving).map(\.sha256))))
+        let names = Array(Set((drift.joining + drift.leaving).map(\.name))).sorted()
+        try await store.learning.update(projectID: projectID, names: names) {
+            current, classes -> (LearnerChange?, Void) in
+            // A rebuild over another model is under way: it reads the labels afresh.
+            guard let current, current.model == model else { return (nil, ()) }
+            var learner = Self.learner(current, classes)
+            var leaving: [(name: String, sha256: String)] = []
+            var joining: [(name: String, sha256: String)] = []
+            for member in drift.leaving {
+                guard let vector = vectors[member.sha256], vector.count == learner.dimension else { continue }
+                learner.subtract(vector, from: member.name)
+                leaving.append(member)
+            }
+            for member in drift.joining where learner.shells[member.name] != nil {
+                guard let vector = vectors[member.sha256], vector.count == learner.dimension else { continue }
+                learner.add(vector, to: member.name)
+                joining.append(member)
+            }
+            guard !leaving.isEmpty || !joining.isEmpty else { return (nil, ()) }
+            var change = LearnerChange(
+                learner: Self.record(learner, projectID: projectID, model: model, previous: current))
+            let previous = Dictionary(uniqueKeysWithValues: classes.map { ($0.name, $0) })
+            change.upserted = names.compactMap { name in
+                learner.shells[name].map { Self.classRecord($0, previous: previous[name]) }
+            }
+            change.members = joining
+            change.leaving = leaving
+            return (change, ())
+        }
+    }
+
     /// Rebuilds a learner exactly from its members' embeddings (the periodic consolidation),
     /// over the project's chosen model: after a change of model, each member is embedded
     /// anew (reported through `progress`). Answers the number of members, or nil when the

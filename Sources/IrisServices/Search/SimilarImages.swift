@@ -43,7 +43,7 @@ public struct SimilarImages: Sendable {
             var hidden: [Int64: Set<String>] = [:]
             if let seesFlagged, let allowed {
                 let guarded = allowed.subtracting(seesFlagged)
-                for (image, project) in try await store.search.flagged(
+                for (image, project) in try await store.search.hidden(
                     in: guarded.sorted(), defaultThreshold: moderationThreshold)
                 {
                     hidden[project, default: []].insert(image)

@@ -320,7 +320,7 @@ public struct TextSearch: Sendable {
             ).mapValues { Array($0) }
         var hidden: Set<String> = []
         if let seesFlagged, let allowed {
-            for (sha256, project) in try await store.search.flagged(
+            for (sha256, project) in try await store.search.hidden(
                 in: allowed.subtracting(seesFlagged).sorted(), defaultThreshold: moderationThreshold)
             {
                 hidden.insert("\(project):\(sha256)")

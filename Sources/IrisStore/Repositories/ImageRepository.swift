@@ -28,11 +28,20 @@ public struct ImageFilter: Sendable, Equatable {
     public var modelLabel: String?
     /// Leave out images whose moderation score is above this, unless reviewed.
     public var hideFlaggedAbove: Double?
+    /// Only photos in this review state.
+    public var review: ReviewState?
+    /// Only accepted photos (what contributors and viewers see).
+    public var onlyAccepted = false
 
-    public init(label: String? = nil, modelLabel: String? = nil, hideFlaggedAbove: Double? = nil) {
+    public init(
+        label: String? = nil, modelLabel: String? = nil, hideFlaggedAbove: Double? = nil, review: ReviewState? = nil,
+        onlyAccepted: Bool = false
+    ) {
         self.label = label
         self.modelLabel = modelLabel
         self.hideFlaggedAbove = hideFlaggedAbove
+        self.review = review
+        self.onlyAccepted = onlyAccepted
     }
 }
 
@@ -46,6 +55,9 @@ public struct ImageMembership: Sendable, Equatable {
     public var moderationThreshold: Double?
     /// An editor reviewed the image in this project (a flagged image is then shown).
     public var reviewed: Bool
+    /// Where the photo stands in the project's review (only accepted ones are shown to
+    /// contributors and viewers).
+    public var reviewState: ReviewState = .accepted
 }
 
 /// Images, their project memberships and labels.
@@ -58,11 +70,13 @@ public protocol ImageRepository: Sendable {
     /// a stored image that nothing will ever analyse.
     func add(
         _ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?,
-        jobs: [JobRequest]
+        review: ReviewState, jobs: [JobRequest]
     ) async throws
         -> ImageAddition
     func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
     func list(projectID: Int64, filter: ImageFilter, after cursor: Int64?, limit: Int) async throws -> ImagePage
+    /// How many of the project's images the filter matches (what "select all" selects).
+    func count(projectID: Int64, filter: ImageFilter) async throws -> Int
     func memberships(sha256: String) async throws -> [ImageMembership]
     /// Takes the image out of the project. Returns whether the image row itself was
     /// deleted because no project holds it any more (its blobs are then the caller's to remove).
@@ -86,7 +100,9 @@ extension ImageRepository {
     public func add(_ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?)
         async throws -> ImageAddition
     {
-        try await add(image, to: projectID, labels: labels, originalName: originalName, linkID: linkID, jobs: [])
+        try await add(
+            image, to: projectID, labels: labels, originalName: originalName, linkID: linkID, review: .accepted,
+            jobs: [])
     }
 }
 
@@ -108,7 +124,7 @@ public struct SQLImageRepository: ImageRepository {
 
     public func add(
         _ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?,
-        jobs: [JobRequest]
+        review: ReviewState, jobs: [JobRequest]
     ) async throws
         -> ImageAddition
     {
@@ -130,8 +146,9 @@ public struct SQLImageRepository: ImageRepository {
             ).first()
             let insertedMember = try await db.raw(
                 """
-                INSERT INTO project_images (project_id, sha256, original_name, added_at, link_id)
-                VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now), \(bind: linkID))
+                INSERT INTO project_images (project_id, sha256, original_name, added_at, link_id, review_state)
+                VALUES (\(bind: projectID), \(bind: image.sha256), \(bind: originalName), \(bind: now), \(bind: linkID),
+                \(bind: review.rawValue))
                 ON CONFLICT (project_id, sha256) DO NOTHING RETURNING id
                 """
             ).first()
@@ -164,7 +181,7 @@ public struct SQLImageRepository: ImageRepository {
         guard
             let row = try await db.raw(
                 """
-                SELECT \(unsafeRaw: imageColumns), p.project_id, p.original_name, p.added_at
+                SELECT \(unsafeRaw: imageColumns), p.project_id, p.original_name, p.added_at, p.review_state
                 FROM project_images p JOIN images i ON i.sha256 = p.sha256
                 WHERE p.project_id = \(bind: projectID) AND p.sha256 = \(bind: sha256)
                 """
@@ -178,20 +195,12 @@ public struct SQLImageRepository: ImageRepository {
     {
         try await database.withConnection { db in
             var query: SQLQueryString = """
-                SELECT \(unsafeRaw: Self.imageColumns), p.id AS member_id, p.project_id, p.original_name, p.added_at
-                FROM project_images p JOIN images i ON i.sha256 = p.sha256
+                SELECT \(unsafeRaw: Self.imageColumns), p.id AS member_id, p.project_id, p.original_name, p.added_at,
+                p.review_state FROM project_images p JOIN images i ON i.sha256 = p.sha256
                 WHERE p.project_id = \(bind: projectID)
                 """
             if let cursor { query += " AND p.id < \(bind: cursor)" }
-            if let label = filter.label {
-                query +=
-                    " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
-            }
-            if let label = filter.modelLabel { query += Self.modelLabelled(label) }
-            if let threshold = filter.hideFlaggedAbove {
-                query +=
-                    " AND (i.moderation IS NULL OR i.moderation <= \(bind: threshold) OR p.reviewed_at IS NOT NULL)"
-            }
+            query += Self.matching(filter)
             query += " ORDER BY p.id DESC LIMIT \(bind: limit + 1)"
             let rows = try await db.raw(query).all()
             let page = Array(rows.prefix(limit))
@@ -205,11 +214,38 @@ public struct SQLImageRepository: ImageRepository {
         }
     }
 
+    public func count(projectID: Int64, filter: ImageFilter) async throws -> Int {
+        try await database.withConnection { db in
+            var query: SQLQueryString = """
+                SELECT COUNT(*) AS n FROM project_images p JOIN images i ON i.sha256 = p.sha256
+                WHERE p.project_id = \(bind: projectID)
+                """
+            query += Self.matching(filter)
+            return try await db.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
+    /// The conditions of `filter` on `p` (project_images) and `i` (images).
+    static func matching(_ filter: ImageFilter) -> SQLQueryString {
+        var query: SQLQueryString = ""
+        if let label = filter.label {
+            query +=
+                " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
+        }
+        if let label = filter.modelLabel { query += Self.modelLabelled(label) }
+        if let threshold = filter.hideFlaggedAbove {
+            query += " AND (i.moderation IS NULL OR i.moderation <= \(bind: threshold) OR p.reviewed_at IS NOT NULL)"
+        }
+        if let review = filter.review { query += " AND p.review_state = \(bind: review.rawValue)" }
+        if filter.onlyAccepted { query += " AND p.review_state = 'accepted'" }
+        return query
+    }
+
     public func memberships(sha256: String) async throws -> [ImageMembership] {
         try await database.withConnection { db in
             let rows = try await db.raw(
                 """
-                SELECT p.project_id, pr.name, p.added_at, p.reviewed_at, pr.moderation_threshold
+                SELECT p.project_id, pr.name, p.added_at, p.reviewed_at, pr.moderation_threshold, p.review_state
                 FROM project_images p JOIN projects pr ON pr.id = p.project_id
                 WHERE p.sha256 = \(bind: sha256) ORDER BY p.project_id
                 """
@@ -224,7 +260,9 @@ public struct SQLImageRepository: ImageRepository {
                         labels: labels[sha256] ?? [],
                         addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self)),
                         moderationThreshold: try row.decode(column: "moderation_threshold", as: Double?.self),
-                        reviewed: try row.decode(column: "reviewed_at", as: Int64?.self) != nil))
+                        reviewed: try row.decode(column: "reviewed_at", as: Int64?.self) != nil,
+                        reviewState: ReviewState(rawValue: try row.decode(column: "review_state", as: String.self))
+                            ?? .accepted))
             }
             return result
         }
@@ -264,10 +302,18 @@ public struct SQLImageRepository: ImageRepository {
         try await database.transaction { db in
             for sha256 in [keep] + others {
                 guard
-                    try await db.raw(
-                        "SELECT id FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)"
-                    ).first() != nil
+                    let row = try await db.raw(
+                        """
+                        SELECT review_state FROM project_images WHERE project_id = \(bind: projectID) AND sha256 = \(bind: sha256)
+                        """
+                    ).first()
                 else { throw StoreError.notFound("project \(projectID) holds no image \(sha256)") }
+                // Photos waiting for review, or rejected, take no part in merges.
+                let state = try row.decode(column: "review_state", as: String.self)
+                guard state == ReviewState.accepted.rawValue else {
+                    throw StoreError.conflict(
+                        "image \(sha256) is \(state) in review: decide on it first", field: "remove")
+                }
             }
             var orphans: [String] = []
             for sha256 in others {
@@ -388,12 +434,14 @@ public struct SQLImageRepository: ImageRepository {
     }
 
     static func projectImage(_ row: any SQLRow, labels: [Label]) throws -> ProjectImage {
-        ProjectImage(
+        var member = ProjectImage(
             image: try image(row),
             projectID: try row.decode(column: "project_id", as: Int64.self),
             labels: labels,
             originalName: try row.decode(column: "original_name", as: String?.self),
             addedAt: Clock.date(milliseconds: try row.decode(column: "added_at", as: Int64.self))
         )
+        member.review = ReviewState(rawValue: try row.decode(column: "review_state", as: String.self)) ?? .accepted
+        return member
     }
 }

@@ -40,6 +40,12 @@ public struct LabelFilter: Sendable, Equatable {
 public struct LabelOutcome: Sendable, Equatable {
     public var operation: Int64?
     public var changed: Int
+    /// The photos whose labels changed.
+    public var sha256s: [String] = []
+
+    public init(operation: Int64?, changed: Int, sha256s: [String] = []) {
+        (self.operation, self.changed, self.sha256s) = (operation, changed, sha256s)
+    }
 }
 
 /// One photo's human labels in a project, and the version a later edit names in `If-Match`.
@@ -160,7 +166,7 @@ public struct SQLLabelRepository: LabelRepository {
             let changed = try await Self.apply(operation, in: projectID, actor: actor, bumped: true, on: db)
             return (
                 try await Self.member(sha256, in: projectID, on: db),
-                LabelOutcome(operation: operation, changed: changed)
+                LabelOutcome(operation: operation, changed: changed.count, sha256s: changed)
             )
         }
     }
@@ -258,11 +264,11 @@ public struct SQLLabelRepository: LabelRepository {
                 """
             ).run()
             let changed = try await Self.apply(operation, in: projectID, actor: actor, bumped: false, on: db)
-            guard changed > 0 else {
+            guard !changed.isEmpty else {
                 try await db.raw("DELETE FROM label_operations WHERE id = \(bind: operation)").run()
                 return LabelOutcome(operation: nil, changed: 0)
             }
-            return LabelOutcome(operation: operation, changed: changed)
+            return LabelOutcome(operation: operation, changed: changed.count, sha256s: changed)
         }
     }
 
@@ -318,7 +324,7 @@ public struct SQLLabelRepository: LabelRepository {
             let changed = try await Self.apply(undo, in: projectID, actor: actor, bumped: false, on: db)
             try await db.raw("UPDATE label_operations SET undone_by = \(bind: undo) WHERE id = \(bind: operation)")
                 .run()
-            return LabelOutcome(operation: undo, changed: changed)
+            return LabelOutcome(operation: undo, changed: changed.count, sha256s: changed)
         }
     }
 
@@ -393,9 +399,9 @@ public struct SQLLabelRepository: LabelRepository {
 
     /// Applies the staged deltas: labels removed and added, versions moved (unless the caller
     /// moved the one photo's already), each photo's new version kept for undo, and a
-    /// `label.changed` event per photo. Answers how many photos changed.
+    /// `label.changed` event per photo. Answers the photos that changed.
     static func apply(_ operation: Int64, in projectID: Int64, actor: LabelActor, bumped: Bool, on db: any SQLDatabase)
-        async throws -> Int
+        async throws -> [String]
     {
         try await db.raw(
             """
@@ -433,7 +439,7 @@ public struct SQLLabelRepository: LabelRepository {
     /// A `label.changed` event per photo the operation changed, with its labels before and
     /// after (JSON arrays of names), written in batches in the change's transaction.
     static func events(_ operation: Int64, in projectID: Int64, actor: LabelActor, on db: any SQLDatabase)
-        async throws -> Int
+        async throws -> [String]
     {
         var deltas: [String: (added: [String], removed: [String])] = [:]
         for row in try await db.raw(
@@ -457,34 +463,23 @@ public struct SQLLabelRepository: LabelRepository {
             after[try row.decode(column: "sha256", as: String.self), default: []].append(
                 try row.decode(column: "name", as: String.self))
         }
-        let now = Clock.nowMilliseconds()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         func names(_ list: [String]) -> String {
             String(decoding: (try? encoder.encode(list)) ?? Data(), as: UTF8.self)
         }
         let sha256s = deltas.keys.sorted()
-        for start in stride(from: 0, to: sha256s.count, by: 200) {
-            var query: SQLQueryString = """
-                INSERT INTO events (actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at) VALUES
-                """
-            for (index, sha256) in sha256s[start..<min(start + 200, sha256s.count)].enumerated() {
-                let current = after[sha256] ?? []
-                let change = deltas[sha256] ?? ([], [])
-                let before = Set(current).subtracting(change.added).union(change.removed).sorted()
-                let detail: [String: String] = [
-                    "operation": String(operation), "before": names(before), "after": names(current),
-                ]
-                let text = String(decoding: try encoder.encode(detail), as: UTF8.self)
-                query += index == 0 ? "" : ","
-                query += """
-                     (\(bind: actor.kind), \(bind: actor.id), \(bind: actor.name), \(bind: EventAction.labelChanged.rawValue),
-                    \(bind: projectID), \(bind: sha256), \(bind: text), \(bind: now))
-                    """
-            }
-            try await db.raw(query).run()
+        let events = sha256s.map { sha256 in
+            let current = after[sha256] ?? []
+            let change = deltas[sha256] ?? ([], [])
+            let before = Set(current).subtracting(change.added).union(change.removed).sorted()
+            return Event(
+                actorKind: actor.kind, actorID: actor.id, actorName: actor.name,
+                action: EventAction.labelChanged.rawValue, projectID: projectID, subject: sha256,
+                detail: ["operation": String(operation), "before": names(before), "after": names(current)])
         }
-        return sha256s.count
+        try await SQLEventRepository.insert(events, at: Clock.nowMilliseconds(), on: db)
+        return sha256s
     }
 
     /// "a, b and 3 more" (the first few, by sha256 prefix).

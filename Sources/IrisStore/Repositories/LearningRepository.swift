@@ -10,11 +10,18 @@ public struct LearnerChange: Sendable {
     public var upserted: [LearnerClassRecord] = []
     public var removed: [String] = []
     public var members: [(name: String, sha256: String)] = []
+    /// Members that leave their class (their label was corrected away).
+    public var leaving: [(name: String, sha256: String)] = []
     /// Replace every class and member (consolidation).
     public var replaceAll = false
 
     public init(learner: LearnerRecord) { self.learner = learner }
 }
+
+/// The condition that a label `l` is on an accepted photo: pending and rejected photos (review)
+/// teach nothing: no learner class, head or evaluation reads their labels.
+let onAcceptedPhoto =
+    "EXISTS (SELECT 1 FROM project_images pa WHERE pa.project_id = l.project_id AND pa.sha256 = l.sha256 AND pa.review_state = 'accepted')"
 
 /// Learners, trained classifiers and evaluation runs, per project.
 public protocol LearningRepository: Sendable {
@@ -45,6 +52,12 @@ public protocol LearningRepository: Sendable {
     /// (project, class, learner's model) triples an image should join: its human labels that
     /// name a class of a learner, where it is not yet a member.
     func pendingMemberships(sha256: String) async throws -> [(projectID: Int64, name: String, model: String)]
+    /// Of these photos, the (class, photo) pairs whose human labels name a learner class the
+    /// photo is not a member of (`joining`), and the memberships whose label the photo no
+    /// longer has (`leaving`).
+    func labelDrift(projectID: Int64, sha256s: [String]) async throws -> (
+        joining: [(name: String, sha256: String)], leaving: [(name: String, sha256: String)]
+    )
     /// The project's human-labelled images that have no embedding from `model`.
     func labelledWithoutEmbedding(projectID: Int64, model: String) async throws -> [String]
     /// Projects whose learner changed since its last consolidation.
@@ -129,6 +142,14 @@ public struct SQLLearningRepository: LearningRepository {
                             \(bind: Clock.milliseconds(shell.updatedAt)))
                     ON CONFLICT (project_id, name) DO UPDATE SET count = excluded.count, feature_sum = excluded.feature_sum,
                         noise_mean = excluded.noise_mean, noise_m2 = excluded.noise_m2, updated_at = excluded.updated_at
+                    """
+                ).run()
+            }
+            for member in write.leaving {
+                try await db.raw(
+                    """
+                    DELETE FROM learner_members WHERE project_id = \(bind: projectID) AND name = \(bind: member.name)
+                    AND sha256 = \(bind: member.sha256)
                     """
                 ).run()
             }
@@ -226,7 +247,7 @@ public struct SQLLearningRepository: LearningRepository {
                 SELECT l.project_id AS project_id, l.name AS name, r.model AS model FROM labels l
                 JOIN learners r ON r.project_id = l.project_id
                 JOIN learner_classes c ON c.project_id = l.project_id AND c.name = l.name
-                WHERE l.sha256 = \(bind: sha256) AND l.source = \(bind: Label.humanSource)
+                WHERE l.sha256 = \(bind: sha256) AND l.source = \(bind: Label.humanSource) AND \(unsafeRaw: onAcceptedPhoto)
                   AND NOT EXISTS (SELECT 1 FROM learner_members m WHERE m.project_id = l.project_id AND m.name = l.name AND m.sha256 = l.sha256)
                 ORDER BY l.project_id, l.name
                 """
@@ -239,12 +260,55 @@ public struct SQLLearningRepository: LearningRepository {
         }
     }
 
+    public func labelDrift(projectID: Int64, sha256s: [String]) async throws -> (
+        joining: [(name: String, sha256: String)], leaving: [(name: String, sha256: String)]
+    ) {
+        try await database.withConnection { db in
+            var joining: [(name: String, sha256: String)] = []
+            var leaving: [(name: String, sha256: String)] = []
+            for start in stride(from: 0, to: sha256s.count, by: 500) {
+                let chunk = Array(sha256s[start..<min(start + 500, sha256s.count)])
+                for row in try await db.raw(
+                    """
+                    SELECT l.name, l.sha256 FROM labels l
+                    JOIN learner_classes c ON c.project_id = l.project_id AND c.name = l.name
+                    WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource) AND l.sha256 IN (\(binds: chunk))
+                      AND \(unsafeRaw: onAcceptedPhoto) AND NOT EXISTS (SELECT 1 FROM learner_members m WHERE m.project_id = l.project_id AND m.name = l.name AND m.sha256 = l.sha256)
+                    ORDER BY l.name, l.sha256
+                    """
+                ).all() {
+                    joining.append(
+                        (
+                            try row.decode(column: "name", as: String.self),
+                            try row.decode(column: "sha256", as: String.self)
+                        ))
+                }
+                for row in try await db.raw(
+                    """
+                    SELECT m.name, m.sha256 FROM learner_members m
+                    WHERE m.project_id = \(bind: projectID) AND m.sha256 IN (\(binds: chunk))
+                      AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.project_id = m.project_id AND l.sha256 = m.sha256
+                      AND l.name = m.name AND l.source = \(bind: Label.humanSource) AND \(unsafeRaw: onAcceptedPhoto))
+                    ORDER BY m.name, m.sha256
+                    """
+                ).all() {
+                    leaving.append(
+                        (
+                            try row.decode(column: "name", as: String.self),
+                            try row.decode(column: "sha256", as: String.self)
+                        ))
+                }
+            }
+            return (joining, leaving)
+        }
+    }
+
     public func labelledWithoutEmbedding(projectID: Int64, model: String) async throws -> [String] {
         try await database.withConnection { db in
             try await db.raw(
                 """
                 SELECT DISTINCT l.sha256 AS sha256 FROM labels l
-                WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource)
+                WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource) AND \(unsafeRaw: onAcceptedPhoto)
                   AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.sha256 = l.sha256 AND e.model = \(bind: model))
                 ORDER BY l.sha256
                 """
@@ -265,8 +329,9 @@ public struct SQLLearningRepository: LearningRepository {
         try await database.withConnection { db in
             try await db.raw(
                 """
-                SELECT sha256 FROM labels WHERE project_id = \(bind: projectID) AND name = \(bind: label) AND source = \(bind: Label.humanSource)
-                ORDER BY sha256
+                SELECT l.sha256 FROM labels l WHERE l.project_id = \(bind: projectID) AND l.name = \(bind: label)
+                AND l.source = \(bind: Label.humanSource) AND \(unsafeRaw: onAcceptedPhoto)
+                ORDER BY l.sha256
                 """
             ).all().map { try $0.decode(column: "sha256", as: String.self) }
         }
@@ -297,7 +362,7 @@ public struct SQLLearningRepository: LearningRepository {
                 """
                 SELECT l.sha256 AS sha256, l.name AS name, e.vector AS vector FROM labels l
                 JOIN embeddings e ON e.sha256 = l.sha256 AND e.model = \(bind: model)
-                WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource)
+                WHERE l.project_id = \(bind: projectID) AND l.source = \(bind: Label.humanSource) AND \(unsafeRaw: onAcceptedPhoto)
                 ORDER BY l.name, l.sha256
                 """
             ).all().compactMap { row in

@@ -10,6 +10,8 @@ public struct ProjectPatch: Sendable {
     /// `.some(nil)` goes back to the server's `moderation.threshold`.
     public var moderationThreshold: Double??
     public var repairDomain: Bool?
+    public var review: ReviewPolicy?
+    public var rejectRetentionDays: Int?
 
     public init(
         name: String? = nil, description: String? = nil, labelSet: [String]?? = nil,
@@ -51,7 +53,8 @@ extension ProjectRepository {
 /// `ProjectRepository` in SQL, for SQLite and PostgreSQL alike.
 public struct SQLProjectRepository: ProjectRepository {
     let database: IrisDatabase
-    static let columns = "id, name, description, label_set, moderation_threshold, repair_domain, created_at, updated_at"
+    static let columns =
+        "id, name, description, label_set, moderation_threshold, repair_domain, review, reject_retention_days, created_at, updated_at"
 
     public init(database: IrisDatabase) { self.database = database }
 
@@ -121,11 +124,14 @@ public struct SQLProjectRepository: ProjectRepository {
             if let labelSet = patch.labelSet { project.labelSet = labelSet }
             if let threshold = patch.moderationThreshold { project.moderationThreshold = threshold }
             if let domain = patch.repairDomain { project.repairDomain = domain }
+            if let review = patch.review { project.review = review }
+            if let days = patch.rejectRetentionDays { project.rejectRetentionDays = days }
             let now = Clock.nowMilliseconds()
             try await db.raw(
                 """
                 UPDATE projects SET name = \(bind: project.name), description = \(bind: project.description),
-                label_set = \(bind: try Self.encode(project.labelSet)), moderation_threshold = \(bind: project.moderationThreshold), repair_domain = \(bind: project.repairDomain ? 1 : 0), updated_at = \(bind: now) WHERE id = \(bind: id)
+                label_set = \(bind: try Self.encode(project.labelSet)), moderation_threshold = \(bind: project.moderationThreshold), repair_domain = \(bind: project.repairDomain ? 1 : 0), review = \(bind: project.review.rawValue),
+                reject_retention_days = \(bind: Int64(project.rejectRetentionDays)), updated_at = \(bind: now) WHERE id = \(bind: id)
                 """
             ).run()
             project.updatedAt = Clock.date(milliseconds: now)
@@ -159,7 +165,7 @@ public struct SQLProjectRepository: ProjectRepository {
     static func project(_ row: any SQLRow) throws -> Project {
         let labelText = try row.decode(column: "label_set", as: String?.self)
         let labelSet = try labelText.map { try JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-        return Project(
+        var project = Project(
             id: try row.decode(column: "id", as: Int64.self),
             name: try row.decode(column: "name", as: String.self),
             description: try row.decode(column: "description", as: String.self),
@@ -169,6 +175,9 @@ public struct SQLProjectRepository: ProjectRepository {
             createdAt: Clock.date(milliseconds: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Clock.date(milliseconds: try row.decode(column: "updated_at", as: Int64.self))
         )
+        project.review = ReviewPolicy(rawValue: try row.decode(column: "review", as: String.self)) ?? .off
+        project.rejectRetentionDays = Int(try row.decode(column: "reject_retention_days", as: Int64.self))
+        return project
     }
 }
 

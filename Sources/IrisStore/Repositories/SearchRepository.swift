@@ -25,9 +25,10 @@ public protocol SearchRepository: Sendable {
     /// Every membership of images that have an embedding of `model` (for loading), in pages.
     func memberships(model: String, after cursor: Int64, limit: Int) async throws
         -> [(id: Int64, sha256: String, projectID: Int64)]
-    /// Images in `projects` whose moderation score is over their project's threshold (or
-    /// `defaultThreshold`) and not reviewed there: hidden from viewers and contributors.
-    func flagged(in projects: [Int64], defaultThreshold: Double) async throws -> [(sha256: String, projectID: Int64)]
+    /// Images in `projects` hidden from viewers and contributors: a moderation score over their
+    /// project's threshold (or `defaultThreshold`) and not reviewed there, or a review state
+    /// other than accepted (pending, rejected).
+    func hidden(in projects: [Int64], defaultThreshold: Double) async throws -> [(sha256: String, projectID: Int64)]
     /// Removes changes older than `date` (every index has applied them or will rebuild).
     func pruneChanges(before date: Date) async throws -> Int
 
@@ -48,7 +49,8 @@ public protocol SearchRepository: Sendable {
     /// the projects where it does.
     func passing(_ sha256s: [String], in projects: [Int64]?, filter: SearchFilter, defaultThreshold: Double)
         async throws -> [String: Set<Int64>]
-    /// Up to `limit` images of a project, oldest member first, with their pixel counts.
+    /// Up to `limit` accepted images of a project (review: pending and rejected ones take no
+    /// part in duplicates), oldest member first, with their pixel counts.
     func members(of projectID: Int64, limit: Int) async throws -> [(sha256: String, pixels: Int64)]
     /// The difference hashes stored for these images.
     func perceptualHashes(sha256s: [String]) async throws -> [String: UInt64]
@@ -184,7 +186,7 @@ public struct SQLSearchRepository: SearchRepository {
         }
     }
 
-    public func flagged(in projects: [Int64], defaultThreshold: Double) async throws
+    public func hidden(in projects: [Int64], defaultThreshold: Double) async throws
         -> [(sha256: String, projectID: Int64)]
     {
         guard !projects.isEmpty else { return [] }
@@ -194,8 +196,9 @@ public struct SQLSearchRepository: SearchRepository {
                 SELECT p.sha256, p.project_id FROM project_images p
                 JOIN images i ON i.sha256 = p.sha256
                 JOIN projects r ON r.id = p.project_id
-                WHERE p.project_id IN (\(binds: projects)) AND p.reviewed_at IS NULL AND i.moderation IS NOT NULL
-                  AND i.moderation > COALESCE(r.moderation_threshold, \(bind: defaultThreshold))
+                WHERE p.project_id IN (\(binds: projects)) AND ((p.reviewed_at IS NULL AND i.moderation IS NOT NULL
+                  AND i.moderation > COALESCE(r.moderation_threshold, \(bind: defaultThreshold)))
+                  OR p.review_state <> 'accepted')
                 """
             ).all().map {
                 (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "project_id", as: Int64.self))
@@ -322,7 +325,7 @@ public struct SQLSearchRepository: SearchRepository {
             try await db.raw(
                 """
                 SELECT p.sha256, i.width * i.height AS pixels FROM project_images p JOIN images i ON i.sha256 = p.sha256
-                WHERE p.project_id = \(bind: projectID) ORDER BY p.id LIMIT \(bind: limit)
+                WHERE p.project_id = \(bind: projectID) AND p.review_state = 'accepted' ORDER BY p.id LIMIT \(bind: limit)
                 """
             ).all().map {
                 (try $0.decode(column: "sha256", as: String.self), try $0.decode(column: "pixels", as: Int64.self))

@@ -15,6 +15,9 @@ enum APIModel {
         var moderationThreshold: Double?
         /// Whether repairs take patches from the project's similar photos unless they say.
         var repairDomain: Bool
+        /// Which uploads wait for review (`off`, `links`, `contributors`).
+        var review: ReviewPolicy
+        var rejectRetentionDays: Int
         var createdAt: Date
         var updatedAt: Date
 
@@ -22,6 +25,7 @@ enum APIModel {
             (id, name, description, labelSet) = (project.id, project.name, project.description, project.labelSet)
             moderationThreshold = project.moderationThreshold
             repairDomain = project.repairDomain
+            (review, rejectRetentionDays) = (project.review, project.rejectRetentionDays)
             (createdAt, updatedAt) = (project.createdAt, project.updatedAt)
         }
     }
@@ -163,6 +167,8 @@ enum APIModel {
         var projects: [MembershipBody]?
         /// The moderation model's score, once it has run (0…1, higher is less safe).
         var moderation: Double?
+        /// In a project: where the photo stands in its review (`accepted`, `pending`, `rejected`).
+        var review: ReviewState?
 
         init(_ image: ImageRecord) {
             sha256 = image.sha256
@@ -180,6 +186,7 @@ enum APIModel {
             labels = member.labels.map(LabelBody.init)
             originalName = member.originalName
             addedAt = member.addedAt
+            review = member.review
         }
     }
 

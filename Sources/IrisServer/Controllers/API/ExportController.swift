@@ -29,6 +29,8 @@ struct ExportController {
         var format: String
         var split: Bool?
         var include: Include?
+        /// `accepted` (the default while the project reviews uploads) or `all`.
+        var review: String?
     }
 
     @Sendable func create(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<
@@ -51,12 +53,21 @@ struct ExportController {
             throw Problem.badRequest(
                 "include takes no labels at all: allow human, learner or model ones", field: "include")
         }
+        let onlyAccepted: Bool
+        switch body.review {
+        case nil: onlyAccepted = project.review != .off
+        case "accepted": onlyAccepted = true
+        case "all": onlyAccepted = false
+        case let other?:
+            throw Problem.badRequest("review must be accepted or all, not \"\(other.prefix(40))\"", field: "review")
+        }
         let (job, _) = try await queue.enqueue(
             try JobRequest(
                 kind: ExportJob.kind,
                 encoding: ExportJob.Payload(
                     projectId: project.id,
-                    request: DatasetExport.Request(format: format, split: body.split ?? false, include: include)),
+                    request: DatasetExport.Request(
+                        format: format, split: body.split ?? false, include: include, onlyAccepted: onlyAccepted)),
                 projectID: project.id))
         await audit.record(
             context.caller, .projectExported, project: project.id, subject: "job \(job.id)",

@@ -109,10 +109,11 @@ struct ImageController {
         -> APIModel.Page<APIModel.ImageBody>
     {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        let filter = moderation.filter(
+        var filter = moderation.filter(
             label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"),
             project: project,
             seesFlagged: try await moderation.seesFlagged(context.caller, in: project))
+        filter.review = try Parameters.review(request)
         let page = try await store.images.list(
             projectID: project.id, filter: filter, after: try Parameters.cursor(request),
             limit: try Parameters.limit(request))

@@ -88,7 +88,7 @@ struct LabelController {
         var text = header.trimmingCharacters(in: .whitespaces)
         if text.hasPrefix("W/") { text.removeFirst(2) }
         if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = String(text.dropFirst().dropLast()) }
-        guard let version = Int64(text), version > 0 else {
+        guard text.count <= 18, let version = Int64(text), version >= 0 else {
             throw Problem.badRequest(
                 "If-Match must be the labels' version as GET or PUT gave it (e.g. \"3\"), not \(header.prefix(40))",
                 field: "If-Match")

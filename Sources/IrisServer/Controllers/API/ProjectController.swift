@@ -35,8 +35,12 @@ struct ProjectController {
         /// `null` goes back to the server's `moderation.threshold`.
         var moderationThreshold: Double??
         var repairDomain: Bool?
+        var review: ReviewPolicy?
+        var rejectRetentionDays: Int?
 
-        enum CodingKeys: String, CodingKey { case name, description, labelSet, moderationThreshold, repairDomain }
+        enum CodingKeys: String, CodingKey {
+            case name, description, labelSet, moderationThreshold, repairDomain, review, rejectRetentionDays
+        }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -45,6 +49,8 @@ struct ProjectController {
             labelSet = try container.decodeClearable([String].self, forKey: .labelSet)
             moderationThreshold = try container.decodeClearable(Double.self, forKey: .moderationThreshold)
             repairDomain = try container.decodeIfPresentNotNull(Bool.self, forKey: .repairDomain)
+            review = try container.decodeIfPresentNotNull(ReviewPolicy.self, forKey: .review)
+            rejectRetentionDays = try container.decodeIfPresentNotNull(Int.self, forKey: .rejectRetentionDays)
         }
     }
 
@@ -108,6 +114,14 @@ struct ProjectController {
             patch.moderationThreshold = threshold
         }
         patch.repairDomain = body.repairDomain
+        patch.review = body.review
+        if let days = body.rejectRetentionDays {
+            guard (1...3650).contains(days) else {
+                throw Problem.badRequest(
+                    "reject_retention_days must be from 1 to 3650, not \(days)", field: "reject_retention_days")
+            }
+            patch.rejectRetentionDays = days
+        }
         let project = try await store.projects.update(id: id, patch)
         await audit.record(context.caller, .projectUpdated, project: id, subject: project.name)
         return .init(project)

@@ -80,7 +80,9 @@ struct WebController {
             title: project.name,
             project: .init(id: project.id, name: project.name, description: project.description),
             images: tiles, hasImages: !tiles.isEmpty, labelChoices: project.labelSet ?? [],
-            hasLabelSet: project.labelSet != nil, maxUploadMB: limits.maxUploadBytes >> 20, filter: label ?? "",
+            hasLabelSet: project.labelSet != nil,
+            matching: try await store.images.count(projectID: project.id, filter: filter),
+            maxUploadMB: limits.maxUploadBytes >> 20, filter: label ?? "",
             modelFilter: modelLabel ?? "",
             modelLabels: try await store.analyses.labelCounts(projectID: project.id, limit: 30).map {
                 .init(label: $0.label, count: $0.count)
@@ -154,6 +156,8 @@ struct WebController {
         var hasImages: Bool
         var labelChoices: [String]
         var hasLabelSet: Bool
+        /// How many photos the gallery's filter matches (all pages): what "select all" selects.
+        var matching: Int
         var maxUploadMB: Int64
         var filter: String
         var modelFilter: String
@@ -252,6 +256,9 @@ struct WebController {
         // Repair: the projects holding it where the caller may repair (contributors and up).
         let repairable =
             (try? await guardian.projects(holding: sha256, role: .contributor, caller: context.caller)) ?? []
+        // Label correction: the projects where the caller is an editor or more.
+        let editable = Set(
+            (try? await guardian.projects(holding: sha256, role: .editor, caller: context.caller)) ?? [])
         var domainDefaults: [Int64: Bool] = [:]
         for id in repairable { domainDefaults[id] = try await store.projects.find(id: id)?.repairDomain ?? false }
         let methods = repairMethods()
@@ -263,7 +270,9 @@ struct WebController {
             format: image.format.rawValue,
             bytes: ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file),
             projects: memberships.map {
-                .init(id: $0.projectID, name: $0.projectName, labels: $0.labels.map(\.name).joined(separator: ", "))
+                .init(
+                    id: $0.projectID, name: $0.projectName, labels: $0.labels.map(\.name).joined(separator: ", "),
+                    canEdit: editable.contains($0.projectID))
             },
             canRepair: !repairable.isEmpty,
             repairProjects: memberships.filter { repairable.contains($0.projectID) }.map {
@@ -287,6 +296,8 @@ struct WebController {
             var id: Int64
             var name: String
             var labels: String
+            /// The caller may correct the photo's labels in this project (editors and up).
+            var canEdit: Bool
         }
         struct RepairProject {
             var id: Int64

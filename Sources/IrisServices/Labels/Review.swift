@@ -1,0 +1,175 @@
+public import Foundation
+public import IrisCore
+import IrisML
+public import IrisStore
+
+/// Review of contributions: the queue of photos waiting for an editor (newest first, or the
+/// most suspect labels first), each with up to three suggested labels from what the project
+/// already knows, and the editors' decisions. A decision is one transaction; the learner
+/// follows it at once (an accepted photo joins the classes its labels name, a rejected one
+/// leaves them).
+public struct Review: Sendable {
+    public let store: IrisStore
+    public let learning: LearningService
+    public let labels: LabelEditing
+
+    public init(store: IrisStore, learning: LearningService, labels: LabelEditing) {
+        (self.store, self.learning, self.labels) = (store, learning, labels)
+    }
+
+    /// The most decisions one request may carry.
+    public static let maxDecisions = 500
+    /// How many waiting photos `suspect` ranks (the oldest beyond it wait for the next page).
+    public static let maxRanked = 5000
+
+    /// A suggested label, how likely it is the photo's (0…1), and what said so.
+    public struct Suggestion: Sendable, Equatable, Codable {
+        public var label: String
+        public var confidence: Double
+        /// `learner`, or `model:<name>` for an automatic model's label that names one of the
+        /// project's labels.
+        public var source: String
+    }
+
+    /// One photo of the queue.
+    public struct Item: Sendable {
+        public var member: ProjectImage
+        public var linkName: String?
+        public var suggestions: [Suggestion]
+        /// How likely the contributor's label is right, from the learner (nil: it cannot say).
+        public var labelConfidence: Double?
+    }
+
+    public enum Order: String, Sendable, CaseIterable { case newest, suspect }
+
+    /// The photos in `state`, in `order`, at most `limit`.
+    public func queue(in project: Project, state: ReviewState, order: Order, limit: Int) async throws -> [Item] {
+        let scan = order == .newest ? limit : Self.maxRanked
+        var members: [ProjectImage] = []
+        var cursor: Int64?
+        repeat {
+            let page = try await store.images.list(
+                projectID: project.id, filter: ImageFilter(review: state), after: cursor, limit: min(500, scan))
+            members += page.items
+            cursor = page.nextCursor
+        } while cursor != nil && members.count < scan
+        members = Array(members.prefix(scan))
+        let suggested = try await suggestions(for: members.map(\.image.sha256), in: project)
+        let links = Dictionary(
+            uniqueKeysWithValues: try await store.links.list(projectID: project.id).map { ($0.id, $0.name) })
+        let linkIDs = try await store.reviews.links(of: members.map(\.image.sha256), in: project.id)
+        var items = members.map { member -> Item in
+            let sha256 = member.image.sha256
+            let given = member.labels.filter { $0.source == Label.humanSource }.map(\.name)
+            let learned = suggested.learner[sha256]
+            // The learner's probability of the label the contributor gave (the lowest, when several).
+            let confidence = learned.flatMap { distribution in
+                given.isEmpty ? nil : given.map { distribution[$0] ?? 0 }.min()
+            }
+            return Item(
+                member: member, linkName: linkIDs[sha256].flatMap { links[$0] },
+                suggestions: suggested.top[sha256] ?? [], labelConfidence: confidence)
+        }
+        if order == .suspect {
+            // Least likely right first; photos the learner cannot judge after them, newest first.
+            items = items.enumerated().sorted { a, b in
+                switch (a.element.labelConfidence, b.element.labelConfidence) {
+                case (let x?, let y?): (x, a.offset) < (y, b.offset)
+                case (.some, nil): true
+                case (nil, .some): false
+                case (nil, nil): a.offset < b.offset
+                }
+            }.map(\.element)
+        }
+        return Array(items.prefix(limit))
+    }
+
+    /// Up to three suggestions per photo (by confidence), and the learner's whole distribution
+    /// over its classes, per photo it could judge.
+    func suggestions(for sha256s: [String], in project: Project) async throws -> (
+        top: [String: [Suggestion]], learner: [String: [String: Double]]
+    ) {
+        var all: [String: [String: Suggestion]] = [:]
+        var distributions: [String: [String: Double]] = [:]
+        func offer(_ sha256: String, _ suggestion: Suggestion) {
+            if let allowed = project.labelSet, !allowed.contains(suggestion.label) { return }
+            if let known = all[sha256]?[suggestion.label], known.confidence >= suggestion.confidence { return }
+            all[sha256, default: [:]][suggestion.label] = suggestion
+        }
+        // The learner: its calibrated probability for its nearest class, the rest shared among
+        // the others in proportion to their softmax weights.
+        if let record = try await store.learning.learner(projectID: project.id), record.classCount > 0 {
+            let vectors = try await store.search.embeddings(model: record.model, sha256s: sha256s)
+            let judged = sha256s.filter { vectors[$0]?.count == record.dimension }
+            if !judged.isEmpty {
+                let answers = try await learning.classify(projectID: project.id, vectors: judged.map { vectors[$0]! })
+                for (sha256, answer) in zip(judged, answers) {
+                    let distribution = Self.distribution(answer)
+                    distributions[sha256] = distribution
+                    for (label, confidence) in distribution {
+                        offer(sha256, Suggestion(label: label, confidence: confidence, source: "learner"))
+                    }
+                }
+            }
+        }
+        // Automatic models: their top label, when one of its names is a label of the project.
+        if let names = project.labelSet, !names.isEmpty {
+            let byName = Dictionary(names.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+            for (sha256, top) in try await store.analyses.topLabels(sha256s: sha256s) {
+                for synonym in top.label.split(separator: ",") {
+                    let key = synonym.trimmingCharacters(in: .whitespaces).lowercased()
+                    if let label = byName[key] {
+                        offer(sha256, Suggestion(label: label, confidence: top.score, source: "model"))
+                        break
+                    }
+                }
+            }
+        }
+        let top = all.mapValues {
+            Array($0.values.sorted { ($0.confidence, $1.label) > ($1.confidence, $0.label) }.prefix(3))
+        }
+        return (top, distributions)
+    }
+
+    /// An answer as probabilities over the learner's classes: the calibrated confidence for
+    /// the nearest, the remainder shared by the others' softmax weights.
+    static func distribution(_ answer: IncrementalLearner.Answer) -> [String: Double] {
+        guard let first = answer.ranked.first else { return [:] }
+        var result = [first.label: answer.confidence]
+        let others = answer.ranked.dropFirst()
+        let total = others.reduce(0) { $0 + $1.confidence }
+        for other in others {
+            result[other.label] = total > 0 ? (1 - answer.confidence) * other.confidence / total : 0
+        }
+        return result
+    }
+
+    /// Records the decisions (labels checked against the project's label set first), then the
+    /// learner follows them.
+    public func decide(_ decisions: [ReviewDecision], in project: Project, by caller: Caller) async throws
+        -> ReviewOutcome
+    {
+        guard (1...Self.maxDecisions).contains(decisions.count) else {
+            throw Refusal.invalid(
+                "decisions must hold from 1 to \(Self.maxDecisions) decisions, not \(decisions.count)",
+                field: "decisions")
+        }
+        guard Set(decisions.map(\.sha256)).count == decisions.count else {
+            throw Refusal.invalid("decisions name a photo twice", field: "decisions")
+        }
+        var checked = decisions
+        for index in checked.indices {
+            if let names = checked[index].labels {
+                guard checked[index].action == .accept else {
+                    throw Refusal.invalid("labels go with accept, not reject", field: "decisions")
+                }
+                checked[index].labels = try labels.checked(names, field: "labels", in: project)
+            }
+        }
+        let outcome = try await store.reviews.decide(checked, in: project.id, by: LabelEditing.actor(caller))
+        await labels.teach(
+            LabelOutcome(operation: nil, changed: outcome.sha256s.count, sha256s: outcome.sha256s),
+            projectID: project.id)
+        return outcome
+    }
+}
