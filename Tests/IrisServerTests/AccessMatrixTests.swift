@@ -49,6 +49,7 @@ struct AccessMatrixTests {
         "POST /api/v1/projects/{id}/labels/undo": .project(.editor),
         "GET /api/v1/projects/{id}/review": .project(.editor),
         "POST /api/v1/projects/{id}/review": .project(.editor),
+        "GET /projects/{id}/review": .project(.editor),
         "GET /projects/{id}/duplicates": .project(.editor),
         "POST /api/v1/projects/{id}/imports": .project(.editor),
         "GET /login": .open,

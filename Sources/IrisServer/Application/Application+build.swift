@@ -137,5 +137,6 @@ func buildRouter(
     SearchPages(store: dependencies.store, duplicates: system.duplicates, resources: resources, search: search)
         .addRoutes(to: root)
     ContributorPage(store: dependencies.store, guardian: guardian, resources: resources).addRoutes(to: root)
+    ReviewPage(store: dependencies.store, resources: resources).addRoutes(to: root)
     return router
 }
