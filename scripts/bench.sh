@@ -74,6 +74,9 @@ for model in mobilenet-v2 efficientnet-lite0; do
   echo "== learning quality, crop set, $model (crops of one photograph per class: an upper bound; 20 random splits)"
   "$PWD/.build/release/iris" learn quality --model "$model" --data "$work/learning" --log-level warning .cache/evalset
 done
+# Review: a simulated crowd (the photo set through a link, 15% of labels wrong) and a reviewer who
+# looks at 30% of it, in the suspect order and in the newest order.
+python3 Benchmarks/review_crowd.py "$PWD/.build/release/iris" "$work" "$photoset"
 echo "== learning speed (100-image class; 1,000 classes; 10,000 × 50 training set)"
 IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning" --log-level warning .cache/evalset
 

@@ -242,6 +242,8 @@ struct LabelEditTests {
             }
 
             // act: the wrong robin is corrected to sparrow
+            let beforeCorrection = Date()
+            try await Task.sleep(for: .milliseconds(5))
             let path = "/api/v1/projects/\(project)/images/\(photos[2].sha256)/labels"
             let corrected = try Self.decode(
                 ImageLabels.self, try await server.send(.put, path, json: ["labels": ["sparrow"]]))
@@ -252,6 +254,11 @@ struct LabelEditTests {
             let members = try await server.store.learning.members(projectID: project)
             #expect(members.contains { $0.name == "sparrow" && $0.sha256 == photos[2].sha256 })
             #expect(!members.contains { $0.name == "robin" && $0.sha256 == photos[2].sha256 })
+            // A head trained before the correction has one photo it has not seen; an evaluation now
+            // records the correction as the labels it used.
+            #expect(try await server.store.labels.changedSince(beforeCorrection, in: project) == 1)
+            #expect(try await server.store.labels.changedSince(Date(), in: project) == 0)
+            #expect(try await server.store.labels.latestOperation(in: project) == corrected.operation.map(Int64.init))
 
             // Undo puts it back where it was.
             let undone = try await server.send(

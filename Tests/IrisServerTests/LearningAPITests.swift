@@ -324,6 +324,8 @@ import Testing
                     ("plain/1.jpg", try Fixtures.jpeg(seed: 1)), ("plain/2.jpg", try Fixtures.jpeg(seed: 2)),
                 ]))
             #expect(taught.status == .created, "\(taught.text)")
+            // The class's photos' own jobs (their large thumbnails) finish first: they add blobs.
+            try await server.settle()
             let (images, blobs) = (try await server.rowCount("images"), server.blobFiles().count)
             let bomb = try Fixtures.pixelBomb()
 

@@ -1087,6 +1087,10 @@ extension Components {
             public var createdAt: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/Classifier/training`.
             public var training: OpenAPIRuntime.OpenAPIObjectContainer?
+            /// Photos whose labels or review state changed since it was trained: retrain to teach it them.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Classifier/labels_changed_since`.
+            public var labelsChangedSince: Swift.Int?
             /// Creates a new `Classifier`.
             ///
             /// - Parameters:
@@ -1097,6 +1101,7 @@ extension Components {
             ///   - jobId:
             ///   - createdAt:
             ///   - training:
+            ///   - labelsChangedSince: Photos whose labels or review state changed since it was trained: retrain to teach it them.
             public init(
                 version: Swift.Int,
                 model: Swift.String,
@@ -1104,7 +1109,8 @@ extension Components {
                 active: Swift.Bool,
                 jobId: Swift.Int? = nil,
                 createdAt: Foundation.Date,
-                training: OpenAPIRuntime.OpenAPIObjectContainer? = nil
+                training: OpenAPIRuntime.OpenAPIObjectContainer? = nil,
+                labelsChangedSince: Swift.Int? = nil
             ) {
                 self.version = version
                 self.model = model
@@ -1113,6 +1119,7 @@ extension Components {
                 self.jobId = jobId
                 self.createdAt = createdAt
                 self.training = training
+                self.labelsChangedSince = labelsChangedSince
             }
             public enum CodingKeys: String, CodingKey {
                 case version
@@ -1122,6 +1129,7 @@ extension Components {
                 case jobId = "job_id"
                 case createdAt = "created_at"
                 case training
+                case labelsChangedSince = "labels_changed_since"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Evaluation`.
@@ -1145,6 +1153,10 @@ extension Components {
             public var createdAt: Foundation.Date
             /// - Remark: Generated from `#/components/schemas/Evaluation/report`.
             public var report: OpenAPIRuntime.OpenAPIObjectContainer?
+            /// The newest label change when the run began: runs at the same one used the same labels.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Evaluation/label_operation`.
+            public var labelOperation: Swift.Int?
             /// Creates a new `Evaluation`.
             ///
             /// - Parameters:
@@ -1155,6 +1167,7 @@ extension Components {
             ///   - jobId:
             ///   - createdAt:
             ///   - report:
+            ///   - labelOperation: The newest label change when the run began: runs at the same one used the same labels.
             public init(
                 id: Swift.Int,
                 target: Components.Schemas.Evaluation.TargetPayload,
@@ -1162,7 +1175,8 @@ extension Components {
                 split: Swift.String,
                 jobId: Swift.Int? = nil,
                 createdAt: Foundation.Date,
-                report: OpenAPIRuntime.OpenAPIObjectContainer? = nil
+                report: OpenAPIRuntime.OpenAPIObjectContainer? = nil,
+                labelOperation: Swift.Int? = nil
             ) {
                 self.id = id
                 self.target = target
@@ -1171,6 +1185,7 @@ extension Components {
                 self.jobId = jobId
                 self.createdAt = createdAt
                 self.report = report
+                self.labelOperation = labelOperation
             }
             public enum CodingKeys: String, CodingKey {
                 case id
@@ -1180,6 +1195,7 @@ extension Components {
                 case jobId = "job_id"
                 case createdAt = "created_at"
                 case report
+                case labelOperation = "label_operation"
             }
         }
         /// - Remark: Generated from `#/components/schemas/Model`.

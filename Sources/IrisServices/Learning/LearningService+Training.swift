@@ -158,17 +158,23 @@ extension LearningService {
     }
 
     public struct EvaluationBody: Codable, Sendable {
-        public init(target: Target, version: Int? = nil, split: Split, report: EvaluationReport) {
+        public init(
+            target: Target, version: Int? = nil, split: Split, report: EvaluationReport, labelOperation: Int64? = nil
+        ) {
             self.target = target
             self.version = version
             self.split = split
             self.report = report
+            self.labelOperation = labelOperation
         }
 
         public var target: Target
         public var version: Int?
         public var split: Split
         public var report: EvaluationReport
+        /// The project's newest label change when the run began (nil: none yet): runs at the same
+        /// operation used the same labels; a later one saw the corrections since.
+        public var labelOperation: Int64?
     }
 
     public func evaluate(projectID: Int64, target: Target, version: Int?, split: Split, jobID: Int64?) async throws
@@ -247,7 +253,9 @@ extension LearningService {
         }
         var report = EvaluationReport(examples: examples, labels: labels)
         report.thresholdScale = scale
-        let body = EvaluationBody(target: target, version: usedVersion, split: split, report: report)
+        let body = EvaluationBody(
+            target: target, version: usedVersion, split: split, report: report,
+            labelOperation: try await store.labels.latestOperation(in: projectID))
         return try await store.learning.addEvaluation(
             EvaluationRecord(
                 projectID: projectID, target: target.rawValue, version: usedVersion, split: split.rawValue,

@@ -86,6 +86,12 @@ public protocol LabelRepository: Sendable {
     func undo(_ operation: Int64, in projectID: Int64, by actor: LabelActor) async throws -> LabelOutcome
     /// Every change to the photo's labels in the project, oldest first.
     func history(of sha256: String, in projectID: Int64) async throws -> [LabelHistoryEntry]
+    /// The project's newest label change (nil: none yet): what an evaluation records as the
+    /// labels it used, so two runs at the same operation used the same labels.
+    func latestOperation(in projectID: Int64) async throws -> Int64?
+    /// How many photos' human labels or review state changed after `date` (what a head trained
+    /// then has not seen).
+    func changedSince(_ date: Date, in projectID: Int64) async throws -> Int
 }
 
 /// `LabelRepository` in SQL, for SQLite and PostgreSQL alike. A change is a few set-based
@@ -358,6 +364,30 @@ public struct SQLLabelRepository: LabelRepository {
                 }
             }
             return entries
+        }
+    }
+
+    public func latestOperation(in projectID: Int64) async throws -> Int64? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT MAX(id) AS id FROM label_operations WHERE project_id = \(bind: projectID)")
+                .first()?
+                .decode(column: "id", as: Int64?.self)
+        }
+    }
+
+    public func changedSince(_ date: Date, in projectID: Int64) async throws -> Int {
+        try await database.withConnection { db in
+            let since = Clock.milliseconds(date)
+            return try await db.raw(
+                """
+                SELECT COUNT(*) AS n FROM (
+                    SELECT c.sha256 FROM label_changes c JOIN label_operations o ON o.id = c.operation_id
+                    WHERE c.project_id = \(bind: projectID) AND o.created_at > \(bind: since)
+                    UNION
+                    SELECT sha256 FROM project_images WHERE project_id = \(bind: projectID) AND decided_at > \(bind: since)
+                ) changed
+                """
+            ).first()?.decode(column: "n", as: Int.self) ?? 0
         }
     }
 

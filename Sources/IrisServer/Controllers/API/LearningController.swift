@@ -334,21 +334,30 @@ struct LearningController {
         var jobId: Int64?
         var createdAt: Date
         var training: LearningService.TrainingSummary?
+        /// Photos whose labels or review state changed since it was trained: it has not seen them.
+        var labelsChangedSince: Int
     }
 
     @Sendable func classifiers(_ request: Request, context: IrisRequestContext) async throws
         -> APIModel.Page<ClassifierBody>
     {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        return APIModel.Page(items: try await store.learning.classifiers(projectID: project.id).map(Self.body))
+        var items: [ClassifierBody] = []
+        for record in try await store.learning.classifiers(projectID: project.id) {
+            items.append(
+                Self.body(
+                    record, changed: try await store.labels.changedSince(record.createdAt, in: project.id)))
+        }
+        return APIModel.Page(items: items)
     }
 
-    static func body(_ record: ClassifierRecord) -> ClassifierBody {
+    static func body(_ record: ClassifierRecord, changed: Int) -> ClassifierBody {
         ClassifierBody(
             version: record.version, model: record.model, classes: record.classes, active: record.active,
             jobId: record.jobID,
             createdAt: record.createdAt,
-            training: try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8)))
+            training: try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8)),
+            labelsChangedSince: changed)
     }
 
     struct ActivatedBody: ResponseEncodable {
@@ -414,6 +423,8 @@ struct LearningController {
         var jobId: Int64?
         var createdAt: Date
         var report: EvaluationReport?
+        /// The project's newest label change when the run began: runs at the same one used the same labels.
+        var labelOperation: Int64?
     }
 
     @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws
@@ -435,11 +446,10 @@ struct LearningController {
     }
 
     static func body(_ record: EvaluationRecord) -> EvaluationBody {
-        EvaluationBody(
+        let stored = try? JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8))
+        return EvaluationBody(
             id: record.id, target: record.target, version: record.version, split: record.split, jobId: record.jobID,
-            createdAt: record.createdAt,
-            report: (try? JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8)))?
-                .report)
+            createdAt: record.createdAt, report: stored?.report, labelOperation: stored?.labelOperation)
     }
 
     // MARK: - Shared

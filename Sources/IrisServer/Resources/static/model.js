@@ -252,6 +252,10 @@ function setUpModelPage() {
       const training = item.training || {};
       for (const text of ["v" + item.version + (item.active ? " (active)" : ""), item.classes.join(", "), String(training.train_count || 0),
         percent(training.validation_accuracy || 0), String((training.epochs || []).length), when(item.created_at)]) row.appendChild(element("td", text));
+      // Corrections since it was trained: it has not seen them (retrain to teach it).
+      const changed = item.labels_changed_since || 0;
+      row.appendChild(element("td", changed ? changed + (changed === 1 ? " photo's label changed since" : " photos' labels changed since") : "up to date",
+        changed ? "stale" : "muted"));
       const cell = element("td");
       if (canEdit && !item.active) {
         const activate = element("button", "Make active");
