@@ -85,13 +85,14 @@ public struct IrisClient: Sendable {
 
     /// Replaces a photo's human labels in a project. With `ifVersion` (the `version` a
     /// previous answer gave), a change someone else made meanwhile is refused with a 412
-    /// (`IrisClientError.problem(status: 412, …)`) instead of being overwritten.
+    /// (`IrisClientError.problem(status: 412, …)`) instead of being overwritten. The version goes
+    /// unquoted: the OpenAPI runtime percent-encodes quotes in header values.
     public func setLabels(_ labels: [String], on sha256: String, in project: Int, ifVersion: Int? = nil) async throws
         -> ImageLabels
     {
         try await call {
             try await api.setLabels(
-                path: .init(id: project, sha256: sha256), headers: .init(ifMatch: ifVersion.map { "\"\($0)\"" }),
+                path: .init(id: project, sha256: sha256), headers: .init(ifMatch: ifVersion.map { String($0) }),
                 body: .json(.init(labels: labels))
             ).ok.body.json
         }
@@ -113,6 +114,41 @@ public struct IrisClient: Sendable {
     public func undoLabels(_ operation: Int, in project: Int) async throws -> Components.Schemas.LabelChange {
         try await call {
             try await api.undoLabels(path: .init(id: project), body: .json(.init(operation: operation))).ok.body.json
+        }
+    }
+
+    /// The photos of a project waiting for review (editors), each with up to three suggested
+    /// labels; `suspect` first lists those whose label the project's learner doubts most.
+    public func review(_ project: Int, suspectFirst: Bool = true, limit: Int = 50) async throws
+        -> Components.Schemas.ReviewQueue
+    {
+        try await call {
+            try await api.reviewQueue(
+                path: .init(id: project), query: .init(order: suspectFirst ? .suspect : .newest, limit: limit)
+            ).ok.body.json
+        }
+    }
+
+    /// A decision on a photo waiting for review: accept (with the labels it should have, or
+    /// as labelled) or reject.
+    public enum Decision: Sendable, Equatable {
+        case accept(String, labels: [String]? = nil)
+        case reject(String)
+    }
+
+    /// Records decisions in one transaction; answers how many were decided.
+    @discardableResult
+    public func decide(_ decisions: [Decision], in project: Int) async throws -> Int {
+        typealias Item = Operations.DecideReview.Input.Body.JsonPayload.DecisionsPayloadPayload
+        let items = decisions.map { decision -> Item in
+            switch decision {
+            case .accept(let sha256, let labels): Item(sha256: sha256, action: .accept, labels: labels)
+            case .reject(let sha256): Item(sha256: sha256, action: .reject)
+            }
+        }
+        return try await call {
+            try await api.decideReview(path: .init(id: project), body: .json(.init(decisions: items))).ok.body.json
+                .decided
         }
     }
 

@@ -36,6 +36,43 @@ struct IrisClientTests {
         return try IrisClient(server: URL(string: "http://127.0.0.1:\(port)")!, token: token ?? server.adminToken)
     }
 
+    @Test("labels are corrected from the version read (a stale one is a 412), bulk-changed and undone; review decides")
+    func labelsAndReview() async throws {
+        try await TestServer.with(.sqlite) { server in
+            let project = Int(try await server.createProject("Birds", labelSet: ["robin", "sparrow"]))
+            let client = try Self.client(server)
+            let photo = try await client.upload(
+                try Fixtures.jpeg(seed: 41), name: "b.jpg", labels: ["robin"], to: project)
+            let corrected = try await client.setLabels(["sparrow"], on: photo.sha256, in: project, ifVersion: 1)
+            #expect(corrected.labels.map(\.name) == ["sparrow"] && corrected.version == 2)
+            await #expect(throws: IrisClientError.self) {
+                _ = try await client.setLabels(["robin"], on: photo.sha256, in: project, ifVersion: 1)
+            }
+            do {
+                _ = try await client.setLabels(["robin"], on: photo.sha256, in: project, ifVersion: 1)
+            } catch IrisClientError.problem(let status, _, let field) {
+                #expect(status == 412 && field == "If-Match")
+            }
+            let bulk = try await client.changeLabels([photo.sha256], in: project, add: ["robin"])
+            #expect(bulk.changed == 1)
+            #expect(try await client.undoLabels(try #require(bulk.operation), in: project).changed == 1)
+            // Review: an upload through a link waits; the client sees it and accepts it relabelled.
+            _ = try await server.send(.patch, "/api/v1/projects/\(project)", json: ["review": "links"])
+            let link = try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"])
+            let code = try #require(try link.json()["code"] as? String)
+            var form = MultipartForm()
+            form.addFile("file", fileName: "c.jpg", data: try Fixtures.jpeg(seed: 42))
+            form.addField("label", "robin")
+            let sent = try await server.acting(as: [:]).post(
+                "/api/v1/links/\(code)/images", body: form.body, contentType: form.contentType)
+            let waiting = try #require(try sent.json()["sha256"] as? String)
+            let queue = try await client.review(project)
+            #expect(queue.items.map(\.sha256) == [waiting] && queue.counts.additionalProperties["pending"] == 1)
+            #expect(try await client.decide([.accept(waiting, labels: ["sparrow"])], in: project) == 1)
+            #expect(try await client.review(project).items.isEmpty)
+        }
+    }
+
     @Test("projects, the hash check, uploads with labels, and the server's refusals in its words")
     func calls() async throws {
         try await TestServer.with(.sqlite) { server in
