@@ -11,6 +11,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support import expected_conditions
 
@@ -638,3 +639,251 @@ def test_a_revoked_contributor_link_shows_a_page_saying_what_to_do(server, brows
     assert heading.text == "This link is no longer active"
     assert browser.find_element(By.ID, "problem-advice").text == "Ask the project's owner for a new one."
     assert browser.find_elements(By.CSS_SELECTOR, "header.bar a.brand")
+
+# Correcting labels: choosing photos in the gallery, and one photo's labels on its page.
+
+EDITOR, EDITOR_PASSWORD = "erin", "erin-editor-password"
+
+
+def sign_in_as(server, browser, username, password):
+    browser.get(server.url("/login"))
+    browser.find_element(By.NAME, "username").send_keys(username)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    page_wait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "signed-in-as")))
+
+
+def birds_project(server, base_jpeg, labels, name="Garden birds"):
+    """A project with the label set robin, wren, sparrow, one photo per entry of `labels` (each
+    uploaded with that label, or none), and the editor erin; answers the project's id."""
+    project = server.create_project(name, label_set=["robin", "wren", "sparrow"])
+    for index, label in enumerate(labels):
+        answer = server.http.post(server.url(f"/api/v1/projects/{project}/images"), data={"label": label} if label else {},
+                                  files={"file": (f"bird-{index}.jpg", variant(base_jpeg, 900 + index), "image/jpeg")}, timeout=30)
+        assert answer.status_code == 201, answer.text
+    users = [user["username"] for user in server.http.get(server.url("/api/v1/users"), timeout=10).json()["items"]]
+    if EDITOR not in users:
+        made = server.http.post(server.url("/api/v1/users"), json={"username": EDITOR, "password": EDITOR_PASSWORD}, timeout=10)
+        assert made.status_code == 201, made.text
+    role = server.http.put(server.url(f"/api/v1/projects/{project}/members/{EDITOR}"), json={"role": "editor"}, timeout=10)
+    assert role.status_code == 200, role.text
+    return project
+
+
+def human_labels(server, project):
+    """Each photo of the project → its human labels, sorted."""
+    return {image["sha256"]: sorted(label["name"] for label in image["labels"] if label["source"] == "human")
+            for image in images_in(server, project)}
+
+
+def tile_labels(browser, sha):
+    return [chip.text for chip in browser.find_elements(By.CSS_SELECTOR, f"#gallery .tile[data-sha256='{sha}'] .label[title=human]")]
+
+
+def console_errors(browser, expected=()):
+    """What the page logged as errors since the last call, but for the refusals in `expected` (e.g. "412")."""
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
+            and not any(f"status of {status}" in entry["message"] for status in expected)]
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_an_editor_chooses_photos_in_the_gallery_adds_a_label_and_undoes_it(server, browser, base_jpeg):
+    project = birds_project(server, base_jpeg, ["wren", "wren", "", "wren", "", "wren"])
+    sign_in_as(server, browser, EDITOR, EDITOR_PASSWORD)
+    browser.get(server.url(f"/projects/{project}"))
+    wait = page_wait(browser, 15)
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")
+    shas = [tile.get_attribute("data-sha256") for tile in tiles]
+    assert len(shas) == 6
+    # Outside selection mode a tile is a link to its photo, and the bar is hidden.
+    assert not browser.find_element(By.ID, "bulk-bar").is_displayed()
+
+    # act: Select photos, click the first tile, shift-click the third: the three are chosen
+    browser.find_element(By.ID, "select-mode").click()
+    assert browser.find_element(By.ID, "select-mode").get_attribute("aria-pressed") == "true"
+    browser.execute_script("arguments[0].scrollIntoView()", tiles[0])
+    tiles[0].find_element(By.TAG_NAME, "img").click()
+    assert browser.current_url.endswith(f"/projects/{project}")  # the click chose it rather than opening it
+    webdriver.ActionChains(browser).key_down(Keys.SHIFT).click(tiles[2].find_element(By.TAG_NAME, "img")).key_up(Keys.SHIFT).perform()
+    assert browser.find_element(By.ID, "selected-count").text == "3 selected"
+    assert [tile.get_attribute("data-sha256") for tile in browser.find_elements(By.CSS_SELECTOR, "#gallery .tile.selected")] == shas[:3]
+    assert all(box.is_selected() for box in browser.find_elements(By.CSS_SELECTOR, "#gallery .tile.selected .pick"))
+    browser.save_screenshot(str(screenshots(server) / "gallery-selecting.png"))
+
+    # act: add robin to them
+    Select(browser.find_element(By.ID, "bulk-label")).select_by_value("robin")
+    browser.find_element(By.ID, "bulk-add").click()
+    # check: the notice says how many changed; the tiles show it; the server has it
+    notice = wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#toasts .undo-notice") or False)[0]
+    assert "Changed 3 photos" in notice.text
+    assert all("robin" in tile_labels(browser, sha) for sha in shas[:3])
+    assert not any("robin" in tile_labels(browser, sha) for sha in shas[3:])
+    stored = human_labels(server, project)
+    assert [sha for sha in shas if "robin" in stored[sha]] == shas[:3]
+    browser.save_screenshot(str(screenshots(server) / "gallery-changed.png"))
+
+    # act: Undo, from the notice
+    notice.find_element(By.CSS_SELECTOR, "button.undo").click()
+    # check: the page reloads without robin anywhere, and the server agrees
+    wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, ".tile.selected") and "Undone" in b.find_element(By.ID, "toasts").text)
+    assert not any("robin" in tile_labels(browser, sha) for sha in shas)
+    assert not any("robin" in labels for labels in human_labels(server, project).values())
+
+    # act: choose two tiles with their boxes (the keyboard's way), add robin again, and reload
+    browser.find_element(By.ID, "select-mode").click()
+    for sha in shas[3:5]:
+        box = browser.find_element(By.CSS_SELECTOR, f"#gallery .tile[data-sha256='{sha}'] .pick")
+        box.send_keys(Keys.SPACE)
+    assert browser.find_element(By.ID, "selected-count").text == "2 selected"
+    Select(browser.find_element(By.ID, "bulk-label")).select_by_value("robin")
+    browser.find_element(By.ID, "bulk-add").click()
+    wait.until(lambda b: "Changed 2 photos" in b.find_element(By.ID, "toasts").text)
+    browser.refresh()
+    # check: the page drawn by the server shows them labelled
+    assert [sha for sha in shas if "robin" in tile_labels(browser, sha)] == shas[3:5]
+    errors = console_errors(browser)
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_select_all_matching_a_filter_relabels_every_photo_the_filter_matches(server, browser, base_jpeg):
+    project = birds_project(server, base_jpeg, ["wren", "", "wren", "sparrow", "wren"])
+    wrens = [image["sha256"] for image in server.http.get(server.url(f"/api/v1/projects/{project}/images"),
+                                                          params={"label": "wren", "limit": 100}, timeout=10).json()["items"]]
+    sign_in_as(server, browser, EDITOR, EDITOR_PASSWORD)
+    browser.get(server.url(f"/projects/{project}?label=wren"))
+    # Every request the page sends is noted, to see what the change names.
+    browser.execute_script("""
+        window.sent = [];
+        const send = window.fetch;
+        window.fetch = (url, options) => { window.sent.push([String(url), options && options.body]); return send(url, options); };""")
+    browser.find_element(By.ID, "select-mode").click()
+    everything = browser.find_element(By.ID, "select-all")
+    # check: the count offered is the number of photos the filter matches, by the API
+    assert everything.text == f"Select all {len(wrens)} matching this filter"
+
+    # act: select all, and add sparrow
+    everything.click()
+    assert everything.get_attribute("aria-pressed") == "true"
+    assert browser.find_element(By.ID, "selected-count").text == f"All {len(wrens)} matching selected"
+    Select(browser.find_element(By.ID, "bulk-label")).select_by_value("sparrow")
+    browser.find_element(By.ID, "bulk-add").click()
+    page_wait(browser, 15).until(lambda b: f"Changed {len(wrens)} photos" in b.find_element(By.ID, "toasts").text)
+
+    # check: the change named the filter, not the photos; every wren has sparrow, no other photo changed
+    sent = [json.loads(body) for url, body in browser.execute_script("return window.sent")
+            if url.endswith(f"/projects/{project}/labels")]
+    assert sent == [{"filter": {"label": "wren"}, "add": ["sparrow"]}]
+    stored = human_labels(server, project)
+    assert all(stored[sha] == ["sparrow", "wren"] for sha in wrens)
+    assert sorted(labels for sha, labels in stored.items() if sha not in wrens) == [[], ["sparrow"]]
+    assert all(tile_labels(browser, sha) == ["wren", "sparrow"] for sha in wrens)
+
+    # act: the same filter without the page: nothing was left out (the API's count is the page's)
+    again = server.http.post(server.url(f"/api/v1/projects/{project}/labels"),
+                             json={"filter": {"label": "wren"}, "add": ["sparrow"]}, timeout=10).json()
+    assert again == {"changed": 0}
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_bulk_bar_fits_a_phone_and_works_there(server, browser, base_jpeg):
+    project = birds_project(server, base_jpeg, ["wren", "", "", "wren", "", ""])
+    sign_in_as(server, browser, EDITOR, EDITOR_PASSWORD)
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(server.url(f"/projects/{project}"))
+        browser.find_element(By.ID, "select-mode").click()
+        tiles = browser.find_elements(By.CSS_SELECTOR, "#gallery .tile")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", tiles[1])
+        tiles[1].find_element(By.TAG_NAME, "img").click()
+
+        # check: the bar is on the screen whole, at its bottom, and nothing is wider than the screen
+        def inside(element):
+            return browser.execute_script(
+                "const r = arguments[0].getBoundingClientRect();"
+                "return r.width > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight;", element)
+        bar = browser.find_element(By.ID, "bulk-bar")
+        assert inside(bar)
+        assert browser.execute_script("return innerHeight - arguments[0].getBoundingClientRect().bottom", bar) < 2
+        for control in bar.find_elements(By.CSS_SELECTOR, "button, select"):
+            assert control.is_displayed() and inside(control), control.get_attribute("id")
+        assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
+
+        # act: add robin from the bar
+        Select(browser.find_element(By.ID, "bulk-label")).select_by_value("robin")
+        browser.find_element(By.ID, "bulk-add").click()
+        notice = page_wait(browser, 15).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#toasts .undo-notice") or False)[0]
+        # check: the notice sits above the bar, whole, and its Undo can be pressed
+        assert inside(notice)
+        assert browser.execute_script(
+            "return arguments[0].getBoundingClientRect().bottom <= arguments[1].getBoundingClientRect().top", notice, bar)
+        browser.save_screenshot(str(screenshots(server) / "gallery-selecting-phone.png"))
+        assert human_labels(server, project)[tiles[1].get_attribute("data-sha256")] == ["robin"]
+        notice.find_element(By.CSS_SELECTOR, "button.undo").click()
+        page_wait(browser, 15).until(lambda b: "Undone" in b.find_element(By.ID, "toasts").text)
+        assert all(labels in ([], ["wren"]) for labels in human_labels(server, project).values())
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwrites_nothing(server, browser, base_jpeg):
+    project = birds_project(server, base_jpeg, ["wren"])
+    sha = images_in(server, project)[0]["sha256"]
+    labels_url = server.url(f"/api/v1/projects/{project}/images/{sha}/labels")
+    sign_in_as(server, browser, EDITOR, EDITOR_PASSWORD)
+    browser.get(server.url(f"/images/{sha}"))
+    wait = page_wait(browser, 15)
+    membership = browser.find_element(By.CSS_SELECTOR, f"#memberships li[data-project='{project}']")
+    wait.until(lambda b: "no changes yet" in membership.find_element(By.CSS_SELECTOR, ".label-changes summary").text)
+
+    # act: Edit labels, tick robin, untick wren, Save
+    membership.find_element(By.CSS_SELECTOR, ".edit-labels").click()
+    form = wait.until(lambda b: membership.find_element(By.CSS_SELECTOR, ".label-editor") if
+                      membership.find_element(By.CSS_SELECTOR, ".label-editor").is_displayed() else False)
+    boxes = {box.get_attribute("value"): box for box in form.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")}
+    assert sorted(boxes) == ["robin", "sparrow", "wren"] and boxes["wren"].is_selected()
+    boxes["robin"].click()
+    boxes["wren"].click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    # check: saved; the history says what changed, by whom; the labels line follows
+    wait.until(lambda b: membership.find_elements(By.CSS_SELECTOR, ".label-history li"))
+    line = membership.find_element(By.CSS_SELECTOR, ".label-history li").text
+    assert "robin added, wren removed by erin on " in line, line
+    assert "robin" in membership.find_element(By.CSS_SELECTOR, ".current-labels").text
+    assert [label["name"] for label in server.http.get(labels_url, timeout=10).json()["labels"]] == ["robin"]
+    browser.save_screenshot(str(screenshots(server) / "image-labels.png"))
+
+    # act: open the editor, then someone changes the labels behind the page's back, then Save
+    membership.find_element(By.CSS_SELECTOR, ".edit-labels").click()
+    form = wait.until(lambda b: membership.find_element(By.CSS_SELECTOR, ".label-editor") if
+                      membership.find_element(By.CSS_SELECTOR, ".label-editor").is_displayed() else False)
+    behind = server.http.put(labels_url, json={"labels": ["sparrow"]}, timeout=10)
+    assert behind.status_code == 200, behind.text
+    form.find_element(By.CSS_SELECTOR, "input[value=wren]").click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    # check: the page says so and shows the labels as they are now; nothing was overwritten
+    status = membership.find_element(By.CSS_SELECTOR, ".label-status")
+    wait.until(lambda b: "Someone changed these labels meanwhile; reloaded" in status.text)
+    assert [label["name"] for label in server.http.get(labels_url, timeout=10).json()["labels"]] == ["sparrow"]
+    checked = [box.get_attribute("value") for box in form.find_elements(By.CSS_SELECTOR, "input[type=checkbox]") if box.is_selected()]
+    assert checked == ["sparrow"]
+    lines = [item.text for item in membership.find_elements(By.CSS_SELECTOR, ".label-history li")]
+    assert len(lines) == 2 and f"{ADMIN} (token e2e)" in lines[1] and "sparrow added, robin removed" in lines[1], lines
+
+    # check: an undo is listed as such
+    undo = server.http.post(server.url(f"/api/v1/projects/{project}/labels/undo"),
+                            json={"operation": behind.json()["operation"]}, timeout=10)
+    assert undo.status_code == 200, undo.text
+    browser.refresh()
+    lines = page_wait(browser, 15).until(lambda b: [item.text for item in b.find_elements(
+        By.CSS_SELECTOR, f"#memberships li[data-project='{project}'] .label-history li")] or False)
+    assert len(lines) == 3 and f"(undo of change {behind.json()['operation']})" in lines[2], lines
+    browser.set_window_size(390, 844)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
+    browser.save_screenshot(str(screenshots(server) / "image-labels-phone.png"))
+    browser.set_window_size(1280, 900)
+    errors = console_errors(browser, expected=["412"])
+    assert not errors, errors

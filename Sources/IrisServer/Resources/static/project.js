@@ -1,6 +1,6 @@
-// The project page (project.mustache): uploading photos through the offline queue, and the
-// owner's contributor links.
-import { csrfHeaders, offlineQueue, problemText, startPage, toast } from "./common.js";
+// The project page (project.mustache): uploading photos through the offline queue, the
+// owner's contributor links, and (editors) choosing photos in the gallery to correct their labels.
+import { callAPI, csrfHeaders, element, offlineQueue, problemText, startPage, toast } from "./common.js";
 
 // Photos are chosen (or dropped), a label picked, and nothing is sent until Upload is pressed,
 // so the label chosen after the photos is the one they get.
@@ -76,6 +76,190 @@ function setUpCreateLink() {
   });
 }
 
+// Editors correct labels from the gallery. "Select photos" turns a click on a tile into choosing
+// it (a shift-click chooses the run from the tile clicked last); "Select all" chooses every
+// photo the gallery's filter matches, on every page, and the change then names the filter
+// rather than the photos. The bar adds or removes one label on what is chosen, in one change
+// the notice after it can undo. The tiles on the page show the change at once; an undo reloads.
+function setUpSelection() {
+  const bar = document.getElementById("bulk-bar");
+  const gallery = document.getElementById("gallery");
+  const toggle = document.getElementById("select-mode");
+  if (!bar || !gallery || !toggle) return;
+  const tiles = Array.from(gallery.querySelectorAll(".tile"));
+  const count = document.getElementById("selected-count");
+  const allButton = document.getElementById("select-all");
+  const picker = document.getElementById("bulk-label");
+  const addButton = document.getElementById("bulk-add");
+  const removeButton = document.getElementById("bulk-remove");
+  const projectId = bar.dataset.project;
+  const matching = Number(bar.dataset.matching);
+  const filtered = bar.dataset.label !== "" || bar.dataset.modelLabel !== "";
+  if (!filtered) allButton.textContent = "Select all " + matching + (matching === 1 ? " photo" : " photos") + " in this project";
+  let selecting = false;
+  let allMatching = false;  // "Select all": the change names the filter, not the photos
+  let last = null;  // the tile clicked last, where a shift-click's run starts
+  let busy = false;
+
+  // What an undo said before the page reloaded.
+  const kept = sessionStorage.getItem("iris-labels-note");
+  if (kept) { toast(kept); sessionStorage.removeItem("iris-labels-note"); }
+
+  for (const tile of tiles) {
+    const box = element("input", undefined, "pick");
+    box.type = "checkbox";
+    box.setAttribute("aria-label", "Select " + tile.querySelector(".name").textContent);
+    tile.prepend(box);
+  }
+
+  const chosen = () => tiles.filter((tile) => tile.classList.contains("selected"));
+  function mark(tile, on) {
+    tile.classList.toggle("selected", on);
+    tile.querySelector(".pick").checked = on;
+  }
+
+  function update() {
+    const n = chosen().length;
+    count.textContent = allMatching ? "All " + matching + " matching selected" : n + " selected";
+    allButton.setAttribute("aria-pressed", String(allMatching));
+    addButton.disabled = removeButton.disabled = busy || (n === 0 && !allMatching);
+  }
+
+  // The bar is fixed to the bottom of the screen: the notices, a tile reached with the keyboard
+  // and the end of the page keep clear of it (app.css, by its height).
+  const barHeight = () => document.documentElement.style.setProperty("--bulk-bar-height", (bar.hidden ? 0 : bar.offsetHeight) + "px");
+  if (window.ResizeObserver) new ResizeObserver(barHeight).observe(bar);
+
+  function setSelecting(on) {
+    selecting = on;
+    toggle.setAttribute("aria-pressed", String(on));
+    toggle.textContent = on ? "Done selecting" : "Select photos";
+    gallery.classList.toggle("selecting", on);
+    document.documentElement.classList.toggle("bulk-open", on);
+    bar.hidden = !on;
+    if (!on) { for (const tile of tiles) mark(tile, false); allMatching = false; last = null; }
+    barHeight();
+    update();
+  }
+  toggle.addEventListener("click", () => setSelecting(!selecting));
+
+  gallery.addEventListener("click", (event) => {
+    if (!selecting) return;
+    const tile = event.target.closest(".tile");
+    if (!tile) return;
+    const box = tile.querySelector(".pick");
+    // A click on the box has already ticked it; anywhere else on the tile (the picture's link
+    // too) ticks it instead of opening the photo.
+    let wanted = box.checked;
+    if (event.target !== box) { event.preventDefault(); wanted = !box.checked; }
+    const index = tiles.indexOf(tile);
+    const from = event.shiftKey && last !== null ? Math.min(last, index) : index;
+    const to = event.shiftKey && last !== null ? Math.max(last, index) : index;
+    for (let i = from; i <= to; i++) mark(tiles[i], wanted);
+    last = index;
+    allMatching = false;
+    update();
+  });
+
+  allButton.addEventListener("click", () => {
+    allMatching = !allMatching;
+    for (const tile of tiles) mark(tile, allMatching);
+    last = null;
+    update();
+  });
+  document.getElementById("select-none").addEventListener("click", () => {
+    for (const tile of tiles) mark(tile, false);
+    allMatching = false;
+    last = null;
+    update();
+  });
+
+  // The tiles on this page show a change without reloading, so the selection stays for the next.
+  function showOnTiles(changed, kind, label) {
+    for (const tile of changed) {
+      const labels = tile.querySelector(".labels");
+      const chip = Array.from(labels.querySelectorAll('.label[title="human"]')).find((span) => span.textContent === label);
+      if (kind === "remove" && chip) chip.remove();
+      if (kind === "add" && !chip) {
+        const added = element("span", label, "label");
+        added.title = "human";
+        labels.insertBefore(added, labels.querySelector('.label:not([title="human"])'));
+      }
+    }
+  }
+
+  async function apply(kind) {
+    const label = picker.value.trim();
+    if (!label) { toast("Choose a label first", true); picker.focus(); return; }
+    const changed = chosen();
+    const body = {};
+    if (allMatching) {
+      body.filter = {};
+      if (bar.dataset.label) body.filter.label = bar.dataset.label;
+      if (bar.dataset.modelLabel) body.filter.model_label = bar.dataset.modelLabel;
+    } else {
+      body.images = changed.map((tile) => tile.dataset.sha256);
+    }
+    body[kind] = [label];
+    busy = true;
+    update();
+    try {
+      await callAPI("POST /api/v1/projects/" + projectId + "/labels", body, (result) => {
+        if (!result.changed) {
+          toast(kind === "add" ? "Nothing changed: every selected photo has " + label + " already."
+            : "Nothing changed: no selected photo has " + label + ".");
+          return;
+        }
+        showOnTiles(changed, kind, label);
+        const photos = result.changed + (result.changed === 1 ? " photo" : " photos");
+        undoNotice("Changed " + photos + " (" + label + (kind === "add" ? " added)." : " removed)."), projectId, result.operation);
+      });
+    } catch (error) {
+      toast("The change was not sent: " + error.message, true);
+    } finally {
+      busy = false;
+      update();
+    }
+  }
+  addButton.addEventListener("click", () => apply("add"));
+  removeButton.addEventListener("click", () => apply("remove"));
+  update();
+}
+
+// A notice with an Undo button: it stays 30 s (longer while the keyboard is in it), or until closed.
+function undoNotice(message, projectId, operation) {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const item = element("div", undefined, "toast actionable undo-notice");
+  const undo = element("button", "Undo", "undo");
+  undo.type = "button";
+  const close = element("button", "×", "dismiss");
+  close.type = "button";
+  close.setAttribute("aria-label", "Dismiss");
+  item.append(element("span", message), undo, close);
+  box.appendChild(item);
+  const expire = () => { if (item.contains(document.activeElement)) setTimeout(expire, 5000); else item.remove(); };
+  setTimeout(expire, 30000);
+  close.addEventListener("click", () => item.remove());
+  undo.addEventListener("click", async () => {
+    undo.disabled = true;
+    try {
+      await callAPI("POST /api/v1/projects/" + projectId + "/labels/undo", { operation: operation }, (result) => {
+        item.remove();
+        const note = "Undone: " + result.changed + (result.changed === 1 ? " photo is" : " photos are") + " as before.";
+        toast(note);
+        sessionStorage.setItem("iris-labels-note", note);
+        setTimeout(() => location.reload(), 600);
+      });
+    } catch (error) {
+      toast("The undo was not sent: " + error.message, true);
+    } finally {
+      undo.disabled = false;
+    }
+  });
+}
+
 startPage();
 setUpUpload();
 setUpCreateLink();
+setUpSelection();
