@@ -2124,8 +2124,10 @@ extension Components {
             public var operation: Swift.Int?
             /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload`.
             public struct HistoryPayloadPayload: Codable, Hashable, Sendable {
+                /// The change; absent for the upload that gave the photo its first labels.
+                ///
                 /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/operation`.
-                public var operation: Swift.Int
+                public var operation: Swift.Int?
                 /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/actor`.
                 public var actor: Swift.String
                 /// - Remark: Generated from `#/components/schemas/ImageLabels/HistoryPayload/actor_kind`.
@@ -2141,7 +2143,7 @@ extension Components {
                 /// Creates a new `HistoryPayloadPayload`.
                 ///
                 /// - Parameters:
-                ///   - operation:
+                ///   - operation: The change; absent for the upload that gave the photo its first labels.
                 ///   - actor:
                 ///   - actorKind:
                 ///   - at:
@@ -2149,7 +2151,7 @@ extension Components {
                 ///   - removed:
                 ///   - undoes:
                 public init(
-                    operation: Swift.Int,
+                    operation: Swift.Int? = nil,
                     actor: Swift.String,
                     actorKind: Swift.String,
                     at: Foundation.Date,

@@ -11,6 +11,8 @@ public protocol EventRepository: Sendable {
     func list(afterID: Int64, projectIDs: [Int64]?, limit: Int) async throws -> [Event]
     /// The newest `limit` events (newest first) of `projectIDs` (nil: all).
     func latest(projectIDs: [Int64]?, limit: Int) async throws -> [Event]
+    /// The first event of `action` about `subject` in the project (e.g. a photo's upload).
+    func first(_ action: String, projectID: Int64, subject: String) async throws -> Event?
 }
 
 /// `EventRepository` in SQL, for SQLite and PostgreSQL alike.
@@ -67,6 +69,19 @@ public struct SQLEventRepository: EventRepository {
 
     public func latest(projectIDs: [Int64]?, limit: Int) async throws -> [Event] {
         try await query(afterID: 0, projectIDs: projectIDs, limit: limit, newestFirst: true)
+    }
+
+    public func first(_ action: String, projectID: Int64, subject: String) async throws -> Event? {
+        let id = try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT MIN(id) AS id FROM events WHERE project_id = \(bind: projectID) AND subject = \(bind: subject)
+                AND action = \(bind: action)
+                """
+            ).first()?.decode(column: "id", as: Int64?.self)
+        }
+        guard let id else { return nil }
+        return try await list(afterID: id - 1, projectIDs: [projectID], limit: 1).first { $0.id == id }
     }
 
     private func query(afterID: Int64, projectIDs: [Int64]?, limit: Int, newestFirst: Bool) async throws -> [Event] {

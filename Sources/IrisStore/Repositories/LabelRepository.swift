@@ -512,9 +512,10 @@ public struct SQLLabelRepository: LabelRepository {
         return sha256s
     }
 
-    /// "a, b and 3 more" (the first few, by sha256 prefix).
+    /// "119efa3c0d12…, 5b1c… and 3 more" (the first few, by the first 12 digits of their
+    /// hash: enough to tell them apart, short enough to read).
     static func listed(_ sha256s: [String], total: Int) -> String {
-        let shown = sha256s.prefix(namedInConflict).joined(separator: ", ")
+        let shown = sha256s.prefix(namedInConflict).map { $0.prefix(12) + "…" }.joined(separator: ", ")
         return total > namedInConflict ? "\(shown) and \(total - namedInConflict) more" : shown
     }
 }

@@ -34,6 +34,9 @@ public protocol ReviewRepository: Sendable {
     func expiredRejections(now: Date, limit: Int) async throws -> [(projectID: Int64, sha256: String)]
     /// The contributor link each of these photos came through, where one did.
     func links(of sha256s: [String], in projectID: Int64) async throws -> [String: Int64]
+    /// Of these photos, those waiting for review or rejected in these projects, as
+    /// "project:sha256".
+    func unaccepted(_ sha256s: [String], in projects: [Int64]) async throws -> Set<String>
 }
 
 public struct SQLReviewRepository: ReviewRepository {
@@ -150,6 +153,27 @@ public struct SQLReviewRepository: ReviewRepository {
                 }
             }
             return links
+        }
+    }
+
+    public func unaccepted(_ sha256s: [String], in projects: [Int64]) async throws -> Set<String> {
+        guard !sha256s.isEmpty, !projects.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            var found: Set<String> = []
+            for start in stride(from: 0, to: sha256s.count, by: 500) {
+                let chunk = Array(sha256s[start..<min(start + 500, sha256s.count)])
+                for row in try await db.raw(
+                    """
+                    SELECT project_id, sha256 FROM project_images WHERE review_state <> 'accepted'
+                    AND project_id IN (\(binds: projects)) AND sha256 IN (\(binds: chunk))
+                    """
+                ).all() {
+                    found.insert(
+                        "\(try row.decode(column: "project_id", as: Int64.self)):\(try row.decode(column: "sha256", as: String.self))"
+                    )
+                }
+            }
+            return found
         }
     }
 

@@ -77,6 +77,7 @@ struct EventController {
             let deadline = ContinuousClock.now + .seconds(timeout)
             var quiet = 0
             var visible = visibleAtStart
+            var seesAll = try await guardian.seesFlagged(context.caller, among: visibleAtStart.map(Set.init))
             var checked = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             // A stream ends as soon as the server begins to stop: graceful shutdown waits for
@@ -88,14 +89,16 @@ struct EventController {
                     checked = ContinuousClock.now
                     guard let caller = await credentials.currentCaller(of: request) else { break }
                     visible = try await guardian.visibleProjects(caller).map { Array($0) }
+                    seesAll = try await guardian.seesFlagged(caller, among: visible.map(Set.init))
                 }
                 let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
-                for event in events {
+                for event in try await Self.withoutHidden(events, seesAll: seesAll, store: store) {
                     let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
                     try await writer.write(
                         ByteBuffer(string: "id: \(event.id)\nevent: \(event.action)\ndata: \(data)\n\n"))
-                    last = event.id
                 }
+                // Past the hidden ones too, so they are not read again.
+                if let newest = events.last { last = newest.id }
                 if events.isEmpty {
                     quiet += 1
                     // A comment every 2 quiet seconds: proxies keep the stream open, and a page
@@ -113,6 +116,27 @@ struct EventController {
             body: body)
     }
 
+    /// `events` without those about photos waiting for review or rejected in projects where the
+    /// caller may not see such photos (below editor: `seesAll` holds the projects where they
+    /// may, nil everywhere): the event's subject would name a hidden photo.
+    static func withoutHidden(_ events: [Event], seesAll: Set<Int64>?, store: IrisStore) async throws -> [Event] {
+        guard let seesAll else { return events }
+        let guarded = events.filter { event in
+            guard let project = event.projectID, !seesAll.contains(project), let subject = event.subject else {
+                return false
+            }
+            return subject.count == 64 && subject.allSatisfy(\.isHexDigit)
+        }
+        guard !guarded.isEmpty else { return events }
+        let hidden = try await store.reviews.unaccepted(
+            Array(Set(guarded.compactMap(\.subject))), in: Array(Set(guarded.compactMap(\.projectID))))
+        guard !hidden.isEmpty else { return events }
+        return events.filter { event in
+            guard let project = event.projectID, let subject = event.subject else { return true }
+            return !hidden.contains("\(project):\(subject)") || seesAll.contains(project)
+        }
+    }
+
     /// How often an open stream asks again who its caller is and what they may see.
     static let recheckEvery: Duration = .seconds(2)
 
@@ -123,7 +147,8 @@ struct EventController {
         let visible = try await guardian.visibleProjects(context.caller)
         let events = try await store.events.list(
             afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
-        let items = events.map(Self.body)
+        let seesAll = try await guardian.seesFlagged(context.caller, among: visible)
+        let items = try await Self.withoutHidden(events, seesAll: seesAll, store: store).map(Self.body)
         return APIModel.Page(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
     }
 }

@@ -21,7 +21,8 @@ struct LabelController {
 
     struct LabelsBody: ResponseEncodable {
         struct Step: Encodable, Sendable {
-            var operation: Int64
+            /// The change; absent for the upload that gave the photo its first labels.
+            var operation: Int64?
             var actor: String
             var actorKind: String
             var at: Date
@@ -48,7 +49,18 @@ struct LabelController {
         let projectID = try Parameters.projectID(context)
         let sha256 = try Parameters.sha256(context)
         let member = try await store.labels.labels(of: sha256, in: projectID)
-        let history = try await store.labels.history(of: sha256, in: projectID).map {
+        var history: [LabelsBody.Step] = []
+        // The upload first: who gave the photo its labels ("robin — by link garden").
+        if let upload = try await store.events.first(
+            EventAction.imageUploaded.rawValue, projectID: projectID, subject: sha256)
+        {
+            let given = (upload.detail["labels"] ?? "").split(separator: ",").map(String.init)
+            history.append(
+                LabelsBody.Step(
+                    operation: nil, actor: upload.actorName, actorKind: upload.actorKind, at: upload.createdAt,
+                    added: given, removed: [], undoes: nil))
+        }
+        history += try await store.labels.history(of: sha256, in: projectID).map {
             LabelsBody.Step(
                 operation: $0.operation, actor: $0.actorName, actorKind: $0.actorKind, at: $0.at, added: $0.added,
                 removed: $0.removed, undoes: $0.undoes)

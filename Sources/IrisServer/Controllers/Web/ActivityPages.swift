@@ -32,7 +32,10 @@ struct ActivityPages {
     /// The newest 200 events the caller may see.
     @Sendable func history(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let visible = try await guardian.visibleProjects(context.caller).map { Array($0) }
-        let rows = try await store.events.latest(projectIDs: visible, limit: 200).map { event in
+        let seesAll = try await guardian.seesFlagged(context.caller, among: visible.map(Set.init))
+        let events = try await EventController.withoutHidden(
+            try await store.events.latest(projectIDs: visible, limit: 200), seesAll: seesAll, store: store)
+        let rows = events.map { event in
             HistoryPage.Row(
                 when: event.createdAt.formatted(.iso8601), actor: event.actorName, action: event.action,
                 project: event.projectID.map { "\($0)" }, subject: event.subject ?? "")

@@ -293,6 +293,10 @@ function describeChange(step) {
   const at = new Date(step.at);
   const pad = (n) => String(n).padStart(2, "0");
   const when = at.getFullYear() + "-" + pad(at.getMonth() + 1) + "-" + pad(at.getDate()) + " " + pad(at.getHours()) + ":" + pad(at.getMinutes());
+  // The upload comes first, without an operation: "Uploaded with robin by link garden on …".
+  if (step.operation == null) {
+    return "Uploaded" + (step.added.length ? " with " + step.added.join(", ") : " without labels") + " by " + step.actor + " on " + when;
+  }
   return "Change " + step.operation + ": " + what + " by " + step.actor + " on " + when +
     (step.undoes ? " (undo of change " + step.undoes + ")" : "");
 }
@@ -325,7 +329,7 @@ function membershipLabels(item, sha256) {
     const steps = state.history || [];
     history.replaceChildren(...steps.map((step) => {
       const line = element("li", describeChange(step));
-      line.dataset.operation = step.operation;
+      if (step.operation != null) line.dataset.operation = step.operation;
       line.title = step.at;
       return line;
     }));
