@@ -55,6 +55,20 @@ struct ReviewTests {
                 crowd.append(try await Self.linkUpload(server, code: code, seed: seed, label: "robin"))
             }
 
+            // What trains and tests (the learner's classes, heads, evaluations) reads labelled
+            // embeddings: only the owner's accepted photo is among them.
+            let model = "review-embedder"
+            for sha256 in [own] + crowd {
+                _ = try await server.store.analyses.save(
+                    Analysis(sha256: sha256, model: model, result: "{}", createdAt: Date()), labels: [],
+                    embedding: [1, 0, 0], moderation: nil)
+            }
+            func trainingSet() async throws -> Set<String> {
+                Set(try await server.store.learning.labelledEmbeddings(projectID: project, model: model).map(\.sha256))
+            }
+            #expect(try await trainingSet() == [own])
+            #expect(try await server.store.learning.labelledSHA256s(projectID: project, label: "robin") == [own])
+
             // check: editors see them pending, in the queue, with the link's name
             let queue = try LabelEditTests.decode(
                 Queue.self, try await server.get("/api/v1/projects/\(project)/review?order=newest"))
@@ -114,6 +128,7 @@ struct ReviewTests {
             #expect(Set(after.items.map(\.sha256)) == Set([own, crowd[0], crowd[1]]))
             #expect(after.items.first { $0.sha256 == crowd[0] }?.labels == ["sparrow"])
             #expect(after.counts.additionalProperties == ["pending": 0, "accepted": 3, "rejected": 1])
+            #expect(try await trainingSet() == [own, crowd[0], crowd[1]])
             let shown = try await server.acting(as: viewer).get("/api/v1/projects/\(project)/images").json()
             #expect((shown["items"] as? [[String: Any]])?.count == 3)
             let events = try await server.store.events.list(afterID: 0, projectIDs: [project], limit: 1000)
