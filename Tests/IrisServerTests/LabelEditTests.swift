@@ -39,6 +39,22 @@ struct LabelEditTests {
         }
     }
 
+    /// A learner over stored embeddings: each photo a member of the class of its label.
+    static func teach(
+        _ server: TestServer, project: Int64, model: String,
+        _ members: [(sha256: String, label: String, vector: [Float])]
+    ) async throws {
+        try await server.store.learning.update(projectID: project, names: nil) { _, _ -> (LearnerChange?, Void) in
+            var learner = IncrementalLearner(dimension: members[0].vector.count)
+            for member in members { learner.add(member.vector, to: member.label) }
+            var change = LearnerChange(
+                learner: LearningService.record(learner, projectID: project, model: model, previous: nil))
+            change.upserted = learner.shells.values.map { LearningService.classRecord($0, previous: nil) }
+            change.members = members.map { ($0.label, $0.sha256) }
+            return (change, ())
+        }
+    }
+
     static func labelEvents(_ server: TestServer, _ project: Int64) async throws -> [Event] {
         try await server.store.events.list(afterID: 0, projectIDs: [project], limit: 100_000).filter {
             $0.action == EventAction.labelChanged.rawValue
@@ -221,17 +237,7 @@ struct LabelEditTests {
                     embedding: vector, moderation: nil)
                 photos.append((sha256, label, vector))
             }
-            let snapshot = photos
-            try await server.store.learning.update(projectID: project, names: nil) {
-                _, _ -> (LearnerChange?, Void) in
-                var learner = IncrementalLearner(dimension: 4)
-                for photo in snapshot { learner.add(photo.vector, to: photo.label) }
-                var change = LearnerChange(
-                    learner: LearningService.record(learner, projectID: project, model: model, previous: nil))
-                change.upserted = learner.shells.values.map { LearningService.classRecord($0, previous: nil) }
-                change.members = snapshot.map { ($0.label, $0.sha256) }
-                return (change, ())
-            }
+            try await Self.teach(server, project: project, model: model, photos)
             func classes() async throws -> [String: LearnerClassRecord] {
                 Dictionary(
                     uniqueKeysWithValues: try await server.store.learning.classes(projectID: project, names: nil).map {

@@ -180,7 +180,7 @@ struct ReviewTests {
                     Analysis(sha256: sha256, model: model, result: "{}", createdAt: Date()), labels: [],
                     embedding: vector, moderation: nil)
             }
-            var known: [(String, String, [Float])] = []
+            var known: [(sha256: String, label: String, vector: [Float])] = []
             for (index, vector) in [[Float(1), 0.1, 0], [0.9, 0.2, 0], [0.1, 1, 0], [0, 0.9, 0.1]].enumerated() {
                 let label = index < 2 ? "robin" : "sparrow"
                 let sha256 = try #require(
@@ -190,16 +190,7 @@ struct ReviewTests {
                 try await embed(sha256, vector)
                 known.append((sha256, label, vector))
             }
-            let members = known
-            try await server.store.learning.update(projectID: project, names: nil) { _, _ -> (LearnerChange?, Void) in
-                var learner = IncrementalLearner(dimension: 3)
-                for (_, label, vector) in members { learner.add(vector, to: label) }
-                var change = LearnerChange(
-                    learner: LearningService.record(learner, projectID: project, model: model, previous: nil))
-                change.upserted = learner.shells.values.map { LearningService.classRecord($0, previous: nil) }
-                change.members = members.map { ($0.1, $0.0) }
-                return (change, ())
-            }
+            try await LabelEditTests.teach(server, project: project, model: model, known)
             // Three crowd photos labelled robin: one robin-like, one sparrow-like, one in between.
             let code = try #require(
                 try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"]).json()[

@@ -143,9 +143,7 @@ public struct SQLLabelRepository: LabelRepository {
                 )
             }
             let before = Set(current.labels.map(\.name))
-            let remove = before.subtracting(names).sorted()
-            let add = names.filter { !before.contains($0) }
-            guard !add.isEmpty || !remove.isEmpty else { return (current, LabelOutcome(operation: nil, changed: 0)) }
+            guard before != Set(names) else { return (current, LabelOutcome(operation: nil, changed: 0)) }
             // The version moves first and only from the version read: a second writer of the
             // same photo waits here (PostgreSQL's row lock; SQLite has one writer) and then
             // finds no row at that version.
@@ -161,14 +159,7 @@ public struct SQLLabelRepository: LabelRepository {
                     "the labels of \(sha256.prefix(12)) changed meanwhile; reload them and try again")
             }
             let operation = try await Self.begin(projectID, actor: actor, undoes: nil, on: db)
-            try await db.raw(
-                """
-                INSERT INTO label_changes (operation_id, project_id, sha256, version)
-                VALUES (\(bind: operation), \(bind: projectID), \(bind: sha256), 0)
-                """
-            ).run()
-            for name in remove { try await Self.delta(operation, sha256, name, added: false, on: db) }
-            for name in add { try await Self.delta(operation, sha256, name, added: true, on: db) }
+            try await Self.stage(operation, sha256, from: before, to: names, in: projectID, on: db)
             let changed = try await Self.apply(operation, in: projectID, actor: actor, bumped: true, on: db)
             return (
                 try await Self.member(sha256, in: projectID, on: db),
@@ -411,15 +402,33 @@ public struct SQLLabelRepository: LabelRepository {
         return try row.decode(column: "id", as: Int64.self)
     }
 
-    static func delta(_ operation: Int64, _ sha256: String, _ name: String, added: Bool, on db: any SQLDatabase)
-        async throws
-    {
+    /// Stages one photo's change from the labels it has to the labels it should have: its row in
+    /// `label_changes` and a delta per label removed or added. Nothing when the two are the same;
+    /// answers whether anything was staged.
+    @discardableResult
+    static func stage(
+        _ operation: Int64, _ sha256: String, from current: Set<String>, to wanted: [String], in projectID: Int64,
+        on db: any SQLDatabase
+    ) async throws -> Bool {
+        let deltas =
+            current.subtracting(wanted).sorted().map { ($0, 0) }
+            + wanted.filter { !current.contains($0) }.map { ($0, 1) }
+        guard !deltas.isEmpty else { return false }
         try await db.raw(
             """
-            INSERT INTO label_deltas (operation_id, sha256, name, added)
-            VALUES (\(bind: operation), \(bind: sha256), \(bind: name), \(bind: added ? 1 : 0))
+            INSERT INTO label_changes (operation_id, project_id, sha256, version)
+            VALUES (\(bind: operation), \(bind: projectID), \(bind: sha256), 0)
             """
         ).run()
+        for (name, added) in deltas {
+            try await db.raw(
+                """
+                INSERT INTO label_deltas (operation_id, sha256, name, added)
+                VALUES (\(bind: operation), \(bind: sha256), \(bind: name), \(bind: added))
+                """
+            ).run()
+        }
+        return true
     }
 
     static func count(_ operation: Int64, on db: any SQLDatabase) async throws -> Int {

@@ -106,24 +106,10 @@ public struct SQLReviewRepository: ReviewRepository {
             if !relabelled.isEmpty {
                 let operation = try await SQLLabelRepository.begin(projectID, actor: actor, undoes: nil, on: db)
                 for decision in relabelled {
-                    let current = Set(
-                        try await SQLLabelRepository.member(decision.sha256, in: projectID, on: db).labels.map(\.name))
-                    let wanted = decision.labels ?? []
-                    let remove = current.subtracting(wanted).sorted()
-                    let add = wanted.filter { !current.contains($0) }
-                    guard !remove.isEmpty || !add.isEmpty else { continue }
-                    try await db.raw(
-                        """
-                        INSERT INTO label_changes (operation_id, project_id, sha256, version)
-                        VALUES (\(bind: operation), \(bind: projectID), \(bind: decision.sha256), 0)
-                        """
-                    ).run()
-                    for name in remove {
-                        try await SQLLabelRepository.delta(operation, decision.sha256, name, added: false, on: db)
-                    }
-                    for name in add {
-                        try await SQLLabelRepository.delta(operation, decision.sha256, name, added: true, on: db)
-                    }
+                    let current = try await SQLLabelRepository.member(decision.sha256, in: projectID, on: db)
+                    try await SQLLabelRepository.stage(
+                        operation, decision.sha256, from: Set(current.labels.map(\.name)), to: decision.labels ?? [],
+                        in: projectID, on: db)
                 }
                 let changed = try await SQLLabelRepository.apply(
                     operation, in: projectID, actor: actor, bumped: false, on: db)
