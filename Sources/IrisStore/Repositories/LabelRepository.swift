@@ -476,49 +476,43 @@ public struct SQLLabelRepository: LabelRepository {
     }
 
     /// A `label.changed` event per photo the operation changed, with its labels before and
-    /// after (JSON arrays of names), written in batches in the change's transaction.
+    /// after (JSON arrays of names, sorted), written by one `INSERT … SELECT` in the change's
+    /// transaction: the work is the database's, whatever the number of photos, so a bulk change
+    /// holds the write lock no longer for its events than for its labels. Answers the photos.
     static func events(_ operation: Int64, in projectID: Int64, actor: LabelActor, on db: any SQLDatabase)
         async throws -> [String]
     {
-        var deltas: [String: (added: [String], removed: [String])] = [:]
-        for row in try await db.raw(
-            "SELECT sha256, name, added FROM label_deltas WHERE operation_id = \(bind: operation) ORDER BY sha256, name"
-        ).all() {
-            let sha256 = try row.decode(column: "sha256", as: String.self)
-            let name = try row.decode(column: "name", as: String.self)
-            if try row.decode(column: "added", as: Int64.self) == 1 {
-                deltas[sha256, default: ([], [])].added.append(name)
-            } else {
-                deltas[sha256, default: ([], [])].removed.append(name)
-            }
-        }
-        var after: [String: [String]] = [:]
-        for row in try await db.raw(
+        let dialect = db.dialect.name == "postgresql" ? "postgres" : "sqlite"
+        // The operation's id is an integer: written into the statement, in the correlated parts.
+        let after =
+            "SELECT l.name FROM labels l WHERE l.project_id = c.project_id AND l.sha256 = c.sha256 AND l.source = 'human'"
+        let before = """
+            SELECT l.name FROM labels l WHERE l.project_id = c.project_id AND l.sha256 = c.sha256 AND l.source = 'human'
+            AND NOT EXISTS (SELECT 1 FROM label_deltas d WHERE d.operation_id = \(operation) AND d.sha256 = c.sha256
+            AND d.name = l.name AND d.added = 1)
+            UNION SELECT d.name FROM label_deltas d WHERE d.operation_id = \(operation) AND d.sha256 = c.sha256 AND d.added = 0
             """
-            SELECT l.sha256, l.name FROM labels l JOIN label_changes c ON c.project_id = l.project_id AND c.sha256 = l.sha256
-            WHERE c.operation_id = \(bind: operation) AND l.source = 'human' ORDER BY l.sha256, l.name
+        // A JSON array of the names, sorted, as text: the same bytes from both databases.
+        func names(_ query: String) -> String {
+            dialect == "postgres"
+                ? "(SELECT COALESCE('[' || string_agg(to_json(s.name)::text, ',' ORDER BY s.name) || ']', '[]') FROM (\(query)) s)"
+                : "(SELECT json_group_array(s.name) FROM (SELECT name FROM (\(query)) ORDER BY name) s)"
+        }
+        let object =
+            dialect == "postgres"
+            ? "json_build_object('after', \(names(after)), 'before', \(names(before)), 'operation', '\(operation)')::text"
+            : "json_object('after', \(names(after)), 'before', \(names(before)), 'operation', '\(operation)')"
+        try await db.raw(
             """
-        ).all() {
-            after[try row.decode(column: "sha256", as: String.self), default: []].append(
-                try row.decode(column: "name", as: String.self))
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        func names(_ list: [String]) -> String {
-            String(decoding: (try? encoder.encode(list)) ?? Data(), as: UTF8.self)
-        }
-        let sha256s = deltas.keys.sorted()
-        let events = sha256s.map { sha256 in
-            let current = after[sha256] ?? []
-            let change = deltas[sha256] ?? ([], [])
-            let before = Set(current).subtracting(change.added).union(change.removed).sorted()
-            return Event(
-                actorKind: actor.kind, actorID: actor.id, actorName: actor.name,
-                action: EventAction.labelChanged.rawValue, projectID: projectID, subject: sha256,
-                detail: ["operation": String(operation), "before": names(before), "after": names(current)])
-        }
-        try await SQLEventRepository.insert(events, at: Clock.nowMilliseconds(), on: db)
-        return sha256s
+            INSERT INTO events (actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at)
+            SELECT \(bind: actor.kind), \(bind: actor.id), \(bind: actor.name), \(bind: EventAction.labelChanged.rawValue),
+            c.project_id, c.sha256, \(unsafeRaw: object), \(bind: Clock.nowMilliseconds())
+            FROM label_changes c WHERE c.operation_id = \(bind: operation) ORDER BY c.sha256
+            """
+        ).run()
+        return try await db.raw(
+            "SELECT sha256 FROM label_changes WHERE operation_id = \(bind: operation) ORDER BY sha256"
+        ).all().map { try $0.decode(column: "sha256", as: String.self) }
     }
 
     /// "119efa3c0d12…, 5b1c… and 3 more" (the first few, by the first 12 digits of their
