@@ -30,7 +30,8 @@ const api = "/api/v1/projects/" + project;
 const labelSet = (root.dataset.labels || "").split("\n").map((name) => name.trim()).filter(Boolean);
 const storageKey = "iris-review-outbox-" + project;
 
-const photo = document.getElementById("review-photo");
+let photo = document.getElementById("review-photo");  // replaced by the image loaded ahead
+const figure = photo.parentElement;
 const caption = document.getElementById("review-caption");
 const stateLine = document.getElementById("review-state");
 const labelsLine = document.getElementById("review-labels");
@@ -57,14 +58,16 @@ let beyond = 0;           // photos waiting on the server beyond those the last 
 let loading = false;
 let exhausted = false;    // the last answer brought nothing new: wait for a decision or the poll
 let pollTimer = null;
+let unreachable = false;  // the last attempt to read the queue failed
+let generation = 0;       // bumped when the order changes: an answer for the old order is dropped
 const history = [];       // this session's decisions, latest last: what Z takes back
 const recent = [];        // when each decision of this session was made (ms), for the rate
 const preloaded = new Map();  // url → Image, the images loading ahead
 
-// Timing: the key press (or click) that moved on, and when the new photo had loaded. Tests and
-// the measurement read window.irisReview.latencies (ms, key press → `load` of the new photo),
-// and in `details` also how long the page took to swap the photo in (`swapped`, ms after the
-// key) and whether its image had finished loading ahead (`ready`).
+// Timing, for tests and the measurement: window.irisReview.latencies holds, per move, the ms
+// from the key press (or click) to the new photo shown, loaded, in #review-photo (its `load`,
+// or at once when its image was loaded ahead); `details` adds the first animation frame after
+// that (`frame`, ms after the key) and whether the image had been loaded and decoded ahead.
 const timing = { latencies: [], details: [], pending: null };
 window.irisReview = timing;
 
@@ -219,20 +222,27 @@ async function load() {
   // page knows of, plus a page more, and keep the ones not known yet.
   const stillPending = items.filter((item) => !item.decision || !item.decision.sent).length;
   const limit = Math.min(500, stillPending + PAGE);
+  const asked = generation;
+  let body = null;
   try {
     const answer = await fetch(api + "/review?review=pending&order=" + encodeURIComponent(orderSelect.value) + "&limit=" + limit);
-    if (answer.ok) {
-      const body = await answer.json();
-      for (const item of body.items) if (!known.has(item.sha256)) adopt(item);
-      exhausted = items.length === before;
-      beyond = Math.max(0, ((body.counts && body.counts.pending) || 0) - body.items.length);
-    } else if (!transient(answer.status)) {
-      toast(await problemText(answer), true);
-    }
+    if (answer.ok) body = await answer.json();
+    else if (!transient(answer.status)) toast(await problemText(answer), true);
   } catch (_) {
     // No network: the page keeps what it has, and tries again when asked or at the poll.
   }
   loading = false;
+  if (asked !== generation) {
+    load();  // the order changed meanwhile
+    return;
+  }
+  unreachable = !body;
+  if (!body) exhausted = true;  // asked again after a decision, or by the poll
+  if (body) {
+    for (const item of body.items) if (!known.has(item.sha256)) adopt(item);
+    exhausted = items.length === before;
+    beyond = Math.max(0, ((body.counts && body.counts.pending) || 0) - body.items.length);
+  }
   if (atEnd && position === before) {
     // The page showed the end: the first new photo still undecided is shown now.
     position = firstUndecided(before);
@@ -251,7 +261,7 @@ function firstUndecided(from) {
 
 function schedulePoll() {
   clearTimeout(pollTimer);
-  if (position >= items.length) pollTimer = setTimeout(load, POLL_MS);
+  if (position >= items.length) pollTimer = setTimeout(load, unreachable ? RETRY_MS : POLL_MS);
 }
 
 function refill() {
@@ -271,7 +281,7 @@ function preload() {
     const image = new Image();
     image.decoding = "async";
     image.src = url;
-    if (image.decode) image.decode().catch(() => {});
+    if (image.decode) image.decode().then(() => { image.dataset.decoded = "1"; }, () => {});
     preloaded.set(url, image);
   }
   // Keep the last few dozen: the browser's cache holds the rest.
@@ -322,22 +332,39 @@ function show() {
   skipButton.disabled = atEnd;
   undoButton.disabled = history.length === 0;
   if (atEnd) {
-    empty.textContent = loading || beyond > 0 ? "Loading more photos…" : "Nothing waits for review.";
+    empty.textContent = unreachable ? "The queue could not be loaded; trying again shortly." :
+      loading || beyond > 0 ? "Loading more photos…" : "Nothing waits for review.";
     timing.pending = null;
     showProgress();
+    runDeferred();
     refill();
     schedulePoll();
     return;
   }
   const url = item.urls.thumbnail_1024;
+  let loadedAlready = false;
   if (photo.getAttribute("src") !== url) {
-    if (timing.pending) {
-      const ahead = preloaded.get(url);
-      timing.pending.src = url;
-      timing.pending.ready = !!(ahead && ahead.complete && ahead.naturalWidth > 0);
+    if (timing.pending) timing.pending.src = url;
+    let ahead = preloaded.get(url);
+    if (ahead && ahead.complete && !ahead.naturalWidth) {
+      preloaded.delete(url);  // it failed to load ahead: the shown image asks again
+      ahead = null;
     }
-    photo.src = url;
-    if (timing.pending) timing.pending.swapped = performance.now() - timing.pending.at;
+    if (ahead) {
+      // The image loading (or loaded and decoded) ahead takes the shown one's place: no new
+      // request, no decoding, and the one left is kept for going back.
+      preloaded.delete(url);
+      const old = photo;
+      old.removeAttribute("id");
+      ahead.id = "review-photo";
+      old.replaceWith(ahead);
+      photo = ahead;
+      if (old.getAttribute("src")) preloaded.set(old.getAttribute("src"), old);
+      loadedAlready = ahead.complete && ahead.naturalWidth > 0;
+      if (timing.pending) timing.pending.ready = loadedAlready && ahead.dataset.decoded === "1";
+    } else {
+      photo.src = url;
+    }
   } else {
     timing.pending = null;  // the same photo: nothing new to load
   }
@@ -356,7 +383,7 @@ function show() {
     labelsLine.append(element("span", "none", "muted"));
   }
   if (item.label_confidence !== undefined && item.label_confidence !== null) {
-    labelsLine.append(element("span", " the learner finds it " + percent(item.label_confidence) + " likely", "muted"));
+    labelsLine.append(element("span", " the learner finds this label " + percent(item.label_confidence) + " likely", "muted"));
   }
 
   choicesList.replaceChildren();
@@ -381,7 +408,8 @@ function show() {
     preload();
     refill();
   });
-  if (!timing.pending || !timing.pending.src) runDeferred();  // no new photo to wait for
+  if (loadedAlready) photoShown();
+  else if (!timing.pending || !timing.pending.src) runDeferred();  // no new photo to wait for
 }
 
 // Work that can wait (sending decisions, loading images ahead, asking for more of the queue)
@@ -403,22 +431,28 @@ function runDeferred() {
   for (const task of work) task();
 }
 
-photo.addEventListener("load", () => {
+// The photo shown has its image: note when, then let the waiting work run.
+function photoShown() {
   const shownAt = performance.now();
   photo.dataset.shownAt = String(shownAt);
   const pending = timing.pending;
   if (pending && pending.src === photo.getAttribute("src")) {
-    timing.latencies.push(shownAt - pending.at);
-    timing.details.push({ latency: shownAt - pending.at, swapped: pending.swapped, ready: pending.ready });
     timing.pending = null;
+    timing.latencies.push(shownAt - pending.at);
+    const detail = { latency: shownAt - pending.at, ready: !!pending.ready };
+    timing.details.push(detail);
+    requestAnimationFrame(() => { detail.frame = performance.now() - pending.at; });
   }
   runDeferred();
-});
+}
 
-photo.addEventListener("error", () => {
-  if (photo.getAttribute("src")) caption.textContent = "This photo could not be loaded. " + caption.textContent;
+// load and error do not bubble; caught on their way down, they come from whichever image is shown.
+figure.addEventListener("load", (event) => { if (event.target === photo) photoShown(); }, true);
+figure.addEventListener("error", (event) => {
+  if (event.target !== photo) return;
+  caption.textContent = "This photo could not be loaded. " + caption.textContent;
   runDeferred();
-});
+}, true);
 
 // ---- Acting ----
 
@@ -548,6 +582,7 @@ orderSelect.addEventListener("change", () => {
   for (const item of items) known.set(item.sha256, item);
   position = current ? items.indexOf(current) : items.length;
   exhausted = false;
+  generation++;
   orderSelect.blur();
   load();
 });
