@@ -228,4 +228,26 @@ struct ReviewTests {
             #expect(classes.first?.count == 3)
         }
     }
+
+    @Test("an automatic model's label reaches the project's label above it in WordNet, as a suggestion")
+    func modelSuggestionThroughWordNet() async throws {
+        try await TestServer.with(.sqlite) { server in
+            let project = try await server.createProject("garden life", labelSet: ["bird", "vehicle"])
+            _ = try await server.send(.patch, "/api/v1/projects/\(project)", json: ["review": "links"])
+            let code = try #require(
+                try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"]).json()[
+                    "code"]
+                    as? String)
+            let sha256 = try await Self.linkUpload(server, code: code, seed: 900, label: "vehicle")
+            // What MobileNetV2 would store for a robin: no label of the project by name.
+            _ = try await server.store.analyses.save(
+                Analysis(sha256: sha256, model: "mobilenet-v2", result: "{}", createdAt: Date()),
+                labels: [("robin, American robin, Turdus migratorius", 0.83)], embedding: nil, moderation: nil)
+            let queue = try LabelEditTests.decode(
+                Queue.self, try await server.get("/api/v1/projects/\(project)/review"))
+            let suggestion = try #require(queue.items.first?.suggestions.first)
+            #expect(
+                suggestion.label == "bird" && suggestion.source == "model" && abs(suggestion.confidence - 0.83) < 1e-6)
+        }
+    }
 }

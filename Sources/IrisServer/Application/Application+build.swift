@@ -87,7 +87,7 @@ func buildRouter(
     LabelController(store: dependencies.store, labels: labels).addRoutes(to: api)
     ReviewController(
         store: dependencies.store,
-        review: Review(store: dependencies.store, learning: system.learning, labels: labels)
+        review: Review(store: dependencies.store, learning: system.learning, labels: labels, search: system.textSearch)
     ).addRoutes(to: api)
     ImportController(
         store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,

@@ -12,9 +12,12 @@ public struct Review: Sendable {
     public let store: IrisStore
     public let learning: LearningService
     public let labels: LabelEditing
+    /// WordNet and the ImageNet classes (search loads them): a model's label reaches a project
+    /// label above it ("robin, American robin" → "bird").
+    let vocabulary: @Sendable () async throws -> SearchVocabulary
 
-    public init(store: IrisStore, learning: LearningService, labels: LabelEditing) {
-        (self.store, self.learning, self.labels) = (store, learning, labels)
+    public init(store: IrisStore, learning: LearningService, labels: LabelEditing, search: TextSearch) {
+        (self.store, self.learning, self.labels, self.vocabulary) = (store, learning, labels, search.vocabulary)
     }
 
     /// The most decisions one request may carry.
@@ -112,16 +115,17 @@ public struct Review: Sendable {
                 }
             }
         }
-        // Automatic models: their top label, when one of its names is a label of the project.
+        // Automatic models: their top label, when one of its names is a label of the project,
+        // or when a label of the project names a WordNet synset above its class.
         if let names = project.labelSet, !names.isEmpty {
             let byName = Dictionary(names.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+            let above = (try? await vocabulary()).map { Self.labelsAbove(names, in: $0) } ?? [:]
             for (sha256, top) in try await store.analyses.topLabels(sha256s: sha256s) {
-                for synonym in top.label.split(separator: ",") {
-                    let key = synonym.trimmingCharacters(in: .whitespaces).lowercased()
-                    if let label = byName[key] {
-                        offer(sha256, Suggestion(label: label, confidence: top.score, source: "model"))
-                        break
-                    }
+                let named = top.label.split(separator: ",").lazy.compactMap {
+                    byName[$0.trimmingCharacters(in: .whitespaces).lowercased()]
+                }.first
+                if let label = named ?? above[top.label] {
+                    offer(sha256, Suggestion(label: label, confidence: top.score, source: "model"))
                 }
             }
         }
@@ -129,6 +133,24 @@ public struct Review: Sendable {
             Array($0.values.sorted { ($0.confidence, $1.label) > ($1.confidence, $0.label) }.prefix(3))
         }
         return (top, distributions)
+    }
+
+    /// ImageNet class label line → the project label whose WordNet synset is the nearest above
+    /// it (for "bird" and "animal", a robin is a bird).
+    static func labelsAbove(_ names: [String], in vocabulary: SearchVocabulary) -> [String: String] {
+        var best: [Int: (label: String, depth: Int)] = [:]
+        for name in names {
+            for synset in vocabulary.wordnet.synsets(named: name) {
+                for (index, path) in vocabulary.below[synset] ?? [] where path.count < (best[index]?.depth ?? .max) {
+                    best[index] = (name, path.count)
+                }
+            }
+        }
+        var result: [String: String] = [:]
+        for (index, found) in best where index < vocabulary.labels.count {
+            result[vocabulary.labels[index]] = found.label
+        }
+        return result
     }
 
     /// An answer as probabilities over the learner's classes: the calibrated confidence for
