@@ -88,6 +88,9 @@ let retryTimer = null;
 let failing = false;      // the last attempt could not reach the server
 // Decision id → what its answer said: {operation (the label change it made, or null), retried}.
 const answered = new Map();
+// Photo → the decision this page sent of it: a queue read before that decision arrived still
+// lists the photo as waiting (an outbox from an earlier visit is sent while the queue is read).
+const sentHere = new Map();
 
 function saveOutbox() {
   try {
@@ -159,6 +162,7 @@ async function send(entry) {
     answered.set(entry.id, done);
     // An undo waiting behind this decision keeps what it needs (the outbox outlives a reload).
     for (const other of outbox) if (other.kind === "undo" && other.of === entry.id) other.answered = done;
+    sentHere.set(entry.sha256, { id: entry.id, action: entry.action, labels: entry.labels || null, sent: true });
     const item = known.get(entry.sha256);
     if (item && item.decision && item.decision.id === entry.id) item.decision.sent = true;
   }
@@ -202,8 +206,8 @@ function undecidedAhead() {
 }
 
 function adopt(item) {
-  item.decision = null;
-  // A decision from an earlier visit still in the outbox: the photo is decided here already.
+  // A decision from an earlier visit, still in the outbox or sent since: decided here already.
+  item.decision = sentHere.get(item.sha256) || null;
   for (const entry of outbox) {
     if (entry.kind === "decide" && entry.sha256 === item.sha256) {
       item.decision = { id: entry.id, action: entry.action, labels: entry.labels || null, sent: false };
