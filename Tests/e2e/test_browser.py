@@ -640,6 +640,7 @@ def test_a_revoked_contributor_link_shows_a_page_saying_what_to_do(server, brows
     assert browser.find_element(By.ID, "problem-advice").text == "Ask the project's owner for a new one."
     assert browser.find_elements(By.CSS_SELECTOR, "header.bar a.brand")
 
+
 # Correcting labels: choosing photos in the gallery, and one photo's labels on its page.
 
 EDITOR, EDITOR_PASSWORD = "erin", "erin-editor-password"
@@ -835,7 +836,8 @@ def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwri
     browser.get(server.url(f"/images/{sha}"))
     wait = page_wait(browser, 15)
     membership = browser.find_element(By.CSS_SELECTOR, f"#memberships li[data-project='{project}']")
-    wait.until(lambda b: "no changes yet" in membership.find_element(By.CSS_SELECTOR, ".label-changes summary").text)
+    # The history starts with the upload that gave the photo its label.
+    wait.until(lambda b: "Uploaded with wren by " in membership.find_element(By.CSS_SELECTOR, ".label-history").text)
 
     # act: Edit labels, tick robin, untick wren, Save
     membership.find_element(By.CSS_SELECTOR, ".edit-labels").click()
@@ -848,8 +850,8 @@ def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwri
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     # check: saved; the history says what changed, by whom; the labels line follows
-    wait.until(lambda b: membership.find_elements(By.CSS_SELECTOR, ".label-history li"))
-    line = membership.find_element(By.CSS_SELECTOR, ".label-history li").text
+    wait.until(lambda b: len(membership.find_elements(By.CSS_SELECTOR, ".label-history li")) == 2)
+    line = membership.find_elements(By.CSS_SELECTOR, ".label-history li")[-1].text
     assert "robin added, wren removed by erin on " in line, line
     assert "robin" in membership.find_element(By.CSS_SELECTOR, ".current-labels").text
     assert [label["name"] for label in server.http.get(labels_url, timeout=10).json()["labels"]] == ["robin"]
@@ -871,7 +873,7 @@ def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwri
     checked = [box.get_attribute("value") for box in form.find_elements(By.CSS_SELECTOR, "input[type=checkbox]") if box.is_selected()]
     assert checked == ["sparrow"]
     lines = [item.text for item in membership.find_elements(By.CSS_SELECTOR, ".label-history li")]
-    assert len(lines) == 2 and f"{ADMIN} (token e2e)" in lines[1] and "sparrow added, robin removed" in lines[1], lines
+    assert len(lines) == 3 and f"{ADMIN} (token e2e)" in lines[2] and "sparrow added, robin removed" in lines[2], lines
 
     # check: an undo is listed as such
     undo = server.http.post(server.url(f"/api/v1/projects/{project}/labels/undo"),
@@ -880,7 +882,7 @@ def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwri
     browser.refresh()
     lines = page_wait(browser, 15).until(lambda b: [item.text for item in b.find_elements(
         By.CSS_SELECTOR, f"#memberships li[data-project='{project}'] .label-history li")] or False)
-    assert len(lines) == 3 and f"(undo of change {behind.json()['operation']})" in lines[2], lines
+    assert len(lines) == 4 and f"(undo of change {behind.json()['operation']})" in lines[3], lines
     browser.set_window_size(390, 844)
     assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
     browser.save_screenshot(str(screenshots(server) / "image-labels-phone.png"))
