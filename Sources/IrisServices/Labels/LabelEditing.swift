@@ -27,7 +27,7 @@ public struct LabelEditing: Sendable {
         let labels = try checked(names, field: "labels", in: project)
         let result = try await store.labels.set(
             labels, on: sha256, in: project.id, ifVersion: ifVersion, by: Self.actor(caller))
-        await teach(result.outcome, projectID: project.id)
+        await teach(result.outcome.sha256s, projectID: project.id)
         return result
     }
 
@@ -53,22 +53,22 @@ public struct LabelEditing: Sendable {
         }
         let outcome = try await store.labels.change(
             selection, in: project.id, add: adding, remove: removing, by: Self.actor(caller))
-        await teach(outcome, projectID: project.id)
+        await teach(outcome.sha256s, projectID: project.id)
         return outcome
     }
 
     /// Reverses a change, if none of its photos' labels changed since.
     public func undo(_ operation: Int64, in project: Project, by caller: Caller) async throws -> LabelOutcome {
         let outcome = try await store.labels.undo(operation, in: project.id, by: Self.actor(caller))
-        await teach(outcome, projectID: project.id)
+        await teach(outcome.sha256s, projectID: project.id)
         return outcome
     }
 
     /// The learner follows the change at once. The change itself is committed: a failure here
     /// is logged, and the photos' next analysis or the next consolidation catches up.
-    func teach(_ outcome: LabelOutcome, projectID: Int64) async {
+    func teach(_ sha256s: [String], projectID: Int64) async {
         do {
-            try await learning.follow(labelsOf: outcome.sha256s, projectID: projectID)
+            try await learning.follow(labelsOf: sha256s, projectID: projectID)
         } catch {
             logger.error(
                 "the learner could not follow a label change",

@@ -189,9 +189,7 @@ public struct Review: Sendable {
             }
         }
         let outcome = try await store.reviews.decide(checked, in: project.id, by: LabelEditing.actor(caller))
-        await labels.teach(
-            LabelOutcome(operation: nil, changed: outcome.sha256s.count, sha256s: outcome.sha256s),
-            projectID: project.id)
+        await labels.teach(outcome.sha256s, projectID: project.id)
         return outcome
     }
 }

@@ -46,11 +46,11 @@ public struct SQLEventRepository: EventRepository {
     /// Appends `events` inside the caller's transaction (a change and its events commit
     /// together), 200 rows a statement.
     static func insert(_ events: [Event], at now: Int64, on db: any SQLDatabase) async throws {
-        for start in stride(from: 0, to: events.count, by: 200) {
+        for batch in events.chunked(200) {
             var query: SQLQueryString = """
                 INSERT INTO events (actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at) VALUES
                 """
-            for (index, event) in events[start..<min(start + 200, events.count)].enumerated() {
+            for (index, event) in batch.enumerated() {
                 let detail =
                     event.detail.isEmpty ? nil : String(decoding: try JSONEncoder().encode(event.detail), as: UTF8.self)
                 query += index == 0 ? "" : ","

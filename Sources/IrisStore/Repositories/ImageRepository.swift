@@ -343,8 +343,7 @@ public struct SQLImageRepository: ImageRepository {
         return try await database.withConnection { db in
             var found: Set<String> = []
             // In slices, so no statement carries more parameters than SQLite allows.
-            for start in stride(from: 0, to: sha256s.count, by: 500) {
-                let slice = Array(sha256s[start..<min(start + 500, sha256s.count)])
+            for slice in sha256s.chunked(500) {
                 for row in try await db.raw(
                     """
                     SELECT sha256 FROM project_images

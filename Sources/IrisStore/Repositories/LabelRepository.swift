@@ -178,13 +178,12 @@ public struct SQLLabelRepository: LabelRepository {
             switch selection {
             case .images(let sha256s):
                 let wanted = Array(Set(sha256s))
-                for start in stride(from: 0, to: wanted.count, by: 500) {
-                    let chunk = wanted[start..<min(start + 500, wanted.count)]
+                for chunk in wanted.chunked(500) {
                     try await db.raw(
                         """
                         INSERT INTO label_changes (operation_id, project_id, sha256, version)
                         SELECT \(bind: operation), project_id, sha256, 0 FROM project_images
-                        WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: Array(chunk)))
+                        WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: chunk))
                         """
                     ).run()
                 }
@@ -204,11 +203,7 @@ public struct SQLLabelRepository: LabelRepository {
                     SELECT \(bind: operation), p.project_id, p.sha256, 0 FROM project_images p
                     WHERE p.project_id = \(bind: projectID)
                     """
-                if let label = filter.label {
-                    query +=
-                        " AND EXISTS (SELECT 1 FROM labels l WHERE l.project_id = p.project_id AND l.sha256 = p.sha256 AND l.name = \(bind: label))"
-                }
-                if let label = filter.modelLabel { query += SQLImageRepository.modelLabelled(label) }
+                query += SQLImageRepository.matching(ImageFilter(label: filter.label, modelLabel: filter.modelLabel))
                 if let link = filter.linkID { query += " AND p.link_id = \(bind: link)" }
                 if let from = filter.from { query += " AND p.added_at >= \(bind: Clock.milliseconds(from))" }
                 if let to = filter.to { query += " AND p.added_at < \(bind: Clock.milliseconds(to))" }

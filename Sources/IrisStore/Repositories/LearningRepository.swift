@@ -266,8 +266,7 @@ public struct SQLLearningRepository: LearningRepository {
         try await database.withConnection { db in
             var joining: [(name: String, sha256: String)] = []
             var leaving: [(name: String, sha256: String)] = []
-            for start in stride(from: 0, to: sha256s.count, by: 500) {
-                let chunk = Array(sha256s[start..<min(start + 500, sha256s.count)])
+            for chunk in sha256s.chunked(500) {
                 for row in try await db.raw(
                     """
                     SELECT l.name, l.sha256 FROM labels l

@@ -67,12 +67,11 @@ public struct SQLReviewRepository: ReviewRepository {
         try await database.transaction { db in
             let now = Clock.nowMilliseconds()
             var states: [String: String] = [:]
-            for start in stride(from: 0, to: decisions.count, by: 500) {
-                let chunk = decisions[start..<min(start + 500, decisions.count)].map(\.sha256)
+            for chunk in decisions.map(\.sha256).chunked(500) {
                 for row in try await db.raw(
                     """
                     SELECT sha256, review_state FROM project_images
-                    WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: Array(chunk)))
+                    WHERE project_id = \(bind: projectID) AND sha256 IN (\(binds: chunk))
                     """
                 ).all() {
                     states[try row.decode(column: "sha256", as: String.self)] = try row.decode(
@@ -126,8 +125,7 @@ public struct SQLReviewRepository: ReviewRepository {
     public func links(of sha256s: [String], in projectID: Int64) async throws -> [String: Int64] {
         try await database.withConnection { db in
             var links: [String: Int64] = [:]
-            for start in stride(from: 0, to: sha256s.count, by: 500) {
-                let chunk = Array(sha256s[start..<min(start + 500, sha256s.count)])
+            for chunk in sha256s.chunked(500) {
                 for row in try await db.raw(
                     """
                     SELECT sha256, link_id FROM project_images WHERE project_id = \(bind: projectID)
@@ -146,8 +144,7 @@ public struct SQLReviewRepository: ReviewRepository {
         guard !sha256s.isEmpty, !projects.isEmpty else { return [] }
         return try await database.withConnection { db in
             var found: Set<String> = []
-            for start in stride(from: 0, to: sha256s.count, by: 500) {
-                let chunk = Array(sha256s[start..<min(start + 500, sha256s.count)])
+            for chunk in sha256s.chunked(500) {
                 for row in try await db.raw(
                     """
                     SELECT project_id, sha256 FROM project_images WHERE review_state <> 'accepted'

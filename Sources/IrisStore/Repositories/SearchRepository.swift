@@ -138,7 +138,7 @@ public struct SQLSearchRepository: SearchRepository {
         guard !sha256s.isEmpty else { return [:] }
         return try await database.withConnection { db in
             var found: [String: [Float]] = [:]
-            for chunk in Self.chunks(sha256s) {
+            for chunk in sha256s.chunked() {
                 for row in try await db.raw(
                     "SELECT sha256, vector FROM embeddings WHERE model = \(bind: model) AND sha256 IN (\(binds: chunk))"
                 ).all() {
@@ -154,7 +154,7 @@ public struct SQLSearchRepository: SearchRepository {
         guard !sha256s.isEmpty else { return [:] }
         return try await database.withConnection { db in
             var found: [String: [Int64]] = [:]
-            for chunk in Self.chunks(sha256s) {
+            for chunk in sha256s.chunked() {
                 for row in try await db.raw(
                     "SELECT sha256, project_id FROM project_images WHERE sha256 IN (\(binds: chunk))"
                 ).all() {
@@ -215,12 +215,6 @@ public struct SQLSearchRepository: SearchRepository {
             try await db.raw("DELETE FROM search_changes WHERE created_at < \(bind: cutoff)").run()
             return count
         }
-    }
-
-    /// Hashes in groups of at most 1,000, so no statement has more bound values than either
-    /// database allows (a text search can gather tens of thousands of candidates).
-    static func chunks(_ items: [String]) -> [[String]] {
-        stride(from: 0, to: items.count, by: 1000).map { Array(items[$0..<min($0 + 1000, items.count)]) }
     }
 
     /// `AND EXISTS (a membership in projects)` for the image column `column`, or any membership.
@@ -337,7 +331,7 @@ public struct SQLSearchRepository: SearchRepository {
         guard !sha256s.isEmpty else { return [:] }
         return try await database.withConnection { db in
             var found: [String: UInt64] = [:]
-            for chunk in Self.chunks(sha256s) {
+            for chunk in sha256s.chunked() {
                 for row in try await db.raw(
                     "SELECT sha256, dhash FROM perceptual_hashes WHERE sha256 IN (\(binds: chunk))"
                 ).all() {
@@ -368,7 +362,7 @@ public struct SQLSearchRepository: SearchRepository {
         guard !sha256s.isEmpty, projects?.isEmpty != true else { return [:] }
         return try await database.withConnection { db in
             var found: [String: Set<Int64>] = [:]
-            for chunk in Self.chunks(sha256s) {
+            for chunk in sha256s.chunked() {
                 var query: SQLQueryString = """
                     SELECT p.sha256, p.project_id FROM project_images p
                     JOIN images i ON i.sha256 = p.sha256 JOIN projects r ON r.id = p.project_id
