@@ -6,15 +6,22 @@ import IrisStore
 
 /// Parsing of path and query parameters into 400s that name the parameter.
 enum Parameters {
-    /// `review=accepted|pending|rejected`, or nil.
+    /// `review=accepted|pending|rejected`, or nil when absent.
     static func review(_ request: Request) throws -> ReviewState? {
-        guard let raw = nonEmpty(request, "review") else { return nil }
-        guard let state = ReviewState(rawValue: raw) else {
+        try choice(request, "review", of: ReviewState.self)
+    }
+
+    /// A query parameter that names one of `T`'s cases, or nil when absent (present but
+    /// empty is refused, as any other value outside the list).
+    static func choice<T: RawRepresentable & CaseIterable>(_ request: Request, _ name: String, of _: T.Type) throws -> T?
+    where T.RawValue == String {
+        guard let raw = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = T(rawValue: String(raw)) else {
             throw Problem.badRequest(
-                "review must be one of \(ReviewState.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"",
-                field: "review")
+                "\(name) must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"",
+                field: name)
         }
-        return state
+        return value
     }
 
     static func projectID(_ context: some RequestContext) throws -> Int64 {

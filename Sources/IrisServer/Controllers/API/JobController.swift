@@ -49,15 +49,7 @@ struct JobController {
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.JobBody>
     {
         let query = request.uri.queryParameters
-        var state: JobState?
-        if let raw = query.get("state") {
-            guard let parsed = JobState(rawValue: raw) else {
-                throw Problem.badRequest(
-                    "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"",
-                    field: "state")
-            }
-            state = parsed
-        }
+        let state = try Parameters.choice(request, "state", of: JobState.self)
         let kind: String? = query.get("kind").map { String($0) }
         if let kind, kind.isEmpty || kind.count > 100 {
             throw Problem.badRequest("kind must be 1 to 100 characters", field: "kind")

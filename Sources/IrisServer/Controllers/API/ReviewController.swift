@@ -37,12 +37,7 @@ struct ReviewController {
     @Sendable func queue(_ request: Request, context: IrisRequestContext) async throws -> QueueBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let state = try Parameters.review(request) ?? .pending
-        let rawOrder = Parameters.nonEmpty(request, "order") ?? Review.Order.newest.rawValue
-        guard let order = Review.Order(rawValue: rawOrder) else {
-            throw Problem.badRequest(
-                "order must be one of \(Review.Order.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(rawOrder.prefix(40))\"",
-                field: "order")
-        }
+        let order = try Parameters.choice(request, "order", of: Review.Order.self) ?? .newest
         let items = try await review.queue(
             in: project, state: state, order: order, limit: try Parameters.limit(request, default: 50, max: 500))
         let counts = try await store.reviews.counts(projectID: project.id)
