@@ -139,29 +139,7 @@ extension IrisModelCommands {
     public static func learningQuality(
         _ settings: IrisSettings, folder: String, model name: String?, json: Bool, fitCalibration: Bool = false
     ) async throws {
-        let registry = settings.models.registry(logger: settings.makeLogger())
-        let wanted = name ?? settings.models.learnerModel
-        guard let model = registry.model(wanted), model.manifest.tasks.contains(.embed) else {
-            let embedders = registry.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name)
-            throw Refusal.conflict(
-                "no embedding model named \(wanted) is available (available: \(embedders.joined(separator: ", "))); run scripts/prepare-models.sh"
-            )
-        }
-        var data: [(label: String, feature: [Float])] = []
-        let root = URL(fileURLWithPath: folder)
-        let classes = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
-        for label in classes {
-            let files =
-                (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path)) ?? []
-            for file in files.sorted() where !file.hasPrefix(".") {
-                guard
-                    let embedding = try await model.analyze(
-                        path: root.appendingPathComponent(label).appendingPathComponent(file).path
-                    ).embedding
-                else { continue }
-                data.append((label, embedding))
-            }
-        }
+        let (model, data) = try await embedFolder(settings, folder: folder, model: name)
         var quality = LearningQuality(data: data)
         quality.rules = settings.models.thresholds
         quality.calibration = model.manifest.calibration ?? .standard
@@ -205,5 +183,66 @@ extension IrisModelCommands {
     /// The learning benchmark (`make bench`): see `LearningBenchmark`.
     public static func learningBench(_ settings: IrisSettings, folder: String) async throws {
         try await LearningBenchmark.run(settings: settings, folder: folder)
+    }
+
+    /// The embeddings of an ImageFolder's photos (one sub-folder per class) by `name` (default:
+    /// the learner's model), for the quality studies.
+    static func embedFolder(_ settings: IrisSettings, folder: String, model name: String?) async throws -> (
+        model: Model, data: [(label: String, feature: [Float])]
+    ) {
+        let registry = settings.models.registry(logger: settings.makeLogger())
+        let wanted = name ?? settings.models.learnerModel
+        guard let model = registry.model(wanted), model.manifest.tasks.contains(.embed) else {
+            let embedders = registry.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name)
+            throw Refusal.conflict(
+                "no embedding model named \(wanted) is available (available: \(embedders.joined(separator: ", "))); run scripts/prepare-models.sh"
+            )
+        }
+        var data: [(label: String, feature: [Float])] = []
+        let root = URL(fileURLWithPath: folder)
+        let classes = try FileManager.default.contentsOfDirectory(atPath: folder).filter { !$0.hasPrefix(".") }.sorted()
+        for label in classes {
+            let files =
+                (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(label).path)) ?? []
+            for file in files.sorted() where !file.hasPrefix(".") {
+                guard
+                    let embedding = try await model.analyze(
+                        path: root.appendingPathComponent(label).appendingPathComponent(file).path
+                    ).embedding
+                else { continue }
+                data.append((label, embedding))
+            }
+        }
+        return (model, data)
+    }
+
+    /// The label-quality study (`make bench`): see `LabelQualityStudy`.
+    public static func labelQuality(_ settings: IrisSettings, folder: String, model name: String?) async throws {
+        let (model, data) = try await embedFolder(settings, folder: folder, model: name)
+        let study = LabelQualityStudy(data: data)
+        print(
+            "label quality: \(Set(data.map(\.label)).count) classes, \(data.count) photos, embeddings from \(model.name)"
+        )
+        for row in try study.wrongLabels() {
+            print(
+                String(
+                    format:
+                        "  wrong labels, %.0f%% flipped (%d photos, %d seeds): precision in the top k %.3f, recall in the top 2k %.3f",
+                    row.noise * 100, row.flipped, study.trials, row.precisionAtK, row.recallAt2K))
+        }
+        let curves = study.labelNext()
+        func line(_ values: [Double]) -> String { values.map { String(format: "%.3f", $0) }.joined(separator: " ") }
+        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(values.count, 1)) }
+        print(
+            "  label next (\(study.curveTrials) seeds; accuracy on a held-out 30 % after each round of \(study.batch); labelled \(curves.labelled.map(String.init).joined(separator: " ")))"
+        )
+        print("    useful  \(line(curves.useful))  mean \(String(format: "%.3f", mean(curves.useful)))")
+        print("    random  \(line(curves.random))  mean \(String(format: "%.3f", mean(curves.random)))")
+        print("    margin  \(line(curves.margin))  mean \(String(format: "%.3f", mean(curves.margin)))")
+        let worst = zip(curves.useful, curves.random).map { $0 - $1 }.min() ?? 0
+        print(
+            String(
+                format: "    useful − random: mean %+.3f, worst round %+.3f", mean(curves.useful) - mean(curves.random),
+                worst))
     }
 }

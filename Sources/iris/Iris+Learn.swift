@@ -8,7 +8,7 @@ struct LearnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "learn",
         abstract: "A project's incremental learner: add classes, classify (local; no server needed).",
-        subcommands: [AddClass.self, Classify.self, Quality.self, Bench.self])
+        subcommands: [AddClass.self, Classify.self, Quality.self, LabelQuality.self, Bench.self])
 
     struct AddClass: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -66,6 +66,21 @@ struct LearnCommand: AsyncParsableCommand {
 }
 
 extension LearnCommand {
+    struct LabelQuality: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "label-quality",
+            abstract:
+                "Wrong-label detection on randomly flipped labels and label-next curves against random order, on an ImageFolder of labelled photos (run by make bench).",
+            shouldDisplay: false)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The embedding model (default: learner.model).") var model: String?
+        @Argument(help: "A folder with one sub-folder of photos per class.") var folder = ".cache/evalset"
+
+        func run() async throws {
+            try await IrisModelCommands.labelQuality(try common.settings(), folder: folder, model: model)
+        }
+    }
+
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
