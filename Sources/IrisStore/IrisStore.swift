@@ -18,6 +18,7 @@ public struct IrisStore: Sendable {
     public let registeredModels: any RegisteredModelRepository
     public let repairs: any RepairRepository
     public let search: any SearchRepository
+    public let reports: any ReportRepository
 
     public init(database: IrisDatabase) {
         self.database = database
@@ -35,6 +36,7 @@ public struct IrisStore: Sendable {
         self.registeredModels = SQLRegisteredModelRepository(database: database)
         self.repairs = SQLRepairRepository(database: database)
         self.search = SQLSearchRepository(database: database)
+        self.reports = SQLReportRepository(database: database)
     }
 
     /// Opens the database at `location` and brings its schema up to date.

@@ -47,6 +47,7 @@ struct AccessMatrixTests {
         "PUT /api/v1/projects/{id}/images/{sha256}/labels": .project(.editor),
         "POST /api/v1/projects/{id}/labels": .project(.editor),
         "POST /api/v1/projects/{id}/labels/undo": .project(.editor),
+        "GET /api/v1/projects/{id}/label-issues": .project(.viewer),
         "GET /api/v1/projects/{id}/review": .project(.editor),
         "POST /api/v1/projects/{id}/review": .project(.editor),
         "GET /projects/{id}/review": .project(.editor),

@@ -2214,6 +2214,369 @@ extension Components {
                 case history
             }
         }
+        /// - Remark: Generated from `#/components/schemas/LabelCheck`.
+        public struct LabelCheck: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/state`.
+            @frozen public enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case ready = "ready"
+                case computing = "computing"
+            }
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/state`.
+            public var state: Components.Schemas.LabelCheck.StatePayload
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/stale`.
+            public var stale: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/job_id`.
+            public var jobId: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/computed_at`.
+            public var computedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/model`.
+            public var model: Swift.String?
+            /// Accepted photos with a human label and an embedding.
+            ///
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/labelled`.
+            public var labelled: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/photos`.
+            public var photos: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/classes`.
+            public var classes: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/below_threshold`.
+            public var belowThreshold: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/likely`.
+            public var likely: Swift.Int?
+            /// False when the project has more photos than one check reads (50
+            ///
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/complete`.
+            public var complete: Swift.Bool?
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload`.
+            public struct IssuesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/sha256`.
+                public var sha256: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/labels`.
+                public var labels: [Swift.String]
+                /// The label judged least likely.
+                ///
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/label`.
+                public var label: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/suggested`.
+                public var suggested: Swift.String?
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/label_score`.
+                public var labelScore: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/suggested_score`.
+                public var suggestedScore: Swift.Double?
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/threshold`.
+                public var threshold: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/likely`.
+                public var likely: Swift.Bool
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/NeighboursPayload`.
+                public struct NeighboursPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/NeighboursPayload/sha256`.
+                    public var sha256: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/NeighboursPayload/labels`.
+                    public var labels: [Swift.String]
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/NeighboursPayload/similarity`.
+                    public var similarity: Swift.Double
+                    /// Creates a new `NeighboursPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - sha256:
+                    ///   - labels:
+                    ///   - similarity:
+                    public init(
+                        sha256: Swift.String,
+                        labels: [Swift.String],
+                        similarity: Swift.Double
+                    ) {
+                        self.sha256 = sha256
+                        self.labels = labels
+                        self.similarity = similarity
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case sha256
+                        case labels
+                        case similarity
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/neighbours`.
+                public typealias NeighboursPayload = [Components.Schemas.LabelCheck.IssuesPayloadPayload.NeighboursPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/neighbours`.
+                public var neighbours: Components.Schemas.LabelCheck.IssuesPayloadPayload.NeighboursPayload
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/IssuesPayload/urls`.
+                public var urls: Components.Schemas.ImageURLs
+                /// Creates a new `IssuesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - sha256:
+                ///   - labels:
+                ///   - label: The label judged least likely.
+                ///   - suggested:
+                ///   - labelScore:
+                ///   - suggestedScore:
+                ///   - threshold:
+                ///   - likely:
+                ///   - neighbours:
+                ///   - urls:
+                public init(
+                    sha256: Swift.String,
+                    labels: [Swift.String],
+                    label: Swift.String,
+                    suggested: Swift.String? = nil,
+                    labelScore: Swift.Double,
+                    suggestedScore: Swift.Double? = nil,
+                    threshold: Swift.Double,
+                    likely: Swift.Bool,
+                    neighbours: Components.Schemas.LabelCheck.IssuesPayloadPayload.NeighboursPayload,
+                    urls: Components.Schemas.ImageURLs
+                ) {
+                    self.sha256 = sha256
+                    self.labels = labels
+                    self.label = label
+                    self.suggested = suggested
+                    self.labelScore = labelScore
+                    self.suggestedScore = suggestedScore
+                    self.threshold = threshold
+                    self.likely = likely
+                    self.neighbours = neighbours
+                    self.urls = urls
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case sha256
+                    case labels
+                    case label
+                    case suggested
+                    case labelScore = "label_score"
+                    case suggestedScore = "suggested_score"
+                    case threshold
+                    case likely
+                    case neighbours
+                    case urls
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/issues`.
+            public typealias IssuesPayload = [Components.Schemas.LabelCheck.IssuesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/issues`.
+            public var issues: Components.Schemas.LabelCheck.IssuesPayload
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload`.
+            public struct LeaksPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload/MembersPayload`.
+                public struct MembersPayloadPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload/MembersPayload/sha256`.
+                    public var sha256: Swift.String
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload/MembersPayload/split`.
+                    @frozen public enum SplitPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                        case train = "train"
+                        case val = "val"
+                        case test = "test"
+                    }
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload/MembersPayload/split`.
+                    public var split: Components.Schemas.LabelCheck.LeaksPayloadPayload.MembersPayloadPayload.SplitPayload
+                    /// Creates a new `MembersPayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - sha256:
+                    ///   - split:
+                    public init(
+                        sha256: Swift.String,
+                        split: Components.Schemas.LabelCheck.LeaksPayloadPayload.MembersPayloadPayload.SplitPayload
+                    ) {
+                        self.sha256 = sha256
+                        self.split = split
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case sha256
+                        case split
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload/members`.
+                public typealias MembersPayload = [Components.Schemas.LabelCheck.LeaksPayloadPayload.MembersPayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/LeaksPayload/members`.
+                public var members: Components.Schemas.LabelCheck.LeaksPayloadPayload.MembersPayload
+                /// Creates a new `LeaksPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - members:
+                public init(members: Components.Schemas.LabelCheck.LeaksPayloadPayload.MembersPayload) {
+                    self.members = members
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case members
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/leaks`.
+            public typealias LeaksPayload = [Components.Schemas.LabelCheck.LeaksPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/leaks`.
+            public var leaks: Components.Schemas.LabelCheck.LeaksPayload
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/RarePairsPayload`.
+            public struct RarePairsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/RarePairsPayload/sha256`.
+                public var sha256: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/RarePairsPayload/labels`.
+                public var labels: [Swift.String]
+                /// Creates a new `RarePairsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - sha256:
+                ///   - labels:
+                public init(
+                    sha256: Swift.String,
+                    labels: [Swift.String]
+                ) {
+                    self.sha256 = sha256
+                    self.labels = labels
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case sha256
+                    case labels
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/rare_pairs`.
+            public typealias RarePairsPayload = [Components.Schemas.LabelCheck.RarePairsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/rare_pairs`.
+            public var rarePairs: Components.Schemas.LabelCheck.RarePairsPayload
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/SmallClassesPayload`.
+            public struct SmallClassesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/SmallClassesPayload/label`.
+                public var label: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/SmallClassesPayload/photos`.
+                public var photos: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/SmallClassesPayload/needed`.
+                public var needed: Swift.Int
+                /// Creates a new `SmallClassesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - label:
+                ///   - photos:
+                ///   - needed:
+                public init(
+                    label: Swift.String,
+                    photos: Swift.Int,
+                    needed: Swift.Int
+                ) {
+                    self.label = label
+                    self.photos = photos
+                    self.needed = needed
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case label
+                    case photos
+                    case needed
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/small_classes`.
+            public typealias SmallClassesPayload = [Components.Schemas.LabelCheck.SmallClassesPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/small_classes`.
+            public var smallClasses: Components.Schemas.LabelCheck.SmallClassesPayload
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload`.
+            public struct OutliersPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload/sha256`.
+                public var sha256: Swift.String
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload/labels`.
+                public var labels: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload/distance`.
+                public var distance: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload/usual`.
+                public var usual: Swift.Double
+                /// Creates a new `OutliersPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - sha256:
+                ///   - labels:
+                ///   - distance:
+                ///   - usual:
+                public init(
+                    sha256: Swift.String,
+                    labels: [Swift.String],
+                    distance: Swift.Double,
+                    usual: Swift.Double
+                ) {
+                    self.sha256 = sha256
+                    self.labels = labels
+                    self.distance = distance
+                    self.usual = usual
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case sha256
+                    case labels
+                    case distance
+                    case usual
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/outliers`.
+            public typealias OutliersPayload = [Components.Schemas.LabelCheck.OutliersPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/outliers`.
+            public var outliers: Components.Schemas.LabelCheck.OutliersPayload
+            /// Creates a new `LabelCheck`.
+            ///
+            /// - Parameters:
+            ///   - state:
+            ///   - stale:
+            ///   - jobId:
+            ///   - computedAt:
+            ///   - model:
+            ///   - labelled: Accepted photos with a human label and an embedding.
+            ///   - photos:
+            ///   - classes:
+            ///   - belowThreshold:
+            ///   - likely:
+            ///   - complete: False when the project has more photos than one check reads (50
+            ///   - issues:
+            ///   - leaks:
+            ///   - rarePairs:
+            ///   - smallClasses:
+            ///   - outliers:
+            public init(
+                state: Components.Schemas.LabelCheck.StatePayload,
+                stale: Swift.Bool,
+                jobId: Swift.Int? = nil,
+                computedAt: Foundation.Date? = nil,
+                model: Swift.String? = nil,
+                labelled: Swift.Int? = nil,
+                photos: Swift.Int? = nil,
+                classes: Swift.Int? = nil,
+                belowThreshold: Swift.Int? = nil,
+                likely: Swift.Int? = nil,
+                complete: Swift.Bool? = nil,
+                issues: Components.Schemas.LabelCheck.IssuesPayload,
+                leaks: Components.Schemas.LabelCheck.LeaksPayload,
+                rarePairs: Components.Schemas.LabelCheck.RarePairsPayload,
+                smallClasses: Components.Schemas.LabelCheck.SmallClassesPayload,
+                outliers: Components.Schemas.LabelCheck.OutliersPayload
+            ) {
+                self.state = state
+                self.stale = stale
+                self.jobId = jobId
+                self.computedAt = computedAt
+                self.model = model
+                self.labelled = labelled
+                self.photos = photos
+                self.classes = classes
+                self.belowThreshold = belowThreshold
+                self.likely = likely
+                self.complete = complete
+                self.issues = issues
+                self.leaks = leaks
+                self.rarePairs = rarePairs
+                self.smallClasses = smallClasses
+                self.outliers = outliers
+            }
+            public enum CodingKeys: String, CodingKey {
+                case state
+                case stale
+                case jobId = "job_id"
+                case computedAt = "computed_at"
+                case model
+                case labelled
+                case photos
+                case classes
+                case belowThreshold = "below_threshold"
+                case likely
+                case complete
+                case issues
+                case leaks
+                case rarePairs = "rare_pairs"
+                case smallClasses = "small_classes"
+                case outliers
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/ReviewQueue`.
         public struct ReviewQueue: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload`.

@@ -7431,9 +7431,307 @@ public enum Operations {
             }
         }
     }
+    /// The label check (viewers and up) — human labels that are probably wrong, and the dataset's other problems.
+    ///
+    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/label-issues`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)`.
+    public enum LabelIssues {
+        public static let id: Swift.String = "labelIssues"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.LabelIssues.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Issues to list (default 50).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/query/limit`.
+                public var limit: Swift.Int?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Issues to list (default 50).
+                public init(limit: Swift.Int? = nil) {
+                    self.limit = limit
+                }
+            }
+            public var query: Operations.LabelIssues.Input.Query
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelIssues.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelIssues.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.LabelIssues.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - query:
+            ///   - headers:
+            public init(
+                path: Operations.LabelIssues.Input.Path,
+                query: Operations.LabelIssues.Input.Query = .init(),
+                headers: Operations.LabelIssues.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.query = query
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.LabelCheck)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.LabelCheck {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.LabelIssues.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.LabelIssues.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The report.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.LabelIssues.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.LabelIssues.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Accepted: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/responses/202/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-issues/GET/responses/202/content/application\/json`.
+                    case json(Components.Schemas.LabelCheck)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.LabelCheck {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.LabelIssues.Output.Accepted.Body
+                /// Creates a new `Accepted`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.LabelIssues.Output.Accepted.Body) {
+                    self.body = body
+                }
+            }
+            /// No report yet; `job_id` is computing it.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)/responses/202`.
+            ///
+            /// HTTP response code: `202 accepted`.
+            case accepted(Operations.LabelIssues.Output.Accepted)
+            /// The associated value of the enum case if `self` is `.accepted`.
+            ///
+            /// - Throws: An error if `self` is not `.accepted`.
+            /// - SeeAlso: `.accepted`.
+            public var accepted: Operations.LabelIssues.Output.Accepted {
+                get throws {
+                    switch self {
+                    case let .accepted(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "accepted",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
     /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
     ///
-    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first); `newest` is by upload. `counts` has how many photos are in each state.
+    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first; with `review=accepted`, the label check's issues come first); `newest` is by upload; `useful` lists the photos worth labelling next, whatever `review` says: those without a human label and those waiting, photos that cover what the labelled ones do not first (the most typical of each gap), then the ones the learner is least sure of. `counts` has how many photos are in each state.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/review`.
@@ -7470,6 +7768,7 @@ public enum Operations {
                 @frozen public enum OrderPayload: String, Codable, Hashable, Sendable, CaseIterable {
                     case newest = "newest"
                     case suspect = "suspect"
+                    case useful = "useful"
                 }
                 /// - Remark: Generated from `#/paths/api/v1/projects/{id}/review/GET/query/order`.
                 public var order: Operations.ReviewQueue.Input.Query.OrderPayload?

@@ -173,9 +173,17 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
     func undoLabels(_ input: Operations.UndoLabels.Input) async throws -> Operations.UndoLabels.Output
+    /// The label check (viewers and up) — human labels that are probably wrong, and the dataset's other problems.
+    ///
+    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/label-issues`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)`.
+    func labelIssues(_ input: Operations.LabelIssues.Input) async throws -> Operations.LabelIssues.Output
     /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
     ///
-    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first); `newest` is by upload. `counts` has how many photos are in each state.
+    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first; with `review=accepted`, the label check's issues come first); `newest` is by upload; `useful` lists the photos worth labelling next, whatever `review` says: those without a human label and those waiting, photos that cover what the labelled ones do not first (the most typical of each gap), then the ones the learner is least sure of. `counts` has how many photos are in each state.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/review`.
@@ -843,9 +851,27 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// The label check (viewers and up) — human labels that are probably wrong, and the dataset's other problems.
+    ///
+    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/label-issues`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)`.
+    public func labelIssues(
+        path: Operations.LabelIssues.Input.Path,
+        query: Operations.LabelIssues.Input.Query = .init(),
+        headers: Operations.LabelIssues.Input.Headers = .init()
+    ) async throws -> Operations.LabelIssues.Output {
+        try await labelIssues(Operations.LabelIssues.Input(
+            path: path,
+            query: query,
+            headers: headers
+        ))
+    }
     /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
     ///
-    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first); `newest` is by upload. `counts` has how many photos are in each state.
+    /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first; with `review=accepted`, the label check's issues come first); `newest` is by upload; `useful` lists the photos worth labelling next, whatever `review` says: those without a human label and those waiting, photos that cover what the labelled ones do not first (the most typical of each gap), then the ones the learner is least sure of. `counts` has how many photos are in each state.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/review`.

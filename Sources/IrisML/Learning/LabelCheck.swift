@@ -147,6 +147,12 @@ public enum LabelCheck {
         return Result(ranked: scored, thresholds: thresholds)
     }
 
+    /// The vector at unit length (a zero vector as it is).
+    public static func normalised(_ vector: [Float]) -> [Float] {
+        let norm = dot(vector, vector).squareRoot()
+        return norm > 0 ? vector.map { $0 / norm } : vector
+    }
+
     /// exp(−d/T) normalised; infinite distances get 0.
     static func softmax(negative distances: [Double], temperature: Double) -> [Double] {
         let nearest = distances.min() ?? 0

@@ -33,12 +33,7 @@ public struct LabelQualityStudy: Sendable {
     public var batch = 9
 
     public init(data: [(label: String, feature: [Float])]) {
-        self.data = data.map { ($0.label, Self.normalised($0.feature)) }
-    }
-
-    static func normalised(_ vector: [Float]) -> [Float] {
-        let norm = LabelCheck.dot(vector, vector).squareRoot()
-        return norm > 0 ? vector.map { $0 / norm } : vector
+        self.data = data.map { ($0.label, LabelCheck.normalised($0.feature)) }
     }
 
     var classes: [String] { Array(Set(data.map(\.label))).sorted() }
@@ -150,7 +145,7 @@ public struct LabelQualityStudy: Sendable {
         var result: [Int: [Float]] = [:]
         for (label, sum) in sums {
             let count = Float(counts[label] ?? 1)
-            result[label] = Self.normalised(zip(sum, mean).map { $0 / count - $1 })
+            result[label] = LabelCheck.normalised(zip(sum, mean).map { $0 / count - $1 })
         }
         return (mean, result)
     }
@@ -158,7 +153,7 @@ public struct LabelQualityStudy: Sendable {
     func distances(of index: Int, to model: (mean: [Float], centres: [Int: [Float]]), features: [[Float]])
         -> [(label: Int, distance: Float)]
     {
-        let query = Self.normalised(zip(features[index], model.mean).map(-))
+        let query = LabelCheck.normalised(zip(features[index], model.mean).map(-))
         return model.centres.map { ($0.key, 1 - LabelCheck.dot(query, $0.value)) }.sorted {
             ($0.distance, $0.label) < ($1.distance, $1.label)
         }

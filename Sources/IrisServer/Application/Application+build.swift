@@ -85,6 +85,7 @@ func buildRouter(
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
     let labels = LabelEditing(store: dependencies.store, learning: system.learning, logger: logger)
     LabelController(store: dependencies.store, labels: labels).addRoutes(to: api)
+    LabelCheckController(store: dependencies.store, quality: system.labelQuality).addRoutes(to: api)
     ReviewController(
         store: dependencies.store,
         review: Review(store: dependencies.store, learning: system.learning, labels: labels, search: system.textSearch)

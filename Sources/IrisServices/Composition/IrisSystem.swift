@@ -34,6 +34,8 @@ public struct IrisSystem: Sendable {
     public let textSearch: TextSearch
     /// Near-duplicates in a project.
     public let duplicates: Duplicates
+    /// The label check: probably wrong labels and the dataset's other problems.
+    public let labelQuality: LabelQuality
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
@@ -101,6 +103,8 @@ public struct IrisSystem: Sendable {
             indexes: EmbeddingIndexes(store: dependencies.store, logger: logger), store: dependencies.store,
             models: models, moderationThreshold: settings.models.moderationThreshold)
         duplicates = Duplicates(store: dependencies.store, library: library, similar: similar)
+        labelQuality = LabelQuality(store: dependencies.store, learning: learning, duplicates: duplicates, queue: queue)
+        registry.register(LabelCheckJob(quality: labelQuality))
         let vocabulary = AsyncOnce { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }

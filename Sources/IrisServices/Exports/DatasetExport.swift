@@ -232,15 +232,21 @@ public struct DatasetExport: Sendable {
             return Row(member: member, labels: labels.sorted { $0.name < $1.name }, split: nil)
         }
         if request.split || request.format == .yolo {
-            let byClass = Dictionary(grouping: rows.indices, by: { rows[$0].labels.first?.name ?? "" })
-            for (_, indices) in byClass {
-                let ordered = indices.sorted { rows[$0].member.image.sha256 < rows[$1].member.image.sha256 }
-                for (position, index) in ordered.enumerated() {
-                    rows[index].split = Self.split(position, of: ordered.count)
-                }
-            }
+            let splits = Self.splits(rows.map { ($0.member.image.sha256, $0.labels.first?.name ?? "") })
+            for index in rows.indices { rows[index].split = splits[rows[index].member.image.sha256] }
         }
         return rows
+    }
+
+    /// Each photo's split (`train`, `val`, `test`) by the rule above: within its first label's
+    /// photos, by its rank in hash order.
+    public static func splits(_ photos: [(sha256: String, firstLabel: String)]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (_, members) in Dictionary(grouping: photos, by: \.firstLabel) {
+            let ordered = members.map(\.sha256).sorted()
+            for (position, sha256) in ordered.enumerated() { result[sha256] = split(position, of: ordered.count) }
+        }
+        return result
     }
 
     /// The split of the image at `position` (in hash order) of its class's `count`: the first

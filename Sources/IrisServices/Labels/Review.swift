@@ -43,7 +43,10 @@ public struct Review: Sendable {
         public var labelConfidence: Double?
     }
 
-    public enum Order: String, Sendable, CaseIterable { case newest, suspect }
+    /// `newest` by upload; `suspect` the least likely labels first; `useful` the photos worth
+    /// labelling next (`LabelNext`): those without a human label and those waiting, whatever
+    /// `state` says.
+    public enum Order: String, Sendable, CaseIterable { case newest, suspect, useful }
 
     /// The photos in `state`, in `order`, at most `limit`.
     public func queue(in project: Project, state: ReviewState, order: Order, limit: Int) async throws -> [Item] {
@@ -52,11 +55,15 @@ public struct Review: Sendable {
         var cursor: Int64?
         repeat {
             let page = try await store.images.list(
-                projectID: project.id, filter: ImageFilter(review: state), after: cursor, limit: min(500, scan))
+                projectID: project.id, filter: ImageFilter(review: order == .useful ? nil : state), after: cursor,
+                limit: min(500, scan))
             members += page.items
             cursor = page.nextCursor
         } while cursor != nil && members.count < scan
         members = Array(members.prefix(scan))
+        if order == .useful {
+            members = try await usefulFirst(members, in: project, limit: limit)
+        }
         let suggested = try await suggestions(for: members.map(\.image.sha256), in: project)
         let links = Dictionary(
             uniqueKeysWithValues: try await store.links.list(projectID: project.id).map { ($0.id, $0.name) })
@@ -73,7 +80,18 @@ public struct Review: Sendable {
                 member: member, linkName: linkIDs[sha256].flatMap { links[$0] },
                 suggestions: suggested.top[sha256] ?? [], labelConfidence: confidence)
         }
-        if order == .suspect {
+        if order == .suspect, state == .accepted,
+            let kept = try await store.reports.load(projectID: project.id, kind: LabelQuality.kind),
+            let report = try? IrisJSON.makeDecoder().decode(LabelQuality.Report.self, from: Data(kept.body.utf8))
+        {
+            // Accepted photos: the label check's ranking (out-of-sample), its issues first.
+            let rank = Dictionary(
+                report.issues.enumerated().map { ($1.sha256, $0) }, uniquingKeysWith: { a, _ in a })
+            items = items.enumerated().sorted { a, b in
+                (rank[a.element.member.image.sha256] ?? .max, a.offset)
+                    < (rank[b.element.member.image.sha256] ?? .max, b.offset)
+            }.map(\.element)
+        } else if order == .suspect {
             // Least likely right first; photos the learner cannot judge after them, newest first.
             items = items.enumerated().sorted { a, b in
                 switch (a.element.labelConfidence, b.element.labelConfidence) {
@@ -85,6 +103,35 @@ public struct Review: Sendable {
             }.map(\.element)
         }
         return Array(items.prefix(limit))
+    }
+
+    /// The photos worth labelling next, most useful first: of `members`, those without a
+    /// human label or waiting for review, ordered by `LabelNext` from the learner's answers
+    /// (its uncertainty) and the accepted labelled photos (what is covered already); photos
+    /// without an embedding after them, newest first.
+    func usefulFirst(_ members: [ProjectImage], in project: Project, limit: Int) async throws -> [ProjectImage] {
+        func human(_ member: ProjectImage) -> Bool { member.labels.contains { $0.source == Label.humanSource } }
+        let candidates = members.filter { $0.review == .pending || ($0.review == .accepted && !human($0)) }
+        let labelled = members.filter { $0.review == .accepted && human($0) }
+        let model = try await learning.learnerModel(projectID: project.id)
+        let vectors = try await store.search.embeddings(
+            model: model, sha256s: (candidates + labelled).map(\.image.sha256))
+        let embedded = candidates.filter { vectors[$0.image.sha256] != nil }
+        let features = embedded.map { LabelCheck.normalised(vectors[$0.image.sha256] ?? []) }
+        var margins = embedded.map { _ in 0.0 }
+        var unknown = embedded.map { _ in true }
+        if let record = try await store.learning.learner(projectID: project.id), record.classCount > 0,
+            features.allSatisfy({ $0.count == record.dimension })
+        {
+            let answers = try await learning.classify(projectID: project.id, vectors: features)
+            margins = answers.map { $0.lead }
+            unknown = answers.map { $0.label == nil }
+        }
+        let order = LabelNext.order(
+            candidates: features, uncertainty: LabelNext.uncertainty(margins: margins, unknown: unknown),
+            labelled: labelled.compactMap { vectors[$0.image.sha256].map(LabelCheck.normalised) },
+            picks: limit, seed: UInt64(bitPattern: project.id))
+        return order.map { embedded[$0] } + candidates.filter { vectors[$0.image.sha256] == nil }
     }
 
     /// Up to three suggestions per photo (by confidence), and the learner's whole distribution

@@ -11,6 +11,14 @@ public enum IrisJSON {
         return encoder
     }
 
+    /// The decoder for what `makeEncoder` wrote.
+    public static func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+
     public static func field(_ error: DecodingError) -> String? {
         let path: [any CodingKey]
         switch error {

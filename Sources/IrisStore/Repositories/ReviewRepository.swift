@@ -32,6 +32,8 @@ public protocol ReviewRepository: Sendable {
     func decide(_ decisions: [ReviewDecision], in projectID: Int64, by actor: LabelActor) async throws -> ReviewOutcome
     /// Rejected photos decided more than their project's retention ago: (project, photo).
     func expiredRejections(now: Date, limit: Int) async throws -> [(projectID: Int64, sha256: String)]
+    /// How many accepted photos of the project have no human label.
+    func unlabelled(projectID: Int64) async throws -> Int
     /// The contributor link each of these photos came through, where one did.
     func links(of sha256s: [String], in projectID: Int64) async throws -> [String: Int64]
     /// Of these photos, those waiting for review or rejected in these projects, as
@@ -43,6 +45,19 @@ public struct SQLReviewRepository: ReviewRepository {
     let database: IrisDatabase
 
     public init(database: IrisDatabase) { self.database = database }
+
+    public func unlabelled(projectID: Int64) async throws -> Int {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT COUNT(*) AS n FROM project_images m WHERE m.project_id = \(bind: projectID)
+                AND m.review_state = 'accepted' AND NOT EXISTS (
+                    SELECT 1 FROM labels l WHERE l.project_id = m.project_id AND l.sha256 = m.sha256
+                    AND l.source = \(bind: Label.humanSource))
+                """
+            ).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
 
     public func counts(projectID: Int64) async throws -> [ReviewState: Int] {
         try await database.withConnection { db in

@@ -1,0 +1,318 @@
+public import Foundation
+public import IrisCore
+import IrisML
+public import IrisStore
+
+/// A project's label check: the human labels that are probably wrong (`LabelCheck`, with the
+/// label each probably should be and the neighbours that say so), and the dataset's other
+/// problems: near-duplicates on both sides of an export's split, label pairs that occur on
+/// one photo only, classes with too few photos, and photos far from every class.
+///
+/// Only accepted photos' human labels count (never a pending or rejected contribution's).
+/// The report is kept (`project_reports`) with the fingerprint of what it was computed from;
+/// a reader gets the kept one and, when the photos changed since, a job recomputes it, so
+/// one new label never makes a request wait for the whole project. A project without a report
+/// gets one at once when it is small, by the job otherwise.
+public struct LabelQuality: Sendable {
+    public let store: IrisStore
+    public let learning: LearningService
+    public let duplicates: Duplicates
+    public let queue: JobQueue
+
+    public init(store: IrisStore, learning: LearningService, duplicates: Duplicates, queue: JobQueue) {
+        (self.store, self.learning, self.duplicates, self.queue) = (store, learning, duplicates, queue)
+    }
+
+    public static let kind = "label-check"
+    /// Projects with at most this many photos get their first report while the request waits.
+    public static let inlineMembers = 2_000
+    /// The most photos one check reads (the newest beyond it are left for a later look).
+    public static let maxPhotos = 50_000
+    /// Issues kept in the report (the lowest scores), and neighbours shown per issue.
+    public static let keptIssues = 500
+    public static let neighbours = 5
+    /// Fewer photos than this and a class is reported as too small: on the photo evaluation
+    /// set the learner's nearest class is right for 47 % of photos at 1 photo per class, 66 %
+    /// at 5 and 71 % at 10, little more after (docs/LEARNING.md).
+    public static let enoughPhotos = 10
+
+    public struct Neighbour: Sendable, Codable, Equatable {
+        public var sha256: String
+        public var labels: [String]
+        public var similarity: Double
+    }
+
+    public struct Issue: Sendable, Codable, Equatable {
+        public var sha256: String
+        /// The photo's human labels, and the one judged least likely.
+        public var labels: [String]
+        public var label: String
+        public var suggested: String?
+        /// Out-of-sample probabilities (from a model built without the photo) of `label` and
+        /// of `suggested`, and `label`'s class threshold (its photos' mean probability).
+        public var labelScore: Double
+        public var suggestedScore: Double?
+        public var threshold: Double
+        /// Below its class's threshold while `suggested` is at or above its own.
+        public var likely: Bool
+        public var neighbours: [Neighbour]
+    }
+
+    public struct Leak: Sendable, Codable, Equatable {
+        public struct Member: Sendable, Codable, Equatable {
+            public var sha256: String
+            public var split: String
+        }
+        public var members: [Member]
+    }
+
+    public struct RarePair: Sendable, Codable, Equatable {
+        public var sha256: String
+        public var labels: [String]
+    }
+
+    public struct SmallClass: Sendable, Codable, Equatable {
+        public var label: String
+        public var photos: Int
+        /// More photos that would bring it to `enoughPhotos`.
+        public var needed: Int
+    }
+
+    public struct Outlier: Sendable, Codable, Equatable {
+        public var sha256: String
+        public var labels: [String]
+        /// Cosine distance to the nearest class (without the photo), and the usual such
+        /// distance in this project (the median).
+        public var distance: Double
+        public var usual: Double
+    }
+
+    public struct Report: Sendable, Codable, Equatable {
+        public var computedAt: Date
+        public var model: String
+        /// Accepted photos with a human label and an embedding: what the check judged.
+        public var labelled: Int
+        public var photos: Int
+        public var classes: Int
+        /// Photos judged below their class's threshold (the issues are the first of them).
+        public var belowThreshold: Int
+        public var likely: Int
+        public var issues: [Issue]
+        public var leaks: [Leak]
+        public var rarePairs: [RarePair]
+        public var smallClasses: [SmallClass]
+        public var outliers: [Outlier]
+        /// Whether every photo of the project was read (false beyond `maxPhotos`).
+        public var complete: Bool
+    }
+
+    /// What a reader gets: the kept report (nil before the first), whether the photos changed
+    /// since, and the job computing a newer one.
+    public struct Current: Sendable {
+        public var report: Report?
+        public var stale: Bool
+        public var job: Job?
+    }
+
+    /// The kept report, computed at once for a small project that has none, with a job queued
+    /// when it is missing or stale.
+    public func current(projectID: Int64) async throws -> Current {
+        let model = try await learning.learnerModel(projectID: projectID)
+        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
+        let kept = try await store.reports.load(projectID: projectID, kind: Self.kind)
+        let report = try kept.map { try IrisJSON.makeDecoder().decode(Report.self, from: Data($0.body.utf8)) }
+        if let kept, let report, kept.fingerprint == fingerprint {
+            return Current(report: report, stale: false, job: nil)
+        }
+        let members = try await store.reviews.counts(projectID: projectID).values.reduce(0, +)
+        if report == nil, members <= Self.inlineMembers {
+            return Current(report: try await refresh(projectID: projectID), stale: false, job: nil)
+        }
+        let job = try await queue.enqueue(
+            try LabelCheckJob.request(projectID: projectID, idempotencyKey: "\(Self.kind):\(projectID):\(fingerprint)")
+        ).job
+        return Current(report: report, stale: report != nil, job: job)
+    }
+
+    /// Computes the project's report and keeps it.
+    @discardableResult
+    public func refresh(projectID: Int64, progress: @Sendable (Double, String) -> Void = { _, _ in }) async throws
+        -> Report
+    {
+        let model = try await learning.learnerModel(projectID: projectID)
+        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
+        let report = try await compute(projectID: projectID, model: model, progress: progress)
+        let body = String(decoding: try IrisJSON.makeEncoder().encode(report), as: UTF8.self)
+        try await store.reports.save(
+            StoredReport(fingerprint: fingerprint, computedAt: report.computedAt, body: body), projectID: projectID,
+            kind: Self.kind)
+        return report
+    }
+
+    /// A photo as the check sees it.
+    struct Photo {
+        var sha256: String
+        var labels: [String]
+        var accepted: Bool
+        var feature: [Float]?
+    }
+
+    /// The project's photos (newest first, at most `maxPhotos`) with their human labels and
+    /// `model`'s embeddings, L2-normalised.
+    func photos(projectID: Int64, model: String, progress: @Sendable (Double, String) -> Void) async throws
+        -> (photos: [Photo], complete: Bool)
+    {
+        var photos: [Photo] = []
+        var cursor: Int64?
+        repeat {
+            let page = try await store.images.list(
+                projectID: projectID, filter: ImageFilter(), after: cursor, limit: 500)
+            photos += page.items.map { member in
+                Photo(
+                    sha256: member.image.sha256,
+                    labels: member.labels.filter { $0.source == Label.humanSource }.map(\.name).sorted(),
+                    accepted: member.review == .accepted, feature: nil)
+            }
+            cursor = page.nextCursor
+            progress(
+                0.1 * Double(min(photos.count, Self.maxPhotos)) / Double(Self.maxPhotos), "read \(photos.count) photos")
+        } while cursor != nil && photos.count < Self.maxPhotos
+        let complete = cursor == nil && photos.count <= Self.maxPhotos
+        photos = Array(photos.prefix(Self.maxPhotos))
+        for start in stride(from: 0, to: photos.count, by: 500) {
+            try Task.checkCancellation()
+            let chunk = start..<min(start + 500, photos.count)
+            let vectors = try await store.search.embeddings(model: model, sha256s: chunk.map { photos[$0].sha256 })
+            for index in chunk {
+                photos[index].feature = vectors[photos[index].sha256].map(LabelCheck.normalised)
+            }
+            progress(0.1 + 0.4 * Double(chunk.upperBound) / Double(max(photos.count, 1)), "read embeddings")
+        }
+        return (photos, complete)
+    }
+
+    func compute(projectID: Int64, model: String, progress: @Sendable (Double, String) -> Void) async throws -> Report {
+        let (photos, complete) = try await self.photos(projectID: projectID, model: model, progress: progress)
+        let dimension = photos.lazy.compactMap(\.feature).first?.count ?? 0
+        let judged = photos.filter { $0.accepted && !$0.labels.isEmpty && $0.feature?.count == dimension }
+        let classes = Array(Set(judged.flatMap(\.labels))).sorted()
+        let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+        let features = judged.map { $0.feature ?? [] }
+        progress(0.5, "checking \(judged.count) labelled photos")
+        let result = try LabelCheck.check(
+            features: features, labels: judged.map { $0.labels.compactMap { classIndex[$0] } },
+            classCount: classes.count, isCancelled: { Task.isCancelled })
+        progress(0.8, "finding neighbours")
+        let below = result.ranked.filter { $0.score < 1 }
+        let issues = below.prefix(Self.keptIssues).map { scored -> Issue in
+            let neighbours = LabelCheck.neighbours(of: scored.index, among: features, count: Self.neighbours).map {
+                Neighbour(
+                    sha256: judged[$0.index].sha256, labels: judged[$0.index].labels, similarity: Double($0.similarity))
+            }
+            return Issue(
+                sha256: judged[scored.index].sha256, labels: judged[scored.index].labels,
+                label: classes[scored.weakestLabel], suggested: scored.suggested.map { classes[$0] },
+                labelScore: scored.selfConfidence, suggestedScore: scored.suggested.map { scored.probabilities[$0] },
+                threshold: result.thresholds[scored.weakestLabel], likely: scored.likely, neighbours: neighbours)
+        }
+        // Outliers: nearest class much further than usual (median + 3 × the median deviation).
+        let distances = result.ranked.map(\.nearestDistance).sorted()
+        let median = distances.isEmpty ? 0 : distances[distances.count / 2]
+        let deviations = distances.map { abs($0 - median) }.sorted()
+        let spread = deviations.isEmpty ? 0 : deviations[deviations.count / 2]
+        let outliers = result.ranked.filter {
+            distances.count >= 10 && $0.nearestDistance > median + 3 * max(spread, 0.01)
+        }
+        .sorted { $0.nearestDistance > $1.nearestDistance }.prefix(50).map {
+            Outlier(
+                sha256: judged[$0.index].sha256, labels: judged[$0.index].labels, distance: $0.nearestDistance,
+                usual: median)
+        }
+        progress(0.85, "looking for duplicates across the split")
+        return Report(
+            computedAt: Date(), model: model, labelled: judged.count, photos: photos.count, classes: classes.count,
+            belowThreshold: below.count, likely: below.filter(\.likely).count, issues: Array(issues),
+            leaks: try await leaks(projectID: projectID, photos: photos), rarePairs: Self.rarePairs(judged),
+            smallClasses: Self.smallClasses(judged, classes: classes), outliers: Array(outliers), complete: complete)
+    }
+
+    /// Groups of near-duplicates whose members an export's split puts in different parts.
+    func leaks(projectID: Int64, photos: [Photo]) async throws -> [Leak] {
+        let labelled = photos.filter { $0.accepted && !$0.labels.isEmpty }
+        let splits = DatasetExport.splits(labelled.map { ($0.sha256, $0.labels.first ?? "") })
+        return try await duplicates.find(in: projectID).groups.compactMap { group in
+            let members = group.members.compactMap { member in
+                splits[member.sha256].map { Leak.Member(sha256: member.sha256, split: $0) }
+            }
+            return Set(members.map(\.split)).count > 1 ? Leak(members: members) : nil
+        }
+    }
+
+    /// Photos with two labels that no other photo has together, when both labels are common
+    /// enough (3 photos or more) for that to be telling.
+    static func rarePairs(_ photos: [Photo]) -> [RarePair] {
+        var pairs: [String: Int] = [:]
+        var counts: [String: Int] = [:]
+        for photo in photos {
+            for label in photo.labels { counts[label, default: 0] += 1 }
+            for (a, b) in pairsOf(photo.labels) { pairs["\(a)\u{1F}\(b)", default: 0] += 1 }
+        }
+        return photos.filter { photo in
+            pairsOf(photo.labels).contains { a, b in
+                pairs["\(a)\u{1F}\(b)"] == 1 && (counts[a] ?? 0) >= 3 && (counts[b] ?? 0) >= 3
+            }
+        }.prefix(100).map { RarePair(sha256: $0.sha256, labels: $0.labels) }
+    }
+
+    static func pairsOf(_ labels: [String]) -> [(String, String)] {
+        var result: [(String, String)] = []
+        for (position, a) in labels.enumerated() {
+            for b in labels.dropFirst(position + 1) { result.append((a, b)) }
+        }
+        return result
+    }
+
+    static func smallClasses(_ photos: [Photo], classes: [String]) -> [SmallClass] {
+        var counts: [String: Int] = [:]
+        for photo in photos {
+            for label in photo.labels { counts[label, default: 0] += 1 }
+        }
+        return classes.compactMap { label in
+            let count = counts[label] ?? 0
+            return count < enoughPhotos ? SmallClass(label: label, photos: count, needed: enoughPhotos - count) : nil
+        }
+    }
+}
+
+/// `labels.check`: computes a project's label check (`LabelQuality`) and keeps it.
+public struct LabelCheckJob: JobHandler {
+    public static let kind = "labels.check"
+
+    public struct Payload: Codable, Sendable {
+        public var projectId: Int64
+        public enum CodingKeys: String, CodingKey { case projectId = "project_id" }
+    }
+
+    public struct Output: Encodable, Sendable {
+        public var labelled: Int
+        public var issues: Int
+    }
+
+    public let quality: LabelQuality
+
+    public init(quality: LabelQuality) { self.quality = quality }
+
+    public static func request(projectID: Int64, idempotencyKey: String? = nil) throws -> JobRequest {
+        var request = try JobRequest(
+            kind: kind, encoding: Payload(projectId: projectID), queue: JobSettings.Queue.ml, projectID: projectID)
+        request.idempotencyKey = idempotencyKey
+        return request
+    }
+
+    public func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        let report = try await quality.refresh(projectID: payload.projectId) { fraction, message in
+            context.report(progress: fraction, message: message)
+        }
+        return Output(labelled: report.labelled, issues: report.issues.count)
+    }
+}
