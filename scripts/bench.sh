@@ -74,6 +74,23 @@ for model in mobilenet-v2 efficientnet-lite0; do
   echo "== learning quality, crop set, $model (crops of one photograph per class: an upper bound; 20 random splits)"
   "$PWD/.build/release/iris" learn quality --model "$model" --data "$work/learning" --log-level warning .cache/evalset
 done
+# Label quality: wrong labels found among random flips, label-next curves against random order,
+# and the map layout's neighbour preservation against PCA's, on the photo set and on a second
+# set of different photographs (GCompris's, from Debian's gcompris-qt-data, never installed).
+photoset2="$cache/photoset2"
+if [ ! -f "$photoset2/.complete-v1" ]; then
+  mkdir -p "$cache/deb"
+  (cd "$cache/deb" && apt-get download gcompris-qt-data >/dev/null 2>&1)
+  dpkg-deb -x "$cache"/deb/gcompris-qt-data_*.deb "$cache/gcompris"
+  .venv-models/bin/python scripts/models/photoset2.py "$cache/gcompris" "$photoset2"
+  rm -rf "$cache/gcompris" "$cache/deb"
+fi
+for set in "$photoset" "$photoset2"; do
+  echo "== label quality, $(basename "$set") (MobileNetV2; 20 seeds of flipped labels, 10 seeds of label-next rounds)"
+  "$PWD/.build/release/iris" learn label-quality --data "$work/learning" --log-level warning "$set"
+done
+echo "== map layout (50,000 synthetic 1,280-d points in 100 clusters; and the photo set)"
+"$PWD/.build/release/iris" learn map-bench --data "$work/learning" --log-level warning --points 50000 "$photoset"
 # Review: a simulated crowd (the photo set through a link, 15% of labels wrong) and a reviewer who
 # looks at 30% of it, in the suspect order and in the newest order.
 python3 Benchmarks/review_crowd.py "$PWD/.build/release/iris" "$work" "$photoset"

@@ -216,6 +216,51 @@ extension IrisModelCommands {
         return (model, data)
     }
 
+    /// The map benchmark (`make bench`): `MapLayout` on `points` synthetic embeddings (100
+    /// clusters of 1,280-d Gaussian noise around random centres, L2-normalised), timed; then its
+    /// neighbour preservation against 2-D PCA's on the photo set and on a 5,000-point sample of
+    /// the synthetic set.
+    public static func mapBench(_ settings: IrisSettings, folder: String, points: Int, model name: String?) async throws
+    {
+        var rng = SplitMix(seed: 2026)
+        func gaussian() -> Float {
+            let u = max(Double(rng.next() >> 11) / Double(1 << 53), 1e-12)
+            let v = Double(rng.next() >> 11) / Double(1 << 53)
+            return Float((-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * .pi * v))
+        }
+        let dimension = 1_280
+        let centres = (0..<100).map { _ in (0..<dimension).map { _ in gaussian() } }
+        let synthetic = (0..<points).map { index in
+            LabelCheck.normalised(centres[index % centres.count].map { $0 + 0.8 * gaussian() })
+        }
+        let started = Date()
+        let layout = try MapLayout.layout(synthetic)
+        let seconds = Date().timeIntervalSince(started)
+        print(
+            String(
+                format: "map layout: %d points × %d dimensions in %.1f s (%.0f points/s; target: 50,000 in under 60 s)",
+                points, dimension, seconds, Double(points) / seconds))
+        let sample = Array(synthetic.prefix(5_000))
+        let sampleLayout = try MapLayout.layout(sample)
+        let samplePCA = MapLayout.pca(sample, dimensions: 2, seed: 7).map { SIMD2<Float>($0[0], $0[1]) }
+        print(
+            String(
+                format:
+                    "  neighbour preservation (10 nearest in the layout among the 20 nearest in 1,280-d), synthetic 5,000: layout %.3f, PCA %.3f; whole %d-point layout %.3f",
+                MapLayout.neighbourPreservation(original: sample, layout: sampleLayout),
+                MapLayout.neighbourPreservation(original: sample, layout: samplePCA), points,
+                MapLayout.neighbourPreservation(original: synthetic, layout: layout)))
+        let (model, data) = try await embedFolder(settings, folder: folder, model: name)
+        let features = data.map { LabelCheck.normalised($0.feature) }
+        let photoLayout = try MapLayout.layout(features)
+        let photoPCA = MapLayout.pca(features, dimensions: 2, seed: 7).map { SIMD2<Float>($0[0], $0[1]) }
+        print(
+            String(
+                format: "  neighbour preservation, photo set (%d photos, %@): layout %.3f, PCA %.3f",
+                features.count, model.name, MapLayout.neighbourPreservation(original: features, layout: photoLayout),
+                MapLayout.neighbourPreservation(original: features, layout: photoPCA)))
+    }
+
     /// The label-quality study (`make bench`): see `LabelQualityStudy`.
     public static func labelQuality(_ settings: IrisSettings, folder: String, model name: String?) async throws {
         let (model, data) = try await embedFolder(settings, folder: folder, model: name)

@@ -8,7 +8,7 @@ struct LearnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "learn",
         abstract: "A project's incremental learner: add classes, classify (local; no server needed).",
-        subcommands: [AddClass.self, Classify.self, Quality.self, LabelQuality.self, Bench.self])
+        subcommands: [AddClass.self, Classify.self, Quality.self, LabelQuality.self, MapBench.self, Bench.self])
 
     struct AddClass: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -78,6 +78,22 @@ extension LearnCommand {
 
         func run() async throws {
             try await IrisModelCommands.labelQuality(try common.settings(), folder: folder, model: model)
+        }
+    }
+
+    struct MapBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "map-bench",
+            abstract:
+                "Speed of the map layout on synthetic embeddings, and its neighbour preservation against PCA's (run by make bench).",
+            shouldDisplay: false)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Synthetic points to lay out.") var points = 50_000
+        @Option(help: "The embedding model (default: learner.model).") var model: String?
+        @Argument(help: "A folder with one sub-folder of photos per class.") var folder = ".cache/evalset"
+
+        func run() async throws {
+            try await IrisModelCommands.mapBench(try common.settings(), folder: folder, points: points, model: model)
         }
     }
 

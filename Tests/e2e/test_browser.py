@@ -1217,3 +1217,100 @@ def test_measure_how_soon_the_next_photo_shows_after_a_key_press(server, browser
               f" of {len(details)} images were loaded and decoded ahead")
     browser.set_window_size(1280, 900)
     assert not severe_logs(browser), severe_logs(browser)
+
+
+def settle(server, seconds=180):
+    """Waits until no job is queued or running (analyses, thumbnails, checks)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        queues = server.http.get(server.url("/api/v1/queues"), timeout=10).json()["items"]
+        if all(q["counts"].get("queued", 0) + q["counts"].get("running", 0) == 0 for q in queues):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the jobs did not finish")
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_check_labels_shows_the_mistake_first_fixes_it_by_key_and_lights_it_up_on_the_map(server, browser):
+    # arrange: four real photographs (scikit-image's, fetched by set-up), four copies of each with
+    # their true label, except one coffee photo labelled cat
+    photos = Path(__file__).resolve().parents[2] / ".cache" / "photos"
+    classes = {"cat": "chelsea.png", "coffee": "coffee.png", "horse": "horse.png", "rocket": "rocket.jpg"}
+    project = server.create_project("Kitchen and yard", label_set=sorted(classes))
+    mistake = None
+    for label, name in classes.items():
+        original = (photos / name).read_bytes()
+        for copy in range(4):
+            # Distinct bytes, the same picture: a PNG/JPEG with a trailing comment-like tail is
+            # still decoded the same (decoders stop at the end marker).
+            data = original + f"\niris copy {copy}".encode()
+            given = "cat" if (label, copy) == ("coffee", 2) else label
+            answer = server.http.post(server.url(f"/api/v1/projects/{project}/images"), data={"label": given},
+                                      files={"file": (f"{label}-{copy}{Path(name).suffix}", data)}, timeout=60)
+            assert answer.status_code == 201, answer.text
+            if given != label:
+                mistake = answer.json()["sha256"]
+    settle(server)
+    sign_in(server, browser)
+    wait = page_wait(browser, 30)
+
+    # act: from the project page to "Check labels"
+    browser.get(server.url(f"/projects/{project}"))
+    browser.find_element(By.ID, "check-link").click()
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#check-list li"))
+    # check: the mistake first, with the fix suggested; the summary says what was checked
+    first = browser.find_element(By.CSS_SELECTOR, "#check-list li")
+    assert first.get_attribute("data-sha256") == mistake
+    assert "Labelled cat · probably coffee" in first.text
+    assert "likely wrong" in first.text
+    assert "Checked 16 labelled photos of 16" in browser.find_element(By.ID, "check-summary").text
+    # check: the map draws every photo, the mistake lit up in the check's colour
+    wait.until(lambda b: "16 photos" in b.find_element(By.ID, "map-status").text)
+    lit = browser.execute_script(
+        "const c = document.getElementById('map-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let red = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 200 && d[i + 1] < 60 && d[i + 2] < 60) red++; return red;")
+    assert lit > 20, lit
+    browser.save_screenshot(str(screenshots(server) / "check-labels.png"))
+
+    # act: Enter accepts the suggestion
+    press(browser, Keys.ENTER)
+    # check: the server has the photo as coffee; Z takes it back
+    labels = lambda: sorted(label["name"] for label in server.http.get(  # noqa: E731
+        server.url(f"/api/v1/projects/{project}/images/{mistake}/labels"), timeout=10).json()["labels"]
+        if label["source"] == "human")
+    wait.until(lambda b: labels() == ["coffee"])
+    press(browser, "z")
+    wait.until(lambda b: labels() == ["cat"])
+    press(browser, Keys.ENTER)
+    wait.until(lambda b: labels() == ["coffee"])
+
+    # act: a box around the whole map selects every photo; "horse" is added to them, then undone
+    canvas = browser.find_element(By.ID, "map-canvas")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    size = canvas.size
+    webdriver.ActionChains(browser).move_to_element_with_offset(canvas, -size["width"] // 2 + 2, -size["height"] // 2 + 2) \
+        .click_and_hold().move_by_offset(size["width"] - 4, size["height"] - 4).release().perform()
+    wait.until(lambda b: b.find_element(By.ID, "map-selected").text == "16 photos selected")
+    field = browser.find_element(By.CSS_SELECTOR, "#map-selection input[name=label]")
+    field.send_keys("horse")
+    browser.find_element(By.CSS_SELECTOR, "#map-selection button[value=add]").click()
+    wait.until(lambda b: "horse" in labels())
+    browser.find_element(By.TAG_NAME, "body").click()
+    press(browser, "z")
+    wait.until(lambda b: labels() == ["coffee"])
+    assert not severe_logs(browser), severe_logs(browser)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_check_labels_fits_a_phone(server, browser):
+    project = server.create_project("Phone check", label_set=["cat"])
+    sign_in(server, browser)
+    set_viewport(browser, 390, 844)
+    browser.get(server.url(f"/projects/{project}/check"))
+    wait = page_wait(browser, 30)
+    wait.until(lambda b: "labelled photos" in b.find_element(By.ID, "check-summary").text)
+    wait.until(lambda b: "photo" in b.find_element(By.ID, "map-status").text)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    assert browser.find_element(By.ID, "check-none").is_displayed()
+    browser.save_screenshot(str(screenshots(server) / "check-labels-phone.png"))
+    assert not severe_logs(browser), severe_logs(browser)

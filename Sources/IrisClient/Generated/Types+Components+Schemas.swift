@@ -2214,6 +2214,143 @@ extension Components {
                 case history
             }
         }
+        /// - Remark: Generated from `#/components/schemas/PhotoMap`.
+        public struct PhotoMap: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/state`.
+            @frozen public enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case ready = "ready"
+                case computing = "computing"
+            }
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/state`.
+            public var state: Components.Schemas.PhotoMap.StatePayload
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/stale`.
+            public var stale: Swift.Bool
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/job_id`.
+            public var jobId: Swift.Int?
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/computed_at`.
+            public var computedAt: Foundation.Date?
+            /// When the label check the `issue` values come from was computed.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/checked_at`.
+            public var checkedAt: Foundation.Date?
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/model`.
+            public var model: Swift.String?
+            /// The project's human labels; `points.label` indexes them.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/labels`.
+            public var labels: [Swift.String]
+            /// The learner's classes; `points.answer` indexes them.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/classes`.
+            public var classes: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/points`.
+            public struct PointsPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/sha256`.
+                public var sha256: [Swift.String]
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/x`.
+                public var x: [Swift.Double]
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/y`.
+                public var y: [Swift.Double]
+                /// The first human label (-1: none).
+                ///
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/label`.
+                public var label: [Swift.Int]
+                /// 0 accepted, 1 pending, 2 rejected.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/review`.
+                public var review: [Swift.Int]
+                /// The learner's answer (-1: unknown or no learner).
+                ///
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/answer`.
+                public var answer: [Swift.Int]
+                /// 0 none, 1 less sure than its class usually is, 2 probably wrong.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PhotoMap/points/issue`.
+                public var issue: [Swift.Int]
+                /// Creates a new `PointsPayload`.
+                ///
+                /// - Parameters:
+                ///   - sha256:
+                ///   - x:
+                ///   - y:
+                ///   - label: The first human label (-1: none).
+                ///   - review: 0 accepted, 1 pending, 2 rejected.
+                ///   - answer: The learner's answer (-1: unknown or no learner).
+                ///   - issue: 0 none, 1 less sure than its class usually is, 2 probably wrong.
+                public init(
+                    sha256: [Swift.String],
+                    x: [Swift.Double],
+                    y: [Swift.Double],
+                    label: [Swift.Int],
+                    review: [Swift.Int],
+                    answer: [Swift.Int],
+                    issue: [Swift.Int]
+                ) {
+                    self.sha256 = sha256
+                    self.x = x
+                    self.y = y
+                    self.label = label
+                    self.review = review
+                    self.answer = answer
+                    self.issue = issue
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case sha256
+                    case x
+                    case y
+                    case label
+                    case review
+                    case answer
+                    case issue
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/PhotoMap/points`.
+            public var points: Components.Schemas.PhotoMap.PointsPayload
+            /// Creates a new `PhotoMap`.
+            ///
+            /// - Parameters:
+            ///   - state:
+            ///   - stale:
+            ///   - jobId:
+            ///   - computedAt:
+            ///   - checkedAt: When the label check the `issue` values come from was computed.
+            ///   - model:
+            ///   - labels: The project's human labels; `points.label` indexes them.
+            ///   - classes: The learner's classes; `points.answer` indexes them.
+            ///   - points:
+            public init(
+                state: Components.Schemas.PhotoMap.StatePayload,
+                stale: Swift.Bool,
+                jobId: Swift.Int? = nil,
+                computedAt: Foundation.Date? = nil,
+                checkedAt: Foundation.Date? = nil,
+                model: Swift.String? = nil,
+                labels: [Swift.String],
+                classes: [Swift.String],
+                points: Components.Schemas.PhotoMap.PointsPayload
+            ) {
+                self.state = state
+                self.stale = stale
+                self.jobId = jobId
+                self.computedAt = computedAt
+                self.checkedAt = checkedAt
+                self.model = model
+                self.labels = labels
+                self.classes = classes
+                self.points = points
+            }
+            public enum CodingKeys: String, CodingKey {
+                case state
+                case stale
+                case jobId = "job_id"
+                case computedAt = "computed_at"
+                case checkedAt = "checked_at"
+                case model
+                case labels
+                case classes
+                case points
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/LabelCheck`.
         public struct LabelCheck: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/LabelCheck/state`.

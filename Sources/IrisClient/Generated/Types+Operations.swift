@@ -7431,7 +7431,7 @@ public enum Operations {
             }
         }
     }
-    /// The label check (viewers and up) — human labels that are probably wrong, and the dataset's other problems.
+    /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
     /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
     ///
@@ -7680,6 +7680,263 @@ public enum Operations {
             /// - Throws: An error if `self` is not `.accepted`.
             /// - SeeAlso: `.accepted`.
             public var accepted: Operations.LabelIssues.Output.Accepted {
+                get throws {
+                    switch self {
+                    case let .accepted(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "accepted",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// The project's photos laid out in two dimensions by their embeddings (editors and up).
+    ///
+    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `map.layout` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/map`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)`.
+    public enum PhotoMap {
+        public static let id: Swift.String = "photoMap"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.PhotoMap.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.PhotoMap.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.PhotoMap.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.PhotoMap.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.PhotoMap.Input.Path,
+                headers: Operations.PhotoMap.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.PhotoMap)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.PhotoMap {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.PhotoMap.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.PhotoMap.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The map.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.PhotoMap.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.PhotoMap.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Accepted: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/responses/202/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/map/GET/responses/202/content/application\/json`.
+                    case json(Components.Schemas.PhotoMap)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.PhotoMap {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.PhotoMap.Output.Accepted.Body
+                /// Creates a new `Accepted`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.PhotoMap.Output.Accepted.Body) {
+                    self.body = body
+                }
+            }
+            /// No layout yet; `job_id` is making it.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)/responses/202`.
+            ///
+            /// HTTP response code: `202 accepted`.
+            case accepted(Operations.PhotoMap.Output.Accepted)
+            /// The associated value of the enum case if `self` is `.accepted`.
+            ///
+            /// - Throws: An error if `self` is not `.accepted`.
+            /// - SeeAlso: `.accepted`.
+            public var accepted: Operations.PhotoMap.Output.Accepted {
                 get throws {
                     switch self {
                     case let .accepted(response):

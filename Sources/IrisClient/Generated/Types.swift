@@ -173,7 +173,7 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
     func undoLabels(_ input: Operations.UndoLabels.Input) async throws -> Operations.UndoLabels.Output
-    /// The label check (viewers and up) — human labels that are probably wrong, and the dataset's other problems.
+    /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
     /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
     ///
@@ -181,6 +181,14 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /api/v1/projects/{id}/label-issues`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-issues/get(labelIssues)`.
     func labelIssues(_ input: Operations.LabelIssues.Input) async throws -> Operations.LabelIssues.Output
+    /// The project's photos laid out in two dimensions by their embeddings (editors and up).
+    ///
+    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `map.layout` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/map`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)`.
+    func photoMap(_ input: Operations.PhotoMap.Input) async throws -> Operations.PhotoMap.Output
     /// The photos waiting for review (editors and up), each with the labels it has and up to three suggestions.
     ///
     /// `order=suspect` puts first the photos whose label the project's learner finds least likely right (photos it cannot judge follow, newest first; with `review=accepted`, the label check's issues come first); `newest` is by upload; `useful` lists the photos worth labelling next, whatever `review` says: those without a human label and those waiting, photos that cover what the labelled ones do not first (the most typical of each gap), then the ones the learner is least sure of. `counts` has how many photos are in each state.
@@ -851,7 +859,7 @@ extension APIProtocol {
             body: body
         ))
     }
-    /// The label check (viewers and up) — human labels that are probably wrong, and the dataset's other problems.
+    /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
     /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
     ///
@@ -866,6 +874,22 @@ extension APIProtocol {
         try await labelIssues(Operations.LabelIssues.Input(
             path: path,
             query: query,
+            headers: headers
+        ))
+    }
+    /// The project's photos laid out in two dimensions by their embeddings (editors and up).
+    ///
+    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `map.layout` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
+    ///
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/map`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)`.
+    public func photoMap(
+        path: Operations.PhotoMap.Input.Path,
+        headers: Operations.PhotoMap.Input.Headers = .init()
+    ) async throws -> Operations.PhotoMap.Output {
+        try await photoMap(Operations.PhotoMap.Input(
+            path: path,
             headers: headers
         ))
     }

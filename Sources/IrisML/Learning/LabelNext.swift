@@ -24,6 +24,50 @@ public enum LabelNext {
     /// Two picks at least this similar (cosine) are near-copies.
     public static let nearCopy: Float = 0.95
 
+    /// The learner's rule without its threshold, for photos a project's learner has not been
+    /// built from: class means centred on the mean of every labelled photo, cosine distance.
+    public struct ClassMeans: Sendable {
+        let mean: [Float]
+        let centres: [(label: Int, centre: [Float])]
+
+        /// `labelled`: L2-normalised features with their class.
+        public init(_ labelled: [(feature: [Float], label: Int)]) {
+            let dimension = labelled.first?.feature.count ?? 0
+            var mean = [Float](repeating: 0, count: dimension)
+            var sums: [Int: [Float]] = [:]
+            var counts: [Int: Int] = [:]
+            for (feature, label) in labelled where feature.count == dimension {
+                var sum = sums[label] ?? [Float](repeating: 0, count: dimension)
+                for j in 0..<dimension {
+                    mean[j] += feature[j] / Float(labelled.count)
+                    sum[j] += feature[j]
+                }
+                sums[label] = sum
+                counts[label, default: 0] += 1
+            }
+            self.mean = mean
+            centres = sums.map { label, sum in
+                let count = Float(counts[label] ?? 1)
+                return (label, LabelCheck.normalised(zip(sum, mean).map { $0 / count - $1 }))
+            }.sorted { $0.label < $1.label }
+        }
+
+        /// Classes nearest first, with their cosine distances.
+        public func ranked(_ feature: [Float]) -> [(label: Int, distance: Float)] {
+            guard feature.count == mean.count else { return [] }
+            let query = LabelCheck.normalised(zip(feature, mean).map(-))
+            return centres.map { ($0.label, 1 - LabelCheck.dot(query, $0.centre)) }.sorted {
+                ($0.distance, $0.label) < ($1.distance, $1.label)
+            }
+        }
+
+        /// How much nearer the nearest class is than the runner-up (1 with fewer than two).
+        public func margin(_ feature: [Float]) -> Double {
+            let ranked = ranked(feature)
+            return ranked.count > 1 ? Double(ranked[1].distance - ranked[0].distance) : 1
+        }
+    }
+
     /// Uncertainty per photo in 0…1 (1: the least certain) from the learner's answers: unknown
     /// answers above every known one, then the smaller the margin between the two nearest
     /// classes (their distances' difference) the higher.

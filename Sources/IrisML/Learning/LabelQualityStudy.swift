@@ -128,48 +128,14 @@ public struct LabelQualityStudy: Sendable {
             margin: rows.map { sums.margin[$0] / Double(counts[$0]) })
     }
 
-    /// Class centres (centred on the taught photos' mean, normalised) of the taught photos.
-    func centres(taught: [Int], features: [[Float]], truth: [Int]) -> (mean: [Float], centres: [Int: [Float]]) {
-        let dimension = features.first?.count ?? 0
-        var mean = [Float](repeating: 0, count: dimension)
-        var sums: [Int: [Float]] = [:]
-        var counts: [Int: Int] = [:]
-        for index in taught {
-            for j in 0..<dimension { mean[j] += features[index][j] / Float(taught.count) }
-            sums[truth[index], default: [Float](repeating: 0, count: dimension)] = zip(
-                sums[truth[index]] ?? [Float](repeating: 0, count: dimension), features[index]
-            ).map(+)
-            counts[truth[index], default: 0] += 1
-        }
-        // Each class mean minus the overall mean: sum/count − mean.
-        var result: [Int: [Float]] = [:]
-        for (label, sum) in sums {
-            let count = Float(counts[label] ?? 1)
-            result[label] = LabelCheck.normalised(zip(sum, mean).map { $0 / count - $1 })
-        }
-        return (mean, result)
-    }
-
-    func distances(of index: Int, to model: (mean: [Float], centres: [Int: [Float]]), features: [[Float]])
-        -> [(label: Int, distance: Float)]
-    {
-        let query = LabelCheck.normalised(zip(features[index], model.mean).map(-))
-        return model.centres.map { ($0.key, 1 - LabelCheck.dot(query, $0.value)) }.sorted {
-            ($0.distance, $0.label) < ($1.distance, $1.label)
-        }
-    }
-
     func accuracy(taught: [Int], test: [Int], features: [[Float]], truth: [Int]) -> Double {
-        let model = centres(taught: taught, features: features, truth: truth)
-        let right = test.filter { distances(of: $0, to: model, features: features).first?.label == truth[$0] }
+        let model = LabelNext.ClassMeans(taught.map { (features[$0], truth[$0]) })
+        let right = test.filter { model.ranked(features[$0]).first?.label == truth[$0] }
         return Double(right.count) / Double(max(test.count, 1))
     }
 
     func margins(taught: [Int], of candidates: [Int], features: [[Float]], truth: [Int]) -> [Double] {
-        let model = centres(taught: taught, features: features, truth: truth)
-        return candidates.map { index in
-            let ranked = distances(of: index, to: model, features: features)
-            return ranked.count > 1 ? Double(ranked[1].distance - ranked[0].distance) : 1
-        }
+        let model = LabelNext.ClassMeans(taught.map { (features[$0], truth[$0]) })
+        return candidates.map { model.margin(features[$0]) }
     }
 }

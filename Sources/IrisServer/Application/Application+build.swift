@@ -85,7 +85,8 @@ func buildRouter(
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
     let labels = LabelEditing(store: dependencies.store, learning: system.learning, logger: logger)
     LabelController(store: dependencies.store, labels: labels).addRoutes(to: api)
-    LabelCheckController(store: dependencies.store, quality: system.labelQuality).addRoutes(to: api)
+    LabelCheckController(store: dependencies.store, quality: system.labelQuality, photoMap: system.photoMap).addRoutes(
+        to: api)
     ReviewController(
         store: dependencies.store,
         review: Review(store: dependencies.store, learning: system.learning, labels: labels, search: system.textSearch)
@@ -139,5 +140,6 @@ func buildRouter(
         .addRoutes(to: root)
     ContributorPage(store: dependencies.store, guardian: guardian, resources: resources).addRoutes(to: root)
     ReviewPage(store: dependencies.store, resources: resources).addRoutes(to: root)
+    LabelCheckPage(store: dependencies.store, resources: resources).addRoutes(to: root)
     return router
 }

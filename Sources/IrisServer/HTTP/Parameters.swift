@@ -13,7 +13,8 @@ enum Parameters {
 
     /// A query parameter that names one of `T`'s cases, or nil when absent (present but
     /// empty is refused, as any other value outside the list).
-    static func choice<T: RawRepresentable & CaseIterable>(_ request: Request, _ name: String, of _: T.Type) throws -> T?
+    static func choice<T: RawRepresentable & CaseIterable>(_ request: Request, _ name: String, of _: T.Type) throws
+        -> T?
     where T.RawValue == String {
         guard let raw = request.uri.queryParameters.get(name) else { return nil }
         guard let value = T(rawValue: String(raw)) else {

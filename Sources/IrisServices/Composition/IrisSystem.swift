@@ -36,6 +36,8 @@ public struct IrisSystem: Sendable {
     public let duplicates: Duplicates
     /// The label check: probably wrong labels and the dataset's other problems.
     public let labelQuality: LabelQuality
+    /// The project map: a 2-D layout of the photos' embeddings.
+    public let photoMap: PhotoMap
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
@@ -105,6 +107,8 @@ public struct IrisSystem: Sendable {
         duplicates = Duplicates(store: dependencies.store, library: library, similar: similar)
         labelQuality = LabelQuality(store: dependencies.store, learning: learning, duplicates: duplicates, queue: queue)
         registry.register(LabelCheckJob(quality: labelQuality))
+        photoMap = PhotoMap(store: dependencies.store, learning: learning, queue: queue)
+        registry.register(MapLayoutJob(map: photoMap))
         let vocabulary = AsyncOnce { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }

@@ -118,7 +118,7 @@ public struct LabelQuality: Sendable {
     /// when it is missing or stale.
     public func current(projectID: Int64) async throws -> Current {
         let model = try await learning.learnerModel(projectID: projectID)
-        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
+        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model).labels
         let kept = try await store.reports.load(projectID: projectID, kind: Self.kind)
         let report = try kept.map { try IrisJSON.makeDecoder().decode(Report.self, from: Data($0.body.utf8)) }
         if let kept, let report, kept.fingerprint == fingerprint {
@@ -140,7 +140,7 @@ public struct LabelQuality: Sendable {
         -> Report
     {
         let model = try await learning.learnerModel(projectID: projectID)
-        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
+        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model).labels
         let report = try await compute(projectID: projectID, model: model, progress: progress)
         let body = String(decoding: try IrisJSON.makeEncoder().encode(report), as: UTF8.self)
         try await store.reports.save(

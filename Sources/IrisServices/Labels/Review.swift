@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import IrisCore
 import IrisML
 public import IrisStore
@@ -118,18 +118,33 @@ public struct Review: Sendable {
             model: model, sha256s: (candidates + labelled).map(\.image.sha256))
         let embedded = candidates.filter { vectors[$0.image.sha256] != nil }
         let features = embedded.map { LabelCheck.normalised(vectors[$0.image.sha256] ?? []) }
-        var margins = embedded.map { _ in 0.0 }
-        var unknown = embedded.map { _ in true }
+        // The learner's answers when it has classes (its unknown is the most uncertain), else
+        // the same rule over the accepted labelled photos, without a threshold.
+        let taught = labelled.compactMap { member in
+            vectors[member.image.sha256].map { (member, LabelCheck.normalised($0)) }
+        }
+        var margins: [Double]
+        var unknown = embedded.map { _ in false }
         if let record = try await store.learning.learner(projectID: project.id), record.classCount > 0,
             features.allSatisfy({ $0.count == record.dimension })
         {
             let answers = try await learning.classify(projectID: project.id, vectors: features)
             margins = answers.map { $0.lead }
             unknown = answers.map { $0.label == nil }
+        } else {
+            let names = Array(Set(taught.flatMap { $0.0.labels.filter { $0.source == Label.humanSource }.map(\.name) }))
+                .sorted()
+            let means = LabelNext.ClassMeans(
+                taught.flatMap { member, feature in
+                    member.labels.filter { $0.source == Label.humanSource }.compactMap { label in
+                        names.firstIndex(of: label.name).map { (feature, $0) }
+                    }
+                })
+            margins = features.map { means.margin($0) }
         }
         let order = LabelNext.order(
             candidates: features, uncertainty: LabelNext.uncertainty(margins: margins, unknown: unknown),
-            labelled: labelled.compactMap { vectors[$0.image.sha256].map(LabelCheck.normalised) },
+            labelled: taught.map(\.1),
             picks: limit, seed: UInt64(bitPattern: project.id))
         return order.map { embedded[$0] } + candidates.filter { vectors[$0.image.sha256] == nil }
     }

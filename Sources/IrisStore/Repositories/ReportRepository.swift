@@ -18,10 +18,28 @@ public protocol ReportRepository: Sendable {
     func load(projectID: Int64, kind: String) async throws -> StoredReport?
     /// Writes the report, replacing the kind's earlier one.
     func save(_ report: StoredReport, projectID: Int64, kind: String) async throws
-    /// What the project's reports depend on, as one string that changes when they may: its
-    /// members (how many, the newest), their labels (every edit bumps a version), review
-    /// decisions, and how many of them have an embedding by `model`.
-    func fingerprint(projectID: Int64, model: String) async throws -> String
+    /// What the project's reports depend on: its members (how many, the newest), their labels
+    /// (every edit bumps a version), review decisions, and how many have an embedding by `model`.
+    func fingerprint(projectID: Int64, model: String) async throws -> ReportFingerprint
+    /// Every member's review state and human labels, for drawing the map.
+    func memberLabels(projectID: Int64) async throws -> [(sha256: String, review: String, labels: [String])]
+}
+
+public struct ReportFingerprint: Sendable, Equatable {
+    public var model: String
+    public var members: Int64
+    public var labelVersions: Int64
+    public var lastDecision: Int64
+    public var newest: Int64
+    public var embedded: Int64
+
+    /// Changes with anything a label check reads.
+    public var labels: String {
+        [model, "\(members)", "\(labelVersions)", "\(lastDecision)", "\(newest)", "\(embedded)"].joined(separator: ":")
+    }
+
+    /// Changes with the photos and their embeddings only (what a layout reads).
+    public var photos: String { [model, "\(members)", "\(newest)", "\(embedded)"].joined(separator: ":") }
 }
 
 public struct SQLReportRepository: ReportRepository {
@@ -60,7 +78,31 @@ public struct SQLReportRepository: ReportRepository {
         }
     }
 
-    public func fingerprint(projectID: Int64, model: String) async throws -> String {
+    public func memberLabels(projectID: Int64) async throws -> [(sha256: String, review: String, labels: [String])] {
+        try await database.withConnection { db in
+            var members: [(sha256: String, review: String, labels: [String])] = []
+            var position: [String: Int] = [:]
+            for row in try await db.raw(
+                """
+                SELECT m.sha256, m.review_state, l.name FROM project_images m
+                LEFT JOIN labels l ON l.project_id = m.project_id AND l.sha256 = m.sha256 AND l.source = 'human'
+                WHERE m.project_id = \(bind: projectID) ORDER BY m.id, l.name
+                """
+            ).all() {
+                let sha256 = try row.decode(column: "sha256", as: String.self)
+                if position[sha256] == nil {
+                    position[sha256] = members.count
+                    members.append((sha256, try row.decode(column: "review_state", as: String.self), []))
+                }
+                if let name = try row.decode(column: "name", as: String?.self), let index = position[sha256] {
+                    members[index].labels.append(name)
+                }
+            }
+            return members
+        }
+    }
+
+    public func fingerprint(projectID: Int64, model: String) async throws -> ReportFingerprint {
         try await database.withConnection { db in
             guard
                 let row = try await db.raw(
@@ -72,11 +114,16 @@ public struct SQLReportRepository: ReportRepository {
                     FROM project_images WHERE project_id = \(bind: projectID)
                     """
                 ).first()
-            else { return "" }
-            let parts = try ["members", "versions", "decided", "newest", "embedded"].map {
-                String(try row.decode(column: $0, as: Int64.self))
+            else {
+                return ReportFingerprint(
+                    model: model, members: 0, labelVersions: 0, lastDecision: 0, newest: 0, embedded: 0)
             }
-            return ([model] + parts).joined(separator: ":")
+            return ReportFingerprint(
+                model: model, members: try row.decode(column: "members", as: Int64.self),
+                labelVersions: try row.decode(column: "versions", as: Int64.self),
+                lastDecision: try row.decode(column: "decided", as: Int64.self),
+                newest: try row.decode(column: "newest", as: Int64.self),
+                embedded: try row.decode(column: "embedded", as: Int64.self))
         }
     }
 }

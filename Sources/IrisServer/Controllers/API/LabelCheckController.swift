@@ -5,14 +5,16 @@ import IrisServices
 import IrisStore
 
 /// The label check (`GET …/label-issues`): probably wrong labels first, with the label each
-/// probably should be, and the dataset's other problems. Viewers may read it (it is made of
-/// accepted photos only, as the gallery shows them).
+/// probably should be, and the dataset's other problems; `GET …/map`, the project's photos laid
+/// out in two dimensions. Editors and up, who see every photo of the gallery (flagged ones too).
 struct LabelCheckController {
     let store: IrisStore
     let quality: LabelQuality
+    let photoMap: PhotoMap
 
     func addRoutes(to api: Routes<RouterGroup<IrisRequestContext>>) {
-        api.get("projects/{id}/label-issues", .project(.viewer), use: issues)
+        api.get("projects/{id}/label-issues", .project(.editor), use: issues)
+        api.get("projects/{id}/map", .project(.editor), use: map)
     }
 
     struct Issue: Encodable, Sendable {
@@ -74,5 +76,71 @@ struct LabelCheckController {
                 belowThreshold: report.belowThreshold, likely: report.likely, complete: report.complete,
                 issues: Array(issues), leaks: report.leaks, rarePairs: report.rarePairs,
                 smallClasses: report.smallClasses, outliers: report.outliers))
+    }
+
+    struct MapBody: ResponseEncodable {
+        struct Points: Encodable, Sendable {
+            var sha256: [String]
+            var x: [Float]
+            var y: [Float]
+            /// Index into `labels` of the photo's first human label (-1: none).
+            var label: [Int]
+            /// 0 accepted, 1 pending, 2 rejected.
+            var review: [Int]
+            /// Index into `classes` of the learner's answer when the layout was made (-1: unknown).
+            var answer: [Int]
+            /// 0 none, 1 below its class's usual (a label-check issue), 2 likely wrong.
+            var issue: [Int]
+        }
+        var state: String
+        var stale: Bool
+        var jobId: Int64?
+        var computedAt: Date?
+        var model: String?
+        var labels: [String]
+        var classes: [String]
+        var points: Points
+        /// When the label check the `issue` colours come from was computed (absent: none yet).
+        var checkedAt: Date?
+    }
+
+    @Sendable func map(_ request: Request, context: IrisRequestContext) async throws -> EditedResponse<MapBody> {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let current = try await photoMap.current(projectID: project.id)
+        let empty = MapBody.Points(sha256: [], x: [], y: [], label: [], review: [], answer: [], issue: [])
+        guard let layout = current.layout else {
+            return EditedResponse(
+                status: .accepted,
+                response: MapBody(
+                    state: "computing", stale: false, jobId: current.job?.id, labels: [], classes: [], points: empty))
+        }
+        let members = try await store.reports.memberLabels(projectID: project.id)
+        let known = Dictionary(members.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
+        let labels = Array(Set(members.flatMap(\.labels))).sorted()
+        let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+        let kept = try await store.reports.load(projectID: project.id, kind: LabelQuality.kind)
+        let check = kept.flatMap {
+            try? IrisJSON.makeDecoder().decode(LabelQuality.Report.self, from: Data($0.body.utf8))
+        }
+        var issues: [String: Int] = [:]
+        for issue in check?.issues ?? [] { issues[issue.sha256] = issue.likely ? 2 : 1 }
+        var points = empty
+        for (index, sha256) in layout.sha256s.enumerated() {
+            // A photo removed since the layout was made is left out.
+            guard let member = known[sha256] else { continue }
+            points.sha256.append(sha256)
+            points.x.append(layout.x[index])
+            points.y.append(layout.y[index])
+            points.label.append(member.labels.first.flatMap { labelIndex[$0] } ?? -1)
+            points.review.append(member.review == "pending" ? 1 : member.review == "rejected" ? 2 : 0)
+            points.answer.append(index < layout.answers.count ? layout.answers[index] : -1)
+            points.issue.append(issues[sha256] ?? 0)
+        }
+        return EditedResponse(
+            status: .ok,
+            response: MapBody(
+                state: "ready", stale: current.stale, jobId: current.job?.id, computedAt: layout.computedAt,
+                model: layout.model, labels: labels, classes: layout.classes, points: points,
+                checkedAt: check?.computedAt))
     }
 }
