@@ -102,7 +102,7 @@ struct LabelQualityTests {
             #expect(stale["stale"] as? Bool == true)
             let jobID = try #require(stale["job_id"] as? Int)
             let job = try #require(try await server.store.jobs.find(id: Int64(jobID)))
-            #expect(job.kind == LabelCheckJob.kind && job.projectID == project)
+            #expect(job.kind == ProjectReportJob.kind && job.projectID == project)
 
             // The job's report no longer lists the fixed photo first.
             _ = try await server.waitForJob(Int64(jobID), in: [.succeeded])

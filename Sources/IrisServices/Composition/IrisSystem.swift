@@ -106,9 +106,8 @@ public struct IrisSystem: Sendable {
             models: models, moderationThreshold: settings.models.moderationThreshold)
         duplicates = Duplicates(store: dependencies.store, library: library, similar: similar)
         labelQuality = LabelQuality(store: dependencies.store, learning: learning, duplicates: duplicates, queue: queue)
-        registry.register(LabelCheckJob(quality: labelQuality))
         photoMap = PhotoMap(store: dependencies.store, learning: learning, queue: queue)
-        registry.register(MapLayoutJob(map: photoMap))
+        registry.register(ProjectReportJob(check: labelQuality, map: photoMap))
         let vocabulary = AsyncOnce { [wordnet = settings.wordnetDirectory, folder = settings.models.folder] in
             try SearchVocabulary.load(wordnet: wordnet, models: folder)
         }

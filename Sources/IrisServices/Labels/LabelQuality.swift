@@ -9,11 +9,10 @@ public import IrisStore
 /// one photo only, classes with too few photos, and photos far from every class.
 ///
 /// Only accepted photos' human labels count (never a pending or rejected contribution's).
-/// The report is kept (`project_reports`) with the fingerprint of what it was computed from;
-/// a reader gets the kept one and, when the photos changed since, a job recomputes it, so
-/// one new label never makes a request wait for the whole project. A project without a report
-/// gets one at once when it is small, by the job otherwise.
-public struct LabelQuality: Sendable {
+/// The report is kept (`ProjectReport`): a reader gets the kept one and, when photos, labels or
+/// decisions changed since, a job recomputes it, so one new label never makes a request wait
+/// for the whole project.
+public struct LabelQuality: ProjectReport {
     public let store: IrisStore
     public let learning: LearningService
     public let duplicates: Duplicates
@@ -24,8 +23,6 @@ public struct LabelQuality: Sendable {
     }
 
     public static let kind = "label-check"
-    /// Projects with at most this many photos get their first report while the request waits.
-    public static let inlineMembers = 2_000
     /// The most photos one check reads (the newest beyond it are left for a later look).
     public static let maxPhotos = 50_000
     /// Issues kept in the report (the lowest scores), and neighbours shown per issue.
@@ -87,7 +84,7 @@ public struct LabelQuality: Sendable {
         public var usual: Double
     }
 
-    public struct Report: Sendable, Codable, Equatable {
+    public struct Report: ReportBody, Equatable {
         public var computedAt: Date
         public var model: String
         /// Accepted photos with a human label and an embedding: what the check judged.
@@ -106,48 +103,7 @@ public struct LabelQuality: Sendable {
         public var complete: Bool
     }
 
-    /// What a reader gets: the kept report (nil before the first), whether the photos changed
-    /// since, and the job computing a newer one.
-    public struct Current: Sendable {
-        public var report: Report?
-        public var stale: Bool
-        public var job: Job?
-    }
-
-    /// The kept report, computed at once for a small project that has none, with a job queued
-    /// when it is missing or stale.
-    public func current(projectID: Int64) async throws -> Current {
-        let model = try await learning.learnerModel(projectID: projectID)
-        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model).labels
-        let kept = try await store.reports.load(projectID: projectID, kind: Self.kind)
-        let report = try kept.map { try IrisJSON.makeDecoder().decode(Report.self, from: Data($0.body.utf8)) }
-        if let kept, let report, kept.fingerprint == fingerprint {
-            return Current(report: report, stale: false, job: nil)
-        }
-        let members = try await store.reviews.counts(projectID: projectID).values.reduce(0, +)
-        if report == nil, members <= Self.inlineMembers {
-            return Current(report: try await refresh(projectID: projectID), stale: false, job: nil)
-        }
-        let job = try await queue.enqueue(
-            try LabelCheckJob.request(projectID: projectID, idempotencyKey: "\(Self.kind):\(projectID):\(fingerprint)")
-        ).job
-        return Current(report: report, stale: report != nil, job: job)
-    }
-
-    /// Computes the project's report and keeps it.
-    @discardableResult
-    public func refresh(projectID: Int64, progress: @Sendable (Double, String) -> Void = { _, _ in }) async throws
-        -> Report
-    {
-        let model = try await learning.learnerModel(projectID: projectID)
-        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model).labels
-        let report = try await compute(projectID: projectID, model: model, progress: progress)
-        let body = String(decoding: try IrisJSON.makeEncoder().encode(report), as: UTF8.self)
-        try await store.reports.save(
-            StoredReport(fingerprint: fingerprint, computedAt: report.computedAt, body: body), projectID: projectID,
-            kind: Self.kind)
-        return report
-    }
+    public static func key(_ fingerprint: ReportFingerprint) -> String { fingerprint.labels }
 
     /// A photo as the check sees it.
     struct Photo {
@@ -191,7 +147,9 @@ public struct LabelQuality: Sendable {
         return (photos, complete)
     }
 
-    func compute(projectID: Int64, model: String, progress: @Sendable (Double, String) -> Void) async throws -> Report {
+    public func compute(projectID: Int64, model: String, progress: @escaping @Sendable (Double, String) -> Void)
+        async throws -> Report
+    {
         let (photos, complete) = try await self.photos(projectID: projectID, model: model, progress: progress)
         let dimension = photos.lazy.compactMap(\.feature).first?.count ?? 0
         let judged = photos.filter { $0.accepted && !$0.labels.isEmpty && $0.feature?.count == dimension }
@@ -281,38 +239,5 @@ public struct LabelQuality: Sendable {
             let count = counts[label] ?? 0
             return count < enoughPhotos ? SmallClass(label: label, photos: count, needed: enoughPhotos - count) : nil
         }
-    }
-}
-
-/// `labels.check`: computes a project's label check (`LabelQuality`) and keeps it.
-public struct LabelCheckJob: JobHandler {
-    public static let kind = "labels.check"
-
-    public struct Payload: Codable, Sendable {
-        public var projectId: Int64
-        public enum CodingKeys: String, CodingKey { case projectId = "project_id" }
-    }
-
-    public struct Output: Encodable, Sendable {
-        public var labelled: Int
-        public var issues: Int
-    }
-
-    public let quality: LabelQuality
-
-    public init(quality: LabelQuality) { self.quality = quality }
-
-    public static func request(projectID: Int64, idempotencyKey: String? = nil) throws -> JobRequest {
-        var request = try JobRequest(
-            kind: kind, encoding: Payload(projectId: projectID), queue: JobSettings.Queue.ml, projectID: projectID)
-        request.idempotencyKey = idempotencyKey
-        return request
-    }
-
-    public func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        let report = try await quality.refresh(projectID: payload.projectId) { fraction, message in
-            context.report(progress: fraction, message: message)
-        }
-        return Output(labelled: report.labelled, issues: report.issues.count)
     }
 }

@@ -8,11 +8,10 @@ public import IrisStore
 /// (read fresh with every request), the learner's answer when the layout was made, and the
 /// label check's verdict.
 ///
-/// The layout is kept (`project_reports`, kind `map`) with the fingerprint of the photos and
+/// The layout is kept (`ProjectReport`, kind `map`) under the fingerprint of the photos and
 /// embeddings it was made from: label edits do not move points, so they never make it stale;
-/// new or removed photos do, and a `map.layout` job makes the next while the kept one is
-/// answered. A project without one gets it at once when small, by the job otherwise.
-public struct PhotoMap: Sendable {
+/// new or removed photos do.
+public struct PhotoMap: ProjectReport {
     public let store: IrisStore
     public let learning: LearningService
     public let queue: JobQueue
@@ -22,12 +21,10 @@ public struct PhotoMap: Sendable {
     }
 
     public static let kind = "map"
-    /// Photos laid out while the request waits when a project has no map yet.
-    public static let inlineMembers = 2_000
     public static let maxPhotos = 50_000
 
     /// The kept layout: points in [0, 1]², in the order of `sha256s`.
-    public struct Layout: Sendable, Codable, Equatable {
+    public struct Layout: ReportBody, Equatable {
         public var computedAt: Date
         public var model: String
         public var sha256s: [String]
@@ -39,37 +36,12 @@ public struct PhotoMap: Sendable {
         public var seconds: Double
     }
 
-    public struct Current: Sendable {
-        public var layout: Layout?
-        public var stale: Bool
-        public var job: Job?
-    }
+    public static func key(_ fingerprint: ReportFingerprint) -> String { fingerprint.photos }
 
-    public func current(projectID: Int64) async throws -> Current {
-        let model = try await learning.learnerModel(projectID: projectID)
-        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
-        let kept = try await store.reports.load(projectID: projectID, kind: Self.kind)
-        let layout = try kept.map { try IrisJSON.makeDecoder().decode(Layout.self, from: Data($0.body.utf8)) }
-        if let kept, let layout, kept.fingerprint == fingerprint.photos {
-            return Current(layout: layout, stale: false, job: nil)
-        }
-        if layout == nil, fingerprint.members <= Self.inlineMembers {
-            return Current(layout: try await refresh(projectID: projectID), stale: false, job: nil)
-        }
-        let job = try await queue.enqueue(
-            try MapLayoutJob.request(
-                projectID: projectID, idempotencyKey: "\(Self.kind):\(projectID):\(fingerprint.photos)")
-        ).job
-        return Current(layout: layout, stale: layout != nil, job: job)
-    }
-
-    /// Lays the project's photos out (those with an embedding by the learner's model) and keeps it.
-    @discardableResult
-    public func refresh(projectID: Int64, progress: @escaping @Sendable (Double, String) -> Void = { _, _ in })
+    /// Lays the project's photos out (those with an embedding by the learner's model).
+    public func compute(projectID: Int64, model: String, progress: @escaping @Sendable (Double, String) -> Void)
         async throws -> Layout
     {
-        let model = try await learning.learnerModel(projectID: projectID)
-        let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
         let started = Date()
         let members = try await store.reports.memberLabels(projectID: projectID).suffix(Self.maxPhotos)
         var sha256s: [String] = []
@@ -110,46 +82,8 @@ public struct PhotoMap: Sendable {
                 }
             }
         }
-        let layout = Layout(
+        return Layout(
             computedAt: Date(), model: model, sha256s: sha256s, x: points.map(\.x), y: points.map(\.y),
             classes: classes, answers: answers, seconds: Date().timeIntervalSince(started))
-        let body = String(decoding: try IrisJSON.makeEncoder().encode(layout), as: UTF8.self)
-        try await store.reports.save(
-            StoredReport(fingerprint: fingerprint.photos, computedAt: layout.computedAt, body: body),
-            projectID: projectID, kind: Self.kind)
-        return layout
-    }
-}
-
-/// `map.layout`: lays out a project's photos for its map (`PhotoMap`) and keeps the layout.
-public struct MapLayoutJob: JobHandler {
-    public static let kind = "map.layout"
-
-    public struct Payload: Codable, Sendable {
-        public var projectId: Int64
-        public enum CodingKeys: String, CodingKey { case projectId = "project_id" }
-    }
-
-    public struct Output: Encodable, Sendable {
-        public var photos: Int
-        public var seconds: Double
-    }
-
-    public let map: PhotoMap
-
-    public init(map: PhotoMap) { self.map = map }
-
-    public static func request(projectID: Int64, idempotencyKey: String? = nil) throws -> JobRequest {
-        var request = try JobRequest(
-            kind: kind, encoding: Payload(projectId: projectID), queue: JobSettings.Queue.ml, projectID: projectID)
-        request.idempotencyKey = idempotencyKey
-        return request
-    }
-
-    public func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        let layout = try await map.refresh(projectID: payload.projectId) { fraction, message in
-            context.report(progress: fraction, message: message)
-        }
-        return Output(photos: layout.sha256s.count, seconds: layout.seconds)
     }
 }

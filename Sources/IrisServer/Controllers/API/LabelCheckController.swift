@@ -55,7 +55,7 @@ struct LabelCheckController {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let limit = try Parameters.limit(request, default: 50, max: LabelQuality.keptIssues)
         let current = try await quality.current(projectID: project.id)
-        guard let report = current.report else {
+        guard let report = current.body else {
             return EditedResponse(
                 status: .accepted,
                 response: Body(
@@ -108,7 +108,7 @@ struct LabelCheckController {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let current = try await photoMap.current(projectID: project.id)
         let empty = MapBody.Points(sha256: [], x: [], y: [], label: [], review: [], answer: [], issue: [])
-        guard let layout = current.layout else {
+        guard let layout = current.body else {
             return EditedResponse(
                 status: .accepted,
                 response: MapBody(
@@ -118,10 +118,7 @@ struct LabelCheckController {
         let known = Dictionary(members.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
         let labels = Array(Set(members.flatMap(\.labels))).sorted()
         let labelIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
-        let kept = try await store.reports.load(projectID: project.id, kind: LabelQuality.kind)
-        let check = kept.flatMap {
-            try? IrisJSON.makeDecoder().decode(LabelQuality.Report.self, from: Data($0.body.utf8))
-        }
+        let check = try? await quality.kept(projectID: project.id)
         var issues: [String: Int] = [:]
         for issue in check?.issues ?? [] { issues[issue.sha256] = issue.likely ? 2 : 1 }
         var points = empty

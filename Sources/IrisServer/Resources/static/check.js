@@ -233,7 +233,7 @@ const legend = document.getElementById("map-legend");
 const colourSelect = document.getElementById("map-colour");
 const selectionForm = document.getElementById("map-selection");
 const selectedLine = document.getElementById("map-selected");
-const mapState = { points: null, labels: [], classes: [], selected: new Set(), focus: null, drag: null, grid: null };
+const mapState = { points: null, labels: [], classes: [], selected: new Set(), focus: null, drag: null, grid: null, version: 0 };
 const MARGIN = 12;
 
 async function loadMap() {
@@ -263,7 +263,7 @@ async function loadMap() {
   const names = document.getElementById("map-label-names");
   names.replaceChildren(...(labelSet.length ? labelSet : map.labels).map((name) => { const option = element("option"); option.value = name; return option; }));
   buildGrid();
-  drawMap();
+  recolour();
   if (map.stale) setTimeout(refreshWhenDone, POLL_MS, map.job_id, loadMap);
 }
 
@@ -271,7 +271,7 @@ function markIssues(reported) {
   if (!mapState.points) { setTimeout(markIssues, 500, reported); return; }
   const level = new Map(reported.map((issue) => [issue.sha256, issue.likely ? 2 : 1]));
   mapState.points.issue = mapState.points.sha256.map((sha256) => level.get(sha256) || 0);
-  drawMap();
+  recolour();
 }
 
 function setPointIssue(sha256, level, label) {
@@ -283,7 +283,7 @@ function setPointIssue(sha256, level, label) {
   let labelIndex = mapState.labels.indexOf(label);
   if (labelIndex < 0) { mapState.labels.push(label); labelIndex = mapState.labels.length - 1; }
   points.label[index] = labelIndex;
-  drawMap();
+  recolour();
 }
 
 function size() {
@@ -323,31 +323,54 @@ function drawLegend() {
   }));
 }
 
-function drawMap() {
+// The points are drawn once into an off-screen layer, again only when their colours, the
+// colouring or the size change; a drag, the selection and the focus ring are drawn over a copy
+// of it, so dragging a lasso over 50,000 photos redraws one image, not 50,000 dots.
+const layer = document.createElement("canvas");
+let layerKey = "";
+
+function drawPoints(box) {
   const points = mapState.points;
-  const box = size();
-  context.setTransform(box.ratio, 0, 0, box.ratio, 0, 0);
-  context.clearRect(0, 0, box.width, box.height);
-  if (!points) return;
+  const key = [box.width, box.height, box.ratio, colourSelect.value, mapState.version].join(" ");
+  if (key === layerKey) return;
+  layerKey = key;
+  layer.width = canvas.width;
+  layer.height = canvas.height;
+  const paint = layer.getContext("2d");
+  paint.setTransform(box.ratio, 0, 0, box.ratio, 0, 0);
   const count = points.sha256.length;
-  const dot = count > 20000 ? 2 : count > 2000 ? 3 : 5;
+  const dot = dotSize(count);
   // Ordinary points first, issues on top (and larger), so mistakes are never hidden.
   for (const pass of [0, 1]) {
     for (let index = 0; index < count; index++) {
       const raised = colourSelect.value === "issue" && points.issue[index] > 0;
       if ((pass === 1) !== raised) continue;
       const [x, y] = position(index, box);
-      const radius = raised ? dot + 1.5 : dot / 2 + 0.5;
-      context.fillStyle = colourOf(index);
+      paint.fillStyle = colourOf(index);
       if (raised || count <= 2000) {
-        context.beginPath();
-        context.arc(x, y, radius, 0, 2 * Math.PI);
-        context.fill();
+        paint.beginPath();
+        paint.arc(x, y, raised ? dot + 1.5 : dot / 2 + 0.5, 0, 2 * Math.PI);
+        paint.fill();
       } else {
-        context.fillRect(x - dot / 2, y - dot / 2, dot, dot);
+        paint.fillRect(x - dot / 2, y - dot / 2, dot, dot);
       }
     }
   }
+  drawLegend();
+}
+
+function dotSize(count) { return count > 20000 ? 2 : count > 2000 ? 3 : 5; }
+
+function drawMap() {
+  const points = mapState.points;
+  const box = size();
+  context.setTransform(1, 0, 0, 1, 0, 0);
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  if (!points) return;
+  drawPoints(box);
+  context.drawImage(layer, 0, 0);
+  context.setTransform(box.ratio, 0, 0, box.ratio, 0, 0);
+  const dot = dotSize(points.sha256.length);
   context.strokeStyle = "#1d2330";
   context.lineWidth = 1.5;
   for (const index of mapState.selected) {
@@ -383,7 +406,12 @@ function drawMap() {
     context.stroke();
     context.setLineDash([]);
   }
-  drawLegend();
+}
+
+// Colours changed (a fix, a relabel, new issues): the point layer is drawn again.
+function recolour() {
+  mapState.version += 1;
+  drawMap();
 }
 
 // A coarse grid of the points, so hover looks at a few cells, not every photo.
@@ -520,7 +548,7 @@ selectionForm.addEventListener("submit", async (event) => {
       if (action === "add" && mapState.points.label[index] < 0) mapState.points.label[index] = labelIndex;
       if (action === "remove" && mapState.points.label[index] === labelIndex) mapState.points.label[index] = -1;
     }
-    drawMap();
+    recolour();
   } catch (error) {
     toast(error.message, true);
   }
