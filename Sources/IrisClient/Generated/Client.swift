@@ -4500,7 +4500,7 @@ public struct Client: APIProtocol {
     }
     /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
-    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
+    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `project.report` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/label-issues`.
@@ -4682,7 +4682,7 @@ public struct Client: APIProtocol {
     }
     /// The project's photos laid out in two dimensions by their embeddings (editors and up).
     ///
-    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `map.layout` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
+    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `project.report` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/map`.
@@ -4755,6 +4755,28 @@ public struct Client: APIProtocol {
                         preconditionFailure("bestContentType chose an invalid content type.")
                     }
                     return .forbidden(.init(body: body))
+                case 400:
+                    let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
+                    let body: Components.Responses.BadRequest.Body
+                    let chosenContentType = try converter.bestContentType(
+                        received: contentType,
+                        options: [
+                            "application/problem+json"
+                        ]
+                    )
+                    switch chosenContentType {
+                    case "application/problem+json":
+                        body = try await converter.getResponseBodyAsJSON(
+                            Components.Schemas.Problem.self,
+                            from: responseBody,
+                            transforming: { value in
+                                .applicationProblemJson(value)
+                            }
+                        )
+                    default:
+                        preconditionFailure("bestContentType chose an invalid content type.")
+                    }
+                    return .badRequest(.init(body: body))
                 case 404:
                     let contentType = converter.extractContentTypeIfPresent(in: response.headerFields)
                     let body: Components.Responses.NotFound.Body

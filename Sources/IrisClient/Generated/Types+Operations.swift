@@ -7433,7 +7433,7 @@ public enum Operations {
     }
     /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
-    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `labels.check` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
+    /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `project.report` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/label-issues`.
@@ -7731,7 +7731,7 @@ public enum Operations {
     }
     /// The project's photos laid out in two dimensions by their embeddings (editors and up).
     ///
-    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `map.layout` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
+    /// Photos with an embedding by the learner's model, placed by PCA and then a UMAP layout computed in Iris, so that similar photos lie close together (coordinates in 0…1). The layout is kept until photos are added or removed or their embeddings change (label edits do not move points); then it is answered with `stale: true` while a `project.report` job (`job_id`) makes the next. A project without a layout gets one at once when it has at most 2,000 photos, else 202 with the job. Points are parallel arrays; `label`, `review`, `answer` and `issue` are read fresh with every request (labels and review now, the learner's answer when laid out, the label check's verdict).
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/projects/{id}/map`.
@@ -7819,6 +7819,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/map/get(photoMap)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
                             response: self
                         )
                     }
