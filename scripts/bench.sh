@@ -91,6 +91,12 @@ for set in "$photoset" "$photoset2"; do
 done
 echo "== map layout (50,000 synthetic 1,280-d points in 100 clusters; and the photo set)"
 "$PWD/.build/release/iris" learn map-bench --data "$work/learning" --log-level warning --points 50000 "$photoset"
+# The map's and the label check's jobs on one project of 50,000 photos (seeded directly: synthetic
+# embeddings in 100 clusters, 5% of labels wrong), then the check page drawing its map in headless
+# Chromium (the targets: laid out in under a minute, the page in under 2 s).
+echo "== map and label check jobs (a project of 50,000 photos, synthetic 1,280-d embeddings in 100 clusters)"
+"$PWD/.build/release/iris" map-bench-project --data "$work/map-project" --log-level warning --photos 50000
+"$(scripts/python-env.sh)/bin/python" Benchmarks/map_page.py "$PWD/.build/release/iris" "$work/map-project"
 # Review: a simulated crowd (the photo set through a link, 15% of labels wrong) and a reviewer who
 # looks at 30% of it, in the suspect order and in the newest order.
 python3 Benchmarks/review_crowd.py "$PWD/.build/release/iris" "$work" "$photoset"

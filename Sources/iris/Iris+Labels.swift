@@ -14,3 +14,18 @@ struct LabelBenchCommand: AsyncParsableCommand {
         try await IrisLabelCommands.bench(try common.settings(), photos: photos)
     }
 }
+
+struct MapBenchProjectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map-bench-project",
+        abstract:
+            "Time the map layout and the label check on a seeded project of synthetic embeddings (for make bench; use an empty database).",
+        shouldDisplay: false)
+    @OptionGroup var common: CommonOptions
+    @Option(help: "How many photos the project has.") var photos = 50_000
+    @Flag(help: "Print only the seeded project's id (the data folder stays seeded and laid out).") var seedOnly = false
+
+    func run() async throws {
+        try await IrisLabelCommands.mapBench(try common.settings(), photos: photos, seedOnly: seedOnly)
+    }
+}

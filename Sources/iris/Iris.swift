@@ -18,7 +18,7 @@ struct Iris: AsyncParsableCommand {
             Serve.self, WorkerCommand.self, Migrate.self, Import.self, JobsCommand.self, ModelsCommand.self,
             AnalyzeCommand.self, LearnCommand.self, TrainCommand.self, EvaluateCommand.self, UserCommand.self,
             TokenCommand.self, RepairCommand.self, StorageCommand.self, SearchCommand.self, UploadCommand.self,
-            ExportCommand.self, LabelBenchCommand.self,
+            ExportCommand.self, LabelBenchCommand.self, MapBenchProjectCommand.self,
             Config.self,
         ]
     )
