@@ -47,6 +47,8 @@ struct AccessMatrixTests {
         "PUT /api/v1/projects/{id}/images/{sha256}/labels": .project(.editor),
         "POST /api/v1/projects/{id}/labels": .project(.editor),
         "POST /api/v1/projects/{id}/labels/undo": .project(.editor),
+        "POST /api/v1/projects/{id}/labels/rename": .project(.owner),
+        "POST /api/v1/me/password": .signedIn,
         "GET /api/v1/projects/{id}/label-issues": .project(.editor),
         "GET /api/v1/projects/{id}/map": .project(.editor),
         "GET /projects/{id}/check": .project(.editor),

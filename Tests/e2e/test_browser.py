@@ -1314,3 +1314,86 @@ def test_check_labels_fits_a_phone(server, browser):
     assert browser.find_element(By.ID, "check-none").is_displayed()
     browser.save_screenshot(str(screenshots(server) / "check-labels-phone.png"))
     assert not severe_logs(browser), severe_logs(browser)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_an_owner_renames_relabels_exports_and_deletes_a_project_from_its_page(server, browser, base_jpeg):
+    # arrange: two robins and a wren
+    project = server.create_project("Garden birds", label_set=["robin", "wren"])
+    for index, label in enumerate(["robin", "robin", "wren"]):
+        answer = server.http.post(server.url(f"/api/v1/projects/{project}/images"), data={"label": label},
+                                  files={"file": (f"bird-{index}.jpg", variant(base_jpeg, 7100 + index), "image/jpeg")}, timeout=30)
+        assert answer.status_code == 201, answer.text
+    sign_in(server, browser)
+    wait = page_wait(browser, 30)
+    browser.get(server.url(f"/projects/{project}"))
+
+    # act: rename the project and describe it
+    browser.find_element(By.CSS_SELECTOR, "#project-settings summary").click()
+    name = browser.find_element(By.CSS_SELECTOR, "#rename-project input[name=name]")
+    name.clear()
+    name.send_keys("Garden birds 2026")
+    browser.find_element(By.CSS_SELECTOR, "#rename-project textarea[name=description]").send_keys("The hedge by the shed")
+    browser.find_element(By.CSS_SELECTOR, "#rename-project button").click()
+    wait.until(lambda b: b.find_element(By.ID, "project-name").text == "Garden birds 2026")
+    assert "The hedge by the shed" in browser.page_source
+
+    # act: rename robin to redbreast (the photos follow), then remove wren from its photo and the set
+    browser.find_element(By.CSS_SELECTOR, "#project-settings summary").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-rename-label=robin]").click()
+    alert = wait.until(expected_conditions.alert_is_present())
+    alert.send_keys("redbreast")
+    alert.accept()
+    label_set = lambda: server.http.get(server.url(f"/api/v1/projects/{project}"), timeout=10).json()["label_set"]  # noqa: E731
+    wait.until(lambda b: label_set() == ["redbreast", "wren"])
+    labels = lambda: sorted(label["name"] for image in images_in(server, project) for label in image["labels"]  # noqa: E731
+                            if label["source"] == "human")
+    assert labels() == ["redbreast", "redbreast", "wren"]
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "[data-remove-label=wren]"))
+    browser.find_element(By.CSS_SELECTOR, "#project-settings summary").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-remove-label=wren]").click()
+    accept_confirmation(browser)
+    wait.until(lambda b: label_set() == ["redbreast"])
+    assert labels() == ["redbreast", "redbreast"]
+
+    # act: export as a CSV; check: the page offers the zip once the job is done
+    browser.find_element(By.CSS_SELECTOR, "#export summary").click()
+    Select(browser.find_element(By.CSS_SELECTOR, "#export-form select[name=format]")).select_by_value("csv")
+    browser.find_element(By.CSS_SELECTOR, "#export-form button").click()
+    link = wait.until(lambda b: b.find_elements(By.ID, "export-download"))[0]
+    download = server.http.get(link.get_attribute("href"), timeout=30)
+    assert download.status_code == 200 and download.content[:2] == b"PK"
+    browser.save_screenshot(str(screenshots(server) / "project-settings.png"))
+
+    # act: delete, after typing the name; a wrong name deletes nothing
+    browser.find_element(By.CSS_SELECTOR, "#project-settings summary").click()
+    field = browser.find_element(By.CSS_SELECTOR, "#delete-project input[name=confirm]")
+    field.send_keys("Garden")
+    browser.find_element(By.CSS_SELECTOR, "#delete-project button").click()
+    assert server.http.get(server.url(f"/api/v1/projects/{project}"), timeout=10).status_code == 200
+    field.clear()
+    field.send_keys("Garden birds 2026")
+    browser.find_element(By.CSS_SELECTOR, "#delete-project button").click()
+    wait.until(lambda b: b.current_url.rstrip("/") == server.url("").rstrip("/"))
+    assert server.http.get(server.url(f"/api/v1/projects/{project}"), timeout=10).status_code == 404
+    assert not severe_logs(browser), severe_logs(browser)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_user_changes_their_password_on_the_account_page(server, browser):
+    sign_in(server, browser)
+    browser.find_element(By.LINK_TEXT, "Account").click()
+    wait = page_wait(browser, 15)
+    form = wait.until(lambda b: b.find_element(By.ID, "change-password"))
+    form.find_element(By.NAME, "current_password").send_keys(ADMIN_PASSWORD)
+    form.find_element(By.NAME, "password").send_keys("a-new-password-2026")
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    wait.until(lambda b: any("Your password is changed" in toast.text for toast in b.find_elements(By.CSS_SELECTOR, ".toast")))
+    # check: every session ended, this one too; the page goes to sign-in, which says where to get
+    # help, and the new password signs in
+    wait.until(lambda b: "/login" in b.current_url)
+    assert "Ask whoever runs this Iris" in browser.find_element(By.ID, "login-help").text
+    browser.find_element(By.NAME, "username").send_keys(ADMIN)
+    browser.find_element(By.NAME, "password").send_keys("a-new-password-2026")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait.until(lambda b: b.find_elements(By.ID, "signed-in-as"))

@@ -173,6 +173,14 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/undo`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/undo/post(undoLabels)`.
     func undoLabels(_ input: Operations.UndoLabels.Input) async throws -> Operations.UndoLabels.Output
+    /// Rename a label (owners) — its photos are relabelled in one change, evented and undoable; the label set follows.
+    ///
+    /// Every photo labelled `from` is labelled `to` instead, as one label change (`label.changed` events; `operation` undoes it through `POST …/labels/undo`), and the label set names `to` where it named `from`. Renaming onto a label that exists merges the two. A `from` outside the label set is a 400.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/rename`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/rename/post(renameLabel)`.
+    func renameLabel(_ input: Operations.RenameLabel.Input) async throws -> Operations.RenameLabel.Output
     /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
     /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `project.report` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
@@ -205,6 +213,14 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /api/v1/projects/{id}/review`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/review/post(decideReview)`.
     func decideReview(_ input: Operations.DecideReview.Input) async throws -> Operations.DecideReview.Output
+    /// Change your own password (signed in); the current one is asked for.
+    ///
+    /// A wrong `current_password` is a 403 naming it and counts as a failed sign-in for the account (the same limit stops guessing: 429 beyond it). The new password has at least 10 characters and at most 72 bytes. Every web session of the user ends (the caller's too: sign in again); API tokens keep working.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/me/password`.
+    /// - Remark: Generated from `#/paths//api/v1/me/password/post(changePassword)`.
+    func changePassword(_ input: Operations.ChangePassword.Input) async throws -> Operations.ChangePassword.Output
     /// Who is calling, and (for a web session) its CSRF token.
     ///
     /// - Remark: HTTP `GET /api/v1/me`.
@@ -859,6 +875,24 @@ extension APIProtocol {
             body: body
         ))
     }
+    /// Rename a label (owners) — its photos are relabelled in one change, evented and undoable; the label set follows.
+    ///
+    /// Every photo labelled `from` is labelled `to` instead, as one label change (`label.changed` events; `operation` undoes it through `POST …/labels/undo`), and the label set names `to` where it named `from`. Renaming onto a label that exists merges the two. A `from` outside the label set is a 400.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/labels/rename`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/labels/rename/post(renameLabel)`.
+    public func renameLabel(
+        path: Operations.RenameLabel.Input.Path,
+        headers: Operations.RenameLabel.Input.Headers = .init(),
+        body: Operations.RenameLabel.Input.Body
+    ) async throws -> Operations.RenameLabel.Output {
+        try await renameLabel(Operations.RenameLabel.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
     /// The label check (editors and up) — human labels that are probably wrong, and the dataset's other problems.
     ///
     /// Each accepted photo with a human label is scored by a model built without it (the learner's nearest class mean, leave-one-out); `issues` are the photos whose probability for their own label is below that class's usual (`threshold`, the mean over its photos), lowest first, each with the label it probably should be and its five nearest labelled neighbours; `likely` when the suggested class is at or above its own threshold (confident learning). Also: `leaks` (near-duplicates an export's split puts in different parts), `rare_pairs` (two labels no other photo has together), `small_classes` (fewer than 10 photos) and `outliers` (far from every class). The report is kept until photos, labels or decisions change; then it is answered with `stale: true` while a `project.report` job (`job_id`) computes a new one. A project without a report gets one at once when it has at most 2,000 photos, else 202 with the job.
@@ -925,6 +959,22 @@ extension APIProtocol {
     ) async throws -> Operations.DecideReview.Output {
         try await decideReview(Operations.DecideReview.Input(
             path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Change your own password (signed in); the current one is asked for.
+    ///
+    /// A wrong `current_password` is a 403 naming it and counts as a failed sign-in for the account (the same limit stops guessing: 429 beyond it). The new password has at least 10 characters and at most 72 bytes. Every web session of the user ends (the caller's too: sign in again); API tokens keep working.
+    ///
+    ///
+    /// - Remark: HTTP `POST /api/v1/me/password`.
+    /// - Remark: Generated from `#/paths//api/v1/me/password/post(changePassword)`.
+    public func changePassword(
+        headers: Operations.ChangePassword.Input.Headers = .init(),
+        body: Operations.ChangePassword.Input.Body
+    ) async throws -> Operations.ChangePassword.Output {
+        try await changePassword(Operations.ChangePassword.Input(
             headers: headers,
             body: body
         ))

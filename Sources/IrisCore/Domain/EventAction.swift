@@ -10,6 +10,7 @@ public enum EventAction: String, Sendable, CaseIterable, Codable {
     case userMadeAdmin = "user.made_admin"
     case userAdminRemoved = "user.admin_removed"
     case userPasswordReset = "user.password_reset"
+    case userPasswordChanged = "user.password_changed"
     case tokenCreated = "token.created"
     case tokenRevoked = "token.revoked"
     case projectCreated = "project.created"

@@ -96,7 +96,11 @@ func buildRouter(
         audit: audit
     ).addRoutes(to: api)
     TokenController(store: dependencies.store, audit: audit).addRoutes(to: api)
-    UserController(store: dependencies.store, audit: audit, bcryptCost: settings.bcryptCost).addRoutes(to: api)
+    // Wrong passwords, at sign-in or when changing one's own, count against one limit.
+    let signInFailures = RateLimiter(limit: settings.signInLimit, window: 15 * 60)
+    UserController(
+        store: dependencies.store, audit: audit, bcryptCost: settings.bcryptCost, signInFailures: signInFailures
+    ).addRoutes(to: api)
     MemberController(store: dependencies.store, audit: audit).addRoutes(to: api)
     EventController(store: dependencies.store, guardian: guardian).addRoutes(to: api)
     let jobs = JobController(queue: system.queue, guardian: guardian, audit: audit)
@@ -131,7 +135,7 @@ func buildRouter(
     SessionController(
         store: dependencies.store, audit: audit, resources: resources, bcryptCost: settings.bcryptCost,
         secureCookies: settings.secureCookies,
-        signInFailures: RateLimiter(limit: settings.signInLimit, window: 15 * 60)
+        signInFailures: signInFailures
     ).addRoutes(to: root)
     AdminController(store: dependencies.store, resources: resources, settings: settings, models: system.models)
         .addRoutes(to: root)

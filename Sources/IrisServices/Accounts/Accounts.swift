@@ -35,6 +35,20 @@ public struct Accounts: Sendable {
         try await store.accounts.setPasswordHash(userID: userID, try await hash(password))
     }
 
+    /// A user changes their own password: `current` must be it (else a refusal naming
+    /// `current_password`, and nothing changes).
+    public func changePassword(of user: User, current: String, to new: String) async throws {
+        guard let (_, hash) = try await store.accounts.credentials(username: user.username),
+            try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(current, hash: hash) })
+        else {
+            throw Refusal.forbidden("current_password is not your password", field: "current_password")
+        }
+        guard new != current else {
+            throw Refusal.invalid("the new password is the one you have", field: "password")
+        }
+        try await setPassword(userID: user.id, new)
+    }
+
     public func hash(_ password: String) async throws -> String {
         guard password.count >= Self.minimumPasswordLength else {
             throw Refusal.invalid(

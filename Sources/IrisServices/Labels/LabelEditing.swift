@@ -57,6 +57,32 @@ public struct LabelEditing: Sendable {
         return outcome
     }
 
+    /// Renames a label: every photo labelled `from` is relabelled `to` in one change (evented,
+    /// undoable with `undo`), and the label set, when the project has one, names `to` where it
+    /// named `from`. Renaming onto a label that exists merges the two.
+    public func rename(_ from: String, to: String, in project: Project, by caller: Caller) async throws -> (
+        project: Project, outcome: LabelOutcome
+    ) {
+        let old = try NameRules.validated(from, field: "from", maxLength: NameRules.maxLabel)
+        let new = try NameRules.validated(to, field: "to", maxLength: NameRules.maxLabel)
+        guard old != new else { throw Refusal.invalid("from and to are the same label", field: "to") }
+        if let set = project.labelSet, !set.contains(old) {
+            throw Refusal.invalid("\"\(old)\" is not a label of this project", field: "from")
+        }
+        var renamed = project
+        if let set = project.labelSet {
+            var names = set.map { $0 == old ? new : $0 }
+            names = names.enumerated().filter { names.firstIndex(of: $0.element) == $0.offset }.map(\.element)
+            renamed = try await store.projects.update(id: project.id, ProjectPatch(labelSet: .some(names)))
+        }
+        let used = try await store.labels.counts(projectID: project.id)[old] ?? 0
+        guard used > 0 else { return (renamed, LabelOutcome(operation: nil, changed: 0)) }
+        let outcome = try await store.labels.change(
+            .filter(LabelFilter(label: old)), in: project.id, add: [new], remove: [old], by: Self.actor(caller))
+        await teach(outcome.sha256s, projectID: project.id)
+        return (renamed, outcome)
+    }
+
     /// Reverses a change, if none of its photos' labels changed since.
     public func undo(_ operation: Int64, in project: Project, by caller: Caller) async throws -> LabelOutcome {
         let outcome = try await store.labels.undo(operation, in: project.id, by: Self.actor(caller))

@@ -17,6 +17,7 @@ public struct LabelQuality: ProjectReport {
     public let learning: LearningService
     public let duplicates: Duplicates
     public let queue: JobQueue
+    public let decoded = DecodedReports<Report>()
 
     public init(store: IrisStore, learning: LearningService, duplicates: Duplicates, queue: JobQueue) {
         (self.store, self.learning, self.duplicates, self.queue) = (store, learning, duplicates, queue)

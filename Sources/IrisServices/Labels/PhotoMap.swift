@@ -15,6 +15,7 @@ public struct PhotoMap: ProjectReport {
     public let store: IrisStore
     public let learning: LearningService
     public let queue: JobQueue
+    public let decoded = DecodedReports<Layout>()
 
     public init(store: IrisStore, learning: LearningService, queue: JobQueue) {
         (self.store, self.learning, self.queue) = (store, learning, queue)

@@ -1,6 +1,7 @@
 public import Foundation
 public import IrisCore
 public import IrisStore
+import NIOConcurrencyHelpers
 
 /// A report computed from a project's photos (the label check, the map), kept in
 /// `project_reports` with the fingerprint of what it was computed from (`ReportFingerprint`).
@@ -15,6 +16,8 @@ public protocol ProjectReport: Sendable {
     var store: IrisStore { get }
     var learning: LearningService { get }
     var queue: JobQueue { get }
+    /// The last report decoded per project (a 50,000-photo map is 5 MB of JSON).
+    var decoded: DecodedReports<Body> { get }
     /// The part of the fingerprint the report depends on.
     static func key(_ fingerprint: ReportFingerprint) -> String
     /// Computes the report from the project's photos, with `model`'s embeddings.
@@ -35,6 +38,35 @@ public struct KeptReport<Body: ReportBody>: Sendable {
     public var job: Job?
 }
 
+/// The reports last read or computed, per project, with the stamp (fingerprint and time) they
+/// were kept under: a reader whose kept report has the same stamp takes it from here instead of
+/// reading and decoding it again. Another process's newer report has another stamp.
+public final class DecodedReports<Body: ReportBody>: Sendable {
+    struct Entry {
+        var fingerprint: String
+        var computedAt: Int64
+        var body: Body
+    }
+    private let entries = NIOLockedValueBox<[Int64: Entry]>([:])
+    /// Projects kept; beyond it the cache starts again (reports are rebuilt from the store).
+    static var capacity: Int { 16 }
+
+    public init() {}
+
+    func body(projectID: Int64, fingerprint: String, computedAt: Int64) -> Body? {
+        entries.withLockedValue { entries in
+            entries[projectID].flatMap { $0.fingerprint == fingerprint && $0.computedAt == computedAt ? $0.body : nil }
+        }
+    }
+
+    func keep(_ body: Body, projectID: Int64, fingerprint: String, computedAt: Int64) {
+        entries.withLockedValue { entries in
+            if entries.count >= Self.capacity, entries[projectID] == nil { entries.removeAll() }
+            entries[projectID] = Entry(fingerprint: fingerprint, computedAt: computedAt, body: body)
+        }
+    }
+}
+
 /// Projects with at most this many photos get their first report while the request waits.
 public let inlineReportMembers = 2_000
 
@@ -44,12 +76,11 @@ extension ProjectReport {
     public func current(projectID: Int64) async throws -> KeptReport<Body> {
         let model = try await learning.learnerModel(projectID: projectID)
         let fingerprint = try await store.reports.fingerprint(projectID: projectID, model: model)
-        let kept = try await store.reports.load(projectID: projectID, kind: Self.kind)
-        let body = try kept.map { try IrisJSON.makeDecoder().decode(Body.self, from: Data($0.body.utf8)) }
-        if let kept, let body, kept.fingerprint == Self.key(fingerprint) {
-            return KeptReport(body: body, stale: false, job: nil)
+        let kept = try await kept(projectID: projectID)
+        if let kept, kept.fingerprint == Self.key(fingerprint) {
+            return KeptReport(body: kept.body, stale: false, job: nil)
         }
-        if body == nil, fingerprint.members <= inlineReportMembers {
+        if kept == nil, fingerprint.members <= inlineReportMembers {
             return KeptReport(body: try await refresh(projectID: projectID), stale: false, job: nil)
         }
         let job = try await queue.enqueue(
@@ -57,14 +88,21 @@ extension ProjectReport {
                 projectID: projectID, report: Self.kind,
                 idempotencyKey: "\(Self.kind):\(projectID):\(Self.key(fingerprint))")
         ).job
-        return KeptReport(body: body, stale: body != nil, job: job)
+        return KeptReport(body: kept?.body, stale: kept != nil, job: job)
     }
 
-    /// The kept report as it is (nil before the first), for readers that only colour by it.
-    public func kept(projectID: Int64) async throws -> Body? {
-        try await store.reports.load(projectID: projectID, kind: Self.kind).map {
-            try IrisJSON.makeDecoder().decode(Body.self, from: Data($0.body.utf8))
+    /// The kept report as it is (nil before the first) and the fingerprint it was kept under.
+    public func kept(projectID: Int64) async throws -> (body: Body, fingerprint: String)? {
+        guard let stamp = try await store.reports.stamp(projectID: projectID, kind: Self.kind) else { return nil }
+        if let body = decoded.body(projectID: projectID, fingerprint: stamp.fingerprint, computedAt: stamp.computedAt) {
+            return (body, stamp.fingerprint)
         }
+        guard let stored = try await store.reports.load(projectID: projectID, kind: Self.kind) else { return nil }
+        let body = try IrisJSON.makeDecoder().decode(Body.self, from: Data(stored.body.utf8))
+        decoded.keep(
+            body, projectID: projectID, fingerprint: stored.fingerprint,
+            computedAt: Clock.milliseconds(stored.computedAt))
+        return (body, stored.fingerprint)
     }
 
     /// Computes the project's report and keeps it, under the fingerprint read before it began
@@ -81,6 +119,9 @@ extension ProjectReport {
                 fingerprint: Self.key(fingerprint), computedAt: body.computedAt,
                 body: String(decoding: try IrisJSON.makeEncoder().encode(body), as: UTF8.self)),
             projectID: projectID, kind: Self.kind)
+        decoded.keep(
+            body, projectID: projectID, fingerprint: Self.key(fingerprint),
+            computedAt: Clock.milliseconds(body.computedAt))
         return body
     }
 }

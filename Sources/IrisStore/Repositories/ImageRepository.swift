@@ -32,6 +32,8 @@ public struct ImageFilter: Sendable, Equatable {
     public var review: ReviewState?
     /// Only accepted photos (what contributors and viewers see).
     public var onlyAccepted = false
+    /// Only photos that came through this contributor link.
+    public var linkID: Int64?
 
     public init(
         label: String? = nil, modelLabel: String? = nil, hideFlaggedAbove: Double? = nil, review: ReviewState? = nil,
@@ -238,6 +240,7 @@ public struct SQLImageRepository: ImageRepository {
         }
         if let review = filter.review { query += " AND p.review_state = \(bind: review.rawValue)" }
         if filter.onlyAccepted { query += " AND p.review_state = 'accepted'" }
+        if let link = filter.linkID { query += " AND p.link_id = \(bind: link)" }
         return query
     }
 

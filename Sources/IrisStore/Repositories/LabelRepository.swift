@@ -71,6 +71,8 @@ public struct LabelHistoryEntry: Sendable, Equatable {
 /// reviewers never overwrite each other), many at once, and undone. Every change is one
 /// transaction that writes the labels, the operation and its `label.changed` events together.
 public protocol LabelRepository: Sendable {
+    /// How many of the project's photos carry each human label.
+    func counts(projectID: Int64) async throws -> [String: Int]
     /// The photo's human labels and version.
     func labels(of sha256: String, in projectID: Int64) async throws -> LabelledMember
     /// Replaces the photo's human labels with `names`; with `ifVersion`, only if the photo is
@@ -102,6 +104,21 @@ public struct SQLLabelRepository: LabelRepository {
     let database: IrisDatabase
 
     public init(database: IrisDatabase) { self.database = database }
+
+    public func counts(projectID: Int64) async throws -> [String: Int] {
+        try await database.withConnection { db in
+            var counts: [String: Int] = [:]
+            for row in try await db.raw(
+                """
+                SELECT name, COUNT(*) AS n FROM labels
+                WHERE project_id = \(bind: projectID) AND source = \(bind: Label.humanSource) GROUP BY name
+                """
+            ).all() {
+                counts[try row.decode(column: "name", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return counts
+        }
+    }
 
     /// The most photos a list selection may name.
     public static let maxImages = 10_000

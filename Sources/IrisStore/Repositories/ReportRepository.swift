@@ -16,6 +16,8 @@ public struct StoredReport: Sendable, Equatable {
 /// until the photos they were computed from change.
 public protocol ReportRepository: Sendable {
     func load(projectID: Int64, kind: String) async throws -> StoredReport?
+    /// The kept report's fingerprint and time only (not its body, which may be megabytes).
+    func stamp(projectID: Int64, kind: String) async throws -> (fingerprint: String, computedAt: Int64)?
     /// Writes the report, replacing the kind's earlier one.
     func save(_ report: StoredReport, projectID: Int64, kind: String) async throws
     /// What the project's reports depend on: its members (how many, the newest), their labels
@@ -61,6 +63,22 @@ public struct SQLReportRepository: ReportRepository {
                 fingerprint: try row.decode(column: "fingerprint", as: String.self),
                 computedAt: Clock.date(milliseconds: try row.decode(column: "computed_at", as: Int64.self)),
                 body: try row.decode(column: "body", as: String.self))
+        }
+    }
+
+    public func stamp(projectID: Int64, kind: String) async throws -> (fingerprint: String, computedAt: Int64)? {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT fingerprint, computed_at FROM project_reports
+                WHERE project_id = \(bind: projectID) AND kind = \(bind: kind)
+                """
+            ).first().map {
+                (
+                    try $0.decode(column: "fingerprint", as: String.self),
+                    try $0.decode(column: "computed_at", as: Int64.self)
+                )
+            }
         }
     }
 

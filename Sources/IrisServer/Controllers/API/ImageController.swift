@@ -109,11 +109,13 @@ struct ImageController {
         -> APIModel.Page<APIModel.ImageBody>
     {
         let project = try await store.projects.require(id: Parameters.projectID(context))
+        let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
         var filter = moderation.filter(
             label: Parameters.nonEmpty(request, "label"), modelLabel: Parameters.nonEmpty(request, "model_label"),
-            project: project,
-            seesFlagged: try await moderation.seesFlagged(context.caller, in: project))
+            project: project, seesFlagged: seesFlagged)
         filter.review = try Parameters.review(request)
+        // Which link brought a photo is editors' knowledge: for others the filter matches nothing.
+        if let link = try Parameters.link(request) { filter.linkID = seesFlagged ? link : 0 }
         let page = try await store.images.list(
             projectID: project.id, filter: filter, after: try Parameters.cursor(request),
             limit: try Parameters.limit(request))

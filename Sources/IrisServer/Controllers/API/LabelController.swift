@@ -17,6 +17,7 @@ struct LabelController {
         api.put("projects/{id}/images/{sha256}/labels", .project(.editor), use: set)
         api.post("projects/{id}/labels", .project(.editor), use: change)
         api.post("projects/{id}/labels/undo", .project(.editor), use: undo)
+        api.post("projects/{id}/labels/rename", .project(.owner), use: rename)
     }
 
     struct LabelsBody: ResponseEncodable {
@@ -179,5 +180,24 @@ struct LabelController {
         let body = try await request.decode(as: UndoRequest.self, context: context)
         let outcome = try await labels.undo(body.operation, in: project, by: context.caller)
         return ChangeBody(changed: outcome.changed, operation: outcome.operation)
+    }
+
+    struct RenameRequest: Decodable {
+        var from: String
+        var to: String
+    }
+
+    struct RenameBody: ResponseEncodable {
+        var changed: Int
+        var operation: Int64?
+        var labelSet: [String]?
+    }
+
+    /// Renames a label of the project (owners): its photos are relabelled in one undoable change.
+    @Sendable func rename(_ request: Request, context: IrisRequestContext) async throws -> RenameBody {
+        let project = try await store.projects.require(id: Parameters.projectID(context))
+        let body = try await request.decode(as: RenameRequest.self, context: context)
+        let (renamed, outcome) = try await labels.rename(body.from, to: body.to, in: project, by: context.caller)
+        return RenameBody(changed: outcome.changed, operation: outcome.operation, labelSet: renamed.labelSet)
     }
 }

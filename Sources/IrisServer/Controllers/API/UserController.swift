@@ -9,12 +9,15 @@ struct UserController {
     let store: IrisStore
     let audit: AuditLog
     let bcryptCost: UInt8
+    /// Shared with sign-in: wrong current passwords count as failed sign-ins.
+    let signInFailures: RateLimiter
 
     func addRoutes(to api: Routes<RouterGroup<IrisRequestContext>>) {
         api.get("users", .admin, use: listUsers)
         api.post("users", .admin, use: createUser)
         api.patch("users/{userID}", .admin, use: updateUser)
         api.get("me", .signedIn, use: me)
+        api.post("me/password", .signedIn, use: changePassword)
     }
 
     struct UserRequest: Decodable {
@@ -91,6 +94,31 @@ struct UserController {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
         if case .session(_, let csrf) = context.caller { return MeBody(user: user, csrfToken: csrf) }
         return MeBody(user: user, csrfToken: nil)
+    }
+}
+
+extension UserController {
+    struct PasswordChange: Decodable {
+        var currentPassword: String
+        var password: String
+    }
+
+    /// The caller changes their own password: 204, or 403 naming `current_password` when it
+    /// is wrong (failures are counted with the sign-in ones: the same limit stops guessing).
+    @Sendable func changePassword(_ request: Request, context: IrisRequestContext) async throws -> Response {
+        guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
+        let body = try await request.decode(as: PasswordChange.self, context: context)
+        let key = "user:\(user.username)"
+        try await signInFailures.check([key], what: "wrong current passwords for this user")
+        do {
+            try await Accounts(store: store, bcryptCost: bcryptCost).changePassword(
+                of: user, current: body.currentPassword, to: body.password)
+        } catch let refusal as Refusal where refusal.field == "current_password" {
+            await signInFailures.record(key)
+            throw refusal
+        }
+        await audit.record(context.caller, .userPasswordChanged, subject: user.username)
+        return Response(status: .noContent)
     }
 }
 

@@ -60,7 +60,10 @@ struct WebController {
         let label = Parameters.nonEmpty(request, "label")
         let modelLabel = Parameters.nonEmpty(request, "model_label")
         let seesFlagged = try await moderation.seesFlagged(context.caller, in: project)
-        let filter = moderation.filter(label: label, modelLabel: modelLabel, project: project, seesFlagged: seesFlagged)
+        var filter = moderation.filter(label: label, modelLabel: modelLabel, project: project, seesFlagged: seesFlagged)
+        // Which contributor link brought a photo is for editors and owners (who see the links).
+        let linkID = seesFlagged ? try Parameters.link(request) : nil
+        filter.linkID = linkID
         let images = try await store.images.list(
             projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
         let guesses = try await store.analyses.topLabels(sha256s: images.items.map(\.image.sha256))
@@ -91,8 +94,25 @@ struct WebController {
         if let user = context.caller.user {
             let role = try await store.accounts.role(projectID: project.id, userID: user.id)
             view.canEdit = user.isAdmin || (role.map { $0 >= .editor } ?? false)
+            if view.canEdit {
+                // Editors see where each photo came from and filter by it.
+                let links = try await store.links.list(projectID: project.id)
+                let names = Dictionary(uniqueKeysWithValues: links.map { ($0.id, $0.name) })
+                let cameThrough = try await store.reviews.links(of: tiles.map(\.sha256), in: project.id)
+                for index in view.images.indices {
+                    view.images[index].link = cameThrough[view.images[index].sha256].flatMap { names[$0] }
+                }
+                view.linkChoices = links.map { .init(id: $0.id, name: $0.name, selected: $0.id == linkID) }
+                view.hasLinkChoices = !links.isEmpty
+                view.exportFormats = DatasetExport.Format.allCases.map(\.rawValue)
+            }
             if user.isAdmin || role == .owner {
                 view.isOwner = true
+                let counts = try await store.labels.counts(projectID: project.id)
+                let names = Set(counts.keys).union(project.labelSet ?? [])
+                view.labelRows = names.sorted().map {
+                    .init(name: $0, photos: counts[$0] ?? 0, inSet: project.labelSet?.contains($0) ?? false)
+                }
                 view.links = try await store.links.list(projectID: project.id).map { link -> ProjectPage.Link in
                     let refusal = link.refusal()
                     return .init(
@@ -105,7 +125,8 @@ struct WebController {
             }
         }
         if let next = Parameters.encodeCursor(images.nextCursor) {
-            let query = [("label", label), ("model_label", modelLabel)].compactMap { name, value in
+            let query = [("label", label), ("model_label", modelLabel), ("link", linkID.map(String.init))].compactMap {
+                name, value in
                 value.map { "&\(name)=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
             }
             view.next = "/projects/\(project.id)?cursor=\(next)" + query.joined()
@@ -135,6 +156,19 @@ struct WebController {
             var labels: [Label]
             var guess: Guess?
             var flagged: Bool
+            /// The contributor link it came through (editors see it).
+            var link: String?
+        }
+        struct LinkChoice {
+            var id: Int64
+            var name: String
+            var selected: Bool
+        }
+        struct LabelRow {
+            var name: String
+            var photos: Int
+            /// Whether the label set names it (a label only photos carry can still be renamed).
+            var inSet: Bool
         }
         struct ModelLabel {
             var label: String
@@ -167,6 +201,11 @@ struct WebController {
         var links: [Link] = []
         var hasLinks = false
         var next: String?
+        var linkChoices: [LinkChoice] = []
+        var hasLinkChoices = false
+        var exportFormats: [String] = []
+        /// Owners: every label of the set or of a photo, with how many photos carry it.
+        var labelRows: [LabelRow] = []
     }
 
     /// A project's repairs, newest first: before, mask and after, who asked and how it went.

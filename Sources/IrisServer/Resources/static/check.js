@@ -245,6 +245,7 @@ async function loadMap() {
     setTimeout(loadMap, POLL_MS * 2);
     return;
   }
+  askIssues();
   if (!answer.ok) { status.textContent = await problemText(answer); return; }
   const map = await answer.json();
   if (map.state === "computing") {
@@ -575,6 +576,14 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
 });
 
+// The map's answer is the large one (50,000 photos: megabytes): it is asked for first, and the
+// issues once it is on its way back (or after a moment), so the two do not share 2 cores.
+let issuesAsked = false;
+function askIssues() {
+  if (issuesAsked) return;
+  issuesAsked = true;
+  loadIssues();
+}
 startPage();
-loadIssues();
 loadMap();
+setTimeout(askIssues, 1500);

@@ -83,6 +83,14 @@ function setUpAPIActions() {
         }
       }
       callAPI(spec, body, (result) => {
+        // data-done: say so and clear the form (a password change: nothing on the page changes).
+        // data-then: go there after a moment (a changed password has ended the session).
+        if (form.dataset.done) {
+          toast(form.dataset.done);
+          form.reset();
+          if (form.dataset.then) setTimeout(() => { location.href = form.dataset.then; }, 1500);
+          return;
+        }
         const field = form.dataset.show;
         if (field && result[field]) {
           const secret = form.querySelector(".secret");

@@ -259,7 +259,129 @@ function undoNotice(message, projectId, operation) {
   });
 }
 
+async function sendJSON(method, path, body) {
+  const response = await fetch(path, {
+    method, headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) throw new Error(await problemText(response));
+  const text = await response.text();
+  return text ? JSON.parse(text) : {};
+}
+
+// Owners: the label set. Rename relabels the photos (one undoable change); remove asks what
+// to do with the photos that carry the label; add extends the set.
+function setUpLabelSet() {
+  const table = document.getElementById("label-rows");
+  if (!table) return;
+  const api = "/api/v1/projects/" + table.dataset.project;
+  const labelSet = (table.dataset.labelSet || "").split("\n").map((name) => name.trim()).filter(Boolean);
+  const done = (note) => { sessionStorage.setItem("iris-labels-note", note); location.reload(); };
+  table.addEventListener("click", async (event) => {
+    const rename = event.target.closest("[data-rename-label]");
+    const remove = event.target.closest("[data-remove-label]");
+    if (!rename && !remove) return;
+    const button = rename || remove;
+    button.disabled = true;
+    try {
+      if (rename) {
+        const from = rename.dataset.renameLabel;
+        const to = (prompt("Rename the label " + from + " to:", from) || "").trim();
+        if (!to || to === from) return;
+        const result = await sendJSON("POST", api + "/labels/rename", { from, to });
+        done(from + " is now " + to + (result.changed ? " on " + result.changed + (result.changed === 1 ? " photo." : " photos.") : "."));
+      } else {
+        const name = remove.dataset.removeLabel;
+        const photos = Number(remove.closest("tr").dataset.photos || 0);
+        if (photos > 0) {
+          if (!confirm(photos + " photo" + (photos === 1 ? " has" : "s have") + " the label " + name +
+            ". Remove it from " + (photos === 1 ? "that photo" : "them") + " as well? (The change can be undone from the gallery.)")) return;
+          await sendJSON("POST", api + "/labels", { filter: { label: name }, remove: [name] });
+        } else if (!confirm("Remove the label " + name + "?")) {
+          return;
+        }
+        if (labelSet.includes(name)) await sendJSON("PATCH", api, { label_set: labelSet.filter((other) => other !== name) });
+        done(name + " is removed" + (photos ? " from the label set and from " + photos + (photos === 1 ? " photo." : " photos.") : "."));
+      }
+    } catch (error) {
+      toast(error.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  document.getElementById("add-label").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = event.target.elements.label.value.trim();
+    if (!name) return;
+    try {
+      await sendJSON("PATCH", api, { label_set: labelSet.concat([name]) });
+      done(name + " is a label of this project now.");
+    } catch (error) {
+      toast(error.message, true);
+    }
+  });
+}
+
+// Owners: delete the project once its name is typed.
+function setUpDelete() {
+  const form = document.getElementById("delete-project");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (form.elements.confirm.value.trim() !== form.dataset.name) {
+      toast("Type the project's name exactly to delete it", true);
+      return;
+    }
+    const button = form.querySelector("button");
+    button.disabled = true;
+    button.textContent = "Deleting…";
+    try {
+      await sendJSON("DELETE", "/api/v1/projects/" + form.dataset.project);
+      location.href = "/";
+    } catch (error) {
+      toast(error.message, true);
+      button.disabled = false;
+      button.textContent = "Delete project";
+    }
+  });
+}
+
+// Editors: an export runs as a job; the page follows it and offers the zip when it is ready.
+function setUpExport() {
+  const form = document.getElementById("export-form");
+  if (!form) return;
+  const status = document.getElementById("export-status");
+  const api = "/api/v1/projects/" + form.dataset.project;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button");
+    button.disabled = true;
+    status.textContent = "Preparing the export…";
+    try {
+      const job = await sendJSON("POST", api + "/exports", { format: form.elements.format.value, split: form.elements.split.checked });
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const state = await sendJSON("GET", "/api/v1/jobs/" + job.id);
+        if (state.state === "succeeded") break;
+        if (["failed", "dead", "cancelled"].includes(state.state)) throw new Error("The export " + state.state + (state.error ? ": " + state.error : ""));
+        status.textContent = "Preparing the export… " + (state.progress != null ? Math.round(state.progress * 100) + "%" : "");
+      }
+      const link = element("a", "Download the " + form.elements.format.value + " export");
+      link.href = api + "/exports/" + job.id;
+      link.id = "export-download";
+      status.replaceChildren(link);
+    } catch (error) {
+      status.textContent = "";
+      toast(error.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 startPage();
 setUpUpload();
 setUpCreateLink();
 setUpSelection();
+setUpLabelSet();
+setUpDelete();
+setUpExport();
