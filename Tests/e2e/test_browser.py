@@ -1397,3 +1397,32 @@ def test_a_user_changes_their_password_on_the_account_page(server, browser):
     browser.find_element(By.NAME, "password").send_keys("a-new-password-2026")
     browser.find_element(By.CSS_SELECTOR, "#login button").click()
     wait.until(lambda b: b.find_elements(By.ID, "signed-in-as"))
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_header_is_one_row_on_a_phone_with_a_menu_that_opens_without_script(server, browser):
+    project = server.create_project("Phone header")
+    sign_in(server, browser)
+    set_viewport(browser, 390, 844)
+    browser.get(server.url(f"/projects/{project}"))
+    wait = page_wait(browser, 15)
+    header = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "header.bar"))
+    # check: one row (Iris, Search, Menu); the links and Sign out are behind Menu
+    assert header.size["height"] < 70, header.size
+    assert not browser.find_element(By.CSS_SELECTOR, ".bar nav a[href='/jobs']").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "a.search-link").is_displayed()
+    menu = browser.find_element(By.CSS_SELECTOR, "label.menu-button")
+    assert menu.is_displayed() and menu.text == "Menu"
+    # act: open the menu by keyboard (the toggle is a checkbox: Space) and by touch
+    browser.execute_script("document.getElementById('menu-toggle').focus()")
+    press(browser, Keys.SPACE)
+    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, ".bar nav a[href='/jobs']").is_displayed())
+    assert browser.find_element(By.CSS_SELECTOR, ".signout button").is_displayed()
+    browser.save_screenshot(str(screenshots(server) / "phone-menu.png"))
+    menu.click()
+    wait.until(lambda b: not b.find_element(By.CSS_SELECTOR, ".bar nav a[href='/jobs']").is_displayed())
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    # check: at desktop size the links are in the bar and the toggle is not
+    set_viewport(browser, 1280, 900)
+    assert browser.find_element(By.CSS_SELECTOR, ".bar nav a[href='/jobs']").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, "label.menu-button").is_displayed()
