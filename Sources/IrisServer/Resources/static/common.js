@@ -56,11 +56,32 @@ export function formJSON(form) {
   return body;
 }
 
+// While `work` runs, the form shows it is working: its submit buttons are disabled (no double
+// submit) and say so, and the form is aria-busy for screen readers.
+export async function busy(form, work) {
+  const buttons = [...form.querySelectorAll("button[type=submit], button:not([type])")];
+  const labels = buttons.map((button) => button.textContent);
+  form.setAttribute("aria-busy", "true");
+  for (const button of buttons) { button.disabled = true; button.textContent = button.textContent.trim() + "…"; }
+  try {
+    return await work;
+  } finally {
+    form.removeAttribute("aria-busy");
+    buttons.forEach((button, index) => { button.disabled = false; button.textContent = labels[index]; });
+  }
+}
+
 export async function callAPI(spec, body, onSuccess) {
   const [method, ...rest] = spec.split(" ");
-  const response = await fetch(rest.join(" "), {
-    method, headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined,
-  });
+  let response;
+  try {
+    response = await fetch(rest.join(" "), {
+      method, headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (_) {
+    toast("The server cannot be reached; try again in a moment.", true);
+    return;
+  }
   if (!response.ok) { toast(await problemText(response), true); return; }
   const text = await response.text();
   onSuccess(text ? JSON.parse(text) : {});
@@ -82,7 +103,7 @@ function setUpAPIActions() {
           return;
         }
       }
-      callAPI(spec, body, (result) => {
+      busy(form, callAPI(spec, body, (result) => {
         // data-done: say so and clear the form (a password change: nothing on the page changes).
         // data-then: go there after a moment (a changed password has ended the session).
         if (form.dataset.done) {
@@ -99,7 +120,7 @@ function setUpAPIActions() {
         } else {
           location.reload();
         }
-      });
+      }));
     });
   }
   for (const button of document.querySelectorAll("button[data-api]")) {
