@@ -146,6 +146,12 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
     sign_in(server, browser)
     started = time.time()
     browser.get(server.url(f"/images/{sha256}"))
+    # check: titled by its name; the hash is a detail below it, with a Copy button
+    assert browser.find_element(By.ID, "photo-name").text == "chelsea.png"
+    assert browser.title.startswith("chelsea.png")
+    assert browser.find_element(By.ID, "photo-sha256").text == sha256
+    browser.find_element(By.ID, "copy-sha256").click()
+    page_wait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".toast"))
 
     # check: within seconds the page shows cat labels from MobileNetV2, a low moderation score
     def cat_labels(driver):
@@ -1426,3 +1432,27 @@ def test_the_header_is_one_row_on_a_phone_with_a_menu_that_opens_without_script(
     set_viewport(browser, 1280, 900)
     assert browser.find_element(By.CSS_SELECTOR, ".bar nav a[href='/jobs']").is_displayed()
     assert not browser.find_element(By.CSS_SELECTOR, "label.menu-button").is_displayed()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_the_contributor_page_asks_for_a_label_and_counts_down_its_uploads(server, browser, workdir, base_jpeg):
+    project = server.create_project("Tree walk", label_set=["oak", "plane"])
+    link = server.http.post(server.url(f"/api/v1/projects/{project}/links"),
+                            json={"name": "walkers", "label_choices": ["oak", "plane"], "max_uploads": 5}, timeout=10).json()
+    path = workdir / "walk.jpg"
+    path.write_bytes(variant(base_jpeg, 880))
+    browser.get(server.url(link["url"]))
+    wait = page_wait(browser, 15)
+    assert browser.find_element(By.ID, "uploads-left").text == "5 uploads left on this link."
+    # act: a photo with "(choose)" left as it is
+    browser.find_element(By.ID, "link-files").send_keys(str(path))
+    # check: refused on the page, nothing sent, the label asked for
+    wait.until(lambda b: any("Choose what is in the photo first" in t.text for t in b.find_elements(By.CSS_SELECTOR, ".toast")))
+    assert browser.switch_to.active_element.get_attribute("id") == "link-label"
+    time.sleep(0.5)
+    assert images_in(server, project) == []
+    # act: chosen, then sent; check: the count follows without a reload
+    Select(browser.find_element(By.ID, "link-label")).select_by_value("plane")
+    browser.find_element(By.ID, "link-files").send_keys(str(path))
+    wait.until(lambda b: b.find_element(By.ID, "uploads-left").text == "4 uploads left on this link.")
+    assert [label["name"] for label in images_in(server, project)[0]["labels"]] == ["plane"]

@@ -28,7 +28,7 @@ enum Parameters {
     /// `link=<id>`: a contributor link's id, or nil when absent or empty (a form's "any").
     static func link(_ request: Request) throws -> Int64? {
         guard let raw = nonEmpty(request, "link") else { return nil }
-        guard raw.count <= 18, let id = Int64(raw), id > 0 else {
+        guard raw.count <= 19, let id = Int64(raw), id > 0 else {
             throw Problem.badRequest("link must be a contributor link's id, not \"\(raw.prefix(40))\"", field: "link")
         }
         return id

@@ -65,10 +65,11 @@ public struct LabelEditing: Sendable {
     ) {
         let old = try NameRules.validated(from, field: "from", maxLength: NameRules.maxLabel)
         let new = try NameRules.validated(to, field: "to", maxLength: NameRules.maxLabel)
-        guard old != new else { throw Refusal.invalid("from and to are the same label", field: "to") }
         if let set = project.labelSet, !set.contains(old) {
             throw Refusal.invalid("\"\(old)\" is not a label of this project", field: "from")
         }
+        // A label renamed to itself: nothing to change.
+        guard old != new else { return (project, LabelOutcome(operation: nil, changed: 0)) }
         var renamed = project
         if let set = project.labelSet {
             var names = set.map { $0 == old ? new : $0 }

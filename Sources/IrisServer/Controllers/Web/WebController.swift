@@ -304,8 +304,14 @@ struct WebController {
         // Where it was repaired from, in the projects the caller sees.
         let seen = Set(memberships.map(\.projectID))
         let repairedFrom = try await store.repairs.producing(sha256: sha256).filter { seen.contains($0.projectID) }
+        // Titled by the name it was uploaded under (in the first project the caller sees it in).
+        var name: String?
+        if let first = memberships.first {
+            name = try await store.images.member(sha256: sha256, of: first.projectID)?.originalName
+        }
         let view = ImagePage(
-            title: "Image \(sha256.prefix(12))", sha256: sha256, size: "\(image.width)×\(image.height)",
+            title: name ?? "Photo \(sha256.prefix(12))", name: name ?? "Photo \(sha256.prefix(12))", sha256: sha256,
+            size: "\(image.width)×\(image.height)",
             format: image.format.rawValue,
             bytes: ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file),
             projects: memberships.map {
@@ -354,6 +360,8 @@ struct WebController {
             var projectID: Int64
         }
         var title: String
+        /// The name it was uploaded under, or "Photo" and the hash's start.
+        var name: String
         var sha256: String
         var size: String
         var format: String

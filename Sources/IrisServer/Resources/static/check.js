@@ -2,7 +2,7 @@
 // keyboard or buttons, and the map of the project's photos on a canvas (one draw call per
 // point, no DOM node per photo), coloured by the check, label, review state or learner answer,
 // with a thumbnail on hover and box or lasso selection relabelled in one bulk change.
-import { csrfHeaders, element, problemText, startPage, toast } from "./common.js";
+import { element, problemText, sendJSON, startPage, toast } from "./common.js";
 
 const POLL_MS = 2000;      // while a job computes the check or the layout
 const ISSUES = 200;        // issues asked for
@@ -26,13 +26,6 @@ const undoStack = [];  // {operation, index} of fixes made on this page
 
 function percent(value) { return Math.round(value * 100) + "%"; }
 
-async function send(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: csrfHeaders({ "Content-Type": "application/json" }), body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(await problemText(response));
-  return response.json();
-}
 
 // --- the issues ---------------------------------------------------------------------------
 
@@ -153,7 +146,7 @@ async function fix(label) {
   if (!issue || issue.fixed) { move(1); return; }
   const labels = issue.labels.filter((name) => name !== issue.label && name !== label).concat([label]);
   try {
-    const result = await send("PUT", api + "/images/" + issue.sha256 + "/labels", { labels });
+    const result = await sendJSON("PUT", api + "/images/" + issue.sha256 + "/labels", { labels });
     issue.fixed = true;
     issue.labels = labels;
     undoStack.push({ operation: result.operation, index: current });
@@ -170,7 +163,7 @@ async function undo() {
   const last = undoStack.pop();
   if (!last) { toast("Nothing to undo"); return; }
   try {
-    if (last.operation) await send("POST", api + "/labels/undo", { operation: last.operation });
+    if (last.operation) await sendJSON("POST", api + "/labels/undo", { operation: last.operation });
     if (last.index < 0) {  // a change of the map's selection: its colours come back with the map
       toast("Undone");
       loadMap();
@@ -541,7 +534,7 @@ selectionForm.addEventListener("submit", async (event) => {
   const action = event.submitter ? event.submitter.value : "add";
   const images = [...mapState.selected].map((index) => mapState.points.sha256[index]);
   try {
-    const result = await send("POST", api + "/labels", { images, [action]: [label] });
+    const result = await sendJSON("POST", api + "/labels", { images, [action]: [label] });
     undoStack.push({ operation: result.operation, index: -1 });
     toast((action === "add" ? "Added " : "Removed ") + label + " on " + result.changed + " photos (Z undoes)");
     const labelIndex = mapState.labels.includes(label) ? mapState.labels.indexOf(label) : mapState.labels.push(label) - 1;

@@ -71,6 +71,17 @@ export async function busy(form, work) {
   }
 }
 
+// A JSON request with the session's CSRF header: the answer's JSON ({} when empty), or an
+// Error carrying the problem's words.
+export async function sendJSON(method, path, body) {
+  const response = await fetch(path, {
+    method, headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!response.ok) throw new Error(await problemText(response));
+  const text = await response.text();
+  return text ? JSON.parse(text) : {};
+}
+
 export async function callAPI(spec, body, onSuccess) {
   const [method, ...rest] = spec.split(" ");
   let response;

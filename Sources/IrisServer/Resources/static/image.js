@@ -454,7 +454,27 @@ function membershipLabels(item, sha256) {
   });
 }
 
+// The hash is a detail: one click copies it (the clipboard needs a secure context; elsewhere
+// the hash is selected for the user to copy).
+function setUpCopy() {
+  const button = document.getElementById("copy-sha256");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(button.dataset.copy);
+      toast("Copied");
+    } catch (_) {
+      const range = document.createRange();
+      range.selectNodeContents(document.getElementById("photo-sha256"));
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      toast("Selected: press Ctrl+C (⌘C) to copy");
+    }
+  });
+}
+
 startPage();
+setUpCopy();
 setUpLabels();
 followAnalyses();
 followSimilar();

@@ -9,11 +9,26 @@ function setUpLinkUpload() {
   const input = document.getElementById("link-files");
   const list = document.getElementById("progress");
   const base = "/api/v1/links/" + section.dataset.code + "/images";
-  const queue = offlineQueue(base, base + "/check", list, (sent, refused) =>
-    toast(sent + " of " + (sent + refused) + " uploaded. Thank you!", refused > 0));
+  // "N uploads left" follows what was sent, without a reload.
+  const left = document.getElementById("uploads-left");
+  const queue = offlineQueue(base, base + "/check", list, (sent, refused) => {
+    toast(sent + " of " + (sent + refused) + " uploaded. Thank you!", refused > 0);
+    if (left && sent > 0) {
+      const remaining = Math.max(0, Number(left.dataset.left) - sent);
+      left.dataset.left = String(remaining);
+      left.textContent = remaining + (remaining === 1 ? " upload" : " uploads") + " left on this link.";
+    }
+  });
+  const choice = document.getElementById("link-label");
   input.addEventListener("change", async () => {
-    const label = (document.getElementById("link-label") || {}).value || "";
-    await queue.add(Array.from(input.files), label);
+    // A link that offers labels wants one: "(choose)" is not an answer.
+    if (choice && !choice.value) {
+      toast("Choose what is in the photo first, then take or choose the photos again.", true);
+      input.value = "";
+      choice.focus();
+      return;
+    }
+    await queue.add(Array.from(input.files), choice ? choice.value : "");
     input.value = "";
   });
 }

@@ -1,6 +1,6 @@
 // The project page (project.mustache): uploading photos through the offline queue, the
 // owner's contributor links, and (editors) choosing photos in the gallery to correct their labels.
-import { callAPI, csrfHeaders, element, offlineQueue, problemText, startPage, toast } from "./common.js";
+import { callAPI, csrfHeaders, element, offlineQueue, problemText, sendJSON, startPage, toast } from "./common.js";
 
 // Photos are chosen (or dropped), a label picked, and nothing is sent until Upload is pressed,
 // so the label chosen after the photos is the one they get.
@@ -257,15 +257,6 @@ function undoNotice(message, projectId, operation) {
       undo.disabled = false;
     }
   });
-}
-
-async function sendJSON(method, path, body) {
-  const response = await fetch(path, {
-    method, headers: csrfHeaders(body ? { "Content-Type": "application/json" } : {}), body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!response.ok) throw new Error(await problemText(response));
-  const text = await response.text();
-  return text ? JSON.parse(text) : {};
 }
 
 // Owners: the label set. Rename relabels the photos (one undoable change); remove asks what
