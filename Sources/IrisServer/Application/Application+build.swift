@@ -89,7 +89,9 @@ func buildRouter(
         to: api)
     ReviewController(
         store: dependencies.store,
-        review: Review(store: dependencies.store, learning: system.learning, labels: labels, search: system.textSearch)
+        review: Review(
+            store: dependencies.store, learning: system.learning, labels: labels, check: system.labelQuality,
+            search: system.textSearch)
     ).addRoutes(to: api)
     ImportController(
         store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,

@@ -12,12 +12,17 @@ public struct Review: Sendable {
     public let store: IrisStore
     public let learning: LearningService
     public let labels: LabelEditing
+    /// The label check, whose kept ranking orders accepted photos in `suspect` order.
+    public let check: LabelQuality
     /// WordNet and the ImageNet classes (search loads them): a model's label reaches a project
     /// label above it ("robin, American robin" → "bird").
     let vocabulary: @Sendable () async throws -> SearchVocabulary
 
-    public init(store: IrisStore, learning: LearningService, labels: LabelEditing, search: TextSearch) {
-        (self.store, self.learning, self.labels, self.vocabulary) = (store, learning, labels, search.vocabulary)
+    public init(
+        store: IrisStore, learning: LearningService, labels: LabelEditing, check: LabelQuality, search: TextSearch
+    ) {
+        (self.store, self.learning, self.labels, self.check) = (store, learning, labels, check)
+        vocabulary = search.vocabulary
     }
 
     /// The most decisions one request may carry.
@@ -80,10 +85,7 @@ public struct Review: Sendable {
                 member: member, linkName: linkIDs[sha256].flatMap { links[$0] },
                 suggestions: suggested.top[sha256] ?? [], labelConfidence: confidence)
         }
-        if order == .suspect, state == .accepted,
-            let kept = try await store.reports.load(projectID: project.id, kind: LabelQuality.kind),
-            let report = try? IrisJSON.makeDecoder().decode(LabelQuality.Report.self, from: Data(kept.body.utf8))
-        {
+        if order == .suspect, state == .accepted, let report = try? await check.kept(projectID: project.id)?.body {
             // Accepted photos: the label check's ranking (out-of-sample), its issues first.
             let rank = Dictionary(
                 report.issues.enumerated().map { ($1.sha256, $0) }, uniquingKeysWith: { a, _ in a })
