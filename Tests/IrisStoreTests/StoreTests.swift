@@ -94,6 +94,36 @@ struct ImageRepositoryTests {
     }
 
     @Test(
+        "an addition's events commit with it, and a refused addition leaves no event", arguments: TestDatabase.enabled)
+    func eventsCommitWithTheAddition(database: TestDatabase) async throws {
+        try await database.withStore { store in
+            let project = try await store.projects.create(name: "p", description: "", labelSet: nil)
+            let uploaded: @Sendable (ImageAddition) -> [Event] = { addition in
+                [
+                    Event(
+                        actorKind: "system", actorID: nil, actorName: "test", action: "image.uploaded",
+                        projectID: addition.member.projectID, subject: addition.member.image.sha256,
+                        detail: ["duplicate": String(addition.alreadyInProject)])
+                ]
+            }
+            _ = try await store.images.add(
+                sampleImage(1), to: project.id, labels: [], originalName: nil, linkID: nil, review: .accepted,
+                jobs: [], events: uploaded)
+            _ = try await store.images.add(
+                sampleImage(1), to: project.id, labels: [], originalName: nil, linkID: nil, review: .accepted,
+                jobs: [], events: uploaded)
+            await #expect(throws: StoreError.self) {
+                _ = try await store.images.add(
+                    sampleImage(2), to: project.id + 1, labels: [], originalName: nil, linkID: nil,
+                    review: .accepted, jobs: [], events: uploaded)
+            }
+            let events = try await store.events.list(afterID: 0, projectIDs: nil, limit: 10)
+            #expect(events.map(\.subject) == [sampleImage(1).sha256, sampleImage(1).sha256])
+            #expect(events.map { $0.detail["duplicate"] } == ["false", "true"])
+        }
+    }
+
+    @Test(
         "listing pages newest first, filters by label, and the last page has no cursor", arguments: TestDatabase.enabled
     )
     func pagination(database: TestDatabase) async throws {

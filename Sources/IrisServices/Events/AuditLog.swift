@@ -58,11 +58,7 @@ public struct AuditLog: Sendable {
         as actor: Actor, _ action: EventAction, project: Int64? = nil, subject: String? = nil,
         detail: [String: String] = [:]
     ) async {
-        // Demo mode keeps nothing that uploads cause; sign-ins and admin actions are still recorded.
-        if mode == .demo && [.imageUploaded, .importCompleted].contains(action) { return }
-        let event = Event(
-            actorKind: actor.kind, actorID: actor.id, actorName: actor.name, action: action.rawValue,
-            projectID: project, subject: subject, detail: detail)
+        guard let event = event(as: actor, action, project: project, subject: subject, detail: detail) else { return }
         do {
             _ = try await store.events.append(event)
         } catch {
@@ -70,5 +66,18 @@ public struct AuditLog: Sendable {
                 "could not record an event",
                 metadata: ["action": .string(action.rawValue), "error": .string("\(error)")])
         }
+    }
+
+    /// The event `record` would append, for a caller that writes it in its own transaction
+    /// (so the change and its record commit together); nil when this mode keeps no such event.
+    public func event(
+        as actor: Actor, _ action: EventAction, project: Int64? = nil, subject: String? = nil,
+        detail: [String: String] = [:]
+    ) -> Event? {
+        // Demo mode keeps nothing that uploads cause; sign-ins and admin actions are still recorded.
+        if mode == .demo && [.imageUploaded, .importCompleted].contains(action) { return nil }
+        return Event(
+            actorKind: actor.kind, actorID: actor.id, actorName: actor.name, action: action.rawValue,
+            projectID: project, subject: subject, detail: detail)
     }
 }

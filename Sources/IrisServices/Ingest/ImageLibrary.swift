@@ -30,6 +30,12 @@ public struct IngestOutcome: Sendable {
         self.addedLabels = addedLabels
     }
 
+    init(_ addition: ImageAddition, duplicate: Bool) {
+        self.init(
+            member: addition.member, duplicate: duplicate, alreadyInProject: addition.alreadyInProject,
+            addedLabels: addition.addedLabels)
+    }
+
     public var member: ProjectImage
     /// The bytes were already stored in Iris.
     public var duplicate: Bool
@@ -113,7 +119,7 @@ public struct ImageLibrary: Sendable {
     /// state a new membership starts in (`pending` when the project reviews this sender).
     public func ingest(
         _ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64? = nil,
-        review: ReviewState = .accepted
+        review: ReviewState = .accepted, events: @escaping @Sendable (IngestOutcome) -> [Event] = { _ in [] }
     ) async throws -> IngestOutcome {
         defer { try? FileManager.default.removeItem(at: staged.url) }
         if !keep { return try await preview(staged, into: project, labels: labels) }
@@ -126,13 +132,12 @@ public struct ImageLibrary: Sendable {
                     }
                     let addition = try await store.images.add(
                         existing, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID,
-                        review: review, jobs: [])
+                        review: review, jobs: [], events: { events(IngestOutcome($0, duplicate: true)) })
                     await repairFollowUps(staged.sha256, projectID: project.id)
-                    return IngestOutcome(
-                        member: addition.member, duplicate: true, alreadyInProject: addition.alreadyInProject,
-                        addedLabels: addition.addedLabels)
+                    return IngestOutcome(addition, duplicate: true)
                 }
-                return try await ingestNew(staged, into: project, labels: labels, linkID: linkID, review: review)
+                return try await ingestNew(
+                    staged, into: project, labels: labels, linkID: linkID, review: review, events: events)
             }
             metrics.upload(outcome: outcome.duplicate ? "duplicate" : "created")
             return outcome
@@ -166,7 +171,8 @@ public struct ImageLibrary: Sendable {
     }
 
     private func ingestNew(
-        _ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?, review: ReviewState
+        _ staged: StagedUpload, into project: Project, labels: [Label], linkID: Int64?, review: ReviewState,
+        events: @escaping @Sendable (IngestOutcome) -> [Event]
     ) async throws -> IngestOutcome {
         let inspector = self.inspector
         let path = staged.url.path
@@ -193,11 +199,9 @@ public struct ImageLibrary: Sendable {
         }
         let addition = try await store.images.add(
             record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID, review: review,
-            jobs: followUpJobs)
+            jobs: followUpJobs, events: { events(IngestOutcome($0, duplicate: $0.imageExisted)) })
         if !followUpJobs.isEmpty { jobs?.wake() }
-        return IngestOutcome(
-            member: addition.member, duplicate: addition.imageExisted, alreadyInProject: addition.alreadyInProject,
-            addedLabels: addition.addedLabels)
+        return IngestOutcome(addition, duplicate: addition.imageExisted)
     }
 
     /// Queues the follow-up jobs a stored image never got (left by a crash in a version that

@@ -90,28 +90,34 @@ public struct Uploads: Sendable {
             }
             var linkID: Int64?
             if case .link(let link, _) = sender { linkID = link.id }
+            let actor: AuditLog.Actor =
+                switch sender {
+                case .caller(let caller, _): .caller(caller)
+                case .link(let link, _): .link(link)
+                }
+            // The event commits with the photo: a crash cannot keep one without the other.
+            let audit = self.audit
             outcome = try await library.ingest(
                 file, into: project, labels: labels, linkID: linkID,
-                review: try await waitsForReview(sender, in: project) ? .pending : .accepted)
+                review: try await waitsForReview(sender, in: project) ? .pending : .accepted,
+                events: { outcome in
+                    // "Duplicate" speaks of this project only: whether other projects hold the same
+                    // bytes is not the sender's to know (a link holder could otherwise probe the server).
+                    var detail = [
+                        "duplicate": String(outcome.alreadyInProject),
+                        "labels": outcome.member.labels.map(\.name).joined(separator: ","),
+                    ]
+                    detail.merge(extra) { _, new in new }
+                    return audit.event(
+                        as: actor, .imageUploaded, project: project.id, subject: outcome.member.image.sha256,
+                        detail: detail
+                    ).map { [$0] } ?? []
+                })
         } catch {
             try? FileManager.default.removeItem(at: file.url)
             if let reserved { try? await store.links.releaseUpload(id: reserved.id) }
             throw error
         }
-        // "Duplicate" speaks of this project only: whether other projects hold the same bytes
-        // is not the sender's to know (a link holder could otherwise probe the whole server).
-        var detail = [
-            "duplicate": String(outcome.alreadyInProject),
-            "labels": outcome.member.labels.map(\.name).joined(separator: ","),
-        ]
-        detail.merge(extra) { _, new in new }
-        let actor: AuditLog.Actor =
-            switch sender {
-            case .caller(let caller, _): .caller(caller)
-            case .link(let link, _): .link(link)
-            }
-        await audit.record(
-            as: actor, .imageUploaded, project: project.id, subject: outcome.member.image.sha256, detail: detail)
         return outcome
     }
 }

@@ -69,10 +69,12 @@ public protocol ImageRepository: Sendable {
     /// with `labels`, all in one transaction. Labels already present are kept.
     /// `linkID` names the upload link that brought the image, if one did. `jobs` (the image's
     /// thumbnails and analyses) are queued in the same transaction, so a crash can never leave
-    /// a stored image that nothing will ever analyse.
+    /// a stored image that nothing will ever analyse. The events `events` makes of the
+    /// addition (its `image.uploaded`) commit with it too: a crash cannot keep the photo and
+    /// lose the record of who sent it.
     func add(
         _ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?,
-        review: ReviewState, jobs: [JobRequest]
+        review: ReviewState, jobs: [JobRequest], events: @escaping @Sendable (ImageAddition) -> [Event]
     ) async throws
         -> ImageAddition
     func member(sha256: String, of projectID: Int64) async throws -> ProjectImage?
@@ -104,7 +106,7 @@ extension ImageRepository {
     {
         try await add(
             image, to: projectID, labels: labels, originalName: originalName, linkID: linkID, review: .accepted,
-            jobs: [])
+            jobs: [], events: { _ in [] })
     }
 }
 
@@ -126,7 +128,7 @@ public struct SQLImageRepository: ImageRepository {
 
     public func add(
         _ image: ImageRecord, to projectID: Int64, labels: [Label], originalName: String?, linkID: Int64?,
-        review: ReviewState, jobs: [JobRequest]
+        review: ReviewState, jobs: [JobRequest], events: @escaping @Sendable (ImageAddition) -> [Event]
     ) async throws
         -> ImageAddition
     {
@@ -169,9 +171,11 @@ public struct SQLImageRepository: ImageRepository {
                 throw StoreError.inconsistent("the image vanished while it was being added")
             }
             for job in jobs { _ = try await SQLJobRepository.insert(job, db, dialect: dialect) }
-            return ImageAddition(
+            let addition = ImageAddition(
                 member: member, imageExisted: insertedImage == nil, alreadyInProject: insertedMember == nil,
                 addedLabels: addedLabels)
+            try await SQLEventRepository.insert(events(addition), at: now, on: db)
+            return addition
         }
     }
 
