@@ -1,25 +1,31 @@
-// Repair mode of the photo page (repair-editor.mustache): brush a mask over the photo (mouse
-// or touch), Go queues a repair job, its progress shows, and the result appears with a
-// before/after slider, to keep or discard.
+// Repair mode of the photo page (repair-editor.mustache): a dialog over the page, the size of
+// the screen, with the photo fitted to it. Brush a mask over the photo (mouse, pen or touch:
+// pointer events), Go queues a repair job, its progress shows, and the result takes the photo's
+// place, fitted the same way, with a before/after slider, to keep or discard. The tools and Go
+// sit outside the part that scrolls when zoomed in, so they are always in view.
 import { csrfHeaders, element, problemText, toast } from "./common.js";
 
 export function setUpRepair() {
-  const section = document.getElementById("repair");
+  const dialog = document.getElementById("repair");
   const open = document.getElementById("repair-open");
-  if (!section || !open) return;
-  const photo = document.getElementById("repair-photo");
-  const canvas = document.getElementById("repair-canvas");
-  const stage = document.getElementById("repair-stage");
-  const sizeInput = document.getElementById("repair-size");
-  const undoButton = document.getElementById("repair-undo");
-  const redoButton = document.getElementById("repair-redo");
-  const goButton = document.getElementById("repair-go");
-  const status = document.getElementById("repair-status");
-  const bar = document.getElementById("repair-progress");
+  if (!dialog || !open) return;
+  const byId = (id) => document.getElementById(id);
+  const photo = byId("repair-photo");
+  const canvas = byId("repair-canvas");
+  const stage = byId("repair-stage");
+  const edit = byId("repair-edit");
+  const sizeInput = byId("repair-size");
+  const undoButton = byId("repair-undo");
+  const redoButton = byId("repair-redo");
+  const goButton = byId("repair-go");
+  const zoomLevel = byId("repair-zoom-level");
+  const status = byId("repair-status");
+  const bar = byId("repair-progress");
   const ctx = canvas.getContext("2d");
   const strokes = [];
   const undone = [];
   let zoom = 1;
+  let fitted = true;  // the zoom follows the screen until the user zooms
   let current = null;
 
   function tool() { return document.querySelector("input[name=repair-tool]:checked").value; }
@@ -52,24 +58,45 @@ export function setUpRepair() {
     goButton.disabled = !strokes.some((stroke) => stroke.tool === "brush");
   }
 
+  // The zoom shown is of the photo itself (the editor draws on a thumbnail of at most 1024 px).
   function applyZoom() {
     photo.style.width = Math.round(photo.naturalWidth * zoom) + "px";
+    const original = Number(dialog.dataset.width) || photo.naturalWidth;
+    zoomLevel.textContent = Math.round(100 * photo.naturalWidth * zoom / original) + "%";
+  }
+
+  // The largest size, at most the image's own (a small photo is not blown up: zoom in for
+  // that), at which the whole of an image of width × height fits the room the box may take:
+  // the photo never starts bigger than the screen. (The box grows to that room only while
+  // measured; otherwise it is as tall as what it holds.)
+  function fitScale(box, width, height) {
+    dialog.classList.add("measuring");
+    const scale = Math.min(1, (box.clientWidth - 2) / width, (box.clientHeight - 2) / height);
+    dialog.classList.remove("measuring");
+    return scale;
+  }
+
+  function fit() {
+    if (!photo.naturalWidth || edit.hidden) return;
+    fitted = true;
+    zoom = fitScale(stage, photo.naturalWidth, photo.naturalHeight);
+    applyZoom();
   }
 
   function ready() {
-    canvas.width = photo.naturalWidth;
-    canvas.height = photo.naturalHeight;
-    // Fit the stage: small photos are shown larger (up to twice), large ones smaller.
-    zoom = Math.min(2, (stage.clientWidth - 4) / photo.naturalWidth);
-    applyZoom();
-    redraw();
+    if (canvas.width !== photo.naturalWidth || canvas.height !== photo.naturalHeight) {
+      canvas.width = photo.naturalWidth;
+      canvas.height = photo.naturalHeight;
+      redraw();
+    }
+    fit();
   }
 
   open.addEventListener("click", () => {
-    section.hidden = false;
+    dialog.showModal();
     if (photo.complete && photo.naturalWidth) ready(); else photo.addEventListener("load", ready, { once: true });
-    section.scrollIntoView({ behavior: "smooth" });
   });
+  byId("repair-close").addEventListener("click", () => dialog.close());
 
   function point(event) {
     const box = canvas.getBoundingClientRect();
@@ -96,13 +123,14 @@ export function setUpRepair() {
 
   undoButton.addEventListener("click", () => { if (strokes.length) { undone.push(strokes.pop()); redraw(); } });
   redoButton.addEventListener("click", () => { if (undone.length) { strokes.push(undone.pop()); redraw(); } });
-  document.getElementById("repair-clear").addEventListener("click", () => { strokes.length = 0; undone.length = 0; redraw(); });
-  document.getElementById("repair-zoom-in").addEventListener("click", () => { zoom = Math.min(4, zoom * 1.25); applyZoom(); });
-  document.getElementById("repair-zoom-out").addEventListener("click", () => { zoom = Math.max(0.1, zoom / 1.25); applyZoom(); });
+  byId("repair-clear").addEventListener("click", () => { strokes.length = 0; undone.length = 0; redraw(); });
+  byId("repair-zoom-in").addEventListener("click", () => { fitted = false; zoom = Math.min(4, zoom * 1.25); applyZoom(); });
+  byId("repair-zoom-out").addEventListener("click", () => { fitted = false; zoom = Math.max(0.1, zoom / 1.25); applyZoom(); });
+  byId("repair-zoom-fit").addEventListener("click", fit);
 
   // The mask at the photo's full size: the strokes replayed in white on black.
   function maskBlob() {
-    const width = Number(section.dataset.width), height = Number(section.dataset.height);
+    const width = Number(dialog.dataset.width), height = Number(dialog.dataset.height);
     const scale = width / canvas.width;
     const layer = element("canvas");
     layer.width = width;
@@ -119,15 +147,52 @@ export function setUpRepair() {
     return new Promise((resolve) => mask.toBlob(resolve, "image/png"));
   }
 
-  const result = document.getElementById("repair-result");
-  const after = document.getElementById("repair-after");
-  const beforeClip = document.getElementById("repair-before-clip");
-  const before = document.getElementById("repair-before");
-  const slider = document.getElementById("repair-slider");
-  const fitBefore = () => { before.style.width = after.clientWidth + "px"; };
-  after.addEventListener("load", fitBefore);
-  window.addEventListener("resize", fitBefore);
-  slider.addEventListener("input", () => { beforeClip.style.width = slider.value + "%"; });
+  // The result, in the photo's place: before drawn over after, clipped to the slider's share.
+  const result = byId("repair-result");
+  const compareStage = byId("repair-compare-stage");
+  const after = byId("repair-after");
+  const beforeClip = byId("repair-before-clip");
+  const before = byId("repair-before");
+  const slider = byId("repair-slider");
+  const keep = byId("repair-keep");
+  function fitCompare() {
+    if (result.hidden || !after.naturalWidth) return;
+    const scale = fitScale(compareStage, after.naturalWidth, after.naturalHeight);
+    const [width, height] = [Math.round(after.naturalWidth * scale), Math.round(after.naturalHeight * scale)];
+    after.style.width = before.style.width = width + "px";
+    before.style.height = height + "px";
+  }
+  function slide() {
+    beforeClip.style.width = slider.value + "%";
+    slider.setAttribute("aria-valuetext", slider.value + "% before, " + (100 - slider.value) + "% after");
+  }
+  after.addEventListener("load", fitCompare);
+  slider.addEventListener("input", slide);
+  window.addEventListener("resize", () => { if (fitted) fit(); fitCompare(); });
+
+  function projectName() {
+    const chosen = projectChoice.tagName === "SELECT" ? projectChoice.selectedOptions[0] : projectChoice;
+    return chosen ? chosen.dataset.name || chosen.textContent : "the project";
+  }
+
+  function showEditor() {
+    result.hidden = true;
+    edit.hidden = false;
+    fit();
+  }
+
+  function showResult(sha256) {
+    edit.hidden = true;
+    result.hidden = false;
+    byId("repair-joined").textContent = "The repaired photo has already joined " + projectName() +
+      ": a repair's result is added as soon as it is ready. Keep leaves it there and opens it; Discard takes it out again, and you can brush again.";
+    keep.href = "/images/" + sha256;
+    slide();
+    after.src = "/api/v1/images/" + sha256 + "/thumbnail?size=1024";
+    if (after.complete && after.naturalWidth) fitCompare();
+    slider.focus();
+  }
+
   let repairID = null;
 
   async function follow(id) {
@@ -138,15 +203,13 @@ export function setUpRepair() {
     if (repair.state === "succeeded") {
       bar.hidden = true;
       status.textContent = "Repaired in " + (repair.timings ? repair.timings.seconds.toFixed(1) + " s" : "a moment") + ".";
-      after.src = "/api/v1/images/" + repair.result_sha256 + "/thumbnail?size=1024";
-      document.getElementById("repair-keep").href = "/images/" + repair.result_sha256;
-      result.hidden = false;
       goButton.disabled = false;
-      toast("The repair is done");
+      showResult(repair.result_sha256);
+      if (!dialog.open) toast("The repair is done");
     } else if (repair.state === "failed") {
       bar.hidden = true;
       status.textContent = "The repair failed: " + (repair.error || "unknown error");
-      toast(status.textContent, true);
+      if (!dialog.open) toast(status.textContent, true);
       goButton.disabled = false;
     } else {
       status.textContent = repair.state === "queued" ? "Waiting for a worker…" : "Repairing… " + Math.round((repair.progress || 0) * 100) + "%";
@@ -155,8 +218,8 @@ export function setUpRepair() {
   }
 
   // The similar-photos box starts at the chosen project's default (its repair_domain).
-  const projectChoice = document.getElementById("repair-project");
-  const domainBox = document.getElementById("repair-domain");
+  const projectChoice = byId("repair-project");
+  const domainBox = byId("repair-domain");
   const projectDefault = () => {
     const chosen = projectChoice.tagName === "SELECT" ? projectChoice.selectedOptions[0] : projectChoice;
     domainBox.checked = chosen && chosen.dataset.domain === "true";
@@ -166,21 +229,19 @@ export function setUpRepair() {
 
   goButton.addEventListener("click", async () => {
     goButton.disabled = true;
-    result.hidden = true;
     status.textContent = "Sending the mask…";
     bar.hidden = false;
     bar.value = 0;
     const form = new FormData();
     form.append("mask", await maskBlob(), "mask.png");
-    form.append("project_id", document.getElementById("repair-project").value);
-    form.append("domain", document.getElementById("repair-domain").checked ? "true" : "false");
-    const method = document.getElementById("repair-method");
+    form.append("project_id", projectChoice.value);
+    form.append("domain", domainBox.checked ? "true" : "false");
+    const method = byId("repair-method");
     if (method) form.append("method", method.value);
-    const response = await fetch("/api/v1/images/" + section.dataset.sha256 + "/repairs", { method: "POST", headers: csrfHeaders(), body: form });
+    const response = await fetch("/api/v1/images/" + dialog.dataset.sha256 + "/repairs", { method: "POST", headers: csrfHeaders(), body: form });
     if (response.status !== 202) {
       bar.hidden = true;
       status.textContent = await problemText(response);
-      toast(status.textContent, true);
       goButton.disabled = false;
       return;
     }
@@ -189,10 +250,13 @@ export function setUpRepair() {
     follow(repair.id);
   });
 
-  document.getElementById("repair-discard").addEventListener("click", async () => {
+  byId("repair-discard").addEventListener("click", async () => {
     if (repairID === null || !confirm("Discard this repair? Its result leaves the project.")) return;
     const response = await fetch("/api/v1/repairs/" + repairID + "/discard", { method: "POST", headers: csrfHeaders() });
-    if (response.ok) { result.hidden = true; status.textContent = "Discarded: the result left the project."; toast("Repair discarded"); }
-    else toast(await problemText(response), true);
+    if (!response.ok) { status.textContent = await problemText(response); return; }
+    repairID = null;
+    status.textContent = "Discarded: the result left the project. Brush again, or close.";
+    showEditor();
+    goButton.focus();
   });
 }
