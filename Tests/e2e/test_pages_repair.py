@@ -2,7 +2,8 @@
 the editor opens over the photo page with the photo fitted to the screen and Go in view, the
 result fits with its before/after slider, Keep and Discard look different, the page says the
 result is already in the project, and the controls have names in the accessibility tree.
-One repair: brushed and run at phone size, its result then looked at on both screens."""
+One repair: brushed and run at phone size, its result then looked at on both screens, discarded,
+and found in the project's repair history."""
 
 from pathlib import Path
 
@@ -170,3 +171,15 @@ def test_repair_fits_the_screen_on_a_phone_and_a_desktop(server, browser):  # no
                     "repair-zoom-in", "repair-domain", "repair-go"):
         assert control in names, reached
     assert all(outline != "none" for name, outline in reached if name.startswith("repair")), reached
+
+    # check: the project's repair history shows the discarded repair in the first screen, on a
+    # phone as a card rather than a table that scrolls sideways
+    for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        screen(browser, size)
+        browser.get(server.url(f"/projects/{project}/repairs"))
+        row = browser.find_element(By.CSS_SELECTOR, "#repairs tbody tr")
+        assert "discarded" in row.text and "succeeded" in row.text
+        assert browser.execute_script(
+            "const box = arguments[0].getBoundingClientRect(); return box.bottom <= innerHeight && box.right <= innerWidth", row)
+        assert wider_than_the_screen(browser) == []
+        browser.save_screenshot(str(shots / f"repair-history-{name}.png"))
