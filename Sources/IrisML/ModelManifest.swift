@@ -39,6 +39,9 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     /// For `embed` models a learner uses: the coefficients of its answers' confidence (fitted
     /// by `iris learn quality --fit-calibration`); without them the learner's standard ones.
     public var calibration: IncrementalLearner.Calibration?
+    /// For `embed` models: the cosine below which a photo is "not similar" on the photo page
+    /// (measured: above it a neighbour is more often of the photo's kind than not; docs/MODELS.md).
+    public var similarAbove: Double?
     /// For `inpaint`: the mask input and the output's range.
     public var inpaint: Inpaint?
     public var license: String?
@@ -156,6 +159,7 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         case name, description, tasks, file, remote, input, outputs, activation, labels, recognizer, license, source
         case calibration, inpaint
         case flagLabel = "flag_label"
+        case similarAbove = "similar_above"
     }
 }
 
@@ -227,6 +231,9 @@ extension ModelManifest {
             throw fail("classify and moderate need a labels file")
         }
         if tasks.contains(.moderate), flagLabel == nil { throw fail("moderate needs flag_label") }
+        if let similarAbove, !(-1...1).contains(similarAbove) || !tasks.contains(.embed) {
+            throw fail("similar_above is a cosine from -1 to 1, for embed models")
+        }
         if tasks.contains(.detectText), recognizer == nil { throw fail("detect-text needs a recognizer") }
         if let remote {
             guard !tasks.contains(.detectText) else {

@@ -146,8 +146,8 @@ struct SimilarImagesTests {
             for seed in 0..<4 {
                 a.append(
                     try #require(
-                        try await server.upload(try Fixtures.jpeg(seed: 300 + seed), to: projectA).json()["sha256"]
-                            as? String))
+                        try await server.upload(try Fixtures.jpeg(seed: 300 + seed), to: projectA, name: "a\(seed).jpg")
+                            .json()["sha256"] as? String))
             }
             let b0 = try #require(
                 try await server.upload(try Fixtures.jpeg(seed: 310), to: projectB).json()["sha256"] as? String)
@@ -172,6 +172,8 @@ struct SimilarImagesTests {
             let seen = try await similar(asViewer)
             #expect(seen.compactMap { $0["sha256"] as? String } == [a[1], a[2], a[3]])
             #expect(seen.allSatisfy { $0["project_id"] as? Int == Int(projectA) })
+            // Each named as it was uploaded to the project it is seen in.
+            #expect(seen.compactMap { $0["original_name"] as? String } == ["a1.jpg", "a2.jpg", "a3.jpg"])
             let first = try #require(seen.first?["similarity"] as? Double)
             #expect(first > 0.9 && first < 1)
             // The administrator sees B's nearer photo too, or only A's when asking within A.

@@ -20,3 +20,10 @@ def accept_confirmation(browser, seconds=5):
     question = alert.text
     alert.accept()
     return question
+
+
+def accessible_names(browser):
+    """What a screen reader announces: the (role, name) of every node in Chromium's accessibility tree."""
+    tree = browser.execute_cdp_cmd("Accessibility.getFullAXTree", {})
+    return {(node.get("role", {}).get("value"), node.get("name", {}).get("value")) for node in tree["nodes"]
+            if not node.get("ignored")}

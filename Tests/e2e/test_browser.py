@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support import expected_conditions
 
 from conftest import ADMIN, ADMIN_PASSWORD, IrisServer, sha256, variant
-from pages import accept_confirmation, page_wait
+from pages import accept_confirmation, accessible_names, page_wait
 
 
 @pytest.fixture
@@ -193,9 +193,22 @@ def test_a_cat_photo_gets_cat_labels_on_its_image_page(server, browser):
         return len(body["items"]) == 3
     page_wait(browser, 90).until(embedded)
     browser.get(server.url(f"/images/{left}"))
+    # The tiles are named and scored as search scores them; those under the model's cut-off wait
+    # behind a button that says how many there are.
+    answer = server.http.get(server.url(f"/api/v1/images/{left}/similar"), timeout=10).json()
+    close = [item for item in answer["items"] if item["similarity"] >= answer["similar_above"]]
+    assert close and close[0]["sha256"] == shas["motorcycle_right.png"], answer
     tiles = page_wait(browser, 30).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#similar-photos .tile") or False)
-    assert len(tiles) == 3 and tiles[0].get_attribute("href").endswith("/images/" + shas["motorcycle_right.png"])
-    assert "% similar" in tiles[0].text
+    assert [tile.get_attribute("data-sha256") for tile in tiles] == [item["sha256"] for item in close]
+    first = tiles[0].find_element(By.CSS_SELECTOR, ".meta")
+    assert first.text.split() == [f"{round(close[0]['similarity'] * 100)}%", "motorcycle_right.png"], first.text
+    more = browser.find_element(By.ID, "similar-more")
+    if len(close) < 3:
+        assert more.text == f"Show {3 - len(close)} less similar photo" + ("s" if len(close) < 2 else "")
+        more.click()
+        page_wait(browser, 5).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#similar-photos .tile")) == 3)
+    else:
+        assert not more.is_displayed()
 
     # check: the gallery offers the label as a filter and finds the cat by it
     browser.get(server.url(f"/projects/{project}?model_label=" + requests.utils.quote(names[0])))
@@ -261,7 +274,7 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     # check: the class appears with its example thumbnails
     page_wait(browser, 60).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 3)
     card = browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=coffee]")
-    assert "12 examples" in card.text and len(card.find_elements(By.CSS_SELECTOR, ".thumbs img")) == 4
+    assert "12 photos" in card.text and len(card.find_elements(By.CSS_SELECTOR, ".thumbs img")) == 4
 
     # act: classify a photo of a taught class and one of a class never taught
     (workdir / "lawn.jpg").write_bytes((evalset / "grass" / "20.jpg").read_bytes())
@@ -309,7 +322,7 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     form.find_element(By.NAME, "name").send_keys("masonry")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     page_wait(browser, 60).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".class-card[data-name=masonry]"))
-    assert "12 examples" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=masonry]").text
+    assert "12 photos" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=masonry]").text
 
     # act: switch the feature extractor to EfficientNet-Lite0 from the select (the confirm dialog accepted)
     browser.execute_script("window.confirm = () => true;")
@@ -319,7 +332,7 @@ def test_model_page_adds_a_class_from_a_zip_classifies_trains_and_draws_the_hist
     page_wait(browser, 120).until(lambda driver: "over efficientnet-lite0" in driver.find_element(By.ID, "learner-summary").text
                                   and "rebuilding" not in driver.find_element(By.ID, "learner-summary").text)
     assert server.http.get(server.url(f"/api/v1/projects/{project}/learner"), timeout=10).json()["model"] == "efficientnet-lite0"
-    assert "12 examples" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=coffee]").text
+    assert "12 photos" in browser.find_element(By.CSS_SELECTOR, ".class-card[data-name=coffee]").text
 
     # act: the reset waits for the project's name
     reset = browser.find_element(By.ID, "reset-learner")
@@ -845,41 +858,37 @@ def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwri
     # The history starts with the upload that gave the photo its label.
     wait.until(lambda b: "Uploaded with wren by " in membership.find_element(By.CSS_SELECTOR, ".label-history").text)
 
-    # act: Edit labels, tick robin, untick wren, Save
-    membership.find_element(By.CSS_SELECTOR, ".edit-labels").click()
-    form = wait.until(lambda b: membership.find_element(By.CSS_SELECTOR, ".label-editor") if
-                      membership.find_element(By.CSS_SELECTOR, ".label-editor").is_displayed() else False)
-    boxes = {box.get_attribute("value"): box for box in form.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")}
-    assert sorted(boxes) == ["robin", "sparrow", "wren"] and boxes["wren"].is_selected()
-    boxes["robin"].click()
-    boxes["wren"].click()
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "Uploaded with wren by " in membership.find_element(By.CSS_SELECTOR, ".uploaded-by").text
+    def chips():
+        return [chip.text.replace("×", "").strip() for chip in membership.find_elements(By.CSS_SELECTOR, ".chips .chip")]
+    assert chips() == ["wren"]
 
-    # check: saved; the history says what changed, by whom; the labels line follows
-    wait.until(lambda b: len(membership.find_elements(By.CSS_SELECTOR, ".label-history li")) == 2)
-    line = membership.find_elements(By.CSS_SELECTOR, ".label-history li")[-1].text
-    assert "robin added, wren removed by erin on " in line, line
-    assert "robin" in membership.find_element(By.CSS_SELECTOR, ".current-labels").text
+    # act: type robin in "Add a label" and press Enter, then press × on the wren chip
+    field = membership.find_element(By.CSS_SELECTOR, ".add-label input")
+    field.send_keys("robin", Keys.ENTER)
+    wait.until(lambda b: chips() == ["robin", "wren"] or chips() == ["wren", "robin"])
+    membership.find_element(By.CSS_SELECTOR, ".chip[data-label=wren] .chip-remove").click()
+
+    # check: saved; the history says what changed, by whom; the chips follow
+    wait.until(lambda b: len(membership.find_elements(By.CSS_SELECTOR, ".label-history li")) == 3)
+    lines = [item.text for item in membership.find_elements(By.CSS_SELECTOR, ".label-history li")]
+    assert "robin — added by erin on " in lines[1] and "wren — removed by erin on " in lines[2], lines
+    assert chips() == ["robin"]
     assert [label["name"] for label in server.http.get(labels_url, timeout=10).json()["labels"]] == ["robin"]
     browser.save_screenshot(str(screenshots(server) / "image-labels.png"))
 
-    # act: open the editor, then someone changes the labels behind the page's back, then Save
-    membership.find_element(By.CSS_SELECTOR, ".edit-labels").click()
-    form = wait.until(lambda b: membership.find_element(By.CSS_SELECTOR, ".label-editor") if
-                      membership.find_element(By.CSS_SELECTOR, ".label-editor").is_displayed() else False)
+    # act: someone changes the labels behind the page's back, then × on the robin chip
     behind = server.http.put(labels_url, json={"labels": ["sparrow"]}, timeout=10)
     assert behind.status_code == 200, behind.text
-    form.find_element(By.CSS_SELECTOR, "input[value=wren]").click()
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    membership.find_element(By.CSS_SELECTOR, ".chip[data-label=robin] .chip-remove").click()
 
     # check: the page says so and shows the labels as they are now; nothing was overwritten
     status = membership.find_element(By.CSS_SELECTOR, ".label-status")
-    wait.until(lambda b: "Someone changed these labels meanwhile; reloaded" in status.text)
+    wait.until(lambda b: "Someone changed these labels meanwhile; here they are now" in status.text)
     assert [label["name"] for label in server.http.get(labels_url, timeout=10).json()["labels"]] == ["sparrow"]
-    checked = [box.get_attribute("value") for box in form.find_elements(By.CSS_SELECTOR, "input[type=checkbox]") if box.is_selected()]
-    assert checked == ["sparrow"]
+    wait.until(lambda b: chips() == ["sparrow"])
     lines = [item.text for item in membership.find_elements(By.CSS_SELECTOR, ".label-history li")]
-    assert len(lines) == 3 and f"{ADMIN} (token e2e)" in lines[2] and "sparrow added, robin removed" in lines[2], lines
+    assert len(lines) == 4 and f"{ADMIN} (token e2e)" in lines[3] and "sparrow added, robin removed" in lines[3], lines
 
     # check: an undo is listed as such
     undo = server.http.post(server.url(f"/api/v1/projects/{project}/labels/undo"),
@@ -888,13 +897,26 @@ def test_an_editor_corrects_a_photos_labels_on_its_page_and_a_stale_edit_overwri
     browser.refresh()
     lines = page_wait(browser, 15).until(lambda b: [item.text for item in b.find_elements(
         By.CSS_SELECTOR, f"#memberships li[data-project='{project}'] .label-history li")] or False)
-    assert len(lines) == 4 and f"(undo of change {behind.json()['operation']})" in lines[3], lines
+    assert len(lines) == 5 and f"(undo of change {behind.json()['operation']})" in lines[4], lines
     browser.set_window_size(390, 844)
     assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth")
     browser.save_screenshot(str(screenshots(server) / "image-labels-phone.png"))
     browser.set_window_size(1280, 900)
     errors = console_errors(browser, expected=["412"])
     assert not errors, errors
+
+    # check: a screen reader hears what each control does
+    names = accessible_names(browser)
+    # (the field offers the label set, so it is a combobox)
+    assert ("button", "Remove the label robin") in names and ("combobox", "Add a label") in names, names
+    assert ("button", "Remove from Garden birds") in names, names
+
+    # act: Remove from the project, and say yes
+    browser.find_element(By.CSS_SELECTOR, f"#memberships li[data-project='{project}'] .remove-photo").click()
+    accept_confirmation(browser)
+    # check: back on the project's page, without the photo
+    page_wait(browser, 15).until(lambda b: b.current_url.rstrip("/").endswith(f"/projects/{project}"))
+    assert sha not in [image["sha256"] for image in images_in(server, project)]
 
 
 # The review page: the photos contributors sent, one at a time, decided by keyboard or touch.

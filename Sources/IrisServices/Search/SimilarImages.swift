@@ -27,6 +27,8 @@ public struct SimilarImages: Sendable {
         /// The model whose vectors were compared; nil when the image has no embedding yet.
         public var model: String?
         public var hits: [VectorIndex.Hit]
+        /// The model's cosine below which a photo is not called similar (its manifest's `similar_above`).
+        public var similarAbove: Double?
     }
 
     /// Up to `limit` images nearest `sha256` by `model` (nil: the first embedding model, by
@@ -55,7 +57,7 @@ public struct SimilarImages: Sendable {
                 return index.nearest(
                     to: query, k: limit, in: allowed, excluding: [sha256], hidden: hidden, probes: probes, threads: 2)
             }
-            return Answer(model: model, hits: hits)
+            return Answer(model: model, hits: hits, similarAbove: models.model(model)?.manifest.similarAbove)
         }
         return Answer(model: nil, hits: [])
     }

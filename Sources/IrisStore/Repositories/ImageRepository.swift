@@ -93,6 +93,9 @@ public protocol ImageRepository: Sendable {
     func merge(_ others: [String], into keep: String, in projectID: Int64) async throws -> [String]
     /// Which of these hashes are images of the project (for an uploader's check before sending).
     func present(_ sha256s: [String], in projectID: Int64) async throws -> Set<String>
+    /// The names photos were uploaded under, each in the project given for it (a photo
+    /// without a name, or not in that project, is left out).
+    func originalNames(_ photos: [(sha256: String, projectID: Int64)]) async throws -> [String: String]
     /// Every stored image's hash: for consistency checks and tools.
     func allSHA256() async throws -> [String]
     /// Stored images in hash order after `cursor`, each with the first project holding it: for
@@ -361,6 +364,28 @@ public struct SQLImageRepository: ImageRepository {
                 }
             }
             return found
+        }
+    }
+
+    public func originalNames(_ photos: [(sha256: String, projectID: Int64)]) async throws -> [String: String] {
+        guard !photos.isEmpty else { return [:] }
+        let wanted = Dictionary(photos.map { ($0.sha256, $0.projectID) }, uniquingKeysWith: { first, _ in first })
+        return try await database.withConnection { db in
+            var names: [String: String] = [:]
+            for slice in Array(wanted.keys).chunked(500) {
+                for row in try await db.raw(
+                    """
+                    SELECT sha256, project_id, original_name FROM project_images
+                    WHERE sha256 IN (\(binds: slice)) AND original_name IS NOT NULL
+                    """
+                ).all() {
+                    let sha256 = try row.decode(column: "sha256", as: String.self)
+                    if try wanted[sha256] == row.decode(column: "project_id", as: Int64.self) {
+                        names[sha256] = try row.decode(column: "original_name", as: String.self)
+                    }
+                }
+            }
+            return names
         }
     }
 

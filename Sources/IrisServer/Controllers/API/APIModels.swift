@@ -35,6 +35,8 @@ enum APIModel {
             var sha256: String
             /// A project the caller may see it in.
             var projectId: Int64
+            /// The name it was uploaded under in that project.
+            var originalName: String?
             /// Cosine similarity of the two embeddings, from −1 to 1 (1: the same direction).
             var similarity: Double
             /// 1 − similarity.
@@ -43,6 +45,8 @@ enum APIModel {
         }
         /// The model whose embeddings were compared; null when the image has none yet.
         var model: String?
+        /// The model's cosine below which a photo is not called similar.
+        var similarAbove: Double?
         var items: [Item]
         /// Why there are no items, when that is not "nothing is similar".
         var detail: String?

@@ -208,12 +208,13 @@ struct SearchController {
         let seesFlagged = try await guardian.seesFlagged(context.caller, among: allowed)
         let answer = try await similar.similar(
             to: sha256, model: model, in: allowed, seesFlagged: seesFlagged, limit: limit)
+        let names = try await store.images.originalNames(answer.hits.map { ($0.key, $0.group) })
         return APIModel.SimilarBody(
-            model: answer.model,
+            model: answer.model, similarAbove: answer.similarAbove,
             items: answer.hits.map {
                 .init(
-                    sha256: $0.key, projectId: $0.group, similarity: Double($0.similarity),
-                    distance: 1 - Double($0.similarity), urls: .init(sha256: $0.key))
+                    sha256: $0.key, projectId: $0.group, originalName: names[$0.key],
+                    similarity: Double($0.similarity), distance: 1 - Double($0.similarity), urls: .init(sha256: $0.key))
             },
             detail: answer.model == nil
                 ? "this image has no embedding yet: it has not been analysed by a model that makes one" : nil)

@@ -66,7 +66,14 @@ struct WebController {
         filter.linkID = linkID
         let images = try await store.images.list(
             projectID: project.id, filter: filter, after: try Parameters.cursor(request), limit: 60)
-        let guesses = try await store.analyses.topLabels(sha256s: images.items.map(\.image.sha256))
+        // The automatic models' guess (first by name), and this project's active head's apart:
+        // another project's head never shows here.
+        let byModel = try await store.analyses.topLabelsByModel(sha256s: images.items.map(\.image.sha256))
+        let guesses = byModel.compactMapValues { models in
+            models.filter { !LearningService.isHeadModel($0.key) }.min { $0.key < $1.key }?.value
+        }
+        // Only the active version's answers are kept under the head's name (activating relabels).
+        let headModel = LearningService.headModelName(projectID: project.id)
         let tiles = images.items.map { member in
             ProjectPage.Tile(
                 sha256: member.image.sha256, name: member.originalName ?? String(member.image.sha256.prefix(12)),
@@ -75,6 +82,9 @@ struct WebController {
                     .init(name: $0.name, source: $0.source, human: $0.source == Label.humanSource)
                 },
                 guess: guesses[member.image.sha256].map {
+                    .init(label: $0.label, percent: Int(($0.score * 100).rounded()))
+                },
+                headGuess: byModel[member.image.sha256]?[headModel].map {
                     .init(label: $0.label, percent: Int(($0.score * 100).rounded()))
                 },
                 flagged: seesFlagged && moderation.isFlagged(member.image, in: project))
@@ -155,6 +165,8 @@ struct WebController {
             var size: String
             var labels: [Label]
             var guess: Guess?
+            /// The project's active trained classifier's answer (its model labels).
+            var headGuess: Guess?
             var flagged: Bool
             /// The contributor link it came through (editors see it).
             var link: String?
@@ -304,6 +316,11 @@ struct WebController {
         // Where it was repaired from, in the projects the caller sees.
         let seen = Set(memberships.map(\.projectID))
         let repairedFrom = try await store.repairs.producing(sha256: sha256).filter { seen.contains($0.projectID) }
+        // A model's label is offered as a suggestion only where the label set allows it.
+        var labelSets: [Int64: [String]?] = [:]
+        for membership in memberships {
+            labelSets[membership.projectID] = try await store.projects.find(id: membership.projectID)?.labelSet
+        }
         // Titled by the name it was uploaded under (in the first project the caller sees it in).
         var name: String?
         if let first = memberships.first {
@@ -315,9 +332,8 @@ struct WebController {
             format: image.format.rawValue,
             bytes: ByteCountFormatter.string(fromByteCount: image.bytes, countStyle: .file),
             projects: memberships.map {
-                .init(
-                    id: $0.projectID, name: $0.projectName, labels: $0.labels.map(\.name).joined(separator: ", "),
-                    canEdit: editable.contains($0.projectID))
+                ImagePage.Membership(
+                    $0, labelSet: labelSets[$0.projectID] ?? nil, canEdit: editable.contains($0.projectID))
             },
             canRepair: !repairable.isEmpty,
             repairProjects: memberships.filter { repairable.contains($0.projectID) }.map {
@@ -327,8 +343,7 @@ struct WebController {
             },
             methodChoice: methods.count > 1,
             repairMethods: methods.map { .init(name: $0, title: RepairService.title(of: $0)) },
-            repairChoice: repairable.count > 1, repairProject: repairable.first ?? 0,
-            repairProjectDomain: repairable.first.flatMap { domainDefaults[$0] } == true ? "true" : "false",
+            repairChoice: repairable.count > 1,
             width: image.width, height: image.height,
             repairedFrom: repairedFrom.map {
                 .init(source: $0.sourceSHA256, id: $0.id, method: $0.method, projectID: $0.projectID)
@@ -338,11 +353,48 @@ struct WebController {
 
     struct ImagePage: PageView {
         struct Membership {
+            struct Chip {
+                var name: String
+                var canEdit: Bool
+            }
+            struct Suggestion {
+                var name: String
+                var source: String
+                var percent: Int
+                var canEdit: Bool
+            }
             var id: Int64
             var name: String
-            var labels: String
+            /// The human labels, as chips (removable by editors).
+            var labels: [Chip]
+            var hasLabels: Bool
+            /// The models' labels that are not human ones yet, best first: one click makes one so.
+            var suggestions: [Suggestion]
+            var hasSuggestions: Bool
             /// The caller may correct the photo's labels in this project (editors and up).
             var canEdit: Bool
+
+            /// How many of a photo's model labels are offered: the best three.
+            static let suggestionCount = 3
+
+            init(_ membership: ImageMembership, labelSet: [String]?, canEdit: Bool) {
+                (id, name, self.canEdit) = (membership.projectID, membership.projectName, canEdit)
+                let human = membership.labels.filter { $0.source == Label.humanSource }.map(\.name)
+                labels = human.map { Chip(name: $0, canEdit: canEdit) }
+                hasLabels = !human.isEmpty
+                var offered: Set<String> = Set(human)
+                suggestions = membership.labels
+                    .filter { $0.source != Label.humanSource && labelSet?.contains($0.name) ?? true }
+                    .sorted { ($0.confidence ?? 0) > ($1.confidence ?? 0) }
+                    .filter { offered.insert($0.name).inserted }
+                    .prefix(Self.suggestionCount)
+                    .map {
+                        Suggestion(
+                            name: $0.name, source: $0.source, percent: Int((($0.confidence ?? 0) * 100).rounded()),
+                            canEdit: canEdit)
+                    }
+                hasSuggestions = !suggestions.isEmpty
+            }
         }
         struct RepairProject {
             var id: Int64
@@ -372,8 +424,6 @@ struct WebController {
         var methodChoice: Bool
         var repairMethods: [Method]
         var repairChoice: Bool
-        var repairProject: Int64
-        var repairProjectDomain: String
         var width: Int
         var height: Int
         var repairedFrom: [Origin]

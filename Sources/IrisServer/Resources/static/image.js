@@ -1,6 +1,6 @@
 // The image page (image.mustache): the photo's labels in each project (their history, and
 // correcting them), what each model said, the similar photos, and Repair mode.
-import { csrfHeaders, element, problemText, startPage, toast } from "./common.js";
+import { busy, csrfHeaders, element, problemText, startPage, toast } from "./common.js";
 import { setUpRepair } from "./repair-editor.js";
 
 // What each model said, refreshed while analyses are queued or running.
@@ -57,31 +57,46 @@ function followAnalyses() {
   refresh();
 }
 
-// The photos nearest this one by embedding, among those the viewer may see;
-// asked again while the photo has no embedding yet (its analysis is still to come).
+// The photos nearest this one by embedding, among those the viewer may see, named and scored
+// as search scores; those below the model's "similar" cut-off are hidden behind a button (and the
+// page says when nothing is similar). Asked again while the photo has no embedding yet.
 function followSimilar() {
   const section = document.querySelector("[data-similar]");
   if (!section) return;
   const empty = document.getElementById("similar-empty");
   const photos = document.getElementById("similar-photos");
+  const more = document.getElementById("similar-more");
   let attempts = 0;
+  function tile(item) {
+    const tile = element("li", undefined, "tile");
+    tile.dataset.sha256 = item.sha256;
+    const link = element("a");
+    link.href = "/images/" + item.sha256;
+    const image = element("img");
+    image.src = item.urls.thumbnail_256;
+    image.alt = item.original_name || "a similar photo";
+    image.loading = "lazy";
+    link.append(image);
+    const meta = element("div", undefined, "meta");
+    meta.append(element("span", Math.round(item.similarity * 100) + "%", "score"), " ", element("span", item.original_name || "", "name"));
+    tile.append(link, meta);
+    return tile;
+  }
   async function refresh() {
     const response = await fetch(section.dataset.similar);
     if (!response.ok) { empty.textContent = await problemText(response); return; }
     const body = await response.json();
-    photos.replaceChildren();
-    for (const item of body.items) {
-      const tile = element("a", undefined, "tile");
-      tile.href = "/images/" + item.sha256;
-      const image = element("img");
-      image.src = item.urls.thumbnail_256;
-      image.alt = "a similar photo";
-      image.loading = "lazy";
-      tile.append(image, element("span", Math.round(item.similarity * 100) + "% similar", "muted similarity"));
-      photos.append(tile);
-    }
-    empty.hidden = body.items.length > 0;
-    empty.textContent = body.model ? "No other photo you can see is like this one yet." : "Similar photos appear once the photo is analysed.";
+    const cut = body.similar_above ?? -1;
+    const similar = body.items.filter((item) => item.similarity >= cut);
+    const others = body.items.filter((item) => item.similarity < cut);
+    photos.replaceChildren(...similar.map(tile));
+    empty.hidden = similar.length > 0;
+    if (!body.model) empty.textContent = "Similar photos appear once the photo is analysed.";
+    else if (body.items.length === 0) empty.textContent = "No other photo you can see is like this one yet.";
+    else empty.textContent = "Nothing you can see is much like this photo.";
+    more.hidden = others.length === 0;
+    more.textContent = "Show " + others.length + " less similar " + (others.length === 1 ? "photo" : "photos");
+    more.onclick = () => { photos.append(...others.map(tile)); more.hidden = true; };
     if (!body.model && ++attempts < 20) setTimeout(refresh, 3000);
   }
   refresh();
@@ -105,10 +120,11 @@ function describeChange(step) {
     (step.undoes ? " (undo of change " + step.undoes + ")" : "");
 }
 
-// The photo's labels in each project holding it: the history of their changes (who, when), and
-// for editors a form that replaces them. Save sends the version the form was filled from
-// (If-Match), so a change someone made meanwhile is never overwritten: the form is refilled
-// from the labels as they are now, and says so.
+// The photo's labels in each project holding it, as chips: who uploaded it, the history of its
+// labels (who, when), and for editors a × on each chip, a field to add one, the models'
+// suggestions to accept in one click, and Remove from the project. Every change sends the version
+// the chips were drawn from (If-Match), so a change someone made meanwhile is never overwritten:
+// the chips are redrawn from the labels as they are now, and say so.
 function setUpLabels() {
   const list = document.getElementById("memberships");
   if (!list) return;
@@ -121,10 +137,9 @@ function membershipLabels(item, sha256) {
   const history = item.querySelector(".label-history");
   const changes = item.querySelector(".label-changes");
   const status = item.querySelector(".label-status");
-  const openButton = item.querySelector(".edit-labels");
-  const form = item.querySelector(".label-editor");
+  const chips = item.querySelector(".chips");
+  const canEdit = item.querySelector(".add-label") !== null;
   let state = null;  // the labels and version last read (GET) or written (PUT)
-  let labelSet;  // the project's label set (null: any label), read when the form first opens
 
   async function load() {
     const response = await fetch(url);
@@ -140,121 +155,112 @@ function membershipLabels(item, sha256) {
     changes.querySelector("summary").textContent = steps.length ? "Label history (" + steps.length + (steps.length === 1 ? " change)" : " changes)")
       : "Label history: no changes yet";
     if (steps.length && steps.length <= 5) changes.open = true;
+    const upload = steps.find((step) => step.operation == null);
+    item.querySelector(".uploaded-by").textContent = upload ? describeChange(upload) + "." : "";
     return true;
   }
 
-  // The labels line beside the project's name: every label, the models' included.
-  async function showLabels() {
-    const response = await fetch("/api/v1/images/" + sha256);
-    if (!response.ok) return;
-    const membership = ((await response.json()).projects || []).find((project) => String(project.project_id) === projectId);
-    if (!membership) return;
-    const names = membership.labels.map((label) => label.name);
-    item.querySelector(".current-labels").textContent = names.join(", ");
+  const names = () => state.labels.filter((label) => label.source === "human").map((label) => label.name);
+
+  // The chips as the labels are now; a suggestion that became a label leaves the suggestions.
+  function draw() {
+    const current = names();
+    chips.replaceChildren(...current.map((name) => {
+      const chip = element("li", undefined, "chip");
+      chip.dataset.label = name;
+      chip.append(element("span", name));
+      if (canEdit) {
+        const remove = element("button", "×", "chip-remove");
+        remove.type = "button";
+        remove.title = "Remove";
+        remove.setAttribute("aria-label", "Remove the label " + name);
+        chip.append(remove);
+      }
+      return chip;
+    }));
+    item.querySelector(".no-labels").hidden = current.length > 0;
+    const suggestions = item.querySelector(".suggestions");
+    for (const suggestion of suggestions.querySelectorAll(".suggestion")) suggestion.hidden = current.includes(suggestion.dataset.label);
+    suggestions.hidden = !suggestions.querySelector(".suggestion:not([hidden])");
+  }
+
+  // Replaces the labels with `wanted`; `done` says what happened in words.
+  async function save(wanted, done) {
+    const response = await fetch(url, {
+      method: "PUT",
+      headers: csrfHeaders({ "Content-Type": "application/json", "If-Match": '"' + state.version + '"' }),
+      body: JSON.stringify({ labels: wanted }),
+    });
+    if (response.status === 412) {
+      // Someone else's change came first: show the labels as they are now, to decide again.
+      const note = "Someone changed these labels meanwhile; here they are now";
+      status.textContent = note + ".";
+      toast(note, true);
+      if (await load()) draw();
+      return false;
+    }
+    if (!response.ok) {
+      const detail = await problemText(response);
+      status.textContent = detail;
+      toast(detail, true);
+      return false;
+    }
+    const saved = await response.json();
+    status.textContent = saved.operation ? done + " (change " + saved.operation + ")." : "Nothing to change: the labels were already so.";
+    await load();
+    draw();
+    return true;
   }
 
   load();
-  if (!openButton || !form) return;
-  const fields = form.querySelector(".label-fields");
-
-  // Checkboxes of the label set (and of any label the photo has outside it), or one text field.
-  function fill() {
-    const current = state.labels.map((label) => label.name);
-    if (labelSet) {
-      const box = element("fieldset");
-      box.append(element("legend", "Labels"));
-      for (const name of labelSet.concat(current.filter((name) => !labelSet.includes(name)))) {
-        const choice = element("label", undefined, "inline-choice");
-        const input = element("input");
-        input.type = "checkbox";
-        input.name = "label";
-        input.value = name;
-        input.checked = current.includes(name);
-        choice.append(input, " " + name);
-        box.append(choice);
-      }
-      fields.replaceChildren(box);
-    } else {
-      const label = element("label", "Labels, separated by commas");
-      const input = element("input");
-      input.name = "labels";
-      input.autocomplete = "off";
-      input.value = current.join(", ");
-      label.append(input);
-      fields.replaceChildren(label);
-    }
-  }
-
-  function chosenLabels() {
-    if (labelSet) return Array.from(fields.querySelectorAll("input[name=label]:checked"), (input) => input.value);
-    return fields.querySelector("input[name=labels]").value.split(",").map((name) => name.trim()).filter(Boolean);
-  }
-
-  function close() {
-    form.hidden = true;
-    openButton.hidden = false;
-    openButton.setAttribute("aria-expanded", "false");
-  }
-
-  openButton.addEventListener("click", async () => {
-    openButton.disabled = true;
-    try {
-      if (labelSet === undefined) {
-        const response = await fetch("/api/v1/projects/" + projectId);
-        if (!response.ok) { status.textContent = await problemText(response); return; }
-        labelSet = (await response.json()).label_set || null;
-      }
-      // Filled from the labels as they are now; Save sends this version back.
-      if (!(await load())) return;
-      fill();
-      status.textContent = "";
-      form.hidden = false;
-      openButton.hidden = true;
-      openButton.setAttribute("aria-expanded", "true");
-      const first = fields.querySelector("input");
-      if (first) first.focus();
-    } finally {
-      openButton.disabled = false;
-    }
+  if (!canEdit) return;
+  chips.addEventListener("click", async (event) => {
+    const button = event.target.closest(".chip-remove");
+    if (!button || !state) return;
+    const name = button.parentElement.dataset.label;
+    button.disabled = true;
+    if (await save(names().filter((label) => label !== name), "Removed " + name)) item.querySelector(".add-label input").focus();
+    else button.disabled = false;
   });
-  form.querySelector(".cancel-labels").addEventListener("click", () => { close(); openButton.focus(); });
-
-  form.addEventListener("submit", async (event) => {
+  item.querySelector(".suggestions").addEventListener("click", async (event) => {
+    const button = event.target.closest("button.suggestion");
+    if (!button || !state) return;
+    button.disabled = true;
+    await save(names().concat([button.dataset.label]), "Added " + button.dataset.label);
+    button.disabled = false;
+  });
+  const form = item.querySelector(".add-label");
+  const input = form.querySelector("input");
+  // The project's label set, offered as the field's choices (the server refuses others).
+  fetch("/api/v1/projects/" + projectId).then((response) => response.ok ? response.json() : null).then((project) => {
+    if (!project || !project.label_set) return;
+    const choices = element("datalist");
+    choices.id = "label-choices-" + projectId;
+    for (const name of project.label_set) { const option = element("option"); option.value = name; choices.append(option); }
+    form.append(choices);
+    input.setAttribute("list", choices.id);
+    input.placeholder = project.label_set.slice(0, 3).join(", ") + (project.label_set.length > 3 ? ", …" : "");
+  });
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const save = form.querySelector("button[type=submit]");
-    save.disabled = true;
-    try {
-      const response = await fetch(url, {
-        method: "PUT",
-        headers: csrfHeaders({ "Content-Type": "application/json", "If-Match": '"' + state.version + '"' }),
-        body: JSON.stringify({ labels: chosenLabels() }),
-      });
-      if (response.status === 412) {
-        // Someone else's change came first: show the labels as they are now, to decide again.
-        const note = "Someone changed these labels meanwhile; reloaded";
-        status.textContent = note + ".";
-        toast(note, true);
-        if (await load()) fill();
-        showLabels();
-        return;
-      }
-      if (!response.ok) {
-        const detail = await problemText(response);
-        status.textContent = detail;
-        toast(detail, true);
-        return;
-      }
-      const saved = await response.json();
-      status.textContent = saved.operation ? "Saved (change " + saved.operation + ")." : "Nothing to change: the labels were already so.";
-      close();
-      openButton.focus();
-      await load();
-      showLabels();
-    } catch (error) {
-      status.textContent = "Not saved: " + error.message;
-    } finally {
-      save.disabled = false;
-    }
+    const name = input.value.trim();
+    if (!name || !state) return;
+    busy(form, (async () => {
+      if (names().includes(name)) { status.textContent = name + " is already a label."; return; }
+      if (await save(names().concat([name]), "Added " + name)) input.value = "";
+    })());
+  });
+  const removePhoto = item.querySelector(".remove-photo");
+  removePhoto.addEventListener("click", async () => {
+    if (!confirm("Remove this photo from " + removePhoto.dataset.name + "? Its labels there go with it.")) return;
+    removePhoto.disabled = true;
+    const response = await fetch("/api/v1/projects/" + projectId + "/images/" + sha256, { method: "DELETE", headers: csrfHeaders() });
+    if (!response.ok) { toast(await problemText(response), true); removePhoto.disabled = false; return; }
+    toast("Removed from " + removePhoto.dataset.name);
+    const others = item.parentElement.querySelectorAll("li[data-project]").length - 1;
+    // Nothing of the photo is left to show here: back to the project it left.
+    if (others === 0) { location.assign("/projects/" + projectId); return; }
+    item.remove();
   });
 }
 
