@@ -8398,6 +8398,8 @@ public struct Client: APIProtocol {
     }
     /// Background jobs of the projects the caller may see (all for administrators), newest first.
     ///
+    /// Every filter is optional and they combine (all must hold). A page ends at the `next_cursor` it gives: pass it back as `cursor` for older jobs; pages stay put however many jobs are added meanwhile. A project the caller may not see matches no job. An empty value is a 400 (leave the parameter out for any).
+    ///
     /// - Remark: HTTP `GET /api/v1/jobs`.
     /// - Remark: Generated from `#/paths//api/v1/jobs/get(listJobs)`.
     public func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output {
@@ -8427,6 +8429,27 @@ public struct Client: APIProtocol {
                     explode: true,
                     name: "kind",
                     value: input.query.kind
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "project_id",
+                    value: input.query.projectId
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "created_since",
+                    value: input.query.createdSince
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "created_before",
+                    value: input.query.createdBefore
                 )
                 try converter.setQueryItemAsURI(
                     in: &request,

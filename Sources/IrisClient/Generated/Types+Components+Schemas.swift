@@ -258,6 +258,10 @@ extension Components {
             public var action: Swift.String
             /// - Remark: Generated from `#/components/schemas/Event/project_id`.
             public var projectId: Swift.Int?
+            /// The project's name when the event was read (absent once the project is deleted).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Event/project_name`.
+            public var projectName: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Event/subject`.
             public var subject: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Event/detail`.
@@ -290,6 +294,7 @@ extension Components {
             ///   - actorKind:
             ///   - action:
             ///   - projectId:
+            ///   - projectName: The project's name when the event was read (absent once the project is deleted).
             ///   - subject:
             ///   - detail:
             ///   - createdAt:
@@ -299,6 +304,7 @@ extension Components {
                 actorKind: Components.Schemas.Event.ActorKindPayload,
                 action: Swift.String,
                 projectId: Swift.Int? = nil,
+                projectName: Swift.String? = nil,
                 subject: Swift.String? = nil,
                 detail: Components.Schemas.Event.DetailPayload,
                 createdAt: Foundation.Date
@@ -308,6 +314,7 @@ extension Components {
                 self.actorKind = actorKind
                 self.action = action
                 self.projectId = projectId
+                self.projectName = projectName
                 self.subject = subject
                 self.detail = detail
                 self.createdAt = createdAt
@@ -318,6 +325,7 @@ extension Components {
                 case actorKind = "actor_kind"
                 case action
                 case projectId = "project_id"
+                case projectName = "project_name"
                 case subject
                 case detail
                 case createdAt = "created_at"

@@ -13624,6 +13624,8 @@ public enum Operations {
     }
     /// Background jobs of the projects the caller may see (all for administrators), newest first.
     ///
+    /// Every filter is optional and they combine (all must hold). A page ends at the `next_cursor` it gives: pass it back as `cursor` for older jobs; pages stay put however many jobs are added meanwhile. A project the caller may not see matches no job. An empty value is a 400 (leave the parameter out for any).
+    ///
     /// - Remark: HTTP `GET /api/v1/jobs`.
     /// - Remark: Generated from `#/paths//api/v1/jobs/get(listJobs)`.
     public enum ListJobs {
@@ -13633,8 +13635,22 @@ public enum Operations {
             public struct Query: Sendable, Hashable {
                 /// - Remark: Generated from `#/paths/api/v1/jobs/GET/query/state`.
                 public var state: Components.Schemas.JobState?
+                /// A job kind, e.g. `image.thumbnails`.
+                ///
                 /// - Remark: Generated from `#/paths/api/v1/jobs/GET/query/kind`.
                 public var kind: Swift.String?
+                /// Only this project's jobs (none when the caller may not see it).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/jobs/GET/query/project_id`.
+                public var projectId: Swift.Int64?
+                /// Created at or after: a day (`2025-01-31`, from its start in UTC) or a time with its zone (`2025-01-31T09:30:00Z`), years 1970 to 9999.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/jobs/GET/query/created_since`.
+                public var createdSince: Swift.String?
+                /// Created strictly before (same forms as `created_since`, and after it).
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/jobs/GET/query/created_before`.
+                public var createdBefore: Swift.String?
                 /// The `next_cursor` of the previous page (treat it as opaque).
                 ///
                 /// - Remark: Generated from `#/paths/api/v1/jobs/GET/query/cursor`.
@@ -13645,17 +13661,26 @@ public enum Operations {
                 ///
                 /// - Parameters:
                 ///   - state:
-                ///   - kind:
+                ///   - kind: A job kind, e.g. `image.thumbnails`.
+                ///   - projectId: Only this project's jobs (none when the caller may not see it).
+                ///   - createdSince: Created at or after: a day (`2025-01-31`, from its start in UTC) or a time with its zone (`2025-01-31T09:30:00Z`), years 1970 to 9999.
+                ///   - createdBefore: Created strictly before (same forms as `created_since`, and after it).
                 ///   - cursor: The `next_cursor` of the previous page (treat it as opaque).
                 ///   - limit:
                 public init(
                     state: Components.Schemas.JobState? = nil,
                     kind: Swift.String? = nil,
+                    projectId: Swift.Int64? = nil,
+                    createdSince: Swift.String? = nil,
+                    createdBefore: Swift.String? = nil,
                     cursor: Components.Parameters.Cursor? = nil,
                     limit: Components.Parameters.Limit? = nil
                 ) {
                     self.state = state
                     self.kind = kind
+                    self.projectId = projectId
+                    self.createdSince = createdSince
+                    self.createdBefore = createdBefore
                     self.cursor = cursor
                     self.limit = limit
                 }

@@ -316,6 +316,8 @@ public protocol APIProtocol: Sendable {
     func checkImagesThroughLink(_ input: Operations.CheckImagesThroughLink.Input) async throws -> Operations.CheckImagesThroughLink.Output
     /// Background jobs of the projects the caller may see (all for administrators), newest first.
     ///
+    /// Every filter is optional and they combine (all must hold). A page ends at the `next_cursor` it gives: pass it back as `cursor` for older jobs; pages stay put however many jobs are added meanwhile. A project the caller may not see matches no job. An empty value is a 400 (leave the parameter out for any).
+    ///
     /// - Remark: HTTP `GET /api/v1/jobs`.
     /// - Remark: Generated from `#/paths//api/v1/jobs/get(listJobs)`.
     func listJobs(_ input: Operations.ListJobs.Input) async throws -> Operations.ListJobs.Output
@@ -1207,6 +1209,8 @@ extension APIProtocol {
         ))
     }
     /// Background jobs of the projects the caller may see (all for administrators), newest first.
+    ///
+    /// Every filter is optional and they combine (all must hold). A page ends at the `next_cursor` it gives: pass it back as `cursor` for older jobs; pages stay put however many jobs are added meanwhile. A project the caller may not see matches no job. An empty value is a 400 (leave the parameter out for any).
     ///
     /// - Remark: HTTP `GET /api/v1/jobs`.
     /// - Remark: Generated from `#/paths//api/v1/jobs/get(listJobs)`.

@@ -11,8 +11,22 @@ public protocol EventRepository: Sendable {
     func list(afterID: Int64, projectIDs: [Int64]?, limit: Int) async throws -> [Event]
     /// The newest `limit` events (newest first) of `projectIDs` (nil: all).
     func latest(projectIDs: [Int64]?, limit: Int) async throws -> [Event]
+    /// The events `filter` lets through, newest first, ids below `before` (a keyset page).
+    func latest(_ filter: EventFilter, before: Int64?, limit: Int) async throws -> [Event]
     /// The first event of `action` about `subject` in the project (e.g. a photo's upload).
     func first(_ action: String, projectID: Int64, subject: String) async throws -> Event?
+}
+
+/// Which events a page of the log holds: every condition that is set must hold.
+public struct EventFilter: Sendable, Equatable {
+    /// The projects whose events may be listed; nil means every event, those of no project
+    /// too (administrators). A filter by project narrows this, never widens it.
+    public var projectIDs: [Int64]?
+    public var action: String?
+
+    public init(projectIDs: [Int64]? = nil, action: String? = nil) {
+        (self.projectIDs, self.action) = (projectIDs, action)
+    }
 }
 
 /// `EventRepository` in SQL, for SQLite and PostgreSQL alike.
@@ -71,6 +85,12 @@ public struct SQLEventRepository: EventRepository {
         try await query(afterID: 0, projectIDs: projectIDs, limit: limit, newestFirst: true)
     }
 
+    public func latest(_ filter: EventFilter, before: Int64?, limit: Int) async throws -> [Event] {
+        try await query(
+            afterID: 0, projectIDs: filter.projectIDs, action: filter.action, before: before, limit: limit,
+            newestFirst: true)
+    }
+
     public func first(_ action: String, projectID: Int64, subject: String) async throws -> Event? {
         let id = try await database.withConnection { db in
             try await db.raw(
@@ -84,14 +104,19 @@ public struct SQLEventRepository: EventRepository {
         return try await list(afterID: id - 1, projectIDs: [projectID], limit: 1).first { $0.id == id }
     }
 
-    private func query(afterID: Int64, projectIDs: [Int64]?, limit: Int, newestFirst: Bool) async throws -> [Event] {
+    private func query(
+        afterID: Int64, projectIDs: [Int64]?, action: String? = nil, before: Int64? = nil, limit: Int,
+        newestFirst: Bool
+    ) async throws -> [Event] {
         if let projectIDs, projectIDs.isEmpty { return [] }
         return try await database.withConnection { db in
             var query: SQLQueryString = """
                 SELECT id, actor_kind, actor_id, actor_name, action, project_id, subject, detail, created_at FROM events
                 WHERE id > \(bind: afterID)
                 """
+            if let before { query += " AND id < \(bind: before)" }
             if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
+            if let action { query += " AND action = \(bind: action)" }
             query += newestFirst ? " ORDER BY id DESC LIMIT \(bind: limit)" : " ORDER BY id LIMIT \(bind: limit)"
             return try await db.raw(query).all().map { row in
                 let detail =

@@ -68,9 +68,9 @@ public protocol JobRepository: Sendable {
     /// Queues a dead or failed job again with fresh attempts. 404 unknown, 409 otherwise.
     func retry(id: Int64) async throws -> Job
     func find(id: Int64) async throws -> Job?
-    /// Newest first, ids below `before`; `projectIDs` nil means every job.
-    func list(state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int)
-        async throws -> [Job]
+    /// The jobs `filter` lets through, newest first, ids below `before` (a keyset page: the
+    /// next page starts below the last id of this one, however many rows come and go).
+    func list(_ filter: JobFilter, before: Int64?, limit: Int) async throws -> [Job]
     func runs(jobID: Int64) async throws -> [JobRun]
     /// When the next waiting job of `queues` becomes due (nil: none waiting).
     func nextDue(queues: [String]) async throws -> Date?
@@ -81,7 +81,38 @@ public protocol JobRepository: Sendable {
     func existingKeys(_ keys: [String]) async throws -> Set<String>
 }
 
+/// Which jobs a list holds: every condition that is set must hold.
+public struct JobFilter: Sendable, Equatable {
+    public var state: JobState?
+    public var kind: String?
+    /// The projects whose jobs may be listed; nil means every job, those of no project too
+    /// (administrators). A caller's filter by project narrows this, never widens it.
+    public var projectIDs: [Int64]?
+    public var keyPrefix: String?
+    /// Created at or after this instant.
+    public var createdSince: Date?
+    /// Created strictly before this instant.
+    public var createdBefore: Date?
+
+    public init(
+        state: JobState? = nil, kind: String? = nil, projectIDs: [Int64]? = nil, keyPrefix: String? = nil,
+        createdSince: Date? = nil, createdBefore: Date? = nil
+    ) {
+        (self.state, self.kind, self.projectIDs, self.keyPrefix) = (state, kind, projectIDs, keyPrefix)
+        (self.createdSince, self.createdBefore) = (createdSince, createdBefore)
+    }
+}
+
 extension JobRepository {
+    /// Newest first, ids below `before`; `projectIDs` nil means every job.
+    public func list(
+        state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int
+    ) async throws -> [Job] {
+        try await list(
+            JobFilter(state: state, kind: kind, projectIDs: projectIDs, keyPrefix: keyPrefix), before: before,
+            limit: limit)
+    }
+
     public func enqueue(_ request: JobRequest) async throws -> (job: Job, created: Bool) {
         try await enqueue(request, claimedBy: nil, lease: 0)
     }
@@ -375,19 +406,19 @@ public struct SQLJobRepository: JobRepository {
         }
     }
 
-    public func list(
-        state: JobState?, kind: String?, projectIDs: [Int64]?, keyPrefix: String?, before: Int64?, limit: Int
-    ) async throws -> [Job] {
-        if let projectIDs, projectIDs.isEmpty { return [] }
+    public func list(_ filter: JobFilter, before: Int64?, limit: Int) async throws -> [Job] {
+        if let projectIDs = filter.projectIDs, projectIDs.isEmpty { return [] }
         return try await database.withConnection { db in
             var query: SQLQueryString =
                 "SELECT \(unsafeRaw: Self.columns) FROM jobs WHERE id < \(bind: before ?? Int64.max)"
-            if let state { query += " AND state = \(bind: state.rawValue)" }
-            if let kind { query += " AND kind = \(bind: kind)" }
-            if let projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
-            if let keyPrefix {
+            if let state = filter.state { query += " AND state = \(bind: state.rawValue)" }
+            if let kind = filter.kind { query += " AND kind = \(bind: kind)" }
+            if let projectIDs = filter.projectIDs { query += " AND project_id IN (\(binds: projectIDs))" }
+            if let keyPrefix = filter.keyPrefix {
                 query += " AND idempotency_key LIKE \(bind: keyPrefix.replacingOccurrences(of: "%", with: "") + "%")"
             }
+            if let since = filter.createdSince { query += " AND created_at >= \(bind: Clock.milliseconds(since))" }
+            if let before = filter.createdBefore { query += " AND created_at < \(bind: Clock.milliseconds(before))" }
             query += " ORDER BY id DESC LIMIT \(bind: limit)"
             return try await db.raw(query).all().map(Self.job)
         }

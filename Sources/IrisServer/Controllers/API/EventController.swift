@@ -24,6 +24,8 @@ struct EventController {
         var actorKind: String
         var action: String
         var projectId: Int64?
+        /// The project's name when the event was read, for notifications ("… in Birds").
+        var projectName: String?
         var subject: String?
         var detail: [String: String]
         var createdAt: Date
@@ -38,11 +40,22 @@ struct EventController {
         return try await listEvents(request, context: context).response(from: request, context: context)
     }
 
-    static func body(_ event: Event) -> EventBody {
+    static func body(_ event: Event, names: [Int64: String]) -> EventBody {
         EventBody(
             id: event.id, actor: event.actorName, actorKind: event.actorKind, action: event.action,
-            projectId: event.projectID,
+            projectId: event.projectID, projectName: event.projectID.flatMap { names[$0] },
             subject: event.subject, detail: event.detail, createdAt: event.createdAt)
+    }
+
+    /// Adds to `names` the names of the projects `events` are about that it lacks (a rename
+    /// reads the name again; a deleted project has none).
+    static func learnNames(of events: [Event], into names: inout [Int64: String], store: IrisStore) async throws {
+        for event in events where event.action == EventAction.projectUpdated.rawValue {
+            if let id = event.projectID { names[id] = nil }
+        }
+        for id in Set(events.compactMap(\.projectID)) where names[id] == nil {
+            if let project = try await store.projects.find(id: id) { names[id] = project.name }
+        }
     }
 
     /// The live stream: events after `Last-Event-ID` (or `cursor`; with neither, from now on),
@@ -79,6 +92,7 @@ struct EventController {
             var visible = visibleAtStart
             var seesAll = try await guardian.seesFlagged(context.caller, among: visibleAtStart.map(Set.init))
             var checked = ContinuousClock.now
+            var names: [Int64: String] = [:]
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             // A stream ends as soon as the server begins to stop: graceful shutdown waits for
             // responses in flight, and an open stream would hold it up to `timeout` seconds.
@@ -92,8 +106,10 @@ struct EventController {
                     seesAll = try await guardian.seesFlagged(caller, among: visible.map(Set.init))
                 }
                 let events = try await store.events.list(afterID: last, projectIDs: visible, limit: 100)
-                for event in try await Self.withoutHidden(events, seesAll: seesAll, store: store) {
-                    let data = String(decoding: try encoder.encode(Self.body(event)), as: UTF8.self)
+                let shown = try await Self.withoutHidden(events, seesAll: seesAll, store: store)
+                try await Self.learnNames(of: shown, into: &names, store: store)
+                for event in shown {
+                    let data = String(decoding: try encoder.encode(Self.body(event, names: names)), as: UTF8.self)
                     try await writer.write(
                         ByteBuffer(string: "id: \(event.id)\nevent: \(event.action)\ndata: \(data)\n\n"))
                 }
@@ -148,7 +164,10 @@ struct EventController {
         let events = try await store.events.list(
             afterID: try Parameters.cursor(request) ?? 0, projectIDs: visible.map { Array($0) }, limit: limit)
         let seesAll = try await guardian.seesFlagged(context.caller, among: visible)
-        let items = try await Self.withoutHidden(events, seesAll: seesAll, store: store).map(Self.body)
+        let shown = try await Self.withoutHidden(events, seesAll: seesAll, store: store)
+        var names: [Int64: String] = [:]
+        try await Self.learnNames(of: shown, into: &names, store: store)
+        let items = shown.map { Self.body($0, names: names) }
         return APIModel.Page(items: items, nextCursor: events.count == limit ? events.last.map { String($0.id) } : nil)
     }
 }

@@ -46,19 +46,15 @@ struct JobController {
         group.get("queues", .admin, use: queues)
     }
 
+    /// `GET /api/v1/jobs`: the caller's jobs through the filters of `JobQuery`, newest first,
+    /// a keyset page (`next_cursor` is the last id shown).
     @Sendable func list(_ request: Request, context: IrisRequestContext) async throws -> APIModel.Page<APIModel.JobBody>
     {
-        let query = request.uri.queryParameters
-        let state = try Parameters.choice(request, "state", of: JobState.self)
-        let kind: String? = query.get("kind").map { String($0) }
-        if let kind, kind.isEmpty || kind.count > 100 {
-            throw Problem.badRequest("kind must be 1 to 100 characters", field: "kind")
-        }
+        let query = try JobQuery(request)
         let limit = try Parameters.limit(request)
         let visible = try await guardian.visibleProjects(context.caller)
         let jobs = try await store.jobs.list(
-            state: state, kind: kind, projectIDs: visible.map { Array($0) }, keyPrefix: nil,
-            before: try Parameters.cursor(request), limit: limit)
+            query.filter(visible: visible), before: try Parameters.cursor(request), limit: limit)
         return APIModel.Page(
             items: jobs.map { APIModel.JobBody($0) },
             nextCursor: jobs.count == limit ? Parameters.encodeCursor(jobs.last?.id) : nil)
@@ -186,5 +182,119 @@ enum JSONValue: Codable, Sendable, Equatable {
     static func parse(_ text: String?) -> JSONValue? {
         guard let text else { return nil }
         return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
+    }
+}
+
+/// The filters of a list of jobs, as `GET /api/v1/jobs` and the jobs page take them:
+/// `state`, `kind`, `project_id`, `created_since` and `created_before`, each optional and
+/// combinable.
+struct JobQuery: Sendable, Equatable {
+    var state: JobState?
+    var kind: String?
+    var projectID: Int64?
+    var createdSince: Date?
+    var createdBefore: Date?
+
+    init(
+        state: JobState? = nil, kind: String? = nil, projectID: Int64? = nil, createdSince: Date? = nil,
+        createdBefore: Date? = nil
+    ) {
+        (self.state, self.kind, self.projectID) = (state, kind, projectID)
+        (self.createdSince, self.createdBefore) = (createdSince, createdBefore)
+    }
+
+    /// Reads the query; a value out of bounds is a 400 that names its parameter. With
+    /// `emptyIsAny` (a form's "any" choice sends `state=`) an empty value is no filter;
+    /// otherwise it is refused, as in the rest of the API.
+    init(_ request: Request, emptyIsAny: Bool = false) throws {
+        let query = request.uri.queryParameters
+        func value(_ name: String) throws -> String? {
+            guard let raw = query.get(name) else { return nil }
+            if raw.isEmpty {
+                if emptyIsAny { return nil }
+                throw Problem.badRequest("\(name) must not be empty; leave it out for any", field: name)
+            }
+            return String(raw)
+        }
+        if let raw = try value("state") {
+            guard let state = JobState(rawValue: raw) else {
+                throw Problem.badRequest(
+                    "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(raw.prefix(40))\"",
+                    field: "state")
+            }
+            self.state = state
+        }
+        if let kind = try value("kind") {
+            guard kind.count <= 100 else { throw Problem.badRequest("kind must be 1 to 100 characters", field: "kind") }
+            self.kind = kind
+        }
+        if let raw = try value("project_id") {
+            guard raw.count <= 19, raw.allSatisfy(\.isASCII), let id = Int64(raw), id > 0 else {
+                throw Problem.badRequest(
+                    "project_id must be a project's id (a positive whole number), not \"\(raw.prefix(40))\"",
+                    field: "project_id")
+            }
+            projectID = id
+        }
+        createdSince = try value("created_since").map { try Self.instant($0, field: "created_since") }
+        createdBefore = try value("created_before").map { try Self.instant($0, field: "created_before") }
+        if let since = createdSince, let before = createdBefore, since >= before {
+            throw Problem.badRequest(
+                "created_since must come before created_before (nothing is created in an empty interval)",
+                field: "created_since")
+        }
+    }
+
+    /// The store's filter: `projectID` narrows what the caller sees (`visible`, nil for all),
+    /// so asking for another's project finds nothing rather than its jobs.
+    func filter(visible: Set<Int64>?) -> JobFilter {
+        var projects = visible.map { Array($0).sorted() }
+        if let projectID { projects = (visible?.contains(projectID) ?? true) ? [projectID] : [] }
+        return JobFilter(
+            state: state, kind: kind, projectIDs: projects, createdSince: createdSince, createdBefore: createdBefore)
+    }
+
+    /// The query that selects the same jobs, for links (the next page, the page's own form).
+    var items: [(name: String, value: String)] {
+        var items: [(String, String)] = []
+        if let state { items.append(("state", state.rawValue)) }
+        if let kind { items.append(("kind", kind)) }
+        if let projectID { items.append(("project_id", String(projectID))) }
+        if let createdSince { items.append(("created_since", Self.text(createdSince))) }
+        if let createdBefore { items.append(("created_before", Self.text(createdBefore))) }
+        return items
+    }
+
+    /// A day (`2025-01-31`, from its start in UTC, as a date field sends it) or an instant with
+    /// its zone (`2025-01-31T09:30:00Z`, `…+02:00`, fractions of a second allowed), years
+    /// 1970 to 9999.
+    static func instant(_ raw: String, field: String) throws -> Date {
+        let refusal = Problem.badRequest(
+            "\(field) must be a day (2025-01-31, UTC) or a time with its zone (2025-01-31T09:30:00Z), not \"\(raw.prefix(40))\"",
+            field: field)
+        // The form openapi.yaml documents, before the parser (which is laxer) reads it.
+        guard raw.count <= 40,
+            raw.wholeMatch(
+                of: #/[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))?/#
+            )
+                != nil
+        else { throw refusal }
+        let full = raw.count == 10 ? raw + "T00:00:00Z" : raw
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: full.contains("."))
+        guard let date = try? style.parse(full) else { throw refusal }
+        // The parser rolls an impossible day over (2025-02-30 to March 2nd): the day written must
+        // be the day read back.
+        if raw.count == 10, date.formatted(.iso8601.year().month().day()) != raw { throw refusal }
+        guard (Date(timeIntervalSince1970: 0)...Date(timeIntervalSince1970: 253_402_300_799)).contains(date) else {
+            throw refusal
+        }
+        return date
+    }
+
+    /// How `instant` reads back: a day when it starts one (UTC), otherwise the instant.
+    static func text(_ date: Date) -> String {
+        let day = date.formatted(.iso8601.year().month().day())
+        return date.timeIntervalSince1970.truncatingRemainder(dividingBy: 86_400) == 0
+            ? day : date.formatted(.iso8601)
     }
 }

@@ -326,7 +326,7 @@ function followEvents() {
   const show = (data) => {
     try {
       const event = JSON.parse(data);
-      const where = event.project_id ? " in project " + event.project_id : "";
+      const where = event.project_name ? " in " + event.project_name : event.project_id ? " in project " + event.project_id : "";
       toast(event.actor + ": " + event.action.replace(/[._]/g, " ") + where, event.action.includes("failed"));
     } catch (_) {}
   };
