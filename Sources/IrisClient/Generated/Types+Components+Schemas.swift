@@ -969,6 +969,12 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Learner/threshold_scale`.
             public var thresholdScale: Swift.Double
+            /// How far a new photo usually lies from its class, over every class (what a class's spread is compared with).
+            ///
+            /// - Remark: Generated from `#/components/schemas/Learner/pooled_noise_mean`.
+            public var pooledNoiseMean: Swift.Double?
+            /// - Remark: Generated from `#/components/schemas/Learner/pooled_noise_std`.
+            public var pooledNoiseStd: Swift.Double?
             /// - Remark: Generated from `#/components/schemas/Learner/updated_at`.
             public var updatedAt: Foundation.Date?
             /// - Remark: Generated from `#/components/schemas/Learner/consolidated_at`.
@@ -989,6 +995,40 @@ extension Components {
                 public var examples: [Swift.String]
                 /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/updated_at`.
                 public var updatedAt: Foundation.Date?
+                /// How alike its photos are next to the other classes'.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/spread`.
+                @frozen public enum SpreadPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case tight = "tight"
+                    case usual = "usual"
+                    case spreadOut = "spread out"
+                    case notMeasuredYet = "not measured yet"
+                }
+                /// How alike its photos are next to the other classes'.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/spread`.
+                public var spread: Components.Schemas.Learner.ClassesPayloadPayload.SpreadPayload
+                /// The class in words: `35 photos · answers for most photos like its own`.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/summary`.
+                public var summary: Swift.String
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/spread_text`.
+                public var spreadText: Swift.String
+                /// Classes its photos get taken for, or that get taken for it.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/confused_with`.
+                public var confusedWith: [Swift.String]
+                /// `test`: the latest learner test's confusion; `distance`: centroids nearer each other than its photos usually are.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/confusion_from`.
+                @frozen public enum ConfusionFromPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case test = "test"
+                    case distance = "distance"
+                }
+                /// `test`: the latest learner test's confusion; `distance`: centroids nearer each other than its photos usually are.
+                ///
+                /// - Remark: Generated from `#/components/schemas/Learner/ClassesPayload/confusion_from`.
+                public var confusionFrom: Components.Schemas.Learner.ClassesPayloadPayload.ConfusionFromPayload?
                 /// Creates a new `ClassesPayloadPayload`.
                 ///
                 /// - Parameters:
@@ -999,6 +1039,11 @@ extension Components {
                 ///   - noiseStd:
                 ///   - examples:
                 ///   - updatedAt:
+                ///   - spread: How alike its photos are next to the other classes'.
+                ///   - summary: The class in words: `35 photos · answers for most photos like its own`.
+                ///   - spreadText:
+                ///   - confusedWith: Classes its photos get taken for, or that get taken for it.
+                ///   - confusionFrom: `test`: the latest learner test's confusion; `distance`: centroids nearer each other than its photos usually are.
                 public init(
                     name: Swift.String,
                     count: Swift.Int,
@@ -1006,7 +1051,12 @@ extension Components {
                     noiseMean: Swift.Double,
                     noiseStd: Swift.Double,
                     examples: [Swift.String],
-                    updatedAt: Foundation.Date? = nil
+                    updatedAt: Foundation.Date? = nil,
+                    spread: Components.Schemas.Learner.ClassesPayloadPayload.SpreadPayload,
+                    summary: Swift.String,
+                    spreadText: Swift.String,
+                    confusedWith: [Swift.String],
+                    confusionFrom: Components.Schemas.Learner.ClassesPayloadPayload.ConfusionFromPayload? = nil
                 ) {
                     self.name = name
                     self.count = count
@@ -1015,6 +1065,11 @@ extension Components {
                     self.noiseStd = noiseStd
                     self.examples = examples
                     self.updatedAt = updatedAt
+                    self.spread = spread
+                    self.summary = summary
+                    self.spreadText = spreadText
+                    self.confusedWith = confusedWith
+                    self.confusionFrom = confusionFrom
                 }
                 public enum CodingKeys: String, CodingKey {
                     case name
@@ -1024,6 +1079,11 @@ extension Components {
                     case noiseStd = "noise_std"
                     case examples
                     case updatedAt = "updated_at"
+                    case spread
+                    case summary
+                    case spreadText = "spread_text"
+                    case confusedWith = "confused_with"
+                    case confusionFrom = "confusion_from"
                 }
             }
             /// - Remark: Generated from `#/components/schemas/Learner/classes`.
@@ -1040,6 +1100,8 @@ extension Components {
             ///   - exists:
             ///   - count:
             ///   - thresholdScale: The owner's factor on the measured threshold (1 unless set).
+            ///   - pooledNoiseMean: How far a new photo usually lies from its class, over every class (what a class's spread is compared with).
+            ///   - pooledNoiseStd:
             ///   - updatedAt:
             ///   - consolidatedAt:
             ///   - classes:
@@ -1051,6 +1113,8 @@ extension Components {
                 exists: Swift.Bool,
                 count: Swift.Int,
                 thresholdScale: Swift.Double,
+                pooledNoiseMean: Swift.Double? = nil,
+                pooledNoiseStd: Swift.Double? = nil,
                 updatedAt: Foundation.Date? = nil,
                 consolidatedAt: Foundation.Date? = nil,
                 classes: Components.Schemas.Learner.ClassesPayload
@@ -1062,6 +1126,8 @@ extension Components {
                 self.exists = exists
                 self.count = count
                 self.thresholdScale = thresholdScale
+                self.pooledNoiseMean = pooledNoiseMean
+                self.pooledNoiseStd = pooledNoiseStd
                 self.updatedAt = updatedAt
                 self.consolidatedAt = consolidatedAt
                 self.classes = classes
@@ -1074,6 +1140,8 @@ extension Components {
                 case exists
                 case count
                 case thresholdScale = "threshold_scale"
+                case pooledNoiseMean = "pooled_noise_mean"
+                case pooledNoiseStd = "pooled_noise_std"
                 case updatedAt = "updated_at"
                 case consolidatedAt = "consolidated_at"
                 case classes
@@ -1099,6 +1167,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Classifier/labels_changed_since`.
             public var labelsChangedSince: Swift.Int?
+            /// Said when it learned from fewer than 30 photos per class: its figures are not reliable.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Classifier/caution`.
+            public var caution: Swift.String?
             /// Creates a new `Classifier`.
             ///
             /// - Parameters:
@@ -1110,6 +1182,7 @@ extension Components {
             ///   - createdAt:
             ///   - training:
             ///   - labelsChangedSince: Photos whose labels or review state changed since it was trained: retrain to teach it them.
+            ///   - caution: Said when it learned from fewer than 30 photos per class: its figures are not reliable.
             public init(
                 version: Swift.Int,
                 model: Swift.String,
@@ -1118,7 +1191,8 @@ extension Components {
                 jobId: Swift.Int? = nil,
                 createdAt: Foundation.Date,
                 training: OpenAPIRuntime.OpenAPIObjectContainer? = nil,
-                labelsChangedSince: Swift.Int? = nil
+                labelsChangedSince: Swift.Int? = nil,
+                caution: Swift.String? = nil
             ) {
                 self.version = version
                 self.model = model
@@ -1128,6 +1202,7 @@ extension Components {
                 self.createdAt = createdAt
                 self.training = training
                 self.labelsChangedSince = labelsChangedSince
+                self.caution = caution
             }
             public enum CodingKeys: String, CodingKey {
                 case version
@@ -1138,6 +1213,7 @@ extension Components {
                 case createdAt = "created_at"
                 case training
                 case labelsChangedSince = "labels_changed_since"
+                case caution
             }
         }
         /// - Remark: Generated from `#/components/schemas/Evaluation`.
@@ -1165,6 +1241,39 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Evaluation/label_operation`.
             public var labelOperation: Swift.Int?
+            /// The 95% Wilson interval of the accuracy over the run's photos.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Evaluation/accuracy_interval`.
+            public struct AccuracyIntervalPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/Evaluation/accuracy_interval/low`.
+                public var low: Swift.Double
+                /// - Remark: Generated from `#/components/schemas/Evaluation/accuracy_interval/high`.
+                public var high: Swift.Double
+                /// Creates a new `AccuracyIntervalPayload`.
+                ///
+                /// - Parameters:
+                ///   - low:
+                ///   - high:
+                public init(
+                    low: Swift.Double,
+                    high: Swift.Double
+                ) {
+                    self.low = low
+                    self.high = high
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case low
+                    case high
+                }
+            }
+            /// The 95% Wilson interval of the accuracy over the run's photos.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Evaluation/accuracy_interval`.
+            public var accuracyInterval: Components.Schemas.Evaluation.AccuracyIntervalPayload?
+            /// Said when a class had fewer than 30 test photos: the figures are not reliable.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Evaluation/caution`.
+            public var caution: Swift.String?
             /// Creates a new `Evaluation`.
             ///
             /// - Parameters:
@@ -1176,6 +1285,8 @@ extension Components {
             ///   - createdAt:
             ///   - report:
             ///   - labelOperation: The newest label change when the run began: runs at the same one used the same labels.
+            ///   - accuracyInterval: The 95% Wilson interval of the accuracy over the run's photos.
+            ///   - caution: Said when a class had fewer than 30 test photos: the figures are not reliable.
             public init(
                 id: Swift.Int,
                 target: Components.Schemas.Evaluation.TargetPayload,
@@ -1184,7 +1295,9 @@ extension Components {
                 jobId: Swift.Int? = nil,
                 createdAt: Foundation.Date,
                 report: OpenAPIRuntime.OpenAPIObjectContainer? = nil,
-                labelOperation: Swift.Int? = nil
+                labelOperation: Swift.Int? = nil,
+                accuracyInterval: Components.Schemas.Evaluation.AccuracyIntervalPayload? = nil,
+                caution: Swift.String? = nil
             ) {
                 self.id = id
                 self.target = target
@@ -1194,6 +1307,8 @@ extension Components {
                 self.createdAt = createdAt
                 self.report = report
                 self.labelOperation = labelOperation
+                self.accuracyInterval = accuracyInterval
+                self.caution = caution
             }
             public enum CodingKeys: String, CodingKey {
                 case id
@@ -1204,6 +1319,8 @@ extension Components {
                 case createdAt = "created_at"
                 case report
                 case labelOperation = "label_operation"
+                case accuracyInterval = "accuracy_interval"
+                case caution
             }
         }
         /// - Remark: Generated from `#/components/schemas/Model`.
@@ -1606,6 +1723,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/ModelManifest/calibration`.
             public var calibration: Components.Schemas.ModelManifest.CalibrationPayload?
+            /// For embed models, the cosine below which a photo is not called similar.
+            ///
+            /// - Remark: Generated from `#/components/schemas/ModelManifest/similar_above`.
+            public var similarAbove: Swift.Double?
             /// - Remark: Generated from `#/components/schemas/ModelManifest/license`.
             public var license: Swift.String?
             /// - Remark: Generated from `#/components/schemas/ModelManifest/source`.
@@ -1624,6 +1745,7 @@ extension Components {
             ///   - labels:
             ///   - flagLabel:
             ///   - calibration: For embed models a learner uses, the coefficients of its answers' confidence.
+            ///   - similarAbove: For embed models, the cosine below which a photo is not called similar.
             ///   - license:
             ///   - source:
             public init(
@@ -1638,6 +1760,7 @@ extension Components {
                 labels: Components.Schemas.ModelManifest.LabelsPayload? = nil,
                 flagLabel: Swift.String? = nil,
                 calibration: Components.Schemas.ModelManifest.CalibrationPayload? = nil,
+                similarAbove: Swift.Double? = nil,
                 license: Swift.String? = nil,
                 source: Swift.String? = nil
             ) {
@@ -1652,6 +1775,7 @@ extension Components {
                 self.labels = labels
                 self.flagLabel = flagLabel
                 self.calibration = calibration
+                self.similarAbove = similarAbove
                 self.license = license
                 self.source = source
             }
@@ -1667,6 +1791,7 @@ extension Components {
                 case labels
                 case flagLabel = "flag_label"
                 case calibration
+                case similarAbove = "similar_above"
                 case license
                 case source
             }

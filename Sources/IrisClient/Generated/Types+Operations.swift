@@ -5350,6 +5350,10 @@ public enum Operations {
                     public struct JsonPayload: Codable, Hashable, Sendable {
                         /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/model`.
                         public var model: Swift.String?
+                        /// The model's cosine below which a photo is not called similar (the photo page hides those); null when the model has none.
+                        ///
+                        /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/similar_above`.
+                        public var similarAbove: Swift.Double?
                         /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/detail`.
                         public var detail: Swift.String?
                         /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/ItemsPayload`.
@@ -5358,6 +5362,10 @@ public enum Operations {
                             public var sha256: Swift.String
                             /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/ItemsPayload/project_id`.
                             public var projectId: Swift.Int64
+                            /// The name it was uploaded under in that project.
+                            ///
+                            /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/ItemsPayload/original_name`.
+                            public var originalName: Swift.String?
                             /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/ItemsPayload/similarity`.
                             public var similarity: Swift.Double
                             /// - Remark: Generated from `#/paths/api/v1/images/{sha256}/similar/GET/responses/200/content/json/ItemsPayload/distance`.
@@ -5369,18 +5377,21 @@ public enum Operations {
                             /// - Parameters:
                             ///   - sha256:
                             ///   - projectId:
+                            ///   - originalName: The name it was uploaded under in that project.
                             ///   - similarity:
                             ///   - distance:
                             ///   - urls:
                             public init(
                                 sha256: Swift.String,
                                 projectId: Swift.Int64,
+                                originalName: Swift.String? = nil,
                                 similarity: Swift.Double,
                                 distance: Swift.Double,
                                 urls: Components.Schemas.ImageURLs
                             ) {
                                 self.sha256 = sha256
                                 self.projectId = projectId
+                                self.originalName = originalName
                                 self.similarity = similarity
                                 self.distance = distance
                                 self.urls = urls
@@ -5388,6 +5399,7 @@ public enum Operations {
                             public enum CodingKeys: String, CodingKey {
                                 case sha256
                                 case projectId = "project_id"
+                                case originalName = "original_name"
                                 case similarity
                                 case distance
                                 case urls
@@ -5401,19 +5413,23 @@ public enum Operations {
                         ///
                         /// - Parameters:
                         ///   - model:
+                        ///   - similarAbove: The model's cosine below which a photo is not called similar (the photo page hides those); null when the model has none.
                         ///   - detail:
                         ///   - items:
                         public init(
                             model: Swift.String? = nil,
+                            similarAbove: Swift.Double? = nil,
                             detail: Swift.String? = nil,
                             items: Operations.SimilarImages.Output.Ok.Body.JsonPayload.ItemsPayload
                         ) {
                             self.model = model
+                            self.similarAbove = similarAbove
                             self.detail = detail
                             self.items = items
                         }
                         public enum CodingKeys: String, CodingKey {
                             case model
+                            case similarAbove = "similar_above"
                             case detail
                             case items
                         }
@@ -18945,7 +18961,7 @@ public enum Operations {
             }
         }
     }
-    /// Classify images (viewers): multipart `file` parts (up to 32, not stored) or JSON with the sha256s of the project's images. Each gets its ranked classes with cosine distances, the threshold and softmax shares (`ranked[].confidence`, for ranking), `label` or `unknown: true` when the nearest class is beyond the threshold, and `confidence`: the calibrated probability that the nearest class is right (docs/LEARNING.md). 409 before the learner has a class.
+    /// Classify images (viewers): multipart `file` parts (up to 32, not stored) or JSON with the sha256s of the project's images. Each gets its ranked classes with cosine distances, the threshold and softmax shares (`ranked[].confidence`, for ranking), `label` or `unknown: true` when the nearest class is beyond the threshold, `confidence`: the calibrated probability that the nearest class is right (docs/LEARNING.md), and `sentence`: the answer in words with that one percentage (`bird, 91% sure`, or `unknown — nearest class bovid, but further than its photos usually are`). 409 before the learner has a class.
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/learner/classify`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/learner/classify/post(classifyWithLearner)`.

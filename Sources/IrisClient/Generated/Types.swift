@@ -420,7 +420,7 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /api/v1/projects/{id}/learner/classes/{name}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/learner/classes/{name}/delete(removeLearnerClass)`.
     func removeLearnerClass(_ input: Operations.RemoveLearnerClass.Input) async throws -> Operations.RemoveLearnerClass.Output
-    /// Classify images (viewers): multipart `file` parts (up to 32, not stored) or JSON with the sha256s of the project's images. Each gets its ranked classes with cosine distances, the threshold and softmax shares (`ranked[].confidence`, for ranking), `label` or `unknown: true` when the nearest class is beyond the threshold, and `confidence`: the calibrated probability that the nearest class is right (docs/LEARNING.md). 409 before the learner has a class.
+    /// Classify images (viewers): multipart `file` parts (up to 32, not stored) or JSON with the sha256s of the project's images. Each gets its ranked classes with cosine distances, the threshold and softmax shares (`ranked[].confidence`, for ranking), `label` or `unknown: true` when the nearest class is beyond the threshold, `confidence`: the calibrated probability that the nearest class is right (docs/LEARNING.md), and `sentence`: the answer in words with that one percentage (`bird, 91% sure`, or `unknown — nearest class bovid, but further than its photos usually are`). 409 before the learner has a class.
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/learner/classify`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/learner/classify/post(classifyWithLearner)`.
@@ -1476,7 +1476,7 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// Classify images (viewers): multipart `file` parts (up to 32, not stored) or JSON with the sha256s of the project's images. Each gets its ranked classes with cosine distances, the threshold and softmax shares (`ranked[].confidence`, for ranking), `label` or `unknown: true` when the nearest class is beyond the threshold, and `confidence`: the calibrated probability that the nearest class is right (docs/LEARNING.md). 409 before the learner has a class.
+    /// Classify images (viewers): multipart `file` parts (up to 32, not stored) or JSON with the sha256s of the project's images. Each gets its ranked classes with cosine distances, the threshold and softmax shares (`ranked[].confidence`, for ranking), `label` or `unknown: true` when the nearest class is beyond the threshold, `confidence`: the calibrated probability that the nearest class is right (docs/LEARNING.md), and `sentence`: the answer in words with that one percentage (`bird, 91% sure`, or `unknown — nearest class bovid, but further than its photos usually are`). 409 before the learner has a class.
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/learner/classify`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/learner/classify/post(classifyWithLearner)`.

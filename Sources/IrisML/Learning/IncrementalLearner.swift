@@ -286,6 +286,29 @@ public struct IncrementalLearner: Sendable, Equatable {
             centre: centre.map { $0.map(Float.init) }, calibration: calibration)
     }
 
+    /// Each class's nearest other class and how far apart their centroids are (centred, as a
+    /// photo is measured): classes whose centroids are closer than a photo usually is to its own
+    /// are the ones a photo gets confused between.
+    public func nearestOtherClass() -> [String: (label: String, distance: Double)] {
+        let ready = prepared(rules: Thresholds())
+        let rows = ready.names.count
+        var nearest: [String: (label: String, distance: Double)] = [:]
+        guard rows >= 2 else { return [:] }
+        for a in 0..<rows {
+            for b in 0..<rows where b != a {
+                var dot: Float = 0
+                for index in 0..<dimension {
+                    dot += ready.matrix[a * dimension + index] * ready.matrix[b * dimension + index]
+                }
+                let distance = 1 - Double(dot)
+                if distance < nearest[ready.names[a]]?.distance ?? .infinity {
+                    nearest[ready.names[a]] = (ready.names[b], distance)
+                }
+            }
+        }
+        return nearest
+    }
+
     public struct Prepared: Sendable {
         let dimension: Int
         let names: [String]

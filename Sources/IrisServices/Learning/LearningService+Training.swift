@@ -121,6 +121,11 @@ extension LearningService {
     /// The model name a project's active head labels images under.
     public static func headModelName(projectID: Int64) -> String { "project-\(projectID)-classifier" }
 
+    /// Whether `model` is some project's trained head (whose labels belong to that project only).
+    public static func isHeadModel(_ model: String) -> Bool {
+        model.hasPrefix("project-") && model.hasSuffix("-classifier")
+    }
+
     /// Makes a version active and labels the project's embedded images with it. Answers how many were labelled.
     public func activate(projectID: Int64, version: Int) async throws -> Int {
         guard let record = try await store.learning.classifier(projectID: projectID, version: version) else {

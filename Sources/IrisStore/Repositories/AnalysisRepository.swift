@@ -16,6 +16,8 @@ public protocol AnalysisRepository: Sendable {
     func embedding(sha256: String, model: String) async throws -> Embedding?
     /// Each image's best model label (rank 0 of the first model, by name), for galleries.
     func topLabels(sha256s: [String]) async throws -> [String: (label: String, score: Double)]
+    /// Each image's best label from every model that labelled it: sha256 → model → (label, score).
+    func topLabelsByModel(sha256s: [String]) async throws -> [String: [String: (label: String, score: Double)]]
     /// Labels models gave, most frequent first, over the images of a project.
     func labelCounts(projectID: Int64, limit: Int) async throws -> [(label: String, count: Int)]
 }
@@ -121,6 +123,29 @@ public struct SQLAnalysisRepository: AnalysisRepository {
             for row in rows {
                 result[try row.decode(column: "sha256", as: String.self)] =
                     (try row.decode(column: "label", as: String.self), try row.decode(column: "score", as: Double.self))
+            }
+            return result
+        }
+    }
+
+    public func topLabelsByModel(sha256s: [String]) async throws
+        -> [String: [String: (label: String, score: Double)]]
+    {
+        guard !sha256s.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var result: [String: [String: (label: String, score: Double)]] = [:]
+            for slice in sha256s.chunked() {
+                let rows = try await db.raw(
+                    "SELECT sha256, model, label, score FROM model_labels WHERE rank = 0 AND sha256 IN (\(binds: slice))"
+                ).all()
+                for row in rows {
+                    let sha256 = try row.decode(column: "sha256", as: String.self)
+                    let model = try row.decode(column: "model", as: String.self)
+                    result[sha256, default: [:]][model] = (
+                        try row.decode(column: "label", as: String.self),
+                        try row.decode(column: "score", as: Double.self)
+                    )
+                }
             }
             return result
         }

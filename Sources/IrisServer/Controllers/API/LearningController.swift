@@ -47,6 +47,15 @@ struct LearningController {
         var noiseStd: Double
         var examples: [String]
         var updatedAt: Date
+        /// How alike its photos are next to the other classes': tight, usual, spread out, not measured yet.
+        var spread: String
+        /// "35 photos · answers for most photos like its own".
+        var summary: String
+        var spreadText: String
+        /// Classes its photos get taken for (or that are taken for it).
+        var confusedWith: [String]
+        /// `test` (the latest learner test) or `distance` (centroids closer than its photos usually are).
+        var confusionFrom: String?
     }
 
     struct LearnerBody: ResponseEncodable {
@@ -62,6 +71,9 @@ struct LearningController {
         var classes: [ClassBody]
         /// The owner's factor on the measured threshold (1 unless set).
         var thresholdScale: Double
+        /// Every class's noise together (what tight and spread out are measured against).
+        var pooledNoiseMean: Double?
+        var pooledNoiseStd: Double?
         var updatedAt: Date?
         var consolidatedAt: Date?
     }
@@ -121,6 +133,10 @@ struct LearningController {
         let examples = try await store.learning.examples(projectID: project.id, perClass: 4)
         // One threshold for every class: computed once, not once per class.
         let threshold = learner.threshold(rules: rules)
+        let latestTest = try await store.learning.evaluations(projectID: project.id, limit: 20)
+            .lazy.map(Self.body).first { $0.target == LearningService.Target.learner.rawValue && $0.report != nil }
+        let words = ModelInWords.classWords(learner, threshold: threshold, latestTest: latestTest?.report)
+        let pooled = learner.pooledNoise
         return LearnerBody(
             projectId: project.id, model: model, models: learning.embeddingModels, rebuilding: record.model != model,
             exists: true, count: record.count,
@@ -128,13 +144,20 @@ struct LearningController {
                 let shell = IncrementalLearner.Shell(
                     name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean,
                     noiseM2: stored.noiseM2)
+                let said = words[stored.name]
                 return ClassBody(
                     name: stored.name, count: stored.count,
                     threshold: threshold,
                     noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [],
-                    updatedAt: stored.updatedAt)
+                    updatedAt: stored.updatedAt,
+                    spread: (said?.reading.spread ?? .unmeasured).rawValue,
+                    summary: said?.reading.summary ?? "no photos (its last one was relabelled)",
+                    spreadText: said?.reading.spreadText ?? "",
+                    confusedWith: said?.confusedWith ?? [], confusionFrom: said?.confusionFrom)
             },
-            thresholdScale: rules.scale, updatedAt: record.updatedAt, consolidatedAt: record.consolidatedAt)
+            thresholdScale: rules.scale, pooledNoiseMean: pooled.samples > 0 ? pooled.mean : nil,
+            pooledNoiseStd: pooled.samples > 1 ? pooled.std : nil, updatedAt: record.updatedAt,
+            consolidatedAt: record.consolidatedAt)
     }
 
     struct AddClassRequest: Decodable {
@@ -219,6 +242,9 @@ struct LearningController {
             var unknown: Bool?
             /// The calibrated probability that the nearest class is the image's class.
             var confidence: Double?
+            /// The answer as one sentence: "bird, 91% sure", or "unknown — nearest class bovid, but
+            /// further than its photos usually are".
+            var sentence: String?
             var ranked: [Ranked]?
             var error: AnalysisController.Created.ItemError?
         }
@@ -264,7 +290,7 @@ struct LearningController {
                 items.append(
                     .init(
                         file: input.file, sha256: input.sha256, label: answer.label, unknown: answer.label == nil,
-                        confidence: answer.confidence,
+                        confidence: answer.confidence, sentence: ModelInWords.sentence(for: answer),
                         ranked: answer.ranked.map {
                             .init(
                                 label: $0.label, distance: $0.distance, threshold: $0.threshold,
@@ -336,6 +362,8 @@ struct LearningController {
         var training: LearningService.TrainingSummary?
         /// Photos whose labels or review state changed since it was trained: it has not seen them.
         var labelsChangedSince: Int
+        /// Said when it learned from fewer than 30 photos per class: its figures are not reliable.
+        var caution: String?
     }
 
     @Sendable func classifiers(_ request: Request, context: IrisRequestContext) async throws
@@ -352,12 +380,16 @@ struct LearningController {
     }
 
     static func body(_ record: ClassifierRecord, changed: Int) -> ClassifierBody {
-        ClassifierBody(
+        let training = try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8))
+        return ClassifierBody(
             version: record.version, model: record.model, classes: record.classes, active: record.active,
             jobId: record.jobID,
             createdAt: record.createdAt,
-            training: try? JSONDecoder().decode(LearningService.TrainingSummary.self, from: Data(record.report.utf8)),
-            labelsChangedSince: changed)
+            training: training,
+            labelsChangedSince: changed,
+            caution: training.flatMap {
+                ModelInWords.trainingCaution(photos: $0.trainCount + $0.validationCount, classes: $0.classes.count)
+            })
     }
 
     struct ActivatedBody: ResponseEncodable {
@@ -425,6 +457,15 @@ struct LearningController {
         var report: EvaluationReport?
         /// The project's newest label change when the run began: runs at the same one used the same labels.
         var labelOperation: Int64?
+        /// The 95% Wilson interval of `report.accuracy` over its `count` photos.
+        var accuracyInterval: Interval?
+        /// Said when a class had fewer than 30 test photos: the figures are not reliable.
+        var caution: String?
+
+        struct Interval: Encodable, Sendable {
+            var low: Double
+            var high: Double
+        }
     }
 
     @Sendable func evaluations(_ request: Request, context: IrisRequestContext) async throws
@@ -447,9 +488,16 @@ struct LearningController {
 
     static func body(_ record: EvaluationRecord) -> EvaluationBody {
         let stored = try? JSONDecoder().decode(LearningService.EvaluationBody.self, from: Data(record.report.utf8))
+        let interval = stored.map { stored in
+            let report = stored.report
+            let correct = Int((report.accuracy * Double(report.count)).rounded())
+            return ModelInWords.wilson(correct: correct, total: report.count)
+        }
         return EvaluationBody(
             id: record.id, target: record.target, version: record.version, split: record.split, jobId: record.jobID,
-            createdAt: record.createdAt, report: stored?.report, labelOperation: stored?.labelOperation)
+            createdAt: record.createdAt, report: stored?.report, labelOperation: stored?.labelOperation,
+            accuracyInterval: interval.map { .init(low: $0.low, high: $0.high) },
+            caution: stored.flatMap { ModelInWords.testCaution(supports: $0.report.classes.map(\.support)) })
     }
 
     // MARK: - Shared

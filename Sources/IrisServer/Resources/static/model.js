@@ -39,7 +39,7 @@ function setUpModelPage() {
     const box = document.getElementById("classes");
     box.replaceChildren();
     document.getElementById("learner-summary").textContent = learner.classes.length
-      ? learner.classes.length + " classes, " + learner.count + " examples, over " + learner.model +
+      ? learner.classes.length + " classes taught by " + learner.count + " photos, over " + learner.model +
         (learner.rebuilding ? " (rebuilding: every example is being embedded again…)" : "") +
         (learner.consolidated_at && !learner.rebuilding ? "; consolidated " + when(learner.consolidated_at) : "")
       : "No classes yet. Add one from a zip of its images" + (canEdit ? " below." : " (editors can).");
@@ -47,8 +47,25 @@ function setUpModelPage() {
     for (const item of learner.classes) {
       const card = element("div", undefined, "class-card");
       card.dataset.name = item.name;
-      card.appendChild(element("h3", item.name));
-      card.appendChild(element("p", item.count + " examples · noise " + item.noise_mean.toFixed(3) + " ± " + item.noise_std.toFixed(3) + " · threshold " + item.threshold.toFixed(3), "muted"));
+      const heading = element("h3", item.name);
+      heading.appendChild(element("span", item.spread, "spread " + item.spread.replace(/ /g, "-")));
+      card.appendChild(heading);
+      card.appendChild(element("p", item.summary, "summary"));
+      if (item.confused_with.length) {
+        const names = item.confused_with.join(", ");
+        card.appendChild(element("p", item.confusion_from === "test"
+          ? "Often confused with " + names + " in the latest test."
+          : "Close to " + names + ": their photos may be taken for each other.", "confused"));
+      }
+      // The raw figures behind the words, for those who want them.
+      const figures = element("details");
+      figures.appendChild(element("summary", "Statistics"));
+      if (item.spread_text) figures.appendChild(element("p", item.spread_text));
+      const pooled = learner.pooled_noise_mean !== undefined
+        ? " (all classes: " + learner.pooled_noise_mean.toFixed(3) + " ± " + (learner.pooled_noise_std || 0).toFixed(3) + ")" : "";
+      figures.appendChild(element("p", "A new photo of this class lies " + item.noise_mean.toFixed(3) + " ± " + item.noise_std.toFixed(3) +
+        " from it" + pooled + "; it answers within " + item.threshold.toFixed(3) + " (the threshold, the same for every class).", "muted"));
+      card.appendChild(figures);
       const strip = element("div", undefined, "thumbs");
       for (const sha256 of item.examples) {
         const image = element("img");
@@ -227,12 +244,22 @@ function setUpModelPage() {
       if (!response.ok) { status.textContent = await problemText(response); row.classList.add("error"); continue; }
       const item = (await response.json()).items[0];
       if (item.error) { status.textContent = item.error.detail; row.classList.add("error"); continue; }
-      status.textContent = item.unknown ? "unknown" : item.label;
-      if (item.confidence !== undefined) row.appendChild(element("span", "the nearest class is " + percent(item.confidence) + " likely right", "confidence"));
+      // One sentence with one calibrated percentage: "lawn.jpg: grass, 91% sure", or
+      // "launch.jpg: unknown — nearest class brick, but further than its photos usually are".
+      const answer = item.unknown ? "unknown" : item.label;
+      const sentence = item.sentence || answer;
+      status.remove();
+      const said = element("span", undefined, "sentence");
+      said.appendChild(element("strong", answer, "answer"));
+      said.appendChild(document.createTextNode(sentence.startsWith(answer) ? sentence.slice(answer.length) : " — " + sentence));
+      row.appendChild(said);
       row.classList.add(item.unknown ? "unknown" : "known");
-      const ranked = element("span", item.ranked.slice(0, 3).map((r) =>
-        r.label + " " + percent(r.confidence) + " (distance " + r.distance.toFixed(3) + " / " + r.threshold.toFixed(3) + ")").join(" · "), "muted");
-      row.appendChild(ranked);
+      // The distances behind it, without percentages that would disagree with the one above.
+      const behind = element("details");
+      behind.appendChild(element("summary", "Distances"));
+      behind.appendChild(element("p", item.ranked.slice(0, 3).map((r) => r.label + " " + r.distance.toFixed(3)).join(" · ") +
+        (item.ranked.length ? " (answers within " + item.ranked[0].threshold.toFixed(3) + ")" : ""), "muted"));
+      row.appendChild(behind);
     }
   }
   const classifyInput = document.getElementById("classify-files");
@@ -252,6 +279,8 @@ function setUpModelPage() {
       const training = item.training || {};
       for (const text of ["v" + item.version + (item.active ? " (active)" : ""), item.classes.join(", "), String(training.train_count || 0),
         percent(training.validation_accuracy || 0), String((training.epochs || []).length), when(item.created_at)]) row.appendChild(element("td", text));
+      // Beside the validation accuracy: too few photos per class to trust it.
+      if (item.caution) row.children[3].appendChild(element("span", item.caution, "caution"));
       // Corrections since it was trained: it has not seen them (retrain to teach it).
       const changed = item.labels_changed_since || 0;
       row.appendChild(element("td", changed ? changed + (changed === 1 ? " photo's label changed since" : " photos' labels changed since") : "up to date",
@@ -270,6 +299,7 @@ function setUpModelPage() {
       row.appendChild(cell);
       body.appendChild(row);
     }
+    labelCells(document.getElementById("classifiers"));
   }
 
   // A job was queued: refresh until it has finished.
@@ -298,6 +328,14 @@ function setUpModelPage() {
     if (button) button.addEventListener("click", async () => afterJob(await post(path, body), what));
   }
 
+  // Each cell names its column, so on a phone a row reads as a card ("Accuracy: 83.3%").
+  function labelCells(table) {
+    const names = Array.from(table.querySelectorAll("thead th")).map((th) => th.textContent);
+    for (const row of table.querySelectorAll("tbody tr")) {
+      Array.from(row.children).forEach((cell, index) => { if (names[index]) cell.dataset.label = names[index]; });
+    }
+  }
+
   const svg = (tag, attributes) => {
     const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
     for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
@@ -314,31 +352,62 @@ function setUpModelPage() {
     }
   }
 
-  // Accuracy of every run, oldest left: one line per target.
+  // Accuracy of every run, oldest left, one line per target, each point with its 95% interval
+  // (a band joining the intervals, a whisker on each point). The table below has the same figures.
   function drawHistory(runs) {
     const box = document.getElementById("history-chart");
     box.replaceChildren();
-    if (!runs.length) { box.appendChild(element("p", "No tests yet.", "muted")); return; }
-    const width = 640, height = 200, pad = 32;
-    const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart", role: "img", "aria-label": "accuracy of each test run" });
-    const ordered = runs.slice().reverse();
+    const tested = runs.filter((run) => run.report && run.report.count);
+    if (!tested.length) { box.appendChild(element("p", "No tests yet.", "muted")); return; }
+    const width = 640, height = 220, pad = 36;
+    const ordered = tested.slice().reverse();
+    const latest = ordered[ordered.length - 1];
+    const summary = "Accuracy of " + ordered.length + " test run" + (ordered.length === 1 ? "" : "s") + " over time, each with its 95% interval; the latest, run " +
+      latest.id + " of the " + latest.target + ", " + percent(latest.report.accuracy) + intervalText(latest) + ". The table below lists every run.";
+    const chart = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "chart history", role: "img", "aria-label": summary });
+    const title = svg("title");
+    title.textContent = summary;
+    chart.appendChild(title);
     const x = (index) => pad + (ordered.length === 1 ? (width - 2 * pad) / 2 : index * (width - 2 * pad) / (ordered.length - 1));
     const y = (value) => height - pad - value * (height - 2 * pad);
     percentGrid(chart, width, pad, y);
+    for (const [index, anchor] of [[0, "start"], [ordered.length - 1, "end"]]) {
+      const label = svg("text", { x: x(index), y: height - 10, class: "axis", "text-anchor": ordered.length === 1 ? "middle" : anchor });
+      label.textContent = when(ordered[index].created_at).slice(0, 16);
+      chart.appendChild(label);
+      if (ordered.length === 1) break;
+    }
     for (const target of ["learner", "classifier"]) {
-      const points = ordered.map((run, index) => [run, index]).filter(([run]) => run.target === target && run.report);
+      const points = ordered.map((run, index) => [run, index]).filter(([run]) => run.target === target);
       if (!points.length) continue;
-      chart.appendChild(svg("polyline", { points: points.map(([run, index]) => x(index) + "," + y(run.report.accuracy)).join(" "), class: "series " + target }));
-      for (const [run, index] of points) {
+      const bounds = ([run]) => run.accuracy_interval || { low: run.report.accuracy, high: run.report.accuracy };
+      if (points.length > 1) {
+        const upper = points.map((point) => x(point[1]) + "," + y(bounds(point).high));
+        const lower = points.slice().reverse().map((point) => x(point[1]) + "," + y(bounds(point).low));
+        chart.appendChild(svg("polygon", { points: upper.concat(lower).join(" "), class: "band " + target }));
+        chart.appendChild(svg("polyline", { points: points.map(([run, index]) => x(index) + "," + y(run.report.accuracy)).join(" "), class: "series " + target }));
+      }
+      for (const point of points) {
+        const [run, index] = point;
+        chart.appendChild(svg("line", { x1: x(index), x2: x(index), y1: y(bounds(point).low), y2: y(bounds(point).high), class: "whisker " + target }));
         const dot = svg("circle", { cx: x(index), cy: y(run.report.accuracy), r: 4, class: "series " + target });
-        const title = svg("title");
-        title.textContent = target + " run " + run.id + ": " + percent(run.report.accuracy);
-        dot.appendChild(title);
+        const tip = svg("title");
+        tip.textContent = target + " run " + run.id + ": " + percent(run.report.accuracy) + intervalText(run);
+        dot.appendChild(tip);
         chart.appendChild(dot);
       }
     }
+    for (const [index, target] of [[0, "learner"], [1, "classifier"]]) {
+      if (!ordered.some((run) => run.target === target)) continue;
+      const legend = svg("text", { x: width - pad - 90, y: pad / 2 + 14 * index, class: "axis legend " + target });
+      legend.textContent = "● " + target;
+      chart.appendChild(legend);
+    }
     box.appendChild(chart);
   }
+
+  const intervalText = (run) => run.accuracy_interval
+    ? " (95% interval " + (run.accuracy_interval.low * 100).toFixed(0) + "–" + (run.accuracy_interval.high * 100).toFixed(0) + "%)" : "";
 
   // Rows are true classes, columns answers (the last is unknown); darker is more.
   function drawConfusion(run) {
@@ -346,6 +415,8 @@ function setUpModelPage() {
     box.replaceChildren();
     const report = run.report;
     box.appendChild(element("h3", "Run " + run.id + ": " + run.target + (run.version ? " v" + run.version : "") + " on the " + run.split + " split"));
+    box.appendChild(element("p", percent(report.accuracy) + " right of " + report.count + " photos" + intervalText(run) + ".", "summary"));
+    if (run.caution) box.appendChild(element("p", run.caution, "caution"));
     const columns = report.labels.concat(["unknown"]);
     const cell = 36, left = 120, top = 90;
     const chart = svg("svg", { viewBox: "0 0 " + (left + cell * columns.length + 10) + " " + (top + cell * report.labels.length + 10), class: "confusion", role: "img", "aria-label": "confusion matrix" });
@@ -369,10 +440,13 @@ function setUpModelPage() {
     });
     box.appendChild(chart);
     const table = element("table");
-    table.appendChild(element("tr")).append(...["Class", "Images", "Precision", "Recall", "F1"].map((h) => element("th", h)));
+    table.className = "model-table";
+    table.appendChild(element("thead")).appendChild(element("tr")).append(...["Class", "Test photos", "Precision", "Recall", "F1"].map((h) => element("th", h)));
+    const rows = table.appendChild(element("tbody"));
     for (const item of report.classes) {
-      table.appendChild(element("tr")).append(...[item.label, String(item.support), percent(item.precision), percent(item.recall), percent(item.f1)].map((t) => element("td", t)));
+      rows.appendChild(element("tr")).append(...[item.label, String(item.support), percent(item.precision), percent(item.recall), percent(item.f1)].map((t) => element("td", t)));
     }
+    labelCells(table);
     box.appendChild(table);
     if (report.coverage) {
       box.appendChild(element("p", "Accuracy / coverage: " + report.coverage.map((p) =>
@@ -392,11 +466,20 @@ function setUpModelPage() {
       const row = element("tr");
       row.dataset.run = run.id;
       const report = run.report || {};
-      for (const text of [String(run.id), run.target + (run.version ? " v" + run.version : ""), String(report.count || 0), percent(report.accuracy || 0),
-        percent(report.top_k_accuracy || 0), percent(report.unknown_rate || 0), when(run.created_at)]) row.appendChild(element("td", text));
+      for (const text of [String(run.id), run.target + (run.version ? " v" + run.version : ""), String(report.count || 0), percent(report.accuracy || 0)])
+        row.appendChild(element("td", text));
+      // Beside the accuracy: its interval, and a warning when a class had too few test photos.
+      const interval = run.accuracy_interval;
+      row.appendChild(element("td", interval ? (interval.low * 100).toFixed(0) + "–" + (interval.high * 100).toFixed(0) + "%" : "", "interval"));
+      if (run.caution) row.children[3].appendChild(element("span", "not reliable: too few photos", "caution"));
+      for (const text of [percent(report.top_k_accuracy || 0), percent(report.unknown_rate || 0), when(run.created_at)]) row.appendChild(element("td", text));
+      // A row opens its details: by click, or Enter on the focused row.
+      row.tabIndex = 0;
       row.addEventListener("click", () => drawConfusion(run));
+      row.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); drawConfusion(run); } });
       body.appendChild(row);
     }
+    labelCells(document.getElementById("evaluations"));
     if (runs.length) drawConfusion(runs[0]);
   }
 
