@@ -109,13 +109,15 @@ struct LockOutTests {
             }
             #expect(destructive >= 6)
             // The scripts ask before calling the API, and before the buttons they draw themselves:
-            // the shared module for data-confirm, the duplicates, image and jobs pages' modules.
+            // the shared module for data-confirm, the duplicates, repair, image and jobs pages' modules.
             let common = try await browser.get("/static/common.js").text
             #expect(common.contains("if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;"))
             let duplicates = try await browser.get("/static/duplicates.js").text
             #expect(duplicates.contains(#"confirm("Keep this photo and take the other copies out of the project?")"#))
+            let repair = try await browser.get("/static/repair-editor.js").text
+            #expect(repair.contains(#"confirm("Discard this repair? Its result leaves the project.")"#))
             let image = try await browser.get("/static/image.js").text
-            #expect(image.contains(#"confirm("Discard this repair? Its result leaves the project.")"#))
+            #expect(image.contains(#"if (!confirm("Remove this photo from " + removePhoto.dataset.name"#))
             let jobs = try await browser.get("/static/jobs.js").text
             #expect(jobs.contains("if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;"))
         }

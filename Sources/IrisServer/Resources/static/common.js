@@ -128,17 +128,47 @@ function setUpAPIActions() {
           const secret = form.querySelector(".secret");
           secret.querySelector("code").textContent = result[field];
           secret.hidden = false;
+          form.reset();
+          refreshLists();
+        } else if (form.hasAttribute("data-refresh")) {
+          // data-refresh: the action shows in the page's lists, redrawn in place.
+          toast(form.dataset.refresh || "Saved");
+          form.reset();
+          refreshLists();
         } else {
           location.reload();
         }
       }));
     });
   }
-  for (const button of document.querySelectorAll("button[data-api]")) {
-    button.addEventListener("click", () => {
-      if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
-      callAPI(button.dataset.api, button.dataset.body ? JSON.parse(button.dataset.body) : null, () => location.reload());
-    });
+  // One listener for every data-api button, those in lists redrawn since included. A button in
+  // a live list redraws the lists; elsewhere the page reloads.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-api]");
+    if (!button) return;
+    if (button.dataset.confirm && !confirm(button.dataset.confirm)) return;
+    button.disabled = true;
+    callAPI(button.dataset.api, button.dataset.body ? JSON.parse(button.dataset.body) : null,
+      () => (button.closest("[data-live-list]") ? refreshLists() : location.reload()))
+      .finally(() => { button.disabled = false; });
+  });
+}
+
+// Redraws the page's lists (elements with data-live-list and an id) from the page as the server
+// draws it now: after an action the list shows it, and nothing else on the page (an open
+// section, a shown secret, the scroll position) is lost.
+export async function refreshLists() {
+  try {
+    const response = await fetch(location.href, { headers: { Accept: "text/html" } });
+    if (!response.ok) { location.reload(); return; }
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const list of document.querySelectorAll("[data-live-list][id]")) {
+      const replacement = fresh.getElementById(list.id);
+      if (replacement) list.replaceWith(document.importNode(replacement, true));
+    }
+    labelStackedCells();
+  } catch (_) {
+    location.reload();
   }
 }
 
@@ -394,4 +424,22 @@ export function startPage() {
   registerServiceWorker();
   setUpAPIActions();
   followEvents();
+  labelStackedCells();
+}
+
+// On a phone a table.stack shows each row as a card (app.css): every cell is named by its
+// column's heading (data-label), now and whenever rows are added.
+function labelStackedCells() {
+  for (const table of document.querySelectorAll("table.stack")) {
+    const headings = Array.from(table.querySelectorAll("thead th"), (heading) => heading.textContent.trim());
+    const label = () => {
+      for (const row of table.querySelectorAll("tbody tr")) {
+        Array.from(row.children).forEach((cell, index) => { if (headings[index]) cell.dataset.label = headings[index]; });
+      }
+    };
+    label();
+    if (table.dataset.labelled) continue;
+    table.dataset.labelled = "true";
+    new MutationObserver(label).observe(table, { childList: true, subtree: true });
+  }
 }

@@ -1,6 +1,6 @@
 // The project page (project.mustache): uploading photos through the offline queue, the
 // owner's contributor links, and (editors) choosing photos in the gallery to correct their labels.
-import { callAPI, csrfHeaders, element, offlineQueue, problemText, sendJSON, startPage, toast } from "./common.js";
+import { callAPI, csrfHeaders, element, offlineQueue, problemText, refreshLists, sendJSON, startPage, toast } from "./common.js";
 
 // Photos are chosen (or dropped), a label picked, and nothing is sent until Upload is pressed,
 // so the label chosen after the photos is the one they get.
@@ -73,6 +73,7 @@ function setUpCreateLink() {
     anchor.href = created.url;
     anchor.textContent = location.origin + created.url;
     document.getElementById("new-link").hidden = false;
+    refreshLists();
   });
 }
 
