@@ -501,10 +501,13 @@ def test_the_contributor_page_keeps_photos_taken_offline_and_sends_them_later(se
     assert all([label["name"] for label in image["labels"]] == ["oak"] for image in stored)
     page_wait(browser, 15).until(
         lambda b: [row.text.split()[-1] for row in b.find_elements(By.CSS_SELECTOR, "#progress li .status")] == ["uploaded", "uploaded"])
-    # Opened again online, nothing is sent twice: images dedupe by hash, so count the uploads.
+    # Opened again online, nothing is sent twice: images dedupe by hash, so count the uploads;
+    # the list of what this device sent is still there, each photo with how it went.
     browser.get(server.url(link["url"]))
     time.sleep(1)
     assert len(uploads_into(server, project)) == 2 and status(browser) == ""
+    rows = [row.text.split() for row in browser.find_elements(By.CSS_SELECTOR, "#progress li.sent-before")]
+    assert rows == [["offline-0.jpg", "uploaded"], ["offline-1.jpg", "uploaded"]], rows
 
 
 def images_in(server, project):

@@ -201,8 +201,13 @@ async function sha256Hex(blob) {
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-export function offlineQueue(target, checkURL, list, finished) {
+// With `remember` (the contributor page), what was sent is kept on this device (localStorage,
+// the newest 100 per link) and listed again when the page opens: a reload loses nothing.
+const SENT_KEPT = 100;
+
+export function offlineQueue(target, checkURL, list, finished, remember = false) {
   const status = document.getElementById("queue-status");
+  const sentKey = "iris-sent:" + target;
   let flushing = false;
   let retry = null;
   let sent = 0;
@@ -221,6 +226,30 @@ export function offlineQueue(target, checkURL, list, finished) {
       list.appendChild(row);
     }
     return row;
+  }
+
+  function sentBefore() {
+    try { return JSON.parse(localStorage.getItem(sentKey)) || []; } catch (_) { return []; }
+  }
+
+  function keepSent(entry, row) {
+    if (!remember) return;
+    const state = row.querySelector(".status");
+    const kept = sentBefore().concat([{ name: entry.name, state: state.textContent, refused: state.classList.contains("error"), at: Date.now() }]);
+    try { localStorage.setItem(sentKey, JSON.stringify(kept.slice(-SENT_KEPT))); } catch (_) { /* storage full or off: the list is this page's only */ }
+  }
+
+  // What earlier visits sent, oldest first, above what this one sends.
+  if (remember) {
+    for (const kept of sentBefore()) {
+      const row = element("li", undefined, "sent-before");
+      const bar = element("progress");
+      bar.max = 1;
+      bar.value = 1;
+      row.append(element("span", kept.name, "name"), bar, element("span", kept.state, kept.refused ? "status error" : "status"));
+      row.title = new Date(kept.at).toLocaleString();
+      list.appendChild(row);
+    }
   }
 
   function show(waiting) {
@@ -307,6 +336,7 @@ export function offlineQueue(target, checkURL, list, finished) {
         const outcome = await send(entry, rowFor(entry));
         if (outcome === "offline") { offline = true; show(entries.length - index); break; }
         await idbRequest((await queueStore("readwrite")).delete(entry.id));
+        keepSent(entry, rowFor(entry));
         if (outcome === "done") sent += 1; else refused += 1;
       }
       if (!offline) {

@@ -18,7 +18,7 @@ function setUpLinkUpload() {
       left.dataset.left = String(remaining);
       left.textContent = remaining + (remaining === 1 ? " upload" : " uploads") + " left on this link.";
     }
-  });
+  }, true);
   const choice = document.getElementById("link-label");
   input.addEventListener("change", async () => {
     // A link that offers labels wants one: "(choose)" is not an answer.
