@@ -97,6 +97,9 @@ echo "== map layout (50,000 synthetic 1,280-d points in 100 clusters; and the ph
 echo "== map and label check jobs (a project of 50,000 photos, synthetic 1,280-d embeddings in 100 clusters)"
 "$PWD/.build/release/iris" map-bench-project --data "$work/map-project" --log-level warning --photos 50000
 "$(scripts/python-env.sh)/bin/python" Benchmarks/map_page.py "$PWD/.build/release/iris" "$work/map-project"
+# The project page of 1,000 photos (uploaded, analysed by mobilenet-v2) in headless Chromium at 1280×900
+# and 390×844: DOMContentLoaded and interactive (first photo loaded, project.js run) against a 10-photo project's.
+"$(scripts/python-env.sh)/bin/python" Benchmarks/project_page.py "$PWD/.build/release/iris" "$work"
 # Review: a simulated crowd (the photo set through a link, 15% of labels wrong) and a reviewer who
 # looks at 30% of it, in the suspect order and in the newest order.
 python3 Benchmarks/review_crowd.py "$PWD/.build/release/iris" "$work" "$photoset"
