@@ -115,7 +115,9 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     assert requests.get(server.url("/api/v1/me"), headers={"Authorization": "Bearer " + secret}, timeout=10).status_code == 200
     # The list shows the new token at once, without a reload (the page keeps what it was holding).
     browser.execute_script("window.notReloaded = true")
-    row = wait.until(lambda driver: next((r for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "laptop" in r.text), None))
+    def laptop_row(driver):
+        return next((r for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "laptop" in r.text), None)
+    row = wait.until(laptop_row)
     # Revoked from the page: it stops working, and its row says so, still without a reload.
     row.find_element(By.TAG_NAME, "button").click()
     assert "laptop" in accept_confirmation(browser)
