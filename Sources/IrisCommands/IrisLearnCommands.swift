@@ -86,10 +86,12 @@ public enum IrisLearnCommands {
                 do {
                     let answer = try await learning.classify(
                         projectID: project.id, vectors: [try await learning.embedding(path: file, model: model)])[0]
-                    let ranked = answer.ranked.prefix(3).map {
-                        "\($0.label) \(String(format: "%.0f%%", $0.confidence * 100)) (distance \(String(format: "%.3f", $0.distance))/\(String(format: "%.3f", $0.threshold)))"
-                    }
-                    print("\(file): \(answer.label ?? "unknown")  —  \(ranked.joined(separator: ", "))")
+                    // The page's sentence, with its one calibrated percentage; then the distances behind it.
+                    let distances = answer.ranked.prefix(3).map { "\($0.label) \(String(format: "%.3f", $0.distance))" }
+                    let threshold = answer.ranked.first.map { String(format: "%.3f", $0.threshold) } ?? "-"
+                    print(
+                        "\(file): \(ModelInWords.sentence(for: answer))  (distances \(distances.joined(separator: ", ")); answers within \(threshold))"
+                    )
                 } catch let error as VipsError {
                     allRead = false
                     FileHandle.standardError.write(Data("\(file): \(error)\n".utf8))

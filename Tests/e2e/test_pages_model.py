@@ -10,7 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from pages import page_wait
 from test_browser import browser, screenshots, set_viewport, sign_in  # noqa: F401 (fixtures)
@@ -95,6 +97,12 @@ def test_the_model_page_reads_in_plain_words(server, browser, workdir):  # noqa:
     detail = browser.find_element(By.ID, "evaluation-detail")
     assert re.search(r"right of \d+ photos \(95% interval \d+–\d+%\)", detail.text), detail.text
     assert "Not reliable: a class had only" in detail.find_element(By.CSS_SELECTOR, ".caution").text
+    # an older run opens from the keyboard: its row takes focus and Enter shows it
+    oldest = browser.find_elements(By.CSS_SELECTOR, "#evaluations tbody tr")[-1]
+    browser.execute_script("arguments[0].focus()", oldest)
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    page_wait(browser, 5).until(lambda driver: driver.find_element(By.CSS_SELECTOR, "#evaluation-detail h3").text.startswith(
+        f"Run {oldest.get_attribute('data-run')}: learner"))
 
     # check: the history is a chart with its interval drawn, named for screen readers
     chart = browser.find_element(By.CSS_SELECTOR, "#history-chart svg")
