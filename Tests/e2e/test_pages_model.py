@@ -21,10 +21,10 @@ EVALSET = Path(__file__).resolve().parents[2] / ".cache" / "evalset"
 CLASSES = ["brick", "grass", "coffee"]
 
 
-def zip_of(workdir, label, count):
-    path = workdir / f"{label}.zip"
+def zip_of(workdir, label, count, start=0):
+    path = workdir / f"{label}-{start}.zip"
     with zipfile.ZipFile(path, "w") as archive:
-        for index in range(count):
+        for index in range(start, start + count):
             archive.write(EVALSET / label / f"{index:02d}.jpg", f"{label}/{index:02d}.jpg")
     return path
 
@@ -153,3 +153,13 @@ def test_the_model_page_reads_in_plain_words(server, browser, workdir):  # noqa:
     said = [chip.get_attribute("textContent") for chip in chips]
     assert len(chips) == 36 and all(re.fullmatch(r"trained classifier: (brick|grass|coffee) \d+%", text) for text in said), said
     assert "trained classifier" in chips[0].get_attribute("title")
+
+    # act: teach "lawn" from other photos of grass, after the test (so the test cannot say)
+    made = server.http.post(server.url(f"/api/v1/projects/{project}/learner/classes"), data={"name": "lawn"},
+                            files={"file": ("lawn.zip", zip_of(workdir, "grass", 12, start=12).read_bytes(), "application/zip")},
+                            timeout=120)
+    assert made.status_code == 201, made.text
+    browser.get(server.url(f"/projects/{project}/model"))
+    # check: its centroid is nearer grass's than its photos are to it, and the card says so
+    lawn = page_wait(browser, 15).until(lambda driver: driver.find_element(By.CSS_SELECTOR, ".class-card[data-name=lawn]"))
+    assert lawn.find_element(By.CSS_SELECTOR, ".confused").text == "Close to grass: their photos may be taken for each other."
