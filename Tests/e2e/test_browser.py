@@ -109,6 +109,7 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     browser.get(server.url("/account/tokens"))
     form = browser.find_element(By.ID, "create-token")
     form.find_element(By.NAME, "name").send_keys("laptop")
+    Select(form.find_element(By.NAME, "project_id")).select_by_visible_text("Shared")
     form.find_element(By.TAG_NAME, "button").click()
     secret = wait.until(expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "#create-token .secret code"))).text
     assert secret.startswith("iris_")
@@ -118,6 +119,10 @@ def test_admin_manages_users_tokens_and_members_from_the_pages(server, browser):
     def laptop_row(driver):
         return next((r for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "laptop" in r.text), None)
     row = wait.until(laptop_row)
+    # Limited to the project chosen by its name, and listed by that name.
+    assert "Shared" in row.text, row.text
+    seen = requests.get(server.url("/api/v1/projects"), headers={"Authorization": "Bearer " + secret}, timeout=10).json()
+    assert [item["id"] for item in seen["items"]] == [project], seen
     # Revoked from the page: it stops working, and its row says so, still without a reload.
     row.find_element(By.TAG_NAME, "button").click()
     assert "laptop" in accept_confirmation(browser)
@@ -527,19 +532,31 @@ def test_the_owner_pages_fit_a_phone_without_scrolling_sideways(server, browser,
     uploaded = server.http.post(server.url(f"/api/v1/projects/{project}/images"),
                                 files={"file": ("tree.jpg", base_jpeg, "image/jpeg")}, data={"label": "oak"}, timeout=30)
     sha = uploaded.json()["sha256"]
+    server.http.post(server.url("/api/v1/tokens"), json={"name": "laptop", "scopes": ["read"]}, timeout=10)
     sign_in(server, browser)
-    browser.set_window_size(390, 844)
+    # Each page and what a person comes to it for: its first photo or first row, which must be
+    # in the first screen, at a phone's size and a desktop's.
+    first = {"/": ".projects li", f"/projects/{project}": "#gallery .tile img", f"/images/{sha}": "#picture",
+             "/jobs": "#jobs tbody tr", "/history": "#history tbody tr", "/account/tokens": "#tokens tbody tr",
+             f"/projects/{project}/members": "#members tbody tr", "/search?q=oak": "#search-results .tile",
+             f"/projects/{project}/model": "h1"}
     try:
-        for path in ["/", f"/projects/{project}", f"/projects/{project}/model", "/jobs", f"/images/{sha}",
-                     "/history", "/account/tokens", f"/projects/{project}/members", "/search?q=tree"]:
-            browser.get(server.url(path))
-            page_wait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
-            wide = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
-            if wide[0] > wide[1]:
-                browser.save_screenshot(str(screenshots(server) / f"phone-overflow-{path.strip('/').replace('/', '-') or 'home'}.png"))
-            assert wide[0] <= wide[1], (path, wide)
+        for width, height in [(390, 844), (1280, 900)]:
+            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+            for path, selector in first.items():
+                browser.get(server.url(path))
+                page_wait(browser, 15).until(lambda b: b.execute_script("return document.readyState") == "complete")
+                wide = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+                if wide[0] > wide[1]:
+                    browser.save_screenshot(str(screenshots(server) / f"phone-overflow-{path.strip('/').replace('/', '-') or 'home'}.png"))
+                assert wide[0] <= wide[1], (path, wide)
+                top = page_wait(browser, 15).until(lambda b: b.execute_script(
+                    "const e = document.querySelector(arguments[0]); return e && e.getBoundingClientRect().top", selector),
+                    f"{path} has no {selector}")
+                assert top < height - 40, (width, path, selector, top)
     finally:
-        browser.set_window_size(1280, 900)
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)

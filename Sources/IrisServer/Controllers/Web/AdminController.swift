@@ -29,6 +29,7 @@ struct AdminController {
         var state: String
         var live: Bool
         var user: Int64
+        var projectID: Int64?
 
         init(_ token: APIToken) {
             state =
@@ -42,21 +43,41 @@ struct AdminController {
             lastUsed = token.lastUsedAt?.formatted(.iso8601) ?? "never"
             live = state == "live"
             user = token.userID
+            projectID = token.projectID
         }
     }
 
     struct TokensPage: PageView {
-        var title = "API tokens"
+        struct ProjectChoice {
+            var id: Int64
+            var name: String
+        }
+        var title = "Your account"
         var tokens: [TokenRow]
         var hasTokens: Bool
         var isAdmin: Bool
+        /// What a token may be limited to: the projects the user belongs to (all, for an administrator).
+        var projects: [ProjectChoice]
     }
+
+    /// How many projects the token form offers (and names in the list) at most.
+    static let tokenProjectChoices = 500
 
     @Sendable func tokensPage(_ request: Request, context: IrisRequestContext) async throws -> Response {
         guard let user = context.caller.user else { throw AuthMiddleware.unauthorized("sign in first") }
-        let tokens = try await store.accounts.tokens(userID: user.id).map(TokenRow.init)
+        let only = user.isAdmin ? nil : try await store.accounts.projectIDs(userID: user.id)
+        let projects = try await store.projects.list(after: nil, limit: Self.tokenProjectChoices, only: only)
+        let names = Dictionary(uniqueKeysWithValues: projects.map { ($0.id, $0.name) })
+        var tokens = try await store.accounts.tokens(userID: user.id).map(TokenRow.init)
+        // A token's project by name where the user still sees it (its id otherwise).
+        for index in tokens.indices {
+            if let id = tokens[index].projectID, let name = names[id] { tokens[index].project = name }
+        }
         return try resources.page(
-            "tokens", TokensPage(tokens: tokens, hasTokens: !tokens.isEmpty, isAdmin: user.isAdmin),
+            "tokens",
+            TokensPage(
+                tokens: tokens, hasTokens: !tokens.isEmpty, isAdmin: user.isAdmin,
+                projects: projects.map { .init(id: $0.id, name: $0.name) }),
             caller: context.caller)
     }
 

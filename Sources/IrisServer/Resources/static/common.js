@@ -50,7 +50,7 @@ export function formJSON(form) {
       if (field.name === "scopes") { if (field.checked) (body.scopes = body.scopes || []).push(field.value); }
       else body[field.name] = field.checked;
     } else if (field.value !== "") {
-      body[field.name] = field.type === "number" ? Number(field.value) : field.value;
+      body[field.name] = field.type === "number" || field.dataset.number !== undefined ? Number(field.value) : field.value;
     }
   }
   return body;
