@@ -25,5 +25,12 @@ def accept_confirmation(browser, seconds=5):
 def accessible_names(browser):
     """What a screen reader announces: the (role, name) of every node in Chromium's accessibility tree."""
     tree = browser.execute_cdp_cmd("Accessibility.getFullAXTree", {})
-    return {(node.get("role", {}).get("value"), node.get("name", {}).get("value")) for node in tree["nodes"]
+    return {(node.get("role", {}).get("value"), node.get("name", {}).get("value", "").strip()) for node in tree["nodes"]
             if not node.get("ignored")}
+
+
+def wider_than_the_screen(browser):
+    """The elements reaching past the right edge of the screen (none, on a page that fits)."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
+        ".map(e => e.tagName + (e.id ? '#' + e.id : '') + '.' + e.className).slice(0, 8)")

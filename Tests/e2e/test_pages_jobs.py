@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from conftest import variant
-from pages import page_wait
+from pages import accessible_names, page_wait, wider_than_the_screen
 from test_browser import browser, screenshots, sign_in  # noqa: F401 (fixtures)
 
 PROJECT = "Birds of the marsh"
@@ -26,23 +26,6 @@ def wait_for_jobs(server, project, kind, count):
             return items
         time.sleep(0.3)
     raise AssertionError(f"the {kind} jobs of project {project} did not finish")
-
-
-def no_sideways_overflow(driver):
-    return driver.execute_script(
-        "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
-        ".map(e => e.tagName + '.' + e.className + ' in #' + (e.closest('[id]') || {}).id).slice(0, 8)")
-
-
-def named_controls(driver):
-    """The names Chromium's accessibility tree gives the form controls (comboboxes, date fields, buttons)."""
-    tree = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})
-    names = {}
-    for node in tree["nodes"]:
-        role = node.get("role", {}).get("value")
-        if role in ("combobox", "ComboBoxSelect", "ComboBoxMenuButton", "Date", "date", "InputTime", "button", "textbox"):
-            names.setdefault(role, []).append(node.get("name", {}).get("value", ""))
-    return names
 
 
 def shoot(driver, server, name, phone=False):
@@ -92,8 +75,8 @@ def test_filter_jobs_and_page_through_the_history(server, browser, base_jpeg):  
     shoot(browser, server, "jobs")
 
     # check: every filter control has a name in the accessibility tree
-    names = named_controls(browser)
-    flat = [name for values in names.values() for name in values]
+    names = accessible_names(browser)
+    flat = [name for _, name in names]
     for label in ["State", "Kind", "Project", "Created from (UTC)", "Created before (UTC)", "Filter"]:
         assert label in flat, (label, names)
 
@@ -162,8 +145,8 @@ def test_filter_jobs_and_page_through_the_history(server, browser, base_jpeg):  
     rows = browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")
     assert len(rows) == 3 and all(PROJECT in row.text and "image uploaded" in row.text for row in rows)
     shoot(browser, server, "history")
-    names = named_controls(browser)
-    flat = [name for values in names.values() for name in values]
+    names = accessible_names(browser)
+    flat = [name for _, name in names]
     assert "Project" in flat and "What happened" in flat, names
 
     # check: at phone size both pages are stacked cards, with nothing past the right edge and the first row in view
@@ -172,7 +155,7 @@ def test_filter_jobs_and_page_through_the_history(server, browser, base_jpeg):  
         for path, table, name in [("/jobs", "jobs", "jobs"), ("/history", "history", "history")]:
             browser.get(server.url(path))
             wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr"))
-            assert no_sideways_overflow(browser) == [], path
+            assert wider_than_the_screen(browser) == [], path
             top = browser.execute_script(f"return document.querySelector('#{table} tbody tr').getBoundingClientRect().top")
             assert top < 844, (path, top)
             shoot(browser, server, name, phone=True)

@@ -14,7 +14,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from pages import page_wait
+from pages import accessible_names, page_wait, wider_than_the_screen
 from test_browser import browser, screenshots, set_viewport, sign_in  # noqa: F401 (fixtures)
 
 EVALSET = Path(__file__).resolve().parents[2] / ".cache" / "evalset"
@@ -40,19 +40,6 @@ def finished(server, response, seconds=180):
             return state
         time.sleep(0.5)
     raise AssertionError(f"job {job} did not finish")
-
-
-def no_sideways_overflow(driver):
-    return driver.execute_script(
-        "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
-        ".map(e => e.tagName + '.' + e.className).slice(0, 5)")
-
-
-def accessible_images(driver):
-    """The names Chromium's accessibility tree gives the page's images (role img)."""
-    nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
-    return [node.get("name", {}).get("value", "") for node in nodes if node.get("role", {}).get("value") == "image"
-            or node.get("role", {}).get("value") == "img"]
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
@@ -108,8 +95,9 @@ def test_the_model_page_reads_in_plain_words(server, browser, workdir):  # noqa:
     chart = browser.find_element(By.CSS_SELECTOR, "#history-chart svg")
     assert len(chart.find_elements(By.CSS_SELECTOR, "line.whisker")) == 3 and chart.find_elements(By.CSS_SELECTOR, "polygon.band.learner")
     assert len(chart.find_elements(By.CSS_SELECTOR, "circle.series.classifier")) == 1
-    names = [name for name in accessible_images(browser) if name.startswith("Accuracy of")]
-    assert names and "95% interval" in names[0] and "The table below lists every run" in names[0], accessible_images(browser)
+    images = [name for role, name in accessible_names(browser) if role in ("image", "img")]
+    names = [name for name in images if name.startswith("Accuracy of")]
+    assert names and "95% interval" in names[0] and "The table below lists every run" in names[0], images
 
     # act: classify a photo of a taught class and one of a class never taught
     (workdir / "lawn.jpg").write_bytes((EVALSET / "grass" / "20.jpg").read_bytes())
@@ -128,7 +116,7 @@ def test_the_model_page_reads_in_plain_words(server, browser, workdir):  # noqa:
     lawn = browser.find_element(By.CSS_SELECTOR, "#classify-results li.known")
     assert lawn.find_element(By.CSS_SELECTOR, "strong.answer").text == "grass"
     assert len(re.findall(r"\d+%", lawn.text)) == 1, lawn.text  # the distances behind it are closed, and have no percentages
-    assert not no_sideways_overflow(browser), no_sideways_overflow(browser)
+    assert not wider_than_the_screen(browser), wider_than_the_screen(browser)
     browser.execute_script("document.getElementById('classify-zone').scrollIntoView()")
     browser.save_screenshot(str(screenshots(server) / "model-answers-desktop.png"))
     browser.execute_script("document.getElementById('history-chart').scrollIntoView()")
@@ -141,7 +129,7 @@ def test_the_model_page_reads_in_plain_words(server, browser, workdir):  # noqa:
     browser.get(server.url(f"/projects/{project}/model"))
     page_wait(browser, 15).until(lambda driver: len(driver.find_elements(By.CSS_SELECTOR, ".class-card")) == 3)
     page_wait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, "#history-chart svg"))
-    assert not no_sideways_overflow(browser), no_sideways_overflow(browser)
+    assert not wider_than_the_screen(browser), wider_than_the_screen(browser)
     top = browser.execute_script("return document.querySelector('.class-card').getBoundingClientRect().top")
     assert top < 844, top
     browser.save_screenshot(str(screenshots(server) / "model-phone.png"))

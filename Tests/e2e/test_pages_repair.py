@@ -11,7 +11,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from pages import accept_confirmation, page_wait
+from pages import accept_confirmation, accessible_names, page_wait, wider_than_the_screen
 from test_browser import browser, screenshots, sign_in  # noqa: F401 (a fixture, used by name)
 
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
@@ -30,12 +30,6 @@ def in_view(driver, element_id):
         " && box.bottom <= innerHeight + 0.5 && box.right <= innerWidth + 0.5;", element_id)
 
 
-def wider_than_the_screen(driver):
-    return driver.execute_script(
-        "return [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)"
-        ".map(e => e.tagName + '#' + e.id);")
-
-
 def photo_fitted(driver):
     """The photo is shown whole, not scrolled: at its own size, or as large as the screen allows
     (as wide as its box, or the editor as tall as the screen): no zoom beyond the screen, and no
@@ -49,13 +43,6 @@ def photo_fitted(driver):
         "const spare = innerHeight - dialog.lastElementChild.getBoundingClientRect().bottom"
         "  - parseFloat(getComputedStyle(dialog).paddingBottom);"
         "return inside && (own || s.width - p.width <= 4 || spare <= 4);")
-
-
-def named_controls(driver):
-    """(role, name) of every control the accessibility tree exposes."""
-    nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
-    return {(node.get("role", {}).get("value"), node.get("name", {}).get("value", "").strip())
-            for node in nodes if not node.get("ignored")}
 
 
 def open_editor(driver):
@@ -110,7 +97,7 @@ def test_repair_fits_the_screen_on_a_phone_and_a_desktop(server, browser):  # no
 
     # check: the photo is fitted to the screen, with the tools and Go in view; all named
     check_editor(browser)
-    controls = named_controls(browser)
+    controls = accessible_names(browser)
     for control in [("dialog", "Repair part of this photo"), ("button", "Close"), ("radio", "Brush"), ("radio", "Eraser"),
                     ("slider", "Size"), ("button", "Undo"), ("button", "Redo"), ("button", "Clear"),
                     ("button", "Zoom out"), ("button", "Fit the photo to the screen"), ("button", "Zoom in"), ("button", "Go")]:
@@ -135,7 +122,7 @@ def test_repair_fits_the_screen_on_a_phone_and_a_desktop(server, browser):  # no
     assert "already joined Sky" in browser.find_element(By.ID, "repair-joined").text
     assert keep.get_attribute("href").endswith(f"/images/{result}")
     assert server.http.get(server.url(f"/api/v1/projects/{project}/images/{result}/labels"), timeout=10).status_code == 200
-    controls = named_controls(browser)
+    controls = accessible_names(browser)
     for control in [("slider", "Before ↔ after"), ("link", "Keep it"), ("button", "Discard it")]:
         assert control in controls, control
     browser.save_screenshot(str(shots / "repair-result-phone.png"))
