@@ -231,8 +231,8 @@ extension ModelManifest {
             throw fail("classify and moderate need a labels file")
         }
         if tasks.contains(.moderate), flagLabel == nil { throw fail("moderate needs flag_label") }
-        if let similarAbove, !(-1...1).contains(similarAbove) || !tasks.contains(.embed) {
-            throw fail("similar_above is a cosine from -1 to 1, for embed models")
+        if let similarAbove, !(-1...1).contains(similarAbove) {
+            throw fail("similar_above is a cosine, from -1 to 1 (embed models; others ignore it)")
         }
         if tasks.contains(.detectText), recognizer == nil { throw fail("detect-text needs a recognizer") }
         if let remote {
