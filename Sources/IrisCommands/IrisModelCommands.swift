@@ -135,6 +135,12 @@ public enum IrisModelCommands {
 }
 
 extension IrisModelCommands {
+    /// The feature study on ImageFolders of labelled photos (`make bench`): see `FeatureStudy`.
+    public static func featureStudy(_ settings: IrisSettings, folders: [String], trials: Int) async throws {
+        guard (1...1_000).contains(trials) else { throw Refusal.invalid("trials must be 1 to 1000", field: "trials") }
+        try await FeatureStudy.run(settings, folders: folders, trials: trials)
+    }
+
     /// The learner's quality study on an ImageFolder of labelled photos (`make bench`): see `LearningQuality`.
     public static func learningQuality(
         _ settings: IrisSettings, folder: String, model name: String?, json: Bool, fitCalibration: Bool = false

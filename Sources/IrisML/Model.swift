@@ -127,6 +127,7 @@ public final class Model: Sendable {
             if manifest.tasks.contains(.classify) {
                 let top = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(Self.topLabels)
                 result.labels = top.map { ScoredLabel(label: labels[$0], score: Double(scores[$0])) }
+                result.probabilities = scores
             }
             if manifest.tasks.contains(.moderate), let flag = manifest.flagLabel,
                 let index = labels.firstIndex(of: flag)

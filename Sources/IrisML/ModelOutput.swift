@@ -10,6 +10,13 @@ public struct ModelOutput: Sendable, Codable, Equatable {
     public var moderation: Double?
     /// `detect-text`: lines of text, top to bottom.
     public var text: [TextLine]?
+    /// `classify`: every class's probability, in the labels' order (for features made from
+    /// them; never stored with the analysis).
+    public var probabilities: [Float]?
+
+    enum CodingKeys: String, CodingKey {
+        case labels, embedding, moderation, text
+    }
 
     public init(
         labels: [ScoredLabel]? = nil, embedding: [Float]? = nil, moderation: Double? = nil, text: [TextLine]? = nil

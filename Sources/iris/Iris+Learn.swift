@@ -8,7 +8,9 @@ struct LearnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "learn",
         abstract: "A project's incremental learner: add classes, classify (local; no server needed).",
-        subcommands: [AddClass.self, Classify.self, Quality.self, LabelQuality.self, MapBench.self, Bench.self])
+        subcommands: [
+            AddClass.self, Classify.self, Quality.self, FeatureStudy.self, LabelQuality.self, MapBench.self, Bench.self,
+        ])
 
     struct AddClass: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -66,6 +68,21 @@ struct LearnCommand: AsyncParsableCommand {
 }
 
 extension LearnCommand {
+    struct FeatureStudy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "feature-study",
+            abstract:
+                "Which features the learner should compare photos by: embeddings, WordNet-hierarchy features and their combinations, on ImageFolders of labelled photos (run by make bench).",
+            shouldDisplay: false)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Seeded random splits per figure.") var trials = 20
+        @Argument(help: "Folders with one sub-folder of photos per class.") var folders: [String] = [".cache/evalset"]
+
+        func run() async throws {
+            try await IrisModelCommands.featureStudy(try common.settings(), folders: folders, trials: trials)
+        }
+    }
+
     struct LabelQuality: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "label-quality",

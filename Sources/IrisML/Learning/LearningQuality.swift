@@ -50,6 +50,10 @@ public struct LearningQuality: Sendable {
     public var calibration = IncrementalLearner.Calibration.standard
     /// The splits' random seed (the calibration is fitted on other splits than those reported).
     public var seed: UInt64 = 7
+    /// Classes never taught in each split (default: a quarter, at least one; 0 teaches all).
+    public var heldOutClasses: Int?
+    /// Whether the trained head is measured too (at k = 10, five splits).
+    public var measureHead = true
 
     public init(data: [(label: String, feature: [Float])]) { self.data = data }
 
@@ -60,7 +64,7 @@ public struct LearningQuality: Sendable {
         let labels = Array(Set(data.map(\.label))).sorted()
         let byClass = Dictionary(grouping: data.indices, by: { data[$0].label })
         let dimension = data.first?.feature.count ?? 0
-        let heldOut = max(1, labels.count / 4)
+        let heldOut = heldOutClasses ?? max(1, labels.count / 4)
         var rng = SplitMix(seed: seed)
         var rows: [Row] = []
         var head = 0.0
@@ -121,7 +125,7 @@ public struct LearningQuality: Sendable {
                     if answer.label == data[index].label { right += 1 }
                     if answer.label == nil { unknownTaught += 1 }
                 }
-                if k == 10, trial < 5, !trialTaught.isEmpty {
+                if measureHead, k == 10, trial < 5, !trialTaught.isEmpty {
                     // The head on the very same split (five trials: training costs more).
                     let classes = labels.filter { !unknown.contains($0) }
                     let (model, _) = try SoftmaxRegression.train(

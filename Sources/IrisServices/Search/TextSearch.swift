@@ -74,6 +74,16 @@ public struct SearchVocabulary: Sendable {
         return found.map { ($0.key, $0.value) }.sorted { $0.index < $1.index }
     }
 
+    /// The ImageNet classes under WordNet's noun hierarchy: each class adds its probability to
+    /// its own synset and every synset above it (semantic features for the learner and search).
+    public func classHierarchy() -> ClassHierarchy {
+        var ancestors = [[Int]](repeating: [], count: labels.count)
+        for (synset, entries) in below {
+            for entry in entries where entry.index < ancestors.count { ancestors[entry.index].append(synset) }
+        }
+        return ClassHierarchy(ancestors: ancestors)
+    }
+
     /// The first word of each synset on a path: `tabby ⊂ domestic cat ⊂ … ⊂ mammal`.
     public func words(_ path: [Int]) -> [String] { path.compactMap { wordnet.synsets[$0]?.words.first } }
 }

@@ -1,0 +1,81 @@
+import Foundation
+
+/// What a photo *is*, in a class hierarchy's terms: a classifier's class probabilities pushed up
+/// the hierarchy (for ImageNet, WordNet's nouns: a tabby's probability also counts for domestic
+/// cat, feline, carnivore, mammal, animal…), so that photos of one kind share the upper nodes
+/// even when the classifier spreads them over different leaves. An embedding places a photo by
+/// what it looks like; this places it by what it is, which is what a learner's classes usually
+/// name (fruit, bovid, vehicle).
+public struct ClassHierarchy: Sendable {
+    /// Per class (in the classifier's labels' order), the columns it adds its probability to:
+    /// its own node and every node above it.
+    public let columns: [[Int32]]
+    /// How many nodes the hierarchy has (the features' length).
+    public let width: Int
+
+    /// `ancestors[c]`: the nodes (any ids: WordNet offsets) of class `c` and all above it; a
+    /// class whose list is empty adds to nothing.
+    public init(ancestors: [[Int]]) {
+        var index: [Int: Int32] = [:]
+        var columns: [[Int32]] = []
+        for nodes in ancestors {
+            var row: [Int32] = []
+            for node in Set(nodes).sorted() {
+                if let known = index[node] {
+                    row.append(known)
+                } else {
+                    let column = Int32(index.count)
+                    index[node] = column
+                    row.append(column)
+                }
+            }
+            columns.append(row)
+        }
+        (self.columns, self.width) = (columns, index.count)
+    }
+
+    /// How the pushed-up probabilities are evened out before they are normalised: the upper
+    /// nodes gather most of the mass, so a square root (or a log) lets the leaves still count.
+    public enum Transform: String, Sendable, CaseIterable {
+        case linear, sqrt, log
+    }
+
+    /// Probabilities under this are left out of the sum (a 1,000-class softmax spreads most
+    /// of its classes below 1e-5; leaving them out keeps the product sparse).
+    public static let floor: Float = 1e-5
+
+    /// The unit vector of `probabilities` (one per class) pushed up the hierarchy and evened out.
+    public func features(_ probabilities: [Float], transform: Transform = .sqrt) -> [Float] {
+        var sums = [Float](repeating: 0, count: width)
+        for (classIndex, probability) in probabilities.enumerated()
+        where probability >= Self.floor && classIndex < columns.count {
+            for column in columns[classIndex] { sums[Int(column)] += probability }
+        }
+        switch transform {
+        case .linear: break
+        case .sqrt: for index in sums.indices { sums[index] = sums[index].squareRoot() }
+        // log(1 + 100 p): about p for small p, a slow rise for the big upper nodes.
+        case .log: for index in sums.indices { sums[index] = Foundation.log1p(100 * sums[index]) }
+        }
+        return SemanticFeatures.unit(sums)
+    }
+}
+
+/// A learner's feature made of parts (an embedding, the hierarchy features, a second model's
+/// embedding): each part is made a unit vector, weighted and concatenated, and the whole made
+/// a unit vector again, so the parts' shares of a cosine are the weights' squares' shares.
+public enum SemanticFeatures {
+    public static func combine(_ parts: [(vector: [Float], weight: Float)]) -> [Float] {
+        var whole: [Float] = []
+        whole.reserveCapacity(parts.reduce(0) { $0 + $1.vector.count })
+        for part in parts {
+            whole += unit(part.vector).map { $0 * part.weight }
+        }
+        return unit(whole)
+    }
+
+    static func unit(_ vector: [Float]) -> [Float] {
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? vector.map { $0 / norm } : vector
+    }
+}
