@@ -85,6 +85,8 @@ if [ ! -f "$photoset2/.complete-v1" ]; then
   .venv-models/bin/python scripts/models/photoset2.py "$cache/gcompris" "$photoset2"
   rm -rf "$cache/gcompris" "$cache/deb"
 fi
+echo "== feature study: embeddings, WordNet-hierarchy features and both (photo set, second set, crop set; 20 splits each)"
+"$PWD/.build/release/iris" learn feature-study --data "$work/learning" --log-level warning "$photoset" "$photoset2" .cache/evalset
 for set in "$photoset" "$photoset2"; do
   echo "== label quality, $(basename "$set") (MobileNetV2; 20 seeds of flipped labels, 10 seeds of label-next rounds)"
   "$PWD/.build/release/iris" learn label-quality --data "$work/learning" --log-level warning "$set"

@@ -1,5 +1,6 @@
 import Foundation
 import IrisCore
+import IrisImaging
 import IrisML
 import IrisServices
 
@@ -16,6 +17,18 @@ enum FeatureStudy {
         var label: String
         var embeddings: [String: [Float]]
         var probabilities: [String: [Float]]
+        /// The same of the photo mirrored left to right.
+        var mirrored: [String: (embedding: [Float], probabilities: [Float])] = [:]
+
+        /// The model's embedding and probabilities averaged over the photo and its mirror image.
+        func flipped(_ model: String) -> (embedding: [Float], probabilities: [Float]) {
+            let own = (embedding: embeddings[model] ?? [], probabilities: probabilities[model] ?? [])
+            guard let mirror = mirrored[model] else { return own }
+            return (
+                SemanticFeatures.combine([(FeatureStudy.mean([own.embedding, mirror.embedding]), 1)]),
+                FeatureStudy.mean([own.probabilities, mirror.probabilities])
+            )
+        }
     }
 
     struct Variant {
@@ -69,41 +82,63 @@ enum FeatureStudy {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// How a variant makes the hierarchy part: evened out by `transform`, and with `informative`
+    /// each node weighted by its information content.
+    struct Hierarchy {
+        var transform: ClassHierarchy.Transform
+        var informative: Bool
+        var name: String { transform.rawValue + (informative ? " × information" : "") }
+    }
+
     static func variants(_ models: [String], hierarchy: ClassHierarchy) -> [Variant] {
-        func hier(_ photo: Photo, _ model: String, _ transform: ClassHierarchy.Transform) -> [Float] {
-            hierarchy.features(photo.probabilities[model] ?? [], transform: transform)
+        func hier(_ probabilities: [Float]?, _ spec: Hierarchy) -> [Float] {
+            hierarchy.features(probabilities ?? [], transform: spec.transform, informative: spec.informative)
         }
+        let plain = Hierarchy(transform: .sqrt, informative: false)
+        let informative = Hierarchy(transform: .sqrt, informative: true)
         var variants: [Variant] = []
         for model in models {
             variants.append(Variant(name: "\(model) embedding") { $0.embeddings[model] ?? [] })
-            variants.append(Variant(name: "\(model) hierarchy (sqrt)") { hier($0, model, .sqrt) })
-            for (weight, transform) in [
-                (Float(1), ClassHierarchy.Transform.sqrt), (0.7, .sqrt), (1.4, .sqrt), (1, .log),
-            ] {
+            variants.append(Variant(name: "\(model) embedding, flip-averaged") { $0.flipped(model).embedding })
+            for spec in [plain, informative] {
                 variants.append(
-                    Variant(name: "\(model) embedding + hierarchy (\(transform.rawValue), weight \(weight))") {
+                    Variant(name: "\(model) hierarchy (\(spec.name))") { hier($0.probabilities[model], spec) })
+            }
+            let combinations: [(Float, Hierarchy)] = [
+                (1, plain), (0.7, plain), (1.4, plain), (1, Hierarchy(transform: .log, informative: false)),
+                (1, informative), (1.4, informative), (2, informative),
+            ]
+            for (weight, spec) in combinations {
+                variants.append(
+                    Variant(name: "\(model) embedding + hierarchy (\(spec.name), weight \(weight))") {
                         SemanticFeatures.combine([
-                            ($0.embeddings[model] ?? [], 1), (hier($0, model, transform), weight),
+                            ($0.embeddings[model] ?? [], 1), (hier($0.probabilities[model], spec), weight),
                         ])
                     })
             }
+            variants.append(
+                Variant(name: "\(model) embedding + hierarchy (\(informative.name), weight 1.4), flip-averaged") {
+                    let both = $0.flipped(model)
+                    return SemanticFeatures.combine([(both.embedding, 1), (hier(both.probabilities, informative), 1.4)])
+                })
         }
         guard models.count > 1 else { return variants }
         // Both extractors, and the hierarchy of their averaged probabilities.
-        func averaged(_ photo: Photo) -> [Float] {
-            let all = models.compactMap { photo.probabilities[$0] }
-            guard let first = all.first else { return [] }
-            return first.indices.map { index in all.reduce(0) { $0 + $1[index] } / Float(all.count) }
-        }
-        for weight in [Float(1), 1.4] {
+        func averaged(_ photo: Photo) -> [Float] { mean(models.compactMap { photo.probabilities[$0] }) }
+        for (weight, spec) in [(Float(1), plain), (1.4, plain), (1.4, informative), (2, informative)] {
             variants.append(
-                Variant(name: "both embeddings + hierarchy of the mean (sqrt, weight \(weight))") { photo in
+                Variant(name: "both embeddings + hierarchy of the mean (\(spec.name), weight \(weight))") { photo in
                     SemanticFeatures.combine(
-                        models.map { (photo.embeddings[$0] ?? [], 1) }
-                            + [(hierarchy.features(averaged(photo), transform: .sqrt), weight)])
+                        models.map { (photo.embeddings[$0] ?? [], 1) } + [(hier(averaged(photo), spec), weight)])
                 })
         }
         return variants
+    }
+
+    /// The element-wise mean of equally long vectors.
+    static func mean(_ vectors: [[Float]]) -> [Float] {
+        guard let first = vectors.first else { return [] }
+        return first.indices.map { index in vectors.reduce(0) { $0 + $1[index] } / Float(vectors.count) }
     }
 
     /// Every photo of the folder (one sub-folder per class) through every model.
@@ -117,13 +152,34 @@ enum FeatureStudy {
             for file in files.sorted() where !file.hasPrefix(".") {
                 var photo = Photo(label: label, embeddings: [:], probabilities: [:])
                 for model in models {
-                    let output = try await model.analyze(path: directory.appendingPathComponent(file).path)
+                    let pixels = try model.pixels(path: directory.appendingPathComponent(file).path)
+                    let output = try await model.analyze(pixels)
                     photo.embeddings[model.name] = output.embedding
                     photo.probabilities[model.name] = output.probabilities
+                    let mirror = try await model.analyze(mirrored(pixels))
+                    if let embedding = mirror.embedding, let probabilities = mirror.probabilities {
+                        photo.mirrored[model.name] = (embedding, probabilities)
+                    }
                 }
                 if photo.embeddings.count == models.count { photos.append(photo) }
             }
         }
         return photos
+    }
+
+    /// The pixels mirrored left to right (a test-time augmentation: the photo's meaning is the same).
+    static func mirrored(_ pixels: ModelPixels) -> ModelPixels {
+        var rgb = pixels.rgb
+        for y in 0..<pixels.height {
+            for x in 0..<pixels.width {
+                for channel in 0..<3 {
+                    rgb[(y * pixels.width + x) * 3 + channel] =
+                        pixels.rgb[(y * pixels.width + (pixels.width - 1 - x)) * 3 + channel]
+                }
+            }
+        }
+        return ModelPixels(
+            width: pixels.width, height: pixels.height, rgb: rgb, sourceWidth: pixels.sourceWidth,
+            sourceHeight: pixels.sourceHeight)
     }
 }

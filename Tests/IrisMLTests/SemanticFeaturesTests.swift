@@ -1,3 +1,4 @@
+import Foundation
 import IrisML
 import Testing
 
@@ -47,6 +48,21 @@ import Testing
         #expect(cosine(tabby, hammer) == 0)
         // A probability under the floor adds nothing (the product stays sparse).
         #expect(Self.hierarchy.features([0, 0, 0, ClassHierarchy.floor / 2]).allSatisfy { $0 == 0 })
+    }
+
+    @Test("a node over every class tells nothing; with information weighting it counts for nothing")
+    func information() {
+        // The tree above has no node over all four classes; add a root over them all.
+        let rooted = ClassHierarchy(ancestors: [[10, 2, 1, 0], [11, 2, 1, 0], [12, 3, 1, 0], [13, 4, 0]])
+        let root = 0  // the smallest id gets the first column
+        #expect(rooted.information[root] == 0)
+        // animal is over three of four classes: log(4/3); a leaf: log(4).
+        #expect(abs(rooted.information[1] - Float(Foundation.log(4.0 / 3.0))) < 1e-6)
+        let tabby = rooted.features([1, 0, 0, 0], informative: true)
+        #expect(tabby[root] == 0 && tabby.contains { $0 > 0 })
+        // A photo that is surely some animal and one surely a hammer now share nothing at all.
+        let hammer = rooted.features([0, 0, 0, 1], informative: true)
+        #expect(zip(tabby, hammer).allSatisfy { $0 * $1 == 0 })
     }
 
     @Test("combined parts are unit vectors weighted, so a part's share of the cosine follows its weight")

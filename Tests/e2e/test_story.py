@@ -79,7 +79,7 @@ def test_new_user_to_crowdsourced_upload(workdir, base_jpeg):
         # ...and in the history, with the link as the actor.
         owner.get(server.url("/history"))
         rows = owner.find_elements(By.CSS_SELECTOR, "#history tbody tr")
-        assert any("link contributors" in row.text and "image.uploaded" in row.text for row in rows)
+        assert any("link contributors" in row.text and "image uploaded" in row.text for row in rows), [row.text for row in rows]
     finally:
         for driver in (owner, contributor):
             if driver:

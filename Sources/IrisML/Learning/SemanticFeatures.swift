@@ -12,6 +12,10 @@ public struct ClassHierarchy: Sendable {
     public let columns: [[Int32]]
     /// How many nodes the hierarchy has (the features' length).
     public let width: Int
+    /// Per node, how much saying a photo is under it tells: log(classes / classes under it),
+    /// 0 for a node over every class ("entity"), most for a leaf (Resnik's information content,
+    /// with classes counted in place of corpus words).
+    public let information: [Float]
 
     /// `ancestors[c]`: the nodes (any ids: WordNet offsets) of class `c` and all above it; a
     /// class whose list is empty adds to nothing.
@@ -31,6 +35,10 @@ public struct ClassHierarchy: Sendable {
             }
             columns.append(row)
         }
+        var under = [Int](repeating: 0, count: index.count)
+        for row in columns { for column in row { under[Int(column)] += 1 } }
+        let classes = Float(max(columns.count, 1))
+        information = under.map { $0 > 0 ? Foundation.log(classes / Float($0)) : 0 }
         (self.columns, self.width) = (columns, index.count)
     }
 
@@ -44,8 +52,12 @@ public struct ClassHierarchy: Sendable {
     /// of its classes below 1e-5; leaving them out keeps the product sparse).
     public static let floor: Float = 1e-5
 
-    /// The unit vector of `probabilities` (one per class) pushed up the hierarchy and evened out.
-    public func features(_ probabilities: [Float], transform: Transform = .sqrt) -> [Float] {
+    /// The unit vector of `probabilities` (one per class) pushed up the hierarchy and evened out;
+    /// with `informative`, each node also weighted by its `information` (the nodes every photo
+    /// shares then count for nothing).
+    public func features(_ probabilities: [Float], transform: Transform = .sqrt, informative: Bool = false)
+        -> [Float]
+    {
         var sums = [Float](repeating: 0, count: width)
         for (classIndex, probability) in probabilities.enumerated()
         where probability >= Self.floor && classIndex < columns.count {
@@ -57,6 +69,7 @@ public struct ClassHierarchy: Sendable {
         // log(1 + 100 p): about p for small p, a slow rise for the big upper nodes.
         case .log: for index in sums.indices { sums[index] = Foundation.log1p(100 * sums[index]) }
         }
+        if informative { for index in sums.indices { sums[index] *= information[index] } }
         return SemanticFeatures.unit(sums)
     }
 }
