@@ -55,7 +55,7 @@ enum FeatureStudy {
             let classes = Set(photos.map(\.label)).count
             say(
                 "\n\(folder): \(photos.count) photos of \(classes) classes\n"
-                    + "| features | nearest, all taught, k = 1 / 5 / 10 | \(classes - max(1, classes / 4)) taught, \(max(1, classes / 4)) never, k = 10: nearest / unknown AUROC |\n|---|---|---|"
+                    + "| features | nearest, all taught, k = 1 / 5 / 10 | \(classes - max(1, classes / 4)) taught, \(max(1, classes / 4)) never, k = 10: nearest / unknown AUROC (by the learner's ratio / by distance alone) |\n|---|---|---|"
             )
             for variant in variants {
                 let data = photos.map { (label: $0.label, feature: variant.feature($0)) }
@@ -71,7 +71,7 @@ enum FeatureStudy {
                 let held = try some.run().rows[0]
                 let shots = taught.map { String(format: "%.3f", $0.nearest) }.joined(separator: " / ")
                 say(
-                    "| \(variant.name) | \(shots) | \(String(format: "%.3f / %.3f", held.nearest, held.unknownAUROC)) |"
+                    "| \(variant.name) | \(shots) | \(String(format: "%.3f / %.3f (%.3f)", held.nearest, held.unknownAUROC, held.distanceAUROC)) |"
                 )
             }
         }

@@ -21,6 +21,9 @@ public struct LearningQuality: Sendable {
         public var unknownOnUntaught: Double
         /// How well the distance ratio tells untaught from taught photos (1 perfect, 0.5 chance).
         public var unknownAUROC: Double
+        /// The same by the nearest class's distance alone (no per-class threshold): what the
+        /// thresholds add or lose.
+        public var distanceAUROC: Double = 0
         /// Expected calibration error of the confidence given with a class answer (10 bins).
         public var calibrationError: Double
         /// Mean confidence and the share right, over the class answers.
@@ -79,6 +82,7 @@ public struct LearningQuality: Sendable {
             var unknownUntaught = 0
             var untaught = 0
             var scores: [Double] = []
+            var distances: [Double] = []
             var isUntaught: [Bool] = []
             var answers: [(confidence: Double, right: Bool)] = []
             for trial in 0..<trials {
@@ -108,6 +112,7 @@ public struct LearningQuality: Sendable {
                     let answer = ready.classify(data[index].feature, temperature: temperature, limit: 1)
                     let outside = unknown.contains(data[index].label)
                     scores.append(answer.ratio)
+                    distances.append(answer.ranked.first?.distance ?? 0)
                     isUntaught.append(outside)
                     if let label = answer.label { answers.append((answer.confidence, label == data[index].label)) }
                     sample(answer.ratio, answer.lead, answer.ranked.first?.label == data[index].label)
@@ -145,6 +150,7 @@ public struct LearningQuality: Sendable {
                     unknownOnTaught: Self.share(unknownTaught, of: taught),
                     unknownOnUntaught: Self.share(unknownUntaught, of: untaught),
                     unknownAUROC: EvaluationReport.auroc(scores: scores, positives: isUntaught) ?? 0,
+                    distanceAUROC: EvaluationReport.auroc(scores: distances, positives: isUntaught) ?? 0,
                     calibrationError: Self.calibrationError(answers),
                     meanConfidence: answers.isEmpty
                         ? 0 : answers.map(\.confidence).reduce(0, +) / Double(answers.count),
