@@ -5,6 +5,7 @@ import IrisCore
 import IrisServices
 import IrisStore
 import IrisTesting
+import SQLKit
 import Testing
 
 @testable import IrisServer
@@ -150,6 +151,27 @@ struct JobListTests {
                 "/jobs?state=&kind=&project_id=\(setting.bravo)&created_since=&created_before=")
             #expect(page.status == .ok && page.text.contains("bravo-secret-project"), "\(page.text.prefix(300))")
             #expect(page.text.components(separatedBy: "<tr data-id=").count - 1 == 2)
+        }
+    }
+
+    @Test(
+        "the history names a flagged photo to editors only, as the photo page shows it", arguments: TestDatabase.enabled
+    )
+    func flaggedPhotos(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a photo of alpha whose moderation score is over the threshold
+            let setting = try await setting(server)
+            let sha256 = try #require(
+                try await server.upload(try Fixtures.jpeg(seed: 77), to: setting.alpha, name: "flagged-secret.jpg")
+                    .json()["sha256"] as? String)
+            try await server.store.database.withConnection { db in
+                try await db.raw("UPDATE images SET moderation = 0.99 WHERE sha256 = \(bind: sha256)").run()
+            }
+            // act, check: the viewer's history does not name it or link to it; the administrator's does
+            let viewers = try await setting.viewer.get("/history?project_id=\(setting.alpha)").text
+            #expect(!viewers.contains("flagged-secret.jpg") && !viewers.contains("/images/\(sha256)"))
+            let admins = try await server.get("/history?project_id=\(setting.alpha)").text
+            #expect(admins.contains("flagged-secret.jpg"))
         }
     }
 

@@ -515,6 +515,13 @@ def test_the_contributor_page_keeps_photos_taken_offline_and_sends_them_later(se
     assert len(uploads_into(server, project)) == 2 and status(browser) == ""
     rows = [row.text.split() for row in browser.find_elements(By.CSS_SELECTOR, "#progress li.sent-before")]
     assert rows == [["offline-0.jpg", "uploaded"], ["offline-1.jpg", "uploaded"]], rows
+    # On a shared phone the list can be forgotten: gone now and after a reload.
+    browser.find_element(By.ID, "forget-sent").click()
+    assert browser.find_elements(By.CSS_SELECTOR, "#progress li.sent-before") == []
+    assert not browser.find_element(By.ID, "forget-sent").is_displayed()
+    browser.refresh()
+    time.sleep(1)
+    assert browser.find_elements(By.CSS_SELECTOR, "#progress li.sent-before") == []
 
 
 def images_in(server, project):

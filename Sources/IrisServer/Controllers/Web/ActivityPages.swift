@@ -95,7 +95,7 @@ struct ActivityPages {
                     return nil
                 }
                 return (project, subject)
-            }, seesAll: seesAll)
+            }, seesAll: seesAll, caller: context.caller)
         let rows = events.map { event in
             let photo = event.projectID.flatMap { project in
                 event.subject.flatMap { subject in
@@ -195,7 +195,7 @@ struct ActivityPages {
             subjects.compactMap { job, subject in
                 guard case .photo(let sha256) = subject, let project = job.projectID else { return nil }
                 return (project, sha256)
-            }, seesAll: seesAll)
+            }, seesAll: seesAll, caller: context.caller)
         let now = Date()
         let rows = subjects.map { job, subject in
             JobsPage.Row(
@@ -300,22 +300,26 @@ struct ActivityPages {
     }
 
     /// Which of `subjects` (project, photo) the caller may see, by "project:sha256", with the
-    /// name each was uploaded under: the photo is still in the project, and accepted unless the
-    /// caller sees photos waiting for review there (`seesAll`, nil for everywhere).
-    func visiblePhotos(_ subjects: [(Int64, String)], seesAll: Set<Int64>?) async throws -> [String: String] {
+    /// name each was uploaded under: the photo is still in the project and, where the caller is
+    /// not an editor (`seesAll`, nil for everywhere), readable by the photo page's own rule
+    /// (`AccessGuard.requireView`: accepted, and not flagged unless an editor reviewed it).
+    func visiblePhotos(_ subjects: [(Int64, String)], seesAll: Set<Int64>?, caller: Caller) async throws
+        -> [String: String]
+    {
         var names: [String: String] = [:]
         var seen: Set<String> = []
+        var readable: [String: Set<Int64>] = [:]
         for (project, sha256) in subjects where seen.insert("\(project):\(sha256)").inserted {
             guard let member = try await store.images.member(sha256: sha256, of: project) else { continue }
+            if let seesAll, !seesAll.contains(project) {
+                if readable[sha256] == nil {
+                    let memberships = (try? await guardian.requireView(image: sha256, caller: caller)) ?? []
+                    readable[sha256] = Set(memberships.map(\.projectID))
+                }
+                guard readable[sha256]?.contains(project) == true else { continue }
+            }
             names["\(project):\(sha256)"] = member.originalName ?? "photo \(sha256.prefix(12))"
         }
-        guard let seesAll else { return names }
-        let guarded = names.keys.filter { key in !seesAll.contains(Int64(key.prefix { $0 != ":" }) ?? 0) }
-        guard !guarded.isEmpty else { return names }
-        let hidden = try await store.reviews.unaccepted(
-            guarded.map { String($0.split(separator: ":")[1]) },
-            in: Array(Set(guarded.compactMap { Int64($0.prefix { $0 != ":" }) })))
-        for key in hidden where names[key] != nil && guarded.contains(key) { names[key] = nil }
         return names
     }
 

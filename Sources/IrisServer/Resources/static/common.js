@@ -364,6 +364,12 @@ export function offlineQueue(target, checkURL, list, finished, remember = false)
       flush();
     },
     flush: flush,
+    // Whether this device keeps a list of what it sent here, and forgetting it (a shared phone).
+    get remembers() { return remember && sentBefore().length > 0; },
+    forget() {
+      try { localStorage.removeItem(sentKey); } catch (_) { /* nothing kept */ }
+      for (const row of list.querySelectorAll(".sent-before")) row.remove();
+    },
   };
 }
 

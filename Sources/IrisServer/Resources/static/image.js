@@ -184,6 +184,14 @@ function membershipLabels(item, sha256) {
     suggestions.hidden = !suggestions.querySelector(".suggestion:not([hidden])");
   }
 
+  // Changes made one after another: each starts from the labels the one before left, so two
+  // quick clicks are two changes, not a change and a "someone changed these meanwhile".
+  let saving = Promise.resolve(true);
+  function change(wanted, done) {
+    saving = saving.then(() => save(wanted(names()), done), () => save(wanted(names()), done));
+    return saving;
+  }
+
   // Replaces the labels with `wanted`; `done` says what happened in words.
   async function save(wanted, done) {
     const response = await fetch(url, {
@@ -219,14 +227,15 @@ function membershipLabels(item, sha256) {
     if (!button || !state) return;
     const name = button.parentElement.dataset.label;
     button.disabled = true;
-    if (await save(names().filter((label) => label !== name), "Removed " + name)) item.querySelector(".add-label input").focus();
+    if (await change((current) => current.filter((label) => label !== name), "Removed " + name)) item.querySelector(".add-label input").focus();
     else button.disabled = false;
   });
   item.querySelector(".suggestions").addEventListener("click", async (event) => {
     const button = event.target.closest("button.suggestion");
     if (!button || !state) return;
     button.disabled = true;
-    await save(names().concat([button.dataset.label]), "Added " + button.dataset.label);
+    const name = button.dataset.label;
+    await change((current) => (current.includes(name) ? current : current.concat([name])), "Added " + name);
     button.disabled = false;
   });
   const form = item.querySelector(".add-label");
@@ -247,7 +256,7 @@ function membershipLabels(item, sha256) {
     if (!name || !state) return;
     busy(form, (async () => {
       if (names().includes(name)) { status.textContent = name + " is already a label."; return; }
-      if (await save(names().concat([name]), "Added " + name)) input.value = "";
+      if (await change((current) => current.concat([name]), "Added " + name)) input.value = "";
     })());
   });
   const removePhoto = item.querySelector(".remove-photo");

@@ -18,7 +18,13 @@ function setUpLinkUpload() {
       left.dataset.left = String(remaining);
       left.textContent = remaining + (remaining === 1 ? " upload" : " uploads") + " left on this link.";
     }
+    offerForget();
   }, true);
+  // On a shared phone the next person need not see the file names sent before.
+  const forget = document.getElementById("forget-sent");
+  const offerForget = () => { forget.hidden = !queue.remembers; };
+  offerForget();
+  forget.addEventListener("click", () => { queue.forget(); offerForget(); toast("Forgotten on this device"); });
   const choice = document.getElementById("link-label");
   input.addEventListener("change", async () => {
     // A link that offers labels wants one: "(choose)" is not an answer.

@@ -196,7 +196,15 @@ export function setUpRepair() {
   let repairID = null;
 
   async function follow(id) {
-    const response = await fetch("/api/v1/repairs/" + id);
+    let response;
+    try {
+      response = await fetch("/api/v1/repairs/" + id);
+    } catch (_) {
+      // The network went away: say so and keep asking; the repair goes on without the page.
+      status.textContent = "Waiting for the network…";
+      setTimeout(() => follow(id), 3000);
+      return;
+    }
     if (!response.ok) { status.textContent = await problemText(response); goButton.disabled = false; return; }
     const repair = await response.json();
     bar.value = repair.progress || 0;
@@ -238,7 +246,15 @@ export function setUpRepair() {
     form.append("domain", domainBox.checked ? "true" : "false");
     const method = byId("repair-method");
     if (method) form.append("method", method.value);
-    const response = await fetch("/api/v1/images/" + dialog.dataset.sha256 + "/repairs", { method: "POST", headers: csrfHeaders(), body: form });
+    let response;
+    try {
+      response = await fetch("/api/v1/images/" + dialog.dataset.sha256 + "/repairs", { method: "POST", headers: csrfHeaders(), body: form });
+    } catch (_) {
+      bar.hidden = true;
+      status.textContent = "The server cannot be reached; nothing was sent. Try Go again in a moment.";
+      goButton.disabled = false;
+      return;
+    }
     if (response.status !== 202) {
       bar.hidden = true;
       status.textContent = await problemText(response);
