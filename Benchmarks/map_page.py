@@ -25,11 +25,11 @@ import tempfile
 import time
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
+
+from chromium import headless_chromium
 
 LOADS = 5
 TARGET_SECONDS = 2.0
@@ -128,11 +128,7 @@ def measure_api(server, project):
 
 
 def measure_page(server, project):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = headless_chromium()
     try:
         driver.get(server.base + "/login")
         driver.find_element(By.NAME, "username").send_keys(USER)

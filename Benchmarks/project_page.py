@@ -33,9 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from chromium import headless_chromium
 from review_crowd import Server
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -131,11 +130,7 @@ def fill(server, iris, work, name, folder, env):
 
 def measure(server, projects):
     """`projects`: {name: id}. Answers {viewport: {name: [load results]}}."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = headless_chromium()
     results = {}
     try:
         driver.get(server.base + "/login")
