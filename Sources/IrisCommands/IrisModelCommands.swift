@@ -18,13 +18,15 @@ public enum IrisModelCommands {
         }
         await registry.verifyRemote(logger: logger)
         print("models in \(registry.folder.path) (ONNX Runtime \(registry.runtimeVersion ?? "not loaded")):")
+        let width = max(16, registry.entries.map(\.name.count).max() ?? 0)
         for entry in registry.entries {
             let tasks = entry.manifest?.tasks.map(\.rawValue).joined(separator: ",") ?? "?"
             let place =
-                entry.manifest?.remote.map { "remote \($0.url)\(entry.registered ? ", registered" : "")" } ?? "local"
+                entry.manifest?.remote.map { "remote \($0.url)\(entry.registered ? ", registered" : "")" }
+                ?? entry.manifest?.derived.map { "from \($0.from)" } ?? "local"
             let state = entry.problem.map { "UNAVAILABLE: \($0)" } ?? "ready" + (entry.note.map { " (\($0))" } ?? "")
             print(
-                "  \(entry.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(place): \(state)"
+                "  \(entry.name.padding(toLength: width, withPad: " ", startingAt: 0)) \(tasks.padding(toLength: 16, withPad: " ", startingAt: 0)) \(place): \(state)"
             )
         }
         if registry.entries.isEmpty { print("  (none)") }
@@ -178,8 +180,13 @@ extension IrisModelCommands {
         )
         for row in figures.rows {
             print(
-                "  k = \(row.k): taught-class photos answered right \(percent(row.right)) (nearest class right \(percent(row.nearest)), unknown \(percent(row.unknownOnTaught))); untaught-class photos answered unknown \(percent(row.unknownOnUntaught)); unknown AUROC \(String(format: "%.3f", row.unknownAUROC)); confidence \(percent(row.meanConfidence)) for \(percent(row.answeredRight)) right, calibration error \(String(format: "%.3f", row.calibrationError))"
+                "  k = \(row.k): taught-class photos answered right \(percent(row.right)) (nearest class right \(percent(row.nearest)), unknown \(percent(row.unknownOnTaught)), of those nearest right \(percent(row.unknownOnRightNearest))); untaught-class photos answered unknown \(percent(row.unknownOnUntaught)); unknown AUROC \(String(format: "%.3f", row.unknownAUROC)); confidence \(percent(row.meanConfidence)) for \(percent(row.answeredRight)) right, calibration error \(String(format: "%.3f", row.calibrationError))"
             )
+            print(
+                "    coverage / accuracy of taught photos by threshold factor: "
+                    + row.curve.map {
+                        String(format: "×%.2g %.0f%% / %.0f%%", $0.factor, $0.coverage * 100, $0.accuracy * 100)
+                    }.joined(separator: ", "))
         }
         print(
             "  trained head on the same 10-shot splits: \(percent(figures.headAccuracy)) (the learner's nearest class \(percent(figures.learnerAtTen)); majority class \(percent(figures.majorityBaseline)))"

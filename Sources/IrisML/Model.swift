@@ -27,11 +27,14 @@ public final class Model: Sendable {
     let textReader: TextReader?
     /// The graph itself, for inpaint models (two inputs: photo and mask).
     let session: InferenceSession?
+    /// For a derived model (it shares its base model's backend): how its vector is made.
+    let derivation: Derivation?
 
     init(
         manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?,
-        session: InferenceSession? = nil
+        session: InferenceSession? = nil, derivation: Derivation? = nil
     ) {
+        self.derivation = derivation
         self.manifest = manifest
         self.preprocessor = Preprocessor(input: manifest.input)
         self.labels = labels
@@ -115,6 +118,12 @@ public final class Model: Sendable {
                 throw RuntimeError(operation: "reading \(manifest.name)", message: "no output for \(role)")
             }
             return tensor.values
+        }
+        if let derivation {
+            var scores = try output("scores")
+            if manifest.activation == .softmax { scores = softmax(scores) }
+            let embedding = normalised(try output("embedding"))
+            return ModelOutput(embedding: try derivation.features(embedding: embedding, probabilities: scores))
         }
         var result = ModelOutput()
         if manifest.tasks.contains(.classify) || manifest.tasks.contains(.moderate) {

@@ -44,6 +44,9 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     public var similarAbove: Double?
     /// For `inpaint`: the mask input and the output's range.
     public var inpaint: Inpaint?
+    /// For a feature model made from another model's outputs (no graph of its own): which
+    /// model and how (`DerivedFeatures`, docs/MODELS.md "Semantic features").
+    public var derived: Derived?
     public var license: String?
     public var source: String?
 
@@ -157,7 +160,7 @@ public struct ModelManifest: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, description, tasks, file, remote, input, outputs, activation, labels, recognizer, license, source
-        case calibration, inpaint
+        case calibration, inpaint, derived
         case flagLabel = "flag_label"
         case similarAbove = "similar_above"
     }

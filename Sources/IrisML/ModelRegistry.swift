@@ -49,11 +49,12 @@ public final class ModelRegistry: Sendable {
         state.withLockedValue { state in state.entries.compactMap { state.models[$0.name] } }
     }
 
-    /// Reads every `*.json` manifest in `folder` and loads its graph. Problems are kept per
+    /// Reads every `*.json` manifest in `folder` and loads its graph; then the derived models
+    /// over those (`hierarchies` by the name their manifests give). Problems are kept per
     /// model; only a folder that cannot be read at all throws.
     public static func load(
         folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none,
-        logger: Logger
+        hierarchies: [String: @Sendable () throws -> ClassHierarchy] = [:], logger: Logger
     ) throws -> ModelRegistry {
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "json" }
@@ -65,7 +66,14 @@ public final class ModelRegistry: Sendable {
         }
         var entries: [Entry] = []
         var models: [String: Model] = [:]
+        var derived: [URL] = []
         for file in files {
+            if let probe = try? JSONDecoder().decode(DerivedManifestFile.Probe.self, from: Data(contentsOf: file)),
+                probe.derived != nil
+            {
+                derived.append(file)
+                continue
+            }
             let fallbackName = file.deletingPathExtension().lastPathComponent
             var manifest: ModelManifest?
             do {
@@ -89,6 +97,7 @@ public final class ModelRegistry: Sendable {
                 logger.error("model unavailable", metadata: ["model": "\(name)", "problem": "\(message)"])
             }
         }
+        loadDerived(derived, models: &models, entries: &entries, hierarchies: hierarchies, logger: logger)
         let version = (try? runtime?.get())?.version
         return ModelRegistry(
             folder: folder, entries: entries, models: models, runtimeVersion: version, allowlist: allowlist)

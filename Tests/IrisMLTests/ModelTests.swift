@@ -9,7 +9,11 @@ import Testing
 @Suite struct ModelTests {
     @Test func theBundledModelsAreReady() throws {
         let registry = try TestModels.registry()
-        #expect(registry.entries.map(\.name) == ["efficientnet-lite0", "mobilenet-v2", "open-nsfw", "ppocr-v4"])
+        #expect(
+            registry.entries.map(\.name) == [
+                "efficientnet-lite0", "mobilenet-v2", "open-nsfw", "ppocr-v4", "efficientnet-lite0-wordnet",
+                "mobilenet-v2-wordnet",
+            ])
         for entry in registry.entries { #expect(entry.problem == nil, "\(entry.name): \(entry.problem ?? "")") }
         #expect(registry.runtimeVersion == "1.32.0")
     }
@@ -55,6 +59,59 @@ import Testing
         #expect(similarity < 0.6)
         let again = try await model.analyze(path: TestModels.photo("chelsea.png").path)
         #expect(again.embedding == cat.embedding)
+    }
+
+    @Test(
+        "a derived model: MobileNetV2's embedding beside its classes pushed up WordNet, the same whether run or derived from the base's analysis"
+    )
+    func derivedModel() async throws {
+        let registry = try TestModels.registry()
+        let base = try #require(registry.model("mobilenet-v2"))
+        let derived = try #require(registry.model("mobilenet-v2-wordnet"))
+        #expect(registry.derived(from: "mobilenet-v2").map(\.name) == ["mobilenet-v2-wordnet"])
+        #expect(derived.manifest.tasks == [.embed] && derived.manifest.derived?.from == "mobilenet-v2")
+        let cat = try await base.analyze(path: TestModels.photo("chelsea.png").path)
+        let made = try #require(try derived.derive(from: cat))
+        let run = try #require(try await derived.analyze(path: TestModels.photo("chelsea.png").path).embedding)
+        #expect(made.count == 1280 + 1860 && run.count == made.count)
+        #expect(abs(made.reduce(0) { $0 + $1 * $1 } - 1) < 1e-4)
+        #expect(zip(made, run).allSatisfy { abs($0 - $1) < 1e-4 })
+        // The embedding is its first part, at 1/√2 of its length (two unit parts, weight 1 each).
+        let embedding = try #require(cat.embedding)
+        let share = Float(0.5).squareRoot()
+        #expect(zip(made.prefix(1280), embedding).allSatisfy { abs($0 - $1 * share) < 1e-4 })
+        // Another photo of the cat shares the hierarchy's nodes far more than a cup of coffee does.
+        let crop = FileManager.default.temporaryDirectory.appendingPathComponent("cat-\(UUID().uuidString).jpg")
+        try TestModels.evalPhoto("cat", 3).write(to: crop)
+        defer { try? FileManager.default.removeItem(at: crop) }
+        let otherCat = try #require(try await derived.analyze(path: crop.path).embedding)
+        let coffee = try #require(try await derived.analyze(path: TestModels.photo("coffee.png").path).embedding)
+        func semantic(_ a: [Float], _ b: [Float]) -> Float {
+            var dot: Float = 0
+            for index in 1280..<a.count { dot += a[index] * b[index] }
+            return dot
+        }
+        #expect(
+            semantic(made, otherCat) > 2 * semantic(made, coffee),
+            "\(semantic(made, otherCat)) \(semantic(made, coffee))")
+    }
+
+    @Test("a derived model over a model that is not there, or a hierarchy Iris does not know, is reported at load")
+    func derivedModelProblems() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("derived-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(
+            #"{"name": "orphan", "tasks": ["embed"], "derived": {"from": "mobilenet-v2", "hierarchy": "wordnet", "transform": "log", "weight": 1}}"#
+                .utf8
+        ).write(to: folder.appendingPathComponent("orphan.json"))
+        let registry = try ModelRegistry.load(
+            folder: folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 1),
+            logger: Logger(label: "test"))
+        #expect(registry.model("orphan") == nil)
+        #expect(
+            registry.entries.first?.problem
+                == "derived.from names mobilenet-v2, which is not a model ready here")
     }
 
     @Test func moderationScoresEverydayPhotosAsSafe() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IrisCore
+import IrisML
 import IrisServer
 import IrisServices
 import IrisStore
@@ -30,7 +31,9 @@ import Testing
         try await server.settle(timeout: 60)
         let body = try await server.get("/api/v1/analyses/\(sha256)").json()
         let statuses = try #require(body["models"] as? [String: [String: Any]])
-        #expect(Set(statuses.keys) == Set(models))
+        // The models derived from those asked for are made by the same analysis.
+        let derived = try models.flatMap { try TestModels.registry().derived(from: $0).map(\.name) }
+        #expect(Set(statuses.keys) == Set(models + derived))
         return statuses
     }
 
@@ -139,7 +142,8 @@ import Testing
             let items = try #require(body["items"] as? [[String: Any]])
             #expect(
                 items.compactMap { $0["name"] as? String } == [
-                    "efficientnet-lite0", "mobilenet-v2", "open-nsfw", "ppocr-v4",
+                    "efficientnet-lite0", "mobilenet-v2", "open-nsfw", "ppocr-v4", "efficientnet-lite0-wordnet",
+                    "mobilenet-v2-wordnet",
                 ])
             #expect(items.allSatisfy { $0["available"] as? Bool == true })
             #expect(items.first?["tasks"] as? [String] == ["classify", "embed"])

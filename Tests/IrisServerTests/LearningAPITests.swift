@@ -7,6 +7,7 @@ import IrisServices
 import IrisStore
 import IrisTesting
 import NIOCore
+import SQLKit
 import Testing
 
 /// The incremental learner, trained classifiers and evaluations, over real embeddings of real photos.
@@ -254,14 +255,17 @@ import Testing
                 #expect(response.status == .created, "\(response.text)")
             }
             var body = try await server.get(path).json()
-            #expect(body["model"] as? String == "mobilenet-v2" && body["rebuilding"] as? Bool == false)
-            #expect(Set(body["models"] as? [String] ?? []).isSuperset(of: ["mobilenet-v2", "efficientnet-lite0"]))
+            #expect(body["model"] as? String == "mobilenet-v2-wordnet" && body["rebuilding"] as? Bool == false)
+            #expect(
+                Set(body["models"] as? [String] ?? []).isSuperset(of: [
+                    "mobilenet-v2", "efficientnet-lite0", "mobilenet-v2-wordnet", "efficientnet-lite0-wordnet",
+                ]))
 
             // A name that is no embedding model is a 400 naming the field, and changes nothing.
             let wrong = try await server.send(.patch, path, json: ["model": "resnet50", "threshold_scale": 1.5])
             #expect(wrong.status == .badRequest && wrong.text.contains("model"), "\(wrong.text)")
             body = try await server.get(path).json()
-            #expect(body["model"] as? String == "mobilenet-v2" && body["threshold_scale"] as? Double == 1)
+            #expect(body["model"] as? String == "mobilenet-v2-wordnet" && body["threshold_scale"] as? Double == 1)
 
             let chosen = try await server.send(.patch, path, json: ["model": "efficientnet-lite0"])
             let chosenModel = try chosen.json()["model"] as? String
@@ -302,10 +306,43 @@ import Testing
                 .patch, path, headers: [.contentType: "application/json"],
                 body: ByteBuffer(bytes: Data(#"{"model": null}"#.utf8)))
             let backModel = try back.json()["model"] as? String
-            #expect(back.status == .ok && backModel == "mobilenet-v2", "\(back.text)")
+            #expect(back.status == .ok && backModel == "mobilenet-v2-wordnet", "\(back.text)")
             try await server.settle(timeout: 120)
-            #expect(try await server.store.learning.learner(projectID: project)?.model == "mobilenet-v2")
+            #expect(try await server.store.learning.learner(projectID: project)?.model == "mobilenet-v2-wordnet")
             #expect(try await server.get(path).json()["count"] as? Int == 16)
+        }
+    }
+
+    @Test(
+        "a learner over another model than its project's now (a changed setting) is rebuilt by the scheduled consolidation, answering meanwhile",
+        arguments: TestDatabase.enabled)
+    func migration(database: TestDatabase) async throws {
+        try await TestServer.with(database, configure: { $0.models.autoModels = ["mobilenet-v2"] }) { server in
+            let project = try await server.createProject("migrating")
+            for name in ["brick", "grass", "coins"] {
+                let response = try await Self.addClass(
+                    server, project: project, name: name, zip: try Self.zip(name, 0..<5))
+                #expect(response.status == .created, "\(response.text)")
+            }
+            let semantic = try #require(try await server.store.learning.learner(projectID: project))
+            #expect(semantic.model == "mobilenet-v2-wordnet" && semantic.dimension == 1280 + 1860)
+            // As a learner made before the setting changed: its classes over plain MobileNetV2.
+            try await server.store.database.withConnection { db in
+                try await db.raw("UPDATE learners SET model = 'mobilenet-v2' WHERE project_id = \(bind: project)").run()
+            }
+            #expect(try await server.get("/api/v1/projects/\(project)/learner").json()["rebuilding"] as? Bool == true)
+            _ = try await server.store.jobs.enqueue([
+                try JobRequest(
+                    kind: ConsolidateJob.kind, encoding: ConsolidateJob.Payload(), queue: JobSettings.Queue.ml)
+            ])
+            try await server.settle(timeout: 120)
+            let rebuilt = try #require(try await server.store.learning.learner(projectID: project))
+            #expect(rebuilt.model == "mobilenet-v2-wordnet" && rebuilt.count == 15 && rebuilt.dimension == 3140)
+            let answers = try await Self.classify(
+                server, project: project,
+                files: ["grass", "coins"].map { ("\($0).jpg", try! TestModels.evalPhoto($0, 25)) })
+            let items = try #require(try answers.json()["items"] as? [[String: Any]])
+            #expect(items.map { $0["label"] as? String } == ["grass", "coins"], "\(items)")
         }
     }
 

@@ -176,8 +176,10 @@ extension ConfigurationKey {
             "The sentence-embedding model that gives text search its sense of meaning: `minilm-l3` (paraphrase-MiniLM-L3-v2) or `minilm-l6` (all-MiniLM-L6-v2: twice the layers, better on phrases, worse on single nouns, no better overall on make bench's queries); its ONNX file is `NAME.onnx` in the models folder."
     )
     public static let learnerModel = ConfigurationKey(
-        "learner.model", default: "mobilenet-v2",
-        help: "The embedding model new learners and trained classifiers learn over (a model with the `embed` task).")
+        "learner.model", default: "mobilenet-v2-wordnet",
+        help:
+            "The embedding model learners and trained classifiers learn over (a model with the `embed` task) in projects that chose none. The default, `mobilenet-v2-wordnet`, is MobileNetV2's embedding with its classes pushed up WordNet (made by the MobileNetV2 analysis, no second inference). Learners over another model are rebuilt over a new setting by a job at start, answering meanwhile."
+    )
     public static let learnerSigmas = ConfigurationKey(
         "learner.threshold_sigmas", default: "1",
         help:

@@ -10,6 +10,15 @@ import Foundation
 /// separates the two (AUROC), and the expected calibration error of the confidence that comes
 /// with a class answer. At k = 10 the trained head is measured on the very same splits.
 public struct LearningQuality: Sendable {
+    public struct CurvePoint: Sendable, Codable {
+        public var factor: Double
+        public var coverage: Double
+        public var accuracy: Double
+    }
+
+    /// The threshold factors the coverage / accuracy curve is drawn at.
+    public static let curveFactors = [0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0]
+
     public struct Row: Sendable, Codable {
         public var k: Int
         /// Photos of taught classes whose nearest class is theirs (the ceiling for `right`).
@@ -17,6 +26,12 @@ public struct LearningQuality: Sendable {
         /// Photos of taught classes answered with their class (an `unknown` answer is wrong).
         public var right: Double
         public var unknownOnTaught: Double
+        /// Of the taught photos whose nearest class is theirs, the share answered `unknown`
+        /// (what a threshold costs where it could have been right).
+        public var unknownOnRightNearest: Double = 0
+        /// The coverage / accuracy curve over the taught photos: for each factor on the
+        /// threshold, the share answered and the share of those answers that are right.
+        public var curve: [CurvePoint] = []
         /// Photos of untaught classes answered `unknown`.
         public var unknownOnUntaught: Double
         /// How well the distance ratio tells untaught from taught photos (1 perfect, 0.5 chance).
@@ -85,6 +100,8 @@ public struct LearningQuality: Sendable {
             var distances: [Double] = []
             var isUntaught: [Bool] = []
             var answers: [(confidence: Double, right: Bool)] = []
+            var unknownRightNearest = 0
+            var taughtAnswers: [(ratio: Double, right: Bool)] = []
             for trial in 0..<trials {
                 var shuffled = labels
                 rng.shuffle(&shuffled)
@@ -123,9 +140,12 @@ public struct LearningQuality: Sendable {
                     }
                     taught += 1
                     trialTaught.append(index)
-                    if answer.ranked.first?.label == data[index].label {
+                    let nearestRight = answer.ranked.first?.label == data[index].label
+                    taughtAnswers.append((answer.ratio, nearestRight))
+                    if nearestRight {
                         nearest += 1
                         trialNearest += 1
+                        if answer.label == nil { unknownRightNearest += 1 }
                     }
                     if answer.label == data[index].label { right += 1 }
                     if answer.label == nil { unknownTaught += 1 }
@@ -148,6 +168,13 @@ public struct LearningQuality: Sendable {
                 Row(
                     k: k, nearest: Self.share(nearest, of: taught), right: Self.share(right, of: taught),
                     unknownOnTaught: Self.share(unknownTaught, of: taught),
+                    unknownOnRightNearest: Self.share(unknownRightNearest, of: nearest),
+                    curve: Self.curveFactors.map { factor in
+                        let answered = taughtAnswers.filter { $0.ratio <= factor }
+                        return CurvePoint(
+                            factor: factor, coverage: Self.share(answered.count, of: taughtAnswers.count),
+                            accuracy: Self.share(answered.filter(\.right).count, of: answered.count))
+                    },
                     unknownOnUntaught: Self.share(unknownUntaught, of: untaught),
                     unknownAUROC: EvaluationReport.auroc(scores: scores, positives: isUntaught) ?? 0,
                     distanceAUROC: EvaluationReport.auroc(scores: distances, positives: isUntaught) ?? 0,

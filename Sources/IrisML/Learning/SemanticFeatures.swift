@@ -44,7 +44,7 @@ public struct ClassHierarchy: Sendable {
 
     /// How the pushed-up probabilities are evened out before they are normalised: the upper
     /// nodes gather most of the mass, so a square root (or a log) lets the leaves still count.
-    public enum Transform: String, Sendable, CaseIterable {
+    public enum Transform: String, Sendable, Codable, CaseIterable {
         case linear, sqrt, log
     }
 

@@ -110,6 +110,14 @@ public struct AnalysisJob: JobHandler {
         let output = try await model.analyze(path: path)
         try context.checkCancellation()
         let saved = try await Self.save(output, model: model.name, sha256: payload.sha256, store: store)
+        if saved {
+            // The models derived from this one's outputs are made now, from the same run.
+            for derived in models.derived(from: model.name) {
+                guard let vector = try derived.derive(from: output) else { continue }
+                _ = try await Self.save(
+                    ModelOutput(embedding: vector), model: derived.name, sha256: payload.sha256, store: store)
+            }
+        }
         if saved, let embedding = output.embedding {
             // Human-labelled images join their learner classes as soon as they have an embedding.
             try await learning?.embedded(sha256: payload.sha256, vector: embedding, model: model.name)

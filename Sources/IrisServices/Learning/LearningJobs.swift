@@ -3,8 +3,9 @@ public import IrisCore
 import IrisML
 import IrisStore
 
-/// `learner.consolidate`: rebuilds learners exactly from their members (one project, or
-/// every learner changed since its last consolidation when run by the scheduler). Each
+/// `learner.consolidate`: rebuilds learners exactly from their members (one project, or, when
+/// run by the scheduler, every learner changed since its last consolidation or over another
+/// model than its project uses now). Each
 /// project's progress is an event, so its pages show it as toasts: updating, updated, failed.
 public struct ConsolidateJob: JobHandler {
     public init(learning: LearningService) {
@@ -43,7 +44,10 @@ public struct ConsolidateJob: JobHandler {
         if let project = payload.projectId {
             projects = [project]
         } else {
-            projects = try await learning.store.learning.unconsolidated()
+            // Changed learners, and those over another model than their project's now (a
+            // changed `learner.model` setting): rebuilt over it while they keep answering.
+            let moved = try await learning.store.learning.overOtherModel(defaultModel: learning.defaultModel)
+            projects = Set(try await learning.store.learning.unconsolidated() + moved).sorted()
         }
         var done: [Int64: Int] = [:]
         for (index, projectID) in projects.enumerated() {

@@ -355,14 +355,16 @@ public struct LearningService: Sendable {
 
     /// A human-labelled image got its embedding from `model`: it joins the classes named by
     /// its labels, in every project whose learner has them. O(1) per class joined. Learners
-    /// over a model no automatic analysis runs get their embedding made now, once (by the
-    /// first automatic model's analysis).
+    /// over a model derived from `model` take the vector its analysis derived; learners over
+    /// a model no automatic analysis runs get their embedding made now, once (by the first
+    /// automatic model's analysis).
     public func embedded(sha256: String, vector: [Float], model: String) async throws {
         for (projectID, name, learnerModel) in try await store.learning.pendingMemberships(sha256: sha256) {
             let example: [Float]
+            let source = models.model(learnerModel)?.manifest.derived?.from ?? learnerModel
             if learnerModel == model {
                 example = vector
-            } else if model == autoModels.first, !autoModels.contains(learnerModel) {
+            } else if source == model || (model == autoModels.first && !autoModels.contains(source)) {
                 example = try await embedding(sha256: sha256, model: learnerModel)
             } else {
                 continue

@@ -20,15 +20,19 @@ public struct ModelSettings: Sendable {
     public var learnerModel: String
     public var thresholds: IncrementalLearner.Thresholds
     public var consolidateInterval: Double
+    /// WordNet's files (`search.wordnet_dir`): the hierarchy derived models push classes up.
+    public var wordnet: URL
 
     public init(
         folder: URL = URL(fileURLWithPath: "models"),
         runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
         spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none,
         autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8,
-        learnerModel: String = "mobilenet-v2",
-        thresholds: IncrementalLearner.Thresholds = IncrementalLearner.Thresholds(), consolidateInterval: Double = 3600
+        learnerModel: String = "mobilenet-v2-wordnet",
+        thresholds: IncrementalLearner.Thresholds = IncrementalLearner.Thresholds(), consolidateInterval: Double = 3600,
+        wordnet: URL = URL(fileURLWithPath: "/usr/share/wordnet")
     ) {
+        self.wordnet = wordnet
         self.learnerModel = learnerModel
         self.thresholds = thresholds
         self.consolidateInterval = consolidateInterval
@@ -57,7 +61,8 @@ public struct ModelSettings: Sendable {
                 prior: try reader.double(.learnerPrior, in: 0...2),
                 override: reader.string(.learnerMaxDistance).isEmpty
                     ? nil : try reader.double(.learnerMaxDistance, in: 0...2)),
-            consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800))
+            consolidateInterval: try reader.double(.learnerConsolidateInterval, in: 10...604_800),
+            wordnet: URL(fileURLWithPath: reader.string(.wordnetDirectory)))
     }
 
     public static func allowlist(_ text: String) throws -> RemoteAllowlist {
@@ -74,6 +79,16 @@ public struct ModelSettings: Sendable {
     /// How each ONNX Runtime session uses threads.
     public var sessionThreads: InferenceSession.Threads { .init(intraOp: threads, spinning: spinWait) }
 
+    /// The hierarchies derived models may name: `wordnet`, the ImageNet classes under WordNet's
+    /// nouns (read on a derived model's first use, shared with text search).
+    public var hierarchies: [String: @Sendable () throws -> ClassHierarchy] {
+        [
+            "wordnet": { [wordnet, folder] in
+                try SearchVocabulary.load(wordnet: wordnet, models: folder).classHierarchy()
+            }
+        ]
+    }
+
     /// Loads the registry (once per process for the same settings): every manifest in the
     /// folder, each model ready or with the reason it is not. A missing folder gives an
     /// empty registry and a warning.
@@ -81,7 +96,7 @@ public struct ModelSettings: Sendable {
         do {
             return try ModelRegistry.load(
                 folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow,
-                logger: logger)
+                hierarchies: hierarchies, logger: logger)
         } catch {
             logger.warning(
                 "no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])

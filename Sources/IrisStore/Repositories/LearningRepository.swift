@@ -62,6 +62,9 @@ public protocol LearningRepository: Sendable {
     func labelledWithoutEmbedding(projectID: Int64, model: String) async throws -> [String]
     /// Projects whose learner changed since its last consolidation.
     func unconsolidated() async throws -> [Int64]
+    /// Projects whose learner's classes are over another model than the one the project uses
+    /// now (its choice, or `defaultModel` when it chose none): they are rebuilt over it.
+    func overOtherModel(defaultModel: String) async throws -> [Int64]
     /// The project's images with this human label.
     func labelledSHA256s(projectID: Int64, label: String) async throws -> [String]
     /// Every image of the project with an embedding from `model`.
@@ -312,6 +315,18 @@ public struct SQLLearningRepository: LearningRepository {
                 ORDER BY l.sha256
                 """
             ).all().map { try $0.decode(column: "sha256", as: String.self) }
+        }
+    }
+
+    public func overOtherModel(defaultModel: String) async throws -> [Int64] {
+        try await database.withConnection { db in
+            try await db.raw(
+                """
+                SELECT l.project_id FROM learners l LEFT JOIN learner_settings s ON s.project_id = l.project_id
+                WHERE l.model <> COALESCE(s.model, \(bind: defaultModel)) ORDER BY l.project_id
+                """
+            )
+            .all().map { try $0.decode(column: "project_id", as: Int64.self) }
         }
     }
 
