@@ -106,6 +106,11 @@ def analyse(iris, data):
             with sqlite3.connect(database, timeout=30) as db:
                 (waiting,) = db.execute("SELECT count(*) FROM jobs WHERE state IN ('queued','running')").fetchone()
                 (failed,) = db.execute("SELECT count(*) FROM jobs WHERE state IN ('failed','dead')").fetchone()
+                (queued,) = db.execute("SELECT count(*) FROM jobs").fetchone()
+            # The worker queues the imported photos' analyses once it has started (loading the
+            # models takes a while on a debug build): until then there is nothing to wait for yet.
+            if not queued and time.time() - started < 300:
+                continue
             if failed:
                 sys.exit(f"search quality: {failed} analysis jobs failed")
             if not waiting:

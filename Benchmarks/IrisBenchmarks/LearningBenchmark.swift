@@ -79,7 +79,7 @@ public enum LearningBenchmark {
         }
         files = Array(files.prefix(100))
         let clock = ContinuousClock()
-        _ = try await model.analyze(path: files[0].path)  // warm up
+        let warm = try await model.analyze(path: files[0].path)  // warm up
         // Alternately, the baseline (the embeddings alone) then the whole add, each add in a fresh
         // data folder so no round finds the last one's blobs.
         var pairs: [(inference: Double, add: AddTiming)] = []
@@ -107,7 +107,8 @@ public enum LearningBenchmark {
 
         // 2. One embedding against 1,000 classes.
         var rng = SplitMix(seed: 1)
-        let dimension = 1280
+        // As long as the learner model's vectors (1280 + 1860 for the semantic features).
+        let dimension = warm.embedding?.count ?? 1280
         func vector() -> [Float] { (0..<dimension).map { _ in Float.random(in: 0...1, using: &rng) } }
         var learner = IncrementalLearner(dimension: dimension)
         for index in 0..<1000 { for _ in 0..<3 { learner.add(vector(), to: "class \(index)") } }
@@ -133,6 +134,24 @@ public enum LearningBenchmark {
                 format:
                     "classify one image against 1000 classes: %.3f ms beyond the embedding (median of %d; target < 1 ms); the embedding itself: %.1f ms; preparing the learner after a change: %.1f ms",
                 Pairs.median(perClassify) * 1000, rounds, Pairs.median(embeddings) * 1000, prepare * 1000))
+
+        // 2b. A derived model's vector from its base model's output (what each upload's analysis
+        // adds), against the embedding itself.
+        if let derived = model.manifest.derived, let base = registry.model(derived.from) {
+            let output = try await base.analyze(path: files[0].path)
+            var perDerive: [Double] = []
+            for _ in 0..<rounds {
+                let start = clock.now
+                for _ in 0..<200 { _ = try model.derive(from: output) }
+                perDerive.append((clock.now - start).seconds / 200)
+            }
+            let share = Pairs.median(perDerive) / Pairs.median(embeddings) * 100
+            print(
+                "\(model.name)'s vector from \(derived.from)'s output (classes pushed up \(derived.hierarchy)): "
+                    + String(
+                        format: "%.3f ms, %.2f%% of the embedding's time (median of %d; target < 1%%)",
+                        Pairs.median(perDerive) * 1000, share, rounds))
+        }
 
         // 3. A head on 10,000 embeddings × 50 classes: noisy copies of 50 random centres.
         let centres = (0..<50).map { _ in vector() }

@@ -185,7 +185,7 @@ extension IrisModelCommands {
             print(
                 "    coverage / accuracy of taught photos by threshold factor: "
                     + row.curve.map {
-                        String(format: "×%.2g %.0f%% / %.0f%%", $0.factor, $0.coverage * 100, $0.accuracy * 100)
+                        String(format: "×%g %.0f%% / %.0f%%", $0.factor, $0.coverage * 100, $0.accuracy * 100)
                     }.joined(separator: ", "))
         }
         print(
