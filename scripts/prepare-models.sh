@@ -119,3 +119,7 @@ fi
 
 # The test inpaint model (not a real network; docs/MODELS.md): only the tests load it.
 [ -f .cache/test-models/mean-fill.onnx ] || "$venv/bin/python" scripts/models/test_inpaint.py .cache/test-models
+
+# The tiny CLIP-shaped pair (RANDOM weights; docs/MODELS.md): a models folder of its own that only the tests load.
+[ -f .cache/test-models/clip/tiny-clip-text.onnx ] ||
+  "$venv/bin/python" scripts/models/test_clip.py models/clip-merges.txt .cache/test-models/clip
