@@ -134,6 +134,7 @@ public enum IrisSearchCommands {
                 case .label: "\(reason.term): label \"\(reason.matched)\""
                 case .text: "\(reason.term): text \"\(reason.matched.prefix(80))\""
                 case .meaning: "means \"\(reason.matched)\" \(Int(reason.score * 100))%"
+                case .visionLanguage: "looks like it to \(reason.matched) \(Int(reason.score * 100))%"
                 }
             }
             print(

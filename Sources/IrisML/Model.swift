@@ -20,18 +20,22 @@ public final class Model: Sendable {
     /// A model repairs photos (an inpainting graph) or analyses them, never both: the one
     /// rule behind automatic analyses, analysis requests and repair methods.
     public var repairs: Bool { manifest.tasks.contains(.inpaint) }
-    public var analyses: Bool { !repairs }
+    /// A text model (`embed-text`) neither analyses nor repairs photos: it embeds words.
+    public var analyses: Bool { !repairs && textEncoder == nil }
     let preprocessor: Preprocessor
     let labels: [String]
     let backend: any InferenceBackend
     let textReader: TextReader?
     /// The graph itself, for inpaint models (two inputs: photo and mask).
     let session: InferenceSession?
+    /// For `embed-text` models: the tokenizer and graph that embed a text.
+    public let textEncoder: CLIPTextEncoder?
 
     init(
         manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?,
-        session: InferenceSession? = nil
+        session: InferenceSession? = nil, textEncoder: CLIPTextEncoder? = nil
     ) {
+        self.textEncoder = textEncoder
         self.manifest = manifest
         self.preprocessor = Preprocessor(input: manifest.input)
         self.labels = labels
@@ -135,7 +139,7 @@ public final class Model: Sendable {
                 result.moderation = Double(scores[index])
             }
         }
-        if manifest.tasks.contains(.embed) {
+        if manifest.embeds {
             result.embedding = normalised(try output("embedding"))
         }
         return result

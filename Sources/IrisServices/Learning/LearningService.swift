@@ -66,7 +66,7 @@ public struct LearningService: Sendable {
     }
 
     public func embedder(_ name: String) throws -> Model {
-        guard let model = models.model(name), model.manifest.tasks.contains(.embed) else {
+        guard let model = models.model(name), model.manifest.embeds else {
             throw Refusal.conflict(
                 "the learner's embedding model \(name) is not available (see GET /api/v1/models, the project's learner model and the learner.model setting)"
             )
@@ -76,7 +76,7 @@ public struct LearningService: Sendable {
 
     /// The names of the models that can be chosen: those that embed.
     public var embeddingModels: [String] {
-        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+        models.available.filter { $0.manifest.embeds }.map(\.name).sorted()
     }
 
     /// The model the project chose for its learner and heads, or the setting's.
@@ -336,9 +336,10 @@ public struct LearningService: Sendable {
     }
 
     public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [IncrementalLearner.Answer] {
+        let none = Refusal.conflict(
+            "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
-            throw Refusal.conflict(
-                "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
+            throw none
         }
         let rules = try await rules(projectID: projectID)
         let ready: IncrementalLearner.Prepared
@@ -347,9 +348,16 @@ public struct LearningService: Sendable {
         } else {
             let classes = try await store.learning.classes(projectID: projectID, names: nil)
             let calibration = models.model(record.model)?.manifest.calibration ?? .standard
-            ready = Self.learner(record, classes).prepared(rules: rules, calibration: calibration)
+            // Classes made from a name (no photo yet) answer by their prototypes.
+            let named = try prototypes(model: record.model, classes: classes)
+            var shown = record
+            // Photos are centred once two classes have photos (not counting named-only classes).
+            if !named.vectors.isEmpty { shown.classCount = classes.filter { $0.count > 0 }.count }
+            ready = Self.learner(shown, classes).prepared(
+                rules: rules, calibration: calibration, prototypes: named.vectors, textCentre: named.centre)
             prepared.set(projectID, at: record.updatedAt, scale: rules.scale, ready)
         }
+        guard !ready.isEmpty else { throw none }
         return vectors.map { ready.classify($0) }
     }
 
