@@ -298,7 +298,10 @@ public struct LearningService: Sendable {
                     "the learner's classes are over \(record.model), not \(model): it is being rebuilt over its new model; try again when that is done"
                 )
             }
-            var learner = record.map { Self.learner($0, classes) } ?? IncrementalLearner(dimension: dimension)
+            let joins = examples.contains { $0.vector.count == dimension }
+            var learner =
+                record.map { Self.learner($0, classes, reviving: joins ? [name] : []) }
+                ?? IncrementalLearner(dimension: dimension)
             var added = 0
             for example in examples where example.vector.count == dimension {
                 learner.add(example.vector, to: name)
@@ -395,7 +398,12 @@ public struct LearningService: Sendable {
             current, classes -> (LearnerChange?, Void) in
             // A rebuild over another model is under way: it reads the labels afresh.
             guard let current, current.model == model else { return (nil, ()) }
-            var learner = Self.learner(current, classes)
+            // A class with no photo (made from a name, or emptied) takes its first ones too.
+            let empty = Set(classes.filter { $0.count == 0 }.map(\.name))
+            let reviving = Set(
+                drift.joining.filter { vectors[$0.sha256]?.count == current.dimension }.map(\.name)
+            ).intersection(empty)
+            var learner = Self.learner(current, classes, reviving: reviving)
             var leaving: [(name: String, sha256: String)] = []
             var joining: [(name: String, sha256: String)] = []
             for member in drift.leaving {
@@ -403,7 +411,7 @@ public struct LearningService: Sendable {
                 learner.subtract(vector, from: member.name)
                 leaving.append(member)
             }
-            for member in drift.joining where learner.shells[member.name] != nil {
+            for member in drift.joining where learner.shells[member.name] != nil || reviving.contains(member.name) {
                 guard let vector = vectors[member.sha256], vector.count == learner.dimension else { continue }
                 learner.add(vector, to: member.name)
                 joining.append(member)
@@ -499,6 +507,16 @@ public struct LearningService: Sendable {
                     name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
             },
             classCount: record.classCount)
+    }
+
+    /// The learner ready for photos to join `reviving` classes that have none yet (made from a
+    /// name, or emptied): such a class is counted again when its first photo makes its shell.
+    static func learner(_ record: LearnerRecord, _ classes: [LearnerClassRecord], reviving names: Set<String>)
+        -> IncrementalLearner
+    {
+        var shown = record
+        shown.classCount -= classes.filter { $0.count == 0 && names.contains($0.name) }.count
+        return learner(shown, classes)
     }
 
     public static func record(_ learner: IncrementalLearner, projectID: Int64, model: String, previous: LearnerRecord?)
