@@ -25,6 +25,12 @@ public struct SimilarImages: Sendable {
             .map { ($0.manifest.tasks.contains(.embedImage) ? 0 : 1, $0.name) }.sorted { $0 < $1 }.map { $0.1 }
     }
 
+    /// The installed `embed` models, by name, leaving out a vision–language model's image side:
+    /// the duplicates' check, whose cosine of 0.95 was measured on MobileNetV2's vectors.
+    public var plainEmbedders: [String] {
+        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+    }
+
     public struct Answer: Sendable {
         /// The model whose vectors were compared; nil when the image has no embedding yet.
         public var model: String?
