@@ -21,8 +21,8 @@ public enum IrisSearchCommands {
         }
     }
 
-    /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text
-    /// and meaning.
+    /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text,
+    /// meaning and vision.
     public static func parts(_ list: String?) throws -> TextSearch.Parts {
         guard let list else { return .all }
         var parts: TextSearch.Parts = []
