@@ -169,11 +169,15 @@ def test_a_clip_pair_in_the_models_folder_embeds_searches_and_finds_similar_phot
             assert found.status_code == 200, found.text
             return {item["sha256"]: item for item in found.json()["items"]}
 
+        # (confidences: the softmax of logit_scale × cosine, as CLIP's zero-shot classification)
         for sha256, item in answers().items():
             cosines = {name: float(images[sha256] @ vector) for name, vector in prompts.items()}
             assert item["label"] == max(cosines, key=cosines.get), (item, cosines)
+            shares = {name: np.exp(100 * cosine) for name, cosine in cosines.items()}
             for ranked in item["ranked"]:
                 assert abs(ranked["distance"] - (1 - cosines[ranked["label"]])) < 1e-3, (item, cosines)
+                assert abs(ranked["confidence"] - shares[ranked["label"]] / sum(shares.values())) < 1e-2, (item, cosines)
+            assert item["confidence"] == item["ranked"][0]["confidence"]
 
         # act: a photo labelled "dog" joins the class, whose centroid it becomes
         taught = sorted(images)[0]

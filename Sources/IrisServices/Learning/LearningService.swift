@@ -361,6 +361,16 @@ public struct LearningService: Sendable {
             prepared.set(projectID, at: record.updatedAt, scale: rules.scale, ready)
         }
         guard !ready.isEmpty else { throw none }
+        // A learner of names alone (no photo yet) answers as CLIP does: a softmax of the logit
+        // scale × cosine over the names, whose top share is the answer's confidence.
+        if record.count == 0, let image = models.model(record.model)?.manifest, image.tasks.contains(.embedImage) {
+            let temperature = 1 / (image.logitScale ?? 100)
+            return vectors.map { vector in
+                var answer = ready.classify(vector, temperature: temperature)
+                answer.confidence = answer.ranked.first?.confidence ?? 0
+                return answer
+            }
+        }
         return vectors.map { ready.classify($0) }
     }
 
