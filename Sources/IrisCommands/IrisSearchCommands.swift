@@ -21,8 +21,8 @@ public enum IrisSearchCommands {
         }
     }
 
-    /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text
-    /// and meaning.
+    /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text,
+    /// meaning and vision.
     public static func parts(_ list: String?) throws -> TextSearch.Parts {
         guard let list else { return .all }
         var parts: TextSearch.Parts = []
@@ -134,6 +134,7 @@ public enum IrisSearchCommands {
                 case .label: "\(reason.term): label \"\(reason.matched)\""
                 case .text: "\(reason.term): text \"\(reason.matched.prefix(80))\""
                 case .meaning: "means \"\(reason.matched)\" \(Int(reason.score * 100))%"
+                case .visionLanguage: "looks like it to \(reason.matched) \(Int(reason.score * 100))%"
                 }
             }
             print(

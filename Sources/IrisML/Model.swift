@@ -20,7 +20,8 @@ public final class Model: Sendable {
     /// A model repairs photos (an inpainting graph) or analyses them, never both: the one
     /// rule behind automatic analyses, analysis requests and repair methods.
     public var repairs: Bool { manifest.tasks.contains(.inpaint) }
-    public var analyses: Bool { !repairs }
+    /// A text model (`embed-text`) neither analyses nor repairs photos: it embeds words.
+    public var analyses: Bool { !repairs && textEncoder == nil }
     let preprocessor: Preprocessor
     let labels: [String]
     let backend: any InferenceBackend
@@ -29,11 +30,14 @@ public final class Model: Sendable {
     let session: InferenceSession?
     /// For a derived model (it shares its base model's backend): how its vector is made.
     let derivation: Derivation?
+    /// For `embed-text` models: the tokenizer and graph that embed a text.
+    public let textEncoder: CLIPTextEncoder?
 
     init(
         manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?,
-        session: InferenceSession? = nil, derivation: Derivation? = nil
+        session: InferenceSession? = nil, textEncoder: CLIPTextEncoder? = nil, derivation: Derivation? = nil
     ) {
+        self.textEncoder = textEncoder
         self.derivation = derivation
         self.manifest = manifest
         self.preprocessor = Preprocessor(input: manifest.input)
@@ -144,7 +148,7 @@ public final class Model: Sendable {
                 result.moderation = Double(scores[index])
             }
         }
-        if manifest.tasks.contains(.embed) {
+        if manifest.embeds {
             result.embedding = normalised(try output("embedding"))
         }
         return result

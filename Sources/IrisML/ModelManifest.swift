@@ -12,6 +12,12 @@ public enum ModelTask: String, Sendable, Codable, CaseIterable {
     case detectText = "detect-text"
     /// A photo and a mask in, the repaired photo out: a repair method (docs/MODELS.md).
     case inpaint
+    /// The image side of a vision–language pair (CLIP): an embedding, like `embed`, in the
+    /// space its `pair`'s texts are embedded in.
+    case embedImage = "embed-image"
+    /// The text side of a vision–language pair: CLIP's token ids in, an embedding out. It
+    /// analyses no image; its image model names it as its `pair`.
+    case embedText = "embed-text"
 }
 
 /// One model: a JSON file in the models folder naming an ONNX file (or a remote server)
@@ -45,12 +51,35 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     /// For `inpaint`: the mask input and the output's range.
     public var inpaint: Inpaint?
     /// For a feature model made from another model's outputs (no graph of its own): which
-    /// model and how (`DerivedFeatures`, docs/MODELS.md "Semantic features").
+    /// model and how (`Derived`, docs/MODELS.md "Derived models").
     public var derived: Derived?
+    /// For `embed-image`: the name of the `embed-text` model whose texts share its space.
+    public var pair: String?
+    /// For `embed-image`: the factor the pair's cosines are multiplied by before a softmax over
+    /// texts (CLIP's learned temperature, 100 for OpenAI's and OpenCLIP's models).
+    public var logitScale: Double?
+    /// For `embed-text`: the token input and CLIP's merge list.
+    public var text: TextInput?
     public var license: String?
     public var source: String?
 
     public enum Activation: String, Sendable, Codable { case softmax, none }
+
+    /// Whether the model gives each image an embedding (`embed`, or the image side of a pair).
+    public var embeds: Bool { tasks.contains(.embed) || tasks.contains(.embedImage) }
+
+    /// How a text model is fed: int64 token ids, batch × `context_length`, from CLIP's
+    /// byte-pair tokenizer over the merge list `merges` (relative to the manifest's folder).
+    public struct TextInput: Sendable, Codable, Equatable {
+        public var input: String
+        public var contextLength: Int?
+        public var merges: String
+
+        enum CodingKeys: String, CodingKey {
+            case input, merges
+            case contextLength = "context_length"
+        }
+    }
 
     /// A labels file's name, or the labels themselves.
     public enum Labels: Sendable, Codable, Equatable {
@@ -160,9 +189,44 @@ public struct ModelManifest: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, description, tasks, file, remote, input, outputs, activation, labels, recognizer, license, source
-        case calibration, inpaint, derived
+        case calibration, inpaint, derived, pair, text
         case flagLabel = "flag_label"
         case similarAbove = "similar_above"
+        case logitScale = "logit_scale"
+    }
+}
+
+extension ModelManifest {
+    /// As the synthesised decoder, except that a text model (`embed-text`) has no image input:
+    /// its `input` is then a placeholder that nothing reads.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        description = try container.decodeIfPresent(String.self, forKey: .description)
+        tasks = try container.decode([ModelTask].self, forKey: .tasks)
+        file = try container.decodeIfPresent(String.self, forKey: .file)
+        remote = try container.decodeIfPresent(Remote.self, forKey: .remote)
+        if tasks.contains(.embedText), !container.contains(.input) {
+            input = Input(
+                name: "", layout: .nchw, width: 1, height: 1, colors: .rgb, resize: .stretch, scale: 1,
+                mean: [0, 0, 0], std: [1, 1, 1])
+        } else {
+            input = try container.decode(Input.self, forKey: .input)
+        }
+        outputs = try container.decode([String: String].self, forKey: .outputs)
+        activation = try container.decodeIfPresent(Activation.self, forKey: .activation)
+        labels = try container.decodeIfPresent(Labels.self, forKey: .labels)
+        flagLabel = try container.decodeIfPresent(String.self, forKey: .flagLabel)
+        recognizer = try container.decodeIfPresent(Recognizer.self, forKey: .recognizer)
+        calibration = try container.decodeIfPresent(IncrementalLearner.Calibration.self, forKey: .calibration)
+        similarAbove = try container.decodeIfPresent(Double.self, forKey: .similarAbove)
+        inpaint = try container.decodeIfPresent(Inpaint.self, forKey: .inpaint)
+        derived = try container.decodeIfPresent(Derived.self, forKey: .derived)
+        pair = try container.decodeIfPresent(String.self, forKey: .pair)
+        logitScale = try container.decodeIfPresent(Double.self, forKey: .logitScale)
+        text = try container.decodeIfPresent(TextInput.self, forKey: .text)
+        license = try container.decodeIfPresent(String.self, forKey: .license)
+        source = try container.decodeIfPresent(String.self, forKey: .source)
     }
 }
 
@@ -223,9 +287,10 @@ extension ModelManifest {
             guard input.layout == .nchw else { throw fail("inpaint models take NCHW input") }
             guard input.resize == .stretch else { throw fail("inpaint models take input.resize \"stretch\"") }
         }
+        try validatePair()
         for (task, role) in [
             (ModelTask.classify, "scores"), (.moderate, "scores"), (.embed, "embedding"),
-            (.detectText, "probabilities"), (.inpaint, "image"),
+            (.detectText, "probabilities"), (.inpaint, "image"), (.embedImage, "embedding"), (.embedText, "embedding"),
         ]
         where tasks.contains(task) && outputs[role] == nil {
             throw fail("task \(task.rawValue) needs outputs.\(role)")
@@ -252,5 +317,39 @@ extension ModelManifest {
             guard (0...5).contains(remote.retries ?? 2) else { throw fail("remote.retries must be 0–5") }
         }
         if case .list(let list) = labels, list.isEmpty { throw fail("labels is an empty list") }
+    }
+}
+
+extension ModelManifest {
+    /// The checks of a vision–language pair's two manifests, each on its own (that the pair
+    /// exists and is a text model is checked once every manifest is read: `ModelRegistry`).
+    func validatePair() throws {
+        func fail(_ message: String) -> ManifestError { ManifestError(model: name, message: message) }
+        if tasks.contains(.embedText) {
+            guard tasks == [.embedText] else {
+                throw fail("a text model does nothing else: tasks must be [\"embed-text\"]")
+            }
+            guard remote == nil else { throw fail("embed-text models run in Iris; they cannot be remote") }
+            guard let text else {
+                throw fail("embed-text needs text.input (the int64 token ids) and text.merges (CLIP's merge list)")
+            }
+            guard (2...1024).contains(text.contextLength ?? 77) else {
+                throw fail("text.context_length must be 2–1024 (CLIP's is 77)")
+            }
+        } else if text != nil {
+            throw fail("text is for embed-text models")
+        }
+        if tasks.contains(.embedImage) {
+            guard remote == nil else { throw fail("embed-image models run in Iris; they cannot be remote") }
+            guard let pair, !pair.isEmpty else {
+                throw fail("embed-image needs pair: the name of the embed-text model that embeds its texts")
+            }
+            guard pair != name else { throw fail("pair names the model itself; it must name an embed-text model") }
+            if let logitScale, !(logitScale > 0 && logitScale <= 1000) {
+                throw fail("logit_scale must be above 0 and at most 1000 (CLIP's is 100)")
+            }
+        } else if pair != nil || logitScale != nil {
+            throw fail("pair and logit_scale are for embed-image models")
+        }
     }
 }

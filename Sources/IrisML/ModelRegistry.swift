@@ -97,6 +97,7 @@ public final class ModelRegistry: Sendable {
                 logger.error("model unavailable", metadata: ["model": "\(name)", "problem": "\(message)"])
             }
         }
+        pairUp(&entries, &models, logger: logger)
         loadDerived(derived, models: &models, entries: &entries, hierarchies: hierarchies, logger: logger)
         let version = (try? runtime?.get())?.version
         return ModelRegistry(
@@ -164,6 +165,7 @@ struct ModelLoader {
                 backend: OpenInferenceClient(base: base, remote: remote, manifest: manifest),
                 textReader: nil)
         }
+        if manifest.tasks.contains(.embedText) { return try loadText() }
         let labels = try labelList()
         let session = try InferenceSession(
             runtime: runtime(), path: try file(manifest.file!), threads: threads,

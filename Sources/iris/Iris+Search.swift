@@ -46,7 +46,7 @@ struct SearchQueryCommand: AsyncParsableCommand {
     @Option(help: "How many to print (1 to 1000).") var limit = 20
     @Option(
         help:
-            "Only these kinds of evidence, comma-separated: words (model labels beneath the words in WordNet), labels (human and learner labels), text (read in the image), meaning (the sentence model). Default: all."
+            "Only these kinds of evidence, comma-separated: words (model labels beneath the words in WordNet), labels (human and learner labels), text (read in the image), meaning (the sentence model), vision (the photos themselves, by a vision–language pair such as CLIP). Default: all."
     ) var using: String?
     @Flag(help: "Print one line of JSON per query (query, hits with score and reasons, total).") var json = false
     @Flag(help: "Also print how long the sentence model took (its classes, then the query).") var timings = false

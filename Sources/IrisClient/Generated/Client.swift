@@ -3060,7 +3060,7 @@ public struct Client: APIProtocol {
     }
     /// Images matching words, best first, each with why, among the projects the caller may see.
     ///
-    /// Each query term (the longest run of words WordNet knows as a noun, or a single word; filler words dropped) scores an image from 0 to 1 by its best evidence: the summed probabilities of its model labels whose ImageNet classes lie beneath the term in WordNet (`mammal` finds a tabby cat), 1 for a human or learner label with the term's name or a noun beneath it, 1 for the term printed in the image (text read by a detect-text model). An image's score is the mean over the terms. Flagged images are left out where the caller is a viewer or contributor.
+    /// Each query term (the longest run of words WordNet knows as a noun, or a single word; filler words dropped) scores an image from 0 to 1 by its best evidence: the summed probabilities of its model labels whose ImageNet classes lie beneath the term in WordNet (`mammal` finds a tabby cat), 1 for a human or learner label with the term's name or a noun beneath it, 1 for the term printed in the image (text read by a detect-text model). An image's score is the mean over the terms. With a vision–language pair installed (CLIP: an `embed-image` model and its `embed-text` pair, docs/MODELS.md) the whole query's text embedding is also compared with every photo's image embedding: the 200 nearest add to the score (reason `vision_language`). Flagged images are left out where the caller is a viewer or contributor.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/search`.
@@ -11458,7 +11458,7 @@ public struct Client: APIProtocol {
             }
         )
     }
-    /// Add a class (editors): multipart with `name` and a zip of its images in `file` (each is stored in the project with the class name as label; files that are not images are listed in `skipped`), or JSON naming a label whose images make the class. 409 when the class exists; 400 when there is no image.
+    /// Add a class (editors): multipart with `name` and a zip of its images in `file` (each is stored in the project with the class name as label; files that are not images are listed in `skipped`), or JSON naming a label whose images make the class, or JSON with `from_name: true`: a class from its name alone (zero-shot; the learner's model must be a vision–language model's image side, docs/MODELS.md), answering by the text embedding of "a photo of a <name>" until photos labelled with it join. 409 when the class exists; 400 when there is no image, or `from_name` without a vision–language learner model.
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/learner/classes`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/learner/classes/post(addLearnerClass)`.

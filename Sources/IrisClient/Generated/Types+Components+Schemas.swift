@@ -1336,6 +1336,8 @@ extension Components {
                 case moderate = "moderate"
                 case detectText = "detect-text"
                 case inpaint = "inpaint"
+                case embedImage = "embed-image"
+                case embedText = "embed-text"
             }
             /// - Remark: Generated from `#/components/schemas/Model/tasks`.
             public typealias TasksPayload = [Components.Schemas.Model.TasksPayloadPayload]

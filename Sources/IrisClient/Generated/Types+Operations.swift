@@ -4681,7 +4681,7 @@ public enum Operations {
     }
     /// Images matching words, best first, each with why, among the projects the caller may see.
     ///
-    /// Each query term (the longest run of words WordNet knows as a noun, or a single word; filler words dropped) scores an image from 0 to 1 by its best evidence: the summed probabilities of its model labels whose ImageNet classes lie beneath the term in WordNet (`mammal` finds a tabby cat), 1 for a human or learner label with the term's name or a noun beneath it, 1 for the term printed in the image (text read by a detect-text model). An image's score is the mean over the terms. Flagged images are left out where the caller is a viewer or contributor.
+    /// Each query term (the longest run of words WordNet knows as a noun, or a single word; filler words dropped) scores an image from 0 to 1 by its best evidence: the summed probabilities of its model labels whose ImageNet classes lie beneath the term in WordNet (`mammal` finds a tabby cat), 1 for a human or learner label with the term's name or a noun beneath it, 1 for the term printed in the image (text read by a detect-text model). An image's score is the mean over the terms. With a vision–language pair installed (CLIP: an `embed-image` model and its `embed-text` pair, docs/MODELS.md) the whole query's text embedding is also compared with every photo's image embedding: the 200 nearest add to the score (reason `vision_language`). Flagged images are left out where the caller is a viewer or contributor.
     ///
     ///
     /// - Remark: HTTP `GET /api/v1/search`.
@@ -4981,6 +4981,7 @@ public enum Operations {
                                     case label = "label"
                                     case text = "text"
                                     case meaning = "meaning"
+                                    case visionLanguage = "vision_language"
                                 }
                                 /// - Remark: Generated from `#/paths/api/v1/search/GET/responses/200/content/json/ItemsPayload/ReasonsPayload/kind`.
                                 public var kind: Operations.Search.Output.Ok.Body.JsonPayload.ItemsPayloadPayload.ReasonsPayloadPayload.KindPayload
@@ -18093,7 +18094,7 @@ public enum Operations {
                 public struct JsonPayload: Codable, Hashable, Sendable {
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/learner/PATCH/requestBody/json/threshold_scale`.
                     public var thresholdScale: Swift.Double?
-                    /// An embedding model: the bundled ones, or another that GET /api/v1/models lists with the embed task.
+                    /// An embedding model: the bundled ones, or another that GET /api/v1/models lists with the embed or embed-image task.
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/learner/PATCH/requestBody/json/model`.
                     @frozen public enum ModelPayload: String, Codable, Hashable, Sendable, CaseIterable {
@@ -18101,7 +18102,7 @@ public enum Operations {
                         case efficientnetLite0 = "efficientnet-lite0"
                         case _empty_ = ""
                     }
-                    /// An embedding model: the bundled ones, or another that GET /api/v1/models lists with the embed task.
+                    /// An embedding model: the bundled ones, or another that GET /api/v1/models lists with the embed or embed-image task.
                     ///
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/learner/PATCH/requestBody/json/model`.
                     public var model: Operations.UpdateLearner.Input.Body.JsonPayload.ModelPayload?
@@ -18109,7 +18110,7 @@ public enum Operations {
                     ///
                     /// - Parameters:
                     ///   - thresholdScale:
-                    ///   - model: An embedding model: the bundled ones, or another that GET /api/v1/models lists with the embed task.
+                    ///   - model: An embedding model: the bundled ones, or another that GET /api/v1/models lists with the embed or embed-image task.
                     public init(
                         thresholdScale: Swift.Double? = nil,
                         model: Operations.UpdateLearner.Input.Body.JsonPayload.ModelPayload? = nil
@@ -18323,7 +18324,7 @@ public enum Operations {
             }
         }
     }
-    /// Add a class (editors): multipart with `name` and a zip of its images in `file` (each is stored in the project with the class name as label; files that are not images are listed in `skipped`), or JSON naming a label whose images make the class. 409 when the class exists; 400 when there is no image.
+    /// Add a class (editors): multipart with `name` and a zip of its images in `file` (each is stored in the project with the class name as label; files that are not images are listed in `skipped`), or JSON naming a label whose images make the class, or JSON with `from_name: true`: a class from its name alone (zero-shot; the learner's model must be a vision–language model's image side, docs/MODELS.md), answering by the text embedding of "a photo of a <name>" until photos labelled with it join. 409 when the class exists; 400 when there is no image, or `from_name` without a vision–language learner model.
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/learner/classes`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/learner/classes/post(addLearnerClass)`.
@@ -18393,21 +18394,29 @@ public enum Operations {
                     public var name: Swift.String
                     /// - Remark: Generated from `#/paths/api/v1/projects/{id}/learner/classes/POST/requestBody/json/from_label`.
                     public var fromLabel: Swift.String?
+                    /// Make the class from its name alone (zero-shot).
+                    ///
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/learner/classes/POST/requestBody/json/from_name`.
+                    public var fromName: Swift.Bool?
                     /// Creates a new `JsonPayload`.
                     ///
                     /// - Parameters:
                     ///   - name:
                     ///   - fromLabel:
+                    ///   - fromName: Make the class from its name alone (zero-shot).
                     public init(
                         name: Swift.String,
-                        fromLabel: Swift.String? = nil
+                        fromLabel: Swift.String? = nil,
+                        fromName: Swift.Bool? = nil
                     ) {
                         self.name = name
                         self.fromLabel = fromLabel
+                        self.fromName = fromName
                     }
                     public enum CodingKeys: String, CodingKey {
                         case name
                         case fromLabel = "from_label"
+                        case fromName = "from_name"
                     }
                 }
                 /// - Remark: Generated from `#/paths/api/v1/projects/{id}/learner/classes/POST/requestBody/content/application\/json`.

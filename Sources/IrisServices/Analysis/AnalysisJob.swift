@@ -96,7 +96,7 @@ public struct AnalysisJob: JobHandler {
         }
         // An embedding alone is not an analysis: the result (labels, moderation) must be there
         // too, or the cleanup sweep's requeued job would "succeed" without restoring it.
-        if model.manifest.tasks.contains(.embed),
+        if model.manifest.embeds,
             let stored = try await store.analyses.embedding(sha256: payload.sha256, model: model.name),
             try await store.analyses.list(sha256: payload.sha256).contains(where: { $0.model == model.name })
         {

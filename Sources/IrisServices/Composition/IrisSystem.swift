@@ -56,6 +56,8 @@ public struct IrisSystem: Sendable {
         // Loaded here once per process unless the caller has them (tests share one registry).
         let models = given ?? settings.models.registry(logger: logger)
         self.models = models
+        // A vision–language model's image side is automatic too: search and similar photos
+        // need every photo's embedding from it (photos stored before it came: its backfill).
         let followUps = FollowUpJobs(
             autoModels: settings.models.autoModels.filter { name in
                 if let model = models.model(name), model.analyses { return true }
@@ -63,7 +65,7 @@ public struct IrisSystem: Sendable {
                     "analysis.auto_models names a model that is not available; new images skip it",
                     metadata: ["model": "\(name)"])
                 return false
-            })
+            } + models.visionLanguagePairs.map { $0.image.name }.filter { !settings.models.autoModels.contains($0) })
         // In the order each part needs the others: the queue (its handlers come below, before
         // any worker starts), then the parts that queue work, then the handlers.
         let registry = JobRegistry()
@@ -93,6 +95,9 @@ public struct IrisSystem: Sendable {
         self.learning = learning
         registry.register(
             AnalysisJob(store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))
+        registry.register(
+            EmbeddingBackfillJob(
+                store: dependencies.store, blobs: dependencies.blobs, models: models, learning: learning))
         registry.register(ConsolidateJob(learning: learning))
         registry.register(TrainJob(learning: learning))
         registry.register(EvaluateJob(learning: learning))
@@ -124,7 +129,8 @@ public struct IrisSystem: Sendable {
         // Searches do not wait for the sentence model: until it is loaded they go by words.
         textSearch = TextSearch(
             store: dependencies.store, models: models, moderationThreshold: settings.models.moderationThreshold,
-            vocabulary: { try await vocabulary.value() }, semantic: { await semantic.ready() ?? nil })
+            vocabulary: { try await vocabulary.value() }, semantic: { await semantic.ready() ?? nil },
+            indexes: similar.indexes)
         workers =
             groups.isEmpty
             ? nil
@@ -157,7 +163,32 @@ public struct IrisSystem: Sendable {
             logger.error("cannot read the registered models", metadata: ["error": "\(error)"])
         }
         await models.verifyRemote(logger: logger)
+        await queueBackfills(logger: logger)
         MallocTuning.trim()
+    }
+
+    /// Queues an `embeddings.backfill` for each vision–language model some stored photos have
+    /// no embedding from (a model just dropped into the models folder).
+    func queueBackfills(logger: Logger) async {
+        for pair in models.visionLanguagePairs {
+            do {
+                let missing = try await EmbeddingBackfillJob.missing(model: pair.image.name, store: dependencies.store)
+                guard !missing.isEmpty else { continue }
+                let answer = try await queue.enqueue(
+                    EmbeddingBackfillJob.request(model: pair.image.name, missing: missing.count))
+                if answer.created {
+                    logger.info(
+                        "photos without the vision–language model's embedding: backfill queued",
+                        metadata: [
+                            "model": "\(pair.image.name)", "photos": "\(missing.count)", "job": "\(answer.job.id)",
+                        ])
+                }
+            } catch {
+                logger.error(
+                    "cannot queue the embedding backfill",
+                    metadata: ["model": "\(pair.image.name)", "error": "\(error)"])
+            }
+        }
     }
 }
 

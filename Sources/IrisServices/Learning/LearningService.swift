@@ -66,7 +66,7 @@ public struct LearningService: Sendable {
     }
 
     public func embedder(_ name: String) throws -> Model {
-        guard let model = models.model(name), model.manifest.tasks.contains(.embed) else {
+        guard let model = models.model(name), model.manifest.embeds else {
             throw Refusal.conflict(
                 "the learner's embedding model \(name) is not available (see GET /api/v1/models, the project's learner model and the learner.model setting)"
             )
@@ -76,7 +76,7 @@ public struct LearningService: Sendable {
 
     /// The names of the models that can be chosen: those that embed.
     public var embeddingModels: [String] {
-        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+        models.available.filter { $0.manifest.embeds }.map(\.name).sorted()
     }
 
     /// The model the project chose for its learner and heads, or the setting's.
@@ -298,7 +298,10 @@ public struct LearningService: Sendable {
                     "the learner's classes are over \(record.model), not \(model): it is being rebuilt over its new model; try again when that is done"
                 )
             }
-            var learner = record.map { Self.learner($0, classes) } ?? IncrementalLearner(dimension: dimension)
+            let joins = examples.contains { $0.vector.count == dimension }
+            var learner =
+                record.map { Self.learner($0, classes, reviving: joins ? [name] : []) }
+                ?? IncrementalLearner(dimension: dimension)
             var added = 0
             for example in examples where example.vector.count == dimension {
                 learner.add(example.vector, to: name)
@@ -336,9 +339,10 @@ public struct LearningService: Sendable {
     }
 
     public func classify(projectID: Int64, vectors: [[Float]]) async throws -> [IncrementalLearner.Answer] {
+        let none = Refusal.conflict(
+            "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
         guard let record = try await store.learning.learner(projectID: projectID), record.classCount > 0 else {
-            throw Refusal.conflict(
-                "the learner has no classes yet: add one (POST …/learner/classes) before classifying")
+            throw none
         }
         let rules = try await rules(projectID: projectID)
         let ready: IncrementalLearner.Prepared
@@ -347,8 +351,25 @@ public struct LearningService: Sendable {
         } else {
             let classes = try await store.learning.classes(projectID: projectID, names: nil)
             let calibration = models.model(record.model)?.manifest.calibration ?? .standard
-            ready = Self.learner(record, classes).prepared(rules: rules, calibration: calibration)
+            // Classes made from a name (no photo yet) answer by their prototypes.
+            let named = try prototypes(model: record.model, classes: classes)
+            var shown = record
+            // Photos are centred once two classes have photos (not counting named-only classes).
+            if !named.vectors.isEmpty { shown.classCount = classes.filter { $0.count > 0 }.count }
+            ready = Self.learner(shown, classes).prepared(
+                rules: rules, calibration: calibration, prototypes: named.vectors, textCentre: named.centre)
             prepared.set(projectID, at: record.updatedAt, scale: rules.scale, ready)
+        }
+        guard !ready.isEmpty else { throw none }
+        // A learner of names alone (no photo yet) answers as CLIP does: a softmax of the logit
+        // scale × cosine over the names, whose top share is the answer's confidence.
+        if record.count == 0, let image = models.model(record.model)?.manifest, image.tasks.contains(.embedImage) {
+            let temperature = 1 / (image.logitScale ?? 100)
+            return vectors.map { vector in
+                var answer = ready.classify(vector, temperature: temperature)
+                answer.confidence = answer.ranked.first?.confidence ?? 0
+                return answer
+            }
         }
         return vectors.map { ready.classify($0) }
     }
@@ -389,7 +410,12 @@ public struct LearningService: Sendable {
             current, classes -> (LearnerChange?, Void) in
             // A rebuild over another model is under way: it reads the labels afresh.
             guard let current, current.model == model else { return (nil, ()) }
-            var learner = Self.learner(current, classes)
+            // A class with no photo (made from a name, or emptied) takes its first ones too.
+            let empty = Set(classes.filter { $0.count == 0 }.map(\.name))
+            let reviving = Set(
+                drift.joining.filter { vectors[$0.sha256]?.count == current.dimension }.map(\.name)
+            ).intersection(empty)
+            var learner = Self.learner(current, classes, reviving: reviving)
             var leaving: [(name: String, sha256: String)] = []
             var joining: [(name: String, sha256: String)] = []
             for member in drift.leaving {
@@ -397,7 +423,7 @@ public struct LearningService: Sendable {
                 learner.subtract(vector, from: member.name)
                 leaving.append(member)
             }
-            for member in drift.joining where learner.shells[member.name] != nil {
+            for member in drift.joining where learner.shells[member.name] != nil || reviving.contains(member.name) {
                 guard let vector = vectors[member.sha256], vector.count == learner.dimension else { continue }
                 learner.add(vector, to: member.name)
                 joining.append(member)
@@ -493,6 +519,16 @@ public struct LearningService: Sendable {
                     name: $0.name, count: $0.count, sum: $0.sum, noiseMean: $0.noiseMean, noiseM2: $0.noiseM2)
             },
             classCount: record.classCount)
+    }
+
+    /// The learner ready for photos to join `reviving` classes that have none yet (made from a
+    /// name, or emptied): such a class is counted again when its first photo makes its shell.
+    static func learner(_ record: LearnerRecord, _ classes: [LearnerClassRecord], reviving names: Set<String>)
+        -> IncrementalLearner
+    {
+        var shown = record
+        shown.classCount -= classes.filter { $0.count == 0 && names.contains($0.name) }.count
+        return learner(shown, classes)
     }
 
     public static func record(_ learner: IncrementalLearner, projectID: Int64, model: String, previous: LearnerRecord?)

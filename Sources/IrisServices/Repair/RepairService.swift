@@ -249,7 +249,7 @@ public struct RepairService: Sendable {
     }
 
     private var embedders: [String] {
-        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+        models.available.filter { $0.manifest.embeds }.map(\.name).sorted()
     }
 
     /// The project's photos nearest `own` (cosine), leaving out `except` and earlier repairs'

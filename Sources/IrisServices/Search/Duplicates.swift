@@ -100,7 +100,7 @@ public struct Duplicates: Sendable {
         var vectors: [String: [Float]] = [:]
         var model: String?
         if members.count <= Self.maxEmbeddingImages {
-            for name in similar.embedders {
+            for name in similar.plainEmbedders {
                 let index = try await similar.indexes.index(name)
                 let known = index.read { index in
                     members.compactMap { member in index.vector(for: member.sha256).map { (member.sha256, $0) } }

@@ -18,8 +18,16 @@ public struct SimilarImages: Sendable {
         self.moderationThreshold = moderationThreshold
     }
 
-    /// The installed models that make embeddings, by name.
+    /// The installed models that make embeddings: a vision–language model's image side
+    /// first (CLIP's space knows what a photo shows), then the others, by name.
     public var embedders: [String] {
+        models.available.filter { $0.manifest.embeds }
+            .map { ($0.manifest.tasks.contains(.embedImage) ? 0 : 1, $0.name) }.sorted { $0 < $1 }.map { $0.1 }
+    }
+
+    /// The installed `embed` models, by name, leaving out a vision–language model's image side:
+    /// the duplicates' check, whose cosine of 0.95 was measured on MobileNetV2's vectors.
+    public var plainEmbedders: [String] {
         models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
     }
 

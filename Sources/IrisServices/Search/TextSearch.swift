@@ -149,17 +149,28 @@ public struct TextSearch: Sendable {
     /// or still loading (then only words WordNet, labels or text hold are found).
     let semantic: @Sendable () async -> SemanticClasses?
     let moderationThreshold: Double
+    /// The images' embeddings, for a vision–language pair's evidence (nil: none is used).
+    let indexes: EmbeddingIndexes?
 
     public init(
         store: IrisStore, models: ModelRegistry, moderationThreshold: Double,
         vocabulary: @escaping @Sendable () async throws -> SearchVocabulary,
-        semantic: @escaping @Sendable () async -> SemanticClasses? = { nil }
+        semantic: @escaping @Sendable () async -> SemanticClasses? = { nil }, indexes: EmbeddingIndexes? = nil
     ) {
         (self.store, self.models, self.moderationThreshold, self.vocabulary) = (
             store, models, moderationThreshold, vocabulary
         )
         self.semantic = semantic
+        self.indexes = indexes
     }
+
+    /// With a vision–language pair (CLIP) installed: how many images nearest the query's text
+    /// embedding count as evidence, and how much they add to the other evidence's score s:
+    /// s + w × v × (1 − s), v from 0.05 (the last of them) to 1 (the nearest) by cosine. Not
+    /// measured (no CLIP weights can be fetched here): chosen so that a full match of the
+    /// words still ranks above a picture alone, and a picture alone above meaning alone.
+    public static let visionCandidates = 200
+    public static let visionWeight = 0.6
 
     /// Classes at least this similar to the query (cosine, sentence space) count, the best
     /// `semanticClasses` of them; nonsense such as "qwxz blorf" tops out near 0.3.
@@ -179,6 +190,8 @@ public struct TextSearch: Sendable {
             case label, text
             /// The whole query near a class or label in the sentence-embedding space.
             case meaning
+            /// The whole query near the photo in a vision–language model's space (CLIP).
+            case visionLanguage = "vision_language"
         }
         public var kind: Kind
         /// The query term it answers.
@@ -219,9 +232,11 @@ public struct TextSearch: Sendable {
         public static let text = Parts(rawValue: 4)
         /// The whole query in the sentence-embedding space (classes and labels).
         public static let meaning = Parts(rawValue: 8)
-        public static let all: Parts = [.words, .labels, .text, .meaning]
+        /// The whole query against the photos themselves, by a vision–language pair (CLIP).
+        public static let vision = Parts(rawValue: 16)
+        public static let all: Parts = [.words, .labels, .text, .meaning, .vision]
         public static let names: [(String, Parts)] = [
-            ("words", .words), ("labels", .labels), ("text", .text), ("meaning", .meaning),
+            ("words", .words), ("labels", .labels), ("text", .text), ("meaning", .meaning), ("vision", .vision),
         ]
     }
 
@@ -234,7 +249,8 @@ public struct TextSearch: Sendable {
         let vocabulary = try await self.vocabulary()
         let query = TextQuery(text, wordnet: vocabulary.wordnet)
         let semantic = parts.contains(.meaning) ? await self.semantic() : nil
-        guard !query.terms.isEmpty || semantic != nil else { return Answer(terms: [], hits: []) }
+        let pairs = parts.contains(.vision) && indexes != nil ? models.visionLanguagePairs : []
+        guard !query.terms.isEmpty || semantic != nil || !pairs.isEmpty else { return Answer(terms: [], hits: []) }
         let projects = allowed.map { $0.sorted() }
         let readers = models.available.filter { $0.manifest.tasks.contains(.detectText) }.map(\.name).sorted()
         let labelNames = try await store.search.labelNames(in: projects, limit: 10_000)
@@ -315,7 +331,8 @@ public struct TextSearch: Sendable {
                     kind: .meaning, term: text, matched: hit.name, path: [], score: Double(close[hit.name] ?? 0))
             }
         }
-        for sha256 in meaning.keys where scores[sha256] == nil {
+        let vision = try await visionEvidence(text, pairs: pairs, in: allowed)
+        for sha256 in Set(meaning.keys).union(vision.keys) where scores[sha256] == nil {
             scores[sha256] = Array(repeating: 0, count: query.terms.count)
             reasons[sha256] = []
         }
@@ -345,6 +362,10 @@ public struct TextSearch: Sendable {
             else { continue }
             var score = termScores.reduce(0, +) / Double(max(1, termScores.count))
             var why = reasons[sha256] ?? []
+            if let reason = vision[sha256] {
+                score += Self.visionWeight * reason.score * (1 - score)
+                why.append(reason)
+            }
             if let reason = meaning[sha256] {
                 score += Self.meaningWeight * reason.score * (1 - score)
                 why.append(reason)
@@ -354,6 +375,35 @@ public struct TextSearch: Sendable {
         }
         hits.sort { $0.score != $1.score ? $0.score > $1.score : $0.sha256 < $1.sha256 }
         return Answer(terms: query.terms, hits: hits)
+    }
+
+    /// The images nearest the whole query in each vision–language pair's space (the query's
+    /// text embedding against the photos' image embeddings), each scored from 0.05 to 1 by its
+    /// cosine between the farthest and the nearest of them; the best pair's score per image.
+    func visionEvidence(_ text: String, pairs: [(image: Model, text: Model)], in allowed: Set<Int64>?) async throws
+        -> [String: Reason]
+    {
+        guard let indexes else { return [:] }
+        var found: [String: Reason] = [:]
+        for pair in pairs {
+            guard let encoder = pair.text.textEncoder else { continue }
+            let query = try encoder.embed(text)
+            let index = try await indexes.index(pair.image.name)
+            let hits = index.read { index in
+                let probes = index.clusterCount > 0 ? EmbeddingIndexes.probes(for: index.clusterCount) : nil
+                return index.nearest(to: query, k: Self.visionCandidates, in: allowed, probes: probes, threads: 2)
+            }
+            guard let high = hits.first?.similarity, let low = hits.last?.similarity else { continue }
+            for hit in hits {
+                let share = high > low ? Double((hit.similarity - low) / (high - low)) : 1
+                let score = 0.05 + 0.95 * share
+                if score > (found[hit.key]?.score ?? 0) {
+                    found[hit.key] = Reason(
+                        kind: .visionLanguage, term: text, matched: pair.image.name, path: [], score: score)
+                }
+            }
+        }
+        return found
     }
 
     /// Per image, the sum over its model labels among `weights` of the label's probability

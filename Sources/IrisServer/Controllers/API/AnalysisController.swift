@@ -81,7 +81,8 @@ struct AnalysisController {
             name: entry.name, description: manifest?.description, tasks: manifest?.tasks.map(\.rawValue) ?? [],
             available: entry.available,
             problem: entry.problem,
-            input: manifest.map {
+            // A text model (embed-text) takes no image.
+            input: manifest.flatMap { $0.tasks.contains(.embedText) ? nil : $0 }.map {
                 .init(
                     width: $0.input.width, height: $0.input.height, layout: $0.input.layout.rawValue,
                     colors: $0.input.colors.rawValue,

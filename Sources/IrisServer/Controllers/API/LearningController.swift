@@ -164,6 +164,9 @@ struct LearningController {
         var name: String
         /// Make the class from the project's images with this human label (default: `name`).
         var fromLabel: String?
+        /// Make the class from its name alone (zero-shot; the learner's model must be a
+        /// vision–language model's image side): no photo yet, its prototype the name's text embedding.
+        var fromName: Bool?
     }
 
     struct AddedBody: ResponseEncodable {
@@ -197,6 +200,19 @@ struct LearningController {
         } else {
             let body = try await request.decode(as: AddClassRequest.self, context: context)
             let name = try LearningService.newClassName(body.name, in: project)
+            if body.fromName == true {
+                guard body.fromLabel == nil else {
+                    throw Problem.badRequest("give from_label or from_name, not both", field: "from_name")
+                }
+                let made = try await learning.addClass(projectID: project.id, fromName: name)
+                await audit.record(
+                    context.caller, .learnerClassAdded, project: project.id, subject: "class \(made.name)",
+                    detail: ["examples": "0", "from": "name"])
+                return EditedResponse(
+                    status: .created,
+                    response: AddedBody(
+                        name: made.name, added: 0, imported: nil, duplicates: nil, skipped: [], notEmbedded: []))
+            }
             try await learning.refuseExisting(name, projectID: project.id)
             let label = body.fromLabel ?? name
             let sha256s = try await store.learning.labelledSHA256s(projectID: project.id, label: label)

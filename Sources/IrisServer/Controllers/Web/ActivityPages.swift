@@ -363,6 +363,7 @@ struct ActivityPages {
     static let kindWords: [String: String] = [
         "image.thumbnails": "Make thumbnails",
         "image.analyze": "Analyse a photo",
+        "embeddings.backfill": "Embed every photo with a vision–language model",
         "image.repair": "Repair a photo",
         "maintenance.cleanup": "Clean up storage",
         "diagnostic": "Diagnostic",

@@ -76,6 +76,7 @@ struct SearchPages {
                 + (reason.path.count > 1 ? " ⊂ " + reason.path.dropFirst().joined(separator: " ⊂ ") : "")
         case "label": "label \(reason.matched)"
         case "meaning": "means \(reason.matched.split(separator: ",").first ?? "") (\(Int(reason.score * 100))%)"
+        case "vision_language": "looks like it to \(reason.matched) (\(Int(reason.score * 100))%)"
         default: "text “\(reason.matched.prefix(60))”"
         }
     }
