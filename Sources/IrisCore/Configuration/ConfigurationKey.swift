@@ -181,7 +181,7 @@ extension ConfigurationKey {
             "The embedding model learners and trained classifiers learn over (a model with the `embed` task) in projects that chose none. The default, `mobilenet-v2-wordnet`, is MobileNetV2's embedding with its classes pushed up WordNet (made by the MobileNetV2 analysis, no second inference). Learners over another model are rebuilt over a new setting by a job at start, answering meanwhile."
     )
     public static let learnerSigmas = ConfigurationKey(
-        "learner.threshold_sigmas", default: "1",
+        "learner.threshold_sigmas", default: "1.25",
         help:
             "The learner's distance threshold is the mean distance of new members to their classes (pooled over all classes) plus this many standard deviations; farther answers are `unknown`. Lower answers `unknown` more often."
     )

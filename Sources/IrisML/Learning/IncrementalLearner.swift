@@ -59,7 +59,7 @@ public struct IncrementalLearner: Sendable, Equatable {
         /// A project owner's factor on the measured threshold (not on `override`).
         public var scale: Double = 1
 
-        public init(sigmas: Double = 1, prior: Double = 0.8, minimumMembers: Int = 10, override: Double? = nil) {
+        public init(sigmas: Double = 1.25, prior: Double = 0.8, minimumMembers: Int = 10, override: Double? = nil) {
             self.sigmas = sigmas
             self.prior = prior
             self.minimumMembers = minimumMembers

@@ -19,16 +19,24 @@ public struct SimilarImages: Sendable {
     }
 
     /// The installed models that make embeddings: a vision–language model's image side
-    /// first (CLIP's space knows what a photo shows), then the others, by name.
+    /// first (CLIP's space knows what a photo shows), then the derived semantic models (a
+    /// photo's neighbours by them are more often of its kind than by the plain embedding at
+    /// every cut-off: docs/MODELS.md), then the others, by name.
     public var embedders: [String] {
         models.available.filter { $0.manifest.embeds }
-            .map { ($0.manifest.tasks.contains(.embedImage) ? 0 : 1, $0.name) }.sorted { $0 < $1 }.map { $0.1 }
+            .map { model -> (Int, String) in
+                let rank = model.manifest.tasks.contains(.embedImage) ? 0 : model.manifest.derived != nil ? 1 : 2
+                return (rank, model.name)
+            }
+            .sorted { $0 < $1 }.map { $0.1 }
     }
 
-    /// The installed `embed` models, by name, leaving out a vision–language model's image side:
-    /// the duplicates' check, whose cosine of 0.95 was measured on MobileNetV2's vectors.
+    /// The installed `embed` models, by name, leaving out a vision–language model's image side
+    /// and the derived models: the duplicates' check, whose cosine of 0.95 was measured on
+    /// MobileNetV2's vectors.
     public var plainEmbedders: [String] {
-        models.available.filter { $0.manifest.tasks.contains(.embed) }.map(\.name).sorted()
+        models.available.filter { $0.manifest.tasks.contains(.embed) && $0.manifest.derived == nil }.map(\.name)
+            .sorted()
     }
 
     public struct Answer: Sendable {
