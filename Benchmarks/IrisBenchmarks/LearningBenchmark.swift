@@ -170,8 +170,8 @@ public enum LearningBenchmark {
         print(
             String(
                 format:
-                    "train a head on 10000 embeddings × 50 classes (1280-d): %.2f s for %d epochs (%.2f s each; target < 10 s); validation accuracy %.1f%%",
-                trainSeconds, trained.epochs.count, trainSeconds / Double(max(trained.epochs.count, 1)),
+                    "train a head on 10000 embeddings × 50 classes (%d-d): %.2f s for %d epochs (%.2f s each; target < 10 s); validation accuracy %.1f%%",
+                dimension, trainSeconds, trained.epochs.count, trainSeconds / Double(max(trained.epochs.count, 1)),
                 (best?.validationAccuracy ?? 0) * 100))
         _ = head
     }
