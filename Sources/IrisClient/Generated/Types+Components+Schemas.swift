@@ -1357,6 +1357,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Model/registered`.
             public var registered: Swift.Bool?
+            /// Whether the model's graphs are in memory now. A local model is checked at start but loaded by its first analysis, and released after `models.idle_unload` seconds without one; always false for a remote model.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Model/loaded`.
+            public var loaded: Swift.Bool?
             /// - Remark: Generated from `#/components/schemas/Model/license`.
             public var license: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Model/source`.
@@ -1415,6 +1419,7 @@ extension Components {
             ///   - note: Worth knowing but not stopping the model, e.g. a remote server that did not answer when checked; details for administrators only.
             ///   - remote:
             ///   - registered: Registered over the API (can be removed there) rather than read from the models folder.
+            ///   - loaded: Whether the model's graphs are in memory now. A local model is checked at start but loaded by its first analysis, and released after `models.idle_unload` seconds without one; always false for a remote model.
             ///   - license:
             ///   - source:
             ///   - input:
@@ -1427,6 +1432,7 @@ extension Components {
                 note: Swift.String? = nil,
                 remote: Swift.Bool,
                 registered: Swift.Bool? = nil,
+                loaded: Swift.Bool? = nil,
                 license: Swift.String? = nil,
                 source: Swift.String? = nil,
                 input: Components.Schemas.Model.InputPayload? = nil
@@ -1439,6 +1445,7 @@ extension Components {
                 self.note = note
                 self.remote = remote
                 self.registered = registered
+                self.loaded = loaded
                 self.license = license
                 self.source = source
                 self.input = input
@@ -1452,6 +1459,7 @@ extension Components {
                 case note
                 case remote
                 case registered
+                case loaded
                 case license
                 case source
                 case input
