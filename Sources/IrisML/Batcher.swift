@@ -62,7 +62,7 @@ final class Batcher: Sendable {
         }
         defer {
             // The place passes to the first waiting caller, or is given up.
-            let next = admission.withLockedValue { admission in
+            let next = admission.withLockedValue { admission -> CheckedContinuation<Void, Never>? in
                 if admission.waiting.isEmpty {
                     admission.admitted -= 1
                     return nil

@@ -31,7 +31,8 @@ import Testing
         // act
         let registry = try Self.registry(idleUnload: 300)
         // check
-        #expect(registry.entries.allSatisfy(\.available), "\(registry.entries.compactMap(\.problem))")
+        let problems = registry.entries.compactMap(\.problem)
+        #expect(problems.isEmpty, "\(problems)")
         let graphs = Dictionary(uniqueKeysWithValues: registry.available.map { ($0.name, $0.graphs.count) })
         #expect(graphs == ["efficientnet-lite0": 1, "mobilenet-v2": 1, "open-nsfw": 1, "ppocr-v4": 2])
         for model in registry.available {
@@ -48,16 +49,17 @@ import Testing
         let other = try #require(registry.model("open-nsfw"))
         let cat = TestModels.photo("chelsea.png").path
         // act
+        let asked = ContinuousClock.now
         let first = try await model.analyze(path: cat)
-        let answered = ContinuousClock.now
         // check: loaded by the analysis, and only this model
         #expect(model.loadedGraphs == 1)
         #expect(other.loadedGraphs == 0)
-        #expect(first.labels?.first?.label.hasPrefix("tabby") == true, "\(first.labels ?? [])")
+        let catLabels = ["tabby", "tiger cat", "Egyptian cat"]
+        #expect(first.labels?.first.map { top in catLabels.contains { top.label.hasPrefix($0) } } == true)
         // act: wait for the release
         #expect(try await Self.eventually { model.loadedGraphs == 0 })
-        // check: not before the idle time (counted from the run's end, a moment before its answer)
-        #expect(answered.duration(to: .now) >= .milliseconds(Int(idle * 1000) - 100))
+        // check: not before the idle time (counted from the run's end, after it was asked)
+        #expect(asked.duration(to: .now) >= .milliseconds(Int(idle * 1000)))
         // act: a run after the release loads the graph again and answers as before
         let again = try await model.analyze(path: cat)
         #expect(model.graphs[0].loads == 2)
