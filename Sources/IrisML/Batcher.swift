@@ -3,14 +3,18 @@ import NIOConcurrencyHelpers
 
 /// Batches inferences across callers: while a run is under way, samples that arrive wait and
 /// go together in the next run (up to `maxBatch`). A lone request is never delayed to wait for
-/// company. A local session runs on a serial queue of its own (ORT's run blocks its thread);
-/// a remote model's batch is one request to its server.
+/// company. A local session runs on a serial queue of its own (ORT's run blocks its thread),
+/// loaded by the first batch that needs it; a remote model's batch is one request to its server.
+///
+/// What it holds is bounded: a batch is at most `maxBatch` samples, and `admitted` lets at most
+/// two batches' worth of callers (one running, the next filling) prepare and queue samples at
+/// once; the rest wait before they decode anything.
 final class Batcher: Sendable {
     typealias Outputs = [String: Tensor]
 
     /// What runs one batch (the tensor's first dimension is the batch).
     enum Runner: Sendable {
-        case local(InferenceSession, input: String, outputs: [String], queue: DispatchQueue)
+        case local(OnDemandSession, input: String, outputs: [String], queue: DispatchQueue)
         case remote(@Sendable (_ batch: Tensor) async throws -> Outputs)
     }
 
@@ -22,19 +26,52 @@ final class Batcher: Sendable {
 
     private let runner: Runner
     private let maxBatch: Int
+    /// Callers admitted at once (two batches), and those waiting for a place in order.
+    private let admissions: Int
+    private let admission = NIOLockedValueBox<(admitted: Int, waiting: [CheckedContinuation<Void, Never>])>((0, []))
     private let state = NIOLockedValueBox<(pending: [Pending], draining: Bool)>(([], false))
     private let sizes = NIOLockedValueBox<[Int]>([])
     /// Batch sizes run so far (tests and benchmarks read it).
     var batchSizes: [Int] { sizes.withLockedValue { $0 } }
 
-    init(session: InferenceSession, input: String, outputs: [String], maxBatch: Int, label: String) {
+    init(session: OnDemandSession, input: String, outputs: [String], maxBatch: Int, label: String) {
         runner = .local(session, input: input, outputs: outputs, queue: DispatchQueue(label: "iris.ml.\(label)"))
         self.maxBatch = max(1, maxBatch)
+        admissions = 2 * self.maxBatch
     }
 
     init(maxBatch: Int, remote: @escaping @Sendable (_ batch: Tensor) async throws -> Outputs) {
         runner = .remote(remote)
         self.maxBatch = max(1, maxBatch)
+        admissions = 2 * self.maxBatch
+    }
+
+    /// Runs `work` (a caller's decoding and its runs) once fewer than two batches' worth of
+    /// callers are inside; later callers wait their turn, holding nothing but their request.
+    func admitted<T>(_ work: () async throws -> T) async rethrows -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let enter = admission.withLockedValue { admission in
+                guard admission.admitted < admissions else {
+                    admission.waiting.append(continuation)
+                    return false
+                }
+                admission.admitted += 1
+                return true
+            }
+            if enter { continuation.resume() }
+        }
+        defer {
+            // The place passes to the first waiting caller, or is given up.
+            let next = admission.withLockedValue { admission -> CheckedContinuation<Void, Never>? in
+                if admission.waiting.isEmpty {
+                    admission.admitted -= 1
+                    return nil
+                }
+                return admission.waiting.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await work()
     }
 
     /// Runs one sample of `shape` (without the batch dimension); answers its outputs, with
@@ -49,11 +86,14 @@ final class Batcher: Sendable {
             }
             guard start else { return }
             switch runner {
-            case .local(let session, let input, let outputs, let queue):
+            case .local(let graph, let input, let outputs, let queue):
                 queue.async {
                     while let batch = self.nextBatch() {
                         self.answer(
-                            batch, with: Result { try session.run([input: Self.tensor(batch)], outputs: outputs) })
+                            batch,
+                            with: Result {
+                                try graph.withSession { try $0.run([input: Self.tensor(batch)], outputs: outputs) }
+                            })
                     }
                 }
             case .remote(let run):

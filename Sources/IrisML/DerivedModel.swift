@@ -151,6 +151,7 @@ extension ModelRegistry {
                 let manifest = try decoded.manifest(over: base.manifest)
                 models[manifest.name] = Model(
                     manifest: manifest, labels: base.labels, backend: base.backend, textReader: nil,
+                    graphs: base.graphs,
                     derivation: Derivation(
                         spec: decoded.derived, model: manifest.name, classes: base.labels.count, make: make))
                 entries.append(Entry(name: manifest.name, manifest: manifest, problem: nil))

@@ -5,6 +5,12 @@ public import IrisImaging
 protocol InferenceBackend: Sendable {
     /// Runs one sample of `shape` (no batch dimension) and returns the named outputs.
     func infer(_ sample: [Float], shape: [Int], input: String, outputs: [String]) async throws -> [String: Tensor]
+    /// Runs `work` (one caller's decoding and runs) when the backend has room for another caller.
+    func admitted<T>(_ work: () async throws -> T) async rethrows -> T
+}
+
+extension InferenceBackend {
+    func admitted<T>(_ work: () async throws -> T) async rethrows -> T { try await work() }
 }
 
 extension Batcher: InferenceBackend {
@@ -27,7 +33,9 @@ public final class Model: Sendable {
     let backend: any InferenceBackend
     let textReader: TextReader?
     /// The graph itself, for inpaint models (two inputs: photo and mask).
-    let session: InferenceSession?
+    let session: OnDemandSession?
+    /// Every local graph the model runs, each loaded on first use and released when idle.
+    let graphs: [OnDemandSession]
     /// For a derived model (it shares its base model's backend): how its vector is made.
     let derivation: Derivation?
     /// For `embed-text` models: the tokenizer and graph that embed a text.
@@ -35,7 +43,8 @@ public final class Model: Sendable {
 
     init(
         manifest: ModelManifest, labels: [String], backend: any InferenceBackend, textReader: TextReader?,
-        session: InferenceSession? = nil, textEncoder: CLIPTextEncoder? = nil, derivation: Derivation? = nil
+        session: OnDemandSession? = nil, graphs: [OnDemandSession] = [], textEncoder: CLIPTextEncoder? = nil,
+        derivation: Derivation? = nil
     ) {
         self.textEncoder = textEncoder
         self.derivation = derivation
@@ -45,7 +54,12 @@ public final class Model: Sendable {
         self.backend = backend
         self.textReader = textReader
         self.session = session
+        self.graphs = graphs
     }
+
+    /// How many of the model's local graphs are in memory now (0 for a remote model, and for
+    /// a local one until its first use or after `models.idle_unload` seconds unused).
+    public var loadedGraphs: Int { graphs.filter(\.isLoaded).count }
 
     /// Runs an inpaint model on RGB values (row by row, 0–255, at the input size) and a mask
     /// (1 = repair); answers the repaired RGB values on 0–255. Blocks while it runs.
@@ -69,11 +83,13 @@ public final class Model: Sendable {
                 image[channel * plane + pixel] = (rgb[pixel * 3 + source] / scale - mean) / std
             }
         }
-        let results = try session.run(
-            [
-                input.name: Tensor(shape: [1, 3, height, width], values: image),
-                inpaint.maskInput: Tensor(shape: [1, 1, height, width], values: mask),
-            ], outputs: [output])
+        let results = try session.withSession { session in
+            try session.run(
+                [
+                    input.name: Tensor(shape: [1, 3, height, width], values: image),
+                    inpaint.maskInput: Tensor(shape: [1, 1, height, width], values: mask),
+                ], outputs: [output])
+        }
         guard let result = results[output], result.values.count == plane * 3 else {
             throw RuntimeError(operation: "inpaint", message: "\(manifest.name) answered no \(width)×\(height) image")
         }
@@ -93,15 +109,22 @@ public final class Model: Sendable {
     public static let topLabels = 5
 
     /// Decodes the image at `path` (blocking work runs off the caller's thread), runs the
-    /// model and reads its outputs per task.
+    /// model and reads its outputs per task. Callers past the backend's bound wait before
+    /// decoding (`Batcher.admitted`).
     public func analyze(path: String) async throws -> ModelOutput {
         let preprocessor = self.preprocessor
-        let pixels = try await offload { try preprocessor.pixels(path: path) }
-        return try await analyze(pixels)
+        return try await backend.admitted {
+            let pixels = try await offload { try preprocessor.pixels(path: path) }
+            return try await run(pixels)
+        }
     }
 
     /// Runs the model on pixels already prepared at the input size.
     public func analyze(_ pixels: ModelPixels) async throws -> ModelOutput {
+        try await backend.admitted { try await run(pixels) }
+    }
+
+    private func run(_ pixels: ModelPixels) async throws -> ModelOutput {
         if let textReader { return ModelOutput(text: try await textReader.read(pixels)) }
         let (sample, shape) = tensor(pixels)
         let results = try await backend.infer(

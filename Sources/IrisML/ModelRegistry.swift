@@ -49,11 +49,14 @@ public final class ModelRegistry: Sendable {
         state.withLockedValue { state in state.entries.compactMap { state.models[$0.name] } }
     }
 
-    /// Reads every `*.json` manifest in `folder` and loads its graph; then the derived models
-    /// over those (`hierarchies` by the name their manifests give). Problems are kept per
-    /// model; only a folder that cannot be read at all throws.
+    /// Reads every `*.json` manifest in `folder` and checks its graph against it; then the
+    /// derived models over those (`hierarchies` by the name their manifests give). Problems are
+    /// kept per model; only a folder that cannot be read at all throws. No graph stays in
+    /// memory: each is loaded by its first run and released after `idleUnload` seconds without
+    /// one (nil or 0: kept once loaded), then `afterUnload` is called.
     public static func load(
         folder: URL, runtimeLibrary: String, threads: InferenceSession.Threads, allowlist: RemoteAllowlist = .none,
+        idleUnload: TimeInterval? = nil, afterUnload: @escaping @Sendable () -> Void = {},
         hierarchies: [String: @Sendable () throws -> ClassHierarchy] = [:], logger: Logger
     ) throws -> ModelRegistry {
         let files = try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
@@ -84,7 +87,8 @@ public final class ModelRegistry: Sendable {
                     throw ManifestError(model: decoded.name, message: "a second manifest uses this name")
                 }
                 let model = try ModelLoader(
-                    folder: folder, manifest: decoded, threads: threads, allowlist: allowlist, runtime: loadRuntime
+                    folder: folder, manifest: decoded, threads: threads, allowlist: allowlist, runtime: loadRuntime,
+                    idleUnload: idleUnload, afterUnload: afterUnload, logger: logger
                 ).load()
                 models[decoded.name] = model
                 entries.append(Entry(name: decoded.name, manifest: decoded, problem: nil))
@@ -124,13 +128,17 @@ public final class ModelRegistry: Sendable {
     }
 }
 
-/// Loads one manifest's graphs and checks them against what the manifest says.
+/// Checks one manifest's graphs against what the manifest says and makes its model, whose
+/// graphs load on first use.
 struct ModelLoader {
     let folder: URL
     let manifest: ModelManifest
     let threads: InferenceSession.Threads
     var allowlist: RemoteAllowlist = .none
     let runtime: () throws -> ONNXRuntime
+    var idleUnload: TimeInterval?
+    var afterUnload: @Sendable () -> Void = {}
+    var logger = Logger(label: "iris.models")
 
     func fail(_ message: String) -> ManifestError { ManifestError(model: manifest.name, message: message) }
 
@@ -167,9 +175,10 @@ struct ModelLoader {
         }
         if manifest.tasks.contains(.embedText) { return try loadText() }
         let labels = try labelList()
-        let session = try InferenceSession(
-            runtime: runtime(), path: try file(manifest.file!), threads: threads,
-            shapesVary: manifest.input.resize == .fit)
+        let graph = try onDemand(manifest.file!, shapesVary: manifest.input.resize == .fit)
+        // The checks read a session made for them alone and released when `load` returns: a
+        // broken graph is still found at start, and no graph stays in memory until it is used.
+        let session = try graph.make()
         let maxBatch = try check(session, input: manifest.input)
         for (role, name) in manifest.outputs where !session.outputs.contains(where: { $0.name == name }) {
             throw fail(
@@ -194,29 +203,38 @@ struct ModelLoader {
             }
             return Model(
                 manifest: manifest, labels: [], backend: RepairsOnly(model: manifest.name), textReader: nil,
-                session: session)
+                session: graph, graphs: [graph])
         }
         let batcher = Batcher(
-            session: session, input: manifest.input.name, outputs: manifest.outputNames, maxBatch: maxBatch,
+            session: graph, input: manifest.input.name, outputs: manifest.outputNames, maxBatch: maxBatch,
             label: manifest.name)
         var reader: TextReader?
+        var graphs = [graph]
         if let recognizer = manifest.recognizer {
-            let recognizerSession = try InferenceSession(
-                runtime: runtime(), path: try file(recognizer.file), threads: threads, shapesVary: true)
+            let recognizerGraph = try onDemand(recognizer.file, shapesVary: true)
+            let recognizerSession = try recognizerGraph.make()
             guard recognizerSession.inputs.contains(where: { $0.name == recognizer.input }),
                 recognizerSession.outputs.contains(where: { $0.name == recognizer.output })
             else {
                 throw fail(
                     "the recogniser graph does not have input \(recognizer.input) and output \(recognizer.output)")
             }
+            graphs.append(recognizerGraph)
             reader = TextReader(
                 detector: batcher, detectorInput: manifest.input, detectorOutput: manifest.outputs["probabilities"]!,
                 recognizer: Batcher(
-                    session: recognizerSession, input: recognizer.input, outputs: [recognizer.output], maxBatch: 1,
+                    session: recognizerGraph, input: recognizer.input, outputs: [recognizer.output], maxBatch: 1,
                     label: manifest.name + ".recognizer"),
                 recognizerManifest: recognizer, keys: try lines(recognizer.keys))
         }
-        return Model(manifest: manifest, labels: labels, backend: batcher, textReader: reader)
+        return Model(manifest: manifest, labels: labels, backend: batcher, textReader: reader, graphs: graphs)
+    }
+
+    /// The graph in file `name`, loaded when a run needs it.
+    func onDemand(_ name: String, shapesVary: Bool) throws -> OnDemandSession {
+        OnDemandSession(
+            runtime: try runtime(), path: try file(name), threads: threads, shapesVary: shapesVary,
+            idleUnload: idleUnload, afterUnload: afterUnload, logger: logger)
     }
 
     /// Checks the graph's input against the manifest; answers the batch size to use.

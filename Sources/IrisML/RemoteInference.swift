@@ -116,6 +116,8 @@ final class OpenInferenceClient: InferenceBackend {
         try await batcher.run(sample, shape: shape)
     }
 
+    func admitted<T>(_ work: () async throws -> T) async rethrows -> T { try await batcher.admitted(work) }
+
     /// What the server says the model takes and gives (`GET /v2/models/{model}`), after its
     /// readiness check (`GET /v2/health/ready`).
     /// `quick` (checks at start): one try, at most 5 s, so a server that is down cannot hold

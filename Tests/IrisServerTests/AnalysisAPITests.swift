@@ -151,6 +151,39 @@ import Testing
         }
     }
 
+    @Test("models: none is in memory after start; one is loaded by its analysis and released after models.idle_unload")
+    func modelsLoadWhenUsed() async throws {
+        // setup: an idle time no other test uses, so the server's models are its own
+        try await TestServer.with(.sqlite, configure: { $0.models.idleUnload = 10.5 }) { server in
+            func loaded() async throws -> [String: Bool] {
+                let items = try #require(try await server.get("/api/v1/models").json()["items"] as? [[String: Any]])
+                return Dictionary(
+                    uniqueKeysWithValues: items.map { ($0["name"] as? String ?? "", $0["loaded"] as? Bool ?? true) })
+            }
+            let none = ["efficientnet-lite0": false, "mobilenet-v2": false, "open-nsfw": false, "ppocr-v4": false]
+            #expect(try await loaded() == none)
+            let project = try await server.createProject("lazy")
+            for photo in ["chelsea.png", "coffee.png"] {
+                // act
+                let form = Self.form(
+                    models: "mobilenet-v2", projectID: project, files: [(photo, try Self.photo(photo))])
+                let response = try await server.post(
+                    "/api/v1/analyses", body: form.body, contentType: form.contentType)
+                let item = try #require((try response.json()["items"] as? [[String: Any]])?.first)
+                let sha256 = try #require(item["sha256"] as? String)
+                let statuses = try await Self.results(server, sha256, models: ["mobilenet-v2"])
+                // check: answered, the model in memory (only it), then released
+                #expect(statuses["mobilenet-v2"]?["state"] as? String == "succeeded", "\(statuses)")
+                var expected = none
+                expected["mobilenet-v2"] = true
+                #expect(try await loaded() == expected)
+                let deadline = Date().addingTimeInterval(30)
+                while try await loaded() != none, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(try await loaded() == none)
+            }
+        }
+    }
+
     @Test(
         "uploads are analysed on their own; the gallery filters by model label; flagged images are hidden below editor",
         arguments: TestDatabase.enabled)

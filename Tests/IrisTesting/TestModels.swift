@@ -39,7 +39,7 @@ public enum TestModels {
     /// (loading the graphs is the slow part of starting one).
     public static func registry(for settings: ModelSettings, logger: Logger) -> ModelRegistry {
         let key =
-            "\(settings.folder.standardizedFileURL.path)|\(settings.runtimeLibrary)|\(settings.sessionThreads.intraOp)|\(settings.sessionThreads.interOp)|\(settings.sessionThreads.spinning)|\(settings.remoteAllow.origins.sorted())|\(settings.wordnet.path)"
+            "\(settings.folder.standardizedFileURL.path)|\(settings.runtimeLibrary)|\(settings.sessionThreads.intraOp)|\(settings.sessionThreads.interOp)|\(settings.sessionThreads.spinning)|\(settings.remoteAllow.origins.sorted())|\(settings.wordnet.path)|\(settings.idleUnload)"
         return registries.withLock { cache in
             if let registry = cache[key] { return registry }
             let registry = settings.registry(logger: logger)

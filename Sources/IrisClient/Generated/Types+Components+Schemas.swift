@@ -1359,6 +1359,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/Model/registered`.
             public var registered: Swift.Bool?
+            /// Whether the model's graphs are in memory now. A local model is checked at start but loaded by its first analysis, and released after `models.idle_unload` seconds without one; always false for a remote model.
+            ///
+            /// - Remark: Generated from `#/components/schemas/Model/loaded`.
+            public var loaded: Swift.Bool?
             /// - Remark: Generated from `#/components/schemas/Model/license`.
             public var license: Swift.String?
             /// - Remark: Generated from `#/components/schemas/Model/source`.
@@ -1417,6 +1421,7 @@ extension Components {
             ///   - note: Worth knowing but not stopping the model, e.g. a remote server that did not answer when checked; details for administrators only.
             ///   - remote:
             ///   - registered: Registered over the API (can be removed there) rather than read from the models folder.
+            ///   - loaded: Whether the model's graphs are in memory now. A local model is checked at start but loaded by its first analysis, and released after `models.idle_unload` seconds without one; always false for a remote model.
             ///   - license:
             ///   - source:
             ///   - input:
@@ -1429,6 +1434,7 @@ extension Components {
                 note: Swift.String? = nil,
                 remote: Swift.Bool,
                 registered: Swift.Bool? = nil,
+                loaded: Swift.Bool? = nil,
                 license: Swift.String? = nil,
                 source: Swift.String? = nil,
                 input: Components.Schemas.Model.InputPayload? = nil
@@ -1441,6 +1447,7 @@ extension Components {
                 self.note = note
                 self.remote = remote
                 self.registered = registered
+                self.loaded = loaded
                 self.license = license
                 self.source = source
                 self.input = input
@@ -1454,6 +1461,7 @@ extension Components {
                 case note
                 case remote
                 case registered
+                case loaded
                 case license
                 case source
                 case input

@@ -139,6 +139,11 @@ extension ConfigurationKey {
         help:
             "Origins (`http://host:port`, comma-separated) remote models may be served from, over the Open Inference Protocol v2. Empty: no remote models."
     )
+    public static let idleUnload = ConfigurationKey(
+        "models.idle_unload", default: "300",
+        help:
+            "Seconds a local model may go unused before its ONNX Runtime session is released (0: kept once loaded). Each model is checked at start but loaded by its first analysis (0.03–0.2 s for each bundled graph), so an idle server holds no model in memory."
+    )
     public static let onnxRuntime = ConfigurationKey(
         "ml.onnxruntime", default: "vendor/onnxruntime/libonnxruntime.so.1.32.0",
         help: "ONNX Runtime's shared library (set-up installs it from PyPI's `onnxruntime` wheel).")
@@ -266,7 +271,8 @@ extension ConfigurationKey {
         .jobRetentionDays, .cleanupInterval, .workerHealthPort,
         .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
         .s3Timeout, .s3PublicURL, .cacheDirectory, .cacheMaxMB,
-        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .onnxRuntime, .mlThreads, .mlSpinWait,
+        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .idleUnload, .onnxRuntime, .mlThreads,
+        .mlSpinWait,
         .mallocArenas, .autoAnalysis, .moderationThreshold, .wordnetDirectory, .sentenceModel,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,
         .logLevel, .logFormat,

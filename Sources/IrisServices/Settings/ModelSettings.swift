@@ -10,6 +10,8 @@ public struct ModelSettings: Sendable {
     /// Origins remote models may use (`models.remote_allow`).
     public var remoteAllow: RemoteAllowlist
     public var threads: Int
+    /// Seconds a local model's session stays loaded without a run (`models.idle_unload`; 0: kept).
+    public var idleUnload: Double
     /// Whether ONNX Runtime's threads busy-wait between pieces of work (`ml.spin_wait`).
     public var spinWait: Bool
     /// Models each new image is analysed with.
@@ -26,7 +28,7 @@ public struct ModelSettings: Sendable {
     public init(
         folder: URL = URL(fileURLWithPath: "models"),
         runtimeLibrary: String = "vendor/onnxruntime/libonnxruntime.so.1.32.0", threads: Int = 0,
-        spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none,
+        spinWait: Bool = false, remoteAllow: RemoteAllowlist = .none, idleUnload: Double = 300,
         autoModels: [String] = ["mobilenet-v2", "open-nsfw", "ppocr-v4"], moderationThreshold: Double = 0.8,
         learnerModel: String = "mobilenet-v2-wordnet",
         thresholds: IncrementalLearner.Thresholds = IncrementalLearner.Thresholds(), consolidateInterval: Double = 3600,
@@ -39,6 +41,7 @@ public struct ModelSettings: Sendable {
         self.folder = folder.standardizedFileURL
         self.runtimeLibrary = runtimeLibrary
         self.threads = threads
+        self.idleUnload = idleUnload
         self.spinWait = spinWait
         self.remoteAllow = remoteAllow
         self.autoModels = autoModels
@@ -52,6 +55,7 @@ public struct ModelSettings: Sendable {
             runtimeLibrary: reader.string(.onnxRuntime),
             threads: try reader.int(.mlThreads, in: 0...256), spinWait: try IrisSettings.bool(reader, .mlSpinWait),
             remoteAllow: try Self.allowlist(reader.string(.remoteAllow)),
+            idleUnload: try reader.double(.idleUnload, in: 0...604_800),
             autoModels: reader.string(.autoAnalysis).split(separator: ",").map {
                 $0.trimmingCharacters(in: .whitespaces)
             }.filter { !$0.isEmpty },
@@ -91,12 +95,14 @@ public struct ModelSettings: Sendable {
 
     /// Loads the registry (once per process for the same settings): every manifest in the
     /// folder, each model ready or with the reason it is not. A missing folder gives an
-    /// empty registry and a warning.
+    /// empty registry and a warning. A model released after `idleUnload` hands its memory
+    /// back to the system (`malloc_trim`), or glibc would keep it for the process.
     public func registry(logger: Logger) -> ModelRegistry {
         do {
             return try ModelRegistry.load(
                 folder: folder, runtimeLibrary: runtimeLibrary, threads: sessionThreads, allowlist: remoteAllow,
-                hierarchies: hierarchies, logger: logger)
+                idleUnload: idleUnload, afterUnload: { MallocTuning.trim() }, hierarchies: hierarchies,
+                logger: logger)
         } catch {
             logger.warning(
                 "no models: cannot read the models folder", metadata: ["folder": "\(folder.path)", "error": "\(error)"])

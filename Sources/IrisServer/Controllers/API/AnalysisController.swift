@@ -43,6 +43,9 @@ struct AnalysisController {
         /// Registered over the API (an administrator may remove it), not read from the folder.
         var registered: Bool
         var note: String?
+        /// Whether the model's graphs are in memory now (loaded by the first analysis, released
+        /// after `models.idle_unload` seconds without one); false for remote models.
+        var loaded: Bool
         var license: String?
         var source: String?
 
@@ -65,7 +68,7 @@ struct AnalysisController {
         let isAdmin = context.caller.isAdministrator
         return ModelList(
             items: models.entries.map { entry in
-                var body = Self.body(entry)
+                var body = Self.body(entry, loaded: (models.model(entry.name)?.loadedGraphs ?? 0) > 0)
                 if entry.manifest?.remote != nil, !isAdmin {
                     body.problem = body.problem.map { _ in "the remote model cannot be used (administrators see why)" }
                     body.note = body.note.map { _ in "its server did not answer when last checked" }
@@ -75,7 +78,7 @@ struct AnalysisController {
             runtime: models.runtimeVersion.map { "ONNX Runtime \($0)" })
     }
 
-    static func body(_ entry: ModelRegistry.Entry) -> ModelBody {
+    static func body(_ entry: ModelRegistry.Entry, loaded: Bool = false) -> ModelBody {
         let manifest = entry.manifest
         return ModelBody(
             name: entry.name, description: manifest?.description, tasks: manifest?.tasks.map(\.rawValue) ?? [],
@@ -88,7 +91,8 @@ struct AnalysisController {
                     colors: $0.input.colors.rawValue,
                     resize: $0.input.resize.rawValue)
             },
-            remote: manifest?.remote != nil, registered: entry.registered, note: entry.note, license: manifest?.license,
+            remote: manifest?.remote != nil, registered: entry.registered, note: entry.note, loaded: loaded,
+            license: manifest?.license,
             source: manifest?.source)
     }
 
