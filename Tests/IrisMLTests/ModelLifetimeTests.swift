@@ -14,7 +14,7 @@ import Testing
     static func registry(idleUnload: TimeInterval?) throws -> ModelRegistry {
         try ModelRegistry.load(
             folder: TestModels.folder, runtimeLibrary: TestModels.runtimeLibrary, threads: .init(intraOp: 2),
-            idleUnload: idleUnload, logger: Logger(label: "test"))
+            idleUnload: idleUnload, hierarchies: TestModels.hierarchies, logger: Logger(label: "test"))
     }
 
     /// Polls `condition` every 20 ms until it holds or `seconds` have passed; answers whether it held.
@@ -34,7 +34,12 @@ import Testing
         let problems = registry.entries.compactMap(\.problem)
         #expect(problems.isEmpty, "\(problems)")
         let graphs = Dictionary(uniqueKeysWithValues: registry.available.map { ($0.name, $0.graphs.count) })
-        #expect(graphs == ["efficientnet-lite0": 1, "mobilenet-v2": 1, "open-nsfw": 1, "ppocr-v4": 2])
+        // A derived model runs its base model's graph.
+        #expect(
+            graphs == [
+                "efficientnet-lite0": 1, "mobilenet-v2": 1, "open-nsfw": 1, "ppocr-v4": 2,
+                "efficientnet-lite0-wordnet": 1, "mobilenet-v2-wordnet": 1,
+            ])
         for model in registry.available {
             #expect(model.loadedGraphs == 0, "\(model.name)")
             #expect(model.graphs.allSatisfy { $0.loads == 0 }, "\(model.name)")

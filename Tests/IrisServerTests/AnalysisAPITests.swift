@@ -160,7 +160,10 @@ import Testing
                 return Dictionary(
                     uniqueKeysWithValues: items.map { ($0["name"] as? String ?? "", $0["loaded"] as? Bool ?? true) })
             }
-            let none = ["efficientnet-lite0": false, "mobilenet-v2": false, "open-nsfw": false, "ppocr-v4": false]
+            let none = [
+                "efficientnet-lite0": false, "mobilenet-v2": false, "open-nsfw": false, "ppocr-v4": false,
+                "efficientnet-lite0-wordnet": false, "mobilenet-v2-wordnet": false,
+            ]
             #expect(try await loaded() == none)
             let project = try await server.createProject("lazy")
             for photo in ["chelsea.png", "coffee.png"] {
@@ -176,6 +179,7 @@ import Testing
                 #expect(statuses["mobilenet-v2"]?["state"] as? String == "succeeded", "\(statuses)")
                 var expected = none
                 expected["mobilenet-v2"] = true
+                expected["mobilenet-v2-wordnet"] = true  // its graph is MobileNetV2's
                 #expect(try await loaded() == expected)
                 let deadline = Date().addingTimeInterval(30)
                 while try await loaded() != none, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }

@@ -30,6 +30,11 @@ public enum TestModels {
         try ONNXRuntime.load(from: runtimeLibrary)
     }
 
+    /// The hierarchies the bundled derived models push classes up (WordNet from the system).
+    public static var hierarchies: [String: @Sendable () throws -> ClassHierarchy] {
+        ModelSettings(folder: folder).hierarchies
+    }
+
     /// The bundled models, loaded once for all tests of a process.
     public static func registry() throws -> ModelRegistry {
         try shared.get()
@@ -53,6 +58,6 @@ public enum TestModels {
     private static let shared: Result<ModelRegistry, any Error> = Result {
         try ModelRegistry.load(
             folder: folder, runtimeLibrary: runtimeLibrary, threads: .init(intraOp: 2),
-            hierarchies: ModelSettings(folder: folder).hierarchies, logger: Logger(label: "iris.tests.models"))
+            hierarchies: hierarchies, logger: Logger(label: "iris.tests.models"))
     }
 }
