@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import zipfile
+from reference_strings import labels_and_glosses
 
 HARD = [
     "", " ", "a", "A dog.", "a photo of a dog", "A PHOTO OF A CAT", "Hello, World!", "naïve café résumé",
@@ -53,14 +54,7 @@ def reference_tokenizer(wheel, folder):
 
 
 def main(wheel, labels_path, wnids_path, data_noun, out):
-    labels = open(labels_path, encoding="utf-8").read().splitlines()
-    wnids = open(wnids_path, encoding="utf-8").read().splitlines()
-    wanted = {wnid[1:] for wnid in wnids[:300]}
-    glosses = []
-    with open(data_noun, encoding="utf-8") as data:
-        for line in data:
-            if line[:8] in wanted and "|" in line:
-                glosses.append(line.split("|", 1)[1].strip())
+    labels, glosses = labels_and_glosses(labels_path, wnids_path, data_noun)
     prompts = [f"a photo of a {label.split(',')[0]}" for label in labels[:200]]
     strings = HARD + labels + prompts + glosses
     with tempfile.TemporaryDirectory() as folder:

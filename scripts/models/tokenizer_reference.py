@@ -18,6 +18,7 @@ import sys
 import numpy
 import onnxruntime
 from tokenizers import Tokenizer
+from reference_strings import labels_and_glosses
 
 HARD = [
     "", " ", "a", "A dog.", "Hello, World!", "naïve café résumé", "Crème brûlée à la carte", "ÅNGSTRÖM",
@@ -49,14 +50,7 @@ def embeddings(tokenizer, model, texts):
 def main(tokenizer_json, labels_path, wnids_path, data_noun, out, *models):
     tokenizer = Tokenizer.from_file(tokenizer_json)
     tokenizer.no_padding()
-    labels = open(labels_path, encoding="utf-8").read().splitlines()
-    wnids = open(wnids_path, encoding="utf-8").read().splitlines()
-    wanted = {wnid[1:] for wnid in wnids[:300]}
-    glosses = []
-    with open(data_noun, encoding="utf-8") as data:
-        for line in data:
-            if line[:8] in wanted and "|" in line:
-                glosses.append(line.split("|", 1)[1].strip())
+    labels, glosses = labels_and_glosses(labels_path, wnids_path, data_noun)
     strings = HARD + labels + glosses
     cases = [{"text": text, "ids": tokenizer.encode(text).ids} for text in strings]
     texts = HARD[3:15] + HARD[40:46] + labels[:6]
