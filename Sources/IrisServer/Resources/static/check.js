@@ -334,11 +334,13 @@ function drawPoints(box) {
   paint.setTransform(box.ratio, 0, 0, box.ratio, 0, 0);
   const count = points.sha256.length;
   const dot = dotSize(count);
-  // Ordinary points first, issues on top (and larger), so mistakes are never hidden.
-  for (const pass of [0, 1]) {
+  // Ordinary points first, issues on top (and larger), the likely mistakes last of all, so a
+  // mistake is never hidden, not even by a doubtful photo laid out at the very same place.
+  const issues = colourSelect.value === "issue";
+  for (const pass of [0, 1, 2]) {
     for (let index = 0; index < count; index++) {
-      const raised = colourSelect.value === "issue" && points.issue[index] > 0;
-      if ((pass === 1) !== raised) continue;
+      const raised = issues && points.issue[index] > 0;
+      if ((issues ? points.issue[index] : 0) !== pass) continue;
       const [x, y] = position(index, box);
       paint.fillStyle = colourOf(index);
       if (raised || count <= 2000) {
