@@ -19,37 +19,29 @@ public final class CLIPTextEncoder: @unchecked Sendable {
     /// `session`'s `input` takes int64 ids, batch × context length; its `output` answers one
     /// float vector per text, batch × dimension.
     init(session: InferenceSession, tokenizer: CLIPTokenizer, input: String, output: String) throws {
+        func fail(_ message: String) -> RuntimeError {
+            RuntimeError(operation: "loading the text model", message: message)
+        }
         guard let spec = session.inputs.first(where: { $0.name == input }) else {
-            throw RuntimeError(
-                operation: "loading the text model",
-                message:
-                    "text.input names \(input), which the graph does not have (it has \(session.inputs.map(\.name).joined(separator: ", ")))"
+            throw fail(
+                "text.input names \(input), which the graph does not have (it has \(session.inputs.map(\.name).joined(separator: ", ")))"
             )
         }
         guard spec.elementType == .int64, spec.shape.count == 2 else {
-            throw RuntimeError(
-                operation: "loading the text model",
-                message: "input \(input) must be int64 token ids, batch × context length")
+            throw fail("input \(input) must be int64 token ids, batch × context length")
         }
         guard spec.shape[1] <= 0 || spec.shape[1] == tokenizer.contextLength else {
-            throw RuntimeError(
-                operation: "loading the text model",
-                message:
-                    "the graph reads \(spec.shape[1]) token ids but text.context_length says \(tokenizer.contextLength)"
-            )
+            throw fail(
+                "the graph reads \(spec.shape[1]) token ids but text.context_length says \(tokenizer.contextLength)")
         }
         guard let out = session.outputs.first(where: { $0.name == output }) else {
-            throw RuntimeError(
-                operation: "loading the text model",
-                message:
-                    "outputs.embedding names \(output), which the graph does not have (it has \(session.outputs.map(\.name).joined(separator: ", ")))"
+            throw fail(
+                "outputs.embedding names \(output), which the graph does not have (it has \(session.outputs.map(\.name).joined(separator: ", ")))"
             )
         }
         guard out.elementType == .float, out.shape.count == 2 else {
-            throw RuntimeError(
-                operation: "loading the text model",
-                message:
-                    "output \(output) must be float, one vector per text (batch × dimension), not \(out.shape.count) dimensions"
+            throw fail(
+                "output \(output) must be float, one vector per text (batch × dimension), not \(out.shape.count) dimensions"
             )
         }
         (self.session, self.tokenizer, self.input, self.output) = (session, tokenizer, input, output)
