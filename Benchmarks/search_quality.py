@@ -8,7 +8,7 @@ PHOTOS are folders of photos in an ImageFolder layout (folder/name.jpg), or sing
 skimage/<stem>). Every third photo of each folder, by name, is imported with a human label (the
 folder's name, as a person sorting photos into folders would give it); the rest with none. The
 models of `analysis.auto_models` analyse every photo (`iris worker`), then each query is run
-with `--using words`, `labels`, `text`, `meaning` and with everything.
+with `--using words`, `labels`, `text`, `meaning`, `hierarchy` and with everything.
 
 Recall@k is capped: the relevant photos in the top k over min(k, relevant photos), so a query
 with 60 relevant photos can reach 1 at k = 5. nDCG@10 is binary; MRR is over the whole ranking.
@@ -29,7 +29,7 @@ LABELS = {
     "household": "household", "insects": "insect", "reptiles": "reptile", "nuts": "nut", "medical": "medical",
     "town": "street", "space": "space", "mushrooms": "mushroom", "trees": "tree",
 }
-PARTS = ["words", "labels", "text", "meaning", "all"]
+PARTS = ["words", "labels", "text", "meaning", "hierarchy", "all"]
 
 
 def read_queries(path, photos):

@@ -22,7 +22,7 @@ public enum IrisSearchCommands {
     }
 
     /// Which kinds of evidence `--using` names: a comma-separated list of words, labels, text,
-    /// meaning and vision.
+    /// meaning, vision and hierarchy.
     public static func parts(_ list: String?) throws -> TextSearch.Parts {
         guard let list else { return .all }
         var parts: TextSearch.Parts = []
@@ -90,7 +90,9 @@ public enum IrisSearchCommands {
                 moderationThreshold: settings.models.moderationThreshold,
                 vocabulary: {
                     try SearchVocabulary.load(wordnet: settings.wordnetDirectory, models: settings.models.folder)
-                }, semantic: { semantic })
+                }, semantic: { semantic },
+                // The photos' embeddings, as the server holds them (the hierarchy and vision evidence).
+                indexes: EmbeddingIndexes(store: dependencies.store, logger: logger))
             for text in texts {
                 let answer: TextSearch.Answer
                 do {

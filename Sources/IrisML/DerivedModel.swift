@@ -113,6 +113,10 @@ final class Derivation: Sendable {
 }
 
 extension Model {
+    /// The class hierarchy a derived model's vector ends with (its last `width` values), made
+    /// on first use; nil for a model that is not derived.
+    public func semanticHierarchy() throws -> ClassHierarchy? { try derivation?.hierarchy() }
+
     /// This derived model's vector from its base model's output (as the analysis that ran the
     /// base model has it); nil when this model is not derived or the output lacks a part.
     public func derive(from base: ModelOutput) throws -> [Float]? {

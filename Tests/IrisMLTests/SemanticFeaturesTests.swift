@@ -73,4 +73,24 @@ import Testing
         #expect(whole.count == 5)
         #expect(zip(whole, expected).allSatisfy { abs($0 - $1) < 1e-6 })
     }
+
+    @Test("the probability under a node is read back from the features, whatever their transform or scale")
+    func share() throws {
+        let rooted = ClassHierarchy(ancestors: [[10, 2, 1, 0], [11, 2, 1, 0], [12, 3, 1, 0], [13, 4, 0]])
+        let root = try #require(rooted.root)
+        #expect(rooted.nodeColumns[0] == root)
+        // cat 0.6 + 0.2, dog 0.15, tool 0.05: what search reads for "cat", "dog", "tool".
+        let probabilities: [Float] = [0.6, 0.2, 0.15, 0.05]
+        let expected: [Int: Float] = [2: 0.8, 3: 0.15, 4: 0.05, 1: 0.95, 13: 0.05]
+        for transform in ClassHierarchy.Transform.allCases {
+            // Scaled as a derived model's vector scales its part (a weight, then the whole made unit).
+            let features = rooted.features(probabilities, transform: transform).map { $0 * 0.37 }
+            for (node, want) in expected {
+                let column = try #require(rooted.nodeColumns[node])
+                let read = rooted.share(features[column], root: features[root], transform: transform)
+                #expect(abs(read - want) < 1e-4, "node \(node), \(transform)")
+            }
+        }
+        #expect(rooted.share(0, root: 0, transform: .log) == 0)
+    }
 }

@@ -16,6 +16,12 @@ public struct ClassHierarchy: Sendable {
     /// 0 for a node over every class ("entity"), most for a leaf (Resnik's information content,
     /// with classes counted in place of corpus words).
     public let information: [Float]
+    /// Node id (a WordNet offset) → its column.
+    public let nodeColumns: [Int: Int]
+    /// The column of the node over the most classes (WordNet's "entity", over all of them),
+    /// whose sum holds about all of a photo's probability: the scale against which any node's
+    /// share is read back (`share`).
+    public let root: Int?
 
     /// `ancestors[c]`: the nodes (any ids: WordNet offsets) of class `c` and all above it; a
     /// class whose list is empty adds to nothing.
@@ -40,6 +46,21 @@ public struct ClassHierarchy: Sendable {
         let classes = Float(max(columns.count, 1))
         information = under.map { $0 > 0 ? Foundation.log(classes / Float($0)) : 0 }
         (self.columns, self.width) = (columns, index.count)
+        nodeColumns = index.mapValues { Int($0) }
+        root = under.indices.max { under[$0] < under[$1] }
+    }
+
+    /// The probability a photo's classifier put under one node, read back from the node's
+    /// value and the root's in the photo's `features` (any scale: they are divided): 0 to 1.
+    public func share(_ value: Float, root rootValue: Float, transform: Transform) -> Float {
+        guard rootValue > 0, value > 0 else { return 0 }
+        let ratio = min(1, value / rootValue)
+        return switch transform {
+        case .linear: ratio
+        case .sqrt: ratio * ratio
+        // The root's sum is about 1 (all of the probability above the floor): log1p(100).
+        case .log: Foundation.expm1(ratio * Foundation.log1p(100)) / 100
+        }
     }
 
     /// How the pushed-up probabilities are evened out before they are normalised: the upper

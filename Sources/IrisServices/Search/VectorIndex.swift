@@ -57,6 +57,12 @@ public struct VectorIndex: Sendable {
         return Array(vectors[slot * dimension..<(slot + 1) * dimension])
     }
 
+    /// One value of `key`'s stored vector.
+    public func value(for key: String, at column: Int) -> Float? {
+        guard let slot = slots[key], column >= 0, column < dimension else { return nil }
+        return vectors[slot * dimension + column]
+    }
+
     /// Adds or replaces `key`'s vector and groups. A vector of the wrong dimension, of zero
     /// length or with a non-finite value is not stored (and any old one is removed): answers false.
     @discardableResult
