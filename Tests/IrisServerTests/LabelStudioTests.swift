@@ -28,8 +28,12 @@ struct LabelStudioTests {
     func configs() throws {
         let parsed = try LabelStudioConfig.parse(Self.config)
         #expect(
-            parsed == LabelStudioConfig(fromName: "kind", toName: "image", dataKey: "image", choices: ["Robin", "Sparrow & co", "wren"]))
-        #expect(parsed.choice(for: "robin") == "Robin" && parsed.choice(for: "wren") == "wren" && parsed.choice(for: "owl") == nil)
+            parsed
+                == LabelStudioConfig(
+                    fromName: "kind", toName: "image", dataKey: "image", choices: ["Robin", "Sparrow & co", "wren"]))
+        #expect(
+            parsed.choice(for: "robin") == "Robin" && parsed.choice(for: "wren") == "wren"
+                && parsed.choice(for: "owl") == nil)
         // Several objects named in toName: the image among them.
         let two = try LabelStudioConfig.parse(
             #"<View><Text name="t" value="$text"/><Image name="photo" value="$url"/><Choices name="c" toName="t,photo"><Choice value="a"/></Choices></View>"#
@@ -48,13 +52,18 @@ struct LabelStudioTests {
         }
     }
 
-    @Test("task URLs: Iris's own photos by path (relative or on Iris's host), other http(s) URLs remote, the rest nothing")
+    @Test(
+        "task URLs: Iris's own photos by path (relative or on Iris's host), other http(s) URLs remote, the rest nothing"
+    )
     func taskURLs() {
         let sha = String(repeating: "ab", count: 32)
         #expect(LabelStudioTask.image("/api/v1/images/\(sha)/original", irisHost: nil) == .iris(sha256: sha))
-        #expect(LabelStudioTask.image("http://iris.lan:8080/api/v1/images/\(sha)", irisHost: "iris.lan:8080") == .iris(sha256: sha))
         #expect(
-            LabelStudioTask.image("http://IRIS.lan:8080/api/v1/projects/3/images/\(sha)/thumbnail", irisHost: "iris.lan:8080")
+            LabelStudioTask.image("http://iris.lan:8080/api/v1/images/\(sha)", irisHost: "iris.lan:8080")
+                == .iris(sha256: sha))
+        #expect(
+            LabelStudioTask.image(
+                "http://IRIS.lan:8080/api/v1/projects/3/images/\(sha)/thumbnail", irisHost: "iris.lan:8080")
                 == .iris(sha256: sha))
         // The same path on another host is that host's, fetched only if allowed.
         let elsewhere = "http://other.lan/api/v1/images/\(sha)/original"
@@ -78,13 +87,16 @@ struct LabelStudioTests {
     static func fixture(_ server: TestServer) async throws -> Fixture {
         let project = try await server.createProject("ls birds", labelSet: ["robin", "sparrow"])
         let model = "label-studio-test-embedder"
-        let vectors: [[Float]] = [[1, 0.1, 0, 0], [0.9, 0.2, 0, 0], [0, 1, 0.1, 0], [0.1, 0.9, 0, 0], [0.95, 0.15, 0, 0]]
+        let vectors: [[Float]] = [
+            [1, 0.1, 0, 0], [0.9, 0.2, 0, 0], [0, 1, 0.1, 0], [0.1, 0.9, 0, 0], [0.95, 0.15, 0, 0],
+        ]
         var photos: [(sha256: String, label: String, vector: [Float])] = []
         var unlabelled = ""
         for (index, vector) in vectors.enumerated() {
             let label = index < 2 ? "robin" : "sparrow"
             let upload = try await server.upload(
-                try Fixtures.jpeg(width: 40, height: 30, seed: 700 + index), to: project, labels: index < 4 ? [label] : [])
+                try Fixtures.jpeg(width: 40, height: 30, seed: 700 + index), to: project,
+                labels: index < 4 ? [label] : [])
             let sha256 = try #require(try upload.json()["sha256"] as? String)
             _ = try await server.store.analyses.save(
                 Analysis(sha256: sha256, model: model, result: "{}", createdAt: Date()), labels: [], embedding: vector,
@@ -95,15 +107,20 @@ struct LabelStudioTests {
         let accounts = Accounts(store: server.store, bcryptCost: 10)
         var tokens: [String] = []
         for role in [Role.viewer, .editor] {
-            let user = try await accounts.create(username: "ls-\(role.rawValue)", password: "password-\(role)", isAdmin: false)
+            let user = try await accounts.create(
+                username: "ls-\(role.rawValue)", password: "password-\(role)", isAdmin: false)
             try await server.store.accounts.setRole(projectID: project, userID: user.id, role)
             tokens.append(try await TestAccounts.token(for: user, scopes: [.read, .write], in: server.store))
         }
-        return Fixture(project: project, robin: photos[0].sha256, unlabelled: unlabelled, viewer: tokens[0], editor: tokens[1])
+        return Fixture(
+            project: project, robin: photos[0].sha256, unlabelled: unlabelled, viewer: tokens[0], editor: tokens[1])
     }
 
     static func basic(_ token: String, user: String = "label-studio") -> HTTPFields {
-        [.authorization: "Basic " + Data("\(user):\(token)".utf8).base64EncodedString(), .contentType: "application/json"]
+        [
+            .authorization: "Basic " + Data("\(user):\(token)".utf8).base64EncodedString(),
+            .contentType: "application/json",
+        ]
     }
 
     static func post(_ server: TestServer, _ path: String, _ json: [String: Any], as headers: HTTPFields) async throws
@@ -115,7 +132,9 @@ struct LabelStudioTests {
             .post, path, headers: all, body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
     }
 
-    @Test("a viewer connects with Basic auth and gets choices for the project's photos, nothing for others", arguments: TestDatabase.enabled)
+    @Test(
+        "a viewer connects with Basic auth and gets choices for the project's photos, nothing for others",
+        arguments: TestDatabase.enabled)
     func predict(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // setup
@@ -124,7 +143,8 @@ struct LabelStudioTests {
             let viewer = Self.basic(fixture.viewer)
             let health = try await server.get("\(base)/health", headers: viewer)
             #expect(health.status == .ok && (try health.json()["status"] as? String) == "UP", "\(health.text)")
-            let setup = try await Self.post(server, "\(base)/setup", ["project": "1.1", "schema": Self.config], as: viewer)
+            let setup = try await Self.post(
+                server, "\(base)/setup", ["project": "1.1", "schema": Self.config], as: viewer)
             #expect(setup.status == .ok, "\(setup.text)")
             let version = try #require(try setup.json()["model_version"] as? String)
 
@@ -169,7 +189,9 @@ struct LabelStudioTests {
                     "action": action,
                     "annotation": [
                         "id": 7, "task": 5, "was_cancelled": false,
-                        "result": [["from_name": "kind", "to_name": "image", "type": "choices", "value": ["choices": choices]]],
+                        "result": [
+                            ["from_name": "kind", "to_name": "image", "type": "choices", "value": ["choices": choices]]
+                        ],
                     ],
                     "task": ["id": 5, "data": ["image": image ?? "/api/v1/images/\(fixture.unlabelled)/original"]],
                     "project": ["id": 1, "label_config": Self.config],
@@ -178,31 +200,43 @@ struct LabelStudioTests {
             let before = try await LabelEditTests.labelRows(server, fixture.project)
 
             // Refusals: a viewer, a choice outside the label set, a photo not in Iris, no task.
-            let byViewer = try await Self.post(server, path, event("ANNOTATION_CREATED", choices: ["Sparrow"]), as: Self.basic(fixture.viewer))
+            let byViewer = try await Self.post(
+                server, path, event("ANNOTATION_CREATED", choices: ["Sparrow"]), as: Self.basic(fixture.viewer))
             #expect(byViewer.status == .forbidden, "\(byViewer.text)")
             let editor = TestServer.bearer(fixture.editor)
             let unknown = try await Self.post(server, path, event("ANNOTATION_CREATED", choices: ["Owl"]), as: editor)
-            #expect(unknown.status == .unprocessableContent && unknown.text.contains("\\\"Owl\\\" is not in project"), "\(unknown.text)")
+            #expect(
+                unknown.status == .unprocessableContent && unknown.text.contains("\\\"Owl\\\" is not in project"),
+                "\(unknown.text)")
             let foreign = try await Self.post(
-                server, path, event("ANNOTATION_CREATED", choices: ["Sparrow"], image: "http://203.0.113.9/a.jpg"), as: editor)
-            #expect(foreign.status == .unprocessableContent && foreign.text.contains("not an Iris image URL"), "\(foreign.text)")
+                server, path, event("ANNOTATION_CREATED", choices: ["Sparrow"], image: "http://203.0.113.9/a.jpg"),
+                as: editor)
+            #expect(
+                foreign.status == .unprocessableContent && foreign.text.contains("not an Iris image URL"),
+                "\(foreign.text)")
             let bare = try await Self.post(server, path, ["action": "ANNOTATION_CREATED"], as: editor)
             #expect(bare.status == .badRequest, "\(bare.text)")
             #expect(try await LabelEditTests.labelRows(server, fixture.project) == before)
-            let ignored = try await Self.post(server, path, ["action": "PROJECT_UPDATED", "project": ["id": 1]], as: editor)
+            let ignored = try await Self.post(
+                server, path, ["action": "PROJECT_UPDATED", "project": ["id": 1]], as: editor)
             #expect(ignored.status == .ok && (try ignored.json()["status"] as? String) == "ignored")
 
             // act: the editor labels the unlabelled photo Sparrow (another case than Iris's), then changes it to Robin
-            let created = try await Self.post(server, path, event("ANNOTATION_CREATED", choices: ["SPARROW"]), as: editor)
+            let created = try await Self.post(
+                server, path, event("ANNOTATION_CREATED", choices: ["SPARROW"]), as: editor)
             #expect(created.status == .ok, "\(created.text)")
             let labels = "/api/v1/projects/\(fixture.project)/images/\(fixture.unlabelled)/labels"
-            #expect(try await server.get(labels).json()["labels"].flatMap { ($0 as? [[String: Any]])?.compactMap { $0["name"] as? String } } == ["sparrow"])
+            #expect(
+                try await server.get(labels).json()["labels"].flatMap {
+                    ($0 as? [[String: Any]])?.compactMap { $0["name"] as? String }
+                } == ["sparrow"])
             var members = try await server.store.learning.members(projectID: fixture.project)
             #expect(members.contains { $0.name == "sparrow" && $0.sha256 == fixture.unlabelled })
 
             let updated = try await Self.post(server, path, event("ANNOTATION_UPDATED", choices: ["Robin"]), as: editor)
             #expect(updated.status == .ok, "\(updated.text)")
-            let operation = try #require((try updated.json()["labelled"] as? [[String: Any]])?.first?["operation"] as? Int)
+            let operation = try #require(
+                (try updated.json()["labelled"] as? [[String: Any]])?.first?["operation"] as? Int)
             members = try await server.store.learning.members(projectID: fixture.project)
             #expect(members.contains { $0.name == "robin" && $0.sha256 == fixture.unlabelled })
             #expect(!members.contains { $0.name == "sparrow" && $0.sha256 == fixture.unlabelled })
@@ -210,13 +244,19 @@ struct LabelStudioTests {
             #expect(events.filter { $0.subject == fixture.unlabelled }.count == 2)
 
             // check: the change is Iris's like any other: undo puts back the Sparrow label
-            let undone = try await server.send(.post, "/api/v1/projects/\(fixture.project)/labels/undo", json: ["operation": operation])
+            let undone = try await server.send(
+                .post, "/api/v1/projects/\(fixture.project)/labels/undo", json: ["operation": operation])
             #expect(undone.status == .ok, "\(undone.text)")
-            #expect(try await server.get(labels).json()["labels"].flatMap { ($0 as? [[String: Any]])?.compactMap { $0["name"] as? String } } == ["sparrow"])
+            #expect(
+                try await server.get(labels).json()["labels"].flatMap {
+                    ($0 as? [[String: Any]])?.compactMap { $0["name"] as? String }
+                } == ["sparrow"])
         }
     }
 
-    @Test("without a learner class setup says so (409); Basic with a bad token or elsewhere than these routes is a 401", arguments: TestDatabase.enabled)
+    @Test(
+        "without a learner class setup says so (409); Basic with a bad token or elsewhere than these routes is a 401",
+        arguments: TestDatabase.enabled)
     func refusals(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             let project = try await server.createProject("empty")
@@ -224,9 +264,14 @@ struct LabelStudioTests {
             let setup = try await Self.post(server, "\(base)/setup", ["schema": Self.config], as: [:])
             #expect(setup.status == .conflict && setup.text.contains("no classes yet"), "\(setup.text)")
             let notImage = try await Self.post(
-                server, "\(base)/predict", ["tasks": [["data": ["text": "hi"]]], "label_config": "<View><Text name=\"t\" value=\"$text\"/></View>"],
+                server, "\(base)/predict",
+                [
+                    "tasks": [["data": ["text": "hi"]]],
+                    "label_config": "<View><Text name=\"t\" value=\"$text\"/></View>",
+                ],
                 as: [:])
-            #expect(notImage.status == .badRequest && notImage.text.contains("image classification"), "\(notImage.text)")
+            #expect(
+                notImage.status == .badRequest && notImage.text.contains("image classification"), "\(notImage.text)")
             let badToken = try await server.get("\(base)/health", headers: Self.basic("iris_not-a-real-token"))
             #expect(badToken.status == .unauthorized)
             let garbled = try await server.get("\(base)/health", headers: [.authorization: "Basic %%%"])

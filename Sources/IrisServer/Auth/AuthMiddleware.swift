@@ -7,9 +7,9 @@ import IrisStore
 
 /// Names the caller of every request from its credentials: `Authorization: Bearer
 /// iris_…` or the `iris_session` cookie; on the Label Studio backend's routes also `Basic`
-/// with the token as the password (Label Studio's "Connect model" form offers Basic only). Credentials that are present but malformed,
-/// unknown, expired, revoked or of a disabled user are a 401, never a silent downgrade
-/// to anonymous (except a stale session cookie, which just means "signed out").
+/// with the token as the password (Label Studio's "Connect model" form offers Basic only).
+/// Credentials that are present but malformed, unknown, expired, revoked or of a disabled user
+/// are a 401, never a silent downgrade to anonymous (except a stale session cookie, which just means "signed out").
 /// A web session must send its CSRF token (`X-CSRF-Token`) with every change.
 public struct AuthMiddleware: RouterMiddleware {
     public typealias Context = IrisRequestContext
@@ -96,7 +96,8 @@ public struct AuthMiddleware: RouterMiddleware {
     static func basicPassword(_ header: String) throws -> String? {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
-        guard parts[1].utf8.count <= 512, let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+        guard parts[1].utf8.count <= 512,
+            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
             let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
         else {
             throw unauthorized("Basic credentials must be base64 of \"user:token\" with an Iris token as the password")

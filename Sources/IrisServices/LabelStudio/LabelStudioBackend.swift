@@ -1,7 +1,7 @@
 public import Foundation
 public import IrisBlobs
 public import IrisCore
-import IrisML
+public import IrisML
 public import IrisStore
 
 /// Iris as a Label Studio ML backend for one project: predictions for image-classification
@@ -95,17 +95,14 @@ public struct LabelStudioBackend: Sendable {
             let ranked: [(label: String, score: Double)]
             do {
                 ranked = try await self.ranked(image, by: predictor, project: project, readable: readable)
-            } catch let refusal as Refusal {
-                // One task's image refused (not here, too large, unreadable): no prediction for it.
-                _ = refusal
-                predictions.append(nil)
-                continue
-            } catch is WebhookSender.BlockedURL {
+            } catch is Refusal {
+                // One task's image refused (not here, not allowed, unreadable): no prediction for it.
                 predictions.append(nil)
                 continue
             }
-            let answer = ranked.lazy.compactMap { ranked in config.choice(for: ranked.label).map { ($0, ranked.score) } }
-                .first
+            let answer = ranked.lazy.compactMap { ranked in config.choice(for: ranked.label).map { ($0, ranked.score) }
+            }
+            .first
             predictions.append(answer.map { Prediction(choice: $0.0, score: $0.1) })
         }
         return (predictor, predictions)
@@ -125,7 +122,8 @@ public struct LabelStudioBackend: Sendable {
         let vector: [Float]
         switch image {
         case .iris(let sha256):
-            guard try await store.images.member(sha256: sha256, of: project.id) != nil, try await readable(sha256) else {
+            guard try await store.images.member(sha256: sha256, of: project.id) != nil, try await readable(sha256)
+            else {
                 throw Refusal.notFound("project \(project.name) has no image \(sha256)")
             }
             vector = try await learning.embedding(sha256: sha256, model: model)
@@ -134,11 +132,17 @@ public struct LabelStudioBackend: Sendable {
                 throw Refusal.forbidden(
                     "\(url.host ?? "the image's host") is not in labelstudio.fetch_origins", field: "tasks")
             }
-            let bytes = try await sender.download(url.absoluteString, limit: maxBytes)
             let file = scratch.newFileURL(suffix: ".labelstudio")
             defer { try? FileManager.default.removeItem(at: file) }
-            try bytes.write(to: file)
-            vector = try await learning.embedding(path: file.path, model: model)
+            do {
+                try await sender.download(url.absoluteString, limit: maxBytes).write(to: file)
+                vector = try await learning.embedding(path: file.path, model: model)
+            } catch {
+                // Refused by the guard, unreachable, too large or not an image: this task's alone.
+                throw Refusal.unprocessable(
+                    "unreadable-image", "the image at \(url.host ?? "its host") could not be read: \(error)",
+                    field: "tasks")
+            }
         }
         switch predictor {
         case .head(_, let head):
@@ -216,7 +220,8 @@ public struct LabelStudioBackend: Sendable {
         var names: [String] = []
         var unknown: [String] = []
         for choice in choices {
-            if let name = set.first(where: { $0 == choice }) ?? set.first(where: { $0.lowercased() == choice.lowercased() })
+            if let name = set.first(where: { $0 == choice })
+                ?? set.first(where: { $0.lowercased() == choice.lowercased() })
             {
                 names.append(name)
             } else {

@@ -36,7 +36,9 @@ public struct LabelStudioConfig: Sendable, Equatable {
                     images[name] = String(value.dropFirst())
                 }
             case "choices" where !tag.closing:
-                let control = (tag.attributes["name"] ?? "", tag.attributes["toName"] ?? "", [String]())
+                let control: (name: String, toName: String, choices: [String]) = (
+                    tag.attributes["name"] ?? "", tag.attributes["toName"] ?? "", []
+                )
                 if tag.selfClosing { controls.append(control) } else { open = control }
             case "choices":
                 if let control = open { controls.append(control) }
@@ -51,7 +53,8 @@ public struct LabelStudioConfig: Sendable, Equatable {
             // `toName` may list several objects ("image,thumb"): the first image among them.
             for target in control.toName.split(separator: ",").map(String.init) {
                 if let key = images[target] {
-                    return LabelStudioConfig(fromName: control.name, toName: target, dataKey: key, choices: control.choices)
+                    return LabelStudioConfig(
+                        fromName: control.name, toName: target, dataKey: key, choices: control.choices)
                 }
             }
         }
@@ -157,7 +160,8 @@ public struct LabelStudioConfig: Sendable, Equatable {
             let valueStart = index + 1
             index = valueStart
             while index < bytes.count, bytes[index] != quote { index += 1 }
-            tag.attributes[attribute] = unescaped(String(decoding: bytes[valueStart..<min(index, bytes.count)], as: UTF8.self))
+            tag.attributes[attribute] = unescaped(
+                String(decoding: bytes[valueStart..<min(index, bytes.count)], as: UTF8.self))
             index += 1
         }
         return (nil, index)

@@ -103,18 +103,20 @@ public struct IrisSettings: Sendable {
         trustedProxies = try Self.networks(reader, .httpTrustedProxies)
         storage = try StorageSettings(reader)
         labelStudioFetchOrigins = try Set(
-            reader.string(.labelStudioFetchOrigins).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }
-                .map { text in
-                    guard let url = URL(string: text), let origin = LabelStudioTask.origin(of: url),
-                        url.path.isEmpty || url.path == "/"
-                    else {
-                        throw ConfigurationError(
-                            "labelstudio.fetch_origins: \"\(text)\" is not an origin like http://labelstudio.lan:8080",
-                            setting: "labelstudio.fetch_origins")
-                    }
-                    return origin
-                })
+            reader.string(.labelStudioFetchOrigins).split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            .filter { !$0.isEmpty }
+            .map { text in
+                guard let url = URL(string: text), let origin = LabelStudioTask.origin(of: url),
+                    url.path.isEmpty || url.path == "/"
+                else {
+                    throw ConfigurationError(
+                        "labelstudio.fetch_origins: \"\(text)\" is not an origin like http://labelstudio.lan:8080",
+                        setting: "labelstudio.fetch_origins")
+                }
+                return origin
+            })
         wordnetDirectory = URL(fileURLWithPath: reader.string(.wordnetDirectory))
         sentenceModel = reader.string(.sentenceModel)
         guard ["minilm-l3", "minilm-l6"].contains(sentenceModel) else {

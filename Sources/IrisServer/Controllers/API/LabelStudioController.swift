@@ -46,7 +46,8 @@ struct LabelStudioController {
     @Sendable func setup(_ request: Request, context: IrisRequestContext) async throws -> SetupBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let body = try IrisJSONDecoder.decode(
-            SetupRequest.self, from: try await IrisJSONDecoder.body(of: request, context: context), convertingKeys: false)
+            SetupRequest.self, from: try await IrisJSONDecoder.body(of: request, context: context),
+            convertingKeys: false)
         if let schema = body.schema { _ = try LabelStudioConfig.parse(schema, field: "schema") }
         return SetupBody(modelVersion: try await backend.predictor(for: project).modelVersion)
     }
