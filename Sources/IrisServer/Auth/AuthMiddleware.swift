@@ -9,7 +9,8 @@ import IrisStore
 /// iris_…` or the `iris_session` cookie; on the Label Studio backend's routes also `Basic`
 /// with the token as the password (Label Studio's "Connect model" form offers Basic only).
 /// Credentials that are present but malformed, unknown, expired, revoked or of a disabled user
-/// are a 401, never a silent downgrade to anonymous (except a stale session cookie, which just means "signed out").
+/// are a 401, never a silent downgrade to anonymous (except a stale session cookie, which just
+/// means "signed out").
 /// A web session must send its CSRF token (`X-CSRF-Token`) with every change.
 public struct AuthMiddleware: RouterMiddleware {
     public typealias Context = IrisRequestContext
