@@ -142,7 +142,7 @@ struct LabelStudioTests {
             let base = "/api/v1/projects/\(fixture.project)/label-studio"
             let viewer = Self.basic(fixture.viewer)
             let health = try await server.get("\(base)/health", headers: viewer)
-            #expect(health.status == .ok && (try health.json()["status"] as? String) == "UP", "\(health.text)")
+            #expect(try health.status == .ok && health.json()["status"] as? String == "UP", "\(health.text)")
             let setup = try await Self.post(
                 server, "\(base)/setup", ["project": "1.1", "schema": Self.config], as: viewer)
             #expect(setup.status == .ok, "\(setup.text)")
@@ -219,7 +219,7 @@ struct LabelStudioTests {
             #expect(try await LabelEditTests.labelRows(server, fixture.project) == before)
             let ignored = try await Self.post(
                 server, path, ["action": "PROJECT_UPDATED", "project": ["id": 1]], as: editor)
-            #expect(ignored.status == .ok && (try ignored.json()["status"] as? String) == "ignored")
+            #expect(try ignored.status == .ok && ignored.json()["status"] as? String == "ignored")
 
             // act: the editor labels the unlabelled photo Sparrow (another case than Iris's), then changes it to Robin
             let created = try await Self.post(

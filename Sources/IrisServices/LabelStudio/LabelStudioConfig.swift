@@ -15,6 +15,10 @@ public struct LabelStudioConfig: Sendable, Equatable {
     /// The `<Choice value>`s, in order.
     public var choices: [String]
 
+    public init(fromName: String, toName: String, dataKey: String, choices: [String]) {
+        (self.fromName, self.toName, self.dataKey, self.choices) = (fromName, toName, dataKey, choices)
+    }
+
     /// The longest config read (Label Studio's own configs are a few kilobytes).
     public static let maxLength = 256 * 1024
 
