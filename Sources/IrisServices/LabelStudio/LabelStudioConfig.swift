@@ -19,14 +19,15 @@ public struct LabelStudioConfig: Sendable, Equatable {
         (self.fromName, self.toName, self.dataKey, self.choices) = (fromName, toName, dataKey, choices)
     }
 
-    /// The longest config read (Label Studio's own configs are a few kilobytes).
-    public static let maxLength = 256 * 1024
+    /// The most characters a config may hold (Label Studio's own are a few thousand; a thousand
+    /// choices fit in 40,000).
+    public static let maxLength = 65536
 
     /// The first `<Choices>` whose `toName` names an `<Image>` with a `$key` value; a refusal
     /// naming `field` when there is none.
     public static func parse(_ text: String, field: String = "label_config") throws -> LabelStudioConfig {
-        guard text.utf8.count <= maxLength else {
-            throw Refusal.invalid("\(field) is longer than \(maxLength / 1024) KiB", field: field)
+        guard text.count <= maxLength else {
+            throw Refusal.invalid("\(field) is longer than \(maxLength) characters", field: field)
         }
         var images: [String: String] = [:]
         var controls: [(name: String, toName: String, choices: [String])] = []

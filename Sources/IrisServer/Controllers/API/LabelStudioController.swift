@@ -138,6 +138,8 @@ struct LabelStudioController {
     /// The part of Label Studio's webhook payload Iris reads.
     struct WebhookAction: Decodable {
         var action: String
+        /// Read here too, so a payload whose `project` is not an object is refused whatever its action.
+        var project: ProjectBody?
     }
 
     struct AnnotationBody: Decodable {
