@@ -74,6 +74,22 @@ struct LabelStudioTests {
         #expect(LabelStudioTask.image("http://user:secret@host/x.jpg", irisHost: nil) == nil)
     }
 
+    @Test("labelstudio.fetch_origins takes origins, normalised; anything else stops the server naming the setting")
+    func fetchOrigins() throws {
+        let settings = try IrisSettings(
+            ConfigurationReader(environment: [
+                "IRIS_LABELSTUDIO_FETCH_ORIGINS": "http://LS.lan:8080, https://files.example"
+            ]))
+        #expect(settings.labelStudioFetchOrigins == ["http://ls.lan:8080", "https://files.example:443"])
+        for bad in ["ls.lan:8080", "http://ls.lan/data", "ftp://ls.lan"] {
+            #expect {
+                try IrisSettings(ConfigurationReader(environment: ["IRIS_LABELSTUDIO_FETCH_ORIGINS": bad]))
+            } throws: { error in
+                (error as? ConfigurationError)?.setting == "labelstudio.fetch_origins"
+            }
+        }
+    }
+
     /// A project whose learner knows robins and sparrows from stored embeddings, a viewer and
     /// an editor with tokens, and one more photo (a robin by its embedding) without a label.
     struct Fixture {
