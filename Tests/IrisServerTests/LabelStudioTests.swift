@@ -193,6 +193,47 @@ struct LabelStudioTests {
     }
 
     @Test(
+        "a project with an active trained head predicts with it, not with the learner", arguments: TestDatabase.enabled)
+    func head(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a head over the learner's embeddings that calls everything a sparrow (its
+            // weights are zero and its bias favours sparrow: p = e² / (e² + 1)), made active
+            let fixture = try await Self.fixture(server)
+            let parameters: [String: Any] = [
+                "classes": ["sparrow", "robin"], "dimension": 4, "mean": [0, 0, 0, 0],
+                "weights": [Float](repeating: 0, count: 8),
+                "bias": [2, 0],
+            ]
+            let record = try await server.store.learning.addClassifier(
+                ClassifierRecord(
+                    projectID: fixture.project, model: "label-studio-test-embedder", classes: ["sparrow", "robin"],
+                    parameters: String(decoding: try JSONSerialization.data(withJSONObject: parameters), as: UTF8.self),
+                    report: "{}", jobID: nil, createdAt: Date()))
+            #expect(try await server.store.learning.activate(projectID: fixture.project, version: record.version))
+            let config =
+                #"<View><Image name="photo" value="$url"/><Choices name="bird" toName="photo"><Choice value="Robin"/><Choice value="Sparrow"/></Choices></View>"#
+
+            // act: the robin-like photo, which the learner calls a robin
+            let response = try await Self.post(
+                server, "/api/v1/projects/\(fixture.project)/label-studio/predict",
+                [
+                    "tasks": [["id": 1, "data": ["url": "/api/v1/images/\(fixture.robin)/original"]]],
+                    "label_config": config,
+                ],
+                as: Self.basic(fixture.viewer))
+
+            // check: the head's answer, its version and its probability
+            #expect(response.status == .ok, "\(response.text)")
+            let prediction = try #require((try response.json()["results"] as? [[[String: Any]]])?.first?.first)
+            #expect(prediction["model_version"] as? String == "iris-head-v\(record.version)")
+            #expect(abs((prediction["score"] as? Double ?? 0) - exp(2) / (exp(2) + 1)) < 1e-4, "\(prediction)")
+            let region = try #require((prediction["result"] as? [[String: Any]])?.first)
+            #expect(region["from_name"] as? String == "bird" && region["to_name"] as? String == "photo")
+            #expect((region["value"] as? [String: Any])?["choices"] as? [String] == ["Sparrow"])
+        }
+    }
+
+    @Test(
         "an editor's annotation becomes the photo's label (undoable, the learner follows); viewers and bad input change nothing",
         arguments: TestDatabase.enabled)
     func webhook(database: TestDatabase) async throws {
