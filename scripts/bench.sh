@@ -112,6 +112,9 @@ IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning"
 birds=("$cache/photoset"/bird/*.jpg)
 python3 Benchmarks/export.py "$PWD/.build/release/iris" "$work" "${birds[0]}"
 
+# Label Studio's /predict: a batch of 16 tasks answered by a project's learner.
+python3 Benchmarks/label_studio.py "$PWD/.build/release/iris" "$work" "$photoset"
+
 # Uploading from another machine: `iris upload` against curl one file at a time, and the
 # re-run of a finished folder of 1,000 photos.
 python3 Benchmarks/upload.py "$PWD/.build/release/iris" "$work" "$photos" "$cache/photoset"

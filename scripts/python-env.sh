@@ -6,7 +6,9 @@
 # `bench` is the repair benchmark's baselines (.venv-bench, Benchmarks/requirements.txt);
 # `s3` is the S3 API server of the storage tests (.venv-s3, moto, Tests/s3/requirements.txt);
 # `deploy` the linters of the deployment files (.venv-deploy, Tests/deploy/requirements.txt);
-# `lint` the Python linter of `make lint` (.venv-lint, ruff, Tests/lint/requirements.txt).
+# `lint` the Python linter of `make lint` (.venv-lint, ruff, Tests/lint/requirements.txt);
+# `labelstudio` Label Studio and its SDK for the ML-backend test (.venv-labelstudio,
+# Tests/e2e/labelstudio/requirements.txt), kept apart because Label Studio pins its own Django stack.
 # Reinstalls only when the requirements file changes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,8 @@ case "${1:-test}" in
   s3) venv="$root/.venv-s3"; requirements="$root/Tests/s3/requirements.txt" ;;
   deploy) venv="$root/.venv-deploy"; requirements="$root/Tests/deploy/requirements.txt" ;;
   lint) venv="$root/.venv-lint"; requirements="$root/Tests/lint/requirements.txt" ;;
-  *) echo "usage: $0 [test|oip|bench|s3|deploy|lint]" >&2; exit 2 ;;
+  labelstudio) venv="$root/.venv-labelstudio"; requirements="$root/Tests/e2e/labelstudio/requirements.txt" ;;
+  *) echo "usage: $0 [test|oip|bench|s3|deploy|lint|labelstudio]" >&2; exit 2 ;;
 esac
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$requirements" | cut -d' ' -f1)

@@ -11,6 +11,9 @@ venv=$(scripts/python-env.sh)
 # MLServer, the Open Inference Protocol v2 peer of the remote-model tests.
 IRIS_TEST_OIP_PYTHON="$(scripts/python-env.sh oip)/bin/python"
 export IRIS_TEST_OIP_PYTHON
+# Label Studio and label-studio-sdk, for the ML-backend test (Tests/e2e/test_label_studio.py).
+IRIS_TEST_LABEL_STUDIO_PYTHON="$(scripts/python-env.sh labelstudio)/bin/python"
+export IRIS_TEST_LABEL_STUDIO_PYTHON
 
 postgres_url=$(scripts/postgres-test-server.sh start)
 trap 'scripts/postgres-test-server.sh stop; scripts/s3-test-server.sh stop' EXIT

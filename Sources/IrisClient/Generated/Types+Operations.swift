@@ -21331,6 +21331,1478 @@ public enum Operations {
             }
         }
     }
+    /// Label Studio's health check of the backend (viewers): `status: UP`.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/label-studio/health`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)`.
+    public enum LabelStudioHealth {
+        public static let id: Swift.String = "labelStudioHealth"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.LabelStudioHealth.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioHealth.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioHealth.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.LabelStudioHealth.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.LabelStudioHealth.Input.Path,
+                headers: Operations.LabelStudioHealth.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content/json/status`.
+                        @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                            case up = "UP"
+                        }
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content/json/status`.
+                        public var status: Operations.LabelStudioHealth.Output.Ok.Body.JsonPayload.StatusPayload
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content/json/model_class`.
+                        public var modelClass: Swift.String
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content/json/project_id`.
+                        public var projectId: Swift.Int
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - status:
+                        ///   - modelClass:
+                        ///   - projectId:
+                        public init(
+                            status: Operations.LabelStudioHealth.Output.Ok.Body.JsonPayload.StatusPayload,
+                            modelClass: Swift.String,
+                            projectId: Swift.Int
+                        ) {
+                            self.status = status
+                            self.modelClass = modelClass
+                            self.projectId = projectId
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case status
+                            case modelClass = "model_class"
+                            case projectId = "project_id"
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/health/GET/responses/200/content/application\/json`.
+                    case json(Operations.LabelStudioHealth.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.LabelStudioHealth.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.LabelStudioHealth.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.LabelStudioHealth.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The backend answers.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.LabelStudioHealth.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.LabelStudioHealth.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Label Studio connects (viewers): its project's labelling config (`schema`) must hold a `<Choices>` over an `<Image>`; answers the `model_version` predictions will carry. Label Studio also sends its address and its project creator's token: Iris keeps neither. 409 while the project has neither an active trained head nor a learner class.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/setup`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)`.
+    public enum LabelStudioSetup {
+        public static let id: Swift.String = "labelStudioSetup"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.LabelStudioSetup.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioSetup.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioSetup.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.LabelStudioSetup.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/json/project`.
+                    public var project: Swift.String?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/json/schema`.
+                    public var schema: Swift.String?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/json/hostname`.
+                    public var hostname: Swift.String?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/json/access_token`.
+                    public var accessToken: Swift.String?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/json/extra_params`.
+                    public var extraParams: OpenAPIRuntime.OpenAPIValueContainer?
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - project:
+                    ///   - schema:
+                    ///   - hostname:
+                    ///   - accessToken:
+                    ///   - extraParams:
+                    public init(
+                        project: Swift.String? = nil,
+                        schema: Swift.String? = nil,
+                        hostname: Swift.String? = nil,
+                        accessToken: Swift.String? = nil,
+                        extraParams: OpenAPIRuntime.OpenAPIValueContainer? = nil
+                    ) {
+                        self.project = project
+                        self.schema = schema
+                        self.hostname = hostname
+                        self.accessToken = accessToken
+                        self.extraParams = extraParams
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case project
+                        case schema
+                        case hostname
+                        case accessToken = "access_token"
+                        case extraParams = "extra_params"
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/requestBody/content/application\/json`.
+                case json(Operations.LabelStudioSetup.Input.Body.JsonPayload)
+            }
+            public var body: Operations.LabelStudioSetup.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.LabelStudioSetup.Input.Path,
+                headers: Operations.LabelStudioSetup.Input.Headers = .init(),
+                body: Operations.LabelStudioSetup.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/responses/200/content/json/model_version`.
+                        public var modelVersion: Swift.String
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - modelVersion:
+                        public init(modelVersion: Swift.String) {
+                            self.modelVersion = modelVersion
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case modelVersion = "model_version"
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/setup/POST/responses/200/content/application\/json`.
+                    case json(Operations.LabelStudioSetup.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.LabelStudioSetup.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.LabelStudioSetup.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.LabelStudioSetup.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The model version.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.LabelStudioSetup.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.LabelStudioSetup.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body, a file, or an archive's expansion is over its limit.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.ContentTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.ContentTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body's type, or the file's content, is not one Iris accepts.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)/responses/415`.
+            ///
+            /// HTTP response code: `415 unsupportedMediaType`.
+            case unsupportedMediaType(Components.Responses.UnsupportedMediaType)
+            /// The associated value of the enum case if `self` is `.unsupportedMediaType`.
+            ///
+            /// - Throws: An error if `self` is not `.unsupportedMediaType`.
+            /// - SeeAlso: `.unsupportedMediaType`.
+            public var unsupportedMediaType: Components.Responses.UnsupportedMediaType {
+                get throws {
+                    switch self {
+                    case let .unsupportedMediaType(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unsupportedMediaType",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Predictions for Label Studio tasks (viewers), from the project's active trained head or else its learner: per task, in order, a list of zero or one prediction (`choices` for the config's `<Choices>`, with `score` and `model_version`). A task's image is read from its data under the `<Image>`'s `$key`: an Iris image URL of this project (`…/api/v1/images/{sha256}/original`, relative or on the host Label Studio called) is read without HTTP; another URL is downloaded only from an origin in `labelstudio.fetch_origins`, through the webhooks' address guard. A task Iris cannot answer (no such image here, a host not allowed, the learner's `unknown`, a label with no choice) gets an empty list. 409 while the project has nothing to predict with.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/predict`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)`.
+    public enum LabelStudioPredict {
+        public static let id: Swift.String = "labelStudioPredict"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.LabelStudioPredict.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioPredict.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioPredict.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.LabelStudioPredict.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/TasksPayload`.
+                    public struct TasksPayloadPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/TasksPayload/id`.
+                        public var id: Swift.Int?
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/TasksPayload/data`.
+                        public var data: OpenAPIRuntime.OpenAPIObjectContainer
+                        /// Creates a new `TasksPayloadPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - id:
+                        ///   - data:
+                        public init(
+                            id: Swift.Int? = nil,
+                            data: OpenAPIRuntime.OpenAPIObjectContainer
+                        ) {
+                            self.id = id
+                            self.data = data
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case id
+                            case data
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/tasks`.
+                    public typealias TasksPayload = [Operations.LabelStudioPredict.Input.Body.JsonPayload.TasksPayloadPayload]
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/tasks`.
+                    public var tasks: Operations.LabelStudioPredict.Input.Body.JsonPayload.TasksPayload
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/label_config`.
+                    public var labelConfig: Swift.String
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/project`.
+                    public var project: Swift.String?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/json/params`.
+                    public var params: OpenAPIRuntime.OpenAPIObjectContainer?
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - tasks:
+                    ///   - labelConfig:
+                    ///   - project:
+                    ///   - params:
+                    public init(
+                        tasks: Operations.LabelStudioPredict.Input.Body.JsonPayload.TasksPayload,
+                        labelConfig: Swift.String,
+                        project: Swift.String? = nil,
+                        params: OpenAPIRuntime.OpenAPIObjectContainer? = nil
+                    ) {
+                        self.tasks = tasks
+                        self.labelConfig = labelConfig
+                        self.project = project
+                        self.params = params
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case tasks
+                        case labelConfig = "label_config"
+                        case project
+                        case params
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/requestBody/content/application\/json`.
+                case json(Operations.LabelStudioPredict.Input.Body.JsonPayload)
+            }
+            public var body: Operations.LabelStudioPredict.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.LabelStudioPredict.Input.Path,
+                headers: Operations.LabelStudioPredict.Input.Headers = .init(),
+                body: Operations.LabelStudioPredict.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/model_version`.
+                        public var modelVersion: Swift.String
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/ResultsPayloadPayload`.
+                        public struct ResultsPayloadPayloadPayload: Codable, Hashable, Sendable {
+                            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/ResultsPayloadPayload/model_version`.
+                            public var modelVersion: Swift.String
+                            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/ResultsPayloadPayload/score`.
+                            public var score: Swift.Double
+                            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/ResultsPayloadPayload/result`.
+                            public var result: [OpenAPIRuntime.OpenAPIObjectContainer]
+                            /// Creates a new `ResultsPayloadPayloadPayload`.
+                            ///
+                            /// - Parameters:
+                            ///   - modelVersion:
+                            ///   - score:
+                            ///   - result:
+                            public init(
+                                modelVersion: Swift.String,
+                                score: Swift.Double,
+                                result: [OpenAPIRuntime.OpenAPIObjectContainer]
+                            ) {
+                                self.modelVersion = modelVersion
+                                self.score = score
+                                self.result = result
+                            }
+                            public enum CodingKeys: String, CodingKey {
+                                case modelVersion = "model_version"
+                                case score
+                                case result
+                            }
+                        }
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/ResultsPayload`.
+                        public typealias ResultsPayloadPayload = [Operations.LabelStudioPredict.Output.Ok.Body.JsonPayload.ResultsPayloadPayloadPayload]
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/results`.
+                        public typealias ResultsPayload = [Operations.LabelStudioPredict.Output.Ok.Body.JsonPayload.ResultsPayloadPayload]
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/json/results`.
+                        public var results: Operations.LabelStudioPredict.Output.Ok.Body.JsonPayload.ResultsPayload
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - modelVersion:
+                        ///   - results:
+                        public init(
+                            modelVersion: Swift.String,
+                            results: Operations.LabelStudioPredict.Output.Ok.Body.JsonPayload.ResultsPayload
+                        ) {
+                            self.modelVersion = modelVersion
+                            self.results = results
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case modelVersion = "model_version"
+                            case results
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/predict/POST/responses/200/content/application\/json`.
+                    case json(Operations.LabelStudioPredict.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.LabelStudioPredict.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.LabelStudioPredict.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.LabelStudioPredict.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// One list of predictions per task, in order.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.LabelStudioPredict.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.LabelStudioPredict.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body, a file, or an archive's expansion is over its limit.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.ContentTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.ContentTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body's type, or the file's content, is not one Iris accepts.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)/responses/415`.
+            ///
+            /// HTTP response code: `415 unsupportedMediaType`.
+            case unsupportedMediaType(Components.Responses.UnsupportedMediaType)
+            /// The associated value of the enum case if `self` is `.unsupportedMediaType`.
+            ///
+            /// - Throws: An error if `self` is not `.unsupportedMediaType`.
+            /// - SeeAlso: `.unsupportedMediaType`.
+            public var unsupportedMediaType: Components.Responses.UnsupportedMediaType {
+                get throws {
+                    switch self {
+                    case let .unsupportedMediaType(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unsupportedMediaType",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
+    /// Label Studio's webhook (editors): `ANNOTATION_CREATED`, `ANNOTATIONS_CREATED` and `ANNOTATION_UPDATED` make the annotation's choices the photo's human labels (one undoable label change each, `label.changed` events; the learner follows). The task's image must be an Iris image URL of this project (else 422); choices map onto the label set by name, then ignoring case (else 422 listing them). A skipped annotation changes nothing; `ANNOTATIONS_DELETED` (ids only) and every other action are answered `status: ignored`.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/webhook`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)`.
+    public enum LabelStudioWebhook {
+        public static let id: Swift.String = "labelStudioWebhook"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/path/id`.
+                public var id: Components.Parameters.ProjectID
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id:
+                public init(id: Components.Parameters.ProjectID) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.LabelStudioWebhook.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioWebhook.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.LabelStudioWebhook.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.LabelStudioWebhook.Input.Headers
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody/json`.
+                public struct JsonPayload: Codable, Hashable, Sendable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody/json/action`.
+                    public var action: Swift.String
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody/json/annotation`.
+                    public var annotation: OpenAPIRuntime.OpenAPIValueContainer?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody/json/task`.
+                    public var task: OpenAPIRuntime.OpenAPIValueContainer?
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody/json/project`.
+                    public var project: OpenAPIRuntime.OpenAPIObjectContainer?
+                    /// Creates a new `JsonPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - action:
+                    ///   - annotation:
+                    ///   - task:
+                    ///   - project:
+                    public init(
+                        action: Swift.String,
+                        annotation: OpenAPIRuntime.OpenAPIValueContainer? = nil,
+                        task: OpenAPIRuntime.OpenAPIValueContainer? = nil,
+                        project: OpenAPIRuntime.OpenAPIObjectContainer? = nil
+                    ) {
+                        self.action = action
+                        self.annotation = annotation
+                        self.task = task
+                        self.project = project
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case action
+                        case annotation
+                        case task
+                        case project
+                    }
+                }
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/requestBody/content/application\/json`.
+                case json(Operations.LabelStudioWebhook.Input.Body.JsonPayload)
+            }
+            public var body: Operations.LabelStudioWebhook.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.LabelStudioWebhook.Input.Path,
+                headers: Operations.LabelStudioWebhook.Input.Headers = .init(),
+                body: Operations.LabelStudioWebhook.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            /// No valid credentials (missing, malformed, unknown, expired or revoked token; disabled user).
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Signed in, but the role, token scope, token project or CSRF token does not allow this.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json`.
+                    public struct JsonPayload: Codable, Hashable, Sendable {
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/action`.
+                        public var action: Swift.String
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/status`.
+                        @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                            case applied = "applied"
+                            case ignored = "ignored"
+                        }
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/status`.
+                        public var status: Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload.StatusPayload
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/detail`.
+                        public var detail: Swift.String?
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/LabelledPayload`.
+                        public struct LabelledPayloadPayload: Codable, Hashable, Sendable {
+                            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/LabelledPayload/sha256`.
+                            public var sha256: Swift.String
+                            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/LabelledPayload/labels`.
+                            public var labels: [Swift.String]
+                            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/LabelledPayload/operation`.
+                            public var operation: Swift.Int?
+                            /// Creates a new `LabelledPayloadPayload`.
+                            ///
+                            /// - Parameters:
+                            ///   - sha256:
+                            ///   - labels:
+                            ///   - operation:
+                            public init(
+                                sha256: Swift.String,
+                                labels: [Swift.String],
+                                operation: Swift.Int? = nil
+                            ) {
+                                self.sha256 = sha256
+                                self.labels = labels
+                                self.operation = operation
+                            }
+                            public enum CodingKeys: String, CodingKey {
+                                case sha256
+                                case labels
+                                case operation
+                            }
+                        }
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/labelled`.
+                        public typealias LabelledPayload = [Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload.LabelledPayloadPayload]
+                        /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/json/labelled`.
+                        public var labelled: Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload.LabelledPayload
+                        /// Creates a new `JsonPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - action:
+                        ///   - status:
+                        ///   - detail:
+                        ///   - labelled:
+                        public init(
+                            action: Swift.String,
+                            status: Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload.StatusPayload,
+                            detail: Swift.String? = nil,
+                            labelled: Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload.LabelledPayload
+                        ) {
+                            self.action = action
+                            self.status = status
+                            self.detail = detail
+                            self.labelled = labelled
+                        }
+                        public enum CodingKeys: String, CodingKey {
+                            case action
+                            case status
+                            case detail
+                            case labelled
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/label-studio/webhook/POST/responses/200/content/application\/json`.
+                    case json(Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Operations.LabelStudioWebhook.Output.Ok.Body.JsonPayload {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.LabelStudioWebhook.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.LabelStudioWebhook.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// What Iris did.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.LabelStudioWebhook.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.LabelStudioWebhook.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The request is not valid; `field` names what is wrong.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Nothing has that id or hash.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body, a file, or an archive's expansion is over its limit.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.ContentTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.ContentTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body's type, or the file's content, is not one Iris accepts.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/415`.
+            ///
+            /// HTTP response code: `415 unsupportedMediaType`.
+            case unsupportedMediaType(Components.Responses.UnsupportedMediaType)
+            /// The associated value of the enum case if `self` is `.unsupportedMediaType`.
+            ///
+            /// - Throws: An error if `self` is not `.unsupportedMediaType`.
+            /// - SeeAlso: `.unsupportedMediaType`.
+            public var unsupportedMediaType: Components.Responses.UnsupportedMediaType {
+                get throws {
+                    switch self {
+                    case let .unsupportedMediaType(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unsupportedMediaType",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The file is corrupt, truncated, over the pixel limit, or not a readable archive.
+            ///
+            /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.Unprocessable)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.Unprocessable {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case applicationProblemJson
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .applicationProblemJson,
+                    .json
+                ]
+            }
+        }
+    }
     /// Jobs per state in every queue, and the job kinds this server knows (administrators).
     ///
     /// - Remark: HTTP `GET /api/v1/queues`.

@@ -465,6 +465,26 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /api/v1/projects/{id}/evaluations/{evaluationID}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/evaluations/{evaluationID}/get(showEvaluation)`.
     func showEvaluation(_ input: Operations.ShowEvaluation.Input) async throws -> Operations.ShowEvaluation.Output
+    /// Label Studio's health check of the backend (viewers): `status: UP`.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/label-studio/health`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)`.
+    func labelStudioHealth(_ input: Operations.LabelStudioHealth.Input) async throws -> Operations.LabelStudioHealth.Output
+    /// Label Studio connects (viewers): its project's labelling config (`schema`) must hold a `<Choices>` over an `<Image>`; answers the `model_version` predictions will carry. Label Studio also sends its address and its project creator's token: Iris keeps neither. 409 while the project has neither an active trained head nor a learner class.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/setup`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)`.
+    func labelStudioSetup(_ input: Operations.LabelStudioSetup.Input) async throws -> Operations.LabelStudioSetup.Output
+    /// Predictions for Label Studio tasks (viewers), from the project's active trained head or else its learner: per task, in order, a list of zero or one prediction (`choices` for the config's `<Choices>`, with `score` and `model_version`). A task's image is read from its data under the `<Image>`'s `$key`: an Iris image URL of this project (`…/api/v1/images/{sha256}/original`, relative or on the host Label Studio called) is read without HTTP; another URL is downloaded only from an origin in `labelstudio.fetch_origins`, through the webhooks' address guard. A task Iris cannot answer (no such image here, a host not allowed, the learner's `unknown`, a label with no choice) gets an empty list. 409 while the project has nothing to predict with.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/predict`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)`.
+    func labelStudioPredict(_ input: Operations.LabelStudioPredict.Input) async throws -> Operations.LabelStudioPredict.Output
+    /// Label Studio's webhook (editors): `ANNOTATION_CREATED`, `ANNOTATIONS_CREATED` and `ANNOTATION_UPDATED` make the annotation's choices the photo's human labels (one undoable label change each, `label.changed` events; the learner follows). The task's image must be an Iris image URL of this project (else 422); choices map onto the label set by name, then ignoring case (else 422 listing them). A skipped annotation changes nothing; `ANNOTATIONS_DELETED` (ids only) and every other action are answered `status: ignored`.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/webhook`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)`.
+    func labelStudioWebhook(_ input: Operations.LabelStudioWebhook.Input) async throws -> Operations.LabelStudioWebhook.Output
     /// Jobs per state in every queue, and the job kinds this server knows (administrators).
     ///
     /// - Remark: HTTP `GET /api/v1/queues`.
@@ -1599,6 +1619,64 @@ extension APIProtocol {
         try await showEvaluation(Operations.ShowEvaluation.Input(
             path: path,
             headers: headers
+        ))
+    }
+    /// Label Studio's health check of the backend (viewers): `status: UP`.
+    ///
+    /// - Remark: HTTP `GET /api/v1/projects/{id}/label-studio/health`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/health/get(labelStudioHealth)`.
+    public func labelStudioHealth(
+        path: Operations.LabelStudioHealth.Input.Path,
+        headers: Operations.LabelStudioHealth.Input.Headers = .init()
+    ) async throws -> Operations.LabelStudioHealth.Output {
+        try await labelStudioHealth(Operations.LabelStudioHealth.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Label Studio connects (viewers): its project's labelling config (`schema`) must hold a `<Choices>` over an `<Image>`; answers the `model_version` predictions will carry. Label Studio also sends its address and its project creator's token: Iris keeps neither. 409 while the project has neither an active trained head nor a learner class.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/setup`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/setup/post(labelStudioSetup)`.
+    public func labelStudioSetup(
+        path: Operations.LabelStudioSetup.Input.Path,
+        headers: Operations.LabelStudioSetup.Input.Headers = .init(),
+        body: Operations.LabelStudioSetup.Input.Body
+    ) async throws -> Operations.LabelStudioSetup.Output {
+        try await labelStudioSetup(Operations.LabelStudioSetup.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Predictions for Label Studio tasks (viewers), from the project's active trained head or else its learner: per task, in order, a list of zero or one prediction (`choices` for the config's `<Choices>`, with `score` and `model_version`). A task's image is read from its data under the `<Image>`'s `$key`: an Iris image URL of this project (`…/api/v1/images/{sha256}/original`, relative or on the host Label Studio called) is read without HTTP; another URL is downloaded only from an origin in `labelstudio.fetch_origins`, through the webhooks' address guard. A task Iris cannot answer (no such image here, a host not allowed, the learner's `unknown`, a label with no choice) gets an empty list. 409 while the project has nothing to predict with.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/predict`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/predict/post(labelStudioPredict)`.
+    public func labelStudioPredict(
+        path: Operations.LabelStudioPredict.Input.Path,
+        headers: Operations.LabelStudioPredict.Input.Headers = .init(),
+        body: Operations.LabelStudioPredict.Input.Body
+    ) async throws -> Operations.LabelStudioPredict.Output {
+        try await labelStudioPredict(Operations.LabelStudioPredict.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Label Studio's webhook (editors): `ANNOTATION_CREATED`, `ANNOTATIONS_CREATED` and `ANNOTATION_UPDATED` make the annotation's choices the photo's human labels (one undoable label change each, `label.changed` events; the learner follows). The task's image must be an Iris image URL of this project (else 422); choices map onto the label set by name, then ignoring case (else 422 listing them). A skipped annotation changes nothing; `ANNOTATIONS_DELETED` (ids only) and every other action are answered `status: ignored`.
+    ///
+    /// - Remark: HTTP `POST /api/v1/projects/{id}/label-studio/webhook`.
+    /// - Remark: Generated from `#/paths//api/v1/projects/{id}/label-studio/webhook/post(labelStudioWebhook)`.
+    public func labelStudioWebhook(
+        path: Operations.LabelStudioWebhook.Input.Path,
+        headers: Operations.LabelStudioWebhook.Input.Headers = .init(),
+        body: Operations.LabelStudioWebhook.Input.Body
+    ) async throws -> Operations.LabelStudioWebhook.Output {
+        try await labelStudioWebhook(Operations.LabelStudioWebhook.Input(
+            path: path,
+            headers: headers,
+            body: body
         ))
     }
     /// Jobs per state in every queue, and the job kinds this server knows (administrators).

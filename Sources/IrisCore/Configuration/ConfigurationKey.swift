@@ -129,6 +129,11 @@ extension ConfigurationKey {
     )
     public static let webhookTimeout = ConfigurationKey(
         "webhooks.timeout_seconds", default: "10", help: "How long one webhook delivery attempt may take.")
+    public static let labelStudioFetchOrigins = ConfigurationKey(
+        "labelstudio.fetch_origins", default: "",
+        help:
+            "Origins (`http://host:port`, comma-separated) whose task images the Label Studio backend may download to predict them, through the webhooks' address guard. Empty: only Iris's own image URLs."
+    )
     public static let modelsDirectory = ConfigurationKey(
         "models.dir", default: "models",
         help:
@@ -271,7 +276,8 @@ extension ConfigurationKey {
         .jobRetentionDays, .cleanupInterval, .workerHealthPort,
         .storageBackend, .s3Endpoint, .s3Bucket, .s3Region, .s3Prefix, .s3PathStyle, .s3AccessKey, .s3SecretKey,
         .s3Timeout, .s3PublicURL, .cacheDirectory, .cacheMaxMB,
-        .webhookAllowNetworks, .webhookTimeout, .modelsDirectory, .remoteAllow, .idleUnload, .onnxRuntime, .mlThreads,
+        .webhookAllowNetworks, .webhookTimeout, .labelStudioFetchOrigins, .modelsDirectory, .remoteAllow, .idleUnload,
+        .onnxRuntime, .mlThreads,
         .mlSpinWait,
         .mallocArenas, .autoAnalysis, .moderationThreshold, .wordnetDirectory, .sentenceModel,
         .learnerModel, .learnerSigmas, .learnerPrior, .learnerMaxDistance, .learnerConsolidateInterval,

@@ -85,6 +85,14 @@ func buildRouter(
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
     let labels = LabelEditing(store: dependencies.store, learning: system.learning, logger: logger)
     LabelController(store: dependencies.store, labels: labels).addRoutes(to: api)
+    LabelStudioController(
+        store: dependencies.store,
+        backend: LabelStudioBackend(
+            store: dependencies.store, learning: system.learning, labels: labels, sender: system.sender,
+            scratch: dependencies.scratch, fetchOrigins: settings.labelStudioFetchOrigins,
+            maxBytes: Int(settings.limits.maxUploadBytes)),
+        guardian: guardian
+    ).addRoutes(to: api)
     LabelCheckController(store: dependencies.store, quality: system.labelQuality, photoMap: system.photoMap).addRoutes(
         to: api)
     ReviewController(

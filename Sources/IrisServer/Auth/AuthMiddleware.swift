@@ -6,9 +6,11 @@ import IrisServices
 import IrisStore
 
 /// Names the caller of every request from its credentials: `Authorization: Bearer
-/// iris_…` or the `iris_session` cookie. Credentials that are present but malformed,
-/// unknown, expired, revoked or of a disabled user are a 401, never a silent downgrade
-/// to anonymous (except a stale session cookie, which just means "signed out").
+/// iris_…` or the `iris_session` cookie; on the Label Studio backend's routes also `Basic`
+/// with the token as the password (Label Studio's "Connect model" form offers Basic only).
+/// Credentials that are present but malformed, unknown, expired, revoked or of a disabled user
+/// are a 401, never a silent downgrade to anonymous (except a stale session cookie, which just
+/// means "signed out").
 /// A web session must send its CSRF token (`X-CSRF-Token`) with every change.
 public struct AuthMiddleware: RouterMiddleware {
     public typealias Context = IrisRequestContext
@@ -27,7 +29,11 @@ public struct AuthMiddleware: RouterMiddleware {
     {
         var context = context
         if let authorization = request.headers[.authorization] {
-            context.caller = try await bearer(authorization)
+            if Self.acceptsBasic(request.uri.path), let token = try Self.basicPassword(authorization) {
+                context.caller = try await bearer("Bearer \(token)")
+            } else {
+                context.caller = try await bearer(authorization)
+            }
         } else if let cookie = request.cookies[Self.sessionCookie]?.value {
             guard Secrets.isWellFormed(cookie) else {
                 throw Self.unauthorized("the session cookie is malformed; sign in again")
@@ -50,7 +56,9 @@ public struct AuthMiddleware: RouterMiddleware {
     private func bearer(_ header: String) async throws -> Caller {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            throw Self.unauthorized("the Authorization header must be \"Bearer <token>\"")
+            throw Self.unauthorized(
+                "the Authorization header must be \"Bearer <token>\" (Basic, with the token as the password, only on the Label Studio routes)"
+            )
         }
         let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
         guard Secrets.isWellFormedToken(token) else { throw Self.unauthorized("the token is malformed") }
@@ -75,6 +83,27 @@ public struct AuthMiddleware: RouterMiddleware {
             let (user, csrf) = try? await store.accounts.session(idHash: Secrets.hash(cookie)), !user.disabled
         else { return nil }
         return .session(user, csrfToken: csrf)
+    }
+
+    /// The Label Studio backend's routes (`/api/v1/projects/{id}/label-studio/…`) take Basic.
+    static func acceptsBasic(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return segments.count >= 6 && segments[1] == "api" && segments[2] == "v1" && segments[3] == "projects"
+            && segments[5] == "label-studio"
+    }
+
+    /// The password of `Basic base64(user:password)`, or nil for another scheme; a 401 when
+    /// the Basic credentials cannot be read. The user name is not looked at.
+    static func basicPassword(_ header: String) throws -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
+        guard parts[1].utf8.count <= 512,
+            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else {
+            throw unauthorized("Basic credentials must be base64 of \"user:token\" with an Iris token as the password")
+        }
+        return String(text[text.index(after: colon)...])
     }
 
     static func isSafe(_ method: HTTPRequest.Method) -> Bool {

@@ -35,6 +35,8 @@ public struct IrisSettings: Sendable {
     public var sentenceModel = "minilm-l3"
     /// Most glibc malloc arenas for `iris serve` and `iris worker` (`memory.malloc_arenas`; 0: glibc's default).
     public var mallocArenas: Int
+    /// Origins whose task images the Label Studio backend may download (`labelstudio.fetch_origins`).
+    public var labelStudioFetchOrigins: Set<String> = []
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, dataDirectory: URL, database: DatabaseLocation? = nil,
@@ -100,6 +102,21 @@ public struct IrisSettings: Sendable {
         headerTimeout = try reader.double(.httpHeaderTimeout, in: 1...3_600)
         trustedProxies = try Self.networks(reader, .httpTrustedProxies)
         storage = try StorageSettings(reader)
+        labelStudioFetchOrigins = try Set(
+            reader.string(.labelStudioFetchOrigins).split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            .filter { !$0.isEmpty }
+            .map { text in
+                guard let url = URL(string: text), let origin = LabelStudioTask.origin(of: url),
+                    url.path.isEmpty || url.path == "/"
+                else {
+                    throw ConfigurationError(
+                        "labelstudio.fetch_origins: \"\(text)\" is not an origin like http://labelstudio.lan:8080",
+                        setting: "labelstudio.fetch_origins")
+                }
+                return origin
+            })
         wordnetDirectory = URL(fileURLWithPath: reader.string(.wordnetDirectory))
         sentenceModel = reader.string(.sentenceModel)
         guard ["minilm-l3", "minilm-l6"].contains(sentenceModel) else {

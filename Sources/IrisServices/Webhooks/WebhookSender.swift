@@ -88,6 +88,36 @@ public struct WebhookSender: Sendable {
         throw BlockedURL(description: "more than \(Self.maxRedirects) redirects")
     }
 
+    /// GETs `text` under the same guard (every hop checked), answering at most `limit` bytes
+    /// of a 2xx body; a refusal naming the status otherwise. Used for images a Label Studio
+    /// task names (`LabelStudioBackend`).
+    public func download(_ text: String, limit: Int) async throws -> Data {
+        var target = text
+        for _ in 0...Self.maxRedirects {
+            let (url, addresses) = try await check(target)
+            var request = HTTPClientRequest(url: Self.pinned(url, to: addresses[0]))
+            request.method = .GET
+            if url.scheme?.lowercased() == "http", let host = url.host {
+                request.headers.replaceOrAdd(name: "Host", value: url.port.map { "\(host):\($0)" } ?? host)
+            }
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let status = Int(response.status.code)
+            if [301, 302, 303, 307, 308].contains(status), let location = response.headers.first(name: "Location") {
+                guard let next = URL(string: location, relativeTo: url)?.absoluteString else {
+                    throw BlockedURL(description: "redirect to an unreadable location \(location)")
+                }
+                target = next
+                continue
+            }
+            guard (200..<300).contains(status) else {
+                throw BlockedURL(description: "\(url.host ?? "the server") answered HTTP \(status)")
+            }
+            var collected = try await response.body.collect(upTo: limit)
+            return Data(collected.readBytes(length: collected.readableBytes) ?? [])
+        }
+        throw BlockedURL(description: "more than \(Self.maxRedirects) redirects")
+    }
+
     /// For http, the URL with its host replaced by the checked address.
     public static func pinned(_ url: URL, to address: IPAddress) -> String {
         guard url.scheme?.lowercased() == "http",

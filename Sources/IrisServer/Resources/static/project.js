@@ -370,6 +370,11 @@ function setUpExport() {
   });
 }
 
+// Addresses to copy (the Label Studio backend URL) are written out with this server's origin.
+for (const code of document.querySelectorAll("[data-absolute-url]")) {
+  code.textContent = location.origin + code.dataset.absoluteUrl;
+}
+
 startPage();
 setUpUpload();
 setUpCreateLink();
