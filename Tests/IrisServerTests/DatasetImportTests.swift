@@ -63,7 +63,8 @@ struct DatasetImportTests {
                 let report = try imported.json()
                 #expect(report["format"] as? String == format.rawValue, "\(format): \(report)")
                 #expect(report["skipped"] as? [Any] != nil && (report["skipped"] as? [Any])?.isEmpty == true)
-                let expected = [.imagefolder, .yolo].contains(format) ? original.filter { !$0.value.isEmpty } : original
+                let expected =
+                    [.imagefolder, .yolo].contains(format) ? original.filter { !$0.value.isEmpty } : original
                 #expect(try await Self.labels(of: copy, on: server) == expected, "\(format)")
 
                 // The same zip with its format named, as a form field: every photo is already there.
@@ -125,7 +126,8 @@ struct DatasetImportTests {
             let after = try await server.get("/api/v1/projects/\(project)").json()
             #expect(after["label_set"] as? [String] == ["Oak", "plane", "birch", "ash"])
             let labels = try await Self.labels(of: project, on: server)
-            #expect(labels.values.sorted { $0.description < $1.description } == [["Oak"], ["ash", "plane"], ["birch"]])
+            #expect(
+                labels.values.sorted { $0.description < $1.description } == [["Oak"], ["ash", "plane"], ["birch"]])
         }
     }
 

@@ -139,7 +139,9 @@ public struct ImageFolderImport: Sendable {
             project: project, sizes: { entries[$0].map { Int64(clamping: $0.uncompressedSize) } ?? 0 }
         ) { path in
             var data = Data()
-            if let entry = entries[path] { try Self.reading { try archive.read(entry) { data.append(contentsOf: $0) } } }
+            if let entry = entries[path] {
+                try Self.reading { try archive.read(entry) { data.append(contentsOf: $0) } }
+            }
             return data
         } readThrough: { items in
             // Every entry read through before anything is stored, so a bad one late in the zip
@@ -245,7 +247,8 @@ public struct ImageFolderImport: Sendable {
             createLabels: createLabels, project: project, sizes: { sizes[$0] ?? 0 }
         ) { path in
             try Data(contentsOf: URL(fileURLWithPath: rootPath + "/" + path))
-        } readThrough: { _ in }
+        } readThrough: { _ in
+        }
         var report = try await run(plan.items, into: project, progress: progress) { item, staged in
             guard item.declaredBytes <= limits.maxUploadBytes else {
                 throw StagedFile.TooLarge(limit: limits.maxUploadBytes)

@@ -44,14 +44,19 @@ public enum ImportLayouts {
         var arrays: [(path: String, data: Data)] = []
         for path in jsons {
             let data = try read(path)
-            switch data.first(where: { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }) {
-            case UInt8(ascii: "{"): objects.append((path, data))
-            case UInt8(ascii: "["): arrays.append((path, data))
-            default: throw Refusal.invalid("\(path) is not valid JSON (it must start with { or [)", field: "file")
+            let first = data.first { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
+            if first == UInt8(ascii: "{") {
+                objects.append((path, data))
+            } else if first == UInt8(ascii: "[") {
+                arrays.append((path, data))
+            } else {
+                throw Refusal.invalid("\(path) is not valid JSON (it must start with { or [)", field: "file")
             }
         }
-        let format = try named ?? detect(files: files, coco: objects.map(\.path), labelStudio: arrays.map(\.path), csv: csvs)
-        let index = FileIndex(files.filter { !$0.lowercased().hasSuffix(".json") && !$0.lowercased().hasSuffix(".csv") })
+        let format =
+            try named ?? detect(files: files, coco: objects.map(\.path), labelStudio: arrays.map(\.path), csv: csvs)
+        let index = FileIndex(
+            files.filter { !$0.lowercased().hasSuffix(".json") && !$0.lowercased().hasSuffix(".csv") })
         var items: [ImportItem]
         switch format {
         case .imagefolder, .yolo:
@@ -89,7 +94,7 @@ public enum ImportLayouts {
                 "the zip holds files of more than one format: \(kinds.joined(separator: " and ")); name the format with format",
                 field: "format")
         }
-        if let (format, _) = found.first { return format }
+        if let first = found.first { return first.0 }
         var split = files.map { $0.split(separator: "/").map(String.init) }
         // One folder wrapping everything is not part of the layout.
         if let top = split.first?.first, split.allSatisfy({ $0.count >= 2 && $0.first == top }),
@@ -110,7 +115,8 @@ public enum ImportLayouts {
         let wrapped = tops.count == 1 && split.allSatisfy { $0.count >= 3 }
         return try zip(items, split).map { item, components in
             var copy = item
-            let folders = Array(components.dropLast().dropFirst(wrapped && !splitFolders.contains(components[0]) ? 1 : 0))
+            let folders = Array(
+                components.dropLast().dropFirst(wrapped && !splitFolders.contains(components[0]) ? 1 : 0))
             if yolo && (folders.count < 2 || !splitFolders.contains(folders[folders.count - 2])) {
                 throw Refusal.invalid(
                     "\(item.path) is not in a class folder under train/, val/ or test/ (YOLO's layout is train/<class>/<image>)",
@@ -149,7 +155,8 @@ public enum ImportLayouts {
         var names: [Int64: String] = [:]
         for (position, category) in document.categories.enumerated() {
             guard names[category.id] == nil else {
-                throw Refusal.invalid("\(path): categories[\(position)] repeats category id \(category.id)", field: "file")
+                throw Refusal.invalid(
+                    "\(path): categories[\(position)] repeats category id \(category.id)", field: "file")
             }
             names[category.id] = try validatedLabel(category.name, at: "\(path): categories[\(position)].name")
         }
@@ -173,8 +180,8 @@ public enum ImportLayouts {
             let file = try index.resolve(image.fileName, from: folder, describedAs: place)
             items.append(ImportItem(path: file, labels: labels.removeValue(forKey: image.id) ?? []))
         }
-        if let (id, _) = labels.first {
-            throw Refusal.invalid("\(path): an annotation names image_id \(id), which no image has", field: "file")
+        if let orphan = labels.keys.min() {
+            throw Refusal.invalid("\(path): an annotation names image_id \(orphan), which no image has", field: "file")
         }
         return items
     }
@@ -228,7 +235,8 @@ public enum ImportLayouts {
                         labels.append(
                             try validatedLabel(
                                 name,
-                                at: "\(path): [\(position)].annotations[\(number)].result[\(slot)].value.choices[\(choice)]"
+                                at:
+                                    "\(path): [\(position)].annotations[\(number)].result[\(slot)].value.choices[\(choice)]"
                             ))
                     }
                 }
@@ -264,7 +272,9 @@ public enum ImportLayouts {
         var rows = try csvRows(text, at: path)
         var pathColumn = 0
         var labelsColumn: Int?
-        if let header = rows.first, pathHeaders.contains(header.cells[0].trimmingCharacters(in: .whitespaces).lowercased()) {
+        if let header = rows.first,
+            pathHeaders.contains(header.cells[0].trimmingCharacters(in: .whitespaces).lowercased())
+        {
             let names = header.cells.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             pathColumn = names.firstIndex { pathHeaders.contains($0) } ?? 0
             labelsColumn = names.firstIndex(of: "labels")
@@ -277,7 +287,8 @@ public enum ImportLayouts {
             let needed = max(pathColumn, labelsColumn ?? 0) + 1
             guard row.cells.count >= needed else {
                 throw Refusal.invalid(
-                    "\(path) line \(row.line): \(row.cells.count) cell(s), but the header needs \(needed)", field: "file")
+                    "\(path) line \(row.line): \(row.cells.count) cell(s), but the header needs \(needed)",
+                    field: "file")
             }
             let raw = row.cells[pathColumn].trimmingCharacters(in: .whitespaces)
             guard !raw.isEmpty else {
@@ -401,7 +412,8 @@ public enum ImportLayouts {
                     "\(place): \"\(raw)\" points outside the archive; nothing was imported", field: "file")
             }
             let relative = components.joined(separator: "/")
-            for candidate in [folder.isEmpty ? relative : folder + "/" + relative, relative] where all.contains(candidate) {
+            for candidate in [folder.isEmpty ? relative : folder + "/" + relative, relative]
+            where all.contains(candidate) {
                 return candidate
             }
             if let name = components.last, let holders = byName[String(name)] {
@@ -428,7 +440,10 @@ public enum ImportLayouts {
         } catch let error as DecodingError {
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
                 // Foundation's parser says where it stopped ("… around line 3, column 7.").
-                let why = context.underlyingError.map { String(describing: $0) } ?? context.debugDescription
+                let why =
+                    context.underlyingError.map {
+                        ($0 as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? String(describing: $0)
+                    } ?? context.debugDescription
                 throw Refusal.invalid("\(path) is not valid JSON: \(why)", field: "file")
             }
             // `images[3].file_name`, as the user would point at it.

@@ -58,7 +58,8 @@ struct ImportController {
             switch value("create_labels")?.lowercased() {
             case nil, "", "false": createLabels = false
             case "true": createLabels = true
-            case let other?: throw Problem.badRequest("create_labels must be true or false, not \(other)", field: "create_labels")
+            case let other?:
+                throw Problem.badRequest("create_labels must be true or false, not \(other)", field: "create_labels")
             }
         }
     }
