@@ -182,11 +182,14 @@ public struct ImageFolderImport: Sendable {
         plan.items = mapped
         try readThrough(plan.items)
         var project = project
-        if !created.isEmpty {
+        if !created.isEmpty && library.keep {
             // Read again just before writing: a label set edited meanwhile keeps its edit.
             let current = try await library.store.projects.require(id: project.id)
             let names = (current.labelSet ?? []) + created.filter { !(current.labelSet ?? []).contains($0) }
             project = try await library.store.projects.update(id: project.id, ProjectPatch(labelSet: .some(names)))
+        } else if !created.isEmpty {
+            // Demo mode keeps nothing: the labels hold for this import only.
+            project.labelSet = (project.labelSet ?? []) + created
         }
         plan.created = created
         return (plan, project)
