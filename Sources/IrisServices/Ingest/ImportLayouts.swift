@@ -36,27 +36,39 @@ public enum ImportLayouts {
     public static func plan(
         format named: ImportFormat?, files: [String], labelFromFolders: Bool, read: (String) throws -> Data
     ) throws -> ImportPlan {
-        let jsons = files.filter { $0.lowercased().hasSuffix(".json") }
-        let csvs = files.filter { $0.lowercased().hasSuffix(".csv") }
-        // A JSON manifest's first character says which it is: COCO is an object, a Label Studio
-        // export an array of tasks.
+        // The manifests, read only when the format may have one: a COCO document is a JSON
+        // object with `images`, a Label Studio export an array of tasks (objects with `data`).
+        // Other JSON is not a manifest; JSON that does not parse is a 400 naming where.
         var objects: [(path: String, data: Data)] = []
         var arrays: [(path: String, data: Data)] = []
-        for path in jsons {
-            let data = try read(path)
-            let first = data.first { ![0x20, 0x09, 0x0A, 0x0D, 0xEF, 0xBB, 0xBF].contains($0) }
-            if first == UInt8(ascii: "{") {
-                objects.append((path, data))
-            } else if first == UInt8(ascii: "[") {
-                arrays.append((path, data))
-            } else {
-                throw Refusal.invalid("\(path) is not valid JSON (it must start with { or [)", field: "file")
+        if named == nil || named == .coco || named == .labelstudio {
+            for path in files where path.lowercased().hasSuffix(".json") {
+                let data = try read(path)
+                let parsed: Any
+                do {
+                    parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+                } catch {
+                    _ = try decode(AnyJSON.self, from: data, at: path)
+                    throw Refusal.invalid("\(path) is not valid JSON", field: "file")
+                }
+                if let object = parsed as? [String: Any], object["images"] != nil {
+                    objects.append((path, data))
+                } else if let tasks = parsed as? [Any], tasks.allSatisfy({ ($0 as? [String: Any])?["data"] != nil }) {
+                    arrays.append((path, data))
+                }
             }
         }
+        let csvs = files.filter { $0.lowercased().hasSuffix(".csv") }
         let format =
             try named ?? detect(files: files, coco: objects.map(\.path), labelStudio: arrays.map(\.path), csv: csvs)
-        let index = FileIndex(
-            files.filter { !$0.lowercased().hasSuffix(".json") && !$0.lowercased().hasSuffix(".csv") })
+        let manifests: Set<String> =
+            switch format {
+            case .imagefolder, .yolo: []
+            case .coco: Set(objects.map(\.path))
+            case .labelstudio: Set(arrays.map(\.path))
+            case .csv: Set(csvs)
+            }
+        let index = FileIndex(files.filter { !manifests.contains($0) })
         var items: [ImportItem]
         switch format {
         case .imagefolder, .yolo:
@@ -66,13 +78,13 @@ public enum ImportLayouts {
         case .coco:
             guard !objects.isEmpty else {
                 throw Refusal.invalid(
-                    "the zip holds no COCO annotations file (a .json object with images and categories)", field: "file")
+                    "the zip holds no COCO annotations file (a .json object with images, categories and annotations)", field: "file")
             }
             items = try objects.flatMap { try coco($0.data, at: $0.path, in: index) }
         case .labelstudio:
             guard !arrays.isEmpty else {
                 throw Refusal.invalid(
-                    "the zip holds no Label Studio export (a .json array of tasks)", field: "file")
+                    "the zip holds no Label Studio export (a .json array of tasks, each with data)", field: "file")
             }
             items = try arrays.flatMap { try labelStudio($0.data, at: $0.path, in: index) }
         case .csv:
@@ -95,7 +107,10 @@ public enum ImportLayouts {
                 field: "format")
         }
         if let first = found.first { return first.0 }
-        var split = files.map { $0.split(separator: "/").map(String.init) }
+        // Notes beside the images (a README, a data.yaml) do not decide the layout.
+        let notes: Set<String> = ["json", "csv", "txt", "md", "yaml", "yml"]
+        var split = files.filter { !notes.contains(($0 as NSString).pathExtension.lowercased()) }
+            .map { $0.split(separator: "/").map(String.init) }
         // One folder wrapping everything is not part of the layout.
         if let top = split.first?.first, split.allSatisfy({ $0.count >= 2 && $0.first == top }),
             !splitFolders.contains(top)
@@ -200,6 +215,11 @@ public enum ImportLayouts {
         }
         var data: [String: TextOrOther]
         var annotations: [Annotation]?
+    }
+
+    /// Any JSON value, read for its syntax alone.
+    struct AnyJSON: Decodable {
+        init(from decoder: any Decoder) throws {}
     }
 
     /// A JSON value that is a string, or anything else (which is kept out of the way).
