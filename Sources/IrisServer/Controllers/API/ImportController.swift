@@ -47,7 +47,7 @@ struct ImportController {
 
         init(request: Request, fields: [String: [String]]) throws {
             func value(_ name: String) -> String? {
-                fields[name]?.last ?? request.uri.queryParameters.get(name).map(String.init)
+                fields[name]?.last ?? request.uri.queryParameters.get(name)
             }
             if let raw = value("format"), !raw.isEmpty {
                 guard let format = ImportFormat(rawValue: raw.lowercased()) else {
