@@ -78,7 +78,8 @@ public enum ImportLayouts {
         case .coco:
             guard !objects.isEmpty else {
                 throw Refusal.invalid(
-                    "the zip holds no COCO annotations file (a .json object with images, categories and annotations)", field: "file")
+                    "the zip holds no COCO annotations file (a .json object with images, categories and annotations)",
+                    field: "file")
             }
             items = try objects.flatMap { try coco($0.data, at: $0.path, in: index) }
         case .labelstudio:
