@@ -111,6 +111,8 @@ IRIS_ML_THREADS=2 "$PWD/.build/release/iris" learn bench --data "$work/learning"
 # Exports stream: the peak memory of exporting 1,000 and 10,000 images.
 birds=("$cache/photoset"/bird/*.jpg)
 python3 Benchmarks/export.py "$PWD/.build/release/iris" "$work" "${birds[0]}"
+# Imports: a 5,000-photo COCO zip against the ImageFolder zip of the same photos (photos/s).
+python3 Benchmarks/imports.py "$PWD/.build/release/iris" "$work" "${birds[0]}"
 
 # Label Studio's /predict: a batch of 16 tasks answered by a project's learner.
 python3 Benchmarks/label_studio.py "$PWD/.build/release/iris" "$work" "$photoset"

@@ -47,7 +47,7 @@ public enum LearningBenchmark {
             }
             let start = clock.now
             let report = try await importer.importFolder(
-                at: staging, into: project, labelFromFolders: false, label: "bench")
+                at: staging, into: project, format: .imagefolder, labelFromFolders: false, label: "bench")
             let stored = clock.now
             let added = try await learning.addClass(projectID: project.id, name: "bench", sha256s: report.sha256s)
             let timing = AddTiming(

@@ -78,9 +78,22 @@ public enum IrisCommands {
                 : "Applied \(applied.count) migration(s): \(applied.joined(separator: ", "))")
     }
 
-    public static func importImages(_ settings: IrisSettings, path: String, projectName: String, labelFromFolders: Bool)
-        async throws
-    {
+    /// `iris import`: a folder or zip into a project (made when missing), straight into the
+    /// data folder, as `POST /api/v1/projects/{id}/imports` imports a zip. `format` nil reads
+    /// the layout from the contents; folder layouts give labels with `labelFromFolders` or
+    /// when `format` names them.
+    public static func importImages(
+        _ settings: IrisSettings, path: String, projectName: String, labelFromFolders: Bool, format: String? = nil,
+        createLabels: Bool = false
+    ) async throws {
+        var named: ImportFormat?
+        if let format {
+            guard let known = ImportFormat(rawValue: format.lowercased()) else {
+                throw CommandFailure(message: "--format must be \(ImportFormat.spelled), not \(format)")
+            }
+            named = known
+        }
+        let folderLabels = labelFromFolders || named == .imagefolder || named == .yolo
         let logger = settings.makeLogger()
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
         do {
@@ -100,13 +113,18 @@ public enum IrisCommands {
             let report =
                 isDirectory.boolValue
                 ? try await importer.importFolder(
-                    at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
+                    at: url, into: project, format: named, labelFromFolders: folderLabels,
+                    createLabels: createLabels, progress: bar.update)
                 : try await importer.importZip(
-                    at: url, into: project, labelFromFolders: labelFromFolders, progress: bar.update)
+                    at: url, into: project, format: named, labelFromFolders: folderLabels,
+                    createLabels: createLabels, progress: bar.update)
             bar.finish()
             print(
-                "Project \"\(project.name)\" (id \(project.id)): \(report.imported) imported, \(report.duplicates) already stored, \(report.skipped.count) skipped."
+                "Project \"\(project.name)\" (id \(project.id)), read as \(report.format?.rawValue ?? "imagefolder"): \(report.imported) imported, \(report.duplicates) already stored, \(report.skipped.count) skipped."
             )
+            if !report.createdLabels.isEmpty {
+                print("  added to the label set: \(report.createdLabels.joined(separator: ", "))")
+            }
             for (label, count) in report.labels.sorted(by: { $0.key < $1.key }) { print("  \(label): \(count)") }
             for skipped in report.skipped { print("  skipped \(skipped.path): \(skipped.reason)") }
         } catch {

@@ -59,9 +59,11 @@ public enum IrisLearnCommands {
             let report =
                 isDirectory.boolValue
                 ? try await importer.importFolder(
-                    at: url, into: project, labelFromFolders: false, label: name, progress: bar.update)
+                    at: url, into: project, format: .imagefolder, labelFromFolders: false, label: name,
+                    progress: bar.update)
                 : try await importer.importZip(
-                    at: url, into: project, labelFromFolders: false, label: name, progress: bar.update)
+                    at: url, into: project, format: .imagefolder, labelFromFolders: false, label: name,
+                    progress: bar.update)
             bar.finish()
             guard !report.sha256s.isEmpty else {
                 throw Refusal.invalid("\(path) holds no image; the class was not made")

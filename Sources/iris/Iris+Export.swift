@@ -9,8 +9,8 @@ struct ExportCommand: AsyncParsableCommand {
             Formats: imagefolder (a folder per class; with --split, under train/ val/ test/), yolo \
             (Ultralytics classification: train/ val/ test/ of class folders), csv (images/ and \
             labels.csv), coco (images/ and annotations.json), labelstudio (images/ and tasks.json). \
-            Splits are stratified by class and the same every time (docs/EXPORTS.md). An imagefolder \
-            export imports back with `iris import FILE --label-from-folders`.
+            Splits are stratified by class and the same every time (docs/EXPORTS.md). Every format \
+            imports back with `iris import FILE` (--label-from-folders for imagefolder and yolo).
             """)
     @OptionGroup var common: CommonOptions
     @Option(help: "The project: its name or id.") var project: String

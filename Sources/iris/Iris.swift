@@ -100,9 +100,16 @@ struct Migrate: AsyncParsableCommand {
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import a folder or zip of images into a project (created if missing).",
-        discussion:
-            "ImageFolder layout: one sub-folder per class, e.g. cats/1.jpg, dogs/2.jpg. Files that are not acceptable images are skipped and listed."
+        abstract: "Import a folder or zip of images into a project (created if missing; local, no server needed).",
+        discussion: """
+            Reads the layouts `iris export` writes: imagefolder (one sub-folder per class, e.g. \
+            cats/1.jpg), yolo (train/<class>/…, val/…, test/…), csv (path,label[,label…] rows, or \
+            Iris's labels.csv), coco (annotations .json with its images) and labelstudio (a JSON \
+            export of tasks with choices). The format is read from the contents unless --format \
+            names it; folder names give labels with --label-from-folders or --format imagefolder|yolo. \
+            Labels outside the project's label set are refused unless --create-labels. Files that \
+            are not acceptable images are skipped and listed (docs/IMPORTS.md).
+            """
     )
 
     @OptionGroup var common: CommonOptions
@@ -116,9 +123,16 @@ struct Import: AsyncParsableCommand {
     @Flag(help: "Label each image with the name of the folder it is in.")
     var labelFromFolders = false
 
+    @Option(help: "imagefolder, yolo, csv, coco or labelstudio (default: read from the contents).")
+    var format: String?
+
+    @Flag(help: "Add labels the project's label set lacks instead of refusing the import.")
+    var createLabels = false
+
     func run() async throws {
         try await IrisCommands.importImages(
-            try common.settings(), path: path, projectName: project, labelFromFolders: labelFromFolders)
+            try common.settings(), path: path, projectName: project, labelFromFolders: labelFromFolders,
+            format: format, createLabels: createLabels)
     }
 }
 

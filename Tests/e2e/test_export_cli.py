@@ -77,3 +77,44 @@ def test_an_export_imports_back_with_the_same_labels(workdir, database):
                        data_dir=data)
         assert refused.returncode != 0 and message in refused.stderr, refused.stderr
         assert not (workdir / "bad.zip").exists()
+
+
+def test_every_format_imports_back_with_iris_import(workdir, database):
+    """Each of the five exports, imported with `iris import` (the format read from the zip),
+    gives the same photos with the same labels; a bad CSV row is refused with its line number
+    and nothing stored."""
+    data = workdir / "data"
+    base = make_jpeg(workdir / "base.jpg", 160, 120)
+    photos = workdir / "photos"
+    for index in range(12):
+        label = ["oak", "plane", "birch"][index % 3]
+        (photos / label).mkdir(parents=True, exist_ok=True)
+        (photos / label / f"IMG_{index:03d}.jpg").write_bytes(variant(base, index))
+    imported = iris("import", str(photos), "--project", "Trees", "--label-from-folders", database_url=database,
+                    data_dir=data)
+    assert imported.returncode == 0, imported.stderr
+    original = labels_by_hash(data, database, "Trees")
+    assert len(original) == 12
+
+    for form in ["imagefolder", "yolo", "csv", "coco", "labelstudio"]:
+        out = workdir / f"{form}.zip"
+        exported = iris("export", "--project", "Trees", "--format", form, "--out", str(out), database_url=database,
+                        data_dir=data)
+        assert exported.returncode == 0, exported.stderr
+        flags = ["--label-from-folders"] if form in ("imagefolder", "yolo") else []
+        back = iris("import", str(out), "--project", f"Copy {form}", *flags, database_url=database, data_dir=data)
+        assert back.returncode == 0, back.stderr
+        assert f"read as {form}: 12 imported" in back.stdout, back.stdout
+        assert labels_by_hash(data, database, f"Copy {form}") == original, form
+
+    # A CSV whose third line escapes the archive: refused, naming the line; the project stays empty.
+    bad = workdir / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("a.jpg", variant(base, 100))
+        archive.writestr("list.csv", "a.jpg,oak\n../../etc/passwd,oak\n")
+    refused = iris("import", str(bad), "--project", "Bad", database_url=database, data_dir=data)
+    assert refused.returncode != 0
+    assert 'list.csv line 2: "../../etc/passwd" points outside the archive' in refused.stderr, refused.stderr
+    assert labels_by_hash(data, database, "Bad") == {}
+    unknown = iris("import", str(bad), "--project", "Bad", "--format", "tar", database_url=database, data_dir=data)
+    assert unknown.returncode != 0 and "--format must be" in unknown.stderr, unknown.stderr

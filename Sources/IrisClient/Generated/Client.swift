@@ -2220,14 +2220,23 @@ public struct Client: APIProtocol {
             }
         )
     }
-    /// Import a zip in ImageFolder layout (one folder per class).
+    /// Import a zip in ImageFolder, YOLO, CSV, COCO or Label Studio layout.
     ///
-    /// Folder names become human labels; one folder wrapping everything is not a class.
+    /// The layouts an export writes (docs/IMPORTS.md): `imagefolder` (a folder per class; one
+    /// folder wrapping everything is not a class), `yolo` (`train/<class>/…`, `val/…`, `test/…`),
+    /// `csv` (`path,label[,label…]` rows, or Iris's `labels.csv`), `coco` (a `.json` object with
+    /// `images`, `categories`, `annotations`) and `labelstudio` (a `.json` array of tasks whose
+    /// annotations hold `choices`). The format is read from the contents unless `format` names
+    /// it (a query parameter, or a form field beside `file`). Labels become human labels, mapped
+    /// onto the project's label set (a label differing only in case is the set's); labels the set
+    /// lacks are a 400 listing them unless `create_labels` is true, which adds them.
     /// The archive is checked whole before anything is stored: unsafe paths (zip slip, 400),
     /// too many entries, too many bytes, a zip-bomb compression ratio or an entry inflating
     /// past its declared size (413), a damaged central directory, a wrong CRC-32, a corrupt or
-    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry)
-    /// refuse it, and nothing is stored. Files that are not acceptable images are skipped and listed.
+    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry),
+    /// a manifest that is not valid JSON or CSV, names a file the zip lacks or a path outside
+    /// it (400, naming the file and the JSON path or CSV line) refuse it, and nothing is stored.
+    /// Files that are not acceptable images are skipped and listed.
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/imports`.
@@ -2248,6 +2257,20 @@ public struct Client: APIProtocol {
                     method: .post
                 )
                 suppressMutabilityWarning(&request)
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "format",
+                    value: input.query.format
+                )
+                try converter.setQueryItemAsURI(
+                    in: &request,
+                    style: .form,
+                    explode: true,
+                    name: "create_labels",
+                    value: input.query.createLabels
+                )
                 converter.setAcceptHeader(
                     in: &request.headerFields,
                     contentTypes: input.headers.accept
@@ -2270,7 +2293,10 @@ public struct Client: APIProtocol {
                             "file"
                         ],
                         requiredAtLeastOncePartNames: [],
-                        atMostOncePartNames: [],
+                        atMostOncePartNames: [
+                            "create_labels",
+                            "format"
+                        ],
                         zeroOrMoreTimesPartNames: [],
                         encoding: { part in
                             switch part {
@@ -2284,6 +2310,34 @@ public struct Client: APIProtocol {
                                 )
                                 return .init(
                                     name: "file",
+                                    filename: wrapped.filename,
+                                    headerFields: headerFields,
+                                    body: body
+                                )
+                            case let .format(wrapped):
+                                var headerFields: HTTPTypes.HTTPFields = .init()
+                                let value = wrapped.payload
+                                let body = try converter.setRequiredRequestBodyAsBinary(
+                                    value.body,
+                                    headerFields: &headerFields,
+                                    contentType: "text/plain"
+                                )
+                                return .init(
+                                    name: "format",
+                                    filename: wrapped.filename,
+                                    headerFields: headerFields,
+                                    body: body
+                                )
+                            case let .createLabels(wrapped):
+                                var headerFields: HTTPTypes.HTTPFields = .init()
+                                let value = wrapped.payload
+                                let body = try converter.setRequiredRequestBodyAsBinary(
+                                    value.body,
+                                    headerFields: &headerFields,
+                                    contentType: "text/plain"
+                                )
+                                return .init(
+                                    name: "create_labels",
                                     filename: wrapped.filename,
                                     headerFields: headerFields,
                                     body: body

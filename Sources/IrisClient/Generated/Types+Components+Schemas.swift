@@ -3379,6 +3379,12 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/ImportReport/labels`.
             public var labels: Components.Schemas.ImportReport.LabelsPayload
+            /// - Remark: Generated from `#/components/schemas/ImportReport/format`.
+            public var format: Components.Schemas.ImportFormat
+            /// Labels the import added to the project's label set (`create_labels`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/ImportReport/created_labels`.
+            public var createdLabels: [Swift.String]
             /// Creates a new `ImportReport`.
             ///
             /// - Parameters:
@@ -3386,23 +3392,39 @@ extension Components {
             ///   - duplicates:
             ///   - skipped:
             ///   - labels: How many files each label was given to.
+            ///   - format:
+            ///   - createdLabels: Labels the import added to the project's label set (`create_labels`).
             public init(
                 imported: Swift.Int,
                 duplicates: Swift.Int,
                 skipped: Components.Schemas.ImportReport.SkippedPayload,
-                labels: Components.Schemas.ImportReport.LabelsPayload
+                labels: Components.Schemas.ImportReport.LabelsPayload,
+                format: Components.Schemas.ImportFormat,
+                createdLabels: [Swift.String]
             ) {
                 self.imported = imported
                 self.duplicates = duplicates
                 self.skipped = skipped
                 self.labels = labels
+                self.format = format
+                self.createdLabels = createdLabels
             }
             public enum CodingKeys: String, CodingKey {
                 case imported
                 case duplicates
                 case skipped
                 case labels
+                case format
+                case createdLabels = "created_labels"
             }
+        }
+        /// - Remark: Generated from `#/components/schemas/ImportFormat`.
+        @frozen public enum ImportFormat: String, Codable, Hashable, Sendable, CaseIterable {
+            case imagefolder = "imagefolder"
+            case yolo = "yolo"
+            case csv = "csv"
+            case coco = "coco"
+            case labelstudio = "labelstudio"
         }
     }
 }

@@ -3296,14 +3296,23 @@ public enum Operations {
             }
         }
     }
-    /// Import a zip in ImageFolder layout (one folder per class).
+    /// Import a zip in ImageFolder, YOLO, CSV, COCO or Label Studio layout.
     ///
-    /// Folder names become human labels; one folder wrapping everything is not a class.
+    /// The layouts an export writes (docs/IMPORTS.md): `imagefolder` (a folder per class; one
+    /// folder wrapping everything is not a class), `yolo` (`train/<class>/…`, `val/…`, `test/…`),
+    /// `csv` (`path,label[,label…]` rows, or Iris's `labels.csv`), `coco` (a `.json` object with
+    /// `images`, `categories`, `annotations`) and `labelstudio` (a `.json` array of tasks whose
+    /// annotations hold `choices`). The format is read from the contents unless `format` names
+    /// it (a query parameter, or a form field beside `file`). Labels become human labels, mapped
+    /// onto the project's label set (a label differing only in case is the set's); labels the set
+    /// lacks are a 400 listing them unless `create_labels` is true, which adds them.
     /// The archive is checked whole before anything is stored: unsafe paths (zip slip, 400),
     /// too many entries, too many bytes, a zip-bomb compression ratio or an entry inflating
     /// past its declared size (413), a damaged central directory, a wrong CRC-32, a corrupt or
-    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry)
-    /// refuse it, and nothing is stored. Files that are not acceptable images are skipped and listed.
+    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry),
+    /// a manifest that is not valid JSON or CSV, names a file the zip lacks or a path outside
+    /// it (400, naming the file and the JSON path or CSV line) refuse it, and nothing is stored.
+    /// Files that are not acceptable images are skipped and listed.
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/imports`.
@@ -3324,6 +3333,30 @@ public enum Operations {
                 }
             }
             public var path: Operations.ImportZip.Input.Path
+            /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/query`.
+            public struct Query: Sendable, Hashable {
+                /// The zip's layout; read from its contents when absent.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/query/format`.
+                public var format: Components.Schemas.ImportFormat?
+                /// Add labels the project's label set lacks instead of refusing the import.
+                ///
+                /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/query/create_labels`.
+                public var createLabels: Swift.Bool?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - format: The zip's layout; read from its contents when absent.
+                ///   - createLabels: Add labels the project's label set lacks instead of refusing the import.
+                public init(
+                    format: Components.Schemas.ImportFormat? = nil,
+                    createLabels: Swift.Bool? = nil
+                ) {
+                    self.format = format
+                    self.createLabels = createLabels
+                }
+            }
+            public var query: Operations.ImportZip.Input.Query
             /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ImportZip.AcceptableContentType>]
@@ -3354,6 +3387,30 @@ public enum Operations {
                         }
                     }
                     case file(OpenAPIRuntime.MultipartPart<Operations.ImportZip.Input.Body.MultipartFormPayload.FilePayload>)
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/requestBody/multipartForm/format`.
+                    public struct FormatPayload: Sendable, Hashable {
+                        public var body: OpenAPIRuntime.HTTPBody
+                        /// Creates a new `FormatPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - body:
+                        public init(body: OpenAPIRuntime.HTTPBody) {
+                            self.body = body
+                        }
+                    }
+                    case format(OpenAPIRuntime.MultipartPart<Operations.ImportZip.Input.Body.MultipartFormPayload.FormatPayload>)
+                    /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/requestBody/multipartForm/create_labels`.
+                    public struct CreateLabelsPayload: Sendable, Hashable {
+                        public var body: OpenAPIRuntime.HTTPBody
+                        /// Creates a new `CreateLabelsPayload`.
+                        ///
+                        /// - Parameters:
+                        ///   - body:
+                        public init(body: OpenAPIRuntime.HTTPBody) {
+                            self.body = body
+                        }
+                    }
+                    case createLabels(OpenAPIRuntime.MultipartPart<Operations.ImportZip.Input.Body.MultipartFormPayload.CreateLabelsPayload>)
                     case undocumented(OpenAPIRuntime.MultipartRawPart)
                 }
                 /// - Remark: Generated from `#/paths/api/v1/projects/{id}/imports/POST/requestBody/content/multipart\/form-data`.
@@ -3364,14 +3421,17 @@ public enum Operations {
             ///
             /// - Parameters:
             ///   - path:
+            ///   - query:
             ///   - headers:
             ///   - body:
             public init(
                 path: Operations.ImportZip.Input.Path,
+                query: Operations.ImportZip.Input.Query = .init(),
                 headers: Operations.ImportZip.Input.Headers = .init(),
                 body: Operations.ImportZip.Input.Body
             ) {
                 self.path = path
+                self.query = query
                 self.headers = headers
                 self.body = body
             }

@@ -87,14 +87,23 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `DELETE /api/v1/projects/{id}/images/{sha256}`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/images/{sha256}/delete(removeProjectImage)`.
     func removeProjectImage(_ input: Operations.RemoveProjectImage.Input) async throws -> Operations.RemoveProjectImage.Output
-    /// Import a zip in ImageFolder layout (one folder per class).
+    /// Import a zip in ImageFolder, YOLO, CSV, COCO or Label Studio layout.
     ///
-    /// Folder names become human labels; one folder wrapping everything is not a class.
+    /// The layouts an export writes (docs/IMPORTS.md): `imagefolder` (a folder per class; one
+    /// folder wrapping everything is not a class), `yolo` (`train/<class>/…`, `val/…`, `test/…`),
+    /// `csv` (`path,label[,label…]` rows, or Iris's `labels.csv`), `coco` (a `.json` object with
+    /// `images`, `categories`, `annotations`) and `labelstudio` (a `.json` array of tasks whose
+    /// annotations hold `choices`). The format is read from the contents unless `format` names
+    /// it (a query parameter, or a form field beside `file`). Labels become human labels, mapped
+    /// onto the project's label set (a label differing only in case is the set's); labels the set
+    /// lacks are a 400 listing them unless `create_labels` is true, which adds them.
     /// The archive is checked whole before anything is stored: unsafe paths (zip slip, 400),
     /// too many entries, too many bytes, a zip-bomb compression ratio or an entry inflating
     /// past its declared size (413), a damaged central directory, a wrong CRC-32, a corrupt or
-    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry)
-    /// refuse it, and nothing is stored. Files that are not acceptable images are skipped and listed.
+    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry),
+    /// a manifest that is not valid JSON or CSV, names a file the zip lacks or a path outside
+    /// it (400, naming the file and the JSON path or CSV line) refuse it, and nothing is stored.
+    /// Files that are not acceptable images are skipped and listed.
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/imports`.
@@ -701,25 +710,36 @@ extension APIProtocol {
             headers: headers
         ))
     }
-    /// Import a zip in ImageFolder layout (one folder per class).
+    /// Import a zip in ImageFolder, YOLO, CSV, COCO or Label Studio layout.
     ///
-    /// Folder names become human labels; one folder wrapping everything is not a class.
+    /// The layouts an export writes (docs/IMPORTS.md): `imagefolder` (a folder per class; one
+    /// folder wrapping everything is not a class), `yolo` (`train/<class>/…`, `val/…`, `test/…`),
+    /// `csv` (`path,label[,label…]` rows, or Iris's `labels.csv`), `coco` (a `.json` object with
+    /// `images`, `categories`, `annotations`) and `labelstudio` (a `.json` array of tasks whose
+    /// annotations hold `choices`). The format is read from the contents unless `format` names
+    /// it (a query parameter, or a form field beside `file`). Labels become human labels, mapped
+    /// onto the project's label set (a label differing only in case is the set's); labels the set
+    /// lacks are a 400 listing them unless `create_labels` is true, which adds them.
     /// The archive is checked whole before anything is stored: unsafe paths (zip slip, 400),
     /// too many entries, too many bytes, a zip-bomb compression ratio or an entry inflating
     /// past its declared size (413), a damaged central directory, a wrong CRC-32, a corrupt or
-    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry)
-    /// refuse it, and nothing is stored. Files that are not acceptable images are skipped and listed.
+    /// cut deflate stream, or compression other than stored and deflate (422, naming the entry),
+    /// a manifest that is not valid JSON or CSV, names a file the zip lacks or a path outside
+    /// it (400, naming the file and the JSON path or CSV line) refuse it, and nothing is stored.
+    /// Files that are not acceptable images are skipped and listed.
     ///
     ///
     /// - Remark: HTTP `POST /api/v1/projects/{id}/imports`.
     /// - Remark: Generated from `#/paths//api/v1/projects/{id}/imports/post(importZip)`.
     public func importZip(
         path: Operations.ImportZip.Input.Path,
+        query: Operations.ImportZip.Input.Query = .init(),
         headers: Operations.ImportZip.Input.Headers = .init(),
         body: Operations.ImportZip.Input.Body
     ) async throws -> Operations.ImportZip.Output {
         try await importZip(Operations.ImportZip.Input(
             path: path,
+            query: query,
             headers: headers,
             body: body
         ))

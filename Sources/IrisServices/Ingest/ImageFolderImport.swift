@@ -4,18 +4,18 @@ public import IrisCore
 import IrisImaging
 import IrisStore
 
-/// One file found in an ImageFolder layout (one sub-folder per class).
+/// One image file an import will ingest, with the labels its layout gives it.
 public struct ImportItem: Sendable {
-    public init(path: String, label: String? = nil, declaredBytes: Int64) {
+    public init(path: String, labels: [String] = [], declaredBytes: Int64 = 0) {
         self.path = path
-        self.label = label
+        self.labels = labels
         self.declaredBytes = declaredBytes
     }
 
     /// Path inside the zip or folder, with `/` separators.
     public var path: String
-    /// The class folder's name, when the file sits in one.
-    public var label: String?
+    /// Its class folder's name, or what its manifest (COCO, Label Studio, CSV) gives it.
+    public var labels: [String]
     public var declaredBytes: Int64
 }
 
@@ -36,6 +36,10 @@ public struct ImportReport: Sendable, Codable, Equatable {
     public var skipped: [Skipped] = []
     /// How many files each label was given to.
     public var labels: [String: Int] = [:]
+    /// The layout the archive was read as.
+    public var format: ImportFormat?
+    /// Labels the import added to the project's label set (`create_labels`).
+    public var createdLabels: [String] = []
     /// The images imported or already there, in order (not part of the JSON report).
     public var sha256s: [String] = []
     /// What the import changed in the project, per image (not part of the JSON report): what
@@ -50,17 +54,27 @@ public struct ImportReport: Sendable, Codable, Equatable {
         public var addedLabels: [String]
     }
 
-    public enum CodingKeys: String, CodingKey { case imported, duplicates, skipped, labels }
+    public enum CodingKeys: String, CodingKey { case imported, duplicates, skipped, labels, format, createdLabels }
 
     public init() {}
+
+    /// What the plan decided beyond the files: the format, the labels made, and the files a
+    /// manifest left out (skipped, after the others).
+    mutating func finish(_ plan: ImportPlan) {
+        format = plan.format
+        createdLabels = plan.created
+        skipped += plan.unlisted.map { Skipped(path: $0, reason: "not named in the \(plan.format.rawValue) manifest") }
+    }
 }
 
-/// Imports an ImageFolder layout from a zip or a folder into a project.
+/// Imports a zip or a folder into a project: ImageFolder, YOLO, CSV, COCO or Label Studio
+/// (`ImportLayouts`; the layouts an export writes).
 ///
 /// The whole archive is checked before anything is stored: unsafe paths (zip slip),
-/// too many entries, too many bytes, or a compression ratio no image reaches (zip bomb)
-/// refuse the import and leave nothing behind. Then each file is streamed into scratch
-/// space and ingested; files that are not acceptable images are skipped and reported.
+/// too many entries, too many bytes, or a compression ratio no image reaches (zip bomb), a
+/// manifest that cannot be read or names a file the archive lacks, labels outside the
+/// project's label set refuse the import and leave nothing behind. Then each file is streamed
+/// into scratch space and ingested; files that are not acceptable images are skipped and reported.
 public struct ImageFolderImport: Sendable {
     public let library: ImageLibrary
     public let scratch: ScratchSpace
@@ -76,15 +90,18 @@ public struct ImageFolderImport: Sendable {
 
     // MARK: - Zip
 
-    /// Imports every image of a zip. `label` gives all of them one label instead of their folders'.
+    /// Imports every image of a zip. `format` nil reads the layout from the zip's contents;
+    /// `label` gives all images one label instead of their layout's (a learner's new class);
+    /// `createLabels` adds labels the project's label set lacks instead of refusing them.
     ///
     /// The archive is checked whole before the first image is stored: its central directory
-    /// (paths, kinds, sizes, ratios), then every entry read through once (inflated within its
-    /// declared size, CRC-32 checked, methods Iris cannot read refused). Any failure refuses
-    /// the import and nothing is stored; only then are the entries copied out and ingested.
+    /// (paths, kinds, sizes, ratios), its manifest and the labels it gives, then every entry
+    /// read through once (inflated within its declared size, CRC-32 checked, methods Iris
+    /// cannot read refused). Any failure refuses the import and nothing is stored; only then
+    /// are the entries copied out and ingested.
     public func importZip(
-        at url: URL, into project: Project, labelFromFolders: Bool = true, label: String? = nil,
-        progress: Progress? = nil
+        at url: URL, into project: Project, format: ImportFormat? = nil, labelFromFolders: Bool = true,
+        label: String? = nil, createLabels: Bool = false, progress: Progress? = nil
     ) async throws -> ImportReport {
         let archive: ZipArchive
         do {
@@ -93,7 +110,7 @@ public struct ImageFolderImport: Sendable {
             throw Self.refusal(failure)
         }
         var entries: [String: ZipArchive.Entry] = [:]
-        var items: [ImportItem] = []
+        var paths: [String] = []
         var total: Int64 = 0
         for entry in archive.entries {
             let path = try Self.safePath(entry.path)
@@ -114,27 +131,68 @@ public struct ImageFolderImport: Sendable {
                 )
             }
             if Self.isIgnorable(path) { continue }
+            if entries[path] == nil { paths.append(path) }
             entries[path] = entry
-            items.append(ImportItem(path: path, label: nil, declaredBytes: size))
         }
-        items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
-        if let label {
-            items = items.map {
-                var item = $0
-                item.label = label
-                return item
+        let (plan, project) = try await prepare(
+            paths, format: format, labelFromFolders: labelFromFolders, label: label, createLabels: createLabels,
+            project: project, sizes: { entries[$0].map { Int64(clamping: $0.uncompressedSize) } ?? 0 }
+        ) { path in
+            var data = Data()
+            if let entry = entries[path] {
+                try Self.reading { try archive.read(entry) { data.append(contentsOf: $0) } }
+            }
+            return data
+        } readThrough: { items in
+            // Every entry read through before anything is stored, so a bad one late in the zip
+            // cannot leave the earlier ones imported.
+            for item in items {
+                guard let entry = entries[item.path] else { continue }
+                try Self.reading { try archive.read(entry) { _ in } }
             }
         }
-        // Every entry read through before anything is stored, so a bad one late in the zip
-        // cannot leave the earlier ones imported.
-        for item in items {
-            guard let entry = entries[item.path] else { continue }
-            try Self.reading { try archive.read(entry) { _ in } }
-        }
-        return try await run(items, into: project, progress: progress) { item, staged in
+        var report = try await run(plan.items, into: project, progress: progress) { item, staged in
             guard let entry = entries[item.path] else { return }
             try Self.reading { try archive.read(entry) { try staged.write($0) } }
         }
+        report.finish(plan)
+        return report
+    }
+
+    /// Reads the layout, maps its labels onto the project's label set, checks the files, and
+    /// only then adds labels the import may create: every refusal comes before the first write.
+    private func prepare(
+        _ paths: [String], format: ImportFormat?, labelFromFolders: Bool, label: String?, createLabels: Bool,
+        project: Project, sizes: (String) -> Int64, read: (String) throws -> Data,
+        readThrough: ([ImportItem]) throws -> Void
+    ) async throws -> (ImportPlan, Project) {
+        var plan = try ImportLayouts.plan(
+            format: format, files: paths, labelFromFolders: labelFromFolders && label == nil
+        ) { path in
+            guard sizes(path) <= limits.maxUploadBytes else {
+                throw Refusal.tooLarge("\(path) is over the \(limits.maxUploadBytes)-byte limit", field: "file")
+            }
+            return try read(path)
+        }
+        for index in plan.items.indices {
+            plan.items[index].declaredBytes = sizes(plan.items[index].path)
+            if let label { plan.items[index].labels = [label] }
+        }
+        let (mapped, created) = try ImportLayouts.mapLabels(plan.items, onto: project, createLabels: createLabels)
+        plan.items = mapped
+        try readThrough(plan.items)
+        var project = project
+        if !created.isEmpty && library.keep {
+            // Read again just before writing: a label set edited meanwhile keeps its edit.
+            let current = try await library.store.projects.require(id: project.id)
+            let names = (current.labelSet ?? []) + created.filter { !(current.labelSet ?? []).contains($0) }
+            project = try await library.store.projects.update(id: project.id, ProjectPatch(labelSet: .some(names)))
+        } else if !created.isEmpty {
+            // Demo mode keeps nothing: the labels hold for this import only.
+            project.labelSet = (project.labelSet ?? []) + created
+        }
+        plan.created = created
+        return (plan, project)
     }
 
     /// Runs `body`, turning a zip failure into the problem the caller sees.
@@ -167,14 +225,16 @@ public struct ImageFolderImport: Sendable {
 
     // MARK: - Folder
 
+    /// Imports every image of a folder, read as `importZip` reads a zip.
     public func importFolder(
-        at root: URL, into project: Project, labelFromFolders: Bool, label: String? = nil, progress: Progress? = nil
+        at root: URL, into project: Project, format: ImportFormat? = nil, labelFromFolders: Bool,
+        label: String? = nil, createLabels: Bool = false, progress: Progress? = nil
     ) async throws -> ImportReport {
         let rootPath = root.standardizedFileURL.path
         guard let enumerator = FileManager.default.enumerator(atPath: rootPath) else {
             throw Refusal.invalid("\(rootPath) is not a readable folder", field: "path")
         }
-        var items: [ImportItem] = []
+        var sizes: [String: Int64] = [:]
         while let relative = enumerator.nextObject() as? String {
             let full = rootPath + "/" + relative
             var isDirectory: ObjCBool = false
@@ -183,18 +243,16 @@ public struct ImageFolderImport: Sendable {
             }
             if Self.isIgnorable(relative) { continue }
             let size = (try? FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
-            items.append(ImportItem(path: relative, label: nil, declaredBytes: size))
+            sizes[relative] = size
         }
-        items.sort { $0.path < $1.path }
-        items = try Self.labelled(items, labelFromFolders: labelFromFolders && label == nil, project: project)
-        if let label {
-            items = items.map {
-                var item = $0
-                item.label = label
-                return item
-            }
+        let (plan, project) = try await prepare(
+            sizes.keys.sorted(), format: format, labelFromFolders: labelFromFolders, label: label,
+            createLabels: createLabels, project: project, sizes: { sizes[$0] ?? 0 }
+        ) { path in
+            try Data(contentsOf: URL(fileURLWithPath: rootPath + "/" + path))
+        } readThrough: { _ in
         }
-        return try await run(items, into: project, progress: progress) { item, staged in
+        var report = try await run(plan.items, into: project, progress: progress) { item, staged in
             guard item.declaredBytes <= limits.maxUploadBytes else {
                 throw StagedFile.TooLarge(limit: limits.maxUploadBytes)
             }
@@ -204,6 +262,8 @@ public struct ImageFolderImport: Sendable {
                 try staged.write(chunk)
             }
         }
+        report.finish(plan)
+        return report
     }
 
     // MARK: - Shared
@@ -215,7 +275,7 @@ public struct ImageFolderImport: Sendable {
 
     /// What became of one file.
     private enum Outcome: Sendable {
-        case stored(sha256: String, duplicate: Bool, label: String?, addedLabels: [String])
+        case stored(sha256: String, duplicate: Bool, labels: [String], addedLabels: [String])
         case skipped(ImportReport.Skipped)
     }
 
@@ -290,10 +350,10 @@ public struct ImageFolderImport: Sendable {
     private func ingest(_ upload: StagedUpload, item: ImportItem, into project: Project) async throws -> Outcome {
         do {
             let outcome = try await library.ingest(
-                upload, into: project, labels: item.label.map { [Label(name: $0)] } ?? [])
+                upload, into: project, labels: item.labels.map { Label(name: $0) })
             // A duplicate of this project's own photos only: other projects' holdings stay unsaid.
             return .stored(
-                sha256: upload.sha256, duplicate: outcome.alreadyInProject, label: item.label,
+                sha256: upload.sha256, duplicate: outcome.alreadyInProject, labels: item.labels,
                 addedLabels: outcome.addedLabels.map(\.name))
         } catch let refusal as Refusal where [.tooLarge, .unsupportedFormat, .unprocessable].contains(refusal.kind) {
             return .skipped(.init(path: item.path, reason: refusal.detail))
@@ -302,11 +362,11 @@ public struct ImageFolderImport: Sendable {
 
     private static func add(_ outcome: Outcome, to report: inout ImportReport) {
         switch outcome {
-        case .stored(let sha256, let duplicate, let label, let addedLabels):
+        case .stored(let sha256, let duplicate, let labels, let addedLabels):
             if duplicate { report.duplicates += 1 } else { report.imported += 1 }
             report.sha256s.append(sha256)
             report.changes.append(.init(sha256: sha256, joined: !duplicate, addedLabels: duplicate ? addedLabels : []))
-            if let label { report.labels[label, default: 0] += 1 }
+            for label in labels { report.labels[label, default: 0] += 1 }
         case .skipped(let skipped):
             report.skipped.append(skipped)
         }
@@ -346,30 +406,5 @@ public struct ImageFolderImport: Sendable {
     /// macOS resource forks, hidden files and the like, which are never images.
     public static func isIgnorable(_ path: String) -> Bool {
         path.split(separator: "/").contains { $0.hasPrefix(".") || $0 == "__MACOSX" || $0 == "Thumbs.db" }
-    }
-
-    /// Gives each item its class label from its folder. A single top folder wrapping
-    /// everything (how most zips of a dataset look) is not a class.
-    public static func labelled(_ items: [ImportItem], labelFromFolders: Bool, project: Project) throws -> [ImportItem]
-    {
-        guard labelFromFolders else { return items }
-        let split = items.map { $0.path.split(separator: "/").map(String.init) }
-        let tops = Set(split.compactMap(\.first))
-        let wrapped = tops.count == 1 && split.allSatisfy { $0.count >= 3 }
-        var result: [ImportItem] = []
-        for (item, components) in zip(items, split) {
-            var copy = item
-            let folders = components.dropLast().dropFirst(wrapped ? 1 : 0)
-            if let folder = folders.last {
-                copy.label = try NameRules.validated(folder, field: "label", maxLength: NameRules.maxLabel)
-                if let allowed = project.labelSet, !allowed.contains(copy.label!) {
-                    throw Refusal.invalid(
-                        "folder \"\(folder)\" is not a label in project \(project.name)'s label set; nothing was imported",
-                        field: "label")
-                }
-            }
-            result.append(copy)
-        }
-        return result
     }
 }

@@ -138,7 +138,8 @@ public struct LearningService: Sendable {
         let projectID = project.id
         try await refuseExisting(name, projectID: projectID)
         _ = try embedder(try await learnerModel(projectID: projectID))
-        let report = try await importer.importZip(at: zip, into: project, labelFromFolders: false, label: name)
+        let report = try await importer.importZip(
+            at: zip, into: project, format: .imagefolder, labelFromFolders: false, label: name)
         do {
             guard !report.sha256s.isEmpty else {
                 let reasons = report.skipped.prefix(3).map { "\($0.path): \($0.reason)" }.joined(separator: "; ")

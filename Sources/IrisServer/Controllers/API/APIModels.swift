@@ -215,11 +215,16 @@ enum APIModel {
         var duplicates: Int
         var skipped: [ImportReport.Skipped]
         var labels: [String: Int]
+        /// The layout the zip was read as.
+        var format: String
+        /// Labels added to the project's label set (`create_labels`).
+        var createdLabels: [String]
 
         init(_ report: ImportReport) {
             (imported, duplicates, skipped, labels) = (
                 report.imported, report.duplicates, report.skipped, report.labels
             )
+            (format, createdLabels) = ((report.format ?? .imagefolder).rawValue, report.createdLabels)
         }
     }
 }

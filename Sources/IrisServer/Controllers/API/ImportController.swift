@@ -5,8 +5,11 @@ import IrisCore
 import IrisServices
 import IrisStore
 
-/// `POST /api/v1/projects/{id}/imports`: a zip in ImageFolder layout, sent as the raw
-/// body (`application/zip`) or as the multipart part `file`. Folder names become human labels.
+/// `POST /api/v1/projects/{id}/imports`: a zip in one of the layouts an export writes
+/// (ImageFolder, YOLO, CSV, COCO, Label Studio), sent as the raw body (`application/zip`) or as
+/// the multipart part `file`. `format` names the layout (else it is read from the zip) and
+/// `create_labels` adds labels the project's label set lacks; both are query parameters or
+/// form fields. Folder names or the manifest's labels become human labels.
 struct ImportController {
     let store: IrisStore
     let importer: ImageFolderImport
@@ -23,26 +26,53 @@ struct ImportController {
     > {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         try MultipartReceiver.checkDeclaredLength(request, limit: limits.maxUploadBytes)
-        let zipURL = try await receiveZip(request)
+        let (zipURL, fields) = try await receiveZip(request)
         defer { try? FileManager.default.removeItem(at: zipURL) }
-        let report = try await importer.importZip(at: zipURL, into: project)
-        await audit.record(
-            context.caller, .importCompleted, project: project.id, subject: "zip",
-            detail: [
-                "imported": String(report.imported), "duplicates": String(report.duplicates),
-                "skipped": String(report.skipped.count),
-            ])
+        let options = try Options(request: request, fields: fields)
+        let report = try await importer.importZip(
+            at: zipURL, into: project, format: options.format, createLabels: options.createLabels)
+        var detail = [
+            "imported": String(report.imported), "duplicates": String(report.duplicates),
+            "skipped": String(report.skipped.count), "format": report.format?.rawValue ?? "",
+        ]
+        if !report.createdLabels.isEmpty { detail["created_labels"] = report.createdLabels.joined(separator: ", ") }
+        await audit.record(context.caller, .importCompleted, project: project.id, subject: "zip", detail: detail)
         return EditedResponse(status: report.imported > 0 ? .created : .ok, response: .init(report))
     }
 
-    private func receiveZip(_ request: Request) async throws -> URL {
+    /// The import's choices, from the query or the form (a form field wins).
+    struct Options {
+        var format: ImportFormat?
+        var createLabels = false
+
+        init(request: Request, fields: [String: [String]]) throws {
+            func value(_ name: String) -> String? {
+                fields[name]?.last ?? request.uri.queryParameters.get(name)
+            }
+            if let raw = value("format"), !raw.isEmpty {
+                guard let format = ImportFormat(rawValue: raw.lowercased()) else {
+                    throw Problem.badRequest("format must be \(ImportFormat.spelled), not \(raw)", field: "format")
+                }
+                self.format = format
+            }
+            switch value("create_labels")?.lowercased() {
+            case nil, "", "false": createLabels = false
+            case "true": createLabels = true
+            case let other?:
+                throw Problem.badRequest("create_labels must be true or false, not \(other)", field: "create_labels")
+            }
+        }
+    }
+
+    private func receiveZip(_ request: Request) async throws -> (URL, [String: [String]]) {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         if contentType.hasPrefix("multipart/form-data") {
             let received = try await MultipartReceiver.receive(request, into: scratch, limit: limits.maxUploadBytes)
             guard let file = received.file else {
+                received.discard()
                 throw Problem.badRequest("the request has no part named \"file\"", field: "file")
             }
-            return file.url
+            return (file.url, received.fields)
         }
         guard contentType.hasPrefix("application/zip") || contentType.hasPrefix("application/x-zip-compressed") else {
             throw Problem.unsupportedMediaType(
@@ -65,6 +95,6 @@ struct ImportController {
             staged.discard()
             throw Problem.badRequest("the zip is empty", field: "file")
         }
-        return staged.url
+        return (staged.url, [:])
     }
 }
