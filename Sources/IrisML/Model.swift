@@ -148,8 +148,9 @@ public final class Model: Sendable {
         try await backend.admitted { try await served(sample, shape: shape) }
     }
 
-    private func served(_ sample: [Float], shape: [Int]) async throws -> (tensors: [String: Tensor], output: ModelOutput)
-    {
+    private func served(_ sample: [Float], shape: [Int]) async throws -> (
+        tensors: [String: Tensor], output: ModelOutput
+    ) {
         let results = try await backend.infer(
             sample, shape: shape, input: manifest.input.name, outputs: manifest.outputNames)
         return (results, try interpret(results))

@@ -43,7 +43,9 @@ import Testing
         return try #require(json["error"] as? String)
     }
 
-    @Test("a trained head answers over OIP as it labelled the project's photos; only members reach it", arguments: TestDatabase.enabled)
+    @Test(
+        "a trained head answers over OIP as it labelled the project's photos; only members reach it",
+        arguments: TestDatabase.enabled)
     func head(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
             // setup: three classes, a head trained and made active
@@ -151,7 +153,10 @@ import Testing
                 (tensor([1, 3, 224, 224], datatype: "INT64"), .badRequest, "INT64"),
                 (tensor([9, 3, 8, 8]), .badRequest, "shape [9, 3, 8, 8]"),
                 (tensor([1, 3, 224, 224], count: 7), .badRequest, "150528 elements but 7"),
-                (["inputs": [["name": "pixels", "datatype": "FP32", "shape": [1], "data": [1]]]], .badRequest, "unknown input pixels"),
+                (
+                    ["inputs": [["name": "pixels", "datatype": "FP32", "shape": [1], "data": [1]]]], .badRequest,
+                    "unknown input pixels"
+                ),
                 (Self.photos(Array(repeating: Data([0xFF, 0xD8]), count: 9)), .badRequest, "at most 8"),
                 (Self.photos([Data("not a picture".utf8)]), .unsupportedMediaType, "element 0"),
                 (
@@ -188,7 +193,8 @@ import Testing
             #expect(anonymous.status == .unauthorized && !(try Self.error(anonymous)).isEmpty)
             #expect(try await server.acting(as: [:]).get("/v2/health/ready").status == .ok)
             let live = try await server.acting(as: [:]).get("/v2")
-            #expect(live.status == .ok && (try live.json()["extensions"] as? [String])?.contains("classification") == true)
+            #expect(
+                live.status == .ok && (try live.json()["extensions"] as? [String])?.contains("classification") == true)
         }
     }
 }

@@ -33,7 +33,10 @@ import Testing
                     .utf8), headerLength: nil)
         // check
         #expect(request.id == "r1")
-        #expect(request.inputs == [.init(name: "image", datatype: "FP32", shape: [1, 2, 2], values: .floats([1, 2, 3.5, -4]))])
+        #expect(
+            request.inputs == [
+                .init(name: "image", datatype: "FP32", shape: [1, 2, 2], values: .floats([1, 2, 3.5, -4]))
+            ])
         #expect(request.outputs == [.init(name: "probabilities", binary: true, classification: 3)])
         #expect(request.binaryOutputs == false)
     }
@@ -54,7 +57,9 @@ import Testing
 
     @Test func base64InJSONIsTheImageBytes() throws {
         let request = try InferenceWire.request(
-            Array(#"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "data": ["/9j/4A=="]}]}"#.utf8),
+            Array(
+                #"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "data": ["/9j/4A=="]}]}"#
+                    .utf8),
             headerLength: nil)
         #expect(request.inputs[0].values == .bytes([Data([0xFF, 0xD8, 0xFF, 0xE0])]))
     }
@@ -67,27 +72,76 @@ import Testing
             (#"{"inputs": []}"#, [], nil, "inputs"),
             (#"{"inputs": [{"datatype": "FP32", "shape": [1], "data": [1]}]}"#, [], nil, "name"),
             (#"{"inputs": [{"name": "image", "datatype": "INT32", "shape": [1], "data": [1]}]}"#, [], nil, "INT32"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [3], "data": [1, 2]}]}"#, [], nil, "3 elements but 2"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "data": ["x"]}]}"#, [], nil, "not a finite number"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [-1], "data": [1]}]}"#, [], nil, "sizes of 0 or more"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [100000000, 100], "data": [1]}]}"#, [], nil, "more than"),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [3], "data": [1, 2]}]}"#, [], nil,
+                "3 elements but 2"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "data": ["x"]}]}"#, [], nil,
+                "not a number"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [-1], "data": [1]}]}"#, [], nil,
+                "sizes of 0 or more"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [100000000, 100], "data": [1]}]}"#, [],
+                nil, "more than"
+            ),
             (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1]}]}"#, [], nil, "neither"),
             (#"{"inputs": [\#(tensor), \#(tensor)]}"#, [], nil, "twice"),
-            (#"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "data": ["***"]}]}"#, [], nil, "base64"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 8}}]}"#, [1, 2, 3, 4], .some(nil), "not JSON"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 8}}]}"#, [1, 2, 3, 4], nil, "more than the 4 bytes"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 3}}]}"#, [1, 2, 3], nil, "whole number"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}]}"#, [0, 0, 0x80, 0x3F, 9], nil, "after the tensors"),
-            (#"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}]}"#, [0, 0, 0x80, 0x7F], nil, "finite"),
-            (#"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": 6}}]}"#, Self.le32(9) + [1, 2], nil, "says 9 bytes"),
-            (#"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": 2}}]}"#, [1, 2], nil, "4-byte length"),
-            (#"{"inputs": [\#(tensor)], "outputs": [{"name": "p", "parameters": {"classification": 0}}]}"#, [], nil, "classification"),
+            (
+                #"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "data": ["***"]}]}"#, [],
+                nil, "base64"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 8}}]}"#,
+                [1, 2, 3, 4], .some(nil), "not JSON"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 8}}]}"#,
+                [1, 2, 3, 4], nil, "more than the 4 bytes"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 3}}]}"#,
+                [1, 2, 3], nil, "whole number"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}]}"#,
+                [0, 0, 0x80, 0x3F, 9], nil, "after the tensors"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}]}"#,
+                [0, 0, 0x80, 0x7F], nil, "finite"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": "two", "data": [1]}]}"#, [], nil,
+                "inputs[0].shape"
+            ),
+            (
+                #"{"inputs": [{"name": "image", "datatype": "FP32", "shape": [1], "data": [true]}]}"#, [], nil,
+                "not a number"
+            ),
+            (
+                #"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": 6}}]}"#,
+                Self.le32(9) + [1, 2], nil, "says 9 bytes"
+            ),
+            (
+                #"{"inputs": [{"name": "encoded_image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": 2}}]}"#,
+                [1, 2], nil, "4-byte length"
+            ),
+            (
+                #"{"inputs": [\#(tensor)], "outputs": [{"name": "p", "parameters": {"classification": 0}}]}"#, [], nil,
+                "classification"
+            ),
             (tensor, [], .some("99999"), "Inference-Header-Content-Length"),
         ]
         for (json, binary, header, words) in cases {
             let refused = refusal(json, binary: binary, header: header)
             #expect(refused?.kind == .invalid, "\(json) was not refused")
-            #expect(refused?.detail.contains(words) == true, "\(json): \(refused?.detail ?? "accepted"), not about \(words)")
+            #expect(
+                refused?.detail.contains(words) == true, "\(json): \(refused?.detail ?? "accepted"), not about \(words)"
+            )
         }
     }
 

@@ -34,6 +34,11 @@ def images(*photos):
     return tensor
 
 
+def text(element):
+    """A BYTES element as text: bytes when it came as binary data, str when it came in JSON."""
+    return element.decode() if isinstance(element, bytes) else element
+
+
 def analysis_labels(server, project, photo, name):
     """The labels `POST /api/v1/analyses` gives a photo with MobileNetV2, once its job is done."""
     created = server.http.post(server.url("/api/v1/analyses"), data={"models": "mobilenet-v2", "project_id": str(project)},
@@ -81,9 +86,9 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     result = oip.infer("mobilenet-v2", [images(photo)], headers=headers, outputs=[
         triton.InferRequestedOutput("labels"), triton.InferRequestedOutput("probabilities", class_count=3)])
     # check: the same top label and score as the analysis
-    labels = [label.decode() for label in result.as_numpy("labels")[0]]
+    labels = [text(label) for label in result.as_numpy("labels")[0]]
     assert labels == [entry["label"] for entry in expected]
-    score, index, label = result.as_numpy("probabilities")[0][0].decode().split(":", 2)
+    score, index, label = text(result.as_numpy("probabilities")[0][0]).split(":", 2)
     assert label == expected[0]["label"] and int(index) >= 0
     assert float(score) == pytest.approx(expected[0]["score"], abs=1e-4)
 
@@ -93,7 +98,7 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     both = oip.infer("mobilenet-v2", [encoded], headers=headers,
                      outputs=[triton.InferRequestedOutput("labels", binary_data=False)])
     # check: both rows name the cat
-    assert [row[0].decode() if isinstance(row[0], bytes) else row[0] for row in both.as_numpy("labels")] == [labels[0]] * 2
+    assert [text(row[0]) for row in both.as_numpy("labels")] == [labels[0]] * 2
 
     # act + check: a wrong shape, a wrong datatype, an oversize batch are 400s with Triton's error JSON
     wrong_shape = triton.InferInput("image", [1, 3, 224, 225], "FP32")
@@ -150,10 +155,10 @@ def test_a_learner_answers_over_oip_as_classify_does_and_only_to_its_members(ser
     result = oip.infer(name, [images(*photos)], headers=server.auth)
 
     # check: the same answer (unknown is ""), confidence and ranking as classify's
-    assert [label.decode() for label in result.as_numpy("label")[:, 0]] == [item.get("label") or "" for item in expected]
+    assert [text(label) for label in result.as_numpy("label")[:, 0]] == [item.get("label") or "" for item in expected]
     assert result.as_numpy("confidence")[:, 0].tolist() == pytest.approx([item["confidence"] for item in expected], abs=1e-5)
     for row, item in zip(result.as_numpy("labels"), expected):
-        assert [label.decode() for label in row if label] == [ranked["label"] for ranked in item["ranked"]][:len(row)]
+        assert [text(label) for label in row if text(label)] == [ranked["label"] for ranked in item["ranked"]][:len(row)]
     assert expected[0]["label"] == "grass"
     metadata = oip.get_model_metadata(name, headers=server.auth)
     assert {tensor["name"] for tensor in metadata["outputs"]} == {"labels", "probabilities", "label", "confidence"}

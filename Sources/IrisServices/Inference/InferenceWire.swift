@@ -66,9 +66,81 @@ public enum InferenceWire {
         Refusal.invalid(detail, field: field)
     }
 
-    /// Most elements one tensor may declare (a batch of 32 images of 1024 × 1024 RGB is 10⁸):
-    /// a shape such as [2⁶², 2] is refused before anything is counted or allocated.
-    static let maxElements = 1 << 28
+    /// Most elements one tensor may declare (a batch of 32 photos of 3 × 1024 × 1024): a shape
+    /// such as [2⁶², 2] is refused before anything is counted or allocated.
+    static let maxElements = 32 * 3 * 1024 * 1024
+
+    /// The JSON part as sent. Decoded with `JSONDecoder` into typed values (tensor data straight
+    /// into `[Float]`), not `JSONSerialization`, which makes an object per number: a 100 MB body of
+    /// zeros would cost gigabytes.
+    struct Body: Decodable {
+        var id: String?
+        var parameters: Parameters?
+        var inputs: [Tensor]?
+        var outputs: [Wanted]?
+
+        struct Parameters: Decodable {
+            var binaryDataOutput: Bool?
+            enum CodingKeys: String, CodingKey { case binaryDataOutput = "binary_data_output" }
+        }
+
+        struct Tensor: Decodable {
+            var name: String?
+            var datatype: String?
+            var shape: [Int]?
+            var parameters: TensorParameters?
+            var data: Data?
+        }
+
+        struct TensorParameters: Decodable {
+            var binaryDataSize: Int?
+            enum CodingKeys: String, CodingKey { case binaryDataSize = "binary_data_size" }
+        }
+
+        struct Wanted: Decodable {
+            var name: String
+            var parameters: WantedParameters?
+        }
+
+        struct WantedParameters: Decodable {
+            var binaryData: Bool?
+            var classification: Int?
+            enum CodingKeys: String, CodingKey {
+                case binaryData = "binary_data"
+                case classification
+            }
+        }
+
+        /// Tensor data, flat or nested in row-major order: numbers and strings, in order.
+        struct Data: Decodable {
+            var numbers: [Float] = []
+            var strings: [String] = []
+            /// An element that was neither (true, null, an object), by its position.
+            var other: Int?
+
+            init(from decoder: any Decoder) throws {
+                var container = try decoder.unkeyedContainer()
+                try read(&container)
+            }
+
+            private mutating func read(_ container: inout any UnkeyedDecodingContainer) throws {
+                while !container.isAtEnd {
+                    if var nested = try? container.nestedUnkeyedContainer() {
+                        try read(&nested)
+                    } else if let number = try? container.decode(Float.self) {
+                        numbers.append(number)
+                    } else if let text = try? container.decode(String.self) {
+                        strings.append(text)
+                    } else {
+                        other = other ?? numbers.count + strings.count
+                        _ = try container.decode(Skipped.self)
+                    }
+                }
+            }
+
+            private struct Skipped: Decodable { init(from decoder: any Decoder) {} }
+        }
+    }
 
     /// Reads a request body; `headerLength` is the `Inference-Header-Content-Length` header's value
     /// (nil: the whole body is JSON).
@@ -84,24 +156,27 @@ public enum InferenceWire {
             }
             jsonLength = length
         }
-        let object: Any
+        let json: Body
         do {
-            object = try JSONSerialization.jsonObject(with: Data(body[0..<jsonLength]))
-        } catch {
-            throw refuse(
-                "the request is not JSON"
-                    + (headerLength == nil
-                        ? " (binary tensor data needs the Inference-Header-Content-Length header)" : ""))
+            json = try JSONDecoder().decode(Body.self, from: Foundation.Data(body[0..<jsonLength]))
+        } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw refuse(
+                    "the request is not JSON"
+                        + (headerLength == nil
+                            ? " (binary tensor data needs the Inference-Header-Content-Length header)" : ""))
+            }
+            if case .typeMismatch(_, let context) = error, context.codingPath.isEmpty {
+                throw refuse("the request must be a JSON object")
+            }
+            throw refuse("the request's JSON does not read as an inference request: \(describe(error))")
         }
-        guard let json = object as? [String: Any] else { throw refuse("the request must be a JSON object") }
-        let parameters = json["parameters"] as? [String: Any] ?? [:]
-        guard let rawInputs = json["inputs"] as? [Any], !rawInputs.isEmpty else {
+        guard let rawInputs = json.inputs, !rawInputs.isEmpty else {
             throw refuse("the request needs \"inputs\", a list of tensors", field: "inputs")
         }
         var binary = body[jsonLength...]
         var inputs: [Input] = []
-        for (index, raw) in rawInputs.enumerated() {
-            guard let tensor = raw as? [String: Any] else { throw refuse("inputs[\(index)] is not an object") }
+        for (index, tensor) in rawInputs.enumerated() {
             let input = try self.input(tensor, index: index, binary: &binary)
             guard !inputs.contains(where: { $0.name == input.name }) else {
                 throw refuse("input \(input.name) is given twice", field: input.name)
@@ -113,54 +188,44 @@ public enum InferenceWire {
                 "the body has \(binary.count) bytes after the tensors' binary data; binary_data_size must account for every byte"
             )
         }
-        var outputs: [RequestedOutput]?
-        if let rawOutputs = json["outputs"] {
-            guard let list = rawOutputs as? [Any] else { throw refuse("\"outputs\" must be a list", field: "outputs") }
-            outputs = try list.enumerated().map { index, raw in
-                guard let output = raw as? [String: Any], let name = output["name"] as? String else {
-                    throw refuse("outputs[\(index)] needs a \"name\"", field: "outputs")
-                }
-                let parameters = output["parameters"] as? [String: Any] ?? [:]
-                var classification: Int?
-                if let raw = parameters["classification"] {
-                    guard let k = integer(raw), k > 0 else {
-                        throw refuse("output \(name): classification must be a count above 0", field: name)
-                    }
-                    classification = k
-                }
-                return RequestedOutput(name: name, binary: parameters["binary_data"] as? Bool, classification: classification)
+        let outputs = try json.outputs?.map { output in
+            let parameters = output.parameters
+            if let k = parameters?.classification, k <= 0 {
+                throw refuse("output \(output.name): classification must be a count above 0", field: output.name)
             }
+            return RequestedOutput(
+                name: output.name, binary: parameters?.binaryData, classification: parameters?.classification)
         }
         return Request(
-            id: json["id"] as? String, inputs: inputs, outputs: outputs,
-            binaryOutputs: parameters["binary_data_output"] as? Bool ?? false)
+            id: json.id, inputs: inputs, outputs: outputs, binaryOutputs: json.parameters?.binaryDataOutput ?? false)
     }
 
-    private static func integer(_ value: Any) -> Int? {
-        guard let number = value as? NSNumber else { return nil }
-        let double = number.doubleValue
-        guard double.rounded() == double, abs(double) < 1e15 else { return nil }
-        return Int(double)
+    /// Where a decoding error is, in the request's own key names.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(let type, let context):
+            return
+                "\(path(context.codingPath)) is not \(type == String.self ? "a string" : type == Bool.self ? "true or false" : type == Int.self ? "a whole number" : "of the right type")"
+        case .valueNotFound(_, let context): return "\(path(context.codingPath)) is null"
+        case .dataCorrupted(let context): return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
     }
 
-    private static func input(_ tensor: [String: Any], index: Int, binary: inout ArraySlice<UInt8>) throws -> Input {
-        guard let name = tensor["name"] as? String, !name.isEmpty else {
+    private static func input(_ tensor: Body.Tensor, index: Int, binary: inout ArraySlice<UInt8>) throws -> Input {
+        guard let name = tensor.name, !name.isEmpty else {
             throw refuse("inputs[\(index)] needs a \"name\"", field: "inputs")
         }
         let label = "input \(name.prefix(64))"
-        guard let datatype = tensor["datatype"] as? String else {
-            throw refuse("\(label) needs a \"datatype\"", field: name)
-        }
-        guard let rawShape = tensor["shape"] as? [Any] else {
-            throw refuse("\(label) needs a \"shape\", a list of sizes", field: name)
-        }
-        var shape: [Int] = []
+        guard let datatype = tensor.datatype else { throw refuse("\(label) needs a \"datatype\"", field: name) }
+        guard let shape = tensor.shape else { throw refuse("\(label) needs a \"shape\", a list of sizes", field: name) }
         var elements = 1
-        for raw in rawShape {
-            guard let size = integer(raw), size >= 0 else {
-                throw refuse("\(label): shape \(rawShape) must list sizes of 0 or more", field: name)
-            }
-            shape.append(size)
+        for size in shape {
+            guard size >= 0 else { throw refuse("\(label): shape \(shape) must list sizes of 0 or more", field: name) }
             let (product, overflow) = elements.multipliedReportingOverflow(by: size)
             guard !overflow, product <= maxElements else {
                 throw refuse("\(label): shape \(shape) holds more than \(maxElements) elements", field: name)
@@ -170,25 +235,27 @@ public enum InferenceWire {
         guard datatype == "FP32" || datatype == "BYTES" else {
             throw refuse("\(label) is \(datatype.prefix(20)); Iris takes FP32 tensors and BYTES images", field: name)
         }
-        let parameters = tensor["parameters"] as? [String: Any] ?? [:]
         let values: Values
-        if let rawSize = parameters["binary_data_size"] {
-            guard let size = integer(rawSize), size >= 0, size <= binary.count else {
+        if let size = tensor.parameters?.binaryDataSize {
+            guard size >= 0, size <= binary.count else {
                 throw refuse(
-                    "\(label): binary_data_size \(rawSize) is more than the \(binary.count) bytes left in the body",
+                    "\(label): binary_data_size \(size) is more than the \(binary.count) bytes left in the body",
                     field: name)
             }
             let bytes = binary.prefix(size)
             binary = binary.dropFirst(size)
-            values = datatype == "FP32" ? try floats(bytes, label: label, field: name) : try strings(bytes, label: label, field: name)
+            values =
+                datatype == "FP32"
+                ? try floats(bytes, label: label, field: name) : try strings(bytes, label: label, field: name)
         } else {
-            guard let data = tensor["data"] else {
+            guard let data = tensor.data else {
                 throw refuse("\(label) has neither \"data\" nor a binary_data_size parameter", field: name)
             }
-            values = try jsonValues(data, datatype: datatype, label: label, field: name, limit: elements)
+            values = try jsonValues(data, datatype: datatype, label: label, field: name)
         }
         guard values.count == elements else {
-            throw refuse("\(label): shape \(shape) holds \(elements) elements but \(values.count) were sent", field: name)
+            throw refuse(
+                "\(label): shape \(shape) holds \(elements) elements but \(values.count) were sent", field: name)
         }
         return Input(name: name, datatype: datatype, shape: shape, values: values)
     }
@@ -196,7 +263,8 @@ public enum InferenceWire {
     /// Little-endian IEEE floats, 4 bytes each.
     static func floats(_ bytes: ArraySlice<UInt8>, label: String, field: String) throws -> Values {
         guard bytes.count % 4 == 0 else {
-            throw refuse("\(label): \(bytes.count) bytes of FP32 data is not a whole number of 4-byte floats", field: field)
+            throw refuse(
+                "\(label): \(bytes.count) bytes of FP32 data is not a whole number of 4-byte floats", field: field)
         }
         var values = [Float](repeating: 0, count: bytes.count / 4)
         var offset = bytes.startIndex
@@ -207,7 +275,9 @@ public enum InferenceWire {
             values[index] = Float(bitPattern: bits)
             offset += 4
         }
-        guard values.allSatisfy(\.isFinite) else { throw refuse("\(label) holds a value that is not a finite number", field: field) }
+        guard values.allSatisfy(\.isFinite) else {
+            throw refuse("\(label) holds a value that is not a finite number", field: field)
+        }
         return .floats(values)
     }
 
@@ -234,41 +304,31 @@ public enum InferenceWire {
         return .bytes(values)
     }
 
-    /// JSON data, flat or nested in row-major order: numbers for FP32; for BYTES, strings
-    /// holding each element in base64 (an image's bytes are not text; tritonclient's JSON
-    /// form sends strings).
-    static func jsonValues(_ data: Any, datatype: String, label: String, field: String, limit: Int) throws -> Values {
-        var floats: [Float] = []
-        var strings: [Data] = []
-        var count = 0
-        func walk(_ value: Any, depth: Int) throws {
-            guard depth < 16 else { throw refuse("\(label): data is nested more than 16 deep", field: field) }
-            if let list = value as? [Any] {
-                for element in list { try walk(element, depth: depth + 1) }
-                return
+    /// JSON data: numbers for FP32; for BYTES, strings holding each element in base64 (an
+    /// image's bytes are not text; tritonclient's JSON form sends strings).
+    static func jsonValues(_ data: Body.Data, datatype: String, label: String, field: String) throws -> Values {
+        if datatype == "FP32" {
+            if let other = data.other ?? (data.strings.isEmpty ? nil : data.numbers.count) {
+                throw refuse("\(label) is FP32 but element \(other) is not a number", field: field)
             }
-            count += 1
-            guard count <= limit else { throw refuse("\(label): data holds more elements than its shape", field: field) }
-            if datatype == "FP32" {
-                guard let number = value as? NSNumber, Float(truncating: number).isFinite
-                else {
-                    throw refuse("\(label) is FP32 but element \(count - 1) is not a finite number", field: field)
-                }
-                floats.append(Float(truncating: number))
-            } else {
-                guard let text = value as? String else {
-                    throw refuse("\(label) is BYTES but element \(count - 1) is not a string", field: field)
-                }
-                guard let bytes = Data(base64Encoded: text) else {
-                    throw refuse(
-                        "\(label): element \(count - 1) is not base64 (Iris reads BYTES in JSON as base64; or send them as binary data)",
-                        field: field)
-                }
-                strings.append(bytes)
+            guard data.numbers.allSatisfy(\.isFinite) else {
+                throw refuse("\(label) holds a value that is not a finite FP32 number", field: field)
             }
+            return .floats(data.numbers)
         }
-        try walk(data, depth: 0)
-        return datatype == "FP32" ? .floats(floats) : .bytes(strings)
+        if let other = data.other ?? (data.numbers.isEmpty ? nil : data.strings.count) {
+            throw refuse("\(label) is BYTES but element \(other) is not a string", field: field)
+        }
+        var bytes: [Foundation.Data] = []
+        for (index, text) in data.strings.enumerated() {
+            guard let decoded = Foundation.Data(base64Encoded: text) else {
+                throw refuse(
+                    "\(label): element \(index) is not base64 (Iris reads BYTES in JSON as base64; or send them as binary data)",
+                    field: field)
+            }
+            bytes.append(decoded)
+        }
+        return .bytes(bytes)
     }
 
     /// The response body, and the JSON part's length when binary data follows it (the

@@ -50,12 +50,13 @@ public struct ModelServer: Sendable {
     public func resolve(_ name: String) -> Served? {
         if name.hasPrefix("project-") {
             let rest = name.dropFirst("project-".count)
-            for (suffix, make) in [("-learner", Served.learner), ("-head", Served.head)] where rest.hasSuffix(suffix) {
+            for suffix in ["-learner", "-head"] where rest.hasSuffix(suffix) {
+                // Digits alone, as the project's id is written: no sign, no leading zero.
                 let digits = rest.dropLast(suffix.count)
                 guard digits.allSatisfy(\.isASCII), let id = Int64(digits), id > 0, String(id) == digits else {
                     return nil
                 }
-                return make(id)
+                return suffix == "-learner" ? .learner(projectID: id) : .head(projectID: id)
             }
         }
         guard let model = models.model(name), Self.serves(model) else { return nil }
@@ -105,7 +106,7 @@ public struct ModelServer: Sendable {
     }
 
     /// How one model is fed and read, worked out per request (a learner's classes change).
-    struct Plan {
+    struct Plan: Sendable {
         var platform: String
         /// The embedder or the model itself.
         var model: Model
@@ -122,14 +123,15 @@ public struct ModelServer: Sendable {
         switch served {
         case .local(let model):
             let input = model.manifest.input
-            var outputs = model.manifest.outputs.values.sorted().map { tensor -> TensorMetadata in
+            var outputs = Set(model.manifest.outputs.values).sorted().map { tensor -> TensorMetadata in
                 let classes = model.manifest.outputs["scores"] == tensor ? model.labelNames.count : -1
                 return TensorMetadata(name: tensor, datatype: "FP32", shape: [-1, classes])
             }
             let classes = model.manifest.tasks.contains(.classify) ? model.labelNames : []
             if !classes.isEmpty { outputs += Self.classifierOutputs(classes.count, learner: false) }
             return Plan(
-                platform: "onnxruntime_onnx", model: model, tensorInput: input.name, sampleShape: Self.sampleShape(input),
+                platform: "onnxruntime_onnx", model: model, tensorInput: input.name,
+                sampleShape: Self.sampleShape(input),
                 maxBatch: input.maxBatch ?? 1, outputs: outputs, classes: classes)
         case .learner(let projectID):
             guard let record = try await learning.store.learning.learner(projectID: projectID), record.classCount > 0
@@ -203,8 +205,7 @@ public struct ModelServer: Sendable {
         return try wanted.map { try output($0, rows: rows, plan: plan, defaultBinary: request.binaryOutputs) }
     }
 
-    private func wantedOutputs(_ request: InferenceWire.Request, plan: Plan) throws -> [InferenceWire.RequestedOutput]
-    {
+    private func wantedOutputs(_ request: InferenceWire.Request, plan: Plan) throws -> [InferenceWire.RequestedOutput] {
         guard let asked = request.outputs else {
             return plan.outputs.map { InferenceWire.RequestedOutput(name: $0.name) }
         }
@@ -424,14 +425,16 @@ public struct ModelServer: Sendable {
             return .init(name: "labels", shape: [count, width], values: .bytes(labels), binary: binary)
         case "probabilities":
             return .init(
-                name: "probabilities", shape: [count, plan.classes.count], values: .floats(rows.flatMap(\.probabilities)),
+                name: "probabilities", shape: [count, plan.classes.count],
+                values: .floats(rows.flatMap(\.probabilities)),
                 binary: binary)
         case "label":
             return .init(
                 name: "label", shape: [count, 1], values: .bytes(rows.map { Data(($0.label ?? "").utf8) }),
                 binary: binary)
         case "confidence":
-            return .init(name: "confidence", shape: [count, 1], values: .floats(rows.map { $0.confidence ?? 0 }), binary: binary)
+            return .init(
+                name: "confidence", shape: [count, 1], values: .floats(rows.map { $0.confidence ?? 0 }), binary: binary)
         default:
             let tensors = rows.compactMap { $0.tensors[wanted.name] }
             guard tensors.count == count, let first = tensors.first else {

@@ -75,6 +75,12 @@ struct InferenceController {
 
     @Sendable func infer(_ request: Request, context: IrisRequestContext) async throws -> Response {
         let (served, name) = try await resolve(context)
+        // tritonclient compresses only when asked (request_compression_algorithm); Iris reads plain bodies.
+        if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" {
+            throw Problem.unsupportedMediaType(
+                "Content-Encoding \(encoding.prefix(20)) is not read here; send the body uncompressed",
+                field: "Content-Encoding")
+        }
         let body = try await request.body.collect(upTo: maxBody)
         let parsed = try InferenceWire.request(
             Array(buffer: body), headerLength: request.headers[Self.headerLength])
