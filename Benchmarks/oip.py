@@ -125,7 +125,7 @@ def oip_photos(base, auth, photos, count):
     def one(client, index):
         tensor = triton.InferInput("encoded_image", [BATCH], "BYTES")
         tensor.set_data_from_numpy(batch)
-        result = clients[client].infer("mobilenet-v2", [tensor], headers=auth, outputs=[triton.InferRequestedOutput("labels")])
+        result = clients[client].infer("mobilenet-v2", [tensor], headers=dict(auth), outputs=[triton.InferRequestedOutput("labels")])
         assert result.as_numpy("labels").shape == (BATCH, 5)
 
     return CLIENTS * count * BATCH / in_parallel(one, count)
@@ -138,7 +138,7 @@ def oip_tensors(base, model, auth, tensor, count):
         # JSON, as MLServer takes it (no binary data there).
         values = triton.InferInput("image", list(tensor.shape), "FP32")
         values.set_data_from_numpy(tensor, binary_data=False)
-        result = clients[client].infer(model, [values], headers=auth,
+        result = clients[client].infer(model, [values], headers=dict(auth),
                                        outputs=[triton.InferRequestedOutput("logits", binary_data=False)])
         assert result.as_numpy("logits").shape == (BATCH, 1000)
 
@@ -151,12 +151,12 @@ def analyses(base, auth, photos, count, project, offset):
     def one(client, index):
         serial = offset + (client * count + index) * BATCH
         files = [("file", (f"{serial + n}.jpg", variant(photos[n % len(photos)], serial + n), "image/jpeg")) for n in range(BATCH)]
-        created = session[client].post(base + "/api/v1/analyses", headers=auth, files=files,
+        created = session[client].post(base + "/api/v1/analyses", headers=dict(auth), files=files,
                                        data={"models": "mobilenet-v2", "project_id": str(project)}, timeout=600)
         assert created.status_code == 202, created.text
         for item in created.json()["items"]:
             while True:
-                status = session[client].get(base + f"/api/v1/analyses/{item['sha256']}", headers=auth, timeout=60).json()
+                status = session[client].get(base + f"/api/v1/analyses/{item['sha256']}", headers=dict(auth), timeout=60).json()
                 if status["models"].get("mobilenet-v2", {}).get("result"):
                     break
                 time.sleep(0.02)
@@ -183,7 +183,7 @@ def main():
     mlserver = None
     try:
         mlserver, mlserver_base = start_mlserver(options.mlserver_python, options.work, options.threads)
-        project = requests.post(base + "/api/v1/projects", headers=auth, json={"name": "oip bench"}, timeout=30).json()["id"]
+        project = requests.post(base + "/api/v1/projects", headers=dict(auth), json={"name": "oip bench"}, timeout=30).json()["id"]
         # Warm-up: every path once, so no round pays for loading a graph.
         oip_photos(base, auth, photos, 1)
         oip_tensors(base, "mobilenet-v2", auth, tensor, 1)

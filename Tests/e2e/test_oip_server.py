@@ -69,13 +69,15 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     project = server.create_project("OIP")
     expected = analysis_labels(server, project, photo, "chelsea.png")
     oip = client(server)
+    # A copy for every call: tritonclient writes Inference-Header-Content-Length into the dict it is
+    # given, and a stale one would cut the next request's JSON short.
     headers = server.auth
 
     # act + check: the server and the model describe themselves
     assert oip.is_server_live() and oip.is_server_ready()
     assert "binary_tensor_data" in oip.get_server_metadata()["extensions"]
-    assert oip.is_model_ready("mobilenet-v2", headers=headers)
-    metadata = oip.get_model_metadata("mobilenet-v2", headers=headers)
+    assert oip.is_model_ready("mobilenet-v2", headers=dict(headers))
+    metadata = oip.get_model_metadata("mobilenet-v2", headers=dict(headers))
     inputs = {tensor["name"]: tensor for tensor in metadata["inputs"]}
     assert inputs["image"] == {"name": "image", "datatype": "FP32", "shape": [-1, 3, 224, 224]}
     assert inputs["encoded_image"]["datatype"] == "BYTES"
@@ -83,7 +85,7 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     assert outputs["logits"] == [-1, 1000] and outputs["probabilities"] == [-1, 1000] and outputs["labels"] == [-1, 5]
 
     # act: the photo's bytes (binary, tritonclient's default), its top 3 by Triton's classification
-    result = oip.infer("mobilenet-v2", [images(photo)], headers=headers, outputs=[
+    result = oip.infer("mobilenet-v2", [images(photo)], headers=dict(headers), outputs=[
         triton.InferRequestedOutput("labels"), triton.InferRequestedOutput("probabilities", class_count=3)])
     # check: the same top label and score as the analysis
     labels = [text(label) for label in result.as_numpy("labels")[0]]
@@ -95,7 +97,7 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     # act: the same photo as base64 in JSON (binary_data=False), twice in one batch
     encoded = triton.InferInput("encoded_image", [2], "BYTES")
     encoded.set_data_from_numpy(np.array([base64.b64encode(photo)] * 2, dtype=np.object_), binary_data=False)
-    both = oip.infer("mobilenet-v2", [encoded], headers=headers,
+    both = oip.infer("mobilenet-v2", [encoded], headers=dict(headers),
                      outputs=[triton.InferRequestedOutput("labels", binary_data=False)])
     # check: both rows name the cat
     assert [text(row[0]) for row in both.as_numpy("labels")] == [labels[0]] * 2
@@ -104,24 +106,24 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     wrong_shape = triton.InferInput("image", [1, 3, 224, 225], "FP32")
     wrong_shape.set_data_from_numpy(np.zeros((1, 3, 224, 225), dtype=np.float32))
     with pytest.raises(InferenceServerException) as refused:
-        oip.infer("mobilenet-v2", [wrong_shape], headers=headers)
+        oip.infer("mobilenet-v2", [wrong_shape], headers=dict(headers))
     assert refused.value.status() == "400" and "shape [1, 3, 224, 225]" in refused.value.message()
     wrong_type = triton.InferInput("image", [1, 3, 224, 224], "INT32")
     wrong_type.set_data_from_numpy(np.zeros((1, 3, 224, 224), dtype=np.int32))
     with pytest.raises(InferenceServerException) as refused:
-        oip.infer("mobilenet-v2", [wrong_type], headers=headers)
+        oip.infer("mobilenet-v2", [wrong_type], headers=dict(headers))
     assert refused.value.status() == "400" and "INT32" in refused.value.message()
     with pytest.raises(InferenceServerException) as refused:
-        oip.infer("mobilenet-v2", [images(*[photo] * 9)], headers=headers)
+        oip.infer("mobilenet-v2", [images(*[photo] * 9)], headers=dict(headers))
     assert refused.value.status() == "400" and "encoded_image" in refused.value.message()
     assert "at most 8" in refused.value.message()
-    raw = requests.post(server.url("/v2/models/mobilenet-v2/infer"), headers=headers, timeout=30, json={
+    raw = requests.post(server.url("/v2/models/mobilenet-v2/infer"), headers=dict(headers), timeout=30, json={
         "inputs": [{"name": "image", "datatype": "FP32", "shape": [1, 3, 224, 224], "data": [0.5] * 10}]})
     assert raw.status_code == 400 and raw.headers["Content-Type"] == "application/json"
     assert set(raw.json()) == {"error"} and "150528 elements but 10" in raw.json()["error"]
-    garbage = requests.post(server.url("/v2/models/mobilenet-v2/infer"), headers=headers, data=b"\x00" * 64, timeout=30)
+    garbage = requests.post(server.url("/v2/models/mobilenet-v2/infer"), headers=dict(headers), data=b"\x00" * 64, timeout=30)
     assert garbage.status_code == 400 and "error" in garbage.json()
-    unknown = requests.get(server.url("/v2/models/no-such-model"), headers=headers, timeout=30)
+    unknown = requests.get(server.url("/v2/models/no-such-model"), headers=dict(headers), timeout=30)
     assert unknown.status_code == 404 and "no-such-model" in unknown.json()["error"]
     anonymous = requests.get(server.url("/v2/models/mobilenet-v2"), timeout=30)
     assert anonymous.status_code == 401 and "error" in anonymous.json()
@@ -129,7 +131,7 @@ def test_a_triton_client_gets_the_analysis_labels_and_triton_errors(server):
     # act: the model's own tensor, prepared by hand as the manifest says (FP32, binary)
     tensor = triton.InferInput("image", [1, 3, 224, 224], "FP32")
     tensor.set_data_from_numpy(np.zeros((1, 3, 224, 224), dtype=np.float32))
-    plain = oip.infer("mobilenet-v2", [tensor], headers=headers, outputs=[triton.InferRequestedOutput("logits")])
+    plain = oip.infer("mobilenet-v2", [tensor], headers=dict(headers), outputs=[triton.InferRequestedOutput("logits")])
     # check: the graph's logits come back whole
     assert plain.as_numpy("logits").shape == (1, 1000)
 
@@ -152,7 +154,7 @@ def test_a_learner_answers_over_oip_as_classify_does_and_only_to_its_members(ser
     name = f"project-{project}-learner"
 
     # act
-    result = oip.infer(name, [images(*photos)], headers=server.auth)
+    result = oip.infer(name, [images(*photos)], headers=dict(server.auth))
 
     # check: the same answer (unknown is ""), confidence and ranking as classify's
     assert [text(label) for label in result.as_numpy("label")[:, 0]] == [item.get("label") or "" for item in expected]
@@ -160,7 +162,7 @@ def test_a_learner_answers_over_oip_as_classify_does_and_only_to_its_members(ser
     for row, item in zip(result.as_numpy("labels"), expected):
         assert [text(label) for label in row if text(label)] == [ranked["label"] for ranked in item["ranked"]][:len(row)]
     assert expected[0]["label"] == "grass"
-    metadata = oip.get_model_metadata(name, headers=server.auth)
+    metadata = oip.get_model_metadata(name, headers=dict(server.auth))
     assert {tensor["name"] for tensor in metadata["outputs"]} == {"labels", "probabilities", "label", "confidence"}
 
     # act + check: a user who is not in the project, and a token limited to another project, reach no learner
@@ -178,9 +180,9 @@ def test_a_learner_answers_over_oip_as_classify_does_and_only_to_its_members(ser
     assert limited.status_code == 201, limited.text
     for headers in [outsider, {"Authorization": "Bearer " + limited.json()["token"]}]:
         with pytest.raises(InferenceServerException) as refused:
-            oip.infer(name, [images(photos[0])], headers=headers)
+            oip.infer(name, [images(photos[0])], headers=dict(headers))
         assert refused.value.status() == "404", refused.value
-        hidden = requests.get(server.url(f"/v2/models/{name}"), headers=headers, timeout=30)
+        hidden = requests.get(server.url(f"/v2/models/{name}"), headers=dict(headers), timeout=30)
         assert hidden.status_code == 404 and hidden.json() == {"error": f"no model is named {name}"}
     # the outsider still reaches the instance's models, as with analyses
-    assert oip.infer("mobilenet-v2", [images(photos[0])], headers=outsider).as_numpy("labels").shape == (1, 5)
+    assert oip.infer("mobilenet-v2", [images(photos[0])], headers=dict(outsider)).as_numpy("labels").shape == (1, 5)
