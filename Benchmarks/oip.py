@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,12 @@ def free_port():
 
 
 def variant(photo, index):
-    """The same JPEG with a distinct comment segment: new bytes, so each analysis request is new work."""
+    """The same picture with distinct bytes (a JPEG comment segment, or a PNG text chunk after
+    IHDR), so each analysis request is new work."""
     comment = f"iris oip bench {index}".encode()
+    if photo.startswith(b"\x89PNG"):
+        chunk = b"tEXt" + b"Comment\x00" + comment
+        return photo[:33] + (len(chunk) - 4).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big") + photo[33:]
     return photo[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + photo[2:]
 
 

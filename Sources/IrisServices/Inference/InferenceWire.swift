@@ -1,5 +1,5 @@
 public import Foundation
-public import IrisCore
+import IrisCore
 
 /// The Open Inference Protocol v2's HTTP body (KServe, NVIDIA Triton), as Iris serves it: a JSON
 /// object, optionally followed by the tensors' bytes (Triton's binary tensor data extension,

@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 public import IrisBlobs
-public import IrisCore
+import IrisCore
 import IrisImaging
 public import IrisML
 import IrisStore
