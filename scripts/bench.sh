@@ -57,6 +57,11 @@ IRIS_ML_THREADS=2 python3 Benchmarks/paired.py 5 Iris 'Iris \(decode.*?= ([0-9.]
   -- "$PWD/.build/release/iris" models bench --data "$work/models-{n}" --log-level warning --rounds 2 --concurrency 2 "${inputs[@]}" \
   -- .venv-models/bin/python Benchmarks/python_pipeline.py models 2 2 "${inputs[@]}"
 
+# Iris as an Open Inference Protocol server: tritonclient sending MobileNetV2 batches of 8 photos
+# from 2 clients, against POST /api/v1/analyses and MLServer serving the same ONNX file.
+"$(scripts/python-env.sh)/bin/python" Benchmarks/oip.py "$PWD/.build/release/iris" "$(scripts/python-env.sh oip)/bin/python" \
+  "$work/oip" "$photos"/*.jpg .cache/photos/chelsea.png .cache/photos/rocket.jpg
+
 # Learning: quality on the photo evaluation set (different photographs per class: Tux Paint's
 # stamps from Debian, unpacked into .bench-cache, never installed) and, as a second row, on the
 # crops of one photograph per class; then the three speed figures.

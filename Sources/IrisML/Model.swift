@@ -132,6 +132,33 @@ public final class Model: Sendable {
         return try interpret(results)
     }
 
+    /// What one image gives over the Open Inference Protocol: the graph's named outputs (batch
+    /// dimension 1) and what they mean, for an image file (decoded and prepared as `analyze`
+    /// does) or a sample the caller prepared (`shape` without the batch dimension).
+    public func served(path: String) async throws -> (tensors: [String: Tensor], output: ModelOutput) {
+        let preprocessor = self.preprocessor
+        return try await backend.admitted {
+            let pixels = try await offload { try preprocessor.pixels(path: path) }
+            let (sample, shape) = tensor(pixels)
+            return try await served(sample, shape: shape)
+        }
+    }
+
+    public func served(sample: [Float], shape: [Int]) async throws -> (tensors: [String: Tensor], output: ModelOutput) {
+        try await backend.admitted { try await served(sample, shape: shape) }
+    }
+
+    private func served(_ sample: [Float], shape: [Int]) async throws -> (
+        tensors: [String: Tensor], output: ModelOutput
+    ) {
+        let results = try await backend.infer(
+            sample, shape: shape, input: manifest.input.name, outputs: manifest.outputNames)
+        return (results, try interpret(results))
+    }
+
+    /// The labels its scores are over, in the scores' order (empty for models that classify nothing).
+    public var labelNames: [String] { labels }
+
     /// The input sample and its shape for pixels at the model's input size.
     public func tensor(_ pixels: ModelPixels) -> (values: [Float], shape: [Int]) {
         (preprocessor.values(pixels), preprocessor.sampleShape(width: pixels.width, height: pixels.height))

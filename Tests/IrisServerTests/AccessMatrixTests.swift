@@ -127,6 +127,14 @@ struct AccessMatrixTests {
         "GET /api/v1/projects/{id}/evaluations/{evaluationID}": .project(.viewer),
         "GET /projects/{id}/model": .project(.viewer),
         "GET /projects/{id}/repairs": .project(.viewer),
+        // The Open Inference Protocol: a project's model also needs its viewer role (checked by
+        // the handler, since the project is in the model's name; InferenceServerTests).
+        "GET /v2": .open,
+        "GET /v2/health/live": .open,
+        "GET /v2/health/ready": .open,
+        "GET /v2/models/{name}": .signedIn,
+        "GET /v2/models/{name}/ready": .signedIn,
+        "POST /v2/models/{name}/infer": .signedIn,
     ]
 
     /// The kinds of caller the matrix tries.
@@ -247,7 +255,7 @@ struct AccessMatrixTests {
             return .unauthorized  // bad credentials are refused everywhere, even on open routes
         case .anonymous, .linkHolder:
             if access == .open || access == .link { return nil }
-            let webPage = !route.pattern.hasPrefix("/api/") && route.method == .get
+            let webPage = !route.pattern.hasPrefix("/api/") && !route.pattern.hasPrefix("/v2") && route.method == .get
             return webPage ? .seeOther : .unauthorized
         case .admin:
             return nil
@@ -344,7 +352,9 @@ struct AccessMatrixTests {
                             )
                         }
                         if denied != .seeOther {
-                            #expect(response.headers[.contentType] == "application/problem+json", "\(place)")
+                            // The inference protocol's clients read its own error shape.
+                            let shape = route.pattern.hasPrefix("/v2") ? "application/json" : "application/problem+json"
+                            #expect(response.headers[.contentType] == shape, "\(place)")
                         }
                     } else {
                         #expect(

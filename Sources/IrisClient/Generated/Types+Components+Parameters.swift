@@ -19,6 +19,10 @@ public import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/parameters` section of the OpenAPI document.
     public enum Parameters {
+        /// A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+        ///
+        /// - Remark: Generated from `#/components/parameters/InferenceModelName`.
+        public typealias InferenceModelName = Swift.String
         /// - Remark: Generated from `#/components/parameters/ProjectID`.
         public typealias ProjectID = Swift.Int
         /// Lowercase hexadecimal SHA-256 of the image's bytes.

@@ -19,6 +19,369 @@ public import struct Foundation.Date
 extension Components {
     /// Types generated from the `#/components/schemas` section of the OpenAPI document.
     public enum Schemas {
+        /// - Remark: Generated from `#/components/schemas/InferenceServerMetadata`.
+        public struct InferenceServerMetadata: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceServerMetadata/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceServerMetadata/version`.
+            public var version: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceServerMetadata/extensions`.
+            public var extensions: [Swift.String]
+            /// Creates a new `InferenceServerMetadata`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - version:
+            ///   - extensions:
+            public init(
+                name: Swift.String,
+                version: Swift.String,
+                extensions: [Swift.String]
+            ) {
+                self.name = name
+                self.version = version
+                self.extensions = extensions
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case version
+                case extensions
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceTensorMetadata`.
+        public struct InferenceTensorMetadata: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceTensorMetadata/name`.
+            public var name: Swift.String
+            /// FP32 or BYTES.
+            ///
+            /// - Remark: Generated from `#/components/schemas/InferenceTensorMetadata/datatype`.
+            public var datatype: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceTensorMetadata/shape`.
+            public var shape: [Swift.Int]
+            /// Creates a new `InferenceTensorMetadata`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - datatype: FP32 or BYTES.
+            ///   - shape:
+            public init(
+                name: Swift.String,
+                datatype: Swift.String,
+                shape: [Swift.Int]
+            ) {
+                self.name = name
+                self.datatype = datatype
+                self.shape = shape
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case datatype
+                case shape
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata`.
+        public struct InferenceModelMetadata: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/versions`.
+            public var versions: [Swift.String]
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/platform`.
+            public var platform: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/inputs`.
+            public var inputs: [Components.Schemas.InferenceTensorMetadata]
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/outputs`.
+            public var outputs: [Components.Schemas.InferenceTensorMetadata]
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/parameters/max_batch`.
+                public var maxBatch: Swift.Int
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - maxBatch:
+                public init(maxBatch: Swift.Int) {
+                    self.maxBatch = maxBatch
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case maxBatch = "max_batch"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/InferenceModelMetadata/parameters`.
+            public var parameters: Components.Schemas.InferenceModelMetadata.ParametersPayload
+            /// Creates a new `InferenceModelMetadata`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - versions:
+            ///   - platform:
+            ///   - inputs:
+            ///   - outputs:
+            ///   - parameters:
+            public init(
+                name: Swift.String,
+                versions: [Swift.String],
+                platform: Swift.String,
+                inputs: [Components.Schemas.InferenceTensorMetadata],
+                outputs: [Components.Schemas.InferenceTensorMetadata],
+                parameters: Components.Schemas.InferenceModelMetadata.ParametersPayload
+            ) {
+                self.name = name
+                self.versions = versions
+                self.platform = platform
+                self.inputs = inputs
+                self.outputs = outputs
+                self.parameters = parameters
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case versions
+                case platform
+                case inputs
+                case outputs
+                case parameters
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceInput`.
+        public struct InferenceInput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceInput/name`.
+            public var name: Swift.String
+            /// FP32 (the model's tensor) or BYTES (`encoded_image`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/InferenceInput/datatype`.
+            public var datatype: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceInput/shape`.
+            public var shape: [Swift.Int]
+            /// - Remark: Generated from `#/components/schemas/InferenceInput/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/InferenceInput/parameters/binary_data_size`.
+                public var binaryDataSize: Swift.Int?
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - binaryDataSize:
+                public init(binaryDataSize: Swift.Int? = nil) {
+                    self.binaryDataSize = binaryDataSize
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case binaryDataSize = "binary_data_size"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/InferenceInput/parameters`.
+            public var parameters: Components.Schemas.InferenceInput.ParametersPayload?
+            /// Numbers for FP32, base64 strings for BYTES; flat or nested in row-major order.
+            ///
+            /// - Remark: Generated from `#/components/schemas/InferenceInput/data`.
+            public var data: [OpenAPIRuntime.OpenAPIValueContainer]?
+            /// Creates a new `InferenceInput`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - datatype: FP32 (the model's tensor) or BYTES (`encoded_image`).
+            ///   - shape:
+            ///   - parameters:
+            ///   - data: Numbers for FP32, base64 strings for BYTES; flat or nested in row-major order.
+            public init(
+                name: Swift.String,
+                datatype: Swift.String,
+                shape: [Swift.Int],
+                parameters: Components.Schemas.InferenceInput.ParametersPayload? = nil,
+                data: [OpenAPIRuntime.OpenAPIValueContainer]? = nil
+            ) {
+                self.name = name
+                self.datatype = datatype
+                self.shape = shape
+                self.parameters = parameters
+                self.data = data
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case datatype
+                case shape
+                case parameters
+                case data
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceRequestedOutput`.
+        public struct InferenceRequestedOutput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceRequestedOutput/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceRequestedOutput/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/InferenceRequestedOutput/parameters/binary_data`.
+                public var binaryData: Swift.Bool?
+                /// - Remark: Generated from `#/components/schemas/InferenceRequestedOutput/parameters/classification`.
+                public var classification: Swift.Int?
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - binaryData:
+                ///   - classification:
+                public init(
+                    binaryData: Swift.Bool? = nil,
+                    classification: Swift.Int? = nil
+                ) {
+                    self.binaryData = binaryData
+                    self.classification = classification
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case binaryData = "binary_data"
+                    case classification
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/InferenceRequestedOutput/parameters`.
+            public var parameters: Components.Schemas.InferenceRequestedOutput.ParametersPayload?
+            /// Creates a new `InferenceRequestedOutput`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - parameters:
+            public init(
+                name: Swift.String,
+                parameters: Components.Schemas.InferenceRequestedOutput.ParametersPayload? = nil
+            ) {
+                self.name = name
+                self.parameters = parameters
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case parameters
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceRequest`.
+        public struct InferenceRequest: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceRequest/id`.
+            public var id: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/InferenceRequest/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/InferenceRequest/parameters/binary_data_output`.
+                public var binaryDataOutput: Swift.Bool?
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - binaryDataOutput:
+                public init(binaryDataOutput: Swift.Bool? = nil) {
+                    self.binaryDataOutput = binaryDataOutput
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case binaryDataOutput = "binary_data_output"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/InferenceRequest/parameters`.
+            public var parameters: Components.Schemas.InferenceRequest.ParametersPayload?
+            /// - Remark: Generated from `#/components/schemas/InferenceRequest/inputs`.
+            public var inputs: [Components.Schemas.InferenceInput]
+            /// - Remark: Generated from `#/components/schemas/InferenceRequest/outputs`.
+            public var outputs: [Components.Schemas.InferenceRequestedOutput]?
+            /// Creates a new `InferenceRequest`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - parameters:
+            ///   - inputs:
+            ///   - outputs:
+            public init(
+                id: Swift.String? = nil,
+                parameters: Components.Schemas.InferenceRequest.ParametersPayload? = nil,
+                inputs: [Components.Schemas.InferenceInput],
+                outputs: [Components.Schemas.InferenceRequestedOutput]? = nil
+            ) {
+                self.id = id
+                self.parameters = parameters
+                self.inputs = inputs
+                self.outputs = outputs
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case parameters
+                case inputs
+                case outputs
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceOutput`.
+        public struct InferenceOutput: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceOutput/name`.
+            public var name: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceOutput/datatype`.
+            public var datatype: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceOutput/shape`.
+            public var shape: [Swift.Int]
+            /// - Remark: Generated from `#/components/schemas/InferenceOutput/parameters`.
+            public struct ParametersPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/InferenceOutput/parameters/binary_data_size`.
+                public var binaryDataSize: Swift.Int?
+                /// Creates a new `ParametersPayload`.
+                ///
+                /// - Parameters:
+                ///   - binaryDataSize:
+                public init(binaryDataSize: Swift.Int? = nil) {
+                    self.binaryDataSize = binaryDataSize
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case binaryDataSize = "binary_data_size"
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/InferenceOutput/parameters`.
+            public var parameters: Components.Schemas.InferenceOutput.ParametersPayload?
+            /// - Remark: Generated from `#/components/schemas/InferenceOutput/data`.
+            public var data: [OpenAPIRuntime.OpenAPIValueContainer]?
+            /// Creates a new `InferenceOutput`.
+            ///
+            /// - Parameters:
+            ///   - name:
+            ///   - datatype:
+            ///   - shape:
+            ///   - parameters:
+            ///   - data:
+            public init(
+                name: Swift.String,
+                datatype: Swift.String,
+                shape: [Swift.Int],
+                parameters: Components.Schemas.InferenceOutput.ParametersPayload? = nil,
+                data: [OpenAPIRuntime.OpenAPIValueContainer]? = nil
+            ) {
+                self.name = name
+                self.datatype = datatype
+                self.shape = shape
+                self.parameters = parameters
+                self.data = data
+            }
+            public enum CodingKeys: String, CodingKey {
+                case name
+                case datatype
+                case shape
+                case parameters
+                case data
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/InferenceResponse`.
+        public struct InferenceResponse: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/InferenceResponse/model_name`.
+            public var modelName: Swift.String
+            /// - Remark: Generated from `#/components/schemas/InferenceResponse/id`.
+            public var id: Swift.String?
+            /// - Remark: Generated from `#/components/schemas/InferenceResponse/outputs`.
+            public var outputs: [Components.Schemas.InferenceOutput]
+            /// Creates a new `InferenceResponse`.
+            ///
+            /// - Parameters:
+            ///   - modelName:
+            ///   - id:
+            ///   - outputs:
+            public init(
+                modelName: Swift.String,
+                id: Swift.String? = nil,
+                outputs: [Components.Schemas.InferenceOutput]
+            ) {
+                self.modelName = modelName
+                self.id = id
+                self.outputs = outputs
+            }
+            public enum CodingKeys: String, CodingKey {
+                case modelName = "model_name"
+                case id
+                case outputs
+            }
+        }
         /// - Remark: Generated from `#/components/schemas/UploadLink`.
         public struct UploadLink: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/UploadLink/id`.

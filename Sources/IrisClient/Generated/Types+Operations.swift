@@ -24677,4 +24677,1067 @@ public enum Operations {
             }
         }
     }
+    /// The inference server's name, version and protocol extensions.
+    ///
+    /// - Remark: HTTP `GET /v2`.
+    /// - Remark: Generated from `#/paths//v2/get(inferenceServerMetadata)`.
+    public enum InferenceServerMetadata {
+        public static let id: Swift.String = "inferenceServerMetadata"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v2/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InferenceServerMetadata.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InferenceServerMetadata.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.InferenceServerMetadata.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - headers:
+            public init(headers: Operations.InferenceServerMetadata.Input.Headers = .init()) {
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v2/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v2/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.InferenceServerMetadata)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.InferenceServerMetadata {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.InferenceServerMetadata.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.InferenceServerMetadata.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Server metadata.
+            ///
+            /// - Remark: Generated from `#/paths//v2/get(inferenceServerMetadata)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.InferenceServerMetadata.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.InferenceServerMetadata.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Liveness, as inference clients ask it (an empty 200).
+    ///
+    /// - Remark: HTTP `GET /v2/health/live`.
+    /// - Remark: Generated from `#/paths//v2/health/live/get(inferenceLive)`.
+    public enum InferenceLive {
+        public static let id: Swift.String = "inferenceLive"
+        public struct Input: Sendable, Hashable {
+            /// Creates a new `Input`.
+            public init() {}
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// Creates a new `Ok`.
+                public init() {}
+            }
+            /// Alive.
+            ///
+            /// - Remark: Generated from `#/paths//v2/health/live/get(inferenceLive)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.InferenceLive.Output.Ok)
+            /// Alive.
+            ///
+            /// - Remark: Generated from `#/paths//v2/health/live/get(inferenceLive)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            public static var ok: Self {
+                .ok(.init())
+            }
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.InferenceLive.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+    }
+    /// Readiness, as inference clients ask it (an empty 200).
+    ///
+    /// - Remark: HTTP `GET /v2/health/ready`.
+    /// - Remark: Generated from `#/paths//v2/health/ready/get(inferenceReady)`.
+    public enum InferenceReady {
+        public static let id: Swift.String = "inferenceReady"
+        public struct Input: Sendable, Hashable {
+            /// Creates a new `Input`.
+            public init() {}
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// Creates a new `Ok`.
+                public init() {}
+            }
+            /// Ready.
+            ///
+            /// - Remark: Generated from `#/paths//v2/health/ready/get(inferenceReady)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.InferenceReady.Output.Ok)
+            /// Ready.
+            ///
+            /// - Remark: Generated from `#/paths//v2/health/ready/get(inferenceReady)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            public static var ok: Self {
+                .ok(.init())
+            }
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.InferenceReady.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+    }
+    /// What a model takes and gives (-1 is any size, the first dimension the batch).
+    ///
+    /// Local models, `project-{id}-learner` and `project-{id}-head` (viewer role in that
+    /// project; otherwise 404). Every model takes its own FP32 tensor or `encoded_image`
+    /// (BYTES, one encoded photo per element); `parameters.max_batch` bounds a request's batch.
+    ///
+    ///
+    /// - Remark: HTTP `GET /v2/models/{name}`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)`.
+    public enum InferenceModelMetadata {
+        public static let id: Swift.String = "inferenceModelMetadata"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v2/models/{name}/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+                ///
+                /// - Remark: Generated from `#/paths/v2/models/{name}/GET/path/name`.
+                public var name: Components.Parameters.InferenceModelName
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - name: A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+                public init(name: Components.Parameters.InferenceModelName) {
+                    self.name = name
+                }
+            }
+            public var path: Operations.InferenceModelMetadata.Input.Path
+            /// - Remark: Generated from `#/paths/v2/models/{name}/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InferenceModelMetadata.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InferenceModelMetadata.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.InferenceModelMetadata.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.InferenceModelMetadata.Input.Path,
+                headers: Operations.InferenceModelMetadata.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v2/models/{name}/GET/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v2/models/{name}/GET/responses/200/content/application\/json`.
+                    case json(Components.Schemas.InferenceModelMetadata)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.InferenceModelMetadata {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.InferenceModelMetadata.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.InferenceModelMetadata.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// Model metadata.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.InferenceModelMetadata.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.InferenceModelMetadata.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// An empty 200 when the model can answer; 404 when there is no such model (or a learner has no class yet).
+    ///
+    /// - Remark: HTTP `GET /v2/models/{name}/ready`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)`.
+    public enum InferenceModelReady {
+        public static let id: Swift.String = "inferenceModelReady"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v2/models/{name}/ready/GET/path`.
+            public struct Path: Sendable, Hashable {
+                /// A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+                ///
+                /// - Remark: Generated from `#/paths/v2/models/{name}/ready/GET/path/name`.
+                public var name: Components.Parameters.InferenceModelName
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - name: A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+                public init(name: Components.Parameters.InferenceModelName) {
+                    self.name = name
+                }
+            }
+            public var path: Operations.InferenceModelReady.Input.Path
+            /// - Remark: Generated from `#/paths/v2/models/{name}/ready/GET/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InferenceModelReady.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.InferenceModelReady.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.InferenceModelReady.Input.Headers
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            public init(
+                path: Operations.InferenceModelReady.Input.Path,
+                headers: Operations.InferenceModelReady.Input.Headers = .init()
+            ) {
+                self.path = path
+                self.headers = headers
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// Creates a new `Ok`.
+                public init() {}
+            }
+            /// Ready.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.InferenceModelReady.Output.Ok)
+            /// Ready.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            public static var ok: Self {
+                .ok(.init())
+            }
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.InferenceModelReady.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json
+                ]
+            }
+        }
+    }
+    /// Runs a model on a batch (the Open Inference Protocol's inference request).
+    ///
+    /// JSON, or JSON followed by tensor bytes (Triton's binary tensor data extension): the
+    /// `Inference-Header-Content-Length` header gives the JSON's length and each binary input
+    /// its `parameters.binary_data_size`. BYTES elements in JSON are base64. An output asked
+    /// for with `parameters.binary_data` (or every output, with the request's
+    /// `parameters.binary_data_output`) comes back as bytes after the JSON, the response's
+    /// `Inference-Header-Content-Length` giving the JSON's length. `parameters.classification: k`
+    /// on `probabilities` answers the top k as `"score:index:label"` strings. Bodies over the
+    /// upload limit (at most 128 MB) are refused with 413.
+    ///
+    ///
+    /// - Remark: HTTP `POST /v2/models/{name}/infer`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)`.
+    public enum Infer {
+        public static let id: Swift.String = "infer"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+                ///
+                /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/path/name`.
+                public var name: Components.Parameters.InferenceModelName
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - name: A local model's name (GET /api/v1/models), `project-{id}-learner` or `project-{id}-head`.
+                public init(name: Components.Parameters.InferenceModelName) {
+                    self.name = name
+                }
+            }
+            public var path: Operations.Infer.Input.Path
+            /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/header/Inference-Header-Content-Length`.
+                public var inferenceHeaderContentLength: Swift.Int?
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Infer.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - inferenceHeaderContentLength:
+                ///   - accept:
+                public init(
+                    inferenceHeaderContentLength: Swift.Int? = nil,
+                    accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.Infer.AcceptableContentType>] = .defaultValues()
+                ) {
+                    self.inferenceHeaderContentLength = inferenceHeaderContentLength
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.Infer.Input.Headers
+            /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.InferenceRequest)
+                /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/requestBody/content/application\/octet-stream`.
+                case binary(OpenAPIRuntime.HTTPBody)
+            }
+            public var body: Operations.Infer.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.Infer.Input.Path,
+                headers: Operations.Infer.Input.Headers = .init(),
+                body: Operations.Infer.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/responses/200/headers`.
+                public struct Headers: Sendable, Hashable {
+                    /// Set when binary data follows the JSON; its length.
+                    ///
+                    /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/responses/200/headers/Inference-Header-Content-Length`.
+                    public var inferenceHeaderContentLength: Swift.Int?
+                    /// Creates a new `Headers`.
+                    ///
+                    /// - Parameters:
+                    ///   - inferenceHeaderContentLength: Set when binary data follows the JSON; its length.
+                    public init(inferenceHeaderContentLength: Swift.Int? = nil) {
+                        self.inferenceHeaderContentLength = inferenceHeaderContentLength
+                    }
+                }
+                /// Received HTTP response headers
+                public var headers: Operations.Infer.Output.Ok.Headers
+                /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.InferenceResponse)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.InferenceResponse {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            default:
+                                try throwUnexpectedResponseBody(
+                                    expectedContent: "application/json",
+                                    body: self
+                                )
+                            }
+                        }
+                    }
+                    /// - Remark: Generated from `#/paths/v2/models/{name}/infer/POST/responses/200/content/application\/octet-stream`.
+                    case binary(OpenAPIRuntime.HTTPBody)
+                    /// The associated value of the enum case if `self` is `.binary`.
+                    ///
+                    /// - Throws: An error if `self` is not `.binary`.
+                    /// - SeeAlso: `.binary`.
+                    public var binary: OpenAPIRuntime.HTTPBody {
+                        get throws {
+                            switch self {
+                            case let .binary(body):
+                                return body
+                            default:
+                                try throwUnexpectedResponseBody(
+                                    expectedContent: "application/octet-stream",
+                                    body: self
+                                )
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.Infer.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - headers: Received HTTP response headers
+                ///   - body: Received HTTP response body
+                public init(
+                    headers: Operations.Infer.Output.Ok.Headers = .init(),
+                    body: Operations.Infer.Output.Ok.Body
+                ) {
+                    self.headers = headers
+                    self.body = body
+                }
+            }
+            /// The outputs asked for (every output when none was named), in order.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.Infer.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.Infer.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/415`.
+            ///
+            /// HTTP response code: `415 unsupportedMediaType`.
+            case unsupportedMediaType(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.unsupportedMediaType`.
+            ///
+            /// - Throws: An error if `self` is not `.unsupportedMediaType`.
+            /// - SeeAlso: `.unsupportedMediaType`.
+            public var unsupportedMediaType: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .unsupportedMediaType(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unsupportedMediaType",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/422`.
+            ///
+            /// HTTP response code: `422 unprocessableContent`.
+            case unprocessableContent(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.unprocessableContent`.
+            ///
+            /// - Throws: An error if `self` is not `.unprocessableContent`.
+            /// - SeeAlso: `.unprocessableContent`.
+            public var unprocessableContent: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .unprocessableContent(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unprocessableContent",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The Open Inference Protocol's error: what was wrong, in `error`.
+            ///
+            /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)/responses/503`.
+            ///
+            /// HTTP response code: `503 serviceUnavailable`.
+            case serviceUnavailable(Components.Responses.InferenceError)
+            /// The associated value of the enum case if `self` is `.serviceUnavailable`.
+            ///
+            /// - Throws: An error if `self` is not `.serviceUnavailable`.
+            /// - SeeAlso: `.serviceUnavailable`.
+            public var serviceUnavailable: Components.Responses.InferenceError {
+                get throws {
+                    switch self {
+                    case let .serviceUnavailable(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "serviceUnavailable",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case binary
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/octet-stream":
+                    self = .binary
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .binary:
+                    return "application/octet-stream"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .binary
+                ]
+            }
+        }
+    }
 }

@@ -539,6 +539,51 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `GET /metrics`.
     /// - Remark: Generated from `#/paths//metrics/get(metrics)`.
     func metrics(_ input: Operations.Metrics.Input) async throws -> Operations.Metrics.Output
+    /// The inference server's name, version and protocol extensions.
+    ///
+    /// - Remark: HTTP `GET /v2`.
+    /// - Remark: Generated from `#/paths//v2/get(inferenceServerMetadata)`.
+    func inferenceServerMetadata(_ input: Operations.InferenceServerMetadata.Input) async throws -> Operations.InferenceServerMetadata.Output
+    /// Liveness, as inference clients ask it (an empty 200).
+    ///
+    /// - Remark: HTTP `GET /v2/health/live`.
+    /// - Remark: Generated from `#/paths//v2/health/live/get(inferenceLive)`.
+    func inferenceLive(_ input: Operations.InferenceLive.Input) async throws -> Operations.InferenceLive.Output
+    /// Readiness, as inference clients ask it (an empty 200).
+    ///
+    /// - Remark: HTTP `GET /v2/health/ready`.
+    /// - Remark: Generated from `#/paths//v2/health/ready/get(inferenceReady)`.
+    func inferenceReady(_ input: Operations.InferenceReady.Input) async throws -> Operations.InferenceReady.Output
+    /// What a model takes and gives (-1 is any size, the first dimension the batch).
+    ///
+    /// Local models, `project-{id}-learner` and `project-{id}-head` (viewer role in that
+    /// project; otherwise 404). Every model takes its own FP32 tensor or `encoded_image`
+    /// (BYTES, one encoded photo per element); `parameters.max_batch` bounds a request's batch.
+    ///
+    ///
+    /// - Remark: HTTP `GET /v2/models/{name}`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)`.
+    func inferenceModelMetadata(_ input: Operations.InferenceModelMetadata.Input) async throws -> Operations.InferenceModelMetadata.Output
+    /// An empty 200 when the model can answer; 404 when there is no such model (or a learner has no class yet).
+    ///
+    /// - Remark: HTTP `GET /v2/models/{name}/ready`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)`.
+    func inferenceModelReady(_ input: Operations.InferenceModelReady.Input) async throws -> Operations.InferenceModelReady.Output
+    /// Runs a model on a batch (the Open Inference Protocol's inference request).
+    ///
+    /// JSON, or JSON followed by tensor bytes (Triton's binary tensor data extension): the
+    /// `Inference-Header-Content-Length` header gives the JSON's length and each binary input
+    /// its `parameters.binary_data_size`. BYTES elements in JSON are base64. An output asked
+    /// for with `parameters.binary_data` (or every output, with the request's
+    /// `parameters.binary_data_output`) comes back as bytes after the JSON, the response's
+    /// `Inference-Header-Content-Length` giving the JSON's length. `parameters.classification: k`
+    /// on `probabilities` answers the top k as `"score:index:label"` strings. Bodies over the
+    /// upload limit (at most 128 MB) are refused with 413.
+    ///
+    ///
+    /// - Remark: HTTP `POST /v2/models/{name}/infer`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)`.
+    func infer(_ input: Operations.Infer.Input) async throws -> Operations.Infer.Output
 }
 
 /// Convenience overloads for operation inputs.
@@ -1789,6 +1834,83 @@ extension APIProtocol {
     /// - Remark: Generated from `#/paths//metrics/get(metrics)`.
     public func metrics(headers: Operations.Metrics.Input.Headers = .init()) async throws -> Operations.Metrics.Output {
         try await metrics(Operations.Metrics.Input(headers: headers))
+    }
+    /// The inference server's name, version and protocol extensions.
+    ///
+    /// - Remark: HTTP `GET /v2`.
+    /// - Remark: Generated from `#/paths//v2/get(inferenceServerMetadata)`.
+    public func inferenceServerMetadata(headers: Operations.InferenceServerMetadata.Input.Headers = .init()) async throws -> Operations.InferenceServerMetadata.Output {
+        try await inferenceServerMetadata(Operations.InferenceServerMetadata.Input(headers: headers))
+    }
+    /// Liveness, as inference clients ask it (an empty 200).
+    ///
+    /// - Remark: HTTP `GET /v2/health/live`.
+    /// - Remark: Generated from `#/paths//v2/health/live/get(inferenceLive)`.
+    public func inferenceLive() async throws -> Operations.InferenceLive.Output {
+        try await inferenceLive(Operations.InferenceLive.Input())
+    }
+    /// Readiness, as inference clients ask it (an empty 200).
+    ///
+    /// - Remark: HTTP `GET /v2/health/ready`.
+    /// - Remark: Generated from `#/paths//v2/health/ready/get(inferenceReady)`.
+    public func inferenceReady() async throws -> Operations.InferenceReady.Output {
+        try await inferenceReady(Operations.InferenceReady.Input())
+    }
+    /// What a model takes and gives (-1 is any size, the first dimension the batch).
+    ///
+    /// Local models, `project-{id}-learner` and `project-{id}-head` (viewer role in that
+    /// project; otherwise 404). Every model takes its own FP32 tensor or `encoded_image`
+    /// (BYTES, one encoded photo per element); `parameters.max_batch` bounds a request's batch.
+    ///
+    ///
+    /// - Remark: HTTP `GET /v2/models/{name}`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/get(inferenceModelMetadata)`.
+    public func inferenceModelMetadata(
+        path: Operations.InferenceModelMetadata.Input.Path,
+        headers: Operations.InferenceModelMetadata.Input.Headers = .init()
+    ) async throws -> Operations.InferenceModelMetadata.Output {
+        try await inferenceModelMetadata(Operations.InferenceModelMetadata.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// An empty 200 when the model can answer; 404 when there is no such model (or a learner has no class yet).
+    ///
+    /// - Remark: HTTP `GET /v2/models/{name}/ready`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/ready/get(inferenceModelReady)`.
+    public func inferenceModelReady(
+        path: Operations.InferenceModelReady.Input.Path,
+        headers: Operations.InferenceModelReady.Input.Headers = .init()
+    ) async throws -> Operations.InferenceModelReady.Output {
+        try await inferenceModelReady(Operations.InferenceModelReady.Input(
+            path: path,
+            headers: headers
+        ))
+    }
+    /// Runs a model on a batch (the Open Inference Protocol's inference request).
+    ///
+    /// JSON, or JSON followed by tensor bytes (Triton's binary tensor data extension): the
+    /// `Inference-Header-Content-Length` header gives the JSON's length and each binary input
+    /// its `parameters.binary_data_size`. BYTES elements in JSON are base64. An output asked
+    /// for with `parameters.binary_data` (or every output, with the request's
+    /// `parameters.binary_data_output`) comes back as bytes after the JSON, the response's
+    /// `Inference-Header-Content-Length` giving the JSON's length. `parameters.classification: k`
+    /// on `probabilities` answers the top k as `"score:index:label"` strings. Bodies over the
+    /// upload limit (at most 128 MB) are refused with 413.
+    ///
+    ///
+    /// - Remark: HTTP `POST /v2/models/{name}/infer`.
+    /// - Remark: Generated from `#/paths//v2/models/{name}/infer/post(infer)`.
+    public func infer(
+        path: Operations.Infer.Input.Path,
+        headers: Operations.Infer.Input.Headers = .init(),
+        body: Operations.Infer.Input.Body
+    ) async throws -> Operations.Infer.Output {
+        try await infer(Operations.Infer.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
     }
 }
 

@@ -136,6 +136,12 @@ func buildRouter(
         scratch: dependencies.scratch, limits: settings.limits,
         audit: audit
     ).addRoutes(to: api)
+    InferenceController(
+        server: ModelServer(
+            models: system.models, learning: system.learning, scratch: dependencies.scratch,
+            maxPixels: settings.limits.maxPixels),
+        guardian: guardian, maxBody: Int(min(settings.limits.maxUploadBytes, 128 << 20))
+    ).addRoutes(to: root)
     WebController(
         store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian,
         moderation: moderation, repairMethods: { [repairs = system.repairs] in repairs.methods }

@@ -23,8 +23,11 @@ struct AccessGuard: Sendable {
             return
         }
         guard let user = context.caller.user else {
-            if !request.uri.path.hasPrefix("/api/") && AuthMiddleware.isSafe(request.method) {
-                let next = request.uri.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
+            let path = request.uri.path
+            if !path.hasPrefix("/api/") && !ProblemMiddleware<IrisRequestContext>.isInferenceProtocol(path)
+                && AuthMiddleware.isSafe(request.method)
+            {
+                let next = path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "%2F"
                 throw SignInRedirect(location: "/login?next=\(next)")
             }
             throw AuthMiddleware.unauthorized("sign in, or send an API token as \"Authorization: Bearer <token>\"")

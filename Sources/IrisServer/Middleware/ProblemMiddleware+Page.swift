@@ -2,11 +2,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import IrisCore
+import NIOCore
 
 extension ProblemMiddleware {
     /// The answer for `problem`: a page for a browser that opened a page, problem+json for
     /// everyone else. The status and the problem's headers (`Allow`, `Retry-After`) are the same.
     func answer(_ problem: Problem, to request: Request, extraHeaders: HTTPFields = [:]) -> Response {
+        if Self.isInferenceProtocol(request.uri.path) {
+            return Self.inferenceError(problem, extraHeaders: extraHeaders)
+        }
         guard let pages, Self.wantsPage(request),
             var page = try? pages.page(
                 "error", ErrorPage(problem, path: request.uri.path),
@@ -21,6 +25,22 @@ extension ProblemMiddleware {
             if let field = HTTPField.Name(name) { page.headers[field] = value }
         }
         return page
+    }
+
+    /// The Open Inference Protocol's paths (`/v2`), whose clients read errors as `{"error": "..."}`.
+    static func isInferenceProtocol(_ path: String) -> Bool { path == "/v2" || path.hasPrefix("/v2/") }
+
+    /// A problem in the protocol's own shape (Triton's and KServe's), with the same status and headers.
+    static func inferenceError(_ problem: Problem, extraHeaders: HTTPFields) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: ["error": problem.detail])) ?? Data()
+        var headers = extraHeaders
+        headers[.contentType] = "application/json"
+        headers[.contentLength] = String(data.count)
+        for (name, value) in problem.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        return Response(
+            status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// A browser navigating to a page: it asks for HTML, and the path is not the API's (whose

@@ -4,7 +4,8 @@ metadata, infer); this class only loads the graph and runs it.
 
 model-settings.json: {"implementation": "iris_oip_peer.OnnxGraph", "parameters": {"uri": "graph.onnx"}};
 `"extra": {"delay_seconds": 3}` in the parameters makes every answer that late (for timeout tests);
-`"extra": {"record": "/path/batches.txt"}` appends each request's batch size to that file.
+`"extra": {"record": "/path/batches.txt"}` appends each request's batch size to that file;
+`"extra": {"threads": 2}` gives onnxruntime that many threads (default 1; the OIP benchmark).
 """
 import asyncio
 
@@ -20,11 +21,11 @@ from mlserver.utils import get_model_uri
 class OnnxGraph(MLModel):
     async def load(self) -> bool:
         path = await get_model_uri(self.settings)
+        extra = self.settings.parameters.extra or {}
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = int(extra.get("threads", 1))
         self._session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self._outputs = [output.name for output in self._session.get_outputs()]
-        extra = self.settings.parameters.extra or {}
         self._delay = float(extra.get("delay_seconds", 0))
         self._record = extra.get("record")
         return True
