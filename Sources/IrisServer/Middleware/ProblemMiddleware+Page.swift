@@ -33,14 +33,7 @@ extension ProblemMiddleware {
     /// A problem in the protocol's own shape (Triton's and KServe's), with the same status and headers.
     static func inferenceError(_ problem: Problem, extraHeaders: HTTPFields) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: ["error": problem.detail])) ?? Data()
-        var headers = extraHeaders
-        headers[.contentType] = "application/json"
-        headers[.contentLength] = String(data.count)
-        for (name, value) in problem.headers {
-            if let field = HTTPField.Name(name) { headers[field] = value }
-        }
-        return Response(
-            status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return response(problem, body: data, contentType: "application/json", extraHeaders: extraHeaders)
     }
 
     /// A browser navigating to a page: it asks for HTML, and the path is not the API's (whose

@@ -117,8 +117,16 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         let data =
             (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
             ?? Data()
+        return response(problem, body: data, contentType: "application/problem+json", extraHeaders: extraHeaders)
+    }
+
+    /// `body` answered with the problem's status and headers (a problem document, or a
+    /// protocol's own error shape).
+    static func response(_ problem: Problem, body data: Data, contentType: String, extraHeaders: HTTPFields)
+        -> Response
+    {
         var headers = extraHeaders
-        headers[.contentType] = "application/problem+json"
+        headers[.contentType] = contentType
         headers[.contentLength] = String(data.count)
         for (name, value) in problem.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
