@@ -59,7 +59,8 @@ public enum JobBenchmark {
         var quiet = logger
         quiet.logLevel = .warning
         let workers = JobWorkers(
-            queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(), logger: quiet)
+            queue: queue, groups: settings.workers, settings: settings, metrics: IrisMetrics(),
+            audit: AuditLog(store: store), logger: quiet)
         let running = Task { await workers.run() }
         var baselineRates: [Double] = []
         var jobRates: [Double] = []

@@ -37,7 +37,8 @@ public enum LearningBenchmark {
         do {
             let learning = LearningService(
                 store: dependencies.store, blobs: dependencies.blobs, models: registry,
-                model: settings.models.learnerModel, thresholds: settings.models.thresholds)
+                model: settings.models.learnerModel, thresholds: settings.models.thresholds,
+                audit: AuditLog(store: dependencies.store))
             let project = try await dependencies.store.projects.create(name: "bench", description: "", labelSet: nil)
             let importer = try dependencies.importer(settings)
             let staging = work.appendingPathComponent("class")

@@ -19,7 +19,8 @@ public enum IrisLearnCommands {
         do {
             let learning = LearningService(
                 store: dependencies.store, blobs: dependencies.blobs, models: settings.models.registry(logger: logger),
-                model: settings.models.learnerModel, thresholds: settings.models.thresholds)
+                model: settings.models.learnerModel, thresholds: settings.models.thresholds,
+                audit: AuditLog(store: dependencies.store))
             var found =
                 if let id = Int64(reference) { try await dependencies.store.projects.find(id: id) } else {
                     try await dependencies.store.projects.find(name: reference)

@@ -27,7 +27,7 @@ public enum IrisRepairCommands {
         maxPixels: Int64, quiet: Bool, settings: () throws -> IrisSettings
     ) async throws {
         if domain != nil, project != nil { throw CommandFailure(message: "give --domain or --project, not both") }
-        let builtIn = RepairService.builtIns.first { $0.name == method }
+        let builtIn = RepairMethods.builtIns.first { $0.name == method }
         if builtIn == nil, domain != nil || project != nil {
             throw CommandFailure(
                 message:
@@ -43,11 +43,11 @@ public enum IrisRepairCommands {
             options.finish = builtIn.finish
         } else {
             (network, _) = try await fromData(
-                settings(), repairer: repairer, method: method, project: nil, image: image)
+                settings(), method: method, project: nil, image: image)
         }
         if let project {
             (network, exemplars) = try await fromData(
-                settings(), repairer: repairer, method: method, project: project, image: image)
+                settings(), method: method, project: project, image: image)
             if exemplars.isEmpty, !quiet {
                 FileHandle.standardError.write(
                     Data("note: project \(project) has no analysed photos to take patches from\n".utf8))
@@ -103,15 +103,14 @@ public enum IrisRepairCommands {
     /// The inpaint model `method` names and the project's photos most like `image`, read from
     /// the models folder and the data folder (closed again before the repair runs).
     static func fromData(
-        _ settings: IrisSettings, repairer: Repairer, method: String, project: String?, image: String
+        _ settings: IrisSettings, method: String, project: String?, image: String
     ) async throws -> (Repairer.Network?, [String]) {
         let logger = settings.makeLogger()
         let dependencies = try await IrisDependencies.open(settings, logger: logger)
         do {
-            let service = RepairService(
-                store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch, repairer: repairer,
-                models: settings.models.registry(logger: logger))
-            let methods = service.methods
+            let service = RepairMethods(
+                store: dependencies.store, blobs: dependencies.blobs, models: settings.models.registry(logger: logger))
+            let methods = service.names
             guard methods.contains(method) else {
                 throw CommandFailure(
                     message: "--method must be one of \(methods.joined(separator: ", ")), not \(method)")

@@ -43,7 +43,6 @@ func buildRouter(
 ) async throws -> Router<IrisRequestContext> {
     let dependencies = system.dependencies
     let library = system.library
-    let importer = ImageFolderImport(library: library, scratch: dependencies.scratch, limits: settings.limits)
     var resources = try ServerResources.load(mode: settings.mode)
     if settings.storage.backend == .s3, let publicEndpoint = settings.storage.s3?.publicEndpoint,
         let scheme = publicEndpoint.scheme, let host = publicEndpoint.host
@@ -64,11 +63,7 @@ func buildRouter(
     router.add(middleware: ModeMiddleware(mode: settings.mode))
     router.add(middleware: AuthMiddleware(store: dependencies.store, touchTokens: settings.mode == .normal))
     let guardian = AccessGuard(store: dependencies.store, moderationThreshold: settings.models.moderationThreshold)
-    let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)
-    let moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
-    // One upload use case, one upload rate per sender, whichever edge the photo comes through.
-    let uploads = Uploads(
-        library: library, audit: audit, rate: RateLimiter(limit: settings.uploadRateLimit, window: 60))
+    let (audit, moderation, uploads, importer) = (system.audit, system.moderation, system.uploads, system.importer)
     let root = Routes(methods: router, prefix: "", catalog: catalog, guardian: guardian)
     let api = Routes(methods: router.group("api/v1"), prefix: "api/v1", catalog: catalog, guardian: guardian)
     OperationsController(
@@ -83,24 +78,11 @@ func buildRouter(
         limits: settings.limits, audit: audit, uploads: uploads, guardian: guardian, moderation: moderation
     ).addRoutes(to: api)
     LinkController(store: dependencies.store, audit: audit, guardian: guardian).addRoutes(to: api)
-    let labels = LabelEditing(store: dependencies.store, learning: system.learning, logger: logger)
-    LabelController(store: dependencies.store, labels: labels).addRoutes(to: api)
-    LabelStudioController(
-        store: dependencies.store,
-        backend: LabelStudioBackend(
-            store: dependencies.store, learning: system.learning, labels: labels, sender: system.sender,
-            scratch: dependencies.scratch, fetchOrigins: settings.labelStudioFetchOrigins,
-            maxBytes: Int(settings.limits.maxUploadBytes)),
-        guardian: guardian
-    ).addRoutes(to: api)
+    LabelController(store: dependencies.store, labels: system.labels).addRoutes(to: api)
+    LabelStudioController(store: dependencies.store, backend: system.labelStudio, guardian: guardian).addRoutes(to: api)
     LabelCheckController(store: dependencies.store, quality: system.labelQuality, photoMap: system.photoMap).addRoutes(
         to: api)
-    ReviewController(
-        store: dependencies.store,
-        review: Review(
-            store: dependencies.store, learning: system.learning, labels: labels, check: system.labelQuality,
-            search: system.textSearch)
-    ).addRoutes(to: api)
+    ReviewController(store: dependencies.store, review: system.review).addRoutes(to: api)
     ImportController(
         store: dependencies.store, importer: importer, scratch: dependencies.scratch, limits: settings.limits,
         audit: audit
@@ -117,7 +99,7 @@ func buildRouter(
     jobs.addRoutes(to: api)
     WebhookController(store: dependencies.store, sender: system.sender, audit: audit).addRoutes(to: api)
     AnalysisController(
-        store: dependencies.store, queue: system.queue, models: system.models, uploads: uploads,
+        store: dependencies.store, models: system.models, analyses: system.analyses,
         scratch: dependencies.scratch, limits: settings.limits,
         guardian: guardian, audit: audit
     ).addRoutes(to: api)
@@ -137,14 +119,11 @@ func buildRouter(
         audit: audit
     ).addRoutes(to: api)
     InferenceController(
-        server: ModelServer(
-            models: system.models, learning: system.learning, scratch: dependencies.scratch,
-            maxPixels: settings.limits.maxPixels),
-        guardian: guardian, maxBody: Int(min(settings.limits.maxUploadBytes, 128 << 20))
+        server: system.modelServer, guardian: guardian, maxBody: Int(min(settings.limits.maxUploadBytes, 128 << 20))
     ).addRoutes(to: root)
     WebController(
         store: dependencies.store, resources: resources, limits: settings.limits, guardian: guardian,
-        moderation: moderation, repairMethods: { [repairs = system.repairs] in repairs.methods }
+        moderation: moderation, repairMethods: { [methods = system.repairs.methods] in methods.names }
     )
     .addRoutes(to: root)
     // The pages (Controllers/Web): server-rendered HTML that calls /api/v1 like any client.

@@ -109,7 +109,8 @@ extension IrisDependencies {
     public func importer(_ settings: IrisSettings) throws -> ImageFolderImport {
         let inspector = try ImageInspector(
             maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
-        let library = ImageLibrary(store: store, blobs: blobs, inspector: inspector, threads: imagingThreads)
+        let library = ImageLibrary(
+            store: store, blobs: blobs, inspector: inspector, threads: imagingThreads, followUp: .inline)
         return ImageFolderImport(library: library, scratch: scratch, limits: settings.limits)
     }
 }

@@ -10,14 +10,18 @@ public import ServiceLifecycle
 
 /// The composition root: every part Iris runs, each built once from the settings on top of
 /// the opened `IrisDependencies` (database, blob store, scratch space), in the order each
-/// needs the others: the model registry (unless handed one: tests share one), the webhook
-/// sender and the HTTP client it shares with remote models, the job queue, the library and
-/// the repair service that queue work on it, the learning service, every job handler, and
-/// (when asked for) the workers and the scheduler that run beside the server or in
-/// `iris worker`. `services` lists its long-running pieces for one `ServiceGroup`.
-/// Closing the dependencies stays with whoever opened them.
+/// needs the others: the event log, the model registry (unless handed one: tests share one),
+/// the webhook sender and the HTTP client it shares with remote models, the job queue, the
+/// library and the repair service that queue work on it, the learning service, every job
+/// handler, the use cases the edges call (uploads, imports, label edits, review, the label
+/// check and map, search, Label Studio, the model server), and (when asked for) the workers
+/// and the scheduler that run beside the server or in `iris worker`. The HTTP layer only
+/// routes to these. `services` lists the long-running pieces for one `ServiceGroup`. Closing
+/// the dependencies stays with whoever opened them.
 public struct IrisSystem: Sendable {
     public let dependencies: IrisDependencies
+    /// The one event log, in the server's mode.
+    public let audit: AuditLog
     public let queue: JobQueue
     /// The library uploads use: it queues thumbnails on `queue`.
     public let library: ImageLibrary
@@ -38,12 +42,30 @@ public struct IrisSystem: Sendable {
     public let labelQuality: LabelQuality
     /// The project map: a 2-D layout of the photos' embeddings.
     public let photoMap: PhotoMap
+    /// Flagged photos: who may see them.
+    public let moderation: Moderation
+    /// The one upload use case, at one upload rate per sender, whichever edge a photo comes through.
+    public let uploads: Uploads
+    /// Analyses asked for by name (`POST /api/v1/analyses`).
+    public let analyses: AnalysisRequests
+    /// Zip and folder imports.
+    public let importer: ImageFolderImport
+    /// Label changes, single and bulk, and their undo.
+    public let labels: LabelEditing
+    /// The review queue and its decisions.
+    public let review: Review
+    /// Iris as a Label Studio ML backend.
+    public let labelStudio: LabelStudioBackend
+    /// Iris as an Open Inference Protocol v2 server.
+    public let modelServer: ModelServer
 
     public init(
         settings: IrisSettings, dependencies: IrisDependencies, workers groups: [WorkerGroup], schedule: Bool,
         logger: Logger, models given: ModelRegistry? = nil
     ) throws {
         self.dependencies = dependencies
+        let audit = AuditLog(store: dependencies.store, logger: logger, mode: settings.mode)
+        self.audit = audit
         let inspector = try ImageInspector(
             maxPixels: settings.limits.maxPixels, thumbnailQuality: settings.thumbnailQuality)
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
@@ -74,12 +96,12 @@ public struct IrisSystem: Sendable {
         let library = ImageLibrary(
             store: dependencies.store, blobs: dependencies.blobs, inspector: inspector,
             threads: dependencies.imagingThreads, metrics: dependencies.metrics,
-            keep: settings.mode != .demo, jobs: queue, followUps: followUps)
+            keep: settings.mode != .demo, followUp: .queued(queue, followUps))
         self.library = library
         let repairs = RepairService(
-            store: dependencies.store, blobs: dependencies.blobs, scratch: dependencies.scratch,
-            repairer: try Repairer(maxPixels: settings.limits.maxPixels), models: models, queue: queue,
-            library: library)
+            methods: RepairMethods(store: dependencies.store, blobs: dependencies.blobs, models: models),
+            scratch: dependencies.scratch, repairer: try Repairer(maxPixels: settings.limits.maxPixels), queue: queue,
+            library: library, audit: audit)
         self.repairs = repairs
         registry.register(ThumbnailJob(library: library))
         registry.register(
@@ -90,7 +112,7 @@ public struct IrisSystem: Sendable {
         registry.register(DiagnosticJob())
         let learning = LearningService(
             store: dependencies.store, blobs: dependencies.blobs, models: models, model: settings.models.learnerModel,
-            thresholds: settings.models.thresholds, autoModels: followUps.autoModels,
+            thresholds: settings.models.thresholds, audit: audit, autoModels: followUps.autoModels,
             maxPixels: settings.limits.maxPixels)
         self.learning = learning
         registry.register(
@@ -131,11 +153,27 @@ public struct IrisSystem: Sendable {
             store: dependencies.store, models: models, moderationThreshold: settings.models.moderationThreshold,
             vocabulary: { try await vocabulary.value() }, semantic: { await semantic.ready() ?? nil },
             indexes: similar.indexes)
+        moderation = Moderation(store: dependencies.store, defaultThreshold: settings.models.moderationThreshold)
+        uploads = Uploads(
+            library: library, audit: audit, rate: RateLimiter(limit: settings.uploadRateLimit, window: 60))
+        analyses = AnalysisRequests(queue: queue, models: models, uploads: uploads)
+        importer = ImageFolderImport(library: library, scratch: dependencies.scratch, limits: settings.limits)
+        let labels = LabelEditing(store: dependencies.store, learning: learning, logger: logger)
+        self.labels = labels
+        review = Review(
+            store: dependencies.store, learning: learning, labels: labels, check: labelQuality, search: textSearch)
+        labelStudio = LabelStudioBackend(
+            store: dependencies.store, learning: learning, labels: labels, sender: sender,
+            scratch: dependencies.scratch, fetchOrigins: settings.labelStudioFetchOrigins,
+            maxBytes: Int(settings.limits.maxUploadBytes))
+        modelServer = ModelServer(
+            models: models, learning: learning, scratch: dependencies.scratch, maxPixels: settings.limits.maxPixels)
         workers =
             groups.isEmpty
             ? nil
             : JobWorkers(
-                queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, logger: logger)
+                queue: queue, groups: groups, settings: settings.jobs, metrics: dependencies.metrics, audit: audit,
+                logger: logger)
         scheduler =
             schedule
             ? JobScheduler(

@@ -76,21 +76,23 @@ public struct ImageLibrary: Sendable {
     public let logger = Logger(label: "iris.ingest")
     /// False in demo mode: files are checked and thumbnailed as usual, then discarded.
     public let keep: Bool
-    /// Where the larger thumbnail and the automatic analyses of a new image are queued. A
-    /// process without a queue (`iris import`, `iris learn add`) passes nil and makes every
-    /// thumbnail during the upload.
-    public let jobs: JobQueue?
-    /// The thumbnail and analysis jobs every new image is queued for (with `jobs`).
-    let followUps: FollowUpJobs
+    /// What becomes of a new image's larger thumbnail and automatic analyses.
+    public enum FollowUp: Sendable {
+        /// Queued as jobs on the queue (`FollowUpJobs` says which): a server or a worker.
+        case queued(JobQueue, FollowUpJobs)
+        /// Every thumbnail made during the upload, nothing queued: a process that runs no
+        /// queue (`iris import`, `iris learn add`).
+        case inline
+    }
+
+    public let followUp: FollowUp
 
     public init(
         store: IrisStore, blobs: any BlobStore, inspector: ImageInspector, threads: NIOThreadPool,
-        metrics: IrisMetrics = IrisMetrics(),
-        keep: Bool = true, jobs: JobQueue? = nil, followUps: FollowUpJobs = FollowUpJobs()
+        metrics: IrisMetrics = IrisMetrics(), keep: Bool = true, followUp: FollowUp
     ) {
         self.keep = keep
-        self.jobs = jobs
-        self.followUps = followUps
+        self.followUp = followUp
         self.store = store
         self.blobs = blobs
         self.inspector = inspector
@@ -176,7 +178,11 @@ public struct ImageLibrary: Sendable {
     ) async throws -> IngestOutcome {
         let inspector = self.inspector
         let path = staged.url.path
-        let sizes = jobs == nil ? Self.thumbnailSizes : [Self.uploadThumbnailSize]
+        let sizes: [Int] =
+            switch followUp {
+            case .queued: [Self.uploadThumbnailSize]
+            case .inline: Self.thumbnailSizes
+            }
         // libvips blocks while it decodes: keep it off the event loops and the cooperative pool.
         let (probe, thumbnails) = try await threads.runIfActive {
             let probe = try inspector.probe(path: path)
@@ -193,14 +199,14 @@ public struct ImageLibrary: Sendable {
         // The row and its follow-up jobs commit together: a crash cannot leave an image that
         // nothing will thumbnail or analyse (kill -9 during uploads once left 5 of 52 so).
         var followUpJobs: [JobRequest] = []
-        if let jobs {
+        if case .queued(let jobs, let followUps) = followUp {
             followUpJobs = try followUps.requests(sha256: staged.sha256, projectID: project.id)
             for request in followUpJobs { try jobs.registry.validate(request) }
         }
         let addition = try await store.images.add(
             record, to: project.id, labels: labels, originalName: staged.originalName, linkID: linkID, review: review,
             jobs: followUpJobs, events: { events(IngestOutcome($0, duplicate: $0.imageExisted)) })
-        if !followUpJobs.isEmpty { jobs?.wake() }
+        if !followUpJobs.isEmpty, case .queued(let jobs, _) = followUp { jobs.wake() }
         return IngestOutcome(addition, duplicate: addition.imageExisted)
     }
 
@@ -208,7 +214,7 @@ public struct ImageLibrary: Sendable {
     /// queued them after the row): a repeated upload of the same bytes repairs the gap.
     /// Failing to do so is logged; the upload itself has succeeded.
     private func repairFollowUps(_ sha256: String, projectID: Int64) async {
-        guard let jobs else { return }
+        guard case .queued(let jobs, let followUps) = followUp else { return }
         do {
             let missing = try await followUps.missing(for: [(sha256, projectID)], in: store, blobs: blobs)
             if !missing.isEmpty {

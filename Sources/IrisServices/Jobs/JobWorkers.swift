@@ -26,8 +26,15 @@ public final class JobWorkers: Sendable {
     public let logger: Logger
     private let phase = NIOLockedValueBox(Phase.running)
 
-    public init(queue: JobQueue, groups: [WorkerGroup], settings: JobSettings, metrics: IrisMetrics, logger: Logger) {
+    /// Where a job that will not run again is recorded.
+    public let audit: AuditLog
+
+    public init(
+        queue: JobQueue, groups: [WorkerGroup], settings: JobSettings, metrics: IrisMetrics, audit: AuditLog,
+        logger: Logger
+    ) {
         self.queue = queue
+        self.audit = audit
         self.groups = groups
         self.settings = settings
         self.metrics = metrics
@@ -231,7 +238,7 @@ public final class JobWorkers: Sendable {
             default: ""
             }
         let action: EventAction = Self.label(outcome, job) == "dead" ? .jobDead : .jobFailed
-        await AuditLog(store: store, logger: logger).record(
+        await audit.record(
             as: .system("iris worker"), action, project: job.projectID, subject: "job \(job.id)",
             detail: ["kind": job.kind, "error": String(error.prefix(500))])
     }

@@ -211,7 +211,7 @@ extension LearningService {
     public func announce(
         as actor: String, _ action: EventAction, projectID: Int64, subject: String, detail: [String: String]
     ) async {
-        await AuditLog(store: store).record(
+        await audit.record(
             as: .system(actor), action, project: projectID, subject: subject, detail: detail)
     }
 }

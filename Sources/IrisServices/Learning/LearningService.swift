@@ -12,9 +12,11 @@ import NIOConcurrencyHelpers
 public struct LearningService: Sendable {
     public init(
         store: IrisStore, blobs: any BlobStore, models: ModelRegistry, model: String,
-        thresholds: IncrementalLearner.Thresholds, autoModels: [String] = [], maxPixels: Int64 = 100_000_000
+        thresholds: IncrementalLearner.Thresholds, audit: AuditLog, autoModels: [String] = [],
+        maxPixels: Int64 = 100_000_000
     ) {
         self.maxPixels = maxPixels
+        self.audit = audit
         self.store = store
         self.blobs = blobs
         self.models = models
@@ -34,6 +36,8 @@ public struct LearningService: Sendable {
     public let thresholds: IncrementalLearner.Thresholds
     /// `image.max_pixels`: files that are not stored (classify uploads) are held to it too.
     public let maxPixels: Int64
+    /// Where the learning jobs' news is recorded.
+    public let audit: AuditLog
     /// Learners made ready for classifying, per project, while they are unchanged.
     let prepared = PreparedLearners()
 

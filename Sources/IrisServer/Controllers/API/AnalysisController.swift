@@ -10,9 +10,8 @@ import IrisStore
 /// images (the photo-analysis job server): one job per (image, model), results by hash.
 struct AnalysisController {
     let store: IrisStore
-    let queue: JobQueue
     let models: ModelRegistry
-    let uploads: Uploads
+    let analyses: AnalysisRequests
     let scratch: ScratchSpace
     let limits: IngestLimits
     let guardian: AccessGuard
@@ -168,7 +167,7 @@ struct AnalysisController {
         }
         // Photos sent here are uploads like any other: they count against the sender's rate.
         let sender = Uploads.Sender.caller(context.caller, address: context.clientKey)
-        try await uploads.admit(sender)
+        try await analyses.uploads.admit(sender)
         let received = try await MultipartReceiver.receive(
             request, into: scratch, limit: limits.maxUploadBytes, maxFiles: Self.maxFiles)
         var items: [Created.Item] = []
@@ -204,35 +203,15 @@ struct AnalysisController {
         return try respond(items)
     }
 
-    /// Unknown or unavailable model names → 400 listing them; nothing is enqueued.
-    func checkModels(_ requested: [String]) throws -> [String] {
-        let names = requested.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else {
-            throw Problem.badRequest(
-                "models is empty; available: \(models.available.map(\.name).joined(separator: ", "))", field: "models")
-        }
-        let unknown = names.filter { models.model($0) == nil }
-        guard unknown.isEmpty else {
-            throw Problem.badRequest(
-                "unknown or unavailable model\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", ")); available: \(models.available.map(\.name).joined(separator: ", "))",
-                field: "models")
-        }
-        let repairers = names.filter { models.model($0)?.repairs == true }
-        guard repairers.isEmpty else {
-            throw Problem.badRequest(
-                "\(repairers.joined(separator: ", ")) repair\(repairers.count == 1 ? "s" : "") photos and analyse\(repairers.count == 1 ? "s" : "") none: name it as the method of POST /api/v1/images/{sha256}/repairs",
-                field: "models")
-        }
-        var seen = Set<String>()
-        return names.filter { seen.insert($0).inserted }
-    }
+    func checkModels(_ requested: [String]) throws -> [String] { try analyses.checkModels(requested) }
 
     func enqueueStored(_ sha256: String, models names: [String], caller: Caller) async -> Created.Item {
         do {
             try Parameters.checkSHA256(sha256, field: "sha256")
             let holders = try await guardian.requireView(image: sha256, caller: caller)
             return Created.Item(
-                sha256: sha256, jobs: try await enqueue(sha256, models: names, projectID: holders.first?.projectID))
+                sha256: sha256,
+                jobs: try await analyses.enqueue(sha256, models: names, projectID: holders.first?.projectID))
         } catch {
             return Created.Item(sha256: sha256, error: Self.itemError(error))
         }
@@ -242,30 +221,12 @@ struct AnalysisController {
         _ file: StagedUpload, into project: Project, models names: [String], from sender: Uploads.Sender
     ) async -> Created.Item {
         do {
-            _ = try await uploads.accept(file, into: project, labels: [], from: sender, detail: ["via": "analyses"])
-            // Demo mode checked the photo and keeps nothing: no image, so no job to queue for it.
-            guard uploads.library.keep else {
-                return Created.Item(file: file.originalName, sha256: file.sha256, jobs: [:])
-            }
-            return Created.Item(
-                file: file.originalName, sha256: file.sha256,
-                jobs: try await enqueue(file.sha256, models: names, projectID: project.id))
+            let jobs = try await analyses.ingestAndEnqueue(file, into: project, models: names, from: sender)
+            return Created.Item(file: file.originalName, sha256: file.sha256, jobs: jobs)
         } catch {
             try? FileManager.default.removeItem(at: file.url)
             return Created.Item(file: file.originalName, sha256: file.sha256, error: Self.itemError(error))
         }
-    }
-
-    /// One job per model; a repeat finds the job already there (same idempotency key).
-    func enqueue(_ sha256: String, models names: [String], projectID: Int64?) async throws -> [String: Int64] {
-        var jobs: [String: Int64] = [:]
-        for name in names {
-            // Asked for explicitly: ahead of automatic analyses of uploads.
-            let (job, _) = try await queue.enqueue(
-                try AnalysisJob.request(sha256: sha256, model: name, projectID: projectID, priority: 10))
-            jobs[name] = job.id
-        }
-        return jobs
     }
 
     static func itemError(_ error: any Error) -> Created.ItemError {

@@ -121,41 +121,33 @@ struct LearningController {
 
     @Sendable func show(_ request: Request, context: IrisRequestContext) async throws -> LearnerBody {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        let rules = try await learning.rules(projectID: project.id)
-        let model = try await learning.chosenModel(projectID: project.id)
-        guard let record = try await store.learning.learner(projectID: project.id) else {
+        let summary = try await learning.summary(of: project)
+        guard let record = summary.record, let learner = summary.learner else {
             return LearnerBody(
-                projectId: project.id, model: model, models: learning.embeddingModels, rebuilding: false,
-                exists: false, count: 0, classes: [], thresholdScale: rules.scale)
+                projectId: project.id, model: summary.model, models: learning.embeddingModels, rebuilding: false,
+                exists: false, count: 0, classes: [], thresholdScale: summary.rules.scale)
         }
-        let classes = try await store.learning.classes(projectID: project.id, names: nil)
-        let learner = LearningService.learner(record, classes)
-        let examples = try await store.learning.examples(projectID: project.id, perClass: 4)
-        // One threshold for every class: computed once, not once per class.
-        let threshold = learner.threshold(rules: rules)
-        let latestTest = try await store.learning.evaluations(projectID: project.id, limit: 20)
-            .lazy.map(Self.body).first { $0.target == LearningService.Target.learner.rawValue && $0.report != nil }
-        let words = ModelInWords.classWords(learner, threshold: threshold, latestTest: latestTest?.report)
         let pooled = learner.pooledNoise
         return LearnerBody(
-            projectId: project.id, model: model, models: learning.embeddingModels, rebuilding: record.model != model,
-            exists: true, count: record.count,
-            classes: classes.map { stored in
+            projectId: project.id, model: summary.model, models: learning.embeddingModels,
+            rebuilding: record.model != summary.model, exists: true, count: record.count,
+            classes: summary.classes.map { stored in
                 let shell = IncrementalLearner.Shell(
                     name: stored.name, count: stored.count, sum: [], noiseMean: stored.noiseMean,
                     noiseM2: stored.noiseM2)
-                let said = words[stored.name]
+                let said = summary.words[stored.name]
                 return ClassBody(
                     name: stored.name, count: stored.count,
-                    threshold: threshold,
-                    noiseMean: stored.noiseMean, noiseStd: shell.noiseStd, examples: examples[stored.name] ?? [],
+                    threshold: summary.threshold,
+                    noiseMean: stored.noiseMean, noiseStd: shell.noiseStd,
+                    examples: summary.examples[stored.name] ?? [],
                     updatedAt: stored.updatedAt,
                     spread: (said?.reading.spread ?? .unmeasured).rawValue,
                     summary: said?.reading.summary ?? "no photos (its last one was relabelled)",
                     spreadText: said?.reading.spreadText ?? "",
                     confusedWith: said?.confusedWith ?? [], confusionFrom: said?.confusionFrom)
             },
-            thresholdScale: rules.scale, pooledNoiseMean: pooled.samples > 0 ? pooled.mean : nil,
+            thresholdScale: summary.rules.scale, pooledNoiseMean: pooled.samples > 0 ? pooled.mean : nil,
             pooledNoiseStd: pooled.samples > 1 ? pooled.std : nil, updatedAt: record.updatedAt,
             consolidatedAt: record.consolidatedAt)
     }
@@ -213,15 +205,7 @@ struct LearningController {
                     response: AddedBody(
                         name: made.name, added: 0, imported: nil, duplicates: nil, skipped: [], notEmbedded: []))
             }
-            try await learning.refuseExisting(name, projectID: project.id)
-            let label = body.fromLabel ?? name
-            let sha256s = try await store.learning.labelledSHA256s(projectID: project.id, label: label)
-            guard !sha256s.isEmpty else {
-                throw Problem.badRequest(
-                    "project \(project.name) has no image labelled \"\(label)\" to make the class from",
-                    field: "from_label")
-            }
-            added = try await learning.addClass(projectID: project.id, name: name, sha256s: sha256s)
+            added = try await learning.addClass(to: project, name: name, fromLabel: body.fromLabel)
         }
         await audit.record(
             context.caller, .learnerClassAdded, project: project.id, subject: "class \(added.name)",
@@ -333,10 +317,7 @@ struct LearningController {
         APIModel.JobBody
     > {
         let project = try await store.projects.require(id: Parameters.projectID(context))
-        guard try await store.learning.learner(projectID: project.id) != nil else {
-            throw Problem.conflict("project \(project.name) has no learner yet")
-        }
-        return try await enqueue(try ConsolidateJob.request(projectID: project.id))
+        return try await enqueue(try await learning.consolidation(of: project))
     }
 
     struct ResetBody: ResponseEncodable {
@@ -361,11 +342,7 @@ struct LearningController {
     > {
         let project = try await store.projects.require(id: Parameters.projectID(context))
         let body = try await Self.optionalBody(request, context: context, as: TrainRequest.self) ?? TrainRequest()
-        return try await enqueue(
-            try JobRequest(
-                kind: TrainJob.kind, encoding: TrainJob.Payload(projectId: project.id, activate: body.activate),
-                queue: JobSettings.Queue.ml,
-                projectID: project.id))
+        return try await enqueue(try learning.training(of: project, activate: body.activate))
     }
 
     struct ClassifierBody: Encodable, Sendable {
@@ -447,20 +424,8 @@ struct LearningController {
             throw Problem.badRequest(
                 "split must be \"held-out\" or \"all\", not \"\(body.split!.prefix(40))\"", field: "split")
         }
-        if let version = body.version {
-            guard target == .classifier else {
-                throw Problem.badRequest("version applies to target \"classifier\" only", field: "version")
-            }
-            guard try await store.learning.classifier(projectID: project.id, version: version) != nil else {
-                throw Problem.notFound("project \(project.name) has no classifier version \(version)")
-            }
-        }
         return try await enqueue(
-            try JobRequest(
-                kind: EvaluateJob.kind,
-                encoding: EvaluateJob.Payload(
-                    projectId: project.id, target: target, version: body.version, split: split),
-                queue: JobSettings.Queue.ml, projectID: project.id))
+            try await learning.evaluation(of: project, target: target, version: body.version, split: split))
     }
 
     struct EvaluationBody: ResponseEncodable {

@@ -342,7 +342,7 @@ struct WebController {
                     domain: domainDefaults[$0.projectID] == true ? "true" : "false")
             },
             methodChoice: methods.count > 1,
-            repairMethods: methods.map { .init(name: $0, title: RepairService.title(of: $0)) },
+            repairMethods: methods.map { .init(name: $0, title: RepairMethods.title(of: $0)) },
             repairChoice: repairable.count > 1,
             width: image.width, height: image.height,
             repairedFrom: repairedFrom.map {

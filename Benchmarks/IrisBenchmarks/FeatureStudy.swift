@@ -2,7 +2,7 @@ import Foundation
 import IrisCore
 import IrisImaging
 import IrisML
-import IrisServices
+public import IrisServices
 
 /// The feature study (`iris learn feature-study`, `make bench`): which features a learner should
 /// compare photos by. On each ImageFolder of labelled photos it runs `LearningQuality` for every
@@ -12,7 +12,7 @@ import IrisServices
 /// embeddings with the hierarchy of their averaged probabilities. Reported per variant: the
 /// nearest class right at k = 1, 5 and 10 with every class taught, and at k = 10 with a quarter of
 /// the classes never taught, with the AUROC of telling those untaught photos apart.
-enum FeatureStudy {
+public enum FeatureStudy {
     struct Photo {
         var label: String
         var embeddings: [String: [Float]]
@@ -36,7 +36,7 @@ enum FeatureStudy {
         var feature: (Photo) -> [Float]
     }
 
-    static func run(_ settings: IrisSettings, folders: [String], trials: Int) async throws {
+    public static func run(_ settings: IrisSettings, folders: [String], trials: Int) async throws {
         let registry = settings.models.registry(logger: settings.makeLogger())
         let models = registry.available.filter {
             $0.manifest.tasks.contains(.embed) && $0.manifest.tasks.contains(.classify)
