@@ -39,6 +39,20 @@ struct DocumentationTests {
         #expect(EventAction.webhookEvents.allSatisfy { EventAction(rawValue: $0.rawValue) != nil })
     }
 
+    @Test("the server's parts build no event log of their own: IrisSystem hands them its one")
+    func oneEventLogBuilt() throws {
+        let sources = Self.root.appendingPathComponent("Sources")
+        let files = try #require(FileManager.default.subpaths(atPath: sources.path)).filter { $0.hasSuffix(".swift") }
+        // The composition root builds the server's; a command that runs no server builds its own.
+        let builders = ["IrisServices/Composition/IrisSystem.swift", "IrisServices/Events/AuditLog.swift"]
+        var strays: [String] = []
+        for file in files where !builders.contains(file) && !file.hasPrefix("IrisCommands/") {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            if text.contains("AuditLog(") { strays.append(file) }
+        }
+        #expect(strays.isEmpty, "event logs built outside IrisSystem: \(strays)")
+    }
+
     @Test("`iris config --values` masks the database password and the S3 secret")
     func valuesHideSecrets() throws {
         let reader = ConfigurationReader(environment: [

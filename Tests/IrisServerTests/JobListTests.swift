@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import IrisClient
 import IrisCore
 import IrisServices
 import IrisStore
@@ -54,9 +55,8 @@ struct JobListTests {
     func ids(_ server: TestServer, _ query: String) async throws -> (ids: [Int64], next: String?) {
         let response = try await server.get("/api/v1/jobs?\(query)")
         #expect(response.status == .ok, "\(query): \(response.text)")
-        let page = try response.json()
-        let items = try #require(page["items"] as? [[String: Any]], "\(response.text)")
-        return (items.compactMap { ($0["id"] as? Int).map(Int64.init) }, page["next_cursor"] as? String)
+        let page = try response.decoded(as: TestPage<Components.Schemas.Job>.self)
+        return (page.items.map { Int64($0.id) }, page.nextCursor)
     }
 
     @Test("each filter and their combinations select exactly the matching jobs", arguments: TestDatabase.enabled)
@@ -209,10 +209,10 @@ struct JobListTests {
             // act
             let response = try await server.get("/api/v1/events?limit=100")
             // check
-            let items = try #require(try response.json()["items"] as? [[String: Any]])
-            let created = try #require(items.first { $0["action"] as? String == "project.created" })
-            #expect(created["project_id"] as? Int == Int(project))
-            #expect(created["project_name"] as? String == "Marsh birds")
+            let items = try response.decoded(as: TestPage<Components.Schemas.Event>.self).items
+            let created = try #require(items.first { $0.action == "project.created" })
+            #expect(created.projectId.map(Int64.init) == project)
+            #expect(created.projectName == "Marsh birds")
         }
     }
 }

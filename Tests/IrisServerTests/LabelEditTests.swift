@@ -19,13 +19,7 @@ struct LabelEditTests {
     typealias LabelChange = Components.Schemas.LabelChange
 
     static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = try? Date(text, strategy: .iso8601) { return date }
-            return try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
-        }
-        return try decoder.decode(type, from: response.data)
+        try response.decoded(as: type)
     }
 
     /// Every human label of the project, as rows: what undo must restore exactly.

@@ -233,4 +233,27 @@ extension TestResponse {
     }
 
     public var data: Data { Data(body.readableBytesView) }
+
+    /// The body decoded as `type`: the generated client's types (`Components.Schemas`), or a
+    /// `TestPage` of them, so a test reads an answer as an app would. Dates as the server writes them.
+    public func decoded<T: Decodable>(as type: T.Type) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            return try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        }
+        return try decoder.decode(type, from: data)
+    }
+}
+
+/// A list's answer (`items` and the next page's cursor), for `TestResponse.decoded(as:)`.
+public struct TestPage<Item: Decodable>: Decodable {
+    public var items: [Item]
+    public var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case items
+        case nextCursor = "next_cursor"
+    }
 }
