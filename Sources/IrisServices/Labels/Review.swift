@@ -161,6 +161,7 @@ public struct Review: Sendable {
     func suggestions(for sha256s: [String], in project: Project) async throws -> (
         top: [String: [Suggestion]], learner: [String: [String: Double]]
     ) {
+        guard !sha256s.isEmpty else { return ([:], [:]) }
         var all: [String: [String: Suggestion]] = [:]
         var distributions: [String: [String: Double]] = [:]
         func offer(_ sha256: String, _ suggestion: Suggestion) {
@@ -197,10 +198,12 @@ public struct Review: Sendable {
         }
         // Automatic models: their top label, when one of its names is a label of the project,
         // or when a label of the project names a WordNet synset above its class.
-        if let names = project.labelSet, !names.isEmpty {
+        let modelLabels = try await store.analyses.topLabelsByModel(sha256s: sha256s)
+        if let names = project.labelSet, !names.isEmpty, !modelLabels.isEmpty {
             let byName = Dictionary(names.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+            // WordNet is read only when there are models' labels to map (its first load takes seconds).
             let above = (try? await vocabulary()).map { Self.labelsAbove(names, in: $0) } ?? [:]
-            for (sha256, models) in try await store.analyses.topLabelsByModel(sha256s: sha256s) {
+            for (sha256, models) in modelLabels {
                 // A head's stored labels are the head's answer (above), and another project's
                 // head is no automatic model of this one.
                 for (model, top) in models where !LearningService.isHeadModel(model) {
