@@ -14,6 +14,8 @@ public enum LabelBenchmark {
         public var database: String
         public var photos: Int
         public var changed: Int
+        /// Photos a write transaction of the change (nil: the whole change in one).
+        public var chunkSize: Int?
         public var bulkSeconds: Double
         public var undoSeconds: Double
         /// The other writer alone: its median and longest write.
@@ -24,13 +26,18 @@ public enum LabelBenchmark {
         public var concurrentWrites: Int
         public var concurrentWriteP50Milliseconds: Double
         public var concurrentWriteMaxMilliseconds: Double
+        /// The other writer's longest write while the change ran, and while the undo ran.
+        public var changeWriteMaxMilliseconds: Double
+        public var undoWriteMaxMilliseconds: Double
     }
 
-    public static func run(_ settings: IrisSettings, photos: Int) async throws -> Report {
+    /// `chunk`: photos a write transaction of the change (0: one transaction; nil: the
+    /// database's default).
+    public static func run(_ settings: IrisSettings, photos: Int, chunk: Int? = nil) async throws -> Report {
         let logger = settings.makeLogger()
         let store = try await IrisStore.open(settings.database, poolSize: settings.poolSize, logger: logger)
         do {
-            let report = try await measure(store, photos: photos)
+            let report = try await measure(store, photos: photos, chunk: chunk)
             await store.database.shutdown()
             return report
         } catch {
@@ -46,20 +53,34 @@ public enum LabelBenchmark {
         var isStopped: Bool { lock.withLock { stopped } }
         func stop() { lock.withLock { stopped = true } }
 
+        /// Whether the writes now are during the change (else during the undo).
+        private var changing = true
+        private(set) var changeMax: Double = 0
+        private(set) var undoMax: Double = 0
+        func undoing() { lock.withLock { changing = false } }
+
         func run(_ store: IrisStore) async throws -> [Double] {
             var times: [Double] = []
             while !isStopped {
                 let start = ContinuousClock.now
+                let during = lock.withLock { changing }
                 try await store.events.append(
                     Event(actorKind: "system", actorID: nil, actorName: "label bench", action: "bench.write"))
-                times.append((ContinuousClock.now - start) / .milliseconds(1))
+                let took = (ContinuousClock.now - start) / .milliseconds(1)
+                times.append(took)
+                lock.withLock {
+                    if during { changeMax = max(changeMax, took) } else { undoMax = max(undoMax, took) }
+                }
                 try await Task.sleep(for: .milliseconds(2))
             }
             return times
         }
     }
 
-    static func measure(_ store: IrisStore, photos: Int) async throws -> Report {
+    static func measure(_ store: IrisStore, photos: Int, chunk: Int?) async throws -> Report {
+        let labels: any LabelRepository =
+            chunk.map { SQLLabelRepository(database: store.database, chunkSize: $0) } ?? store.labels
+        let chunkSize = chunk ?? (store.database.dialect == .sqlite ? SQLLabelRepository.sqliteChunk : 0)
         let project = try await store.projects.create(
             name: "label bench \(UUID().uuidString.prefix(8))", description: "", labelSet: ["robin", "sparrow"],
             owner: nil)
@@ -88,7 +109,7 @@ public enum LabelBenchmark {
                 }
             }
         }
-        let actor = LabelActor(kind: "system", id: nil, name: "label bench")
+        let actor = AuditLog.template(as: .system("label bench"), .labelChanged)
         // The other writer alone, for a second.
         let alone = Writer()
         async let aloneTimes = alone.run(store)
@@ -102,11 +123,13 @@ public enum LabelBenchmark {
         let clock = ContinuousClock()
         var outcome = LabelOutcome(operation: nil, changed: 0)
         let bulk = try await clock.measure {
-            outcome = try await store.labels.change(
-                .filter(LabelFilter(label: "robin")), in: project.id, add: ["sparrow"], remove: ["robin"], by: actor)
+            outcome = try await labels.change(
+                .filter(LabelFilter(label: "robin")), in: project.id, add: ["sparrow"], remove: ["robin"],
+                recording: actor)
         }
+        writer.undoing()
         let undo = try await clock.measure {
-            _ = try await store.labels.undo(outcome.operation ?? 0, in: project.id, by: actor)
+            _ = try await labels.undo(outcome.operation ?? 0, in: project.id, recording: actor)
         }
         try await Task.sleep(for: .milliseconds(200))
         writer.stop()
@@ -114,9 +137,11 @@ public enum LabelBenchmark {
         func median(_ sorted: [Double]) -> Double { sorted.isEmpty ? 0 : sorted[sorted.count / 2] }
         return Report(
             database: store.database.dialect == .sqlite ? "sqlite" : "postgres", photos: photos,
-            changed: outcome.changed, bulkSeconds: bulk / .seconds(1), undoSeconds: undo / .seconds(1),
+            changed: outcome.changed, chunkSize: chunkSize > 0 ? chunkSize : nil, bulkSeconds: bulk / .seconds(1),
+            undoSeconds: undo / .seconds(1),
             baselineWriteP50Milliseconds: median(baseline), baselineWriteMaxMilliseconds: baseline.last ?? 0,
             concurrentWrites: concurrent.count, concurrentWriteP50Milliseconds: median(concurrent),
-            concurrentWriteMaxMilliseconds: concurrent.last ?? 0)
+            concurrentWriteMaxMilliseconds: concurrent.last ?? 0, changeWriteMaxMilliseconds: writer.changeMax,
+            undoWriteMaxMilliseconds: writer.undoMax)
     }
 }

@@ -8,8 +8,8 @@ public import IrisServices
 /// `iris map-bench-project`: the map's and the label check's jobs on a large seeded project.
 public enum IrisLabelCommands {
     /// Prints the label benchmark's report as one JSON line.
-    public static func bench(_ settings: IrisSettings, photos: Int) async throws {
-        let report = try await LabelBenchmark.run(settings, photos: photos)
+    public static func bench(_ settings: IrisSettings, photos: Int, chunk: Int? = nil) async throws {
+        let report = try await LabelBenchmark.run(settings, photos: photos, chunk: chunk)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         print(String(decoding: try encoder.encode(report), as: UTF8.self))

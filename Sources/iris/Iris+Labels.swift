@@ -9,9 +9,11 @@ struct LabelBenchCommand: AsyncParsableCommand {
         shouldDisplay: false)
     @OptionGroup var common: CommonOptions
     @Option(help: "How many photos the bulk change relabels.") var photos = 10_000
+    @Option(help: "Photos a write transaction of the change (0: one transaction; default: the database's).")
+    var chunk: Int?
 
     func run() async throws {
-        try await IrisLabelCommands.bench(try common.settings(), photos: photos)
+        try await IrisLabelCommands.bench(try common.settings(), photos: photos, chunk: chunk)
     }
 }
 

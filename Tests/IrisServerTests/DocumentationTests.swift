@@ -35,6 +35,31 @@ struct DocumentationTests {
             }
         }
         #expect(strays.isEmpty, "events appended outside AuditLog: \(strays)")
+        // Nor is an event made or inserted anywhere else: the log builds every event (a store
+        // writing thousands in one statement takes the log's template), and the event
+        // repository alone writes the table (and reads rows back into events).
+        // `Event(` as a name of its own (not `LabelEvent(`, `.event(`).
+        func constructs(_ text: String) -> Bool {
+            var rest = text[...]
+            while let found = rest.range(of: "Event(") {
+                let before = found.lowerBound == text.startIndex ? nil : text[text.index(before: found.lowerBound)]
+                if let before, before.isLetter || before.isNumber || before == "_" || before == "." {
+                    rest = text[found.upperBound...]
+                    continue
+                }
+                return true
+            }
+            return false
+        }
+        var builders: [String] = []
+        for file in files
+        where !file.hasSuffix("Events/AuditLog.swift") && !file.hasSuffix("Repositories/EventRepository.swift") {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            if text.localizedCaseInsensitiveContains("INSERT INTO events") || constructs(text) {
+                builders.append(file)
+            }
+        }
+        #expect(builders.isEmpty, "events built or inserted outside AuditLog and EventRepository: \(builders)")
         // Webhooks subscribe to actions the log knows.
         #expect(EventAction.webhookEvents.allSatisfy { EventAction(rawValue: $0.rawValue) != nil })
     }

@@ -5,11 +5,12 @@ import IrisClient
 import IrisCore
 import IrisML
 import IrisServices
-import IrisStore
 import IrisTesting
 import NIOCore
 import SQLKit
 import Testing
+
+@testable import IrisStore
 
 /// Correcting labels: one photo from the version its editor saw, many at once, undone; every
 /// change evented; refusals write nothing. Answers are read as the generated client's types.
@@ -205,6 +206,108 @@ struct LabelEditTests {
             #expect(try await Self.labelRows(server, project) == rowsBefore)
             // The events name each photo once per change: 12 + 12 (undo) + 12 + 1.
             #expect(try await Self.labelEvents(server, project).count == 37)
+        }
+    }
+
+    /// A project of 12 robins and 3 wrens; answers the robins.
+    static func garden(_ server: TestServer, _ project: Int64, seed: Int) async throws -> [String] {
+        var robins: [String] = []
+        for index in 0..<15 {
+            let upload = try await server.upload(
+                try Fixtures.jpeg(width: 40, height: 30, seed: seed + index), to: project,
+                labels: [index < 12 ? "robin" : "wren"])
+            if index < 12 { robins.append(try #require(try upload.json()["sha256"] as? String)) }
+        }
+        return robins
+    }
+
+    static func incomplete(_ server: TestServer) async throws -> Int {
+        try await server.store.database.withConnection { db in
+            try await db.raw("SELECT COUNT(*) AS n FROM label_operations WHERE pending_until IS NOT NULL").first()?
+                .decode(column: "n", as: Int.self) ?? -1
+        }
+    }
+
+    @Test(
+        "a bulk change applied in chunks is all or nothing: a failure after two chunks reverses them before answering",
+        arguments: TestDatabase.enabled)
+    func chunkFailure(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: 12 robins, changed 5 photos a write transaction
+            let project = try await server.createProject("chunked garden", labelSet: ["robin", "sparrow", "wren"])
+            let robins = try await Self.garden(server, project, seed: 400)
+            let original = try await Self.labelRows(server, project)
+            let actor = AuditLog.template(as: .system("test"), .labelChanged)
+            let labels = SQLLabelRepository(database: server.store.database, chunkSize: 5)
+            var interrupted = labels
+            interrupted.interruption = (afterChunks: 2, reverse: true)
+            let failing = interrupted
+
+            // act: the third chunk fails
+            await #expect(throws: StoreError.self) {
+                _ = try await failing.change(
+                    LabelSelection.filter(LabelFilter(label: "robin")), in: project, add: ["sparrow"],
+                    remove: ["robin"],
+                    recording: actor)
+            }
+
+            // check: the labels are exactly as before, and nothing is left incomplete
+            #expect(try await Self.labelRows(server, project) == original)
+            #expect(try await Self.incomplete(server) == 0)
+
+            // Uninterrupted, the same change goes through in three chunks, and undo restores it.
+            let outcome = try await labels.change(
+                .images(robins), in: project, add: ["sparrow"], remove: ["robin"], recording: actor)
+            #expect(outcome.changed == 12 && outcome.sha256s == robins.sorted())
+            #expect(try await server.store.labels.counts(projectID: project) == ["sparrow": 12, "wren": 3])
+            #expect(try await Self.incomplete(server) == 0)
+            _ = try await labels.undo(try #require(outcome.operation), in: project, recording: actor)
+            #expect(try await Self.labelRows(server, project) == original)
+        }
+    }
+
+    @Test(
+        "a bulk change its process left half-way is reversed by recovery once its lease lapsed; an edit made since stands",
+        arguments: TestDatabase.enabled)
+    func chunkRecovery(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: the first chunk of 5 applied, then the process "dies"
+            let project = try await server.createProject("abandoned garden", labelSet: ["robin", "sparrow", "wren"])
+            let robins = try await Self.garden(server, project, seed: 450).sorted()
+            let original = try await Self.labelRows(server, project)
+            let actor = AuditLog.template(as: .system("test"), .labelChanged)
+            var interrupted = SQLLabelRepository(database: server.store.database, chunkSize: 5)
+            interrupted.interruption = (afterChunks: 1, reverse: false)
+            let dying = interrupted
+            await #expect(throws: StoreError.self) {
+                _ = try await dying.change(
+                    LabelSelection.filter(LabelFilter(label: "robin")), in: project, add: ["sparrow"],
+                    remove: ["robin"],
+                    recording: actor)
+            }
+            #expect(try await server.store.labels.counts(projectID: project) == ["robin": 7, "sparrow": 5, "wren": 3])
+            #expect(try await Self.incomplete(server) == 1)
+            let operation = try #require(try await server.store.labels.latestOperation(in: project))
+            // Meanwhile an editor corrects one of the photos the chunk changed.
+            _ = try await server.store.labels.set(
+                ["wren"], on: robins[0], in: project, ifVersion: nil, recording: actor)
+            // An undo of a change still being applied is refused.
+            await #expect(throws: StoreError.self) {
+                try await server.store.labels.undo(operation, in: project, recording: actor)
+            }
+
+            // act: recovery before the lease lapsed leaves it (it may still be running); after, reverses it
+            #expect(try await server.store.labels.recover(now: Date(), recording: actor) == [])
+            let reversed = try await server.store.labels.recover(now: Date().addingTimeInterval(120), recording: actor)
+
+            // check: every photo as before but the one edited since, which keeps its edit
+            #expect(reversed == [operation])
+            #expect(try await Self.incomplete(server) == 0)
+            let expected = original.map {
+                $0.hasPrefix(robins[0]) ? "\(robins[0]) wren human" : $0
+            }
+            #expect(try await Self.labelRows(server, project) == expected)
+            #expect(try await server.store.labels.recover(now: Date().addingTimeInterval(120), recording: actor) == [])
         }
     }
 

@@ -229,6 +229,61 @@ struct ReviewTests {
         }
     }
 
+    @Test(
+        "the active trained head suggests labels, each label once at its best confidence and saying where it came from",
+        arguments: TestDatabase.enabled)
+    func headSuggestions(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a project without a learner, a head over a stored embedding made active, and
+            // a crowd photo that looks like a sparrow to the head and like a robin to MobileNetV2
+            let project = try await server.createProject("headed birds", labelSet: ["robin", "sparrow"])
+            _ = try await server.send(.patch, "/api/v1/projects/\(project)", json: ["review": "links"])
+            let code = try #require(
+                try await server.send(.post, "/api/v1/projects/\(project)/links", json: ["name": "crowd"]).json()[
+                    "code"]
+                    as? String)
+            let sha256 = try await Self.linkUpload(server, code: code, seed: 950, label: "robin")
+            let model = "review-head-embedder"
+            _ = try await server.store.analyses.save(
+                Analysis(sha256: sha256, model: model, result: "{}", createdAt: Date()), labels: [],
+                embedding: [0.1, 1, 0], moderation: nil)
+            _ = try await server.store.analyses.save(
+                Analysis(sha256: sha256, model: "mobilenet-v2", result: "{}", createdAt: Date()),
+                labels: [("robin, American robin, Turdus migratorius", 0.3)], embedding: nil, moderation: nil)
+            // What activating a head stores: its labels under its own name, not an automatic model's.
+            _ = try await server.store.analyses.save(
+                Analysis(sha256: sha256, model: "project-\(project)-classifier", result: "{}", createdAt: Date()),
+                labels: [("robin", 0.97)], embedding: nil, moderation: nil)
+            let before = try LabelEditTests.decode(
+                Queue.self, try await server.get("/api/v1/projects/\(project)/review"))
+            #expect(before.items.first?.suggestions.map(\.source) == ["model"])
+            let parameters: [String: Any] = [
+                "classes": ["robin", "sparrow"], "dimension": 3, "mean": [0, 0, 0],
+                "weights": [8, 0, 0, 0, 8, 0], "bias": [0, 0],
+            ]
+            let record = try await server.store.learning.addClassifier(
+                ClassifierRecord(
+                    projectID: project, model: model, classes: ["robin", "sparrow"],
+                    parameters: String(decoding: try JSONSerialization.data(withJSONObject: parameters), as: UTF8.self),
+                    report: "{}", jobID: nil, createdAt: Date()))
+            #expect(try await server.store.learning.activate(projectID: project, version: record.version))
+
+            // act
+            let queue = try LabelEditTests.decode(
+                Queue.self, try await server.get("/api/v1/projects/\(project)/review"))
+
+            // check: the head's sparrow first, at its softmax; robin once, from the model's 0.3
+            // (above the head's robin); nothing from the head's stored labels
+            let suggestions = try #require(queue.items.first?.suggestions)
+            let head = try LearningService.head(record)
+            let expected = head.predict([0.1, 1, 0])
+            #expect(suggestions.map(\.label) == ["sparrow", "robin"], "\(suggestions)")
+            #expect(suggestions.map(\.source) == ["head", "model"], "\(suggestions)")
+            #expect(abs(suggestions[0].confidence - expected[1]) < 1e-6 && expected[1] > 0.99)
+            #expect(abs(suggestions[1].confidence - 0.3) < 1e-6)
+        }
+    }
+
     @Test("an automatic model's label reaches the project's label above it in WordNet, as a suggestion")
     func modelSuggestionThroughWordNet() async throws {
         try await TestServer.with(.sqlite) { server in

@@ -821,6 +821,10 @@ def test_select_all_matching_a_filter_relabels_every_photo_the_filter_matches(se
     Select(browser.find_element(By.ID, "bulk-label")).select_by_value("sparrow")
     browser.find_element(By.ID, "bulk-add").click()
     page_wait(browser, 15).until(lambda b: f"Changed {len(wrens)} photos" in b.find_element(By.ID, "toasts").text)
+    # The live stream's label.changed events, one per photo, are one notification for the change.
+    page_wait(browser, 15).until(
+        lambda b: f"{EDITOR} relabelled {len(wrens)} photos" in b.find_element(By.ID, "toasts").text)
+    assert browser.find_element(By.ID, "toasts").text.count("relabelled") == 1
 
     # check: the change named the filter, not the photos; every wren has sparrow, no other photo changed
     sent = [json.loads(body) for url, body in browser.execute_script("return window.sent")

@@ -3250,7 +3250,7 @@ extension Components {
                     public var label: Swift.String
                     /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/SuggestionsPayload/confidence`.
                     public var confidence: Swift.Double
-                    /// `learner` or `model`.
+                    /// `learner`, `head` (the active trained head) or `model`.
                     ///
                     /// - Remark: Generated from `#/components/schemas/ReviewQueue/ItemsPayload/SuggestionsPayload/source`.
                     public var source: Swift.String
@@ -3259,7 +3259,7 @@ extension Components {
                     /// - Parameters:
                     ///   - label:
                     ///   - confidence:
-                    ///   - source: `learner` or `model`.
+                    ///   - source: `learner`, `head` (the active trained head) or `model`.
                     public init(
                         label: Swift.String,
                         confidence: Swift.Double,

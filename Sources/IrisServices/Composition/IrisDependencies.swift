@@ -62,6 +62,19 @@ public struct IrisDependencies: Sendable {
             try? await client?.shutdown()
             throw error
         }
+        // A bulk label change an earlier process left half-way (SQLite applies one in chunks) is
+        // reversed once its lease lapsed; one still running renews its lease every chunk.
+        do {
+            let reversed = try await store.labels.recover(
+                now: Date(), recording: AuditLog.template(as: .system("iris"), .labelChanged))
+            if !reversed.isEmpty {
+                logger.notice(
+                    "reversed label changes an earlier run left incomplete",
+                    metadata: ["operations": "\(reversed.map(String.init).joined(separator: ","))"])
+            }
+        } catch {
+            logger.error("could not reverse incomplete label changes", metadata: ["error": "\(error)"])
+        }
         var dependencies = IrisDependencies(store: store, blobs: blobs, scratch: scratch)
         dependencies.storageClient = client
         return dependencies

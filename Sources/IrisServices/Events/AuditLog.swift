@@ -76,8 +76,16 @@ public struct AuditLog: Sendable {
     ) -> Event? {
         // Demo mode keeps nothing that uploads cause; sign-ins and admin actions are still recorded.
         if mode == .demo && [.imageUploaded, .importCompleted].contains(action) { return nil }
-        return Event(
-            actorKind: actor.kind, actorID: actor.id, actorName: actor.name, action: action.rawValue,
-            projectID: project, subject: subject, detail: detail)
+        var event = Self.template(as: actor, action)
+        (event.projectID, event.subject, event.detail) = (project, subject, detail)
+        return event
+    }
+
+    /// An event naming only its actor and action, for a store that writes one per row of a
+    /// change in the change's own transaction and fills in each row's project, subject and
+    /// detail (`label.changed` per photo relabelled, `review.decided` per decision: ten
+    /// thousand a statement). Every mode keeps these.
+    public static func template(as actor: Actor, _ action: EventAction) -> Event {
+        Event(actorKind: actor.kind, actorID: actor.id, actorName: actor.name, action: action.rawValue)
     }
 }

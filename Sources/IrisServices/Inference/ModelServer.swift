@@ -143,13 +143,12 @@ public struct ModelServer: Sendable {
             return try embedderPlan(
                 model: record.model, platform: "iris_learner", classes: classes, learner: true, head: nil, name: name)
         case .head(let projectID):
-            let records = try await learning.store.learning.classifiers(projectID: projectID)
-            guard let record = records.first(where: \.active) else {
+            guard let active = try await learning.activeHead(projectID: projectID) else {
                 throw Refusal.notFound("model \(name) is not ready: project \(projectID) has no active trained head")
             }
-            let head = try LearningService.head(record)
             return try embedderPlan(
-                model: record.model, platform: "iris_head", classes: head.classes, learner: false, head: head,
+                model: active.record.model, platform: "iris_head", classes: active.head.classes, learner: false,
+                head: active.head,
                 name: name)
         }
     }

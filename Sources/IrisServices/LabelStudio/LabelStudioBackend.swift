@@ -62,8 +62,8 @@ public struct LabelStudioBackend: Sendable {
     /// The project's predictor: its active head, else its learner once it has a class; a 409
     /// when it has neither.
     public func predictor(for project: Project) async throws -> Predictor {
-        if let record = try await store.learning.classifiers(projectID: project.id).first(where: \.active) {
-            return .head(record, try LearningService.head(record))
+        if let active = try await learning.activeHead(projectID: project.id) {
+            return .head(active.record, active.head)
         }
         try await learning.requireClasses(in: project)
         guard let record = try await store.learning.learner(projectID: project.id) else {

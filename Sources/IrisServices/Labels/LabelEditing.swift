@@ -26,7 +26,7 @@ public struct LabelEditing: Sendable {
     {
         let labels = try checked(names, field: "labels", in: project)
         let result = try await store.labels.set(
-            labels, on: sha256, in: project.id, ifVersion: ifVersion, by: Self.actor(caller))
+            labels, on: sha256, in: project.id, ifVersion: ifVersion, recording: Self.event(caller))
         await teach(result.outcome.sha256s, projectID: project.id)
         return result
     }
@@ -52,7 +52,7 @@ public struct LabelEditing: Sendable {
             }
         }
         let outcome = try await store.labels.change(
-            selection, in: project.id, add: adding, remove: removing, by: Self.actor(caller))
+            selection, in: project.id, add: adding, remove: removing, recording: Self.event(caller))
         await teach(outcome.sha256s, projectID: project.id)
         return outcome
     }
@@ -79,14 +79,14 @@ public struct LabelEditing: Sendable {
         let used = try await store.labels.counts(projectID: project.id)[old] ?? 0
         guard used > 0 else { return (renamed, LabelOutcome(operation: nil, changed: 0)) }
         let outcome = try await store.labels.change(
-            .filter(LabelFilter(label: old)), in: project.id, add: [new], remove: [old], by: Self.actor(caller))
+            .filter(LabelFilter(label: old)), in: project.id, add: [new], remove: [old], recording: Self.event(caller))
         await teach(outcome.sha256s, projectID: project.id)
         return (renamed, outcome)
     }
 
     /// Reverses a change, if none of its photos' labels changed since.
     public func undo(_ operation: Int64, in project: Project, by caller: Caller) async throws -> LabelOutcome {
-        let outcome = try await store.labels.undo(operation, in: project.id, by: Self.actor(caller))
+        let outcome = try await store.labels.undo(operation, in: project.id, recording: Self.event(caller))
         await teach(outcome.sha256s, projectID: project.id)
         return outcome
     }
@@ -115,8 +115,6 @@ public struct LabelEditing: Sendable {
         }
     }
 
-    static func actor(_ caller: Caller) -> LabelActor {
-        let actor = AuditLog.Actor.caller(caller)
-        return LabelActor(kind: actor.kind, id: actor.id, name: actor.name)
-    }
+    /// The log's template of the `label.changed` events a change by `caller` writes.
+    static func event(_ caller: Caller) -> Event { AuditLog.template(as: .caller(caller), .labelChanged) }
 }

@@ -5,7 +5,7 @@ public import IrisStore
 
 /// Review of contributions: the queue of photos waiting for an editor (newest first, or the
 /// most suspect labels first), each with up to three suggested labels from what the project
-/// already knows, and the editors' decisions. A decision is one transaction; the learner
+/// already knows (its learner, its active trained head, automatic models), and the editors' decisions. A decision is one transaction; the learner
 /// follows it at once (an accepted photo joins the classes its labels name, a rejected one
 /// leaves them).
 public struct Review: Sendable {
@@ -34,9 +34,13 @@ public struct Review: Sendable {
     public struct Suggestion: Sendable, Equatable, Codable {
         public var label: String
         public var confidence: Double
-        /// `learner`, or `model:<name>` for an automatic model's label that names one of the
-        /// project's labels.
-        public var source: String
+        public var source: Source
+    }
+
+    /// Where a suggestion came from: the project's learner, its active trained head, or an
+    /// automatic model's label that names one of the project's labels.
+    public enum Source: String, Sendable, Equatable, Codable, CaseIterable {
+        case learner, head, model
     }
 
     /// One photo of the queue.
@@ -152,10 +156,12 @@ public struct Review: Sendable {
     }
 
     /// Up to three suggestions per photo (by confidence), and the learner's whole distribution
-    /// over its classes, per photo it could judge.
+    /// over its classes, per photo it could judge. A label several sources suggest is listed
+    /// once, with the highest confidence and the source that gave it.
     func suggestions(for sha256s: [String], in project: Project) async throws -> (
         top: [String: [Suggestion]], learner: [String: [String: Double]]
     ) {
+        guard !sha256s.isEmpty else { return ([:], [:]) }
         var all: [String: [String: Suggestion]] = [:]
         var distributions: [String: [String: Double]] = [:]
         func offer(_ sha256: String, _ suggestion: Suggestion) {
@@ -174,22 +180,39 @@ public struct Review: Sendable {
                     let distribution = Self.distribution(answer)
                     distributions[sha256] = distribution
                     for (label, confidence) in distribution {
-                        offer(sha256, Suggestion(label: label, confidence: confidence, source: "learner"))
+                        offer(sha256, Suggestion(label: label, confidence: confidence, source: .learner))
                     }
+                }
+            }
+        }
+        // The active trained head: its softmax over its classes, on the stored embedding by the
+        // model it was trained over (as `/v2` runs it); photos without one are left to the others.
+        if let active = try await learning.activeHead(projectID: project.id) {
+            let vectors = try await store.search.embeddings(model: active.record.model, sha256s: sha256s)
+            for sha256 in sha256s {
+                guard let vector = vectors[sha256], vector.count == active.head.dimension else { continue }
+                for (label, confidence) in active.head.ranked(vector).prefix(3) {
+                    offer(sha256, Suggestion(label: label, confidence: confidence, source: .head))
                 }
             }
         }
         // Automatic models: their top label, when one of its names is a label of the project,
         // or when a label of the project names a WordNet synset above its class.
-        if let names = project.labelSet, !names.isEmpty {
+        let modelLabels = try await store.analyses.topLabelsByModel(sha256s: sha256s)
+        if let names = project.labelSet, !names.isEmpty, !modelLabels.isEmpty {
             let byName = Dictionary(names.map { ($0.lowercased(), $0) }, uniquingKeysWith: { a, _ in a })
+            // WordNet is read only when there are models' labels to map (its first load takes seconds).
             let above = (try? await vocabulary()).map { Self.labelsAbove(names, in: $0) } ?? [:]
-            for (sha256, top) in try await store.analyses.topLabels(sha256s: sha256s) {
-                let named = top.label.split(separator: ",").lazy.compactMap {
-                    byName[$0.trimmingCharacters(in: .whitespaces).lowercased()]
-                }.first
-                if let label = named ?? above[top.label] {
-                    offer(sha256, Suggestion(label: label, confidence: top.score, source: "model"))
+            for (sha256, models) in modelLabels {
+                // A head's stored labels are the head's answer (above), and another project's
+                // head is no automatic model of this one.
+                for (model, top) in models where !LearningService.isHeadModel(model) {
+                    let named = top.label.split(separator: ",").lazy.compactMap {
+                        byName[$0.trimmingCharacters(in: .whitespaces).lowercased()]
+                    }.first
+                    if let label = named ?? above[top.label] {
+                        offer(sha256, Suggestion(label: label, confidence: top.score, source: .model))
+                    }
                 }
             }
         }
@@ -252,7 +275,9 @@ public struct Review: Sendable {
                 checked[index].labels = try labels.checked(names, field: "labels", in: project)
             }
         }
-        let outcome = try await store.reviews.decide(checked, in: project.id, by: LabelEditing.actor(caller))
+        let outcome = try await store.reviews.decide(
+            checked, in: project.id, recording: AuditLog.template(as: .caller(caller), .reviewDecided),
+            relabelling: LabelEditing.event(caller))
         await labels.teach(outcome.sha256s, projectID: project.id)
         return outcome
     }

@@ -118,6 +118,15 @@ extension LearningService {
         try JSONDecoder().decode(SoftmaxRegression.self, from: Data(record.parameters.utf8))
     }
 
+    /// The project's active trained head and its record, or nil when no version is active.
+    /// One place reads it for every edge that runs it (`/v2`, Label Studio, review suggestions).
+    public func activeHead(projectID: Int64) async throws -> (record: ClassifierRecord, head: SoftmaxRegression)? {
+        guard let record = try await store.learning.classifiers(projectID: projectID).first(where: \.active) else {
+            return nil
+        }
+        return (record, try Self.head(record))
+    }
+
     /// The model name a project's active head labels images under.
     public static func headModelName(projectID: Int64) -> String { "project-\(projectID)-classifier" }
 

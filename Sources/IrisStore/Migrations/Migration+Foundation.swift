@@ -3,7 +3,7 @@ extension Migration {
     public static let all: [Migration] = [
         foundation, accounts, uploadLinks, jobs, analyses, learning, remoteModels, hardening, learnerNoise,
         learnerModel, repairs, repairDefaults, searchChanges, perceptualHashes, analysisText, tokenParents,
-        labelEdits, review, reports,
+        labelEdits, review, reports, labelChunks,
     ]
 
     /// Projects, images (one row per distinct content), project membership and labels.

@@ -39,3 +39,14 @@ extension Migration {
         ]
     )
 }
+
+extension Migration {
+    /// A bulk label change applied in chunks (SQLite) is incomplete until its last chunk:
+    /// `pending_until` is its lease, renewed by every chunk, and NULL once it is done. An
+    /// operation whose lease lapsed was left half-way by a process that died, and is reversed
+    /// (`LabelRepository.recover`).
+    static let labelChunks = Migration(
+        id: "2026-12-07-label-chunks",
+        portable: ["ALTER TABLE label_operations ADD COLUMN pending_until BIGINT"]
+    )
+}

@@ -28,8 +28,11 @@ public protocol ReviewRepository: Sendable {
     /// How many of the project's photos are in each review state.
     func counts(projectID: Int64) async throws -> [ReviewState: Int]
     /// Records every decision in one transaction: all or none. A photo not in the project is
-    /// a 404 naming it; a relabelling accept is a label change (operation, events).
-    func decide(_ decisions: [ReviewDecision], in projectID: Int64, by actor: LabelActor) async throws -> ReviewOutcome
+    /// a 404 naming it; a relabelling accept is a label change (operation, events). `decided`
+    /// and `relabelling` are the log's templates (`AuditLog.template`) of the `review.decided`
+    /// and `label.changed` events, filled in per photo here.
+    func decide(_ decisions: [ReviewDecision], in projectID: Int64, recording decided: Event, relabelling: Event)
+        async throws -> ReviewOutcome
     /// Rejected photos decided more than their project's retention ago: (project, photo).
     func expiredRejections(now: Date, limit: Int) async throws -> [(projectID: Int64, sha256: String)]
     /// How many accepted photos of the project have no human label.
@@ -76,9 +79,9 @@ public struct SQLReviewRepository: ReviewRepository {
         }
     }
 
-    public func decide(_ decisions: [ReviewDecision], in projectID: Int64, by actor: LabelActor) async throws
-        -> ReviewOutcome
-    {
+    public func decide(
+        _ decisions: [ReviewDecision], in projectID: Int64, recording decided: Event, relabelling: Event
+    ) async throws -> ReviewOutcome {
         try await database.transaction { db in
             let now = Clock.nowMilliseconds()
             var states: [String: String] = [:]
@@ -104,21 +107,21 @@ public struct SQLReviewRepository: ReviewRepository {
                 try await db.raw(
                     """
                     UPDATE project_images SET review_state = \(bind: state.rawValue), decided_at = \(bind: now),
-                    decided_by = \(bind: actor.name) WHERE project_id = \(bind: projectID) AND sha256 = \(bind: decision.sha256)
+                    decided_by = \(bind: decided.actorName) WHERE project_id = \(bind: projectID) AND sha256 = \(bind: decision.sha256)
                     """
                 ).run()
-                events.append(
-                    Event(
-                        actorKind: actor.kind, actorID: actor.id, actorName: actor.name,
-                        action: EventAction.reviewDecided.rawValue, projectID: projectID, subject: decision.sha256,
-                        detail: ["decision": state.rawValue, "was": states[decision.sha256] ?? ""]))
+                var event = decided
+                event.projectID = projectID
+                event.subject = decision.sha256
+                event.detail = ["decision": state.rawValue, "was": states[decision.sha256] ?? ""]
+                events.append(event)
             }
             try await SQLEventRepository.insert(events, at: now, on: db)
             // Relabelling accepts: one label operation for all of them, undoable like any other.
             var labels = LabelOutcome(operation: nil, changed: 0)
             let relabelled = decisions.filter { $0.action == .accept && $0.labels != nil }
             if !relabelled.isEmpty {
-                let operation = try await SQLLabelRepository.begin(projectID, actor: actor, undoes: nil, on: db)
+                let operation = try await SQLLabelRepository.begin(projectID, event: relabelling, undoes: nil, on: db)
                 for decision in relabelled {
                     let current = try await SQLLabelRepository.member(decision.sha256, in: projectID, on: db)
                     try await SQLLabelRepository.stage(
@@ -126,7 +129,7 @@ public struct SQLReviewRepository: ReviewRepository {
                         in: projectID, on: db)
                 }
                 let changed = try await SQLLabelRepository.apply(
-                    operation, in: projectID, actor: actor, bumped: false, on: db)
+                    operation, nil, in: projectID, event: relabelling, bumped: false, on: db)
                 if changed.isEmpty {
                     try await db.raw("DELETE FROM label_operations WHERE id = \(bind: operation)").run()
                 } else {

@@ -385,7 +385,27 @@ export function offlineQueue(target, checkURL, list, finished, remember = false)
 const EVENT_NAMES = ["image.uploaded", "image.removed", "import.completed", "project.created", "project.updated",
   "project.deleted", "member.role_set", "member.removed", "link.created", "link.revoked", "token.created",
   "token.revoked", "user.created", "user.disabled", "auth.sign_in_failed", "webhook.created", "webhook.deleted",
-  "job.cancelled", "job.retried", "job.dead", "job.failed", "model.registered", "model.removed"];
+  "job.cancelled", "job.retried", "job.dead", "job.failed", "model.registered", "model.removed", "label.changed"];
+
+// A label change writes one label.changed event per photo (a bulk change ten thousand): they are
+// gathered by their operation and shown as one notification once none has come for a second,
+// "alice relabelled 10000 photos in Birds".
+const gathered = new Map();
+function gatherLabelChange(event, where) {
+  const key = event.detail && event.detail.operation ? event.detail.operation : "event " + event.id;
+  let group = gathered.get(key);
+  if (!group) {
+    group = { count: 0, timer: null };
+    gathered.set(key, group);
+  }
+  group.count += 1;
+  clearTimeout(group.timer);
+  group.timer = setTimeout(() => {
+    gathered.delete(key);
+    const photos = group.count === 1 ? "a photo" : group.count.toLocaleString() + " photos";
+    toast(event.actor + " relabelled " + photos + where);
+  }, 1000);
+}
 
 function followEvents() {
   if (!document.querySelector("meta[name=csrf-token]") || !window.EventSource) return;
@@ -393,6 +413,7 @@ function followEvents() {
     try {
       const event = JSON.parse(data);
       const where = event.project_name ? " in " + event.project_name : event.project_id ? " in project " + event.project_id : "";
+      if (event.action === "label.changed") { gatherLabelChange(event, where); return; }
       toast(event.actor + ": " + event.action.replace(/[._]/g, " ") + where, event.action.includes("failed"));
     } catch (_) {}
   };

@@ -294,6 +294,9 @@ function preload() {
 
 // ---- Showing ----
 
+// How a suggestion's source reads beside its confidence.
+const sourceNames = { learner: "learner", head: "trained head", model: "model" };
+
 // What 1–9 pick from: the suggestions, then the project's labels not suggested.
 function choicesFor(item) {
   const choices = item.suggestions.map((suggestion) => ({ label: suggestion.label, suggestion: suggestion }));
@@ -399,7 +402,8 @@ function show() {
     button.setAttribute("aria-pressed", String(picked === choice.label));
     button.append(element("kbd", index < 9 ? String(index + 1) : "·"), element("span", choice.label, "name"));
     if (choice.suggestion) {
-      button.append(element("span", percent(choice.suggestion.confidence) + " " + choice.suggestion.source, "muted why"));
+      const from = sourceNames[choice.suggestion.source] || choice.suggestion.source;
+      button.append(element("span", percent(choice.suggestion.confidence) + " " + from, "muted why"));
     }
     button.addEventListener("click", () => pick(choice.label));
     row.append(button);
