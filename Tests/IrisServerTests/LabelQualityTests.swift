@@ -141,6 +141,42 @@ struct LabelQualityTests {
         }
     }
 
+    @Test(
+        "three classes of 24 photos draw the project's own learning curve, and a class of 2 is measured against it",
+        arguments: TestDatabase.enabled)
+    func ownLearningCurve(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: robins, sparrows and vehicles, 24 each on their own axis; two wrens off them
+            let project = try await server.createProject(
+                "many birds", labelSet: ["robin", "sparrow", "vehicle", "wren"])
+            var known: [(sha256: String, label: String, vector: [Float])] = []
+            for index in 0..<74 {
+                let (label, vector): (String, [Float]) =
+                    index < 72
+                    ? (["robin", "sparrow", "vehicle"][index % 3], Self.near(index % 3, index))
+                    : ("wren", [1, 1, 0.2 * Float(index - 72)])
+                let sha256 = try await Self.photo(
+                    server, project: project, seed: 2_000 + index, labels: [label], vector: vector)
+                known.append((sha256, label, vector))
+            }
+            try await LabelEditTests.teach(server, project: project, model: Self.model, known)
+
+            // act
+            let report = try await server.get("/api/v1/projects/\(project)/label-issues").json()
+
+            // check: the project's curve, levelled off at once (the classes are apart), so the
+            // wren's 2 photos are enough here, where the photo set's curve would ask for more
+            let size = try #require(report["class_size"] as? [String: Any])
+            #expect(size["source"] as? String == "project")
+            let curve = try #require(size["curve"] as? [[String: Any]])
+            #expect(curve.compactMap { $0["photos"] as? Int } == LearningCurve.sizes)
+            #expect(curve.first?["accuracy"] as? Double == 1)
+            #expect(size["enough"] as? Int == 1)
+            #expect((report["small_classes"] as? [[String: Any]])?.isEmpty == true)
+            #expect(try #require(LearningCurve.enough(LearningCurve.photoSet)) > 2)
+        }
+    }
+
     @Test("another project's token gets 404 and an unknown limit a 400, with nothing computed")
     func refusals() async throws {
         try await TestServer.with(.sqlite) { server in
