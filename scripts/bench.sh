@@ -92,9 +92,13 @@ if [ ! -f "$photoset2/.complete-v1" ]; then
 fi
 echo "== feature study: embeddings, WordNet-hierarchy features and both (photo set, second set, crop set; 20 splits each)"
 "$PWD/.build/release/iris" learn feature-study --data "$work/learning" --log-level warning "$photoset" "$photoset2" .cache/evalset
-for set in "$photoset" "$photoset2"; do
-  echo "== label quality, $(basename "$set") (MobileNetV2; 20 seeds of flipped labels, 10 seeds of label-next rounds)"
-  "$PWD/.build/release/iris" learn label-quality --data "$work/learning" --log-level warning "$set"
+# Over the learner's default model (the label check and label next use the project's learner
+# model); MobileNetV2's plain embedding as well, the model of the first figures in docs/LEARNING.md.
+for model in mobilenet-v2-wordnet mobilenet-v2; do
+  for set in "$photoset" "$photoset2"; do
+    echo "== label quality, $(basename "$set") ($model; 20 seeds of flipped labels, 10 seeds of label-next rounds, 50 of the learning curve)"
+    "$PWD/.build/release/iris" learn label-quality --model "$model" --data "$work/learning" --log-level warning "$set"
+  done
 done
 echo "== map layout (50,000 synthetic 1,280-d points in 100 clusters; and the photo set)"
 "$PWD/.build/release/iris" learn map-bench --data "$work/learning" --log-level warning --points 50000 "$photoset"

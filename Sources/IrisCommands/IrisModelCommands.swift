@@ -302,5 +302,14 @@ extension IrisModelCommands {
             String(
                 format: "    useful − random: mean %+.3f, worst round %+.3f", mean(curves.useful) - mean(curves.random),
                 worst))
+        let names = Array(Set(data.map(\.label))).sorted()
+        if let curve = try LearningCurve.measure(
+            features: study.data.map(\.feature), labels: data.map { names.firstIndex(of: $0.label) ?? 0 }, repeats: 50)
+        {
+            print(
+                "  learning curve (nearest class mean on held-out photos per training photos per class; 50 seeds): "
+                    + curve.map { String(format: "%d %.3f", $0.photos, $0.accuracy) }.joined(separator: ", ")
+                    + "; levels off (within 2 points of the best) at \(LearningCurve.enough(curve) ?? 0)")
+        }
     }
 }

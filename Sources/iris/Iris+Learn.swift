@@ -87,7 +87,7 @@ extension LearnCommand {
         static let configuration = CommandConfiguration(
             commandName: "label-quality",
             abstract:
-                "Wrong-label detection on randomly flipped labels and label-next curves against random order, on an ImageFolder of labelled photos (run by make bench).",
+                "Wrong-label detection on randomly flipped labels, label-next curves against random order and the learning curve (accuracy per photos per class), on an ImageFolder of labelled photos (run by make bench).",
             shouldDisplay: false)
         @OptionGroup var common: CommonOptions
         @Option(help: "The embedding model (default: learner.model).") var model: String?

@@ -305,4 +305,38 @@ struct ReviewTests {
                 suggestion.label == "bird" && suggestion.source == "model" && abs(suggestion.confidence - 0.83) < 1e-6)
         }
     }
+
+    @Test(
+        "the review page opens in the useful order once 20 accepted photos have no label, counted with the pending",
+        arguments: TestDatabase.enabled)
+    func reviewPageOpensUseful(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            // setup: a labelled photo and 19 without a label, then the 20th
+            let project = try await server.createProject("unlabelled birds", labelSet: ["robin", "sparrow"])
+            _ = try await server.upload(
+                try Fixtures.jpeg(width: 40, height: 30, seed: 1_000), to: project, labels: ["robin"])
+            for seed in 1_001..<1_020 {
+                _ = try await server.upload(
+                    try Fixtures.jpeg(width: 40, height: 30, seed: seed), to: project, labels: [])
+            }
+            let fewer = try await server.get("/projects/\(project)/review", headers: PageTests.html)
+            _ = try await server.upload(try Fixtures.jpeg(width: 40, height: 30, seed: 1_020), to: project, labels: [])
+
+            // act
+            let page = try await server.get("/projects/\(project)/review", headers: PageTests.html)
+            let queue = try await server.get("/api/v1/projects/\(project)/review?order=useful&limit=5")
+
+            // check: the order chosen, and the count the page shows "left" from
+            #expect(fewer.status == .ok && page.status == .ok, "\(page.text)")
+            #expect(fewer.text.contains(#"<option value="suspect" selected>"#))
+            #expect(page.text.contains(#"<option value="useful" selected>"#), "\(page.text)")
+            #expect(!page.text.contains(#"<option value="suspect" selected>"#))
+            #expect(queue.status == .ok, "\(queue.text)")
+            let counts = try #require(try queue.json()["counts"] as? [String: Int])
+            #expect(counts["unlabelled"] == 20 && counts["pending"] == 0)
+            #expect((try queue.json()["items"] as? [[String: Any]])?.count == 5)
+            let newest = try await server.get("/api/v1/projects/\(project)/review").json()
+            #expect((newest["counts"] as? [String: Int])?["unlabelled"] == nil)
+        }
+    }
 }

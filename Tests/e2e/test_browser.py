@@ -1328,6 +1328,12 @@ def test_check_labels_shows_the_mistake_first_fixes_it_by_key_and_lights_it_up_o
     assert "Labelled cat · probably coffee" in first.text
     assert "likely wrong" in first.text
     assert "Checked 16 labelled photos of 16" in browser.find_element(By.ID, "check-summary").text
+    # check: four photos a class are too few; how many more would help comes from the photo
+    # evaluation set's learning curve (four classes of four cannot draw the project's own)
+    problems = browser.find_element(By.ID, "check-problem-list").get_attribute("textContent")
+    assert "coffee: 3 photos, about " in problems, problems
+    assert "more would help (accuracy levels off at " in problems, problems
+    assert "per class on Iris's photo evaluation set" in problems, problems
     # check: the map draws every photo, the mistake lit up in the check's colour
     wait.until(lambda b: "16 photos" in b.find_element(By.ID, "map-status").text)
     lit = browser.execute_script(

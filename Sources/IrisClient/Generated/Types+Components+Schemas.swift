@@ -3081,6 +3081,8 @@ extension Components {
                 public var label: Swift.String
                 /// - Remark: Generated from `#/components/schemas/LabelCheck/SmallClassesPayload/photos`.
                 public var photos: Swift.Int
+                /// More photos that would bring the class to `class_size.enough`.
+                ///
                 /// - Remark: Generated from `#/components/schemas/LabelCheck/SmallClassesPayload/needed`.
                 public var needed: Swift.Int
                 /// Creates a new `SmallClassesPayloadPayload`.
@@ -3088,7 +3090,7 @@ extension Components {
                 /// - Parameters:
                 ///   - label:
                 ///   - photos:
-                ///   - needed:
+                ///   - needed: More photos that would bring the class to `class_size.enough`.
                 public init(
                     label: Swift.String,
                     photos: Swift.Int,
@@ -3108,6 +3110,81 @@ extension Components {
             public typealias SmallClassesPayload = [Components.Schemas.LabelCheck.SmallClassesPayloadPayload]
             /// - Remark: Generated from `#/components/schemas/LabelCheck/small_classes`.
             public var smallClasses: Components.Schemas.LabelCheck.SmallClassesPayload
+            /// The learning curve `small_classes` is measured against (absent while computing).
+            ///
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size`.
+            public struct ClassSizePayload: Codable, Hashable, Sendable {
+                /// The project's own photos, or Iris's photo evaluation set when the project has fewer than three classes of 24 photos.
+                ///
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/source`.
+                @frozen public enum SourcePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case project = "project"
+                    case photoSet = "photo set"
+                }
+                /// The project's own photos, or Iris's photo evaluation set when the project has fewer than three classes of 24 photos.
+                ///
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/source`.
+                public var source: Components.Schemas.LabelCheck.ClassSizePayload.SourcePayload
+                /// Photos per class where accuracy levels off (the smallest size within 2 points of the best).
+                ///
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/enough`.
+                public var enough: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/CurvePayload`.
+                public struct CurvePayloadPayload: Codable, Hashable, Sendable {
+                    /// Training photos per class.
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/CurvePayload/photos`.
+                    public var photos: Swift.Int
+                    /// The nearest class mean's accuracy on held-out photos.
+                    ///
+                    /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/CurvePayload/accuracy`.
+                    public var accuracy: Swift.Double
+                    /// Creates a new `CurvePayloadPayload`.
+                    ///
+                    /// - Parameters:
+                    ///   - photos: Training photos per class.
+                    ///   - accuracy: The nearest class mean's accuracy on held-out photos.
+                    public init(
+                        photos: Swift.Int,
+                        accuracy: Swift.Double
+                    ) {
+                        self.photos = photos
+                        self.accuracy = accuracy
+                    }
+                    public enum CodingKeys: String, CodingKey {
+                        case photos
+                        case accuracy
+                    }
+                }
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/curve`.
+                public typealias CurvePayload = [Components.Schemas.LabelCheck.ClassSizePayload.CurvePayloadPayload]
+                /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size/curve`.
+                public var curve: Components.Schemas.LabelCheck.ClassSizePayload.CurvePayload
+                /// Creates a new `ClassSizePayload`.
+                ///
+                /// - Parameters:
+                ///   - source: The project's own photos, or Iris's photo evaluation set when the project has fewer than three classes of 24 photos.
+                ///   - enough: Photos per class where accuracy levels off (the smallest size within 2 points of the best).
+                ///   - curve:
+                public init(
+                    source: Components.Schemas.LabelCheck.ClassSizePayload.SourcePayload,
+                    enough: Swift.Int,
+                    curve: Components.Schemas.LabelCheck.ClassSizePayload.CurvePayload
+                ) {
+                    self.source = source
+                    self.enough = enough
+                    self.curve = curve
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case source
+                    case enough
+                    case curve
+                }
+            }
+            /// The learning curve `small_classes` is measured against (absent while computing).
+            ///
+            /// - Remark: Generated from `#/components/schemas/LabelCheck/class_size`.
+            public var classSize: Components.Schemas.LabelCheck.ClassSizePayload?
             /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload`.
             public struct OutliersPayloadPayload: Codable, Hashable, Sendable {
                 /// - Remark: Generated from `#/components/schemas/LabelCheck/OutliersPayload/sha256`.
@@ -3165,6 +3242,7 @@ extension Components {
             ///   - leaks:
             ///   - rarePairs:
             ///   - smallClasses:
+            ///   - classSize: The learning curve `small_classes` is measured against (absent while computing).
             ///   - outliers:
             public init(
                 state: Components.Schemas.LabelCheck.StatePayload,
@@ -3182,6 +3260,7 @@ extension Components {
                 leaks: Components.Schemas.LabelCheck.LeaksPayload,
                 rarePairs: Components.Schemas.LabelCheck.RarePairsPayload,
                 smallClasses: Components.Schemas.LabelCheck.SmallClassesPayload,
+                classSize: Components.Schemas.LabelCheck.ClassSizePayload? = nil,
                 outliers: Components.Schemas.LabelCheck.OutliersPayload
             ) {
                 self.state = state
@@ -3199,6 +3278,7 @@ extension Components {
                 self.leaks = leaks
                 self.rarePairs = rarePairs
                 self.smallClasses = smallClasses
+                self.classSize = classSize
                 self.outliers = outliers
             }
             public enum CodingKeys: String, CodingKey {
@@ -3217,6 +3297,7 @@ extension Components {
                 case leaks
                 case rarePairs = "rare_pairs"
                 case smallClasses = "small_classes"
+                case classSize = "class_size"
                 case outliers
             }
         }
@@ -3334,6 +3415,8 @@ extension Components {
             public typealias ItemsPayload = [Components.Schemas.ReviewQueue.ItemsPayloadPayload]
             /// - Remark: Generated from `#/components/schemas/ReviewQueue/items`.
             public var items: Components.Schemas.ReviewQueue.ItemsPayload
+            /// Photos per review state (`accepted`, `pending`, `rejected`); with `order=useful` also `unlabelled`.
+            ///
             /// - Remark: Generated from `#/components/schemas/ReviewQueue/counts`.
             public struct CountsPayload: Codable, Hashable, Sendable {
                 /// A container of undocumented properties.
@@ -3352,13 +3435,15 @@ extension Components {
                     try encoder.encodeAdditionalProperties(additionalProperties)
                 }
             }
+            /// Photos per review state (`accepted`, `pending`, `rejected`); with `order=useful` also `unlabelled`.
+            ///
             /// - Remark: Generated from `#/components/schemas/ReviewQueue/counts`.
             public var counts: Components.Schemas.ReviewQueue.CountsPayload
             /// Creates a new `ReviewQueue`.
             ///
             /// - Parameters:
             ///   - items:
-            ///   - counts:
+            ///   - counts: Photos per review state (`accepted`, `pending`, `rejected`); with `order=useful` also `unlabelled`.
             public init(
                 items: Components.Schemas.ReviewQueue.ItemsPayload,
                 counts: Components.Schemas.ReviewQueue.CountsPayload

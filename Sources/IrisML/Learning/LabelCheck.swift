@@ -47,10 +47,11 @@ public enum LabelCheck {
     /// Scores `labels[i]` (class indices into `0..<classCount`) of photos with L2-normalised
     /// `features`; photos without a label are skipped. Classes of one photo cannot be judged
     /// without it: their photos get no probability for their own class beyond the others'.
+    /// `progress` gets the share of photos scored (0…1) every 256 photos.
     public static func check(
         features: [[Float]], labels: [[Int]], classCount: Int,
         temperature: Double = IncrementalLearner.temperature,
-        isCancelled: () -> Bool = { false }
+        isCancelled: () -> Bool = { false }, progress: (Double) -> Void = { _ in }
     ) throws -> Result {
         precondition(features.count == labels.count)
         let dimension = features.first?.count ?? 0
@@ -79,7 +80,10 @@ public enum LabelCheck {
         var scored: [Scored] = []
         scored.reserveCapacity(labelled.count)
         for (position, index) in labelled.enumerated() {
-            if position % 256 == 0, isCancelled() { throw CancellationError() }
+            if position % 256 == 0 {
+                if isCancelled() { throw CancellationError() }
+                progress(Double(position) / Double(labelled.count))
+            }
             let x = features[index]
             let own = Set(labels[index])
             let xTotal = Double(dot(x, floatTotal))

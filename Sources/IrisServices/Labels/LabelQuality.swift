@@ -1,6 +1,6 @@
 public import Foundation
 public import IrisCore
-import IrisML
+public import IrisML
 public import IrisStore
 
 /// A project's label check: the human labels that are probably wrong (`LabelCheck`, with the
@@ -29,10 +29,6 @@ public struct LabelQuality: ProjectReport {
     /// Issues kept in the report (the lowest scores), and neighbours shown per issue.
     public static let keptIssues = 500
     public static let neighbours = 5
-    /// Fewer photos than this and a class is reported as too small: on the photo evaluation
-    /// set the learner's nearest class is right for 47 % of photos at 1 photo per class, 66 %
-    /// at 5 and 71 % at 10, little more after (docs/LEARNING.md).
-    public static let enoughPhotos = 10
 
     public struct Neighbour: Sendable, Codable, Equatable {
         public var sha256: String
@@ -72,8 +68,21 @@ public struct LabelQuality: ProjectReport {
     public struct SmallClass: Sendable, Codable, Equatable {
         public var label: String
         public var photos: Int
-        /// More photos that would bring it to `enoughPhotos`.
+        /// More photos that would bring it to where the learning curve levels off
+        /// (`ClassSize.enough`).
         public var needed: Int
+    }
+
+    /// How many photos a class needs: the learning curve (nearest-class-mean accuracy on
+    /// held-out photos per training photos per class, `LearningCurve`) drawn from the project's
+    /// own accepted labelled photos, or the photo evaluation set's when the project has fewer
+    /// than `LearningCurve.minimumClasses` classes with 24 photos or more.
+    public struct ClassSize: Sendable, Codable, Equatable {
+        /// `project` or `photo set`.
+        public var source: String
+        /// Photos per class at which accuracy levels off (within 2 points of the curve's best).
+        public var enough: Int
+        public var curve: [LearningCurve.Point]
     }
 
     public struct Outlier: Sendable, Codable, Equatable {
@@ -99,6 +108,8 @@ public struct LabelQuality: ProjectReport {
         public var leaks: [Leak]
         public var rarePairs: [RarePair]
         public var smallClasses: [SmallClass]
+        /// The curve the small classes' `needed` comes from (nil in reports kept before it).
+        public var classSize: ClassSize?
         public var outliers: [Outlier]
         /// Whether every photo of the project was read (false beyond `maxPhotos`).
         public var complete: Bool
@@ -157,22 +168,34 @@ public struct LabelQuality: ProjectReport {
         let classes = Array(Set(judged.flatMap(\.labels))).sorted()
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let features = judged.map { $0.feature ?? [] }
+        // Progress: reading 0–0.5, scoring 0.5–0.75, neighbours 0.75–0.85, the learning curve
+        // 0.85–0.87, duplicates across the split 0.87–1 (82 s in all on 50,000 photos).
         progress(0.5, "checking \(judged.count) labelled photos")
         let result = try LabelCheck.check(
             features: features, labels: judged.map { $0.labels.compactMap { classIndex[$0] } },
-            classCount: classes.count, isCancelled: { Task.isCancelled })
-        progress(0.8, "finding neighbours")
+            classCount: classes.count, isCancelled: { Task.isCancelled },
+            progress: { progress(0.5 + 0.25 * $0, "checking \(judged.count) labelled photos") })
+        progress(0.75, "finding neighbours")
         let below = result.ranked.filter { $0.score < 1 }
-        let issues = below.prefix(Self.keptIssues).map { scored -> Issue in
+        var issues: [Issue] = []
+        for (position, scored) in below.prefix(Self.keptIssues).enumerated() {
+            if position % 25 == 0 {
+                try Task.checkCancellation()
+                progress(
+                    0.75 + 0.1 * Double(position) / Double(min(below.count, Self.keptIssues)),
+                    "finding neighbours of \(min(below.count, Self.keptIssues)) issues")
+            }
             let neighbours = LabelCheck.neighbours(of: scored.index, among: features, count: Self.neighbours).map {
                 Neighbour(
                     sha256: judged[$0.index].sha256, labels: judged[$0.index].labels, similarity: Double($0.similarity))
             }
-            return Issue(
-                sha256: judged[scored.index].sha256, labels: judged[scored.index].labels,
-                label: classes[scored.weakestLabel], suggested: scored.suggested.map { classes[$0] },
-                labelScore: scored.selfConfidence, suggestedScore: scored.suggested.map { scored.probabilities[$0] },
-                threshold: result.thresholds[scored.weakestLabel], likely: scored.likely, neighbours: neighbours)
+            issues.append(
+                Issue(
+                    sha256: judged[scored.index].sha256, labels: judged[scored.index].labels,
+                    label: classes[scored.weakestLabel], suggested: scored.suggested.map { classes[$0] },
+                    labelScore: scored.selfConfidence,
+                    suggestedScore: scored.suggested.map { scored.probabilities[$0] },
+                    threshold: result.thresholds[scored.weakestLabel], likely: scored.likely, neighbours: neighbours))
         }
         // Outliers: nearest class much further than usual (median + 3 × the median deviation).
         let distances = result.ranked.map(\.nearestDistance).sorted()
@@ -187,19 +210,37 @@ public struct LabelQuality: ProjectReport {
                 sha256: judged[$0.index].sha256, labels: judged[$0.index].labels, distance: $0.nearestDistance,
                 usual: median)
         }
-        progress(0.85, "looking for duplicates across the split")
+        progress(0.85, "drawing the learning curve")
+        let classSize = try Self.classSize(judged, features: features, classIndex: classIndex)
+        progress(0.87, "looking for duplicates across the split")
+        let leaks = try await leaks(projectID: projectID, photos: photos) {
+            progress(0.87 + 0.13 * $0, "looking for duplicates across the split")
+        }
         return Report(
             computedAt: Date(), model: model, labelled: judged.count, photos: photos.count, classes: classes.count,
-            belowThreshold: below.count, likely: below.filter(\.likely).count, issues: Array(issues),
-            leaks: try await leaks(projectID: projectID, photos: photos), rarePairs: Self.rarePairs(judged),
-            smallClasses: Self.smallClasses(judged, classes: classes), outliers: Array(outliers), complete: complete)
+            belowThreshold: below.count, likely: below.filter(\.likely).count, issues: issues, leaks: leaks,
+            rarePairs: Self.rarePairs(judged),
+            smallClasses: Self.smallClasses(judged, classes: classes, enough: classSize.enough), classSize: classSize,
+            outliers: Array(outliers), complete: complete)
+    }
+
+    /// The learning curve of the photos with one label (`LearningCurve`), or the photo set's
+    /// when too few classes are large enough to draw it.
+    static func classSize(_ judged: [Photo], features: [[Float]], classIndex: [String: Int]) throws -> ClassSize {
+        let single = judged.indices.filter { judged[$0].labels.count == 1 }
+        let curve = try LearningCurve.measure(
+            features: single.map { features[$0] }, labels: single.map { classIndex[judged[$0].labels[0]] ?? 0 },
+            isCancelled: { Task.isCancelled })
+        let points = curve ?? LearningCurve.photoSet
+        return ClassSize(
+            source: curve == nil ? "photo set" : "project", enough: LearningCurve.enough(points) ?? 10, curve: points)
     }
 
     /// Groups of near-duplicates whose members an export's split puts in different parts.
-    func leaks(projectID: Int64, photos: [Photo]) async throws -> [Leak] {
+    func leaks(projectID: Int64, photos: [Photo], progress: (Double) -> Void = { _ in }) async throws -> [Leak] {
         let labelled = photos.filter { $0.accepted && !$0.labels.isEmpty }
         let splits = DatasetExport.splits(labelled.map { ($0.sha256, $0.labels.first ?? "") })
-        return try await duplicates.find(in: projectID).groups.compactMap { group in
+        return try await duplicates.find(in: projectID, progress: progress).groups.compactMap { group in
             let members = group.members.compactMap { member in
                 splits[member.sha256].map { Leak.Member(sha256: member.sha256, split: $0) }
             }
@@ -231,14 +272,14 @@ public struct LabelQuality: ProjectReport {
         return result
     }
 
-    static func smallClasses(_ photos: [Photo], classes: [String]) -> [SmallClass] {
+    static func smallClasses(_ photos: [Photo], classes: [String], enough: Int) -> [SmallClass] {
         var counts: [String: Int] = [:]
         for photo in photos {
             for label in photo.labels { counts[label, default: 0] += 1 }
         }
         return classes.compactMap { label in
             let count = counts[label] ?? 0
-            return count < enoughPhotos ? SmallClass(label: label, photos: count, needed: enoughPhotos - count) : nil
+            return count < enough ? SmallClass(label: label, photos: count, needed: enough - count) : nil
         }
     }
 }

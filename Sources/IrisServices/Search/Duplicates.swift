@@ -63,14 +63,17 @@ public struct Duplicates: Sendable {
         public var model: String?
     }
 
-    public func find(in projectID: Int64) async throws -> Report {
+    /// `progress` gets the share done (0…1): hashing the thumbnails not hashed yet is the
+    /// first half, the embeddings' neighbours and the hash comparisons the second.
+    public func find(in projectID: Int64, progress: (Double) -> Void = { _ in }) async throws -> Report {
         let found = try await store.search.members(of: projectID, limit: Self.maxImages + 1)
         let members = Array(found.prefix(Self.maxImages))
         let order = Dictionary(members.enumerated().map { ($1.sha256, $0) }, uniquingKeysWith: { a, _ in a })
         var hashes = try await store.search.perceptualHashes(sha256s: members.map(\.sha256))
         let deadline = Date().addingTimeInterval(Self.hashingSeconds)
         var unhashed = 0
-        for member in members where hashes[member.sha256] == nil {
+        for (position, member) in members.enumerated() where hashes[member.sha256] == nil {
+            if position % 256 == 0 { progress(0.5 * Double(position) / Double(members.count)) }
             guard Date() < deadline else {
                 unhashed += 1
                 continue
@@ -97,6 +100,7 @@ public struct Duplicates: Sendable {
             let (ra, rb) = (root(a), root(b))
             if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
         }
+        progress(0.5)
         var vectors: [String: [Float]] = [:]
         var model: String?
         if members.count <= Self.maxEmbeddingImages {
@@ -133,7 +137,9 @@ public struct Duplicates: Sendable {
             guard let hash = hashes[member.sha256] else { continue }
             for byte in 0..<8 { buckets[byte << 8 | Int((hash >> UInt64(byte * 8)) & 0xFF), default: []].append(index) }
         }
+        progress(0.8)
         for (a, member) in members.enumerated() {
+            if a % 1024 == 0 { progress(0.8 + 0.2 * Double(a) / Double(members.count)) }
             guard let first = hashes[member.sha256] else { continue }
             var compared: Set<Int> = []
             for byte in 0..<8 {

@@ -48,6 +48,8 @@ struct LabelCheckController {
         var leaks: [LabelQuality.Leak]
         var rarePairs: [LabelQuality.RarePair]
         var smallClasses: [LabelQuality.SmallClass]
+        /// The learning curve small classes are measured against (absent before the first report).
+        var classSize: LabelQuality.ClassSize?
         var outliers: [LabelQuality.Outlier]
     }
 
@@ -75,7 +77,7 @@ struct LabelCheckController {
                 model: report.model, labelled: report.labelled, photos: report.photos, classes: report.classes,
                 belowThreshold: report.belowThreshold, likely: report.likely, complete: report.complete,
                 issues: Array(issues), leaks: report.leaks, rarePairs: report.rarePairs,
-                smallClasses: report.smallClasses, outliers: report.outliers))
+                smallClasses: report.smallClasses, classSize: report.classSize, outliers: report.outliers))
     }
 
     struct MapBody: Encodable, Sendable {

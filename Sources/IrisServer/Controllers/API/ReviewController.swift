@@ -40,7 +40,12 @@ struct ReviewController {
         let order = try Parameters.choice(request, "order", of: Review.Order.self) ?? .newest
         let items = try await review.queue(
             in: project, state: state, order: order, limit: try Parameters.limit(request, default: 50, max: 500))
-        let counts = try await store.reviews.counts(projectID: project.id)
+        var counts = Dictionary(
+            uniqueKeysWithValues: try await store.reviews.counts(projectID: project.id).map {
+                ($0.key.rawValue, $0.value)
+            })
+        // The useful order lists accepted photos without a label too: the page counts them.
+        if order == .useful { counts["unlabelled"] = try await store.reviews.unlabelled(projectID: project.id) }
         return QueueBody(
             items: items.map { item in
                 QueueBody.Item(
@@ -50,7 +55,7 @@ struct ReviewController {
                     link: item.linkName, suggestions: item.suggestions, labelConfidence: item.labelConfidence,
                     urls: APIModel.ImageURLs(sha256: item.member.image.sha256))
             },
-            counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+            counts: counts)
     }
 
     struct DecideRequest: Decodable {

@@ -2,7 +2,7 @@
 // keyboard or buttons, and the map of the project's photos on a canvas (one draw call per
 // point, no DOM node per photo), coloured by the check, label, review state or learner answer,
 // with a thumbnail on hover and box or lasso selection relabelled in one bulk change.
-import { element, problemText, sendJSON, startPage, toast } from "./common.js";
+import { element, percent, problemText, sendJSON, startPage, toast } from "./common.js";
 
 const POLL_MS = 2000;      // while a job computes the check or the layout
 const ISSUES = 200;        // issues asked for
@@ -23,8 +23,6 @@ const help = document.getElementById("check-help");
 let issues = [];
 let current = 0;
 const undoStack = [];  // {operation, index} of fixes made on this page
-
-function percent(value) { return Math.round(value * 100) + "%"; }
 
 
 // --- the issues ---------------------------------------------------------------------------
@@ -203,8 +201,15 @@ function drawProblems(report) {
     }
     target.append(items);
   };
+  // `needed` comes from the learning curve: where accuracy levels off, in this project when it
+  // has enough large classes to draw one, else on Iris's photo evaluation set.
+  const classSize = report.class_size;
+  const where = !classSize ? "" : classSize.source === "project"
+    ? " (accuracy levels off at " + classSize.enough + " per class here)"
+    : " (accuracy levels off at " + classSize.enough + " per class on Iris's photo evaluation set; this project has too few large classes to measure its own)";
   add("Classes with too few photos to learn", report.small_classes.map((small) => ({
-    text: small.label + ": " + small.photos + " photo" + (small.photos === 1 ? "" : "s") + ", " + small.needed + " more would help",
+    text: small.label + ": " + small.photos + " photo" + (small.photos === 1 ? "" : "s") + ", about " + small.needed +
+      " more would help" + where,
   })));
   add("Near-duplicates on both sides of an export's split", report.leaks.flatMap((leak) => leak.members.map((member) => ({
     sha256: member.sha256, text: "in " + member.split,
@@ -261,10 +266,17 @@ async function loadMap() {
   if (map.stale) setTimeout(refreshWhenDone, POLL_MS, map.job_id, loadMap);
 }
 
+// The map carries its own verdicts (from up to 500 issues); the issues listed here (at most
+// ISSUES) only add to them, never clear the rest.
 function markIssues(reported) {
-  if (!mapState.points) { setTimeout(markIssues, 500, reported); return; }
-  const level = new Map(reported.map((issue) => [issue.sha256, issue.likely ? 2 : 1]));
-  mapState.points.issue = mapState.points.sha256.map((sha256) => level.get(sha256) || 0);
+  const points = mapState.points;
+  if (!points) { setTimeout(markIssues, 500, reported); return; }
+  if (!points.issue) points.issue = points.sha256.map(() => 0);
+  const index = new Map(points.sha256.map((sha256, position) => [sha256, position]));
+  for (const issue of reported) {
+    const position = index.get(issue.sha256);
+    if (position !== undefined) points.issue[position] = Math.max(points.issue[position], issue.likely ? 2 : 1);
+  }
   recolour();
 }
 

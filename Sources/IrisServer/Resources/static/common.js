@@ -20,6 +20,11 @@ export function element(tag, text, className) {
   return node;
 }
 
+// A share (0…1) as a whole percentage: "73%".
+export function percent(value) {
+  return Math.round(value * 100) + "%";
+}
+
 export function toast(message, isError) {
   const box = document.getElementById("toasts");
   if (!box) return;

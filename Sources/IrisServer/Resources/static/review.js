@@ -16,7 +16,7 @@
 // to be decided again. A decision still in the outbox is dropped there, never sent; one that was
 // sent stands until the photo is decided again, except that the label change an accept made is
 // reversed at once (POST …/labels/undo with the operation the accept answered).
-import { csrfHeaders, element, problemText, startPage, toast } from "./common.js";
+import { csrfHeaders, element, percent, problemText, startPage, toast } from "./common.js";
 
 const PRELOAD = 3;       // images loading ahead of the one shown
 const REFILL = 10;       // ask for more once fewer photos than this wait ahead
@@ -245,7 +245,7 @@ async function load() {
   if (body) {
     for (const item of body.items) if (!known.has(item.sha256)) adopt(item);
     exhausted = items.length === before;
-    beyond = Math.max(0, ((body.counts && body.counts.pending) || 0) - body.items.length);
+    beyond = Math.max(0, waiting(body.counts || {}) - body.items.length);
   }
   if (atEnd && position === before) {
     // The page showed the end: the first new photo still undecided is shown now.
@@ -256,6 +256,12 @@ async function load() {
     showProgress();
   }
   schedulePoll();
+}
+
+// How many photos the server holds in the order asked: the pending ones, and in the useful
+// order also the accepted ones without a label (`counts.unlabelled`, answered for that order).
+function waiting(counts) {
+  return (counts.pending || 0) + (orderSelect.value === "useful" ? counts.unlabelled || 0 : 0);
 }
 
 function firstUndecided(from) {
@@ -302,10 +308,6 @@ function choicesFor(item) {
   const choices = item.suggestions.map((suggestion) => ({ label: suggestion.label, suggestion: suggestion }));
   for (const label of labelSet) if (!choices.some((choice) => choice.label === label)) choices.push({ label: label });
   return choices;
-}
-
-function percent(value) {
-  return Math.round(value * 100) + "%";
 }
 
 function describe(decision) {
