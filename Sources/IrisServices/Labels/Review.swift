@@ -187,7 +187,8 @@ public struct Review: Sendable {
         }
         // The active trained head: its softmax over its classes, on the stored embedding by the
         // model it was trained over (as `/v2` runs it); photos without one are left to the others.
-        if let active = try await learning.activeHead(projectID: project.id) {
+        // A head that cannot be read leaves its suggestions out rather than failing the queue.
+        if let active = try? await learning.activeHead(projectID: project.id) {
             let vectors = try await store.search.embeddings(model: active.record.model, sha256s: sha256s)
             for sha256 in sha256s {
                 guard let vector = vectors[sha256], vector.count == active.head.dimension else { continue }

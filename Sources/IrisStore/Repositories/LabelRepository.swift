@@ -219,7 +219,7 @@ public struct SQLLabelRepository: LabelRepository {
                         """
                         SELECT p.sha256 FROM project_images p JOIN label_changes c
                         ON c.project_id = p.project_id AND c.sha256 = p.sha256 WHERE c.operation_id = \(bind: operation)
-                        FOR UPDATE OF p
+                        ORDER BY p.sha256 FOR UPDATE OF p
                         """
                     ).run()
                 }
@@ -232,7 +232,11 @@ public struct SQLLabelRepository: LabelRepository {
                 return LabelOutcome(operation: operation, changed: changed.count, sha256s: changed)
             }
         }
-        try await recover(now: Date(), recording: event)
+        // Another change a dead process left half-way is reversed first, as the system's act
+        // (not this caller's); failing to do so is not this change's failure.
+        var system = event
+        (system.actorKind, system.actorID, system.actorName) = ("system", nil, "iris")
+        _ = try? await recover(now: Date(), recording: system)
         // The operation and its photos first, marked incomplete (with a lease): a refused
         // selection records nothing.
         let operation = try await database.transaction { db in
@@ -253,6 +257,19 @@ public struct SQLLabelRepository: LabelRepository {
                 // single edit made since staging is what the change starts from.
                 let after = last
                 let done: (through: String, changed: [String])? = try await database.transaction { db in
+                    // A change stalled past its lease may have been reversed by recovery: then
+                    // it must fail, not go on or answer success.
+                    guard
+                        try await db.raw(
+                            """
+                            SELECT id FROM label_operations
+                            WHERE id = \(bind: operation) AND pending_until IS NOT NULL AND undone_by IS NULL
+                            """
+                        ).first() != nil
+                    else {
+                        throw StoreError.conflict(
+                            "the label change stalled and was reversed; nothing of it is kept, try again")
+                    }
                     let next = try await db.raw(
                         """
                         SELECT sha256 FROM label_changes WHERE operation_id = \(bind: operation) AND sha256 > \(bind: after)
@@ -402,12 +419,18 @@ public struct SQLLabelRepository: LabelRepository {
     /// with its events); a photo edited since keeps the later edit. Nothing applied: the
     /// operation is deleted. Answers whether the operation was incomplete.
     @discardableResult
-    func reverse(_ operation: Int64, in projectID: Int64, recording event: Event) async throws -> Bool {
+    func reverse(_ operation: Int64, in projectID: Int64, recording event: Event, lapsedBy: Date? = nil)
+        async throws -> Bool
+    {
         try await database.transaction { db in
+            // Recovery reverses only a change whose lease has lapsed, checked again here: one
+            // that renewed it since is alive.
+            let lapsed: SQLQueryString =
+                lapsedBy.map { " AND pending_until < \(bind: Clock.milliseconds($0))" } ?? ""
             guard
                 try await db.raw(
                     """
-                    SELECT id FROM label_operations WHERE id = \(bind: operation) AND pending_until IS NOT NULL
+                    SELECT id FROM label_operations WHERE id = \(bind: operation) AND pending_until IS NOT NULL\(lapsed)
                     """
                 ).first() != nil
             else { return false }
@@ -463,7 +486,9 @@ public struct SQLLabelRepository: LabelRepository {
         }
         var reversed: [Int64] = []
         for (operation, projectID) in lapsed {
-            if try await reverse(operation, in: projectID, recording: event) { reversed.append(operation) }
+            if try await reverse(operation, in: projectID, recording: event, lapsedBy: now) {
+                reversed.append(operation)
+            }
         }
         return reversed
     }
